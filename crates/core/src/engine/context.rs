@@ -1,0 +1,67 @@
+//! What the engine reads besides the workflow itself: the time, id generation, task
+//! definitions, worker activity for domain routing, and limits. All injected, so a
+//! decision is a pure function of its inputs.
+
+use std::sync::Arc;
+
+use crate::clock::IdGen;
+use crate::model::{TaskDef, WorkflowTask};
+
+use super::task_type::TaskKind;
+
+/// Looks up registered task definitions.
+pub trait TaskDefs: Send + Sync {
+    /// The registered definition of a task name.
+    fn task_def(&self, name: &str) -> Option<Arc<TaskDef>>;
+}
+
+/// When workers last polled, for routing tasks across a list of domains.
+pub trait PollActivity: Send + Sync {
+    /// The last poll of a task type in a domain (None = no domain), in epoch ms.
+    fn last_poll(&self, task_type: &str, domain: Option<&str>) -> Option<i64>;
+}
+
+/// Engine limits, from configuration.
+#[derive(Debug, Clone)]
+pub struct EngineLimits {
+    /// A worker counts as active in a domain if it polled within this window (ms).
+    pub active_worker_window_ms: i64,
+    /// Largest size of a workflow's variables, as JSON bytes.
+    pub max_variables_bytes: usize,
+}
+
+impl Default for EngineLimits {
+    fn default() -> Self {
+        EngineLimits {
+            active_worker_window_ms: 10_000,
+            max_variables_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// Everything a decision depends on besides the workflow state.
+pub struct EngineContext<'a> {
+    /// The time of the decision (epoch ms).
+    pub now: i64,
+    pub ids: &'a dyn IdGen,
+    pub task_defs: &'a dyn TaskDefs,
+    pub polls: &'a dyn PollActivity,
+    pub limits: &'a EngineLimits,
+}
+
+impl EngineContext<'_> {
+    /// The definition that governs a node: inline, else registered, else, for worker
+    /// tasks only, Conductor's ad-hoc defaults. System tasks without a definition have
+    /// none (and so no retries).
+    pub fn task_def_for(&self, node: &WorkflowTask) -> Option<Arc<TaskDef>> {
+        if let Some(inline) = &node.task_definition {
+            return Some(Arc::new(inline.clone()));
+        }
+        if let Some(registered) = self.task_defs.task_def(&node.name) {
+            return Some(registered);
+        }
+        TaskKind::of(&node.task_type)
+            .is_worker_task()
+            .then(|| Arc::new(TaskDef::ad_hoc(&node.name)))
+    }
+}

@@ -1,0 +1,580 @@
+//! The decider: given a workflow's state and the time, move it forward as far as it
+//! can go without outside help. It schedules the successors of finished tasks,
+//! retries failed ones, runs in-place system tasks, applies timeouts, completes or
+//! fails the workflow, and records everything to write in a [`ChangeSet`].
+//!
+//! `decide` is pure: the same state, context and time give the same result.
+
+use serde_json::{Value, json};
+
+use crate::model::{RetryLogic, TaskDef, TaskStatus, TaskTimeoutPolicy, WorkflowStatus, WorkflowTimeoutPolicy};
+use crate::store::{ChangeSet, Job, JobKind};
+
+use super::context::EngineContext;
+use super::expr;
+use super::graph;
+use super::schedule::{add_task, expr_context, resolve_input};
+use super::state::WorkflowState;
+use super::system_tasks::{self, TerminateRequest, schedule_node, selected_case};
+use super::task_type::TaskKind;
+
+/// How a workflow ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowEnd {
+    pub status: WorkflowStatus,
+    pub reason: Option<String>,
+    /// Output to set instead of the definition's `outputParameters`.
+    pub output: Option<crate::model::JsonMap>,
+    /// Whether the failure workflow (if any) is started.
+    pub trigger_failure_workflow: bool,
+    /// The task whose failure ended the workflow.
+    pub failed_task_id: Option<String>,
+}
+
+impl WorkflowEnd {
+    /// A successful completion with the usual output.
+    pub fn completed() -> WorkflowEnd {
+        WorkflowEnd {
+            status: WorkflowStatus::Completed,
+            reason: None,
+            output: None,
+            trigger_failure_workflow: false,
+            failed_task_id: None,
+        }
+    }
+}
+
+/// Moves the workflow forward; see the module documentation.
+pub fn decide(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
+    if state.status() == WorkflowStatus::Running {
+        if let Some(end) = check_workflow_timeout(state, ctx) {
+            end_workflow(state, end, ctx, out);
+        } else if let Some(end) = check_task_timeouts(state, ctx, out) {
+            end_workflow(state, end, ctx, out);
+        } else {
+            run(state, ctx, out);
+        }
+    }
+    state.next_check_at = next_check(state, ctx);
+}
+
+fn run(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
+    // Each pass either changes something or stops; the bound guards against a
+    // definition that would loop forever.
+    for _ in 0..10_000 {
+        let mut progress = false;
+        let mut index = 0;
+        while index < state.tasks().len() {
+            let task = &state.tasks()[index];
+            // Skipped tasks are not processed: the decider steps over them when their
+            // predecessor finishes.
+            if task.status.is_terminal() && task.status != TaskStatus::Skipped && !task.executed && !task.retried {
+                progress = true;
+                if let Some(end) = handle_finished(state, index, ctx, out) {
+                    end_workflow(state, end, ctx, out);
+                    return;
+                }
+            }
+            index += 1;
+        }
+        let mut index = 0;
+        while index < state.tasks().len() {
+            let (changed, terminate) = system_tasks::execute(state, index, ctx, out);
+            progress |= changed;
+            if let Some(request) = terminate {
+                // The TERMINATE task itself is processed (and marked executed) first.
+                mark_executed(state, index);
+                let task_id = state.tasks()[index].task_id.clone();
+                end_workflow(state, terminate_end(request, task_id), ctx, out);
+                return;
+            }
+            index += 1;
+        }
+        if !progress {
+            break;
+        }
+    }
+    if is_complete(state) {
+        end_workflow(state, WorkflowEnd::completed(), ctx, out);
+    }
+}
+
+fn terminate_end(request: TerminateRequest, task_id: String) -> WorkflowEnd {
+    let ends_badly = request.status != WorkflowStatus::Completed;
+    let reason = match request.reason {
+        Some(reason) => Some(reason),
+        None if ends_badly => Some(format!(
+            "Workflow is {} by TERMINATE task: {task_id}",
+            request.status.as_str()
+        )),
+        None => None,
+    };
+    WorkflowEnd {
+        status: request.status,
+        reason,
+        output: Some(request.output.unwrap_or_default()),
+        trigger_failure_workflow: ends_badly,
+        failed_task_id: ends_badly.then_some(task_id),
+    }
+}
+
+fn mark_executed(state: &mut WorkflowState, index: usize) {
+    if let Some(task) = state.task_mut(index) {
+        task.executed = true;
+    }
+}
+
+/// Handles a task that reached a terminal status: schedules what follows, retries it,
+/// or says how the workflow ends.
+fn handle_finished(state: &mut WorkflowState, index: usize, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> Option<WorkflowEnd> {
+    mark_executed(state, index);
+    let task = state.tasks()[index].clone();
+    if task.status.is_successful() {
+        schedule_successor(state, &task, ctx, out);
+        return None;
+    }
+    let node = graph::find_task(&state.def, &task.reference_task_name).cloned();
+    let def = node.as_ref().and_then(|n| ctx.task_def_for(n));
+    let allowed_retries = match &def {
+        Some(def) => node.as_ref().and_then(|n| n.retry_count).unwrap_or(def.retry_count),
+        None => 0,
+    };
+    let kind = TaskKind::of_execution(&task);
+    if task.status.is_retriable() && !kind.is_control_flow() && task.retry_count < allowed_retries {
+        if let (Some(node), Some(def)) = (node.as_ref(), def.as_ref()) {
+            retry_task(state, index, node, def, ctx, out);
+            return None;
+        }
+    }
+    if node.as_ref().is_some_and(|n| n.optional) {
+        if let Some(t) = state.task_mut(index) {
+            t.status = TaskStatus::CompletedWithErrors;
+        }
+        schedule_successor(state, &task, ctx, out);
+        return None;
+    }
+    let status = match task.status {
+        TaskStatus::Canceled => WorkflowStatus::Terminated,
+        TaskStatus::TimedOut => WorkflowStatus::TimedOut,
+        _ => WorkflowStatus::Failed,
+    };
+    Some(WorkflowEnd {
+        status,
+        reason: Some(task_failure_reason(&task, status)),
+        output: None,
+        trigger_failure_workflow: true,
+        failed_task_id: Some(task.task_id.clone()),
+    })
+}
+
+/// Conductor's reason for a workflow that ends because a task failed; the status named
+/// is the workflow's.
+fn task_failure_reason(task: &crate::model::Task, status: WorkflowStatus) -> String {
+    format!(
+        "Task {} failed with status: {} and reason: '{}'",
+        task.task_id,
+        status.as_str(),
+        task.reason_for_incompletion.as_deref().unwrap_or("null")
+    )
+}
+
+/// Schedules the node after a successfully finished task, if it has one.
+fn schedule_successor(state: &mut WorkflowState, task: &crate::model::Task, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
+    let kind = TaskKind::of_execution(task);
+    if matches!(kind, TaskKind::Switch | TaskKind::Decision) && task.status != TaskStatus::Skipped {
+        // A switch whose selected case has tasks continues through that case.
+        let case = task
+            .output_data
+            .get("selectedCase")
+            .or_else(|| task.output_data.get("caseOutput").and_then(|v| v.get(0)))
+            .map(expr::java_to_string);
+        if let (Some(case), Some(node)) = (case, graph::find_task(&state.def, &task.reference_task_name))
+            && !selected_case(node, &case).is_empty() {
+                return;
+            }
+    }
+    let def = state.def.clone();
+    if let Some(next) = runnable_after(state, &def, &task.reference_task_name) {
+        schedule_node(state, next, ctx, out);
+    }
+}
+
+/// The node after `reference`, stepping over nodes that were skipped in advance.
+fn runnable_after<'d>(state: &WorkflowState, def: &'d crate::model::WorkflowDef, reference: &str) -> Option<&'d crate::model::WorkflowTask> {
+    let mut next = graph::next_task(def, reference)?;
+    while is_skipped(state, &next.task_reference_name) {
+        next = graph::next_task(def, &next.task_reference_name)?;
+    }
+    Some(next)
+}
+
+/// The first node to run, stepping over nodes that were skipped in advance.
+pub fn first_runnable<'d>(state: &WorkflowState, def: &'d crate::model::WorkflowDef) -> Option<&'d crate::model::WorkflowTask> {
+    let first = def.tasks.first()?;
+    if is_skipped(state, &first.task_reference_name) {
+        runnable_after(state, def, &first.task_reference_name)
+    } else {
+        Some(first)
+    }
+}
+
+fn is_skipped(state: &WorkflowState, reference: &str) -> bool {
+    state
+        .latest_task_index(reference)
+        .is_some_and(|i| state.tasks()[i].status == TaskStatus::Skipped)
+}
+
+/// The delay before retry number `attempt + 1` of a task.
+pub fn retry_delay_seconds(def: &TaskDef, attempt: i32) -> i64 {
+    let base = def.retry_delay_seconds.max(0);
+    let delay = match def.retry_logic {
+        RetryLogic::Fixed => base,
+        RetryLogic::LinearBackoff => base
+            .saturating_mul(def.backoff_scale_factor.max(1))
+            .saturating_mul(i64::from(attempt) + 1),
+        RetryLogic::ExponentialBackoff => base.saturating_mul(2_i64.saturating_pow(attempt.clamp(0, 62) as u32)),
+    };
+    match def.max_retry_delay_seconds {
+        Some(max) if max > 0 => delay.min(max),
+        _ => delay,
+    }
+}
+
+fn retry_task(
+    state: &mut WorkflowState,
+    index: usize,
+    node: &crate::model::WorkflowTask,
+    def: &TaskDef,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) {
+    let old = state.tasks()[index].clone();
+    if let Some(t) = state.task_mut(index) {
+        t.retried = true;
+    }
+    let task_id = ctx.ids.new_id();
+    let mut input = old.input_data.clone();
+    for (key, value) in resolve_input(state, node, &task_id, ctx) {
+        input.insert(key, value);
+    }
+    let retry = crate::model::Task {
+        task_id,
+        status: TaskStatus::Scheduled,
+        retry_count: old.retry_count + 1,
+        retried_task_id: Some(old.task_id.clone()),
+        input_data: input,
+        scheduled_time: ctx.now,
+        update_time: ctx.now,
+        reason_for_incompletion: old.reason_for_incompletion.clone(),
+        ..crate::model::Task {
+            task_type: old.task_type.clone(),
+            reference_task_name: old.reference_task_name.clone(),
+            correlation_id: old.correlation_id.clone(),
+            task_def_name: old.task_def_name.clone(),
+            workflow_instance_id: old.workflow_instance_id.clone(),
+            workflow_type: old.workflow_type.clone(),
+            response_timeout_seconds: old.response_timeout_seconds,
+            domain: old.domain.clone(),
+            workflow_priority: old.workflow_priority,
+            rate_limit_per_frequency: old.rate_limit_per_frequency,
+            rate_limit_frequency_in_seconds: old.rate_limit_frequency_in_seconds,
+            isolation_group_id: old.isolation_group_id.clone(),
+            execution_name_space: old.execution_name_space.clone(),
+            ..crate::model::Task::default()
+        }
+    };
+    let delay = retry_delay_seconds(def, old.retry_count);
+    let retry = crate::model::Task {
+        start_delay_in_seconds: delay,
+        ..retry
+    };
+    add_task(state, retry, delay, ctx, out);
+}
+
+/// Whether every task has finished and every top-level node of the definition ended
+/// well.
+fn is_complete(state: &WorkflowState) -> bool {
+    if state.tasks().is_empty() || state.tasks().iter().any(|t| !t.status.is_terminal()) {
+        return false;
+    }
+    state.def.tasks.iter().all(|node| {
+        state
+            .latest_task_index(&node.task_reference_name)
+            .is_some_and(|i| state.tasks()[i].status.is_successful())
+    })
+}
+
+/// Ends the workflow: sets its status, reason and output, cancels unfinished tasks
+/// (terminating their sub-workflows), and queues the follow-up jobs (failure workflow,
+/// parent notification).
+pub fn end_workflow(state: &mut WorkflowState, end: WorkflowEnd, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
+    let now = ctx.now;
+    let mut children = Vec::new();
+    for index in 0..state.tasks().len() {
+        if state.tasks()[index].status.is_terminal() {
+            continue;
+        }
+        if let Some(task) = state.task_mut(index) {
+            task.status = TaskStatus::Canceled;
+            task.end_time = now;
+            task.update_time = now;
+            out.queue_removals.push(task.task_id.clone());
+            if let Some(child) = &task.sub_workflow_id {
+                children.push(child.clone());
+            }
+        }
+    }
+    for child in children {
+        out.job_adds.push(Job {
+            id: ctx.ids.new_id(),
+            kind: JobKind::TerminateWorkflow,
+            workflow_id: child,
+            task_id: None,
+            payload: json!({
+                "reason": format!("Parent workflow has been terminated with status {}", end.status.as_str())
+            }),
+            due_at: now,
+        });
+    }
+    let output = match end.output {
+        Some(output) => output,
+        None => workflow_output(state),
+    };
+    let (failed_refs, failed_names) = failed_task_names(state);
+    let wf = &mut state.workflow;
+    wf.status = end.status;
+    wf.reason_for_incompletion = end.reason.clone();
+    wf.end_time = now;
+    wf.update_time = now;
+    wf.output = output;
+    wf.failed_reference_task_names = failed_refs;
+    wf.failed_task_names = failed_names;
+    state.touch();
+    state.next_check_at = None;
+    if end.trigger_failure_workflow && end.status != WorkflowStatus::Completed && state.def.failure_workflow_name().is_some() {
+        out.job_adds.push(Job {
+            id: ctx.ids.new_id(),
+            kind: JobKind::FailureWorkflow,
+            workflow_id: state.id().to_string(),
+            task_id: end.failed_task_id,
+            payload: Value::Null,
+            due_at: now,
+        });
+    }
+    notify_parent(state, ctx, out);
+}
+
+/// Reference and definition names of every failed task (retried attempts included).
+fn failed_task_names(state: &WorkflowState) -> (Vec<String>, Vec<String>) {
+    let mut refs: Vec<String> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for task in state.tasks() {
+        if matches!(task.status, TaskStatus::Failed | TaskStatus::FailedWithTerminalError) {
+            if !refs.contains(&task.reference_task_name) {
+                refs.push(task.reference_task_name.clone());
+            }
+            if !names.contains(&task.task_def_name) {
+                names.push(task.task_def_name.clone());
+            }
+        }
+    }
+    (refs, names)
+}
+
+/// Queues the notification of a parent workflow that this sub-workflow changed status.
+pub fn notify_parent(state: &WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
+    let wf = &state.workflow;
+    if let (Some(parent), Some(parent_task)) = (&wf.parent_workflow_id, &wf.parent_workflow_task_id) {
+        out.job_adds.push(Job {
+            id: ctx.ids.new_id(),
+            kind: JobKind::SubWorkflowEnded,
+            workflow_id: parent.clone(),
+            task_id: Some(parent_task.clone()),
+            payload: json!({ "subWorkflowId": wf.workflow_id }),
+            due_at: ctx.now,
+        });
+    }
+}
+
+/// The workflow's output: its `outputParameters` resolved, or else the output of the
+/// last task.
+pub fn workflow_output(state: &WorkflowState) -> crate::model::JsonMap {
+    if !state.def.output_parameters.is_empty() {
+        return expr::resolve_map(&state.def.output_parameters, &expr_context(state, None));
+    }
+    state
+        .tasks()
+        .iter()
+        .rev()
+        .find(|t| t.status.is_terminal())
+        .map(|t| t.output_data.clone())
+        .unwrap_or_default()
+}
+
+fn check_workflow_timeout(state: &WorkflowState, ctx: &EngineContext<'_>) -> Option<WorkflowEnd> {
+    let def = &state.def;
+    if def.timeout_seconds <= 0 || def.timeout_policy != WorkflowTimeoutPolicy::TimeOutWf {
+        return None;
+    }
+    let elapsed = ctx.now - workflow_clock_start(state);
+    if elapsed < def.timeout_seconds.saturating_mul(1000) {
+        return None;
+    }
+    Some(WorkflowEnd {
+        status: WorkflowStatus::TimedOut,
+        reason: Some(format!(
+            "Workflow timed out after {} seconds. Timeout configured as {} seconds. Timeout policy configured to TIME_OUT_WF",
+            elapsed / 1000,
+            def.timeout_seconds
+        )),
+        output: None,
+        trigger_failure_workflow: true,
+        failed_task_id: None,
+    })
+}
+
+/// The workflow timeout counts from the last retry or resume, else from creation.
+fn workflow_clock_start(state: &WorkflowState) -> i64 {
+    let wf = &state.workflow;
+    if wf.last_retried_time > 0 { wf.last_retried_time } else { wf.create_time }
+}
+
+/// Which timeout a deadline belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimeoutKind {
+    /// `pollTimeoutSeconds`: not polled in time; follows the timeout policy.
+    Poll,
+    /// `responseTimeoutSeconds`: no word from the worker; always retried.
+    Response,
+    /// `timeoutSeconds`: running too long; follows the timeout policy.
+    Run,
+}
+
+fn policy_name(policy: TaskTimeoutPolicy) -> &'static str {
+    match policy {
+        TaskTimeoutPolicy::Retry => "RETRY",
+        TaskTimeoutPolicy::TimeOutWf => "TIME_OUT_WF",
+        TaskTimeoutPolicy::AlertOnly => "ALERT_ONLY",
+    }
+}
+
+/// The deadlines of a task that lead to a state change, with their kind.
+fn task_deadlines(task: &crate::model::Task, def: Option<&TaskDef>) -> Vec<(i64, TimeoutKind)> {
+    let mut deadlines = Vec::new();
+    if task.status.is_terminal() {
+        return deadlines;
+    }
+    if let Some(at) = task.wait_until {
+        deadlines.push((at, TimeoutKind::Run));
+        return deadlines;
+    }
+    let Some(def) = def else { return deadlines };
+    let kind = TaskKind::of_execution(task);
+    let delay_ms = task.start_delay_in_seconds * 1000;
+    let alert_only = def.timeout_policy == TaskTimeoutPolicy::AlertOnly;
+    if kind.is_worker_task() && task.status == TaskStatus::Scheduled && !alert_only {
+        if let Some(poll) = def.poll_timeout_seconds.filter(|p| *p > 0) {
+            deadlines.push((
+                task.scheduled_time + delay_ms + (poll + task.callback_after_seconds) * 1000,
+                TimeoutKind::Poll,
+            ));
+        }
+    }
+    if kind.is_worker_task() && task.status == TaskStatus::InProgress && task.response_timeout_seconds > 0 {
+        deadlines.push((
+            task.update_time + (task.response_timeout_seconds + task.callback_after_seconds) * 1000,
+            TimeoutKind::Response,
+        ));
+    }
+    if def.timeout_seconds > 0 && task.start_time > 0 && !alert_only {
+        deadlines.push((task.start_time + delay_ms + def.timeout_seconds * 1000, TimeoutKind::Run));
+    }
+    deadlines
+}
+
+/// Times out tasks whose deadlines passed. A `TIME_OUT_WF` timeout ends the workflow.
+fn check_task_timeouts(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> Option<WorkflowEnd> {
+    let now = ctx.now;
+    let mut timed_out: Vec<(usize, String)> = Vec::new();
+    let mut end = None;
+    for (index, task) in state.tasks().iter().enumerate() {
+        if task.wait_until.is_some() {
+            continue; // a WAIT timer completes its task; it is not a timeout
+        }
+        let node = graph::find_task(&state.def, &task.reference_task_name);
+        let Some(def) = node.and_then(|n| ctx.task_def_for(n)) else { continue };
+        let Some((_, kind)) = task_deadlines(task, Some(&def)).into_iter().find(|(at, _)| now >= *at) else {
+            continue;
+        };
+        let policy = policy_name(def.timeout_policy);
+        let reason = match kind {
+            TimeoutKind::Poll => format!(
+                "Task poll timed out after {} seconds. Poll timeout configured as {} seconds. Timeout policy configured to {policy}",
+                (now - task.scheduled_time - task.start_delay_in_seconds * 1000) / 1000,
+                def.poll_timeout_seconds.unwrap_or(0)
+            ),
+            TimeoutKind::Response => format!(
+                "responseTimeout: {} exceeded for the taskId: {} with Task Definition: {}",
+                task.response_timeout_seconds, task.task_id, task.task_def_name
+            ),
+            TimeoutKind::Run => format!(
+                "Task timed out after {} seconds. Timeout configured as {} seconds. Timeout policy configured to {policy}",
+                (now - task.start_time - task.start_delay_in_seconds * 1000) / 1000,
+                def.timeout_seconds
+            ),
+        };
+        if kind != TimeoutKind::Response && def.timeout_policy == TaskTimeoutPolicy::TimeOutWf && end.is_none() {
+            end = Some((task.task_id.clone(), reason.clone()));
+        }
+        timed_out.push((index, reason));
+    }
+    for (index, reason) in timed_out {
+        if let Some(task) = state.task_mut(index) {
+            task.status = TaskStatus::TimedOut;
+            task.reason_for_incompletion = Some(reason);
+            task.end_time = now;
+            task.update_time = now;
+            out.queue_removals.push(task.task_id.clone());
+        }
+    }
+    let (task_id, reason) = end?;
+    if let Some(index) = state.task_index(&task_id) {
+        mark_executed(state, index);
+    }
+    Some(WorkflowEnd {
+        status: WorkflowStatus::TimedOut,
+        reason: Some(reason),
+        output: None,
+        trigger_failure_workflow: true,
+        failed_task_id: Some(task_id),
+    })
+}
+
+/// When the sweeper must look at this workflow again.
+fn next_check(state: &WorkflowState, ctx: &EngineContext<'_>) -> Option<i64> {
+    if state.status() != WorkflowStatus::Running {
+        return None;
+    }
+    let mut next: Option<i64> = None;
+    let mut consider = |at: i64| next = Some(next.map_or(at, |n| n.min(at)));
+    let def = &state.def;
+    if def.timeout_seconds > 0 && def.timeout_policy == WorkflowTimeoutPolicy::TimeOutWf {
+        consider(workflow_clock_start(state) + def.timeout_seconds * 1000);
+    }
+    for task in state.tasks() {
+        let node = graph::find_task(def, &task.reference_task_name);
+        let task_def = node.and_then(|n| ctx.task_def_for(n));
+        for (at, _) in task_deadlines(task, task_def.as_deref()) {
+            consider(at);
+        }
+    }
+    next
+}
+
+/// Skipped or rerun tasks may leave a JSON `null` input; keep the shape of a map.
+pub fn as_map(value: Value) -> crate::model::JsonMap {
+    match value {
+        Value::Object(map) => map,
+        _ => crate::model::JsonMap::new(),
+    }
+}

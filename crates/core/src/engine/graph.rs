@@ -1,0 +1,144 @@
+//! Navigation of a workflow definition's task graph: finding a node by reference name
+//! and the node that follows a finished one.
+
+use crate::model::{WorkflowDef, WorkflowTask};
+
+use super::task_type::TaskKind;
+
+/// Where a node sits: the list holding it, its position, and the node owning the list.
+struct Location<'d> {
+    list: &'d [WorkflowTask],
+    index: usize,
+    owner: Option<&'d WorkflowTask>,
+}
+
+fn locate<'d>(
+    list: &'d [WorkflowTask],
+    owner: Option<&'d WorkflowTask>,
+    reference: &str,
+) -> Option<Location<'d>> {
+    for (index, task) in list.iter().enumerate() {
+        if task.task_reference_name == reference {
+            return Some(Location { list, index, owner });
+        }
+        for child_list in children(task) {
+            if let Some(found) = locate(child_list, Some(task), reference) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+/// The task lists nested directly in a node: switch cases, fork branches, loop bodies.
+pub fn children(task: &WorkflowTask) -> Vec<&[WorkflowTask]> {
+    let mut out: Vec<&[WorkflowTask]> = Vec::new();
+    for case in task.decision_cases.values() {
+        out.push(case);
+    }
+    if !task.default_case.is_empty() {
+        out.push(&task.default_case);
+    }
+    for branch in &task.fork_tasks {
+        out.push(branch);
+    }
+    if !task.loop_over.is_empty() {
+        out.push(&task.loop_over);
+    }
+    out
+}
+
+/// The definition node with this reference name, anywhere in the graph.
+pub fn find_task<'d>(def: &'d WorkflowDef, reference: &str) -> Option<&'d WorkflowTask> {
+    locate(&def.tasks, None, reference).and_then(|loc| loc.list.get(loc.index))
+}
+
+/// The node to schedule after `reference` finished successfully, if any.
+///
+/// The last node of a switch case continues after the switch; the last node of a fork
+/// branch has no successor (the fork's join waits for it); a `TERMINATE` has none.
+pub fn next_task<'d>(def: &'d WorkflowDef, reference: &str) -> Option<&'d WorkflowTask> {
+    let loc = locate(&def.tasks, None, reference)?;
+    let node = loc.list.get(loc.index)?;
+    if TaskKind::of(&node.task_type) == TaskKind::Terminate {
+        return None;
+    }
+    next_after(def, loc)
+}
+
+fn next_after<'d>(def: &'d WorkflowDef, loc: Location<'d>) -> Option<&'d WorkflowTask> {
+    if let Some(next) = loc.list.get(loc.index + 1) {
+        return Some(next);
+    }
+    let owner = loc.owner?;
+    match TaskKind::of(&owner.task_type) {
+        TaskKind::Switch | TaskKind::Decision => {
+            let owner_loc = locate(&def.tasks, None, &owner.task_reference_name)?;
+            next_after(def, owner_loc)
+        }
+        _ => None,
+    }
+}
+
+/// The node right after a fork in its list: its join.
+pub fn join_after_fork<'d>(def: &'d WorkflowDef, fork_reference: &str) -> Option<&'d WorkflowTask> {
+    let loc = locate(&def.tasks, None, fork_reference)?;
+    loc.list
+        .get(loc.index + 1)
+        .filter(|t| TaskKind::of(&t.task_type) == TaskKind::Join)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn def() -> WorkflowDef {
+        serde_json::from_value(json!({
+            "name": "g",
+            "tasks": [
+                {"name": "a", "taskReferenceName": "a"},
+                {"name": "sw", "taskReferenceName": "sw", "type": "SWITCH", "evaluatorType": "value-param", "expression": "x",
+                 "decisionCases": {"one": [{"name": "b", "taskReferenceName": "b"}, {"name": "c", "taskReferenceName": "c"}]},
+                 "defaultCase": [{"name": "d", "taskReferenceName": "d"}]},
+                {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN",
+                 "forkTasks": [[{"name": "e", "taskReferenceName": "e"}, {"name": "f", "taskReferenceName": "f"}], [{"name": "g", "taskReferenceName": "g"}]]},
+                {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["f", "g"]},
+                {"name": "t", "taskReferenceName": "t", "type": "TERMINATE"},
+                {"name": "z", "taskReferenceName": "z"}
+            ]
+        }))
+        .unwrap()
+    }
+
+    fn next(reference: &str) -> Option<String> {
+        let def = def();
+        next_task(&def, reference).map(|t| t.task_reference_name.clone())
+    }
+
+    #[test]
+    fn successors_follow_conductor_rules() {
+        assert_eq!(next("a").as_deref(), Some("sw"));
+        assert_eq!(next("b").as_deref(), Some("c"));
+        assert_eq!(next("c").as_deref(), Some("fork"));
+        assert_eq!(next("d").as_deref(), Some("fork"));
+        assert_eq!(next("e").as_deref(), Some("f"));
+        assert_eq!(next("f"), None);
+        assert_eq!(next("g"), None);
+        assert_eq!(next("join").as_deref(), Some("t"));
+        assert_eq!(next("t"), None);
+        assert_eq!(next("z"), None);
+        assert_eq!(next("missing"), None);
+    }
+
+    #[test]
+    fn finds_nested_nodes_and_joins() {
+        let def = def();
+        assert_eq!(find_task(&def, "g").map(|t| t.name.as_str()), Some("g"));
+        assert_eq!(find_task(&def, "c").map(|t| t.name.as_str()), Some("c"));
+        assert_eq!(
+            join_after_fork(&def, "fork").map(|t| t.task_reference_name.as_str()),
+            Some("join")
+        );
+    }
+}

@@ -1,0 +1,19 @@
+//! The workflow engine: a pure decider over a workflow's state, the system tasks it
+//! runs, and the operations that change a workflow from outside.
+
+pub mod context;
+pub mod decider;
+pub mod duration;
+pub mod expr;
+pub mod graph;
+pub mod http;
+pub mod ops;
+pub mod schedule;
+pub mod state;
+pub mod system_tasks;
+pub mod task_type;
+
+pub use context::{EngineContext, EngineLimits, PollActivity, TaskDefs};
+pub use decider::decide;
+pub use state::WorkflowState;
+pub use task_type::TaskKind;

@@ -1,0 +1,562 @@
+//! Operations that change a workflow from outside: starting it, a worker's result,
+//! pause and resume, terminate, restart, retry, rerun and skip. Each one changes the
+//! state and lets the decider carry on; none of them touches a store.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::error::CoreError;
+use crate::model::{
+    JsonMap, RerunWorkflowRequest, SkipTaskRequest, Task, TaskExecLog, TaskResult, TaskResultStatus, TaskStatus, Workflow, WorkflowDef,
+    WorkflowStatus,
+};
+use crate::store::{ChangeSet, QueueMessage};
+
+use super::context::EngineContext;
+use super::decider::{self, WorkflowEnd, decide};
+use super::graph;
+use super::schedule::{add_task, new_task, queue_name, start_wait};
+use super::state::WorkflowState;
+use super::task_type::TaskKind;
+
+/// Longest `reasonForIncompletion` kept, as in Conductor.
+const MAX_REASON_CHARS: usize = 500;
+
+/// What a new workflow starts with.
+#[derive(Debug, Clone, Default)]
+pub struct StartParams {
+    pub input: JsonMap,
+    pub correlation_id: Option<String>,
+    pub priority: i32,
+    pub task_to_domain: serde_json::Map<String, Value>,
+    pub created_by: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub parent_workflow_id: Option<String>,
+    pub parent_workflow_task_id: Option<String>,
+    pub re_run_from_workflow_id: Option<String>,
+    pub event: Option<String>,
+}
+
+/// A new workflow execution, decided once so its first tasks are scheduled.
+pub fn start(def: Arc<WorkflowDef>, revision: String, params: StartParams, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> WorkflowState {
+    let mut input = params.input;
+    for (key, value) in &def.input_template {
+        input.entry(key.clone()).or_insert_with(|| value.clone());
+    }
+    let workflow = Workflow {
+        workflow_id: ctx.ids.new_id(),
+        status: WorkflowStatus::Running,
+        create_time: ctx.now,
+        update_time: ctx.now,
+        start_time: ctx.now,
+        created_by: params.created_by,
+        input,
+        correlation_id: params.correlation_id,
+        priority: params.priority,
+        task_to_domain: params.task_to_domain,
+        parent_workflow_id: params.parent_workflow_id,
+        parent_workflow_task_id: params.parent_workflow_task_id,
+        re_run_from_workflow_id: params.re_run_from_workflow_id,
+        idempotency_key: params.idempotency_key,
+        event: params.event,
+        variables: def.variables.clone(),
+        workflow_name: def.name.clone(),
+        workflow_version: def.version,
+        ..Workflow::default()
+    };
+    let mut state = WorkflowState::new(workflow, def, revision);
+    schedule_first(&mut state, ctx, out);
+    decide(&mut state, ctx, out);
+    state
+}
+
+fn schedule_first(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
+    let def = state.def.clone();
+    if let Some(first) = decider::first_runnable(state, &def) {
+        let task = new_task(state, first, ctx);
+        let delay = task.start_delay_in_seconds;
+        add_task(state, task, delay, ctx, out);
+    }
+}
+
+/// What applying a worker's result did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultOutcome {
+    /// The task changed.
+    Applied,
+    /// The task or workflow had already ended; the result was ignored.
+    Ignored,
+}
+
+/// Applies a worker's (or an operator's) result to a task, then decides.
+pub fn apply_result(state: &mut WorkflowState, result: &TaskResult, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> Result<ResultOutcome, CoreError> {
+    let index = state
+        .task_index(&result.task_id)
+        .ok_or_else(|| CoreError::task_not_found(&result.task_id))?;
+    let now = ctx.now;
+    for log in &result.logs {
+        out.task_logs.push(TaskExecLog {
+            log: log.log.clone(),
+            task_id: Some(result.task_id.clone()),
+            created_time: if log.created_time > 0 { log.created_time } else { now },
+        });
+    }
+    let task_status = state.tasks()[index].status;
+    if state.status().is_terminal() || task_status.is_terminal() {
+        return Ok(ResultOutcome::Ignored);
+    }
+    let Some(task) = state.task_mut(index) else {
+        return Err(CoreError::task_not_found(&result.task_id));
+    };
+    if result.extend_lease && result.status == TaskResultStatus::InProgress {
+        task.update_time = now;
+        return Ok(ResultOutcome::Applied);
+    }
+    if let Some(worker) = result.worker_id.as_deref().filter(|w| !w.trim().is_empty()) {
+        task.worker_id = Some(worker.to_string());
+    }
+    task.output_data = result.output_data.clone();
+    task.update_time = now;
+    if task.start_time == 0 {
+        task.start_time = now;
+    }
+    task.reason_for_incompletion = result
+        .reason_for_incompletion
+        .as_ref()
+        .map(|r| r.chars().take(MAX_REASON_CHARS).collect());
+    task.callback_after_seconds = result.callback_after_seconds.max(0);
+    if result.sub_workflow_id.is_some() {
+        task.sub_workflow_id = result.sub_workflow_id.clone();
+    }
+    let kind = TaskKind::of_execution(task);
+    let requeue = match result.status {
+        // A worker that reports progress hands the task back: it is polled again once
+        // `callbackAfterSeconds` has passed (Conductor's behaviour).
+        TaskResultStatus::InProgress if kind.is_worker_task() => {
+            task.status = TaskStatus::Scheduled;
+            Some(QueueMessage {
+                queue_name: queue_name(&task.task_type, task.domain.as_deref()),
+                task_id: task.task_id.clone(),
+                workflow_id: task.workflow_instance_id.clone(),
+                priority: task.workflow_priority,
+                visible_at: now + task.callback_after_seconds * 1000,
+            })
+        }
+        TaskResultStatus::InProgress => {
+            task.status = TaskStatus::InProgress;
+            None
+        }
+        terminal => {
+            task.status = terminal.task_status();
+            task.end_time = now;
+            None
+        }
+    };
+    let task_id = task.task_id.clone();
+    match requeue {
+        Some(message) => out.queue_pushes.push(message),
+        None => out.queue_removals.push(task_id),
+    }
+    decide(state, ctx, out);
+    Ok(ResultOutcome::Applied)
+}
+
+/// `name.version/id`, as Conductor names a workflow in messages.
+fn short_name(state: &WorkflowState) -> String {
+    format!("{}.{}/{}", state.workflow.workflow_name, state.workflow.workflow_version, state.id())
+}
+
+/// `name.version/id.STATUS`.
+fn long_name(state: &WorkflowState) -> String {
+    format!("{}.{}", short_name(state), state.status().as_str())
+}
+
+/// Pauses a running workflow: no new tasks are scheduled until it is resumed.
+pub fn pause(state: &mut WorkflowState, ctx: &EngineContext<'_>) -> Result<(), CoreError> {
+    match state.status() {
+        WorkflowStatus::Paused => Ok(()),
+        WorkflowStatus::Running => {
+            state.workflow.status = WorkflowStatus::Paused;
+            state.workflow.update_time = ctx.now;
+            state.touch();
+            state.next_check_at = None;
+            Ok(())
+        }
+        _ => Err(CoreError::Conflict(format!(
+            "Workflow {} has ended, status cannot be updated.",
+            short_name(state)
+        ))),
+    }
+}
+
+/// Resumes a paused workflow and decides. The workflow timeout restarts from now.
+pub fn resume(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> Result<(), CoreError> {
+    if state.status() != WorkflowStatus::Paused {
+        return Err(CoreError::Conflict(format!(
+            "The workflow {} is not PAUSED so cannot resume. Current status is {}",
+            state.id(),
+            state.status().as_str()
+        )));
+    }
+    state.workflow.status = WorkflowStatus::Running;
+    state.workflow.update_time = ctx.now;
+    state.workflow.last_retried_time = ctx.now;
+    state.touch();
+    decide(state, ctx, out);
+    Ok(())
+}
+
+/// Terminates a workflow. A completed workflow cannot be terminated; terminating a
+/// terminated one does nothing; a failed or timed-out one becomes terminated.
+pub fn terminate(
+    state: &mut WorkflowState,
+    reason: Option<String>,
+    trigger_failure_workflow: bool,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> Result<(), CoreError> {
+    match state.status() {
+        WorkflowStatus::Completed => Err(CoreError::Conflict("Cannot terminate a COMPLETED workflow.".to_string())),
+        WorkflowStatus::Terminated => Ok(()),
+        _ => {
+            decider::end_workflow(
+                state,
+                WorkflowEnd {
+                    status: WorkflowStatus::Terminated,
+                    reason,
+                    output: None,
+                    trigger_failure_workflow,
+                    failed_task_id: None,
+                },
+                ctx,
+                out,
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Sets an ended workflow running again, clearing how it ended.
+fn reopen(state: &mut WorkflowState, now: i64) {
+    let wf = &mut state.workflow;
+    wf.status = WorkflowStatus::Running;
+    wf.reason_for_incompletion = None;
+    wf.end_time = 0;
+    wf.update_time = now;
+    state.touch();
+}
+
+/// Drops every task and starts the workflow over from its first task.
+fn start_over(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
+    let removed = state.remove_tasks(|_| true);
+    out.queue_removals.extend(removed.into_iter().map(|t| t.task_id));
+    reopen(state, ctx.now);
+    state.workflow.output = JsonMap::new();
+    state.workflow.variables = state.def.variables.clone();
+    state.workflow.failed_reference_task_names.clear();
+    state.workflow.failed_task_names.clear();
+    schedule_first(state, ctx, out);
+    decide(state, ctx, out);
+}
+
+/// Restarts an ended workflow from the beginning with its original input, optionally
+/// on another definition (the latest one). The workflow keeps its id.
+pub fn restart(state: &mut WorkflowState, new_def: Option<(Arc<WorkflowDef>, String)>, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> Result<(), CoreError> {
+    if !state.status().is_terminal() {
+        return Err(CoreError::Conflict(format!(
+            "Workflow: {} is not in terminal state, unable to restart.",
+            long_name(state)
+        )));
+    }
+    if let Some((def, revision)) = new_def {
+        state.workflow.workflow_version = def.version;
+        state.def = def;
+        state.def_revision = revision;
+    }
+    if !state.def.restartable && state.status() == WorkflowStatus::Completed {
+        return Err(CoreError::Conflict(format!("Workflow: {} is non-restartable", long_name(state))));
+    }
+    state.workflow.create_time = ctx.now;
+    state.workflow.start_time = ctx.now;
+    state.workflow.last_retried_time = 0;
+    start_over(state, ctx, out);
+    Ok(())
+}
+
+/// Retries an ended, unsuccessful workflow: the latest attempt of every reference that
+/// failed, timed out or was canceled is scheduled again; joins are reopened in place.
+pub fn retry(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> Result<(), CoreError> {
+    if !state.status().is_terminal() {
+        return Err(CoreError::Conflict(format!(
+            "Workflow is still running.  status={}",
+            state.status().as_str()
+        )));
+    }
+    if state.tasks().is_empty() {
+        return Err(CoreError::Conflict("Workflow has not started yet".to_string()));
+    }
+    let retriable: Vec<usize> = (0..state.tasks().len())
+        .filter(|&i| {
+            let t = &state.tasks()[i];
+            matches!(
+                t.status,
+                TaskStatus::Failed | TaskStatus::FailedWithTerminalError | TaskStatus::TimedOut | TaskStatus::Canceled
+            ) && state.latest_task_index(&t.reference_task_name) == Some(i)
+        })
+        .collect();
+    if retriable.is_empty() && state.status() != WorkflowStatus::TimedOut {
+        return Err(CoreError::Conflict(
+            "There are no retryable tasks! Use restart if you want to attempt entire workflow execution again.".to_string(),
+        ));
+    }
+    reopen(state, ctx.now);
+    state.workflow.last_retried_time = ctx.now;
+    for index in retriable {
+        let old = state.tasks()[index].clone();
+        let Some(node) = graph::find_task(&state.def, &old.reference_task_name).cloned() else {
+            continue;
+        };
+        if TaskKind::of_execution(&old).is_control_flow() {
+            // Joins and forks are reopened in place.
+            if let Some(task) = state.task_mut(index) {
+                task.status = TaskStatus::InProgress;
+                task.retry_count += 1;
+                task.retried = false;
+                task.executed = false;
+                task.end_time = 0;
+                task.reason_for_incompletion = None;
+            }
+            continue;
+        }
+        if let Some(task) = state.task_mut(index) {
+            task.retried = true;
+            task.executed = true;
+        }
+        let mut fresh = new_task(state, &node, ctx);
+        fresh.retry_count = old.retry_count + 1;
+        fresh.retried_task_id = Some(old.task_id.clone());
+        fresh.domain = old.domain.clone().or(fresh.domain);
+        add_task(state, fresh, 0, ctx, out);
+    }
+    decide(state, ctx, out);
+    Ok(())
+}
+
+/// Reruns an ended workflow from one of its tasks (dropping every later task and
+/// resetting that task in place, optionally with new input), or from the start with
+/// optional new workflow input. The workflow keeps its id.
+pub fn rerun(state: &mut WorkflowState, request: &RerunWorkflowRequest, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> Result<(), CoreError> {
+    if !state.status().is_terminal() {
+        return Err(CoreError::Conflict(format!(
+            "Workflow: {} is not in terminal state, unable to rerun.",
+            long_name(state)
+        )));
+    }
+    let from_task = request.re_run_from_task_id.as_deref().filter(|t| !t.is_empty());
+    let index = match from_task {
+        Some(task_id) => Some(
+            state
+                .task_index(task_id)
+                .ok_or_else(|| CoreError::invalid(format!("Task {task_id} not found")))?,
+        ),
+        None => None,
+    };
+    if let Some(correlation) = &request.correlation_id {
+        state.workflow.correlation_id = Some(correlation.clone());
+    }
+    if let Some(input) = &request.workflow_input {
+        state.workflow.input = input.clone();
+    }
+    let Some(index) = index else {
+        start_over(state, ctx, out);
+        return Ok(());
+    };
+    let target_seq = state.tasks()[index].seq;
+    let target_id = state.tasks()[index].task_id.clone();
+    let removed = state.remove_tasks(|t| t.seq > target_seq);
+    out.queue_removals.extend(removed.into_iter().map(|t| t.task_id));
+    reopen(state, ctx.now);
+    state.workflow.failed_reference_task_names.clear();
+    state.workflow.failed_task_names.clear();
+    let Some(index) = state.task_index(&target_id) else {
+        return Err(CoreError::Internal(format!("rerun lost task {target_id}")));
+    };
+    let reset = |task: &mut Task, now: i64| {
+        task.status = TaskStatus::Scheduled;
+        task.scheduled_time = now;
+        task.start_time = 0;
+        task.end_time = 0;
+        task.update_time = now;
+        task.output_data = JsonMap::new();
+        task.retried = false;
+        task.executed = false;
+        task.poll_count = 0;
+        task.callback_after_seconds = 0;
+        task.reason_for_incompletion = None;
+        task.worker_id = None;
+        task.sub_workflow_id = None;
+        task.wait_until = None;
+    };
+    if let Some(task) = state.task_mut(index) {
+        reset(task, ctx.now);
+        if let Some(input) = &request.task_input {
+            task.input_data = input.clone();
+        }
+    }
+    requeue_in_place(state, index, ctx, out);
+    // Other unsuccessful tasks (e.g. in sibling fork branches) run again as well.
+    let others: Vec<usize> = (0..state.tasks().len())
+        .filter(|&i| {
+            let t = &state.tasks()[i];
+            i != index && t.status.is_terminal() && !t.status.is_successful() && !t.retried
+        })
+        .collect();
+    for other in others {
+        if let Some(task) = state.task_mut(other) {
+            reset(task, ctx.now);
+        }
+        requeue_in_place(state, other, ctx, out);
+    }
+    decide(state, ctx, out);
+    Ok(())
+}
+
+/// Makes a reset task runnable again: queued, a job, or started in place.
+fn requeue_in_place(state: &mut WorkflowState, index: usize, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
+    let task = state.tasks()[index].clone();
+    let kind = TaskKind::of_execution(&task);
+    if kind.is_worker_task() {
+        out.queue_pushes.push(QueueMessage {
+            queue_name: queue_name(&task.task_type, task.domain.as_deref()),
+            task_id: task.task_id.clone(),
+            workflow_id: task.workflow_instance_id.clone(),
+            priority: task.workflow_priority,
+            visible_at: ctx.now,
+        });
+    } else if kind.is_async_system() {
+        out.job_adds.push(crate::store::Job {
+            id: ctx.ids.new_id(),
+            kind: crate::store::JobKind::SystemTask,
+            workflow_id: task.workflow_instance_id.clone(),
+            task_id: Some(task.task_id.clone()),
+            payload: Value::Null,
+            due_at: ctx.now,
+        });
+    } else if kind == TaskKind::Wait
+        && let Some(task) = state.task_mut(index)
+    {
+        // A reset WAIT starts over: its deadline is computed again from its input.
+        start_wait(task, ctx.now);
+    }
+}
+
+/// Skips a task of a running workflow before it is reached: it is recorded as
+/// `SKIPPED` (with the given input and output) and the decider steps over it.
+pub fn skip(state: &mut WorkflowState, reference: &str, request: &SkipTaskRequest, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> Result<(), CoreError> {
+    if state.status() != WorkflowStatus::Running {
+        return Err(CoreError::Conflict(format!(
+            "The workflow {} is not running so the task referenced by {reference} cannot be skipped",
+            state.id()
+        )));
+    }
+    let Some(node) = graph::find_task(&state.def, reference).cloned() else {
+        return Err(CoreError::invalid(format!(
+            "The task referenced by {reference} does not exist in the WorkflowDefinition {}",
+            state.workflow.workflow_name
+        )));
+    };
+    if state.latest_task_index(reference).is_some() {
+        return Err(CoreError::Conflict(format!(
+            "The task referenced {reference} has already been processed, cannot be skipped"
+        )));
+    }
+    let mut task: Task = new_task(state, &node, ctx);
+    task.task_type = node.name.clone();
+    task.status = TaskStatus::Skipped;
+    task.end_time = ctx.now;
+    task.domain = None;
+    task.input_data = request.task_input.clone().unwrap_or_default();
+    task.output_data = request.task_output.clone().unwrap_or_default();
+    state.push_task(task);
+    decide(state, ctx, out);
+    Ok(())
+}
+
+/// Applies the end of a sub-workflow to the parent's `SUB_WORKFLOW` task.
+pub fn sub_workflow_ended(
+    state: &mut WorkflowState,
+    parent_task_id: &str,
+    child: &Workflow,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> Result<(), CoreError> {
+    let Some(index) = state.task_index(parent_task_id) else {
+        return Ok(());
+    };
+    let task = &state.tasks()[index];
+    if task.status.is_terminal() || task.sub_workflow_id.as_deref() != Some(child.workflow_id.as_str()) {
+        return Ok(());
+    }
+    let status = match child.status {
+        WorkflowStatus::Completed => TaskStatus::Completed,
+        WorkflowStatus::Failed => TaskStatus::Failed,
+        WorkflowStatus::TimedOut => TaskStatus::TimedOut,
+        WorkflowStatus::Terminated => TaskStatus::Canceled,
+        WorkflowStatus::Running | WorkflowStatus::Paused => return Ok(()),
+    };
+    if let Some(task) = state.task_mut(index) {
+        let mut output = child.output.clone();
+        output.insert("subWorkflowId".into(), Value::String(child.workflow_id.clone()));
+        task.output_data = output;
+        task.status = status;
+        task.end_time = ctx.now;
+        task.update_time = ctx.now;
+        if status != TaskStatus::Completed {
+            task.reason_for_incompletion = child.reason_for_incompletion.clone();
+        }
+    }
+    if state.status() == WorkflowStatus::Running {
+        decide(state, ctx, out);
+    }
+    Ok(())
+}
+
+/// Records that a sub-workflow was started for a parent's `SUB_WORKFLOW` task.
+pub fn sub_workflow_started(state: &mut WorkflowState, parent_task_id: &str, child_id: &str, now: i64) {
+    if let Some(index) = state.task_index(parent_task_id)
+        && let Some(task) = state.task_mut(index)
+    {
+        task.status = TaskStatus::InProgress;
+        task.sub_workflow_id = Some(child_id.to_string());
+        task.start_time = now;
+        task.update_time = now;
+        task.output_data.insert("subWorkflowId".into(), Value::String(child_id.to_string()));
+    }
+}
+
+/// Fails a system task that could not run (bad input, unknown sub-workflow), then
+/// decides.
+pub fn fail_system_task(state: &mut WorkflowState, task_id: &str, reason: String, terminal: bool, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
+    if let Some(index) = state.task_index(task_id) {
+        if state.tasks()[index].status.is_terminal() {
+            return;
+        }
+        if let Some(task) = state.task_mut(index) {
+            task.status = if terminal {
+                TaskStatus::FailedWithTerminalError
+            } else {
+                TaskStatus::Failed
+            };
+            task.reason_for_incompletion = Some(reason);
+            task.end_time = ctx.now;
+            task.update_time = ctx.now;
+            if task.start_time == 0 {
+                task.start_time = ctx.now;
+            }
+        }
+        if state.status() == WorkflowStatus::Running {
+            decide(state, ctx, out);
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The in-memory form of one workflow execution that the engine changes and the store
+//! persists: the workflow record, its definition and its tasks, with dirty tracking so
+//! that a unit of work writes only what changed.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::model::{Task, Workflow, WorkflowDef, WorkflowStatus};
+
+/// One workflow execution with its tasks.
+#[derive(Debug, Clone)]
+pub struct WorkflowState {
+    /// The workflow record. `tasks` and `workflow_definition` are always empty here;
+    /// they live in [`WorkflowState::tasks`] and [`WorkflowState::def`].
+    pub workflow: Workflow,
+    /// The definition this execution runs.
+    pub def: Arc<WorkflowDef>,
+    /// Identifies `def` in the store; definitions are stored once per revision.
+    pub def_revision: String,
+    /// When the sweeper must look at this workflow next (timeouts, waits), if ever.
+    pub next_check_at: Option<i64>,
+    tasks: Vec<Task>,
+    dirty_tasks: BTreeSet<usize>,
+    removed_tasks: Vec<String>,
+    workflow_dirty: bool,
+    is_new: bool,
+}
+
+impl WorkflowState {
+    /// A new execution, not yet stored.
+    pub fn new(workflow: Workflow, def: Arc<WorkflowDef>, def_revision: String) -> WorkflowState {
+        WorkflowState {
+            workflow,
+            def,
+            def_revision,
+            next_check_at: None,
+            tasks: Vec::new(),
+            dirty_tasks: BTreeSet::new(),
+            removed_tasks: Vec::new(),
+            workflow_dirty: true,
+            is_new: true,
+        }
+    }
+
+    /// An execution as loaded from the store (clean).
+    pub fn loaded(
+        workflow: Workflow,
+        def: Arc<WorkflowDef>,
+        def_revision: String,
+        next_check_at: Option<i64>,
+        tasks: Vec<Task>,
+    ) -> WorkflowState {
+        WorkflowState {
+            workflow,
+            def,
+            def_revision,
+            next_check_at,
+            tasks,
+            dirty_tasks: BTreeSet::new(),
+            removed_tasks: Vec::new(),
+            workflow_dirty: false,
+            is_new: false,
+        }
+    }
+
+    /// The workflow's id.
+    pub fn id(&self) -> &str {
+        &self.workflow.workflow_id
+    }
+
+    /// The workflow's status.
+    pub fn status(&self) -> WorkflowStatus {
+        self.workflow.status
+    }
+
+    /// The tasks, in scheduling order.
+    pub fn tasks(&self) -> &[Task] {
+        &self.tasks
+    }
+
+    /// A task by position, for change; marks it dirty.
+    pub fn task_mut(&mut self, index: usize) -> Option<&mut Task> {
+        let task = self.tasks.get_mut(index)?;
+        self.dirty_tasks.insert(index);
+        self.workflow_dirty = true;
+        Some(task)
+    }
+
+    /// Position of a task by id.
+    pub fn task_index(&self, task_id: &str) -> Option<usize> {
+        self.tasks.iter().position(|t| t.task_id == task_id)
+    }
+
+    /// Position of the latest task with this reference name.
+    pub fn latest_task_index(&self, reference_name: &str) -> Option<usize> {
+        self.tasks.iter().rposition(|t| t.reference_task_name == reference_name)
+    }
+
+    /// Adds a task; it gets the next sequence number.
+    pub fn push_task(&mut self, mut task: Task) -> usize {
+        task.seq = self.tasks.iter().map(|t| t.seq).max().unwrap_or(0) + 1;
+        self.tasks.push(task);
+        let index = self.tasks.len() - 1;
+        self.dirty_tasks.insert(index);
+        self.workflow_dirty = true;
+        index
+    }
+
+    /// Removes every task for which `remove` says so (restart, rerun).
+    pub fn remove_tasks(&mut self, mut remove: impl FnMut(&Task) -> bool) -> Vec<Task> {
+        let mut kept = Vec::with_capacity(self.tasks.len());
+        let mut removed = Vec::new();
+        let old_dirty: BTreeSet<String> = self
+            .dirty_tasks
+            .iter()
+            .filter_map(|i| self.tasks.get(*i).map(|t| t.task_id.clone()))
+            .collect();
+        for task in self.tasks.drain(..) {
+            if remove(&task) {
+                removed.push(task);
+            } else {
+                kept.push(task);
+            }
+        }
+        self.tasks = kept;
+        self.dirty_tasks = self
+            .tasks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| old_dirty.contains(&t.task_id))
+            .map(|(i, _)| i)
+            .collect();
+        for task in &removed {
+            if !self.is_new {
+                self.removed_tasks.push(task.task_id.clone());
+            }
+        }
+        self.workflow_dirty = true;
+        removed
+    }
+
+    /// Marks the workflow record as changed.
+    pub fn touch(&mut self) {
+        self.workflow_dirty = true;
+    }
+
+    /// Whether anything needs writing.
+    pub fn is_dirty(&self) -> bool {
+        self.workflow_dirty || !self.dirty_tasks.is_empty() || !self.removed_tasks.is_empty()
+    }
+
+    /// Whether this execution is not stored yet.
+    pub fn is_new(&self) -> bool {
+        self.is_new
+    }
+
+    /// The tasks changed or added since loading.
+    pub fn dirty_tasks(&self) -> impl Iterator<Item = &Task> {
+        self.dirty_tasks.iter().filter_map(|i| self.tasks.get(*i))
+    }
+
+    /// Ids of tasks removed since loading.
+    pub fn removed_task_ids(&self) -> &[String] {
+        &self.removed_tasks
+    }
+
+    /// Forgets the dirty marks, after the store wrote the changes.
+    pub fn mark_clean(&mut self) {
+        self.dirty_tasks.clear();
+        self.removed_tasks.clear();
+        self.workflow_dirty = false;
+        self.is_new = false;
+    }
+
+    /// The full `Workflow` as the API serves it: tasks and definition included.
+    pub fn to_workflow(&self, include_tasks: bool) -> Workflow {
+        let mut workflow = self.workflow.clone();
+        if include_tasks {
+            workflow.tasks = self.tasks.iter().map(|t| self.served_task(t)).collect();
+        }
+        workflow.workflow_definition = Some((*self.def).clone());
+        workflow
+    }
+
+    /// A task as the API serves it, with its definition node attached.
+    pub fn served_task(&self, task: &Task) -> Task {
+        let mut task = task.clone();
+        if task.workflow_task.is_none() {
+            task.workflow_task = crate::engine::graph::find_task(&self.def, &task.reference_task_name).cloned();
+        }
+        task
+    }
+}

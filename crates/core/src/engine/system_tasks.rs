@@ -1,0 +1,263 @@
+//! System tasks the engine runs in place while deciding: `SWITCH`, `DECISION`,
+//! `FORK`, `JOIN`, `SET_VARIABLE`, `TERMINATE`, `NOOP` and the timer of `WAIT`.
+//! (`HTTP` and `SUB_WORKFLOW` run through jobs; see `async_tasks`.)
+
+use serde_json::{Value, json};
+
+use crate::model::{JsonMap, TaskStatus, WorkflowStatus, WorkflowTask};
+use crate::store::ChangeSet;
+
+use super::context::EngineContext;
+use super::expr::java_to_string;
+use super::graph;
+use super::schedule::{add_task, new_task};
+use super::state::WorkflowState;
+use super::task_type::TaskKind;
+
+/// How a `TERMINATE` task asks the workflow to end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TerminateRequest {
+    pub status: WorkflowStatus,
+    pub reason: Option<String>,
+    pub output: Option<JsonMap>,
+}
+
+/// Runs the system task at `index` if it can make progress now. Returns whether
+/// anything changed, and a termination request when a `TERMINATE` task ran.
+pub fn execute(
+    state: &mut WorkflowState,
+    index: usize,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> (bool, Option<TerminateRequest>) {
+    let Some(task) = state.tasks().get(index) else {
+        return (false, None);
+    };
+    if task.status.is_terminal() {
+        return (false, None);
+    }
+    let kind = TaskKind::of_execution(task);
+    match kind {
+        TaskKind::Switch | TaskKind::Decision => (run_switch(state, index, kind, ctx, out), None),
+        TaskKind::ForkJoin => (run_fork(state, index, ctx, out), None),
+        TaskKind::Join => (run_join(state, index, ctx.now), None),
+        TaskKind::SetVariable => (run_set_variable(state, index, ctx), None),
+        TaskKind::Terminate => run_terminate(state, index, ctx.now),
+        TaskKind::Noop => {
+            complete(state, index, ctx.now, JsonMap::new());
+            (true, None)
+        }
+        TaskKind::Wait => (run_wait_timer(state, index, ctx.now), None),
+        TaskKind::Unsupported => {
+            let task_type = task.task_type.clone();
+            fail(state, index, ctx.now, format!("Task type {task_type} is not supported by this Podium version"), true);
+            (true, None)
+        }
+        TaskKind::Simple | TaskKind::Http | TaskKind::SubWorkflow => (false, None),
+    }
+}
+
+fn complete(state: &mut WorkflowState, index: usize, now: i64, output: JsonMap) {
+    if let Some(task) = state.task_mut(index) {
+        task.status = TaskStatus::Completed;
+        if task.start_time == 0 {
+            task.start_time = now;
+        }
+        task.end_time = now;
+        task.update_time = now;
+        task.output_data = output;
+    }
+}
+
+fn fail(state: &mut WorkflowState, index: usize, now: i64, reason: String, terminal: bool) {
+    if let Some(task) = state.task_mut(index) {
+        task.status = if terminal {
+            TaskStatus::FailedWithTerminalError
+        } else {
+            TaskStatus::Failed
+        };
+        task.reason_for_incompletion = Some(reason);
+        if task.start_time == 0 {
+            task.start_time = now;
+        }
+        task.end_time = now;
+        task.update_time = now;
+    }
+}
+
+fn node_of(state: &WorkflowState, index: usize) -> Option<WorkflowTask> {
+    let task = state.tasks().get(index)?;
+    graph::find_task(&state.def, &task.reference_task_name).cloned()
+}
+
+/// The case value of a switch/decision task (value-param evaluation), as text.
+fn case_value(node: &WorkflowTask, kind: TaskKind, input: &JsonMap) -> String {
+    let key = match kind {
+        TaskKind::Decision => node.case_value_param.as_deref().unwrap_or("caseValueParam"),
+        _ => node.expression.as_deref().unwrap_or(""),
+    };
+    java_to_string(input.get(key).unwrap_or(&Value::Null))
+}
+
+/// The task list a switch selected: the matching case, else the default case.
+pub fn selected_case<'d>(node: &'d WorkflowTask, case: &str) -> &'d [WorkflowTask] {
+    node.decision_cases
+        .get(case)
+        .map(Vec::as_slice)
+        .unwrap_or(node.default_case.as_slice())
+}
+
+fn run_switch(state: &mut WorkflowState, index: usize, kind: TaskKind, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> bool {
+    let Some(node) = node_of(state, index) else {
+        fail(state, index, ctx.now, "The switch is not in the workflow definition".into(), true);
+        return true;
+    };
+    let input = state.tasks()[index].input_data.clone();
+    let case = case_value(&node, kind, &input);
+    let mut output = JsonMap::new();
+    if kind == TaskKind::Decision {
+        output.insert("caseOutput".into(), json!([case]));
+    } else {
+        output.insert("evaluationResult".into(), json!([case]));
+        output.insert("selectedCase".into(), json!(case));
+    }
+    complete(state, index, ctx.now, output);
+    if let Some(first) = selected_case(&node, &case).first() {
+        schedule_node(state, first, ctx, out);
+    }
+    true
+}
+
+fn run_fork(state: &mut WorkflowState, index: usize, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> bool {
+    let Some(node) = node_of(state, index) else {
+        fail(state, index, ctx.now, "The fork is not in the workflow definition".into(), true);
+        return true;
+    };
+    complete(state, index, ctx.now, JsonMap::new());
+    for branch in &node.fork_tasks {
+        if let Some(first) = branch.first() {
+            schedule_node(state, first, ctx, out);
+        }
+    }
+    true
+}
+
+/// Schedules a node unless a task with its reference name already exists.
+pub fn schedule_node(state: &mut WorkflowState, node: &WorkflowTask, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> bool {
+    if state.latest_task_index(&node.task_reference_name).is_some() {
+        return false;
+    }
+    let task = new_task(state, node, ctx);
+    let delay = task.start_delay_in_seconds;
+    add_task(state, task, delay, ctx, out);
+    true
+}
+
+fn run_join(state: &mut WorkflowState, index: usize, now: i64) -> bool {
+    let Some(node) = node_of(state, index) else {
+        return false;
+    };
+    let mut output = JsonMap::new();
+    let mut all_done = true;
+    let mut failure: Option<String> = None;
+    for reference in &node.join_on {
+        let Some(forked) = state.latest_task_index(reference).map(|i| &state.tasks()[i]) else {
+            all_done = false;
+            break;
+        };
+        if !forked.output_data.is_empty() {
+            output.insert(reference.clone(), Value::Object(forked.output_data.clone()));
+        }
+        if !forked.status.is_terminal() {
+            all_done = false;
+        } else if !forked.status.is_successful() && !forked.retried {
+            failure = Some(forked.reason_for_incompletion.clone().unwrap_or_default());
+            break;
+        }
+    }
+    if let Some(reason) = failure {
+        fail(state, index, now, reason, false);
+        return true;
+    }
+    let changed = state.tasks()[index].output_data != output;
+    if all_done {
+        complete(state, index, now, output);
+        return true;
+    }
+    if changed
+        && let Some(task) = state.task_mut(index) {
+            task.output_data = output;
+        }
+    false
+}
+
+fn run_set_variable(state: &mut WorkflowState, index: usize, ctx: &EngineContext<'_>) -> bool {
+    let input = state.tasks()[index].input_data.clone();
+    let mut variables = state.workflow.variables.clone();
+    for (key, value) in &input {
+        variables.insert(key.clone(), value.clone());
+    }
+    let size = serde_json::to_vec(&variables).map(|v| v.len()).unwrap_or(usize::MAX);
+    if size > ctx.limits.max_variables_bytes {
+        let reason = format!(
+            "The variables payload size: {size} of workflow: {} is greater than the permissible limit: {} bytes",
+            state.id(),
+            ctx.limits.max_variables_bytes
+        );
+        fail(state, index, ctx.now, reason, true);
+        return true;
+    }
+    state.workflow.variables = variables;
+    state.touch();
+    complete(state, index, ctx.now, JsonMap::new());
+    true
+}
+
+fn run_terminate(state: &mut WorkflowState, index: usize, now: i64) -> (bool, Option<TerminateRequest>) {
+    let input = state.tasks()[index].input_data.clone();
+    let status_text = input.get("terminationStatus").and_then(Value::as_str).unwrap_or("");
+    let status = match status_text.to_ascii_uppercase().as_str() {
+        "COMPLETED" => WorkflowStatus::Completed,
+        "FAILED" => WorkflowStatus::Failed,
+        "TERMINATED" => WorkflowStatus::Terminated,
+        _ => {
+            fail(
+                state,
+                index,
+                now,
+                format!("terminationStatus '{status_text}' is not valid: use COMPLETED, FAILED or TERMINATED"),
+                true,
+            );
+            return (true, None);
+        }
+    };
+    let reason = input
+        .get("terminationReason")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
+    let output = match input.get("workflowOutput") {
+        Some(Value::Object(map)) => Some(map.clone()),
+        Some(Value::Null) | None => None,
+        Some(other) => {
+            let mut map = JsonMap::new();
+            map.insert("output".into(), other.clone());
+            Some(map)
+        }
+    };
+    let mut task_output = JsonMap::new();
+    if let Some(out) = &output {
+        task_output.insert("output".into(), Value::Object(out.clone()));
+    }
+    complete(state, index, now, task_output);
+    (true, Some(TerminateRequest { status, reason, output }))
+}
+
+fn run_wait_timer(state: &mut WorkflowState, index: usize, now: i64) -> bool {
+    let due = state.tasks()[index].wait_until.is_some_and(|at| now >= at);
+    if due {
+        let output = state.tasks()[index].output_data.clone();
+        complete(state, index, now, output);
+    }
+    due
+}

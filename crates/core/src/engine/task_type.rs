@@ -1,0 +1,91 @@
+//! The task types Podium knows, and how each one is run.
+
+use crate::model::{Task, WorkflowTask};
+
+/// A task type, parsed from a definition's `type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskKind {
+    /// A worker task, queued for polling. Unknown types are worker tasks too.
+    Simple,
+    Http,
+    Switch,
+    Decision,
+    ForkJoin,
+    Join,
+    SubWorkflow,
+    Wait,
+    Terminate,
+    SetVariable,
+    Noop,
+    /// A type Conductor has that Podium does not run yet.
+    Unsupported,
+}
+
+/// Task types Conductor defines that this version of Podium refuses at registration,
+/// so a definition never fails half-way through at run time.
+const NOT_YET_SUPPORTED: &[&str] = &[
+    "DYNAMIC",
+    "FORK_JOIN_DYNAMIC",
+    "DO_WHILE",
+    "INLINE",
+    "LAMBDA",
+    "JSON_JQ_TRANSFORM",
+    "EVENT",
+    "HUMAN",
+    "START_WORKFLOW",
+    "EXCLUSIVE_JOIN",
+    "KAFKA_PUBLISH",
+    "USER_DEFINED",
+];
+
+impl TaskKind {
+    /// Parses a definition's `type` (case-sensitive, as Conductor).
+    pub fn of(task_type: &str) -> TaskKind {
+        match task_type {
+            "SIMPLE" | "" => TaskKind::Simple,
+            "HTTP" => TaskKind::Http,
+            "SWITCH" => TaskKind::Switch,
+            "DECISION" => TaskKind::Decision,
+            "FORK_JOIN" | "FORK" => TaskKind::ForkJoin,
+            "JOIN" => TaskKind::Join,
+            "SUB_WORKFLOW" => TaskKind::SubWorkflow,
+            "WAIT" => TaskKind::Wait,
+            "TERMINATE" => TaskKind::Terminate,
+            "SET_VARIABLE" => TaskKind::SetVariable,
+            "NOOP" => TaskKind::Noop,
+            other if NOT_YET_SUPPORTED.contains(&other) => TaskKind::Unsupported,
+            _ => TaskKind::Simple,
+        }
+    }
+
+    /// The kind of a task execution, from its `taskType`.
+    pub fn of_execution(task: &Task) -> TaskKind {
+        TaskKind::of(&task.task_type)
+    }
+
+    /// Control-flow types Conductor never retries automatically.
+    pub fn is_control_flow(self) -> bool {
+        matches!(self, TaskKind::Switch | TaskKind::Decision | TaskKind::ForkJoin | TaskKind::Join)
+    }
+
+    /// Whether workers poll this task from a queue.
+    pub fn is_worker_task(self) -> bool {
+        self == TaskKind::Simple
+    }
+
+    /// Whether the server runs the task asynchronously through a job (HTTP calls,
+    /// starting a sub-workflow).
+    pub fn is_async_system(self) -> bool {
+        matches!(self, TaskKind::Http | TaskKind::SubWorkflow)
+    }
+
+    /// The `taskType` of an execution of `node`: the task name for worker tasks (their
+    /// queue), the type name for system tasks (`FORK` for a fork).
+    pub fn execution_type(node: &WorkflowTask) -> String {
+        match TaskKind::of(&node.task_type) {
+            TaskKind::Simple => node.name.clone(),
+            TaskKind::ForkJoin => "FORK".to_string(),
+            _ => node.task_type.clone(),
+        }
+    }
+}

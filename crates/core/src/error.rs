@@ -1,0 +1,103 @@
+//! The error every service method returns; the HTTP layer renders it once.
+
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// One problem found while validating a request body.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationError {
+    /// Where in the body, e.g. `tasks[1].taskReferenceName`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+    /// The offending value, when it helps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalid_value: Option<String>,
+}
+
+impl ValidationError {
+    /// A validation error at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> ValidationError {
+        ValidationError {
+            path: path.into(),
+            message: message.into(),
+            invalid_value: None,
+        }
+    }
+}
+
+/// Why a request could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The named thing does not exist (404). The message is shown to the client.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the current state (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request is malformed or invalid (400).
+    #[error("{message}")]
+    InvalidInput {
+        message: String,
+        validation_errors: Vec<ValidationError>,
+    },
+    /// No valid credentials (401). `code` is `INVALID_TOKEN` or `EXPIRED_TOKEN`.
+    #[error("{message}")]
+    Unauthenticated { code: &'static str, message: String },
+    /// Valid credentials without the needed access (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The server cannot serve this now, e.g. while shutting down (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Something failed inside Podium (500). The text is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl CoreError {
+    /// A plain 400 without field details.
+    pub fn invalid(message: impl Into<String>) -> CoreError {
+        CoreError::InvalidInput {
+            message: message.into(),
+            validation_errors: Vec::new(),
+        }
+    }
+
+    /// A 400 that lists the problems found.
+    pub fn validation(errors: Vec<ValidationError>) -> CoreError {
+        let message = match errors.as_slice() {
+            [one] => one.message.clone(),
+            _ => "Validation failed, check below errors for detail.".to_string(),
+        };
+        CoreError::InvalidInput {
+            message,
+            validation_errors: errors,
+        }
+    }
+
+    /// Conductor's 404 for an unknown workflow execution.
+    pub fn workflow_not_found(id: &str) -> CoreError {
+        CoreError::NotFound(format!("Workflow with id: {id} not found."))
+    }
+
+    /// Conductor's 404 for an unknown task execution.
+    pub fn task_not_found(id: &str) -> CoreError {
+        CoreError::NotFound(format!("No such task found by id: {id}"))
+    }
+}
+
+impl From<StoreError> for CoreError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict(message) => CoreError::Conflict(message),
+            StoreError::Unavailable(message) => CoreError::Unavailable(message),
+            other => CoreError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Result of a service call.
+pub type CoreResult<T> = Result<T, CoreError>;

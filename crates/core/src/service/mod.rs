@@ -1,0 +1,16 @@
+//! Services: the business rules behind each API, one module per resource. Every method
+//! takes the calling `&Principal` first and authorizes before it touches a store.
+
+pub mod jobs;
+pub mod metadata;
+pub mod runtime;
+pub mod search;
+pub mod summary;
+pub mod task;
+pub mod validation;
+pub mod workflow;
+
+pub use metadata::MetadataService;
+pub use runtime::Runtime;
+pub use task::TaskService;
+pub use workflow::WorkflowService;

@@ -1,0 +1,321 @@
+//! The shared runtime of the services: stores, clock, ids, caches, and the signals that
+//! wake long polls, waiting callers and background loops after a commit. Also the
+//! helper every state change goes through: run a closure as a unit of work with an
+//! engine context, then signal what the commit changed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::Notify;
+
+use crate::clock::{Clock, IdGen};
+use crate::engine::{EngineContext, EngineLimits, PollActivity, TaskDefs};
+use crate::error::{CoreError, CoreResult};
+use crate::model::{PollData, TaskDef, WorkflowDef};
+use crate::security::Authorizer;
+use crate::store::{Committed, Stores, Txn, UnitOfWork};
+
+/// Registered definitions, held in memory for the engine (which cannot wait on a
+/// store while it decides). Every definition write goes through the metadata service,
+/// which refreshes this cache after the store accepted the write.
+#[derive(Default)]
+pub struct DefinitionCache {
+    task_defs: RwLock<HashMap<String, Arc<TaskDef>>>,
+    workflow_defs: RwLock<HashMap<String, BTreeMap<i32, (Arc<WorkflowDef>, String)>>>,
+}
+
+impl DefinitionCache {
+    /// Loads every definition.
+    pub async fn load(stores: &Stores) -> CoreResult<DefinitionCache> {
+        let cache = DefinitionCache::default();
+        cache.replace_all(stores.metadata.list_task_defs().await?);
+        for def in stores.metadata.list_workflow_defs().await? {
+            if let Some((stored, revision)) = stores.metadata.get_workflow_def(&def.name, Some(def.version)).await? {
+                cache.put_workflow(stored, revision);
+            }
+        }
+        Ok(cache)
+    }
+
+    /// Adds or replaces one workflow definition version.
+    pub fn put_workflow(&self, def: WorkflowDef, revision: String) {
+        self.workflow_defs
+            .write()
+            .entry(def.name.clone())
+            .or_default()
+            .insert(def.version, (Arc::new(def), revision));
+    }
+
+    /// Forgets one workflow definition version.
+    pub fn remove_workflow(&self, name: &str, version: i32) {
+        let mut defs = self.workflow_defs.write();
+        if let Some(versions) = defs.get_mut(name) {
+            versions.remove(&version);
+            if versions.is_empty() {
+                defs.remove(name);
+            }
+        }
+    }
+
+    /// A workflow definition version (the latest when `version` is None), with its revision.
+    pub fn workflow(&self, name: &str, version: Option<i32>) -> Option<(Arc<WorkflowDef>, String)> {
+        let defs = self.workflow_defs.read();
+        let versions = defs.get(name)?;
+        match version {
+            Some(v) => versions.get(&v).cloned(),
+            None => versions.values().next_back().cloned(),
+        }
+    }
+
+    /// Every workflow definition version, by name then version.
+    pub fn all_workflows(&self) -> Vec<Arc<WorkflowDef>> {
+        self.workflow_defs
+            .read()
+            .values()
+            .flat_map(|versions| versions.values().map(|(def, _)| def.clone()))
+            .collect()
+    }
+
+    /// Every task definition, by name.
+    pub fn all_task_defs(&self) -> Vec<Arc<TaskDef>> {
+        let mut defs: Vec<Arc<TaskDef>> = self.task_defs.read().values().cloned().collect();
+        defs.sort_by(|a, b| a.name.cmp(&b.name));
+        defs
+    }
+
+    /// Replaces the whole cache.
+    pub fn replace_all(&self, defs: Vec<TaskDef>) {
+        let map = defs.into_iter().map(|d| (d.name.clone(), Arc::new(d))).collect();
+        *self.task_defs.write() = map;
+    }
+
+    /// Adds or replaces one definition.
+    pub fn put(&self, def: TaskDef) {
+        self.task_defs.write().insert(def.name.clone(), Arc::new(def));
+    }
+
+    /// Forgets one definition.
+    pub fn remove(&self, name: &str) {
+        self.task_defs.write().remove(name);
+    }
+}
+
+impl TaskDefs for DefinitionCache {
+    fn task_def(&self, name: &str) -> Option<Arc<TaskDef>> {
+        self.task_defs.read().get(name).cloned()
+    }
+}
+
+/// When workers last polled each task type and domain; used to route tasks across
+/// domain lists, and persisted (at most once a second per worker) for the poll-data API.
+pub struct PollTracker {
+    last: RwLock<HashMap<(String, Option<String>), i64>>,
+    persisted: Mutex<HashMap<(String, Option<String>, String), i64>>,
+}
+
+/// How often one worker's poll record is written.
+const POLL_PERSIST_INTERVAL_MS: i64 = 1000;
+
+impl PollTracker {
+    /// A tracker seeded with the stored poll records.
+    pub async fn load(stores: &Stores) -> CoreResult<PollTracker> {
+        let tracker = PollTracker {
+            last: RwLock::new(HashMap::new()),
+            persisted: Mutex::new(HashMap::new()),
+        };
+        for poll in stores.execution.poll_data(None).await? {
+            tracker.note(&poll.queue_name, poll.domain.as_deref(), poll.last_poll_time);
+        }
+        Ok(tracker)
+    }
+
+    fn note(&self, task_type: &str, domain: Option<&str>, at: i64) {
+        let key = (task_type.to_string(), domain.map(str::to_string));
+        let mut last = self.last.write();
+        let entry = last.entry(key).or_insert(at);
+        *entry = (*entry).max(at);
+    }
+
+    /// Records a poll; returns the record to persist when it is due.
+    pub fn record(&self, task_type: &str, domain: Option<&str>, worker_id: &str, at: i64) -> Option<PollData> {
+        self.note(task_type, domain, at);
+        let key = (task_type.to_string(), domain.map(str::to_string), worker_id.to_string());
+        let mut persisted = self.persisted.lock();
+        let due = persisted.get(&key).is_none_or(|last| at - last >= POLL_PERSIST_INTERVAL_MS);
+        if !due {
+            return None;
+        }
+        persisted.insert(key, at);
+        Some(PollData {
+            queue_name: task_type.to_string(),
+            domain: domain.map(str::to_string),
+            worker_id: worker_id.to_string(),
+            last_poll_time: at,
+        })
+    }
+}
+
+impl PollActivity for PollTracker {
+    fn last_poll(&self, task_type: &str, domain: Option<&str>) -> Option<i64> {
+        self.last
+            .read()
+            .get(&(task_type.to_string(), domain.map(str::to_string)))
+            .copied()
+    }
+}
+
+/// Wake-ups after commits: long polls per queue, callers waiting on a workflow, and the
+/// background loops.
+#[derive(Default)]
+pub struct Signals {
+    queues: Mutex<HashMap<String, Arc<Notify>>>,
+    workflows: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Wakes the job runner.
+    pub jobs: Notify,
+    /// Wakes the sweeper.
+    pub sweeper: Notify,
+}
+
+impl Signals {
+    /// The notifier of a queue, for a long poll to wait on.
+    pub fn queue(&self, name: &str) -> Arc<Notify> {
+        self.queues
+            .lock()
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::new(Notify::new()))
+            .clone()
+    }
+
+    /// The notifier of a workflow, for a caller waiting on it. Call
+    /// [`Signals::release_workflow`] when done.
+    pub fn workflow(&self, id: &str) -> Arc<Notify> {
+        self.workflows
+            .lock()
+            .entry(id.to_string())
+            .or_insert_with(|| Arc::new(Notify::new()))
+            .clone()
+    }
+
+    /// Drops a workflow notifier nobody waits on any more.
+    pub fn release_workflow(&self, id: &str, notify: Arc<Notify>) {
+        drop(notify);
+        let mut workflows = self.workflows.lock();
+        if workflows.get(id).is_some_and(|n| Arc::strong_count(n) == 1) {
+            workflows.remove(id);
+        }
+    }
+
+    fn wake_queue(&self, name: &str) {
+        let notify = self.queues.lock().get(name).cloned();
+        if let Some(notify) = notify {
+            notify.notify_waiters();
+        }
+    }
+
+    /// Wakes whoever a commit concerns. Messages that become visible later wake their
+    /// queue at that time.
+    pub fn after_commit(self: &Arc<Self>, committed: &Committed, now: i64) {
+        for (queue, visible_at) in &committed.queues {
+            if *visible_at <= now {
+                self.wake_queue(queue);
+            } else if tokio::runtime::Handle::try_current().is_ok() {
+                let signals = self.clone();
+                let queue = queue.clone();
+                let delay = std::time::Duration::from_millis((*visible_at - now) as u64);
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    signals.wake_queue(&queue);
+                });
+            }
+        }
+        if !committed.workflows.is_empty() {
+            let workflows = self.workflows.lock();
+            for (id, _) in &committed.workflows {
+                if let Some(notify) = workflows.get(id) {
+                    notify.notify_waiters();
+                }
+            }
+        }
+        if committed.jobs_added {
+            self.jobs.notify_one();
+        }
+        if committed.earliest_check.is_some() {
+            self.sweeper.notify_one();
+        }
+    }
+}
+
+/// Everything the services share.
+pub struct Runtime {
+    pub stores: Stores,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGen>,
+    pub defs: Arc<DefinitionCache>,
+    pub polls: Arc<PollTracker>,
+    pub limits: Arc<EngineLimits>,
+    pub signals: Arc<Signals>,
+    pub authorizer: Authorizer,
+}
+
+impl Runtime {
+    /// A runtime over stores, loading the caches from them.
+    pub async fn new(
+        stores: Stores,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGen>,
+        limits: EngineLimits,
+        authorizer: Authorizer,
+    ) -> CoreResult<Arc<Runtime>> {
+        let defs = Arc::new(DefinitionCache::load(&stores).await?);
+        let polls = Arc::new(PollTracker::load(&stores).await?);
+        Ok(Arc::new(Runtime {
+            stores,
+            clock,
+            ids,
+            defs,
+            polls,
+            limits: Arc::new(limits),
+            signals: Arc::new(Signals::default()),
+            authorizer,
+        }))
+    }
+
+    /// The current time.
+    pub fn now(&self) -> i64 {
+        self.clock.now_millis()
+    }
+
+    /// Runs `f` as a unit of work: with `lock`, on that workflow's state (None in the
+    /// transaction when it does not exist). The engine context's time is read when the
+    /// unit runs. Signals what the commit changed and returns `f`'s value.
+    pub async fn mutate<T, F>(&self, lock: Option<String>, f: F) -> CoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Txn, &EngineContext<'_>) -> CoreResult<T> + Send + 'static,
+    {
+        let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
+        let out = slot.clone();
+        let clock = self.clock.clone();
+        let ids = self.ids.clone();
+        let defs = self.defs.clone();
+        let polls = self.polls.clone();
+        let limits = self.limits.clone();
+        let work = Box::new(move |txn: &mut Txn| {
+            let ctx = EngineContext {
+                now: clock.now_millis(),
+                ids: ids.as_ref(),
+                task_defs: defs.as_ref(),
+                polls: polls.as_ref(),
+                limits: limits.as_ref(),
+            };
+            let value = f(txn, &ctx)?;
+            *out.lock() = Some(value);
+            Ok(())
+        });
+        let committed = self.stores.execution.run(UnitOfWork { lock, work }).await?;
+        self.signals.after_commit(&committed, self.now());
+        let value = slot.lock().take();
+        value.ok_or_else(|| CoreError::Internal("a unit of work returned no value".into()))
+    }
+}

@@ -1,0 +1,522 @@
+//! Search requests for workflows and tasks: the query language of Conductor's
+//! `/workflow/search` and `/tasks/search` (`workflowType = 'x' AND status IN (A, B)
+//! AND startTime > 1700000000000`), parsed into a typed filter that stores translate.
+
+use crate::error::CoreError;
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+/// A value compared against a field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SearchValue {
+    Text(String),
+    Number(i64),
+}
+
+/// A filter over fields of type `F`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter<F> {
+    Compare(F, Op, SearchValue),
+    In(F, Vec<SearchValue>),
+    NotIn(F, Vec<SearchValue>),
+    And(Vec<Filter<F>>),
+    Or(Vec<Filter<F>>),
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+/// Whether a field holds times (epoch ms) or numbers, so values can be converted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    Text,
+    Number,
+    Time,
+}
+
+/// A searchable field of a workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkflowField {
+    WorkflowType,
+    WorkflowId,
+    Version,
+    Status,
+    CorrelationId,
+    StartTime,
+    EndTime,
+    UpdateTime,
+    Priority,
+    ParentWorkflowId,
+    CreatedBy,
+    IdempotencyKey,
+}
+
+/// A searchable field of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskField {
+    TaskId,
+    TaskType,
+    TaskDefName,
+    ReferenceTaskName,
+    Status,
+    WorkflowId,
+    WorkflowType,
+    ScheduledTime,
+    StartTime,
+    EndTime,
+    UpdateTime,
+    Domain,
+    WorkerId,
+}
+
+/// Maps query field names to typed fields.
+pub trait SearchField: Sized + Copy {
+    /// The field with this name (case-insensitive), if searchable.
+    fn from_name(name: &str) -> Option<Self>;
+    /// How its values are interpreted.
+    fn kind(self) -> FieldKind;
+}
+
+impl SearchField for WorkflowField {
+    fn from_name(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "workflowtype" | "workflowname" | "name" => WorkflowField::WorkflowType,
+            "workflowid" => WorkflowField::WorkflowId,
+            "version" | "workflowversion" => WorkflowField::Version,
+            "status" => WorkflowField::Status,
+            "correlationid" => WorkflowField::CorrelationId,
+            "starttime" => WorkflowField::StartTime,
+            "endtime" => WorkflowField::EndTime,
+            "updatetime" | "modifiedtime" => WorkflowField::UpdateTime,
+            "priority" => WorkflowField::Priority,
+            "parentworkflowid" => WorkflowField::ParentWorkflowId,
+            "createdby" => WorkflowField::CreatedBy,
+            "idempotencykey" => WorkflowField::IdempotencyKey,
+            _ => return None,
+        })
+    }
+
+    fn kind(self) -> FieldKind {
+        match self {
+            WorkflowField::StartTime | WorkflowField::EndTime | WorkflowField::UpdateTime => FieldKind::Time,
+            WorkflowField::Version | WorkflowField::Priority => FieldKind::Number,
+            _ => FieldKind::Text,
+        }
+    }
+}
+
+impl SearchField for TaskField {
+    fn from_name(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "taskid" => TaskField::TaskId,
+            "tasktype" => TaskField::TaskType,
+            "taskdefname" => TaskField::TaskDefName,
+            "referencetaskname" | "taskreferencename" => TaskField::ReferenceTaskName,
+            "status" => TaskField::Status,
+            "workflowid" | "workflowinstanceid" => TaskField::WorkflowId,
+            "workflowtype" => TaskField::WorkflowType,
+            "scheduledtime" => TaskField::ScheduledTime,
+            "starttime" => TaskField::StartTime,
+            "endtime" => TaskField::EndTime,
+            "updatetime" => TaskField::UpdateTime,
+            "domain" => TaskField::Domain,
+            "workerid" => TaskField::WorkerId,
+            _ => return None,
+        })
+    }
+
+    fn kind(self) -> FieldKind {
+        match self {
+            TaskField::ScheduledTime | TaskField::StartTime | TaskField::EndTime | TaskField::UpdateTime => FieldKind::Time,
+            _ => FieldKind::Text,
+        }
+    }
+}
+
+/// A search over workflows or tasks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Search<F> {
+    pub filter: Option<Filter<F>>,
+    /// Words that must appear in the input, output or identifiers; None for `*`.
+    pub free_text: Option<String>,
+    pub start: i64,
+    pub size: i64,
+    pub sort: Vec<(F, SortOrder)>,
+}
+
+/// A workflow search.
+pub type WorkflowSearch = Search<WorkflowField>;
+/// A task search.
+pub type TaskSearch = Search<TaskField>;
+
+/// Most results one page may hold.
+pub const MAX_PAGE_SIZE: i64 = 1000;
+
+impl<F: SearchField> Search<F> {
+    /// Builds a search from the query-string parameters of the search routes.
+    pub fn parse(
+        query: Option<&str>,
+        free_text: Option<&str>,
+        start: Option<i64>,
+        size: Option<i64>,
+        sort: Option<&str>,
+    ) -> Result<Search<F>, CoreError> {
+        let filter = match query.map(str::trim).filter(|q| !q.is_empty()) {
+            Some(q) => Some(Parser::new(q).parse_query()?),
+            None => None,
+        };
+        let free_text = free_text
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && *t != "*")
+            .map(str::to_string);
+        let start = start.unwrap_or(0);
+        if start < 0 {
+            return Err(CoreError::invalid("start must not be negative"));
+        }
+        let size = size.unwrap_or(100);
+        if !(0..=MAX_PAGE_SIZE).contains(&size) {
+            return Err(CoreError::invalid(format!("size must be between 0 and {MAX_PAGE_SIZE}")));
+        }
+        let mut sorts = Vec::new();
+        for part in sort.unwrap_or("").split([',', ';']).map(str::trim).filter(|s| !s.is_empty()) {
+            let (name, order) = match part.split_once(':') {
+                Some((name, order)) => (name.trim(), order.trim()),
+                None => (part, "ASC"),
+            };
+            let field = F::from_name(name).ok_or_else(|| CoreError::invalid(format!("cannot sort by unknown field '{name}'")))?;
+            let order = match order.to_ascii_uppercase().as_str() {
+                "ASC" => SortOrder::Asc,
+                "DESC" => SortOrder::Desc,
+                other => return Err(CoreError::invalid(format!("sort order must be ASC or DESC, not '{other}'"))),
+            };
+            sorts.push((field, order));
+        }
+        Ok(Search {
+            filter,
+            free_text,
+            start,
+            size,
+            sort: sorts,
+        })
+    }
+}
+
+/// A token of the query language.
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Word(String),
+    Quoted(String),
+    Op(Op),
+    Open,
+    Close,
+    Comma,
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+    error: Option<String>,
+}
+
+fn tokenize(text: &str) -> Result<Vec<Token>, String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            c if c.is_whitespace() => i += 1,
+            '(' => {
+                tokens.push(Token::Open);
+                i += 1;
+            }
+            ')' => {
+                tokens.push(Token::Close);
+                i += 1;
+            }
+            ',' => {
+                tokens.push(Token::Comma);
+                i += 1;
+            }
+            '\'' | '"' => {
+                let quote = c;
+                let mut value = String::new();
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => return Err("unterminated quoted value".to_string()),
+                        Some(&ch) if ch == quote => {
+                            if chars.get(i + 1) == Some(&quote) {
+                                value.push(quote);
+                                i += 2;
+                            } else {
+                                i += 1;
+                                break;
+                            }
+                        }
+                        Some(&ch) => {
+                            value.push(ch);
+                            i += 1;
+                        }
+                    }
+                }
+                tokens.push(Token::Quoted(value));
+            }
+            '=' => {
+                tokens.push(Token::Op(Op::Eq));
+                i += 1;
+            }
+            '!' if chars.get(i + 1) == Some(&'=') => {
+                tokens.push(Token::Op(Op::Ne));
+                i += 2;
+            }
+            '<' => {
+                match chars.get(i + 1) {
+                    Some('=') => {
+                        tokens.push(Token::Op(Op::Le));
+                        i += 2;
+                    }
+                    Some('>') => {
+                        tokens.push(Token::Op(Op::Ne));
+                        i += 2;
+                    }
+                    _ => {
+                        tokens.push(Token::Op(Op::Lt));
+                        i += 1;
+                    }
+                }
+            }
+            '>' => {
+                if chars.get(i + 1) == Some(&'=') {
+                    tokens.push(Token::Op(Op::Ge));
+                    i += 2;
+                } else {
+                    tokens.push(Token::Op(Op::Gt));
+                    i += 1;
+                }
+            }
+            _ => {
+                let mut word = String::new();
+                while let Some(&ch) = chars.get(i) {
+                    if ch.is_whitespace() || matches!(ch, '(' | ')' | ',' | '=' | '<' | '>' | '!' | '\'' | '"') {
+                        break;
+                    }
+                    word.push(ch);
+                    i += 1;
+                }
+                tokens.push(Token::Word(word));
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+impl Parser {
+    fn new(text: &str) -> Parser {
+        match tokenize(text) {
+            Ok(tokens) => Parser { tokens, pos: 0, error: None },
+            Err(error) => Parser {
+                tokens: Vec::new(),
+                pos: 0,
+                error: Some(error),
+            },
+        }
+    }
+
+    fn fail<T>(&self, message: impl Into<String>) -> Result<T, CoreError> {
+        Err(CoreError::invalid(format!("Invalid search query: {}", message.into())))
+    }
+
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.pos)
+    }
+
+    fn next(&mut self) -> Option<Token> {
+        let token = self.tokens.get(self.pos).cloned();
+        self.pos += 1;
+        token
+    }
+
+    fn keyword(&self, word: &str) -> bool {
+        matches!(self.peek(), Some(Token::Word(w)) if w.eq_ignore_ascii_case(word))
+    }
+
+    fn parse_query<F: SearchField>(&mut self) -> Result<Filter<F>, CoreError> {
+        if let Some(error) = self.error.clone() {
+            return self.fail(error);
+        }
+        let filter = self.parse_or()?;
+        if self.pos < self.tokens.len() {
+            return self.fail(format!("unexpected {:?}", self.tokens[self.pos]));
+        }
+        Ok(filter)
+    }
+
+    fn parse_or<F: SearchField>(&mut self) -> Result<Filter<F>, CoreError> {
+        let mut parts = vec![self.parse_and()?];
+        while self.keyword("OR") {
+            self.pos += 1;
+            parts.push(self.parse_and()?);
+        }
+        Ok(if parts.len() == 1 { parts.remove(0) } else { Filter::Or(parts) })
+    }
+
+    fn parse_and<F: SearchField>(&mut self) -> Result<Filter<F>, CoreError> {
+        let mut parts = vec![self.parse_atom()?];
+        while self.keyword("AND") {
+            self.pos += 1;
+            parts.push(self.parse_atom()?);
+        }
+        Ok(if parts.len() == 1 { parts.remove(0) } else { Filter::And(parts) })
+    }
+
+    fn parse_atom<F: SearchField>(&mut self) -> Result<Filter<F>, CoreError> {
+        if self.peek() == Some(&Token::Open) {
+            self.pos += 1;
+            let inner = self.parse_or()?;
+            if self.next() != Some(Token::Close) {
+                return self.fail("missing ')'");
+            }
+            return Ok(inner);
+        }
+        let name = match self.next() {
+            Some(Token::Word(w)) => w,
+            other => return self.fail(format!("expected a field name, found {other:?}")),
+        };
+        let Some(field) = F::from_name(&name) else {
+            return self.fail(format!("unknown field '{name}'"));
+        };
+        if self.keyword("NOT") {
+            self.pos += 1;
+            if !self.keyword("IN") {
+                return self.fail("expected IN after NOT");
+            }
+            self.pos += 1;
+            return Ok(Filter::NotIn(field, self.parse_list(field)?));
+        }
+        if self.keyword("IN") {
+            self.pos += 1;
+            return Ok(Filter::In(field, self.parse_list(field)?));
+        }
+        let op = match self.next() {
+            Some(Token::Op(op)) => op,
+            other => return self.fail(format!("expected an operator after '{name}', found {other:?}")),
+        };
+        let value = self.parse_value(field)?;
+        Ok(Filter::Compare(field, op, value))
+    }
+
+    fn parse_list<F: SearchField>(&mut self, field: F) -> Result<Vec<SearchValue>, CoreError> {
+        if self.next() != Some(Token::Open) {
+            return self.fail("expected '(' after IN");
+        }
+        let mut values = Vec::new();
+        loop {
+            values.push(self.parse_value(field)?);
+            match self.next() {
+                Some(Token::Comma) => continue,
+                Some(Token::Close) => break,
+                other => return self.fail(format!("expected ',' or ')', found {other:?}")),
+            }
+        }
+        Ok(values)
+    }
+
+    fn parse_value<F: SearchField>(&mut self, field: F) -> Result<SearchValue, CoreError> {
+        let text = match self.next() {
+            Some(Token::Word(w)) | Some(Token::Quoted(w)) => w,
+            other => return self.fail(format!("expected a value, found {other:?}")),
+        };
+        match field.kind() {
+            FieldKind::Text => Ok(SearchValue::Text(text)),
+            FieldKind::Number => match text.parse::<i64>() {
+                Ok(n) => Ok(SearchValue::Number(n)),
+                Err(_) => self.fail(format!("'{text}' is not a number")),
+            },
+            FieldKind::Time => match parse_time(&text) {
+                Some(ms) => Ok(SearchValue::Number(ms)),
+                None => self.fail(format!("'{text}' is not a time (epoch milliseconds or ISO-8601)")),
+            },
+        }
+    }
+}
+
+/// Epoch milliseconds, or an ISO-8601 date or date-time.
+fn parse_time(text: &str) -> Option<i64> {
+    if let Ok(ms) = text.parse::<i64>() {
+        return Some(ms);
+    }
+    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(dt.timestamp_millis());
+    }
+    if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f") {
+        return Some(dt.and_utc().timestamp_millis());
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|dt| dt.and_utc().timestamp_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wf(query: &str) -> Result<Option<Filter<WorkflowField>>, CoreError> {
+        WorkflowSearch::parse(Some(query), None, None, None, None).map(|s| s.filter)
+    }
+
+    #[test]
+    fn parses_conductor_queries() {
+        let filter = wf("workflowType = 'order' AND status IN (RUNNING, PAUSED) AND startTime > 1700000000000").unwrap();
+        assert_eq!(
+            filter,
+            Some(Filter::And(vec![
+                Filter::Compare(WorkflowField::WorkflowType, Op::Eq, SearchValue::Text("order".into())),
+                Filter::In(
+                    WorkflowField::Status,
+                    vec![SearchValue::Text("RUNNING".into()), SearchValue::Text("PAUSED".into())]
+                ),
+                Filter::Compare(WorkflowField::StartTime, Op::Gt, SearchValue::Number(1_700_000_000_000)),
+            ]))
+        );
+        let filter = wf("(status = FAILED OR status = TIMED_OUT) AND correlationId != \"c 1\"").unwrap();
+        assert!(matches!(filter, Some(Filter::And(parts)) if parts.len() == 2));
+        assert_eq!(
+            wf("startTime >= 1970-01-02").unwrap(),
+            Some(Filter::Compare(WorkflowField::StartTime, Op::Ge, SearchValue::Number(86_400_000)))
+        );
+    }
+
+    #[test]
+    fn rejects_bad_queries_clearly() {
+        for bad in ["nosuch = 1", "status", "status IN (A", "version = abc", "status = 'x", "a AND", "status = A )"] {
+            let err = wf(bad).unwrap_err();
+            assert!(matches!(err, CoreError::InvalidInput { .. }), "{bad}");
+        }
+    }
+
+    #[test]
+    fn paging_and_sort() {
+        let s = WorkflowSearch::parse(None, Some("*"), Some(5), Some(10), Some("startTime:DESC")).unwrap();
+        assert_eq!(s.free_text, None);
+        assert_eq!((s.start, s.size), (5, 10));
+        assert_eq!(s.sort, vec![(WorkflowField::StartTime, SortOrder::Desc)]);
+        assert!(WorkflowSearch::parse(None, None, Some(-1), None, None).is_err());
+        assert!(WorkflowSearch::parse(None, None, None, Some(100_000), None).is_err());
+        assert!(WorkflowSearch::parse(None, None, None, None, Some("bogus:ASC")).is_err());
+    }
+}

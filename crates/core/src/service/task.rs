@@ -1,0 +1,319 @@
+//! Tasks and queues: polling with leases and long polls, worker results, logs, queue
+//! sizes and task search.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::engine::ops;
+use crate::engine::schedule::queue_name;
+use crate::error::{CoreError, CoreResult};
+use crate::model::{JsonMap, PollData, SearchResult, Task, TaskExecLog, TaskResult, TaskResultStatus, TaskStatus, TaskSummary};
+use crate::security::{Access, Principal, Resource};
+use crate::store::Claim;
+
+use super::runtime::Runtime;
+use super::search::TaskSearch;
+use super::summary;
+
+/// Longest long poll, as in Conductor.
+pub const MAX_POLL_TIMEOUT_MS: u64 = 5000;
+/// Most tasks one batch poll hands out.
+pub const MAX_BATCH_COUNT: usize = 1000;
+/// Longest task log line kept.
+pub const MAX_LOG_CHARS: usize = 32 * 1024;
+
+/// A poll request.
+#[derive(Debug, Clone)]
+pub struct Poll {
+    pub task_type: String,
+    pub worker_id: String,
+    pub domain: Option<String>,
+    pub count: usize,
+    pub timeout_ms: u64,
+}
+
+/// The task API.
+#[derive(Clone)]
+pub struct TaskService {
+    rt: Arc<Runtime>,
+}
+
+/// How a claimed task changes: it is leased to the worker.
+fn mark_polled(task: &mut Task, claim: &Claim) {
+    task.status = TaskStatus::InProgress;
+    if task.start_time == 0 {
+        task.start_time = claim.now;
+    }
+    if task.first_start_time == 0 {
+        task.first_start_time = claim.now;
+    }
+    task.queue_wait_time = (claim.now - task.scheduled_time).max(0);
+    task.callback_after_seconds = 0;
+    task.worker_id = Some(claim.worker_id.clone());
+    task.poll_count += 1;
+    task.update_time = claim.now;
+}
+
+impl TaskService {
+    /// The service over a runtime.
+    pub fn new(rt: Arc<Runtime>) -> TaskService {
+        TaskService { rt }
+    }
+
+    /// Polls up to `count` tasks, waiting up to `timeout_ms` for one to arrive. Each task
+    /// is handed to exactly one poller and is leased to it until its response timeout.
+    pub async fn poll(&self, principal: &Principal, poll: Poll) -> CoreResult<Vec<Task>> {
+        if poll.task_type.trim().is_empty() {
+            return Err(CoreError::invalid("taskType cannot be null or empty"));
+        }
+        if poll.timeout_ms > MAX_POLL_TIMEOUT_MS {
+            return Err(CoreError::invalid("Long Poll Timeout value cannot be more than 5 seconds"));
+        }
+        if poll.count == 0 || poll.count > MAX_BATCH_COUNT {
+            return Err(CoreError::invalid(format!("count must be between 1 and {MAX_BATCH_COUNT}")));
+        }
+        self.rt
+            .authorizer
+            .authorize(principal, Access::Execute, Resource::task(&poll.task_type))?;
+        let domain = poll.domain.as_deref().map(str::trim).filter(|d| !d.is_empty());
+        let queue = queue_name(&poll.task_type, domain);
+        let now = self.rt.now();
+        if let Some(record) = self.rt.polls.record(&poll.task_type, domain, &poll.worker_id, now) {
+            // Best effort: the poll itself matters more than its record.
+            if let Err(err) = self.rt.stores.execution.record_poll(record).await {
+                tracing::warn!(error = %err, "could not record poll data");
+            }
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(poll.timeout_ms);
+        let notify = self.rt.signals.queue(&queue);
+        loop {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let claim = Claim {
+                queue_name: queue.clone(),
+                count: poll.count,
+                now: self.rt.now(),
+                worker_id: poll.worker_id.clone(),
+            };
+            let tasks = self.rt.stores.execution.claim(claim, mark_polled).await?;
+            if !tasks.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Ok(tasks);
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+    }
+
+    /// Applies a worker's result (`POST /tasks`). Results for ended tasks or workflows
+    /// are accepted and ignored. Returns the updated task.
+    pub async fn update(&self, principal: &Principal, result: TaskResult) -> CoreResult<Task> {
+        if result.workflow_instance_id.trim().is_empty() {
+            return Err(CoreError::invalid("Workflow Id cannot be null or empty"));
+        }
+        if result.task_id.trim().is_empty() {
+            return Err(CoreError::invalid("Task ID cannot be null or empty"));
+        }
+        let task = self
+            .rt
+            .stores
+            .execution
+            .get_task(&result.task_id)
+            .await?
+            .filter(|t| t.workflow_instance_id == result.workflow_instance_id)
+            .ok_or_else(|| CoreError::task_not_found(&result.task_id))?;
+        self.rt
+            .authorizer
+            .authorize(principal, Access::Execute, Resource::task(&task.task_def_name))?;
+        let workflow_id = result.workflow_instance_id.clone();
+        let task_id = result.task_id.clone();
+        self.rt
+            .mutate(Some(workflow_id.clone()), move |txn, ctx| {
+                let mut changes = std::mem::take(&mut txn.changes);
+                let state = txn
+                    .state
+                    .as_mut()
+                    .ok_or_else(|| CoreError::workflow_not_found(&workflow_id))?;
+                let outcome = ops::apply_result(state, &result, ctx, &mut changes);
+                txn.changes = changes;
+                outcome?;
+                let index = state.task_index(&task_id).ok_or_else(|| CoreError::task_not_found(&task_id))?;
+                Ok(state.tasks()[index].clone())
+            })
+            .await
+    }
+
+    /// `POST /tasks/update-v2`: applies the result; when the task ended, polls the next
+    /// task of the same type and domain for the same worker.
+    pub async fn update_and_poll(&self, principal: &Principal, result: TaskResult) -> CoreResult<Option<Task>> {
+        let worker_id = result.worker_id.clone().filter(|w| !w.trim().is_empty());
+        let extend_lease = result.extend_lease;
+        let task = self.update(principal, result).await?;
+        let worker_id = worker_id
+            .or_else(|| task.worker_id.clone())
+            .unwrap_or_else(|| "unknown".to_string());
+        if extend_lease || !task.status.is_terminal() {
+            return Ok(None);
+        }
+        let next = self
+            .poll(
+                principal,
+                Poll {
+                    task_type: task.task_type.clone(),
+                    worker_id,
+                    domain: task.domain.clone(),
+                    count: 1,
+                    timeout_ms: 0,
+                },
+            )
+            .await?;
+        Ok(next.into_iter().next())
+    }
+
+    /// `POST /tasks/{workflowId}/{ref}/{status}`: updates the first unfinished task with
+    /// that reference name, merging `output` into its output. None when there is none.
+    pub async fn update_by_ref(
+        &self,
+        principal: &Principal,
+        workflow_id: &str,
+        reference: &str,
+        status: TaskResultStatus,
+        output: JsonMap,
+        worker_id: Option<String>,
+    ) -> CoreResult<Option<Task>> {
+        let state = self
+            .rt
+            .stores
+            .execution
+            .get_workflow(workflow_id)
+            .await?
+            .ok_or_else(|| CoreError::workflow_not_found(workflow_id))?;
+        let pending = state.tasks().iter().find(|t| {
+            !t.status.is_terminal()
+                && (t.reference_task_name == reference
+                    || t.reference_task_name
+                        .rsplit_once("__")
+                        .is_some_and(|(base, _)| base == reference))
+        });
+        let Some(task) = pending else { return Ok(None) };
+        let mut merged = task.output_data.clone();
+        for (key, value) in output {
+            merged.insert(key, value);
+        }
+        let result = TaskResult {
+            workflow_instance_id: workflow_id.to_string(),
+            task_id: task.task_id.clone(),
+            reason_for_incompletion: task.reason_for_incompletion.clone(),
+            callback_after_seconds: task.callback_after_seconds,
+            worker_id: worker_id.filter(|w| !w.trim().is_empty()).or_else(|| task.worker_id.clone()),
+            status,
+            output_data: merged,
+            logs: Vec::new(),
+            external_output_payload_storage_path: None,
+            sub_workflow_id: task.sub_workflow_id.clone(),
+            extend_lease: false,
+        };
+        self.update(principal, result).await.map(Some)
+    }
+
+    /// One task.
+    pub async fn get(&self, principal: &Principal, task_id: &str) -> CoreResult<Task> {
+        let task = self
+            .rt
+            .stores
+            .execution
+            .get_task(task_id)
+            .await?
+            .ok_or_else(|| CoreError::task_not_found(task_id))?;
+        self.rt
+            .authorizer
+            .authorize(principal, Access::Read, Resource::task(&task.task_def_name))?;
+        Ok(task)
+    }
+
+    /// The log lines of a task.
+    pub async fn logs(&self, principal: &Principal, task_id: &str) -> CoreResult<Vec<TaskExecLog>> {
+        self.get(principal, task_id).await?;
+        Ok(self.rt.stores.execution.task_logs(task_id).await?)
+    }
+
+    /// Appends a log line to a task.
+    pub async fn add_log(&self, principal: &Principal, task_id: &str, line: String) -> CoreResult<()> {
+        let task = self.get(principal, task_id).await?;
+        self.rt
+            .authorizer
+            .authorize(principal, Access::Execute, Resource::task(&task.task_def_name))?;
+        let log = TaskExecLog {
+            log: line.chars().take(MAX_LOG_CHARS).collect(),
+            task_id: Some(task_id.to_string()),
+            created_time: self.rt.now(),
+        };
+        self.rt
+            .mutate(None, move |txn, _| {
+                txn.changes.task_logs.push(log);
+                Ok(())
+            })
+            .await
+    }
+
+    /// Pending messages per task type (`/tasks/queue/sizes`), counting every domain.
+    pub async fn queue_sizes(&self, principal: &Principal, task_types: &[String]) -> CoreResult<HashMap<String, i64>> {
+        let all = self.rt.stores.execution.queue_sizes(&[]).await?;
+        let mut out = HashMap::new();
+        for task_type in task_types {
+            self.rt
+                .authorizer
+                .authorize(principal, Access::Read, Resource::task(task_type))?;
+            let total = all
+                .iter()
+                .filter(|(queue, _)| *queue == task_type || queue.rsplit_once(':').is_some_and(|(_, t)| t == task_type))
+                .map(|(_, n)| n)
+                .sum();
+            out.insert(task_type.clone(), total);
+        }
+        Ok(out)
+    }
+
+    /// Pending messages of every queue the caller may read.
+    pub async fn all_queue_sizes(&self, principal: &Principal) -> CoreResult<HashMap<String, i64>> {
+        let all = self.rt.stores.execution.queue_sizes(&[]).await?;
+        Ok(all
+            .into_iter()
+            .filter(|(queue, _)| {
+                let task_type = queue.rsplit_once(':').map_or(queue.as_str(), |(_, t)| t);
+                self.rt.authorizer.can(principal, Access::Read, Resource::task(task_type))
+            })
+            .collect())
+    }
+
+    /// Poll records of a task type, or of all.
+    pub async fn poll_data(&self, principal: &Principal, task_type: Option<&str>) -> CoreResult<Vec<PollData>> {
+        let records = self.rt.stores.execution.poll_data(task_type).await?;
+        Ok(records
+            .into_iter()
+            .filter(|p| self.rt.authorizer.can(principal, Access::Read, Resource::task(&p.queue_name)))
+            .collect())
+    }
+
+    /// Searches tasks the caller may read.
+    pub async fn search(&self, principal: &Principal, search: TaskSearch) -> CoreResult<SearchResult<TaskSummary>> {
+        let (total, tasks) = self.search_tasks(principal, search).await?;
+        Ok(SearchResult {
+            total_hits: total,
+            results: tasks.iter().map(summary::task_summary).collect(),
+        })
+    }
+
+    /// Searches tasks the caller may read, as full tasks.
+    pub async fn search_tasks(&self, principal: &Principal, search: TaskSearch) -> CoreResult<(i64, Vec<Task>)> {
+        let (total, tasks) = self.rt.stores.execution.search_tasks(&search).await?;
+        let readable: Vec<Task> = tasks
+            .into_iter()
+            .filter(|t| self.rt.authorizer.can(principal, Access::Read, Resource::task(&t.task_def_name)))
+            .collect();
+        Ok((total, readable))
+    }
+}

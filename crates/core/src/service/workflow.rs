@@ -1,0 +1,476 @@
+//! Workflow executions: start, read, search, and the operations that change them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::engine::ops::{self, StartParams};
+use crate::engine::state::WorkflowState;
+use crate::engine::{EngineContext, TaskKind};
+use crate::error::{CoreError, CoreResult};
+use crate::model::{
+    BulkResponse, IdempotencyStrategy, RerunWorkflowRequest, SearchResult, SkipTaskRequest, StartWorkflowRequest, TaskStatus, Workflow,
+    WorkflowDef, WorkflowRun, WorkflowStatusView, WorkflowSummary,
+};
+use crate::security::{Access, Principal, Resource};
+use crate::store::Txn;
+
+use super::runtime::Runtime;
+use super::search::{Filter, SearchValue, WorkflowField, WorkflowSearch};
+use super::summary;
+use super::validation;
+
+/// Highest workflow priority.
+pub const MAX_PRIORITY: i32 = 99;
+
+/// The workflow API.
+#[derive(Clone)]
+pub struct WorkflowService {
+    rt: Arc<Runtime>,
+}
+
+/// How long a synchronous start waits at most (`waitForSeconds`).
+pub const MAX_EXECUTE_WAIT_SECONDS: u64 = 60;
+
+/// What a synchronous start waits for.
+#[derive(Debug, Clone, Default)]
+pub struct ExecuteWait {
+    /// Return once the task with this reference name is reached.
+    pub until_task_ref: Option<String>,
+    /// Wait at most this long (default 10 s).
+    pub wait_seconds: Option<u64>,
+    /// Echoed in the answer.
+    pub request_id: Option<String>,
+}
+
+fn locked<'a>(txn: &'a mut Txn, id: &str) -> CoreResult<&'a mut WorkflowState> {
+    txn.state.as_mut().ok_or_else(|| CoreError::workflow_not_found(id))
+}
+
+impl WorkflowService {
+    /// The service over a runtime.
+    pub fn new(rt: Arc<Runtime>) -> WorkflowService {
+        WorkflowService { rt }
+    }
+
+    /// Reads a workflow the caller may read, or 404.
+    async fn load(&self, principal: &Principal, id: &str) -> CoreResult<WorkflowState> {
+        let state = self
+            .rt
+            .stores
+            .execution
+            .get_workflow(id)
+            .await?
+            .ok_or_else(|| CoreError::workflow_not_found(id))?;
+        self.rt
+            .authorizer
+            .authorize(principal, Access::Read, Resource::workflow(&state.workflow.workflow_name))?;
+        Ok(state)
+    }
+
+    /// Authorizes `access` on a workflow execution (through its definition's name).
+    async fn authorize_on(&self, principal: &Principal, id: &str, access: Access) -> CoreResult<Workflow> {
+        let record = self
+            .rt
+            .stores
+            .execution
+            .get_workflow_record(id)
+            .await?
+            .ok_or_else(|| CoreError::workflow_not_found(id))?;
+        self.rt
+            .authorizer
+            .authorize(principal, access, Resource::workflow(&record.workflow_name))?;
+        Ok(record)
+    }
+
+    /// Resolves the definition a start names: inline (dynamic workflow) or registered.
+    async fn definition_for(&self, principal: &Principal, request: &StartWorkflowRequest) -> CoreResult<(Arc<WorkflowDef>, String)> {
+        if let Some(inline) = &request.workflow_def {
+            let mut def = inline.clone();
+            if def.name.trim().is_empty() {
+                def.name = request.name.clone();
+            }
+            let errors = validation::workflow_def(&def);
+            if !errors.is_empty() {
+                return Err(CoreError::validation(errors));
+            }
+            self.rt
+                .authorizer
+                .authorize(principal, Access::Execute, Resource::workflow(&def.name))?;
+            let revision = self.rt.ids.new_id();
+            self.rt.stores.metadata.put_def_revision(&revision, &def).await?;
+            return Ok((Arc::new(def), revision));
+        }
+        if request.name.trim().is_empty() {
+            return Err(CoreError::invalid("Workflow name cannot be null or empty"));
+        }
+        self.rt
+            .authorizer
+            .authorize(principal, Access::Execute, Resource::workflow(&request.name))?;
+        self.rt.defs.workflow(&request.name, request.version).ok_or_else(|| {
+            CoreError::NotFound(format!(
+                "No such workflow defined. name={}, version={}",
+                request.name,
+                request.version.map_or_else(|| "null".to_string(), |v| v.to_string())
+            ))
+        })
+    }
+
+    /// Starts a workflow; returns its id (or the existing one, by idempotency key).
+    pub async fn start(&self, principal: &Principal, request: StartWorkflowRequest) -> CoreResult<String> {
+        let priority = request.priority.unwrap_or(0);
+        if !(0..=MAX_PRIORITY).contains(&priority) {
+            return Err(CoreError::invalid(format!(
+                "priority: {priority} should be between 0 and {MAX_PRIORITY}"
+            )));
+        }
+        for (task, domain) in &request.task_to_domain {
+            if !domain.is_string() {
+                return Err(CoreError::invalid(format!("taskToDomain[{task}] must be a string")));
+            }
+        }
+        let (def, revision) = self.definition_for(principal, &request).await?;
+        let key = request.idempotency_key.clone().filter(|k| !k.trim().is_empty());
+        let mut replaces = None;
+        if let Some(key) = &key {
+            if let Some((existing, status)) = self.rt.stores.execution.workflow_by_idempotency_key(&def.name, key).await? {
+                match request.idempotency_strategy {
+                    IdempotencyStrategy::ReturnExisting => return Ok(existing),
+                    IdempotencyStrategy::Fail => {
+                        return Err(CoreError::Conflict(format!(
+                            "Workflow with idempotency key {key} already exists: {existing}"
+                        )));
+                    }
+                    IdempotencyStrategy::FailOnRunning if !status.is_terminal() => {
+                        return Err(CoreError::Conflict(format!(
+                            "Workflow with idempotency key {key} is still running: {existing}"
+                        )));
+                    }
+                    IdempotencyStrategy::FailOnRunning => replaces = Some(existing),
+                }
+            }
+        }
+        let params = StartParams {
+            input: request.input,
+            correlation_id: request.correlation_id,
+            priority,
+            task_to_domain: request.task_to_domain,
+            created_by: Some(principal.id().to_string()),
+            idempotency_key: key.clone(),
+            ..StartParams::default()
+        };
+        let result = self
+            .rt
+            .mutate(replaces.clone(), move |txn, ctx| {
+                if let Some(old) = txn.state.as_mut() {
+                    // The key moves to the new workflow; the old one has ended.
+                    if !old.status().is_terminal() {
+                        return Err(CoreError::Conflict(format!(
+                            "Workflow with idempotency key is still running: {}",
+                            old.id()
+                        )));
+                    }
+                    old.workflow.idempotency_key = None;
+                    old.touch();
+                }
+                let state = ops::start(def, revision, params, ctx, &mut txn.changes);
+                let id = state.id().to_string();
+                txn.changes.new_workflows.push(state);
+                Ok(id)
+            })
+            .await;
+        match (result, &key) {
+            (Err(CoreError::Conflict(_)), Some(key)) if request.idempotency_strategy == IdempotencyStrategy::ReturnExisting => {
+                // Lost a race with a concurrent start of the same key.
+                let existing = self
+                    .rt
+                    .stores
+                    .execution
+                    .workflow_by_idempotency_key(&request.name, key)
+                    .await?;
+                existing
+                    .map(|(id, _)| id)
+                    .ok_or_else(|| CoreError::Conflict(format!("Workflow with idempotency key {key} already exists")))
+            }
+            (result, _) => result,
+        }
+    }
+
+    /// A workflow, with or without its tasks.
+    pub async fn get(&self, principal: &Principal, id: &str, include_tasks: bool) -> CoreResult<Workflow> {
+        Ok(self.load(principal, id).await?.to_workflow(include_tasks))
+    }
+
+    /// The status summary of a workflow.
+    pub async fn status(&self, principal: &Principal, id: &str, include_output: bool, include_variables: bool) -> CoreResult<WorkflowStatusView> {
+        let record = self.authorize_on(principal, id, Access::Read).await?;
+        Ok(WorkflowStatusView {
+            workflow_id: record.workflow_id,
+            correlation_id: record.correlation_id,
+            output: include_output.then_some(record.output),
+            variables: include_variables.then_some(record.variables),
+            status: record.status,
+        })
+    }
+
+    /// Ids of running workflows of a definition.
+    pub async fn running(&self, principal: &Principal, name: &str, version: Option<i32>, start_after: Option<i64>, start_before: Option<i64>) -> CoreResult<Vec<String>> {
+        self.rt.authorizer.authorize(principal, Access::Read, Resource::workflow(name))?;
+        Ok(self
+            .rt
+            .stores
+            .execution
+            .running_workflows(name, version, start_after, start_before)
+            .await?)
+    }
+
+    /// Workflows of a definition by correlation id, newest first.
+    pub async fn by_correlation(&self, principal: &Principal, name: &str, correlation_id: &str, include_closed: bool, include_tasks: bool) -> CoreResult<Vec<Workflow>> {
+        self.rt.authorizer.authorize(principal, Access::Read, Resource::workflow(name))?;
+        let ids = self
+            .rt
+            .stores
+            .execution
+            .workflows_by_correlation(name, correlation_id, include_closed)
+            .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(state) = self.rt.stores.execution.get_workflow(&id).await? {
+                out.push(state.to_workflow(include_tasks));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Workflows by correlation id for several ids at once.
+    pub async fn by_correlations(&self, principal: &Principal, name: &str, correlation_ids: &[String], include_closed: bool, include_tasks: bool) -> CoreResult<HashMap<String, Vec<Workflow>>> {
+        let mut out = HashMap::new();
+        for correlation_id in correlation_ids {
+            let workflows = self
+                .by_correlation(principal, name, correlation_id, include_closed, include_tasks)
+                .await?;
+            out.insert(correlation_id.clone(), workflows);
+        }
+        Ok(out)
+    }
+
+    async fn change<F>(&self, principal: &Principal, id: &str, access: Access, f: F) -> CoreResult<()>
+    where
+        F: FnOnce(&mut WorkflowState, &EngineContext<'_>, &mut crate::store::ChangeSet) -> CoreResult<()> + Send + 'static,
+    {
+        self.authorize_on(principal, id, access).await?;
+        let owned = id.to_string();
+        self.rt
+            .mutate(Some(id.to_string()), move |txn, ctx| {
+                let mut changes = std::mem::take(&mut txn.changes);
+                let state = locked(txn, &owned)?;
+                let result = f(state, ctx, &mut changes);
+                txn.changes = changes;
+                result
+            })
+            .await
+    }
+
+    /// Pauses a workflow.
+    pub async fn pause(&self, principal: &Principal, id: &str) -> CoreResult<()> {
+        self.change(principal, id, Access::Execute, |state, ctx, _| ops::pause(state, ctx))
+            .await
+    }
+
+    /// Resumes a paused workflow.
+    pub async fn resume(&self, principal: &Principal, id: &str) -> CoreResult<()> {
+        self.change(principal, id, Access::Execute, |state, ctx, out| ops::resume(state, ctx, out))
+            .await
+    }
+
+    /// Terminates a workflow.
+    pub async fn terminate(&self, principal: &Principal, id: &str, reason: Option<String>, trigger_failure_workflow: bool) -> CoreResult<()> {
+        self.change(principal, id, Access::Execute, move |state, ctx, out| {
+            ops::terminate(state, reason, trigger_failure_workflow, ctx, out)
+        })
+        .await
+    }
+
+    /// Restarts an ended workflow, optionally on the latest definition.
+    pub async fn restart(&self, principal: &Principal, id: &str, use_latest_definition: bool) -> CoreResult<()> {
+        let record = self.authorize_on(principal, id, Access::Execute).await?;
+        let latest = if use_latest_definition {
+            Some(self.rt.defs.workflow(&record.workflow_name, None).ok_or_else(|| {
+                CoreError::NotFound(format!("Unable to find latest definition for {id}"))
+            })?)
+        } else {
+            None
+        };
+        self.change(principal, id, Access::Execute, move |state, ctx, out| ops::restart(state, latest, ctx, out))
+            .await
+    }
+
+    /// Retries the failed tasks of an ended workflow.
+    pub async fn retry(&self, principal: &Principal, id: &str) -> CoreResult<()> {
+        self.change(principal, id, Access::Execute, |state, ctx, out| ops::retry(state, ctx, out))
+            .await
+    }
+
+    /// Reruns an ended workflow from a task or from the start; returns its id.
+    pub async fn rerun(&self, principal: &Principal, id: &str, request: RerunWorkflowRequest) -> CoreResult<String> {
+        self.change(principal, id, Access::Execute, move |state, ctx, out| ops::rerun(state, &request, ctx, out))
+            .await?;
+        Ok(id.to_string())
+    }
+
+    /// Skips a task of a running workflow before it is reached.
+    pub async fn skip_task(&self, principal: &Principal, id: &str, reference: &str, request: SkipTaskRequest) -> CoreResult<()> {
+        let reference = reference.to_string();
+        self.change(principal, id, Access::Execute, move |state, ctx, out| {
+            ops::skip(state, &reference, &request, ctx, out)
+        })
+        .await
+    }
+
+    /// Runs the decider on a workflow now.
+    pub async fn decide(&self, principal: &Principal, id: &str) -> CoreResult<()> {
+        self.change(principal, id, Access::Execute, |state, ctx, out| {
+            crate::engine::decide(state, ctx, out);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Deletes a workflow with its tasks. With `archive`, only an ended workflow.
+    pub async fn remove(&self, principal: &Principal, id: &str, archive: bool) -> CoreResult<()> {
+        self.authorize_on(principal, id, Access::Delete).await?;
+        let owned = id.to_string();
+        self.rt
+            .mutate(Some(id.to_string()), move |txn, _| {
+                let state = locked(txn, &owned)?;
+                if archive && !state.status().is_terminal() {
+                    return Err(CoreError::invalid(format!(
+                        "Cannot archive workflow: {owned} with status: {}",
+                        state.status().as_str()
+                    )));
+                }
+                txn.state = None;
+                txn.changes.workflow_deletes.push(owned);
+                Ok(())
+            })
+            .await
+    }
+
+    /// Searches workflows the caller may read.
+    pub async fn search(&self, principal: &Principal, mut search: WorkflowSearch) -> CoreResult<SearchResult<WorkflowSummary>> {
+        if let Some(names) = self.readable_names(principal) {
+            let allowed = Filter::In(WorkflowField::WorkflowType, names.into_iter().map(SearchValue::Text).collect());
+            search.filter = Some(match search.filter.take() {
+                Some(filter) => Filter::And(vec![allowed, filter]),
+                None => allowed,
+            });
+        }
+        let (total, workflows) = self.rt.stores.execution.search_workflows(&search).await?;
+        Ok(SearchResult {
+            total_hits: total,
+            results: workflows.iter().map(summary::workflow_summary).collect(),
+        })
+    }
+
+    /// The workflow names the caller may read, when not all of them.
+    fn readable_names(&self, principal: &Principal) -> Option<Vec<String>> {
+        let all = self.rt.defs.all_workflows();
+        let allowed: Vec<String> = all
+            .iter()
+            .filter(|d| self.rt.authorizer.can(principal, Access::Read, Resource::workflow(&d.name)))
+            .map(|d| d.name.clone())
+            .collect();
+        let every = all.iter().all(|d| allowed.contains(&d.name));
+        if every && self.rt.authorizer.can(principal, Access::Read, Resource::workflow("*")) {
+            None
+        } else {
+            Some(allowed)
+        }
+    }
+
+    /// Applies `op` to each id; collects successes and errors.
+    pub async fn bulk<F, Fut>(&self, ids: Vec<String>, op: F) -> BulkResponse
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = CoreResult<()>>,
+    {
+        let mut response = BulkResponse::default();
+        for id in ids {
+            match op(id.clone()).await {
+                Ok(()) => response.bulk_successful_results.push(Value::String(id)),
+                Err(err) => {
+                    response.bulk_error_results.insert(id, Value::String(err.to_string()));
+                }
+            }
+        }
+        response
+    }
+
+    /// Starts a workflow and waits until it ends, reaches a blocking task (or the named
+    /// one), or the wait runs out; answers with the workflow's state at that point.
+    pub async fn execute(&self, principal: &Principal, request: StartWorkflowRequest, wait: ExecuteWait) -> CoreResult<WorkflowRun> {
+        let id = self.start(principal, request).await?;
+        let seconds = wait.wait_seconds.unwrap_or(10).min(MAX_EXECUTE_WAIT_SECONDS);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+        let notify = self.rt.signals.workflow(&id);
+        let result = loop {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let state = self
+                .rt
+                .stores
+                .execution
+                .get_workflow(&id)
+                .await?
+                .ok_or_else(|| CoreError::workflow_not_found(&id))?;
+            if state.status().is_terminal()
+                || reached(&state, wait.until_task_ref.as_deref())
+                || tokio::time::Instant::now() >= deadline
+            {
+                break Ok(run_of(&state, wait.request_id.clone()));
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
+        };
+        self.rt.signals.release_workflow(&id, notify);
+        result
+    }
+}
+
+/// Whether a synchronous start has reached what it waits for: the named task, or (with
+/// none named) a task that waits for the outside world.
+fn reached(state: &WorkflowState, until_task_ref: Option<&str>) -> bool {
+    match until_task_ref.filter(|r| !r.is_empty() && *r != "None") {
+        Some(reference) => state.tasks().iter().any(|t| t.reference_task_name == reference),
+        None => state
+            .tasks()
+            .iter()
+            .any(|t| TaskKind::of_execution(t) == TaskKind::Wait && t.status == TaskStatus::InProgress && t.wait_until.is_none()),
+    }
+}
+
+fn run_of(state: &WorkflowState, request_id: Option<String>) -> WorkflowRun {
+    let wf = state.to_workflow(true);
+    WorkflowRun {
+        response_type: "TARGET_WORKFLOW".to_string(),
+        target_workflow_id: wf.workflow_id.clone(),
+        target_workflow_status: wf.status,
+        request_id,
+        workflow_id: wf.workflow_id,
+        correlation_id: wf.correlation_id,
+        input: wf.input,
+        output: wf.output,
+        status: wf.status,
+        tasks: wf.tasks,
+        variables: wf.variables,
+        priority: wf.priority,
+        create_time: wf.create_time,
+        update_time: wf.update_time,
+        created_by: wf.created_by,
+    }
+}

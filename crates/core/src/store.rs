@@ -1,0 +1,284 @@
+//! The store traits: everything Podium persists goes through these, split by concern.
+//!
+//! Writes are units of work, never open transactions: a [`UnitOfWork`] names the
+//! workflow it changes, and its closure runs against that workflow's current state
+//! with exclusive access; the store then writes the state's changes and the
+//! [`ChangeSet`] (new workflows, queue messages, jobs) atomically and answers only
+//! after the commit. Reads may run concurrently and see only committed data.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::engine::state::WorkflowState;
+use crate::error::CoreError;
+use crate::model::{PollData, Tag, Task, TaskDef, TaskExecLog, Workflow, WorkflowDef, WorkflowStatus};
+use crate::service::search::{TaskSearch, WorkflowSearch};
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was violated; the message is safe to show.
+    #[error("{0}")]
+    Conflict(String),
+    /// The store is shutting down or unreachable.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be decoded.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    /// The database reported an error.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A message that makes a task pollable from a named queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueMessage {
+    /// `taskType` or `domain:taskType`.
+    pub queue_name: String,
+    pub task_id: String,
+    pub workflow_id: String,
+    /// Higher first.
+    pub priority: i32,
+    /// Not pollable before this time (epoch ms).
+    pub visible_at: i64,
+}
+
+/// Work the server does on its own, durably queued with the state change that needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: String,
+    pub kind: JobKind,
+    /// The workflow the job acts on.
+    pub workflow_id: String,
+    pub task_id: Option<String>,
+    pub payload: Value,
+    /// Not run before this time (epoch ms).
+    pub due_at: i64,
+}
+
+/// What a [`Job`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// Execute an asynchronous system task (HTTP, starting a sub-workflow).
+    SystemTask,
+    /// Tell a parent workflow that its sub-workflow ended.
+    SubWorkflowEnded,
+    /// Start the failure workflow of a failed workflow.
+    FailureWorkflow,
+    /// Terminate a workflow (a sub-workflow whose parent was terminated).
+    TerminateWorkflow,
+}
+
+impl JobKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::SystemTask => "SYSTEM_TASK",
+            JobKind::SubWorkflowEnded => "SUB_WORKFLOW_ENDED",
+            JobKind::FailureWorkflow => "FAILURE_WORKFLOW",
+            JobKind::TerminateWorkflow => "TERMINATE_WORKFLOW",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Option<JobKind> {
+        match text {
+            "SYSTEM_TASK" => Some(JobKind::SystemTask),
+            "SUB_WORKFLOW_ENDED" => Some(JobKind::SubWorkflowEnded),
+            "FAILURE_WORKFLOW" => Some(JobKind::FailureWorkflow),
+            "TERMINATE_WORKFLOW" => Some(JobKind::TerminateWorkflow),
+            _ => None,
+        }
+    }
+}
+
+/// Everything a unit of work writes besides the locked workflow's own changes.
+#[derive(Debug, Default)]
+pub struct ChangeSet {
+    /// Workflows created by this unit (a start, a sub-workflow, a failure workflow).
+    pub new_workflows: Vec<WorkflowState>,
+    /// Queue messages to add (replacing any message for the same task).
+    pub queue_pushes: Vec<QueueMessage>,
+    /// Task ids whose queue messages are removed.
+    pub queue_removals: Vec<String>,
+    /// Jobs to add.
+    pub job_adds: Vec<Job>,
+    /// Job ids to delete (the job is done).
+    pub job_deletes: Vec<String>,
+    /// Task log lines to append.
+    pub task_logs: Vec<TaskExecLog>,
+    /// Workflows to delete with their tasks, queue messages and logs.
+    pub workflow_deletes: Vec<String>,
+}
+
+impl ChangeSet {
+    /// Whether the change set writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.new_workflows.is_empty()
+            && self.queue_pushes.is_empty()
+            && self.queue_removals.is_empty()
+            && self.job_adds.is_empty()
+            && self.job_deletes.is_empty()
+            && self.task_logs.is_empty()
+            && self.workflow_deletes.is_empty()
+    }
+}
+
+/// The working area of a unit of work.
+#[derive(Debug, Default)]
+pub struct Txn {
+    /// The locked workflow, when the unit named one and it exists.
+    pub state: Option<WorkflowState>,
+    /// Further changes to write with it.
+    pub changes: ChangeSet,
+}
+
+/// The closure of a unit of work. It must not block: it runs while the workflow is
+/// locked (on SQLite, on the single writer thread).
+pub type Work = Box<dyn FnOnce(&mut Txn) -> Result<(), CoreError> + Send>;
+
+/// A change applied atomically, and acknowledged only after it is committed.
+pub struct UnitOfWork {
+    /// The workflow to load and lock for the closure.
+    pub lock: Option<String>,
+    /// The change itself. An error leaves the store untouched.
+    pub work: Work,
+}
+
+/// What a finished unit of work wrote, so the caller can wake pollers and watchers.
+#[derive(Debug, Default, Clone)]
+pub struct Committed {
+    /// Queue names that received messages visible now or soon.
+    pub queues: Vec<(String, i64)>,
+    /// Workflows whose state changed, with their status after the change.
+    pub workflows: Vec<(String, WorkflowStatus)>,
+    /// Whether jobs were added.
+    pub jobs_added: bool,
+    /// The earliest `next_check_at` written, if any.
+    pub earliest_check: Option<i64>,
+}
+
+/// A poll: claim up to `count` visible messages of a queue for a worker.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub queue_name: String,
+    pub count: usize,
+    pub now: i64,
+    pub worker_id: String,
+}
+
+/// How a claimed task is changed (marked in progress for its worker).
+pub type OnClaim = fn(&mut Task, &Claim);
+
+/// Definitions: task definitions, workflow definitions by version, and revisions.
+#[async_trait]
+pub trait MetadataStore: Send + Sync {
+    /// Inserts or replaces task definitions.
+    async fn put_task_defs(&self, defs: &[TaskDef]) -> StoreResult<()>;
+    /// One task definition.
+    async fn get_task_def(&self, name: &str) -> StoreResult<Option<TaskDef>>;
+    /// Every task definition, by name.
+    async fn list_task_defs(&self) -> StoreResult<Vec<TaskDef>>;
+    /// Deletes a task definition; false when there was none.
+    async fn delete_task_def(&self, name: &str) -> StoreResult<bool>;
+
+    /// Stores a workflow definition version under a new revision id. With
+    /// `overwrite` false an existing (name, version) is a [`StoreError::Conflict`].
+    async fn put_workflow_def(&self, def: &WorkflowDef, revision: &str, overwrite: bool) -> StoreResult<()>;
+    /// A version of a workflow definition (latest when `version` is None) and its revision.
+    async fn get_workflow_def(&self, name: &str, version: Option<i32>) -> StoreResult<Option<(WorkflowDef, String)>>;
+    /// Every version of every workflow definition.
+    async fn list_workflow_defs(&self) -> StoreResult<Vec<WorkflowDef>>;
+    /// Deletes one version; false when there was none.
+    async fn delete_workflow_def(&self, name: &str, version: i32) -> StoreResult<bool>;
+    /// A definition by revision id (what a running workflow executes).
+    async fn get_def_revision(&self, revision: &str) -> StoreResult<Option<Arc<WorkflowDef>>>;
+    /// Stores an inline definition (dynamic workflow) under a revision id.
+    async fn put_def_revision(&self, revision: &str, def: &WorkflowDef) -> StoreResult<()>;
+}
+
+/// Tags on any resource, addressed by a resource type and name.
+#[async_trait]
+pub trait TagStore: Send + Sync {
+    /// The tags of a resource.
+    async fn get_tags(&self, resource_type: &str, name: &str) -> StoreResult<Vec<Tag>>;
+    /// Replaces the tags of a resource.
+    async fn set_tags(&self, resource_type: &str, name: &str, tags: &[Tag]) -> StoreResult<()>;
+    /// Adds tags (keeping existing ones).
+    async fn add_tags(&self, resource_type: &str, name: &str, tags: &[Tag]) -> StoreResult<()>;
+    /// Removes tags matching key and value.
+    async fn remove_tags(&self, resource_type: &str, name: &str, tags: &[Tag]) -> StoreResult<()>;
+    /// Every tag of every resource of a type, as (name, tag).
+    async fn all_tags(&self, resource_type: &str) -> StoreResult<Vec<(String, Tag)>>;
+}
+
+/// Workflow and task executions, their queues, jobs and logs.
+#[async_trait]
+pub trait ExecutionStore: Send + Sync {
+    /// Runs a unit of work atomically; see the module documentation.
+    async fn run(&self, unit: UnitOfWork) -> Result<Committed, CoreError>;
+
+    /// Claims up to `count` visible messages of a queue: each claimed task is changed
+    /// by `on_claim` (marked in progress), its message removed, and the tasks returned.
+    /// A task is never handed to two claims.
+    async fn claim(&self, claim: Claim, on_claim: OnClaim) -> StoreResult<Vec<Task>>;
+
+    /// Claims due jobs, making each invisible for `lease_ms`; a job comes back if it is
+    /// not deleted before its lease ends.
+    async fn claim_jobs(&self, now: i64, limit: usize, lease_ms: i64) -> StoreResult<Vec<Job>>;
+    /// When the next job is due, if any.
+    async fn next_job_due(&self) -> StoreResult<Option<i64>>;
+
+    /// A workflow with its tasks, as committed.
+    async fn get_workflow(&self, id: &str) -> StoreResult<Option<WorkflowState>>;
+    /// A workflow record without tasks.
+    async fn get_workflow_record(&self, id: &str) -> StoreResult<Option<Workflow>>;
+    /// One task.
+    async fn get_task(&self, id: &str) -> StoreResult<Option<Task>>;
+
+    /// Workflows whose `next_check_at` has passed.
+    async fn due_workflows(&self, now: i64, limit: usize) -> StoreResult<Vec<String>>;
+    /// The earliest `next_check_at` of any workflow.
+    async fn next_check_due(&self) -> StoreResult<Option<i64>>;
+
+    /// Number of visible-or-delayed messages per queue name; all queues when `names` is empty.
+    async fn queue_sizes(&self, names: &[String]) -> StoreResult<HashMap<String, i64>>;
+    /// Number of workflows per status.
+    async fn workflow_counts(&self) -> StoreResult<HashMap<WorkflowStatus, i64>>;
+
+    /// Searches workflows; returns the total and one page of records (no tasks).
+    async fn search_workflows(&self, search: &WorkflowSearch) -> StoreResult<(i64, Vec<Workflow>)>;
+    /// Searches tasks; returns the total and one page.
+    async fn search_tasks(&self, search: &TaskSearch) -> StoreResult<(i64, Vec<Task>)>;
+    /// Ids of workflows of a name with a correlation id, newest first.
+    async fn workflows_by_correlation(&self, name: &str, correlation_id: &str, include_closed: bool) -> StoreResult<Vec<String>>;
+    /// Ids of running workflows of a name, optionally one version and a start-time window.
+    async fn running_workflows(&self, name: &str, version: Option<i32>, start_after: Option<i64>, start_before: Option<i64>) -> StoreResult<Vec<String>>;
+    /// The workflow started with an idempotency key, if any.
+    async fn workflow_by_idempotency_key(&self, name: &str, key: &str) -> StoreResult<Option<(String, WorkflowStatus)>>;
+    /// The sub-workflow started for a parent task, if any.
+    async fn child_of_task(&self, parent_task_id: &str) -> StoreResult<Option<String>>;
+
+    /// Log lines of a task, oldest first.
+    async fn task_logs(&self, task_id: &str) -> StoreResult<Vec<TaskExecLog>>;
+
+    /// Records that a worker polled a queue.
+    async fn record_poll(&self, poll: PollData) -> StoreResult<()>;
+    /// Poll records, for one task type or all.
+    async fn poll_data(&self, task_type: Option<&str>) -> StoreResult<Vec<PollData>>;
+}
+
+/// The store a server runs on: one value holding every concern.
+#[derive(Clone)]
+pub struct Stores {
+    pub metadata: Arc<dyn MetadataStore>,
+    pub tags: Arc<dyn TagStore>,
+    pub execution: Arc<dyn ExecutionStore>,
+}

@@ -1,0 +1,254 @@
+//! The one typed configuration: defaults, then a TOML file, then `PODIUM_*` environment
+//! variables, then command-line flags. Loaded and validated once at start-up and passed
+//! down; nothing else reads the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Podium: a secure, Conductor-compatible workflow orchestration server.
+#[derive(Debug, Parser)]
+#[command(name = "podium", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    ///
+    /// Settings come from defaults, then the TOML file given with --config (or
+    /// PODIUM_CONFIG), then PODIUM_* environment variables (PODIUM_LISTEN,
+    /// PODIUM_DATA_DIR, PODIUM_LOG_FORMAT, ...), then these flags.
+    Serve(ServeArgs),
+}
+
+/// Flags of `podium serve`; each overrides the same setting from elsewhere.
+#[derive(Debug, Args, Default, Clone)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "PODIUM_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080; env: PODIUM_LISTEN].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the embedded database; created if missing [default: ./podium-data;
+    /// env: PODIUM_DATA_DIR].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log format [default: text; env: PODIUM_LOG_FORMAT].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `podium=debug` [default: info; env: PODIUM_LOG_LEVEL].
+    #[arg(long, value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// How hard commits are pushed to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Durability {
+    /// Nothing acknowledged is lost if the process dies (WAL, synchronous=NORMAL).
+    #[default]
+    Process,
+    /// Nothing acknowledged is lost even on power loss (synchronous=FULL), slower.
+    PowerLoss,
+}
+
+/// The server's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory of the embedded database.
+    pub data_dir: PathBuf,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter (tracing `EnvFilter` syntax).
+    pub log_level: String,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// Commit durability of the embedded store.
+    pub durability: Durability,
+    /// How long in-flight requests may take to finish on shutdown, in seconds.
+    pub shutdown_grace_seconds: u64,
+    /// A worker counts as active in a domain if it polled within this many seconds.
+    pub active_worker_seconds: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("podium-data"),
+            log_format: LogFormat::Text,
+            log_level: "info".to_string(),
+            max_body_bytes: 10 * 1024 * 1024,
+            durability: Durability::Process,
+            shutdown_grace_seconds: 30,
+            active_worker_seconds: 10,
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Flags that were given, as a partial configuration.
+#[derive(Serialize)]
+struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_format: Option<LogFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_level: Option<String>,
+}
+
+impl Config {
+    /// Loads the configuration for `podium serve` from every source, in order.
+    /// `env` is the process environment (passed in so tests control it).
+    pub fn load(args: &ServeArgs, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = &args.config {
+            if !path.is_file() {
+                return Err(ConfigError::Invalid(format!(
+                    "configuration file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let podium_env: Vec<(String, String)> = env
+            .iter()
+            .filter(|(k, _)| k.starts_with("PODIUM_") && k != "PODIUM_CONFIG")
+            .cloned()
+            .collect();
+        for (key, _) in &podium_env {
+            let field = key.trim_start_matches("PODIUM_").to_ascii_lowercase();
+            if !KNOWN_KEYS.contains(&field.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "unknown environment variable {key}; known: {}",
+                    KNOWN_KEYS
+                        .iter()
+                        .map(|k| format!("PODIUM_{}", k.to_ascii_uppercase()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+        let mut from_env = figment::value::Dict::new();
+        for (key, value) in podium_env {
+            let field = key.trim_start_matches("PODIUM_").to_ascii_lowercase();
+            let parsed = value
+                .parse::<figment::value::Value>()
+                .unwrap_or_else(|never| match never {});
+            from_env.insert(field, parsed);
+        }
+        figment = figment.merge(Serialized::defaults(from_env));
+        figment = figment.merge(Serialized::defaults(FlagOverrides {
+            listen: args.listen,
+            data_dir: args.data_dir.clone(),
+            log_format: args.log_format,
+            log_level: args.log_level.clone(),
+        }));
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError::Invalid("max_body_bytes must be at least 1024".into()));
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid("data_dir must not be empty".into()));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log_level)
+            .map_err(|e| ConfigError::Invalid(format!("log_level '{}': {e}", self.log_level)))?;
+        Ok(())
+    }
+}
+
+/// Settings that can be given as `PODIUM_<KEY>`.
+const KNOWN_KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "log_format",
+    "log_level",
+    "max_body_bytes",
+    "durability",
+    "shutdown_grace_seconds",
+    "active_worker_seconds",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_then_file_then_env_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("podium.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nlog_level = \"debug\"\nmax_body_bytes = 4096\n").unwrap();
+        let args = ServeArgs {
+            config: Some(file),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args, &env(&[("PODIUM_LOG_LEVEL", "warn"), ("PODIUM_DATA_DIR", "/tmp/x")])).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.log_level, "warn");
+        assert_eq!(config.max_body_bytes, 4096);
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+        let args = ServeArgs {
+            listen: Some("127.0.0.1:7000".parse().unwrap()),
+            ..args
+        };
+        let config = Config::load(&args, &env(&[("PODIUM_LISTEN", "127.0.0.1:8000")])).unwrap();
+        assert_eq!(config.listen.port(), 7000);
+        assert_eq!(Config::load(&ServeArgs::default(), &[]).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn rejects_bad_settings() {
+        assert!(Config::load(&ServeArgs::default(), &env(&[("PODIUM_LISTNE", "x")])).is_err());
+        assert!(Config::load(&ServeArgs::default(), &env(&[("PODIUM_LISTEN", "nope")])).is_err());
+        assert!(Config::load(&ServeArgs::default(), &env(&[("PODIUM_DURABILITY", "sometimes")])).is_err());
+        let args = ServeArgs {
+            config: Some(PathBuf::from("/nonexistent/podium.toml")),
+            ..ServeArgs::default()
+        };
+        assert!(Config::load(&args, &[]).is_err());
+    }
+}

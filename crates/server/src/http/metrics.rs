@@ -1,0 +1,136 @@
+//! Prometheus metrics: requests by route and status, latencies, queue depths and
+//! workflows by status. The registry is a value passed down, not a global.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use podium_core::error::CoreResult;
+use podium_core::service::Runtime;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabels {
+    queue: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: String,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+}
+
+/// The server's metrics.
+pub struct Metrics {
+    registry: parking_lot::Mutex<Registry>,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    queue_depth: Family<QueueLabels, Gauge>,
+    workflows: Family<StatusLabels, Gauge>,
+}
+
+impl Metrics {
+    /// A registry with Podium's metrics.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("podium");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let queue_depth = Family::<QueueLabels, Gauge>::default();
+        let workflows = Family::<StatusLabels, Gauge>::default();
+        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
+        registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
+        registry.register("queue_depth", "Tasks waiting in each queue", queue_depth.clone());
+        registry.register("workflows", "Workflows by status", workflows.clone());
+        Metrics {
+            registry: parking_lot::Mutex::new(registry),
+            requests,
+            latency,
+            queue_depth,
+            workflows,
+        }
+    }
+
+    /// Records one request.
+    pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_string(),
+                route: route.to_string(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                method: method.to_string(),
+                route: route.to_string(),
+            })
+            .observe(seconds);
+    }
+
+    /// Renders every metric, reading queue depths and workflow counts from the store.
+    pub async fn render(&self, runtime: &Runtime) -> CoreResult<String> {
+        let queues = runtime.stores.execution.queue_sizes(&[]).await?;
+        let counts = runtime.stores.execution.workflow_counts().await?;
+        self.queue_depth.clear();
+        for (queue, size) in queues {
+            self.queue_depth.get_or_create(&QueueLabels { queue }).set(size);
+        }
+        for status in podium_core::model::WorkflowStatus::ALL {
+            let count = counts.get(&status).copied().unwrap_or(0);
+            self.workflows
+                .get_or_create(&StatusLabels {
+                    status: status.as_str().to_string(),
+                })
+                .set(count);
+        }
+        let mut out = String::new();
+        encode(&mut out, &self.registry.lock()).map_err(|e| podium_core::error::CoreError::Internal(e.to_string()))?;
+        Ok(out)
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// Middleware recording every request under its route template (never the raw path,
+/// which would carry ids).
+pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().as_str().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let response = next.run(req).await;
+    metrics.observe(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}

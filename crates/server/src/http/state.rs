@@ -1,0 +1,21 @@
+//! What every handler can reach: the services, the authenticator and the metrics.
+
+use std::sync::Arc;
+
+use podium_core::security::Authenticator;
+use podium_core::service::{MetadataService, Runtime, TaskService, WorkflowService};
+
+use super::metrics::Metrics;
+
+/// Shared state of the HTTP layer.
+#[derive(Clone)]
+pub struct AppState {
+    pub metadata: MetadataService,
+    pub workflows: WorkflowService,
+    pub tasks: TaskService,
+    pub authenticator: Arc<Authenticator>,
+    pub runtime: Arc<Runtime>,
+    pub metrics: Arc<Metrics>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}

@@ -1,0 +1,384 @@
+//! Executions on SQLite: units of work, claims, jobs and the read queries.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use podium_core::engine::state::WorkflowState;
+use podium_core::error::CoreError;
+use podium_core::model::{PollData, Task, TaskExecLog, Workflow, WorkflowStatus};
+use podium_core::service::search::{TaskSearch, WorkflowSearch};
+use podium_core::store::{Claim, Committed, ExecutionStore, Job, JobKind, OnClaim, StoreError, StoreResult, Txn, UnitOfWork};
+use rusqlite::{OptionalExtension, params};
+
+use crate::rows::{self, decode_task, decode_workflow, load_state, persist_changes, persist_state};
+use crate::{SqliteStore, map_err, search, to_store};
+
+#[async_trait]
+impl ExecutionStore for SqliteStore {
+    async fn run(&self, unit: UnitOfWork) -> Result<Committed, CoreError> {
+        let revisions = self.revisions.clone();
+        let ((), committed) = self
+            .writer
+            .write(move |conn, committed| {
+                let state = match &unit.lock {
+                    Some(id) => load_state(conn, &revisions, id)?,
+                    None => None,
+                };
+                let mut txn = Txn {
+                    state,
+                    changes: Default::default(),
+                };
+                (unit.work)(&mut txn)?;
+                if let Some(state) = txn.state.as_mut() {
+                    persist_state(conn, state, committed)?;
+                }
+                persist_changes(conn, &mut txn.changes, committed)?;
+                Ok(())
+            })
+            .await?;
+        Ok(committed)
+    }
+
+    async fn claim(&self, claim: Claim, on_claim: OnClaim) -> StoreResult<Vec<Task>> {
+        let (tasks, _) = self
+            .writer
+            .write(move |conn, _| {
+                let mut pick = conn
+                    .prepare_cached(
+                        "SELECT id, task_id FROM queue WHERE queue_name = ?1 AND visible_at <= ?2
+                         ORDER BY priority DESC, visible_at, id LIMIT ?3",
+                    )
+                    .map_err(map_err)?;
+                let picked: Vec<(i64, String)> = pick
+                    .query_map(params![claim.queue_name, claim.now, claim.count as i64], |row| {
+                        Ok((row.get(0)?, row.get(1)?))
+                    })
+                    .map_err(map_err)?
+                    .collect::<Result<_, _>>()
+                    .map_err(map_err)?;
+                let mut claimed = Vec::with_capacity(picked.len());
+                for (queue_id, task_id) in picked {
+                    conn.prepare_cached("DELETE FROM queue WHERE id = ?1")
+                        .and_then(|mut s| s.execute([queue_id]))
+                        .map_err(map_err)?;
+                    let json: Option<String> = conn
+                        .prepare_cached("SELECT json FROM task WHERE id = ?1")
+                        .and_then(|mut s| s.query_row([&task_id], |row| row.get(0)).optional())
+                        .map_err(map_err)?;
+                    let Some(json) = json else { continue };
+                    let mut task = decode_task(&json)?;
+                    // Stale messages (ended tasks) are dropped, as Conductor does.
+                    if task.status.is_terminal() {
+                        continue;
+                    }
+                    on_claim(&mut task, &claim);
+                    rows::update_task(conn, &task)?;
+                    claimed.push(task);
+                }
+                Ok(claimed)
+            })
+            .await
+            .map_err(to_store)?;
+        Ok(tasks)
+    }
+
+    async fn claim_jobs(&self, now: i64, limit: usize, lease_ms: i64) -> StoreResult<Vec<Job>> {
+        let (jobs, _) = self
+            .writer
+            .write(move |conn, _| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT id, kind, workflow_id, task_id, payload, due_at FROM job
+                         WHERE due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
+                         ORDER BY due_at LIMIT ?2",
+                    )
+                    .map_err(map_err)?;
+                let rows: Vec<(String, String, String, Option<String>, String, i64)> = stmt
+                    .query_map(params![now, limit as i64], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
+                    })
+                    .map_err(map_err)?
+                    .collect::<Result<_, _>>()
+                    .map_err(map_err)?;
+                let mut jobs = Vec::with_capacity(rows.len());
+                for (id, kind, workflow_id, task_id, payload, due_at) in rows {
+                    conn.prepare_cached("UPDATE job SET lease_until = ?2 WHERE id = ?1")
+                        .and_then(|mut s| s.execute(params![id, now + lease_ms]))
+                        .map_err(map_err)?;
+                    let Some(kind) = JobKind::parse(&kind) else {
+                        return Err(StoreError::Corrupt(format!("unknown job kind {kind}")).into());
+                    };
+                    jobs.push(Job {
+                        id,
+                        kind,
+                        workflow_id,
+                        task_id,
+                        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+                        due_at,
+                    });
+                }
+                Ok(jobs)
+            })
+            .await
+            .map_err(to_store)?;
+        Ok(jobs)
+    }
+
+    async fn next_job_due(&self) -> StoreResult<Option<i64>> {
+        self.read_value(
+            "SELECT MIN(MAX(due_at, COALESCE(lease_until, 0))) FROM job",
+        )
+        .await
+    }
+
+    async fn get_workflow(&self, id: &str) -> StoreResult<Option<WorkflowState>> {
+        let id = id.to_string();
+        self.read(move |conn, revisions| load_state(conn, revisions, &id))
+            .await
+    }
+
+    async fn get_workflow_record(&self, id: &str) -> StoreResult<Option<Workflow>> {
+        let id = id.to_string();
+        self.read(move |conn, _| Ok(rows::load_record(conn, &id)?.map(|(wf, _, _)| wf)))
+            .await
+    }
+
+    async fn get_task(&self, id: &str) -> StoreResult<Option<Task>> {
+        let id = id.to_string();
+        self.read(move |conn, _| {
+                let json: Option<String> = conn
+                    .prepare_cached("SELECT json FROM task WHERE id = ?1")
+                    .and_then(|mut s| s.query_row([&id], |row| row.get(0)).optional())
+                    .map_err(map_err)?;
+                json.map(|j| decode_task(&j)).transpose()
+            })
+            .await
+    }
+
+    async fn due_workflows(&self, now: i64, limit: usize) -> StoreResult<Vec<String>> {
+        self.read(move |conn, _| {
+                conn.prepare_cached("SELECT id FROM workflow WHERE next_check_at <= ?1 ORDER BY next_check_at LIMIT ?2")
+                    .and_then(|mut s| {
+                        s.query_map(params![now, limit as i64], |row| row.get(0))?
+                            .collect::<Result<Vec<String>, _>>()
+                    })
+                    .map_err(map_err)
+            })
+            .await
+    }
+
+    async fn next_check_due(&self) -> StoreResult<Option<i64>> {
+        self.read_value("SELECT MIN(next_check_at) FROM workflow WHERE next_check_at IS NOT NULL")
+            .await
+    }
+
+    async fn queue_sizes(&self, names: &[String]) -> StoreResult<HashMap<String, i64>> {
+        let names = names.to_vec();
+        self.read(move |conn, _| {
+                let mut sizes = HashMap::new();
+                if names.is_empty() {
+                    let mut stmt = conn
+                        .prepare_cached("SELECT queue_name, COUNT(*) FROM queue GROUP BY queue_name")
+                        .map_err(map_err)?;
+                    let rows = stmt
+                        .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))
+                        .map_err(map_err)?;
+                    for row in rows {
+                        let (name, count) = row.map_err(map_err)?;
+                        sizes.insert(name, count);
+                    }
+                } else {
+                    let mut stmt = conn
+                        .prepare_cached("SELECT COUNT(*) FROM queue WHERE queue_name = ?1")
+                        .map_err(map_err)?;
+                    for name in names {
+                        let count: i64 = stmt.query_row([&name], |row| row.get(0)).map_err(map_err)?;
+                        sizes.insert(name, count);
+                    }
+                }
+                Ok(sizes)
+            })
+            .await
+    }
+
+    async fn workflow_counts(&self) -> StoreResult<HashMap<WorkflowStatus, i64>> {
+        self.read(|conn, _| {
+                let mut stmt = conn
+                    .prepare_cached("SELECT status, COUNT(*) FROM workflow GROUP BY status")
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))
+                    .map_err(map_err)?;
+                let mut counts = HashMap::new();
+                for row in rows {
+                    let (status, count) = row.map_err(map_err)?;
+                    counts.insert(rows::workflow_status(&status)?, count);
+                }
+                Ok(counts)
+            })
+            .await
+    }
+
+    async fn search_workflows(&self, query: &WorkflowSearch) -> StoreResult<(i64, Vec<Workflow>)> {
+        let query = query.clone();
+        self.read(move |conn, _| {
+                let (total, jsons) = search::workflows(conn, &query)?;
+                let mut out = Vec::with_capacity(jsons.len());
+                for json in jsons {
+                    out.push(decode_workflow(&json)?);
+                }
+                Ok((total, out))
+            })
+            .await
+    }
+
+    async fn search_tasks(&self, query: &TaskSearch) -> StoreResult<(i64, Vec<Task>)> {
+        let query = query.clone();
+        self.read(move |conn, _| {
+                let (total, jsons) = search::tasks(conn, &query)?;
+                let mut out = Vec::with_capacity(jsons.len());
+                for json in jsons {
+                    out.push(decode_task(&json)?);
+                }
+                Ok((total, out))
+            })
+            .await
+    }
+
+    async fn workflows_by_correlation(&self, name: &str, correlation_id: &str, include_closed: bool) -> StoreResult<Vec<String>> {
+        let (name, correlation_id) = (name.to_string(), correlation_id.to_string());
+        self.read(move |conn, _| {
+                let sql = if include_closed {
+                    "SELECT id FROM workflow WHERE correlation_id = ?1 AND name = ?2 ORDER BY start_time DESC"
+                } else {
+                    "SELECT id FROM workflow WHERE correlation_id = ?1 AND name = ?2 AND status IN ('RUNNING', 'PAUSED')
+                     ORDER BY start_time DESC"
+                };
+                conn.prepare_cached(sql)
+                    .and_then(|mut s| {
+                        s.query_map(params![correlation_id, name], |row| row.get(0))?
+                            .collect::<Result<Vec<String>, _>>()
+                    })
+                    .map_err(map_err)
+            })
+            .await
+    }
+
+    async fn running_workflows(&self, name: &str, version: Option<i32>, start_after: Option<i64>, start_before: Option<i64>) -> StoreResult<Vec<String>> {
+        let name = name.to_string();
+        self.read(move |conn, _| {
+                conn.prepare_cached(
+                    "SELECT id FROM workflow WHERE name = ?1 AND status = 'RUNNING'
+                     AND (?2 IS NULL OR version = ?2) AND (?3 IS NULL OR start_time >= ?3)
+                     AND (?4 IS NULL OR start_time <= ?4) ORDER BY start_time",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![name, version, start_after, start_before], |row| row.get(0))?
+                        .collect::<Result<Vec<String>, _>>()
+                })
+                .map_err(map_err)
+            })
+            .await
+    }
+
+    async fn workflow_by_idempotency_key(&self, name: &str, key: &str) -> StoreResult<Option<(String, WorkflowStatus)>> {
+        let (name, key) = (name.to_string(), key.to_string());
+        self.read(move |conn, _| {
+                let row: Option<(String, String)> = conn
+                    .prepare_cached("SELECT id, status FROM workflow WHERE name = ?1 AND idempotency_key = ?2")
+                    .and_then(|mut s| s.query_row(params![name, key], |row| Ok((row.get(0)?, row.get(1)?))).optional())
+                    .map_err(map_err)?;
+                row.map(|(id, status)| Ok((id, rows::workflow_status(&status)?)))
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn child_of_task(&self, parent_task_id: &str) -> StoreResult<Option<String>> {
+        let parent_task_id = parent_task_id.to_string();
+        self.read(move |conn, _| {
+                conn.prepare_cached("SELECT id FROM workflow WHERE parent_task_id = ?1 ORDER BY create_time DESC LIMIT 1")
+                    .and_then(|mut s| s.query_row([&parent_task_id], |row| row.get(0)).optional())
+                    .map_err(map_err)
+            })
+            .await
+    }
+
+    async fn task_logs(&self, task_id: &str) -> StoreResult<Vec<TaskExecLog>> {
+        let task_id = task_id.to_string();
+        self.read(move |conn, _| {
+                conn.prepare_cached("SELECT log, created_time FROM task_log WHERE task_id = ?1 ORDER BY id")
+                    .and_then(|mut s| {
+                        s.query_map([&task_id], |row| {
+                            Ok(TaskExecLog {
+                                log: row.get(0)?,
+                                task_id: Some(task_id.clone()),
+                                created_time: row.get(1)?,
+                            })
+                        })?
+                        .collect::<Result<Vec<_>, _>>()
+                    })
+                    .map_err(map_err)
+            })
+            .await
+    }
+
+    async fn record_poll(&self, poll: PollData) -> StoreResult<()> {
+        self.writer
+            .write(move |conn, _| {
+                conn.prepare_cached(
+                    "INSERT INTO poll_data (task_type, domain, worker_id, last_poll_time) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (task_type, domain, worker_id) DO UPDATE SET last_poll_time = excluded.last_poll_time",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        poll.queue_name,
+                        poll.domain.clone().unwrap_or_default(),
+                        poll.worker_id,
+                        poll.last_poll_time
+                    ])
+                })
+                .map_err(map_err)?;
+                Ok(())
+            })
+            .await
+            .map(|_| ())
+            .map_err(to_store)
+    }
+
+    async fn poll_data(&self, task_type: Option<&str>) -> StoreResult<Vec<PollData>> {
+        let task_type = task_type.map(str::to_string);
+        self.read(move |conn, _| {
+                conn.prepare_cached(
+                    "SELECT task_type, domain, worker_id, last_poll_time FROM poll_data
+                     WHERE ?1 IS NULL OR task_type = ?1 ORDER BY task_type, domain, worker_id",
+                )
+                .and_then(|mut s| {
+                    s.query_map([&task_type], |row| {
+                        let domain: String = row.get(1)?;
+                        Ok(PollData {
+                            queue_name: row.get(0)?,
+                            domain: (!domain.is_empty()).then_some(domain),
+                            worker_id: row.get(2)?,
+                            last_poll_time: row.get(3)?,
+                        })
+                    })?
+                    .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(map_err)
+            })
+            .await
+    }
+}
+
+impl SqliteStore {
+    /// Reads one optional integer.
+    async fn read_value(&self, sql: &'static str) -> StoreResult<Option<i64>> {
+        self.read(move |conn, _| {
+                conn.prepare_cached(sql)
+                    .and_then(|mut s| s.query_row([], |row| row.get::<_, Option<i64>>(0)))
+                    .map_err(map_err)
+            })
+            .await
+    }
+}

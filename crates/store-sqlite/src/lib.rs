@@ -1,0 +1,252 @@
+//! Podium's embedded store: the core store traits on one SQLite database file.
+//!
+//! One writer thread applies every change (see [`writer`]); reads use a small pool of
+//! read-only connections, which WAL mode lets run beside the writer and see only
+//! committed data.
+
+mod execution;
+mod metadata;
+mod rows;
+mod search;
+mod writer;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use podium_core::model::WorkflowDef;
+use podium_core::store::{StoreError, StoreResult, Stores};
+use rusqlite::{Connection, OpenFlags};
+
+use writer::Writer;
+
+/// How hard commits are pushed to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Survives a crash of the process (WAL, `synchronous=NORMAL`): the default.
+    Process,
+    /// Survives a power loss too (`synchronous=FULL`), at a cost in throughput.
+    PowerLoss,
+}
+
+/// Options for opening the store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub path: PathBuf,
+    pub durability: Durability,
+    /// Read-only connections for concurrent reads.
+    pub readers: usize,
+}
+
+impl SqliteOptions {
+    /// Defaults for a database file.
+    pub fn new(path: impl Into<PathBuf>) -> SqliteOptions {
+        SqliteOptions {
+            path: path.into(),
+            durability: Durability::Process,
+            readers: 4,
+        }
+    }
+}
+
+/// The SQLite store. Cheap to share through [`SqliteStore::stores`].
+pub struct SqliteStore {
+    writer: Writer,
+    readers: Arc<ReaderPool>,
+    path: PathBuf,
+    revisions: Arc<Revisions>,
+}
+
+/// Read-only connections, opened on demand up to a limit kept idle.
+pub(crate) struct ReaderPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    keep: usize,
+}
+
+impl ReaderPool {
+    fn open(&self) -> StoreResult<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(map_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(map_err)?;
+        Ok(conn)
+    }
+
+    fn take(&self) -> StoreResult<Connection> {
+        match self.idle.lock().pop() {
+            Some(conn) => Ok(conn),
+            None => self.open(),
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        let mut idle = self.idle.lock();
+        if idle.len() < self.keep {
+            idle.push(conn);
+        }
+    }
+}
+
+/// Definitions by revision id; revisions never change, so caching them is always safe.
+#[derive(Default)]
+pub(crate) struct Revisions {
+    cache: Mutex<HashMap<String, Arc<WorkflowDef>>>,
+}
+
+impl Revisions {
+    /// A definition by revision, from the cache or the given connection.
+    pub(crate) fn get(&self, conn: &Connection, revision: &str) -> StoreResult<Option<Arc<WorkflowDef>>> {
+        if let Some(def) = self.cache.lock().get(revision) {
+            return Ok(Some(def.clone()));
+        }
+        let json: Option<String> = conn
+            .prepare_cached("SELECT json FROM def_revision WHERE revision = ?1")
+            .and_then(|mut stmt| {
+                let mut rows = stmt.query([revision])?;
+                match rows.next()? {
+                    Some(row) => Ok(Some(row.get(0)?)),
+                    None => Ok(None),
+                }
+            })
+            .map_err(map_err)?;
+        let Some(json) = json else { return Ok(None) };
+        let def: WorkflowDef =
+            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("revision {revision}: {e}")))?;
+        let def = Arc::new(def);
+        self.cache.lock().insert(revision.to_string(), def.clone());
+        Ok(Some(def))
+    }
+}
+
+const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("migrations/0001_init.sql"))];
+
+/// Maps a database error to a store error; uniqueness violations become conflicts.
+pub(crate) fn map_err(err: rusqlite::Error) -> StoreError {
+    match &err {
+        rusqlite::Error::SqliteFailure(code, _) if code.code == rusqlite::ErrorCode::ConstraintViolation => {
+            StoreError::Conflict("the item already exists".to_string())
+        }
+        rusqlite::Error::SqliteFailure(code, _)
+            if matches!(code.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+        {
+            StoreError::Unavailable(err.to_string())
+        }
+        _ => StoreError::Backend(err.to_string()),
+    }
+}
+
+/// Maps an error from the writer back to a store error.
+pub(crate) fn to_store(err: podium_core::error::CoreError) -> StoreError {
+    use podium_core::error::CoreError;
+    match err {
+        CoreError::Conflict(message) => StoreError::Conflict(message),
+        CoreError::Unavailable(message) => StoreError::Unavailable(message),
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+fn configure(conn: &Connection, durability: Durability) -> StoreResult<()> {
+    let sync = match durability {
+        Durability::Process => "NORMAL",
+        Durability::PowerLoss => "FULL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = {sync};
+         PRAGMA foreign_keys = OFF;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -32000;"
+    ))
+    .map_err(map_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(map_err)?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(map_err)?;
+    let known = MIGRATIONS.len() as i64;
+    if current > known {
+        return Err(StoreError::Corrupt(format!(
+            "the database was written by a newer Podium (schema {current}, this version knows {known})"
+        )));
+    }
+    for (index, (_name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction().map_err(map_err)?;
+        tx.execute_batch(sql).map_err(map_err)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1)).map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database, migrates it, and starts the writer.
+    pub fn open(options: &SqliteOptions) -> StoreResult<Arc<SqliteStore>> {
+        let mut conn = Connection::open(&options.path).map_err(map_err)?;
+        configure(&conn, options.durability)?;
+        migrate(&mut conn)?;
+        // This process owns the file: leases held by a previous process are void.
+        conn.execute("UPDATE job SET lease_until = NULL WHERE lease_until IS NOT NULL", [])
+            .map_err(map_err)?;
+        let readers = Arc::new(ReaderPool {
+            path: options.path.clone(),
+            idle: Mutex::new(Vec::new()),
+            keep: options.readers.max(1),
+        });
+        Ok(Arc::new(SqliteStore {
+            writer: Writer::start(conn)?,
+            readers,
+            path: options.path.clone(),
+            revisions: Arc::new(Revisions::default()),
+        }))
+    }
+
+    /// The store as the trait objects the core uses.
+    pub fn stores(self: &Arc<Self>) -> Stores {
+        Stores {
+            metadata: self.clone(),
+            tags: self.clone(),
+            execution: self.clone(),
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stops the writer after everything already sent is committed.
+    pub fn close(&self) {
+        self.writer.close();
+    }
+
+    /// Runs a read on a pooled read-only connection, off the async threads.
+    pub(crate) async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &Revisions) -> StoreResult<T> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let revisions = self.revisions.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.take()?;
+            let result = f(&conn, &revisions);
+            readers.give_back(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.writer.close();
+    }
+}

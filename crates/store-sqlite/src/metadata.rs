@@ -1,0 +1,285 @@
+//! Definitions and tags on SQLite.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use podium_core::error::CoreError;
+use podium_core::model::{Tag, TaskDef, WorkflowDef};
+use podium_core::store::{MetadataStore, StoreError, StoreResult, TagStore};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::rows::corrupt;
+use crate::{SqliteStore, map_err, to_store};
+
+fn encode<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("encoding failed: {e}")))
+}
+
+impl SqliteStore {
+    /// Runs a write through the writer and keeps only its value.
+    async fn write_value<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.writer
+            .write(move |conn, _| f(conn).map_err(CoreError::from))
+            .await
+            .map(|(value, _)| value)
+            .map_err(to_store)
+    }
+}
+
+fn query_jsons(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> StoreResult<Vec<String>> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.query_map(args, |row| row.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>())
+        .map_err(map_err)
+}
+
+#[async_trait]
+impl MetadataStore for SqliteStore {
+    async fn put_task_defs(&self, defs: &[TaskDef]) -> StoreResult<()> {
+        let mut rows = Vec::with_capacity(defs.len());
+        for def in defs {
+            rows.push((def.name.clone(), encode(def)?, def.create_time.unwrap_or(0), def.update_time.unwrap_or(0)));
+        }
+        self.write_value(move |conn| {
+            for (name, json, create_time, update_time) in rows {
+                conn.prepare_cached(
+                    "INSERT INTO task_def (name, json, create_time, update_time) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (name) DO UPDATE SET json = excluded.json, update_time = excluded.update_time",
+                )
+                .and_then(|mut s| s.execute(params![name, json, create_time, update_time]))
+                .map_err(map_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_task_def(&self, name: &str) -> StoreResult<Option<TaskDef>> {
+        let name = name.to_string();
+        self.read(move |conn, _| {
+            let json = query_jsons(conn, "SELECT json FROM task_def WHERE name = ?1", [&name])?;
+            json.first()
+                .map(|j| serde_json::from_str(j).map_err(|e| corrupt("task definition", e)))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn list_task_defs(&self) -> StoreResult<Vec<TaskDef>> {
+        self.read(|conn, _| {
+            query_jsons(conn, "SELECT json FROM task_def ORDER BY name", [])?
+                .iter()
+                .map(|j| serde_json::from_str(j).map_err(|e| corrupt("task definition", e)))
+                .collect()
+        })
+        .await
+    }
+
+    async fn delete_task_def(&self, name: &str) -> StoreResult<bool> {
+        let name = name.to_string();
+        self.write_value(move |conn| {
+            let n = conn
+                .prepare_cached("DELETE FROM task_def WHERE name = ?1")
+                .and_then(|mut s| s.execute([&name]))
+                .map_err(map_err)?;
+            conn.prepare_cached("DELETE FROM tag WHERE resource_type = 'TASK_DEF' AND name = ?1")
+                .and_then(|mut s| s.execute([&name]))
+                .map_err(map_err)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn put_workflow_def(&self, def: &WorkflowDef, revision: &str, overwrite: bool) -> StoreResult<()> {
+        let json = encode(def)?;
+        let (name, version, revision) = (def.name.clone(), def.version, revision.to_string());
+        let (create_time, update_time) = (def.create_time.unwrap_or(0), def.update_time.unwrap_or(0));
+        self.write_value(move |conn| {
+            let exists: bool = conn
+                .prepare_cached("SELECT 1 FROM workflow_def WHERE name = ?1 AND version = ?2")
+                .and_then(|mut s| s.query_row(params![name, version], |_| Ok(())).optional())
+                .map_err(map_err)?
+                .is_some();
+            if exists && !overwrite {
+                return Err(StoreError::Conflict(format!(
+                    "Workflow with name: {name} and version: {version} already exists"
+                )));
+            }
+            conn.prepare_cached("INSERT OR IGNORE INTO def_revision (revision, json) VALUES (?1, ?2)")
+                .and_then(|mut s| s.execute(params![revision, json]))
+                .map_err(map_err)?;
+            conn.prepare_cached(
+                "INSERT INTO workflow_def (name, version, revision, json, create_time, update_time)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (name, version) DO UPDATE SET revision = excluded.revision, json = excluded.json,
+                     update_time = excluded.update_time",
+            )
+            .and_then(|mut s| s.execute(params![name, version, revision, json, create_time, update_time]))
+            .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_workflow_def(&self, name: &str, version: Option<i32>) -> StoreResult<Option<(WorkflowDef, String)>> {
+        let name = name.to_string();
+        self.read(move |conn, _| {
+            let row: Option<(String, String)> = match version {
+                Some(version) => conn
+                    .prepare_cached("SELECT json, revision FROM workflow_def WHERE name = ?1 AND version = ?2")
+                    .and_then(|mut s| s.query_row(params![name, version], |r| Ok((r.get(0)?, r.get(1)?))).optional()),
+                None => conn
+                    .prepare_cached(
+                        "SELECT json, revision FROM workflow_def WHERE name = ?1 ORDER BY version DESC LIMIT 1",
+                    )
+                    .and_then(|mut s| s.query_row([&name], |r| Ok((r.get(0)?, r.get(1)?))).optional()),
+            }
+            .map_err(map_err)?;
+            row.map(|(json, revision)| {
+                serde_json::from_str(&json)
+                    .map(|def| (def, revision))
+                    .map_err(|e| corrupt("workflow definition", e))
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn list_workflow_defs(&self) -> StoreResult<Vec<WorkflowDef>> {
+        self.read(|conn, _| {
+            query_jsons(conn, "SELECT json FROM workflow_def ORDER BY name, version", [])?
+                .iter()
+                .map(|j| serde_json::from_str(j).map_err(|e| corrupt("workflow definition", e)))
+                .collect()
+        })
+        .await
+    }
+
+    async fn delete_workflow_def(&self, name: &str, version: i32) -> StoreResult<bool> {
+        let name = name.to_string();
+        self.write_value(move |conn| {
+            let n = conn
+                .prepare_cached("DELETE FROM workflow_def WHERE name = ?1 AND version = ?2")
+                .and_then(|mut s| s.execute(params![name, version]))
+                .map_err(map_err)?;
+            let remaining: i64 = conn
+                .prepare_cached("SELECT COUNT(*) FROM workflow_def WHERE name = ?1")
+                .and_then(|mut s| s.query_row([&name], |r| r.get(0)))
+                .map_err(map_err)?;
+            if remaining == 0 {
+                conn.prepare_cached("DELETE FROM tag WHERE resource_type = 'WORKFLOW_DEF' AND name = ?1")
+                    .and_then(|mut s| s.execute([&name]))
+                    .map_err(map_err)?;
+            }
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn get_def_revision(&self, revision: &str) -> StoreResult<Option<Arc<WorkflowDef>>> {
+        let revision = revision.to_string();
+        self.read(move |conn, revisions| revisions.get(conn, &revision)).await
+    }
+
+    async fn put_def_revision(&self, revision: &str, def: &WorkflowDef) -> StoreResult<()> {
+        let json = encode(def)?;
+        let revision = revision.to_string();
+        self.write_value(move |conn| {
+            conn.prepare_cached("INSERT OR IGNORE INTO def_revision (revision, json) VALUES (?1, ?2)")
+                .and_then(|mut s| s.execute(params![revision, json]))
+                .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn insert_tags(conn: &Connection, resource_type: &str, name: &str, tags: &[Tag]) -> StoreResult<()> {
+    for tag in tags {
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO tag (resource_type, name, key, value, tag_type) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .and_then(|mut s| s.execute(params![resource_type, name, tag.key, tag.value, tag.tag_type]))
+        .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl TagStore for SqliteStore {
+    async fn get_tags(&self, resource_type: &str, name: &str) -> StoreResult<Vec<Tag>> {
+        let (resource_type, name) = (resource_type.to_string(), name.to_string());
+        self.read(move |conn, _| {
+            conn.prepare_cached(
+                "SELECT key, value, tag_type FROM tag WHERE resource_type = ?1 AND name = ?2 ORDER BY key, value",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![resource_type, name], |row| {
+                    Ok(Tag {
+                        key: row.get(0)?,
+                        value: row.get(1)?,
+                        tag_type: row.get(2)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(map_err)
+        })
+        .await
+    }
+
+    async fn set_tags(&self, resource_type: &str, name: &str, tags: &[Tag]) -> StoreResult<()> {
+        let (resource_type, name, tags) = (resource_type.to_string(), name.to_string(), tags.to_vec());
+        self.write_value(move |conn| {
+            conn.prepare_cached("DELETE FROM tag WHERE resource_type = ?1 AND name = ?2")
+                .and_then(|mut s| s.execute(params![resource_type, name]))
+                .map_err(map_err)?;
+            insert_tags(conn, &resource_type, &name, &tags)
+        })
+        .await
+    }
+
+    async fn add_tags(&self, resource_type: &str, name: &str, tags: &[Tag]) -> StoreResult<()> {
+        let (resource_type, name, tags) = (resource_type.to_string(), name.to_string(), tags.to_vec());
+        self.write_value(move |conn| insert_tags(conn, &resource_type, &name, &tags))
+            .await
+    }
+
+    async fn remove_tags(&self, resource_type: &str, name: &str, tags: &[Tag]) -> StoreResult<()> {
+        let (resource_type, name, tags) = (resource_type.to_string(), name.to_string(), tags.to_vec());
+        self.write_value(move |conn| {
+            for tag in tags {
+                conn.prepare_cached("DELETE FROM tag WHERE resource_type = ?1 AND name = ?2 AND key = ?3 AND value = ?4")
+                    .and_then(|mut s| s.execute(params![resource_type, name, tag.key, tag.value]))
+                    .map_err(map_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn all_tags(&self, resource_type: &str) -> StoreResult<Vec<(String, Tag)>> {
+        let resource_type = resource_type.to_string();
+        self.read(move |conn, _| {
+            conn.prepare_cached("SELECT name, key, value, tag_type FROM tag WHERE resource_type = ?1 ORDER BY name, key")
+                .and_then(|mut s| {
+                    s.query_map([&resource_type], |row| {
+                        Ok((
+                            row.get(0)?,
+                            Tag {
+                                key: row.get(1)?,
+                                value: row.get(2)?,
+                                tag_type: row.get(3)?,
+                            },
+                        ))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(map_err)
+        })
+        .await
+    }
+}

@@ -1,0 +1,279 @@
+//! Rows to model values and back: loading a workflow with its tasks, and writing a
+//! unit of work's changes.
+
+use podium_core::engine::state::WorkflowState;
+use podium_core::model::{Task, TaskStatus, Workflow, WorkflowStatus};
+use podium_core::store::{ChangeSet, Committed, StoreError, StoreResult};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::{Revisions, map_err};
+
+pub(crate) fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {err}"))
+}
+
+pub(crate) fn decode_workflow(json: &str) -> StoreResult<Workflow> {
+    serde_json::from_str(json).map_err(|e| corrupt("workflow", e))
+}
+
+pub(crate) fn decode_task(json: &str) -> StoreResult<Task> {
+    serde_json::from_str(json).map_err(|e| corrupt("task", e))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("encoding failed: {e}")))
+}
+
+/// The tasks of a workflow, in sequence order.
+pub(crate) fn load_tasks(conn: &Connection, workflow_id: &str) -> StoreResult<Vec<Task>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT json FROM task WHERE workflow_id = ?1 ORDER BY seq")
+        .map_err(map_err)?;
+    let rows = stmt
+        .query_map([workflow_id], |row| row.get::<_, String>(0))
+        .map_err(map_err)?;
+    let mut tasks = Vec::new();
+    for json in rows {
+        tasks.push(decode_task(&json.map_err(map_err)?)?);
+    }
+    Ok(tasks)
+}
+
+/// A workflow record (no tasks) with its revision and next check time.
+pub(crate) fn load_record(conn: &Connection, id: &str) -> StoreResult<Option<(Workflow, String, Option<i64>)>> {
+    let row = conn
+        .prepare_cached("SELECT json, def_revision, next_check_at FROM workflow WHERE id = ?1")
+        .map_err(map_err)?
+        .query_row([id], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, Option<i64>>(2)?))
+        })
+        .optional()
+        .map_err(map_err)?;
+    match row {
+        Some((json, revision, next)) => Ok(Some((decode_workflow(&json)?, revision, next))),
+        None => Ok(None),
+    }
+}
+
+/// A workflow with its tasks and definition.
+pub(crate) fn load_state(conn: &Connection, revisions: &Revisions, id: &str) -> StoreResult<Option<WorkflowState>> {
+    let Some((workflow, revision, next_check)) = load_record(conn, id)? else {
+        return Ok(None);
+    };
+    let def = revisions
+        .get(conn, &revision)?
+        .ok_or_else(|| StoreError::Corrupt(format!("workflow {id} refers to missing definition revision {revision}")))?;
+    let tasks = load_tasks(conn, id)?;
+    Ok(Some(WorkflowState::loaded(workflow, def, revision, next_check, tasks)))
+}
+
+fn write_workflow(conn: &Connection, state: &WorkflowState) -> StoreResult<()> {
+    let wf = &state.workflow;
+    let json = encode(wf)?;
+    conn.prepare_cached(
+        "INSERT INTO workflow (id, name, version, status, correlation_id, parent_workflow_id, parent_task_id,
+             idempotency_key, priority, created_by, create_time, start_time, end_time, update_time,
+             next_check_at, def_revision, json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+         ON CONFLICT (id) DO UPDATE SET
+             version = excluded.version, status = excluded.status, correlation_id = excluded.correlation_id,
+             idempotency_key = excluded.idempotency_key,
+             priority = excluded.priority, create_time = excluded.create_time, start_time = excluded.start_time,
+             end_time = excluded.end_time, update_time = excluded.update_time,
+             next_check_at = excluded.next_check_at, def_revision = excluded.def_revision, json = excluded.json",
+    )
+    .map_err(map_err)?
+    .execute(params![
+        wf.workflow_id,
+        wf.workflow_name,
+        wf.workflow_version,
+        wf.status.as_str(),
+        wf.correlation_id,
+        wf.parent_workflow_id,
+        wf.parent_workflow_task_id,
+        wf.idempotency_key,
+        wf.priority,
+        wf.created_by,
+        wf.create_time,
+        wf.start_time,
+        wf.end_time,
+        wf.update_time,
+        state.next_check_at,
+        state.def_revision,
+        json,
+    ])
+    .map_err(map_err)?;
+    Ok(())
+}
+
+fn write_task(conn: &Connection, task: &Task) -> StoreResult<()> {
+    let json = if task.workflow_task.is_some() {
+        let mut stored = task.clone();
+        stored.workflow_task = None;
+        encode(&stored)?
+    } else {
+        encode(task)?
+    };
+    conn.prepare_cached(
+        "INSERT INTO task (id, workflow_id, seq, ref_name, task_type, task_def_name, status, domain, worker_id,
+             workflow_type, scheduled_time, start_time, end_time, update_time, json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+         ON CONFLICT (id) DO UPDATE SET
+             seq = excluded.seq, status = excluded.status, domain = excluded.domain, worker_id = excluded.worker_id,
+             scheduled_time = excluded.scheduled_time, start_time = excluded.start_time,
+             end_time = excluded.end_time, update_time = excluded.update_time, json = excluded.json",
+    )
+    .map_err(map_err)?
+    .execute(params![
+        task.task_id,
+        task.workflow_instance_id,
+        task.seq,
+        task.reference_task_name,
+        task.task_type,
+        task.task_def_name,
+        task.status.as_str(),
+        task.domain,
+        task.worker_id,
+        task.workflow_type,
+        task.scheduled_time,
+        task.start_time,
+        task.end_time,
+        task.update_time,
+        json,
+    ])
+    .map_err(map_err)?;
+    Ok(())
+}
+
+/// Writes a task changed outside a unit of work (a claim).
+pub(crate) fn update_task(conn: &Connection, task: &Task) -> StoreResult<()> {
+    write_task(conn, task)
+}
+
+fn delete_workflow(conn: &Connection, id: &str) -> StoreResult<()> {
+    conn.prepare_cached("DELETE FROM task_log WHERE task_id IN (SELECT id FROM task WHERE workflow_id = ?1)")
+        .and_then(|mut s| s.execute([id]))
+        .map_err(map_err)?;
+    for sql in [
+        "DELETE FROM queue WHERE workflow_id = ?1",
+        "DELETE FROM task WHERE workflow_id = ?1",
+        "DELETE FROM job WHERE workflow_id = ?1",
+        "DELETE FROM workflow WHERE id = ?1",
+    ] {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute([id]))
+            .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+fn note_workflow(committed: &mut Committed, state: &WorkflowState) {
+    committed
+        .workflows
+        .push((state.id().to_string(), state.status()));
+    if let Some(at) = state.next_check_at {
+        committed.earliest_check = Some(committed.earliest_check.map_or(at, |e| e.min(at)));
+    }
+}
+
+/// Writes a workflow's changes (all of it if new) and marks it clean.
+pub(crate) fn persist_state(conn: &Connection, state: &mut WorkflowState, committed: &mut Committed) -> StoreResult<()> {
+    if !state.is_dirty() && !state.is_new() {
+        return Ok(());
+    }
+    write_workflow(conn, state)?;
+    if state.is_new() {
+        for task in state.tasks() {
+            write_task(conn, task)?;
+        }
+    } else {
+        for task in state.dirty_tasks() {
+            write_task(conn, task)?;
+        }
+        for id in state.removed_task_ids() {
+            conn.prepare_cached("DELETE FROM task WHERE id = ?1")
+                .and_then(|mut s| s.execute([id]))
+                .map_err(map_err)?;
+            conn.prepare_cached("DELETE FROM queue WHERE task_id = ?1")
+                .and_then(|mut s| s.execute([id]))
+                .map_err(map_err)?;
+        }
+    }
+    note_workflow(committed, state);
+    state.mark_clean();
+    Ok(())
+}
+
+/// Writes a change set (after the locked workflow's own changes).
+pub(crate) fn persist_changes(conn: &Connection, changes: &mut ChangeSet, committed: &mut Committed) -> StoreResult<()> {
+    for state in &mut changes.new_workflows {
+        persist_state(conn, state, committed)?;
+    }
+    for task_id in &changes.queue_removals {
+        conn.prepare_cached("DELETE FROM queue WHERE task_id = ?1")
+            .and_then(|mut s| s.execute([task_id]))
+            .map_err(map_err)?;
+    }
+    for message in &changes.queue_pushes {
+        conn.prepare_cached(
+            "INSERT INTO queue (task_id, queue_name, workflow_id, priority, visible_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (task_id) DO UPDATE SET queue_name = excluded.queue_name,
+                 priority = excluded.priority, visible_at = excluded.visible_at",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                message.task_id,
+                message.queue_name,
+                message.workflow_id,
+                message.priority,
+                message.visible_at
+            ])
+        })
+        .map_err(map_err)?;
+        committed
+            .queues
+            .push((message.queue_name.clone(), message.visible_at));
+    }
+    for job in &changes.job_adds {
+        conn.prepare_cached(
+            "INSERT INTO job (id, kind, workflow_id, task_id, payload, due_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                job.id,
+                job.kind.as_str(),
+                job.workflow_id,
+                job.task_id,
+                job.payload.to_string(),
+                job.due_at
+            ])
+        })
+        .map_err(map_err)?;
+        committed.jobs_added = true;
+    }
+    for id in &changes.job_deletes {
+        conn.prepare_cached("DELETE FROM job WHERE id = ?1")
+            .and_then(|mut s| s.execute([id]))
+            .map_err(map_err)?;
+    }
+    for log in &changes.task_logs {
+        conn.prepare_cached("INSERT INTO task_log (task_id, created_time, log) VALUES (?1, ?2, ?3)")
+            .and_then(|mut s| s.execute(params![log.task_id, log.created_time, log.log]))
+            .map_err(map_err)?;
+    }
+    for id in &changes.workflow_deletes {
+        delete_workflow(conn, id)?;
+    }
+    Ok(())
+}
+
+/// Parses a stored workflow status.
+pub(crate) fn workflow_status(text: &str) -> StoreResult<WorkflowStatus> {
+    WorkflowStatus::parse(text).ok_or_else(|| corrupt("workflow status", text))
+}
+
+/// Parses a stored task status.
+#[allow(dead_code)]
+pub(crate) fn task_status(text: &str) -> StoreResult<TaskStatus> {
+    TaskStatus::parse(text).ok_or_else(|| corrupt("task status", text))
+}

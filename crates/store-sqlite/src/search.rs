@@ -1,0 +1,155 @@
+//! Search filters translated into SQL over the indexed columns. Values are always bound
+//! as parameters; only column names from a fixed list reach the SQL text.
+
+use podium_core::service::search::{Filter, Op, Search, SearchValue, SortOrder, TaskField, WorkflowField};
+use podium_core::store::StoreResult;
+use rusqlite::Connection;
+use rusqlite::types::Value as SqlValue;
+
+use crate::map_err;
+
+/// A column name for a search field.
+trait Column: Copy {
+    fn column(self) -> &'static str;
+}
+
+impl Column for WorkflowField {
+    fn column(self) -> &'static str {
+        match self {
+            WorkflowField::WorkflowType => "name",
+            WorkflowField::WorkflowId => "id",
+            WorkflowField::Version => "version",
+            WorkflowField::Status => "status",
+            WorkflowField::CorrelationId => "correlation_id",
+            WorkflowField::StartTime => "start_time",
+            WorkflowField::EndTime => "end_time",
+            WorkflowField::UpdateTime => "update_time",
+            WorkflowField::Priority => "priority",
+            WorkflowField::ParentWorkflowId => "parent_workflow_id",
+            WorkflowField::CreatedBy => "created_by",
+            WorkflowField::IdempotencyKey => "idempotency_key",
+        }
+    }
+}
+
+impl Column for TaskField {
+    fn column(self) -> &'static str {
+        match self {
+            TaskField::TaskId => "id",
+            TaskField::TaskType => "task_type",
+            TaskField::TaskDefName => "task_def_name",
+            TaskField::ReferenceTaskName => "ref_name",
+            TaskField::Status => "status",
+            TaskField::WorkflowId => "workflow_id",
+            TaskField::WorkflowType => "workflow_type",
+            TaskField::ScheduledTime => "scheduled_time",
+            TaskField::StartTime => "start_time",
+            TaskField::EndTime => "end_time",
+            TaskField::UpdateTime => "update_time",
+            TaskField::Domain => "domain",
+            TaskField::WorkerId => "worker_id",
+        }
+    }
+}
+
+fn bind(value: &SearchValue, params: &mut Vec<SqlValue>) -> String {
+    params.push(match value {
+        SearchValue::Text(text) => SqlValue::Text(text.clone()),
+        SearchValue::Number(n) => SqlValue::Integer(*n),
+    });
+    format!("?{}", params.len())
+}
+
+fn translate<F: Column>(filter: &Filter<F>, params: &mut Vec<SqlValue>) -> String {
+    match filter {
+        Filter::Compare(field, op, value) => {
+            let op = match op {
+                Op::Eq => "=",
+                Op::Ne => "<>",
+                Op::Gt => ">",
+                Op::Ge => ">=",
+                Op::Lt => "<",
+                Op::Le => "<=",
+            };
+            format!("{} {op} {}", field.column(), bind(value, params))
+        }
+        Filter::In(field, values) | Filter::NotIn(field, values) => {
+            let list: Vec<String> = values.iter().map(|v| bind(v, params)).collect();
+            let not = if matches!(filter, Filter::NotIn(..)) { "NOT " } else { "" };
+            format!("{} {not}IN ({})", field.column(), list.join(", "))
+        }
+        Filter::And(parts) => {
+            let parts: Vec<String> = parts.iter().map(|p| format!("({})", translate(p, params))).collect();
+            parts.join(" AND ")
+        }
+        Filter::Or(parts) => {
+            let parts: Vec<String> = parts.iter().map(|p| format!("({})", translate(p, params))).collect();
+            parts.join(" OR ")
+        }
+    }
+}
+
+fn run<F: Column>(conn: &Connection, table: &str, search: &Search<F>, default_sort: &str) -> StoreResult<(i64, Vec<String>)> {
+    let mut params = Vec::new();
+    let mut conditions = Vec::new();
+    if let Some(filter) = &search.filter {
+        conditions.push(translate(filter, &mut params));
+    }
+    if let Some(text) = &search.free_text {
+        for word in text.split_whitespace() {
+            let escaped = word.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            params.push(SqlValue::Text(format!("%{escaped}%")));
+            conditions.push(format!("json LIKE ?{} ESCAPE '\\'", params.len()));
+        }
+    }
+    let where_clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    let total: i64 = conn
+        .prepare(&format!("SELECT COUNT(*) FROM {table}{where_clause}"))
+        .and_then(|mut s| s.query_row(rusqlite::params_from_iter(params.iter()), |row| row.get(0)))
+        .map_err(map_err)?;
+    let order = if search.sort.is_empty() {
+        default_sort.to_string()
+    } else {
+        search
+            .sort
+            .iter()
+            .map(|(field, order)| {
+                format!(
+                    "{} {}",
+                    field.column(),
+                    if *order == SortOrder::Desc { "DESC" } else { "ASC" }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    params.push(SqlValue::Integer(search.size));
+    params.push(SqlValue::Integer(search.start));
+    let sql = format!(
+        "SELECT json FROM {table}{where_clause} ORDER BY {order}, id LIMIT ?{} OFFSET ?{}",
+        params.len() - 1,
+        params.len()
+    );
+    let rows = conn
+        .prepare(&sql)
+        .and_then(|mut s| {
+            s.query_map(rusqlite::params_from_iter(params.iter()), |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(map_err)?;
+    Ok((total, rows))
+}
+
+/// Runs a workflow search: the total and one page of workflow JSON documents.
+pub(crate) fn workflows(conn: &Connection, search: &Search<WorkflowField>) -> StoreResult<(i64, Vec<String>)> {
+    run(conn, "workflow", search, "start_time DESC")
+}
+
+/// Runs a task search: the total and one page of task JSON documents.
+pub(crate) fn tasks(conn: &Connection, search: &Search<TaskField>) -> StoreResult<(i64, Vec<String>)> {
+    run(conn, "task", search, "scheduled_time DESC")
+}
