@@ -14,7 +14,9 @@ use serde_json::Value;
 
 use crate::engine::state::WorkflowState;
 use crate::error::CoreError;
-use crate::model::{PollData, Tag, Task, TaskDef, TaskExecLog, Workflow, WorkflowDef, WorkflowStatus};
+use crate::model::{
+    PollData, Tag, Task, TaskDef, TaskExecLog, Workflow, WorkflowDef, WorkflowStatus,
+};
 use crate::service::search::{TaskSearch, WorkflowSearch};
 
 /// Why the store could not do what was asked.
@@ -191,9 +193,18 @@ pub trait MetadataStore: Send + Sync {
 
     /// Stores a workflow definition version under a new revision id. With
     /// `overwrite` false an existing (name, version) is a [`StoreError::Conflict`].
-    async fn put_workflow_def(&self, def: &WorkflowDef, revision: &str, overwrite: bool) -> StoreResult<()>;
+    async fn put_workflow_def(
+        &self,
+        def: &WorkflowDef,
+        revision: &str,
+        overwrite: bool,
+    ) -> StoreResult<()>;
     /// A version of a workflow definition (latest when `version` is None) and its revision.
-    async fn get_workflow_def(&self, name: &str, version: Option<i32>) -> StoreResult<Option<(WorkflowDef, String)>>;
+    async fn get_workflow_def(
+        &self,
+        name: &str,
+        version: Option<i32>,
+    ) -> StoreResult<Option<(WorkflowDef, String)>>;
     /// Every version of every workflow definition.
     async fn list_workflow_defs(&self) -> StoreResult<Vec<WorkflowDef>>;
     /// Deletes one version; false when there was none.
@@ -258,11 +269,26 @@ pub trait ExecutionStore: Send + Sync {
     /// Searches tasks; returns the total and one page.
     async fn search_tasks(&self, search: &TaskSearch) -> StoreResult<(i64, Vec<Task>)>;
     /// Ids of workflows of a name with a correlation id, newest first.
-    async fn workflows_by_correlation(&self, name: &str, correlation_id: &str, include_closed: bool) -> StoreResult<Vec<String>>;
+    async fn workflows_by_correlation(
+        &self,
+        name: &str,
+        correlation_id: &str,
+        include_closed: bool,
+    ) -> StoreResult<Vec<String>>;
     /// Ids of running workflows of a name, optionally one version and a start-time window.
-    async fn running_workflows(&self, name: &str, version: Option<i32>, start_after: Option<i64>, start_before: Option<i64>) -> StoreResult<Vec<String>>;
+    async fn running_workflows(
+        &self,
+        name: &str,
+        version: Option<i32>,
+        start_after: Option<i64>,
+        start_before: Option<i64>,
+    ) -> StoreResult<Vec<String>>;
     /// The workflow started with an idempotency key, if any.
-    async fn workflow_by_idempotency_key(&self, name: &str, key: &str) -> StoreResult<Option<(String, WorkflowStatus)>>;
+    async fn workflow_by_idempotency_key(
+        &self,
+        name: &str,
+        key: &str,
+    ) -> StoreResult<Option<(String, WorkflowStatus)>>;
     /// The sub-workflow started for a parent task, if any.
     async fn child_of_task(&self, parent_task_id: &str) -> StoreResult<Option<String>>;
 

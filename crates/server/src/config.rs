@@ -186,7 +186,9 @@ impl Config {
     /// Checks values that parse but cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.max_body_bytes < 1024 {
-            return Err(ConfigError::Invalid("max_body_bytes must be at least 1024".into()));
+            return Err(ConfigError::Invalid(
+                "max_body_bytes must be at least 1024".into(),
+            ));
         }
         if self.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::Invalid("data_dir must not be empty".into()));
@@ -214,19 +216,30 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn defaults_then_file_then_env_then_flags() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("podium.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nlog_level = \"debug\"\nmax_body_bytes = 4096\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nlog_level = \"debug\"\nmax_body_bytes = 4096\n",
+        )
+        .unwrap();
         let args = ServeArgs {
             config: Some(file),
             ..ServeArgs::default()
         };
-        let config = Config::load(&args, &env(&[("PODIUM_LOG_LEVEL", "warn"), ("PODIUM_DATA_DIR", "/tmp/x")])).unwrap();
+        let config = Config::load(
+            &args,
+            &env(&[("PODIUM_LOG_LEVEL", "warn"), ("PODIUM_DATA_DIR", "/tmp/x")]),
+        )
+        .unwrap();
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.log_level, "warn");
         assert_eq!(config.max_body_bytes, 4096);
@@ -237,14 +250,23 @@ mod tests {
         };
         let config = Config::load(&args, &env(&[("PODIUM_LISTEN", "127.0.0.1:8000")])).unwrap();
         assert_eq!(config.listen.port(), 7000);
-        assert_eq!(Config::load(&ServeArgs::default(), &[]).unwrap(), Config::default());
+        assert_eq!(
+            Config::load(&ServeArgs::default(), &[]).unwrap(),
+            Config::default()
+        );
     }
 
     #[test]
     fn rejects_bad_settings() {
         assert!(Config::load(&ServeArgs::default(), &env(&[("PODIUM_LISTNE", "x")])).is_err());
         assert!(Config::load(&ServeArgs::default(), &env(&[("PODIUM_LISTEN", "nope")])).is_err());
-        assert!(Config::load(&ServeArgs::default(), &env(&[("PODIUM_DURABILITY", "sometimes")])).is_err());
+        assert!(
+            Config::load(
+                &ServeArgs::default(),
+                &env(&[("PODIUM_DURABILITY", "sometimes")])
+            )
+            .is_err()
+        );
         let args = ServeArgs {
             config: Some(PathBuf::from("/nonexistent/podium.toml")),
             ..ServeArgs::default()

@@ -30,11 +30,17 @@ use http::state::AppState;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot create the data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot open the store: {0}")]
     Store(String),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot start: {0}")]
     Core(String),
 }
@@ -91,12 +97,13 @@ impl Application {
             max_body_bytes: config.max_body_bytes,
         };
         let (router, routes) = http::router(state);
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Listen {
-                addr: config.listen,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: config.listen,
+                    source,
+                })?;
         let (stop_background, stopped) = watch::channel(false);
         let caller = Arc::new(runner::ReqwestCaller::new().map_err(StartError::Core)?);
         let background = vec![
@@ -140,7 +147,10 @@ impl Application {
 
     /// Serves until `shutdown` completes; in-flight requests then get the grace period
     /// to finish, background loops stop, and the store commits what it has.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let (requested_tx, requested) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
             shutdown.await;

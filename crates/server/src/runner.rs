@@ -27,18 +27,23 @@ impl ReqwestCaller {
 #[async_trait]
 impl HttpCaller for ReqwestCaller {
     async fn call(&self, call: HttpCall) -> Result<HttpAnswer, String> {
-        let method = reqwest::Method::from_bytes(call.method.as_bytes()).map_err(|e| e.to_string())?;
+        let method =
+            reqwest::Method::from_bytes(call.method.as_bytes()).map_err(|e| e.to_string())?;
         let mut request = self
             .client
             .request(method, &call.uri)
-            .timeout(Duration::from_millis(call.connect_timeout_ms.saturating_add(call.read_timeout_ms)))
+            .timeout(Duration::from_millis(
+                call.connect_timeout_ms.saturating_add(call.read_timeout_ms),
+            ))
             .header(reqwest::header::ACCEPT, &call.accept);
         for (name, value) in &call.headers {
             request = request.header(name.as_str(), value.as_str());
         }
         if let Some(body) = &call.body {
             let bytes = match body {
-                serde_json::Value::String(text) if !call.content_type.contains("json") => text.clone().into_bytes(),
+                serde_json::Value::String(text) if !call.content_type.contains("json") => {
+                    text.clone().into_bytes()
+                }
                 other => serde_json::to_vec(other).map_err(|e| e.to_string())?,
             };
             request = request
@@ -50,12 +55,19 @@ impl HttpCaller for ReqwestCaller {
         let headers = response
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(describe)? {
             if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(format!("the response body is larger than {MAX_RESPONSE_BYTES} bytes"));
+                return Err(format!(
+                    "the response body is larger than {MAX_RESPONSE_BYTES} bytes"
+                ));
             }
             body.extend_from_slice(&chunk);
         }
@@ -82,7 +94,12 @@ fn describe(err: reqwest::Error) -> String {
         "request failed"
     };
     match err.url() {
-        Some(url) => format!("{kind}: {}://{}{}", url.scheme(), url.host_str().unwrap_or(""), url.path()),
+        Some(url) => format!(
+            "{kind}: {}://{}{}",
+            url.scheme(),
+            url.host_str().unwrap_or(""),
+            url.path()
+        ),
         None => kind.to_string(),
     }
 }

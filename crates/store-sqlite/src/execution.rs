@@ -7,7 +7,10 @@ use podium_core::engine::state::WorkflowState;
 use podium_core::error::CoreError;
 use podium_core::model::{PollData, Task, TaskExecLog, Workflow, WorkflowStatus};
 use podium_core::service::search::{TaskSearch, WorkflowSearch};
-use podium_core::store::{Claim, Committed, ExecutionStore, Job, JobKind, OnClaim, StoreError, StoreResult, Txn, UnitOfWork};
+use podium_core::store::{
+    Claim, Committed, ExecutionStore, Job, JobKind, OnClaim, StoreError, StoreResult, Txn,
+    UnitOfWork,
+};
 use rusqlite::{OptionalExtension, params};
 
 use crate::rows::{self, decode_task, decode_workflow, load_state, persist_changes, persist_state};
@@ -50,9 +53,10 @@ impl ExecutionStore for SqliteStore {
                     )
                     .map_err(map_err)?;
                 let picked: Vec<(i64, String)> = pick
-                    .query_map(params![claim.queue_name, claim.now, claim.count as i64], |row| {
-                        Ok((row.get(0)?, row.get(1)?))
-                    })
+                    .query_map(
+                        params![claim.queue_name, claim.now, claim.count as i64],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
                     .map_err(map_err)?
                     .collect::<Result<_, _>>()
                     .map_err(map_err)?;
@@ -95,7 +99,14 @@ impl ExecutionStore for SqliteStore {
                     .map_err(map_err)?;
                 let rows: Vec<(String, String, String, Option<String>, String, i64)> = stmt
                     .query_map(params![now, limit as i64], |row| {
-                        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
+                        Ok((
+                            row.get(0)?,
+                            row.get(1)?,
+                            row.get(2)?,
+                            row.get(3)?,
+                            row.get(4)?,
+                            row.get(5)?,
+                        ))
                     })
                     .map_err(map_err)?
                     .collect::<Result<_, _>>()
@@ -125,10 +136,8 @@ impl ExecutionStore for SqliteStore {
     }
 
     async fn next_job_due(&self) -> StoreResult<Option<i64>> {
-        self.read_value(
-            "SELECT MIN(MAX(due_at, COALESCE(lease_until, 0))) FROM job",
-        )
-        .await
+        self.read_value("SELECT MIN(MAX(due_at, COALESCE(lease_until, 0))) FROM job")
+            .await
     }
 
     async fn get_workflow(&self, id: &str) -> StoreResult<Option<WorkflowState>> {
@@ -146,25 +155,27 @@ impl ExecutionStore for SqliteStore {
     async fn get_task(&self, id: &str) -> StoreResult<Option<Task>> {
         let id = id.to_string();
         self.read(move |conn, _| {
-                let json: Option<String> = conn
-                    .prepare_cached("SELECT json FROM task WHERE id = ?1")
-                    .and_then(|mut s| s.query_row([&id], |row| row.get(0)).optional())
-                    .map_err(map_err)?;
-                json.map(|j| decode_task(&j)).transpose()
-            })
-            .await
+            let json: Option<String> = conn
+                .prepare_cached("SELECT json FROM task WHERE id = ?1")
+                .and_then(|mut s| s.query_row([&id], |row| row.get(0)).optional())
+                .map_err(map_err)?;
+            json.map(|j| decode_task(&j)).transpose()
+        })
+        .await
     }
 
     async fn due_workflows(&self, now: i64, limit: usize) -> StoreResult<Vec<String>> {
         self.read(move |conn, _| {
-                conn.prepare_cached("SELECT id FROM workflow WHERE next_check_at <= ?1 ORDER BY next_check_at LIMIT ?2")
-                    .and_then(|mut s| {
-                        s.query_map(params![now, limit as i64], |row| row.get(0))?
-                            .collect::<Result<Vec<String>, _>>()
-                    })
-                    .map_err(map_err)
+            conn.prepare_cached(
+                "SELECT id FROM workflow WHERE next_check_at <= ?1 ORDER BY next_check_at LIMIT ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![now, limit as i64], |row| row.get(0))?
+                    .collect::<Result<Vec<String>, _>>()
             })
-            .await
+            .map_err(map_err)
+        })
+        .await
     }
 
     async fn next_check_due(&self) -> StoreResult<Option<i64>> {
@@ -175,77 +186,86 @@ impl ExecutionStore for SqliteStore {
     async fn queue_sizes(&self, names: &[String]) -> StoreResult<HashMap<String, i64>> {
         let names = names.to_vec();
         self.read(move |conn, _| {
-                let mut sizes = HashMap::new();
-                if names.is_empty() {
-                    let mut stmt = conn
-                        .prepare_cached("SELECT queue_name, COUNT(*) FROM queue GROUP BY queue_name")
-                        .map_err(map_err)?;
-                    let rows = stmt
-                        .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))
-                        .map_err(map_err)?;
-                    for row in rows {
-                        let (name, count) = row.map_err(map_err)?;
-                        sizes.insert(name, count);
-                    }
-                } else {
-                    let mut stmt = conn
-                        .prepare_cached("SELECT COUNT(*) FROM queue WHERE queue_name = ?1")
-                        .map_err(map_err)?;
-                    for name in names {
-                        let count: i64 = stmt.query_row([&name], |row| row.get(0)).map_err(map_err)?;
-                        sizes.insert(name, count);
-                    }
+            let mut sizes = HashMap::new();
+            if names.is_empty() {
+                let mut stmt = conn
+                    .prepare_cached("SELECT queue_name, COUNT(*) FROM queue GROUP BY queue_name")
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map([], |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                    })
+                    .map_err(map_err)?;
+                for row in rows {
+                    let (name, count) = row.map_err(map_err)?;
+                    sizes.insert(name, count);
                 }
-                Ok(sizes)
-            })
-            .await
+            } else {
+                let mut stmt = conn
+                    .prepare_cached("SELECT COUNT(*) FROM queue WHERE queue_name = ?1")
+                    .map_err(map_err)?;
+                for name in names {
+                    let count: i64 = stmt.query_row([&name], |row| row.get(0)).map_err(map_err)?;
+                    sizes.insert(name, count);
+                }
+            }
+            Ok(sizes)
+        })
+        .await
     }
 
     async fn workflow_counts(&self) -> StoreResult<HashMap<WorkflowStatus, i64>> {
         self.read(|conn, _| {
-                let mut stmt = conn
-                    .prepare_cached("SELECT status, COUNT(*) FROM workflow GROUP BY status")
-                    .map_err(map_err)?;
-                let rows = stmt
-                    .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))
-                    .map_err(map_err)?;
-                let mut counts = HashMap::new();
-                for row in rows {
-                    let (status, count) = row.map_err(map_err)?;
-                    counts.insert(rows::workflow_status(&status)?, count);
-                }
-                Ok(counts)
-            })
-            .await
+            let mut stmt = conn
+                .prepare_cached("SELECT status, COUNT(*) FROM workflow GROUP BY status")
+                .map_err(map_err)?;
+            let rows = stmt
+                .query_map([], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
+                .map_err(map_err)?;
+            let mut counts = HashMap::new();
+            for row in rows {
+                let (status, count) = row.map_err(map_err)?;
+                counts.insert(rows::workflow_status(&status)?, count);
+            }
+            Ok(counts)
+        })
+        .await
     }
 
     async fn search_workflows(&self, query: &WorkflowSearch) -> StoreResult<(i64, Vec<Workflow>)> {
         let query = query.clone();
         self.read(move |conn, _| {
-                let (total, jsons) = search::workflows(conn, &query)?;
-                let mut out = Vec::with_capacity(jsons.len());
-                for json in jsons {
-                    out.push(decode_workflow(&json)?);
-                }
-                Ok((total, out))
-            })
-            .await
+            let (total, jsons) = search::workflows(conn, &query)?;
+            let mut out = Vec::with_capacity(jsons.len());
+            for json in jsons {
+                out.push(decode_workflow(&json)?);
+            }
+            Ok((total, out))
+        })
+        .await
     }
 
     async fn search_tasks(&self, query: &TaskSearch) -> StoreResult<(i64, Vec<Task>)> {
         let query = query.clone();
         self.read(move |conn, _| {
-                let (total, jsons) = search::tasks(conn, &query)?;
-                let mut out = Vec::with_capacity(jsons.len());
-                for json in jsons {
-                    out.push(decode_task(&json)?);
-                }
-                Ok((total, out))
-            })
-            .await
+            let (total, jsons) = search::tasks(conn, &query)?;
+            let mut out = Vec::with_capacity(jsons.len());
+            for json in jsons {
+                out.push(decode_task(&json)?);
+            }
+            Ok((total, out))
+        })
+        .await
     }
 
-    async fn workflows_by_correlation(&self, name: &str, correlation_id: &str, include_closed: bool) -> StoreResult<Vec<String>> {
+    async fn workflows_by_correlation(
+        &self,
+        name: &str,
+        correlation_id: &str,
+        include_closed: bool,
+    ) -> StoreResult<Vec<String>> {
         let (name, correlation_id) = (name.to_string(), correlation_id.to_string());
         self.read(move |conn, _| {
                 let sql = if include_closed {
@@ -264,34 +284,51 @@ impl ExecutionStore for SqliteStore {
             .await
     }
 
-    async fn running_workflows(&self, name: &str, version: Option<i32>, start_after: Option<i64>, start_before: Option<i64>) -> StoreResult<Vec<String>> {
+    async fn running_workflows(
+        &self,
+        name: &str,
+        version: Option<i32>,
+        start_after: Option<i64>,
+        start_before: Option<i64>,
+    ) -> StoreResult<Vec<String>> {
         let name = name.to_string();
         self.read(move |conn, _| {
-                conn.prepare_cached(
-                    "SELECT id FROM workflow WHERE name = ?1 AND status = 'RUNNING'
+            conn.prepare_cached(
+                "SELECT id FROM workflow WHERE name = ?1 AND status = 'RUNNING'
                      AND (?2 IS NULL OR version = ?2) AND (?3 IS NULL OR start_time >= ?3)
                      AND (?4 IS NULL OR start_time <= ?4) ORDER BY start_time",
-                )
-                .and_then(|mut s| {
-                    s.query_map(params![name, version, start_after, start_before], |row| row.get(0))?
-                        .collect::<Result<Vec<String>, _>>()
-                })
-                .map_err(map_err)
+            )
+            .and_then(|mut s| {
+                s.query_map(params![name, version, start_after, start_before], |row| {
+                    row.get(0)
+                })?
+                .collect::<Result<Vec<String>, _>>()
             })
-            .await
+            .map_err(map_err)
+        })
+        .await
     }
 
-    async fn workflow_by_idempotency_key(&self, name: &str, key: &str) -> StoreResult<Option<(String, WorkflowStatus)>> {
+    async fn workflow_by_idempotency_key(
+        &self,
+        name: &str,
+        key: &str,
+    ) -> StoreResult<Option<(String, WorkflowStatus)>> {
         let (name, key) = (name.to_string(), key.to_string());
         self.read(move |conn, _| {
-                let row: Option<(String, String)> = conn
-                    .prepare_cached("SELECT id, status FROM workflow WHERE name = ?1 AND idempotency_key = ?2")
-                    .and_then(|mut s| s.query_row(params![name, key], |row| Ok((row.get(0)?, row.get(1)?))).optional())
-                    .map_err(map_err)?;
-                row.map(|(id, status)| Ok((id, rows::workflow_status(&status)?)))
-                    .transpose()
-            })
-            .await
+            let row: Option<(String, String)> = conn
+                .prepare_cached(
+                    "SELECT id, status FROM workflow WHERE name = ?1 AND idempotency_key = ?2",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![name, key], |row| Ok((row.get(0)?, row.get(1)?)))
+                        .optional()
+                })
+                .map_err(map_err)?;
+            row.map(|(id, status)| Ok((id, rows::workflow_status(&status)?)))
+                .transpose()
+        })
+        .await
     }
 
     async fn child_of_task(&self, parent_task_id: &str) -> StoreResult<Option<String>> {
@@ -307,20 +344,22 @@ impl ExecutionStore for SqliteStore {
     async fn task_logs(&self, task_id: &str) -> StoreResult<Vec<TaskExecLog>> {
         let task_id = task_id.to_string();
         self.read(move |conn, _| {
-                conn.prepare_cached("SELECT log, created_time FROM task_log WHERE task_id = ?1 ORDER BY id")
-                    .and_then(|mut s| {
-                        s.query_map([&task_id], |row| {
-                            Ok(TaskExecLog {
-                                log: row.get(0)?,
-                                task_id: Some(task_id.clone()),
-                                created_time: row.get(1)?,
-                            })
-                        })?
-                        .collect::<Result<Vec<_>, _>>()
+            conn.prepare_cached(
+                "SELECT log, created_time FROM task_log WHERE task_id = ?1 ORDER BY id",
+            )
+            .and_then(|mut s| {
+                s.query_map([&task_id], |row| {
+                    Ok(TaskExecLog {
+                        log: row.get(0)?,
+                        task_id: Some(task_id.clone()),
+                        created_time: row.get(1)?,
                     })
-                    .map_err(map_err)
+                })?
+                .collect::<Result<Vec<_>, _>>()
             })
-            .await
+            .map_err(map_err)
+        })
+        .await
     }
 
     async fn record_poll(&self, poll: PollData) -> StoreResult<()> {
@@ -349,25 +388,25 @@ impl ExecutionStore for SqliteStore {
     async fn poll_data(&self, task_type: Option<&str>) -> StoreResult<Vec<PollData>> {
         let task_type = task_type.map(str::to_string);
         self.read(move |conn, _| {
-                conn.prepare_cached(
-                    "SELECT task_type, domain, worker_id, last_poll_time FROM poll_data
+            conn.prepare_cached(
+                "SELECT task_type, domain, worker_id, last_poll_time FROM poll_data
                      WHERE ?1 IS NULL OR task_type = ?1 ORDER BY task_type, domain, worker_id",
-                )
-                .and_then(|mut s| {
-                    s.query_map([&task_type], |row| {
-                        let domain: String = row.get(1)?;
-                        Ok(PollData {
-                            queue_name: row.get(0)?,
-                            domain: (!domain.is_empty()).then_some(domain),
-                            worker_id: row.get(2)?,
-                            last_poll_time: row.get(3)?,
-                        })
-                    })?
-                    .collect::<Result<Vec<_>, _>>()
-                })
-                .map_err(map_err)
+            )
+            .and_then(|mut s| {
+                s.query_map([&task_type], |row| {
+                    let domain: String = row.get(1)?;
+                    Ok(PollData {
+                        queue_name: row.get(0)?,
+                        domain: (!domain.is_empty()).then_some(domain),
+                        worker_id: row.get(2)?,
+                        last_poll_time: row.get(3)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()
             })
-            .await
+            .map_err(map_err)
+        })
+        .await
     }
 }
 
@@ -375,10 +414,10 @@ impl SqliteStore {
     /// Reads one optional integer.
     async fn read_value(&self, sql: &'static str) -> StoreResult<Option<i64>> {
         self.read(move |conn, _| {
-                conn.prepare_cached(sql)
-                    .and_then(|mut s| s.query_row([], |row| row.get::<_, Option<i64>>(0)))
-                    .map_err(map_err)
-            })
-            .await
+            conn.prepare_cached(sql)
+                .and_then(|mut s| s.query_row([], |row| row.get::<_, Option<i64>>(0)))
+                .map_err(map_err)
+        })
+        .await
     }
 }

@@ -72,7 +72,8 @@ impl ReaderPool {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(map_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(map_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(map_err)?;
         Ok(conn)
     }
 
@@ -99,7 +100,11 @@ pub(crate) struct Revisions {
 
 impl Revisions {
     /// A definition by revision, from the cache or the given connection.
-    pub(crate) fn get(&self, conn: &Connection, revision: &str) -> StoreResult<Option<Arc<WorkflowDef>>> {
+    pub(crate) fn get(
+        &self,
+        conn: &Connection,
+        revision: &str,
+    ) -> StoreResult<Option<Arc<WorkflowDef>>> {
         if let Some(def) = self.cache.lock().get(revision) {
             return Ok(Some(def.clone()));
         }
@@ -114,8 +119,8 @@ impl Revisions {
             })
             .map_err(map_err)?;
         let Some(json) = json else { return Ok(None) };
-        let def: WorkflowDef =
-            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("revision {revision}: {e}")))?;
+        let def: WorkflowDef = serde_json::from_str(&json)
+            .map_err(|e| StoreError::Corrupt(format!("revision {revision}: {e}")))?;
         let def = Arc::new(def);
         self.cache.lock().insert(revision.to_string(), def.clone());
         Ok(Some(def))
@@ -127,11 +132,16 @@ const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("migrations/000
 /// Maps a database error to a store error; uniqueness violations become conflicts.
 pub(crate) fn map_err(err: rusqlite::Error) -> StoreError {
     match &err {
-        rusqlite::Error::SqliteFailure(code, _) if code.code == rusqlite::ErrorCode::ConstraintViolation => {
+        rusqlite::Error::SqliteFailure(code, _)
+            if code.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
             StoreError::Conflict("the item already exists".to_string())
         }
         rusqlite::Error::SqliteFailure(code, _)
-            if matches!(code.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+            if matches!(
+                code.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
         {
             StoreError::Unavailable(err.to_string())
         }
@@ -162,7 +172,8 @@ fn configure(conn: &Connection, durability: Durability) -> StoreResult<()> {
          PRAGMA cache_size = -32000;"
     ))
     .map_err(map_err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(map_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(map_err)?;
     Ok(())
 }
 
@@ -179,7 +190,8 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     for (index, (_name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction().map_err(map_err)?;
         tx.execute_batch(sql).map_err(map_err)?;
-        tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1)).map_err(map_err)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1))
+            .map_err(map_err)?;
         tx.commit().map_err(map_err)?;
     }
     Ok(())
@@ -192,8 +204,11 @@ impl SqliteStore {
         configure(&conn, options.durability)?;
         migrate(&mut conn)?;
         // This process owns the file: leases held by a previous process are void.
-        conn.execute("UPDATE job SET lease_until = NULL WHERE lease_until IS NOT NULL", [])
-            .map_err(map_err)?;
+        conn.execute(
+            "UPDATE job SET lease_until = NULL WHERE lease_until IS NOT NULL",
+            [],
+        )
+        .map_err(map_err)?;
         let readers = Arc::new(ReaderPool {
             path: options.path.clone(),
             idle: Mutex::new(Vec::new()),

@@ -30,9 +30,16 @@ impl SqliteStore {
     }
 }
 
-fn query_jsons(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> StoreResult<Vec<String>> {
+fn query_jsons(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> StoreResult<Vec<String>> {
     conn.prepare_cached(sql)
-        .and_then(|mut s| s.query_map(args, |row| row.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>())
+        .and_then(|mut s| {
+            s.query_map(args, |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })
         .map_err(map_err)
 }
 
@@ -41,7 +48,12 @@ impl MetadataStore for SqliteStore {
     async fn put_task_defs(&self, defs: &[TaskDef]) -> StoreResult<()> {
         let mut rows = Vec::with_capacity(defs.len());
         for def in defs {
-            rows.push((def.name.clone(), encode(def)?, def.create_time.unwrap_or(0), def.update_time.unwrap_or(0)));
+            rows.push((
+                def.name.clone(),
+                encode(def)?,
+                def.create_time.unwrap_or(0),
+                def.update_time.unwrap_or(0),
+            ));
         }
         self.write_value(move |conn| {
             for (name, json, create_time, update_time) in rows {
@@ -93,10 +105,16 @@ impl MetadataStore for SqliteStore {
         .await
     }
 
-    async fn put_workflow_def(&self, def: &WorkflowDef, revision: &str, overwrite: bool) -> StoreResult<()> {
+    async fn put_workflow_def(
+        &self,
+        def: &WorkflowDef,
+        revision: &str,
+        overwrite: bool,
+    ) -> StoreResult<()> {
         let json = encode(def)?;
         let (name, version, revision) = (def.name.clone(), def.version, revision.to_string());
-        let (create_time, update_time) = (def.create_time.unwrap_or(0), def.update_time.unwrap_or(0));
+        let (create_time, update_time) =
+            (def.create_time.unwrap_or(0), def.update_time.unwrap_or(0));
         self.write_value(move |conn| {
             let exists: bool = conn
                 .prepare_cached("SELECT 1 FROM workflow_def WHERE name = ?1 AND version = ?2")
@@ -124,7 +142,11 @@ impl MetadataStore for SqliteStore {
         .await
     }
 
-    async fn get_workflow_def(&self, name: &str, version: Option<i32>) -> StoreResult<Option<(WorkflowDef, String)>> {
+    async fn get_workflow_def(
+        &self,
+        name: &str,
+        version: Option<i32>,
+    ) -> StoreResult<Option<(WorkflowDef, String)>> {
         let name = name.to_string();
         self.read(move |conn, _| {
             let row: Option<(String, String)> = match version {
@@ -150,10 +172,14 @@ impl MetadataStore for SqliteStore {
 
     async fn list_workflow_defs(&self) -> StoreResult<Vec<WorkflowDef>> {
         self.read(|conn, _| {
-            query_jsons(conn, "SELECT json FROM workflow_def ORDER BY name, version", [])?
-                .iter()
-                .map(|j| serde_json::from_str(j).map_err(|e| corrupt("workflow definition", e)))
-                .collect()
+            query_jsons(
+                conn,
+                "SELECT json FROM workflow_def ORDER BY name, version",
+                [],
+            )?
+            .iter()
+            .map(|j| serde_json::from_str(j).map_err(|e| corrupt("workflow definition", e)))
+            .collect()
         })
         .await
     }
@@ -170,9 +196,11 @@ impl MetadataStore for SqliteStore {
                 .and_then(|mut s| s.query_row([&name], |r| r.get(0)))
                 .map_err(map_err)?;
             if remaining == 0 {
-                conn.prepare_cached("DELETE FROM tag WHERE resource_type = 'WORKFLOW_DEF' AND name = ?1")
-                    .and_then(|mut s| s.execute([&name]))
-                    .map_err(map_err)?;
+                conn.prepare_cached(
+                    "DELETE FROM tag WHERE resource_type = 'WORKFLOW_DEF' AND name = ?1",
+                )
+                .and_then(|mut s| s.execute([&name]))
+                .map_err(map_err)?;
             }
             Ok(n > 0)
         })
@@ -181,23 +209,31 @@ impl MetadataStore for SqliteStore {
 
     async fn get_def_revision(&self, revision: &str) -> StoreResult<Option<Arc<WorkflowDef>>> {
         let revision = revision.to_string();
-        self.read(move |conn, revisions| revisions.get(conn, &revision)).await
+        self.read(move |conn, revisions| revisions.get(conn, &revision))
+            .await
     }
 
     async fn put_def_revision(&self, revision: &str, def: &WorkflowDef) -> StoreResult<()> {
         let json = encode(def)?;
         let revision = revision.to_string();
         self.write_value(move |conn| {
-            conn.prepare_cached("INSERT OR IGNORE INTO def_revision (revision, json) VALUES (?1, ?2)")
-                .and_then(|mut s| s.execute(params![revision, json]))
-                .map_err(map_err)?;
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO def_revision (revision, json) VALUES (?1, ?2)",
+            )
+            .and_then(|mut s| s.execute(params![revision, json]))
+            .map_err(map_err)?;
             Ok(())
         })
         .await
     }
 }
 
-fn insert_tags(conn: &Connection, resource_type: &str, name: &str, tags: &[Tag]) -> StoreResult<()> {
+fn insert_tags(
+    conn: &Connection,
+    resource_type: &str,
+    name: &str,
+    tags: &[Tag],
+) -> StoreResult<()> {
     for tag in tags {
         conn.prepare_cached(
             "INSERT OR REPLACE INTO tag (resource_type, name, key, value, tag_type) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -232,7 +268,8 @@ impl TagStore for SqliteStore {
     }
 
     async fn set_tags(&self, resource_type: &str, name: &str, tags: &[Tag]) -> StoreResult<()> {
-        let (resource_type, name, tags) = (resource_type.to_string(), name.to_string(), tags.to_vec());
+        let (resource_type, name, tags) =
+            (resource_type.to_string(), name.to_string(), tags.to_vec());
         self.write_value(move |conn| {
             conn.prepare_cached("DELETE FROM tag WHERE resource_type = ?1 AND name = ?2")
                 .and_then(|mut s| s.execute(params![resource_type, name]))
@@ -243,13 +280,15 @@ impl TagStore for SqliteStore {
     }
 
     async fn add_tags(&self, resource_type: &str, name: &str, tags: &[Tag]) -> StoreResult<()> {
-        let (resource_type, name, tags) = (resource_type.to_string(), name.to_string(), tags.to_vec());
+        let (resource_type, name, tags) =
+            (resource_type.to_string(), name.to_string(), tags.to_vec());
         self.write_value(move |conn| insert_tags(conn, &resource_type, &name, &tags))
             .await
     }
 
     async fn remove_tags(&self, resource_type: &str, name: &str, tags: &[Tag]) -> StoreResult<()> {
-        let (resource_type, name, tags) = (resource_type.to_string(), name.to_string(), tags.to_vec());
+        let (resource_type, name, tags) =
+            (resource_type.to_string(), name.to_string(), tags.to_vec());
         self.write_value(move |conn| {
             for tag in tags {
                 conn.prepare_cached("DELETE FROM tag WHERE resource_type = ?1 AND name = ?2 AND key = ?3 AND value = ?4")

@@ -40,12 +40,19 @@ pub(crate) fn load_tasks(conn: &Connection, workflow_id: &str) -> StoreResult<Ve
 }
 
 /// A workflow record (no tasks) with its revision and next check time.
-pub(crate) fn load_record(conn: &Connection, id: &str) -> StoreResult<Option<(Workflow, String, Option<i64>)>> {
+pub(crate) fn load_record(
+    conn: &Connection,
+    id: &str,
+) -> StoreResult<Option<(Workflow, String, Option<i64>)>> {
     let row = conn
         .prepare_cached("SELECT json, def_revision, next_check_at FROM workflow WHERE id = ?1")
         .map_err(map_err)?
         .query_row([id], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, Option<i64>>(2)?))
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, Option<i64>>(2)?,
+            ))
         })
         .optional()
         .map_err(map_err)?;
@@ -56,15 +63,23 @@ pub(crate) fn load_record(conn: &Connection, id: &str) -> StoreResult<Option<(Wo
 }
 
 /// A workflow with its tasks and definition.
-pub(crate) fn load_state(conn: &Connection, revisions: &Revisions, id: &str) -> StoreResult<Option<WorkflowState>> {
+pub(crate) fn load_state(
+    conn: &Connection,
+    revisions: &Revisions,
+    id: &str,
+) -> StoreResult<Option<WorkflowState>> {
     let Some((workflow, revision, next_check)) = load_record(conn, id)? else {
         return Ok(None);
     };
-    let def = revisions
-        .get(conn, &revision)?
-        .ok_or_else(|| StoreError::Corrupt(format!("workflow {id} refers to missing definition revision {revision}")))?;
+    let def = revisions.get(conn, &revision)?.ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "workflow {id} refers to missing definition revision {revision}"
+        ))
+    })?;
     let tasks = load_tasks(conn, id)?;
-    Ok(Some(WorkflowState::loaded(workflow, def, revision, next_check, tasks)))
+    Ok(Some(WorkflowState::loaded(
+        workflow, def, revision, next_check, tasks,
+    )))
 }
 
 fn write_workflow(conn: &Connection, state: &WorkflowState) -> StoreResult<()> {
@@ -151,9 +166,11 @@ pub(crate) fn update_task(conn: &Connection, task: &Task) -> StoreResult<()> {
 }
 
 fn delete_workflow(conn: &Connection, id: &str) -> StoreResult<()> {
-    conn.prepare_cached("DELETE FROM task_log WHERE task_id IN (SELECT id FROM task WHERE workflow_id = ?1)")
-        .and_then(|mut s| s.execute([id]))
-        .map_err(map_err)?;
+    conn.prepare_cached(
+        "DELETE FROM task_log WHERE task_id IN (SELECT id FROM task WHERE workflow_id = ?1)",
+    )
+    .and_then(|mut s| s.execute([id]))
+    .map_err(map_err)?;
     for sql in [
         "DELETE FROM queue WHERE workflow_id = ?1",
         "DELETE FROM task WHERE workflow_id = ?1",
@@ -177,7 +194,11 @@ fn note_workflow(committed: &mut Committed, state: &WorkflowState) {
 }
 
 /// Writes a workflow's changes (all of it if new) and marks it clean.
-pub(crate) fn persist_state(conn: &Connection, state: &mut WorkflowState, committed: &mut Committed) -> StoreResult<()> {
+pub(crate) fn persist_state(
+    conn: &Connection,
+    state: &mut WorkflowState,
+    committed: &mut Committed,
+) -> StoreResult<()> {
     if !state.is_dirty() && !state.is_new() {
         return Ok(());
     }
@@ -205,7 +226,11 @@ pub(crate) fn persist_state(conn: &Connection, state: &mut WorkflowState, commit
 }
 
 /// Writes a change set (after the locked workflow's own changes).
-pub(crate) fn persist_changes(conn: &Connection, changes: &mut ChangeSet, committed: &mut Committed) -> StoreResult<()> {
+pub(crate) fn persist_changes(
+    conn: &Connection,
+    changes: &mut ChangeSet,
+    committed: &mut Committed,
+) -> StoreResult<()> {
     for state in &mut changes.new_workflows {
         persist_state(conn, state, committed)?;
     }
@@ -257,9 +282,11 @@ pub(crate) fn persist_changes(conn: &Connection, changes: &mut ChangeSet, commit
             .map_err(map_err)?;
     }
     for log in &changes.task_logs {
-        conn.prepare_cached("INSERT INTO task_log (task_id, created_time, log) VALUES (?1, ?2, ?3)")
-            .and_then(|mut s| s.execute(params![log.task_id, log.created_time, log.log]))
-            .map_err(map_err)?;
+        conn.prepare_cached(
+            "INSERT INTO task_log (task_id, created_time, log) VALUES (?1, ?2, ?3)",
+        )
+        .and_then(|mut s| s.execute(params![log.task_id, log.created_time, log.log]))
+        .map_err(map_err)?;
     }
     for id in &changes.workflow_deletes {
         delete_workflow(conn, id)?;

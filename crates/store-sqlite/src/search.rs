@@ -1,7 +1,9 @@
 //! Search filters translated into SQL over the indexed columns. Values are always bound
 //! as parameters; only column names from a fixed list reach the SQL text.
 
-use podium_core::service::search::{Filter, Op, Search, SearchValue, SortOrder, TaskField, WorkflowField};
+use podium_core::service::search::{
+    Filter, Op, Search, SearchValue, SortOrder, TaskField, WorkflowField,
+};
 use podium_core::store::StoreResult;
 use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
@@ -75,21 +77,36 @@ fn translate<F: Column>(filter: &Filter<F>, params: &mut Vec<SqlValue>) -> Strin
         }
         Filter::In(field, values) | Filter::NotIn(field, values) => {
             let list: Vec<String> = values.iter().map(|v| bind(v, params)).collect();
-            let not = if matches!(filter, Filter::NotIn(..)) { "NOT " } else { "" };
+            let not = if matches!(filter, Filter::NotIn(..)) {
+                "NOT "
+            } else {
+                ""
+            };
             format!("{} {not}IN ({})", field.column(), list.join(", "))
         }
         Filter::And(parts) => {
-            let parts: Vec<String> = parts.iter().map(|p| format!("({})", translate(p, params))).collect();
+            let parts: Vec<String> = parts
+                .iter()
+                .map(|p| format!("({})", translate(p, params)))
+                .collect();
             parts.join(" AND ")
         }
         Filter::Or(parts) => {
-            let parts: Vec<String> = parts.iter().map(|p| format!("({})", translate(p, params))).collect();
+            let parts: Vec<String> = parts
+                .iter()
+                .map(|p| format!("({})", translate(p, params)))
+                .collect();
             parts.join(" OR ")
         }
     }
 }
 
-fn run<F: Column>(conn: &Connection, table: &str, search: &Search<F>, default_sort: &str) -> StoreResult<(i64, Vec<String>)> {
+fn run<F: Column>(
+    conn: &Connection,
+    table: &str,
+    search: &Search<F>,
+    default_sort: &str,
+) -> StoreResult<(i64, Vec<String>)> {
     let mut params = Vec::new();
     let mut conditions = Vec::new();
     if let Some(filter) = &search.filter {
@@ -97,7 +114,10 @@ fn run<F: Column>(conn: &Connection, table: &str, search: &Search<F>, default_so
     }
     if let Some(text) = &search.free_text {
         for word in text.split_whitespace() {
-            let escaped = word.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = word
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             params.push(SqlValue::Text(format!("%{escaped}%")));
             conditions.push(format!("json LIKE ?{} ESCAPE '\\'", params.len()));
         }
@@ -121,7 +141,11 @@ fn run<F: Column>(conn: &Connection, table: &str, search: &Search<F>, default_so
                 format!(
                     "{} {}",
                     field.column(),
-                    if *order == SortOrder::Desc { "DESC" } else { "ASC" }
+                    if *order == SortOrder::Desc {
+                        "DESC"
+                    } else {
+                        "ASC"
+                    }
                 )
             })
             .collect::<Vec<_>>()
@@ -137,19 +161,27 @@ fn run<F: Column>(conn: &Connection, table: &str, search: &Search<F>, default_so
     let rows = conn
         .prepare(&sql)
         .and_then(|mut s| {
-            s.query_map(rusqlite::params_from_iter(params.iter()), |row| row.get::<_, String>(0))?
-                .collect::<Result<Vec<_>, _>>()
+            s.query_map(rusqlite::params_from_iter(params.iter()), |row| {
+                row.get::<_, String>(0)
+            })?
+            .collect::<Result<Vec<_>, _>>()
         })
         .map_err(map_err)?;
     Ok((total, rows))
 }
 
 /// Runs a workflow search: the total and one page of workflow JSON documents.
-pub(crate) fn workflows(conn: &Connection, search: &Search<WorkflowField>) -> StoreResult<(i64, Vec<String>)> {
+pub(crate) fn workflows(
+    conn: &Connection,
+    search: &Search<WorkflowField>,
+) -> StoreResult<(i64, Vec<String>)> {
     run(conn, "workflow", search, "start_time DESC")
 }
 
 /// Runs a task search: the total and one page of task JSON documents.
-pub(crate) fn tasks(conn: &Connection, search: &Search<TaskField>) -> StoreResult<(i64, Vec<String>)> {
+pub(crate) fn tasks(
+    conn: &Connection,
+    search: &Search<TaskField>,
+) -> StoreResult<(i64, Vec<String>)> {
     run(conn, "task", search, "scheduled_time DESC")
 }

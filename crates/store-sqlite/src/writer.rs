@@ -13,12 +13,16 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::error;
 
 /// A change to apply: gets the connection (inside a savepoint) and records what it wrote.
-type Change = Box<dyn FnOnce(&Connection, &mut Committed) -> Result<Box<dyn Any + Send>, CoreError> + Send>;
+type Change =
+    Box<dyn FnOnce(&Connection, &mut Committed) -> Result<Box<dyn Any + Send>, CoreError> + Send>;
 
 type Reply = oneshot::Sender<Result<(Box<dyn Any + Send>, Committed), CoreError>>;
 
 enum Request {
-    Change { change: Change, reply: Reply },
+    Change {
+        change: Change,
+        reply: Reply,
+    },
     /// Finish what is queued before this, then stop.
     Stop,
 }
@@ -53,7 +57,9 @@ impl Writer {
         F: FnOnce(&Connection, &mut Committed) -> Result<T, CoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let change: Change = Box::new(move |conn, committed| change(conn, committed).map(|v| Box::new(v) as Box<dyn Any + Send>));
+        let change: Change = Box::new(move |conn, committed| {
+            change(conn, committed).map(|v| Box::new(v) as Box<dyn Any + Send>)
+        });
         self.sender
             .send(Request::Change { change, reply })
             .map_err(|_| CoreError::Unavailable("the store is closed".into()))?;
@@ -78,7 +84,9 @@ impl Writer {
 fn run(mut conn: Connection, mut receiver: mpsc::UnboundedReceiver<Request>) {
     let mut stopping = false;
     while !stopping {
-        let Some(first) = receiver.blocking_recv() else { break };
+        let Some(first) = receiver.blocking_recv() else {
+            break;
+        };
         let mut batch = Vec::with_capacity(16);
         let mut next = Some(first);
         while let Some(request) = next.take() {

@@ -7,7 +7,9 @@
 
 use serde_json::{Value, json};
 
-use crate::model::{RetryLogic, TaskDef, TaskStatus, TaskTimeoutPolicy, WorkflowStatus, WorkflowTimeoutPolicy};
+use crate::model::{
+    RetryLogic, TaskDef, TaskStatus, TaskTimeoutPolicy, WorkflowStatus, WorkflowTimeoutPolicy,
+};
 use crate::store::{ChangeSet, Job, JobKind};
 
 use super::context::EngineContext;
@@ -68,7 +70,11 @@ fn run(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) 
             let task = &state.tasks()[index];
             // Skipped tasks are not processed: the decider steps over them when their
             // predecessor finishes.
-            if task.status.is_terminal() && task.status != TaskStatus::Skipped && !task.executed && !task.retried {
+            if task.status.is_terminal()
+                && task.status != TaskStatus::Skipped
+                && !task.executed
+                && !task.retried
+            {
                 progress = true;
                 if let Some(end) = handle_finished(state, index, ctx, out) {
                     end_workflow(state, end, ctx, out);
@@ -126,7 +132,12 @@ fn mark_executed(state: &mut WorkflowState, index: usize) {
 
 /// Handles a task that reached a terminal status: schedules what follows, retries it,
 /// or says how the workflow ends.
-fn handle_finished(state: &mut WorkflowState, index: usize, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> Option<WorkflowEnd> {
+fn handle_finished(
+    state: &mut WorkflowState,
+    index: usize,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> Option<WorkflowEnd> {
     mark_executed(state, index);
     let task = state.tasks()[index].clone();
     if task.status.is_successful() {
@@ -136,15 +147,20 @@ fn handle_finished(state: &mut WorkflowState, index: usize, ctx: &EngineContext<
     let node = graph::find_task(&state.def, &task.reference_task_name).cloned();
     let def = node.as_ref().and_then(|n| ctx.task_def_for(n));
     let allowed_retries = match &def {
-        Some(def) => node.as_ref().and_then(|n| n.retry_count).unwrap_or(def.retry_count),
+        Some(def) => node
+            .as_ref()
+            .and_then(|n| n.retry_count)
+            .unwrap_or(def.retry_count),
         None => 0,
     };
     let kind = TaskKind::of_execution(&task);
-    if task.status.is_retriable() && !kind.is_control_flow() && task.retry_count < allowed_retries {
-        if let (Some(node), Some(def)) = (node.as_ref(), def.as_ref()) {
-            retry_task(state, index, node, def, ctx, out);
-            return None;
-        }
+    if task.status.is_retriable()
+        && !kind.is_control_flow()
+        && task.retry_count < allowed_retries
+        && let (Some(node), Some(def)) = (node.as_ref(), def.as_ref())
+    {
+        retry_task(state, index, node, def, ctx, out);
+        return None;
     }
     if node.as_ref().is_some_and(|n| n.optional) {
         if let Some(t) = state.task_mut(index) {
@@ -179,7 +195,12 @@ fn task_failure_reason(task: &crate::model::Task, status: WorkflowStatus) -> Str
 }
 
 /// Schedules the node after a successfully finished task, if it has one.
-fn schedule_successor(state: &mut WorkflowState, task: &crate::model::Task, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
+fn schedule_successor(
+    state: &mut WorkflowState,
+    task: &crate::model::Task,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) {
     let kind = TaskKind::of_execution(task);
     if matches!(kind, TaskKind::Switch | TaskKind::Decision) && task.status != TaskStatus::Skipped {
         // A switch whose selected case has tasks continues through that case.
@@ -188,10 +209,13 @@ fn schedule_successor(state: &mut WorkflowState, task: &crate::model::Task, ctx:
             .get("selectedCase")
             .or_else(|| task.output_data.get("caseOutput").and_then(|v| v.get(0)))
             .map(expr::java_to_string);
-        if let (Some(case), Some(node)) = (case, graph::find_task(&state.def, &task.reference_task_name))
-            && !selected_case(node, &case).is_empty() {
-                return;
-            }
+        if let (Some(case), Some(node)) = (
+            case,
+            graph::find_task(&state.def, &task.reference_task_name),
+        ) && !selected_case(node, &case).is_empty()
+        {
+            return;
+        }
     }
     let def = state.def.clone();
     if let Some(next) = runnable_after(state, &def, &task.reference_task_name) {
@@ -200,7 +224,11 @@ fn schedule_successor(state: &mut WorkflowState, task: &crate::model::Task, ctx:
 }
 
 /// The node after `reference`, stepping over nodes that were skipped in advance.
-fn runnable_after<'d>(state: &WorkflowState, def: &'d crate::model::WorkflowDef, reference: &str) -> Option<&'d crate::model::WorkflowTask> {
+fn runnable_after<'d>(
+    state: &WorkflowState,
+    def: &'d crate::model::WorkflowDef,
+    reference: &str,
+) -> Option<&'d crate::model::WorkflowTask> {
     let mut next = graph::next_task(def, reference)?;
     while is_skipped(state, &next.task_reference_name) {
         next = graph::next_task(def, &next.task_reference_name)?;
@@ -209,7 +237,10 @@ fn runnable_after<'d>(state: &WorkflowState, def: &'d crate::model::WorkflowDef,
 }
 
 /// The first node to run, stepping over nodes that were skipped in advance.
-pub fn first_runnable<'d>(state: &WorkflowState, def: &'d crate::model::WorkflowDef) -> Option<&'d crate::model::WorkflowTask> {
+pub fn first_runnable<'d>(
+    state: &WorkflowState,
+    def: &'d crate::model::WorkflowDef,
+) -> Option<&'d crate::model::WorkflowTask> {
     let first = def.tasks.first()?;
     if is_skipped(state, &first.task_reference_name) {
         runnable_after(state, def, &first.task_reference_name)
@@ -232,7 +263,9 @@ pub fn retry_delay_seconds(def: &TaskDef, attempt: i32) -> i64 {
         RetryLogic::LinearBackoff => base
             .saturating_mul(def.backoff_scale_factor.max(1))
             .saturating_mul(i64::from(attempt) + 1),
-        RetryLogic::ExponentialBackoff => base.saturating_mul(2_i64.saturating_pow(attempt.clamp(0, 62) as u32)),
+        RetryLogic::ExponentialBackoff => {
+            base.saturating_mul(2_i64.saturating_pow(attempt.clamp(0, 62) as u32))
+        }
     };
     match def.max_retry_delay_seconds {
         Some(max) if max > 0 => delay.min(max),
@@ -307,7 +340,12 @@ fn is_complete(state: &WorkflowState) -> bool {
 /// Ends the workflow: sets its status, reason and output, cancels unfinished tasks
 /// (terminating their sub-workflows), and queues the follow-up jobs (failure workflow,
 /// parent notification).
-pub fn end_workflow(state: &mut WorkflowState, end: WorkflowEnd, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
+pub fn end_workflow(
+    state: &mut WorkflowState,
+    end: WorkflowEnd,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) {
     let now = ctx.now;
     let mut children = Vec::new();
     for index in 0..state.tasks().len() {
@@ -351,7 +389,10 @@ pub fn end_workflow(state: &mut WorkflowState, end: WorkflowEnd, ctx: &EngineCon
     wf.failed_task_names = failed_names;
     state.touch();
     state.next_check_at = None;
-    if end.trigger_failure_workflow && end.status != WorkflowStatus::Completed && state.def.failure_workflow_name().is_some() {
+    if end.trigger_failure_workflow
+        && end.status != WorkflowStatus::Completed
+        && state.def.failure_workflow_name().is_some()
+    {
         out.job_adds.push(Job {
             id: ctx.ids.new_id(),
             kind: JobKind::FailureWorkflow,
@@ -369,7 +410,10 @@ fn failed_task_names(state: &WorkflowState) -> (Vec<String>, Vec<String>) {
     let mut refs: Vec<String> = Vec::new();
     let mut names: Vec<String> = Vec::new();
     for task in state.tasks() {
-        if matches!(task.status, TaskStatus::Failed | TaskStatus::FailedWithTerminalError) {
+        if matches!(
+            task.status,
+            TaskStatus::Failed | TaskStatus::FailedWithTerminalError
+        ) {
             if !refs.contains(&task.reference_task_name) {
                 refs.push(task.reference_task_name.clone());
             }
@@ -384,7 +428,8 @@ fn failed_task_names(state: &WorkflowState) -> (Vec<String>, Vec<String>) {
 /// Queues the notification of a parent workflow that this sub-workflow changed status.
 pub fn notify_parent(state: &WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
     let wf = &state.workflow;
-    if let (Some(parent), Some(parent_task)) = (&wf.parent_workflow_id, &wf.parent_workflow_task_id) {
+    if let (Some(parent), Some(parent_task)) = (&wf.parent_workflow_id, &wf.parent_workflow_task_id)
+    {
         out.job_adds.push(Job {
             id: ctx.ids.new_id(),
             kind: JobKind::SubWorkflowEnded,
@@ -436,7 +481,11 @@ fn check_workflow_timeout(state: &WorkflowState, ctx: &EngineContext<'_>) -> Opt
 /// The workflow timeout counts from the last retry or resume, else from creation.
 fn workflow_clock_start(state: &WorkflowState) -> i64 {
     let wf = &state.workflow;
-    if wf.last_retried_time > 0 { wf.last_retried_time } else { wf.create_time }
+    if wf.last_retried_time > 0 {
+        wf.last_retried_time
+    } else {
+        wf.create_time
+    }
 }
 
 /// Which timeout a deadline belongs to.
@@ -472,28 +521,40 @@ fn task_deadlines(task: &crate::model::Task, def: Option<&TaskDef>) -> Vec<(i64,
     let kind = TaskKind::of_execution(task);
     let delay_ms = task.start_delay_in_seconds * 1000;
     let alert_only = def.timeout_policy == TaskTimeoutPolicy::AlertOnly;
-    if kind.is_worker_task() && task.status == TaskStatus::Scheduled && !alert_only {
-        if let Some(poll) = def.poll_timeout_seconds.filter(|p| *p > 0) {
-            deadlines.push((
-                task.scheduled_time + delay_ms + (poll + task.callback_after_seconds) * 1000,
-                TimeoutKind::Poll,
-            ));
-        }
+    if kind.is_worker_task()
+        && task.status == TaskStatus::Scheduled
+        && !alert_only
+        && let Some(poll) = def.poll_timeout_seconds.filter(|p| *p > 0)
+    {
+        deadlines.push((
+            task.scheduled_time + delay_ms + (poll + task.callback_after_seconds) * 1000,
+            TimeoutKind::Poll,
+        ));
     }
-    if kind.is_worker_task() && task.status == TaskStatus::InProgress && task.response_timeout_seconds > 0 {
+    if kind.is_worker_task()
+        && task.status == TaskStatus::InProgress
+        && task.response_timeout_seconds > 0
+    {
         deadlines.push((
             task.update_time + (task.response_timeout_seconds + task.callback_after_seconds) * 1000,
             TimeoutKind::Response,
         ));
     }
     if def.timeout_seconds > 0 && task.start_time > 0 && !alert_only {
-        deadlines.push((task.start_time + delay_ms + def.timeout_seconds * 1000, TimeoutKind::Run));
+        deadlines.push((
+            task.start_time + delay_ms + def.timeout_seconds * 1000,
+            TimeoutKind::Run,
+        ));
     }
     deadlines
 }
 
 /// Times out tasks whose deadlines passed. A `TIME_OUT_WF` timeout ends the workflow.
-fn check_task_timeouts(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> Option<WorkflowEnd> {
+fn check_task_timeouts(
+    state: &mut WorkflowState,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> Option<WorkflowEnd> {
     let now = ctx.now;
     let mut timed_out: Vec<(usize, String)> = Vec::new();
     let mut end = None;
@@ -502,8 +563,13 @@ fn check_task_timeouts(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: 
             continue; // a WAIT timer completes its task; it is not a timeout
         }
         let node = graph::find_task(&state.def, &task.reference_task_name);
-        let Some(def) = node.and_then(|n| ctx.task_def_for(n)) else { continue };
-        let Some((_, kind)) = task_deadlines(task, Some(&def)).into_iter().find(|(at, _)| now >= *at) else {
+        let Some(def) = node.and_then(|n| ctx.task_def_for(n)) else {
+            continue;
+        };
+        let Some((_, kind)) = task_deadlines(task, Some(&def))
+            .into_iter()
+            .find(|(at, _)| now >= *at)
+        else {
             continue;
         };
         let policy = policy_name(def.timeout_policy);
@@ -523,7 +589,10 @@ fn check_task_timeouts(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: 
                 def.timeout_seconds
             ),
         };
-        if kind != TimeoutKind::Response && def.timeout_policy == TaskTimeoutPolicy::TimeOutWf && end.is_none() {
+        if kind != TimeoutKind::Response
+            && def.timeout_policy == TaskTimeoutPolicy::TimeOutWf
+            && end.is_none()
+        {
             end = Some((task.task_id.clone(), reason.clone()));
         }
         timed_out.push((index, reason));

@@ -18,7 +18,9 @@ pub fn parse_duration_seconds(text: &str) -> Option<i64> {
     let mut total: i64 = 0;
     let mut next_unit = 0;
     while !rest.is_empty() {
-        let digits_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits_end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits_end == 0 {
             return None;
         }
@@ -122,7 +124,10 @@ mod tests {
         assert_eq!(parse_until_millis("1970-01-01 01:00"), Some(3_600_000));
         assert_eq!(parse_until_millis("1970-01-01 01:00 UTC"), Some(3_600_000));
         assert_eq!(parse_until_millis("1970-01-01 01:00 GMT+01:00"), Some(0));
-        assert_eq!(parse_until_millis("1970-01-01 00:00 PST"), Some(8 * 3_600_000));
+        assert_eq!(
+            parse_until_millis("1970-01-01 00:00 PST"),
+            Some(8 * 3_600_000)
+        );
         assert_eq!(parse_until_millis("tomorrow"), None);
         assert_eq!(parse_until_millis("1970-01-01 01:00 Mars"), None);
     }

@@ -96,7 +96,10 @@ fn find_spans(text: &str) -> Vec<Span> {
             }
             match closed {
                 Some(end) => {
-                    spans.push(Span { start: i, end: end + 1 });
+                    spans.push(Span {
+                        start: i,
+                        end: end + 1,
+                    });
                     i = end + 1;
                 }
                 None => break,
@@ -165,7 +168,10 @@ pub fn java_to_string(value: &Value) -> String {
             format!("[{}]", parts.join(", "))
         }
         Value::Object(map) => {
-            let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k}={}", java_to_string(v))).collect();
+            let parts: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{k}={}", java_to_string(v)))
+                .collect();
             format!("{{{}}}", parts.join(", "))
         }
     }
@@ -189,7 +195,9 @@ fn simple_steps(path: &str) -> Option<Vec<Step>> {
     while i < bytes.len() {
         match bytes[i] {
             b'.' => {
-                if key.is_empty() && !matches!(steps.last(), Some(Step::Index(_)) | Some(Step::Key(_))) {
+                if key.is_empty()
+                    && !matches!(steps.last(), Some(Step::Index(_)) | Some(Step::Key(_)))
+                {
                     return None;
                 }
                 if !key.is_empty() {
@@ -247,7 +255,8 @@ fn step_into<'v>(value: &'v Value, step: &Step) -> Option<&'v Value> {
 
 /// Jayway's `length()`/`size()` path functions, the ones workflows use in practice.
 fn strip_length_fn(path: &str) -> Option<&str> {
-    path.strip_suffix(".length()").or_else(|| path.strip_suffix(".size()"))
+    path.strip_suffix(".length()")
+        .or_else(|| path.strip_suffix(".size()"))
 }
 
 /// Reads a path from the expression document; a missing path reads as null.
@@ -330,7 +339,9 @@ fn latest_task<'t>(tasks: &'t [Task], reference: &str) -> Option<&'t Task> {
 }
 
 fn opt_str(value: Option<&str>) -> Value {
-    value.map(|s| Value::String(s.to_string())).unwrap_or(Value::Null)
+    value
+        .map(|s| Value::String(s.to_string()))
+        .unwrap_or(Value::Null)
 }
 
 fn workflow_scalar(field: &str, ctx: &ExprContext<'_>) -> Option<Value> {
@@ -404,7 +415,10 @@ fn workflow_document(ctx: &ExprContext<'_>) -> Value {
     let mut doc = Map::new();
     doc.insert("input".into(), Value::Object(ctx.workflow.input.clone()));
     doc.insert("output".into(), Value::Object(ctx.workflow.output.clone()));
-    doc.insert("variables".into(), Value::Object(ctx.workflow.variables.clone()));
+    doc.insert(
+        "variables".into(),
+        Value::Object(ctx.workflow.variables.clone()),
+    );
     for field in [
         "status",
         "workflowId",
@@ -460,7 +474,11 @@ fn lookup_jsonpath(path: &str, ctx: &ExprContext<'_>) -> Value {
     }
     let doc = Value::Object(doc);
     let nodes = parsed.query(&doc);
-    let indefinite = expr.contains('*') || expr.contains("..") || expr.contains('?') || expr.contains(':') || expr.contains(',');
+    let indefinite = expr.contains('*')
+        || expr.contains("..")
+        || expr.contains('?')
+        || expr.contains(':')
+        || expr.contains(',');
     if indefinite {
         Value::Array(nodes.all().into_iter().cloned().collect())
     } else {
@@ -495,12 +513,16 @@ mod tests {
                 task_type: "SIMPLE".into(),
                 status: TaskStatus::Completed,
                 task_id: "task-1".into(),
-                output_data: map(json!({"items": [{"id": 1, "a": 5}, {"id": 2, "a": 0}], "name": "x", "nested": {"k": [1, 2]}})),
+                output_data: map(
+                    json!({"items": [{"id": 1, "a": 5}, {"id": 2, "a": 0}], "name": "x", "nested": {"k": [1, 2]}}),
+                ),
                 input_data: map(json!({"p": 1})),
                 ..Task::default()
             };
             Fixture {
-                input: map(json!({"x": 1, "s": "text", "obj": {"a": 1, "b": [1, 2]}, "key": "name", "list": [1, 2, 3]})),
+                input: map(
+                    json!({"x": 1, "s": "text", "obj": {"a": 1, "b": [1, 2]}, "key": "name", "list": [1, 2, 3]}),
+                ),
                 output: JsonMap::new(),
                 variables: map(json!({"v": true})),
                 tasks: vec![t1],
@@ -537,7 +559,10 @@ mod tests {
     #[test]
     fn whole_expressions_keep_their_type() {
         assert_eq!(resolve("${workflow.input.x}"), json!(1));
-        assert_eq!(resolve("${workflow.input.obj}"), json!({"a": 1, "b": [1, 2]}));
+        assert_eq!(
+            resolve("${workflow.input.obj}"),
+            json!({"a": 1, "b": [1, 2]})
+        );
         assert_eq!(resolve("${workflow.variables.v}"), json!(true));
         assert_eq!(resolve("${t1.output.items[1].id}"), json!(2));
         assert_eq!(resolve("${t1.output['name']}"), json!("x"));
@@ -552,19 +577,31 @@ mod tests {
         assert_eq!(resolve("${workflow.input.nope}"), Value::Null);
         assert_eq!(resolve("${unknown.output.x}"), Value::Null);
         assert_eq!(resolve("${t1.output.items[9].id}"), Value::Null);
-        assert_eq!(resolve("value: ${workflow.input.nope}"), json!("value: null"));
+        assert_eq!(
+            resolve("value: ${workflow.input.nope}"),
+            json!("value: null")
+        );
     }
 
     #[test]
     fn embedded_expressions_are_stringified_like_java() {
         assert_eq!(resolve("x=${workflow.input.x}!"), json!("x=1!"));
-        assert_eq!(resolve("o=${workflow.input.obj}"), json!("o={a=1, b=[1, 2]}"));
-        assert_eq!(resolve("${workflow.input.s}-${workflow.input.x}"), json!("text-1"));
+        assert_eq!(
+            resolve("o=${workflow.input.obj}"),
+            json!("o={a=1, b=[1, 2]}")
+        );
+        assert_eq!(
+            resolve("${workflow.input.s}-${workflow.input.x}"),
+            json!("text-1")
+        );
     }
 
     #[test]
     fn escapes_and_nesting() {
-        assert_eq!(resolve("$${workflow.input.x}"), json!("${workflow.input.x}"));
+        assert_eq!(
+            resolve("$${workflow.input.x}"),
+            json!("${workflow.input.x}")
+        );
         assert_eq!(resolve("${t1.output.${workflow.input.key}}"), json!("x"));
         assert_eq!(resolve("${}"), json!(""));
         assert_eq!(resolve("no expression"), json!("no expression"));
@@ -572,7 +609,10 @@ mod tests {
 
     #[test]
     fn secrets_stay_literal() {
-        assert_eq!(resolve("${workflow.secrets.api_key}"), json!("${workflow.secrets.api_key}"));
+        assert_eq!(
+            resolve("${workflow.secrets.api_key}"),
+            json!("${workflow.secrets.api_key}")
+        );
         assert_eq!(
             resolve("Bearer ${workflow.secrets.api_key}"),
             json!("Bearer ${workflow.secrets.api_key}")
@@ -589,8 +629,13 @@ mod tests {
     #[test]
     fn maps_and_lists_resolve_recursively() {
         let f = Fixture::new();
-        let params = map(json!({"a": "${workflow.input.x}", "b": ["${t1.output.name}", 2], "c": {"d": "${workflow.correlationId}"}}));
+        let params = map(
+            json!({"a": "${workflow.input.x}", "b": ["${t1.output.name}", 2], "c": {"d": "${workflow.correlationId}"}}),
+        );
         let out = resolve_map(&params, &f.ctx());
-        assert_eq!(Value::Object(out), json!({"a": 1, "b": ["x", 2], "c": {"d": "corr"}}));
+        assert_eq!(
+            Value::Object(out),
+            json!({"a": 1, "b": ["x", 2], "c": {"d": "corr"}})
+        );
     }
 }

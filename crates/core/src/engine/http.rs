@@ -64,9 +64,14 @@ pub fn call_from_input(input: &JsonMap) -> Result<HttpCall, String> {
         Some(Value::Null) | None => input,
         Some(_) => return Err("http_request must be an object".to_string()),
     };
-    let uri = text(spec, "uri").ok_or("Missing HTTP URI. See documentation for HttpTask for required input parameters")?;
-    let parsed = uri.parse::<http_uri::Checked>().map_err(|e| format!("Invalid HTTP URI '{uri}': {e}"))?;
-    let method = text(spec, "method").unwrap_or_else(|| "GET".to_string()).to_ascii_uppercase();
+    let uri = text(spec, "uri")
+        .ok_or("Missing HTTP URI. See documentation for HttpTask for required input parameters")?;
+    let parsed = uri
+        .parse::<http_uri::Checked>()
+        .map_err(|e| format!("Invalid HTTP URI '{uri}': {e}"))?;
+    let method = text(spec, "method")
+        .unwrap_or_else(|| "GET".to_string())
+        .to_ascii_uppercase();
     if !matches!(
         method.as_str(),
         "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS" | "TRACE"
@@ -166,7 +171,11 @@ pub fn failure_reason(answer: &HttpAnswer) -> Option<String> {
         "Failed to invoke HTTP task due to: status code {} {}{}",
         answer.status,
         answer.reason_phrase,
-        if snippet.is_empty() { String::new() } else { format!(", body: {snippet}") }
+        if snippet.is_empty() {
+            String::new()
+        } else {
+            format!(", body: {snippet}")
+        }
     ))
 }
 
@@ -183,7 +192,10 @@ mod tests {
         let call = call_from_input(&input(json!({"http_request": {"uri": "http://h/x", "method": "post", "body": {"a": 1}, "headers": {"A": "b", "N": 5}}}))).unwrap();
         assert_eq!(call.method, "POST");
         assert_eq!(call.body, Some(json!({"a": 1})));
-        assert_eq!(call.headers, vec![("A".into(), "b".into()), ("N".into(), "5".into())]);
+        assert_eq!(
+            call.headers,
+            vec![("A".into(), "b".into()), ("N".into(), "5".into())]
+        );
         assert_eq!(call.connect_timeout_ms, DEFAULT_CONNECT_TIMEOUT_MS);
         let call = call_from_input(&input(json!({"uri": "https://h", "readTimeOut": 50}))).unwrap();
         assert_eq!(call.method, "GET");

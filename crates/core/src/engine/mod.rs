@@ -13,6 +13,9 @@ pub mod state;
 pub mod system_tasks;
 pub mod task_type;
 
+#[cfg(test)]
+mod tests;
+
 pub use context::{EngineContext, EngineLimits, PollActivity, TaskDefs};
 pub use decider::decide;
 pub use state::WorkflowState;

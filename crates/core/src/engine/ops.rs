@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use crate::error::CoreError;
 use crate::model::{
-    JsonMap, RerunWorkflowRequest, SkipTaskRequest, Task, TaskExecLog, TaskResult, TaskResultStatus, TaskStatus, Workflow, WorkflowDef,
-    WorkflowStatus,
+    JsonMap, RerunWorkflowRequest, SkipTaskRequest, Task, TaskExecLog, TaskResult,
+    TaskResultStatus, TaskStatus, Workflow, WorkflowDef, WorkflowStatus,
 };
 use crate::store::{ChangeSet, QueueMessage};
 
@@ -39,7 +39,13 @@ pub struct StartParams {
 }
 
 /// A new workflow execution, decided once so its first tasks are scheduled.
-pub fn start(def: Arc<WorkflowDef>, revision: String, params: StartParams, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> WorkflowState {
+pub fn start(
+    def: Arc<WorkflowDef>,
+    revision: String,
+    params: StartParams,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> WorkflowState {
     let mut input = params.input;
     for (key, value) in &def.input_template {
         input.entry(key.clone()).or_insert_with(|| value.clone());
@@ -90,7 +96,12 @@ pub enum ResultOutcome {
 }
 
 /// Applies a worker's (or an operator's) result to a task, then decides.
-pub fn apply_result(state: &mut WorkflowState, result: &TaskResult, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> Result<ResultOutcome, CoreError> {
+pub fn apply_result(
+    state: &mut WorkflowState,
+    result: &TaskResult,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> Result<ResultOutcome, CoreError> {
     let index = state
         .task_index(&result.task_id)
         .ok_or_else(|| CoreError::task_not_found(&result.task_id))?;
@@ -99,7 +110,11 @@ pub fn apply_result(state: &mut WorkflowState, result: &TaskResult, ctx: &Engine
         out.task_logs.push(TaskExecLog {
             log: log.log.clone(),
             task_id: Some(result.task_id.clone()),
-            created_time: if log.created_time > 0 { log.created_time } else { now },
+            created_time: if log.created_time > 0 {
+                log.created_time
+            } else {
+                now
+            },
         });
     }
     let task_status = state.tasks()[index].status;
@@ -164,7 +179,12 @@ pub fn apply_result(state: &mut WorkflowState, result: &TaskResult, ctx: &Engine
 
 /// `name.version/id`, as Conductor names a workflow in messages.
 fn short_name(state: &WorkflowState) -> String {
-    format!("{}.{}/{}", state.workflow.workflow_name, state.workflow.workflow_version, state.id())
+    format!(
+        "{}.{}/{}",
+        state.workflow.workflow_name,
+        state.workflow.workflow_version,
+        state.id()
+    )
 }
 
 /// `name.version/id.STATUS`.
@@ -191,7 +211,11 @@ pub fn pause(state: &mut WorkflowState, ctx: &EngineContext<'_>) -> Result<(), C
 }
 
 /// Resumes a paused workflow and decides. The workflow timeout restarts from now.
-pub fn resume(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> Result<(), CoreError> {
+pub fn resume(
+    state: &mut WorkflowState,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> Result<(), CoreError> {
     if state.status() != WorkflowStatus::Paused {
         return Err(CoreError::Conflict(format!(
             "The workflow {} is not PAUSED so cannot resume. Current status is {}",
@@ -217,7 +241,9 @@ pub fn terminate(
     out: &mut ChangeSet,
 ) -> Result<(), CoreError> {
     match state.status() {
-        WorkflowStatus::Completed => Err(CoreError::Conflict("Cannot terminate a COMPLETED workflow.".to_string())),
+        WorkflowStatus::Completed => Err(CoreError::Conflict(
+            "Cannot terminate a COMPLETED workflow.".to_string(),
+        )),
         WorkflowStatus::Terminated => Ok(()),
         _ => {
             decider::end_workflow(
@@ -250,7 +276,8 @@ fn reopen(state: &mut WorkflowState, now: i64) {
 /// Drops every task and starts the workflow over from its first task.
 fn start_over(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
     let removed = state.remove_tasks(|_| true);
-    out.queue_removals.extend(removed.into_iter().map(|t| t.task_id));
+    out.queue_removals
+        .extend(removed.into_iter().map(|t| t.task_id));
     reopen(state, ctx.now);
     state.workflow.output = JsonMap::new();
     state.workflow.variables = state.def.variables.clone();
@@ -262,7 +289,12 @@ fn start_over(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut Chan
 
 /// Restarts an ended workflow from the beginning with its original input, optionally
 /// on another definition (the latest one). The workflow keeps its id.
-pub fn restart(state: &mut WorkflowState, new_def: Option<(Arc<WorkflowDef>, String)>, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> Result<(), CoreError> {
+pub fn restart(
+    state: &mut WorkflowState,
+    new_def: Option<(Arc<WorkflowDef>, String)>,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> Result<(), CoreError> {
     if !state.status().is_terminal() {
         return Err(CoreError::Conflict(format!(
             "Workflow: {} is not in terminal state, unable to restart.",
@@ -275,7 +307,10 @@ pub fn restart(state: &mut WorkflowState, new_def: Option<(Arc<WorkflowDef>, Str
         state.def_revision = revision;
     }
     if !state.def.restartable && state.status() == WorkflowStatus::Completed {
-        return Err(CoreError::Conflict(format!("Workflow: {} is non-restartable", long_name(state))));
+        return Err(CoreError::Conflict(format!(
+            "Workflow: {} is non-restartable",
+            long_name(state)
+        )));
     }
     state.workflow.create_time = ctx.now;
     state.workflow.start_time = ctx.now;
@@ -286,7 +321,11 @@ pub fn restart(state: &mut WorkflowState, new_def: Option<(Arc<WorkflowDef>, Str
 
 /// Retries an ended, unsuccessful workflow: the latest attempt of every reference that
 /// failed, timed out or was canceled is scheduled again; joins are reopened in place.
-pub fn retry(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> Result<(), CoreError> {
+pub fn retry(
+    state: &mut WorkflowState,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> Result<(), CoreError> {
     if !state.status().is_terminal() {
         return Err(CoreError::Conflict(format!(
             "Workflow is still running.  status={}",
@@ -294,14 +333,19 @@ pub fn retry(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut Chang
         )));
     }
     if state.tasks().is_empty() {
-        return Err(CoreError::Conflict("Workflow has not started yet".to_string()));
+        return Err(CoreError::Conflict(
+            "Workflow has not started yet".to_string(),
+        ));
     }
     let retriable: Vec<usize> = (0..state.tasks().len())
         .filter(|&i| {
             let t = &state.tasks()[i];
             matches!(
                 t.status,
-                TaskStatus::Failed | TaskStatus::FailedWithTerminalError | TaskStatus::TimedOut | TaskStatus::Canceled
+                TaskStatus::Failed
+                    | TaskStatus::FailedWithTerminalError
+                    | TaskStatus::TimedOut
+                    | TaskStatus::Canceled
             ) && state.latest_task_index(&t.reference_task_name) == Some(i)
         })
         .collect();
@@ -346,14 +390,22 @@ pub fn retry(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut Chang
 /// Reruns an ended workflow from one of its tasks (dropping every later task and
 /// resetting that task in place, optionally with new input), or from the start with
 /// optional new workflow input. The workflow keeps its id.
-pub fn rerun(state: &mut WorkflowState, request: &RerunWorkflowRequest, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> Result<(), CoreError> {
+pub fn rerun(
+    state: &mut WorkflowState,
+    request: &RerunWorkflowRequest,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> Result<(), CoreError> {
     if !state.status().is_terminal() {
         return Err(CoreError::Conflict(format!(
             "Workflow: {} is not in terminal state, unable to rerun.",
             long_name(state)
         )));
     }
-    let from_task = request.re_run_from_task_id.as_deref().filter(|t| !t.is_empty());
+    let from_task = request
+        .re_run_from_task_id
+        .as_deref()
+        .filter(|t| !t.is_empty());
     let index = match from_task {
         Some(task_id) => Some(
             state
@@ -375,7 +427,8 @@ pub fn rerun(state: &mut WorkflowState, request: &RerunWorkflowRequest, ctx: &En
     let target_seq = state.tasks()[index].seq;
     let target_id = state.tasks()[index].task_id.clone();
     let removed = state.remove_tasks(|t| t.seq > target_seq);
-    out.queue_removals.extend(removed.into_iter().map(|t| t.task_id));
+    out.queue_removals
+        .extend(removed.into_iter().map(|t| t.task_id));
     reopen(state, ctx.now);
     state.workflow.failed_reference_task_names.clear();
     state.workflow.failed_task_names.clear();
@@ -423,7 +476,12 @@ pub fn rerun(state: &mut WorkflowState, request: &RerunWorkflowRequest, ctx: &En
 }
 
 /// Makes a reset task runnable again: queued, a job, or started in place.
-fn requeue_in_place(state: &mut WorkflowState, index: usize, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
+fn requeue_in_place(
+    state: &mut WorkflowState,
+    index: usize,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) {
     let task = state.tasks()[index].clone();
     let kind = TaskKind::of_execution(&task);
     if kind.is_worker_task() {
@@ -453,7 +511,13 @@ fn requeue_in_place(state: &mut WorkflowState, index: usize, ctx: &EngineContext
 
 /// Skips a task of a running workflow before it is reached: it is recorded as
 /// `SKIPPED` (with the given input and output) and the decider steps over it.
-pub fn skip(state: &mut WorkflowState, reference: &str, request: &SkipTaskRequest, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> Result<(), CoreError> {
+pub fn skip(
+    state: &mut WorkflowState,
+    reference: &str,
+    request: &SkipTaskRequest,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> Result<(), CoreError> {
     if state.status() != WorkflowStatus::Running {
         return Err(CoreError::Conflict(format!(
             "The workflow {} is not running so the task referenced by {reference} cannot be skipped",
@@ -495,7 +559,9 @@ pub fn sub_workflow_ended(
         return Ok(());
     };
     let task = &state.tasks()[index];
-    if task.status.is_terminal() || task.sub_workflow_id.as_deref() != Some(child.workflow_id.as_str()) {
+    if task.status.is_terminal()
+        || task.sub_workflow_id.as_deref() != Some(child.workflow_id.as_str())
+    {
         return Ok(());
     }
     let status = match child.status {
@@ -507,7 +573,10 @@ pub fn sub_workflow_ended(
     };
     if let Some(task) = state.task_mut(index) {
         let mut output = child.output.clone();
-        output.insert("subWorkflowId".into(), Value::String(child.workflow_id.clone()));
+        output.insert(
+            "subWorkflowId".into(),
+            Value::String(child.workflow_id.clone()),
+        );
         task.output_data = output;
         task.status = status;
         task.end_time = ctx.now;
@@ -523,7 +592,12 @@ pub fn sub_workflow_ended(
 }
 
 /// Records that a sub-workflow was started for a parent's `SUB_WORKFLOW` task.
-pub fn sub_workflow_started(state: &mut WorkflowState, parent_task_id: &str, child_id: &str, now: i64) {
+pub fn sub_workflow_started(
+    state: &mut WorkflowState,
+    parent_task_id: &str,
+    child_id: &str,
+    now: i64,
+) {
     if let Some(index) = state.task_index(parent_task_id)
         && let Some(task) = state.task_mut(index)
     {
@@ -531,13 +605,21 @@ pub fn sub_workflow_started(state: &mut WorkflowState, parent_task_id: &str, chi
         task.sub_workflow_id = Some(child_id.to_string());
         task.start_time = now;
         task.update_time = now;
-        task.output_data.insert("subWorkflowId".into(), Value::String(child_id.to_string()));
+        task.output_data
+            .insert("subWorkflowId".into(), Value::String(child_id.to_string()));
     }
 }
 
 /// Fails a system task that could not run (bad input, unknown sub-workflow), then
 /// decides.
-pub fn fail_system_task(state: &mut WorkflowState, task_id: &str, reason: String, terminal: bool, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
+pub fn fail_system_task(
+    state: &mut WorkflowState,
+    task_id: &str,
+    reason: String,
+    terminal: bool,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) {
     if let Some(index) = state.task_index(task_id) {
         if state.tasks()[index].status.is_terminal() {
             return;

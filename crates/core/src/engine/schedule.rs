@@ -40,9 +40,17 @@ pub fn expr_context<'a>(state: &'a WorkflowState, task_id: Option<&'a str>) -> E
 
 /// Resolves a node's input parameters, merging its task definition's `inputTemplate`
 /// (template keys fill absent parameters and parameters that resolve to null).
-pub fn resolve_input(state: &WorkflowState, node: &WorkflowTask, task_id: &str, ctx: &EngineContext<'_>) -> JsonMap {
+pub fn resolve_input(
+    state: &WorkflowState,
+    node: &WorkflowTask,
+    task_id: &str,
+    ctx: &EngineContext<'_>,
+) -> JsonMap {
     let def = ctx.task_def_for(node);
-    let template = def.as_ref().map(|d| &d.input_template).filter(|t| !t.is_empty());
+    let template = def
+        .as_ref()
+        .map(|d| &d.input_template)
+        .filter(|t| !t.is_empty());
     let mut params = node.input_parameters.clone();
     if let Some(template) = template {
         for (key, value) in template {
@@ -53,9 +61,10 @@ pub fn resolve_input(state: &WorkflowState, node: &WorkflowTask, task_id: &str, 
     if let Some(template) = template {
         for (key, value) in resolved.iter_mut() {
             if value.is_null()
-                && let Some(default) = template.get(key) {
-                    *value = default.clone();
-                }
+                && let Some(default) = template.get(key)
+            {
+                *value = default.clone();
+            }
         }
     }
     resolved
@@ -64,21 +73,33 @@ pub fn resolve_input(state: &WorkflowState, node: &WorkflowTask, task_id: &str, 
 /// Picks the domain of a worker task from the workflow's `taskToDomain`: the
 /// task-specific entry, else `*`; in a comma-separated list, the first domain with a
 /// worker active recently, else the last entry (`NO_DOMAIN` meaning none).
-pub fn pick_domain(state: &WorkflowState, task_type: &str, ctx: &EngineContext<'_>) -> Option<String> {
+pub fn pick_domain(
+    state: &WorkflowState,
+    task_type: &str,
+    ctx: &EngineContext<'_>,
+) -> Option<String> {
     let mapping = &state.workflow.task_to_domain;
     let entry = mapping.get(task_type).or_else(|| mapping.get("*"))?;
     let text = match entry {
         Value::String(s) => s.as_str(),
         _ => return None,
     };
-    let candidates: Vec<&str> = text.split(',').map(str::trim).filter(|d| !d.is_empty()).collect();
+    let candidates: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
     let last = *candidates.last()?;
     if candidates.len() > 1 {
-        for domain in candidates.iter().filter(|d| !d.eq_ignore_ascii_case(NO_DOMAIN)) {
+        for domain in candidates
+            .iter()
+            .filter(|d| !d.eq_ignore_ascii_case(NO_DOMAIN))
+        {
             if let Some(polled) = ctx.polls.last_poll(task_type, Some(domain))
-                && ctx.now - polled <= ctx.limits.active_worker_window_ms {
-                    return Some((*domain).to_string());
-                }
+                && ctx.now - polled <= ctx.limits.active_worker_window_ms
+            {
+                return Some((*domain).to_string());
+            }
         }
     }
     if last.eq_ignore_ascii_case(NO_DOMAIN) {
@@ -140,7 +161,11 @@ pub fn new_task(state: &WorkflowState, node: &WorkflowTask, ctx: &EngineContext<
 
 /// The input of a `SUB_WORKFLOW` task, as Conductor lays it out: the resolved
 /// `subWorkflowParam` fields and the child's input under `workflowInput`.
-fn sub_workflow_input(state: &WorkflowState, node: &WorkflowTask, workflow_input: JsonMap) -> JsonMap {
+fn sub_workflow_input(
+    state: &WorkflowState,
+    node: &WorkflowTask,
+    workflow_input: JsonMap,
+) -> JsonMap {
     let params = node
         .sub_workflow_param
         .as_ref()
@@ -163,7 +188,13 @@ fn sub_workflow_input(state: &WorkflowState, node: &WorkflowTask, workflow_input
 /// Adds a task to the workflow and makes it runnable: queued for workers, a job for
 /// asynchronous system tasks, or started in place for waits. `delay_seconds` holds it
 /// back (start delay, retry delay).
-pub fn add_task(state: &mut WorkflowState, mut task: Task, delay_seconds: i64, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> usize {
+pub fn add_task(
+    state: &mut WorkflowState,
+    mut task: Task,
+    delay_seconds: i64,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> usize {
     let kind = TaskKind::of_execution(&task);
     let visible_at = ctx.now + delay_seconds.max(0) * 1000;
     if delay_seconds > 0 {

@@ -93,7 +93,9 @@ impl WorkflowState {
 
     /// Position of the latest task with this reference name.
     pub fn latest_task_index(&self, reference_name: &str) -> Option<usize> {
-        self.tasks.iter().rposition(|t| t.reference_task_name == reference_name)
+        self.tasks
+            .iter()
+            .rposition(|t| t.reference_task_name == reference_name)
     }
 
     /// Adds a task; it gets the next sequence number.
@@ -186,7 +188,8 @@ impl WorkflowState {
     pub fn served_task(&self, task: &Task) -> Task {
         let mut task = task.clone();
         if task.workflow_task.is_none() {
-            task.workflow_task = crate::engine::graph::find_task(&self.def, &task.reference_task_name).cloned();
+            task.workflow_task =
+                crate::engine::graph::find_task(&self.def, &task.reference_task_name).cloned();
         }
         task
     }

@@ -50,7 +50,13 @@ pub fn execute(
         TaskKind::Wait => (run_wait_timer(state, index, ctx.now), None),
         TaskKind::Unsupported => {
             let task_type = task.task_type.clone();
-            fail(state, index, ctx.now, format!("Task type {task_type} is not supported by this Podium version"), true);
+            fail(
+                state,
+                index,
+                ctx.now,
+                format!("Task type {task_type} is not supported by this Podium version"),
+                true,
+            );
             (true, None)
         }
         TaskKind::Simple | TaskKind::Http | TaskKind::SubWorkflow => (false, None),
@@ -107,9 +113,21 @@ pub fn selected_case<'d>(node: &'d WorkflowTask, case: &str) -> &'d [WorkflowTas
         .unwrap_or(node.default_case.as_slice())
 }
 
-fn run_switch(state: &mut WorkflowState, index: usize, kind: TaskKind, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> bool {
+fn run_switch(
+    state: &mut WorkflowState,
+    index: usize,
+    kind: TaskKind,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> bool {
     let Some(node) = node_of(state, index) else {
-        fail(state, index, ctx.now, "The switch is not in the workflow definition".into(), true);
+        fail(
+            state,
+            index,
+            ctx.now,
+            "The switch is not in the workflow definition".into(),
+            true,
+        );
         return true;
     };
     let input = state.tasks()[index].input_data.clone();
@@ -128,9 +146,20 @@ fn run_switch(state: &mut WorkflowState, index: usize, kind: TaskKind, ctx: &Eng
     true
 }
 
-fn run_fork(state: &mut WorkflowState, index: usize, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> bool {
+fn run_fork(
+    state: &mut WorkflowState,
+    index: usize,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> bool {
     let Some(node) = node_of(state, index) else {
-        fail(state, index, ctx.now, "The fork is not in the workflow definition".into(), true);
+        fail(
+            state,
+            index,
+            ctx.now,
+            "The fork is not in the workflow definition".into(),
+            true,
+        );
         return true;
     };
     complete(state, index, ctx.now, JsonMap::new());
@@ -143,7 +172,12 @@ fn run_fork(state: &mut WorkflowState, index: usize, ctx: &EngineContext<'_>, ou
 }
 
 /// Schedules a node unless a task with its reference name already exists.
-pub fn schedule_node(state: &mut WorkflowState, node: &WorkflowTask, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> bool {
+pub fn schedule_node(
+    state: &mut WorkflowState,
+    node: &WorkflowTask,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> bool {
     if state.latest_task_index(&node.task_reference_name).is_some() {
         return false;
     }
@@ -161,7 +195,10 @@ fn run_join(state: &mut WorkflowState, index: usize, now: i64) -> bool {
     let mut all_done = true;
     let mut failure: Option<String> = None;
     for reference in &node.join_on {
-        let Some(forked) = state.latest_task_index(reference).map(|i| &state.tasks()[i]) else {
+        let Some(forked) = state
+            .latest_task_index(reference)
+            .map(|i| &state.tasks()[i])
+        else {
             all_done = false;
             break;
         };
@@ -184,10 +221,9 @@ fn run_join(state: &mut WorkflowState, index: usize, now: i64) -> bool {
         complete(state, index, now, output);
         return true;
     }
-    if changed
-        && let Some(task) = state.task_mut(index) {
-            task.output_data = output;
-        }
+    if changed && let Some(task) = state.task_mut(index) {
+        task.output_data = output;
+    }
     false
 }
 
@@ -197,7 +233,9 @@ fn run_set_variable(state: &mut WorkflowState, index: usize, ctx: &EngineContext
     for (key, value) in &input {
         variables.insert(key.clone(), value.clone());
     }
-    let size = serde_json::to_vec(&variables).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(&variables)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size > ctx.limits.max_variables_bytes {
         let reason = format!(
             "The variables payload size: {size} of workflow: {} is greater than the permissible limit: {} bytes",
@@ -213,9 +251,16 @@ fn run_set_variable(state: &mut WorkflowState, index: usize, ctx: &EngineContext
     true
 }
 
-fn run_terminate(state: &mut WorkflowState, index: usize, now: i64) -> (bool, Option<TerminateRequest>) {
+fn run_terminate(
+    state: &mut WorkflowState,
+    index: usize,
+    now: i64,
+) -> (bool, Option<TerminateRequest>) {
     let input = state.tasks()[index].input_data.clone();
-    let status_text = input.get("terminationStatus").and_then(Value::as_str).unwrap_or("");
+    let status_text = input
+        .get("terminationStatus")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let status = match status_text.to_ascii_uppercase().as_str() {
         "COMPLETED" => WorkflowStatus::Completed,
         "FAILED" => WorkflowStatus::Failed,
@@ -225,7 +270,9 @@ fn run_terminate(state: &mut WorkflowState, index: usize, now: i64) -> (bool, Op
                 state,
                 index,
                 now,
-                format!("terminationStatus '{status_text}' is not valid: use COMPLETED, FAILED or TERMINATED"),
+                format!(
+                    "terminationStatus '{status_text}' is not valid: use COMPLETED, FAILED or TERMINATED"
+                ),
                 true,
             );
             return (true, None);
@@ -250,7 +297,14 @@ fn run_terminate(state: &mut WorkflowState, index: usize, now: i64) -> (bool, Op
         task_output.insert("output".into(), Value::Object(out.clone()));
     }
     complete(state, index, now, task_output);
-    (true, Some(TerminateRequest { status, reason, output }))
+    (
+        true,
+        Some(TerminateRequest {
+            status,
+            reason,
+            output,
+        }),
+    )
 }
 
 fn run_wait_timer(state: &mut WorkflowState, index: usize, now: i64) -> bool {

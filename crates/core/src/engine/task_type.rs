@@ -65,7 +65,10 @@ impl TaskKind {
 
     /// Control-flow types Conductor never retries automatically.
     pub fn is_control_flow(self) -> bool {
-        matches!(self, TaskKind::Switch | TaskKind::Decision | TaskKind::ForkJoin | TaskKind::Join)
+        matches!(
+            self,
+            TaskKind::Switch | TaskKind::Decision | TaskKind::ForkJoin | TaskKind::Join
+        )
     }
 
     /// Whether workers poll this task from a queue.

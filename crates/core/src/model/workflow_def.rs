@@ -134,7 +134,9 @@ impl Default for WorkflowDef {
 impl WorkflowDef {
     /// The failure workflow's name, treating `""` (the Python builder's default) as none.
     pub fn failure_workflow_name(&self) -> Option<&str> {
-        self.failure_workflow.as_deref().filter(|name| !name.trim().is_empty())
+        self.failure_workflow
+            .as_deref()
+            .filter(|name| !name.trim().is_empty())
     }
 
     /// Every task of the definition, depth first, including tasks nested in forks and

@@ -63,12 +63,18 @@ pub struct Resource<'a> {
 impl<'a> Resource<'a> {
     /// A workflow definition (or its executions).
     pub fn workflow(name: &'a str) -> Resource<'a> {
-        Resource { kind: ResourceType::WorkflowDef, name }
+        Resource {
+            kind: ResourceType::WorkflowDef,
+            name,
+        }
     }
 
     /// A task definition (or its executions and queue).
     pub fn task(name: &'a str) -> Resource<'a> {
-        Resource { kind: ResourceType::TaskDef, name }
+        Resource {
+            kind: ResourceType::TaskDef,
+            name,
+        }
     }
 }
 
@@ -110,8 +116,14 @@ impl Authorizer {
     }
 
     /// Allows or refuses `access` on `resource`; a refusal names both.
-    pub fn authorize(&self, principal: &Principal, access: Access, resource: Resource<'_>) -> Result<(), CoreError> {
-        let allowed = principal.kind() == PrincipalKind::System || self.mode == SecurityMode::Disabled;
+    pub fn authorize(
+        &self,
+        principal: &Principal,
+        access: Access,
+        resource: Resource<'_>,
+    ) -> Result<(), CoreError> {
+        let allowed =
+            principal.kind() == PrincipalKind::System || self.mode == SecurityMode::Disabled;
         if allowed {
             Ok(())
         } else {

@@ -30,9 +30,16 @@ const IDLE_WAIT: Duration = Duration::from_secs(1);
 const SWEEP_BATCH: usize = 200;
 
 /// Sleeps until `at` (epoch ms, capped at the idle wait), a wake-up, or shutdown.
-async fn idle(rt: &Runtime, next_due: Option<i64>, wake: &tokio::sync::Notify, shutdown: &mut watch::Receiver<bool>) {
+async fn idle(
+    rt: &Runtime,
+    next_due: Option<i64>,
+    wake: &tokio::sync::Notify,
+    shutdown: &mut watch::Receiver<bool>,
+) {
     let wait = match next_due {
-        Some(at) => Duration::from_millis((at - rt.now()).clamp(0, IDLE_WAIT.as_millis() as i64) as u64),
+        Some(at) => {
+            Duration::from_millis((at - rt.now()).clamp(0, IDLE_WAIT.as_millis() as i64) as u64)
+        }
         None => IDLE_WAIT,
     };
     tokio::select! {
@@ -45,7 +52,12 @@ async fn idle(rt: &Runtime, next_due: Option<i64>, wake: &tokio::sync::Notify, s
 /// Decides every workflow whose next check time has passed, until shutdown.
 pub async fn run_sweeper(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
     while !*shutdown.borrow() {
-        let due = match rt.stores.execution.due_workflows(rt.now(), SWEEP_BATCH).await {
+        let due = match rt
+            .stores
+            .execution
+            .due_workflows(rt.now(), SWEEP_BATCH)
+            .await
+        {
             Ok(due) => due,
             Err(err) => {
                 warn!(error = %err, "sweeper could not read due workflows");
@@ -68,14 +80,14 @@ pub async fn run_sweeper(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) 
 async fn sweep(rt: &Runtime, id: &str) -> CoreResult<()> {
     rt.mutate(Some(id.to_string()), |txn, ctx| {
         let mut changes = std::mem::take(&mut txn.changes);
-        if let Some(state) = txn.state.as_mut() {
+        if let Some(state) = txn.state.as_mut()
+            && state.next_check_at.is_some_and(|at| at <= ctx.now)
+        {
+            decide(state, ctx, &mut changes);
+            // A check that changed nothing must not come straight back.
             if state.next_check_at.is_some_and(|at| at <= ctx.now) {
-                decide(state, ctx, &mut changes);
-                // A check that changed nothing must not come straight back.
-                if state.next_check_at.is_some_and(|at| at <= ctx.now) {
-                    state.next_check_at = Some(ctx.now + 1000);
-                    state.touch();
-                }
+                state.next_check_at = Some(ctx.now + 1000);
+                state.touch();
             }
         }
         txn.changes = changes;
@@ -85,10 +97,19 @@ async fn sweep(rt: &Runtime, id: &str) -> CoreResult<()> {
 }
 
 /// Runs due jobs until shutdown.
-pub async fn run_jobs(rt: Arc<Runtime>, caller: Arc<dyn http::HttpCaller>, mut shutdown: watch::Receiver<bool>) {
+pub async fn run_jobs(
+    rt: Arc<Runtime>,
+    caller: Arc<dyn http::HttpCaller>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let permits = Arc::new(Semaphore::new(JOB_CONCURRENCY));
     while !*shutdown.borrow() {
-        let jobs = match rt.stores.execution.claim_jobs(rt.now(), JOB_BATCH, JOB_LEASE_MS).await {
+        let jobs = match rt
+            .stores
+            .execution
+            .claim_jobs(rt.now(), JOB_BATCH, JOB_LEASE_MS)
+            .await
+        {
             Ok(jobs) => jobs,
             Err(err) => {
                 warn!(error = %err, "job runner could not claim jobs");
@@ -97,7 +118,9 @@ pub async fn run_jobs(rt: Arc<Runtime>, caller: Arc<dyn http::HttpCaller>, mut s
         };
         let claimed = jobs.len();
         for job in jobs {
-            let Ok(permit) = permits.clone().acquire_owned().await else { return };
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
+            };
             let rt = rt.clone();
             let caller = caller.clone();
             tokio::spawn(async move {
@@ -149,14 +172,29 @@ async fn run_system_task(rt: &Runtime, caller: &dyn http::HttpCaller, job: Job) 
         return drop_job(rt, &job).await;
     }
     match TaskKind::of_execution(&task) {
-        TaskKind::Http => run_http(rt, caller, job, task.input_data, task.workflow_instance_id, task_id).await,
+        TaskKind::Http => {
+            run_http(
+                rt,
+                caller,
+                job,
+                task.input_data,
+                task.workflow_instance_id,
+                task_id,
+            )
+            .await
+        }
         TaskKind::SubWorkflow => start_sub_workflow(rt, job, task).await,
         _ => drop_job(rt, &job).await,
     }
 }
 
 /// Finishes a system task with a result, in the unit of work that deletes its job.
-async fn finish_task(rt: &Runtime, job: &Job, workflow_id: String, result: TaskResult) -> CoreResult<()> {
+async fn finish_task(
+    rt: &Runtime,
+    job: &Job,
+    workflow_id: String,
+    result: TaskResult,
+) -> CoreResult<()> {
     let job_id = job.id.clone();
     rt.mutate(Some(workflow_id), move |txn, ctx| {
         let mut changes = std::mem::take(&mut txn.changes);
@@ -170,7 +208,13 @@ async fn finish_task(rt: &Runtime, job: &Job, workflow_id: String, result: TaskR
     .await
 }
 
-async fn fail_task(rt: &Runtime, job: &Job, workflow_id: String, task_id: String, reason: String) -> CoreResult<()> {
+async fn fail_task(
+    rt: &Runtime,
+    job: &Job,
+    workflow_id: String,
+    task_id: String,
+    reason: String,
+) -> CoreResult<()> {
     let job_id = job.id.clone();
     rt.mutate(Some(workflow_id), move |txn, ctx| {
         let mut changes = std::mem::take(&mut txn.changes);
@@ -184,7 +228,14 @@ async fn fail_task(rt: &Runtime, job: &Job, workflow_id: String, task_id: String
     .await
 }
 
-async fn run_http(rt: &Runtime, caller: &dyn http::HttpCaller, job: Job, input: JsonMap, workflow_id: String, task_id: String) -> CoreResult<()> {
+async fn run_http(
+    rt: &Runtime,
+    caller: &dyn http::HttpCaller,
+    job: Job,
+    input: JsonMap,
+    workflow_id: String,
+    task_id: String,
+) -> CoreResult<()> {
     let call = match http::call_from_input(&input) {
         Ok(call) => call,
         Err(reason) => return fail_task(rt, &job, workflow_id, task_id, reason).await,
@@ -197,7 +248,11 @@ async fn run_http(rt: &Runtime, caller: &dyn http::HttpCaller, job: Job, input: 
                 Some(reason) => (TaskResultStatus::Failed, output, Some(reason)),
             }
         }
-        Err(reason) => (TaskResultStatus::Failed, JsonMap::new(), Some(format!("Failed to invoke HTTP task due to: {reason}"))),
+        Err(reason) => (
+            TaskResultStatus::Failed,
+            JsonMap::new(),
+            Some(format!("Failed to invoke HTTP task due to: {reason}")),
+        ),
     };
     let result = TaskResult {
         workflow_instance_id: workflow_id.clone(),
@@ -216,13 +271,19 @@ async fn run_http(rt: &Runtime, caller: &dyn http::HttpCaller, job: Job, input: 
 }
 
 /// The definition a `SUB_WORKFLOW` task names: inline, or registered by name and version.
-async fn child_definition(rt: &Runtime, input: &JsonMap) -> Result<(Arc<WorkflowDef>, String), String> {
+async fn child_definition(
+    rt: &Runtime,
+    input: &JsonMap,
+) -> Result<(Arc<WorkflowDef>, String), String> {
     if let Some(inline) = input.get("subWorkflowDefinition").filter(|v| !v.is_null()) {
         let def: WorkflowDef = serde_json::from_value(inline.clone())
             .map_err(|e| format!("The inline sub-workflow definition is not valid: {e}"))?;
         let errors = validation::workflow_def(&def);
         if let Some(first) = errors.first() {
-            return Err(format!("The inline sub-workflow definition is not valid: {}", first.message));
+            return Err(format!(
+                "The inline sub-workflow definition is not valid: {}",
+                first.message
+            ));
         }
         let revision = rt.ids.new_id();
         rt.stores
@@ -317,8 +378,16 @@ async fn start_sub_workflow(rt: &Runtime, job: Job, task: crate::model::Task) ->
 }
 
 async fn sub_workflow_ended(rt: &Runtime, job: Job) -> CoreResult<()> {
-    let child_id = job.payload.get("subWorkflowId").and_then(Value::as_str).unwrap_or("").to_string();
-    let (Some(parent_task), Some(child)) = (job.task_id.clone(), rt.stores.execution.get_workflow_record(&child_id).await?) else {
+    let child_id = job
+        .payload
+        .get("subWorkflowId")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let (Some(parent_task), Some(child)) = (
+        job.task_id.clone(),
+        rt.stores.execution.get_workflow_record(&child_id).await?,
+    ) else {
         return drop_job(rt, &job).await;
     };
     let job_id = job.id.clone();
@@ -335,14 +404,18 @@ async fn sub_workflow_ended(rt: &Runtime, job: Job) -> CoreResult<()> {
 }
 
 async fn terminate_workflow(rt: &Runtime, job: Job) -> CoreResult<()> {
-    let reason = job.payload.get("reason").and_then(Value::as_str).map(str::to_string);
+    let reason = job
+        .payload
+        .get("reason")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let job_id = job.id.clone();
     rt.mutate(Some(job.workflow_id.clone()), move |txn, ctx| {
         let mut changes = std::mem::take(&mut txn.changes);
-        if let Some(state) = txn.state.as_mut() {
-            if !state.status().is_terminal() {
-                ops::terminate(state, reason, false, ctx, &mut changes)?;
-            }
+        if let Some(state) = txn.state.as_mut()
+            && !state.status().is_terminal()
+        {
+            ops::terminate(state, reason, false, ctx, &mut changes)?;
         }
         changes.job_deletes.push(job_id);
         txn.changes = changes;

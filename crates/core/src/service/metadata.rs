@@ -26,7 +26,9 @@ fn task_not_found(name: &str) -> CoreError {
 
 fn workflow_not_found(name: &str, version: Option<i32>) -> CoreError {
     let version = version.map_or_else(|| "null".to_string(), |v| v.to_string());
-    CoreError::NotFound(format!("No such workflow found by name: {name}, version: {version}"))
+    CoreError::NotFound(format!(
+        "No such workflow found by name: {name}, version: {version}"
+    ))
 }
 
 fn normalize_tags(tags: &[Tag]) -> CoreResult<Vec<Tag>> {
@@ -35,7 +37,10 @@ fn normalize_tags(tags: &[Tag]) -> CoreResult<Vec<Tag>> {
         if tag.key.trim().is_empty() {
             return Err(CoreError::invalid("A tag needs a non-empty key"));
         }
-        let tag_type = tag.tag_type.clone().unwrap_or_else(|| "METADATA".to_string());
+        let tag_type = tag
+            .tag_type
+            .clone()
+            .unwrap_or_else(|| "METADATA".to_string());
         if tag_type != "METADATA" && tag_type != "RATE_LIMIT" {
             return Err(CoreError::invalid(format!(
                 "Tag type '{tag_type}' is not valid: use METADATA or RATE_LIMIT"
@@ -61,7 +66,11 @@ impl MetadataService {
     }
 
     /// Creates or replaces task definitions (`POST /metadata/taskdefs`).
-    pub async fn register_task_defs(&self, principal: &Principal, defs: Vec<TaskDef>) -> CoreResult<()> {
+    pub async fn register_task_defs(
+        &self,
+        principal: &Principal,
+        defs: Vec<TaskDef>,
+    ) -> CoreResult<()> {
         if defs.is_empty() {
             return Err(CoreError::invalid("Task definitions cannot be empty"));
         }
@@ -73,14 +82,18 @@ impl MetadataService {
             return Err(CoreError::validation(errors));
         }
         for def in &defs {
-            self.rt.authorizer.authorize(principal, Access::Create, Resource::task(&def.name))?;
+            self.rt
+                .authorizer
+                .authorize(principal, Access::Create, Resource::task(&def.name))?;
         }
         let now = self.rt.now();
         let mut stored = Vec::with_capacity(defs.len());
         for mut def in defs {
             let existing = self.rt.stores.metadata.get_task_def(&def.name).await?;
             def.create_time = Some(existing.as_ref().and_then(|e| e.create_time).unwrap_or(now));
-            def.created_by = existing.and_then(|e| e.created_by).or_else(|| Some(principal.id().to_string()));
+            def.created_by = existing
+                .and_then(|e| e.created_by)
+                .or_else(|| Some(principal.id().to_string()));
             def.update_time = Some(now);
             def.updated_by = Some(principal.id().to_string());
             stored.push(def);
@@ -119,7 +132,9 @@ impl MetadataService {
         if !errors.is_empty() {
             return Err(CoreError::validation(errors));
         }
-        self.rt.authorizer.authorize(principal, Access::Update, Resource::task(&def.name))?;
+        self.rt
+            .authorizer
+            .authorize(principal, Access::Update, Resource::task(&def.name))?;
         let existing = self
             .rt
             .stores
@@ -136,7 +151,9 @@ impl MetadataService {
 
     /// One task definition.
     pub async fn get_task_def(&self, principal: &Principal, name: &str) -> CoreResult<TaskDef> {
-        self.rt.authorizer.authorize(principal, Access::Read, Resource::task(name))?;
+        self.rt
+            .authorizer
+            .authorize(principal, Access::Read, Resource::task(name))?;
         self.rt
             .stores
             .metadata
@@ -152,14 +169,20 @@ impl MetadataService {
             .defs
             .all_task_defs()
             .into_iter()
-            .filter(|d| self.rt.authorizer.can(principal, Access::Read, Resource::task(&d.name)))
+            .filter(|d| {
+                self.rt
+                    .authorizer
+                    .can(principal, Access::Read, Resource::task(&d.name))
+            })
             .map(|d| (*d).clone())
             .collect())
     }
 
     /// Deletes a task definition.
     pub async fn delete_task_def(&self, principal: &Principal, name: &str) -> CoreResult<()> {
-        self.rt.authorizer.authorize(principal, Access::Delete, Resource::task(name))?;
+        self.rt
+            .authorizer
+            .authorize(principal, Access::Delete, Resource::task(name))?;
         if !self.rt.stores.metadata.delete_task_def(name).await? {
             return Err(task_not_found(name));
         }
@@ -167,7 +190,12 @@ impl MetadataService {
         Ok(())
     }
 
-    fn prepare_workflow_def(&self, principal: &Principal, mut def: WorkflowDef, existing: Option<&WorkflowDef>) -> CoreResult<WorkflowDef> {
+    fn prepare_workflow_def(
+        &self,
+        principal: &Principal,
+        mut def: WorkflowDef,
+        existing: Option<&WorkflowDef>,
+    ) -> CoreResult<WorkflowDef> {
         let errors = validation::workflow_def(&def);
         if !errors.is_empty() {
             return Err(CoreError::validation(errors));
@@ -203,22 +231,38 @@ impl MetadataService {
 
     /// Registers a workflow definition version (`POST /metadata/workflow`). Without
     /// `overwrite`, an existing name and version is a conflict.
-    pub async fn register_workflow_def(&self, principal: &Principal, def: WorkflowDef, overwrite: bool) -> CoreResult<()> {
+    pub async fn register_workflow_def(
+        &self,
+        principal: &Principal,
+        def: WorkflowDef,
+        overwrite: bool,
+    ) -> CoreResult<()> {
         let existing = self.rt.defs.workflow(&def.name, Some(def.version));
-        let access = if existing.is_some() { Access::Update } else { Access::Create };
-        self.rt.authorizer.authorize(principal, access, Resource::workflow(&def.name))?;
+        let access = if existing.is_some() {
+            Access::Update
+        } else {
+            Access::Create
+        };
+        self.rt
+            .authorizer
+            .authorize(principal, access, Resource::workflow(&def.name))?;
         if existing.is_some() && !overwrite {
             return Err(CoreError::Conflict(format!(
                 "Workflow with name: {} and version: {} already exists",
                 def.name, def.version
             )));
         }
-        let def = self.prepare_workflow_def(principal, def, existing.as_ref().map(|(d, _)| d.as_ref()))?;
+        let def =
+            self.prepare_workflow_def(principal, def, existing.as_ref().map(|(d, _)| d.as_ref()))?;
         self.store_workflow_def(def, true).await
     }
 
     /// Creates or replaces workflow definitions (`PUT /metadata/workflow`).
-    pub async fn update_workflow_defs(&self, principal: &Principal, defs: Vec<WorkflowDef>) -> CoreResult<BulkResponse> {
+    pub async fn update_workflow_defs(
+        &self,
+        principal: &Principal,
+        defs: Vec<WorkflowDef>,
+    ) -> CoreResult<BulkResponse> {
         if defs.is_empty() {
             return Err(CoreError::invalid("Workflow definitions cannot be empty"));
         }
@@ -226,11 +270,23 @@ impl MetadataService {
         let mut errors = Vec::new();
         for (index, def) in defs.into_iter().enumerate() {
             let existing = self.rt.defs.workflow(&def.name, Some(def.version));
-            let access = if existing.is_some() { Access::Update } else { Access::Create };
-            self.rt.authorizer.authorize(principal, access, Resource::workflow(&def.name))?;
-            match self.prepare_workflow_def(principal, def, existing.as_ref().map(|(d, _)| d.as_ref())) {
+            let access = if existing.is_some() {
+                Access::Update
+            } else {
+                Access::Create
+            };
+            self.rt
+                .authorizer
+                .authorize(principal, access, Resource::workflow(&def.name))?;
+            match self.prepare_workflow_def(
+                principal,
+                def,
+                existing.as_ref().map(|(d, _)| d.as_ref()),
+            ) {
                 Ok(def) => prepared.push(def),
-                Err(CoreError::InvalidInput { validation_errors, .. }) => {
+                Err(CoreError::InvalidInput {
+                    validation_errors, ..
+                }) => {
                     errors.extend(validation_errors.into_iter().map(|mut e| {
                         e.path = format!("[{index}].{}", e.path);
                         e
@@ -246,14 +302,23 @@ impl MetadataService {
         for def in prepared {
             let name = def.name.clone();
             self.store_workflow_def(def, true).await?;
-            response.bulk_successful_results.push(serde_json::Value::String(name));
+            response
+                .bulk_successful_results
+                .push(serde_json::Value::String(name));
         }
         Ok(response)
     }
 
     /// A workflow definition version (latest when `version` is None).
-    pub async fn get_workflow_def(&self, principal: &Principal, name: &str, version: Option<i32>) -> CoreResult<WorkflowDef> {
-        self.rt.authorizer.authorize(principal, Access::Read, Resource::workflow(name))?;
+    pub async fn get_workflow_def(
+        &self,
+        principal: &Principal,
+        name: &str,
+        version: Option<i32>,
+    ) -> CoreResult<WorkflowDef> {
+        self.rt
+            .authorizer
+            .authorize(principal, Access::Read, Resource::workflow(name))?;
         self.rt
             .defs
             .workflow(name, version)
@@ -268,7 +333,11 @@ impl MetadataService {
             .defs
             .all_workflows()
             .into_iter()
-            .filter(|d| self.rt.authorizer.can(principal, Access::Read, Resource::workflow(&d.name)))
+            .filter(|d| {
+                self.rt
+                    .authorizer
+                    .can(principal, Access::Read, Resource::workflow(&d.name))
+            })
             .map(|d| (*d).clone())
             .collect();
         defs.sort_by(|a, b| a.name.cmp(&b.name).then(a.version.cmp(&b.version)));
@@ -277,9 +346,22 @@ impl MetadataService {
 
     /// Deletes one version of a workflow definition. Running workflows keep running on
     /// the revision they started with.
-    pub async fn delete_workflow_def(&self, principal: &Principal, name: &str, version: i32) -> CoreResult<()> {
-        self.rt.authorizer.authorize(principal, Access::Delete, Resource::workflow(name))?;
-        if !self.rt.stores.metadata.delete_workflow_def(name, version).await? {
+    pub async fn delete_workflow_def(
+        &self,
+        principal: &Principal,
+        name: &str,
+        version: i32,
+    ) -> CoreResult<()> {
+        self.rt
+            .authorizer
+            .authorize(principal, Access::Delete, Resource::workflow(name))?;
+        if !self
+            .rt
+            .stores
+            .metadata
+            .delete_workflow_def(name, version)
+            .await?
+        {
             return Err(workflow_not_found(name, Some(version)));
         }
         self.rt.defs.remove_workflow(name, version);
@@ -310,41 +392,87 @@ impl MetadataService {
     }
 
     /// The tags of a workflow or task definition.
-    pub async fn get_tags(&self, principal: &Principal, resource_type: &str, name: &str) -> CoreResult<Vec<Tag>> {
-        self.rt
-            .authorizer
-            .authorize(principal, Access::Read, Self::tag_resource(resource_type, name))?;
+    pub async fn get_tags(
+        &self,
+        principal: &Principal,
+        resource_type: &str,
+        name: &str,
+    ) -> CoreResult<Vec<Tag>> {
+        self.rt.authorizer.authorize(
+            principal,
+            Access::Read,
+            Self::tag_resource(resource_type, name),
+        )?;
         self.check_exists(resource_type, name)?;
         Ok(self.rt.stores.tags.get_tags(resource_type, name).await?)
     }
 
     /// Replaces the tags of a workflow or task definition.
-    pub async fn set_tags(&self, principal: &Principal, resource_type: &str, name: &str, tags: Vec<Tag>) -> CoreResult<()> {
-        self.rt
-            .authorizer
-            .authorize(principal, Access::Update, Self::tag_resource(resource_type, name))?;
+    pub async fn set_tags(
+        &self,
+        principal: &Principal,
+        resource_type: &str,
+        name: &str,
+        tags: Vec<Tag>,
+    ) -> CoreResult<()> {
+        self.rt.authorizer.authorize(
+            principal,
+            Access::Update,
+            Self::tag_resource(resource_type, name),
+        )?;
         self.check_exists(resource_type, name)?;
         let tags = normalize_tags(&tags)?;
-        Ok(self.rt.stores.tags.set_tags(resource_type, name, &tags).await?)
+        Ok(self
+            .rt
+            .stores
+            .tags
+            .set_tags(resource_type, name, &tags)
+            .await?)
     }
 
     /// Adds one tag to a workflow or task definition.
-    pub async fn add_tag(&self, principal: &Principal, resource_type: &str, name: &str, tag: Tag) -> CoreResult<()> {
-        self.rt
-            .authorizer
-            .authorize(principal, Access::Update, Self::tag_resource(resource_type, name))?;
+    pub async fn add_tag(
+        &self,
+        principal: &Principal,
+        resource_type: &str,
+        name: &str,
+        tag: Tag,
+    ) -> CoreResult<()> {
+        self.rt.authorizer.authorize(
+            principal,
+            Access::Update,
+            Self::tag_resource(resource_type, name),
+        )?;
         self.check_exists(resource_type, name)?;
         let tags = normalize_tags(&[tag])?;
-        Ok(self.rt.stores.tags.add_tags(resource_type, name, &tags).await?)
+        Ok(self
+            .rt
+            .stores
+            .tags
+            .add_tags(resource_type, name, &tags)
+            .await?)
     }
 
     /// Removes tags from a workflow or task definition.
-    pub async fn remove_tags(&self, principal: &Principal, resource_type: &str, name: &str, tags: Vec<Tag>) -> CoreResult<()> {
-        self.rt
-            .authorizer
-            .authorize(principal, Access::Update, Self::tag_resource(resource_type, name))?;
+    pub async fn remove_tags(
+        &self,
+        principal: &Principal,
+        resource_type: &str,
+        name: &str,
+        tags: Vec<Tag>,
+    ) -> CoreResult<()> {
+        self.rt.authorizer.authorize(
+            principal,
+            Access::Update,
+            Self::tag_resource(resource_type, name),
+        )?;
         self.check_exists(resource_type, name)?;
-        Ok(self.rt.stores.tags.remove_tags(resource_type, name, &tags).await?)
+        Ok(self
+            .rt
+            .stores
+            .tags
+            .remove_tags(resource_type, name, &tags)
+            .await?)
     }
 
     /// Every tag on any definition.

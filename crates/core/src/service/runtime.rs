@@ -22,8 +22,14 @@ use crate::store::{Committed, Stores, Txn, UnitOfWork};
 #[derive(Default)]
 pub struct DefinitionCache {
     task_defs: RwLock<HashMap<String, Arc<TaskDef>>>,
-    workflow_defs: RwLock<HashMap<String, BTreeMap<i32, (Arc<WorkflowDef>, String)>>>,
+    workflow_defs: RwLock<HashMap<String, Versions>>,
 }
+
+/// The versions of one workflow definition, each with its revision id.
+type Versions = BTreeMap<i32, (Arc<WorkflowDef>, String)>;
+
+/// A worker's poll record key: task type, domain, worker id.
+type WorkerKey = (String, Option<String>, String);
 
 impl DefinitionCache {
     /// Loads every definition.
@@ -31,7 +37,11 @@ impl DefinitionCache {
         let cache = DefinitionCache::default();
         cache.replace_all(stores.metadata.list_task_defs().await?);
         for def in stores.metadata.list_workflow_defs().await? {
-            if let Some((stored, revision)) = stores.metadata.get_workflow_def(&def.name, Some(def.version)).await? {
+            if let Some((stored, revision)) = stores
+                .metadata
+                .get_workflow_def(&def.name, Some(def.version))
+                .await?
+            {
                 cache.put_workflow(stored, revision);
             }
         }
@@ -86,13 +96,18 @@ impl DefinitionCache {
 
     /// Replaces the whole cache.
     pub fn replace_all(&self, defs: Vec<TaskDef>) {
-        let map = defs.into_iter().map(|d| (d.name.clone(), Arc::new(d))).collect();
+        let map = defs
+            .into_iter()
+            .map(|d| (d.name.clone(), Arc::new(d)))
+            .collect();
         *self.task_defs.write() = map;
     }
 
     /// Adds or replaces one definition.
     pub fn put(&self, def: TaskDef) {
-        self.task_defs.write().insert(def.name.clone(), Arc::new(def));
+        self.task_defs
+            .write()
+            .insert(def.name.clone(), Arc::new(def));
     }
 
     /// Forgets one definition.
@@ -111,7 +126,7 @@ impl TaskDefs for DefinitionCache {
 /// domain lists, and persisted (at most once a second per worker) for the poll-data API.
 pub struct PollTracker {
     last: RwLock<HashMap<(String, Option<String>), i64>>,
-    persisted: Mutex<HashMap<(String, Option<String>, String), i64>>,
+    persisted: Mutex<HashMap<WorkerKey, i64>>,
 }
 
 /// How often one worker's poll record is written.
@@ -125,7 +140,11 @@ impl PollTracker {
             persisted: Mutex::new(HashMap::new()),
         };
         for poll in stores.execution.poll_data(None).await? {
-            tracker.note(&poll.queue_name, poll.domain.as_deref(), poll.last_poll_time);
+            tracker.note(
+                &poll.queue_name,
+                poll.domain.as_deref(),
+                poll.last_poll_time,
+            );
         }
         Ok(tracker)
     }
@@ -138,11 +157,23 @@ impl PollTracker {
     }
 
     /// Records a poll; returns the record to persist when it is due.
-    pub fn record(&self, task_type: &str, domain: Option<&str>, worker_id: &str, at: i64) -> Option<PollData> {
+    pub fn record(
+        &self,
+        task_type: &str,
+        domain: Option<&str>,
+        worker_id: &str,
+        at: i64,
+    ) -> Option<PollData> {
         self.note(task_type, domain, at);
-        let key = (task_type.to_string(), domain.map(str::to_string), worker_id.to_string());
+        let key = (
+            task_type.to_string(),
+            domain.map(str::to_string),
+            worker_id.to_string(),
+        );
         let mut persisted = self.persisted.lock();
-        let due = persisted.get(&key).is_none_or(|last| at - last >= POLL_PERSIST_INTERVAL_MS);
+        let due = persisted
+            .get(&key)
+            .is_none_or(|last| at - last >= POLL_PERSIST_INTERVAL_MS);
         if !due {
             return None;
         }

@@ -111,7 +111,9 @@ impl SearchField for WorkflowField {
 
     fn kind(self) -> FieldKind {
         match self {
-            WorkflowField::StartTime | WorkflowField::EndTime | WorkflowField::UpdateTime => FieldKind::Time,
+            WorkflowField::StartTime | WorkflowField::EndTime | WorkflowField::UpdateTime => {
+                FieldKind::Time
+            }
             WorkflowField::Version | WorkflowField::Priority => FieldKind::Number,
             _ => FieldKind::Text,
         }
@@ -140,7 +142,10 @@ impl SearchField for TaskField {
 
     fn kind(self) -> FieldKind {
         match self {
-            TaskField::ScheduledTime | TaskField::StartTime | TaskField::EndTime | TaskField::UpdateTime => FieldKind::Time,
+            TaskField::ScheduledTime
+            | TaskField::StartTime
+            | TaskField::EndTime
+            | TaskField::UpdateTime => FieldKind::Time,
             _ => FieldKind::Text,
         }
     }
@@ -188,19 +193,32 @@ impl<F: SearchField> Search<F> {
         }
         let size = size.unwrap_or(100);
         if !(0..=MAX_PAGE_SIZE).contains(&size) {
-            return Err(CoreError::invalid(format!("size must be between 0 and {MAX_PAGE_SIZE}")));
+            return Err(CoreError::invalid(format!(
+                "size must be between 0 and {MAX_PAGE_SIZE}"
+            )));
         }
         let mut sorts = Vec::new();
-        for part in sort.unwrap_or("").split([',', ';']).map(str::trim).filter(|s| !s.is_empty()) {
+        for part in sort
+            .unwrap_or("")
+            .split([',', ';'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             let (name, order) = match part.split_once(':') {
                 Some((name, order)) => (name.trim(), order.trim()),
                 None => (part, "ASC"),
             };
-            let field = F::from_name(name).ok_or_else(|| CoreError::invalid(format!("cannot sort by unknown field '{name}'")))?;
+            let field = F::from_name(name).ok_or_else(|| {
+                CoreError::invalid(format!("cannot sort by unknown field '{name}'"))
+            })?;
             let order = match order.to_ascii_uppercase().as_str() {
                 "ASC" => SortOrder::Asc,
                 "DESC" => SortOrder::Desc,
-                other => return Err(CoreError::invalid(format!("sort order must be ASC or DESC, not '{other}'"))),
+                other => {
+                    return Err(CoreError::invalid(format!(
+                        "sort order must be ASC or DESC, not '{other}'"
+                    )));
+                }
             };
             sorts.push((field, order));
         }
@@ -283,22 +301,20 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
                 tokens.push(Token::Op(Op::Ne));
                 i += 2;
             }
-            '<' => {
-                match chars.get(i + 1) {
-                    Some('=') => {
-                        tokens.push(Token::Op(Op::Le));
-                        i += 2;
-                    }
-                    Some('>') => {
-                        tokens.push(Token::Op(Op::Ne));
-                        i += 2;
-                    }
-                    _ => {
-                        tokens.push(Token::Op(Op::Lt));
-                        i += 1;
-                    }
+            '<' => match chars.get(i + 1) {
+                Some('=') => {
+                    tokens.push(Token::Op(Op::Le));
+                    i += 2;
                 }
-            }
+                Some('>') => {
+                    tokens.push(Token::Op(Op::Ne));
+                    i += 2;
+                }
+                _ => {
+                    tokens.push(Token::Op(Op::Lt));
+                    i += 1;
+                }
+            },
             '>' => {
                 if chars.get(i + 1) == Some(&'=') {
                     tokens.push(Token::Op(Op::Ge));
@@ -311,7 +327,9 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
             _ => {
                 let mut word = String::new();
                 while let Some(&ch) = chars.get(i) {
-                    if ch.is_whitespace() || matches!(ch, '(' | ')' | ',' | '=' | '<' | '>' | '!' | '\'' | '"') {
+                    if ch.is_whitespace()
+                        || matches!(ch, '(' | ')' | ',' | '=' | '<' | '>' | '!' | '\'' | '"')
+                    {
                         break;
                     }
                     word.push(ch);
@@ -327,7 +345,11 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
 impl Parser {
     fn new(text: &str) -> Parser {
         match tokenize(text) {
-            Ok(tokens) => Parser { tokens, pos: 0, error: None },
+            Ok(tokens) => Parser {
+                tokens,
+                pos: 0,
+                error: None,
+            },
             Err(error) => Parser {
                 tokens: Vec::new(),
                 pos: 0,
@@ -337,7 +359,10 @@ impl Parser {
     }
 
     fn fail<T>(&self, message: impl Into<String>) -> Result<T, CoreError> {
-        Err(CoreError::invalid(format!("Invalid search query: {}", message.into())))
+        Err(CoreError::invalid(format!(
+            "Invalid search query: {}",
+            message.into()
+        )))
     }
 
     fn peek(&self) -> Option<&Token> {
@@ -371,7 +396,11 @@ impl Parser {
             self.pos += 1;
             parts.push(self.parse_and()?);
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Filter::Or(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Filter::Or(parts)
+        })
     }
 
     fn parse_and<F: SearchField>(&mut self) -> Result<Filter<F>, CoreError> {
@@ -380,7 +409,11 @@ impl Parser {
             self.pos += 1;
             parts.push(self.parse_atom()?);
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Filter::And(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Filter::And(parts)
+        })
     }
 
     fn parse_atom<F: SearchField>(&mut self) -> Result<Filter<F>, CoreError> {
@@ -413,7 +446,11 @@ impl Parser {
         }
         let op = match self.next() {
             Some(Token::Op(op)) => op,
-            other => return self.fail(format!("expected an operator after '{name}', found {other:?}")),
+            other => {
+                return self.fail(format!(
+                    "expected an operator after '{name}', found {other:?}"
+                ));
+            }
         };
         let value = self.parse_value(field)?;
         Ok(Filter::Compare(field, op, value))
@@ -448,7 +485,9 @@ impl Parser {
             },
             FieldKind::Time => match parse_time(&text) {
                 Some(ms) => Ok(SearchValue::Number(ms)),
-                None => self.fail(format!("'{text}' is not a time (epoch milliseconds or ISO-8601)")),
+                None => self.fail(format!(
+                    "'{text}' is not a time (epoch milliseconds or ISO-8601)"
+                )),
             },
         }
     }
@@ -481,29 +520,56 @@ mod tests {
 
     #[test]
     fn parses_conductor_queries() {
-        let filter = wf("workflowType = 'order' AND status IN (RUNNING, PAUSED) AND startTime > 1700000000000").unwrap();
+        let filter = wf(
+            "workflowType = 'order' AND status IN (RUNNING, PAUSED) AND startTime > 1700000000000",
+        )
+        .unwrap();
         assert_eq!(
             filter,
             Some(Filter::And(vec![
-                Filter::Compare(WorkflowField::WorkflowType, Op::Eq, SearchValue::Text("order".into())),
+                Filter::Compare(
+                    WorkflowField::WorkflowType,
+                    Op::Eq,
+                    SearchValue::Text("order".into())
+                ),
                 Filter::In(
                     WorkflowField::Status,
-                    vec![SearchValue::Text("RUNNING".into()), SearchValue::Text("PAUSED".into())]
+                    vec![
+                        SearchValue::Text("RUNNING".into()),
+                        SearchValue::Text("PAUSED".into())
+                    ]
                 ),
-                Filter::Compare(WorkflowField::StartTime, Op::Gt, SearchValue::Number(1_700_000_000_000)),
+                Filter::Compare(
+                    WorkflowField::StartTime,
+                    Op::Gt,
+                    SearchValue::Number(1_700_000_000_000)
+                ),
             ]))
         );
-        let filter = wf("(status = FAILED OR status = TIMED_OUT) AND correlationId != \"c 1\"").unwrap();
+        let filter =
+            wf("(status = FAILED OR status = TIMED_OUT) AND correlationId != \"c 1\"").unwrap();
         assert!(matches!(filter, Some(Filter::And(parts)) if parts.len() == 2));
         assert_eq!(
             wf("startTime >= 1970-01-02").unwrap(),
-            Some(Filter::Compare(WorkflowField::StartTime, Op::Ge, SearchValue::Number(86_400_000)))
+            Some(Filter::Compare(
+                WorkflowField::StartTime,
+                Op::Ge,
+                SearchValue::Number(86_400_000)
+            ))
         );
     }
 
     #[test]
     fn rejects_bad_queries_clearly() {
-        for bad in ["nosuch = 1", "status", "status IN (A", "version = abc", "status = 'x", "a AND", "status = A )"] {
+        for bad in [
+            "nosuch = 1",
+            "status",
+            "status IN (A",
+            "version = abc",
+            "status = 'x",
+            "a AND",
+            "status = A )",
+        ] {
             let err = wf(bad).unwrap_err();
             assert!(matches!(err, CoreError::InvalidInput { .. }), "{bad}");
         }
@@ -511,7 +577,8 @@ mod tests {
 
     #[test]
     fn paging_and_sort() {
-        let s = WorkflowSearch::parse(None, Some("*"), Some(5), Some(10), Some("startTime:DESC")).unwrap();
+        let s = WorkflowSearch::parse(None, Some("*"), Some(5), Some(10), Some("startTime:DESC"))
+            .unwrap();
         assert_eq!(s.free_text, None);
         assert_eq!((s.start, s.size), (5, 10));
         assert_eq!(s.sort, vec![(WorkflowField::StartTime, SortOrder::Desc)]);

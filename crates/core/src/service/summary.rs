@@ -37,7 +37,11 @@ pub fn workflow_summary(wf: &Workflow) -> WorkflowSummary {
         input,
         output,
         reason_for_incompletion: wf.reason_for_incompletion.clone(),
-        execution_time: if wf.end_time > 0 { wf.end_time - wf.start_time } else { 0 },
+        execution_time: if wf.end_time > 0 {
+            wf.end_time - wf.start_time
+        } else {
+            0
+        },
         event: wf.event.clone(),
         failed_reference_task_names: wf.failed_reference_task_names.join(","),
         failed_task_names: wf.failed_task_names.clone(),
@@ -60,7 +64,11 @@ pub fn task_summary(task: &Task) -> TaskSummary {
         end_time: iso(task.end_time),
         status: task.status.as_str().to_string(),
         reason_for_incompletion: task.reason_for_incompletion.clone(),
-        execution_time: if task.end_time > 0 && task.start_time > 0 { task.end_time - task.start_time } else { 0 },
+        execution_time: if task.end_time > 0 && task.start_time > 0 {
+            task.end_time - task.start_time
+        } else {
+            0
+        },
         queue_wait_time: task.queue_wait_time,
         task_def_name: task.task_def_name.clone(),
         task_type: task.task_type.clone(),

@@ -8,7 +8,10 @@ use std::time::Duration;
 use crate::engine::ops;
 use crate::engine::schedule::queue_name;
 use crate::error::{CoreError, CoreResult};
-use crate::model::{JsonMap, PollData, SearchResult, Task, TaskExecLog, TaskResult, TaskResultStatus, TaskStatus, TaskSummary};
+use crate::model::{
+    JsonMap, PollData, SearchResult, Task, TaskExecLog, TaskResult, TaskResultStatus, TaskStatus,
+    TaskSummary,
+};
 use crate::security::{Access, Principal, Resource};
 use crate::store::Claim;
 
@@ -68,18 +71,32 @@ impl TaskService {
             return Err(CoreError::invalid("taskType cannot be null or empty"));
         }
         if poll.timeout_ms > MAX_POLL_TIMEOUT_MS {
-            return Err(CoreError::invalid("Long Poll Timeout value cannot be more than 5 seconds"));
+            return Err(CoreError::invalid(
+                "Long Poll Timeout value cannot be more than 5 seconds",
+            ));
         }
         if poll.count == 0 || poll.count > MAX_BATCH_COUNT {
-            return Err(CoreError::invalid(format!("count must be between 1 and {MAX_BATCH_COUNT}")));
+            return Err(CoreError::invalid(format!(
+                "count must be between 1 and {MAX_BATCH_COUNT}"
+            )));
         }
-        self.rt
-            .authorizer
-            .authorize(principal, Access::Execute, Resource::task(&poll.task_type))?;
-        let domain = poll.domain.as_deref().map(str::trim).filter(|d| !d.is_empty());
+        self.rt.authorizer.authorize(
+            principal,
+            Access::Execute,
+            Resource::task(&poll.task_type),
+        )?;
+        let domain = poll
+            .domain
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty());
         let queue = queue_name(&poll.task_type, domain);
         let now = self.rt.now();
-        if let Some(record) = self.rt.polls.record(&poll.task_type, domain, &poll.worker_id, now) {
+        if let Some(record) = self
+            .rt
+            .polls
+            .record(&poll.task_type, domain, &poll.worker_id, now)
+        {
             // Best effort: the poll itself matters more than its record.
             if let Err(err) = self.rt.stores.execution.record_poll(record).await {
                 tracing::warn!(error = %err, "could not record poll data");
@@ -125,9 +142,11 @@ impl TaskService {
             .await?
             .filter(|t| t.workflow_instance_id == result.workflow_instance_id)
             .ok_or_else(|| CoreError::task_not_found(&result.task_id))?;
-        self.rt
-            .authorizer
-            .authorize(principal, Access::Execute, Resource::task(&task.task_def_name))?;
+        self.rt.authorizer.authorize(
+            principal,
+            Access::Execute,
+            Resource::task(&task.task_def_name),
+        )?;
         let workflow_id = result.workflow_instance_id.clone();
         let task_id = result.task_id.clone();
         self.rt
@@ -140,7 +159,9 @@ impl TaskService {
                 let outcome = ops::apply_result(state, &result, ctx, &mut changes);
                 txn.changes = changes;
                 outcome?;
-                let index = state.task_index(&task_id).ok_or_else(|| CoreError::task_not_found(&task_id))?;
+                let index = state
+                    .task_index(&task_id)
+                    .ok_or_else(|| CoreError::task_not_found(&task_id))?;
                 Ok(state.tasks()[index].clone())
             })
             .await
@@ -148,7 +169,11 @@ impl TaskService {
 
     /// `POST /tasks/update-v2`: applies the result; when the task ended, polls the next
     /// task of the same type and domain for the same worker.
-    pub async fn update_and_poll(&self, principal: &Principal, result: TaskResult) -> CoreResult<Option<Task>> {
+    pub async fn update_and_poll(
+        &self,
+        principal: &Principal,
+        result: TaskResult,
+    ) -> CoreResult<Option<Task>> {
         let worker_id = result.worker_id.clone().filter(|w| !w.trim().is_empty());
         let extend_lease = result.extend_lease;
         let task = self.update(principal, result).await?;
@@ -208,7 +233,9 @@ impl TaskService {
             task_id: task.task_id.clone(),
             reason_for_incompletion: task.reason_for_incompletion.clone(),
             callback_after_seconds: task.callback_after_seconds,
-            worker_id: worker_id.filter(|w| !w.trim().is_empty()).or_else(|| task.worker_id.clone()),
+            worker_id: worker_id
+                .filter(|w| !w.trim().is_empty())
+                .or_else(|| task.worker_id.clone()),
             status,
             output_data: merged,
             logs: Vec::new(),
@@ -228,9 +255,11 @@ impl TaskService {
             .get_task(task_id)
             .await?
             .ok_or_else(|| CoreError::task_not_found(task_id))?;
-        self.rt
-            .authorizer
-            .authorize(principal, Access::Read, Resource::task(&task.task_def_name))?;
+        self.rt.authorizer.authorize(
+            principal,
+            Access::Read,
+            Resource::task(&task.task_def_name),
+        )?;
         Ok(task)
     }
 
@@ -241,11 +270,18 @@ impl TaskService {
     }
 
     /// Appends a log line to a task.
-    pub async fn add_log(&self, principal: &Principal, task_id: &str, line: String) -> CoreResult<()> {
+    pub async fn add_log(
+        &self,
+        principal: &Principal,
+        task_id: &str,
+        line: String,
+    ) -> CoreResult<()> {
         let task = self.get(principal, task_id).await?;
-        self.rt
-            .authorizer
-            .authorize(principal, Access::Execute, Resource::task(&task.task_def_name))?;
+        self.rt.authorizer.authorize(
+            principal,
+            Access::Execute,
+            Resource::task(&task.task_def_name),
+        )?;
         let log = TaskExecLog {
             log: line.chars().take(MAX_LOG_CHARS).collect(),
             task_id: Some(task_id.to_string()),
@@ -260,7 +296,11 @@ impl TaskService {
     }
 
     /// Pending messages per task type (`/tasks/queue/sizes`), counting every domain.
-    pub async fn queue_sizes(&self, principal: &Principal, task_types: &[String]) -> CoreResult<HashMap<String, i64>> {
+    pub async fn queue_sizes(
+        &self,
+        principal: &Principal,
+        task_types: &[String],
+    ) -> CoreResult<HashMap<String, i64>> {
         let all = self.rt.stores.execution.queue_sizes(&[]).await?;
         let mut out = HashMap::new();
         for task_type in task_types {
@@ -269,7 +309,10 @@ impl TaskService {
                 .authorize(principal, Access::Read, Resource::task(task_type))?;
             let total = all
                 .iter()
-                .filter(|(queue, _)| *queue == task_type || queue.rsplit_once(':').is_some_and(|(_, t)| t == task_type))
+                .filter(|(queue, _)| {
+                    *queue == task_type
+                        || queue.rsplit_once(':').is_some_and(|(_, t)| t == task_type)
+                })
                 .map(|(_, n)| n)
                 .sum();
             out.insert(task_type.clone(), total);
@@ -284,22 +327,36 @@ impl TaskService {
             .into_iter()
             .filter(|(queue, _)| {
                 let task_type = queue.rsplit_once(':').map_or(queue.as_str(), |(_, t)| t);
-                self.rt.authorizer.can(principal, Access::Read, Resource::task(task_type))
+                self.rt
+                    .authorizer
+                    .can(principal, Access::Read, Resource::task(task_type))
             })
             .collect())
     }
 
     /// Poll records of a task type, or of all.
-    pub async fn poll_data(&self, principal: &Principal, task_type: Option<&str>) -> CoreResult<Vec<PollData>> {
+    pub async fn poll_data(
+        &self,
+        principal: &Principal,
+        task_type: Option<&str>,
+    ) -> CoreResult<Vec<PollData>> {
         let records = self.rt.stores.execution.poll_data(task_type).await?;
         Ok(records
             .into_iter()
-            .filter(|p| self.rt.authorizer.can(principal, Access::Read, Resource::task(&p.queue_name)))
+            .filter(|p| {
+                self.rt
+                    .authorizer
+                    .can(principal, Access::Read, Resource::task(&p.queue_name))
+            })
             .collect())
     }
 
     /// Searches tasks the caller may read.
-    pub async fn search(&self, principal: &Principal, search: TaskSearch) -> CoreResult<SearchResult<TaskSummary>> {
+    pub async fn search(
+        &self,
+        principal: &Principal,
+        search: TaskSearch,
+    ) -> CoreResult<SearchResult<TaskSummary>> {
         let (total, tasks) = self.search_tasks(principal, search).await?;
         Ok(SearchResult {
             total_hits: total,
@@ -308,11 +365,19 @@ impl TaskService {
     }
 
     /// Searches tasks the caller may read, as full tasks.
-    pub async fn search_tasks(&self, principal: &Principal, search: TaskSearch) -> CoreResult<(i64, Vec<Task>)> {
+    pub async fn search_tasks(
+        &self,
+        principal: &Principal,
+        search: TaskSearch,
+    ) -> CoreResult<(i64, Vec<Task>)> {
         let (total, tasks) = self.rt.stores.execution.search_tasks(&search).await?;
         let readable: Vec<Task> = tasks
             .into_iter()
-            .filter(|t| self.rt.authorizer.can(principal, Access::Read, Resource::task(&t.task_def_name)))
+            .filter(|t| {
+                self.rt
+                    .authorizer
+                    .can(principal, Access::Read, Resource::task(&t.task_def_name))
+            })
             .collect();
         Ok((total, readable))
     }

@@ -15,29 +15,56 @@ fn bad_name_chars(name: &str) -> bool {
 /// Problems with a task definition.
 pub fn task_def(def: &TaskDef, path: &str) -> Vec<ValidationError> {
     let mut errors = Vec::new();
-    let at = |field: &str| if path.is_empty() { field.to_string() } else { format!("{path}.{field}") };
+    let at = |field: &str| {
+        if path.is_empty() {
+            field.to_string()
+        } else {
+            format!("{path}.{field}")
+        }
+    };
     if def.name.trim().is_empty() {
-        errors.push(ValidationError::new(at("name"), "TaskDef name cannot be null or empty"));
+        errors.push(ValidationError::new(
+            at("name"),
+            "TaskDef name cannot be null or empty",
+        ));
     } else if bad_name_chars(&def.name) {
         errors.push(ValidationError::new(
             at("name"),
-            format!("TaskDef name '{}' must not contain ':' or control characters", def.name),
+            format!(
+                "TaskDef name '{}' must not contain ':' or control characters",
+                def.name
+            ),
         ));
     }
     if def.retry_count < 0 {
-        errors.push(ValidationError::new(at("retryCount"), "TaskDef retryCount: must be >= 0"));
+        errors.push(ValidationError::new(
+            at("retryCount"),
+            "TaskDef retryCount: must be >= 0",
+        ));
     }
     if def.timeout_seconds < 0 {
-        errors.push(ValidationError::new(at("timeoutSeconds"), "TaskDef timeoutSeconds: must be >= 0"));
+        errors.push(ValidationError::new(
+            at("timeoutSeconds"),
+            "TaskDef timeoutSeconds: must be >= 0",
+        ));
     }
     if def.response_timeout_seconds < 0 {
-        errors.push(ValidationError::new(at("responseTimeoutSeconds"), "TaskDef responseTimeoutSeconds: must be >= 0"));
+        errors.push(ValidationError::new(
+            at("responseTimeoutSeconds"),
+            "TaskDef responseTimeoutSeconds: must be >= 0",
+        ));
     }
     if def.retry_delay_seconds < 0 {
-        errors.push(ValidationError::new(at("retryDelaySeconds"), "TaskDef retryDelaySeconds: must be >= 0"));
+        errors.push(ValidationError::new(
+            at("retryDelaySeconds"),
+            "TaskDef retryDelaySeconds: must be >= 0",
+        ));
     }
     if def.backoff_scale_factor < 1 {
-        errors.push(ValidationError::new(at("backoffScaleFactor"), "TaskDef backoffScaleFactor: must be >= 1"));
+        errors.push(ValidationError::new(
+            at("backoffScaleFactor"),
+            "TaskDef backoffScaleFactor: must be >= 1",
+        ));
     }
     if def.timeout_seconds > 0 && def.response_timeout_seconds > def.timeout_seconds {
         errors.push(ValidationError::new(
@@ -49,7 +76,10 @@ pub fn task_def(def: &TaskDef, path: &str) -> Vec<ValidationError> {
         ));
     }
     if def.poll_timeout_seconds.is_some_and(|p| p < 0) {
-        errors.push(ValidationError::new(at("pollTimeoutSeconds"), "TaskDef pollTimeoutSeconds: must be >= 0"));
+        errors.push(ValidationError::new(
+            at("pollTimeoutSeconds"),
+            "TaskDef pollTimeoutSeconds: must be >= 0",
+        ));
     }
     errors
 }
@@ -58,21 +88,36 @@ pub fn task_def(def: &TaskDef, path: &str) -> Vec<ValidationError> {
 pub fn workflow_def(def: &WorkflowDef) -> Vec<ValidationError> {
     let mut errors = Vec::new();
     if def.name.trim().is_empty() {
-        errors.push(ValidationError::new("name", "WorkflowDef name cannot be null or empty"));
+        errors.push(ValidationError::new(
+            "name",
+            "WorkflowDef name cannot be null or empty",
+        ));
     } else if bad_name_chars(&def.name) {
         errors.push(ValidationError::new(
             "name",
-            format!("Workflow name '{}' must not contain ':' or control characters", def.name),
+            format!(
+                "Workflow name '{}' must not contain ':' or control characters",
+                def.name
+            ),
         ));
     }
     if def.version < 1 {
-        errors.push(ValidationError::new("version", "WorkflowDef version must be 1 or more"));
+        errors.push(ValidationError::new(
+            "version",
+            "WorkflowDef version must be 1 or more",
+        ));
     }
     if def.tasks.is_empty() {
-        errors.push(ValidationError::new("tasks", "WorkflowDef tasks cannot be empty"));
+        errors.push(ValidationError::new(
+            "tasks",
+            "WorkflowDef tasks cannot be empty",
+        ));
     }
     if def.timeout_seconds < 0 {
-        errors.push(ValidationError::new("timeoutSeconds", "WorkflowDef timeoutSeconds must be >= 0"));
+        errors.push(ValidationError::new(
+            "timeoutSeconds",
+            "WorkflowDef timeoutSeconds must be >= 0",
+        ));
     }
     if def.schema_version != 2 {
         errors.push(ValidationError::new(
@@ -96,7 +141,12 @@ pub fn workflow_def(def: &WorkflowDef) -> Vec<ValidationError> {
     errors
 }
 
-fn check_list(list: &[WorkflowTask], path: &str, refs: &HashSet<&str>, errors: &mut Vec<ValidationError>) {
+fn check_list(
+    list: &[WorkflowTask],
+    path: &str,
+    refs: &HashSet<&str>,
+    errors: &mut Vec<ValidationError>,
+) {
     for (index, node) in list.iter().enumerate() {
         let at = format!("{path}[{index}]");
         check_node(node, &at, refs, errors);
@@ -117,13 +167,26 @@ fn check_list(list: &[WorkflowTask], path: &str, refs: &HashSet<&str>, errors: &
     }
 }
 
-fn check_node(node: &WorkflowTask, at: &str, refs: &HashSet<&str>, errors: &mut Vec<ValidationError>) {
-    let mut err = |field: &str, message: String| errors.push(ValidationError::new(format!("{at}.{field}"), message));
+fn check_node(
+    node: &WorkflowTask,
+    at: &str,
+    refs: &HashSet<&str>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let mut err = |field: &str, message: String| {
+        errors.push(ValidationError::new(format!("{at}.{field}"), message))
+    };
     if node.name.trim().is_empty() {
-        err("name", "WorkflowTask name cannot be empty or null".to_string());
+        err(
+            "name",
+            "WorkflowTask name cannot be empty or null".to_string(),
+        );
     }
     if node.task_reference_name.trim().is_empty() {
-        err("taskReferenceName", "WorkflowTask taskReferenceName name cannot be empty or null".to_string());
+        err(
+            "taskReferenceName",
+            "WorkflowTask taskReferenceName name cannot be empty or null".to_string(),
+        );
     }
     let reference = &node.task_reference_name;
     let kind = TaskKind::of(&node.task_type);
@@ -137,7 +200,10 @@ fn check_node(node: &WorkflowTask, at: &str, refs: &HashSet<&str>, errors: &mut 
         ),
         TaskKind::Simple if bad_name_chars(&node.name) => err(
             "name",
-            format!("task {reference}: name '{}' must not contain ':' or control characters", node.name),
+            format!(
+                "task {reference}: name '{}' must not contain ':' or control characters",
+                node.name
+            ),
         ),
         TaskKind::Switch => {
             let evaluator = node.evaluator_type.as_deref().unwrap_or("");
@@ -149,36 +215,52 @@ fn check_node(node: &WorkflowTask, at: &str, refs: &HashSet<&str>, errors: &mut 
                     ),
                 );
             }
-            if node.expression.as_deref().is_none_or(|e| e.trim().is_empty()) {
-                err("expression", format!("task {reference}: a SWITCH needs an expression (the input parameter to switch on)"));
-            }
-        }
-        TaskKind::Decision => {
-            if node.case_value_param.as_deref().is_none_or(|p| p.trim().is_empty()) {
+            if node
+                .expression
+                .as_deref()
+                .is_none_or(|e| e.trim().is_empty())
+            {
                 err(
-                    "caseValueParam",
-                    format!("task {reference}: a DECISION needs caseValueParam (JavaScript caseExpression is not supported yet)"),
+                    "expression",
+                    format!(
+                        "task {reference}: a SWITCH needs an expression (the input parameter to switch on)"
+                    ),
                 );
             }
         }
-        TaskKind::ForkJoin => {
-            if node.fork_tasks.is_empty() || node.fork_tasks.iter().all(Vec::is_empty) {
-                err("forkTasks", format!("task {reference}: a FORK_JOIN needs forkTasks"));
-            }
+        TaskKind::Decision
+            if node
+                .case_value_param
+                .as_deref()
+                .is_none_or(|p| p.trim().is_empty()) =>
+        {
+            err(
+                "caseValueParam",
+                format!(
+                    "task {reference}: a DECISION needs caseValueParam (JavaScript caseExpression is not supported yet)"
+                ),
+            )
         }
+        TaskKind::ForkJoin if node.fork_tasks.iter().all(Vec::is_empty) => err(
+            "forkTasks",
+            format!("task {reference}: a FORK_JOIN needs forkTasks"),
+        ),
         TaskKind::Join => {
             for joined in &node.join_on {
                 if !refs.contains(joined.as_str()) {
                     err(
                         "joinOn",
-                        format!("task {reference}: joinOn names {joined}, which is not a task of this workflow"),
+                        format!(
+                            "task {reference}: joinOn names {joined}, which is not a task of this workflow"
+                        ),
                     );
                 }
             }
         }
         TaskKind::SubWorkflow => {
             let named = node.sub_workflow_param.as_ref().is_some_and(|p| {
-                !p.name.trim().is_empty() || p.workflow_definition.as_ref().is_some_and(|d| !d.is_null())
+                !p.name.trim().is_empty()
+                    || p.workflow_definition.as_ref().is_some_and(|d| !d.is_null())
             });
             if !named {
                 err(
@@ -195,7 +277,12 @@ fn check_node(node: &WorkflowTask, at: &str, refs: &HashSet<&str>, errors: &mut 
     for (case, list) in &node.decision_cases {
         check_list(list, &format!("{at}.decisionCases.{case}"), refs, errors);
     }
-    check_list(&node.default_case, &format!("{at}.defaultCase"), refs, errors);
+    check_list(
+        &node.default_case,
+        &format!("{at}.defaultCase"),
+        refs,
+        errors,
+    );
     for (branch, list) in node.fork_tasks.iter().enumerate() {
         check_list(list, &format!("{at}.forkTasks[{branch}]"), refs, errors);
     }
@@ -244,14 +331,26 @@ mod tests {
         }));
         let messages: Vec<String> = workflow_def(&d).into_iter().map(|e| e.message).collect();
         let all = messages.join("\n");
-        for needle in ["':'", "should be unique", "INLINE is not supported", "name cannot be empty", "must be followed by a JOIN", "javascript", "nope", "subWorkflowParam.name"] {
+        for needle in [
+            "':'",
+            "should be unique",
+            "INLINE is not supported",
+            "name cannot be empty",
+            "must be followed by a JOIN",
+            "javascript",
+            "nope",
+            "subWorkflowParam.name",
+        ] {
             assert!(all.contains(needle), "missing {needle} in {all}");
         }
     }
 
     #[test]
     fn checks_task_definitions() {
-        let t: TaskDef = serde_json::from_value(json!({"name": "t", "timeoutSeconds": 10, "responseTimeoutSeconds": 20})).unwrap();
+        let t: TaskDef = serde_json::from_value(
+            json!({"name": "t", "timeoutSeconds": 10, "responseTimeoutSeconds": 20}),
+        )
+        .unwrap();
         assert_eq!(task_def(&t, "").len(), 1);
         let t: TaskDef = serde_json::from_value(json!({"name": ""})).unwrap();
         assert_eq!(task_def(&t, "")[0].path, "name");

@@ -11,8 +11,9 @@ use crate::engine::state::WorkflowState;
 use crate::engine::{EngineContext, TaskKind};
 use crate::error::{CoreError, CoreResult};
 use crate::model::{
-    BulkResponse, IdempotencyStrategy, RerunWorkflowRequest, SearchResult, SkipTaskRequest, StartWorkflowRequest, TaskStatus, Workflow,
-    WorkflowDef, WorkflowRun, WorkflowStatusView, WorkflowSummary,
+    BulkResponse, IdempotencyStrategy, RerunWorkflowRequest, SearchResult, SkipTaskRequest,
+    StartWorkflowRequest, TaskStatus, Workflow, WorkflowDef, WorkflowRun, WorkflowStatusView,
+    WorkflowSummary,
 };
 use crate::security::{Access, Principal, Resource};
 use crate::store::Txn;
@@ -46,7 +47,9 @@ pub struct ExecuteWait {
 }
 
 fn locked<'a>(txn: &'a mut Txn, id: &str) -> CoreResult<&'a mut WorkflowState> {
-    txn.state.as_mut().ok_or_else(|| CoreError::workflow_not_found(id))
+    txn.state
+        .as_mut()
+        .ok_or_else(|| CoreError::workflow_not_found(id))
 }
 
 impl WorkflowService {
@@ -64,14 +67,21 @@ impl WorkflowService {
             .get_workflow(id)
             .await?
             .ok_or_else(|| CoreError::workflow_not_found(id))?;
-        self.rt
-            .authorizer
-            .authorize(principal, Access::Read, Resource::workflow(&state.workflow.workflow_name))?;
+        self.rt.authorizer.authorize(
+            principal,
+            Access::Read,
+            Resource::workflow(&state.workflow.workflow_name),
+        )?;
         Ok(state)
     }
 
     /// Authorizes `access` on a workflow execution (through its definition's name).
-    async fn authorize_on(&self, principal: &Principal, id: &str, access: Access) -> CoreResult<Workflow> {
+    async fn authorize_on(
+        &self,
+        principal: &Principal,
+        id: &str,
+        access: Access,
+    ) -> CoreResult<Workflow> {
         let record = self
             .rt
             .stores
@@ -79,14 +89,20 @@ impl WorkflowService {
             .get_workflow_record(id)
             .await?
             .ok_or_else(|| CoreError::workflow_not_found(id))?;
-        self.rt
-            .authorizer
-            .authorize(principal, access, Resource::workflow(&record.workflow_name))?;
+        self.rt.authorizer.authorize(
+            principal,
+            access,
+            Resource::workflow(&record.workflow_name),
+        )?;
         Ok(record)
     }
 
     /// Resolves the definition a start names: inline (dynamic workflow) or registered.
-    async fn definition_for(&self, principal: &Principal, request: &StartWorkflowRequest) -> CoreResult<(Arc<WorkflowDef>, String)> {
+    async fn definition_for(
+        &self,
+        principal: &Principal,
+        request: &StartWorkflowRequest,
+    ) -> CoreResult<(Arc<WorkflowDef>, String)> {
         if let Some(inline) = &request.workflow_def {
             let mut def = inline.clone();
             if def.name.trim().is_empty() {
@@ -96,30 +112,47 @@ impl WorkflowService {
             if !errors.is_empty() {
                 return Err(CoreError::validation(errors));
             }
-            self.rt
-                .authorizer
-                .authorize(principal, Access::Execute, Resource::workflow(&def.name))?;
+            self.rt.authorizer.authorize(
+                principal,
+                Access::Execute,
+                Resource::workflow(&def.name),
+            )?;
             let revision = self.rt.ids.new_id();
-            self.rt.stores.metadata.put_def_revision(&revision, &def).await?;
+            self.rt
+                .stores
+                .metadata
+                .put_def_revision(&revision, &def)
+                .await?;
             return Ok((Arc::new(def), revision));
         }
         if request.name.trim().is_empty() {
             return Err(CoreError::invalid("Workflow name cannot be null or empty"));
         }
+        self.rt.authorizer.authorize(
+            principal,
+            Access::Execute,
+            Resource::workflow(&request.name),
+        )?;
         self.rt
-            .authorizer
-            .authorize(principal, Access::Execute, Resource::workflow(&request.name))?;
-        self.rt.defs.workflow(&request.name, request.version).ok_or_else(|| {
-            CoreError::NotFound(format!(
-                "No such workflow defined. name={}, version={}",
-                request.name,
-                request.version.map_or_else(|| "null".to_string(), |v| v.to_string())
-            ))
-        })
+            .defs
+            .workflow(&request.name, request.version)
+            .ok_or_else(|| {
+                CoreError::NotFound(format!(
+                    "No such workflow defined. name={}, version={}",
+                    request.name,
+                    request
+                        .version
+                        .map_or_else(|| "null".to_string(), |v| v.to_string())
+                ))
+            })
     }
 
     /// Starts a workflow; returns its id (or the existing one, by idempotency key).
-    pub async fn start(&self, principal: &Principal, request: StartWorkflowRequest) -> CoreResult<String> {
+    pub async fn start(
+        &self,
+        principal: &Principal,
+        request: StartWorkflowRequest,
+    ) -> CoreResult<String> {
         let priority = request.priority.unwrap_or(0);
         if !(0..=MAX_PRIORITY).contains(&priority) {
             return Err(CoreError::invalid(format!(
@@ -128,28 +161,38 @@ impl WorkflowService {
         }
         for (task, domain) in &request.task_to_domain {
             if !domain.is_string() {
-                return Err(CoreError::invalid(format!("taskToDomain[{task}] must be a string")));
+                return Err(CoreError::invalid(format!(
+                    "taskToDomain[{task}] must be a string"
+                )));
             }
         }
         let (def, revision) = self.definition_for(principal, &request).await?;
-        let key = request.idempotency_key.clone().filter(|k| !k.trim().is_empty());
+        let key = request
+            .idempotency_key
+            .clone()
+            .filter(|k| !k.trim().is_empty());
         let mut replaces = None;
-        if let Some(key) = &key {
-            if let Some((existing, status)) = self.rt.stores.execution.workflow_by_idempotency_key(&def.name, key).await? {
-                match request.idempotency_strategy {
-                    IdempotencyStrategy::ReturnExisting => return Ok(existing),
-                    IdempotencyStrategy::Fail => {
-                        return Err(CoreError::Conflict(format!(
-                            "Workflow with idempotency key {key} already exists: {existing}"
-                        )));
-                    }
-                    IdempotencyStrategy::FailOnRunning if !status.is_terminal() => {
-                        return Err(CoreError::Conflict(format!(
-                            "Workflow with idempotency key {key} is still running: {existing}"
-                        )));
-                    }
-                    IdempotencyStrategy::FailOnRunning => replaces = Some(existing),
+        if let Some(key) = &key
+            && let Some((existing, status)) = self
+                .rt
+                .stores
+                .execution
+                .workflow_by_idempotency_key(&def.name, key)
+                .await?
+        {
+            match request.idempotency_strategy {
+                IdempotencyStrategy::ReturnExisting => return Ok(existing),
+                IdempotencyStrategy::Fail => {
+                    return Err(CoreError::Conflict(format!(
+                        "Workflow with idempotency key {key} already exists: {existing}"
+                    )));
                 }
+                IdempotencyStrategy::FailOnRunning if !status.is_terminal() => {
+                    return Err(CoreError::Conflict(format!(
+                        "Workflow with idempotency key {key} is still running: {existing}"
+                    )));
+                }
+                IdempotencyStrategy::FailOnRunning => replaces = Some(existing),
             }
         }
         let params = StartParams {
@@ -182,7 +225,9 @@ impl WorkflowService {
             })
             .await;
         match (result, &key) {
-            (Err(CoreError::Conflict(_)), Some(key)) if request.idempotency_strategy == IdempotencyStrategy::ReturnExisting => {
+            (Err(CoreError::Conflict(_)), Some(key))
+                if request.idempotency_strategy == IdempotencyStrategy::ReturnExisting =>
+            {
                 // Lost a race with a concurrent start of the same key.
                 let existing = self
                     .rt
@@ -190,21 +235,34 @@ impl WorkflowService {
                     .execution
                     .workflow_by_idempotency_key(&request.name, key)
                     .await?;
-                existing
-                    .map(|(id, _)| id)
-                    .ok_or_else(|| CoreError::Conflict(format!("Workflow with idempotency key {key} already exists")))
+                existing.map(|(id, _)| id).ok_or_else(|| {
+                    CoreError::Conflict(format!(
+                        "Workflow with idempotency key {key} already exists"
+                    ))
+                })
             }
             (result, _) => result,
         }
     }
 
     /// A workflow, with or without its tasks.
-    pub async fn get(&self, principal: &Principal, id: &str, include_tasks: bool) -> CoreResult<Workflow> {
+    pub async fn get(
+        &self,
+        principal: &Principal,
+        id: &str,
+        include_tasks: bool,
+    ) -> CoreResult<Workflow> {
         Ok(self.load(principal, id).await?.to_workflow(include_tasks))
     }
 
     /// The status summary of a workflow.
-    pub async fn status(&self, principal: &Principal, id: &str, include_output: bool, include_variables: bool) -> CoreResult<WorkflowStatusView> {
+    pub async fn status(
+        &self,
+        principal: &Principal,
+        id: &str,
+        include_output: bool,
+        include_variables: bool,
+    ) -> CoreResult<WorkflowStatusView> {
         let record = self.authorize_on(principal, id, Access::Read).await?;
         Ok(WorkflowStatusView {
             workflow_id: record.workflow_id,
@@ -216,8 +274,17 @@ impl WorkflowService {
     }
 
     /// Ids of running workflows of a definition.
-    pub async fn running(&self, principal: &Principal, name: &str, version: Option<i32>, start_after: Option<i64>, start_before: Option<i64>) -> CoreResult<Vec<String>> {
-        self.rt.authorizer.authorize(principal, Access::Read, Resource::workflow(name))?;
+    pub async fn running(
+        &self,
+        principal: &Principal,
+        name: &str,
+        version: Option<i32>,
+        start_after: Option<i64>,
+        start_before: Option<i64>,
+    ) -> CoreResult<Vec<String>> {
+        self.rt
+            .authorizer
+            .authorize(principal, Access::Read, Resource::workflow(name))?;
         Ok(self
             .rt
             .stores
@@ -227,8 +294,17 @@ impl WorkflowService {
     }
 
     /// Workflows of a definition by correlation id, newest first.
-    pub async fn by_correlation(&self, principal: &Principal, name: &str, correlation_id: &str, include_closed: bool, include_tasks: bool) -> CoreResult<Vec<Workflow>> {
-        self.rt.authorizer.authorize(principal, Access::Read, Resource::workflow(name))?;
+    pub async fn by_correlation(
+        &self,
+        principal: &Principal,
+        name: &str,
+        correlation_id: &str,
+        include_closed: bool,
+        include_tasks: bool,
+    ) -> CoreResult<Vec<Workflow>> {
+        self.rt
+            .authorizer
+            .authorize(principal, Access::Read, Resource::workflow(name))?;
         let ids = self
             .rt
             .stores
@@ -245,20 +321,45 @@ impl WorkflowService {
     }
 
     /// Workflows by correlation id for several ids at once.
-    pub async fn by_correlations(&self, principal: &Principal, name: &str, correlation_ids: &[String], include_closed: bool, include_tasks: bool) -> CoreResult<HashMap<String, Vec<Workflow>>> {
+    pub async fn by_correlations(
+        &self,
+        principal: &Principal,
+        name: &str,
+        correlation_ids: &[String],
+        include_closed: bool,
+        include_tasks: bool,
+    ) -> CoreResult<HashMap<String, Vec<Workflow>>> {
         let mut out = HashMap::new();
         for correlation_id in correlation_ids {
             let workflows = self
-                .by_correlation(principal, name, correlation_id, include_closed, include_tasks)
+                .by_correlation(
+                    principal,
+                    name,
+                    correlation_id,
+                    include_closed,
+                    include_tasks,
+                )
                 .await?;
             out.insert(correlation_id.clone(), workflows);
         }
         Ok(out)
     }
 
-    async fn change<F>(&self, principal: &Principal, id: &str, access: Access, f: F) -> CoreResult<()>
+    async fn change<F>(
+        &self,
+        principal: &Principal,
+        id: &str,
+        access: Access,
+        f: F,
+    ) -> CoreResult<()>
     where
-        F: FnOnce(&mut WorkflowState, &EngineContext<'_>, &mut crate::store::ChangeSet) -> CoreResult<()> + Send + 'static,
+        F: FnOnce(
+                &mut WorkflowState,
+                &EngineContext<'_>,
+                &mut crate::store::ChangeSet,
+            ) -> CoreResult<()>
+            + Send
+            + 'static,
     {
         self.authorize_on(principal, id, access).await?;
         let owned = id.to_string();
@@ -275,18 +376,26 @@ impl WorkflowService {
 
     /// Pauses a workflow.
     pub async fn pause(&self, principal: &Principal, id: &str) -> CoreResult<()> {
-        self.change(principal, id, Access::Execute, |state, ctx, _| ops::pause(state, ctx))
-            .await
+        self.change(principal, id, Access::Execute, |state, ctx, _| {
+            ops::pause(state, ctx)
+        })
+        .await
     }
 
     /// Resumes a paused workflow.
     pub async fn resume(&self, principal: &Principal, id: &str) -> CoreResult<()> {
-        self.change(principal, id, Access::Execute, |state, ctx, out| ops::resume(state, ctx, out))
+        self.change(principal, id, Access::Execute, ops::resume)
             .await
     }
 
     /// Terminates a workflow.
-    pub async fn terminate(&self, principal: &Principal, id: &str, reason: Option<String>, trigger_failure_workflow: bool) -> CoreResult<()> {
+    pub async fn terminate(
+        &self,
+        principal: &Principal,
+        id: &str,
+        reason: Option<String>,
+        trigger_failure_workflow: bool,
+    ) -> CoreResult<()> {
         self.change(principal, id, Access::Execute, move |state, ctx, out| {
             ops::terminate(state, reason, trigger_failure_workflow, ctx, out)
         })
@@ -294,34 +403,59 @@ impl WorkflowService {
     }
 
     /// Restarts an ended workflow, optionally on the latest definition.
-    pub async fn restart(&self, principal: &Principal, id: &str, use_latest_definition: bool) -> CoreResult<()> {
+    pub async fn restart(
+        &self,
+        principal: &Principal,
+        id: &str,
+        use_latest_definition: bool,
+    ) -> CoreResult<()> {
         let record = self.authorize_on(principal, id, Access::Execute).await?;
         let latest = if use_latest_definition {
-            Some(self.rt.defs.workflow(&record.workflow_name, None).ok_or_else(|| {
-                CoreError::NotFound(format!("Unable to find latest definition for {id}"))
-            })?)
+            Some(
+                self.rt
+                    .defs
+                    .workflow(&record.workflow_name, None)
+                    .ok_or_else(|| {
+                        CoreError::NotFound(format!("Unable to find latest definition for {id}"))
+                    })?,
+            )
         } else {
             None
         };
-        self.change(principal, id, Access::Execute, move |state, ctx, out| ops::restart(state, latest, ctx, out))
-            .await
+        self.change(principal, id, Access::Execute, move |state, ctx, out| {
+            ops::restart(state, latest, ctx, out)
+        })
+        .await
     }
 
     /// Retries the failed tasks of an ended workflow.
     pub async fn retry(&self, principal: &Principal, id: &str) -> CoreResult<()> {
-        self.change(principal, id, Access::Execute, |state, ctx, out| ops::retry(state, ctx, out))
+        self.change(principal, id, Access::Execute, ops::retry)
             .await
     }
 
     /// Reruns an ended workflow from a task or from the start; returns its id.
-    pub async fn rerun(&self, principal: &Principal, id: &str, request: RerunWorkflowRequest) -> CoreResult<String> {
-        self.change(principal, id, Access::Execute, move |state, ctx, out| ops::rerun(state, &request, ctx, out))
-            .await?;
+    pub async fn rerun(
+        &self,
+        principal: &Principal,
+        id: &str,
+        request: RerunWorkflowRequest,
+    ) -> CoreResult<String> {
+        self.change(principal, id, Access::Execute, move |state, ctx, out| {
+            ops::rerun(state, &request, ctx, out)
+        })
+        .await?;
         Ok(id.to_string())
     }
 
     /// Skips a task of a running workflow before it is reached.
-    pub async fn skip_task(&self, principal: &Principal, id: &str, reference: &str, request: SkipTaskRequest) -> CoreResult<()> {
+    pub async fn skip_task(
+        &self,
+        principal: &Principal,
+        id: &str,
+        reference: &str,
+        request: SkipTaskRequest,
+    ) -> CoreResult<()> {
         let reference = reference.to_string();
         self.change(principal, id, Access::Execute, move |state, ctx, out| {
             ops::skip(state, &reference, &request, ctx, out)
@@ -359,9 +493,16 @@ impl WorkflowService {
     }
 
     /// Searches workflows the caller may read.
-    pub async fn search(&self, principal: &Principal, mut search: WorkflowSearch) -> CoreResult<SearchResult<WorkflowSummary>> {
+    pub async fn search(
+        &self,
+        principal: &Principal,
+        mut search: WorkflowSearch,
+    ) -> CoreResult<SearchResult<WorkflowSummary>> {
         if let Some(names) = self.readable_names(principal) {
-            let allowed = Filter::In(WorkflowField::WorkflowType, names.into_iter().map(SearchValue::Text).collect());
+            let allowed = Filter::In(
+                WorkflowField::WorkflowType,
+                names.into_iter().map(SearchValue::Text).collect(),
+            );
             search.filter = Some(match search.filter.take() {
                 Some(filter) => Filter::And(vec![allowed, filter]),
                 None => allowed,
@@ -379,11 +520,20 @@ impl WorkflowService {
         let all = self.rt.defs.all_workflows();
         let allowed: Vec<String> = all
             .iter()
-            .filter(|d| self.rt.authorizer.can(principal, Access::Read, Resource::workflow(&d.name)))
+            .filter(|d| {
+                self.rt
+                    .authorizer
+                    .can(principal, Access::Read, Resource::workflow(&d.name))
+            })
             .map(|d| d.name.clone())
             .collect();
         let every = all.iter().all(|d| allowed.contains(&d.name));
-        if every && self.rt.authorizer.can(principal, Access::Read, Resource::workflow("*")) {
+        if every
+            && self
+                .rt
+                .authorizer
+                .can(principal, Access::Read, Resource::workflow("*"))
+        {
             None
         } else {
             Some(allowed)
@@ -401,7 +551,9 @@ impl WorkflowService {
             match op(id.clone()).await {
                 Ok(()) => response.bulk_successful_results.push(Value::String(id)),
                 Err(err) => {
-                    response.bulk_error_results.insert(id, Value::String(err.to_string()));
+                    response
+                        .bulk_error_results
+                        .insert(id, Value::String(err.to_string()));
                 }
             }
         }
@@ -410,9 +562,17 @@ impl WorkflowService {
 
     /// Starts a workflow and waits until it ends, reaches a blocking task (or the named
     /// one), or the wait runs out; answers with the workflow's state at that point.
-    pub async fn execute(&self, principal: &Principal, request: StartWorkflowRequest, wait: ExecuteWait) -> CoreResult<WorkflowRun> {
+    pub async fn execute(
+        &self,
+        principal: &Principal,
+        request: StartWorkflowRequest,
+        wait: ExecuteWait,
+    ) -> CoreResult<WorkflowRun> {
         let id = self.start(principal, request).await?;
-        let seconds = wait.wait_seconds.unwrap_or(10).min(MAX_EXECUTE_WAIT_SECONDS);
+        let seconds = wait
+            .wait_seconds
+            .unwrap_or(10)
+            .min(MAX_EXECUTE_WAIT_SECONDS);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
         let notify = self.rt.signals.workflow(&id);
         let result = loop {
@@ -446,11 +606,15 @@ impl WorkflowService {
 /// none named) a task that waits for the outside world.
 fn reached(state: &WorkflowState, until_task_ref: Option<&str>) -> bool {
     match until_task_ref.filter(|r| !r.is_empty() && *r != "None") {
-        Some(reference) => state.tasks().iter().any(|t| t.reference_task_name == reference),
-        None => state
+        Some(reference) => state
             .tasks()
             .iter()
-            .any(|t| TaskKind::of_execution(t) == TaskKind::Wait && t.status == TaskStatus::InProgress && t.wait_until.is_none()),
+            .any(|t| t.reference_task_name == reference),
+        None => state.tasks().iter().any(|t| {
+            TaskKind::of_execution(t) == TaskKind::Wait
+                && t.status == TaskStatus::InProgress
+                && t.wait_until.is_none()
+        }),
     }
 }
 

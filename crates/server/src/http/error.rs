@@ -68,8 +68,12 @@ fn body(status: StatusCode, message: String) -> ErrorBody {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = match self {
-            ApiError::Core(CoreError::NotFound(message)) => (StatusCode::NOT_FOUND, body(StatusCode::NOT_FOUND, message)),
-            ApiError::Core(CoreError::Conflict(message)) => (StatusCode::CONFLICT, body(StatusCode::CONFLICT, message)),
+            ApiError::Core(CoreError::NotFound(message)) => {
+                (StatusCode::NOT_FOUND, body(StatusCode::NOT_FOUND, message))
+            }
+            ApiError::Core(CoreError::Conflict(message)) => {
+                (StatusCode::CONFLICT, body(StatusCode::CONFLICT, message))
+            }
             ApiError::Core(CoreError::InvalidInput {
                 message,
                 validation_errors,
@@ -87,14 +91,19 @@ impl IntoResponse for ApiError {
                     ..body(StatusCode::UNAUTHORIZED, message)
                 },
             ),
-            ApiError::Core(CoreError::Forbidden(message)) => (StatusCode::FORBIDDEN, body(StatusCode::FORBIDDEN, message)),
+            ApiError::Core(CoreError::Forbidden(message)) => {
+                (StatusCode::FORBIDDEN, body(StatusCode::FORBIDDEN, message))
+            }
             ApiError::Core(CoreError::Unavailable(message)) => {
                 tracing::warn!(cause = %message, "request refused: service unavailable");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     ErrorBody {
                         retryable: true,
-                        ..body(StatusCode::SERVICE_UNAVAILABLE, "The service is unavailable, try again".into())
+                        ..body(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "The service is unavailable, try again".into(),
+                        )
                     },
                 )
             }
@@ -124,7 +133,10 @@ impl IntoResponse for ApiError {
             ),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
-                body(StatusCode::METHOD_NOT_ALLOWED, "This method is not allowed here".into()),
+                body(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "This method is not allowed here".into(),
+                ),
             ),
         };
         (status, Json(body)).into_response()

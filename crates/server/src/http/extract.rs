@@ -20,13 +20,20 @@ pub struct Auth(pub Principal);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         parts
             .extensions
             .get::<Principal>()
             .cloned()
             .map(Auth)
-            .ok_or_else(|| ApiError::Core(podium_core::error::CoreError::Internal("route has no principal: its access declaration is missing".into())))
+            .ok_or_else(|| {
+                ApiError::Core(podium_core::error::CoreError::Internal(
+                    "route has no principal: its access declaration is missing".into(),
+                ))
+            })
     }
 }
 
@@ -87,7 +94,9 @@ impl Params {
             Some(value) => match value.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" => Ok(true),
                 "false" | "0" | "no" => Ok(false),
-                _ => Err(ApiError::bad_request(format!("Query parameter {name} must be true or false, not '{value}'"))),
+                _ => Err(ApiError::bad_request(format!(
+                    "Query parameter {name} must be true or false, not '{value}'"
+                ))),
             },
         }
     }
@@ -96,9 +105,11 @@ impl Params {
     pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
         self.text(name)
             .map(|v| {
-                v.trim()
-                    .parse::<i64>()
-                    .map_err(|_| ApiError::bad_request(format!("Query parameter {name} must be an integer, not '{v}'")))
+                v.trim().parse::<i64>().map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "Query parameter {name} must be an integer, not '{v}'"
+                    ))
+                })
             })
             .transpose()
     }
@@ -141,7 +152,9 @@ async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|err| {
         let what = match err.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "Malformed JSON in the request body",
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                "Malformed JSON in the request body"
+            }
             _ => "The request body does not have the expected shape",
         };
         ApiError::bad_request(format!("{what}: {err}"))
@@ -198,12 +211,14 @@ pub struct StringBody(pub String);
 
 /// Decodes a string body as described on [`StringBody`].
 pub fn decode_string_body(bytes: &[u8], content_type: Option<&str>) -> Result<String, ApiError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| ApiError::bad_request("The request body is not valid UTF-8"))?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::bad_request("The request body is not valid UTF-8"))?;
     let is_plain = content_type.is_some_and(|ct| ct.starts_with("text/"));
     if is_plain {
         return Ok(text.to_string());
     }
-    if let Ok(serde_json::Value::String(decoded)) = serde_json::from_str::<serde_json::Value>(text) {
+    if let Ok(serde_json::Value::String(decoded)) = serde_json::from_str::<serde_json::Value>(text)
+    {
         return Ok(decoded);
     }
     if let Ok(decoded) = serde_json::from_str::<String>(&format!("\"{text}\"")) {
@@ -235,10 +250,22 @@ mod tests {
         let value = "hello \"world\"\nline2";
         let js = serde_json::to_string(value).unwrap();
         let python = &js[1..js.len() - 1];
-        assert_eq!(decode_string_body(js.as_bytes(), Some("application/json")).unwrap(), value);
-        assert_eq!(decode_string_body(python.as_bytes(), Some("application/json")).unwrap(), value);
-        assert_eq!(decode_string_body(b"my secret value", Some("application/json")).unwrap(), "my secret value");
-        assert_eq!(decode_string_body(b"\"quoted\"", Some("text/plain")).unwrap(), "\"quoted\"");
+        assert_eq!(
+            decode_string_body(js.as_bytes(), Some("application/json")).unwrap(),
+            value
+        );
+        assert_eq!(
+            decode_string_body(python.as_bytes(), Some("application/json")).unwrap(),
+            value
+        );
+        assert_eq!(
+            decode_string_body(b"my secret value", Some("application/json")).unwrap(),
+            "my secret value"
+        );
+        assert_eq!(
+            decode_string_body(b"\"quoted\"", Some("text/plain")).unwrap(),
+            "\"quoted\""
+        );
         assert_eq!(decode_string_body(b"a\\qb", None).unwrap(), "a\\qb");
     }
 

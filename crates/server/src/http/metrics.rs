@@ -42,7 +42,9 @@ struct StatusLabels {
 }
 
 fn latency_histogram() -> Histogram {
-    Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+    Histogram::new([
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ])
 }
 
 /// The server's metrics.
@@ -59,12 +61,26 @@ impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("podium");
         let requests = Family::<RequestLabels, Counter>::default();
-        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
         let queue_depth = Family::<QueueLabels, Gauge>::default();
         let workflows = Family::<StatusLabels, Gauge>::default();
-        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
-        registry.register("queue_depth", "Tasks waiting in each queue", queue_depth.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Tasks waiting in each queue",
+            queue_depth.clone(),
+        );
         registry.register("workflows", "Workflows by status", workflows.clone());
         Metrics {
             registry: parking_lot::Mutex::new(registry),
@@ -98,7 +114,9 @@ impl Metrics {
         let counts = runtime.stores.execution.workflow_counts().await?;
         self.queue_depth.clear();
         for (queue, size) in queues {
-            self.queue_depth.get_or_create(&QueueLabels { queue }).set(size);
+            self.queue_depth
+                .get_or_create(&QueueLabels { queue })
+                .set(size);
         }
         for status in podium_core::model::WorkflowStatus::ALL {
             let count = counts.get(&status).copied().unwrap_or(0);
@@ -109,7 +127,8 @@ impl Metrics {
                 .set(count);
         }
         let mut out = String::new();
-        encode(&mut out, &self.registry.lock()).map_err(|e| podium_core::error::CoreError::Internal(e.to_string()))?;
+        encode(&mut out, &self.registry.lock())
+            .map_err(|e| podium_core::error::CoreError::Internal(e.to_string()))?;
         Ok(out)
     }
 }
@@ -131,6 +150,11 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let response = next.run(req).await;
-    metrics.observe(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    metrics.observe(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
 }

@@ -37,11 +37,17 @@ pub fn router(state: AppState) -> (Router, Vec<RouteSpec>) {
     let router = router
         .fallback(|uri: axum::http::Uri| async move { ApiError::NoRoute(uri.path().to_string()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
         .layer(DefaultBodyLimit::disable())
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked; the request was answered with 500");
-            ApiError::Core(podium_core::error::CoreError::Internal("handler panicked".into())).into_response()
+            ApiError::Core(podium_core::error::CoreError::Internal(
+                "handler panicked".into(),
+            ))
+            .into_response()
         }))
         .layer(
             TraceLayer::new_for_http()
@@ -61,7 +67,11 @@ pub fn router(state: AppState) -> (Router, Vec<RouteSpec>) {
                 })
                 .on_request(())
                 .on_response(|res: &Response<_>, latency: Duration, _span: &Span| {
-                    tracing::debug!(status = res.status().as_u16(), latency_ms = latency.as_millis() as u64, "answered");
+                    tracing::debug!(
+                        status = res.status().as_u16(),
+                        latency_ms = latency.as_millis() as u64,
+                        "answered"
+                    );
                 })
                 .on_failure(()),
         )

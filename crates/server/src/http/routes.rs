@@ -72,7 +72,13 @@ impl Routes {
     }
 
     /// Adds a route with the access it needs.
-    pub fn add<H, T>(mut self, method: Method, path: &'static str, access: RouteAccess, handler: H) -> Routes
+    pub fn add<H, T>(
+        mut self,
+        method: Method,
+        path: &'static str,
+        access: RouteAccess,
+        handler: H,
+    ) -> Routes
     where
         H: Handler<T, AppState>,
         T: 'static,
@@ -84,10 +90,17 @@ impl Routes {
         let method_router = on(filter, handler);
         let method_router = match access {
             RouteAccess::Public => method_router,
-            _ => method_router.layer(middleware::from_fn_with_state(self.state.clone(), authenticate)),
+            _ => method_router.layer(middleware::from_fn_with_state(
+                self.state.clone(),
+                authenticate,
+            )),
         };
         self.router = self.router.route(path, method_router);
-        self.specs.push(RouteSpec { method, path, access });
+        self.specs.push(RouteSpec {
+            method,
+            path,
+            access,
+        });
         self
     }
 

@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use podium_core::model::{
-    BulkResponse, JsonMap, RerunWorkflowRequest, SearchResult, SkipTaskRequest, StartWorkflowRequest, Workflow, WorkflowRun,
-    WorkflowStatusView, WorkflowSummary,
+    BulkResponse, JsonMap, RerunWorkflowRequest, SearchResult, SkipTaskRequest,
+    StartWorkflowRequest, Workflow, WorkflowRun, WorkflowStatusView, WorkflowSummary,
 };
 use podium_core::security::{Access, ResourceType, RouteAccess};
 use podium_core::service::search::WorkflowSearch;
@@ -27,31 +27,151 @@ pub fn routes(routes: Routes) -> Routes {
     let read = RouteAccess::Resource(W, Access::Read);
     routes
         .add(Method::POST, "/api/workflow", exec, workflow_start)
-        .add(Method::GET, "/api/workflow/search", RouteAccess::Authenticated, workflow_search)
-        .add(Method::GET, "/api/workflow/search-v2", RouteAccess::Authenticated, workflow_search_full)
-        .add(Method::GET, "/api/workflow/running/{name}", read, workflow_running)
-        .add(Method::POST, "/api/workflow/correlated/batch", read, workflow_correlated_batch)
-        .add(Method::POST, "/api/workflow/execute/{name}/{version}", exec, workflow_execute)
-        .add(Method::PUT, "/api/workflow/decide/{id}", exec, workflow_decide)
-        .add(Method::PUT, "/api/workflow/bulk/pause", exec, workflow_bulk_pause)
-        .add(Method::PUT, "/api/workflow/bulk/resume", exec, workflow_bulk_resume)
-        .add(Method::POST, "/api/workflow/bulk/restart", exec, workflow_bulk_restart)
-        .add(Method::POST, "/api/workflow/bulk/retry", exec, workflow_bulk_retry)
-        .add(Method::POST, "/api/workflow/bulk/terminate", exec, workflow_bulk_terminate)
-        .add(Method::POST, "/api/workflow/{id}", exec, workflow_start_by_name)
+        .add(
+            Method::GET,
+            "/api/workflow/search",
+            RouteAccess::Authenticated,
+            workflow_search,
+        )
+        .add(
+            Method::GET,
+            "/api/workflow/search-v2",
+            RouteAccess::Authenticated,
+            workflow_search_full,
+        )
+        .add(
+            Method::GET,
+            "/api/workflow/running/{name}",
+            read,
+            workflow_running,
+        )
+        .add(
+            Method::POST,
+            "/api/workflow/correlated/batch",
+            read,
+            workflow_correlated_batch,
+        )
+        .add(
+            Method::POST,
+            "/api/workflow/execute/{name}/{version}",
+            exec,
+            workflow_execute,
+        )
+        .add(
+            Method::PUT,
+            "/api/workflow/decide/{id}",
+            exec,
+            workflow_decide,
+        )
+        .add(
+            Method::PUT,
+            "/api/workflow/bulk/pause",
+            exec,
+            workflow_bulk_pause,
+        )
+        .add(
+            Method::PUT,
+            "/api/workflow/bulk/resume",
+            exec,
+            workflow_bulk_resume,
+        )
+        .add(
+            Method::POST,
+            "/api/workflow/bulk/restart",
+            exec,
+            workflow_bulk_restart,
+        )
+        .add(
+            Method::POST,
+            "/api/workflow/bulk/retry",
+            exec,
+            workflow_bulk_retry,
+        )
+        .add(
+            Method::POST,
+            "/api/workflow/bulk/terminate",
+            exec,
+            workflow_bulk_terminate,
+        )
+        .add(
+            Method::POST,
+            "/api/workflow/{id}",
+            exec,
+            workflow_start_by_name,
+        )
         .add(Method::GET, "/api/workflow/{id}", read, workflow_get)
-        .add(Method::DELETE, "/api/workflow/{id}", exec, workflow_terminate)
-        .add(Method::GET, "/api/workflow/{id}/status", read, workflow_status)
-        .add(Method::GET, "/api/workflow/{id}/tasks", read, workflow_tasks)
-        .add(Method::POST, "/api/workflow/{id}/correlated", read, workflow_correlated)
-        .add(Method::GET, "/api/workflow/{id}/correlated/{correlation_id}", read, workflow_correlated_one)
-        .add(Method::PUT, "/api/workflow/{id}/pause", exec, workflow_pause)
-        .add(Method::PUT, "/api/workflow/{id}/resume", exec, workflow_resume)
-        .add(Method::POST, "/api/workflow/{id}/restart", exec, workflow_restart)
-        .add(Method::POST, "/api/workflow/{id}/retry", exec, workflow_retry)
-        .add(Method::POST, "/api/workflow/{id}/rerun", exec, workflow_rerun)
-        .add(Method::PUT, "/api/workflow/{id}/skiptask/{reference}", exec, workflow_skip_task)
-        .add(Method::DELETE, "/api/workflow/{id}/remove", RouteAccess::Resource(W, Access::Delete), workflow_remove)
+        .add(
+            Method::DELETE,
+            "/api/workflow/{id}",
+            exec,
+            workflow_terminate,
+        )
+        .add(
+            Method::GET,
+            "/api/workflow/{id}/status",
+            read,
+            workflow_status,
+        )
+        .add(
+            Method::GET,
+            "/api/workflow/{id}/tasks",
+            read,
+            workflow_tasks,
+        )
+        .add(
+            Method::POST,
+            "/api/workflow/{id}/correlated",
+            read,
+            workflow_correlated,
+        )
+        .add(
+            Method::GET,
+            "/api/workflow/{id}/correlated/{correlation_id}",
+            read,
+            workflow_correlated_one,
+        )
+        .add(
+            Method::PUT,
+            "/api/workflow/{id}/pause",
+            exec,
+            workflow_pause,
+        )
+        .add(
+            Method::PUT,
+            "/api/workflow/{id}/resume",
+            exec,
+            workflow_resume,
+        )
+        .add(
+            Method::POST,
+            "/api/workflow/{id}/restart",
+            exec,
+            workflow_restart,
+        )
+        .add(
+            Method::POST,
+            "/api/workflow/{id}/retry",
+            exec,
+            workflow_retry,
+        )
+        .add(
+            Method::POST,
+            "/api/workflow/{id}/rerun",
+            exec,
+            workflow_rerun,
+        )
+        .add(
+            Method::PUT,
+            "/api/workflow/{id}/skiptask/{reference}",
+            exec,
+            workflow_skip_task,
+        )
+        .add(
+            Method::DELETE,
+            "/api/workflow/{id}/remove",
+            RouteAccess::Resource(W, Access::Delete),
+            workflow_remove,
+        )
 }
 
 /// A bare id as `text/plain`, as Conductor answers starts (the JS SDK depends on it).
@@ -75,7 +195,11 @@ fn version_param(params: &Params) -> ApiResult<Option<i32>> {
 
 /// Starts a workflow from a `StartWorkflowRequest`; answers its id. Needs: EXECUTE on
 /// the workflow definition.
-async fn workflow_start(State(state): State<AppState>, Auth(principal): Auth, JsonBody(request): JsonBody<StartWorkflowRequest>) -> ApiResult<Response> {
+async fn workflow_start(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    JsonBody(request): JsonBody<StartWorkflowRequest>,
+) -> ApiResult<Response> {
     Ok(text(state.workflows.start(&principal, request).await?))
 }
 
@@ -99,40 +223,80 @@ async fn workflow_start_by_name(
 }
 
 /// A workflow, with its tasks unless `includeTasks=false`. Needs: READ.
-async fn workflow_get(State(state): State<AppState>, Auth(principal): Auth, Path(id): Path<String>, params: Params) -> ApiResult<Json<Workflow>> {
+async fn workflow_get(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<Workflow>> {
     let include_tasks = params.flag("includeTasks", true)?;
-    Ok(Json(state.workflows.get(&principal, &id, include_tasks).await?))
+    Ok(Json(
+        state.workflows.get(&principal, &id, include_tasks).await?,
+    ))
 }
 
 /// The status of a workflow. Needs: READ.
-async fn workflow_status(State(state): State<AppState>, Auth(principal): Auth, Path(id): Path<String>, params: Params) -> ApiResult<Json<WorkflowStatusView>> {
+async fn workflow_status(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<WorkflowStatusView>> {
     let output = params.flag("includeOutput", false)?;
     let variables = params.flag("includeVariables", false)?;
-    Ok(Json(state.workflows.status(&principal, &id, output, variables).await?))
+    Ok(Json(
+        state
+            .workflows
+            .status(&principal, &id, output, variables)
+            .await?,
+    ))
 }
 
 /// A page of a workflow's tasks. Needs: READ.
-async fn workflow_tasks(State(state): State<AppState>, Auth(principal): Auth, Path(id): Path<String>, params: Params) -> ApiResult<Json<serde_json::Value>> {
+async fn workflow_tasks(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<serde_json::Value>> {
     let workflow = state.workflows.get(&principal, &id, true).await?;
     let statuses = params.list("status");
     let tasks: Vec<_> = workflow
         .tasks
         .into_iter()
-        .filter(|t| statuses.is_empty() || statuses.iter().any(|s| s.eq_ignore_ascii_case(t.status.as_str())))
+        .filter(|t| {
+            statuses.is_empty()
+                || statuses
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(t.status.as_str()))
+        })
         .collect();
     let total = tasks.len();
     let start = params.int("start")?.unwrap_or(0).max(0) as usize;
     let count = params.int("count")?.unwrap_or(15).clamp(0, 1000) as usize;
     let page: Vec<_> = tasks.into_iter().skip(start).take(count).collect();
-    Ok(Json(serde_json::json!({"totalHits": total, "results": page})))
+    Ok(Json(
+        serde_json::json!({"totalHits": total, "results": page}),
+    ))
 }
 
 /// Ids of running workflows of a definition. Needs: READ.
-async fn workflow_running(State(state): State<AppState>, Auth(principal): Auth, Path(name): Path<String>, params: Params) -> ApiResult<Json<Vec<String>>> {
+async fn workflow_running(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(name): Path<String>,
+    params: Params,
+) -> ApiResult<Json<Vec<String>>> {
     let version = version_param(&params)?;
     let ids = state
         .workflows
-        .running(&principal, &name, version, params.int("startTime")?, params.int("endTime")?)
+        .running(
+            &principal,
+            &name,
+            version,
+            params.int("startTime")?,
+            params.int("endTime")?,
+        )
         .await?;
     Ok(Json(ids))
 }
@@ -164,7 +328,12 @@ async fn workflow_correlated(
 ) -> ApiResult<Json<HashMap<String, Vec<Workflow>>>> {
     let closed = params.flag("includeClosed", false)?;
     let tasks = params.flag("includeTasks", false)?;
-    Ok(Json(state.workflows.by_correlations(&principal, &name, &ids, closed, tasks).await?))
+    Ok(Json(
+        state
+            .workflows
+            .by_correlations(&principal, &name, &ids, closed, tasks)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -197,33 +366,63 @@ async fn workflow_correlated_batch(
 }
 
 /// Terminates a workflow. Needs: EXECUTE.
-async fn workflow_terminate(State(state): State<AppState>, Auth(principal): Auth, Path(id): Path<String>, params: Params, _body: IgnoredBody) -> ApiResult<()> {
+async fn workflow_terminate(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    params: Params,
+    _body: IgnoredBody,
+) -> ApiResult<()> {
     let trigger = params.flag("triggerFailureWorkflow", false)?;
-    state.workflows.terminate(&principal, &id, params.text("reason"), trigger).await?;
+    state
+        .workflows
+        .terminate(&principal, &id, params.text("reason"), trigger)
+        .await?;
     Ok(())
 }
 
 /// Pauses a workflow. Needs: EXECUTE.
-async fn workflow_pause(State(state): State<AppState>, Auth(principal): Auth, Path(id): Path<String>, _body: IgnoredBody) -> ApiResult<()> {
+async fn workflow_pause(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    _body: IgnoredBody,
+) -> ApiResult<()> {
     state.workflows.pause(&principal, &id).await?;
     Ok(())
 }
 
 /// Resumes a paused workflow. Needs: EXECUTE.
-async fn workflow_resume(State(state): State<AppState>, Auth(principal): Auth, Path(id): Path<String>, _body: IgnoredBody) -> ApiResult<()> {
+async fn workflow_resume(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    _body: IgnoredBody,
+) -> ApiResult<()> {
     state.workflows.resume(&principal, &id).await?;
     Ok(())
 }
 
 /// Restarts an ended workflow; 204. Needs: EXECUTE.
-async fn workflow_restart(State(state): State<AppState>, Auth(principal): Auth, Path(id): Path<String>, params: Params, _body: IgnoredBody) -> ApiResult<StatusCode> {
+async fn workflow_restart(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    params: Params,
+    _body: IgnoredBody,
+) -> ApiResult<StatusCode> {
     let latest = params.flag("useLatestDefinitions", false)?;
     state.workflows.restart(&principal, &id, latest).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Retries the failed tasks of an ended workflow; 204. Needs: EXECUTE.
-async fn workflow_retry(State(state): State<AppState>, Auth(principal): Auth, Path(id): Path<String>, _body: IgnoredBody) -> ApiResult<StatusCode> {
+async fn workflow_retry(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    _body: IgnoredBody,
+) -> ApiResult<StatusCode> {
     state.workflows.retry(&principal, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -247,26 +446,43 @@ async fn workflow_skip_task(
     params: Params,
     OptionalJson(mut request): OptionalJson<SkipTaskRequest>,
 ) -> ApiResult<()> {
-    for (key, slot) in [("taskInput", &mut request.task_input), ("taskOutput", &mut request.task_output)] {
-        if slot.is_none() {
-            if let Some(text) = params.text(key) {
-                *slot = serde_json::from_str(&text).ok();
-            }
+    for (key, slot) in [
+        ("taskInput", &mut request.task_input),
+        ("taskOutput", &mut request.task_output),
+    ] {
+        if slot.is_none()
+            && let Some(text) = params.text(key)
+        {
+            *slot = serde_json::from_str(&text).ok();
         }
     }
-    state.workflows.skip_task(&principal, &id, &reference, request).await?;
+    state
+        .workflows
+        .skip_task(&principal, &id, &reference, request)
+        .await?;
     Ok(())
 }
 
 /// Deletes a workflow. Needs: DELETE.
-async fn workflow_remove(State(state): State<AppState>, Auth(principal): Auth, Path(id): Path<String>, params: Params, _body: IgnoredBody) -> ApiResult<()> {
+async fn workflow_remove(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    params: Params,
+    _body: IgnoredBody,
+) -> ApiResult<()> {
     let archive = params.flag("archiveWorkflow", true)?;
     state.workflows.remove(&principal, &id, archive).await?;
     Ok(())
 }
 
 /// Runs the decider on a workflow now. Needs: EXECUTE.
-async fn workflow_decide(State(state): State<AppState>, Auth(principal): Auth, Path(id): Path<String>, _body: IgnoredBody) -> ApiResult<()> {
+async fn workflow_decide(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    _body: IgnoredBody,
+) -> ApiResult<()> {
     state.workflows.decide(&principal, &id).await?;
     Ok(())
 }
@@ -282,18 +498,31 @@ fn search_of(params: &Params) -> ApiResult<WorkflowSearch> {
 }
 
 /// Searches workflows the caller may read. Needs: authentication (filtered by READ).
-async fn workflow_search(State(state): State<AppState>, Auth(principal): Auth, params: Params) -> ApiResult<Json<SearchResult<WorkflowSummary>>> {
+async fn workflow_search(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    params: Params,
+) -> ApiResult<Json<SearchResult<WorkflowSummary>>> {
     let search = search_of(&params)?;
     Ok(Json(state.workflows.search(&principal, search).await?))
 }
 
 /// Searches workflows, answering full workflows. Needs: authentication.
-async fn workflow_search_full(State(state): State<AppState>, Auth(principal): Auth, params: Params) -> ApiResult<Json<SearchResult<Workflow>>> {
+async fn workflow_search_full(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    params: Params,
+) -> ApiResult<Json<SearchResult<Workflow>>> {
     let search = search_of(&params)?;
     let summaries = state.workflows.search(&principal, search).await?;
     let mut results = Vec::with_capacity(summaries.results.len());
     for summary in summaries.results {
-        results.push(state.workflows.get(&principal, &summary.workflow_id, false).await?);
+        results.push(
+            state
+                .workflows
+                .get(&principal, &summary.workflow_id, false)
+                .await?,
+        );
     }
     Ok(Json(SearchResult {
         total_hits: summaries.total_hits,
@@ -311,22 +540,29 @@ async fn workflow_execute(
     OptionalJson(mut request): OptionalJson<StartWorkflowRequest>,
 ) -> ApiResult<Json<WorkflowRun>> {
     request.name = name;
-    request.version = Some(
-        version
-            .parse()
-            .map_err(|_| ApiError::bad_request(format!("version must be an integer, not '{version}'")))?,
-    );
-    let header = |key: &str| headers.get(key).and_then(|v| v.to_str().ok()).map(str::to_string);
+    request.version = Some(version.parse().map_err(|_| {
+        ApiError::bad_request(format!("version must be an integer, not '{version}'"))
+    })?);
+    let header = |key: &str| {
+        headers
+            .get(key)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let wait_seconds = match params.int("waitForSeconds")? {
         Some(s) => Some(s),
         None => header("waitForSeconds").and_then(|s| s.parse().ok()),
     };
     let wait = ExecuteWait {
-        until_task_ref: params.text("waitUntilTaskRef").or_else(|| header("waitUntilTaskRef")),
+        until_task_ref: params
+            .text("waitUntilTaskRef")
+            .or_else(|| header("waitUntilTaskRef")),
         wait_seconds: wait_seconds.map(|s| s.max(0) as u64),
         request_id: params.text("requestId").or_else(|| header("requestId")),
     };
-    Ok(Json(state.workflows.execute(&principal, request, wait).await?))
+    Ok(Json(
+        state.workflows.execute(&principal, request, wait).await?,
+    ))
 }
 
 /// Most workflows one bulk request may name.
@@ -334,46 +570,85 @@ const MAX_BULK: usize = 1000;
 
 fn check_bulk(ids: &[String]) -> ApiResult<()> {
     if ids.len() > MAX_BULK {
-        return Err(ApiError::bad_request(format!("At most {MAX_BULK} workflows per bulk request")));
+        return Err(ApiError::bad_request(format!(
+            "At most {MAX_BULK} workflows per bulk request"
+        )));
     }
     Ok(())
 }
 
 /// Pauses workflows. Needs: EXECUTE on each.
-async fn workflow_bulk_pause(State(state): State<AppState>, Auth(principal): Auth, JsonBody(ids): JsonBody<Vec<String>>) -> ApiResult<Json<BulkResponse>> {
+async fn workflow_bulk_pause(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    JsonBody(ids): JsonBody<Vec<String>>,
+) -> ApiResult<Json<BulkResponse>> {
     check_bulk(&ids)?;
     let wf = &state.workflows;
     let principal = &principal;
-    Ok(Json(wf.bulk(ids, |id| async move { wf.pause(principal, &id).await }).await))
+    Ok(Json(
+        wf.bulk(ids, |id| async move { wf.pause(principal, &id).await })
+            .await,
+    ))
 }
 
 /// Resumes workflows. Needs: EXECUTE on each.
-async fn workflow_bulk_resume(State(state): State<AppState>, Auth(principal): Auth, JsonBody(ids): JsonBody<Vec<String>>) -> ApiResult<Json<BulkResponse>> {
+async fn workflow_bulk_resume(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    JsonBody(ids): JsonBody<Vec<String>>,
+) -> ApiResult<Json<BulkResponse>> {
     check_bulk(&ids)?;
     let wf = &state.workflows;
     let principal = &principal;
-    Ok(Json(wf.bulk(ids, |id| async move { wf.resume(principal, &id).await }).await))
+    Ok(Json(
+        wf.bulk(ids, |id| async move { wf.resume(principal, &id).await })
+            .await,
+    ))
 }
 
 /// Restarts workflows. Needs: EXECUTE on each.
-async fn workflow_bulk_restart(State(state): State<AppState>, Auth(principal): Auth, params: Params, JsonBody(ids): JsonBody<Vec<String>>) -> ApiResult<Json<BulkResponse>> {
+async fn workflow_bulk_restart(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    params: Params,
+    JsonBody(ids): JsonBody<Vec<String>>,
+) -> ApiResult<Json<BulkResponse>> {
     check_bulk(&ids)?;
     let latest = params.flag("useLatestDefinitions", false)?;
     let wf = &state.workflows;
     let principal = &principal;
-    Ok(Json(wf.bulk(ids, |id| async move { wf.restart(principal, &id, latest).await }).await))
+    Ok(Json(
+        wf.bulk(
+            ids,
+            |id| async move { wf.restart(principal, &id, latest).await },
+        )
+        .await,
+    ))
 }
 
 /// Retries workflows. Needs: EXECUTE on each.
-async fn workflow_bulk_retry(State(state): State<AppState>, Auth(principal): Auth, JsonBody(ids): JsonBody<Vec<String>>) -> ApiResult<Json<BulkResponse>> {
+async fn workflow_bulk_retry(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    JsonBody(ids): JsonBody<Vec<String>>,
+) -> ApiResult<Json<BulkResponse>> {
     check_bulk(&ids)?;
     let wf = &state.workflows;
     let principal = &principal;
-    Ok(Json(wf.bulk(ids, |id| async move { wf.retry(principal, &id).await }).await))
+    Ok(Json(
+        wf.bulk(ids, |id| async move { wf.retry(principal, &id).await })
+            .await,
+    ))
 }
 
 /// Terminates workflows. Needs: EXECUTE on each.
-async fn workflow_bulk_terminate(State(state): State<AppState>, Auth(principal): Auth, params: Params, JsonBody(ids): JsonBody<Vec<String>>) -> ApiResult<Json<BulkResponse>> {
+async fn workflow_bulk_terminate(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    params: Params,
+    JsonBody(ids): JsonBody<Vec<String>>,
+) -> ApiResult<Json<BulkResponse>> {
     check_bulk(&ids)?;
     let reason = params.text("reason");
     let trigger = params.flag("triggerFailureWorkflow", false)?;

@@ -1,0 +1,45 @@
+//! Runs the core store conformance suite against SQLite, one fresh database per case.
+
+use podium_store_sqlite::{SqliteOptions, SqliteStore};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_conforms() {
+    for case in podium_core::testkit::CASES {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store =
+            SqliteStore::open(&SqliteOptions::new(dir.path().join("podium.db"))).expect("open");
+        println!("conformance case: {}", case.name);
+        (case.run)(store.stores()).await;
+        store.close();
+    }
+}
+
+#[tokio::test]
+async fn reopening_keeps_data_and_refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("podium.db");
+    {
+        let store = SqliteStore::open(&SqliteOptions::new(&path)).expect("open");
+        let def: podium_core::model::TaskDef =
+            serde_json::from_value(serde_json::json!({"name": "kept"})).expect("def");
+        podium_core::store::MetadataStore::put_task_defs(store.as_ref(), &[def])
+            .await
+            .expect("put");
+        store.close();
+    }
+    let store = SqliteStore::open(&SqliteOptions::new(&path)).expect("reopen");
+    let kept = podium_core::store::MetadataStore::get_task_def(store.as_ref(), "kept")
+        .await
+        .expect("get");
+    assert!(kept.is_some());
+    store.close();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).expect("raw open");
+    conn.execute_batch("PRAGMA user_version = 999")
+        .expect("bump");
+    drop(conn);
+    let err = SqliteStore::open(&SqliteOptions::new(&path))
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("newer Podium"), "{err}");
+}
