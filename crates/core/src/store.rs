@@ -176,8 +176,10 @@ pub struct Claim {
     pub worker_id: String,
 }
 
-/// How a claimed task is changed (marked in progress for its worker).
-pub type OnClaim = fn(&mut Task, &Claim);
+/// How a claimed task is changed (marked in progress for its worker). It returns when
+/// the task's workflow must be checked next (its lease ends), which the store merges
+/// into the workflow's next check time.
+pub type OnClaim = fn(&mut Task, &Claim) -> Option<i64>;
 
 /// Definitions: task definitions, workflow definitions by version, and revisions.
 #[async_trait]

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use podium_core::clock::{SystemClock, UuidGen};
+use podium_core::clock::{Clock, SystemClock, UuidGen};
 use podium_core::engine::EngineLimits;
 use podium_core::security::{Authenticator, Authorizer, SecurityMode};
 use podium_core::service::{MetadataService, Runtime, TaskService, WorkflowService, jobs};
@@ -48,6 +48,7 @@ pub enum StartError {
 /// A built server, bound to its address, not yet serving.
 pub struct Application {
     listener: TcpListener,
+    runtime: Arc<Runtime>,
     router: axum::Router,
     routes: Vec<RouteSpec>,
     store: Arc<SqliteStore>,
@@ -63,6 +64,14 @@ impl Application {
     /// Opens the store (creating the data directory), builds the services and binds the
     /// listener. Background loops start here too.
     pub async fn build(config: &Config) -> Result<Application, StartError> {
+        Application::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`Application::build`] with an injected clock (tests use a fake one).
+    pub async fn build_with_clock(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Application, StartError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
@@ -80,7 +89,7 @@ impl Application {
         let mode = SecurityMode::Disabled;
         let runtime = Runtime::new(
             store.stores(),
-            Arc::new(SystemClock),
+            clock,
             Arc::new(UuidGen),
             limits,
             Authorizer::new(mode),
@@ -124,6 +133,7 @@ impl Application {
         warn!("access control is not enforced by this version: every request is allowed");
         Ok(Application {
             listener,
+            runtime,
             router,
             routes,
             store,
@@ -138,6 +148,11 @@ impl Application {
         self.listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The services' shared runtime (tests use it to wake background loops).
+    pub fn runtime(&self) -> Arc<Runtime> {
+        self.runtime.clone()
     }
 
     /// The route table with each route's declared access.

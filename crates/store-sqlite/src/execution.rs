@@ -75,8 +75,15 @@ impl ExecutionStore for SqliteStore {
                     if task.status.is_terminal() {
                         continue;
                     }
-                    on_claim(&mut task, &claim);
+                    let check_by = on_claim(&mut task, &claim);
                     rows::update_task(conn, &task)?;
+                    if let Some(at) = check_by {
+                        conn.prepare_cached(
+                            "UPDATE workflow SET next_check_at = MIN(COALESCE(next_check_at, ?2), ?2) WHERE id = ?1",
+                        )
+                        .and_then(|mut s| s.execute(params![task.workflow_instance_id, at]))
+                        .map_err(map_err)?;
+                    }
                     claimed.push(task);
                 }
                 Ok(claimed)

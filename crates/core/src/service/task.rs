@@ -42,8 +42,9 @@ pub struct TaskService {
     rt: Arc<Runtime>,
 }
 
-/// How a claimed task changes: it is leased to the worker.
-fn mark_polled(task: &mut Task, claim: &Claim) {
+/// How a claimed task changes: it is leased to the worker until its response timeout,
+/// when the sweeper must look at it.
+fn mark_polled(task: &mut Task, claim: &Claim) -> Option<i64> {
     task.status = TaskStatus::InProgress;
     if task.start_time == 0 {
         task.start_time = claim.now;
@@ -56,6 +57,7 @@ fn mark_polled(task: &mut Task, claim: &Claim) {
     task.worker_id = Some(claim.worker_id.clone());
     task.poll_count += 1;
     task.update_time = claim.now;
+    (task.response_timeout_seconds > 0).then(|| claim.now + task.response_timeout_seconds * 1000)
 }
 
 impl TaskService {

@@ -139,10 +139,11 @@ async fn insert(stores: &Stores, state: WorkflowState, changes: ChangeSet) -> St
     id
 }
 
-fn mark(task: &mut Task, claim: &Claim) {
+fn mark(task: &mut Task, claim: &Claim) -> Option<i64> {
     task.status = TaskStatus::InProgress;
     task.worker_id = Some(claim.worker_id.clone());
     task.poll_count += 1;
+    Some(claim.now + 5000)
 }
 
 fn claim(queue: &str, count: usize, now: i64, worker: &str) -> Claim {
@@ -539,6 +540,11 @@ async fn claims_hand_each_task_out_once(stores: Stores) {
         stored.status,
         TaskStatus::InProgress,
         "the claim is persisted"
+    );
+    assert_eq!(
+        stores.execution.next_check_due().await.expect("next check"),
+        Some(10 + 5000),
+        "the lease end is a check time of the workflow"
     );
     let rest = stores
         .execution

@@ -1,0 +1,241 @@
+//! A test server: the real application on 127.0.0.1:0 with its own data directory and
+//! a fake clock, plus request helpers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use podium_core::clock::FakeClock;
+use podium_server::Application;
+use podium_server::config::Config;
+use serde_json::{Value, json};
+
+/// A running server for one test.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub clock: FakeClock,
+    runtime: Arc<podium_core::service::Runtime>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+/// A response: status, headers and body text.
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub text: String,
+}
+
+impl Answer {
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+}
+
+impl TestApp {
+    /// Starts a server with default settings.
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// Starts a server after adjusting its configuration.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: dir.path().join("data"),
+            shutdown_grace_seconds: 5,
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let clock = FakeClock::new(1_800_000_000_000);
+        let app = Application::build_with_clock(&config, Arc::new(clock.clone()))
+            .await
+            .expect("server starts");
+        let base = format!("http://{}", app.local_addr());
+        let runtime = app.runtime();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            clock,
+            runtime,
+            stop: Some(stop),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    /// Moves the fake clock and wakes the background loops.
+    pub fn advance(&self, millis: i64) {
+        self.clock.advance(millis);
+        self.runtime.signals.sweeper.notify_one();
+        self.runtime.signals.jobs.notify_one();
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+        }
+    }
+
+    /// Sends a request; `body` is sent as JSON unless it is a string.
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&body).expect("json"));
+        }
+        answer(request.send().await.expect("request sent")).await
+    }
+
+    /// Sends a raw body with a content type.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let request = self
+            .client
+            .request(method, format!("{}{}", self.base, path))
+            .header("content-type", content_type)
+            .body(body);
+        answer(request.send().await.expect("request sent")).await
+    }
+
+    /// Sends a request with a chunked body over a raw connection; returns the raw reply.
+    pub async fn raw_http(&self, method: &str, path: &str, chunked_body: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = self.base.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{chunked_body}"
+        );
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut reply = Vec::new();
+        let _ = stream.read_to_end(&mut reply).await;
+        String::from_utf8_lossy(&reply).into_owned()
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.call("GET", path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        self.call("POST", path, Some(body)).await
+    }
+
+    /// Registers task definitions and a workflow definition.
+    pub async fn register(&self, task_defs: Value, workflow: Value) {
+        if task_defs.as_array().is_some_and(|a| !a.is_empty()) {
+            let answer = self.post("/api/metadata/taskdefs", task_defs).await;
+            assert_eq!(answer.status, 200, "{}", answer.text);
+        }
+        let answer = self
+            .post("/api/metadata/workflow?overwrite=true", workflow)
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+    }
+
+    /// Starts a workflow by name; returns its id.
+    pub async fn start(&self, name: &str, input: Value) -> String {
+        let answer = self.post(&format!("/api/workflow/{name}"), input).await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        assert!(
+            answer.content_type.starts_with("text/plain"),
+            "{}",
+            answer.content_type
+        );
+        answer.text
+    }
+
+    /// A workflow with its tasks.
+    pub async fn workflow(&self, id: &str) -> Value {
+        let answer = self.get(&format!("/api/workflow/{id}")).await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        answer.json()
+    }
+
+    /// Polls a batch of tasks.
+    pub async fn poll(&self, task_type: &str, count: usize, timeout_ms: u64) -> Vec<Value> {
+        let answer = self
+            .get(&format!("/api/tasks/poll/batch/{task_type}?workerid=tester&count={count}&timeout={timeout_ms}"))
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        answer.json().as_array().cloned().unwrap_or_default()
+    }
+
+    /// Completes a polled task with output.
+    pub async fn complete(&self, task: &Value, output: Value) -> Answer {
+        self.post(
+            "/api/tasks",
+            json!({
+                "workflowInstanceId": task["workflowInstanceId"],
+                "taskId": task["taskId"],
+                "status": "COMPLETED",
+                "outputData": output,
+                "workerId": "tester"
+            }),
+        )
+        .await
+    }
+
+    /// Waits until a workflow reaches a status (the background loops run in real time).
+    pub async fn wait_for_status(&self, id: &str, status: &str) -> Value {
+        for _ in 0..200 {
+            let workflow = self.workflow(id).await;
+            if workflow["status"] == status {
+                return workflow;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let workflow = self.workflow(id).await;
+        panic!("workflow {id} did not reach {status}: {workflow}");
+    }
+}
+
+async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let text = response.text().await.expect("body");
+    Answer {
+        status,
+        content_type,
+        text,
+    }
+}
+
+/// A task definition with small timings for tests.
+pub fn task_def(name: &str) -> Value {
+    json!({"name": name, "retryCount": 0, "retryDelaySeconds": 0, "responseTimeoutSeconds": 30, "timeoutSeconds": 0})
+}
+
+/// A workflow of worker tasks in sequence.
+pub fn linear(name: &str, refs: &[(&str, &str)]) -> Value {
+    let tasks: Vec<Value> = refs
+        .iter()
+        .map(|(task, reference)| json!({"name": task, "taskReferenceName": reference, "type": "SIMPLE", "inputParameters": {"n": "${workflow.input.n}"}}))
+        .collect();
+    json!({"name": name, "version": 1, "tasks": tasks})
+}

@@ -1,0 +1,304 @@
+//! Queues: leases, long polls, callbacks, domains and worker updates.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, linear, task_def};
+
+#[tokio::test]
+async fn concurrent_pollers_never_get_the_same_task() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("busy")]),
+        linear("busy_flow", &[("busy", "a")]),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for n in 0..60 {
+        ids.push(app.start("busy_flow", json!({"n": n})).await);
+    }
+    let mut pollers = Vec::new();
+    for worker in 0..12 {
+        let base = app.base.clone();
+        pollers.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut mine = Vec::new();
+            let mut empty = 0;
+            while empty < 3 {
+                let tasks: Vec<Value> = client
+                    .get(format!("{base}/api/tasks/poll/batch/busy?workerid=w{worker}&count=2&timeout=50"))
+                    .send()
+                    .await
+                    .expect("poll")
+                    .json()
+                    .await
+                    .expect("json");
+                if tasks.is_empty() {
+                    empty += 1;
+                    continue;
+                }
+                for task in tasks {
+                    assert_eq!(task["workerId"], format!("w{worker}"));
+                    client
+                        .post(format!("{base}/api/tasks"))
+                        .json(&json!({"workflowInstanceId": task["workflowInstanceId"], "taskId": task["taskId"], "status": "COMPLETED", "outputData": {"by": worker}}))
+                        .send()
+                        .await
+                        .expect("update");
+                    mine.push(task["taskId"].as_str().unwrap_or_default().to_string());
+                }
+            }
+            mine
+        }));
+    }
+    let mut seen = HashSet::new();
+    for poller in pollers {
+        for id in poller.await.expect("poller") {
+            assert!(seen.insert(id.clone()), "task {id} was delivered twice");
+        }
+    }
+    assert_eq!(seen.len(), 60);
+    for id in ids {
+        app.wait_for_status(&id, "COMPLETED").await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_long_poll_parks_until_a_task_arrives() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("late")]),
+        linear("late_flow", &[("late", "a")]),
+    )
+    .await;
+    let base = app.base.clone();
+    let started = Instant::now();
+    let poll = tokio::spawn(async move {
+        reqwest::get(format!(
+            "{base}/api/tasks/poll/batch/late?workerid=w&count=1&timeout=3000"
+        ))
+        .await
+        .expect("poll")
+        .json::<Vec<Value>>()
+        .await
+        .expect("json")
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let id = app.start("late_flow", json!({})).await;
+    let tasks = poll.await.expect("poll task");
+    let waited = started.elapsed();
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0]["workflowInstanceId"], json!(id));
+    assert!(
+        waited >= Duration::from_millis(300) && waited < Duration::from_millis(2500),
+        "{waited:?}"
+    );
+    // With nothing queued the poll returns empty after its timeout, not before.
+    let started = Instant::now();
+    assert!(app.poll("late", 1, 400).await.is_empty());
+    assert!(started.elapsed() >= Duration::from_millis(380));
+    // A single poll with nothing queued answers 204.
+    assert_eq!(app.get("/api/tasks/poll/late?workerid=w").await.status, 204);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn in_progress_with_a_callback_hands_the_task_back_later() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("slow")]),
+        linear("slow_flow", &[("slow", "a")]),
+    )
+    .await;
+    app.start("slow_flow", json!({})).await;
+    let task = app.poll("slow", 1, 0).await.remove(0);
+    let answer = app
+        .post(
+            "/api/tasks",
+            json!({"workflowInstanceId": task["workflowInstanceId"], "taskId": task["taskId"], "status": "IN_PROGRESS", "callbackAfterSeconds": 60, "outputData": {"step": 1}}),
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    assert!(
+        app.poll("slow", 1, 0).await.is_empty(),
+        "not before its callback"
+    );
+    app.advance(61_000);
+    let again = app.poll("slow", 1, 0).await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0]["pollCount"], 2);
+    assert_eq!(again[0]["outputData"], json!({"step": 1}));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_lost_lease_times_the_task_out_and_retries_it() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([{"name": "flaky", "retryCount": 1, "retryDelaySeconds": 0, "responseTimeoutSeconds": 5}]),
+        linear("flaky_flow", &[("flaky", "a")]),
+    )
+    .await;
+    let id = app.start("flaky_flow", json!({})).await;
+    let first = app.poll("flaky", 1, 0).await.remove(0);
+    assert!(
+        app.poll("flaky", 1, 0).await.is_empty(),
+        "leased to the first worker"
+    );
+    app.advance(6_000);
+    let mut retried = Vec::new();
+    for _ in 0..100 {
+        retried = app.poll("flaky", 1, 0).await;
+        if !retried.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(retried.len(), 1, "the sweeper retried the timed-out task");
+    assert_eq!(retried[0]["retryCount"], 1);
+    let workflow = app.workflow(&id).await;
+    assert_eq!(workflow["tasks"][0]["status"], "TIMED_OUT");
+    // The first worker's late answer is accepted and ignored.
+    assert_eq!(
+        app.complete(&first, json!({"late": true})).await.status,
+        200
+    );
+    assert_eq!(app.workflow(&id).await["tasks"][0]["status"], "TIMED_OUT");
+    app.complete(&retried[0], json!({})).await;
+    app.wait_for_status(&id, "COMPLETED").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn update_v2_hands_over_the_next_task() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("chain")]),
+        linear("chain_flow", &[("chain", "a"), ("chain", "b")]),
+    )
+    .await;
+    let id = app.start("chain_flow", json!({})).await;
+    let a = app.poll("chain", 1, 0).await.remove(0);
+    let result = |task: &Value| json!({"workflowInstanceId": task["workflowInstanceId"], "taskId": task["taskId"], "status": "COMPLETED", "workerId": "w1"});
+    let next = app.post("/api/tasks/update-v2", result(&a)).await;
+    assert_eq!(next.status, 200, "{}", next.text);
+    let b = next.json();
+    assert_eq!(b["referenceTaskName"], "b");
+    assert_eq!(b["workerId"], "w1");
+    let last = app.post("/api/tasks/update-v2", result(&b)).await;
+    assert_eq!(last.status, 204);
+    app.wait_for_status(&id, "COMPLETED").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn update_by_reference_name_and_task_reads() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("named")]),
+        linear("named_flow", &[("named", "a")]),
+    )
+    .await;
+    let id = app.start("named_flow", json!({})).await;
+    let answer = app
+        .post(
+            &format!("/api/tasks/{id}/a/COMPLETED?workerid=me"),
+            json!({"merged": true}),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert!(answer.content_type.starts_with("text/plain"));
+    let task = app.get(&format!("/api/tasks/{}", answer.text)).await.json();
+    assert_eq!(task["status"], "COMPLETED");
+    assert_eq!(task["outputData"], json!({"merged": true}));
+    assert_eq!(task["workerId"], "me");
+    app.wait_for_status(&id, "COMPLETED").await;
+    let none = app
+        .post(&format!("/api/tasks/{id}/a/COMPLETED"), json!({}))
+        .await;
+    assert_eq!((none.status, none.text.as_str()), (200, ""));
+    let bad = app
+        .post(&format!("/api/tasks/{id}/a/DONE"), json!({}))
+        .await;
+    assert_eq!(bad.status, 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn queue_sizes_and_poll_data() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("counted")]),
+        linear("counted_flow", &[("counted", "a")]),
+    )
+    .await;
+    for _ in 0..3 {
+        app.start("counted_flow", json!({})).await;
+    }
+    let sizes = app
+        .get("/api/tasks/queue/sizes?taskType=counted&taskType=other")
+        .await
+        .json();
+    assert_eq!(sizes, json!({"counted": 3, "other": 0}));
+    assert_eq!(app.get("/api/tasks/queue/all").await.json()["counted"], 3);
+    app.poll("counted", 1, 0).await;
+    let polls = app
+        .get("/api/tasks/queue/polldata?taskType=counted")
+        .await
+        .json();
+    assert_eq!(polls[0]["workerId"], "tester");
+    assert_eq!(polls[0]["queueName"], "counted");
+    let metrics = app.get("/metrics").await.text;
+    assert!(
+        metrics.contains("podium_queue_depth{queue=\"counted\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("podium_workflows{status=\"RUNNING\"} 3"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("podium_http_requests_total{"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn domains_route_tasks_to_their_workers() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("routed")]),
+        linear("routed_flow", &[("routed", "a")]),
+    )
+    .await;
+    let start = app
+        .post(
+            "/api/workflow",
+            json!({"name": "routed_flow", "taskToDomain": {"*": "blue"}}),
+        )
+        .await;
+    assert_eq!(start.status, 200);
+    assert!(
+        app.poll("routed", 1, 0).await.is_empty(),
+        "no domain: not for me"
+    );
+    let blue = app
+        .get("/api/tasks/poll/batch/routed?workerid=w&domain=blue&count=1&timeout=0")
+        .await
+        .json();
+    assert_eq!(blue[0]["domain"], "blue");
+    let start = app
+        .post(
+            "/api/workflow",
+            json!({"name": "routed_flow", "taskToDomain": {"routed": "red,NO_DOMAIN"}}),
+        )
+        .await;
+    assert_eq!(start.status, 200);
+    assert_eq!(
+        app.poll("routed", 1, 0).await.len(),
+        1,
+        "no red worker active: falls back to no domain"
+    );
+    app.stop().await;
+}
