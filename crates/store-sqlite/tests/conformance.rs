@@ -1,5 +1,7 @@
 //! Runs the core store conformance suite against SQLite, one fresh database per case.
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use podium_store_sqlite::{SqliteOptions, SqliteStore};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -76,16 +76,6 @@ impl Harness {
         self
     }
 
-    fn ctx(&self) -> EngineContext<'_> {
-        EngineContext {
-            now: self.now,
-            ids: &self.ids,
-            task_defs: &self.defs,
-            polls: &self.polls,
-            limits: &self.limits,
-        }
-    }
-
     fn start_with(&mut self, definition: Value, params: StartParams) {
         let ctx = EngineContext {
             now: self.now,
@@ -185,7 +175,7 @@ impl Harness {
 
     fn tick(&mut self, millis: i64) {
         self.now += millis;
-        self.with_state(|state, ctx, out| decide(state, ctx, out));
+        self.with_state(decide);
     }
 
     fn queued(&self) -> Vec<String> {
@@ -383,8 +373,7 @@ fn a_failed_branch_fails_the_workflow_and_cancels_the_rest() {
     let statuses: HashMap<String, TaskStatus> = h.tasks().into_iter().collect();
     assert_eq!(statuses["b"], TaskStatus::Canceled);
     assert_eq!(statuses["join"], TaskStatus::Canceled);
-    h.with_state(|state, ctx, out| ops::retry(state, ctx, out))
-        .expect("retry");
+    h.with_state(ops::retry).expect("retry");
     assert_eq!(h.status(), WorkflowStatus::Running);
     let scheduled: Vec<String> = h
         .tasks()
@@ -645,12 +634,9 @@ fn pause_holds_scheduling_until_resume() {
         .unwrap();
     h.complete("a", json!({}));
     assert_eq!(h.tasks().len(), 1, "nothing is scheduled while paused");
-    h.with_state(|state, ctx, out| ops::resume(state, ctx, out))
-        .unwrap();
+    h.with_state(ops::resume).unwrap();
     assert_eq!(h.tasks()[1], ("b".into(), TaskStatus::Scheduled));
-    let err = h
-        .with_state(|state, ctx, out| ops::resume(state, ctx, out))
-        .unwrap_err();
+    let err = h.with_state(ops::resume).unwrap_err();
     assert!(err.to_string().contains("is not PAUSED"));
 }
 

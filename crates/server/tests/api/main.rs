@@ -1,5 +1,8 @@
 //! API tests: the real server on a free port with its own store, driven over HTTP.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 mod errors;
 mod helpers;
 mod lifecycle;
