@@ -342,5 +342,5 @@ async fn sigkill_under_load_loses_nothing_and_strands_nothing() {
             );
         }
     }
-    server.stop();
+    server.stop().await;
 }
