@@ -62,11 +62,8 @@ impl Server {
         let _ = self.child.wait();
     }
 
-    fn stop(mut self) {
-        self.kill_gently();
-    }
-
-    fn kill_gently(&mut self) {
+    /// SIGTERM, then SIGKILL if it does not stop within 10 s.
+    async fn stop(mut self) {
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
@@ -76,11 +73,12 @@ impl Server {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
 }
 
 fn now_millis() -> i64 {
