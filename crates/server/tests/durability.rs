@@ -79,7 +79,6 @@ impl Server {
         let _ = self.child.wait();
     }
 }
-}
 
 fn now_millis() -> i64 {
     #[allow(clippy::disallowed_methods)] // the test compares with the server's real clock
