@@ -167,14 +167,14 @@ async fn worker(
                 }))
                 .send()
                 .await;
-            if let Ok(answer) = sent {
-                if answer.status().is_success() {
-                    acked
-                        .lock()
-                        .unwrap()
-                        .completed
-                        .insert(task_id, (token, now_millis()));
-                }
+            if let Ok(answer) = sent
+                && answer.status().is_success()
+            {
+                acked
+                    .lock()
+                    .unwrap()
+                    .completed
+                    .insert(task_id, (token, now_millis()));
             }
         }
     }
@@ -339,5 +339,6 @@ async fn sigkill_under_load_loses_nothing_and_strands_nothing() {
             );
         }
     }
+    drop(acked);
     server.stop().await;
 }
