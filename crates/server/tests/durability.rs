@@ -295,7 +295,7 @@ async fn sigkill_under_load_loses_nothing_and_strands_nothing() {
     }
 
     // Every acknowledged completion is stored as sent; each step completed once.
-    let acked = acked.lock().unwrap();
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
     let mut tasks_by_id: HashMap<String, Value> = HashMap::new();
     for workflow in workflows.values() {
         let tasks = workflow["tasks"].as_array().cloned().unwrap_or_default();
@@ -339,6 +339,5 @@ async fn sigkill_under_load_loses_nothing_and_strands_nothing() {
             );
         }
     }
-    drop(acked);
     server.stop().await;
 }
