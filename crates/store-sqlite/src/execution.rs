@@ -14,6 +14,7 @@ use podium_core::store::{
 use rusqlite::{OptionalExtension, params};
 
 use crate::rows::{self, decode_task, decode_workflow, load_state, persist_changes, persist_state};
+use crate::writer::Failure;
 use crate::{SqliteStore, map_err, search, to_store};
 
 #[async_trait]
@@ -22,20 +23,35 @@ impl ExecutionStore for SqliteStore {
         let revisions = self.revisions.clone();
         let ((), committed) = self
             .writer
-            .write(move |conn, committed| {
+            .write(move |ctx| {
+                // Reading and deciding write nothing: failures up to here refuse only
+                // this unit. Failures while writing roll the batch back.
                 let state = match &unit.lock {
-                    Some(id) => load_state(conn, &revisions, id)?,
+                    Some(id) => match ctx.cache.get(id) {
+                        Some(held) => held,
+                        None => load_state(ctx.conn, &revisions, id)
+                            .map_err(|e| Failure::Refused(e.into()))?,
+                    },
                     None => None,
                 };
                 let mut txn = Txn {
                     state,
                     changes: Default::default(),
                 };
-                (unit.work)(&mut txn)?;
-                if let Some(state) = txn.state.as_mut() {
-                    persist_state(conn, state, committed)?;
+                (unit.work)(&mut txn).map_err(Failure::Refused)?;
+                rows::check_idempotency(ctx.conn, txn.state.as_ref(), &txn.changes)
+                    .map_err(Failure::Refused)?;
+                if let Some(mut state) = txn.state.take() {
+                    persist_state(ctx.conn, &mut state, ctx.committed)?;
+                    ctx.cache.put(state);
                 }
-                persist_changes(conn, &mut txn.changes, committed)?;
+                persist_changes(ctx.conn, &mut txn.changes, ctx.committed)?;
+                for state in txn.changes.new_workflows.drain(..) {
+                    ctx.cache.put(state);
+                }
+                for id in &txn.changes.workflow_deletes {
+                    ctx.cache.remove(id);
+                }
                 Ok(())
             })
             .await?;
@@ -45,32 +61,41 @@ impl ExecutionStore for SqliteStore {
     async fn claim(&self, claim: Claim, on_claim: OnClaim) -> StoreResult<Vec<Task>> {
         let (tasks, _) = self
             .writer
-            .write(move |conn, _| {
+            .write(move |ctx| {
+                let conn = ctx.conn;
                 let mut pick = conn
                     .prepare_cached(
-                        "SELECT id, task_id FROM queue WHERE queue_name = ?1 AND visible_at <= ?2
+                        "SELECT id, task_id, workflow_id FROM queue WHERE queue_name = ?1 AND visible_at <= ?2
                          ORDER BY priority DESC, visible_at, id LIMIT ?3",
                     )
                     .map_err(map_err)?;
-                let picked: Vec<(i64, String)> = pick
+                let picked: Vec<(i64, String, String)> = pick
                     .query_map(
                         params![claim.queue_name, claim.now, claim.count as i64],
-                        |row| Ok((row.get(0)?, row.get(1)?)),
+                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
                     )
                     .map_err(map_err)?
                     .collect::<Result<_, _>>()
                     .map_err(map_err)?;
                 let mut claimed = Vec::with_capacity(picked.len());
-                for (queue_id, task_id) in picked {
+                for (queue_id, task_id, workflow_id) in picked {
                     conn.prepare_cached("DELETE FROM queue WHERE id = ?1")
                         .and_then(|mut s| s.execute([queue_id]))
                         .map_err(map_err)?;
-                    let json: Option<String> = conn
-                        .prepare_cached("SELECT json FROM task WHERE id = ?1")
-                        .and_then(|mut s| s.query_row([&task_id], |row| row.get(0)).optional())
-                        .map_err(map_err)?;
-                    let Some(json) = json else { continue };
-                    let mut task = decode_task(&json)?;
+                    let held = ctx
+                        .cache
+                        .get_mut(&workflow_id)
+                        .and_then(|state| state.tasks().iter().find(|t| t.task_id == task_id).cloned());
+                    let task = match held {
+                        Some(task) => Some(task),
+                        None => conn
+                            .prepare_cached("SELECT json FROM task WHERE id = ?1")
+                            .and_then(|mut s| s.query_row([&task_id], |row| row.get::<_, String>(0)).optional())
+                            .map_err(map_err)?
+                            .map(|json| decode_task(&json))
+                            .transpose()?,
+                    };
+                    let Some(mut task) = task else { continue };
                     // Stale messages (ended tasks) are dropped, as Conductor does.
                     if task.status.is_terminal() {
                         continue;
@@ -81,8 +106,14 @@ impl ExecutionStore for SqliteStore {
                         conn.prepare_cached(
                             "UPDATE workflow SET next_check_at = MIN(COALESCE(next_check_at, ?2), ?2) WHERE id = ?1",
                         )
-                        .and_then(|mut s| s.execute(params![task.workflow_instance_id, at]))
+                        .and_then(|mut s| s.execute(params![workflow_id, at]))
                         .map_err(map_err)?;
+                    }
+                    if let Some(state) = ctx.cache.get_mut(&workflow_id) {
+                        state.refresh_task(task.clone());
+                        if let Some(at) = check_by {
+                            state.next_check_at = Some(state.next_check_at.map_or(at, |n| n.min(at)));
+                        }
                     }
                     claimed.push(task);
                 }
@@ -96,7 +127,8 @@ impl ExecutionStore for SqliteStore {
     async fn claim_jobs(&self, now: i64, limit: usize, lease_ms: i64) -> StoreResult<Vec<Job>> {
         let (jobs, _) = self
             .writer
-            .write(move |conn, _| {
+            .write(move |ctx| {
+                let conn = ctx.conn;
                 let mut stmt = conn
                     .prepare_cached(
                         "SELECT id, kind, workflow_id, task_id, payload, due_at FROM job
@@ -371,8 +403,8 @@ impl ExecutionStore for SqliteStore {
 
     async fn record_poll(&self, poll: PollData) -> StoreResult<()> {
         self.writer
-            .write(move |conn, _| {
-                conn.prepare_cached(
+            .write(move |ctx| {
+                ctx.conn.prepare_cached(
                     "INSERT INTO poll_data (task_type, domain, worker_id, last_poll_time) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (task_type, domain, worker_id) DO UPDATE SET last_poll_time = excluded.last_poll_time",
                 )

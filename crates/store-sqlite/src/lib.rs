@@ -45,7 +45,7 @@ impl SqliteOptions {
         SqliteOptions {
             path: path.into(),
             durability: Durability::Process,
-            readers: 4,
+            readers: 8,
         }
     }
 }
@@ -58,11 +58,12 @@ pub struct SqliteStore {
     revisions: Arc<Revisions>,
 }
 
-/// Read-only connections, opened on demand up to a limit kept idle.
+/// Read-only connections, opened on first need up to a fixed number and kept; a read
+/// waits for a free one rather than opening more.
 pub(crate) struct ReaderPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
-    keep: usize,
+    permits: tokio::sync::Semaphore,
 }
 
 impl ReaderPool {
@@ -74,6 +75,7 @@ impl ReaderPool {
         .map_err(map_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(map_err)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(conn)
     }
 
@@ -85,10 +87,7 @@ impl ReaderPool {
     }
 
     fn give_back(&self, conn: Connection) {
-        let mut idle = self.idle.lock();
-        if idle.len() < self.keep {
-            idle.push(conn);
-        }
+        self.idle.lock().push(conn);
     }
 }
 
@@ -174,8 +173,12 @@ fn configure(conn: &Connection, durability: Durability) -> StoreResult<()> {
     .map_err(map_err)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(map_err)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(())
 }
+
+/// Prepared statements kept per connection (more than the store uses).
+const STATEMENT_CACHE: usize = 128;
 
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let current: i64 = conn
@@ -212,7 +215,7 @@ impl SqliteStore {
         let readers = Arc::new(ReaderPool {
             path: options.path.clone(),
             idle: Mutex::new(Vec::new()),
-            keep: options.readers.max(1),
+            permits: tokio::sync::Semaphore::new(options.readers.max(1)),
         });
         Ok(Arc::new(SqliteStore {
             writer: Writer::start(conn)?,
@@ -249,10 +252,16 @@ impl SqliteStore {
     {
         let readers = self.readers.clone();
         let revisions = self.revisions.clone();
+        let _permit = readers
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+        let pool = readers.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = readers.take()?;
+            let conn = pool.take()?;
             let result = f(&conn, &revisions);
-            readers.give_back(conn);
+            pool.give_back(conn);
             result
         })
         .await

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use podium_core::error::CoreError;
 use podium_core::model::{Tag, TaskDef, WorkflowDef};
 use podium_core::store::{MetadataStore, StoreError, StoreResult, TagStore};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::rows::corrupt;
+use crate::writer::Failure;
 use crate::{SqliteStore, map_err, to_store};
 
 fn encode<T: serde::Serialize>(value: &T) -> StoreResult<String> {
@@ -23,7 +23,13 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         self.writer
-            .write(move |conn, _| f(conn).map_err(CoreError::from))
+            .write(move |ctx| {
+                f(ctx.conn).map_err(|e| match e {
+                    // Conflicts are found before anything is written.
+                    StoreError::Conflict(_) => Failure::Refused(e.into()),
+                    other => Failure::Broken(other.into()),
+                })
+            })
             .await
             .map(|(value, _)| value)
             .map_err(to_store)

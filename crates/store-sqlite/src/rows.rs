@@ -2,6 +2,7 @@
 //! unit of work's changes.
 
 use podium_core::engine::state::WorkflowState;
+use podium_core::error::CoreError;
 use podium_core::model::{Task, TaskStatus, Workflow, WorkflowStatus};
 use podium_core::store::{ChangeSet, Committed, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -290,6 +291,37 @@ pub(crate) fn persist_changes(
     }
     for id in &changes.workflow_deletes {
         delete_workflow(conn, id)?;
+    }
+    Ok(())
+}
+
+/// Refuses new workflows whose idempotency key is already taken for their definition
+/// (unless the locked workflow of the same unit gives the key up), before anything is
+/// written.
+pub(crate) fn check_idempotency(
+    conn: &Connection,
+    locked: Option<&WorkflowState>,
+    changes: &ChangeSet,
+) -> Result<(), CoreError> {
+    for state in &changes.new_workflows {
+        let Some(key) = &state.workflow.idempotency_key else {
+            continue;
+        };
+        let holder: Option<String> = conn
+            .prepare_cached("SELECT id FROM workflow WHERE name = ?1 AND idempotency_key = ?2")
+            .and_then(|mut s| {
+                s.query_row(params![state.workflow.workflow_name, key], |row| row.get(0))
+                    .optional()
+            })
+            .map_err(|e| CoreError::from(map_err(e)))?;
+        let released = locked.is_some_and(|l| {
+            Some(l.id()) == holder.as_deref() && l.workflow.idempotency_key.is_none()
+        });
+        if holder.is_some() && !released {
+            return Err(CoreError::Conflict(format!(
+                "Workflow with idempotency key {key} already exists"
+            )));
+        }
     }
     Ok(())
 }

@@ -1,20 +1,49 @@
 //! The single writer: one thread owns the writing connection and applies every change,
-//! group-committing whatever arrived while the previous commit ran. Each change runs in
-//! its own savepoint, so one failing change does not undo the others, and its caller
-//! hears back only after the commit that holds it.
+//! group-committing whatever arrived while the previous commit ran. A caller hears back
+//! only after the commit that holds its change.
+//!
+//! A change that is refused (its closure returned an error before it wrote anything)
+//! leaves the batch alone; a change that fails while writing rolls the whole batch back
+//! and every change in it fails, so nothing half-written is ever committed.
+//!
+//! The writer also keeps the workflows it wrote last in memory ([`WorkflowCache`]):
+//! it is the only writer, so its copy is the committed state, and a unit of work on a
+//! recently used workflow need not read and decode it again.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::thread::JoinHandle;
 
+use podium_core::engine::state::WorkflowState;
 use podium_core::error::CoreError;
 use podium_core::store::{Committed, StoreError};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 use tracing::error;
 
-/// A change to apply: gets the connection (inside a savepoint) and records what it wrote.
-type Change =
-    Box<dyn FnOnce(&Connection, &mut Committed) -> Result<Box<dyn Any + Send>, CoreError> + Send>;
+/// Why a change did not apply.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Refused before writing anything: only this change fails.
+    Refused(CoreError),
+    /// Failed while writing: the whole batch is rolled back.
+    Broken(CoreError),
+}
+
+impl From<StoreError> for Failure {
+    fn from(err: StoreError) -> Self {
+        Failure::Broken(err.into())
+    }
+}
+
+/// What a change works with.
+pub(crate) struct WriteCtx<'a> {
+    pub conn: &'a Connection,
+    pub committed: &'a mut Committed,
+    pub cache: &'a mut WorkflowCache,
+}
+
+type Change = Box<dyn FnOnce(&mut WriteCtx<'_>) -> Result<Box<dyn Any + Send>, Failure> + Send>;
 
 type Reply = oneshot::Sender<Result<(Box<dyn Any + Send>, Committed), CoreError>>;
 
@@ -29,6 +58,70 @@ enum Request {
 
 /// Most changes group-committed together.
 const MAX_BATCH: usize = 512;
+/// Most workflows kept in memory.
+const CACHE_CAPACITY: usize = 4096;
+
+/// Committed workflows, as the writer last wrote or read them. Changes in the batch
+/// being written stay in `pending` until the commit succeeds.
+#[derive(Default)]
+pub(crate) struct WorkflowCache {
+    committed: HashMap<String, WorkflowState>,
+    /// `None` marks a workflow deleted in this batch.
+    pending: HashMap<String, Option<WorkflowState>>,
+}
+
+impl WorkflowCache {
+    /// A copy of a workflow's current state, if held.
+    pub(crate) fn get(&self, id: &str) -> Option<Option<WorkflowState>> {
+        if let Some(pending) = self.pending.get(id) {
+            return Some(pending.clone());
+        }
+        self.committed.get(id).map(|s| Some(s.clone()))
+    }
+
+    /// Mutable access to the state to keep, when held (for in-place updates by claims).
+    pub(crate) fn get_mut(&mut self, id: &str) -> Option<&mut WorkflowState> {
+        if !self.pending.contains_key(id) {
+            let state = self.committed.get(id)?.clone();
+            self.pending.insert(id.to_string(), Some(state));
+        }
+        self.pending.get_mut(id).and_then(Option::as_mut)
+    }
+
+    /// Records a workflow's state as written in this batch.
+    pub(crate) fn put(&mut self, state: WorkflowState) {
+        self.pending.insert(state.id().to_string(), Some(state));
+    }
+
+    /// Records a workflow as deleted in this batch.
+    pub(crate) fn remove(&mut self, id: &str) {
+        self.pending.insert(id.to_string(), None);
+    }
+
+    fn commit(&mut self) {
+        for (id, state) in self.pending.drain() {
+            match state {
+                Some(state) if !state.status().is_terminal() => {
+                    self.committed.insert(id, state);
+                }
+                _ => {
+                    self.committed.remove(&id);
+                }
+            }
+        }
+        if self.committed.len() > CACHE_CAPACITY {
+            let excess = self.committed.len() - CACHE_CAPACITY / 2;
+            let victims: Vec<String> = self.committed.keys().take(excess).cloned().collect();
+            for id in victims {
+                self.committed.remove(&id);
+            }
+        }
+    }
+
+    fn roll_back(&mut self) {
+        self.pending.clear();
+    }
+}
 
 /// Handle to the writer thread.
 pub(crate) struct Writer {
@@ -54,12 +147,11 @@ impl Writer {
     pub(crate) async fn write<T, F>(&self, change: F) -> Result<(T, Committed), CoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection, &mut Committed) -> Result<T, CoreError> + Send + 'static,
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<T, Failure> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let change: Change = Box::new(move |conn, committed| {
-            change(conn, committed).map(|v| Box::new(v) as Box<dyn Any + Send>)
-        });
+        let change: Change =
+            Box::new(move |ctx| change(ctx).map(|v| Box::new(v) as Box<dyn Any + Send>));
         self.sender
             .send(Request::Change { change, reply })
             .map_err(|_| CoreError::Unavailable("the store is closed".into()))?;
@@ -82,6 +174,7 @@ impl Writer {
 }
 
 fn run(mut conn: Connection, mut receiver: mpsc::UnboundedReceiver<Request>) {
+    let mut cache = WorkflowCache::default();
     let mut stopping = false;
     while !stopping {
         let Some(first) = receiver.blocking_recv() else {
@@ -102,63 +195,77 @@ fn run(mut conn: Connection, mut receiver: mpsc::UnboundedReceiver<Request>) {
             }
         }
         if !batch.is_empty() {
-            apply_batch(&mut conn, batch);
+            apply_batch(&mut conn, &mut cache, batch);
         }
     }
-    receiver.close();
     // Anything sent after the stop is refused: its reply channel is dropped.
+    receiver.close();
 }
 
-fn backend(err: rusqlite::Error) -> CoreError {
-    CoreError::from(crate::map_err(err))
+fn failed(err: &impl std::fmt::Display) -> CoreError {
+    CoreError::Internal(format!("database error: {err}"))
 }
 
-fn apply_batch(conn: &mut Connection, batch: Vec<(Change, Reply)>) {
-    let mut tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+fn apply_batch(conn: &mut Connection, cache: &mut WorkflowCache, batch: Vec<(Change, Reply)>) {
+    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(err) => {
             error!(error = %err, "cannot begin a write transaction");
             for (_, reply) in batch {
-                let _ = reply.send(Err(backend_clone(&err)));
+                let _ = reply.send(Err(failed(&err)));
             }
             return;
         }
     };
     let mut outcomes = Vec::with_capacity(batch.len());
+    let mut broken: Option<CoreError> = None;
     for (change, reply) in batch {
-        let result = match tx.savepoint() {
-            Ok(mut savepoint) => {
-                let mut committed = Committed::default();
-                match change(&savepoint, &mut committed) {
-                    Ok(value) => match savepoint.commit() {
-                        Ok(()) => Ok((value, committed)),
-                        Err(err) => Err(backend(err)),
-                    },
-                    Err(err) => {
-                        let _ = savepoint.rollback();
-                        Err(err)
-                    }
-                }
-            }
-            Err(err) => Err(backend(err)),
+        if broken.is_some() {
+            outcomes.push((reply, None));
+            continue;
+        }
+        let mut committed = Committed::default();
+        let mut ctx = WriteCtx {
+            conn: &tx,
+            committed: &mut committed,
+            cache,
         };
-        outcomes.push((reply, result));
+        match change(&mut ctx) {
+            Ok(value) => outcomes.push((reply, Some(Ok((value, committed))))),
+            Err(Failure::Refused(err)) => outcomes.push((reply, Some(Err(err)))),
+            Err(Failure::Broken(err)) => {
+                error!(error = %err, "a write failed; the batch is rolled back");
+                broken = Some(err);
+                outcomes.push((reply, None));
+            }
+        }
     }
-    match tx.commit() {
+    let result = match broken {
+        Some(err) => Err(err),
+        None => tx.commit().map_err(|e| {
+            error!(error = %e, "commit failed; the batch is rolled back");
+            failed(&e)
+        }),
+    };
+    match result {
         Ok(()) => {
-            for (reply, result) in outcomes {
-                let _ = reply.send(result);
+            cache.commit();
+            for (reply, outcome) in outcomes {
+                if let Some(outcome) = outcome {
+                    let _ = reply.send(outcome);
+                }
             }
         }
         Err(err) => {
-            error!(error = %err, "commit failed; the batch is rolled back");
+            cache.roll_back();
+            // Whatever the transaction held is gone: drop what the cache knew too.
+            cache.committed.clear();
+            let message = err.to_string();
             for (reply, _) in outcomes {
-                let _ = reply.send(Err(backend_clone(&err)));
+                let _ = reply.send(Err(CoreError::Internal(format!(
+                    "the write was rolled back: {message}"
+                ))));
             }
         }
     }
-}
-
-fn backend_clone(err: &rusqlite::Error) -> CoreError {
-    CoreError::Internal(format!("database error: {err}"))
 }

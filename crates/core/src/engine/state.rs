@@ -141,6 +141,14 @@ impl WorkflowState {
         removed
     }
 
+    /// Replaces a task with its stored version without marking it changed (a store
+    /// keeping states in memory applies changes made outside units of work this way).
+    pub fn refresh_task(&mut self, task: Task) {
+        if let Some(slot) = self.tasks.iter_mut().find(|t| t.task_id == task.task_id) {
+            *slot = task;
+        }
+    }
+
     /// Marks the workflow record as changed.
     pub fn touch(&mut self) {
         self.workflow_dirty = true;

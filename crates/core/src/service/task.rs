@@ -136,19 +136,8 @@ impl TaskService {
         if result.task_id.trim().is_empty() {
             return Err(CoreError::invalid("Task ID cannot be null or empty"));
         }
-        let task = self
-            .rt
-            .stores
-            .execution
-            .get_task(&result.task_id)
-            .await?
-            .filter(|t| t.workflow_instance_id == result.workflow_instance_id)
-            .ok_or_else(|| CoreError::task_not_found(&result.task_id))?;
-        self.rt.authorizer.authorize(
-            principal,
-            Access::Execute,
-            Resource::task(&task.task_def_name),
-        )?;
+        let authorizer = self.rt.authorizer.clone();
+        let principal = principal.clone();
         let workflow_id = result.workflow_instance_id.clone();
         let task_id = result.task_id.clone();
         self.rt
@@ -158,12 +147,14 @@ impl TaskService {
                     .state
                     .as_mut()
                     .ok_or_else(|| CoreError::workflow_not_found(&workflow_id))?;
-                let outcome = ops::apply_result(state, &result, ctx, &mut changes);
-                txn.changes = changes;
-                outcome?;
                 let index = state
                     .task_index(&task_id)
                     .ok_or_else(|| CoreError::task_not_found(&task_id))?;
+                let task_name = state.tasks()[index].task_def_name.clone();
+                authorizer.authorize(&principal, Access::Execute, Resource::task(&task_name))?;
+                let outcome = ops::apply_result(state, &result, ctx, &mut changes);
+                txn.changes = changes;
+                outcome?;
                 Ok(state.tasks()[index].clone())
             })
             .await

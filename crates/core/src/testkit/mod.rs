@@ -1,7 +1,7 @@
 //! The store conformance suite: the behaviour every store backend must show, run by
 //! each store crate against a fresh store per case.
 //!
-//! ```ignore
+//! ```text
 //! for case in podium_core::testkit::CASES {
 //!     (case.run)(fresh_stores()).await;
 //! }

@@ -1,0 +1,602 @@
+//! Workflow benchmarks, each measured side by side with its baseline in one run
+//! (scenarios S3 and S4 of the performance plan).
+//!
+//! - `s3`: a 3-task SIMPLE workflow driven by HTTP workers against a real server
+//!   process, against a raw SQLite "state transition" harness on the same disk with
+//!   the same durability. Runs alternate (raw, server, raw, server, ...); the report
+//!   gives the median ratio of completed workflows per second and the task updates per
+//!   second.
+//! - `s4`: 40 sequential SIMPLE tasks with one long-polling worker, end to end, against
+//!   the same 40 steps run in process on the services (no HTTP, no polling).
+//!
+//! Run: `cargo bench -p podium-server --bench workflow -- [s3|s4|all] [--full]`
+//! (`--full` also runs S3 with `durability = power-loss` against the FULL harness).
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+#![allow(clippy::disallowed_methods)] // a benchmark measures real time
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const PAIRS: usize = 5;
+const RUN_SECONDS: f64 = 6.0;
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let which = args
+        .iter()
+        .find(|a| !a.starts_with('-'))
+        .cloned()
+        .unwrap_or_else(|| "all".into());
+    let full = args.iter().any(|a| a == "--full");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    println!(
+        "podium workflow benchmarks ({} pairs per ratio, {RUN_SECONDS} s per run)",
+        PAIRS
+    );
+    println!(
+        "machine: {} cores",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    if which == "s3-server" {
+        // One server run only (for profiling with BENCH_SERVER_WRAP).
+        let dir = tempfile::tempdir().expect("temp dir");
+        let result = runtime.block_on(s3_server_run(dir.path(), "process", RUN_SECONDS));
+        println!(
+            "server {:.0} wf/s, {:.0} task updates/s",
+            result.workflows_per_second, result.updates_per_second
+        );
+        return;
+    }
+    if which == "s3" || which == "all" {
+        runtime.block_on(s3("process", false));
+        if full {
+            runtime.block_on(s3("power-loss", true));
+        }
+    }
+    if which == "s4" || which == "all" {
+        runtime.block_on(s4());
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let n = values.len();
+    if n == 0 {
+        return 0.0;
+    }
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Raw SQLite transition harness (performance.md §5.2 / §7)
+// ---------------------------------------------------------------------------------
+
+/// Transactions per second of the 3-statement transition (update a task, insert the
+/// next, update the workflow), sequential keys, prepared statements.
+fn raw_transitions(dir: &Path, full_sync: bool, seconds: f64) -> f64 {
+    let path = dir.join("raw.db");
+    let _ = std::fs::remove_file(&path);
+    let conn = rusqlite::Connection::open(&path).expect("open raw db");
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {};
+         CREATE TABLE workflow (id INTEGER PRIMARY KEY, status TEXT, updated INTEGER, json TEXT);
+         CREATE TABLE task (id INTEGER PRIMARY KEY, wf_id INTEGER, ref TEXT, status TEXT, updated INTEGER, json TEXT);
+         CREATE INDEX task_wf ON task (wf_id);
+         CREATE INDEX task_status ON task (status, updated);",
+        if full_sync { "FULL" } else { "NORMAL" }
+    ))
+    .expect("schema");
+    let body = "x".repeat(256);
+    for w in 0..10_000 {
+        conn.execute(
+            "INSERT INTO workflow (id, status, updated, json) VALUES (?1, 'RUNNING', 0, ?2)",
+            rusqlite::params![w, body],
+        )
+        .expect("seed");
+    }
+    conn.execute(
+        "INSERT INTO task (wf_id, ref, status, updated, json) VALUES (0, 't0', 'SCHEDULED', 0, ?1)",
+        [&body],
+    )
+    .expect("seed task");
+    let started = Instant::now();
+    let mut count: u64 = 0;
+    let mut task_id: i64 = 1;
+    while started.elapsed().as_secs_f64() < seconds {
+        let tx = conn.unchecked_transaction().expect("begin");
+        let now = count as i64;
+        tx.prepare_cached(
+            "UPDATE task SET status = 'COMPLETED', updated = ?1, json = ?2 WHERE id = ?3",
+        )
+        .expect("prepare")
+        .execute(rusqlite::params![now, body, task_id])
+        .expect("update task");
+        tx.prepare_cached("INSERT INTO task (wf_id, ref, status, updated, json) VALUES (?1, 't1', 'SCHEDULED', ?2, ?3)")
+            .expect("prepare")
+            .execute(rusqlite::params![count as i64 % 10_000, now, body])
+            .expect("insert task");
+        task_id = tx.last_insert_rowid();
+        tx.prepare_cached("UPDATE workflow SET updated = ?1 WHERE id = ?2")
+            .expect("prepare")
+            .execute(rusqlite::params![now, count as i64 % 10_000])
+            .expect("update workflow");
+        tx.commit().expect("commit");
+        count += 1;
+    }
+    count as f64 / started.elapsed().as_secs_f64()
+}
+
+// ---------------------------------------------------------------------------------
+// A server process
+// ---------------------------------------------------------------------------------
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data_dir: &Path, durability: &str) -> Server {
+        // BENCH_SERVER_WRAP runs the server under another command (a profiler), e.g.
+        // `perf record -e cpu-clock -g -o perf.data --`.
+        let wrap = std::env::var("BENCH_SERVER_WRAP").unwrap_or_default();
+        let mut parts: Vec<String> = wrap.split_whitespace().map(str::to_string).collect();
+        parts.push(env!("CARGO_BIN_EXE_podium").to_string());
+        let mut command = Command::new(&parts[0]);
+        command.args(&parts[1..]);
+        command
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-level",
+                "warn,podium_server=info",
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .env("PODIUM_DURABILITY", durability)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = command.spawn().expect("server starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("listening on http://").nth(1)
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(
+                        rest.chars()
+                            .take_while(|c| !c.is_whitespace())
+                            .collect::<String>(),
+                    );
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server address");
+        Server {
+            child,
+            base: format!("http://{addr}"),
+        }
+    }
+
+    fn stop(mut self) {
+        // SIGINT: the server shuts down gracefully (and a profiler wrapping it stops too).
+        let _ = Command::new("kill")
+            .arg("-INT")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .tcp_nodelay(true)
+        .build()
+        .expect("client")
+}
+
+async fn post(client: &reqwest::Client, url: String, body: &Value) -> reqwest::Response {
+    let response = client.post(url).json(body).send().await.expect("request");
+    assert!(response.status().is_success(), "{}", response.status());
+    response
+}
+
+// ---------------------------------------------------------------------------------
+// S3: throughput of a 3-task workflow against the raw transition ceiling
+// ---------------------------------------------------------------------------------
+
+const S3_TYPES: [&str; 3] = ["s3_a", "s3_b", "s3_c"];
+
+struct S3Result {
+    workflows_per_second: f64,
+    updates_per_second: f64,
+}
+
+async fn s3_register(client: &reqwest::Client, base: &str) {
+    let defs: Vec<Value> = S3_TYPES
+        .iter()
+        .map(|t| json!({"name": t, "retryCount": 0, "responseTimeoutSeconds": 300}))
+        .collect();
+    post(
+        client,
+        format!("{base}/api/metadata/taskdefs"),
+        &json!(defs),
+    )
+    .await;
+    let tasks: Vec<Value> = S3_TYPES
+        .iter()
+        .map(|t| json!({"name": t, "taskReferenceName": t, "inputParameters": {"n": "${workflow.input.n}"}}))
+        .collect();
+    post(
+        client,
+        format!("{base}/api/metadata/workflow?overwrite=true"),
+        &json!({"name": "s3_flow", "version": 1, "tasks": tasks}),
+    )
+    .await;
+}
+
+async fn s3_server_run(dir: &Path, durability: &str, seconds: f64) -> S3Result {
+    let data = dir.join(format!("server-{}", uuid::Uuid::new_v4()));
+    let server = Server::start(&data, durability);
+    let base = server.base.clone();
+    let http = client();
+    s3_register(&http, &base).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let completed = Arc::new(AtomicU64::new(0));
+    let updates = Arc::new(AtomicU64::new(0));
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(400));
+    let mut handles = Vec::new();
+    // Starters: keep up to 400 workflows in flight.
+    for s in 0..4 {
+        let (http, base, stop, in_flight) =
+            (http.clone(), base.clone(), stop.clone(), in_flight.clone());
+        handles.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                    break;
+                };
+                permit.forget();
+                n += 1;
+                let sent = http
+                    .post(format!("{base}/api/workflow/s3_flow"))
+                    .json(&json!({"n": n, "s": s}))
+                    .send()
+                    .await;
+                if sent.is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    // Workers: per task type, batch polls and update-v2 chains, as the SDK workers do.
+    for (index, task_type) in S3_TYPES.iter().enumerate() {
+        for w in 0..4 {
+            let (http, base, stop, in_flight) =
+                (http.clone(), base.clone(), stop.clone(), in_flight.clone());
+            let (completed, updates, measuring) =
+                (completed.clone(), updates.clone(), measuring.clone());
+            let last = index == S3_TYPES.len() - 1;
+            handles.push(tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(response) = http
+                        .get(format!("{base}/api/tasks/poll/batch/{task_type}?workerid=w{w}&count=16&timeout=100"))
+                        .send()
+                        .await
+                    else {
+                        break;
+                    };
+                    let Ok(tasks) = response.json::<Vec<Value>>().await else { break };
+                    let mut queue: Vec<Value> = tasks;
+                    while let Some(task) = queue.pop() {
+                        let result = json!({
+                            "workflowInstanceId": task["workflowInstanceId"],
+                            "taskId": task["taskId"],
+                            "status": "COMPLETED",
+                            "workerId": format!("w{w}"),
+                            "outputData": {"done": true}
+                        });
+                        let Ok(response) = http.post(format!("{base}/api/tasks/update-v2")).json(&result).send().await else {
+                            break;
+                        };
+                        if measuring.load(Ordering::Relaxed) {
+                            updates.fetch_add(1, Ordering::Relaxed);
+                            if last {
+                                completed.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        if last {
+                            in_flight.add_permits(1);
+                        }
+                        if response.status().as_u16() == 200
+                            && let Ok(next) = response.json::<Value>().await
+                        {
+                            queue.push(next);
+                        }
+                    }
+                }
+            }));
+        }
+    }
+    // Warm up, then measure.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    measuring.store(true, Ordering::Relaxed);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    measuring.store(false, Ordering::Relaxed);
+    let elapsed = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    in_flight.add_permits(10_000);
+    for handle in handles {
+        let _ = tokio::time::timeout(Duration::from_secs(5), handle).await;
+    }
+    server.stop();
+    let _ = std::fs::remove_dir_all(&data);
+    S3Result {
+        workflows_per_second: completed.load(Ordering::Relaxed) as f64 / elapsed,
+        updates_per_second: updates.load(Ordering::Relaxed) as f64 / elapsed,
+    }
+}
+
+async fn s3(durability: &str, full_sync: bool) {
+    println!();
+    println!(
+        "S3: 3-task SIMPLE workflow over loopback HTTP vs raw SQLite transitions (WAL, synchronous={})",
+        if full_sync { "FULL" } else { "NORMAL" }
+    );
+    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap_or_else(|_| ".".into()))
+        .expect("temp dir");
+    let mut ratios = Vec::new();
+    let mut server_wf = Vec::new();
+    let mut server_updates = Vec::new();
+    let mut raw_wf = Vec::new();
+    for pair in 0..PAIRS {
+        let tx = {
+            let path = dir.path().to_path_buf();
+            tokio::task::spawn_blocking(move || raw_transitions(&path, full_sync, RUN_SECONDS))
+                .await
+                .expect("raw run")
+        };
+        let raw_workflows = tx / 4.0;
+        let result = s3_server_run(dir.path(), durability, RUN_SECONDS).await;
+        let ratio = result.workflows_per_second / raw_workflows;
+        println!(
+            "  pair {}: raw {:>8.0} tx/s = {:>6.0} wf/s | server {:>6.0} wf/s, {:>6.0} task updates/s | ratio {:.3}",
+            pair + 1,
+            tx,
+            raw_workflows,
+            result.workflows_per_second,
+            result.updates_per_second,
+            ratio
+        );
+        ratios.push(ratio);
+        server_wf.push(result.workflows_per_second);
+        server_updates.push(result.updates_per_second);
+        raw_wf.push(raw_workflows);
+    }
+    println!(
+        "  median: raw {:.0} wf/s, server {:.0} wf/s, {:.0} task updates/s, ratio {:.3} (target >= 0.30, and >= 2600 updates/s)",
+        median(raw_wf),
+        median(server_wf),
+        median(server_updates),
+        median(ratios)
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// S4: 40 sequential tasks end to end
+// ---------------------------------------------------------------------------------
+
+const S4_STEPS: usize = 40;
+
+async fn s4_server_once(http: &reqwest::Client, base: &str) -> Duration {
+    let worker = {
+        let (http, base) = (http.clone(), base.to_string());
+        tokio::spawn(async move {
+            let mut done = 0;
+            while done < S4_STEPS {
+                let response = http
+                    .get(format!(
+                        "{base}/api/tasks/poll/batch/s4_step?workerid=w&count=1&timeout=1000"
+                    ))
+                    .send()
+                    .await
+                    .expect("poll");
+                let mut next: Option<Value> = response
+                    .json::<Vec<Value>>()
+                    .await
+                    .expect("json")
+                    .into_iter()
+                    .next();
+                while let Some(task) = next.take() {
+                    let result = json!({"workflowInstanceId": task["workflowInstanceId"], "taskId": task["taskId"], "status": "COMPLETED", "workerId": "w", "outputData": {"i": done}});
+                    let response = http
+                        .post(format!("{base}/api/tasks/update-v2"))
+                        .json(&result)
+                        .send()
+                        .await
+                        .expect("update");
+                    done += 1;
+                    if response.status().as_u16() == 200 {
+                        next = response.json::<Value>().await.ok();
+                    }
+                }
+            }
+        })
+    };
+    // The worker is parked in its long poll before the workflow starts.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let id = post(http, format!("{base}/api/workflow/s4_flow"), &json!({}))
+        .await
+        .text()
+        .await
+        .expect("id");
+    worker.await.expect("worker");
+    loop {
+        let status: Value = http
+            .get(format!("{base}/api/workflow/{id}/status"))
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("json");
+        if status["status"] == "COMPLETED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    started.elapsed()
+}
+
+fn s4_definition() -> Value {
+    let tasks: Vec<Value> = (0..S4_STEPS)
+        .map(|i| json!({"name": "s4_step", "taskReferenceName": format!("step_{i}"), "inputParameters": {"previous": if i == 0 { json!(null) } else { json!(format!("${{step_{}.output.i}}", i - 1)) }}}))
+        .collect();
+    json!({"name": "s4_flow", "version": 1, "tasks": tasks})
+}
+
+/// The same 40 steps on the services in process: start, then claim and complete each
+/// task directly (no HTTP, no long poll).
+async fn s4_direct_once(dir: &Path) -> Duration {
+    use podium_core::clock::{SystemClock, UuidGen};
+    use podium_core::engine::EngineLimits;
+    use podium_core::model::{StartWorkflowRequest, TaskResult, TaskResultStatus};
+    use podium_core::security::{Authenticator, Authorizer, SecurityMode};
+    use podium_core::service::task::Poll;
+    use podium_core::service::{MetadataService, Runtime, TaskService, WorkflowService};
+    use podium_store_sqlite::{SqliteOptions, SqliteStore};
+
+    let data = dir.join(format!("direct-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&data).expect("dir");
+    let store = SqliteStore::open(&SqliteOptions::new(data.join("podium.db"))).expect("store");
+    let runtime = Runtime::new(
+        store.stores(),
+        Arc::new(SystemClock),
+        Arc::new(UuidGen),
+        EngineLimits::default(),
+        Authorizer::new(SecurityMode::Disabled),
+    )
+    .await
+    .expect("runtime");
+    let principal = Authenticator::new(SecurityMode::Disabled)
+        .authenticate(&Default::default())
+        .expect("principal");
+    let metadata = MetadataService::new(runtime.clone());
+    let workflows = WorkflowService::new(runtime.clone());
+    let tasks = TaskService::new(runtime.clone());
+    metadata
+        .register_workflow_def(
+            &principal,
+            serde_json::from_value(s4_definition()).expect("def"),
+            true,
+        )
+        .await
+        .expect("register");
+    let started = Instant::now();
+    let request = StartWorkflowRequest {
+        name: "s4_flow".into(),
+        ..StartWorkflowRequest::default()
+    };
+    workflows.start(&principal, request).await.expect("start");
+    for i in 0..S4_STEPS {
+        let poll = Poll {
+            task_type: "s4_step".into(),
+            worker_id: "w".into(),
+            domain: None,
+            count: 1,
+            timeout_ms: 0,
+        };
+        let task = tasks.poll(&principal, poll).await.expect("poll").remove(0);
+        let mut output = serde_json::Map::new();
+        output.insert("i".into(), json!(i));
+        let result = TaskResult {
+            workflow_instance_id: task.workflow_instance_id.clone(),
+            task_id: task.task_id.clone(),
+            reason_for_incompletion: None,
+            callback_after_seconds: 0,
+            worker_id: Some("w".into()),
+            status: TaskResultStatus::Completed,
+            output_data: output,
+            logs: Vec::new(),
+            external_output_payload_storage_path: None,
+            sub_workflow_id: None,
+            extend_lease: false,
+        };
+        tasks.update(&principal, result).await.expect("update");
+    }
+    let elapsed = started.elapsed();
+    store.close();
+    let _ = std::fs::remove_dir_all(&data);
+    elapsed
+}
+
+async fn s4() {
+    println!();
+    println!("S4: {S4_STEPS} sequential SIMPLE tasks, one long-polling worker, end to end");
+    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap_or_else(|_| ".".into()))
+        .expect("temp dir");
+    let data = dir.path().join("server");
+    let server = Server::start(&data, "process");
+    let http = client();
+    post(
+        &http,
+        format!("{}/api/metadata/workflow?overwrite=true", server.base),
+        &s4_definition(),
+    )
+    .await;
+    let mut server_times = Vec::new();
+    let mut direct_times = Vec::new();
+    for run in 0..PAIRS {
+        let direct = s4_direct_once(dir.path()).await;
+        let over_http = s4_server_once(&http, &server.base).await;
+        println!(
+            "  run {}: server {:>6.1} ms end to end | services in process {:>6.1} ms | per task {:.2} ms vs {:.2} ms",
+            run + 1,
+            over_http.as_secs_f64() * 1000.0,
+            direct.as_secs_f64() * 1000.0,
+            over_http.as_secs_f64() * 1000.0 / S4_STEPS as f64,
+            direct.as_secs_f64() * 1000.0 / S4_STEPS as f64
+        );
+        server_times.push(over_http.as_secs_f64());
+        direct_times.push(direct.as_secs_f64());
+    }
+    server.stop();
+    let server_median = median(server_times);
+    let direct_median = median(direct_times);
+    println!(
+        "  median: server {:.1} ms (target < 200 ms; Hatchet 1.2 s, Windmill 2.1 s, Temporal 3.0 s published), in process {:.1} ms, overhead ratio {:.2}x",
+        server_median * 1000.0,
+        direct_median * 1000.0,
+        server_median / direct_median
+    );
+}
