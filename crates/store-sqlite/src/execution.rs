@@ -63,9 +63,12 @@ impl ExecutionStore for SqliteStore {
             .writer
             .write(move |ctx| {
                 let conn = ctx.conn;
+                // `+visible_at`: a bound value in an indexable range makes SQLite
+                // re-prepare the statement on every run; the index serves the queue
+                // name and the order, the time is checked row by row.
                 let mut pick = conn
                     .prepare_cached(
-                        "SELECT id, task_id, workflow_id FROM queue WHERE queue_name = ?1 AND visible_at <= ?2
+                        "SELECT id, task_id, workflow_id FROM queue WHERE queue_name = ?1 AND +visible_at <= ?2
                          ORDER BY priority DESC, visible_at, id LIMIT ?3",
                     )
                     .map_err(map_err)?;
@@ -102,18 +105,27 @@ impl ExecutionStore for SqliteStore {
                     }
                     let check_by = on_claim(&mut task, &claim);
                     rows::update_task(conn, &task)?;
-                    if let Some(at) = check_by {
+                    // The lease end becomes the workflow's next check, unless an
+                    // earlier check is already due.
+                    let held = ctx.cache.get_mut(&workflow_id);
+                    let earlier = |current: Option<i64>, at: i64| current.is_none_or(|n| n > at);
+                    let needed = match (&held, check_by) {
+                        (_, None) => false,
+                        (Some(state), Some(at)) => earlier(state.next_check_at, at),
+                        (None, Some(_)) => true,
+                    };
+                    if let Some(state) = held {
+                        state.refresh_task(task.clone());
+                        if let Some(at) = check_by.filter(|at| earlier(state.next_check_at, *at)) {
+                            state.next_check_at = Some(at);
+                        }
+                    }
+                    if let (true, Some(at)) = (needed, check_by) {
                         conn.prepare_cached(
-                            "UPDATE workflow SET next_check_at = MIN(COALESCE(next_check_at, ?2), ?2) WHERE id = ?1",
+                            "UPDATE workflow SET next_check_at = ?2 WHERE id = ?1 AND (next_check_at IS NULL OR next_check_at > ?2)",
                         )
                         .and_then(|mut s| s.execute(params![workflow_id, at]))
                         .map_err(map_err)?;
-                    }
-                    if let Some(state) = ctx.cache.get_mut(&workflow_id) {
-                        state.refresh_task(task.clone());
-                        if let Some(at) = check_by {
-                            state.next_check_at = Some(state.next_check_at.map_or(at, |n| n.min(at)));
-                        }
                     }
                     claimed.push(task);
                 }
@@ -132,7 +144,7 @@ impl ExecutionStore for SqliteStore {
                 let mut stmt = conn
                     .prepare_cached(
                         "SELECT id, kind, workflow_id, task_id, payload, due_at FROM job
-                         WHERE due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
+                         WHERE +due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
                          ORDER BY due_at LIMIT ?2",
                     )
                     .map_err(map_err)?;
@@ -206,7 +218,7 @@ impl ExecutionStore for SqliteStore {
     async fn due_workflows(&self, now: i64, limit: usize) -> StoreResult<Vec<String>> {
         self.read(move |conn, _| {
             conn.prepare_cached(
-                "SELECT id FROM workflow WHERE next_check_at <= ?1 ORDER BY next_check_at LIMIT ?2",
+                "SELECT id FROM workflow WHERE next_check_at IS NOT NULL AND +next_check_at <= ?1 ORDER BY next_check_at LIMIT ?2",
             )
             .and_then(|mut s| {
                 s.query_map(params![now, limit as i64], |row| row.get(0))?

@@ -53,6 +53,7 @@ impl SqliteOptions {
 /// The SQLite store. Cheap to share through [`SqliteStore::stores`].
 pub struct SqliteStore {
     writer: Writer,
+    checkpointer: Checkpointer,
     readers: Arc<ReaderPool>,
     path: PathBuf,
     revisions: Arc<Revisions>,
@@ -168,7 +169,8 @@ fn configure(conn: &Connection, durability: Durability) -> StoreResult<()> {
          PRAGMA synchronous = {sync};
          PRAGMA foreign_keys = OFF;
          PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -32000;"
+         PRAGMA cache_size = -4000;
+         PRAGMA wal_autocheckpoint = 0;"
     ))
     .map_err(map_err)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
@@ -217,8 +219,10 @@ impl SqliteStore {
             idle: Mutex::new(Vec::new()),
             permits: tokio::sync::Semaphore::new(options.readers.max(1)),
         });
+        let checkpointer = Checkpointer::start(&options.path)?;
         Ok(Arc::new(SqliteStore {
             writer: Writer::start(conn)?,
+            checkpointer,
             readers,
             path: options.path.clone(),
             revisions: Arc::new(Revisions::default()),
@@ -242,6 +246,7 @@ impl SqliteStore {
     /// Stops the writer after everything already sent is committed.
     pub fn close(&self) {
         self.writer.close();
+        self.checkpointer.stop();
     }
 
     /// Runs a read on a pooled read-only connection, off the async threads.
@@ -272,5 +277,53 @@ impl SqliteStore {
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.writer.close();
+        self.checkpointer.stop();
+    }
+}
+
+/// Copies the write-ahead log into the database file from its own thread, so the
+/// writer never pays for checkpoints on its commits.
+struct Checkpointer {
+    stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// How often the log is checkpointed.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+impl Checkpointer {
+    fn start(path: &Path) -> StoreResult<Checkpointer> {
+        let conn = Connection::open(path).map_err(map_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(map_err)?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("podium-sqlite-checkpoint".into())
+            .spawn(move || {
+                // Until the sender is dropped (or a stop is sent).
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_EVERY)
+                {
+                    if let Err(err) =
+                        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %err, "checkpoint failed; it is tried again");
+                    }
+                }
+                // A last full checkpoint leaves a compact database behind.
+                let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            })
+            .map_err(|e| StoreError::Backend(format!("cannot start the checkpoint thread: {e}")))?;
+        Ok(Checkpointer {
+            stop: Mutex::new(Some(stop)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    fn stop(&self) {
+        drop(self.stop.lock().take());
+        if let Some(thread) = self.thread.lock().take() {
+            let _ = thread.join();
+        }
     }
 }

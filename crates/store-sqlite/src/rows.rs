@@ -83,46 +83,61 @@ pub(crate) fn load_state(
     )))
 }
 
+// Rows are written with plain INSERT or UPDATE, never upserts: an upsert makes SQLite
+// keep a statement journal (a copy of every page it touches), a large cost per write.
+
+const INSERT_WORKFLOW: &str = "INSERT INTO workflow (id, name, version, status, correlation_id,
+    parent_workflow_id, parent_task_id, idempotency_key, priority, created_by, create_time,
+    start_time, end_time, update_time, next_check_at, def_revision, json)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+
+const UPDATE_WORKFLOW: &str = "UPDATE workflow SET name = ?2, version = ?3, status = ?4,
+    correlation_id = ?5, parent_workflow_id = ?6, parent_task_id = ?7, idempotency_key = ?8,
+    priority = ?9, created_by = ?10, create_time = ?11, start_time = ?12, end_time = ?13,
+    update_time = ?14, next_check_at = ?15, def_revision = ?16, json = ?17 WHERE id = ?1";
+
 fn write_workflow(conn: &Connection, state: &WorkflowState) -> StoreResult<()> {
     let wf = &state.workflow;
     let json = encode(wf)?;
-    conn.prepare_cached(
-        "INSERT INTO workflow (id, name, version, status, correlation_id, parent_workflow_id, parent_task_id,
-             idempotency_key, priority, created_by, create_time, start_time, end_time, update_time,
-             next_check_at, def_revision, json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
-         ON CONFLICT (id) DO UPDATE SET
-             version = excluded.version, status = excluded.status, correlation_id = excluded.correlation_id,
-             idempotency_key = excluded.idempotency_key,
-             priority = excluded.priority, create_time = excluded.create_time, start_time = excluded.start_time,
-             end_time = excluded.end_time, update_time = excluded.update_time,
-             next_check_at = excluded.next_check_at, def_revision = excluded.def_revision, json = excluded.json",
-    )
-    .map_err(map_err)?
-    .execute(params![
-        wf.workflow_id,
-        wf.workflow_name,
-        wf.workflow_version,
-        wf.status.as_str(),
-        wf.correlation_id,
-        wf.parent_workflow_id,
-        wf.parent_workflow_task_id,
-        wf.idempotency_key,
-        wf.priority,
-        wf.created_by,
-        wf.create_time,
-        wf.start_time,
-        wf.end_time,
-        wf.update_time,
-        state.next_check_at,
-        state.def_revision,
-        json,
-    ])
-    .map_err(map_err)?;
+    let sql = if state.is_new() {
+        INSERT_WORKFLOW
+    } else {
+        UPDATE_WORKFLOW
+    };
+    conn.prepare_cached(sql)
+        .map_err(map_err)?
+        .execute(params![
+            wf.workflow_id,
+            wf.workflow_name,
+            wf.workflow_version,
+            wf.status.as_str(),
+            wf.correlation_id,
+            wf.parent_workflow_id,
+            wf.parent_workflow_task_id,
+            wf.idempotency_key,
+            wf.priority,
+            wf.created_by,
+            wf.create_time,
+            wf.start_time,
+            wf.end_time,
+            wf.update_time,
+            state.next_check_at,
+            state.def_revision,
+            json,
+        ])
+        .map_err(map_err)?;
     Ok(())
 }
 
-fn write_task(conn: &Connection, task: &Task) -> StoreResult<()> {
+const INSERT_TASK: &str = "INSERT INTO task (id, workflow_id, seq, ref_name, task_type, task_def_name,
+    status, domain, worker_id, workflow_type, scheduled_time, start_time, end_time, update_time, json)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+
+const UPDATE_TASK: &str = "UPDATE task SET workflow_id = ?2, seq = ?3, ref_name = ?4, task_type = ?5,
+    task_def_name = ?6, status = ?7, domain = ?8, worker_id = ?9, workflow_type = ?10,
+    scheduled_time = ?11, start_time = ?12, end_time = ?13, update_time = ?14, json = ?15 WHERE id = ?1";
+
+fn write_task(conn: &Connection, task: &Task, insert: bool) -> StoreResult<()> {
     let json = if task.workflow_task.is_some() {
         let mut stored = task.clone();
         stored.workflow_task = None;
@@ -130,40 +145,32 @@ fn write_task(conn: &Connection, task: &Task) -> StoreResult<()> {
     } else {
         encode(task)?
     };
-    conn.prepare_cached(
-        "INSERT INTO task (id, workflow_id, seq, ref_name, task_type, task_def_name, status, domain, worker_id,
-             workflow_type, scheduled_time, start_time, end_time, update_time, json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-         ON CONFLICT (id) DO UPDATE SET
-             seq = excluded.seq, status = excluded.status, domain = excluded.domain, worker_id = excluded.worker_id,
-             scheduled_time = excluded.scheduled_time, start_time = excluded.start_time,
-             end_time = excluded.end_time, update_time = excluded.update_time, json = excluded.json",
-    )
-    .map_err(map_err)?
-    .execute(params![
-        task.task_id,
-        task.workflow_instance_id,
-        task.seq,
-        task.reference_task_name,
-        task.task_type,
-        task.task_def_name,
-        task.status.as_str(),
-        task.domain,
-        task.worker_id,
-        task.workflow_type,
-        task.scheduled_time,
-        task.start_time,
-        task.end_time,
-        task.update_time,
-        json,
-    ])
-    .map_err(map_err)?;
+    conn.prepare_cached(if insert { INSERT_TASK } else { UPDATE_TASK })
+        .map_err(map_err)?
+        .execute(params![
+            task.task_id,
+            task.workflow_instance_id,
+            task.seq,
+            task.reference_task_name,
+            task.task_type,
+            task.task_def_name,
+            task.status.as_str(),
+            task.domain,
+            task.worker_id,
+            task.workflow_type,
+            task.scheduled_time,
+            task.start_time,
+            task.end_time,
+            task.update_time,
+            json,
+        ])
+        .map_err(map_err)?;
     Ok(())
 }
 
 /// Writes a task changed outside a unit of work (a claim).
 pub(crate) fn update_task(conn: &Connection, task: &Task) -> StoreResult<()> {
-    write_task(conn, task)
+    write_task(conn, task, false)
 }
 
 fn delete_workflow(conn: &Connection, id: &str) -> StoreResult<()> {
@@ -206,11 +213,11 @@ pub(crate) fn persist_state(
     write_workflow(conn, state)?;
     if state.is_new() {
         for task in state.tasks() {
-            write_task(conn, task)?;
+            write_task(conn, task, true)?;
         }
     } else {
         for task in state.dirty_tasks() {
-            write_task(conn, task)?;
+            write_task(conn, task, state.is_unsaved(&task.task_id))?;
         }
         for id in state.removed_task_ids() {
             conn.prepare_cached("DELETE FROM task WHERE id = ?1")
@@ -241,21 +248,32 @@ pub(crate) fn persist_changes(
             .map_err(map_err)?;
     }
     for message in &changes.queue_pushes {
-        conn.prepare_cached(
-            "INSERT INTO queue (task_id, queue_name, workflow_id, priority, visible_at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (task_id) DO UPDATE SET queue_name = excluded.queue_name,
-                 priority = excluded.priority, visible_at = excluded.visible_at",
-        )
-        .and_then(|mut s| {
-            s.execute(params![
-                message.task_id,
-                message.queue_name,
-                message.workflow_id,
-                message.priority,
-                message.visible_at
-            ])
-        })
-        .map_err(map_err)?;
+        let moved = conn
+            .prepare_cached("UPDATE queue SET queue_name = ?2, priority = ?3, visible_at = ?4 WHERE task_id = ?1")
+            .and_then(|mut s| {
+                s.execute(params![
+                    message.task_id,
+                    message.queue_name,
+                    message.priority,
+                    message.visible_at
+                ])
+            })
+            .map_err(map_err)?;
+        if moved == 0 {
+            conn.prepare_cached(
+                "INSERT INTO queue (task_id, queue_name, workflow_id, priority, visible_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    message.task_id,
+                    message.queue_name,
+                    message.workflow_id,
+                    message.priority,
+                    message.visible_at
+                ])
+            })
+            .map_err(map_err)?;
+        }
         committed
             .queues
             .push((message.queue_name.clone(), message.visible_at));

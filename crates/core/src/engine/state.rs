@@ -22,6 +22,8 @@ pub struct WorkflowState {
     tasks: Vec<Task>,
     dirty_tasks: BTreeSet<usize>,
     removed_tasks: Vec<String>,
+    /// Tasks added since loading, not stored yet.
+    unsaved_tasks: BTreeSet<String>,
     workflow_dirty: bool,
     is_new: bool,
 }
@@ -37,6 +39,7 @@ impl WorkflowState {
             tasks: Vec::new(),
             dirty_tasks: BTreeSet::new(),
             removed_tasks: Vec::new(),
+            unsaved_tasks: BTreeSet::new(),
             workflow_dirty: true,
             is_new: true,
         }
@@ -58,6 +61,7 @@ impl WorkflowState {
             tasks,
             dirty_tasks: BTreeSet::new(),
             removed_tasks: Vec::new(),
+            unsaved_tasks: BTreeSet::new(),
             workflow_dirty: false,
             is_new: false,
         }
@@ -101,6 +105,7 @@ impl WorkflowState {
     /// Adds a task; it gets the next sequence number.
     pub fn push_task(&mut self, mut task: Task) -> usize {
         task.seq = self.tasks.iter().map(|t| t.seq).max().unwrap_or(0) + 1;
+        self.unsaved_tasks.insert(task.task_id.clone());
         self.tasks.push(task);
         let index = self.tasks.len() - 1;
         self.dirty_tasks.insert(index);
@@ -133,7 +138,7 @@ impl WorkflowState {
             .map(|(i, _)| i)
             .collect();
         for task in &removed {
-            if !self.is_new {
+            if !self.is_new && !self.unsaved_tasks.remove(&task.task_id) {
                 self.removed_tasks.push(task.task_id.clone());
             }
         }
@@ -164,6 +169,11 @@ impl WorkflowState {
         self.is_new
     }
 
+    /// Whether a task was added since loading and is not stored yet.
+    pub fn is_unsaved(&self, task_id: &str) -> bool {
+        self.is_new || self.unsaved_tasks.contains(task_id)
+    }
+
     /// The tasks changed or added since loading.
     pub fn dirty_tasks(&self) -> impl Iterator<Item = &Task> {
         self.dirty_tasks.iter().filter_map(|i| self.tasks.get(*i))
@@ -178,6 +188,7 @@ impl WorkflowState {
     pub fn mark_clean(&mut self) {
         self.dirty_tasks.clear();
         self.removed_tasks.clear();
+        self.unsaved_tasks.clear();
         self.workflow_dirty = false;
         self.is_new = false;
     }

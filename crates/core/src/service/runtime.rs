@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
@@ -196,11 +197,74 @@ impl PollActivity for PollTracker {
     }
 }
 
+/// The wake-up and emptiness hint of one queue.
+///
+/// `pushes` counts messages that became pollable; `empty_as_of` is the `pushes` value
+/// at which a claim last found the queue empty. While the two are equal no message
+/// arrived since, and a poll need not ask the store. Messages that were already stored
+/// with a later visibility (a callback, a retry delay, messages from before a restart)
+/// become pollable without a push, so the hint also expires [`QueueSignal::HINT_TTL_MS`]
+/// after the claim that set it, by the engine's clock. The hint only ever errs towards
+/// asking.
+pub struct QueueSignal {
+    notify: Notify,
+    pushes: AtomicU64,
+    empty_as_of: AtomicU64,
+    empty_checked_at: AtomicI64,
+}
+
+impl QueueSignal {
+    fn new() -> QueueSignal {
+        QueueSignal {
+            notify: Notify::new(),
+            pushes: AtomicU64::new(0),
+            empty_as_of: AtomicU64::new(u64::MAX),
+            empty_checked_at: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// How long (engine milliseconds) a claim that found the queue empty spares the
+    /// store: the longest a message that became visible without a push waits.
+    pub const HINT_TTL_MS: i64 = 1_000;
+
+    /// Where the queue stands: pass it to [`QueueSignal::found_empty`] after a claim.
+    pub fn mark(&self) -> u64 {
+        self.pushes.load(Ordering::Acquire)
+    }
+
+    /// Whether the queue may hold a pollable message at engine time `now`.
+    pub fn may_have_messages(&self, now: i64) -> bool {
+        self.empty_as_of.load(Ordering::Acquire) != self.pushes.load(Ordering::Acquire)
+            || now.saturating_sub(self.empty_checked_at.load(Ordering::Acquire))
+                >= Self::HINT_TTL_MS
+    }
+
+    /// Records that a claim started at `mark`, at engine time `now`, found no (more)
+    /// messages.
+    pub fn found_empty(&self, mark: u64, now: i64) {
+        // The time first: a reader pairing the new mark with an older time only asks
+        // the store sooner.
+        self.empty_checked_at.store(now, Ordering::Release);
+        self.empty_as_of.store(mark, Ordering::Release);
+    }
+
+    /// What a long poll waits on.
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
+    }
+
+    fn pushed(&self) {
+        self.pushes.fetch_add(1, Ordering::AcqRel);
+        // One message, one waiter: waking every poller would send them all to the store.
+        self.notify.notify_one();
+    }
+}
+
 /// Wake-ups after commits: long polls per queue, callers waiting on a workflow, and the
 /// background loops.
 #[derive(Default)]
 pub struct Signals {
-    queues: Mutex<HashMap<String, Arc<Notify>>>,
+    queues: Mutex<HashMap<String, Arc<QueueSignal>>>,
     workflows: Mutex<HashMap<String, Arc<Notify>>>,
     /// Wakes the job runner.
     pub jobs: Notify,
@@ -209,12 +273,12 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// The notifier of a queue, for a long poll to wait on.
-    pub fn queue(&self, name: &str) -> Arc<Notify> {
+    /// The signal of a queue, for a long poll to wait on.
+    pub fn queue(&self, name: &str) -> Arc<QueueSignal> {
         self.queues
             .lock()
             .entry(name.to_string())
-            .or_insert_with(|| Arc::new(Notify::new()))
+            .or_insert_with(|| Arc::new(QueueSignal::new()))
             .clone()
     }
 
@@ -238,10 +302,7 @@ impl Signals {
     }
 
     fn wake_queue(&self, name: &str) {
-        let notify = self.queues.lock().get(name).cloned();
-        if let Some(notify) = notify {
-            notify.notify_waiters();
-        }
+        self.queue(name).pushed();
     }
 
     /// Wakes whoever a commit concerns. Messages that become visible later wake their

@@ -15,7 +15,7 @@ use crate::model::{
 use crate::security::{Access, Principal, Resource};
 use crate::store::Claim;
 
-use super::runtime::Runtime;
+use super::runtime::{QueueSignal, Runtime};
 use super::search::TaskSearch;
 use super::summary;
 
@@ -105,24 +105,36 @@ impl TaskService {
             }
         }
         let deadline = tokio::time::Instant::now() + Duration::from_millis(poll.timeout_ms);
-        let notify = self.rt.signals.queue(&queue);
+        let signal = self.rt.signals.queue(&queue);
         loop {
-            let notified = notify.notified();
+            let notified = signal.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let claim = Claim {
-                queue_name: queue.clone(),
-                count: poll.count,
-                now: self.rt.now(),
-                worker_id: poll.worker_id.clone(),
-            };
-            let tasks = self.rt.stores.execution.claim(claim, mark_polled).await?;
+            let mut tasks = Vec::new();
+            let now = self.rt.now();
+            if signal.may_have_messages(now) {
+                let mark = signal.mark();
+                let claim = Claim {
+                    queue_name: queue.clone(),
+                    count: poll.count,
+                    now,
+                    worker_id: poll.worker_id.clone(),
+                };
+                tasks = self.rt.stores.execution.claim(claim, mark_polled).await?;
+                if tasks.len() < poll.count {
+                    signal.found_empty(mark, now);
+                }
+            }
             if !tasks.is_empty() || tokio::time::Instant::now() >= deadline {
                 return Ok(tasks);
             }
+            // Messages that become visible without a push (see `QueueSignal`) are
+            // found when the hint expires.
+            let recheck = tokio::time::Instant::now()
+                + Duration::from_millis(QueueSignal::HINT_TTL_MS as u64);
             tokio::select! {
                 _ = notified => {}
-                _ = tokio::time::sleep_until(deadline) => {}
+                _ = tokio::time::sleep_until(deadline.min(recheck)) => {}
             }
         }
     }

@@ -1,0 +1,173 @@
+// Starts a real Podium server for one test file and always stops it.
+//
+// The server gets a free port on 127.0.0.1 and a fresh data directory; the test file
+// talks to it only through the official SDK. `startPodium()` resolves once
+// `GET /health` answers `{"healthy": true}`; `stop()` sends SIGTERM and, if the process
+// has not exited within the grace period, SIGKILL.
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** The server binary: $PODIUM_BIN, else target/debug/podium of the repository. */
+export function podiumBin() {
+  return resolve(process.env.PODIUM_BIN || join(here, "..", "..", "..", "..", "target", "debug", "podium"));
+}
+
+/** A port nobody listens on right now (the kernel picks it). */
+export function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Removes the variables through which the SDK would reach another server or send
+ * credentials: the JS SDK lets CONDUCTOR_* environment variables override the
+ * configuration object, and worker settings come from CONDUCTOR_WORKER_* and
+ * conductor.worker.* variables.
+ */
+export function isolateSdkEnvironment() {
+  for (const key of Object.keys(process.env)) {
+    if (/^conductor[._]/i.test(key)) delete process.env[key];
+  }
+}
+
+const running = new Set();
+process.on("exit", () => {
+  // Last resort when a test file dies without running its `after` hook.
+  for (const child of running) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+});
+
+function tail(path, lines = 40) {
+  try {
+    return readFileSync(path, "utf8").split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/**
+ * Starts the server. Options: `bin`, `startTimeoutMs` (default 30 s),
+ * `stopTimeoutMs` (SIGTERM grace before SIGKILL, default 10 s), `env` (extra variables).
+ */
+export async function startPodium(options = {}) {
+  const bin = options.bin ?? podiumBin();
+  if (!existsSync(bin)) {
+    throw new Error(`Podium binary not found at ${bin} (set PODIUM_BIN)`);
+  }
+  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+  const root = mkdtempSync(join(tmpdir(), "podium-sdk-js-"));
+  const dataDir = join(root, "data");
+  const logDir = process.env.PODIUM_SDK_LOG_DIR || root;
+  mkdirSync(logDir, { recursive: true });
+  const label = basename(process.argv[1] ?? "suite").replace(/\W+/g, "_");
+  const logPath = join(logDir, `podium-${label}-${process.pid}.log`);
+
+  const env = { ...process.env, ...options.env };
+  // A configuration file from the environment could move the server elsewhere.
+  delete env.PODIUM_CONFIG;
+  env.PODIUM_SHUTDOWN_GRACE_SECONDS ??= "5";
+  // The server's HTTP tasks call the test's local HTTP server on 127.0.0.1: never via a proxy.
+  for (const key of ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]) {
+    delete env[key];
+  }
+  env.NO_PROXY = env.no_proxy = "127.0.0.1,localhost";
+
+  let lastError;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const port = await freePort();
+    const logFd = openSync(logPath, "a");
+    const child = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir], {
+      env,
+      stdio: ["ignore", logFd, logFd],
+    });
+    closeSync(logFd);
+    running.add(child);
+    const pidFile = process.env.PODIUM_SDK_PID_DIR
+      ? join(process.env.PODIUM_SDK_PID_DIR, `${child.pid}.pid`)
+      : undefined;
+    if (pidFile) writeFileSync(pidFile, `${child.pid}\n`);
+
+    let exited = null;
+    const exitPromise = new Promise((r) => {
+      child.on("exit", (code, signal) => {
+        exited = { code, signal };
+        running.delete(child);
+        if (pidFile) rmSync(pidFile, { force: true });
+        r(exited);
+      });
+    });
+    child.on("error", (err) => {
+      lastError = err;
+    });
+
+    const url = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + startTimeoutMs;
+    let healthy = false;
+    while (Date.now() < deadline && !exited) {
+      try {
+        const res = await fetch(`${url}/health`);
+        if (res.ok && (await res.json()).healthy === true) {
+          healthy = true;
+          break;
+        }
+      } catch {
+        // not listening yet
+      }
+      await sleep(100);
+    }
+
+    const stop = async () => {
+      if (!exited) {
+        child.kill("SIGTERM");
+        let timer;
+        const timeout = new Promise((r) => {
+          timer = setTimeout(r, stopTimeoutMs, "timeout");
+        });
+        const outcome = await Promise.race([exitPromise, timeout]);
+        clearTimeout(timer);
+        if (outcome === "timeout" && !exited) {
+          child.kill("SIGKILL");
+          await exitPromise;
+        }
+      }
+      if (!process.env.PODIUM_SDK_KEEP_DATA) {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+      return exited;
+    };
+
+    if (healthy) {
+      return { url, apiUrl: `${url}/api`, port, dataDir, logPath, pid: child.pid, stop, logTail: (n) => tail(logPath, n) };
+    }
+    const diedEarly = exited !== null;
+    await stop();
+    lastError = new Error(
+      `Podium did not become healthy on ${url} (attempt ${attempt}, exit ${JSON.stringify(exited)}):\n${tail(logPath)}`,
+    );
+    // A port taken between probing and binding makes the server exit; try another.
+    if (!diedEarly) break;
+  }
+  throw lastError;
+}
