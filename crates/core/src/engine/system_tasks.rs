@@ -105,12 +105,15 @@ fn case_value(node: &WorkflowTask, kind: TaskKind, input: &JsonMap) -> String {
     java_to_string(input.get(key).unwrap_or(&Value::Null))
 }
 
-/// The task list a switch selected: the matching case, else the default case.
+/// The task list a switch selected: the matching case, else the default case. As in
+/// Conductor, a SWITCH case with an empty list runs nothing, while a DECISION treats an
+/// empty case like a missing one and runs the default case.
 pub fn selected_case<'d>(node: &'d WorkflowTask, case: &str) -> &'d [WorkflowTask] {
-    node.decision_cases
-        .get(case)
-        .map(Vec::as_slice)
-        .unwrap_or(node.default_case.as_slice())
+    let decision = TaskKind::of(&node.task_type) == TaskKind::Decision;
+    match node.decision_cases.get(case) {
+        Some(list) if !(decision && list.is_empty()) => list,
+        _ => &node.default_case,
+    }
 }
 
 fn run_switch(

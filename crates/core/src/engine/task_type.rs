@@ -21,8 +21,9 @@ pub enum TaskKind {
     Unsupported,
 }
 
-/// Task types Conductor defines that this version of Podium refuses at registration,
-/// so a definition never fails half-way through at run time.
+/// Task types Conductor defines that this version of Podium cannot run: definitions
+/// using them are stored, and refused when a workflow would start (see
+/// `service::validation::runnable`), so a run never fails half-way for that reason.
 const NOT_YET_SUPPORTED: &[&str] = &[
     "DYNAMIC",
     "FORK_JOIN_DYNAMIC",

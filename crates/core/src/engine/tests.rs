@@ -329,6 +329,27 @@ fn switch_follows_the_matching_case_then_continues_after_it() {
 }
 
 #[test]
+fn a_decision_treats_an_empty_case_as_missing() {
+    // Conductor's DecisionTaskMapper falls back to the default case for an empty list,
+    // unlike SWITCH.
+    let definition = json!({"name": "w", "tasks": [
+        {"name": "d", "taskReferenceName": "d", "type": "DECISION", "caseValueParam": "kind",
+         "inputParameters": {"kind": "${workflow.input.kind}"},
+         "decisionCases": {"b": []}, "defaultCase": [simple("in_default")]},
+        simple("after")
+    ]});
+    let mut h = Harness::new();
+    h.start(definition, json!({"kind": "b"}));
+    assert_eq!(h.tasks()[1], ("in_default".into(), TaskStatus::Scheduled));
+    assert_eq!(
+        h.state().tasks()[0].output_data,
+        map(json!({"caseOutput": ["b"]}))
+    );
+    h.complete("in_default", json!({}));
+    assert_eq!(h.tasks()[2], ("after".into(), TaskStatus::Scheduled));
+}
+
+#[test]
 fn fork_runs_branches_in_parallel_and_join_collects_their_outputs() {
     let mut h = Harness::new();
     h.start(

@@ -270,8 +270,23 @@ async fn run_http(
     finish_task(rt, &job, workflow_id, result).await
 }
 
-/// The definition a `SUB_WORKFLOW` task names: inline, or registered by name and version.
+/// The definition a `SUB_WORKFLOW` task names (inline, or registered by name and
+/// version), when this version can run it.
 async fn child_definition(
+    rt: &Runtime,
+    input: &JsonMap,
+) -> Result<(Arc<WorkflowDef>, String), String> {
+    let (def, revision) = named_child_definition(rt, input).await?;
+    if let Some(first) = validation::runnable(&def).first() {
+        return Err(format!(
+            "Sub-workflow {} cannot run: {}",
+            def.name, first.message
+        ));
+    }
+    Ok((def, revision))
+}
+
+async fn named_child_definition(
     rt: &Runtime,
     input: &JsonMap,
 ) -> Result<(Arc<WorkflowDef>, String), String> {

@@ -1,5 +1,11 @@
-//! Validation of definitions before they are stored, so that a workflow never fails at
-//! run time for a reason its definition already showed.
+//! Validation of definitions.
+//!
+//! Two questions, asked at different times. [`workflow_def`] (at registration) asks
+//! whether a definition is well formed; it accepts what the SDK builders emit even
+//! when this version cannot run it (an `INLINE` task, a JavaScript `SWITCH`, a task type
+//! from a newer server), as Conductor does, so that definitions can be shared between
+//! servers. [`runnable`] (at every start) asks whether this version can run it, so a
+//! workflow never fails at run time for a reason its definition already showed.
 
 use std::collections::HashSet;
 
@@ -14,7 +20,7 @@ fn bad_name_chars(name: &str) -> bool {
 
 /// Problems with a task definition.
 pub fn task_def(def: &TaskDef, path: &str) -> Vec<ValidationError> {
-    let mut errors = Vec::new();
+    let mut errors = task_def_limits(def, path);
     let at = |field: &str| {
         if path.is_empty() {
             field.to_string()
@@ -23,11 +29,26 @@ pub fn task_def(def: &TaskDef, path: &str) -> Vec<ValidationError> {
         }
     };
     if def.name.trim().is_empty() {
-        errors.push(ValidationError::new(
-            at("name"),
-            "TaskDef name cannot be null or empty",
-        ));
-    } else if bad_name_chars(&def.name) {
+        errors.insert(
+            0,
+            ValidationError::new(at("name"), "TaskDef name cannot be null or empty"),
+        );
+    }
+    errors
+}
+
+/// Problems with a task definition other than a missing name: an inline `taskDefinition`
+/// of a workflow task takes its name from the task.
+fn task_def_limits(def: &TaskDef, path: &str) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    let at = |field: &str| {
+        if path.is_empty() {
+            field.to_string()
+        } else {
+            format!("{path}.{field}")
+        }
+    };
+    if bad_name_chars(&def.name) {
         errors.push(ValidationError::new(
             at("name"),
             format!(
@@ -84,7 +105,25 @@ pub fn task_def(def: &TaskDef, path: &str) -> Vec<ValidationError> {
     errors
 }
 
-/// Problems with a workflow definition.
+/// Which question a walk over the tasks answers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// Is the definition well formed?
+    Structure,
+    /// Can this version run it?
+    Runnable,
+}
+
+/// What keeps this version of Podium from running a well-formed definition: task types
+/// and evaluators that come later, and forks without a join. Empty when it can run.
+pub fn runnable(def: &WorkflowDef) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    let refs = HashSet::new();
+    check_list(&def.tasks, "tasks", &refs, Check::Runnable, &mut errors);
+    errors
+}
+
+/// Problems with the form of a workflow definition (see the module documentation).
 pub fn workflow_def(def: &WorkflowDef) -> Vec<ValidationError> {
     let mut errors = Vec::new();
     if def.name.trim().is_empty() {
@@ -137,7 +176,7 @@ pub fn workflow_def(def: &WorkflowDef) -> Vec<ValidationError> {
             ));
         }
     }
-    check_list(&def.tasks, "tasks", &refs, &mut errors);
+    check_list(&def.tasks, "tasks", &refs, Check::Structure, &mut errors);
     errors
 }
 
@@ -145,12 +184,17 @@ fn check_list(
     list: &[WorkflowTask],
     path: &str,
     refs: &HashSet<&str>,
+    check: Check,
     errors: &mut Vec<ValidationError>,
 ) {
     for (index, node) in list.iter().enumerate() {
         let at = format!("{path}[{index}]");
-        check_node(node, &at, refs, errors);
-        if TaskKind::of(&node.task_type) == TaskKind::ForkJoin {
+        match check {
+            Check::Structure => check_node(node, &at, refs, errors),
+            Check::Runnable => check_runnable(node, &at, errors),
+        }
+        check_children(node, &at, refs, check, errors);
+        if check == Check::Runnable && TaskKind::of(&node.task_type) == TaskKind::ForkJoin {
             let follows_join = list
                 .get(index + 1)
                 .is_some_and(|next| TaskKind::of(&next.task_type) == TaskKind::Join);
@@ -191,13 +235,6 @@ fn check_node(
     let reference = &node.task_reference_name;
     let kind = TaskKind::of(&node.task_type);
     match kind {
-        TaskKind::Unsupported => err(
-            "type",
-            format!(
-                "task {reference}: type {} is not supported by this version of Podium",
-                node.task_type
-            ),
-        ),
         TaskKind::Simple if bad_name_chars(&node.name) => err(
             "name",
             format!(
@@ -205,40 +242,32 @@ fn check_node(
                 node.name
             ),
         ),
-        TaskKind::Switch => {
-            let evaluator = node.evaluator_type.as_deref().unwrap_or("");
-            if evaluator != "value-param" {
-                err(
-                    "evaluatorType",
-                    format!(
-                        "task {reference}: evaluatorType '{evaluator}' is not supported; use 'value-param' (JavaScript evaluation comes in a later version)"
-                    ),
-                );
-            }
+        TaskKind::Switch
             if node
                 .expression
                 .as_deref()
-                .is_none_or(|e| e.trim().is_empty())
-            {
-                err(
-                    "expression",
-                    format!(
-                        "task {reference}: a SWITCH needs an expression (the input parameter to switch on)"
-                    ),
-                );
-            }
+                .is_none_or(|e| e.trim().is_empty()) =>
+        {
+            err(
+                "expression",
+                format!(
+                    "task {reference}: a SWITCH needs an expression (the input parameter to switch on)"
+                ),
+            );
         }
         TaskKind::Decision
             if node
                 .case_value_param
                 .as_deref()
-                .is_none_or(|p| p.trim().is_empty()) =>
+                .is_none_or(|p| p.trim().is_empty())
+                && node
+                    .case_expression
+                    .as_deref()
+                    .is_none_or(|p| p.trim().is_empty()) =>
         {
             err(
                 "caseValueParam",
-                format!(
-                    "task {reference}: a DECISION needs caseValueParam (JavaScript caseExpression is not supported yet)"
-                ),
+                format!("task {reference}: a DECISION needs caseValueParam or caseExpression"),
             )
         }
         TaskKind::ForkJoin if node.fork_tasks.iter().all(Vec::is_empty) => err(
@@ -272,22 +301,93 @@ fn check_node(
         _ => {}
     }
     if let Some(def) = &node.task_definition {
-        errors.extend(task_def(def, &format!("{at}.taskDefinition")));
+        errors.extend(task_def_limits(def, &format!("{at}.taskDefinition")));
     }
+}
+
+/// The run-time limits of this version for one task.
+fn check_runnable(node: &WorkflowTask, at: &str, errors: &mut Vec<ValidationError>) {
+    let reference = &node.task_reference_name;
+    let mut err = |field: &str, message: String| {
+        errors.push(ValidationError::new(format!("{at}.{field}"), message))
+    };
+    match TaskKind::of(&node.task_type) {
+        TaskKind::Unsupported => err(
+            "type",
+            format!(
+                "task {reference}: type {} is not supported by this version of Podium",
+                node.task_type
+            ),
+        ),
+        TaskKind::Switch => {
+            let evaluator = node.evaluator_type.as_deref().unwrap_or("");
+            if evaluator != "value-param" {
+                err(
+                    "evaluatorType",
+                    format!(
+                        "task {reference}: SWITCH evaluatorType '{evaluator}' is not supported by this version of Podium; use 'value-param'"
+                    ),
+                );
+            }
+        }
+        TaskKind::Decision
+            if node
+                .case_value_param
+                .as_deref()
+                .is_none_or(|p| p.trim().is_empty()) =>
+        {
+            err(
+                "caseExpression",
+                format!(
+                    "task {reference}: a DECISION with a JavaScript caseExpression is not supported by this version of Podium; use caseValueParam"
+                ),
+            )
+        }
+        _ => {}
+    }
+}
+
+/// Walks the task lists nested in a task.
+fn check_children(
+    node: &WorkflowTask,
+    at: &str,
+    refs: &HashSet<&str>,
+    check: Check,
+    errors: &mut Vec<ValidationError>,
+) {
     for (case, list) in &node.decision_cases {
-        check_list(list, &format!("{at}.decisionCases.{case}"), refs, errors);
+        check_list(
+            list,
+            &format!("{at}.decisionCases.{case}"),
+            refs,
+            check,
+            errors,
+        );
     }
     check_list(
         &node.default_case,
         &format!("{at}.defaultCase"),
         refs,
+        check,
         errors,
     );
     for (branch, list) in node.fork_tasks.iter().enumerate() {
-        check_list(list, &format!("{at}.forkTasks[{branch}]"), refs, errors);
+        check_list(
+            list,
+            &format!("{at}.forkTasks[{branch}]"),
+            refs,
+            check,
+            errors,
+        );
     }
     if !node.loop_over.is_empty() {
-        check_list(&node.loop_over, &format!("{at}.loopOver"), refs, errors);
+        check_list(
+            &node.loop_over,
+            &format!("{at}.loopOver"),
+            refs,
+            check,
+            errors,
+        );
     }
 }
 
@@ -314,6 +414,7 @@ mod tests {
             ]
         }));
         assert_eq!(workflow_def(&d), vec![]);
+        assert_eq!(runnable(&d), vec![]);
     }
 
     #[test]
@@ -322,9 +423,8 @@ mod tests {
             "name": "bad:name", "tasks": [
                 {"name": "a", "taskReferenceName": "a"},
                 {"name": "a2", "taskReferenceName": "a"},
-                {"name": "", "taskReferenceName": "x", "type": "INLINE"},
-                {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN", "forkTasks": [[{"name": "c", "taskReferenceName": "c"}]]},
-                {"name": "s", "taskReferenceName": "s", "type": "SWITCH", "evaluatorType": "javascript", "expression": "1"},
+                {"name": "", "taskReferenceName": "x", "type": "SIMPLE"},
+                {"name": "s", "taskReferenceName": "s", "type": "SWITCH", "evaluatorType": "value-param"},
                 {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["nope"]},
                 {"name": "sw", "taskReferenceName": "sw", "type": "SUB_WORKFLOW"}
             ]
@@ -334,15 +434,50 @@ mod tests {
         for needle in [
             "':'",
             "should be unique",
-            "INLINE is not supported",
             "name cannot be empty",
-            "must be followed by a JOIN",
-            "javascript",
+            "needs an expression",
             "nope",
             "subWorkflowParam.name",
         ] {
             assert!(all.contains(needle), "missing {needle} in {all}");
         }
+    }
+
+    #[test]
+    fn registration_accepts_what_only_a_later_version_runs() {
+        // What the SDKs' builders and kitchen-sink tests register: types Podium cannot
+        // run yet, a JavaScript SWITCH, a fork with no join, an unnamed inline taskDefinition.
+        let d = def(json!({
+            "name": "later", "tasks": [
+                {"name": "i", "taskReferenceName": "i", "type": "INLINE",
+                 "inputParameters": {"evaluatorType": "graaljs", "expression": "1"}},
+                {"name": "llm", "taskReferenceName": "llm", "type": "LLM_CHAT_COMPLETE"},
+                {"name": "s", "taskReferenceName": "s", "type": "SWITCH", "evaluatorType": "javascript", "expression": "$.x == 1 ? 'a' : 'b'",
+                 "decisionCases": {"a": [{"name": "d", "taskReferenceName": "d", "type": "DO_WHILE",
+                     "loopCondition": "false", "loopOver": [{"name": "w", "taskReferenceName": "w"}]}]}},
+                {"name": "t", "taskReferenceName": "t", "taskDefinition": {"retryCount": 1}},
+                {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN", "forkTasks": [[{"name": "c", "taskReferenceName": "c"}]]}
+            ]
+        }));
+        assert_eq!(workflow_def(&d), vec![]);
+        let all: Vec<(String, String)> = runnable(&d)
+            .into_iter()
+            .map(|e| (e.path, e.message))
+            .collect();
+        let text = format!("{all:?}");
+        for needle in [
+            "tasks[0].type",
+            "INLINE is not supported",
+            "evaluatorType 'javascript'",
+            "tasks[2].decisionCases.a[0].type",
+            "DO_WHILE is not supported",
+            "must be followed by a JOIN",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in {text}");
+        }
+        // A type Conductor does not define is a worker task, as in Conductor.
+        assert!(!text.contains("LLM_CHAT_COMPLETE"), "{text}");
+        assert_eq!(all.len(), 4, "{text}");
     }
 
     #[test]

@@ -103,6 +103,20 @@ impl WorkflowService {
         principal: &Principal,
         request: &StartWorkflowRequest,
     ) -> CoreResult<(Arc<WorkflowDef>, String)> {
+        let (def, revision) = self.named_definition(principal, request).await?;
+        let errors = validation::runnable(&def);
+        if !errors.is_empty() {
+            return Err(CoreError::validation(errors));
+        }
+        Ok((def, revision))
+    }
+
+    /// The definition a start names, without asking whether this version can run it.
+    async fn named_definition(
+        &self,
+        principal: &Principal,
+        request: &StartWorkflowRequest,
+    ) -> CoreResult<(Arc<WorkflowDef>, String)> {
         if let Some(inline) = &request.workflow_def {
             let mut def = inline.clone();
             if def.name.trim().is_empty() {

@@ -112,7 +112,7 @@ async fn invalid_definitions_list_every_problem() {
             json!({"name": "bad", "tasks": [
                 {"name": "a", "taskReferenceName": "x"},
                 {"name": "b", "taskReferenceName": "x"},
-                {"name": "c", "taskReferenceName": "c", "type": "INLINE"}
+                {"name": "c", "taskReferenceName": "c", "type": "SUB_WORKFLOW"}
             ]}),
         )
         .await;
@@ -131,6 +131,47 @@ async fn invalid_definitions_list_every_problem() {
         .post("/api/metadata/taskdefs", json!([{"name": ""}]))
         .await;
     assert_error(&answer, 400, "TaskDef name cannot be null or empty");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn definitions_this_version_cannot_run_are_stored_and_refused_at_start() {
+    let app = TestApp::spawn().await;
+    // As the SDK builders emit it: an INLINE task and a trailing fork without a join.
+    let def = json!({"name": "later", "version": 1, "tasks": [
+        {"name": "calc", "taskReferenceName": "calc", "type": "INLINE",
+         "inputParameters": {"evaluatorType": "graaljs", "expression": "(function(){return 1;})();"}},
+        {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN",
+         "forkTasks": [[{"name": "work", "taskReferenceName": "w"}]]}
+    ]});
+    assert_eq!(
+        app.post("/api/metadata/workflow", def.clone()).await.status,
+        200
+    );
+    let stored = app.get("/api/metadata/workflow/later?version=1").await;
+    assert_eq!(stored.status, 200);
+    assert_eq!(stored.json()["tasks"][0]["type"], "INLINE");
+
+    let answer = app.post("/api/workflow/later", json!({})).await;
+    assert_error(&answer, 400, "Validation failed");
+    let errors = answer.json()["validationErrors"].clone();
+    let text = errors.to_string();
+    assert!(text.contains("type INLINE is not supported"), "{text}");
+    assert!(text.contains("must be followed by a JOIN"), "{text}");
+    // Nothing was started.
+    let search = app
+        .get("/api/workflow/search?query=workflowType%3D%27later%27")
+        .await;
+    assert_eq!(search.json()["totalHits"], 0);
+
+    // The same through a StartWorkflowRequest carrying the definition.
+    let answer = app
+        .post(
+            "/api/workflow",
+            json!({"name": "later", "workflowDef": def}),
+        )
+        .await;
+    assert_error(&answer, 400, "Validation failed");
     app.stop().await;
 }
 
