@@ -34,6 +34,7 @@ impl ExecutionStore for SqliteStore {
                     },
                     None => None,
                 };
+                let stored = state.as_ref().map(rows::StoredColumns::of);
                 let mut txn = Txn {
                     state,
                     changes: Default::default(),
@@ -42,7 +43,7 @@ impl ExecutionStore for SqliteStore {
                 rows::check_idempotency(ctx.conn, txn.state.as_ref(), &txn.changes)
                     .map_err(Failure::Refused)?;
                 if let Some(mut state) = txn.state.take() {
-                    persist_state(ctx.conn, &mut state, ctx.committed)?;
+                    persist_state(ctx.conn, &mut state, stored.as_ref(), ctx.committed)?;
                     ctx.cache.put(state);
                 }
                 persist_changes(ctx.conn, &mut txn.changes, ctx.committed)?;

@@ -291,6 +291,31 @@ struct Checkpointer {
 /// How often the log is checkpointed.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// Log size (frames) above which a checkpoint also makes the writer start the log
+/// over: about 16 MB with 4 KB pages.
+const RESTART_FRAMES: i64 = 4_000;
+
+/// One checkpoint pass. A passive checkpoint copies what it can without blocking
+/// anyone; but under a steady stream of commits the log never becomes fully copied
+/// at the moment the writer begins, so it would never start over and would grow
+/// without bound (every commit then pays for extending the file). When the log is
+/// long, a `RESTART` checkpoint copies the few frames the passive one left behind and
+/// waits for readers, so the next commit writes from the start of the log again.
+fn checkpoint(conn: &Connection) {
+    let passive = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+    });
+    match passive {
+        Ok((log, _copied)) if log > RESTART_FRAMES => {
+            if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+                tracing::warn!(error = %err, "checkpoint failed; it is tried again");
+            }
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = %err, "checkpoint failed; it is tried again"),
+    }
+}
+
 impl Checkpointer {
     fn start(path: &Path) -> StoreResult<Checkpointer> {
         let conn = Connection::open(path).map_err(map_err)?;
@@ -304,11 +329,7 @@ impl Checkpointer {
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(CHECKPOINT_EVERY)
                 {
-                    if let Err(err) =
-                        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        tracing::warn!(error = %err, "checkpoint failed; it is tried again");
-                    }
+                    checkpoint(&conn);
                 }
                 // A last full checkpoint leaves a compact database behind.
                 let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));

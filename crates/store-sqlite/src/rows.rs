@@ -85,6 +85,12 @@ pub(crate) fn load_state(
 
 // Rows are written with plain INSERT or UPDATE, never upserts: an upsert makes SQLite
 // keep a statement journal (a copy of every page it touches), a large cost per write.
+//
+// An UPDATE rewrites the entry of every index that has a column in its SET list, even
+// when the value is the same, and each such entry dirties a page that the commit
+// writes to the log. So updates set only the columns that changed, which for a
+// running workflow is usually its times, its JSON and perhaps its status or next
+// check.
 
 const INSERT_WORKFLOW: &str = "INSERT INTO workflow (id, name, version, status, correlation_id,
     parent_workflow_id, parent_task_id, idempotency_key, priority, created_by, create_time,
@@ -96,9 +102,114 @@ const UPDATE_WORKFLOW: &str = "UPDATE workflow SET name = ?2, version = ?3, stat
     priority = ?9, created_by = ?10, create_time = ?11, start_time = ?12, end_time = ?13,
     update_time = ?14, next_check_at = ?15, def_revision = ?16, json = ?17 WHERE id = ?1";
 
-fn write_workflow(conn: &Connection, state: &WorkflowState) -> StoreResult<()> {
+/// A workflow's columns as its row holds them, except the times and JSON that every
+/// update writes: what an update compares against to leave unchanged columns (and
+/// their index entries) alone.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct StoredColumns {
+    status: &'static str,
+    next_check_at: Option<i64>,
+    rest: OtherColumns,
+}
+
+/// The columns that change only through restarts, reruns and idempotency replacement.
+#[derive(Clone, PartialEq, Eq)]
+struct OtherColumns {
+    name: String,
+    version: i32,
+    correlation_id: Option<String>,
+    parent_workflow_id: Option<String>,
+    parent_task_id: Option<String>,
+    idempotency_key: Option<String>,
+    priority: i32,
+    created_by: Option<String>,
+    create_time: i64,
+    start_time: i64,
+    def_revision: String,
+}
+
+impl StoredColumns {
+    /// The columns a state is stored with.
+    pub(crate) fn of(state: &WorkflowState) -> StoredColumns {
+        let wf = &state.workflow;
+        StoredColumns {
+            status: wf.status.as_str(),
+            next_check_at: state.next_check_at,
+            rest: OtherColumns {
+                name: wf.workflow_name.clone(),
+                version: wf.workflow_version,
+                correlation_id: wf.correlation_id.clone(),
+                parent_workflow_id: wf.parent_workflow_id.clone(),
+                parent_task_id: wf.parent_workflow_task_id.clone(),
+                idempotency_key: wf.idempotency_key.clone(),
+                priority: wf.priority,
+                created_by: wf.created_by.clone(),
+                create_time: wf.create_time,
+                start_time: wf.start_time,
+                def_revision: state.def_revision.clone(),
+            },
+        }
+    }
+}
+
+/// The UPDATE for a workflow whose other columns are as stored: the times and JSON,
+/// plus the status and next check when they changed. Parameters: ?1 id, ?2 end time,
+/// ?3 update time, ?4 JSON, ?5 status, ?6 next check.
+fn narrow_update(status: bool, next_check: bool) -> &'static str {
+    match (status, next_check) {
+        (false, false) => {
+            "UPDATE workflow SET end_time = ?2, update_time = ?3, json = ?4 WHERE id = ?1"
+        }
+        (true, false) => {
+            "UPDATE workflow SET end_time = ?2, update_time = ?3, json = ?4, status = ?5 WHERE id = ?1"
+        }
+        (false, true) => {
+            "UPDATE workflow SET end_time = ?2, update_time = ?3, json = ?4, next_check_at = ?6 WHERE id = ?1"
+        }
+        (true, true) => {
+            "UPDATE workflow SET end_time = ?2, update_time = ?3, json = ?4, status = ?5, next_check_at = ?6 WHERE id = ?1"
+        }
+    }
+}
+
+fn write_workflow(
+    conn: &Connection,
+    state: &WorkflowState,
+    stored: Option<&StoredColumns>,
+) -> StoreResult<()> {
     let wf = &state.workflow;
     let json = encode(wf)?;
+    if !state.is_new()
+        && let Some(stored) = stored
+    {
+        let now = StoredColumns::of(state);
+        if now.rest == stored.rest {
+            let sql = narrow_update(
+                now.status != stored.status,
+                now.next_check_at != stored.next_check_at,
+            );
+            // Unused parameters of the narrower statements are simply not bound.
+            let mut statement = conn.prepare_cached(sql).map_err(map_err)?;
+            statement
+                .raw_bind_parameter(1, &wf.workflow_id)
+                .and_then(|()| statement.raw_bind_parameter(2, wf.end_time))
+                .and_then(|()| statement.raw_bind_parameter(3, wf.update_time))
+                .and_then(|()| statement.raw_bind_parameter(4, &json))
+                .map_err(map_err)?;
+            if now.status != stored.status {
+                statement
+                    .raw_bind_parameter(5, now.status)
+                    .map_err(map_err)?;
+            }
+            if now.next_check_at != stored.next_check_at {
+                statement
+                    .raw_bind_parameter(6, now.next_check_at)
+                    .map_err(map_err)?;
+            }
+            statement.raw_execute().map_err(map_err)?;
+            return Ok(());
+        }
+    }
     let sql = if state.is_new() {
         INSERT_WORKFLOW
     } else {
@@ -133,7 +244,9 @@ const INSERT_TASK: &str = "INSERT INTO task (id, workflow_id, seq, ref_name, tas
     status, domain, worker_id, workflow_type, scheduled_time, start_time, end_time, update_time, json)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 
-const UPDATE_TASK: &str = "UPDATE task SET workflow_id = ?2, seq = ?3, ref_name = ?4, task_type = ?5,
+// A task's workflow and position never change, so an update leaves them (and the
+// `task_workflow` index) alone; ?2 and ?3 are not bound.
+const UPDATE_TASK: &str = "UPDATE task SET ref_name = ?4, task_type = ?5,
     task_def_name = ?6, status = ?7, domain = ?8, worker_id = ?9, workflow_type = ?10,
     scheduled_time = ?11, start_time = ?12, end_time = ?13, update_time = ?14, json = ?15 WHERE id = ?1";
 
@@ -201,16 +314,18 @@ fn note_workflow(committed: &mut Committed, state: &WorkflowState) {
     }
 }
 
-/// Writes a workflow's changes (all of it if new) and marks it clean.
+/// Writes a workflow's changes (all of it if new) and marks it clean. `stored` is what
+/// its row held before, when known.
 pub(crate) fn persist_state(
     conn: &Connection,
     state: &mut WorkflowState,
+    stored: Option<&StoredColumns>,
     committed: &mut Committed,
 ) -> StoreResult<()> {
     if !state.is_dirty() && !state.is_new() {
         return Ok(());
     }
-    write_workflow(conn, state)?;
+    write_workflow(conn, state, stored)?;
     if state.is_new() {
         for task in state.tasks() {
             write_task(conn, task, true)?;
@@ -240,7 +355,7 @@ pub(crate) fn persist_changes(
     committed: &mut Committed,
 ) -> StoreResult<()> {
     for state in &mut changes.new_workflows {
-        persist_state(conn, state, committed)?;
+        persist_state(conn, state, None, committed)?;
     }
     for task_id in &changes.queue_removals {
         conn.prepare_cached("DELETE FROM queue WHERE task_id = ?1")

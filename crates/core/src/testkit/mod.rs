@@ -57,6 +57,7 @@ cases!(
     logs_and_poll_data,
     deletes_remove_everything_of_a_workflow,
     due_workflows_are_found,
+    changed_columns_reach_every_query,
 );
 
 struct NoDefs;
@@ -1031,4 +1032,103 @@ async fn due_workflows_are_found(stores: Stores) {
     );
     let counts = stores.execution.workflow_counts().await.expect("counts");
     assert_eq!(counts.get(&WorkflowStatus::Running), Some(&1));
+}
+
+/// Every column a workflow's queries read follows its changes: the status, the next
+/// check, and the fields a restart or rerun changes (correlation id, start time), each
+/// alone and together. A store that writes only changed columns must not miss one.
+async fn changed_columns_reach_every_query(stores: Stores) {
+    let maker = Maker::new("cols");
+    let def = definition("w", json!([simple("a")]));
+    let params = StartParams {
+        correlation_id: Some("before".into()),
+        ..StartParams::default()
+    };
+    let (state, changes) = maker.start(&def, params, 1000);
+    let id = insert(&stores, state, changes).await;
+    let change = |f: Box<dyn FnOnce(&mut WorkflowState) + Send>| UnitOfWork {
+        lock: Some(id.clone()),
+        work: Box::new(move |txn| {
+            let state = txn
+                .state
+                .as_mut()
+                .ok_or(CoreError::Internal("missing".into()))?;
+            f(state);
+            state.touch();
+            Ok(())
+        }),
+    };
+    // Only the next check.
+    stores
+        .execution
+        .run(change(Box::new(|s| s.next_check_at = Some(5000))))
+        .await
+        .expect("next check");
+    assert_eq!(
+        stores.execution.due_workflows(5000, 10).await.expect("due"),
+        vec![id.clone()]
+    );
+    // Only the status.
+    stores
+        .execution
+        .run(change(Box::new(|s| {
+            s.workflow.status = WorkflowStatus::Paused
+        })))
+        .await
+        .expect("status");
+    let counts = stores.execution.workflow_counts().await.expect("counts");
+    assert_eq!(counts.get(&WorkflowStatus::Paused), Some(&1));
+    assert_eq!(counts.get(&WorkflowStatus::Running), None);
+    // What a restart changes, with the status and the check.
+    stores
+        .execution
+        .run(change(Box::new(|s| {
+            s.workflow.correlation_id = Some("after".into());
+            s.workflow.start_time = 9000;
+            s.workflow.status = WorkflowStatus::Running;
+            s.next_check_at = None;
+        })))
+        .await
+        .expect("restart-like change");
+    assert!(
+        stores
+            .execution
+            .workflows_by_correlation("w", "before", true)
+            .await
+            .expect("lookup")
+            .is_empty()
+    );
+    assert_eq!(
+        stores
+            .execution
+            .workflows_by_correlation("w", "after", true)
+            .await
+            .expect("lookup"),
+        vec![id.clone()]
+    );
+    assert!(
+        stores
+            .execution
+            .due_workflows(i64::MAX, 10)
+            .await
+            .expect("due")
+            .is_empty()
+    );
+    assert_eq!(
+        stores
+            .execution
+            .running_workflows("w", None, Some(8000), None)
+            .await
+            .expect("running"),
+        vec![id.clone()],
+        "the new start time is stored"
+    );
+    let record = stores
+        .execution
+        .get_workflow_record(&id)
+        .await
+        .expect("record")
+        .expect("exists");
+    assert_eq!(record.status, WorkflowStatus::Running);
+    assert_eq!(record.start_time, 9000);
 }
