@@ -64,21 +64,23 @@ impl ExecutionStore for SqliteStore {
             .writer
             .write(move |ctx| {
                 let conn = ctx.conn;
-                // `+visible_at`: a bound value in an indexable range makes SQLite
-                // re-prepare the statement on every run; the index serves the queue
-                // name and the order, the time is checked row by row.
+                // A bound value in an indexable range (`visible_at <= ?`) or in a LIMIT
+                // makes SQLite re-plan the statement on every run. So the index serves
+                // the queue name and the order, the time is checked row by row
+                // (`+visible_at`), and the count is taken here: the rows stream in
+                // index order, so stepping stops after the last one needed.
                 let mut pick = conn
                     .prepare_cached(
                         "SELECT id, task_id, workflow_id FROM queue WHERE queue_name = ?1 AND +visible_at <= ?2
-                         ORDER BY priority DESC, visible_at, id LIMIT ?3",
+                         ORDER BY priority DESC, visible_at, id",
                     )
                     .map_err(map_err)?;
                 let picked: Vec<(i64, String, String)> = pick
-                    .query_map(
-                        params![claim.queue_name, claim.now, claim.count as i64],
-                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-                    )
+                    .query_map(params![claim.queue_name, claim.now], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })
                     .map_err(map_err)?
+                    .take(claim.count)
                     .collect::<Result<_, _>>()
                     .map_err(map_err)?;
                 let mut claimed = Vec::with_capacity(picked.len());
@@ -146,11 +148,12 @@ impl ExecutionStore for SqliteStore {
                     .prepare_cached(
                         "SELECT id, kind, workflow_id, task_id, payload, due_at FROM job
                          WHERE +due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
-                         ORDER BY due_at LIMIT ?2",
+                         ORDER BY due_at",
                     )
                     .map_err(map_err)?;
+                // No bound LIMIT (see `claim`): the rows stream in index order.
                 let rows: Vec<(String, String, String, Option<String>, String, i64)> = stmt
-                    .query_map(params![now, limit as i64], |row| {
+                    .query_map(params![now], |row| {
                         Ok((
                             row.get(0)?,
                             row.get(1)?,
@@ -161,6 +164,7 @@ impl ExecutionStore for SqliteStore {
                         ))
                     })
                     .map_err(map_err)?
+                    .take(limit)
                     .collect::<Result<_, _>>()
                     .map_err(map_err)?;
                 let mut jobs = Vec::with_capacity(rows.len());
@@ -219,10 +223,12 @@ impl ExecutionStore for SqliteStore {
     async fn due_workflows(&self, now: i64, limit: usize) -> StoreResult<Vec<String>> {
         self.read(move |conn, _| {
             conn.prepare_cached(
-                "SELECT id FROM workflow WHERE next_check_at IS NOT NULL AND +next_check_at <= ?1 ORDER BY next_check_at LIMIT ?2",
+                "SELECT id FROM workflow WHERE next_check_at IS NOT NULL AND +next_check_at <= ?1 ORDER BY next_check_at",
             )
             .and_then(|mut s| {
-                s.query_map(params![now, limit as i64], |row| row.get(0))?
+                // No bound LIMIT (see `claim`): the rows stream in index order.
+                s.query_map(params![now], |row| row.get(0))?
+                    .take(limit)
                     .collect::<Result<Vec<String>, _>>()
             })
             .map_err(map_err)

@@ -120,7 +120,9 @@ pub struct WorkflowSummary {
     /// ISO-8601, as Conductor's index renders it.
     pub start_time: String,
     pub update_time: String,
-    pub end_time: String,
+    /// Absent until the workflow ends, as in Conductor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
     pub status: String,
     /// The input as JSON text.
     pub input: String,

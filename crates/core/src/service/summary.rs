@@ -30,7 +30,7 @@ pub fn workflow_summary(wf: &Workflow) -> WorkflowSummary {
         correlation_id: wf.correlation_id.clone(),
         start_time: iso(wf.start_time),
         update_time: iso(wf.update_time),
-        end_time: iso(wf.end_time),
+        end_time: (wf.end_time > 0).then(|| iso(wf.end_time)),
         status: wf.status.as_str().to_string(),
         input_size: input.len() as i64,
         output_size: output.len() as i64,

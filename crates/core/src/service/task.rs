@@ -300,32 +300,28 @@ impl TaskService {
             .await
     }
 
-    /// Pending messages per task type (`/tasks/queue/sizes`), counting every domain.
+    /// Pending messages per queue name (`/tasks/queue/sizes`): a task type, or
+    /// `domain:type` for a domain queue.
     pub async fn queue_sizes(
         &self,
         principal: &Principal,
         task_types: &[String],
     ) -> CoreResult<HashMap<String, i64>> {
-        let all = self.rt.stores.execution.queue_sizes(&[]).await?;
-        let mut out = HashMap::new();
-        for task_type in task_types {
+        // As in Conductor, each name is a queue name: `T` is the queue of type T
+        // without a domain, `domain:T` the queue of that domain.
+        for name in task_types {
+            let task_type = name.rsplit_once(':').map_or(name.as_str(), |(_, t)| t);
             self.rt
                 .authorizer
                 .authorize(principal, Access::Read, Resource::task(task_type))?;
-            let total = all
-                .iter()
-                .filter(|(queue, _)| {
-                    *queue == task_type
-                        || queue.rsplit_once(':').is_some_and(|(_, t)| t == task_type)
-                })
-                .map(|(_, n)| n)
-                .sum();
-            out.insert(task_type.clone(), total);
         }
-        Ok(out)
+        let sizes = self.rt.stores.execution.queue_sizes(task_types).await?;
+        Ok(task_types
+            .iter()
+            .map(|name| (name.clone(), sizes.get(name).copied().unwrap_or(0)))
+            .collect())
     }
 
-    /// Pending messages of every queue the caller may read.
     pub async fn all_queue_sizes(&self, principal: &Principal) -> CoreResult<HashMap<String, i64>> {
         let all = self.rt.stores.execution.queue_sizes(&[]).await?;
         Ok(all

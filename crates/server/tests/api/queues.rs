@@ -244,6 +244,19 @@ async fn queue_sizes_and_poll_data() {
         .json();
     assert_eq!(sizes, json!({"counted": 3, "other": 0}));
     assert_eq!(app.get("/api/tasks/queue/all").await.json()["counted"], 3);
+    // A domain queue is its own queue name: not counted under the bare type.
+    let routed = app
+        .post(
+            "/api/workflow",
+            json!({"name": "counted_flow", "taskToDomain": {"counted": "green"}}),
+        )
+        .await;
+    assert_eq!(routed.status, 200);
+    let sizes = app
+        .get("/api/tasks/queue/sizes?taskType=counted&taskType=green:counted")
+        .await
+        .json();
+    assert_eq!(sizes, json!({"counted": 3, "green:counted": 1}));
     app.poll("counted", 1, 0).await;
     let polls = app
         .get("/api/tasks/queue/polldata?taskType=counted")
@@ -257,7 +270,7 @@ async fn queue_sizes_and_poll_data() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("podium_workflows{status=\"RUNNING\"} 3"),
+        metrics.contains("podium_workflows{status=\"RUNNING\"} 4"),
         "{metrics}"
     );
     assert!(metrics.contains("podium_http_requests_total{"));

@@ -273,11 +273,22 @@ async fn search_filters_pages_and_sorts() {
             .ends_with('Z')
     );
     assert!(all["results"][0]["input"].is_string());
+    // A running workflow has no end time yet: the field is absent, as in Conductor.
+    assert!(
+        all["results"][0].get("endTime").is_none(),
+        "{}",
+        all["results"][0]
+    );
     let terminated = app
         .get("/api/workflow/search?query=status%20IN%20(TERMINATED)")
         .await
         .json();
     assert_eq!(terminated["totalHits"], 1);
+    assert!(
+        terminated["results"][0]["endTime"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
     let text = app.get("/api/workflow/search?freeText=item-3").await.json();
     assert_eq!(text["totalHits"], 1);
     assert_eq!(text["results"][0]["workflowId"], json!(ids[3]));
