@@ -84,9 +84,16 @@ export async function startPodium(options = {}) {
   const label = basename(process.argv[1] ?? "suite").replace(/\W+/g, "_");
   const logPath = join(logDir, `podium-${label}-${process.pid}.log`);
 
-  const env = { ...process.env, ...options.env };
-  // A configuration file from the environment could move the server elsewhere.
-  delete env.PODIUM_CONFIG;
+  // The server refuses unknown PODIUM_* variables (scripts/test exports PODIUM_BIN), and
+  // a configuration file or address from the environment could move it elsewhere: pass
+  // on only the log settings, then what the test asks for.
+  const env = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith("PODIUM_") || key === "PODIUM_LOG_LEVEL" || key === "PODIUM_LOG_FORMAT") {
+      env[key] = value;
+    }
+  }
+  Object.assign(env, options.env);
   env.PODIUM_SHUTDOWN_GRACE_SECONDS ??= "5";
   // The server's HTTP tasks call the test's local HTTP server on 127.0.0.1: never via a proxy.
   for (const key of ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]) {
