@@ -55,7 +55,7 @@ fn main() {
     );
     if which == "s3-server" {
         // One server run only (for profiling with BENCH_SERVER_WRAP).
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = bench_dir();
         let result = runtime.block_on(s3_server_run(dir.path(), "process", RUN_SECONDS));
         println!(
             "server {:.0} wf/s, {:.0} task updates/s",
@@ -372,8 +372,7 @@ async fn s3(durability: &str, full_sync: bool) {
         "S3: 3-task SIMPLE workflow over loopback HTTP vs raw SQLite transitions (WAL, synchronous={})",
         if full_sync { "FULL" } else { "NORMAL" }
     );
-    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap_or_else(|_| ".".into()))
-        .expect("temp dir");
+    let dir = bench_dir();
     let mut ratios = Vec::new();
     let mut server_wf = Vec::new();
     let mut server_updates = Vec::new();
@@ -416,6 +415,12 @@ async fn s3(durability: &str, full_sync: bool) {
 // ---------------------------------------------------------------------------------
 
 const S4_STEPS: usize = 40;
+
+/// A scratch directory under the build's target directory: on the same disk as a
+/// real data directory (not a tmpfs /tmp), and never inside the source tree.
+fn bench_dir() -> tempfile::TempDir {
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir")
+}
 
 async fn s4_server_once(http: &reqwest::Client, base: &str) -> Duration {
     let worker = {
@@ -563,8 +568,7 @@ async fn s4_direct_once(dir: &Path) -> Duration {
 async fn s4() {
     println!();
     println!("S4: {S4_STEPS} sequential SIMPLE tasks, one long-polling worker, end to end");
-    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap_or_else(|_| ".".into()))
-        .expect("temp dir");
+    let dir = bench_dir();
     let data = dir.path().join("server");
     let server = Server::start(&data, "process");
     let http = client();
