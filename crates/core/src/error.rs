@@ -49,6 +49,9 @@ pub enum CoreError {
     /// Valid credentials without the needed access (403).
     #[error("{0}")]
     Forbidden(String),
+    /// Too many attempts; the message says when to try again (429).
+    #[error("{0}")]
+    TooManyRequests(String),
     /// The server cannot serve this now, e.g. while shutting down (503).
     #[error("{0}")]
     Unavailable(String),

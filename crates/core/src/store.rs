@@ -17,6 +17,9 @@ use crate::error::CoreError;
 use crate::model::{
     PollData, Tag, Task, TaskDef, TaskExecLog, Workflow, WorkflowDef, WorkflowStatus,
 };
+use crate::security::model::{
+    AccessKey, Application, Grant, Group, Ownership, Subject, Target, User,
+};
 use crate::service::search::{TaskSearch, WorkflowSearch};
 
 /// Why the store could not do what was asked.
@@ -232,6 +235,51 @@ pub trait TagStore: Send + Sync {
     async fn all_tags(&self, resource_type: &str) -> StoreResult<Vec<(String, Tag)>>;
 }
 
+/// Everything access control keeps, as loaded at start-up.
+#[derive(Debug, Default, Clone)]
+pub struct SecurityData {
+    pub applications: Vec<Application>,
+    pub keys: Vec<AccessKey>,
+    pub users: Vec<User>,
+    pub groups: Vec<Group>,
+    pub grants: Vec<Grant>,
+    pub owners: Vec<Ownership>,
+}
+
+/// One change to access-control data. A list of them is applied atomically.
+#[derive(Debug, Clone)]
+pub enum SecurityOp {
+    PutApplication(Application),
+    DeleteApplication(String),
+    PutKey(AccessKey),
+    DeleteKey(String),
+    PutUser(User),
+    DeleteUser(String),
+    PutGroup(Group),
+    DeleteGroup(String),
+    /// Sets a subject's accesses on a target (replacing what it held there).
+    PutGrant(Grant),
+    DeleteGrant {
+        subject: Subject,
+        target: Target,
+    },
+    PutOwner(Ownership),
+    DeleteOwner(Target),
+}
+
+/// Applications, access keys, users, groups, grants and owners. The data is small
+/// and read whole at start-up into the in-memory directory; every change is written
+/// here first.
+#[async_trait]
+pub trait SecurityStore: Send + Sync {
+    /// Everything, for the directory.
+    async fn load_security(&self) -> StoreResult<SecurityData>;
+    /// Applies the changes in one transaction.
+    async fn apply_security(&self, ops: Vec<SecurityOp>) -> StoreResult<()>;
+    /// Records when access keys were last used, as (key id, time).
+    async fn record_key_use(&self, uses: Vec<(String, i64)>) -> StoreResult<()>;
+}
+
 /// Workflow and task executions, their queues, jobs and logs.
 #[async_trait]
 pub trait ExecutionStore: Send + Sync {
@@ -309,4 +357,5 @@ pub struct Stores {
     pub metadata: Arc<dyn MetadataStore>,
     pub tags: Arc<dyn TagStore>,
     pub execution: Arc<dyn ExecutionStore>,
+    pub security: Arc<dyn SecurityStore>,
 }

@@ -496,7 +496,7 @@ async fn s4_direct_once(dir: &Path) -> Duration {
     use podium_core::clock::{SystemClock, UuidGen};
     use podium_core::engine::EngineLimits;
     use podium_core::model::{StartWorkflowRequest, TaskResult, TaskResultStatus};
-    use podium_core::security::{Authenticator, Authorizer, SecurityMode};
+    use podium_core::security::{Authenticator, SecurityMode};
     use podium_core::service::task::Poll;
     use podium_core::service::{MetadataService, Runtime, TaskService, WorkflowService};
     use podium_store_sqlite::{SqliteOptions, SqliteStore};
@@ -509,11 +509,11 @@ async fn s4_direct_once(dir: &Path) -> Duration {
         Arc::new(SystemClock),
         Arc::new(UuidGen),
         EngineLimits::default(),
-        Authorizer::new(SecurityMode::Disabled),
+        SecurityMode::Disabled,
     )
     .await
     .expect("runtime");
-    let principal = Authenticator::new(SecurityMode::Disabled)
+    let principal = Authenticator::disabled(Arc::new(SystemClock))
         .authenticate(&Default::default())
         .expect("principal");
     let metadata = MetadataService::new(runtime.clone());

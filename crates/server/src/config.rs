@@ -72,6 +72,40 @@ pub enum Durability {
     PowerLoss,
 }
 
+/// Whether access control is enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Every request needs a token and is authorized (the default).
+    #[default]
+    Enabled,
+    /// Every request is allowed: for local experiments only.
+    Disabled,
+}
+
+/// A configured secret: read like a string, never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretValue(String);
+
+impl SecretValue {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> SecretValue {
+        SecretValue(secret.into())
+    }
+
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
 /// The server's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,6 +126,20 @@ pub struct Config {
     pub shutdown_grace_seconds: u64,
     /// A worker counts as active in a domain if it polled within this many seconds.
     pub active_worker_seconds: u64,
+    /// Whether access control is enforced.
+    pub security: Security,
+    /// The first admin application's access key id, for automated deployments (used
+    /// only when the store holds no users or applications yet).
+    pub admin_key_id: Option<String>,
+    /// The secret of that key.
+    pub admin_key_secret: Option<SecretValue>,
+    /// Lifetime of minted tokens when a request names none, in seconds.
+    pub token_ttl_seconds: u64,
+    /// Longest lifetime a token request may ask for, in seconds.
+    pub token_max_ttl_seconds: u64,
+    /// The file holding the server key (token signing, key hashing); created with
+    /// owner-only permissions if missing. Default: `server.key` in the data directory.
+    pub server_key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -105,6 +153,12 @@ impl Default for Config {
             durability: Durability::Process,
             shutdown_grace_seconds: 30,
             active_worker_seconds: 10,
+            security: Security::Enabled,
+            admin_key_id: None,
+            admin_key_secret: None,
+            token_ttl_seconds: 3600,
+            token_max_ttl_seconds: 24 * 3600,
+            server_key_file: None,
         }
     }
 }
@@ -164,9 +218,14 @@ impl Config {
         let mut from_env = figment::value::Dict::new();
         for (key, value) in podium_env {
             let field = key.trim_start_matches("PODIUM_").to_ascii_lowercase();
-            let parsed = value
-                .parse::<figment::value::Value>()
-                .unwrap_or_else(|never| match never {});
+            // Key ids and secrets are text even when they look like numbers.
+            let parsed = if STRING_KEYS.contains(&field.as_str()) {
+                figment::value::Value::from(value)
+            } else {
+                value
+                    .parse::<figment::value::Value>()
+                    .unwrap_or_else(|never| match never {})
+            };
             from_env.insert(field, parsed);
         }
         figment = figment.merge(Serialized::defaults(from_env));
@@ -190,6 +249,31 @@ impl Config {
                 "max_body_bytes must be at least 1024".into(),
             ));
         }
+        match (&self.admin_key_id, &self.admin_key_secret) {
+            (Some(id), Some(secret)) => {
+                if id.trim().is_empty() || id.len() > 128 || id.chars().any(char::is_whitespace) {
+                    return Err(ConfigError::Invalid(
+                        "admin_key_id must be 1 to 128 characters without spaces".into(),
+                    ));
+                }
+                if secret.expose().len() < 32 {
+                    return Err(ConfigError::Invalid(
+                        "admin_key_secret must hold at least 32 characters".into(),
+                    ));
+                }
+            }
+            (None, None) => {}
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "admin_key_id and admin_key_secret must be given together".into(),
+                ));
+            }
+        }
+        if self.token_ttl_seconds == 0 || self.token_ttl_seconds > self.token_max_ttl_seconds {
+            return Err(ConfigError::Invalid(
+                "token_ttl_seconds must be at least 1 and at most token_max_ttl_seconds".into(),
+            ));
+        }
         if self.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::Invalid("data_dir must not be empty".into()));
         }
@@ -209,7 +293,16 @@ const KNOWN_KEYS: &[&str] = &[
     "durability",
     "shutdown_grace_seconds",
     "active_worker_seconds",
+    "security",
+    "admin_key_id",
+    "admin_key_secret",
+    "token_ttl_seconds",
+    "token_max_ttl_seconds",
+    "server_key_file",
 ];
+
+/// Settings whose environment values are always text.
+const STRING_KEYS: &[&str] = &["admin_key_id", "admin_key_secret", "server_key_file"];
 
 #[cfg(test)]
 mod tests {

@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use podium_core::clock::{Clock, SystemClock, UuidGen};
 use podium_core::engine::EngineLimits;
-use podium_core::security::{Authenticator, Authorizer, SecurityMode};
+use podium_core::security::crypto::{MasterKey, SecretHasher, unhex};
+use podium_core::security::token::TokenKeys;
+use podium_core::security::{Authenticator, SecurityMode};
+use podium_core::service::identity::{FirstAdmin, IdentityService, TokenPolicy};
 use podium_core::service::{MetadataService, Runtime, TaskService, WorkflowService, jobs};
 use podium_store_sqlite::{SqliteOptions, SqliteStore};
 use tokio::net::TcpListener;
@@ -21,7 +24,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use config::{Config, Durability};
+use config::{Config, Durability, Security};
 use http::metrics::Metrics;
 use http::routes::RouteSpec;
 use http::state::AppState;
@@ -43,6 +46,88 @@ pub enum StartError {
     },
     #[error("cannot start: {0}")]
     Core(String),
+    #[error("server key {path}: {message}")]
+    ServerKey { path: String, message: String },
+}
+
+/// The server key file inside the data directory, unless configured elsewhere.
+pub const SERVER_KEY_FILE: &str = "server.key";
+
+/// Reads the server key, creating it (owner-only) on first start. A key that exists
+/// but cannot be read or parsed stops the start: sealed data is never re-keyed
+/// silently.
+fn load_server_key(path: &std::path::Path) -> Result<(MasterKey, bool), StartError> {
+    let fail = |message: String| StartError::ServerKey {
+        path: path.display().to_string(),
+        message,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let bytes = unhex(&text).ok_or_else(|| fail("is not hex".into()))?;
+            let key = MasterKey::from_bytes(&bytes).map_err(|e| fail(e.to_string()))?;
+            Ok((key, false))
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let text = MasterKey::generate_hex().map_err(|e| fail(e.to_string()))?;
+            write_owner_only(path, &format!("{text}\n")).map_err(|e| fail(e.to_string()))?;
+            let bytes = unhex(&text).ok_or_else(|| fail("generated key is not hex".into()))?;
+            let key = MasterKey::from_bytes(&bytes).map_err(|e| fail(e.to_string()))?;
+            Ok((key, true))
+        }
+        Err(err) => Err(fail(err.to_string())),
+    }
+}
+
+/// Creates a file readable and writable by its owner only; refuses to overwrite.
+fn write_owner_only(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+/// Shows the first administrator's credentials once: on the terminal when there is
+/// one, otherwise in an owner-only file in the data directory. Never through the log.
+fn show_first_admin(admin: &FirstAdmin, data_dir: &std::path::Path) {
+    use std::io::IsTerminal;
+    let Some(secret) = &admin.key_secret else {
+        info!("created the first admin application from the configured access key");
+        return;
+    };
+    let mut text = String::from(
+        "Podium created its first administrator. These credentials are shown once and never again:\n",
+    );
+    if let Some((user, password)) = &admin.user {
+        text.push_str(&format!(
+            "  admin user:      {user}\n  password:        {password}\n"
+        ));
+    }
+    text.push_str(&format!(
+        "  admin application access key (ADMIN role), for CONDUCTOR_AUTH_KEY / CONDUCTOR_AUTH_SECRET:\n    key id:        {}\n    key secret:    {secret}\n",
+        admin.key_id
+    ));
+    if std::io::stdout().is_terminal() {
+        println!("\n{text}");
+        return;
+    }
+    let path = data_dir.join("first-admin-credentials.txt");
+    match write_owner_only(&path, &text) {
+        Ok(()) => warn!(
+            "created the first administrator; no terminal to show its credentials, so they are in {} (owner-only): read it, then delete it",
+            path.display()
+        ),
+        Err(err) => warn!(
+            "created the first administrator but could not write its credentials to {}: {err}; delete the data directory's database to start over",
+            path.display()
+        ),
+    }
 }
 
 /// A built server, bound to its address, not yet serving.
@@ -86,21 +171,66 @@ impl Application {
             active_worker_window_ms: (config.active_worker_seconds as i64) * 1000,
             ..EngineLimits::default()
         };
-        let mode = SecurityMode::Disabled;
+        let mode = match config.security {
+            Security::Enabled => SecurityMode::Enforced,
+            Security::Disabled => SecurityMode::Disabled,
+        };
         let runtime = Runtime::new(
             store.stores(),
-            clock,
+            clock.clone(),
             Arc::new(UuidGen),
             limits,
-            Authorizer::new(mode),
+            mode,
         )
         .await
         .map_err(|e| StartError::Core(e.to_string()))?;
+        let (authenticator, identity, created_key) = match mode {
+            SecurityMode::Enforced => {
+                let key_path = config
+                    .server_key_file
+                    .clone()
+                    .unwrap_or_else(|| config.data_dir.join(SERVER_KEY_FILE));
+                let (master, created) = load_server_key(&key_path)?;
+                let tokens =
+                    TokenKeys::new(&master).map_err(|e| StartError::Core(e.to_string()))?;
+                let authenticator = Authenticator::enforced(
+                    tokens.clone(),
+                    runtime.access.directory().clone(),
+                    clock,
+                );
+                let policy = TokenPolicy {
+                    default_ttl_seconds: config.token_ttl_seconds as i64,
+                    max_ttl_seconds: config.token_max_ttl_seconds as i64,
+                    ..TokenPolicy::default()
+                };
+                let identity = IdentityService::new(
+                    runtime.clone(),
+                    Some(tokens),
+                    Some(SecretHasher::new(&master)),
+                    policy,
+                );
+                (authenticator, identity, created.then_some(key_path))
+            }
+            SecurityMode::Disabled => (
+                Authenticator::disabled(clock),
+                IdentityService::new(runtime.clone(), None, None, TokenPolicy::default()),
+                None,
+            ),
+        };
+        let configured_key = match (&config.admin_key_id, &config.admin_key_secret) {
+            (Some(id), Some(secret)) => Some((id.clone(), secret.expose().to_string())),
+            _ => None,
+        };
+        let first_admin = identity
+            .bootstrap(configured_key)
+            .await
+            .map_err(|e| StartError::Core(e.to_string()))?;
         let state = AppState {
             metadata: MetadataService::new(runtime.clone()),
             workflows: WorkflowService::new(runtime.clone()),
             tasks: TaskService::new(runtime.clone()),
-            authenticator: Arc::new(Authenticator::new(mode)),
+            identity,
+            authenticator: Arc::new(authenticator),
             runtime: runtime.clone(),
             metrics: Arc::new(Metrics::new()),
             max_body_bytes: config.max_body_bytes,
@@ -130,7 +260,25 @@ impl Application {
             store.path().display(),
             config.durability,
         );
-        warn!("access control is not enforced by this version: every request is allowed");
+        match mode {
+            SecurityMode::Enforced => {
+                if let Some(path) = created_key {
+                    info!(
+                        "generated the server key (token signing, access key hashing) in {} with owner-only permissions; keep it with the data",
+                        path.display()
+                    );
+                }
+                info!(
+                    "access control is enforced: every request needs a token from POST /api/token"
+                );
+            }
+            SecurityMode::Disabled => warn!(
+                "SECURITY IS DISABLED by configuration (security = \"disabled\"): every request is allowed, with no token; use this only for local experiments"
+            ),
+        }
+        if let Some(admin) = &first_admin {
+            show_first_admin(admin, &config.data_dir);
+        }
         Ok(Application {
             listener,
             runtime,
@@ -167,7 +315,10 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (requested_tx, requested) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             shutdown.await;
             let _ = requested_tx.send(());
         });

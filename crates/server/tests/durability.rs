@@ -28,6 +28,8 @@ impl Server {
             .arg(data_dir)
             .env("PODIUM_LOG_FORMAT", "text")
             .env("PODIUM_LOG_LEVEL", "info")
+            .env("PODIUM_ADMIN_KEY_ID", ADMIN_KEY_ID)
+            .env("PODIUM_ADMIN_KEY_SECRET", ADMIN_KEY_SECRET)
             .env_remove("NO_COLOR")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -97,6 +99,36 @@ struct Acknowledged {
 }
 
 const WORKFLOWS: usize = 300;
+const ADMIN_KEY_ID: &str = "durability-admin";
+const ADMIN_KEY_SECRET: &str = "durability-admin-secret-0123456789abcdef";
+
+/// A token of the first admin application, valid for a day. It stays valid across
+/// the kills: the server key lives in the data directory.
+async fn admin_token(base: &str) -> String {
+    let answer = reqwest::Client::new()
+        .post(format!("{base}/api/token"))
+        .json(&json!({"keyId": ADMIN_KEY_ID, "keySecret": ADMIN_KEY_SECRET, "expiration": 86_400_000}))
+        .send()
+        .await
+        .expect("token request");
+    assert!(answer.status().is_success(), "{}", answer.status());
+    let body: Value = answer.json().await.expect("token json");
+    body["token"].as_str().expect("token").to_string()
+}
+
+/// A client that sends `token` with every request.
+fn client_with(token: &str, timeout: Option<Duration>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "X-Authorization",
+        reqwest::header::HeaderValue::from_str(token).expect("header"),
+    );
+    let mut builder = reqwest::Client::builder().default_headers(headers);
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
+    builder.build().expect("client")
+}
 const TASKS: [&str; 3] = ["dur_a", "dur_b", "dur_c"];
 
 async fn setup(client: &reqwest::Client, base: &str) {
@@ -128,14 +160,12 @@ async fn setup(client: &reqwest::Client, base: &str) {
 /// Runs a worker loop against `base` until stopped; records acknowledged completions.
 async fn worker(
     base: String,
+    token: String,
     acked: Arc<Mutex<Acknowledged>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
     id: usize,
 ) {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("client");
+    let client = client_with(&token, Some(Duration::from_secs(5)));
     let mut n = 0u64;
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         let task_type = TASKS[(id + n as usize) % TASKS.len()];
@@ -184,10 +214,11 @@ async fn worker(
 async fn sigkill_under_load_loses_nothing_and_strands_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
-    let client = reqwest::Client::new();
     let acked = Arc::new(Mutex::new(Acknowledged::default()));
 
     let mut server = Server::start(&data);
+    let token = admin_token(&server.base).await;
+    let client = client_with(&token, None);
     setup(&client, &server.base).await;
 
     // Three rounds: start workflows and work on them under load, then SIGKILL at a
@@ -198,6 +229,7 @@ async fn sigkill_under_load_loses_nothing_and_strands_nothing() {
         for id in 0..6 {
             workers.push(tokio::spawn(worker(
                 server.base.clone(),
+                token.clone(),
                 acked.clone(),
                 stop.clone(),
                 id,
@@ -206,11 +238,8 @@ async fn sigkill_under_load_loses_nothing_and_strands_nothing() {
         let starter = {
             let base = server.base.clone();
             let acked = acked.clone();
+            let client = client_with(&token, Some(Duration::from_secs(5)));
             tokio::spawn(async move {
-                let client = reqwest::Client::builder()
-                    .timeout(Duration::from_secs(5))
-                    .build()
-                    .expect("client");
                 for n in 0..WORKFLOWS / 3 {
                     let answer = client
                         .post(format!("{base}/api/workflow/durable"))
@@ -251,6 +280,7 @@ async fn sigkill_under_load_loses_nothing_and_strands_nothing() {
     for id in 0..6 {
         workers.push(tokio::spawn(worker(
             server.base.clone(),
+            token.clone(),
             acked.clone(),
             stop.clone(),
             id,

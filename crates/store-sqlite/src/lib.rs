@@ -8,6 +8,7 @@ mod execution;
 mod metadata;
 mod rows;
 mod search;
+mod security;
 mod writer;
 
 use std::collections::HashMap;
@@ -127,7 +128,13 @@ impl Revisions {
     }
 }
 
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("migrations/0001_init.sql")),
+    (
+        "0002_security",
+        include_str!("migrations/0002_security.sql"),
+    ),
+];
 
 /// Maps a database error to a store error; uniqueness violations become conflicts.
 pub(crate) fn map_err(err: rusqlite::Error) -> StoreError {
@@ -235,6 +242,7 @@ impl SqliteStore {
             metadata: self.clone(),
             tags: self.clone(),
             execution: self.clone(),
+            security: self.clone(),
         }
     }
 

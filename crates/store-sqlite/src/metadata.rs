@@ -17,7 +17,7 @@ fn encode<T: serde::Serialize>(value: &T) -> StoreResult<String> {
 
 impl SqliteStore {
     /// Runs a write through the writer and keeps only its value.
-    async fn write_value<T, F>(&self, f: F) -> StoreResult<T>
+    pub(crate) async fn write_value<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,

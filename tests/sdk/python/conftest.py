@@ -53,10 +53,17 @@ def podium():
 @pytest.fixture(scope="session")
 def config(podium):
     from conductor.client.configuration.configuration import Configuration
+    from conductor.client.configuration.settings.authentication_settings import (
+        AuthenticationSettings,
+    )
 
-    cfg = Configuration(server_api_url=podium.api_url)
-    # No credentials: the SDK must not try to mint a token.
-    assert cfg.authentication_settings is None
+    # The run's admin key: the SDK mints a token and sends it with every call.
+    cfg = Configuration(
+        server_api_url=podium.api_url,
+        authentication_settings=AuthenticationSettings(
+            key_id=podium.key_id, key_secret=podium.key_secret
+        ),
+    )
     assert cfg.host == f"http://127.0.0.1:{podium.port}/api"
     return cfg
 

@@ -12,6 +12,7 @@ import atexit
 import ctypes
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -79,6 +80,9 @@ class PodiumServer:
     root: Path
     data_dir: Path
     log_path: Path
+    # The first admin application's access key, configured for this run.
+    key_id: str = ""
+    key_secret: str = field(default="", repr=False)
     stop_timeout: float = 10.0
     _stopped: bool = field(default=False, repr=False)
 
@@ -127,7 +131,7 @@ def start_podium(start_timeout: float = 30.0, attempts: int = 3) -> PodiumServer
 
     env = dict(os.environ)
     # Settings from the environment (PODIUM_CONFIG, PODIUM_LISTEN, ...) could move the
-    # server elsewhere or turn on authentication: the suite runs it on defaults and flags.
+    # server elsewhere or change its security: the suite runs it on defaults and flags.
     # Only the log settings pass through, for debugging.
     for key in list(env):
         if key.upper().startswith("PODIUM_") and key not in ("PODIUM_LOG_LEVEL", "PODIUM_LOG_FORMAT"):
@@ -137,6 +141,12 @@ def start_podium(start_timeout: float = 30.0, attempts: int = 3) -> PodiumServer
         env.pop(key, None)
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
     env["NO_COLOR"] = "1"  # plain log lines in failure reports
+    # Security is on, as by default; the first admin application gets a key made for
+    # this run, which the suite's SDK clients and workers use.
+    key_id = f"py-admin-{secrets.token_hex(6)}"
+    key_secret = secrets.token_hex(32)
+    env["PODIUM_ADMIN_KEY_ID"] = key_id
+    env["PODIUM_ADMIN_KEY_SECRET"] = key_secret
 
     last_error = "not started"
     for attempt in range(1, attempts + 1):
@@ -153,7 +163,15 @@ def start_podium(start_timeout: float = 30.0, attempts: int = 3) -> PodiumServer
                 preexec_fn=_die_with_parent,
             )
         _running.add(proc)
-        server = PodiumServer(proc=proc, port=port, root=root, data_dir=data_dir, log_path=log_path)
+        server = PodiumServer(
+            proc=proc,
+            port=port,
+            root=root,
+            data_dir=data_dir,
+            log_path=log_path,
+            key_id=key_id,
+            key_secret=key_secret,
+        )
         deadline = time.monotonic() + start_timeout
         while time.monotonic() < deadline and proc.poll() is None:
             if _health(server.url):

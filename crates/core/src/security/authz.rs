@@ -1,79 +1,96 @@
-//! Authorization: the vocabulary of accesses and resources, the permission each route
-//! declares, and the one decision function services call.
+//! Authorization: the one decision function services call, and the explanation of
+//! every decision (which role, grant, group, tag or ownership allowed it, or that
+//! nothing did). Deny by default; everything that allows is a union.
 
+use std::fmt;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use serde::Serialize;
+
+use super::directory::Directory;
+use super::model::{Access, AccessSet, Role, RoleSet, Subject, SubjectType, Target, TargetType};
+use super::principal::{Principal, PrincipalKind};
 use crate::error::CoreError;
 
-use super::principal::{Principal, PrincipalKind};
-
-/// An access a principal may hold on a resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Access {
-    Create,
-    Read,
-    Update,
-    Execute,
-    Delete,
-}
-
-impl Access {
-    /// The verb used in refusal messages.
-    pub fn verb(self) -> &'static str {
-        match self {
-            Access::Create => "create",
-            Access::Read => "read",
-            Access::Update => "update",
-            Access::Execute => "execute",
-            Access::Delete => "delete",
-        }
-    }
-}
-
-/// A kind of resource that access can be granted on.
+/// A kind of resource, as services ask about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ResourceType {
+    /// Workflow definitions (metadata).
     WorkflowDef,
+    /// Task definitions (metadata).
     TaskDef,
-    /// Workflow executions, authorized through their definition.
+    /// Workflow executions, authorized through their definition's grants.
     Workflow,
-    /// Task executions and queues, authorized through their task definition.
+    /// Task executions and queues, authorized through their task definition's grants
+    /// and the domain they are routed to.
     Task,
+    Secret,
+    EnvVariable,
+    Application,
     Domain,
     Tag,
 }
 
 impl ResourceType {
+    /// The grant target type that governs this kind of resource.
+    pub fn target_type(self) -> TargetType {
+        match self {
+            ResourceType::WorkflowDef | ResourceType::Workflow => TargetType::WorkflowDef,
+            ResourceType::TaskDef | ResourceType::Task => TargetType::TaskDef,
+            ResourceType::Secret => TargetType::SecretName,
+            ResourceType::EnvVariable => TargetType::EnvVariable,
+            ResourceType::Application => TargetType::Application,
+            ResourceType::Domain => TargetType::Domain,
+            ResourceType::Tag => TargetType::Tag,
+        }
+    }
+
     /// The noun used in refusal messages.
     pub fn noun(self) -> &'static str {
-        match self {
-            ResourceType::WorkflowDef | ResourceType::Workflow => "workflow",
-            ResourceType::TaskDef | ResourceType::Task => "task",
-            ResourceType::Domain => "domain",
-            ResourceType::Tag => "tag",
-        }
+        self.target_type().noun()
     }
 }
 
-/// One resource: its type and name.
+/// One resource: its type, its name, and for tasks the domain it is routed to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resource<'a> {
     pub kind: ResourceType,
     pub name: &'a str,
+    pub domain: Option<&'a str>,
 }
 
 impl<'a> Resource<'a> {
-    /// A workflow definition (or its executions).
-    pub fn workflow(name: &'a str) -> Resource<'a> {
+    /// A resource of a kind.
+    pub fn new(kind: ResourceType, name: &'a str) -> Resource<'a> {
         Resource {
-            kind: ResourceType::WorkflowDef,
+            kind,
             name,
+            domain: None,
         }
     }
 
-    /// A task definition (or its executions and queue).
-    pub fn task(name: &'a str) -> Resource<'a> {
+    /// A workflow definition.
+    pub fn workflow_def(name: &'a str) -> Resource<'a> {
+        Resource::new(ResourceType::WorkflowDef, name)
+    }
+
+    /// A task definition.
+    pub fn task_def(name: &'a str) -> Resource<'a> {
+        Resource::new(ResourceType::TaskDef, name)
+    }
+
+    /// The executions of a workflow definition.
+    pub fn workflow(name: &'a str) -> Resource<'a> {
+        Resource::new(ResourceType::Workflow, name)
+    }
+
+    /// The executions and queue of a task type, in a domain or none.
+    pub fn task(name: &'a str, domain: Option<&'a str>) -> Resource<'a> {
         Resource {
-            kind: ResourceType::TaskDef,
+            kind: ResourceType::Task,
             name,
+            domain: domain.filter(|d| !d.is_empty()),
         }
     }
 }
@@ -94,25 +111,194 @@ pub enum RouteAccess {
 /// Whether security is enforced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecurityMode {
+    /// Every request must carry a valid token and is authorized.
+    Enforced,
     /// Every request is allowed, as an open principal (local experiments only).
     Disabled,
 }
+
+/// Why a decision allowed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Via {
+    /// Podium's own engine acts.
+    System,
+    /// Security is switched off by configuration.
+    SecurityDisabled,
+    /// A role of the principal (its own or a group's) allows it.
+    Role { role: Role },
+    /// A grant allows it: to the principal, one of its groups or roles, on the
+    /// resource itself, one of its tags or its domain.
+    Grant {
+        subject: Subject,
+        target: Target,
+        access: AccessSet,
+    },
+    /// The principal created the resource.
+    Owner,
+}
+
+impl fmt::Display for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Via::System => f.write_str("Podium's engine acts for itself"),
+            Via::SecurityDisabled => f.write_str("security is disabled"),
+            Via::Role { role } => write!(f, "role {role}"),
+            Via::Grant {
+                subject, target, ..
+            } => {
+                let whom = match subject.kind {
+                    SubjectType::User => "the principal".to_string(),
+                    SubjectType::Group => format!("group {}", subject.id),
+                    SubjectType::Role => format!("role {}", subject.id),
+                };
+                match target.kind {
+                    TargetType::Tag => write!(f, "a grant to {whom} on tag {}", target.id),
+                    TargetType::Domain => write!(f, "a grant to {whom} on domain {}", target.id),
+                    _ => write!(f, "a grant to {whom} on {target}"),
+                }
+            }
+            Via::Owner => f.write_str("the principal created it"),
+        }
+    }
+}
+
+/// The outcome of one authorization question, with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub allowed: bool,
+    /// What allowed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<Via>,
+    /// What is missing, when refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
+}
+
+impl Decision {
+    fn allow(via: Via) -> Decision {
+        Decision {
+            allowed: true,
+            via: Some(via),
+            missing: None,
+        }
+    }
+
+    fn deny(missing: impl Into<String>) -> Decision {
+        Decision {
+            allowed: false,
+            via: None,
+            missing: Some(missing.into()),
+        }
+    }
+}
+
+/// Roles that allow an access on a kind of resource without any grant.
+fn roles_allowing(access: Access, kind: ResourceType) -> &'static [Role] {
+    use Access::*;
+    use ResourceType as R;
+    match (kind, access) {
+        (R::WorkflowDef | R::TaskDef, Create) => {
+            &[Role::User, Role::MetadataApi, Role::MetadataManager]
+        }
+        (R::WorkflowDef | R::TaskDef, Read) => &[
+            Role::MetadataManager,
+            Role::WorkflowManager,
+            Role::UserReadOnly,
+        ],
+        (R::WorkflowDef | R::TaskDef, Update | Delete) => &[Role::MetadataManager],
+        (R::WorkflowDef | R::TaskDef, Execute) => &[Role::WorkflowManager],
+        (R::Workflow, Read) => &[Role::WorkflowManager, Role::UserReadOnly],
+        (R::Workflow, _) => &[Role::WorkflowManager],
+        (R::Task, Read) => &[Role::WorkflowManager, Role::UserReadOnly],
+        (R::Task, Execute) => &[Role::UnrestrictedWorker],
+        (R::Task, _) => &[],
+        (R::Secret, Create) => &[Role::User, Role::MetadataManager],
+        (R::EnvVariable, _) => &[Role::MetadataManager],
+        (R::Application, Create) => &[
+            Role::User,
+            Role::ApplicationCreator,
+            Role::ApplicationManager,
+        ],
+        (R::Application, Read) => &[Role::ApplicationManager, Role::UserReadOnly],
+        (R::Application, _) => &[Role::ApplicationManager],
+        (R::Secret | R::Domain | R::Tag, _) => &[],
+    }
+}
+
+/// Roles that let a principal poll and update tasks at all.
+const WORKER_ROLES: [Role; 3] = [Role::Worker, Role::UnrestrictedWorker, Role::Admin];
 
 /// The one place that decides whether a principal may do something.
 #[derive(Debug, Clone)]
 pub struct Authorizer {
     mode: SecurityMode,
+    directory: Arc<RwLock<Directory>>,
 }
 
 impl Authorizer {
-    /// An authorizer for a security mode.
-    pub fn new(mode: SecurityMode) -> Authorizer {
-        Authorizer { mode }
+    /// An authorizer deciding with `directory`.
+    pub fn new(mode: SecurityMode, directory: Arc<RwLock<Directory>>) -> Authorizer {
+        Authorizer { mode, directory }
+    }
+
+    /// An authorizer that allows everything (security switched off).
+    pub fn disabled() -> Authorizer {
+        Authorizer::new(SecurityMode::Disabled, Arc::default())
     }
 
     /// The mode in force.
     pub fn mode(&self) -> SecurityMode {
         self.mode
+    }
+
+    /// The directory decisions are made with.
+    pub fn directory(&self) -> &Arc<RwLock<Directory>> {
+        &self.directory
+    }
+
+    /// Decides, and says why.
+    pub fn decide(
+        &self,
+        principal: &Principal,
+        access: Access,
+        resource: Resource<'_>,
+    ) -> Decision {
+        match principal.kind() {
+            PrincipalKind::System => return Decision::allow(Via::System),
+            PrincipalKind::Open => return Decision::allow(Via::SecurityDisabled),
+            PrincipalKind::User | PrincipalKind::Application => {}
+        }
+        if self.mode == SecurityMode::Disabled {
+            return Decision::allow(Via::SecurityDisabled);
+        }
+        let roles = principal.roles();
+        if roles.contains(Role::Admin) {
+            return Decision::allow(Via::Role { role: Role::Admin });
+        }
+        if let Some(role) = roles_allowing(access, resource.kind)
+            .iter()
+            .find(|r| roles.contains(**r))
+        {
+            return Decision::allow(Via::Role { role: *role });
+        }
+        // Polling and updating tasks is for workers only, whatever the grants.
+        if resource.kind == ResourceType::Task
+            && access == Access::Execute
+            && !WORKER_ROLES.iter().any(|r| roles.contains(*r))
+        {
+            return Decision::deny("the WORKER role");
+        }
+        let directory = self.directory.read();
+        match decide_by_grants(&directory, principal, roles, access, resource) {
+            Some(via) => Decision::allow(via),
+            None => Decision::deny(format!(
+                "{} on {} {}",
+                access.name(),
+                resource.kind.target_type().name(),
+                resource.name
+            )),
+        }
     }
 
     /// Allows or refuses `access` on `resource`; a refusal names both.
@@ -122,22 +308,297 @@ impl Authorizer {
         access: Access,
         resource: Resource<'_>,
     ) -> Result<(), CoreError> {
-        let allowed =
-            principal.kind() == PrincipalKind::System || self.mode == SecurityMode::Disabled;
-        if allowed {
+        if self.decide(principal, access, resource).allowed {
+            Ok(())
+        } else {
+            Err(refusal(access, resource))
+        }
+    }
+
+    /// Whether `principal` may do `access` on `resource`, for filtering lists.
+    pub fn can(&self, principal: &Principal, access: Access, resource: Resource<'_>) -> bool {
+        self.decide(principal, access, resource).allowed
+    }
+
+    /// Refuses unless the principal is an administrator.
+    pub fn require_admin(&self, principal: &Principal, what: &str) -> Result<(), CoreError> {
+        if principal.is_unrestricted()
+            || self.mode == SecurityMode::Disabled
+            || principal.has_role(Role::Admin)
+        {
             Ok(())
         } else {
             Err(CoreError::Forbidden(format!(
-                "You don't have permissions to {} {}: {}",
-                access.verb(),
-                resource.kind.noun(),
-                resource.name
+                "You don't have permissions to {what}: only administrators may"
             )))
         }
     }
 
-    /// Whether `principal` may read `resource`, for filtering lists before paging.
-    pub fn can(&self, principal: &Principal, access: Access, resource: Resource<'_>) -> bool {
-        self.authorize(principal, access, resource).is_ok()
+    /// Whether the principal holds a role (directly or through a group), or is
+    /// unrestricted.
+    pub fn has_role(&self, principal: &Principal, role: Role) -> bool {
+        principal.is_unrestricted()
+            || self.mode == SecurityMode::Disabled
+            || principal.has_role(role)
+            || principal.has_role(Role::Admin)
+    }
+}
+
+/// The 403 for a refused access, in the words the SDK examples show.
+pub fn refusal(access: Access, resource: Resource<'_>) -> CoreError {
+    CoreError::Forbidden(format!(
+        "You don't have permissions to {} {}: {}",
+        access.verb(),
+        resource.kind.noun(),
+        resource.name
+    ))
+}
+
+fn decide_by_grants(
+    directory: &Directory,
+    principal: &Principal,
+    roles: RoleSet,
+    access: Access,
+    resource: Resource<'_>,
+) -> Option<Via> {
+    let kind = resource.kind.target_type();
+    if directory.owner(kind, resource.name) == Some(principal.id()) {
+        return Some(Via::Owner);
+    }
+    let holds = |target_kind: TargetType, target_id: &str| -> Option<Via> {
+        directory
+            .holders(target_kind, target_id)
+            .iter()
+            .find(|(subject, granted)| {
+                granted.contains(access) && is_subject_of(subject, principal, roles)
+            })
+            .map(|(subject, granted)| Via::Grant {
+                subject: subject.clone(),
+                target: Target::new(target_kind, target_id),
+                access: *granted,
+            })
+    };
+    if let Some(via) = holds(kind, resource.name) {
+        return Some(via);
+    }
+    for tag in directory.tags_of(kind, resource.name) {
+        if let Some(via) = holds(TargetType::Tag, tag) {
+            return Some(via);
+        }
+    }
+    if let Some(domain) = resource.domain
+        && let Some(via) = holds(TargetType::Domain, domain)
+    {
+        return Some(via);
+    }
+    None
+}
+
+fn is_subject_of(subject: &Subject, principal: &Principal, roles: RoleSet) -> bool {
+    match subject.kind {
+        SubjectType::User => subject.id == principal.id(),
+        SubjectType::Group => principal.groups().contains(&subject.id),
+        SubjectType::Role => Role::parse(&subject.id).is_some_and(|r| roles.contains(r)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::security::model::{Grant, Ownership};
+    use crate::store::SecurityOp;
+
+    fn grant(subject: Subject, kind: TargetType, id: &str, access: &[Access]) -> SecurityOp {
+        SecurityOp::PutGrant(Grant {
+            subject,
+            target: Target::new(kind, id),
+            access: access.iter().copied().collect(),
+        })
+    }
+
+    fn setup(ops: &[SecurityOp]) -> Authorizer {
+        let mut directory = Directory::default();
+        for op in ops {
+            directory.apply(op);
+        }
+        Authorizer::new(SecurityMode::Enforced, Arc::new(RwLock::new(directory)))
+    }
+
+    fn app(id: &str, roles: &[Role]) -> Principal {
+        Principal::for_tests(id, PrincipalKind::Application, roles, &[])
+    }
+
+    #[test]
+    fn nothing_allows_by_default() {
+        let authz = setup(&[]);
+        let p = app("app:a", &[]);
+        let d = authz.decide(&p, Access::Read, Resource::workflow_def("w"));
+        assert!(!d.allowed);
+        assert_eq!(d.missing.as_deref(), Some("READ on WORKFLOW_DEF w"));
+        let err = authz
+            .authorize(&p, Access::Execute, Resource::task("book_ride", None))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("You don't have permissions to execute task: book_ride")
+        );
+    }
+
+    #[test]
+    fn the_documented_least_privilege_example() {
+        let authz = setup(&[
+            grant(
+                Subject::user("app:worker"),
+                TargetType::TaskDef,
+                "task_x",
+                &[Access::Execute],
+            ),
+            grant(
+                Subject::user("app:p1"),
+                TargetType::WorkflowDef,
+                "Workflow_1",
+                &[Access::Execute],
+            ),
+            grant(
+                Subject::user("app:p1"),
+                TargetType::TaskDef,
+                "task_x",
+                &[Access::Execute],
+            ),
+        ]);
+        let worker = app("app:worker", &[Role::Worker]);
+        let p1 = app("app:p1", &[]);
+        // The worker polls task_x and nothing else; it cannot start or read workflows.
+        assert!(authz.can(&worker, Access::Execute, Resource::task("task_x", None)));
+        assert!(!authz.can(&worker, Access::Execute, Resource::task("task_y", None)));
+        assert!(!authz.can(
+            &worker,
+            Access::Execute,
+            Resource::workflow_def("Workflow_1")
+        ));
+        assert!(!authz.can(&worker, Access::Read, Resource::workflow("Workflow_1")));
+        // Program 1 starts Workflow_1 (and may use task_x in it) but cannot poll.
+        assert!(authz.can(&p1, Access::Execute, Resource::workflow_def("Workflow_1")));
+        assert!(authz.can(&p1, Access::Execute, Resource::task_def("task_x")));
+        assert!(!authz.can(&p1, Access::Execute, Resource::workflow_def("Workflow_2")));
+        let poll = authz.decide(&p1, Access::Execute, Resource::task("task_x", None));
+        assert!(!poll.allowed);
+        assert_eq!(poll.missing.as_deref(), Some("the WORKER role"));
+    }
+
+    #[test]
+    fn explanations_name_what_allowed() {
+        let mut directory = Directory::default();
+        for op in [
+            grant(
+                Subject::group("team-a"),
+                TargetType::WorkflowDef,
+                "w1",
+                &[Access::Read],
+            ),
+            grant(
+                Subject::user("u1"),
+                TargetType::Tag,
+                "org:acct",
+                &[Access::Execute],
+            ),
+            grant(
+                Subject::role(Role::User),
+                TargetType::WorkflowDef,
+                "w3",
+                &[Access::Update],
+            ),
+            grant(
+                Subject::user("app:w"),
+                TargetType::Domain,
+                "blue",
+                &[Access::Execute],
+            ),
+            SecurityOp::PutOwner(Ownership {
+                target: Target::new(TargetType::WorkflowDef, "mine"),
+                owner: "u1".into(),
+            }),
+        ] {
+            directory.apply(&op);
+        }
+        directory.set_tags(TargetType::WorkflowDef, "w2", vec!["org:acct".into()]);
+        let authz = Authorizer::new(SecurityMode::Enforced, Arc::new(RwLock::new(directory)));
+        let u1 = Principal::for_tests("u1", PrincipalKind::User, &[Role::User], &["team-a"]);
+
+        let via = |access, resource| authz.decide(&u1, access, resource).via;
+        assert!(matches!(
+            via(Access::Read, Resource::workflow("w1")),
+            Some(Via::Grant { subject, .. }) if subject == Subject::group("team-a")
+        ));
+        assert!(matches!(
+            via(Access::Execute, Resource::workflow_def("w2")),
+            Some(Via::Grant { target, .. }) if target == Target::new(TargetType::Tag, "org:acct")
+        ));
+        assert!(matches!(
+            via(Access::Update, Resource::workflow_def("w3")),
+            Some(Via::Grant { subject, .. }) if subject == Subject::role(Role::User)
+        ));
+        assert_eq!(
+            via(Access::Delete, Resource::workflow_def("mine")),
+            Some(Via::Owner)
+        );
+        assert_eq!(
+            via(Access::Create, Resource::workflow_def("new")),
+            Some(Via::Role { role: Role::User })
+        );
+        // Untagged, ungranted: refused.
+        assert_eq!(via(Access::Execute, Resource::workflow_def("w4")), None);
+
+        let worker = app("app:w", &[Role::Worker]);
+        assert!(authz.can(
+            &worker,
+            Access::Execute,
+            Resource::task("any", Some("blue"))
+        ));
+        assert!(!authz.can(
+            &worker,
+            Access::Execute,
+            Resource::task("any", Some("green"))
+        ));
+        assert!(!authz.can(&worker, Access::Execute, Resource::task("any", None)));
+    }
+
+    #[test]
+    fn admins_and_unrestricted_workers() {
+        let authz = setup(&[]);
+        let admin = app("app:admin", &[Role::Admin]);
+        assert_eq!(
+            authz
+                .decide(
+                    &admin,
+                    Access::Delete,
+                    Resource::new(ResourceType::Secret, "s")
+                )
+                .via,
+            Some(Via::Role { role: Role::Admin })
+        );
+        let any = app("app:any", &[Role::UnrestrictedWorker]);
+        assert!(authz.can(&any, Access::Execute, Resource::task("t", None)));
+        assert!(!authz.can(&any, Access::Execute, Resource::workflow_def("w")));
+        assert!(authz.require_admin(&any, "manage users").is_err());
+        assert!(authz.require_admin(&admin, "manage users").is_ok());
+    }
+
+    #[test]
+    fn revoking_a_grant_applies_to_the_next_decision() {
+        let authz = setup(&[grant(
+            Subject::user("app:p"),
+            TargetType::WorkflowDef,
+            "w",
+            &[Access::Execute],
+        )]);
+        let p = app("app:p", &[]);
+        assert!(authz.can(&p, Access::Execute, Resource::workflow_def("w")));
+        authz.directory().write().apply(&SecurityOp::DeleteGrant {
+            subject: Subject::user("app:p"),
+            target: Target::new(TargetType::WorkflowDef, "w"),
+        });
+        assert!(!authz.can(&p, Access::Execute, Resource::workflow_def("w")));
     }
 }

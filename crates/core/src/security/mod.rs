@@ -1,12 +1,31 @@
 //! Security: principals, authentication into a principal, and authorization.
+//!
+//! Every request becomes a [`Principal`] in [`Authenticator::authenticate`], the only
+//! place one is made from credentials; every decision is made by
+//! [`Authorizer::decide`]. Both read the same in-memory [`Directory`], which mirrors
+//! the store, so a change applies to the very next request.
 
 pub mod authz;
+pub mod crypto;
+pub mod directory;
+pub mod model;
+pub mod password;
 pub mod principal;
+pub mod token;
 
-pub use authz::{Access, Authorizer, Resource, ResourceType, RouteAccess, SecurityMode};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+pub use authz::{Authorizer, Decision, Resource, ResourceType, RouteAccess, SecurityMode, Via};
+pub use directory::Directory;
+pub use model::{Access, Role};
 pub use principal::{Principal, PrincipalKind};
 
+use crate::clock::Clock;
 use crate::error::CoreError;
+use model::{KeyStatus, RoleSet};
+use token::{TokenError, TokenKeys};
 
 /// Credentials presented with a request, as the HTTP layer found them.
 #[derive(Default)]
@@ -15,24 +34,92 @@ pub struct Credentials<'a> {
     pub token: Option<&'a str>,
 }
 
+/// The 401 the SDKs answer by minting a new token.
+pub fn invalid_token(message: impl Into<String>) -> CoreError {
+    CoreError::Unauthenticated {
+        code: "INVALID_TOKEN",
+        message: message.into(),
+    }
+}
+
+fn expired_token() -> CoreError {
+    CoreError::Unauthenticated {
+        code: "EXPIRED_TOKEN",
+        message: "The token has expired: get a new one from POST /api/token".into(),
+    }
+}
+
 /// Turns a request's credentials into a [`Principal`]: the only way one is made.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Authenticator {
     mode: SecurityMode,
+    tokens: Option<Arc<TokenKeys>>,
+    directory: Arc<RwLock<Directory>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Authenticator({:?})", self.mode)
+    }
 }
 
 impl Authenticator {
-    /// An authenticator for a security mode.
-    pub fn new(mode: SecurityMode) -> Authenticator {
-        Authenticator { mode }
+    /// Every request is the open principal (security switched off).
+    pub fn disabled(clock: Arc<dyn Clock>) -> Authenticator {
+        Authenticator {
+            mode: SecurityMode::Disabled,
+            tokens: None,
+            directory: Arc::default(),
+            clock,
+        }
+    }
+
+    /// Every request must carry a token signed with `tokens` whose principal the
+    /// directory still knows and allows.
+    pub fn enforced(
+        tokens: TokenKeys,
+        directory: Arc<RwLock<Directory>>,
+        clock: Arc<dyn Clock>,
+    ) -> Authenticator {
+        Authenticator {
+            mode: SecurityMode::Enforced,
+            tokens: Some(Arc::new(tokens)),
+            directory,
+            clock,
+        }
+    }
+
+    /// The mode in force.
+    pub fn mode(&self) -> SecurityMode {
+        self.mode
+    }
+
+    /// The token keys, when security is enforced.
+    pub fn tokens(&self) -> Option<&TokenKeys> {
+        self.tokens.as_deref()
     }
 
     /// The principal of a request. With security disabled every request is the open
     /// principal, whatever it presents.
     pub fn authenticate(&self, credentials: &Credentials<'_>) -> Result<Principal, CoreError> {
-        let _ = credentials.token;
-        match self.mode {
-            SecurityMode::Disabled => Ok(Principal::open()),
+        let Some(tokens) = self.tokens.as_deref() else {
+            return Ok(Principal::open());
+        };
+        let token = credentials.token.ok_or_else(|| {
+            invalid_token("Missing token: send X-Authorization with a token from POST /api/token")
+        })?;
+        let now = self.clock.now_millis() / 1000;
+        let claims = tokens.verify(token, now).map_err(|e| match e {
+            TokenError::Expired => expired_token(),
+            TokenError::Invalid => {
+                invalid_token("Invalid token: get a new one from POST /api/token")
+            }
+        })?;
+        let directory = self.directory.read();
+        match claims.key.as_deref() {
+            Some(key_id) => principal_for_key(&directory, key_id, &claims.sub),
+            None => principal_for_user(&directory, &claims.sub),
         }
     }
 
@@ -40,4 +127,54 @@ impl Authenticator {
     pub fn system(&self) -> Principal {
         Principal::system()
     }
+}
+
+/// The application behind an access key, if the key is active and both still exist.
+pub fn principal_for_key(
+    directory: &Directory,
+    key_id: &str,
+    subject: &str,
+) -> Result<Principal, CoreError> {
+    let key = directory
+        .key(key_id)
+        .ok_or_else(|| invalid_token("Invalid token: its access key no longer exists"))?;
+    if key.status != KeyStatus::Active {
+        return Err(invalid_token("Invalid token: its access key is inactive"));
+    }
+    let app = directory
+        .application(&key.application_id)
+        .ok_or_else(|| invalid_token("Invalid token: its application no longer exists"))?;
+    let user_id = app.user_id();
+    if user_id != subject {
+        return Err(invalid_token(
+            "Invalid token: get a new one from POST /api/token",
+        ));
+    }
+    let roles: RoleSet = app.roles.iter().copied().collect();
+    Ok(Principal::resolved(
+        user_id,
+        PrincipalKind::Application,
+        app.name.clone(),
+        roles,
+        Vec::new(),
+        Some(key.id.clone()),
+    ))
+}
+
+/// A user, if it exists and is enabled; its roles include its groups' roles.
+pub fn principal_for_user(directory: &Directory, user_id: &str) -> Result<Principal, CoreError> {
+    let user = directory
+        .user(user_id)
+        .filter(|u| !u.disabled)
+        .ok_or_else(|| invalid_token("Invalid token: the user is unknown or disabled"))?;
+    let own: RoleSet = user.roles.iter().copied().collect();
+    let roles = own.union(directory.group_roles(&user.groups));
+    Ok(Principal::resolved(
+        user.id.clone(),
+        PrincipalKind::User,
+        user.name.clone(),
+        roles,
+        user.groups.clone(),
+        None,
+    ))
 }

@@ -1,7 +1,10 @@
-//! Who is making a request. Every service method takes a `&Principal` first; only this
-//! module can construct one, so a handler cannot invent an identity.
+//! Who is making a request. Every service method takes a `&Principal` first; only the
+//! security module can construct one, so a handler cannot invent an identity.
 
 use std::fmt;
+use std::sync::Arc;
+
+use super::model::{Role, RoleSet};
 
 /// The kind of identity behind a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -16,31 +19,61 @@ pub enum PrincipalKind {
     Open,
 }
 
-/// The resolved identity of a request.
+/// The resolved identity of a request: who, with which roles (its own and its
+/// groups'), in which groups. Resolved again on every request, so a change of roles
+/// or membership applies to the next one.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Principal {
     id: String,
     kind: PrincipalKind,
+    name: String,
+    roles: RoleSet,
+    groups: Arc<[String]>,
+    key_id: Option<String>,
 }
 
 impl Principal {
     /// The engine's own identity.
     pub(crate) fn system() -> Principal {
-        Principal {
-            id: "podium:system".to_string(),
-            kind: PrincipalKind::System,
-        }
+        Principal::fixed("podium:system", PrincipalKind::System)
     }
 
     /// The identity of every request while security is switched off.
     pub(crate) fn open() -> Principal {
+        Principal::fixed("anonymous", PrincipalKind::Open)
+    }
+
+    fn fixed(id: &str, kind: PrincipalKind) -> Principal {
         Principal {
-            id: "anonymous".to_string(),
-            kind: PrincipalKind::Open,
+            id: id.to_string(),
+            kind,
+            name: id.to_string(),
+            roles: RoleSet::default(),
+            groups: Arc::from(Vec::new()),
+            key_id: None,
         }
     }
 
-    /// The principal's id (a user id, `app:<id>`, or a fixed name for system and open).
+    /// A user or an application, as the directory resolved it.
+    pub(crate) fn resolved(
+        id: String,
+        kind: PrincipalKind,
+        name: String,
+        roles: RoleSet,
+        groups: Vec<String>,
+        key_id: Option<String>,
+    ) -> Principal {
+        Principal {
+            id,
+            kind,
+            name,
+            roles,
+            groups: Arc::from(groups),
+            key_id,
+        }
+    }
+
+    /// The principal's id: a user id, `app:<id>`, or a fixed name for system and open.
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -49,10 +82,55 @@ impl Principal {
     pub fn kind(&self) -> PrincipalKind {
         self.kind
     }
+
+    /// A display name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Effective roles: the principal's own and those of its groups.
+    pub fn roles(&self) -> RoleSet {
+        self.roles
+    }
+
+    /// Whether the principal holds `role` (directly or through a group).
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(role)
+    }
+
+    /// The groups the principal belongs to.
+    pub fn groups(&self) -> &[String] {
+        &self.groups
+    }
+
+    /// The access key a request's token was minted from, for applications.
+    pub fn key_id(&self) -> Option<&str> {
+        self.key_id.as_deref()
+    }
+
+    /// Whether every check passes (the engine, or security switched off).
+    pub fn is_unrestricted(&self) -> bool {
+        matches!(self.kind, PrincipalKind::System | PrincipalKind::Open)
+    }
 }
 
 impl fmt::Debug for Principal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Principal({:?} {})", self.kind, self.id)
+    }
+}
+
+#[cfg(any(test, feature = "testkit"))]
+impl Principal {
+    /// A principal for tests, with the given roles and groups.
+    pub fn for_tests(id: &str, kind: PrincipalKind, roles: &[Role], groups: &[&str]) -> Principal {
+        Principal::resolved(
+            id.to_string(),
+            kind,
+            id.to_string(),
+            roles.iter().copied().collect(),
+            groups.iter().map(|g| g.to_string()).collect(),
+            None,
+        )
     }
 }

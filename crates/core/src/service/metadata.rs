@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::error::{CoreError, CoreResult, ValidationError};
 use crate::model::{BulkResponse, Tag, TaskDef, WorkflowDef};
+use crate::security::model::{Target, TargetType};
 use crate::security::{Access, Principal, Resource};
 
 use super::runtime::Runtime;
@@ -81,10 +82,27 @@ impl MetadataService {
         if !errors.is_empty() {
             return Err(CoreError::validation(errors));
         }
+        let mut created = Vec::new();
         for def in &defs {
+            // Replacing a definition is an update; only a new name is a creation.
+            let exists = self
+                .rt
+                .stores
+                .metadata
+                .get_task_def(&def.name)
+                .await?
+                .is_some();
+            let access = if exists {
+                Access::Update
+            } else {
+                Access::Create
+            };
             self.rt
                 .authorizer
-                .authorize(principal, Access::Create, Resource::task(&def.name))?;
+                .authorize(principal, access, Resource::task_def(&def.name))?;
+            if !exists {
+                created.push(def.name.clone());
+            }
         }
         let now = self.rt.now();
         let mut stored = Vec::with_capacity(defs.len());
@@ -98,7 +116,16 @@ impl MetadataService {
             def.updated_by = Some(principal.id().to_string());
             stored.push(def);
         }
-        self.store_task_defs(stored).await
+        self.store_task_defs(stored).await?;
+        let mut ops = Vec::new();
+        for name in created {
+            ops.extend(
+                self.rt
+                    .access
+                    .creation_ops(principal, Target::new(TargetType::TaskDef, name)),
+            );
+        }
+        self.rt.access.commit(ops).await
     }
 
     async fn store_task_defs(&self, defs: Vec<TaskDef>) -> CoreResult<()> {
@@ -122,6 +149,10 @@ impl MetadataService {
                 .tags
                 .set_tags(TASK_DEF_TAGS, &name, &normalize_tags(&tags)?)
                 .await?;
+            self.rt
+                .access
+                .refresh_tags(TargetType::TaskDef, &name)
+                .await?;
         }
         Ok(())
     }
@@ -134,7 +165,7 @@ impl MetadataService {
         }
         self.rt
             .authorizer
-            .authorize(principal, Access::Update, Resource::task(&def.name))?;
+            .authorize(principal, Access::Update, Resource::task_def(&def.name))?;
         let existing = self
             .rt
             .stores
@@ -153,7 +184,7 @@ impl MetadataService {
     pub async fn get_task_def(&self, principal: &Principal, name: &str) -> CoreResult<TaskDef> {
         self.rt
             .authorizer
-            .authorize(principal, Access::Read, Resource::task(name))?;
+            .authorize(principal, Access::Read, Resource::task_def(name))?;
         self.rt
             .stores
             .metadata
@@ -172,7 +203,7 @@ impl MetadataService {
             .filter(|d| {
                 self.rt
                     .authorizer
-                    .can(principal, Access::Read, Resource::task(&d.name))
+                    .can(principal, Access::Read, Resource::task_def(&d.name))
             })
             .map(|d| (*d).clone())
             .collect())
@@ -182,12 +213,16 @@ impl MetadataService {
     pub async fn delete_task_def(&self, principal: &Principal, name: &str) -> CoreResult<()> {
         self.rt
             .authorizer
-            .authorize(principal, Access::Delete, Resource::task(name))?;
+            .authorize(principal, Access::Delete, Resource::task_def(name))?;
         if !self.rt.stores.metadata.delete_task_def(name).await? {
             return Err(task_not_found(name));
         }
         self.rt.defs.remove(name);
-        Ok(())
+        let target = Target::new(TargetType::TaskDef, name);
+        self.rt
+            .access
+            .commit(self.rt.access.deletion_ops(&target))
+            .await
     }
 
     fn prepare_workflow_def(
@@ -210,7 +245,13 @@ impl MetadataService {
         Ok(def)
     }
 
-    async fn store_workflow_def(&self, mut def: WorkflowDef, overwrite: bool) -> CoreResult<()> {
+    async fn store_workflow_def(
+        &self,
+        principal: &Principal,
+        mut def: WorkflowDef,
+        overwrite: bool,
+    ) -> CoreResult<()> {
+        let is_new = self.rt.defs.workflow(&def.name, None).is_none();
         let tags = def.tags.take();
         let revision = self.rt.ids.new_id();
         self.rt
@@ -224,8 +265,17 @@ impl MetadataService {
                 .tags
                 .set_tags(WORKFLOW_DEF_TAGS, &def.name, &normalize_tags(&tags)?)
                 .await?;
+            self.rt
+                .access
+                .refresh_tags(TargetType::WorkflowDef, &def.name)
+                .await?;
         }
+        let target = Target::new(TargetType::WorkflowDef, def.name.clone());
         self.rt.defs.put_workflow(def, revision);
+        if is_new {
+            let ops = self.rt.access.creation_ops(principal, target);
+            self.rt.access.commit(ops).await?;
+        }
         Ok(())
     }
 
@@ -238,14 +288,15 @@ impl MetadataService {
         overwrite: bool,
     ) -> CoreResult<()> {
         let existing = self.rt.defs.workflow(&def.name, Some(def.version));
-        let access = if existing.is_some() {
+        // A new version of an existing name is an update of that definition.
+        let access = if self.rt.defs.workflow(&def.name, None).is_some() {
             Access::Update
         } else {
             Access::Create
         };
         self.rt
             .authorizer
-            .authorize(principal, access, Resource::workflow(&def.name))?;
+            .authorize(principal, access, Resource::workflow_def(&def.name))?;
         if existing.is_some() && !overwrite {
             return Err(CoreError::Conflict(format!(
                 "Workflow with name: {} and version: {} already exists",
@@ -254,7 +305,7 @@ impl MetadataService {
         }
         let def =
             self.prepare_workflow_def(principal, def, existing.as_ref().map(|(d, _)| d.as_ref()))?;
-        self.store_workflow_def(def, true).await
+        self.store_workflow_def(principal, def, true).await
     }
 
     /// Creates or replaces workflow definitions (`PUT /metadata/workflow`).
@@ -270,14 +321,14 @@ impl MetadataService {
         let mut errors = Vec::new();
         for (index, def) in defs.into_iter().enumerate() {
             let existing = self.rt.defs.workflow(&def.name, Some(def.version));
-            let access = if existing.is_some() {
+            let access = if self.rt.defs.workflow(&def.name, None).is_some() {
                 Access::Update
             } else {
                 Access::Create
             };
             self.rt
                 .authorizer
-                .authorize(principal, access, Resource::workflow(&def.name))?;
+                .authorize(principal, access, Resource::workflow_def(&def.name))?;
             match self.prepare_workflow_def(
                 principal,
                 def,
@@ -301,7 +352,7 @@ impl MetadataService {
         let mut response = BulkResponse::default();
         for def in prepared {
             let name = def.name.clone();
-            self.store_workflow_def(def, true).await?;
+            self.store_workflow_def(principal, def, true).await?;
             response
                 .bulk_successful_results
                 .push(serde_json::Value::String(name));
@@ -318,7 +369,7 @@ impl MetadataService {
     ) -> CoreResult<WorkflowDef> {
         self.rt
             .authorizer
-            .authorize(principal, Access::Read, Resource::workflow(name))?;
+            .authorize(principal, Access::Read, Resource::workflow_def(name))?;
         self.rt
             .defs
             .workflow(name, version)
@@ -336,7 +387,7 @@ impl MetadataService {
             .filter(|d| {
                 self.rt
                     .authorizer
-                    .can(principal, Access::Read, Resource::workflow(&d.name))
+                    .can(principal, Access::Read, Resource::workflow_def(&d.name))
             })
             .map(|d| (*d).clone())
             .collect();
@@ -354,7 +405,7 @@ impl MetadataService {
     ) -> CoreResult<()> {
         self.rt
             .authorizer
-            .authorize(principal, Access::Delete, Resource::workflow(name))?;
+            .authorize(principal, Access::Delete, Resource::workflow_def(name))?;
         if !self
             .rt
             .stores
@@ -365,14 +416,30 @@ impl MetadataService {
             return Err(workflow_not_found(name, Some(version)));
         }
         self.rt.defs.remove_workflow(name, version);
+        if self.rt.defs.workflow(name, None).is_none() {
+            // The last version is gone: so are its owner and grants.
+            let target = Target::new(TargetType::WorkflowDef, name);
+            self.rt
+                .access
+                .commit(self.rt.access.deletion_ops(&target))
+                .await?;
+        }
         Ok(())
+    }
+
+    fn tag_target(resource_type: &str) -> TargetType {
+        if resource_type == WORKFLOW_DEF_TAGS {
+            TargetType::WorkflowDef
+        } else {
+            TargetType::TaskDef
+        }
     }
 
     fn tag_resource<'a>(resource_type: &str, name: &'a str) -> Resource<'a> {
         if resource_type == WORKFLOW_DEF_TAGS {
-            Resource::workflow(name)
+            Resource::workflow_def(name)
         } else {
-            Resource::task(name)
+            Resource::task_def(name)
         }
     }
 
@@ -422,12 +489,15 @@ impl MetadataService {
         )?;
         self.check_exists(resource_type, name)?;
         let tags = normalize_tags(&tags)?;
-        Ok(self
-            .rt
+        self.rt
             .stores
             .tags
             .set_tags(resource_type, name, &tags)
-            .await?)
+            .await?;
+        self.rt
+            .access
+            .refresh_tags(Self::tag_target(resource_type), name)
+            .await
     }
 
     /// Adds one tag to a workflow or task definition.
@@ -445,12 +515,15 @@ impl MetadataService {
         )?;
         self.check_exists(resource_type, name)?;
         let tags = normalize_tags(&[tag])?;
-        Ok(self
-            .rt
+        self.rt
             .stores
             .tags
             .add_tags(resource_type, name, &tags)
-            .await?)
+            .await?;
+        self.rt
+            .access
+            .refresh_tags(Self::tag_target(resource_type), name)
+            .await
     }
 
     /// Removes tags from a workflow or task definition.
@@ -467,12 +540,15 @@ impl MetadataService {
             Self::tag_resource(resource_type, name),
         )?;
         self.check_exists(resource_type, name)?;
-        Ok(self
-            .rt
+        self.rt
             .stores
             .tags
             .remove_tags(resource_type, name, &tags)
-            .await?)
+            .await?;
+        self.rt
+            .access
+            .refresh_tags(Self::tag_target(resource_type), name)
+            .await
     }
 
     /// Every tag on any definition.

@@ -1,6 +1,8 @@
 //! Services: the business rules behind each API, one module per resource. Every method
 //! takes the calling `&Principal` first and authorizes before it touches a store.
 
+pub mod access;
+pub mod identity;
 pub mod jobs;
 pub mod metadata;
 pub mod runtime;

@@ -14,7 +14,8 @@ use crate::clock::{Clock, IdGen};
 use crate::engine::{EngineContext, EngineLimits, PollActivity, TaskDefs};
 use crate::error::{CoreError, CoreResult};
 use crate::model::{PollData, TaskDef, WorkflowDef};
-use crate::security::Authorizer;
+use crate::security::{Authorizer, SecurityMode};
+use crate::service::access::AccessControl;
 use crate::store::{Committed, Stores, Txn, UnitOfWork};
 
 /// Registered definitions, held in memory for the engine (which cannot wait on a
@@ -348,6 +349,7 @@ pub struct Runtime {
     pub limits: Arc<EngineLimits>,
     pub signals: Arc<Signals>,
     pub authorizer: Authorizer,
+    pub access: Arc<AccessControl>,
 }
 
 impl Runtime {
@@ -357,10 +359,12 @@ impl Runtime {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGen>,
         limits: EngineLimits,
-        authorizer: Authorizer,
+        mode: SecurityMode,
     ) -> CoreResult<Arc<Runtime>> {
         let defs = Arc::new(DefinitionCache::load(&stores).await?);
         let polls = Arc::new(PollTracker::load(&stores).await?);
+        let access = Arc::new(AccessControl::load(&stores).await?);
+        let authorizer = Authorizer::new(mode, access.directory().clone());
         Ok(Arc::new(Runtime {
             stores,
             clock,
@@ -370,6 +374,7 @@ impl Runtime {
             limits: Arc::new(limits),
             signals: Arc::new(Signals::default()),
             authorizer,
+            access,
         }))
     }
 

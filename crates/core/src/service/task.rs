@@ -82,16 +82,16 @@ impl TaskService {
                 "count must be between 1 and {MAX_BATCH_COUNT}"
             )));
         }
-        self.rt.authorizer.authorize(
-            principal,
-            Access::Execute,
-            Resource::task(&poll.task_type),
-        )?;
         let domain = poll
             .domain
             .as_deref()
             .map(str::trim)
             .filter(|d| !d.is_empty());
+        self.rt.authorizer.authorize(
+            principal,
+            Access::Execute,
+            Resource::task(&poll.task_type, domain),
+        )?;
         let queue = queue_name(&poll.task_type, domain);
         let now = self.rt.now();
         if let Some(record) = self
@@ -162,8 +162,13 @@ impl TaskService {
                 let index = state
                     .task_index(&task_id)
                     .ok_or_else(|| CoreError::task_not_found(&task_id))?;
-                let task_name = state.tasks()[index].task_def_name.clone();
-                authorizer.authorize(&principal, Access::Execute, Resource::task(&task_name))?;
+                // Only a principal allowed to poll the task may update it.
+                let task = &state.tasks()[index];
+                authorizer.authorize(
+                    &principal,
+                    Access::Execute,
+                    Resource::task(&task.task_def_name, task.domain.as_deref()),
+                )?;
                 let outcome = ops::apply_result(state, &result, ctx, &mut changes);
                 txn.changes = changes;
                 outcome?;
@@ -260,12 +265,27 @@ impl TaskService {
             .get_task(task_id)
             .await?
             .ok_or_else(|| CoreError::task_not_found(task_id))?;
-        self.rt.authorizer.authorize(
-            principal,
-            Access::Read,
-            Resource::task(&task.task_def_name),
-        )?;
+        if !self.can_read(principal, &task) {
+            return Err(crate::security::authz::refusal(
+                Access::Read,
+                Resource::task(&task.task_def_name, None),
+            ));
+        }
         Ok(task)
+    }
+
+    /// Whether the caller may see a task: READ on its task definition or its
+    /// workflow, or being allowed to poll it.
+    fn can_read(&self, principal: &Principal, task: &Task) -> bool {
+        let authz = &self.rt.authorizer;
+        let resource = Resource::task(&task.task_def_name, task.domain.as_deref());
+        authz.can(principal, Access::Read, resource)
+            || authz.can(
+                principal,
+                Access::Read,
+                Resource::workflow(&task.workflow_type),
+            )
+            || authz.can(principal, Access::Execute, resource)
     }
 
     /// The log lines of a task.
@@ -285,7 +305,7 @@ impl TaskService {
         self.rt.authorizer.authorize(
             principal,
             Access::Execute,
-            Resource::task(&task.task_def_name),
+            Resource::task(&task.task_def_name, task.domain.as_deref()),
         )?;
         let log = TaskExecLog {
             log: line.chars().take(MAX_LOG_CHARS).collect(),
@@ -310,10 +330,13 @@ impl TaskService {
         // As in Conductor, each name is a queue name: `T` is the queue of type T
         // without a domain, `domain:T` the queue of that domain.
         for name in task_types {
-            let task_type = name.rsplit_once(':').map_or(name.as_str(), |(_, t)| t);
-            self.rt
-                .authorizer
-                .authorize(principal, Access::Read, Resource::task(task_type))?;
+            if !self.can_see_queue(principal, name) {
+                let task_type = name.rsplit_once(':').map_or(name.as_str(), |(_, t)| t);
+                return Err(crate::security::authz::refusal(
+                    Access::Read,
+                    Resource::task(task_type, None),
+                ));
+            }
         }
         let sizes = self.rt.stores.execution.queue_sizes(task_types).await?;
         Ok(task_types
@@ -326,13 +349,20 @@ impl TaskService {
         let all = self.rt.stores.execution.queue_sizes(&[]).await?;
         Ok(all
             .into_iter()
-            .filter(|(queue, _)| {
-                let task_type = queue.rsplit_once(':').map_or(queue.as_str(), |(_, t)| t);
-                self.rt
-                    .authorizer
-                    .can(principal, Access::Read, Resource::task(task_type))
-            })
+            .filter(|(queue, _)| self.can_see_queue(principal, queue))
             .collect())
+    }
+
+    /// Whether the caller may see a queue (`type` or `domain:type`): READ on the task,
+    /// or being allowed to poll it.
+    fn can_see_queue(&self, principal: &Principal, queue: &str) -> bool {
+        let (domain, task_type) = match queue.rsplit_once(':') {
+            Some((domain, task_type)) => (Some(domain), task_type),
+            None => (None, queue),
+        };
+        let resource = Resource::task(task_type, domain);
+        self.rt.authorizer.can(principal, Access::Read, resource)
+            || self.rt.authorizer.can(principal, Access::Execute, resource)
     }
 
     /// Poll records of a task type, or of all.
@@ -344,11 +374,7 @@ impl TaskService {
         let records = self.rt.stores.execution.poll_data(task_type).await?;
         Ok(records
             .into_iter()
-            .filter(|p| {
-                self.rt
-                    .authorizer
-                    .can(principal, Access::Read, Resource::task(&p.queue_name))
-            })
+            .filter(|p| self.can_see_queue(principal, &p.queue_name))
             .collect())
     }
 
@@ -374,11 +400,7 @@ impl TaskService {
         let (total, tasks) = self.rt.stores.execution.search_tasks(&search).await?;
         let readable: Vec<Task> = tasks
             .into_iter()
-            .filter(|t| {
-                self.rt
-                    .authorizer
-                    .can(principal, Access::Read, Resource::task(&t.task_def_name))
-            })
+            .filter(|t| self.can_read(principal, t))
             .collect();
         Ok((total, readable))
     }

@@ -67,11 +67,7 @@ impl WorkflowService {
             .get_workflow(id)
             .await?
             .ok_or_else(|| CoreError::workflow_not_found(id))?;
-        self.rt.authorizer.authorize(
-            principal,
-            Access::Read,
-            Resource::workflow(&state.workflow.workflow_name),
-        )?;
+        self.authorize_execution(principal, Access::Read, &state.workflow)?;
         Ok(state)
     }
 
@@ -89,12 +85,26 @@ impl WorkflowService {
             .get_workflow_record(id)
             .await?
             .ok_or_else(|| CoreError::workflow_not_found(id))?;
+        self.authorize_execution(principal, access, &record)?;
+        Ok(record)
+    }
+
+    /// Authorizes `access` on one execution: through its definition's grants, and
+    /// the principal that started it may always read it.
+    fn authorize_execution(
+        &self,
+        principal: &Principal,
+        access: Access,
+        workflow: &Workflow,
+    ) -> CoreResult<()> {
+        if access == Access::Read && workflow.created_by.as_deref() == Some(principal.id()) {
+            return Ok(());
+        }
         self.rt.authorizer.authorize(
             principal,
             access,
-            Resource::workflow(&record.workflow_name),
-        )?;
-        Ok(record)
+            Resource::workflow(&workflow.workflow_name),
+        )
     }
 
     /// Resolves the definition a start names: inline (dynamic workflow) or registered.
@@ -107,6 +117,16 @@ impl WorkflowService {
         let errors = validation::runnable(&def);
         if !errors.is_empty() {
             return Err(CoreError::validation(errors));
+        }
+        // Starting a workflow also needs EXECUTE on the worker tasks it schedules.
+        for task in def.all_tasks() {
+            if crate::engine::task_type::TaskKind::of(&task.task_type).is_worker_task() {
+                self.rt.authorizer.authorize(
+                    principal,
+                    Access::Execute,
+                    Resource::task_def(&task.name),
+                )?;
+            }
         }
         Ok((def, revision))
     }
@@ -129,7 +149,7 @@ impl WorkflowService {
             self.rt.authorizer.authorize(
                 principal,
                 Access::Execute,
-                Resource::workflow(&def.name),
+                Resource::workflow_def(&def.name),
             )?;
             let revision = self.rt.ids.new_id();
             self.rt
@@ -145,7 +165,7 @@ impl WorkflowService {
         self.rt.authorizer.authorize(
             principal,
             Access::Execute,
-            Resource::workflow(&request.name),
+            Resource::workflow_def(&request.name),
         )?;
         self.rt
             .defs

@@ -94,6 +94,13 @@ impl IntoResponse for ApiError {
             ApiError::Core(CoreError::Forbidden(message)) => {
                 (StatusCode::FORBIDDEN, body(StatusCode::FORBIDDEN, message))
             }
+            ApiError::Core(CoreError::TooManyRequests(message)) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorBody {
+                    retryable: true,
+                    ..body(StatusCode::TOO_MANY_REQUESTS, message)
+                },
+            ),
             ApiError::Core(CoreError::Unavailable(message)) => {
                 tracing::warn!(cause = %message, "request refused: service unavailable");
                 (

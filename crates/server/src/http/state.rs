@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use podium_core::security::Authenticator;
+use podium_core::service::identity::IdentityService;
 use podium_core::service::{MetadataService, Runtime, TaskService, WorkflowService};
 
 use super::metrics::Metrics;
@@ -13,6 +14,7 @@ pub struct AppState {
     pub metadata: MetadataService,
     pub workflows: WorkflowService,
     pub tasks: TaskService,
+    pub identity: IdentityService,
     pub authenticator: Arc<Authenticator>,
     pub runtime: Arc<Runtime>,
     pub metrics: Arc<Metrics>,

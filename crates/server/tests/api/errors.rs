@@ -60,7 +60,7 @@ async fn unknown_things_get_the_messages_the_sdks_expect() {
         405,
         "not allowed",
     );
-    assert_error(&app.get("/api/token").await, 404, "");
+    assert_error(&app.get("/api/token").await, 405, "not allowed");
     app.stop().await;
 }
 

@@ -6,13 +6,23 @@ use std::time::Duration;
 
 use podium_core::clock::FakeClock;
 use podium_server::Application;
-use podium_server::config::Config;
+use podium_server::config::{Config, SecretValue};
 use serde_json::{Value, json};
+
+/// The first admin's access key in test servers.
+pub const ADMIN_KEY_ID: &str = "test-admin-key";
+/// Its secret.
+pub const ADMIN_KEY_SECRET: &str = "test-admin-secret-0123456789abcdef0123456789";
 
 /// A running server for one test.
 pub struct TestApp {
     pub base: String,
+    /// A client that sends the admin's token with every request.
     pub client: reqwest::Client,
+    /// A client that sends no token unless told to.
+    plain: reqwest::Client,
+    /// The token sent with every request (the first admin's), if any.
+    pub token: Option<String>,
     pub clock: FakeClock,
     runtime: Arc<podium_core::service::Runtime>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -40,13 +50,18 @@ impl TestApp {
         TestApp::spawn_with(|_| {}).await
     }
 
-    /// Starts a server after adjusting its configuration.
+    /// Starts a server after adjusting its configuration. Security is on, with the
+    /// first admin's key configured; requests carry that admin's token (long-lived, as
+    /// tests move the clock by hours).
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("addr"),
             data_dir: dir.path().join("data"),
             shutdown_grace_seconds: 5,
+            admin_key_id: Some(ADMIN_KEY_ID.into()),
+            admin_key_secret: Some(SecretValue::new(ADMIN_KEY_SECRET)),
+            token_max_ttl_seconds: 10 * 365 * 24 * 3600,
             ..Config::default()
         };
         adjust(&mut config);
@@ -60,15 +75,63 @@ impl TestApp {
         let server = tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
-        TestApp {
+        let mut app = TestApp {
             base,
             client: reqwest::Client::new(),
+            plain: reqwest::Client::new(),
+            token: None,
             clock,
             runtime,
             stop: Some(stop),
             server: Some(server),
             _dir: dir,
+        };
+        if config.security == podium_server::config::Security::Enabled {
+            let token = app.mint(ADMIN_KEY_ID, ADMIN_KEY_SECRET, Some(-1)).await;
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(
+                "X-Authorization",
+                reqwest::header::HeaderValue::from_str(&token).expect("header"),
+            );
+            app.client = reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .expect("client");
+            app.token = Some(token);
         }
+        app
+    }
+
+    /// Mints a token from an access key (`expiration` in ms, as the API takes it).
+    pub async fn mint(&self, key_id: &str, secret: &str, expiration: Option<i64>) -> String {
+        let mut body = json!({"keyId": key_id, "keySecret": secret});
+        if let Some(ms) = expiration {
+            body["expiration"] = json!(ms);
+        }
+        let answer = self.call_as(None, "POST", "/api/token", Some(body)).await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        answer.json()["token"].as_str().expect("token").to_string()
+    }
+
+    /// Sends a request with a given token (or none).
+    pub async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.plain.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            request = request.header("X-Authorization", token);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&body).expect("json"));
+        }
+        answer(request.send().await.expect("request sent")).await
     }
 
     /// Moves the fake clock and wakes the background loops.
@@ -88,18 +151,10 @@ impl TestApp {
         }
     }
 
-    /// Sends a request; `body` is sent as JSON unless it is a string.
+    /// Sends a request as the admin; `body` is sent as JSON.
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut request = self
-            .client
-            .request(method, format!("{}{}", self.base, path));
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(&body).expect("json"));
-        }
-        answer(request.send().await.expect("request sent")).await
+        self.call_as(self.token.as_deref(), method, path, body)
+            .await
     }
 
     /// Sends a raw body with a content type.
@@ -124,8 +179,13 @@ impl TestApp {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let addr = self.base.trim_start_matches("http://");
         let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let auth = self
+            .token
+            .as_ref()
+            .map(|t| format!("X-Authorization: {t}\r\n"))
+            .unwrap_or_default();
         let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{chunked_body}"
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{auth}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{chunked_body}"
         );
         stream.write_all(request.as_bytes()).await.expect("write");
         let mut reply = Vec::new();

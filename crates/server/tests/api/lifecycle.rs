@@ -33,15 +33,18 @@ async fn shutdown_lets_in_flight_requests_finish() {
     )
     .await;
     let base = app.base.clone();
+    let client = app.client.clone();
     let in_flight = tokio::spawn(async move {
-        reqwest::get(format!(
-            "{base}/api/tasks/poll/batch/idle?workerid=w&count=1&timeout=1500"
-        ))
-        .await
-        .expect("the long poll is answered")
-        .json::<Vec<Value>>()
-        .await
-        .expect("json")
+        client
+            .get(format!(
+                "{base}/api/tasks/poll/batch/idle?workerid=w&count=1&timeout=1500"
+            ))
+            .send()
+            .await
+            .expect("the long poll is answered")
+            .json::<Vec<Value>>()
+            .await
+            .expect("json")
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
     app.stop().await;

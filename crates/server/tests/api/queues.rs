@@ -22,8 +22,8 @@ async fn concurrent_pollers_never_get_the_same_task() {
     let mut pollers = Vec::new();
     for worker in 0..12 {
         let base = app.base.clone();
+        let client = app.client.clone();
         pollers.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
             let mut mine = Vec::new();
             let mut empty = 0;
             while empty < 3 {
@@ -75,16 +75,19 @@ async fn a_long_poll_parks_until_a_task_arrives() {
     )
     .await;
     let base = app.base.clone();
+    let client = app.client.clone();
     let started = Instant::now();
     let poll = tokio::spawn(async move {
-        reqwest::get(format!(
-            "{base}/api/tasks/poll/batch/late?workerid=w&count=1&timeout=3000"
-        ))
-        .await
-        .expect("poll")
-        .json::<Vec<Value>>()
-        .await
-        .expect("json")
+        client
+            .get(format!(
+                "{base}/api/tasks/poll/batch/late?workerid=w&count=1&timeout=3000"
+            ))
+            .send()
+            .await
+            .expect("poll")
+            .json::<Vec<Value>>()
+            .await
+            .expect("json")
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let id = app.start("late_flow", json!({})).await;

@@ -306,8 +306,8 @@ async fn execute_waits_for_the_result() {
     setup(&app).await;
     let poller = {
         let base = app.base.clone();
+        let client = app.client.clone();
         tokio::spawn(async move {
-            let client = reqwest::Client::new();
             for task_type in ["step_a", "step_b"] {
                 loop {
                     let tasks: Vec<Value> = client

@@ -25,8 +25,12 @@ export function usePodium() {
   before(async () => {
     isolateSdkEnvironment();
     ctx.server = await startPodium();
-    // No keyId/keySecret: the SDK makes no token call and sends no auth header.
-    ctx.client = await orkesConductorClient({ serverUrl: ctx.server.url });
+    // The run's admin key: the SDK mints a token and sends it with every call.
+    ctx.client = await orkesConductorClient({
+      serverUrl: ctx.server.url,
+      keyId: ctx.server.keyId,
+      keySecret: ctx.server.keySecret,
+    });
     ctx.metadata = new MetadataClient(ctx.client);
     ctx.executor = new WorkflowExecutor(ctx.client);
     ctx.tasks = new TaskClient(ctx.client);

@@ -5,6 +5,7 @@
 // `GET /health` answers `{"healthy": true}`; `stop()` sends SIGTERM and, if the process
 // has not exited within the grace period, SIGKILL.
 
+import { randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
@@ -93,6 +94,12 @@ export async function startPodium(options = {}) {
       env[key] = value;
     }
   }
+  // Security is on, as by default; the first admin application gets a key made for
+  // this run, which the suite's SDK client uses.
+  const keyId = `js-admin-${randomBytes(6).toString("hex")}`;
+  const keySecret = randomBytes(32).toString("hex");
+  env.PODIUM_ADMIN_KEY_ID = keyId;
+  env.PODIUM_ADMIN_KEY_SECRET = keySecret;
   Object.assign(env, options.env);
   env.PODIUM_SHUTDOWN_GRACE_SECONDS ??= "5";
   // The server's HTTP tasks call the test's local HTTP server on 127.0.0.1: never via a proxy.
@@ -166,7 +173,18 @@ export async function startPodium(options = {}) {
     };
 
     if (healthy) {
-      return { url, apiUrl: `${url}/api`, port, dataDir, logPath, pid: child.pid, stop, logTail: (n) => tail(logPath, n) };
+      return {
+        url,
+        apiUrl: `${url}/api`,
+        port,
+        dataDir,
+        logPath,
+        pid: child.pid,
+        keyId,
+        keySecret,
+        stop,
+        logTail: (n) => tail(logPath, n),
+      };
     }
     const diedEarly = exited !== null;
     await stop();

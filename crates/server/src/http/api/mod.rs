@@ -2,5 +2,6 @@
 
 pub mod health;
 pub mod metadata;
+pub mod security;
 pub mod task;
 pub mod workflow;

@@ -1,0 +1,580 @@
+//! The access-control vocabulary and records: roles, accesses, subjects, targets,
+//! applications with their access keys, users, groups and grants. The wire names are
+//! Orkes Conductor's, so the SDKs' authorization clients read them unchanged.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// An access a principal may hold on a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Access {
+    Create,
+    Read,
+    Update,
+    Execute,
+    Delete,
+}
+
+impl Access {
+    /// Every access, in wire order.
+    pub const ALL: [Access; 5] = [
+        Access::Create,
+        Access::Read,
+        Access::Update,
+        Access::Execute,
+        Access::Delete,
+    ];
+
+    /// The verb used in refusal messages.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Access::Create => "create",
+            Access::Read => "read",
+            Access::Update => "update",
+            Access::Execute => "execute",
+            Access::Delete => "delete",
+        }
+    }
+
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::Create => "CREATE",
+            Access::Read => "READ",
+            Access::Update => "UPDATE",
+            Access::Execute => "EXECUTE",
+            Access::Delete => "DELETE",
+        }
+    }
+
+    /// Parses a wire name, case-insensitively.
+    pub fn parse(text: &str) -> Option<Access> {
+        Access::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(text.trim()))
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A set of accesses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct AccessSet(u8);
+
+impl AccessSet {
+    /// No access.
+    pub const EMPTY: AccessSet = AccessSet(0);
+    /// Every access.
+    pub const FULL: AccessSet = AccessSet(0b1_1111);
+
+    /// Whether `access` is in the set.
+    pub fn contains(self, access: Access) -> bool {
+        self.0 & access.bit() != 0
+    }
+
+    /// The set with `access` added.
+    pub fn with(self, access: Access) -> AccessSet {
+        AccessSet(self.0 | access.bit())
+    }
+
+    /// The union of two sets.
+    pub fn union(self, other: AccessSet) -> AccessSet {
+        AccessSet(self.0 | other.0)
+    }
+
+    /// The set without the accesses of `other`.
+    pub fn minus(self, other: AccessSet) -> AccessSet {
+        AccessSet(self.0 & !other.0)
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The accesses, in wire order.
+    pub fn iter(self) -> impl Iterator<Item = Access> {
+        Access::ALL.into_iter().filter(move |a| self.contains(*a))
+    }
+
+    /// The raw bits, for storage.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// From raw bits; unknown bits are dropped.
+    pub fn from_bits(bits: u8) -> AccessSet {
+        AccessSet(bits & AccessSet::FULL.0)
+    }
+}
+
+impl FromIterator<Access> for AccessSet {
+    fn from_iter<I: IntoIterator<Item = Access>>(iter: I) -> AccessSet {
+        iter.into_iter().fold(AccessSet::EMPTY, AccessSet::with)
+    }
+}
+
+impl Serialize for AccessSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for AccessSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<AccessSet, D::Error> {
+        Ok(Vec::<Access>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+/// A role: a named bundle of capabilities. User roles and application roles share
+/// one namespace, as in Orkes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Role {
+    Admin,
+    User,
+    MetadataManager,
+    WorkflowManager,
+    UserReadOnly,
+    Worker,
+    MetadataApi,
+    ApplicationCreator,
+    UnrestrictedWorker,
+    ApplicationManager,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 10] = [
+        Role::Admin,
+        Role::User,
+        Role::MetadataManager,
+        Role::WorkflowManager,
+        Role::UserReadOnly,
+        Role::Worker,
+        Role::MetadataApi,
+        Role::ApplicationCreator,
+        Role::UnrestrictedWorker,
+        Role::ApplicationManager,
+    ];
+
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "ADMIN",
+            Role::User => "USER",
+            Role::MetadataManager => "METADATA_MANAGER",
+            Role::WorkflowManager => "WORKFLOW_MANAGER",
+            Role::UserReadOnly => "USER_READ_ONLY",
+            Role::Worker => "WORKER",
+            Role::MetadataApi => "METADATA_API",
+            Role::ApplicationCreator => "APPLICATION_CREATOR",
+            Role::UnrestrictedWorker => "UNRESTRICTED_WORKER",
+            Role::ApplicationManager => "APPLICATION_MANAGER",
+        }
+    }
+
+    /// Parses a wire name, case-insensitively.
+    pub fn parse(text: &str) -> Option<Role> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.name().eq_ignore_ascii_case(text.trim()))
+    }
+
+    /// Roles an application may hold.
+    pub fn for_applications(self) -> bool {
+        !matches!(self, Role::User | Role::UserReadOnly)
+    }
+
+    /// Roles only an administrator may give to an application.
+    pub fn admin_only_for_applications(self) -> bool {
+        matches!(
+            self,
+            Role::UnrestrictedWorker
+                | Role::MetadataManager
+                | Role::WorkflowManager
+                | Role::ApplicationManager
+                | Role::Admin
+        )
+    }
+
+    /// The permission atoms the role carries, as `userInfo` reports them.
+    pub fn atoms(self) -> &'static [&'static str] {
+        match self {
+            Role::Admin => &[
+                "ADMIN_MANAGEMENT",
+                "USER_MANAGEMENT",
+                "PERMISSION_MANAGEMENT",
+                "AUTHORIZATION_MANAGEMENT",
+                "APPLICATION_MANAGEMENT",
+                "METADATA_MANAGEMENT",
+                "METADATA_VIEW",
+                "WORKFLOW_MANAGEMENT",
+                "WORKFLOW_SEARCH",
+                "CREATE_WORKFLOW_DEF",
+                "CREATE_TASK_DEF",
+                "CREATE_SECRET",
+                "CREATE_APPLICATION",
+            ],
+            Role::User => &[
+                "CREATE_WORKFLOW_DEF",
+                "CREATE_TASK_DEF",
+                "CREATE_SECRET",
+                "CREATE_APPLICATION",
+                "WORKFLOW_SEARCH",
+            ],
+            Role::MetadataManager => &["METADATA_MANAGEMENT", "METADATA_VIEW", "CREATE_SECRET"],
+            Role::WorkflowManager => &["WORKFLOW_MANAGEMENT", "WORKFLOW_SEARCH", "METADATA_VIEW"],
+            Role::UserReadOnly => &[
+                "METADATA_VIEW",
+                "WORKFLOW_SEARCH",
+                "WORKFLOW_VIEW",
+                "APPLICATION_VIEW",
+            ],
+            Role::Worker => &[],
+            Role::MetadataApi => &["CREATE_WORKFLOW_DEF", "CREATE_TASK_DEF"],
+            Role::ApplicationCreator => &["CREATE_APPLICATION"],
+            Role::UnrestrictedWorker => &["UNRESTRICTED_WORKER"],
+            Role::ApplicationManager => &["APPLICATION_MANAGEMENT", "CREATE_APPLICATION"],
+        }
+    }
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of roles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct RoleSet(u16);
+
+impl RoleSet {
+    /// Whether `role` is in the set.
+    pub fn contains(self, role: Role) -> bool {
+        self.0 & role.bit() != 0
+    }
+
+    /// The set with `role` added.
+    pub fn with(self, role: Role) -> RoleSet {
+        RoleSet(self.0 | role.bit())
+    }
+
+    /// The union of two sets.
+    pub fn union(self, other: RoleSet) -> RoleSet {
+        RoleSet(self.0 | other.0)
+    }
+
+    /// The roles, in declaration order.
+    pub fn iter(self) -> impl Iterator<Item = Role> {
+        Role::ALL.into_iter().filter(move |r| self.contains(*r))
+    }
+}
+
+impl FromIterator<Role> for RoleSet {
+    fn from_iter<I: IntoIterator<Item = Role>>(iter: I) -> RoleSet {
+        iter.into_iter().fold(RoleSet::default(), RoleSet::with)
+    }
+}
+
+/// The kind of a grant's subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum SubjectType {
+    User,
+    Role,
+    Group,
+}
+
+impl SubjectType {
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SubjectType::User => "USER",
+            SubjectType::Role => "ROLE",
+            SubjectType::Group => "GROUP",
+        }
+    }
+
+    /// Parses a wire name, case-insensitively (the Orkes docs send lower case).
+    pub fn parse(text: &str) -> Option<SubjectType> {
+        [SubjectType::User, SubjectType::Role, SubjectType::Group]
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(text.trim()))
+    }
+}
+
+/// Who a grant is given to: a user (`app:<id>` for an application), a role or a group.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Subject {
+    #[serde(rename = "type")]
+    pub kind: SubjectType,
+    pub id: String,
+}
+
+impl Subject {
+    /// A user or application subject.
+    pub fn user(id: impl Into<String>) -> Subject {
+        Subject {
+            kind: SubjectType::User,
+            id: id.into(),
+        }
+    }
+
+    /// A group subject.
+    pub fn group(id: impl Into<String>) -> Subject {
+        Subject {
+            kind: SubjectType::Group,
+            id: id.into(),
+        }
+    }
+
+    /// A role subject.
+    pub fn role(role: Role) -> Subject {
+        Subject {
+            kind: SubjectType::Role,
+            id: role.name().to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.kind.name(), self.id)
+    }
+}
+
+/// The kind of resource a grant is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TargetType {
+    WorkflowDef,
+    TaskDef,
+    SecretName,
+    EnvVariable,
+    Application,
+    Domain,
+    Tag,
+}
+
+impl TargetType {
+    /// Every target type.
+    pub const ALL: [TargetType; 7] = [
+        TargetType::WorkflowDef,
+        TargetType::TaskDef,
+        TargetType::SecretName,
+        TargetType::EnvVariable,
+        TargetType::Application,
+        TargetType::Domain,
+        TargetType::Tag,
+    ];
+
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TargetType::WorkflowDef => "WORKFLOW_DEF",
+            TargetType::TaskDef => "TASK_DEF",
+            TargetType::SecretName => "SECRET_NAME",
+            TargetType::EnvVariable => "ENV_VARIABLE",
+            TargetType::Application => "APPLICATION",
+            TargetType::Domain => "DOMAIN",
+            TargetType::Tag => "TAG",
+        }
+    }
+
+    /// Parses a wire name, case-insensitively; `SECRET` (in the Python SDK's list) is
+    /// read as `SECRET_NAME`.
+    pub fn parse(text: &str) -> Option<TargetType> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("SECRET") {
+            return Some(TargetType::SecretName);
+        }
+        TargetType::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(text))
+    }
+
+    /// The noun used in refusal messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            TargetType::WorkflowDef => "workflow",
+            TargetType::TaskDef => "task",
+            TargetType::SecretName => "secret",
+            TargetType::EnvVariable => "environment variable",
+            TargetType::Application => "application",
+            TargetType::Domain => "domain",
+            TargetType::Tag => "tag",
+        }
+    }
+}
+
+/// A resource a grant is on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Target {
+    #[serde(rename = "type")]
+    pub kind: TargetType,
+    pub id: String,
+}
+
+impl Target {
+    /// A target.
+    pub fn new(kind: TargetType, id: impl Into<String>) -> Target {
+        Target {
+            kind,
+            id: id.into(),
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind.name(), self.id)
+    }
+}
+
+/// A grant: a subject holds some accesses on a target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub subject: Subject,
+    pub target: Target,
+    pub access: AccessSet,
+}
+
+/// Whether an access key can be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum KeyStatus {
+    Active,
+    Inactive,
+}
+
+/// An application: a service account whose access keys mint tokens. It is also the
+/// user `app:<id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Application {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub roles: Vec<Role>,
+    pub created_by: String,
+    pub updated_by: String,
+    pub create_time: i64,
+    pub update_time: i64,
+}
+
+impl Application {
+    /// The application's user id.
+    pub fn user_id(&self) -> String {
+        application_user_id(&self.id)
+    }
+}
+
+/// The user id of an application.
+pub fn application_user_id(application_id: &str) -> String {
+    format!("app:{application_id}")
+}
+
+/// An access key of an application. Only a keyed hash of the secret is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessKey {
+    pub id: String,
+    pub application_id: String,
+    /// HMAC-SHA256 of the secret under the server's key-hash key, hex.
+    pub secret_hash: String,
+    pub status: KeyStatus,
+    pub created_at: i64,
+    #[serde(default)]
+    pub last_used_at: Option<i64>,
+}
+
+/// A person known to Podium.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub roles: Vec<Role>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// An argon2id PHC string for built-in login; none for users who log in elsewhere.
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    #[serde(default)]
+    pub disabled: bool,
+    pub create_time: i64,
+    pub update_time: i64,
+}
+
+/// A group of users: its roles and grants reach every member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    pub id: String,
+    pub description: String,
+    #[serde(default)]
+    pub roles: Vec<Role>,
+    /// Accesses the group receives on what its members create, by target type.
+    #[serde(default)]
+    pub default_access: BTreeMap<TargetType, AccessSet>,
+    pub create_time: i64,
+    pub update_time: i64,
+}
+
+/// Who created a resource: the creator holds every access on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ownership {
+    pub target: Target,
+    pub owner: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_round_trip() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.name()), Some(role));
+            assert_eq!(
+                serde_json::to_value(role).ok(),
+                Some(serde_json::json!(role.name()))
+            );
+        }
+        for kind in TargetType::ALL {
+            assert_eq!(TargetType::parse(kind.name()), Some(kind));
+            assert_eq!(
+                serde_json::to_value(kind).ok(),
+                Some(serde_json::json!(kind.name()))
+            );
+        }
+        assert_eq!(TargetType::parse("secret"), Some(TargetType::SecretName));
+        assert_eq!(SubjectType::parse("user"), Some(SubjectType::User));
+        assert_eq!(TargetType::parse("PROMPT"), None);
+    }
+
+    #[test]
+    fn access_sets_serialize_as_lists() {
+        let set: AccessSet = [Access::Execute, Access::Read].into_iter().collect();
+        assert_eq!(
+            serde_json::to_string(&set).ok().as_deref(),
+            Some(r#"["READ","EXECUTE"]"#)
+        );
+        let back: AccessSet = serde_json::from_str(r#"["DELETE","READ"]"#).unwrap_or_default();
+        assert!(back.contains(Access::Delete) && back.contains(Access::Read));
+        assert!(!back.contains(Access::Create));
+        assert_eq!(AccessSet::from_bits(0xff), AccessSet::FULL);
+    }
+}

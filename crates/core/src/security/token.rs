@@ -1,0 +1,177 @@
+//! The tokens Podium mints: HS256 JWTs signed with a key derived from the server's
+//! master key. A token names its principal and, for applications, the access key it
+//! was minted from, so a paused or deleted key stops its tokens at once. Only HS256
+//! with our key id is accepted: `alg: none`, other algorithms and other keys fail.
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use super::crypto::{MasterKey, hex};
+use crate::error::CoreError;
+
+/// The issuer claim of Podium's tokens.
+pub const ISSUER: &str = "podium";
+
+/// What a token says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The principal: a user id or `app:<application id>`.
+    pub sub: String,
+    /// The access key the token was minted from (applications only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Issued at, seconds since the epoch.
+    pub iat: i64,
+    /// Expires at, seconds since the epoch.
+    pub exp: i64,
+    pub iss: String,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    /// Well-formed and signed by us, but past its expiry.
+    Expired,
+    /// Anything else: malformed, unsigned, another algorithm or key, tampered.
+    Invalid,
+}
+
+/// Signs and verifies tokens.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    kid: String,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TokenKeys(kid {})", self.kid)
+    }
+}
+
+impl TokenKeys {
+    /// Keys derived from the master key.
+    pub fn new(master: &MasterKey) -> Result<TokenKeys, CoreError> {
+        let secret = master.derive("podium token signing v1");
+        let kid = hex(&master.derive("podium token key id v1")[..8]);
+        let internal = |e: jsonwebtoken::errors::Error| {
+            CoreError::Internal(format!("token key setup failed: {e}"))
+        };
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Expiry is checked against Podium's clock, after the signature.
+        validation.validate_exp = false;
+        validation.required_spec_claims = ["exp", "iss", "sub"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        validation.set_issuer(&[ISSUER]);
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        Ok(TokenKeys {
+            encoding: EncodingKey::from_secret(&secret).map_err(internal)?,
+            decoding: DecodingKey::from_secret(&secret).map_err(internal)?,
+            kid,
+            validation,
+        })
+    }
+
+    /// A signed token for `claims`.
+    pub fn mint(&self, claims: &Claims) -> Result<String, CoreError> {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+            .map_err(|e| CoreError::Internal(format!("token signing failed: {e}")))
+    }
+
+    /// The claims of a token signed by us, if it has not expired at `now_seconds`.
+    pub fn verify(&self, token: &str, now_seconds: i64) -> Result<Claims, TokenError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| TokenError::Invalid)?;
+        if data.header.kid.as_deref() != Some(self.kid.as_str()) {
+            return Err(TokenError::Invalid);
+        }
+        if data.claims.exp <= now_seconds {
+            return Err(TokenError::Expired);
+        }
+        Ok(data.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(seed: u8) -> TokenKeys {
+        TokenKeys::new(&MasterKey::from_bytes(&[seed; 32]).expect("key")).expect("keys")
+    }
+
+    fn claims(exp: i64) -> Claims {
+        Claims {
+            sub: "app:1".into(),
+            key: Some("k1".into()),
+            iat: 100,
+            exp,
+            iss: ISSUER.into(),
+        }
+    }
+
+    /// Base64url without padding, to forge test tokens by hand.
+    fn b64(data: &[u8]) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for chunk in data.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+            for i in 0..=chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn minted_tokens_verify_until_they_expire() {
+        let keys = keys(1);
+        let token = keys.mint(&claims(200)).expect("mint");
+        assert_eq!(keys.verify(&token, 150), Ok(claims(200)));
+        assert_eq!(keys.verify(&token, 200), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn forged_tokens_are_invalid() {
+        let keys = keys(1);
+        let token = keys.mint(&claims(200)).expect("mint");
+        let parts: Vec<&str> = token.split('.').collect();
+        // Signed by another server's key.
+        let other = self::keys(2).mint(&claims(200)).expect("mint");
+        assert_eq!(keys.verify(&other, 150), Err(TokenError::Invalid));
+        // A tampered payload under the old signature.
+        let payload = b64(br#"{"sub":"app:2","key":"k1","iat":100,"exp":200,"iss":"podium"}"#);
+        let tampered = format!("{}.{}.{}", parts[0], payload, parts[2]);
+        assert_eq!(keys.verify(&tampered, 150), Err(TokenError::Invalid));
+        // alg none, unsigned.
+        let none = format!(
+            "{}.{}.",
+            b64(br#"{"alg":"none","typ":"JWT"}"#),
+            b64(br#"{"sub":"app:1","iat":100,"exp":200,"iss":"podium"}"#)
+        );
+        assert_eq!(keys.verify(&none, 150), Err(TokenError::Invalid));
+        // Another algorithm with our payload and signature.
+        let hs512 = format!(
+            "{}.{}.{}",
+            b64(br#"{"alg":"HS512","typ":"JWT"}"#),
+            parts[1],
+            parts[2]
+        );
+        assert_eq!(keys.verify(&hs512, 150), Err(TokenError::Invalid));
+        assert_eq!(keys.verify("garbage", 150), Err(TokenError::Invalid));
+        assert_eq!(keys.verify("", 150), Err(TokenError::Invalid));
+        // A forgery past its expiry is invalid, not expired.
+        let forgery = format!("{}.{}.AAAA", parts[0], parts[1]);
+        assert_eq!(keys.verify(&forgery, 500), Err(TokenError::Invalid));
+    }
+}

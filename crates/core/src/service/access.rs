@@ -1,0 +1,156 @@
+//! Keeps the store and the in-memory directory of access control in step: every
+//! change is committed to the store, then applied to the directory, one change at a
+//! time, so the next request sees it and a restart finds the same state.
+
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::error::CoreError;
+use crate::model::Tag;
+use crate::security::model::{AccessSet, Grant, Ownership, Subject, Target, TargetType};
+use crate::security::{Directory, Principal, PrincipalKind};
+use crate::store::{SecurityOp, SecurityStore, Stores, TagStore};
+
+/// Target types whose resources carry tags that tag grants reach.
+const TAGGED: [TargetType; 5] = [
+    TargetType::WorkflowDef,
+    TargetType::TaskDef,
+    TargetType::SecretName,
+    TargetType::EnvVariable,
+    TargetType::Application,
+];
+
+/// The writer of access-control data.
+pub struct AccessControl {
+    directory: Arc<RwLock<Directory>>,
+    store: Arc<dyn SecurityStore>,
+    tags: Arc<dyn TagStore>,
+    write: tokio::sync::Mutex<()>,
+}
+
+impl AccessControl {
+    /// Loads the directory from the store.
+    pub async fn load(stores: &Stores) -> Result<AccessControl, CoreError> {
+        let data = stores.security.load_security().await?;
+        let mut directory = Directory::from_data(data);
+        for kind in TAGGED {
+            let mut by_name: std::collections::HashMap<String, Vec<String>> = Default::default();
+            for (name, tag) in stores.tags.all_tags(kind.name()).await? {
+                by_name.entry(name).or_default().push(tag_key(&tag));
+            }
+            for (name, tags) in by_name {
+                directory.set_tags(kind, &name, tags);
+            }
+        }
+        Ok(AccessControl {
+            directory: Arc::new(RwLock::new(directory)),
+            store: stores.security.clone(),
+            tags: stores.tags.clone(),
+            write: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The directory, shared with the authenticator and the authorizer.
+    pub fn directory(&self) -> &Arc<RwLock<Directory>> {
+        &self.directory
+    }
+
+    /// Commits changes, then applies them to the directory.
+    pub async fn commit(&self, ops: Vec<SecurityOp>) -> Result<(), CoreError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let _one_at_a_time = self.write.lock().await;
+        self.store.apply_security(ops.clone()).await?;
+        let mut directory = self.directory.write();
+        for op in &ops {
+            directory.apply(op);
+        }
+        Ok(())
+    }
+
+    /// Records when access keys were last used (best effort).
+    pub async fn record_key_use(&self, uses: Vec<(String, i64)>) -> Result<(), CoreError> {
+        self.store.record_key_use(uses.clone()).await?;
+        let mut directory = self.directory.write();
+        for (key_id, at) in uses {
+            if let Some(key) = directory.keys.get_mut(&key_id) {
+                key.last_used_at = Some(at);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reloads the tags of one resource after they changed in the tag store.
+    pub async fn refresh_tags(&self, kind: TargetType, name: &str) -> Result<(), CoreError> {
+        let tags = self.tags.get_tags(kind.name(), name).await?;
+        let _one_at_a_time = self.write.lock().await;
+        self.directory
+            .write()
+            .set_tags(kind, name, tags.iter().map(tag_key).collect());
+        Ok(())
+    }
+
+    /// What creating a resource grants: full access to its creator, and to each of
+    /// the creator's groups the group's default access for that type.
+    pub fn creation_ops(&self, principal: &Principal, target: Target) -> Vec<SecurityOp> {
+        if matches!(
+            principal.kind(),
+            PrincipalKind::System | PrincipalKind::Open
+        ) {
+            return Vec::new();
+        }
+        let directory = self.directory.read();
+        if directory.owner(target.kind, &target.id).is_some() {
+            return Vec::new();
+        }
+        let mut ops = vec![SecurityOp::PutOwner(Ownership {
+            target: target.clone(),
+            owner: principal.id().to_string(),
+        })];
+        for group_id in principal.groups() {
+            let Some(group) = directory.group(group_id) else {
+                continue;
+            };
+            let Some(access) = group.default_access.get(&target.kind).copied() else {
+                continue;
+            };
+            if access.is_empty() {
+                continue;
+            }
+            let held = directory
+                .holders(target.kind, &target.id)
+                .iter()
+                .find(|(s, _)| {
+                    s.kind == crate::security::model::SubjectType::Group && s.id == *group_id
+                })
+                .map(|(_, a)| *a)
+                .unwrap_or(AccessSet::EMPTY);
+            ops.push(SecurityOp::PutGrant(Grant {
+                subject: Subject::group(group_id.clone()),
+                target: target.clone(),
+                access: held.union(access),
+            }));
+        }
+        ops
+    }
+
+    /// What deleting a resource removes: its owner and every grant on it.
+    pub fn deletion_ops(&self, target: &Target) -> Vec<SecurityOp> {
+        let directory = self.directory.read();
+        let mut ops = vec![SecurityOp::DeleteOwner(target.clone())];
+        for (subject, _) in directory.holders(target.kind, &target.id) {
+            ops.push(SecurityOp::DeleteGrant {
+                subject: subject.clone(),
+                target: target.clone(),
+            });
+        }
+        ops
+    }
+}
+
+/// A tag as grants name it: `key:value`.
+pub fn tag_key(tag: &Tag) -> String {
+    format!("{}:{}", tag.key, tag.value)
+}
