@@ -17,6 +17,7 @@ use podium_core::security::crypto::{MasterKey, SecretHasher, unhex};
 use podium_core::security::token::TokenKeys;
 use podium_core::security::{Authenticator, SecurityMode};
 use podium_core::service::identity::{FirstAdmin, IdentityService, TokenPolicy};
+use podium_core::service::users::UserService;
 use podium_core::service::{MetadataService, Runtime, TaskService, WorkflowService, jobs};
 use podium_store_sqlite::{SqliteOptions, SqliteStore};
 use tokio::net::TcpListener;
@@ -230,6 +231,7 @@ impl Application {
             workflows: WorkflowService::new(runtime.clone()),
             tasks: TaskService::new(runtime.clone()),
             identity,
+            users: UserService::new(runtime.clone()),
             authenticator: Arc::new(authenticator),
             runtime: runtime.clone(),
             metrics: Arc::new(Metrics::new()),

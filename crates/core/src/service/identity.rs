@@ -1,5 +1,5 @@
 //! Identities: tokens, applications and their access keys, and the first
-//! administrator. Users, groups and grants are in `directory_admin`.
+//! administrator. Users, groups and grants are in `users`.
 
 use std::collections::HashMap;
 use std::sync::Arc;

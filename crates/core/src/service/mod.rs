@@ -9,6 +9,7 @@ pub mod runtime;
 pub mod search;
 pub mod summary;
 pub mod task;
+pub mod users;
 pub mod validation;
 pub mod workflow;
 

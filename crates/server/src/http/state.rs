@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use podium_core::security::Authenticator;
 use podium_core::service::identity::IdentityService;
+use podium_core::service::users::UserService;
 use podium_core::service::{MetadataService, Runtime, TaskService, WorkflowService};
 
 use super::metrics::Metrics;
@@ -15,6 +16,7 @@ pub struct AppState {
     pub workflows: WorkflowService,
     pub tasks: TaskService,
     pub identity: IdentityService,
+    pub users: UserService,
     pub authenticator: Arc<Authenticator>,
     pub runtime: Arc<Runtime>,
     pub metrics: Arc<Metrics>,

@@ -7,5 +7,6 @@ mod errors;
 mod helpers;
 mod lifecycle;
 mod queues;
+mod security;
 mod system_tasks;
 mod workflows;

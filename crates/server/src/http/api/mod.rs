@@ -1,5 +1,6 @@
 //! The API routes, one module per resource.
 
+pub mod access;
 pub mod health;
 pub mod metadata;
 pub mod security;

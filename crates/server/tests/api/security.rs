@@ -1,0 +1,686 @@
+//! Access control through the API: tokens, applications and keys, users, groups,
+//! grants, and what each principal may do.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Answer, TestApp, linear, task_def};
+
+/// An application with a key: its id, and a token minted from the key.
+struct App {
+    id: String,
+    key_id: String,
+    secret: String,
+    token: String,
+}
+
+async fn application(app: &TestApp, name: &str, roles: &[&str]) -> App {
+    let created = app.post("/api/applications", json!({"name": name})).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let id = created.json()["id"].as_str().expect("id").to_string();
+    for role in roles {
+        let answer = app
+            .post(&format!("/api/applications/{id}/roles/{role}"), json!({}))
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+    }
+    let key = app
+        .post(&format!("/api/applications/{id}/accessKeys"), json!({}))
+        .await;
+    assert_eq!(key.status, 200, "{}", key.text);
+    let key = key.json();
+    let (key_id, secret) = (
+        key["id"].as_str().expect("key id").to_string(),
+        key["secret"].as_str().expect("secret").to_string(),
+    );
+    let token = app.mint(&key_id, &secret, None).await;
+    App {
+        id,
+        key_id,
+        secret,
+        token,
+    }
+}
+
+async fn grant(app: &TestApp, subject: &str, kind: &str, id: &str, access: &[&str]) -> Answer {
+    app.post(
+        "/api/auth/authorization",
+        json!({"subject": {"type": "USER", "id": subject}, "target": {"type": kind, "id": id}, "access": access}),
+    )
+    .await
+}
+
+fn assert_status(answer: &Answer, status: u16, error: Option<&str>) {
+    assert_eq!(answer.status, status, "{}", answer.text);
+    if let Some(error) = error {
+        assert_eq!(answer.json()["error"], error, "{}", answer.text);
+    }
+}
+
+#[tokio::test]
+async fn tokens_need_a_live_key() {
+    let app = TestApp::spawn().await;
+    // No token, a garbage token: 401 INVALID_TOKEN, which the SDKs answer by minting.
+    let none = app
+        .call_as(None, "GET", "/api/metadata/taskdefs", None)
+        .await;
+    assert_status(&none, 401, Some("INVALID_TOKEN"));
+    let garbage = app
+        .call_as(Some("not.a.token"), "GET", "/api/metadata/taskdefs", None)
+        .await;
+    assert_status(&garbage, 401, Some("INVALID_TOKEN"));
+
+    let worker = application(&app, "worker", &["WORKER"]).await;
+    let keys = app
+        .get(&format!("/api/applications/{}/accessKeys", worker.id))
+        .await;
+    assert_eq!(keys.status, 200);
+    let listed = &keys.json()[0];
+    assert_eq!(listed["id"], worker.key_id.as_str());
+    assert_eq!(listed["status"], "ACTIVE");
+    assert!(listed["createdAt"].is_i64());
+    assert!(
+        listed["lastUsedAt"].is_i64(),
+        "minting records a use: {listed}"
+    );
+    assert!(
+        !keys.text.contains(&worker.secret),
+        "secrets are never listed"
+    );
+
+    // The token works in either header.
+    let ok = app
+        .call_as(Some(&worker.token), "GET", "/api/token/userInfo", None)
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(ok.json()["id"], format!("app:{}", worker.id));
+    assert_eq!(ok.json()["applicationUser"], true);
+    assert_eq!(ok.json()["roles"][0]["name"], "WORKER");
+    let bare = reqwest::Client::new()
+        .get(format!("{}/api/token/userInfo", app.base))
+        .header("Authorization", format!("Bearer {}", worker.token))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(bare.status(), 200);
+    let body: Value = bare.json().await.expect("json");
+    assert_eq!(body["id"], format!("app:{}", worker.id));
+
+    // Wrong secrets and unknown keys get the same answer.
+    let wrong = app
+        .call_as(
+            None,
+            "POST",
+            "/api/token",
+            Some(json!({"keyId": worker.key_id, "keySecret": "nope"})),
+        )
+        .await;
+    let unknown = app
+        .call_as(
+            None,
+            "POST",
+            "/api/token",
+            Some(json!({"keyId": "no-such-key", "keySecret": "nope"})),
+        )
+        .await;
+    assert_status(&wrong, 401, Some("INVALID_CREDENTIALS"));
+    assert_eq!(wrong.json()["message"], unknown.json()["message"]);
+    // /api/token ignores a stale token sent along (the JS SDK does that).
+    let stale = app
+        .call_as(
+            Some("stale.token.here"),
+            "POST",
+            "/api/token",
+            Some(json!({"keyId": worker.key_id, "keySecret": worker.secret})),
+        )
+        .await;
+    assert_eq!(stale.status, 200, "{}", stale.text);
+
+    // Pausing the key refuses its tokens on the next request; resuming accepts them.
+    let paused = app
+        .post(
+            &format!(
+                "/api/applications/{}/accessKeys/{}/status",
+                worker.id, worker.key_id
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(paused.json()["status"], "INACTIVE");
+    let refused = app
+        .call_as(Some(&worker.token), "GET", "/api/token/userInfo", None)
+        .await;
+    assert_status(&refused, 401, Some("INVALID_TOKEN"));
+    let mint_paused = app
+        .call_as(
+            None,
+            "POST",
+            "/api/token",
+            Some(json!({"keyId": worker.key_id, "keySecret": worker.secret})),
+        )
+        .await;
+    assert_status(&mint_paused, 401, None);
+    app.post(
+        &format!(
+            "/api/applications/{}/accessKeys/{}/status",
+            worker.id, worker.key_id
+        ),
+        json!({}),
+    )
+    .await;
+    let resumed = app
+        .call_as(Some(&worker.token), "GET", "/api/token/userInfo", None)
+        .await;
+    assert_eq!(resumed.status, 200);
+
+    // Deleting the key (or the application) ends its tokens.
+    let deleted = app
+        .call(
+            "DELETE",
+            &format!(
+                "/api/applications/{}/accessKeys/{}",
+                worker.id, worker.key_id
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    let gone = app
+        .call_as(Some(&worker.token), "GET", "/api/token/userInfo", None)
+        .await;
+    assert_status(&gone, 401, Some("INVALID_TOKEN"));
+    let other = application(&app, "other", &[]).await;
+    app.call("DELETE", &format!("/api/applications/{}", other.id), None)
+        .await;
+    let gone = app
+        .call_as(Some(&other.token), "GET", "/api/token/userInfo", None)
+        .await;
+    assert_status(&gone, 401, Some("INVALID_TOKEN"));
+    let missing = app.get(&format!("/api/applications/{}", other.id)).await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        missing.json()["message"],
+        format!("Application '{}' not found", other.id)
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn expired_and_forged_tokens_are_401() {
+    let app = TestApp::spawn().await;
+    let worker = application(&app, "short", &[]).await;
+    let short = app.mint(&worker.key_id, &worker.secret, Some(2000)).await;
+    let fine = app
+        .call_as(Some(&short), "GET", "/api/token/userInfo", None)
+        .await;
+    assert_eq!(fine.status, 200);
+    app.advance(3000);
+    let expired = app
+        .call_as(Some(&short), "GET", "/api/token/userInfo", None)
+        .await;
+    assert_status(&expired, 401, Some("EXPIRED_TOKEN"));
+
+    // Unsigned, tampered and foreign tokens.
+    let parts: Vec<&str> = worker.token.split('.').collect();
+    let forged = [
+        format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.", parts[1]),
+        format!("{}.{}x.{}", parts[0], parts[1], parts[2]),
+        format!("{}.{}.{}", parts[0], parts[1], "c2lnbmF0dXJl"),
+        "a.b.c".to_string(),
+        "   ".to_string(),
+        "Bearer".to_string(),
+    ];
+    for token in forged {
+        let answer = app
+            .call_as(Some(&token), "GET", "/api/token/userInfo", None)
+            .await;
+        assert_eq!(answer.status, 401, "{token}: {}", answer.text);
+        assert_eq!(answer.json()["error"], "INVALID_TOKEN", "{token}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_failures_are_throttled() {
+    let app = TestApp::spawn().await;
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let answer = app
+            .call_as(
+                None,
+                "POST",
+                "/api/token",
+                Some(json!({"keyId": "guess", "keySecret": "wrong"})),
+            )
+            .await;
+        statuses.push(answer.status);
+    }
+    assert_eq!(&statuses[..10], &[401; 10]);
+    assert_eq!(statuses[10], 429, "{statuses:?}");
+    app.stop().await;
+}
+
+/// The documented least-privilege example: a worker application and two programs.
+#[tokio::test]
+async fn least_privilege_worker_and_programs() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("task_x")]),
+        linear("Workflow_1", &[("task_x", "x")]),
+    )
+    .await;
+    app.register(json!([]), linear("Workflow_2", &[("task_x", "x")]))
+        .await;
+    let worker = application(&app, "WorkerX", &["WORKER"]).await;
+    let p1 = application(&app, "Program1", &[]).await;
+    let p2 = application(&app, "Program2", &[]).await;
+    for (who, workflow) in [(&p1, "Workflow_1"), (&p2, "Workflow_2")] {
+        let user = format!("app:{}", who.id);
+        assert_eq!(
+            grant(&app, &user, "WORKFLOW_DEF", workflow, &["EXECUTE"])
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            grant(&app, &user, "TASK_DEF", "task_x", &["EXECUTE"])
+                .await
+                .status,
+            200
+        );
+    }
+    let worker_user = format!("app:{}", worker.id);
+    let granted = grant(&app, &worker_user, "TASK_DEF", "task_x", &["EXECUTE"]).await;
+    assert_eq!(granted.json()["message"], "Granted permission");
+
+    // Program1 starts Workflow_1 but not Workflow_2, and cannot poll.
+    let start = |token: &str, name: &str| {
+        let token = token.to_string();
+        let path = format!("/api/workflow/{name}");
+        let app = &app;
+        async move {
+            app.call_as(Some(&token), "POST", &path, Some(json!({})))
+                .await
+        }
+    };
+    let started = start(&p1.token, "Workflow_1").await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    let id = started.text.clone();
+    let refused = start(&p1.token, "Workflow_2").await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(
+        refused.json()["message"],
+        "You don't have permissions to execute workflow: Workflow_2"
+    );
+    assert_eq!(refused.json()["retryable"], false);
+    let poll = app
+        .call_as(
+            Some(&p1.token),
+            "GET",
+            "/api/tasks/poll/task_x?workerid=p1",
+            None,
+        )
+        .await;
+    assert_eq!(poll.status, 403, "{}", poll.text);
+    // Program1 reads what it started.
+    let own = app
+        .call_as(Some(&p1.token), "GET", &format!("/api/workflow/{id}"), None)
+        .await;
+    assert_eq!(own.status, 200);
+    assert_eq!(start(&p2.token, "Workflow_2").await.status, 200);
+    assert_eq!(start(&p2.token, "Workflow_1").await.status, 403);
+
+    // WorkerX polls and completes task_x, and can neither start nor read workflows.
+    let polled = app
+        .call_as(
+            Some(&worker.token),
+            "GET",
+            "/api/tasks/poll/batch/task_x?workerid=wx&count=5&timeout=100",
+            None,
+        )
+        .await;
+    assert_eq!(polled.status, 200, "{}", polled.text);
+    let tasks = polled.json();
+    let task = tasks
+        .as_array()
+        .and_then(|t| t.first())
+        .cloned()
+        .expect("a task");
+    let done = app
+        .call_as(
+            Some(&worker.token),
+            "POST",
+            "/api/tasks",
+            Some(json!({"workflowInstanceId": task["workflowInstanceId"], "taskId": task["taskId"], "status": "COMPLETED", "outputData": {"ok": true}})),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(start(&worker.token, "Workflow_1").await.status, 403);
+    let read = app
+        .call_as(
+            Some(&worker.token),
+            "GET",
+            &format!("/api/workflow/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(read.status, 403);
+    // A program cannot complete a task it could not poll.
+    let meddle = app
+        .call_as(
+            Some(&p2.token),
+            "POST",
+            "/api/tasks",
+            Some(json!({"workflowInstanceId": task["workflowInstanceId"], "taskId": task["taskId"], "status": "FAILED"})),
+        )
+        .await;
+    assert_eq!(meddle.status, 403);
+
+    // Revoking Program1's grant stops its next start.
+    let revoked = app
+        .call(
+            "DELETE",
+            "/api/auth/authorization",
+            Some(json!({"subject": {"type": "USER", "id": format!("app:{}", p1.id)}, "target": {"type": "WORKFLOW_DEF", "id": "Workflow_1"}, "access": ["EXECUTE"]})),
+        )
+        .await;
+    assert_eq!(revoked.json()["message"], "Removed permission");
+    assert_eq!(start(&p1.token, "Workflow_1").await.status, 403);
+
+    // Pausing WorkerX's key stops its next poll.
+    app.post(
+        &format!(
+            "/api/applications/{}/accessKeys/{}/status",
+            worker.id, worker.key_id
+        ),
+        json!({}),
+    )
+    .await;
+    let paused = app
+        .call_as(
+            Some(&worker.token),
+            "GET",
+            "/api/tasks/poll/task_x?workerid=wx",
+            None,
+        )
+        .await;
+    assert_status(&paused, 401, Some("INVALID_TOKEN"));
+
+    // Who may do what on task_x, as the SDK reads it.
+    let on_task = app.get("/api/auth/authorization/TASK_DEF/task_x").await;
+    assert_eq!(on_task.status, 200, "{}", on_task.text);
+    let executors = on_task.json()["EXECUTE"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(executors.len(), 3, "{}", on_task.text);
+    assert!(executors.iter().all(|s| s["type"] == "USER"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn explanations_and_tag_grants() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("t_tag")]),
+        linear("tagged_flow", &[("t_tag", "a")]),
+    )
+    .await;
+    let reader = application(&app, "reader", &[]).await;
+    let user = format!("app:{}", reader.id);
+    let read = |token: String| {
+        let app = &app;
+        async move {
+            app.call_as(
+                Some(&token),
+                "GET",
+                "/api/metadata/workflow/tagged_flow",
+                None,
+            )
+            .await
+        }
+    };
+    assert_eq!(read(reader.token.clone()).await.status, 403);
+    let why_not = app
+        .call_as(
+            Some(&reader.token),
+            "GET",
+            "/api/auth/explain?access=READ&type=WORKFLOW_DEF&id=tagged_flow",
+            None,
+        )
+        .await;
+    assert_eq!(why_not.status, 200, "{}", why_not.text);
+    assert_eq!(why_not.json()["allowed"], false);
+    assert!(
+        why_not.json()["explanation"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nothing allows it"),
+        "{}",
+        why_not.text
+    );
+
+    // A grant on a tag reaches every resource carrying it, from the next request on.
+    assert_eq!(
+        grant(&app, &user, "TAG", "org:acct", &["READ"])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(read(reader.token.clone()).await.status, 403);
+    let tagged = app
+        .post(
+            "/api/metadata/workflow/tagged_flow/tags",
+            json!({"key": "org", "value": "acct"}),
+        )
+        .await;
+    assert_eq!(tagged.status, 200, "{}", tagged.text);
+    assert_eq!(read(reader.token.clone()).await.status, 200);
+    let why = app
+        .get(&format!(
+            "/api/auth/explain?subject=app:{}&access=READ&type=WORKFLOW_DEF&id=tagged_flow",
+            reader.id
+        ))
+        .await;
+    assert_eq!(why.json()["allowed"], true, "{}", why.text);
+    assert_eq!(why.json()["via"]["kind"], "GRANT");
+    assert_eq!(why.json()["via"]["target"]["type"], "TAG");
+    assert!(
+        why.json()["explanation"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("tag org:acct")
+    );
+    // The admin allowed by role.
+    let admin = app
+        .get("/api/auth/explain?access=DELETE&type=WORKFLOW_DEF&id=tagged_flow")
+        .await;
+    assert_eq!(admin.json()["via"]["kind"], "ROLE");
+    assert_eq!(admin.json()["via"]["role"], "ADMIN");
+    // Only administrators ask about others.
+    let nosy = app
+        .call_as(
+            Some(&reader.token),
+            "GET",
+            "/api/auth/explain?subject=app:x&access=READ&type=WORKFLOW_DEF&id=tagged_flow",
+            None,
+        )
+        .await;
+    assert_eq!(nosy.status, 403);
+
+    // Bad grant requests are 400s.
+    for body in [
+        json!({"subject": {"type": "USER", "id": user}, "target": {"type": "PROMPT", "id": "p"}, "access": ["READ"]}),
+        json!({"subject": {"type": "USER", "id": user}, "target": {"type": "WORKFLOW_DEF", "id": "w"}, "access": ["FLY"]}),
+        json!({"subject": {"type": "ALIEN", "id": user}, "target": {"type": "WORKFLOW_DEF", "id": "w"}, "access": ["READ"]}),
+        json!({"target": {"type": "WORKFLOW_DEF", "id": "w"}, "access": ["READ"]}),
+    ] {
+        let answer = app.post("/api/auth/authorization", body).await;
+        assert_eq!(answer.status, 400, "{}", answer.text);
+    }
+    // Non-admins cannot grant on what they do not own.
+    let self_grant = app
+        .call_as(
+            Some(&reader.token),
+            "POST",
+            "/api/auth/authorization",
+            Some(json!({"subject": {"type": "USER", "id": user}, "target": {"type": "WORKFLOW_DEF", "id": "tagged_flow"}, "access": ["DELETE"]})),
+        )
+        .await;
+    assert_eq!(self_grant.status, 403);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn users_groups_and_ownership() {
+    let app = TestApp::spawn().await;
+    let group = app
+        .call(
+            "PUT",
+            "/api/groups/team-a",
+            Some(json!({"description": "Team A", "roles": ["USER"], "defaultAccess": {"WORKFLOW_DEF": ["READ", "EXECUTE"]}})),
+        )
+        .await;
+    assert_eq!(group.status, 200, "{}", group.text);
+    let user = app
+        .call(
+            "PUT",
+            "/api/users/jane@example.com",
+            Some(json!({"name": "Jane", "roles": ["WORKFLOW_MANAGER"], "groups": ["team-a"]})),
+        )
+        .await;
+    assert_eq!(user.status, 200, "{}", user.text);
+    let user: Value = user.json();
+    assert_eq!(user["roles"][0]["name"], "WORKFLOW_MANAGER");
+    assert_eq!(user["groups"][0]["id"], "team-a");
+    let members = app.get("/api/groups/team-a/users").await;
+    assert_eq!(members.json()[0]["id"], "jane@example.com");
+    for (path, message) in [
+        ("/api/users/nobody", "User 'nobody' not found"),
+        ("/api/groups/nogroup", "Group 'nogroup' not found"),
+        ("/api/applications/noapp", "Application 'noapp' not found"),
+    ] {
+        let answer = app.get(path).await;
+        assert_eq!(answer.status, 404, "{path}");
+        assert_eq!(answer.json()["message"], message);
+    }
+    let bad_role = app
+        .call("PUT", "/api/users/bob", Some(json!({"roles": ["EMPEROR"]})))
+        .await;
+    assert_eq!(bad_role.status, 400);
+
+    // An application role shows on its user.
+    let meta = application(&app, "meta", &["METADATA_API"]).await;
+    let as_user = app.get(&format!("/api/users/app:{}", meta.id)).await;
+    assert_eq!(as_user.json()["roles"][0]["name"], "METADATA_API");
+    let with_apps = app.get("/api/users?apps=true").await;
+    assert!(with_apps.text.contains(&format!("app:{}", meta.id)));
+
+    // What an application creates, it owns: it may read and change it, others may not.
+    let created = app
+        .call_as(
+            Some(&meta.token),
+            "POST",
+            "/api/metadata/taskdefs",
+            Some(json!([task_def("owned_task")])),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let other = application(&app, "other", &["METADATA_API"]).await;
+    let mine = app
+        .call_as(
+            Some(&meta.token),
+            "GET",
+            "/api/metadata/taskdefs/owned_task",
+            None,
+        )
+        .await;
+    assert_eq!(mine.status, 200);
+    let theirs = app
+        .call_as(
+            Some(&other.token),
+            "GET",
+            "/api/metadata/taskdefs/owned_task",
+            None,
+        )
+        .await;
+    assert_eq!(theirs.status, 403);
+    // Registering the same name again is an update, which the other application lacks.
+    let overwrite = app
+        .call_as(
+            Some(&other.token),
+            "POST",
+            "/api/metadata/taskdefs",
+            Some(json!([task_def("owned_task")])),
+        )
+        .await;
+    assert_eq!(overwrite.status, 403, "{}", overwrite.text);
+    let listed = app
+        .call_as(Some(&other.token), "GET", "/api/metadata/taskdefs", None)
+        .await;
+    assert_eq!(
+        listed.json(),
+        json!([]),
+        "lists hold only what the caller may read"
+    );
+    let check = app
+        .get(&format!(
+            "/api/users/app:{}/checkPermissions?type=TASK_DEF&id=owned_task",
+            meta.id
+        ))
+        .await;
+    assert_eq!(check.json()["READ"], true, "{}", check.text);
+    assert_eq!(check.json()["DELETE"], true);
+
+    // Users and groups are for administrators.
+    let denied = app
+        .call_as(Some(&meta.token), "GET", "/api/users", None)
+        .await;
+    assert_eq!(denied.status, 403);
+    let denied = app
+        .call_as(
+            Some(&meta.token),
+            "PUT",
+            "/api/groups/g2",
+            Some(json!({"description": "x"})),
+        )
+        .await;
+    assert_eq!(denied.status, 403);
+    // Unrestricted roles need an administrator.
+    let escalate = app
+        .call_as(
+            Some(&meta.token),
+            "POST",
+            &format!("/api/applications/{}/roles/ADMIN", meta.id),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(escalate.status, 403, "{}", escalate.text);
+
+    let deleted = app.call("DELETE", "/api/groups/team-a", None).await;
+    assert_eq!(deleted.status, 200);
+    let jane = app.get("/api/users/jane@example.com").await;
+    assert_eq!(jane.json()["groups"], json!([]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn security_can_be_switched_off() {
+    let app = TestApp::spawn_with(|config| {
+        config.security = podium_server::config::Security::Disabled;
+    })
+    .await;
+    let token = app
+        .call_as(
+            None,
+            "POST",
+            "/api/token",
+            Some(json!({"keyId": "k", "keySecret": "s"})),
+        )
+        .await;
+    assert_eq!(token.status, 404, "the SDKs read 404 as: no authentication");
+    let open = app
+        .call_as(None, "GET", "/api/metadata/taskdefs", None)
+        .await;
+    assert_eq!(open.status, 200);
+    app.stop().await;
+}
