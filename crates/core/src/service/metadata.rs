@@ -551,12 +551,17 @@ impl MetadataService {
             .await
     }
 
-    /// Every tag on any definition.
-    pub async fn all_tags(&self, _principal: &Principal) -> CoreResult<Vec<Tag>> {
+    /// Every tag on the definitions the caller may read.
+    pub async fn all_tags(&self, principal: &Principal) -> CoreResult<Vec<Tag>> {
         let mut tags = Vec::new();
         for resource_type in [WORKFLOW_DEF_TAGS, TASK_DEF_TAGS] {
-            for (_, tag) in self.rt.stores.tags.all_tags(resource_type).await? {
-                if !tags.contains(&tag) {
+            for (name, tag) in self.rt.stores.tags.all_tags(resource_type).await? {
+                let readable = self.rt.authorizer.can(
+                    principal,
+                    Access::Read,
+                    Self::tag_resource(resource_type, &name),
+                );
+                if readable && !tags.contains(&tag) {
                     tags.push(tag);
                 }
             }

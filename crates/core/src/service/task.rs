@@ -16,7 +16,7 @@ use crate::security::{Access, Principal, Resource};
 use crate::store::Claim;
 
 use super::runtime::{QueueSignal, Runtime};
-use super::search::TaskSearch;
+use super::search::{Filter, SearchValue, TaskField, TaskSearch};
 use super::summary;
 
 /// Longest long poll, as in Conductor.
@@ -395,13 +395,55 @@ impl TaskService {
     pub async fn search_tasks(
         &self,
         principal: &Principal,
-        search: TaskSearch,
+        mut search: TaskSearch,
     ) -> CoreResult<(i64, Vec<Task>)> {
+        // Filter inside the query, so paging and totals count only readable tasks.
+        if let Some(allowed) = self.readable_filter(principal) {
+            search.filter = Some(match search.filter.take() {
+                Some(filter) => Filter::And(vec![allowed, filter]),
+                None => allowed,
+            });
+        }
         let (total, tasks) = self.rt.stores.execution.search_tasks(&search).await?;
         let readable: Vec<Task> = tasks
             .into_iter()
             .filter(|t| self.can_read(principal, t))
             .collect();
         Ok((total, readable))
+    }
+
+    /// The tasks a caller may read, as a filter: by task definition (READ, or being
+    /// allowed to poll) or by workflow (READ). None when the caller reads everything.
+    fn readable_filter(&self, principal: &Principal) -> Option<Filter<TaskField>> {
+        let authz = &self.rt.authorizer;
+        if authz.can(principal, Access::Read, Resource::workflow("*"))
+            && authz.can(principal, Access::Read, Resource::task("*", None))
+        {
+            return None;
+        }
+        let tasks: Vec<SearchValue> = self
+            .rt
+            .defs
+            .all_task_defs()
+            .iter()
+            .filter(|d| {
+                let resource = Resource::task(&d.name, None);
+                authz.can(principal, Access::Read, resource)
+                    || authz.can(principal, Access::Execute, resource)
+            })
+            .map(|d| SearchValue::Text(d.name.clone()))
+            .collect();
+        let workflows: Vec<SearchValue> = self
+            .rt
+            .defs
+            .all_workflows()
+            .iter()
+            .filter(|d| authz.can(principal, Access::Read, Resource::workflow(&d.name)))
+            .map(|d| SearchValue::Text(d.name.clone()))
+            .collect();
+        Some(Filter::Or(vec![
+            Filter::In(TaskField::TaskDefName, tasks),
+            Filter::In(TaskField::WorkflowType, workflows),
+        ]))
     }
 }

@@ -23,6 +23,8 @@ pub struct TestApp {
     plain: reqwest::Client,
     /// The token sent with every request (the first admin's), if any.
     pub token: Option<String>,
+    /// The route table: method, path and declared access.
+    pub routes: Vec<(String, String, podium_core::security::RouteAccess)>,
     pub clock: FakeClock,
     runtime: Arc<podium_core::service::Runtime>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -71,6 +73,11 @@ impl TestApp {
             .expect("server starts");
         let base = format!("http://{}", app.local_addr());
         let runtime = app.runtime();
+        let routes = app
+            .routes()
+            .iter()
+            .map(|r| (r.method.to_string(), r.path.to_string(), r.access))
+            .collect();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
@@ -80,6 +87,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             plain: reqwest::Client::new(),
             token: None,
+            routes,
             clock,
             runtime,
             stop: Some(stop),

@@ -7,6 +7,7 @@ mod errors;
 mod helpers;
 mod lifecycle;
 mod queues;
+mod route_walk;
 mod security;
 mod system_tasks;
 mod workflows;

@@ -1,0 +1,400 @@
+//! Walks the whole route table: every non-public route answers 401 without
+//! credentials, and a principal with no roles and no grants gets 403, or (for lists,
+//! searches and questions about itself) an answer that shows nothing of anyone
+//! else's. A route added without an entry here fails this test, so nobody adds a
+//! route without deciding who may use it.
+
+use podium_core::security::RouteAccess;
+use serde_json::{Value, json};
+
+use crate::helpers::{Answer, TestApp, linear, task_def};
+
+/// What a principal with nothing may see of a route.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Expect {
+    /// 403.
+    Forbidden,
+    /// 200 with nothing in it (an empty list, map or search result).
+    Nothing,
+    /// 200: the route is about the caller itself.
+    AboutSelf,
+    /// 200 with every item of a bulk request refused.
+    BulkRefused,
+}
+
+/// Everything the walk needs to name: ids made by the admin.
+struct Fixture {
+    workflow_id: String,
+    task_id: String,
+    app_id: String,
+    key_id: String,
+}
+
+/// The concrete request for a route and what the unprivileged caller must get.
+fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Value>, Expect)> {
+    use Expect::*;
+    let (wid, tid, app, key) = (&f.workflow_id, &f.task_id, &f.app_id, &f.key_id);
+    let def = linear("walk_flow", &[("walk_task", "a")]);
+    let result = json!({"workflowInstanceId": wid, "taskId": tid, "status": "COMPLETED"});
+    let grant = json!({"subject": {"type": "USER", "id": "jane"}, "target": {"type": "WORKFLOW_DEF", "id": "walk_flow"}, "access": ["READ"]});
+    let tag = json!({"key": "walk", "value": "yes"});
+    let r = |p: String, body: Option<Value>, e: Expect| Some((p, body, e));
+    match (method, path) {
+        ("GET", "/api/users") => r("/api/users".into(), None, Forbidden),
+        ("GET", "/api/users/{id}") => r("/api/users/jane".into(), None, Forbidden),
+        ("PUT", "/api/users/{id}") => r(
+            "/api/users/jane".into(),
+            Some(json!({"name": "J"})),
+            Forbidden,
+        ),
+        ("DELETE", "/api/users/{id}") => r("/api/users/jane".into(), None, Forbidden),
+        ("GET", "/api/users/{id}/permissions") => {
+            r("/api/users/jane/permissions".into(), None, Forbidden)
+        }
+        ("GET", "/api/users/{id}/checkPermissions") => r(
+            "/api/users/jane/checkPermissions?type=WORKFLOW_DEF&id=walk_flow".into(),
+            None,
+            Forbidden,
+        ),
+        ("GET", "/api/groups") => r("/api/groups".into(), None, Forbidden),
+        ("GET", "/api/groups/{id}") => r("/api/groups/team".into(), None, Forbidden),
+        ("PUT", "/api/groups/{id}") => r(
+            "/api/groups/team".into(),
+            Some(json!({"description": "x"})),
+            Forbidden,
+        ),
+        ("DELETE", "/api/groups/{id}") => r("/api/groups/team".into(), None, Forbidden),
+        ("GET", "/api/groups/{id}/users") => r("/api/groups/team/users".into(), None, Forbidden),
+        ("POST", "/api/groups/{id}/users") => r(
+            "/api/groups/team/users".into(),
+            Some(json!(["jane"])),
+            Forbidden,
+        ),
+        ("DELETE", "/api/groups/{id}/users") => r(
+            "/api/groups/team/users".into(),
+            Some(json!(["jane"])),
+            Forbidden,
+        ),
+        ("POST", "/api/groups/{id}/users/{user_id}") => {
+            r("/api/groups/team/users/jane".into(), None, Forbidden)
+        }
+        ("DELETE", "/api/groups/{id}/users/{user_id}") => {
+            r("/api/groups/team/users/jane".into(), None, Forbidden)
+        }
+        ("GET", "/api/groups/{id}/permissions") => {
+            r("/api/groups/team/permissions".into(), None, Forbidden)
+        }
+        ("POST", "/api/auth/authorization") => r(path.into(), Some(grant), Forbidden),
+        ("DELETE", "/api/auth/authorization") => r(path.into(), Some(grant), Forbidden),
+        ("GET", "/api/auth/authorization/{type}/{id}") => r(
+            "/api/auth/authorization/WORKFLOW_DEF/walk_flow".into(),
+            None,
+            Forbidden,
+        ),
+        ("GET", "/api/auth/explain") => r(
+            "/api/auth/explain?access=READ&type=WORKFLOW_DEF&id=walk_flow".into(),
+            None,
+            AboutSelf,
+        ),
+        ("GET", "/api/metadata/taskdefs") => r(path.into(), None, Nothing),
+        ("POST", "/api/metadata/taskdefs") => {
+            r(path.into(), Some(json!([task_def("walk_task")])), Forbidden)
+        }
+        ("PUT", "/api/metadata/taskdefs") => r(path.into(), Some(task_def("walk_task")), Forbidden),
+        ("GET", "/api/metadata/taskdefs/{name}") => {
+            r("/api/metadata/taskdefs/walk_task".into(), None, Forbidden)
+        }
+        ("DELETE", "/api/metadata/taskdefs/{name}") => {
+            r("/api/metadata/taskdefs/walk_task".into(), None, Forbidden)
+        }
+        ("GET", "/api/metadata/workflow") => r(path.into(), None, Nothing),
+        ("POST", "/api/metadata/workflow") => {
+            r(format!("{path}?overwrite=true"), Some(def), Forbidden)
+        }
+        ("PUT", "/api/metadata/workflow") => r(path.into(), Some(json!([def])), Forbidden),
+        ("GET", "/api/metadata/workflow/{name}") => {
+            r("/api/metadata/workflow/walk_flow".into(), None, Forbidden)
+        }
+        ("DELETE", "/api/metadata/workflow/{name}/{version}") => {
+            r("/api/metadata/workflow/walk_flow/1".into(), None, Forbidden)
+        }
+        (_, "/api/metadata/workflow/{name}/tags") | (_, "/api/metadata/task/{name}/tags") => {
+            let concrete = path.replace(
+                "{name}",
+                if path.contains("/task/") {
+                    "walk_task"
+                } else {
+                    "walk_flow"
+                },
+            );
+            let body = match method {
+                "GET" => None,
+                "POST" => Some(tag),
+                _ => Some(json!([tag])),
+            };
+            r(concrete, body, Forbidden)
+        }
+        ("GET", "/api/metadata/tags") => r(path.into(), None, Nothing),
+        ("GET", "/api/token/userInfo") => r(path.into(), None, AboutSelf),
+        ("GET", "/api/applications") => r(path.into(), None, Nothing),
+        ("POST", "/api/applications") => r(path.into(), Some(json!({"name": "mine"})), Forbidden),
+        ("GET", "/api/applications/key/{key_id}") => {
+            r(format!("/api/applications/key/{key}"), None, Forbidden)
+        }
+        (_, "/api/applications/{id}") => r(
+            format!("/api/applications/{app}"),
+            (method == "PUT").then(|| json!({"name": "renamed"})),
+            Forbidden,
+        ),
+        (_, "/api/applications/{id}/accessKeys") => r(
+            format!("/api/applications/{app}/accessKeys"),
+            None,
+            Forbidden,
+        ),
+        ("DELETE", "/api/applications/{id}/accessKeys/{key_id}") => r(
+            format!("/api/applications/{app}/accessKeys/{key}"),
+            None,
+            Forbidden,
+        ),
+        ("POST", "/api/applications/{id}/accessKeys/{key_id}/status") => r(
+            format!("/api/applications/{app}/accessKeys/{key}/status"),
+            None,
+            Forbidden,
+        ),
+        (_, "/api/applications/{id}/roles/{role}") => r(
+            format!("/api/applications/{app}/roles/WORKER"),
+            None,
+            Forbidden,
+        ),
+        (_, "/api/applications/{id}/tags") => r(
+            format!("/api/applications/{app}/tags"),
+            (method != "GET").then(|| json!([tag])),
+            Forbidden,
+        ),
+        ("GET", "/api/tasks/poll/{task_type}") => r(
+            "/api/tasks/poll/walk_task?workerid=w".into(),
+            None,
+            Forbidden,
+        ),
+        ("GET", "/api/tasks/poll/batch/{task_type}") => r(
+            "/api/tasks/poll/batch/walk_task?workerid=w&count=1&timeout=0".into(),
+            None,
+            Forbidden,
+        ),
+        ("POST", "/api/tasks") | ("POST", "/api/tasks/update-v2") => {
+            r(path.into(), Some(result), Forbidden)
+        }
+        ("GET", "/api/tasks/queue/sizes") => {
+            r(format!("{path}?taskType=walk_task"), None, Forbidden)
+        }
+        ("GET", "/api/tasks/queue/all") | ("GET", "/api/tasks/queue/all/verbose") => {
+            r(path.into(), None, Nothing)
+        }
+        ("GET", "/api/tasks/queue/polldata") => {
+            r(format!("{path}?taskType=walk_task"), None, Nothing)
+        }
+        ("GET", "/api/tasks/queue/polldata/all") => r(path.into(), None, Nothing),
+        ("GET", "/api/tasks/search") | ("GET", "/api/tasks/search-v2") => {
+            r(format!("{path}?freeText=*"), None, Nothing)
+        }
+        ("GET", "/api/tasks/{id}") | ("GET", "/api/tasks/{id}/log") => {
+            r(path.replace("{id}", tid), None, Forbidden)
+        }
+        ("POST", "/api/tasks/{id}/log") => r(
+            format!("/api/tasks/{tid}/log"),
+            Some(json!("a line")),
+            Forbidden,
+        ),
+        ("POST", "/api/tasks/{id}/{reference}/{status}") => r(
+            format!("/api/tasks/{wid}/a/COMPLETED?workerid=w"),
+            Some(json!({})),
+            Forbidden,
+        ),
+        ("POST", "/api/tasks/{id}/{reference}/{status}/sync") => r(
+            format!("/api/tasks/{wid}/a/COMPLETED/sync?workerid=w"),
+            Some(json!({})),
+            Forbidden,
+        ),
+        ("POST", "/api/workflow") => r(path.into(), Some(json!({"name": "walk_flow"})), Forbidden),
+        ("GET", "/api/workflow/search") | ("GET", "/api/workflow/search-v2") => {
+            r(format!("{path}?freeText=*"), None, Nothing)
+        }
+        ("GET", "/api/workflow/running/{name}") => {
+            r("/api/workflow/running/walk_flow".into(), None, Forbidden)
+        }
+        ("POST", "/api/workflow/correlated/batch") => r(
+            format!("{path}?includeClosed=true"),
+            Some(json!({"workflowNames": ["walk_flow"], "correlationIds": ["walk-1"]})),
+            Forbidden,
+        ),
+        ("POST", "/api/workflow/execute/{name}/{version}") => r(
+            "/api/workflow/execute/walk_flow/1".into(),
+            Some(json!({"name": "walk_flow"})),
+            Forbidden,
+        ),
+        ("PUT", "/api/workflow/decide/{id}") => {
+            r(format!("/api/workflow/decide/{wid}"), None, Forbidden)
+        }
+        (_, p) if p.starts_with("/api/workflow/bulk/") => {
+            r(path.into(), Some(json!([wid])), BulkRefused)
+        }
+        ("POST", "/api/workflow/{id}") => {
+            r("/api/workflow/walk_flow".into(), Some(json!({})), Forbidden)
+        }
+        ("GET", "/api/workflow/{id}") | ("DELETE", "/api/workflow/{id}") => {
+            r(format!("/api/workflow/{wid}"), None, Forbidden)
+        }
+        ("POST", "/api/workflow/{id}/correlated") => r(
+            "/api/workflow/walk_flow/correlated".into(),
+            Some(json!(["walk-1"])),
+            Forbidden,
+        ),
+        ("GET", "/api/workflow/{id}/correlated/{correlation_id}") => r(
+            "/api/workflow/walk_flow/correlated/walk-1".into(),
+            None,
+            Forbidden,
+        ),
+        ("PUT", "/api/workflow/{id}/skiptask/{reference}") => r(
+            format!("/api/workflow/{wid}/skiptask/a"),
+            Some(json!({})),
+            Forbidden,
+        ),
+        (_, p) if p.starts_with("/api/workflow/{id}/") => {
+            let body = (method == "POST").then(|| json!({}));
+            r(path.replace("{id}", wid), body, Forbidden)
+        }
+        _ => None,
+    }
+}
+
+/// Whether an answer shows nothing.
+fn is_empty(answer: &Answer) -> bool {
+    match answer.json() {
+        Value::Array(items) => items.is_empty(),
+        Value::Object(map) if map.contains_key("results") => {
+            map["results"].as_array().is_some_and(Vec::is_empty) && map["totalHits"] == 0
+        }
+        Value::Object(map) => map.is_empty(),
+        _ => false,
+    }
+}
+
+#[tokio::test]
+async fn every_route_is_closed_to_strangers() {
+    let app = TestApp::spawn().await;
+    // Things to aim at, made by the admin.
+    app.register(
+        json!([task_def("walk_task")]),
+        linear("walk_flow", &[("walk_task", "a")]),
+    )
+    .await;
+    app.post(
+        "/api/metadata/workflow/walk_flow/tags",
+        json!({"key": "walk", "value": "yes"}),
+    )
+    .await;
+    let started = app
+        .post(
+            "/api/workflow",
+            json!({"name": "walk_flow", "correlationId": "walk-1"}),
+        )
+        .await;
+    let workflow_id = started.text.clone();
+    let task_id = app.workflow(&workflow_id).await["tasks"][0]["taskId"]
+        .as_str()
+        .expect("task id")
+        .to_string();
+    app.call(
+        "PUT",
+        "/api/groups/team",
+        Some(json!({"description": "Team"})),
+    )
+    .await;
+    app.call("PUT", "/api/users/jane", Some(json!({"name": "Jane"})))
+        .await;
+    let target = app
+        .post("/api/applications", json!({"name": "target"}))
+        .await;
+    let app_id = target.json()["id"].as_str().expect("id").to_string();
+    let key = app
+        .post(&format!("/api/applications/{app_id}/accessKeys"), json!({}))
+        .await;
+    let key_id = key.json()["id"].as_str().expect("key").to_string();
+    // A worker polls once, so queues and poll data are not empty for the admin.
+    app.poll("other_queue", 1, 0).await;
+    // The stranger: an application with no roles and no grants.
+    let stranger = app
+        .post("/api/applications", json!({"name": "stranger"}))
+        .await;
+    let stranger_id = stranger.json()["id"].as_str().expect("id").to_string();
+    let stranger_key = app
+        .post(
+            &format!("/api/applications/{stranger_id}/accessKeys"),
+            json!({}),
+        )
+        .await
+        .json();
+    let token = app
+        .mint(
+            stranger_key["id"].as_str().expect("id"),
+            stranger_key["secret"].as_str().expect("secret"),
+            None,
+        )
+        .await;
+    let fixture = Fixture {
+        workflow_id,
+        task_id,
+        app_id,
+        key_id,
+    };
+
+    let mut unlisted = Vec::new();
+    let mut walked = 0;
+    for (method, path, access) in app.routes.clone() {
+        if access == RouteAccess::Public {
+            continue;
+        }
+        let Some((concrete, body, expect)) = request(&method, &path, &fixture) else {
+            unlisted.push(format!("{method} {path}"));
+            continue;
+        };
+        walked += 1;
+        let anonymous = app.call_as(None, &method, &concrete, body.clone()).await;
+        assert_eq!(
+            anonymous.status, 401,
+            "{method} {concrete} without a token: {}",
+            anonymous.text
+        );
+        assert_eq!(anonymous.json()["error"], "INVALID_TOKEN");
+        let answer = app.call_as(Some(&token), &method, &concrete, body).await;
+        let fine = match expect {
+            Expect::Forbidden => answer.status == 403,
+            Expect::Nothing => answer.status == 200 && is_empty(&answer),
+            Expect::AboutSelf => answer.status == 200 && !answer.text.contains("walk_task"),
+            Expect::BulkRefused => {
+                let body = answer.json();
+                answer.status == 200
+                    && body["bulkSuccessfulResults"]
+                        .as_array()
+                        .is_some_and(Vec::is_empty)
+                    && body["bulkErrorResults"]
+                        .as_object()
+                        .is_some_and(|errors| errors.len() == 1)
+            }
+        };
+        assert!(
+            fine,
+            "{method} {concrete} as a stranger: expected {expect:?}, got {} {}",
+            answer.status, answer.text
+        );
+    }
+    assert!(
+        unlisted.is_empty(),
+        "routes without an entry in the walk (decide who may use them, then add them): {unlisted:?}"
+    );
+    assert!(walked > 90, "walked only {walked} routes");
+    // The admin still sees what the stranger could not.
+    assert!(!is_empty(&app.get("/api/metadata/taskdefs").await));
+    assert!(!is_empty(&app.get("/api/tasks/search?freeText=*").await));
+    app.stop().await;
+}
