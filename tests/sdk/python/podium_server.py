@@ -118,7 +118,10 @@ class PodiumServer:
         return self.proc.returncode
 
 
-def start_podium(start_timeout: float = 30.0, attempts: int = 3) -> PodiumServer:
+def start_podium(
+    start_timeout: float = 30.0, attempts: int = 3, extra_env: dict[str, str] | None = None
+) -> PodiumServer:
+    """Starts a server; `extra_env` adds settings (e.g. PODIUM_TOKEN_TTL_SECONDS)."""
     bin_path = podium_bin()
     if not bin_path.is_file():
         raise RuntimeError(f"Podium binary not found at {bin_path} (set PODIUM_BIN)")
@@ -147,6 +150,7 @@ def start_podium(start_timeout: float = 30.0, attempts: int = 3) -> PodiumServer
     key_secret = secrets.token_hex(32)
     env["PODIUM_ADMIN_KEY_ID"] = key_id
     env["PODIUM_ADMIN_KEY_SECRET"] = key_secret
+    env.update(extra_env or {})
 
     last_error = "not started"
     for attempt in range(1, attempts + 1):
