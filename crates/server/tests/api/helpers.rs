@@ -29,7 +29,7 @@ pub struct TestApp {
     runtime: Arc<podium_core::service::Runtime>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// A response: status, headers and body text.
@@ -92,9 +92,11 @@ impl TestApp {
             runtime,
             stop: Some(stop),
             server: Some(server),
-            _dir: dir,
+            dir,
         };
-        if config.security == podium_server::config::Security::Enabled {
+        if config.security == podium_server::config::Security::Enabled
+            && config.admin_key_id.is_some()
+        {
             let token = app.mint(ADMIN_KEY_ID, ADMIN_KEY_SECRET, Some(-1)).await;
             let mut headers = reqwest::header::HeaderMap::new();
             headers.insert(
@@ -140,6 +142,11 @@ impl TestApp {
                 .body(serde_json::to_vec(&body).expect("json"));
         }
         answer(request.send().await.expect("request sent")).await
+    }
+
+    /// The server's data directory.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
     }
 
     /// Moves the fake clock and wakes the background loops.

@@ -684,3 +684,65 @@ async fn security_can_be_switched_off() {
     assert_eq!(open.status, 200);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_first_admin_logs_in_with_a_password_until_deleted() {
+    let app = TestApp::spawn_with(|config| {
+        config.admin_key_id = None;
+        config.admin_key_secret = None;
+    })
+    .await;
+    // No terminal here: the credentials are in an owner-only file, not in the log.
+    let path = app.data_dir().join("first-admin-credentials.txt");
+    let text = std::fs::read_to_string(&path).expect("credentials file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let field = |label: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(label).map(|v| v.trim().to_string()))
+            .unwrap_or_else(|| panic!("{label} in {text}"))
+    };
+    let (password, key_id, secret) = (field("password:"), field("key id:"), field("key secret:"));
+
+    let login = app
+        .call_as(
+            None,
+            "POST",
+            "/api/token",
+            Some(json!({"email": "admin", "password": password})),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    let user_token = login.json()["token"].as_str().expect("token").to_string();
+    let me = app
+        .call_as(Some(&user_token), "GET", "/api/token/userInfo", None)
+        .await;
+    assert_eq!(me.json()["id"], "admin");
+    assert_eq!(me.json()["roles"][0]["name"], "ADMIN");
+    let wrong = app
+        .call_as(
+            None,
+            "POST",
+            "/api/token",
+            Some(json!({"email": "admin", "password": "not it"})),
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+
+    // The admin application deletes the admin user: its token stops at once.
+    let app_token = app.mint(&key_id, &secret, None).await;
+    let deleted = app
+        .call_as(Some(&app_token), "DELETE", "/api/users/admin", None)
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    let gone = app
+        .call_as(Some(&user_token), "GET", "/api/token/userInfo", None)
+        .await;
+    assert_eq!(gone.status, 401);
+    assert_eq!(gone.json()["error"], "INVALID_TOKEN");
+    app.stop().await;
+}
