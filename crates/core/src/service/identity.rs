@@ -135,6 +135,9 @@ struct Failures {
     by_address: HashMap<String, (i64, u32)>,
 }
 
+/// How often a key's last use is written to the store, at most.
+const KEY_USE_WRITE_INTERVAL_MS: i64 = 60_000;
+
 /// Entries kept before old windows are swept.
 const FAILURE_ENTRIES: usize = 100_000;
 
@@ -268,13 +271,7 @@ impl IdentityService {
         match claims {
             Some(claims) => {
                 if let Some(key_id) = claims.key.clone() {
-                    let access = self.rt.access.clone();
-                    let at = self.rt.now();
-                    tokio::spawn(async move {
-                        if let Err(err) = access.record_key_use(vec![(key_id, at)]).await {
-                            tracing::warn!(error = %err, "could not record an access key's use");
-                        }
-                    });
+                    self.note_key_use(key_id);
                 }
                 tokens.mint(&claims)
             }
@@ -284,6 +281,36 @@ impl IdentityService {
                 Err(bad_credentials())
             }
         }
+    }
+
+    /// Records that a key was used: in memory at once, in the store at most once a
+    /// minute per key (a burst of mints costs no burst of writes).
+    fn note_key_use(&self, key_id: String) {
+        let at = self.rt.now();
+        let stored_recently = {
+            let mut directory = self.rt.access.directory().write();
+            match directory.keys.get_mut(&key_id) {
+                Some(key) => {
+                    let recent = key
+                        .last_used_at
+                        .is_some_and(|last| at - last < KEY_USE_WRITE_INTERVAL_MS);
+                    if !recent {
+                        key.last_used_at = Some(at);
+                    }
+                    recent
+                }
+                None => true,
+            }
+        };
+        if stored_recently {
+            return;
+        }
+        let access = self.rt.access.clone();
+        tokio::spawn(async move {
+            if let Err(err) = access.record_key_use(vec![(key_id, at)]).await {
+                tracing::warn!(error = %err, "could not record an access key's use");
+            }
+        });
     }
 
     fn key_claims(
