@@ -8,8 +8,8 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use serde::Serialize;
 
-use super::directory::Directory;
-use super::model::{Access, AccessSet, Role, RoleSet, Subject, SubjectType, Target, TargetType};
+use super::directory::{Directory, SubjectId};
+use super::model::{Access, AccessSet, Role, Subject, SubjectType, Target, TargetType};
 use super::principal::{Principal, PrincipalKind};
 use crate::error::CoreError;
 
@@ -264,40 +264,63 @@ impl Authorizer {
         access: Access,
         resource: Resource<'_>,
     ) -> Decision {
+        let directory = self.directory.read();
+        match self.evaluate(&directory, principal, access, resource) {
+            Outcome::Allowed(found) => Decision::allow(found.into_via(&directory, resource)),
+            Outcome::NeedsWorkerRole => Decision::deny("the WORKER role"),
+            Outcome::Refused => Decision::deny(format!(
+                "{} on {} {}",
+                access.name(),
+                resource.kind.target_type().name(),
+                resource.name
+            )),
+        }
+    }
+
+    /// Decides without explaining: no allocation on either answer.
+    fn allows(&self, principal: &Principal, access: Access, resource: Resource<'_>) -> bool {
+        let directory = self.directory.read();
+        matches!(
+            self.evaluate(&directory, principal, access, resource),
+            Outcome::Allowed(_)
+        )
+    }
+
+    fn evaluate<'d>(
+        &self,
+        directory: &'d Directory,
+        principal: &Principal,
+        access: Access,
+        resource: Resource<'_>,
+    ) -> Outcome<'d> {
         match principal.kind() {
-            PrincipalKind::System => return Decision::allow(Via::System),
-            PrincipalKind::Open => return Decision::allow(Via::SecurityDisabled),
+            PrincipalKind::System => return Outcome::Allowed(Found::System),
+            PrincipalKind::Open => return Outcome::Allowed(Found::SecurityDisabled),
             PrincipalKind::User | PrincipalKind::Application => {}
         }
         if self.mode == SecurityMode::Disabled {
-            return Decision::allow(Via::SecurityDisabled);
+            return Outcome::Allowed(Found::SecurityDisabled);
         }
         let roles = principal.roles();
         if roles.contains(Role::Admin) {
-            return Decision::allow(Via::Role { role: Role::Admin });
+            return Outcome::Allowed(Found::Role(Role::Admin));
         }
         if let Some(role) = roles_allowing(access, resource.kind)
             .iter()
             .find(|r| roles.contains(**r))
         {
-            return Decision::allow(Via::Role { role: *role });
+            return Outcome::Allowed(Found::Role(*role));
         }
         // Polling and updating tasks is for workers only, whatever the grants.
         if resource.kind == ResourceType::Task
             && access == Access::Execute
             && !WORKER_ROLES.iter().any(|r| roles.contains(*r))
         {
-            return Decision::deny("the WORKER role");
+            return Outcome::NeedsWorkerRole;
         }
-        let directory = self.directory.read();
-        match decide_by_grants(&directory, principal, roles, access, resource) {
-            Some(via) => Decision::allow(via),
-            None => Decision::deny(format!(
-                "{} on {} {}",
-                access.name(),
-                resource.kind.target_type().name(),
-                resource.name
-            )),
+        match find_grant(directory, principal, access, resource) {
+            Some(found) => Outcome::Allowed(found),
+            None => Outcome::Refused,
         }
     }
 
@@ -308,7 +331,7 @@ impl Authorizer {
         access: Access,
         resource: Resource<'_>,
     ) -> Result<(), CoreError> {
-        if self.decide(principal, access, resource).allowed {
+        if self.allows(principal, access, resource) {
             Ok(())
         } else {
             Err(refusal(access, resource))
@@ -317,7 +340,7 @@ impl Authorizer {
 
     /// Whether `principal` may do `access` on `resource`, for filtering lists.
     pub fn can(&self, principal: &Principal, access: Access, resource: Resource<'_>) -> bool {
-        self.decide(principal, access, resource).allowed
+        self.allows(principal, access, resource)
     }
 
     /// Refuses unless the principal is an administrator.
@@ -354,52 +377,104 @@ pub fn refusal(access: Access, resource: Resource<'_>) -> CoreError {
     ))
 }
 
-fn decide_by_grants(
-    directory: &Directory,
-    principal: &Principal,
-    roles: RoleSet,
-    access: Access,
-    resource: Resource<'_>,
-) -> Option<Via> {
-    let kind = resource.kind.target_type();
-    if directory.owner(kind, resource.name) == Some(principal.id()) {
-        return Some(Via::Owner);
-    }
-    let holds = |target_kind: TargetType, target_id: &str| -> Option<Via> {
-        directory
-            .holders(target_kind, target_id)
-            .iter()
-            .find(|(subject, granted)| {
-                granted.contains(access) && is_subject_of(subject, principal, roles)
-            })
-            .map(|(subject, granted)| Via::Grant {
-                subject: subject.clone(),
-                target: Target::new(target_kind, target_id),
-                access: *granted,
-            })
-    };
-    if let Some(via) = holds(kind, resource.name) {
-        return Some(via);
-    }
-    for tag in directory.tags_of(kind, resource.name) {
-        if let Some(via) = holds(TargetType::Tag, tag) {
-            return Some(via);
-        }
-    }
-    if let Some(domain) = resource.domain
-        && let Some(via) = holds(TargetType::Domain, domain)
-    {
-        return Some(via);
-    }
-    None
+/// The result of evaluating one question.
+enum Outcome<'d> {
+    Allowed(Found<'d>),
+    NeedsWorkerRole,
+    Refused,
 }
 
-fn is_subject_of(subject: &Subject, principal: &Principal, roles: RoleSet) -> bool {
-    match subject.kind {
-        SubjectType::User => subject.id == principal.id(),
-        SubjectType::Group => principal.groups().contains(&subject.id),
-        SubjectType::Role => Role::parse(&subject.id).is_some_and(|r| roles.contains(r)),
+/// What allowed a decision, borrowed from the directory until it must be explained.
+enum Found<'d> {
+    System,
+    SecurityDisabled,
+    Role(Role),
+    Owner,
+    Grant {
+        who: SubjectId,
+        target_kind: TargetType,
+        target_id: TargetId<'d>,
+        access: AccessSet,
+    },
+}
+
+/// The id of a grant's target: the resource itself, its domain, or one of its tags.
+enum TargetId<'d> {
+    Resource,
+    Domain,
+    Tag(&'d str),
+}
+
+impl Found<'_> {
+    fn into_via(self, directory: &Directory, resource: Resource<'_>) -> Via {
+        match self {
+            Found::System => Via::System,
+            Found::SecurityDisabled => Via::SecurityDisabled,
+            Found::Role(role) => Via::Role { role },
+            Found::Owner => Via::Owner,
+            Found::Grant {
+                who,
+                target_kind,
+                target_id,
+                access,
+            } => Via::Grant {
+                subject: directory.subjects.subject(who).clone(),
+                target: Target::new(
+                    target_kind,
+                    match target_id {
+                        TargetId::Resource => resource.name,
+                        TargetId::Domain => resource.domain.unwrap_or_default(),
+                        TargetId::Tag(tag) => tag,
+                    },
+                ),
+                access,
+            },
+        }
     }
+}
+
+fn find_grant<'d>(
+    directory: &'d Directory,
+    principal: &Principal,
+    access: Access,
+    resource: Resource<'_>,
+) -> Option<Found<'d>> {
+    let kind = resource.kind.target_type();
+    let entry = directory.entry(kind, resource.name);
+    if entry.is_some_and(|e| e.owner.as_deref() == Some(principal.id())) {
+        return Some(Found::Owner);
+    }
+    let domain = resource
+        .domain
+        .map(|d| directory.holder_ids(TargetType::Domain, d))
+        .unwrap_or(&[]);
+    if entry.is_none() && domain.is_empty() {
+        return None;
+    }
+    let mine = principal.subject_ids(directory);
+    let holds = |holders: &[(SubjectId, AccessSet)]| -> Option<(SubjectId, AccessSet)> {
+        holders
+            .iter()
+            .find(|(who, granted)| granted.contains(access) && mine.contains(who))
+            .copied()
+    };
+    let grant = |who, target_kind, target_id, access| Found::Grant {
+        who,
+        target_kind,
+        target_id,
+        access,
+    };
+    if let Some(entry) = entry {
+        if let Some((who, access)) = holds(&entry.holders) {
+            return Some(grant(who, kind, TargetId::Resource, access));
+        }
+        for tag in &entry.tags {
+            if let Some((who, access)) = holds(directory.holder_ids(TargetType::Tag, tag)) {
+                return Some(grant(who, TargetType::Tag, TargetId::Tag(tag), access));
+            }
+        }
+    }
+    holds(domain).map(|(who, access)| grant(who, TargetType::Domain, TargetId::Domain, access))
 }
 
 #[cfg(test)]

@@ -6,13 +6,98 @@
 use std::collections::HashMap;
 
 use super::model::{
-    AccessKey, AccessSet, Application, Grant, Group, Ownership, RoleSet, Subject, Target,
-    TargetType, User,
+    AccessKey, AccessSet, Application, Grant, Group, Ownership, RoleSet, Subject, SubjectType,
+    Target, TargetType, User,
 };
 use crate::store::{SecurityData, SecurityOp};
 
-/// Grants on one resource: who holds what.
-pub(crate) type Holders = Vec<(Subject, AccessSet)>;
+/// Grants on one resource: who (an interned subject) holds what. Kept inline so a
+/// decision reads one small array instead of chasing a string per holder.
+pub(crate) type Holders = Vec<(SubjectId, AccessSet)>;
+
+/// A subject, interned.
+pub(crate) type SubjectId = u32;
+
+/// A map by name with a fast hasher: decisions hash a few short names each, and
+/// foldhash keeps that cheap while still seeding per process.
+pub(crate) type FastMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
+
+/// One map per target type, indexed by the type (no hashing of the type itself).
+#[derive(Debug)]
+pub(crate) struct PerType<V> {
+    maps: [FastMap<V>; TargetType::ALL.len()],
+}
+
+impl<V> Default for PerType<V> {
+    fn default() -> Self {
+        PerType {
+            maps: std::array::from_fn(|_| FastMap::default()),
+        }
+    }
+}
+
+impl<V> PerType<V> {
+    pub(crate) fn of(&self, kind: TargetType) -> &FastMap<V> {
+        &self.maps[kind as usize]
+    }
+
+    pub(crate) fn of_mut(&mut self, kind: TargetType) -> &mut FastMap<V> {
+        &mut self.maps[kind as usize]
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (TargetType, &FastMap<V>)> {
+        TargetType::ALL
+            .into_iter()
+            .map(|kind| (kind, &self.maps[kind as usize]))
+    }
+}
+
+/// Grants on a resource, its creator and its `key:value` tags.
+#[derive(Debug, Default)]
+pub(crate) struct TargetEntry {
+    pub(crate) holders: Holders,
+    pub(crate) owner: Option<String>,
+    pub(crate) tags: Vec<String>,
+}
+
+impl TargetEntry {
+    fn is_empty(&self) -> bool {
+        self.holders.is_empty() && self.owner.is_none() && self.tags.is_empty()
+    }
+}
+
+/// Subjects by kind and id, each with a small number.
+#[derive(Debug, Default)]
+pub(crate) struct Subjects {
+    ids: [FastMap<SubjectId>; 3],
+    list: Vec<Subject>,
+    /// Grows whenever a subject is added, so principals know when to look again.
+    pub(crate) generation: u64,
+}
+
+impl Subjects {
+    /// The number of a subject, giving it one if new.
+    fn intern(&mut self, subject: &Subject) -> SubjectId {
+        if let Some(id) = self.get(subject.kind, &subject.id) {
+            return id;
+        }
+        let id = self.list.len() as SubjectId;
+        self.list.push(subject.clone());
+        self.generation += 1;
+        self.ids[subject.kind as usize].insert(subject.id.clone(), id);
+        id
+    }
+
+    /// The number of a subject, if it has one.
+    pub(crate) fn get(&self, kind: SubjectType, id: &str) -> Option<SubjectId> {
+        self.ids[kind as usize].get(id).copied()
+    }
+
+    /// The subject of a number.
+    pub(crate) fn subject(&self, id: SubjectId) -> &Subject {
+        &self.list[id as usize]
+    }
+}
 
 /// Everything known about identities and grants.
 #[derive(Debug, Default)]
@@ -21,12 +106,10 @@ pub struct Directory {
     pub(crate) keys: HashMap<String, AccessKey>,
     pub(crate) users: HashMap<String, User>,
     pub(crate) groups: HashMap<String, Group>,
-    /// Grants by target type, then target id.
-    pub(crate) grants: HashMap<TargetType, HashMap<String, Holders>>,
-    /// The creator of each resource, by target type, then id.
-    pub(crate) owners: HashMap<TargetType, HashMap<String, String>>,
-    /// `key:value` tags of each resource, by target type, then id.
-    pub(crate) tags: HashMap<TargetType, HashMap<String, Vec<String>>>,
+    /// What the directory knows of each resource (grants on it, its owner, its tags),
+    /// by target type, then id: one lookup answers a decision.
+    pub(crate) targets: PerType<TargetEntry>,
+    pub(crate) subjects: Subjects,
 }
 
 impl Directory {
@@ -83,87 +166,101 @@ impl Directory {
             }
             SecurityOp::PutGrant(grant) => self.put_grant(grant.clone()),
             SecurityOp::DeleteGrant { subject, target } => {
-                if let Some(by_id) = self.grants.get_mut(&target.kind)
-                    && let Some(holders) = by_id.get_mut(&target.id)
-                {
-                    holders.retain(|(s, _)| s != subject);
-                    if holders.is_empty() {
-                        by_id.remove(&target.id);
-                    }
-                }
+                let Some(who) = self.subjects.get(subject.kind, &subject.id) else {
+                    return;
+                };
+                self.change_entry(target.kind, &target.id, |entry| {
+                    entry.holders.retain(|(s, _)| *s != who);
+                });
             }
             SecurityOp::PutOwner(ownership) => self.put_owner(ownership.clone()),
             SecurityOp::DeleteOwner(target) => {
-                if let Some(by_id) = self.owners.get_mut(&target.kind) {
-                    by_id.remove(&target.id);
-                }
+                self.change_entry(target.kind, &target.id, |entry| entry.owner = None);
+            }
+        }
+    }
+
+    /// Changes an existing entry, dropping it when nothing is left in it.
+    fn change_entry(&mut self, kind: TargetType, id: &str, change: impl FnOnce(&mut TargetEntry)) {
+        let map = self.targets.of_mut(kind);
+        if let Some(entry) = map.get_mut(id) {
+            change(entry);
+            if entry.is_empty() {
+                map.remove(id);
             }
         }
     }
 
     fn put_grant(&mut self, grant: Grant) {
-        let holders = self
-            .grants
-            .entry(grant.target.kind)
-            .or_default()
+        let who = self.subjects.intern(&grant.subject);
+        let holders = &mut self
+            .targets
+            .of_mut(grant.target.kind)
             .entry(grant.target.id)
-            .or_default();
-        match holders.iter_mut().find(|(s, _)| *s == grant.subject) {
+            .or_default()
+            .holders;
+        match holders.iter_mut().find(|(s, _)| *s == who) {
             Some((_, access)) => *access = grant.access,
-            None => holders.push((grant.subject, grant.access)),
+            None => holders.push((who, grant.access)),
         }
     }
 
     fn put_owner(&mut self, ownership: Ownership) {
-        self.owners
-            .entry(ownership.target.kind)
+        self.targets
+            .of_mut(ownership.target.kind)
+            .entry(ownership.target.id)
             .or_default()
-            .insert(ownership.target.id, ownership.owner);
+            .owner = Some(ownership.owner);
     }
 
     /// Replaces the tags of a resource (`key:value` strings).
     pub fn set_tags(&mut self, kind: TargetType, id: &str, tags: Vec<String>) {
-        let by_id = self.tags.entry(kind).or_default();
         if tags.is_empty() {
-            by_id.remove(id);
+            self.change_entry(kind, id, |entry| entry.tags.clear());
         } else {
-            by_id.insert(id.to_string(), tags);
+            self.targets
+                .of_mut(kind)
+                .entry(id.to_string())
+                .or_default()
+                .tags = tags;
         }
     }
 
-    /// The grants held on one target.
-    pub(crate) fn holders(&self, kind: TargetType, id: &str) -> &[(Subject, AccessSet)] {
-        self.grants
-            .get(&kind)
-            .and_then(|by_id| by_id.get(id))
-            .map(Vec::as_slice)
+    /// What the directory knows of one resource.
+    pub(crate) fn entry(&self, kind: TargetType, id: &str) -> Option<&TargetEntry> {
+        self.targets.of(kind).get(id)
+    }
+
+    /// The grants held on one target, by interned subject.
+    pub(crate) fn holder_ids(&self, kind: TargetType, id: &str) -> &[(SubjectId, AccessSet)] {
+        self.entry(kind, id)
+            .map(|e| e.holders.as_slice())
             .unwrap_or(&[])
+    }
+
+    /// The grants held on one target.
+    pub(crate) fn holders(
+        &self,
+        kind: TargetType,
+        id: &str,
+    ) -> impl Iterator<Item = (&Subject, AccessSet)> + '_ {
+        self.holder_ids(kind, id)
+            .iter()
+            .map(|(who, access)| (self.subjects.subject(*who), *access))
     }
 
     /// The owner of a resource.
     pub(crate) fn owner(&self, kind: TargetType, id: &str) -> Option<&str> {
-        self.owners
-            .get(&kind)
-            .and_then(|by_id| by_id.get(id))
-            .map(String::as_str)
-    }
-
-    /// The tags of a resource.
-    pub(crate) fn tags_of(&self, kind: TargetType, id: &str) -> &[String] {
-        self.tags
-            .get(&kind)
-            .and_then(|by_id| by_id.get(id))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.entry(kind, id).and_then(|e| e.owner.as_deref())
     }
 
     /// Every grant, for listings.
     pub fn all_grants(&self) -> impl Iterator<Item = Grant> + '_ {
-        self.grants.iter().flat_map(|(kind, by_id)| {
-            by_id.iter().flat_map(move |(id, holders)| {
-                holders.iter().map(move |(subject, access)| Grant {
-                    subject: subject.clone(),
-                    target: Target::new(*kind, id.clone()),
+        self.targets.iter().flat_map(move |(kind, by_id)| {
+            by_id.iter().flat_map(move |(id, entry)| {
+                entry.holders.iter().map(move |(who, access)| Grant {
+                    subject: self.subjects.subject(*who).clone(),
+                    target: Target::new(kind, id.clone()),
                     access: *access,
                 })
             })

@@ -4,7 +4,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::model::{Role, RoleSet};
+use parking_lot::Mutex;
+
+use super::directory::{Directory, SubjectId};
+use super::model::{Role, RoleSet, SubjectType};
 
 /// The kind of identity behind a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,7 +25,7 @@ pub enum PrincipalKind {
 /// The resolved identity of a request: who, with which roles (its own and its
 /// groups'), in which groups. Resolved again on every request, so a change of roles
 /// or membership applies to the next one.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Principal {
     id: String,
     kind: PrincipalKind,
@@ -30,7 +33,27 @@ pub struct Principal {
     roles: RoleSet,
     groups: Arc<[String]>,
     key_id: Option<String>,
+    /// The directory's numbers for the subjects this principal answers to (itself,
+    /// its groups, its roles), worked out once per request and again only when the
+    /// directory has learnt new subjects since.
+    subject_ids: Arc<Mutex<Option<SubjectIds>>>,
 }
+
+/// Subject numbers, with the directory generation they were read at.
+type SubjectIds = (u64, Arc<[SubjectId]>);
+
+impl PartialEq for Principal {
+    fn eq(&self, other: &Principal) -> bool {
+        self.id == other.id
+            && self.kind == other.kind
+            && self.name == other.name
+            && self.roles == other.roles
+            && self.groups == other.groups
+            && self.key_id == other.key_id
+    }
+}
+
+impl Eq for Principal {}
 
 impl Principal {
     /// The engine's own identity.
@@ -51,6 +74,7 @@ impl Principal {
             roles: RoleSet::default(),
             groups: Arc::from(Vec::new()),
             key_id: None,
+            subject_ids: Arc::default(),
         }
     }
 
@@ -70,7 +94,35 @@ impl Principal {
             roles,
             groups: Arc::from(groups),
             key_id,
+            subject_ids: Arc::default(),
         }
+    }
+
+    /// The directory's numbers for this principal's subjects.
+    pub(crate) fn subject_ids(&self, directory: &Directory) -> Arc<[SubjectId]> {
+        let generation = directory.subjects.generation;
+        let mut cached = self.subject_ids.lock();
+        if let Some((seen, ids)) = cached.as_ref()
+            && *seen == generation
+        {
+            return ids.clone();
+        }
+        let subjects = &directory.subjects;
+        let mut ids = Vec::with_capacity(1 + self.groups.len());
+        ids.extend(subjects.get(SubjectType::User, &self.id));
+        ids.extend(
+            self.groups
+                .iter()
+                .filter_map(|g| subjects.get(SubjectType::Group, g)),
+        );
+        ids.extend(
+            self.roles
+                .iter()
+                .filter_map(|r| subjects.get(SubjectType::Role, r.name())),
+        );
+        let ids: Arc<[SubjectId]> = Arc::from(ids);
+        *cached = Some((generation, ids.clone()));
+        ids
     }
 
     /// The principal's id: a user id, `app:<id>`, or a fixed name for system and open.

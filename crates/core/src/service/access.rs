@@ -121,11 +121,10 @@ impl AccessControl {
             }
             let held = directory
                 .holders(target.kind, &target.id)
-                .iter()
                 .find(|(s, _)| {
                     s.kind == crate::security::model::SubjectType::Group && s.id == *group_id
                 })
-                .map(|(_, a)| *a)
+                .map(|(_, a)| a)
                 .unwrap_or(AccessSet::EMPTY);
             ops.push(SecurityOp::PutGrant(Grant {
                 subject: Subject::group(group_id.clone()),

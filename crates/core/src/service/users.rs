@@ -636,9 +636,8 @@ impl UserService {
             .directory()
             .read()
             .holders(target.kind, &target.id)
-            .iter()
-            .find(|(s, _)| s == subject)
-            .map(|(_, a)| *a)
+            .find(|(s, _)| *s == subject)
+            .map(|(_, a)| a)
             .unwrap_or(AccessSet::EMPTY)
     }
 
