@@ -56,7 +56,12 @@ fn main() {
     if which == "s3-server" {
         // One server run only (for profiling with BENCH_SERVER_WRAP).
         let dir = bench_dir();
-        let result = runtime.block_on(s3_server_run(dir.path(), "process", RUN_SECONDS));
+        let result = runtime.block_on(s3_server_run(
+            dir.path(),
+            "process",
+            RUN_SECONDS,
+            Security::On,
+        ));
         println!(
             "server {:.0} wf/s, {:.0} task updates/s",
             result.workflows_per_second, result.updates_per_second
@@ -72,6 +77,53 @@ fn main() {
     if which == "s4" || which == "all" {
         runtime.block_on(s4());
     }
+    if which == "s1" || which == "all" {
+        runtime.block_on(s1());
+    }
+}
+
+/// S1: the S3 load (workers batch-polling and updating over HTTP, a program
+/// starting workflows) against a server with security on, least-privilege
+/// applications and tokens, and the same server with security off, alternating.
+async fn s1() {
+    println!();
+    println!(
+        "S1: worker loop with security on (tokens, WORKER + grants) vs off, same load, alternating runs"
+    );
+    let dir = bench_dir();
+    let mut ratios = Vec::new();
+    let mut update_ratios = Vec::new();
+    for pair in 0..PAIRS {
+        // Alternate which goes first, so drift on the machine favours neither.
+        let (off, on) = if pair % 2 == 0 {
+            let off = s3_server_run(dir.path(), "process", RUN_SECONDS, Security::Off).await;
+            let on = s3_server_run(dir.path(), "process", RUN_SECONDS, Security::On).await;
+            (off, on)
+        } else {
+            let on = s3_server_run(dir.path(), "process", RUN_SECONDS, Security::On).await;
+            let off = s3_server_run(dir.path(), "process", RUN_SECONDS, Security::Off).await;
+            (off, on)
+        };
+        let ratio = on.workflows_per_second / off.workflows_per_second;
+        let update_ratio = on.updates_per_second / off.updates_per_second;
+        println!(
+            "  pair {}: off {:>6.0} wf/s, {:>6.0} updates/s | on {:>6.0} wf/s, {:>6.0} updates/s | on/off {:.3} (updates {:.3})",
+            pair + 1,
+            off.workflows_per_second,
+            off.updates_per_second,
+            on.workflows_per_second,
+            on.updates_per_second,
+            ratio,
+            update_ratio
+        );
+        ratios.push(ratio);
+        update_ratios.push(update_ratio);
+    }
+    println!(
+        "  median on/off: {:.3} workflows, {:.3} task updates (target >= 0.95)",
+        median(ratios),
+        median(update_ratios)
+    );
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -150,13 +202,26 @@ fn raw_transitions(dir: &Path, full_sync: bool, seconds: f64) -> f64 {
 // A server process
 // ---------------------------------------------------------------------------------
 
+/// Whether the server under test enforces access control.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Security {
+    /// The default: every call carries a token and is authorized.
+    On,
+    /// `security = "disabled"`.
+    Off,
+}
+
+const ADMIN_KEY_ID: &str = "bench-admin";
+const ADMIN_KEY_SECRET: &str = "bench-admin-secret-0123456789abcdef0123";
+
 struct Server {
     child: Child,
     base: String,
+    security: Security,
 }
 
 impl Server {
-    fn start(data_dir: &Path, durability: &str) -> Server {
+    fn start(data_dir: &Path, durability: &str, security: Security) -> Server {
         // BENCH_SERVER_WRAP runs the server under another command (a profiler), e.g.
         // `perf record -e cpu-clock -g -o perf.data --`.
         let wrap = std::env::var("BENCH_SERVER_WRAP").unwrap_or_default();
@@ -177,6 +242,12 @@ impl Server {
             .env("PODIUM_DURABILITY", durability)
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
+        match security {
+            Security::On => command
+                .env("PODIUM_ADMIN_KEY_ID", ADMIN_KEY_ID)
+                .env("PODIUM_ADMIN_KEY_SECRET", ADMIN_KEY_SECRET),
+            Security::Off => command.env("PODIUM_SECURITY", "disabled"),
+        };
         let mut child = command.spawn().expect("server starts");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
@@ -201,7 +272,96 @@ impl Server {
         Server {
             child,
             base: format!("http://{addr}"),
+            security,
         }
+    }
+
+    /// A client acting as the admin (no token when security is off).
+    async fn admin(&self) -> reqwest::Client {
+        self.client_for(ADMIN_KEY_ID, ADMIN_KEY_SECRET).await
+    }
+
+    /// A client sending a token minted from `key_id` (none when security is off).
+    async fn client_for(&self, key_id: &str, secret: &str) -> reqwest::Client {
+        if self.security == Security::Off {
+            return client();
+        }
+        let answer: Value = client()
+            .post(format!("{}/api/token", self.base))
+            .json(&json!({"keyId": key_id, "keySecret": secret}))
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("token json");
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            "X-Authorization",
+            reqwest::header::HeaderValue::from_str(answer["token"].as_str().expect("token"))
+                .expect("header"),
+        );
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .tcp_nodelay(true)
+            .default_headers(headers)
+            .build()
+            .expect("client")
+    }
+
+    /// An application with `roles` and EXECUTE on each of `grants` (type, name), as
+    /// a least-privilege program or worker would run; the admin's client when off.
+    async fn application(
+        &self,
+        name: &str,
+        roles: &[&str],
+        grants: &[(&str, &str)],
+    ) -> reqwest::Client {
+        let admin = self.admin().await;
+        if self.security == Security::Off {
+            return admin;
+        }
+        let base = &self.base;
+        let app: Value = post(
+            &admin,
+            format!("{base}/api/applications"),
+            &json!({"name": name}),
+        )
+        .await
+        .json()
+        .await
+        .expect("application");
+        let id = app["id"].as_str().expect("id");
+        for role in roles {
+            post(
+                &admin,
+                format!("{base}/api/applications/{id}/roles/{role}"),
+                &json!({}),
+            )
+            .await;
+        }
+        for (kind, target) in grants {
+            post(
+                &admin,
+                format!("{base}/api/auth/authorization"),
+                &json!({"subject": {"type": "USER", "id": format!("app:{id}")}, "target": {"type": kind, "id": target}, "access": ["EXECUTE"]}),
+            )
+            .await;
+        }
+        let key: Value = post(
+            &admin,
+            format!("{base}/api/applications/{id}/accessKeys"),
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .expect("key");
+        self.client_for(
+            key["id"].as_str().expect("key id"),
+            key["secret"].as_str().expect("secret"),
+        )
+        .await
     }
 
     fn stop(mut self) {
@@ -262,12 +422,16 @@ async fn s3_register(client: &reqwest::Client, base: &str) {
     .await;
 }
 
-async fn s3_server_run(dir: &Path, durability: &str, seconds: f64) -> S3Result {
+async fn s3_server_run(dir: &Path, durability: &str, seconds: f64, security: Security) -> S3Result {
     let data = dir.join(format!("server-{}", uuid::Uuid::new_v4()));
-    let server = Server::start(&data, durability);
+    let server = Server::start(&data, durability, security);
     let base = server.base.clone();
-    let http = client();
-    s3_register(&http, &base).await;
+    s3_register(&server.admin().await, &base).await;
+    // A starter program and a worker application with only what they need.
+    let mut grants: Vec<(&str, &str)> = S3_TYPES.iter().map(|t| ("TASK_DEF", *t)).collect();
+    let workers_http = server.application("s3-workers", &["WORKER"], &grants).await;
+    grants.push(("WORKFLOW_DEF", "s3_flow"));
+    let http = server.application("s3-starter", &[], &grants).await;
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
     let completed = Arc::new(AtomicU64::new(0));
@@ -300,8 +464,12 @@ async fn s3_server_run(dir: &Path, durability: &str, seconds: f64) -> S3Result {
     // Workers: per task type, batch polls and update-v2 chains, as the SDK workers do.
     for (index, task_type) in S3_TYPES.iter().enumerate() {
         for w in 0..4 {
-            let (http, base, stop, in_flight) =
-                (http.clone(), base.clone(), stop.clone(), in_flight.clone());
+            let (http, base, stop, in_flight) = (
+                workers_http.clone(),
+                base.clone(),
+                stop.clone(),
+                in_flight.clone(),
+            );
             let (completed, updates, measuring) =
                 (completed.clone(), updates.clone(), measuring.clone());
             let last = index == S3_TYPES.len() - 1;
@@ -385,7 +553,7 @@ async fn s3(durability: &str, full_sync: bool) {
                 .expect("raw run")
         };
         let raw_workflows = tx / 4.0;
-        let result = s3_server_run(dir.path(), durability, RUN_SECONDS).await;
+        let result = s3_server_run(dir.path(), durability, RUN_SECONDS, Security::On).await;
         let ratio = result.workflows_per_second / raw_workflows;
         println!(
             "  pair {}: raw {:>8.0} tx/s = {:>6.0} wf/s | server {:>6.0} wf/s, {:>6.0} task updates/s | ratio {:.3}",
@@ -570,8 +738,8 @@ async fn s4() {
     println!("S4: {S4_STEPS} sequential SIMPLE tasks, one long-polling worker, end to end");
     let dir = bench_dir();
     let data = dir.path().join("server");
-    let server = Server::start(&data, "process");
-    let http = client();
+    let server = Server::start(&data, "process", Security::On);
+    let http = server.admin().await;
     post(
         &http,
         format!("{}/api/metadata/workflow?overwrite=true", server.base),
