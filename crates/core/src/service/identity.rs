@@ -276,6 +276,14 @@ impl IdentityService {
                 tokens.mint(&claims)
             }
             None => {
+                // Sign (and drop) a token, so a refusal does the work of an acceptance.
+                let _ = tokens.mint(&Claims {
+                    sub: String::new(),
+                    key: None,
+                    iat: now,
+                    exp: now,
+                    iss: ISSUER.into(),
+                });
                 self.failures.lock().record(&who, client, now, &self.policy);
                 tracing::info!(client, "token request refused: bad credentials");
                 Err(bad_credentials())
