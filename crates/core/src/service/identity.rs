@@ -622,52 +622,31 @@ impl IdentityService {
             .await
     }
 
-    /// Gives an application a role. Roles beyond WORKER, METADATA_API and
-    /// APPLICATION_CREATOR need an administrator.
-    pub async fn add_role(
+    /// Gives an application a role (`add`) or takes it away. Roles beyond WORKER,
+    /// METADATA_API and APPLICATION_CREATOR need an administrator either way.
+    pub async fn change_role(
         &self,
         principal: &Principal,
         id: &str,
         role: &str,
+        add: bool,
     ) -> CoreResult<ApplicationView> {
         let role = parse_app_role(role)?;
         self.authorize_app(principal, Access::Update, id)?;
         if role.admin_only_for_applications() {
-            self.rt
-                .authorizer
-                .require_admin(principal, &format!("give an application the {role} role"))?;
-        }
-        let mut app = self.application(id)?;
-        if !app.roles.contains(&role) {
-            app.roles.push(role);
-            app.roles.sort();
-        }
-        app.updated_by = principal.id().to_string();
-        app.update_time = self.rt.now();
-        self.rt
-            .access
-            .commit(vec![SecurityOp::PutApplication(app.clone())])
-            .await?;
-        self.view(&app).await
-    }
-
-    /// Takes a role from an application.
-    pub async fn remove_role(
-        &self,
-        principal: &Principal,
-        id: &str,
-        role: &str,
-    ) -> CoreResult<ApplicationView> {
-        let role = parse_app_role(role)?;
-        self.authorize_app(principal, Access::Update, id)?;
-        if role.admin_only_for_applications() {
-            self.rt.authorizer.require_admin(
-                principal,
-                &format!("take the {role} role from an application"),
-            )?;
+            let what = if add {
+                format!("give an application the {role} role")
+            } else {
+                format!("take the {role} role from an application")
+            };
+            self.rt.authorizer.require_admin(principal, &what)?;
         }
         let mut app = self.application(id)?;
         app.roles.retain(|r| *r != role);
+        if add {
+            app.roles.push(role);
+            app.roles.sort();
+        }
         app.updated_by = principal.id().to_string();
         app.update_time = self.rt.now();
         self.rt

@@ -268,7 +268,12 @@ async fn role_add(
     Path((id, role)): Path<(String, String)>,
     _body: IgnoredBody,
 ) -> ApiResult<Json<ApplicationView>> {
-    Ok(Json(state.identity.add_role(&principal, &id, &role).await?))
+    Ok(Json(
+        state
+            .identity
+            .change_role(&principal, &id, &role, true)
+            .await?,
+    ))
 }
 
 /// Takes a role from an application. Needs: UPDATE (and ADMIN for the unrestricted
@@ -280,7 +285,10 @@ async fn role_remove(
     _body: IgnoredBody,
 ) -> ApiResult<Json<ApplicationView>> {
     Ok(Json(
-        state.identity.remove_role(&principal, &id, &role).await?,
+        state
+            .identity
+            .change_role(&principal, &id, &role, false)
+            .await?,
     ))
 }
 
