@@ -733,8 +733,42 @@ async fn the_first_admin_logs_in_with_a_password_until_deleted() {
         .await;
     assert_eq!(wrong.status, 401);
 
-    // The admin application deletes the admin user: its token stops at once.
     let app_token = app.mint(&key_id, &secret, None).await;
+
+    // A group's defaultAccess: what a member creates is shared with the group.
+    let as_app = |method: &'static str, path: &'static str, body: Value| {
+        let (app, token) = (&app, app_token.clone());
+        async move { app.call_as(Some(&token), method, path, Some(body)).await }
+    };
+    let group = as_app(
+        "PUT",
+        "/api/groups/ops",
+        json!({"description": "Ops", "defaultAccess": {"WORKFLOW_DEF": ["READ", "EXECUTE"]}}),
+    )
+    .await;
+    assert_eq!(group.status, 200, "{}", group.text);
+    let joined = as_app("PUT", "/api/users/admin", json!({"groups": ["ops"]})).await;
+    assert_eq!(joined.status, 200, "{}", joined.text);
+    let created = app
+        .call_as(
+            Some(&user_token),
+            "POST",
+            "/api/metadata/workflow",
+            Some(linear("shared_flow", &[("any_task", "a")])),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let shared = app
+        .call_as(Some(&app_token), "GET", "/api/groups/ops/permissions", None)
+        .await;
+    assert_eq!(
+        shared.json()["grantedAccess"],
+        json!([{"target": {"type": "WORKFLOW_DEF", "id": "shared_flow"}, "access": ["READ", "EXECUTE"]}]),
+        "{}",
+        shared.text
+    );
+
+    // The admin application deletes the admin user: its token stops at once.
     let deleted = app
         .call_as(Some(&app_token), "DELETE", "/api/users/admin", None)
         .await;
@@ -744,5 +778,67 @@ async fn the_first_admin_logs_in_with_a_password_until_deleted() {
         .await;
     assert_eq!(gone.status, 401);
     assert_eq!(gone.json()["error"], "INVALID_TOKEN");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_domain_grant_reaches_every_task_routed_there() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("dom_task")]),
+        linear("dom_flow", &[("dom_task", "a")]),
+    )
+    .await;
+    let worker = application(&app, "blue-workers", &["WORKER"]).await;
+    let user = format!("app:{}", worker.id);
+    assert_eq!(
+        grant(&app, &user, "DOMAIN", "blue", &["EXECUTE"])
+            .await
+            .status,
+        200
+    );
+    let started = app
+        .post(
+            "/api/workflow",
+            json!({"name": "dom_flow", "taskToDomain": {"dom_task": "blue"}}),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    // The domain's queue is the worker's; the task's own queue is not.
+    let outside = app
+        .call_as(
+            Some(&worker.token),
+            "GET",
+            "/api/tasks/poll/dom_task?workerid=b",
+            None,
+        )
+        .await;
+    assert_eq!(outside.status, 403);
+    let polled = app
+        .call_as(
+            Some(&worker.token),
+            "GET",
+            "/api/tasks/poll/dom_task?workerid=b&domain=blue",
+            None,
+        )
+        .await;
+    assert_eq!(polled.status, 200, "{}", polled.text);
+    let task = polled.json();
+    assert_eq!(task["domain"], "blue");
+    let done = app
+        .call_as(
+            Some(&worker.token),
+            "POST",
+            "/api/tasks",
+            Some(json!({"workflowInstanceId": task["workflowInstanceId"], "taskId": task["taskId"], "status": "COMPLETED"})),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    let why = app
+        .get(&format!(
+            "/api/auth/explain?subject={user}&access=EXECUTE&type=DOMAIN&id=blue"
+        ))
+        .await;
+    assert_eq!(why.json()["allowed"], true, "{}", why.text);
     app.stop().await;
 }
