@@ -80,6 +80,173 @@ fn main() {
     if which == "s1" || which == "all" {
         runtime.block_on(s1());
     }
+    if which == "s5" || which == "all" {
+        runtime.block_on(s5());
+    }
+}
+
+/// Requests per second from `clients` concurrent loops of `request` for `seconds`,
+/// and the 99th percentile latency in microseconds.
+async fn rate<F, Fut>(clients: usize, seconds: f64, request: F) -> (f64, f64)
+where
+    F: Fn() -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut handles = Vec::new();
+    for _ in 0..clients {
+        let (stop, request) = (stop.clone(), request.clone());
+        handles.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                assert!(request().await, "request failed");
+                latencies.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+            latencies
+        }));
+    }
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for handle in handles {
+        all.extend(handle.await.expect("client"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let p99 = all.get(all.len() * 99 / 100).copied().unwrap_or(0.0);
+    (all.len() as f64 / elapsed, p99)
+}
+
+/// S5: `POST /api/token` against a plain authenticated JSON POST on the same server
+/// (a correlation lookup naming no workflows: body parsed, token checked, JSON
+/// answered, no store work), alternating; then, in process, what accepting a right
+/// secret and refusing a wrong one cost.
+async fn s5() {
+    println!();
+    println!(
+        "S5: token minting vs a plain JSON POST on the same server, 64 concurrent clients, alternating"
+    );
+    let dir = bench_dir();
+    let server = Server::start(&dir.path().join("s5"), "process", Security::On);
+    let base = server.base.clone();
+    let admin = server.admin().await;
+    let app: Value = post(
+        &admin,
+        format!("{base}/api/applications"),
+        &json!({"name": "s5"}),
+    )
+    .await
+    .json()
+    .await
+    .expect("app");
+    let id = app["id"].as_str().expect("id").to_string();
+    let key: Value = post(
+        &admin,
+        format!("{base}/api/applications/{id}/accessKeys"),
+        &json!({}),
+    )
+    .await
+    .json()
+    .await
+    .expect("key");
+    let body = json!({"keyId": key["id"], "keySecret": key["secret"]});
+    let plain = client();
+    let mut ratios = Vec::new();
+    for pair in 0..PAIRS {
+        let (mint_client, mint_url, mint_body) =
+            (plain.clone(), format!("{base}/api/token"), body.clone());
+        let mint = move || {
+            let (c, u, b) = (mint_client.clone(), mint_url.clone(), mint_body.clone());
+            async move {
+                c.post(u)
+                    .json(&b)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200)
+            }
+        };
+        let (post_client, post_url) = (
+            admin.clone(),
+            format!("{base}/api/workflow/correlated/batch"),
+        );
+        let plain_post = move || {
+            let (c, u) = (post_client.clone(), post_url.clone());
+            async move {
+                c.post(u)
+                    .json(&json!({"workflowNames": [], "correlationIds": []}))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200)
+            }
+        };
+        let seconds = RUN_SECONDS / 2.0;
+        let ((mint_rate, mint_p99), (post_rate, post_p99)) = if pair % 2 == 0 {
+            let m = rate(64, seconds, mint.clone()).await;
+            (m, rate(64, seconds, plain_post.clone()).await)
+        } else {
+            let p = rate(64, seconds, plain_post.clone()).await;
+            (rate(64, seconds, mint.clone()).await, p)
+        };
+        let ratio = mint_rate / post_rate;
+        println!(
+            "  pair {}: token {:>6.0}/s (p99 {:>6.0} us) | plain POST {:>6.0}/s (p99 {:>6.0} us) | ratio {:.3}",
+            pair + 1,
+            mint_rate,
+            mint_p99,
+            post_rate,
+            post_p99,
+            ratio
+        );
+        ratios.push(ratio);
+    }
+    server.stop();
+    println!(
+        "  median token/plain: {:.3} (target >= 0.5)",
+        median(ratios)
+    );
+
+    // In process: the work behind a right and a wrong secret, interleaved.
+    use podium_core::security::crypto::{MasterKey, SecretHasher};
+    use podium_core::security::token::{Claims, TokenKeys};
+    let master = MasterKey::from_bytes(&[7u8; 32]).expect("key");
+    let hasher = SecretHasher::new(&master);
+    let tokens = TokenKeys::new(&master).expect("tokens");
+    let secret = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let stored = hasher.hash(secret);
+    let wrong = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeX";
+    let claims = Claims {
+        sub: "app:x".into(),
+        key: Some("k".into()),
+        iat: 0,
+        exp: 3600,
+        iss: "podium".into(),
+    };
+    // Both paths verify the secret and sign a token (the refusal throws its away).
+    let attempt = |candidate: &str| {
+        let ok = hasher.verify(candidate, &stored);
+        std::hint::black_box(tokens.mint(&claims).expect("mint"));
+        ok
+    };
+    let (mut right_ns, mut wrong_ns) = (Vec::new(), Vec::new());
+    for _ in 0..50 {
+        let t = Instant::now();
+        for _ in 0..1000 {
+            assert!(attempt(secret));
+        }
+        right_ns.push(t.elapsed().as_secs_f64() * 1e6);
+        let t = Instant::now();
+        for _ in 0..1000 {
+            assert!(!attempt(wrong));
+        }
+        wrong_ns.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let (right, wrong) = (median(right_ns), median(wrong_ns));
+    println!(
+        "  in process, per attempt: right secret {right:.0} ns, wrong secret {wrong:.0} ns, wrong/right {:.3} (target within 5%)",
+        wrong / right
+    );
 }
 
 /// S1: the S3 load (workers batch-polling and updating over HTTP, a program
