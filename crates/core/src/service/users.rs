@@ -32,6 +32,8 @@ pub struct UpsertUser {
     pub name: Option<String>,
     pub roles: Option<Vec<String>>,
     pub groups: Option<Vec<String>>,
+    /// Podium's addition: a disabled user's tokens are refused from the next request.
+    pub disabled: Option<bool>,
 }
 
 /// `UpsertGroupRequest`.
@@ -323,6 +325,12 @@ impl UserService {
                 ));
             }
             user.groups = set.into_iter().collect();
+        }
+        if let Some(disabled) = request.disabled {
+            if disabled && principal.id() == id {
+                return Err(CoreError::invalid("You cannot disable yourself"));
+            }
+            user.disabled = disabled;
         }
         user.update_time = now;
         self.rt
@@ -667,6 +675,46 @@ impl UserService {
         let directory = self.rt.access.directory().read();
         principal_of(&directory, id)?;
         Ok(granted(&directory, &Subject::user(id)))
+    }
+
+    /// `GET /api/auth/subjects/{type}/{id}/grants`: a subject's grants as
+    /// `[{target, access}]`, optionally of one target type. Admin, or about oneself.
+    pub fn subject_grants(
+        &self,
+        principal: &Principal,
+        kind: &str,
+        id: &str,
+        resource_type: Option<&str>,
+    ) -> CoreResult<Vec<GrantedAccess>> {
+        let kind = SubjectType::parse(kind).ok_or_else(|| {
+            CoreError::invalid(format!(
+                "Unknown subject type '{kind}'; subject types: USER, ROLE, GROUP"
+            ))
+        })?;
+        if !(kind == SubjectType::User && principal.id() == id) {
+            self.admin(principal, "read other subjects' grants")?;
+        }
+        let only = resource_type
+            .map(|t| {
+                TargetType::parse(t)
+                    .ok_or_else(|| CoreError::invalid(format!("Unknown resource type '{t}'")))
+            })
+            .transpose()?;
+        let subject = Subject {
+            kind,
+            id: id.to_string(),
+        };
+        let directory = self.rt.access.directory().read();
+        let mut list: Vec<GrantedAccess> = directory
+            .all_grants()
+            .filter(|g| g.subject == subject && only.is_none_or(|k| g.target.kind == k))
+            .map(|g| GrantedAccess {
+                target: g.target,
+                access: g.access,
+            })
+            .collect();
+        list.sort_by(|a, b| a.target.cmp(&b.target));
+        Ok(list)
     }
 
     /// The grants a group holds. Admin only.

@@ -91,6 +91,11 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
             None,
             Forbidden,
         ),
+        ("GET", "/api/auth/subjects/{type}/{id}/grants") => r(
+            "/api/auth/subjects/USER/jane/grants".into(),
+            None,
+            Forbidden,
+        ),
         ("GET", "/api/auth/explain") => r(
             "/api/auth/explain?access=READ&type=WORKFLOW_DEF&id=walk_flow".into(),
             None,

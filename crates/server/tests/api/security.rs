@@ -406,6 +406,17 @@ async fn least_privilege_worker_and_programs() {
     assert_status(&paused, 401, Some("INVALID_TOKEN"));
 
     // Who may do what on task_x, as the SDK reads it.
+    let subject_grants = app
+        .get(&format!(
+            "/api/auth/subjects/USER/{worker_user}/grants?resourceType=TASK_DEF"
+        ))
+        .await;
+    assert_eq!(
+        subject_grants.json(),
+        json!([{"target": {"type": "TASK_DEF", "id": "task_x"}, "access": ["EXECUTE"]}]),
+        "{}",
+        subject_grants.text
+    );
     let on_task = app.get("/api/auth/authorization/TASK_DEF/task_x").await;
     assert_eq!(on_task.status, 200, "{}", on_task.text);
     let executors = on_task.json()["EXECUTE"]
@@ -767,6 +778,19 @@ async fn the_first_admin_logs_in_with_a_password_until_deleted() {
         "{}",
         shared.text
     );
+
+    // Disabling the user refuses its token at once; enabling accepts it again.
+    let disabled = as_app("PUT", "/api/users/admin", json!({"disabled": true})).await;
+    assert_eq!(disabled.status, 200, "{}", disabled.text);
+    let refused = app
+        .call_as(Some(&user_token), "GET", "/api/token/userInfo", None)
+        .await;
+    assert_eq!(refused.status, 401);
+    as_app("PUT", "/api/users/admin", json!({"disabled": false})).await;
+    let back = app
+        .call_as(Some(&user_token), "GET", "/api/token/userInfo", None)
+        .await;
+    assert_eq!(back.status, 200);
 
     // The admin application deletes the admin user: its token stops at once.
     let deleted = app

@@ -6,7 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::response::IntoResponse;
 use podium_core::security::RouteAccess;
-use podium_core::service::users::{AuthorizationRequest, Explanation, UpsertGroup, UpsertUser};
+use podium_core::service::users::{
+    AuthorizationRequest, Explanation, GrantedAccess, UpsertGroup, UpsertUser,
+};
 use serde_json::{Value, json};
 
 use crate::http::error::{ApiError, ApiResult};
@@ -86,6 +88,12 @@ pub fn routes(routes: Routes) -> Routes {
             "/api/auth/authorization/{type}/{id}",
             Authenticated,
             grants_on,
+        )
+        .add(
+            Method::GET,
+            "/api/auth/subjects/{type}/{id}/grants",
+            Authenticated,
+            subject_grants,
         )
         .add(Method::GET, "/api/auth/explain", Authenticated, explain)
 }
@@ -327,5 +335,22 @@ async fn explain(
         &access,
         &kind,
         &id,
+    )?))
+}
+
+/// A subject's grants, optionally of one `resourceType`. Needs: ADMIN, or being that
+/// user.
+async fn subject_grants(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path((kind, id)): Path<(String, String)>,
+    params: Params,
+) -> ApiResult<Json<Vec<GrantedAccess>>> {
+    let resource_type = params.text("resourceType");
+    Ok(Json(state.users.subject_grants(
+        &principal,
+        &kind,
+        &id,
+        resource_type.as_deref(),
     )?))
 }
