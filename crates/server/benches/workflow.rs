@@ -15,14 +15,16 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 #![allow(clippy::disallowed_methods)] // a benchmark measures real time
 
-use std::io::{BufRead, BufReader};
+mod server;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use server::{Security, Server, client, post};
 
 const PAIRS: usize = 5;
 const RUN_SECONDS: f64 = 6.0;
@@ -132,26 +134,8 @@ async fn s5() {
     let server = Server::start(&dir.path().join("s5"), "process", Security::On);
     let base = server.base.clone();
     let admin = server.admin().await;
-    let app: Value = post(
-        &admin,
-        format!("{base}/api/applications"),
-        &json!({"name": "s5"}),
-    )
-    .await
-    .json()
-    .await
-    .expect("app");
-    let id = app["id"].as_str().expect("id").to_string();
-    let key: Value = post(
-        &admin,
-        format!("{base}/api/applications/{id}/accessKeys"),
-        &json!({}),
-    )
-    .await
-    .json()
-    .await
-    .expect("key");
-    let body = json!({"keyId": key["id"], "keySecret": key["secret"]});
+    let (key_id, secret) = server.new_key("s5", &[], &[]).await;
+    let body = json!({"keyId": key_id, "keySecret": secret});
     let plain = client();
     let mut ratios = Vec::new();
     for pair in 0..PAIRS {
@@ -363,196 +347,6 @@ fn raw_transitions(dir: &Path, full_sync: bool, seconds: f64) -> f64 {
         count += 1;
     }
     count as f64 / started.elapsed().as_secs_f64()
-}
-
-// ---------------------------------------------------------------------------------
-// A server process
-// ---------------------------------------------------------------------------------
-
-/// Whether the server under test enforces access control.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Security {
-    /// The default: every call carries a token and is authorized.
-    On,
-    /// `security = "disabled"`.
-    Off,
-}
-
-const ADMIN_KEY_ID: &str = "bench-admin";
-const ADMIN_KEY_SECRET: &str = "bench-admin-secret-0123456789abcdef0123";
-
-struct Server {
-    child: Child,
-    base: String,
-    security: Security,
-}
-
-impl Server {
-    fn start(data_dir: &Path, durability: &str, security: Security) -> Server {
-        // BENCH_SERVER_WRAP runs the server under another command (a profiler), e.g.
-        // `perf record -e cpu-clock -g -o perf.data --`.
-        let wrap = std::env::var("BENCH_SERVER_WRAP").unwrap_or_default();
-        let mut parts: Vec<String> = wrap.split_whitespace().map(str::to_string).collect();
-        parts.push(env!("CARGO_BIN_EXE_podium").to_string());
-        let mut command = Command::new(&parts[0]);
-        command.args(&parts[1..]);
-        command
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--log-level",
-                "warn,podium_server=info",
-                "--data-dir",
-            ])
-            .arg(data_dir)
-            .env("PODIUM_DURABILITY", durability)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        match security {
-            Security::On => command
-                .env("PODIUM_ADMIN_KEY_ID", ADMIN_KEY_ID)
-                .env("PODIUM_ADMIN_KEY_SECRET", ADMIN_KEY_SECRET),
-            Security::Off => command.env("PODIUM_SECURITY", "disabled"),
-        };
-        let mut child = command.spawn().expect("server starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.split("listening on http://").nth(1)
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(
-                        rest.chars()
-                            .take_while(|c| !c.is_whitespace())
-                            .collect::<String>(),
-                    );
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("server address");
-        Server {
-            child,
-            base: format!("http://{addr}"),
-            security,
-        }
-    }
-
-    /// A client acting as the admin (no token when security is off).
-    async fn admin(&self) -> reqwest::Client {
-        self.client_for(ADMIN_KEY_ID, ADMIN_KEY_SECRET).await
-    }
-
-    /// A client sending a token minted from `key_id` (none when security is off).
-    async fn client_for(&self, key_id: &str, secret: &str) -> reqwest::Client {
-        if self.security == Security::Off {
-            return client();
-        }
-        let answer: Value = client()
-            .post(format!("{}/api/token", self.base))
-            .json(&json!({"keyId": key_id, "keySecret": secret}))
-            .send()
-            .await
-            .expect("token")
-            .json()
-            .await
-            .expect("token json");
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(
-            "X-Authorization",
-            reqwest::header::HeaderValue::from_str(answer["token"].as_str().expect("token"))
-                .expect("header"),
-        );
-        reqwest::Client::builder()
-            .pool_max_idle_per_host(256)
-            .tcp_nodelay(true)
-            .default_headers(headers)
-            .build()
-            .expect("client")
-    }
-
-    /// An application with `roles` and EXECUTE on each of `grants` (type, name), as
-    /// a least-privilege program or worker would run; the admin's client when off.
-    async fn application(
-        &self,
-        name: &str,
-        roles: &[&str],
-        grants: &[(&str, &str)],
-    ) -> reqwest::Client {
-        let admin = self.admin().await;
-        if self.security == Security::Off {
-            return admin;
-        }
-        let base = &self.base;
-        let app: Value = post(
-            &admin,
-            format!("{base}/api/applications"),
-            &json!({"name": name}),
-        )
-        .await
-        .json()
-        .await
-        .expect("application");
-        let id = app["id"].as_str().expect("id");
-        for role in roles {
-            post(
-                &admin,
-                format!("{base}/api/applications/{id}/roles/{role}"),
-                &json!({}),
-            )
-            .await;
-        }
-        for (kind, target) in grants {
-            post(
-                &admin,
-                format!("{base}/api/auth/authorization"),
-                &json!({"subject": {"type": "USER", "id": format!("app:{id}")}, "target": {"type": kind, "id": target}, "access": ["EXECUTE"]}),
-            )
-            .await;
-        }
-        let key: Value = post(
-            &admin,
-            format!("{base}/api/applications/{id}/accessKeys"),
-            &json!({}),
-        )
-        .await
-        .json()
-        .await
-        .expect("key");
-        self.client_for(
-            key["id"].as_str().expect("key id"),
-            key["secret"].as_str().expect("secret"),
-        )
-        .await
-    }
-
-    fn stop(mut self) {
-        // SIGINT: the server shuts down gracefully (and a profiler wrapping it stops too).
-        let _ = Command::new("kill")
-            .arg("-INT")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .tcp_nodelay(true)
-        .build()
-        .expect("client")
-}
-
-async fn post(client: &reqwest::Client, url: String, body: &Value) -> reqwest::Response {
-    let response = client.post(url).json(body).send().await.expect("request");
-    assert!(response.status().is_success(), "{}", response.status());
-    response
 }
 
 // ---------------------------------------------------------------------------------

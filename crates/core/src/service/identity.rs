@@ -1,26 +1,20 @@
-//! Identities: tokens, applications and their access keys, and the first
-//! administrator. Users, groups and grants are in `users`.
+//! Identities: tokens and the first administrator. Applications and their access
+//! keys are in `applications`; users, groups and grants in `users` and `grants`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::runtime::Runtime;
 use crate::error::{CoreError, CoreResult};
-use crate::model::Tag;
+use crate::security::Principal;
 use crate::security::crypto::{SecretHasher, hex, random_bytes};
-use crate::security::model::{
-    AccessKey, Application, KeyStatus, Role, Target, TargetType, User, application_user_id,
-};
+use crate::security::model::{AccessKey, Application, KeyStatus, Role, User};
 use crate::security::password::{generate_password, hash_password, verify_password};
 use crate::security::token::{Claims, ISSUER, TokenKeys};
-use crate::security::{Access, Principal, Resource, ResourceType};
 use crate::store::SecurityOp;
-
-/// Tag resource type of applications.
-pub const APPLICATION_TAGS: &str = "APPLICATION";
 
 /// How tokens are minted.
 #[derive(Debug, Clone, Copy)]
@@ -76,48 +70,6 @@ impl std::fmt::Debug for TokenRequest {
     }
 }
 
-/// A created access key: the only time its secret is shown.
-#[derive(Serialize)]
-pub struct CreatedKey {
-    pub id: String,
-    pub secret: String,
-}
-
-/// An access key as listed.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyView {
-    pub id: String,
-    pub created_at: i64,
-    pub status: KeyStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_used_at: Option<i64>,
-}
-
-impl From<&AccessKey> for KeyView {
-    fn from(key: &AccessKey) -> KeyView {
-        KeyView {
-            id: key.id.clone(),
-            created_at: key.created_at,
-            status: key.status,
-            last_used_at: key.last_used_at,
-        }
-    }
-}
-
-/// An application as the API shows it.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ApplicationView {
-    pub id: String,
-    pub name: String,
-    pub created_by: String,
-    pub updated_by: String,
-    pub create_time: i64,
-    pub update_time: i64,
-    pub tags: Vec<Tag>,
-}
-
 /// The first administrator's credentials, shown once at the first start.
 pub struct FirstAdmin {
     /// The admin user and its generated password (none when the key was configured).
@@ -168,9 +120,9 @@ impl Failures {
 /// Tokens, applications and access keys.
 #[derive(Clone)]
 pub struct IdentityService {
-    rt: Arc<Runtime>,
+    pub(super) rt: Arc<Runtime>,
     tokens: Option<Arc<TokenKeys>>,
-    hasher: Option<Arc<SecretHasher>>,
+    pub(super) hasher: Option<Arc<SecretHasher>>,
     policy: TokenPolicy,
     failures: Arc<Mutex<Failures>>,
 }
@@ -182,17 +134,13 @@ fn bad_credentials() -> CoreError {
     }
 }
 
-fn application_not_found(id: &str) -> CoreError {
-    CoreError::NotFound(format!("Application '{id}' not found"))
-}
-
 /// A new random id for a key: 16 bytes, hex.
-fn new_key_id() -> CoreResult<String> {
+pub(super) fn new_key_id() -> CoreResult<String> {
     Ok(hex(&random_bytes::<16>()?))
 }
 
 /// A new random secret: 32 bytes (256 bits), hex.
-fn new_key_secret() -> CoreResult<String> {
+pub(super) fn new_key_secret() -> CoreResult<String> {
     Ok(hex(&random_bytes::<32>()?))
 }
 
@@ -447,380 +395,6 @@ impl IdentityService {
             key_secret: generated.then_some(secret),
         }))
     }
-
-    // ---- applications ------------------------------------------------------------
-
-    async fn view(&self, app: &Application) -> CoreResult<ApplicationView> {
-        let tags = self
-            .rt
-            .stores
-            .tags
-            .get_tags(APPLICATION_TAGS, &app.id)
-            .await?;
-        Ok(ApplicationView {
-            id: app.id.clone(),
-            name: app.name.clone(),
-            created_by: app.created_by.clone(),
-            updated_by: app.updated_by.clone(),
-            create_time: app.create_time,
-            update_time: app.update_time,
-            tags,
-        })
-    }
-
-    fn application(&self, id: &str) -> CoreResult<Application> {
-        self.rt
-            .access
-            .directory()
-            .read()
-            .application(id)
-            .cloned()
-            .ok_or_else(|| application_not_found(id))
-    }
-
-    fn authorize_app(&self, principal: &Principal, access: Access, id: &str) -> CoreResult<()> {
-        self.rt.authorizer.authorize(
-            principal,
-            access,
-            Resource::new(ResourceType::Application, id),
-        )
-    }
-
-    /// Creates an application; its creator owns it.
-    pub async fn create_application(
-        &self,
-        principal: &Principal,
-        name: &str,
-    ) -> CoreResult<ApplicationView> {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(CoreError::invalid("Application name cannot be empty"));
-        }
-        self.authorize_app(principal, Access::Create, name)?;
-        let now = self.rt.now();
-        let app = Application {
-            id: self.rt.ids.new_id(),
-            name: name.to_string(),
-            roles: Vec::new(),
-            created_by: principal.id().to_string(),
-            updated_by: principal.id().to_string(),
-            create_time: now,
-            update_time: now,
-        };
-        let mut ops = vec![SecurityOp::PutApplication(app.clone())];
-        ops.extend(self.rt.access.creation_ops(
-            principal,
-            Target::new(TargetType::Application, app.id.clone()),
-        ));
-        self.rt.access.commit(ops).await?;
-        self.view(&app).await
-    }
-
-    /// Applications the caller may read.
-    pub async fn list_applications(
-        &self,
-        principal: &Principal,
-    ) -> CoreResult<Vec<ApplicationView>> {
-        let mut apps: Vec<Application> = self
-            .rt
-            .access
-            .directory()
-            .read()
-            .applications()
-            .filter(|a| {
-                self.rt.authorizer.can(
-                    principal,
-                    Access::Read,
-                    Resource::new(ResourceType::Application, &a.id),
-                )
-            })
-            .cloned()
-            .collect();
-        apps.sort_by(|a, b| a.create_time.cmp(&b.create_time).then(a.id.cmp(&b.id)));
-        let mut views = Vec::with_capacity(apps.len());
-        for app in &apps {
-            views.push(self.view(app).await?);
-        }
-        Ok(views)
-    }
-
-    /// One application.
-    pub async fn get_application(
-        &self,
-        principal: &Principal,
-        id: &str,
-    ) -> CoreResult<ApplicationView> {
-        self.authorize_app(principal, Access::Read, id)?;
-        let app = self.application(id)?;
-        self.view(&app).await
-    }
-
-    /// Renames an application.
-    pub async fn update_application(
-        &self,
-        principal: &Principal,
-        id: &str,
-        name: &str,
-    ) -> CoreResult<ApplicationView> {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(CoreError::invalid("Application name cannot be empty"));
-        }
-        self.authorize_app(principal, Access::Update, id)?;
-        let mut app = self.application(id)?;
-        app.name = name.to_string();
-        app.updated_by = principal.id().to_string();
-        app.update_time = self.rt.now();
-        self.rt
-            .access
-            .commit(vec![SecurityOp::PutApplication(app.clone())])
-            .await?;
-        self.view(&app).await
-    }
-
-    /// Deletes an application, its keys (their tokens stop at once), its grants and
-    /// the grants on it.
-    pub async fn delete_application(&self, principal: &Principal, id: &str) -> CoreResult<()> {
-        self.authorize_app(principal, Access::Delete, id)?;
-        let app = self.application(id)?;
-        let user_id = app.user_id();
-        let mut ops: Vec<SecurityOp> = {
-            let directory = self.rt.access.directory().read();
-            let mut ops: Vec<SecurityOp> = directory
-                .keys_of(id)
-                .map(|k| SecurityOp::DeleteKey(k.id.clone()))
-                .collect();
-            ops.extend(
-                directory
-                    .all_grants()
-                    .filter(|g| {
-                        g.subject.kind == crate::security::model::SubjectType::User
-                            && g.subject.id == user_id
-                    })
-                    .map(|g| SecurityOp::DeleteGrant {
-                        subject: g.subject,
-                        target: g.target,
-                    }),
-            );
-            ops
-        };
-        ops.extend(
-            self.rt
-                .access
-                .deletion_ops(&Target::new(TargetType::Application, id)),
-        );
-        ops.push(SecurityOp::DeleteApplication(id.to_string()));
-        self.rt.access.commit(ops).await?;
-        self.rt
-            .stores
-            .tags
-            .set_tags(APPLICATION_TAGS, id, &[])
-            .await?;
-        self.rt
-            .access
-            .refresh_tags(TargetType::Application, id)
-            .await
-    }
-
-    /// Gives an application a role (`add`) or takes it away. Roles beyond WORKER,
-    /// METADATA_API and APPLICATION_CREATOR need an administrator either way.
-    pub async fn change_role(
-        &self,
-        principal: &Principal,
-        id: &str,
-        role: &str,
-        add: bool,
-    ) -> CoreResult<ApplicationView> {
-        let role = parse_app_role(role)?;
-        self.authorize_app(principal, Access::Update, id)?;
-        if role.admin_only_for_applications() {
-            let what = if add {
-                format!("give an application the {role} role")
-            } else {
-                format!("take the {role} role from an application")
-            };
-            self.rt.authorizer.require_admin(principal, &what)?;
-        }
-        let mut app = self.application(id)?;
-        app.roles.retain(|r| *r != role);
-        if add {
-            app.roles.push(role);
-            app.roles.sort();
-        }
-        app.updated_by = principal.id().to_string();
-        app.update_time = self.rt.now();
-        self.rt
-            .access
-            .commit(vec![SecurityOp::PutApplication(app.clone())])
-            .await?;
-        self.view(&app).await
-    }
-
-    /// Creates an access key; its secret is in the answer and nowhere else.
-    pub async fn create_key(&self, principal: &Principal, id: &str) -> CoreResult<CreatedKey> {
-        let Some(hasher) = self.hasher.clone() else {
-            return Err(CoreError::invalid(
-                "Access keys need security: this server runs with security disabled",
-            ));
-        };
-        self.authorize_app(principal, Access::Update, id)?;
-        self.application(id)?;
-        let (key_id, secret) = (new_key_id()?, new_key_secret()?);
-        let key = AccessKey {
-            id: key_id.clone(),
-            application_id: id.to_string(),
-            secret_hash: hasher.hash(&secret),
-            status: KeyStatus::Active,
-            created_at: self.rt.now(),
-            last_used_at: None,
-        };
-        self.rt.access.commit(vec![SecurityOp::PutKey(key)]).await?;
-        Ok(CreatedKey { id: key_id, secret })
-    }
-
-    /// The keys of an application.
-    pub async fn list_keys(&self, principal: &Principal, id: &str) -> CoreResult<Vec<KeyView>> {
-        self.authorize_app(principal, Access::Read, id)?;
-        self.application(id)?;
-        let mut keys: Vec<KeyView> = self
-            .rt
-            .access
-            .directory()
-            .read()
-            .keys_of(id)
-            .map(KeyView::from)
-            .collect();
-        keys.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-        Ok(keys)
-    }
-
-    fn key_of(&self, app_id: &str, key_id: &str) -> CoreResult<AccessKey> {
-        self.rt
-            .access
-            .directory()
-            .read()
-            .key(key_id)
-            .filter(|k| k.application_id == app_id)
-            .cloned()
-            .ok_or_else(|| CoreError::NotFound(format!("Access key '{key_id}' not found")))
-    }
-
-    /// Flips a key between ACTIVE and INACTIVE; tokens from an inactive key are
-    /// refused from the next request on.
-    pub async fn toggle_key(
-        &self,
-        principal: &Principal,
-        app_id: &str,
-        key_id: &str,
-    ) -> CoreResult<KeyView> {
-        self.authorize_app(principal, Access::Update, app_id)?;
-        self.application(app_id)?;
-        let mut key = self.key_of(app_id, key_id)?;
-        key.status = match key.status {
-            KeyStatus::Active => KeyStatus::Inactive,
-            KeyStatus::Inactive => KeyStatus::Active,
-        };
-        self.rt
-            .access
-            .commit(vec![SecurityOp::PutKey(key.clone())])
-            .await?;
-        Ok(KeyView::from(&key))
-    }
-
-    /// Deletes a key; its tokens are refused from the next request on.
-    pub async fn delete_key(
-        &self,
-        principal: &Principal,
-        app_id: &str,
-        key_id: &str,
-    ) -> CoreResult<()> {
-        self.authorize_app(principal, Access::Update, app_id)?;
-        self.application(app_id)?;
-        self.key_of(app_id, key_id)?;
-        self.rt
-            .access
-            .commit(vec![SecurityOp::DeleteKey(key_id.to_string())])
-            .await
-    }
-
-    /// The application that owns a key.
-    pub async fn application_of_key(
-        &self,
-        principal: &Principal,
-        key_id: &str,
-    ) -> CoreResult<ApplicationView> {
-        let app_id = self
-            .rt
-            .access
-            .directory()
-            .read()
-            .key(key_id)
-            .map(|k| k.application_id.clone())
-            .ok_or_else(|| CoreError::NotFound(format!("Access key '{key_id}' not found")))?;
-        self.get_application(principal, &app_id).await
-    }
-
-    /// The tags of an application.
-    pub async fn application_tags(&self, principal: &Principal, id: &str) -> CoreResult<Vec<Tag>> {
-        self.authorize_app(principal, Access::Read, id)?;
-        self.application(id)?;
-        Ok(self.rt.stores.tags.get_tags(APPLICATION_TAGS, id).await?)
-    }
-
-    /// Changes the tags of an application: `replace` sets them, otherwise `remove`
-    /// takes the given ones away or they are added.
-    pub async fn change_application_tags(
-        &self,
-        principal: &Principal,
-        id: &str,
-        tags: Vec<Tag>,
-        remove: bool,
-    ) -> CoreResult<()> {
-        self.authorize_app(principal, Access::Update, id)?;
-        self.application(id)?;
-        if remove {
-            self.rt
-                .stores
-                .tags
-                .remove_tags(APPLICATION_TAGS, id, &tags)
-                .await?;
-        } else {
-            self.rt
-                .stores
-                .tags
-                .add_tags(APPLICATION_TAGS, id, &tags)
-                .await?;
-        }
-        self.rt
-            .access
-            .refresh_tags(TargetType::Application, id)
-            .await
-    }
-
-    /// The user id an application acts as.
-    pub fn application_user(id: &str) -> String {
-        application_user_id(id)
-    }
-}
-
-fn parse_app_role(text: &str) -> CoreResult<Role> {
-    let role = Role::parse(text).ok_or_else(|| {
-        CoreError::invalid(format!(
-            "Unknown role '{text}'; application roles: {}",
-            Role::ALL
-                .iter()
-                .filter(|r| r.for_applications())
-                .map(|r| r.name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })?;
-    if !role.for_applications() {
-        return Err(CoreError::invalid(format!(
-            "Role {role} is for users, not applications"
-        )));
-    }
-    Ok(role)
 }
 
 /// An argon2id hash of a random password nobody knows, so unknown users cost the

@@ -2,6 +2,8 @@
 //! takes the calling `&Principal` first and authorizes before it touches a store.
 
 pub mod access;
+pub mod applications;
+pub mod grants;
 pub mod identity;
 pub mod jobs;
 pub mod metadata;

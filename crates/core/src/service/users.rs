@@ -1,25 +1,19 @@
-//! Users, groups and grants: who holds which roles, who belongs where, who may do what
-//! on which resource, and why a decision came out as it did. Managing users and
-//! groups is for administrators; a grant on a resource may be given by an
-//! administrator or by the resource's owner.
+//! Users and groups: who holds which roles and who belongs where. Managing them is
+//! for administrators. Grants and explanations are in `grants`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::identity::role_view;
 use super::runtime::Runtime;
 use crate::error::{CoreError, CoreResult};
-use crate::security::authz::{Decision, Via};
 use crate::security::model::{
-    Access, AccessSet, Grant, Group, Role, Subject, SubjectType, Target, TargetType, User,
-    application_user_id,
+    Access, AccessSet, Group, Role, Subject, SubjectType, TargetType, User, application_user_id,
 };
-use crate::security::{
-    Directory, Principal, PrincipalKind, Resource, ResourceType, principal_for_user,
-};
+use crate::security::{Directory, Principal, PrincipalKind, principal_for_user};
 use crate::store::SecurityOp;
 
 /// Longest id of a user or a group.
@@ -45,48 +39,11 @@ pub struct UpsertGroup {
     pub default_access: Option<BTreeMap<String, Vec<String>>>,
 }
 
-/// `AuthorizationRequest`, kept loose so that unknown types get a clear 400.
-#[derive(Debug, Deserialize)]
-pub struct AuthorizationRequest {
-    pub subject: Option<RefRequest>,
-    pub target: Option<RefRequest>,
-    #[serde(default)]
-    pub access: Vec<String>,
-}
-
-/// A `{type, id}` as sent.
-#[derive(Debug, Deserialize)]
-pub struct RefRequest {
-    #[serde(rename = "type", default)]
-    pub kind: String,
-    #[serde(default)]
-    pub id: String,
-}
-
-/// One entry of `grantedAccess`.
-#[derive(Debug, Serialize)]
-pub struct GrantedAccess {
-    pub target: Target,
-    pub access: AccessSet,
-}
-
-/// The answer to "why": the decision and what it rests on.
-#[derive(Debug, Serialize)]
-pub struct Explanation {
-    pub subject: String,
-    pub access: Access,
-    pub target: Target,
-    #[serde(flatten)]
-    pub decision: Decision,
-    /// The decision in one sentence.
-    pub explanation: String,
-}
-
-fn user_not_found(id: &str) -> CoreError {
+pub(super) fn user_not_found(id: &str) -> CoreError {
     CoreError::NotFound(format!("User '{id}' not found"))
 }
 
-fn group_not_found(id: &str) -> CoreError {
+pub(super) fn group_not_found(id: &str) -> CoreError {
     CoreError::NotFound(format!("Group '{id}' not found"))
 }
 
@@ -99,19 +56,34 @@ fn check_id(kind: &str, id: &str) -> CoreResult<()> {
     Ok(())
 }
 
+/// A 400 for a name outside a known set, listing the set.
+pub(super) fn unknown<'a>(
+    what: &str,
+    value: &str,
+    known: impl IntoIterator<Item = &'a str>,
+) -> CoreError {
+    let known: Vec<&str> = known.into_iter().collect();
+    CoreError::invalid(format!(
+        "Unknown {what} '{value}'; known: {}",
+        known.join(", ")
+    ))
+}
+
+/// An access by its wire name.
+pub(super) fn parse_access(name: &str) -> CoreResult<Access> {
+    Access::parse(name).ok_or_else(|| unknown("access", name, Access::ALL.map(Access::name)))
+}
+
+/// A subject type by its wire name.
+pub(super) fn parse_subject_type(name: &str) -> CoreResult<SubjectType> {
+    SubjectType::parse(name).ok_or_else(|| unknown("subject type", name, ["USER", "ROLE", "GROUP"]))
+}
+
 fn parse_roles(names: &[String], for_group: bool) -> CoreResult<Vec<Role>> {
     let mut roles = BTreeSet::new();
     for name in names {
-        let role = Role::parse(name).ok_or_else(|| {
-            CoreError::invalid(format!(
-                "Unknown role '{name}'; roles: {}",
-                Role::ALL
-                    .iter()
-                    .map(|r| r.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?;
+        let role =
+            Role::parse(name).ok_or_else(|| unknown("role", name, Role::ALL.map(Role::name)))?;
         if for_group && role == Role::UserReadOnly {
             return Err(CoreError::invalid(
                 "USER_READ_ONLY cannot be given to a group",
@@ -122,50 +94,8 @@ fn parse_roles(names: &[String], for_group: bool) -> CoreResult<Vec<Role>> {
     Ok(roles.into_iter().collect())
 }
 
-fn parse_accesses(names: &[String]) -> CoreResult<AccessSet> {
-    names
-        .iter()
-        .map(|name| {
-            Access::parse(name).ok_or_else(|| {
-                CoreError::invalid(format!(
-                    "Unknown access '{name}'; accesses: CREATE, READ, UPDATE, EXECUTE, DELETE"
-                ))
-            })
-        })
-        .collect()
-}
-
-fn parse_target(target: Option<&RefRequest>) -> CoreResult<Target> {
-    let target = target.ok_or_else(|| CoreError::invalid("target is required"))?;
-    let kind = TargetType::parse(&target.kind).ok_or_else(|| {
-        CoreError::invalid(format!(
-            "Unknown target type '{}'; target types: {}",
-            target.kind,
-            TargetType::ALL
-                .iter()
-                .map(|t| t.name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })?;
-    if target.id.trim().is_empty() {
-        return Err(CoreError::invalid("target.id is required"));
-    }
-    Ok(Target::new(kind, target.id.trim()))
-}
-
-/// The resource a grant target governs, for authorization questions.
-fn resource_of(target: &Target) -> Resource<'_> {
-    let kind = match target.kind {
-        TargetType::WorkflowDef => ResourceType::WorkflowDef,
-        TargetType::TaskDef => ResourceType::TaskDef,
-        TargetType::SecretName => ResourceType::Secret,
-        TargetType::EnvVariable => ResourceType::EnvVariable,
-        TargetType::Application => ResourceType::Application,
-        TargetType::Domain => ResourceType::Domain,
-        TargetType::Tag => ResourceType::Tag,
-    };
-    Resource::new(kind, &target.id)
+pub(super) fn parse_accesses(names: &[String]) -> CoreResult<AccessSet> {
+    names.iter().map(|name| parse_access(name)).collect()
 }
 
 /// The principal a user id names: a user, or an application as `app:<id>`.
@@ -185,7 +115,7 @@ pub fn principal_of(directory: &Directory, id: &str) -> CoreResult<Principal> {
 /// Users, groups and grants.
 #[derive(Clone)]
 pub struct UserService {
-    rt: Arc<Runtime>,
+    pub(super) rt: Arc<Runtime>,
 }
 
 impl UserService {
@@ -194,7 +124,7 @@ impl UserService {
         UserService { rt }
     }
 
-    fn admin(&self, principal: &Principal, what: &str) -> CoreResult<()> {
+    pub(super) fn admin(&self, principal: &Principal, what: &str) -> CoreResult<()> {
         self.rt.authorizer.require_admin(principal, what)
     }
 
@@ -530,294 +460,10 @@ impl UserService {
         };
         self.rt.access.commit(ops).await
     }
-
-    // ---- grants ------------------------------------------------------------------
-
-    /// Whether the principal may give or take grants on `target`: administrators on
-    /// anything, owners on what they own (not on tags or domains, which reach other
-    /// people's resources).
-    fn may_manage_grants(&self, principal: &Principal, target: &Target) -> CoreResult<()> {
-        if self.rt.authorizer.require_admin(principal, "").is_ok() {
-            return Ok(());
-        }
-        let owner = matches!(
-            self.rt
-                .authorizer
-                .decide(principal, Access::Update, resource_of(target))
-                .via,
-            Some(Via::Owner)
-        );
-        if owner && !matches!(target.kind, TargetType::Tag | TargetType::Domain) {
-            Ok(())
-        } else {
-            Err(CoreError::Forbidden(format!(
-                "You don't have permissions to manage access to {} {}: only administrators and its owner may",
-                target.kind.noun(),
-                target.id
-            )))
-        }
-    }
-
-    fn parse_subject(&self, subject: Option<&RefRequest>) -> CoreResult<Subject> {
-        let subject = subject.ok_or_else(|| CoreError::invalid("subject is required"))?;
-        let kind = SubjectType::parse(&subject.kind).ok_or_else(|| {
-            CoreError::invalid(format!(
-                "Unknown subject type '{}'; subject types: USER, ROLE, GROUP",
-                subject.kind
-            ))
-        })?;
-        let id = subject.id.trim();
-        let directory = self.rt.access.directory().read();
-        match kind {
-            SubjectType::User => {
-                let known = match id.strip_prefix("app:") {
-                    Some(app) => directory.application(app).is_some(),
-                    None => directory.user(id).is_some(),
-                };
-                if !known {
-                    return Err(user_not_found(id));
-                }
-                Ok(Subject::user(id))
-            }
-            SubjectType::Group => {
-                if directory.group(id).is_none() {
-                    return Err(group_not_found(id));
-                }
-                Ok(Subject::group(id))
-            }
-            SubjectType::Role => Role::parse(id)
-                .map(Subject::role)
-                .ok_or_else(|| CoreError::invalid(format!("Unknown role '{id}'"))),
-        }
-    }
-
-    /// Grants accesses (added to what the subject already holds on the target).
-    pub async fn grant(
-        &self,
-        principal: &Principal,
-        request: AuthorizationRequest,
-    ) -> CoreResult<()> {
-        let target = parse_target(request.target.as_ref())?;
-        let access = parse_accesses(&request.access)?;
-        if access.is_empty() {
-            return Err(CoreError::invalid("access must name at least one access"));
-        }
-        let subject = self.parse_subject(request.subject.as_ref())?;
-        self.may_manage_grants(principal, &target)?;
-        let held = self.held(&subject, &target);
-        self.rt
-            .access
-            .commit(vec![SecurityOp::PutGrant(Grant {
-                subject,
-                target,
-                access: held.union(access),
-            })])
-            .await
-    }
-
-    /// Takes accesses away (the rest of the subject's grant on the target stays).
-    pub async fn revoke(
-        &self,
-        principal: &Principal,
-        request: AuthorizationRequest,
-    ) -> CoreResult<()> {
-        let target = parse_target(request.target.as_ref())?;
-        let access = parse_accesses(&request.access)?;
-        let subject = self.parse_subject(request.subject.as_ref())?;
-        self.may_manage_grants(principal, &target)?;
-        let left = self.held(&subject, &target).minus(access);
-        let op = if left.is_empty() {
-            SecurityOp::DeleteGrant { subject, target }
-        } else {
-            SecurityOp::PutGrant(Grant {
-                subject,
-                target,
-                access: left,
-            })
-        };
-        self.rt.access.commit(vec![op]).await
-    }
-
-    fn held(&self, subject: &Subject, target: &Target) -> AccessSet {
-        self.rt
-            .access
-            .directory()
-            .read()
-            .holders(target.kind, &target.id)
-            .find(|(s, _)| *s == subject)
-            .map(|(_, a)| a)
-            .unwrap_or(AccessSet::EMPTY)
-    }
-
-    /// Who holds what on one resource: `{ACCESS: [subject]}`. Admin or owner.
-    pub fn grants_on(&self, principal: &Principal, kind: &str, id: &str) -> CoreResult<Value> {
-        let target = parse_target(Some(&RefRequest {
-            kind: kind.to_string(),
-            id: id.to_string(),
-        }))?;
-        self.may_manage_grants(principal, &target)?;
-        let directory = self.rt.access.directory().read();
-        let mut by_access: BTreeMap<&'static str, Vec<&Subject>> = BTreeMap::new();
-        for (subject, access) in directory.holders(target.kind, &target.id) {
-            for a in access.iter() {
-                by_access.entry(a.name()).or_default().push(subject);
-            }
-        }
-        Ok(json!(by_access))
-    }
-
-    /// The grants a user (or `app:<id>`) holds directly: `{grantedAccess: [...]}`.
-    /// Admin, or the user themself.
-    pub fn user_permissions(&self, principal: &Principal, id: &str) -> CoreResult<Value> {
-        if principal.id() != id {
-            self.admin(principal, "read other users' permissions")?;
-        }
-        let directory = self.rt.access.directory().read();
-        principal_of(&directory, id)?;
-        Ok(granted(&directory, &Subject::user(id)))
-    }
-
-    /// `GET /api/auth/subjects/{type}/{id}/grants`: a subject's grants as
-    /// `[{target, access}]`, optionally of one target type. Admin, or about oneself.
-    pub fn subject_grants(
-        &self,
-        principal: &Principal,
-        kind: &str,
-        id: &str,
-        resource_type: Option<&str>,
-    ) -> CoreResult<Vec<GrantedAccess>> {
-        let kind = SubjectType::parse(kind).ok_or_else(|| {
-            CoreError::invalid(format!(
-                "Unknown subject type '{kind}'; subject types: USER, ROLE, GROUP"
-            ))
-        })?;
-        if !(kind == SubjectType::User && principal.id() == id) {
-            self.admin(principal, "read other subjects' grants")?;
-        }
-        let only = resource_type
-            .map(|t| {
-                TargetType::parse(t)
-                    .ok_or_else(|| CoreError::invalid(format!("Unknown resource type '{t}'")))
-            })
-            .transpose()?;
-        let subject = Subject {
-            kind,
-            id: id.to_string(),
-        };
-        let directory = self.rt.access.directory().read();
-        let mut list: Vec<GrantedAccess> = directory
-            .all_grants()
-            .filter(|g| g.subject == subject && only.is_none_or(|k| g.target.kind == k))
-            .map(|g| GrantedAccess {
-                target: g.target,
-                access: g.access,
-            })
-            .collect();
-        list.sort_by(|a, b| a.target.cmp(&b.target));
-        Ok(list)
-    }
-
-    /// The grants a group holds. Admin only.
-    pub fn group_permissions(&self, principal: &Principal, id: &str) -> CoreResult<Value> {
-        self.admin(principal, "read groups' permissions")?;
-        let directory = self.rt.access.directory().read();
-        if directory.group(id).is_none() {
-            return Err(group_not_found(id));
-        }
-        Ok(granted(&directory, &Subject::group(id)))
-    }
-
-    /// `checkPermissions`: what a user may do on one resource, `{ACCESS: bool}`.
-    /// Admin, or the user themself.
-    pub fn check_permissions(
-        &self,
-        principal: &Principal,
-        user_id: &str,
-        kind: &str,
-        id: &str,
-    ) -> CoreResult<Value> {
-        if principal.id() != user_id {
-            self.admin(principal, "check other users' permissions")?;
-        }
-        let target = parse_target(Some(&RefRequest {
-            kind: kind.to_string(),
-            id: id.to_string(),
-        }))?;
-        let subject = {
-            let directory = self.rt.access.directory().read();
-            principal_of(&directory, user_id)?
-        };
-        let mut out = serde_json::Map::new();
-        for access in Access::ALL {
-            let allowed = self
-                .rt
-                .authorizer
-                .can(&subject, access, resource_of(&target));
-            out.insert(access.name().to_string(), Value::Bool(allowed));
-        }
-        Ok(Value::Object(out))
-    }
-
-    /// Whether `subject_id` (the caller when none) may do `access` on a target, and
-    /// what allows it, or that nothing does. Admin, or about oneself.
-    pub fn explain(
-        &self,
-        principal: &Principal,
-        subject_id: Option<&str>,
-        access: &str,
-        kind: &str,
-        id: &str,
-    ) -> CoreResult<Explanation> {
-        let access = Access::parse(access).ok_or_else(|| {
-            CoreError::invalid(format!(
-                "Unknown access '{access}'; accesses: CREATE, READ, UPDATE, EXECUTE, DELETE"
-            ))
-        })?;
-        let target = parse_target(Some(&RefRequest {
-            kind: kind.to_string(),
-            id: id.to_string(),
-        }))?;
-        let subject = match subject_id.filter(|s| !s.trim().is_empty() && *s != principal.id()) {
-            None => principal.clone(),
-            Some(other) => {
-                self.admin(principal, "explain other principals' access")?;
-                let directory = self.rt.access.directory().read();
-                principal_of(&directory, other.trim())?
-            }
-        };
-        let decision = self
-            .rt
-            .authorizer
-            .decide(&subject, access, resource_of(&target));
-        let explanation = match (&decision.via, &decision.missing) {
-            (Some(via), _) => format!(
-                "{} may {} {} {}: {via}",
-                subject.id(),
-                access.verb(),
-                target.kind.noun(),
-                target.id
-            ),
-            (None, Some(missing)) => format!(
-                "{} may not {} {} {}: nothing allows it (it needs {missing}, from a role, a grant to it, its groups or roles, a tag or domain grant, or ownership)",
-                subject.id(),
-                access.verb(),
-                target.kind.noun(),
-                target.id
-            ),
-            (None, None) => format!("{} may not {} it", subject.id(), access.verb()),
-        };
-        Ok(Explanation {
-            subject: subject.id().to_string(),
-            access,
-            target,
-            decision,
-            explanation,
-        })
-    }
 }
 
 /// Removing every grant a subject holds.
-fn grants_of_subject(directory: &Directory, subject: &Subject) -> Vec<SecurityOp> {
+pub(super) fn grants_of_subject(directory: &Directory, subject: &Subject) -> Vec<SecurityOp> {
     directory
         .all_grants()
         .filter(|g| g.subject == *subject)
@@ -826,19 +472,6 @@ fn grants_of_subject(directory: &Directory, subject: &Subject) -> Vec<SecurityOp
             target: g.target,
         })
         .collect()
-}
-
-fn granted(directory: &Directory, subject: &Subject) -> Value {
-    let mut list: Vec<GrantedAccess> = directory
-        .all_grants()
-        .filter(|g| g.subject == *subject)
-        .map(|g| GrantedAccess {
-            target: g.target,
-            access: g.access,
-        })
-        .collect();
-    list.sort_by(|a, b| a.target.cmp(&b.target));
-    json!({ "grantedAccess": list })
 }
 
 impl Principal {

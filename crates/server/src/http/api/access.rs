@@ -6,9 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::response::IntoResponse;
 use podium_core::security::RouteAccess;
-use podium_core::service::users::{
-    AuthorizationRequest, Explanation, GrantedAccess, UpsertGroup, UpsertUser,
-};
+use podium_core::service::grants::{AuthorizationRequest, Explanation, GrantedAccess};
+use podium_core::service::users::{UpsertGroup, UpsertUser};
 use serde_json::{Value, json};
 
 use crate::http::error::{ApiError, ApiResult};

@@ -9,7 +9,8 @@ use axum::http::Method;
 use axum::response::IntoResponse;
 use podium_core::model::Tag;
 use podium_core::security::{Access, ResourceType, RouteAccess};
-use podium_core::service::identity::{ApplicationView, CreatedKey, KeyView, TokenRequest};
+use podium_core::service::applications::{ApplicationView, CreatedKey, KeyView};
+use podium_core::service::identity::TokenRequest;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -1,0 +1,373 @@
+//! Grants: who may do what on which resource, given by an administrator or the
+//! resource's owner, the Orkes lookups over them, and why a decision came out as it
+//! did.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::users::{
+    UserService, group_not_found, parse_access, parse_accesses, parse_subject_type, principal_of,
+    unknown, user_not_found,
+};
+use crate::error::{CoreError, CoreResult};
+use crate::security::authz::{Decision, Via};
+use crate::security::model::{
+    Access, AccessSet, Grant, Role, Subject, SubjectType, Target, TargetType,
+};
+use crate::security::{Directory, Principal, Resource, ResourceType};
+use crate::store::SecurityOp;
+
+/// `AuthorizationRequest`, kept loose so that unknown types get a clear 400.
+#[derive(Debug, Deserialize)]
+pub struct AuthorizationRequest {
+    pub subject: Option<RefRequest>,
+    pub target: Option<RefRequest>,
+    #[serde(default)]
+    pub access: Vec<String>,
+}
+
+/// A `{type, id}` as sent.
+#[derive(Debug, Deserialize)]
+pub struct RefRequest {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub id: String,
+}
+
+/// One entry of `grantedAccess`.
+#[derive(Debug, Serialize)]
+pub struct GrantedAccess {
+    pub target: Target,
+    pub access: AccessSet,
+}
+
+/// The answer to "why": the decision and what it rests on.
+#[derive(Debug, Serialize)]
+pub struct Explanation {
+    pub subject: String,
+    pub access: Access,
+    pub target: Target,
+    #[serde(flatten)]
+    pub decision: Decision,
+    /// The decision in one sentence.
+    pub explanation: String,
+}
+
+fn parse_target(target: Option<&RefRequest>) -> CoreResult<Target> {
+    let target = target.ok_or_else(|| CoreError::invalid("target is required"))?;
+    let kind = TargetType::parse(&target.kind).ok_or_else(|| {
+        unknown(
+            "target type",
+            &target.kind,
+            TargetType::ALL.map(TargetType::name),
+        )
+    })?;
+    if target.id.trim().is_empty() {
+        return Err(CoreError::invalid("target.id is required"));
+    }
+    Ok(Target::new(kind, target.id.trim()))
+}
+
+/// The resource a grant target governs, for authorization questions.
+fn resource_of(target: &Target) -> Resource<'_> {
+    let kind = match target.kind {
+        TargetType::WorkflowDef => ResourceType::WorkflowDef,
+        TargetType::TaskDef => ResourceType::TaskDef,
+        TargetType::SecretName => ResourceType::Secret,
+        TargetType::EnvVariable => ResourceType::EnvVariable,
+        TargetType::Application => ResourceType::Application,
+        TargetType::Domain => ResourceType::Domain,
+        TargetType::Tag => ResourceType::Tag,
+    };
+    Resource::new(kind, &target.id)
+}
+
+impl UserService {
+    // ---- grants ------------------------------------------------------------------
+
+    /// Whether the principal may give or take grants on `target`: administrators on
+    /// anything, owners on what they own (not on tags or domains, which reach other
+    /// people's resources).
+    fn may_manage_grants(&self, principal: &Principal, target: &Target) -> CoreResult<()> {
+        if self.rt.authorizer.require_admin(principal, "").is_ok() {
+            return Ok(());
+        }
+        let owner = matches!(
+            self.rt
+                .authorizer
+                .decide(principal, Access::Update, resource_of(target))
+                .via,
+            Some(Via::Owner)
+        );
+        if owner && !matches!(target.kind, TargetType::Tag | TargetType::Domain) {
+            Ok(())
+        } else {
+            Err(CoreError::Forbidden(format!(
+                "You don't have permissions to manage access to {} {}: only administrators and its owner may",
+                target.kind.noun(),
+                target.id
+            )))
+        }
+    }
+
+    fn parse_subject(&self, subject: Option<&RefRequest>) -> CoreResult<Subject> {
+        let subject = subject.ok_or_else(|| CoreError::invalid("subject is required"))?;
+        let kind = parse_subject_type(&subject.kind)?;
+        let id = subject.id.trim();
+        let directory = self.rt.access.directory().read();
+        match kind {
+            SubjectType::User => {
+                let known = match id.strip_prefix("app:") {
+                    Some(app) => directory.application(app).is_some(),
+                    None => directory.user(id).is_some(),
+                };
+                if !known {
+                    return Err(user_not_found(id));
+                }
+                Ok(Subject::user(id))
+            }
+            SubjectType::Group => {
+                if directory.group(id).is_none() {
+                    return Err(group_not_found(id));
+                }
+                Ok(Subject::group(id))
+            }
+            SubjectType::Role => Role::parse(id)
+                .map(Subject::role)
+                .ok_or_else(|| unknown("role", id, Role::ALL.map(Role::name))),
+        }
+    }
+
+    /// Grants accesses (added to what the subject already holds on the target).
+    pub async fn grant(
+        &self,
+        principal: &Principal,
+        request: AuthorizationRequest,
+    ) -> CoreResult<()> {
+        let target = parse_target(request.target.as_ref())?;
+        let access = parse_accesses(&request.access)?;
+        if access.is_empty() {
+            return Err(CoreError::invalid("access must name at least one access"));
+        }
+        let subject = self.parse_subject(request.subject.as_ref())?;
+        self.may_manage_grants(principal, &target)?;
+        let held = self.held(&subject, &target);
+        self.rt
+            .access
+            .commit(vec![SecurityOp::PutGrant(Grant {
+                subject,
+                target,
+                access: held.union(access),
+            })])
+            .await
+    }
+
+    /// Takes accesses away (the rest of the subject's grant on the target stays).
+    pub async fn revoke(
+        &self,
+        principal: &Principal,
+        request: AuthorizationRequest,
+    ) -> CoreResult<()> {
+        let target = parse_target(request.target.as_ref())?;
+        let access = parse_accesses(&request.access)?;
+        let subject = self.parse_subject(request.subject.as_ref())?;
+        self.may_manage_grants(principal, &target)?;
+        let left = self.held(&subject, &target).minus(access);
+        let op = if left.is_empty() {
+            SecurityOp::DeleteGrant { subject, target }
+        } else {
+            SecurityOp::PutGrant(Grant {
+                subject,
+                target,
+                access: left,
+            })
+        };
+        self.rt.access.commit(vec![op]).await
+    }
+
+    fn held(&self, subject: &Subject, target: &Target) -> AccessSet {
+        self.rt
+            .access
+            .directory()
+            .read()
+            .holders(target.kind, &target.id)
+            .find(|(s, _)| *s == subject)
+            .map(|(_, a)| a)
+            .unwrap_or(AccessSet::EMPTY)
+    }
+
+    /// Who holds what on one resource: `{ACCESS: [subject]}`. Admin or owner.
+    pub fn grants_on(&self, principal: &Principal, kind: &str, id: &str) -> CoreResult<Value> {
+        let target = parse_target(Some(&RefRequest {
+            kind: kind.to_string(),
+            id: id.to_string(),
+        }))?;
+        self.may_manage_grants(principal, &target)?;
+        let directory = self.rt.access.directory().read();
+        let mut by_access: BTreeMap<&'static str, Vec<&Subject>> = BTreeMap::new();
+        for (subject, access) in directory.holders(target.kind, &target.id) {
+            for a in access.iter() {
+                by_access.entry(a.name()).or_default().push(subject);
+            }
+        }
+        Ok(json!(by_access))
+    }
+
+    /// The grants a user (or `app:<id>`) holds directly: `{grantedAccess: [...]}`.
+    /// Admin, or the user themself.
+    pub fn user_permissions(&self, principal: &Principal, id: &str) -> CoreResult<Value> {
+        if principal.id() != id {
+            self.admin(principal, "read other users' permissions")?;
+        }
+        let directory = self.rt.access.directory().read();
+        principal_of(&directory, id)?;
+        Ok(granted(&directory, &Subject::user(id)))
+    }
+
+    /// `GET /api/auth/subjects/{type}/{id}/grants`: a subject's grants as
+    /// `[{target, access}]`, optionally of one target type. Admin, or about oneself.
+    pub fn subject_grants(
+        &self,
+        principal: &Principal,
+        kind: &str,
+        id: &str,
+        resource_type: Option<&str>,
+    ) -> CoreResult<Vec<GrantedAccess>> {
+        let kind = parse_subject_type(kind)?;
+        if !(kind == SubjectType::User && principal.id() == id) {
+            self.admin(principal, "read other subjects' grants")?;
+        }
+        let only = resource_type
+            .map(|t| {
+                TargetType::parse(t).ok_or_else(|| {
+                    unknown("resource type", t, TargetType::ALL.map(TargetType::name))
+                })
+            })
+            .transpose()?;
+        let subject = Subject {
+            kind,
+            id: id.to_string(),
+        };
+        let directory = self.rt.access.directory().read();
+        let mut list: Vec<GrantedAccess> = directory
+            .all_grants()
+            .filter(|g| g.subject == subject && only.is_none_or(|k| g.target.kind == k))
+            .map(|g| GrantedAccess {
+                target: g.target,
+                access: g.access,
+            })
+            .collect();
+        list.sort_by(|a, b| a.target.cmp(&b.target));
+        Ok(list)
+    }
+
+    /// The grants a group holds. Admin only.
+    pub fn group_permissions(&self, principal: &Principal, id: &str) -> CoreResult<Value> {
+        self.admin(principal, "read groups' permissions")?;
+        let directory = self.rt.access.directory().read();
+        if directory.group(id).is_none() {
+            return Err(group_not_found(id));
+        }
+        Ok(granted(&directory, &Subject::group(id)))
+    }
+
+    /// `checkPermissions`: what a user may do on one resource, `{ACCESS: bool}`.
+    /// Admin, or the user themself.
+    pub fn check_permissions(
+        &self,
+        principal: &Principal,
+        user_id: &str,
+        kind: &str,
+        id: &str,
+    ) -> CoreResult<Value> {
+        if principal.id() != user_id {
+            self.admin(principal, "check other users' permissions")?;
+        }
+        let target = parse_target(Some(&RefRequest {
+            kind: kind.to_string(),
+            id: id.to_string(),
+        }))?;
+        let subject = {
+            let directory = self.rt.access.directory().read();
+            principal_of(&directory, user_id)?
+        };
+        let mut out = serde_json::Map::new();
+        for access in Access::ALL {
+            let allowed = self
+                .rt
+                .authorizer
+                .can(&subject, access, resource_of(&target));
+            out.insert(access.name().to_string(), Value::Bool(allowed));
+        }
+        Ok(Value::Object(out))
+    }
+
+    /// Whether `subject_id` (the caller when none) may do `access` on a target, and
+    /// what allows it, or that nothing does. Admin, or about oneself.
+    pub fn explain(
+        &self,
+        principal: &Principal,
+        subject_id: Option<&str>,
+        access: &str,
+        kind: &str,
+        id: &str,
+    ) -> CoreResult<Explanation> {
+        let access = parse_access(access)?;
+        let target = parse_target(Some(&RefRequest {
+            kind: kind.to_string(),
+            id: id.to_string(),
+        }))?;
+        let subject = match subject_id.filter(|s| !s.trim().is_empty() && *s != principal.id()) {
+            None => principal.clone(),
+            Some(other) => {
+                self.admin(principal, "explain other principals' access")?;
+                let directory = self.rt.access.directory().read();
+                principal_of(&directory, other.trim())?
+            }
+        };
+        let decision = self
+            .rt
+            .authorizer
+            .decide(&subject, access, resource_of(&target));
+        let explanation = match (&decision.via, &decision.missing) {
+            (Some(via), _) => format!(
+                "{} may {} {} {}: {via}",
+                subject.id(),
+                access.verb(),
+                target.kind.noun(),
+                target.id
+            ),
+            (None, Some(missing)) => format!(
+                "{} may not {} {} {}: nothing allows it (it needs {missing}, from a role, a grant to it, its groups or roles, a tag or domain grant, or ownership)",
+                subject.id(),
+                access.verb(),
+                target.kind.noun(),
+                target.id
+            ),
+            (None, None) => format!("{} may not {} it", subject.id(), access.verb()),
+        };
+        Ok(Explanation {
+            subject: subject.id().to_string(),
+            access,
+            target,
+            decision,
+            explanation,
+        })
+    }
+}
+
+fn granted(directory: &Directory, subject: &Subject) -> Value {
+    let mut list: Vec<GrantedAccess> = directory
+        .all_grants()
+        .filter(|g| g.subject == *subject)
+        .map(|g| GrantedAccess {
+            target: g.target,
+            access: g.access,
+        })
+        .collect();
+    list.sort_by(|a, b| a.target.cmp(&b.target));
+    json!({ "grantedAccess": list })
+}
