@@ -1,5 +1,5 @@
-//! Workflow benchmarks, each measured side by side with its baseline in one run
-//! (scenarios S3 and S4 of the performance plan).
+//! Workflow and access-control benchmarks, each measured side by side with its
+//! baseline in one run (scenarios S3, S4, S1 and S5 of the performance plan).
 //!
 //! - `s3`: a 3-task SIMPLE workflow driven by HTTP workers against a real server
 //!   process, against a raw SQLite "state transition" harness on the same disk with
@@ -8,8 +8,12 @@
 //!   second.
 //! - `s4`: 40 sequential SIMPLE tasks with one long-polling worker, end to end, against
 //!   the same 40 steps run in process on the services (no HTTP, no polling).
+//! - `s1`: the S3 load alternating between two live servers, security on and off.
+//! - `s5`: minting tokens against a plain authenticated JSON POST, and the cost of a
+//!   wrong secret against a right one.
+//! - `s3-server [--security-off]`: one S3 pass, to run under a profiler.
 //!
-//! Run: `cargo bench -p podium-server --bench workflow -- [s3|s4|all] [--full]`
+//! Run: `cargo bench -p podium-server --bench workflow -- [s3|s4|s1|s5|all] [--full]`
 //! (`--full` also runs S3 with `durability = power-loss` against the FULL harness).
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -58,12 +62,12 @@ fn main() {
     if which == "s3-server" {
         // One server run only (for profiling with BENCH_SERVER_WRAP).
         let dir = bench_dir();
-        let result = runtime.block_on(s3_server_run(
-            dir.path(),
-            "process",
-            RUN_SECONDS,
-            Security::On,
-        ));
+        let security = if args.iter().any(|a| a == "--security-off") {
+            Security::Off
+        } else {
+            Security::On
+        };
+        let result = runtime.block_on(s3_server_run(dir.path(), "process", RUN_SECONDS, security));
         println!(
             "server {:.0} wf/s, {:.0} task updates/s",
             result.workflows_per_second, result.updates_per_second
@@ -233,47 +237,74 @@ async fn s5() {
     );
 }
 
+/// S1 slices: pairs of a short measured stretch on each server.
+const S1_PAIRS: usize = 14;
+/// Seconds a slice runs before it is measured (the load ramps up again).
+const S1_SETTLE: f64 = 0.5;
+/// Seconds a slice is measured.
+const S1_SLICE: f64 = 2.5;
+
 /// S1: the S3 load (workers batch-polling and updating over HTTP, a program
 /// starting workflows) against a server with security on, least-privilege
-/// applications and tokens, and the same server with security off, alternating.
+/// applications and tokens, and the same binary with security off. Both servers
+/// run for the whole benchmark and the load alternates between them every few
+/// seconds (as the performance plan asks), so the two sides of a pair are seconds
+/// apart and see the same machine. Besides throughput it reports the server's CPU
+/// time per task update.
 async fn s1() {
     println!();
     println!(
-        "S1: worker loop with security on (tokens, WORKER + grants) vs off, same load, alternating runs"
+        "S1: worker loop with security on (tokens, WORKER + grants) vs off: two live servers, load alternating every {S1_SLICE} s (+{S1_SETTLE} s settle)"
     );
     let dir = bench_dir();
+    let off = S3Load::start(dir.path(), "process", Security::Off).await;
+    let on = S3Load::start(dir.path(), "process", Security::On).await;
+    // Warm both up.
+    off.measure(1.0, 0.5).await;
+    on.measure(1.0, 0.5).await;
     let mut ratios = Vec::new();
-    let mut update_ratios = Vec::new();
-    for pair in 0..PAIRS {
+    let mut cpu_ratios = Vec::new();
+    let (mut total_on, mut total_off) = (0.0, 0.0);
+    let (mut cpu_on, mut cpu_off) = (Vec::new(), Vec::new());
+    for pair in 0..S1_PAIRS {
         // Alternate which goes first, so drift on the machine favours neither.
-        let (off, on) = if pair % 2 == 0 {
-            let off = s3_server_run(dir.path(), "process", RUN_SECONDS, Security::Off).await;
-            let on = s3_server_run(dir.path(), "process", RUN_SECONDS, Security::On).await;
-            (off, on)
+        let (a, b) = if pair % 2 == 0 {
+            let a = off.measure(S1_SETTLE, S1_SLICE).await;
+            (a, on.measure(S1_SETTLE, S1_SLICE).await)
         } else {
-            let on = s3_server_run(dir.path(), "process", RUN_SECONDS, Security::On).await;
-            let off = s3_server_run(dir.path(), "process", RUN_SECONDS, Security::Off).await;
-            (off, on)
+            let b = on.measure(S1_SETTLE, S1_SLICE).await;
+            (off.measure(S1_SETTLE, S1_SLICE).await, b)
         };
-        let ratio = on.workflows_per_second / off.workflows_per_second;
-        let update_ratio = on.updates_per_second / off.updates_per_second;
+        let ratio = b.updates_per_second / a.updates_per_second;
+        let cpu_ratio = b.cpu_us_per_update / a.cpu_us_per_update;
         println!(
-            "  pair {}: off {:>6.0} wf/s, {:>6.0} updates/s | on {:>6.0} wf/s, {:>6.0} updates/s | on/off {:.3} (updates {:.3})",
+            "  pair {:>2}: off {:>5.0} wf/s, {:>5.0} upd/s, {:>5.1} cpu us/upd | on {:>5.0} wf/s, {:>5.0} upd/s, {:>5.1} cpu us/upd | on/off {:.3} (cpu per update {:.3})",
             pair + 1,
-            off.workflows_per_second,
-            off.updates_per_second,
-            on.workflows_per_second,
-            on.updates_per_second,
+            a.workflows_per_second,
+            a.updates_per_second,
+            a.cpu_us_per_update,
+            b.workflows_per_second,
+            b.updates_per_second,
+            b.cpu_us_per_update,
             ratio,
-            update_ratio
+            cpu_ratio
         );
+        total_off += a.updates_per_second;
+        total_on += b.updates_per_second;
         ratios.push(ratio);
-        update_ratios.push(update_ratio);
+        cpu_ratios.push(cpu_ratio);
+        cpu_on.push(b.cpu_us_per_update);
+        cpu_off.push(a.cpu_us_per_update);
     }
+    off.finish().await;
+    on.finish().await;
     println!(
-        "  median on/off: {:.3} workflows, {:.3} task updates (target >= 0.95)",
+        "  task updates/s on/off: median of pairs {:.3}, all slices {:.3} (target >= 0.95); server cpu per update {:.1} us on, {:.1} us off, median ratio {:.3}",
         median(ratios),
-        median(update_ratios)
+        total_on / total_off,
+        median(cpu_on),
+        median(cpu_off),
+        median(cpu_ratios)
     );
 }
 
@@ -355,11 +386,6 @@ fn raw_transitions(dir: &Path, full_sync: bool, seconds: f64) -> f64 {
 
 const S3_TYPES: [&str; 3] = ["s3_a", "s3_b", "s3_c"];
 
-struct S3Result {
-    workflows_per_second: f64,
-    updates_per_second: f64,
-}
-
 async fn s3_register(client: &reqwest::Client, base: &str) {
     let defs: Vec<Value> = S3_TYPES
         .iter()
@@ -383,116 +409,197 @@ async fn s3_register(client: &reqwest::Client, base: &str) {
     .await;
 }
 
-async fn s3_server_run(dir: &Path, durability: &str, seconds: f64, security: Security) -> S3Result {
-    let data = dir.join(format!("server-{}", uuid::Uuid::new_v4()));
-    let server = Server::start(&data, durability, security);
-    let base = server.base.clone();
-    s3_register(&server.admin().await, &base).await;
-    // A starter program and a worker application with only what they need.
-    let mut grants: Vec<(&str, &str)> = S3_TYPES.iter().map(|t| ("TASK_DEF", *t)).collect();
-    let workers_http = server.application("s3-workers", &["WORKER"], &grants).await;
-    grants.push(("WORKFLOW_DEF", "s3_flow"));
-    let http = server.application("s3-starter", &[], &grants).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let measuring = Arc::new(AtomicBool::new(false));
-    let completed = Arc::new(AtomicU64::new(0));
-    let updates = Arc::new(AtomicU64::new(0));
-    let in_flight = Arc::new(tokio::sync::Semaphore::new(400));
-    let mut handles = Vec::new();
-    // Starters: keep up to 400 workflows in flight.
-    for s in 0..4 {
-        let (http, base, stop, in_flight) =
-            (http.clone(), base.clone(), stop.clone(), in_flight.clone());
-        handles.push(tokio::spawn(async move {
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let Ok(permit) = in_flight.clone().acquire_owned().await else {
-                    break;
-                };
-                permit.forget();
-                n += 1;
-                let sent = http
-                    .post(format!("{base}/api/workflow/s3_flow"))
-                    .json(&json!({"n": n, "s": s}))
-                    .send()
-                    .await;
-                if sent.is_err() {
-                    break;
-                }
-            }
-        }));
+/// The S3 load on one server: starters keeping 400 workflows in flight and, per task
+/// type, four workers batch-polling and completing tasks. It runs only while
+/// `active` is set (paused otherwise), and counts only while `measuring` is.
+struct S3Load {
+    server: Server,
+    data: std::path::PathBuf,
+    active: Arc<AtomicBool>,
+    measuring: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    completed: Arc<AtomicU64>,
+    updates: Arc<AtomicU64>,
+    in_flight: Arc<tokio::sync::Semaphore>,
+    handles: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// What one measured stretch of an [`S3Load`] did.
+struct S3Result {
+    workflows_per_second: f64,
+    updates_per_second: f64,
+    /// Server CPU time (all threads) per task update while measuring, in µs.
+    cpu_us_per_update: f64,
+}
+
+/// Sleeps while the load is paused; false once it is stopped.
+async fn wait_active(active: &AtomicBool, stop: &AtomicBool) -> bool {
+    while !active.load(Ordering::Relaxed) {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    // Workers: per task type, batch polls and update-v2 chains, as the SDK workers do.
-    for (index, task_type) in S3_TYPES.iter().enumerate() {
-        for w in 0..4 {
-            let (http, base, stop, in_flight) = (
-                workers_http.clone(),
+    !stop.load(Ordering::Relaxed)
+}
+
+impl S3Load {
+    /// Starts a server with the S3 definitions and its load, paused.
+    async fn start(dir: &Path, durability: &str, security: Security) -> S3Load {
+        let data = dir.join(format!("server-{}", uuid::Uuid::new_v4()));
+        let server = Server::start(&data, durability, security);
+        let base = server.base.clone();
+        s3_register(&server.admin().await, &base).await;
+        // A starter program and a worker application with only what they need.
+        let mut grants: Vec<(&str, &str)> = S3_TYPES.iter().map(|t| ("TASK_DEF", *t)).collect();
+        let workers_http = server.application("s3-workers", &["WORKER"], &grants).await;
+        grants.push(("WORKFLOW_DEF", "s3_flow"));
+        let http = server.application("s3-starter", &[], &grants).await;
+        let mut load = S3Load {
+            server,
+            data,
+            active: Arc::new(AtomicBool::new(false)),
+            measuring: Arc::new(AtomicBool::new(false)),
+            stop: Arc::new(AtomicBool::new(false)),
+            completed: Arc::new(AtomicU64::new(0)),
+            updates: Arc::new(AtomicU64::new(0)),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(400)),
+            handles: Vec::new(),
+        };
+        // Starters: keep up to 400 workflows in flight.
+        for s in 0..4 {
+            let (http, base, stop, active, in_flight) = (
+                http.clone(),
                 base.clone(),
-                stop.clone(),
-                in_flight.clone(),
+                load.stop.clone(),
+                load.active.clone(),
+                load.in_flight.clone(),
             );
-            let (completed, updates, measuring) =
-                (completed.clone(), updates.clone(), measuring.clone());
-            let last = index == S3_TYPES.len() - 1;
-            handles.push(tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    let Ok(response) = http
-                        .get(format!("{base}/api/tasks/poll/batch/{task_type}?workerid=w{w}&count=16&timeout=100"))
-                        .send()
-                        .await
-                    else {
+            load.handles.push(tokio::spawn(async move {
+                let mut n = 0u64;
+                while wait_active(&active, &stop).await {
+                    let Ok(permit) = in_flight.clone().acquire_owned().await else {
                         break;
                     };
-                    let Ok(tasks) = response.json::<Vec<Value>>().await else { break };
-                    let mut queue: Vec<Value> = tasks;
-                    while let Some(task) = queue.pop() {
-                        let result = json!({
-                            "workflowInstanceId": task["workflowInstanceId"],
-                            "taskId": task["taskId"],
-                            "status": "COMPLETED",
-                            "workerId": format!("w{w}"),
-                            "outputData": {"done": true}
-                        });
-                        let Ok(response) = http.post(format!("{base}/api/tasks/update-v2")).json(&result).send().await else {
-                            break;
-                        };
-                        if measuring.load(Ordering::Relaxed) {
-                            updates.fetch_add(1, Ordering::Relaxed);
-                            if last {
-                                completed.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                        if last {
-                            in_flight.add_permits(1);
-                        }
-                        if response.status().as_u16() == 200
-                            && let Ok(next) = response.json::<Value>().await
-                        {
-                            queue.push(next);
-                        }
+                    permit.forget();
+                    n += 1;
+                    let sent = http
+                        .post(format!("{base}/api/workflow/s3_flow"))
+                        .json(&json!({"n": n, "s": s}))
+                        .send()
+                        .await;
+                    if sent.is_err() {
+                        break;
                     }
                 }
             }));
         }
+        // Workers: per task type, batch polls and update-v2 chains, as the SDK workers do.
+        for (index, task_type) in S3_TYPES.iter().enumerate() {
+            for w in 0..4 {
+                let (http, base, stop, active, in_flight) = (
+                    workers_http.clone(),
+                    base.clone(),
+                    load.stop.clone(),
+                    load.active.clone(),
+                    load.in_flight.clone(),
+                );
+                let (completed, updates, measuring) = (
+                    load.completed.clone(),
+                    load.updates.clone(),
+                    load.measuring.clone(),
+                );
+                let last = index == S3_TYPES.len() - 1;
+                load.handles.push(tokio::spawn(async move {
+                    while wait_active(&active, &stop).await {
+                        let Ok(response) = http
+                            .get(format!("{base}/api/tasks/poll/batch/{task_type}?workerid=w{w}&count=16&timeout=100"))
+                            .send()
+                            .await
+                        else {
+                            break;
+                        };
+                        let Ok(tasks) = response.json::<Vec<Value>>().await else { break };
+                        let mut queue: Vec<Value> = tasks;
+                        while let Some(task) = queue.pop() {
+                            let result = json!({
+                                "workflowInstanceId": task["workflowInstanceId"],
+                                "taskId": task["taskId"],
+                                "status": "COMPLETED",
+                                "workerId": format!("w{w}"),
+                                "outputData": {"done": true}
+                            });
+                            let Ok(response) = http.post(format!("{base}/api/tasks/update-v2")).json(&result).send().await else {
+                                break;
+                            };
+                            if measuring.load(Ordering::Relaxed) {
+                                updates.fetch_add(1, Ordering::Relaxed);
+                                if last {
+                                    completed.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                            if last {
+                                in_flight.add_permits(1);
+                            }
+                            if response.status().as_u16() == 200
+                                && let Ok(next) = response.json::<Value>().await
+                            {
+                                queue.push(next);
+                            }
+                        }
+                    }
+                }));
+            }
+        }
+        load
     }
-    // Warm up, then measure.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    measuring.store(true, Ordering::Relaxed);
-    let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
-    measuring.store(false, Ordering::Relaxed);
-    let elapsed = started.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    in_flight.add_permits(10_000);
-    for handle in handles {
-        let _ = tokio::time::timeout(Duration::from_secs(5), handle).await;
+
+    /// Runs the load for `settle` seconds, then measures it for `seconds`, then
+    /// pauses it.
+    async fn measure(&self, settle: f64, seconds: f64) -> S3Result {
+        self.active.store(true, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_secs_f64(settle)).await;
+        let (completed, updates) = (
+            self.completed.load(Ordering::Relaxed),
+            self.updates.load(Ordering::Relaxed),
+        );
+        self.measuring.store(true, Ordering::Relaxed);
+        let cpu_before = self.server.cpu_seconds();
+        let started = Instant::now();
+        tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+        self.measuring.store(false, Ordering::Relaxed);
+        let elapsed = started.elapsed().as_secs_f64();
+        let cpu = cpu_before
+            .zip(self.server.cpu_seconds())
+            .map_or(f64::NAN, |(before, after)| after - before);
+        self.active.store(false, Ordering::Relaxed);
+        let updates = (self.updates.load(Ordering::Relaxed) - updates) as f64;
+        let completed = (self.completed.load(Ordering::Relaxed) - completed) as f64;
+        S3Result {
+            workflows_per_second: completed / elapsed,
+            updates_per_second: updates / elapsed,
+            cpu_us_per_update: cpu * 1e6 / updates.max(1.0),
+        }
     }
-    server.stop();
-    let _ = std::fs::remove_dir_all(&data);
-    S3Result {
-        workflows_per_second: completed.load(Ordering::Relaxed) as f64 / elapsed,
-        updates_per_second: updates.load(Ordering::Relaxed) as f64 / elapsed,
+
+    /// Stops the load and the server, and removes its data.
+    async fn finish(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.in_flight.add_permits(10_000);
+        for handle in self.handles {
+            let _ = tokio::time::timeout(Duration::from_secs(5), handle).await;
+        }
+        self.server.stop();
+        let _ = std::fs::remove_dir_all(&self.data);
     }
+}
+
+/// One S3 run on a fresh server: 1 s of warm-up, then `seconds` measured.
+async fn s3_server_run(dir: &Path, durability: &str, seconds: f64, security: Security) -> S3Result {
+    let load = S3Load::start(dir, durability, security).await;
+    let result = load.measure(1.0, seconds).await;
+    load.finish().await;
+    result
 }
 
 async fn s3(durability: &str, full_sync: bool) {

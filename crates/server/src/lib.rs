@@ -28,7 +28,7 @@ use tracing::{info, warn};
 use config::{Config, Durability, Security};
 use http::metrics::Metrics;
 use http::routes::RouteSpec;
-use http::state::AppState;
+use http::state::{AppState, Shared};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -226,7 +226,7 @@ impl Application {
             .bootstrap(configured_key)
             .await
             .map_err(|e| StartError::Core(e.to_string()))?;
-        let state = AppState {
+        let state = AppState::new(Shared {
             metadata: MetadataService::new(runtime.clone()),
             workflows: WorkflowService::new(runtime.clone()),
             tasks: TaskService::new(runtime.clone()),
@@ -236,7 +236,7 @@ impl Application {
             runtime: runtime.clone(),
             metrics: Arc::new(Metrics::new()),
             max_body_bytes: config.max_body_bytes,
-        };
+        });
         let (router, routes) = http::router(state);
         let listener =
             TcpListener::bind(config.listen)

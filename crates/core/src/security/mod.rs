@@ -25,7 +25,7 @@ pub use principal::{Principal, PrincipalKind};
 use crate::clock::Clock;
 use crate::error::CoreError;
 use model::{KeyStatus, RoleSet};
-use token::{TokenError, TokenKeys};
+use token::{TokenError, TokenKeys, VerifiedTokens};
 
 /// Credentials presented with a request, as the HTTP layer found them.
 #[derive(Default)]
@@ -54,6 +54,7 @@ fn expired_token() -> CoreError {
 pub struct Authenticator {
     mode: SecurityMode,
     tokens: Option<Arc<TokenKeys>>,
+    verified: Arc<VerifiedTokens>,
     directory: Arc<RwLock<Directory>>,
     clock: Arc<dyn Clock>,
 }
@@ -70,6 +71,7 @@ impl Authenticator {
         Authenticator {
             mode: SecurityMode::Disabled,
             tokens: None,
+            verified: Arc::default(),
             directory: Arc::default(),
             clock,
         }
@@ -85,6 +87,7 @@ impl Authenticator {
         Authenticator {
             mode: SecurityMode::Enforced,
             tokens: Some(Arc::new(tokens)),
+            verified: Arc::default(),
             directory,
             clock,
         }
@@ -110,12 +113,15 @@ impl Authenticator {
             invalid_token("Missing token: send X-Authorization with a token from POST /api/token")
         })?;
         let now = self.clock.now_millis() / 1000;
-        let claims = tokens.verify(token, now).map_err(|e| match e {
-            TokenError::Expired => expired_token(),
-            TokenError::Invalid => {
-                invalid_token("Invalid token: get a new one from POST /api/token")
-            }
-        })?;
+        let claims = self
+            .verified
+            .verify(tokens, token, now)
+            .map_err(|e| match e {
+                TokenError::Expired => expired_token(),
+                TokenError::Invalid => {
+                    invalid_token("Invalid token: get a new one from POST /api/token")
+                }
+            })?;
         let directory = self.directory.read();
         match claims.key.as_deref() {
             Some(key_id) => principal_for_key(&directory, key_id, &claims.sub),

@@ -3,8 +3,13 @@
 //! was minted from, so a paused or deleted key stops its tokens at once. Only HS256
 //! with our key id is accepted: `alg: none`, other algorithms and other keys fail.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::crypto::{MasterKey, hex};
 use crate::error::CoreError;
@@ -99,6 +104,82 @@ impl TokenKeys {
     }
 }
 
+/// How many verified tokens are remembered; past this, expired ones are dropped, and
+/// if all are live the memory starts over (each token is then verified once more).
+const VERIFIED_CAPACITY: usize = 65_536;
+
+/// Tokens whose signature has been checked, remembered by the SHA-256 of the token
+/// (the token itself is not kept). A hit skips only the signature and the parsing:
+/// expiry is checked on every use, and the caller checks the principal behind it.
+/// Only tokens that passed [`TokenKeys::verify`] are ever added, so unsigned input
+/// cannot fill it.
+pub struct VerifiedTokens {
+    entries: RwLock<HashMap<[u8; 32], Arc<Claims>, foldhash::fast::RandomState>>,
+    capacity: usize,
+}
+
+impl Default for VerifiedTokens {
+    fn default() -> Self {
+        VerifiedTokens::with_capacity(VERIFIED_CAPACITY)
+    }
+}
+
+impl std::fmt::Debug for VerifiedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VerifiedTokens({})", self.entries.read().len())
+    }
+}
+
+impl VerifiedTokens {
+    /// A memory of at most `capacity` tokens.
+    pub fn with_capacity(capacity: usize) -> VerifiedTokens {
+        VerifiedTokens {
+            entries: RwLock::default(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The claims of `token`, verified with `keys` once and then found by digest.
+    pub fn verify(
+        &self,
+        keys: &TokenKeys,
+        token: &str,
+        now_seconds: i64,
+    ) -> Result<Arc<Claims>, TokenError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let known = self.entries.read().get(&digest).cloned();
+        let claims = match known {
+            Some(claims) => claims,
+            None => {
+                let claims = Arc::new(keys.verify(token, now_seconds)?);
+                let mut entries = self.entries.write();
+                if entries.len() >= self.capacity {
+                    entries.retain(|_, c| c.exp > now_seconds);
+                    if entries.len() >= self.capacity {
+                        entries.clear();
+                    }
+                }
+                entries.insert(digest, claims.clone());
+                return Ok(claims);
+            }
+        };
+        if claims.exp <= now_seconds {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// How many tokens are remembered.
+    pub fn len(&self) -> usize {
+        self.entries.read().len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +254,55 @@ mod tests {
         // A forgery past its expiry is invalid, not expired.
         let forgery = format!("{}.{}.AAAA", parts[0], parts[1]);
         assert_eq!(keys.verify(&forgery, 500), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn remembered_tokens_still_expire_and_forgeries_are_never_remembered() {
+        let keys = keys(1);
+        let cache = VerifiedTokens::default();
+        let token = keys.mint(&claims(200)).expect("mint");
+        assert_eq!(
+            cache.verify(&keys, &token, 150).map(|c| (*c).clone()),
+            Ok(claims(200))
+        );
+        assert_eq!(cache.len(), 1);
+        // A hit still checks expiry.
+        assert_eq!(cache.verify(&keys, &token, 150).map(|c| c.exp), Ok(200));
+        assert_eq!(cache.verify(&keys, &token, 200), Err(TokenError::Expired));
+        // A token one character off is verified (and refused), not found.
+        let mut forged = token.clone();
+        let last = forged
+            .pop()
+            .map_or('A', |c| if c == 'A' { 'B' } else { 'A' });
+        forged.push(last);
+        assert_eq!(cache.verify(&keys, &forged, 150), Err(TokenError::Invalid));
+        let other = self::keys(2).mint(&claims(200)).expect("mint");
+        assert_eq!(cache.verify(&keys, &other, 150), Err(TokenError::Invalid));
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn a_full_memory_drops_expired_tokens_first() {
+        let keys = keys(1);
+        let cache = VerifiedTokens::with_capacity(8);
+        let live = keys.mint(&claims(10_000)).expect("mint");
+        cache.verify(&keys, &live, 0).expect("live");
+        for i in 0..7 {
+            let mut c = claims(100);
+            c.iat = i as i64;
+            let token = keys.mint(&c).expect("mint");
+            cache.verify(&keys, &token, 0).expect("verify");
+        }
+        assert_eq!(cache.len(), 8);
+        let next = keys.mint(&claims(10_001)).expect("mint");
+        cache.verify(&keys, &next, 150).expect("next");
+        assert_eq!(cache.len(), 2, "only the live tokens remain");
+        // All live and full: it starts over rather than grow.
+        let cache = VerifiedTokens::with_capacity(2);
+        for exp in [1_000, 1_001, 1_002] {
+            let token = keys.mint(&claims(exp)).expect("mint");
+            cache.verify(&keys, &token, 0).expect("verify");
+        }
+        assert_eq!(cache.len(), 1);
     }
 }

@@ -179,6 +179,18 @@ impl Server {
         )
     }
 
+    /// CPU time (user + system, all threads) the server process has used so far,
+    /// from `/proc/<pid>/stat`; `None` where that is not readable.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields after the command name (which may hold spaces) start at field 3.
+        let rest = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let utime: f64 = fields.get(11)?.parse().ok()?;
+        let stime: f64 = fields.get(12)?.parse().ok()?;
+        Some((utime + stime) / clock_ticks_per_second())
+    }
+
     pub fn stop(mut self) {
         // SIGINT: the server shuts down gracefully (and a profiler wrapping it stops too).
         let _ = Command::new("kill")
@@ -187,6 +199,20 @@ impl Server {
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// The kernel's clock ticks per second (`getconf CLK_TCK`), 100 if unknown.
+fn clock_ticks_per_second() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
 }
 
 pub fn client() -> reqwest::Client {

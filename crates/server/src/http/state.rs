@@ -9,9 +9,27 @@ use podium_core::service::{MetadataService, Runtime, TaskService, WorkflowServic
 
 use super::metrics::Metrics;
 
-/// Shared state of the HTTP layer.
+/// Shared state of the HTTP layer: one reference to [`Shared`], so the clone axum
+/// makes for every request and layer is a single reference-count increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What the handlers reach through [`AppState`].
+pub struct Shared {
     pub metadata: MetadataService,
     pub workflows: WorkflowService,
     pub tasks: TaskService,
