@@ -746,6 +746,14 @@ async fn s4_direct_once(dir: &Path) -> Duration {
         Arc::new(UuidGen),
         EngineLimits::default(),
         SecurityMode::Disabled,
+        podium_core::service::runtime::VaultSettings {
+            keyring: podium_core::security::secret_box::Keyring::new(
+                &podium_core::security::crypto::MasterKey::from_bytes(&[7u8; 32]).expect("key"),
+                &[],
+            )
+            .expect("keyring"),
+            max_value_bytes: 1024,
+        },
     )
     .await
     .expect("runtime");

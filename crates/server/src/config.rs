@@ -140,6 +140,17 @@ pub struct Config {
     /// The file holding the server key (token signing, key hashing); created with
     /// owner-only permissions if missing. Default: `server.key` in the data directory.
     pub server_key_file: Option<PathBuf>,
+    /// The secrets master key, 64 hex digits. Wins over `secrets_key_file`.
+    pub secrets_key: Option<SecretValue>,
+    /// The file holding the secrets master key (hex); created with owner-only
+    /// permissions if missing and the store holds no sealed values. Default:
+    /// `secrets.key` in the data directory.
+    pub secrets_key_file: Option<PathBuf>,
+    /// Earlier secrets master keys, comma-separated hex, still accepted for opening
+    /// while the values they sealed are re-sealed under the current key.
+    pub secrets_previous_keys: Option<SecretValue>,
+    /// Largest secret or environment variable value accepted, in bytes.
+    pub secret_max_bytes: usize,
 }
 
 impl Default for Config {
@@ -159,6 +170,10 @@ impl Default for Config {
             token_ttl_seconds: 3600,
             token_max_ttl_seconds: 24 * 3600,
             server_key_file: None,
+            secrets_key: None,
+            secrets_key_file: None,
+            secrets_previous_keys: None,
+            secret_max_bytes: podium_core::service::vault::DEFAULT_MAX_VALUE_BYTES,
         }
     }
 }
@@ -274,6 +289,11 @@ impl Config {
                 "token_ttl_seconds must be at least 1 and at most token_max_ttl_seconds".into(),
             ));
         }
+        if self.secret_max_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "secret_max_bytes must be at least 1".into(),
+            ));
+        }
         if self.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::Invalid("data_dir must not be empty".into()));
         }
@@ -299,10 +319,21 @@ const KNOWN_KEYS: &[&str] = &[
     "token_ttl_seconds",
     "token_max_ttl_seconds",
     "server_key_file",
+    "secrets_key",
+    "secrets_key_file",
+    "secrets_previous_keys",
+    "secret_max_bytes",
 ];
 
 /// Settings whose environment values are always text.
-const STRING_KEYS: &[&str] = &["admin_key_id", "admin_key_secret", "server_key_file"];
+const STRING_KEYS: &[&str] = &[
+    "admin_key_id",
+    "admin_key_secret",
+    "server_key_file",
+    "secrets_key",
+    "secrets_key_file",
+    "secrets_previous_keys",
+];
 
 #[cfg(test)]
 mod tests {

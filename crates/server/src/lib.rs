@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod http;
+mod keys;
 pub mod runner;
 pub mod telemetry;
 
@@ -13,10 +14,12 @@ use std::time::Duration;
 
 use podium_core::clock::{Clock, SystemClock, UuidGen};
 use podium_core::engine::EngineLimits;
-use podium_core::security::crypto::{MasterKey, SecretHasher, unhex};
+use podium_core::security::crypto::SecretHasher;
 use podium_core::security::token::TokenKeys;
 use podium_core::security::{Authenticator, SecurityMode};
 use podium_core::service::identity::{FirstAdmin, IdentityService, TokenPolicy};
+use podium_core::service::runtime::VaultSettings;
+use podium_core::service::secrets::SecretService;
 use podium_core::service::users::UserService;
 use podium_core::service::{MetadataService, Runtime, TaskService, WorkflowService, jobs};
 use podium_store_sqlite::{SqliteOptions, SqliteStore};
@@ -29,6 +32,7 @@ use config::{Config, Durability, Security};
 use http::metrics::Metrics;
 use http::routes::RouteSpec;
 use http::state::{AppState, Shared};
+use keys::{SERVER_KEY_FILE, load_secrets_keyring, load_server_key, write_owner_only};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,49 +53,8 @@ pub enum StartError {
     Core(String),
     #[error("server key {path}: {message}")]
     ServerKey { path: String, message: String },
-}
-
-/// The server key file inside the data directory, unless configured elsewhere.
-pub const SERVER_KEY_FILE: &str = "server.key";
-
-/// Reads the server key, creating it (owner-only) on first start. A key that exists
-/// but cannot be read or parsed stops the start: sealed data is never re-keyed
-/// silently.
-fn load_server_key(path: &std::path::Path) -> Result<(MasterKey, bool), StartError> {
-    let fail = |message: String| StartError::ServerKey {
-        path: path.display().to_string(),
-        message,
-    };
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let bytes = unhex(&text).ok_or_else(|| fail("is not hex".into()))?;
-            let key = MasterKey::from_bytes(&bytes).map_err(|e| fail(e.to_string()))?;
-            Ok((key, false))
-        }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            let text = MasterKey::generate_hex().map_err(|e| fail(e.to_string()))?;
-            write_owner_only(path, &format!("{text}\n")).map_err(|e| fail(e.to_string()))?;
-            let bytes = unhex(&text).ok_or_else(|| fail("generated key is not hex".into()))?;
-            let key = MasterKey::from_bytes(&bytes).map_err(|e| fail(e.to_string()))?;
-            Ok((key, true))
-        }
-        Err(err) => Err(fail(err.to_string())),
-    }
-}
-
-/// Creates a file readable and writable by its owner only; refuses to overwrite.
-fn write_owner_only(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()
+    #[error("secrets master key: {0}")]
+    SecretsKey(String),
 }
 
 /// Shows the first administrator's credentials once: on the terminal when there is
@@ -176,12 +139,25 @@ impl Application {
             Security::Enabled => SecurityMode::Enforced,
             Security::Disabled => SecurityMode::Disabled,
         };
+        let stores = store.stores();
+        let sealed_values = stores
+            .secrets
+            .load_secrets()
+            .await
+            .map_err(|e| StartError::Store(e.to_string()))?
+            .len();
+        let (keyring, created_secrets_key) = load_secrets_keyring(config, sealed_values)?;
+        let vault = VaultSettings {
+            keyring,
+            max_value_bytes: config.secret_max_bytes,
+        };
         let runtime = Runtime::new(
-            store.stores(),
+            stores,
             clock.clone(),
             Arc::new(UuidGen),
             limits,
             mode,
+            vault,
         )
         .await
         .map_err(|e| StartError::Core(e.to_string()))?;
@@ -232,6 +208,8 @@ impl Application {
             tasks: TaskService::new(runtime.clone()),
             identity,
             users: UserService::new(runtime.clone()),
+            secrets: SecretService::secrets(runtime.clone()),
+            environment: SecretService::environment(runtime.clone()),
             authenticator: Arc::new(authenticator),
             runtime: runtime.clone(),
             metrics: Arc::new(Metrics::new()),
@@ -247,10 +225,13 @@ impl Application {
                 })?;
         let (stop_background, stopped) = watch::channel(false);
         let caller = Arc::new(runner::ReqwestCaller::new().map_err(StartError::Core)?);
-        let background = vec![
+        let mut background = vec![
             tokio::spawn(jobs::run_sweeper(runtime.clone(), stopped.clone())),
-            tokio::spawn(jobs::run_jobs(runtime.clone(), caller, stopped)),
+            tokio::spawn(jobs::run_jobs(runtime.clone(), caller, stopped.clone())),
         ];
+        if runtime.vault.stale_count() > 0 {
+            background.push(tokio::spawn(jobs::run_reseal(runtime.clone(), stopped)));
+        }
         let addr = listener.local_addr().map_err(|source| StartError::Listen {
             addr: config.listen,
             source,
@@ -276,6 +257,16 @@ impl Application {
             }
             SecurityMode::Disabled => warn!(
                 "SECURITY IS DISABLED by configuration (security = \"disabled\"): every request is allowed, with no token; use this only for local experiments"
+            ),
+        }
+        match created_secrets_key {
+            Some(path) => info!(
+                "generated the secrets master key in {} with owner-only permissions; back it up with the data: without it no secret can be read",
+                path.display()
+            ),
+            None => info!(
+                "secrets are sealed with master key {}",
+                runtime.vault.current_key_id()
             ),
         }
         if let Some(admin) = &first_admin {

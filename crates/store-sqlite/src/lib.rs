@@ -8,6 +8,7 @@ mod execution;
 mod metadata;
 mod rows;
 mod search;
+mod secrets;
 mod security;
 mod writer;
 
@@ -134,6 +135,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_security",
         include_str!("migrations/0002_security.sql"),
     ),
+    ("0003_secrets", include_str!("migrations/0003_secrets.sql")),
 ];
 
 /// Maps a database error to a store error; uniqueness violations become conflicts.
@@ -243,6 +245,7 @@ impl SqliteStore {
             tags: self.clone(),
             execution: self.clone(),
             security: self.clone(),
+            secrets: self.clone(),
         }
     }
 

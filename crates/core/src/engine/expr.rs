@@ -9,8 +9,8 @@
 //! - Paths are JSONPath without the leading `$.`; simple dotted and indexed paths are
 //!   resolved directly, anything else (wildcards, filters, slices) through a JSONPath
 //!   engine on the full document.
-//! - `${workflow.secrets.*}` is left as written: secrets are resolved only when a task is
-//!   handed over, never stored resolved.
+//! - `${workflow.secrets.*}` and `${workflow.env.*}` are left as written: they are
+//!   resolved only when a task is handed over, never stored resolved.
 
 use serde_json::{Map, Value};
 
@@ -42,7 +42,9 @@ pub struct WorkflowFields<'a> {
     pub schema_version: i32,
 }
 
-const SECRETS_PREFIX: &str = "workflow.secrets.";
+/// References resolved at hand-off, not when a task is scheduled.
+pub const SECRETS_PREFIX: &str = "workflow.secrets.";
+pub const ENV_PREFIX: &str = "workflow.env.";
 
 /// Resolves every expression in a map of input parameters.
 pub fn resolve_map(params: &JsonMap, ctx: &ExprContext<'_>) -> JsonMap {
@@ -128,7 +130,7 @@ fn resolve_string(text: &str, ctx: &ExprContext<'_>, depth: usize) -> Value {
         };
         let value = if path.trim().is_empty() {
             Some(Value::String(String::new()))
-        } else if path.starts_with(SECRETS_PREFIX) {
+        } else if path.starts_with(SECRETS_PREFIX) || path.starts_with(ENV_PREFIX) {
             // Kept literally; resolved at hand-off.
             Some(Value::String(text[span.start..span.end].to_string()))
         } else if path == "CPEWF_TASK_ID" {
@@ -257,6 +259,37 @@ fn step_into<'v>(value: &'v Value, step: &Step) -> Option<&'v Value> {
 fn strip_length_fn(path: &str) -> Option<&str> {
     path.strip_suffix(".length()")
         .or_else(|| path.strip_suffix(".size()"))
+}
+
+/// The top-level `${...}` expressions of a string: byte ranges of each whole match
+/// (`$${` escapes skipped).
+pub fn expression_spans(text: &str) -> Vec<std::ops::Range<usize>> {
+    find_spans(text)
+        .into_iter()
+        .map(|s| s.start..s.end)
+        .collect()
+}
+
+/// Reads a path (simple or JSONPath, without the leading `$.`) inside one value; a
+/// missing path reads as null.
+pub fn select(value: &Value, path: &str) -> Value {
+    if let Some(steps) = simple_steps(path) {
+        return descend(value, &steps).cloned().unwrap_or(Value::Null);
+    }
+    let trimmed = path.trim();
+    let expr = if trimmed.starts_with('$') {
+        trimmed.to_string()
+    } else {
+        format!("$.{trimmed}")
+    };
+    match serde_json_path::JsonPath::parse(&expr) {
+        Ok(parsed) => parsed
+            .query(value)
+            .all()
+            .first()
+            .map_or(Value::Null, |v| (*v).clone()),
+        Err(_) => Value::Null,
+    }
 }
 
 /// Reads a path from the expression document; a missing path reads as null.

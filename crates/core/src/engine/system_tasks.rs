@@ -59,7 +59,9 @@ pub fn execute(
             );
             (true, None)
         }
-        TaskKind::Simple | TaskKind::Http | TaskKind::SubWorkflow => (false, None),
+        TaskKind::Simple | TaskKind::Http | TaskKind::SubWorkflow | TaskKind::UpdateSecret => {
+            (false, None)
+        }
     }
 }
 

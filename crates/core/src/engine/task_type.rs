@@ -17,6 +17,8 @@ pub enum TaskKind {
     Terminate,
     SetVariable,
     Noop,
+    /// Upserts a secret from `_secrets.secretKey` and `_secrets.secretValue`.
+    UpdateSecret,
     /// A type Conductor has that Podium does not run yet.
     Unsupported,
 }
@@ -54,6 +56,7 @@ impl TaskKind {
             "TERMINATE" => TaskKind::Terminate,
             "SET_VARIABLE" => TaskKind::SetVariable,
             "NOOP" => TaskKind::Noop,
+            "UPDATE_SECRET" => TaskKind::UpdateSecret,
             other if NOT_YET_SUPPORTED.contains(&other) => TaskKind::Unsupported,
             _ => TaskKind::Simple,
         }
@@ -78,9 +81,12 @@ impl TaskKind {
     }
 
     /// Whether the server runs the task asynchronously through a job (HTTP calls,
-    /// starting a sub-workflow).
+    /// starting a sub-workflow, writing a secret).
     pub fn is_async_system(self) -> bool {
-        matches!(self, TaskKind::Http | TaskKind::SubWorkflow)
+        matches!(
+            self,
+            TaskKind::Http | TaskKind::SubWorkflow | TaskKind::UpdateSecret
+        )
     }
 
     /// The `taskType` of an execution of `node`: the task name for worker tasks (their

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod model;
 pub mod password;
 pub mod principal;
+pub mod secret_box;
 pub mod token;
 
 use std::sync::Arc;

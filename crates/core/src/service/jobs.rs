@@ -12,9 +12,12 @@ use tracing::{debug, warn};
 use crate::engine::ops::{self, StartParams};
 use crate::engine::{TaskKind, decide, http};
 use crate::error::CoreResult;
-use crate::model::{JsonMap, TaskResult, TaskResultStatus, TaskStatus, WorkflowDef};
+use crate::model::{JsonMap, Task, TaskResult, TaskResultStatus, TaskStatus, WorkflowDef};
+use crate::security::model::{Access, Target, TargetType};
+use crate::store::SecretKind;
 use crate::store::{Job, JobKind};
 
+use super::handoff;
 use super::runtime::Runtime;
 use super::validation;
 
@@ -96,6 +99,41 @@ async fn sweep(rt: &Runtime, id: &str) -> CoreResult<()> {
     .await
 }
 
+/// Values re-sealed per store write after a key rotation.
+const RESEAL_BATCH: usize = 100;
+
+/// Re-seals values sealed under previous secrets master keys with the current one, a
+/// batch at a time, while the server serves (values stay readable throughout).
+pub async fn run_reseal(rt: Arc<Runtime>, shutdown: watch::Receiver<bool>) {
+    let stale = rt.vault.stale_count();
+    tracing::info!(
+        values = stale,
+        key = rt.vault.current_key_id(),
+        "re-sealing secrets under the current master key"
+    );
+    let mut total = 0;
+    while !*shutdown.borrow() {
+        match rt.vault.reseal_some(RESEAL_BATCH).await {
+            Ok(0) => break,
+            Ok(done) => total += done,
+            Err(err) => {
+                warn!(error = %err, "re-sealing secrets stopped; it resumes at the next start");
+                return;
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+    let left = rt.vault.stale_count();
+    if left == 0 {
+        tracing::info!(
+            values = total,
+            "every secret is sealed under the current master key; previous keys can now be removed from the configuration"
+        );
+    } else {
+        tracing::info!(values = total, left, "re-sealing paused at shutdown");
+    }
+}
+
 /// Runs due jobs until shutdown.
 pub async fn run_jobs(
     rt: Arc<Runtime>,
@@ -171,21 +209,145 @@ async fn run_system_task(rt: &Runtime, caller: &dyn http::HttpCaller, job: Job) 
     if task.status.is_terminal() {
         return drop_job(rt, &job).await;
     }
-    match TaskKind::of_execution(&task) {
-        TaskKind::Http => {
-            run_http(
-                rt,
-                caller,
-                job,
-                task.input_data,
-                task.workflow_instance_id,
-                task_id,
-            )
-            .await
-        }
-        TaskKind::SubWorkflow => start_sub_workflow(rt, job, task).await,
-        _ => drop_job(rt, &job).await,
+    let kind = TaskKind::of_execution(&task);
+    if !matches!(kind, TaskKind::Http | TaskKind::UpdateSecret) {
+        return match kind {
+            TaskKind::SubWorkflow => start_sub_workflow(rt, job, task).await,
+            _ => drop_job(rt, &job).await,
+        };
     }
+    // Secrets and environment values go into the copy this runner uses, read as the
+    // workflow's starter.
+    let (input, handed) = match handoff::resolve_task(rt, &task).await {
+        Ok(resolved) => resolved,
+        Err(reason) => {
+            let reason = format!("Cannot hand the task over: {reason}");
+            return fail_task(rt, &job, task.workflow_instance_id, task_id, reason).await;
+        }
+    };
+    if kind == TaskKind::UpdateSecret {
+        return update_secret(rt, job, &task, &input).await;
+    }
+    let workflow_id = task.workflow_instance_id;
+    run_http(rt, caller, job, input, handed, workflow_id, task_id).await
+}
+
+/// `UPDATE_SECRET`: upserts `_secrets.secretKey` with `_secrets.secretValue`, as the
+/// workflow's starter (UPDATE on an existing secret, the create permission for a new
+/// one). Missing fields terminate the workflow.
+async fn update_secret(rt: &Runtime, job: Job, task: &Task, input: &JsonMap) -> CoreResult<()> {
+    let workflow_id = task.workflow_instance_id.clone();
+    let task_id = task.task_id.clone();
+    let fields = input.get("_secrets").and_then(Value::as_object);
+    let text = |field: &str| {
+        fields
+            .and_then(|f| f.get(field))
+            .and_then(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Null => None,
+                other => Some(other.to_string()),
+            })
+            .filter(|s| !s.is_empty())
+    };
+    let (Some(key), Some(value)) = (text("secretKey"), text("secretValue")) else {
+        let reason = "UPDATE_SECRET needs _secrets.secretKey and _secrets.secretValue in its input, both non-empty".to_string();
+        return terminate_for(rt, &job, workflow_id, task_id, reason).await;
+    };
+    let state = rt
+        .stores
+        .execution
+        .get_workflow_record(&workflow_id)
+        .await?;
+    let created_by = state.and_then(|w| w.created_by);
+    let outcome = async {
+        let starter = handoff::starter(rt, created_by.as_deref())?;
+        let exists = rt.vault.exists(SecretKind::Secret, &key);
+        let access = if exists {
+            Access::Update
+        } else {
+            Access::Create
+        };
+        if let Some(principal) = &starter {
+            rt.authorizer
+                .authorize(
+                    principal,
+                    access,
+                    handoff::resource(SecretKind::Secret, &key),
+                )
+                .map_err(|e| e.to_string())?;
+        }
+        let by = created_by.clone().unwrap_or_else(|| "podium:system".into());
+        let created = rt
+            .vault
+            .put(SecretKind::Secret, &key, &value, &by, rt.now())
+            .await
+            .map_err(|e| e.to_string())?;
+        if created && let Some(principal) = &starter {
+            let target = Target::new(TargetType::SecretName, key.clone());
+            let ops = rt.access.creation_ops(principal, target);
+            rt.access.commit(ops).await.map_err(|e| e.to_string())?;
+        }
+        Ok::<(), String>(())
+    }
+    .await;
+    match outcome {
+        Ok(()) => {
+            let result = TaskResult {
+                workflow_instance_id: workflow_id.clone(),
+                task_id,
+                reason_for_incompletion: None,
+                callback_after_seconds: 0,
+                worker_id: None,
+                status: TaskResultStatus::Completed,
+                output_data: JsonMap::new(),
+                logs: Vec::new(),
+                external_output_payload_storage_path: None,
+                sub_workflow_id: None,
+                extend_lease: false,
+            };
+            finish_task(rt, &job, workflow_id, result).await
+        }
+        Err(reason) => {
+            let mut reason = reason;
+            handoff::mask_text_values(&mut reason, std::slice::from_ref(&value));
+            fail_task(rt, &job, workflow_id, task_id, reason).await
+        }
+    }
+}
+
+/// Fails a system task for good and terminates its workflow with the reason.
+async fn terminate_for(
+    rt: &Runtime,
+    job: &Job,
+    workflow_id: String,
+    task_id: String,
+    reason: String,
+) -> CoreResult<()> {
+    let job_id = job.id.clone();
+    rt.mutate(Some(workflow_id), move |txn, ctx| {
+        let mut changes = std::mem::take(&mut txn.changes);
+        if let Some(state) = txn.state.as_mut()
+            && !state.status().is_terminal()
+        {
+            if let Some(index) = state.task_index(&task_id)
+                && let Some(task) = state.task_mut(index)
+                && !task.status.is_terminal()
+            {
+                task.status = TaskStatus::FailedWithTerminalError;
+                task.reason_for_incompletion = Some(reason.clone());
+                task.end_time = ctx.now;
+                task.update_time = ctx.now;
+                if task.start_time == 0 {
+                    task.start_time = ctx.now;
+                }
+            }
+            ops::terminate(state, Some(reason), false, ctx, &mut changes)?;
+        }
+        changes.job_deletes.push(job_id);
+        txn.changes = changes;
+        Ok(())
+    })
+    .await
 }
 
 /// Finishes a system task with a result, in the unit of work that deletes its job.
@@ -233,12 +395,16 @@ async fn run_http(
     caller: &dyn http::HttpCaller,
     job: Job,
     input: JsonMap,
+    handed: Vec<String>,
     workflow_id: String,
     task_id: String,
 ) -> CoreResult<()> {
     let call = match http::call_from_input(&input) {
         Ok(call) => call,
-        Err(reason) => return fail_task(rt, &job, workflow_id, task_id, reason).await,
+        Err(mut reason) => {
+            handoff::mask_text_values(&mut reason, &handed);
+            return fail_task(rt, &job, workflow_id, task_id, reason).await;
+        }
     };
     let (status, output, reason) = match caller.call(call).await {
         Ok(answer) => {
@@ -254,7 +420,7 @@ async fn run_http(
             Some(format!("Failed to invoke HTTP task due to: {reason}")),
         ),
     };
-    let result = TaskResult {
+    let mut result = TaskResult {
         workflow_instance_id: workflow_id.clone(),
         task_id,
         reason_for_incompletion: reason,
@@ -267,6 +433,8 @@ async fn run_http(
         sub_workflow_id: None,
         extend_lease: false,
     };
+    // A response echoing a secret the request carried does not store it.
+    handoff::mask_result(&mut result, &handed);
     finish_task(rt, &job, workflow_id, result).await
 }
 

@@ -4,15 +4,19 @@
 pub mod access;
 pub mod applications;
 pub mod grants;
+pub mod handoff;
 pub mod identity;
 pub mod jobs;
+pub mod masking;
 pub mod metadata;
 pub mod runtime;
 pub mod search;
+pub mod secrets;
 pub mod summary;
 pub mod task;
 pub mod users;
 pub mod validation;
+pub mod vault;
 pub mod workflow;
 
 pub use metadata::MetadataService;

@@ -14,8 +14,10 @@ use crate::clock::{Clock, IdGen};
 use crate::engine::{EngineContext, EngineLimits, PollActivity, TaskDefs};
 use crate::error::{CoreError, CoreResult};
 use crate::model::{PollData, TaskDef, WorkflowDef};
+use crate::security::secret_box::Keyring;
 use crate::security::{Authorizer, SecurityMode};
 use crate::service::access::AccessControl;
+use crate::service::vault::Vault;
 use crate::store::{Committed, Stores, Txn, UnitOfWork};
 
 /// Registered definitions, held in memory for the engine (which cannot wait on a
@@ -350,6 +352,13 @@ pub struct Runtime {
     pub signals: Arc<Signals>,
     pub authorizer: Authorizer,
     pub access: Arc<AccessControl>,
+    pub vault: Arc<Vault>,
+}
+
+/// How the vault seals values and how large they may be.
+pub struct VaultSettings {
+    pub keyring: Keyring,
+    pub max_value_bytes: usize,
 }
 
 impl Runtime {
@@ -360,11 +369,15 @@ impl Runtime {
         ids: Arc<dyn IdGen>,
         limits: EngineLimits,
         mode: SecurityMode,
+        vault: VaultSettings,
     ) -> CoreResult<Arc<Runtime>> {
         let defs = Arc::new(DefinitionCache::load(&stores).await?);
         let polls = Arc::new(PollTracker::load(&stores).await?);
         let access = Arc::new(AccessControl::load(&stores).await?);
         let authorizer = Authorizer::new(mode, access.directory().clone());
+        let vault = Arc::new(
+            Vault::load(stores.secrets.clone(), vault.keyring, vault.max_value_bytes).await?,
+        );
         Ok(Arc::new(Runtime {
             stores,
             clock,
@@ -375,6 +388,7 @@ impl Runtime {
             signals: Arc::new(Signals::default()),
             authorizer,
             access,
+            vault,
         }))
     }
 

@@ -15,6 +15,8 @@ use crate::model::{
 use crate::security::{Access, Principal, Resource};
 use crate::store::Claim;
 
+use super::handoff;
+use super::masking;
 use super::runtime::{QueueSignal, Runtime};
 use super::search::{Filter, SearchValue, TaskField, TaskSearch};
 use super::summary;
@@ -126,7 +128,7 @@ impl TaskService {
                 }
             }
             if !tasks.is_empty() || tokio::time::Instant::now() >= deadline {
-                return Ok(tasks);
+                return Ok(self.hand_off(tasks).await);
             }
             // Messages that become visible without a push (see `QueueSignal`) are
             // found when the hint expires.
@@ -136,6 +138,52 @@ impl TaskService {
                 _ = notified => {}
                 _ = tokio::time::sleep_until(deadline.min(recheck)) => {}
             }
+        }
+    }
+
+    /// Puts secret and environment values into the polled tasks' inputs. A task whose
+    /// values cannot be read (removed, or no longer readable by the workflow's starter)
+    /// fails with a reason naming the secret, and is not handed over.
+    async fn hand_off(&self, tasks: Vec<Task>) -> Vec<Task> {
+        let mut out = Vec::with_capacity(tasks.len());
+        for mut task in tasks {
+            if !handoff::has_references(&task.input_data) {
+                out.push(task);
+                continue;
+            }
+            match handoff::resolve_task(&self.rt, &task).await {
+                Ok((input, _)) => {
+                    task.input_data = input;
+                    out.push(task);
+                }
+                Err(reason) => self.fail_at_hand_off(&task, &reason).await,
+            }
+        }
+        out
+    }
+
+    async fn fail_at_hand_off(&self, task: &Task, reason: &str) {
+        tracing::warn!(
+            task_id = %task.task_id,
+            workflow_id = %task.workflow_instance_id,
+            reason,
+            "a task could not be handed over and fails"
+        );
+        let result = TaskResult {
+            workflow_instance_id: task.workflow_instance_id.clone(),
+            task_id: task.task_id.clone(),
+            reason_for_incompletion: Some(format!("Cannot hand the task over: {reason}")),
+            callback_after_seconds: 0,
+            worker_id: task.worker_id.clone(),
+            status: TaskResultStatus::FailedWithTerminalError,
+            output_data: JsonMap::new(),
+            logs: Vec::new(),
+            external_output_payload_storage_path: None,
+            sub_workflow_id: None,
+            extend_lease: false,
+        };
+        if let Err(err) = self.update(&Principal::system(), result).await {
+            tracing::warn!(task_id = %task.task_id, error = %err, "could not fail the task");
         }
     }
 
@@ -149,7 +197,9 @@ impl TaskService {
             return Err(CoreError::invalid("Task ID cannot be null or empty"));
         }
         let authorizer = self.rt.authorizer.clone();
+        let rt = self.rt.clone();
         let principal = principal.clone();
+        let mut result = result;
         let workflow_id = result.workflow_instance_id.clone();
         let task_id = result.task_id.clone();
         self.rt
@@ -169,6 +219,9 @@ impl TaskService {
                     Access::Execute,
                     Resource::task(&task.task_def_name, task.domain.as_deref()),
                 )?;
+                // A worker echoing a secret it was handed does not store it.
+                let handed = handoff::secret_values_of(&rt, &task.input_data);
+                handoff::mask_result(&mut result, &handed);
                 let outcome = ops::apply_result(state, &result, ctx, &mut changes);
                 txn.changes = changes;
                 outcome?;
@@ -256,8 +309,15 @@ impl TaskService {
         self.update(principal, result).await.map(Some)
     }
 
-    /// One task.
+    /// One task, as people see it.
     pub async fn get(&self, principal: &Principal, task_id: &str) -> CoreResult<Task> {
+        let mut task = self.readable(principal, task_id).await?;
+        masking::view_task(&mut task);
+        Ok(task)
+    }
+
+    /// One task the caller may see, as stored.
+    async fn readable(&self, principal: &Principal, task_id: &str) -> CoreResult<Task> {
         let task = self
             .rt
             .stores
@@ -290,7 +350,7 @@ impl TaskService {
 
     /// The log lines of a task.
     pub async fn logs(&self, principal: &Principal, task_id: &str) -> CoreResult<Vec<TaskExecLog>> {
-        self.get(principal, task_id).await?;
+        self.readable(principal, task_id).await?;
         Ok(self.rt.stores.execution.task_logs(task_id).await?)
     }
 
@@ -301,17 +361,21 @@ impl TaskService {
         task_id: &str,
         line: String,
     ) -> CoreResult<()> {
-        let task = self.get(principal, task_id).await?;
+        let task = self.readable(principal, task_id).await?;
         self.rt.authorizer.authorize(
             principal,
             Access::Execute,
             Resource::task(&task.task_def_name, task.domain.as_deref()),
         )?;
-        let log = TaskExecLog {
+        let mut log = TaskExecLog {
             log: line.chars().take(MAX_LOG_CHARS).collect(),
             task_id: Some(task_id.to_string()),
             created_time: self.rt.now(),
         };
+        handoff::mask_log(
+            &mut log,
+            &handoff::secret_values_of(&self.rt, &task.input_data),
+        );
         self.rt
             .mutate(None, move |txn, _| {
                 txn.changes.task_logs.push(log);
@@ -408,6 +472,10 @@ impl TaskService {
         let readable: Vec<Task> = tasks
             .into_iter()
             .filter(|t| self.can_read(principal, t))
+            .map(|mut t| {
+                masking::view_task(&mut t);
+                t
+            })
             .collect();
         Ok((total, readable))
     }

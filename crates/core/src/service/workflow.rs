@@ -18,6 +18,7 @@ use crate::model::{
 use crate::security::{Access, Principal, Resource};
 use crate::store::Txn;
 
+use super::masking;
 use super::runtime::Runtime;
 use super::search::{Filter, SearchValue, WorkflowField, WorkflowSearch};
 use super::summary;
@@ -126,6 +127,18 @@ impl WorkflowService {
                     Access::Execute,
                     Resource::task_def(&task.name),
                 )?;
+            }
+            // And READ on every secret and environment variable its tasks refer to:
+            // they are read as the starter when the tasks are handed over.
+            if super::handoff::has_references(&task.input_parameters) {
+                let input = serde_json::Value::Object(task.input_parameters.clone());
+                for r in super::handoff::references(&input) {
+                    self.rt.authorizer.authorize(
+                        principal,
+                        Access::Read,
+                        super::handoff::resource(r.kind, &r.name),
+                    )?;
+                }
             }
         }
         Ok((def, revision))
@@ -286,7 +299,8 @@ impl WorkflowService {
         id: &str,
         include_tasks: bool,
     ) -> CoreResult<Workflow> {
-        Ok(self.load(principal, id).await?.to_workflow(include_tasks))
+        let state = self.load(principal, id).await?;
+        Ok(view(&state, include_tasks))
     }
 
     /// The status summary of a workflow.
@@ -297,7 +311,9 @@ impl WorkflowService {
         include_output: bool,
         include_variables: bool,
     ) -> CoreResult<WorkflowStatusView> {
-        let record = self.authorize_on(principal, id, Access::Read).await?;
+        let mut record = self.authorize_on(principal, id, Access::Read).await?;
+        let masked = self.masked_fields(&record);
+        masking::view_workflow(&mut record, &masked);
         Ok(WorkflowStatusView {
             workflow_id: record.workflow_id,
             correlation_id: record.correlation_id,
@@ -348,7 +364,7 @@ impl WorkflowService {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(state) = self.rt.stores.execution.get_workflow(&id).await? {
-                out.push(state.to_workflow(include_tasks));
+                out.push(view(&state, include_tasks));
             }
         }
         Ok(out)
@@ -542,11 +558,24 @@ impl WorkflowService {
                 None => allowed,
             });
         }
-        let (total, workflows) = self.rt.stores.execution.search_workflows(&search).await?;
+        let (total, mut workflows) = self.rt.stores.execution.search_workflows(&search).await?;
+        for workflow in &mut workflows {
+            let masked = self.masked_fields(workflow);
+            masking::view_workflow(workflow, &masked);
+        }
         Ok(SearchResult {
             total_hits: total,
             results: workflows.iter().map(summary::workflow_summary).collect(),
         })
+    }
+
+    /// The `maskedFields` of a workflow's definition.
+    fn masked_fields(&self, workflow: &Workflow) -> Vec<String> {
+        self.rt
+            .defs
+            .workflow(&workflow.workflow_name, Some(workflow.workflow_version))
+            .and_then(|(def, _)| def.masked_fields.clone())
+            .unwrap_or_default()
     }
 
     /// The workflow names the caller may read, when not all of them.
@@ -653,7 +682,7 @@ fn reached(state: &WorkflowState, until_task_ref: Option<&str>) -> bool {
 }
 
 fn run_of(state: &WorkflowState, request_id: Option<String>) -> WorkflowRun {
-    let wf = state.to_workflow(true);
+    let wf = view(state, true);
     WorkflowRun {
         response_type: "TARGET_WORKFLOW".to_string(),
         target_workflow_id: wf.workflow_id.clone(),
@@ -671,4 +700,12 @@ fn run_of(state: &WorkflowState, request_id: Option<String>) -> WorkflowRun {
         update_time: wf.update_time,
         created_by: wf.created_by,
     }
+}
+
+/// A workflow as people see it (see [`masking`]).
+fn view(state: &WorkflowState, include_tasks: bool) -> Workflow {
+    let mut workflow = state.to_workflow(include_tasks);
+    let masked = state.def.masked_fields.clone().unwrap_or_default();
+    masking::view_workflow(&mut workflow, &masked);
+    workflow
 }

@@ -34,7 +34,9 @@ pub struct Case {
     pub run: fn(Stores) -> Pin<Box<dyn Future<Output = ()> + Send>>,
 }
 
+mod secrets;
 mod security;
+use secrets::secrets_are_stored_resealed_and_their_reads_recorded;
 use security::security_records_grants_and_owners_round_trip;
 
 macro_rules! cases {
@@ -62,6 +64,7 @@ cases!(
     due_workflows_are_found,
     changed_columns_reach_every_query,
     security_records_grants_and_owners_round_trip,
+    secrets_are_stored_resealed_and_their_reads_recorded,
 );
 
 struct NoDefs;

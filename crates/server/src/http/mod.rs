@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> (Router, Vec<RouteSpec>) {
     let routes = api::task::routes(routes);
     let routes = api::security::routes(routes);
     let routes = api::access::routes(routes);
+    let routes = api::secrets::routes(routes);
     let (router, specs) = routes.finish();
     let request_id = HeaderName::from_static(REQUEST_ID);
     let router = router

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use podium_core::security::Authenticator;
 use podium_core::service::identity::IdentityService;
+use podium_core::service::secrets::SecretService;
 use podium_core::service::users::UserService;
 use podium_core::service::{MetadataService, Runtime, TaskService, WorkflowService};
 
@@ -35,6 +36,8 @@ pub struct Shared {
     pub tasks: TaskService,
     pub identity: IdentityService,
     pub users: UserService,
+    pub secrets: SecretService,
+    pub environment: SecretService,
     pub authenticator: Arc<Authenticator>,
     pub runtime: Arc<Runtime>,
     pub metrics: Arc<Metrics>,

@@ -8,6 +8,7 @@ mod helpers;
 mod lifecycle;
 mod queues;
 mod route_walk;
+mod secrets;
 mod security;
 mod system_tasks;
 mod workflows;

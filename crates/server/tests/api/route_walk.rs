@@ -264,6 +264,24 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
             Some(json!({})),
             Forbidden,
         ),
+        ("GET", "/api/secrets" | "/api/secrets-v2" | "/api/environment") => {
+            r(path.into(), None, Nothing)
+        }
+        ("POST", "/api/secrets") => r(path.into(), Some(json!({})), Forbidden),
+        (_, p)
+            if p.starts_with("/api/secrets/{key}") || p.starts_with("/api/environment/{key}") =>
+        {
+            let concrete = p
+                .replace("/api/secrets/{key}", "/api/secrets/walk_secret")
+                .replace("/api/environment/{key}", "/api/environment/walk_env");
+            let body = match method {
+                "PUT" if p.ends_with("/tags") => Some(json!([tag])),
+                "DELETE" if p.ends_with("/tags") => Some(json!([tag])),
+                "PUT" => Some(json!("changed")),
+                _ => None,
+            };
+            r(concrete, body, Forbidden)
+        }
         (_, p) if p.starts_with("/api/workflow/{id}/") => {
             let body = (method == "POST").then(|| json!({}));
             r(path.replace("{id}", wid), body, Forbidden)
@@ -325,6 +343,10 @@ async fn every_route_is_closed_to_strangers() {
         .post(&format!("/api/applications/{app_id}/accessKeys"), json!({}))
         .await;
     let key_id = key.json()["id"].as_str().expect("key").to_string();
+    app.raw("PUT", "/api/secrets/walk_secret", "text/plain", "s")
+        .await;
+    app.raw("PUT", "/api/environment/walk_env", "text/plain", "e")
+        .await;
     // A worker polls once, so queues and poll data are not empty for the admin.
     app.poll("other_queue", 1, 0).await;
     // The stranger: an application with no roles and no grants.

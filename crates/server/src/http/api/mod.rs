@@ -3,6 +3,7 @@
 pub mod access;
 pub mod health;
 pub mod metadata;
+pub mod secrets;
 pub mod security;
 pub mod task;
 pub mod workflow;

@@ -1,0 +1,294 @@
+//! Secrets and environment variables through the API: who may create, read, change
+//! and delete which, their tags, and the record of every read of a value.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::Runtime;
+use crate::error::{CoreError, CoreResult};
+use crate::model::Tag;
+use crate::security::model::{Access, Target, TargetType};
+use crate::security::{Principal, Resource, ResourceType};
+use crate::store::{SecretKind, SecretRead};
+
+/// How many reads of a secret the audit view returns at most.
+const READS_LIMIT: usize = 1000;
+
+fn resource_type(kind: SecretKind) -> ResourceType {
+    match kind {
+        SecretKind::Secret => ResourceType::Secret,
+        SecretKind::Env => ResourceType::EnvVariable,
+    }
+}
+
+fn target_type(kind: SecretKind) -> TargetType {
+    resource_type(kind).target_type()
+}
+
+fn not_found(kind: SecretKind, name: &str) -> CoreError {
+    match kind {
+        SecretKind::Secret => CoreError::NotFound(format!("Secret {name} not found")),
+        SecretKind::Env => CoreError::NotFound(format!("Environment variable {name} not found")),
+    }
+}
+
+/// The API over the vault, for one kind (secrets or environment variables).
+#[derive(Clone)]
+pub struct SecretService {
+    rt: Arc<Runtime>,
+    kind: SecretKind,
+}
+
+impl SecretService {
+    /// Secrets (`/api/secrets`).
+    pub fn secrets(rt: Arc<Runtime>) -> SecretService {
+        SecretService {
+            rt,
+            kind: SecretKind::Secret,
+        }
+    }
+
+    /// Environment variables (`/api/environment`).
+    pub fn environment(rt: Arc<Runtime>) -> SecretService {
+        SecretService {
+            rt,
+            kind: SecretKind::Env,
+        }
+    }
+
+    fn resource<'a>(&self, name: &'a str) -> Resource<'a> {
+        Resource::new(resource_type(self.kind), name)
+    }
+
+    fn authorize(&self, principal: &Principal, access: Access, name: &str) -> CoreResult<()> {
+        self.rt
+            .authorizer
+            .authorize(principal, access, self.resource(name))
+    }
+
+    fn require(&self, name: &str) -> CoreResult<()> {
+        if self.rt.vault.exists(self.kind, name) {
+            Ok(())
+        } else {
+            Err(not_found(self.kind, name))
+        }
+    }
+
+    /// Creates (needs the create permission) or replaces (needs UPDATE) a value.
+    pub async fn put(&self, principal: &Principal, name: &str, value: &str) -> CoreResult<()> {
+        crate::service::vault::check_name(self.kind, name)?;
+        let exists = self.rt.vault.exists(self.kind, name);
+        let access = if exists {
+            Access::Update
+        } else {
+            Access::Create
+        };
+        self.authorize(principal, access, name)?;
+        let created = self
+            .rt
+            .vault
+            .put(self.kind, name, value, principal.id(), self.rt.now())
+            .await?;
+        if created {
+            let ops = self
+                .rt
+                .access
+                .creation_ops(principal, Target::new(target_type(self.kind), name));
+            self.rt.access.commit(ops).await?;
+        }
+        Ok(())
+    }
+
+    /// The value (needs READ). Every read is recorded before the value is returned.
+    pub async fn get(&self, principal: &Principal, name: &str) -> CoreResult<String> {
+        self.authorize(principal, Access::Read, name)?;
+        let value = self
+            .rt
+            .vault
+            .value(self.kind, name)?
+            .ok_or_else(|| not_found(self.kind, name))?;
+        if self.kind == SecretKind::Secret {
+            self.rt
+                .stores
+                .secrets
+                .record_secret_reads(vec![SecretRead {
+                    kind: self.kind,
+                    name: name.to_string(),
+                    principal: principal.id().to_string(),
+                    at: self.rt.now(),
+                }])
+                .await?;
+            tracing::info!(
+                secret = name,
+                principal = principal.id(),
+                "secret value read"
+            );
+        }
+        Ok(value)
+    }
+
+    /// Deletes a value (needs DELETE), its grants, owner and tags. Returns the value
+    /// for environment variables (as Orkes does), nothing for secrets.
+    pub async fn delete(&self, principal: &Principal, name: &str) -> CoreResult<Option<String>> {
+        self.authorize(principal, Access::Delete, name)?;
+        let previous = match self.kind {
+            SecretKind::Env => self.rt.vault.value(self.kind, name)?,
+            SecretKind::Secret => None,
+        };
+        if !self.rt.vault.delete(self.kind, name).await? {
+            return Err(not_found(self.kind, name));
+        }
+        let target = Target::new(target_type(self.kind), name);
+        let ops = self.rt.access.deletion_ops(&target);
+        self.rt.access.commit(ops).await?;
+        let kind_name = target_type(self.kind).name();
+        let tags = self.rt.stores.tags.get_tags(kind_name, name).await?;
+        if !tags.is_empty() {
+            self.rt.stores.tags.set_tags(kind_name, name, &[]).await?;
+            self.rt
+                .access
+                .refresh_tags(target_type(self.kind), name)
+                .await?;
+        }
+        Ok(previous)
+    }
+
+    /// Whether a value exists. Its existence is no secret to those with any access
+    /// to it; others get 403 for names that exist.
+    pub fn exists(&self, principal: &Principal, name: &str) -> CoreResult<bool> {
+        if !self.rt.vault.exists(self.kind, name) {
+            return Ok(false);
+        }
+        let authz = &self.rt.authorizer;
+        let any = [
+            Access::Read,
+            Access::Update,
+            Access::Delete,
+            Access::Execute,
+        ]
+        .into_iter()
+        .any(|a| authz.can(principal, a, self.resource(name)));
+        if any {
+            Ok(true)
+        } else {
+            self.authorize(principal, Access::Read, name).map(|_| true)
+        }
+    }
+
+    /// The names the caller holds every one of `accesses` on (READ when empty).
+    pub fn names(&self, principal: &Principal, accesses: &[Access]) -> Vec<String> {
+        let accesses = if accesses.is_empty() {
+            &[Access::Read][..]
+        } else {
+            accesses
+        };
+        self.rt
+            .vault
+            .names(self.kind)
+            .into_iter()
+            .filter(|name| {
+                accesses
+                    .iter()
+                    .all(|a| self.rt.authorizer.can(principal, *a, self.resource(name)))
+            })
+            .collect()
+    }
+
+    /// Every name (administrators only).
+    pub fn all_names(&self, principal: &Principal) -> CoreResult<Vec<String>> {
+        self.rt
+            .authorizer
+            .require_admin(principal, "list every secret name")?;
+        Ok(self.rt.vault.names(self.kind))
+    }
+
+    /// The readable names with their tags: `[{name, tags}]`.
+    pub async fn names_with_tags(&self, principal: &Principal) -> CoreResult<Vec<Value>> {
+        let mut tags_by_name: std::collections::HashMap<String, Vec<Tag>> = Default::default();
+        for (name, tag) in self
+            .rt
+            .stores
+            .tags
+            .all_tags(target_type(self.kind).name())
+            .await?
+        {
+            tags_by_name.entry(name).or_default().push(tag);
+        }
+        Ok(self
+            .names(principal, &[])
+            .into_iter()
+            .map(|name| {
+                let tags = tags_by_name.remove(&name).unwrap_or_default();
+                json!({"name": name, "tags": tags})
+            })
+            .collect())
+    }
+
+    /// Readable environment variables with their values and tags:
+    /// `[{name, value, tags}]`.
+    pub async fn variables(&self, principal: &Principal) -> CoreResult<Vec<Value>> {
+        let mut out = self.names_with_tags(principal).await?;
+        for entry in &mut out {
+            let name = entry["name"].as_str().unwrap_or_default().to_string();
+            let value = self.rt.vault.value(self.kind, &name)?;
+            entry["value"] = value.map_or(Value::Null, Value::String);
+        }
+        Ok(out)
+    }
+
+    /// The tags of a value (needs READ).
+    pub async fn tags(&self, principal: &Principal, name: &str) -> CoreResult<Vec<Tag>> {
+        self.authorize(principal, Access::Read, name)?;
+        self.require(name)?;
+        Ok(self
+            .rt
+            .stores
+            .tags
+            .get_tags(target_type(self.kind).name(), name)
+            .await?)
+    }
+
+    /// Adds tags to a value, or removes them (needs UPDATE). Tag grants follow at once.
+    pub async fn change_tags(
+        &self,
+        principal: &Principal,
+        name: &str,
+        tags: Vec<Tag>,
+        remove: bool,
+    ) -> CoreResult<()> {
+        self.authorize(principal, Access::Update, name)?;
+        self.require(name)?;
+        if tags.iter().any(|t| t.key.trim().is_empty()) {
+            return Err(CoreError::invalid("A tag needs a non-empty key"));
+        }
+        let store = &self.rt.stores.tags;
+        let kind_name = target_type(self.kind).name();
+        if remove {
+            store.remove_tags(kind_name, name, &tags).await?;
+        } else {
+            store.add_tags(kind_name, name, &tags).await?;
+        }
+        self.rt
+            .access
+            .refresh_tags(target_type(self.kind), name)
+            .await
+    }
+
+    /// Who read a secret's value through the API, newest first (administrators only).
+    pub async fn reads(&self, principal: &Principal, name: &str) -> CoreResult<Vec<Value>> {
+        self.rt
+            .authorizer
+            .require_admin(principal, "see who read a secret")?;
+        let reads = self
+            .rt
+            .stores
+            .secrets
+            .secret_reads(self.kind, Some(name), READS_LIMIT)
+            .await?;
+        Ok(reads
+            .into_iter()
+            .map(|r| json!({"name": r.name, "principal": r.principal, "readAt": r.at}))
+            .collect())
+    }
+}

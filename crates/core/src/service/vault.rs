@@ -1,0 +1,270 @@
+//! The vault: secrets and environment variables, sealed in the store and in memory,
+//! opened only when a value is needed (an authorized API read, or a task handed to
+//! its worker). Changes are written to the store first, then to memory, so the next
+//! request sees them and a restart finds the same values.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::error::{CoreError, CoreResult};
+use crate::security::secret_box::{Keyring, OpenError, Sealed};
+use crate::store::{SecretKind, SecretRecord, SecretStore};
+
+/// Largest value accepted by default, in bytes.
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 64 * 1024;
+
+/// Longest name accepted.
+pub const MAX_NAME_LEN: usize = 255;
+
+/// What a sealed value is bound to: its kind and name.
+fn context(kind: SecretKind, name: &str) -> String {
+    format!("podium/{}/{name}", kind.as_str())
+}
+
+/// Checks a secret or variable name: letters, digits, `_` and `-` (a dot would be
+/// read as a field path in `${workflow.secrets.name.field}`).
+pub fn check_name(kind: SecretKind, name: &str) -> CoreResult<()> {
+    let what = match kind {
+        SecretKind::Secret => "Secret",
+        SecretKind::Env => "Environment variable",
+    };
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(CoreError::invalid(format!(
+            "{what} name must have 1 to {MAX_NAME_LEN} characters"
+        )));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(CoreError::invalid(format!(
+            "{what} name '{name}' is not valid: use letters, digits, '_' and '-'"
+        )));
+    }
+    Ok(())
+}
+
+/// Sealed values by kind and name.
+type Entries = HashMap<(SecretKind, String), SecretRecord, foldhash::fast::RandomState>;
+
+/// Secrets and environment variables.
+pub struct Vault {
+    keyring: Keyring,
+    entries: RwLock<Entries>,
+    store: Arc<dyn SecretStore>,
+    write: tokio::sync::Mutex<()>,
+    max_value_bytes: usize,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Vault({:?}, {} values)",
+            self.keyring,
+            self.entries.read().len()
+        )
+    }
+}
+
+impl Vault {
+    /// Loads every sealed value. Refuses when a value was sealed under a key the
+    /// keyring does not hold: starting anyway would leave those secrets unreadable,
+    /// and nothing is changed.
+    pub async fn load(
+        store: Arc<dyn SecretStore>,
+        keyring: Keyring,
+        max_value_bytes: usize,
+    ) -> CoreResult<Vault> {
+        let records = store.load_secrets().await?;
+        let mut unknown: Vec<&str> = records
+            .iter()
+            .map(|r| r.key_id.as_str())
+            .filter(|id| !keyring.knows(id))
+            .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        if let Some(first) = unknown.first() {
+            let count = records.iter().filter(|r| r.key_id == *first).count();
+            return Err(CoreError::Unavailable(format!(
+                "the store holds {count} secret value(s) sealed with secrets master key {first}, \
+                 which is not configured (configured: {}). Configure that key (PODIUM_SECRETS_KEY \
+                 or secrets_key_file), or list it in PODIUM_SECRETS_PREVIOUS_KEYS while rotating. \
+                 Nothing was changed.",
+                keyring.ids().join(", ")
+            )));
+        }
+        let entries = records
+            .into_iter()
+            .map(|r| ((r.kind, r.name.clone()), r))
+            .collect();
+        Ok(Vault {
+            keyring,
+            entries: RwLock::new(entries),
+            store,
+            write: tokio::sync::Mutex::new(()),
+            max_value_bytes,
+        })
+    }
+
+    /// The largest value accepted, in bytes.
+    pub fn max_value_bytes(&self) -> usize {
+        self.max_value_bytes
+    }
+
+    /// Whether a value exists.
+    pub fn exists(&self, kind: SecretKind, name: &str) -> bool {
+        self.entries.read().contains_key(&(kind, name.to_string()))
+    }
+
+    /// The names of one kind, sorted.
+    pub fn names(&self, kind: SecretKind) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .entries
+            .read()
+            .keys()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, n)| n.clone())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The plain value, if it exists.
+    pub fn value(&self, kind: SecretKind, name: &str) -> CoreResult<Option<String>> {
+        let sealed = {
+            let entries = self.entries.read();
+            match entries.get(&(kind, name.to_string())) {
+                Some(record) => Sealed {
+                    key_id: record.key_id.clone(),
+                    bytes: record.sealed.clone(),
+                },
+                None => return Ok(None),
+            }
+        };
+        let plain = self
+            .keyring
+            .open(&context(kind, name), &sealed)
+            .map_err(|e| match e {
+                OpenError::UnknownKey(_) | OpenError::Corrupt => CoreError::Internal(format!(
+                    "the stored value of {} '{name}' does not open: {e}",
+                    kind.as_str()
+                )),
+            })?;
+        String::from_utf8(plain)
+            .map(Some)
+            .map_err(|_| CoreError::Internal(format!("the stored value of '{name}' is not text")))
+    }
+
+    /// Creates or replaces a value; true when it was created.
+    pub async fn put(
+        &self,
+        kind: SecretKind,
+        name: &str,
+        value: &str,
+        by: &str,
+        now: i64,
+    ) -> CoreResult<bool> {
+        check_name(kind, name)?;
+        if value.len() > self.max_value_bytes {
+            return Err(CoreError::invalid(format!(
+                "The value is {} bytes; the limit is {} bytes",
+                value.len(),
+                self.max_value_bytes
+            )));
+        }
+        let _one_at_a_time = self.write.lock().await;
+        let sealed = self.keyring.seal(&context(kind, name), value.as_bytes())?;
+        let existing = self.entries.read().get(&(kind, name.to_string())).cloned();
+        let created = existing.is_none();
+        let record = SecretRecord {
+            kind,
+            name: name.to_string(),
+            key_id: sealed.key_id,
+            sealed: sealed.bytes,
+            created_by: existing
+                .as_ref()
+                .map_or_else(|| by.to_string(), |e| e.created_by.clone()),
+            created_at: existing.as_ref().map_or(now, |e| e.created_at),
+            updated_by: by.to_string(),
+            updated_at: now,
+        };
+        self.store.put_secret(record.clone()).await?;
+        self.entries
+            .write()
+            .insert((kind, name.to_string()), record);
+        Ok(created)
+    }
+
+    /// Deletes a value; false when there was none.
+    pub async fn delete(&self, kind: SecretKind, name: &str) -> CoreResult<bool> {
+        let _one_at_a_time = self.write.lock().await;
+        let deleted = self.store.delete_secret(kind, name).await?;
+        self.entries.write().remove(&(kind, name.to_string()));
+        Ok(deleted)
+    }
+
+    /// How many values are sealed under a key other than the current one.
+    pub fn stale_count(&self) -> usize {
+        self.entries
+            .read()
+            .values()
+            .filter(|r| r.key_id != self.keyring.current_id())
+            .count()
+    }
+
+    /// The id of the key new values are sealed with.
+    pub fn current_key_id(&self) -> &str {
+        self.keyring.current_id()
+    }
+
+    /// Re-seals up to `batch` values sealed under previous keys with the current key;
+    /// returns how many were re-sealed. Values changed meanwhile are left as they are
+    /// (they were sealed with the current key by that change).
+    pub async fn reseal_some(&self, batch: usize) -> CoreResult<usize> {
+        let _one_at_a_time = self.write.lock().await;
+        let stale: Vec<SecretRecord> = self
+            .entries
+            .read()
+            .values()
+            .filter(|r| r.key_id != self.keyring.current_id())
+            .take(batch)
+            .cloned()
+            .collect();
+        let mut by_key: HashMap<String, Vec<SecretRecord>> = HashMap::new();
+        for old in stale {
+            let ctx = context(old.kind, &old.name);
+            let plain = self
+                .keyring
+                .open(
+                    &ctx,
+                    &Sealed {
+                        key_id: old.key_id.clone(),
+                        bytes: old.sealed.clone(),
+                    },
+                )
+                .map_err(|e| CoreError::Internal(format!("cannot re-seal '{}': {e}", old.name)))?;
+            let sealed = self.keyring.seal(&ctx, &plain)?;
+            let from = old.key_id.clone();
+            by_key.entry(from).or_default().push(SecretRecord {
+                key_id: sealed.key_id,
+                sealed: sealed.bytes,
+                ..old
+            });
+        }
+        let mut done = 0;
+        for (from, records) in by_key {
+            done += self.store.reseal_secrets(records.clone(), &from).await?;
+            let mut entries = self.entries.write();
+            for record in records {
+                let key = (record.kind, record.name.clone());
+                if entries.get(&key).is_some_and(|e| e.key_id == from) {
+                    entries.insert(key, record);
+                }
+            }
+        }
+        Ok(done)
+    }
+}

@@ -1,0 +1,526 @@
+//! Secrets and environment variables: the API, who may do what, resolution at
+//! hand-off as the workflow's starter, masking, and what reaches the database files.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, task_def};
+
+/// An application with `roles`, and a token for it.
+async fn app_with(app: &TestApp, name: &str, roles: &[&str]) -> (String, String) {
+    let created = app.post("/api/applications", json!({"name": name})).await;
+    let id = created.json()["id"].as_str().expect("id").to_string();
+    for role in roles {
+        let answer = app
+            .post(&format!("/api/applications/{id}/roles/{role}"), json!({}))
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+    }
+    let key = app
+        .post(&format!("/api/applications/{id}/accessKeys"), json!({}))
+        .await
+        .json();
+    let token = app
+        .mint(
+            key["id"].as_str().expect("key id"),
+            key["secret"].as_str().expect("secret"),
+            None,
+        )
+        .await;
+    (format!("app:{id}"), token)
+}
+
+async fn grant(app: &TestApp, subject: &str, kind: &str, target: &str, access: &[&str]) {
+    let answer = app
+        .post(
+            "/api/auth/authorization",
+            json!({"subject": {"type": "USER", "id": subject}, "target": {"type": kind, "id": target}, "access": access}),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+}
+
+#[tokio::test]
+async fn secrets_and_variables_through_the_api() {
+    let app = TestApp::spawn_with(|c| c.secret_max_bytes = 64).await;
+    // Both SDKs' encodings of one value decode alike.
+    let value = "hello \"world\"\nline2";
+    let js = serde_json::to_string(value).expect("json");
+    let python = &js[1..js.len() - 1];
+    for (name, body) in [("from-js", js.clone()), ("from-python", python.to_string())] {
+        let answer = app
+            .raw(
+                "PUT",
+                &format!("/api/secrets/{name}"),
+                "application/json",
+                body,
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        let read = app.get(&format!("/api/secrets/{name}")).await;
+        assert_eq!(read.status, 200);
+        assert_eq!(read.text, value);
+    }
+    assert_eq!(app.get("/api/secrets/from-js/exists").await.json(), true);
+    assert_eq!(app.get("/api/secrets/nothing/exists").await.json(), false);
+    assert_eq!(
+        app.get("/api/secrets").await.json(),
+        json!(["from-js", "from-python"])
+    );
+    assert_eq!(
+        app.call("POST", "/api/secrets", Some(json!({})))
+            .await
+            .json(),
+        json!(["from-js", "from-python"])
+    );
+    // Tags, and names with tags.
+    let tag = json!([{"key": "team", "value": "payments"}]);
+    assert_eq!(
+        app.call("PUT", "/api/secrets/from-js/tags", Some(tag.clone()))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        app.get("/api/secrets/from-js/tags").await.json()[0]["key"],
+        "team"
+    );
+    let v2 = app.get("/api/secrets-v2").await.json();
+    assert_eq!(v2[0]["name"], "from-js");
+    assert_eq!(v2[0]["tags"][0]["value"], "payments");
+    assert_eq!(
+        app.call("DELETE", "/api/secrets/from-js/tags", Some(tag))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(app.get("/api/secrets/from-js/tags").await.json(), json!([]));
+    // Every read of a value is recorded.
+    let reads = app.get("/api/secrets/from-js/reads").await.json();
+    assert_eq!(reads.as_array().map(Vec::len), Some(1));
+    let admin = app.get("/api/token/userInfo").await.json();
+    assert_eq!(reads[0]["principal"], admin["id"]);
+    // Bad input.
+    for (name, body, status) in [
+        ("has.dot", "v".to_string(), 400),
+        ("big", "x".repeat(65), 400),
+    ] {
+        let answer = app
+            .raw("PUT", &format!("/api/secrets/{name}"), "text/plain", body)
+            .await;
+        assert_eq!(answer.status, status, "{name}: {}", answer.text);
+        assert!(answer.json()["message"].as_str().is_some());
+    }
+    let missing = app.get("/api/secrets/nothing").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["message"], "Secret nothing not found");
+    // Deleting.
+    assert_eq!(
+        app.call("DELETE", "/api/secrets/from-js", None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(app.get("/api/secrets/from-js").await.status, 404);
+    assert_eq!(
+        app.call("DELETE", "/api/secrets/from-js", None)
+            .await
+            .status,
+        404
+    );
+
+    // Environment variables: plain values, listed with them.
+    let put = app
+        .raw("PUT", "/api/environment/region", "text/plain", "eu-west-1")
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    assert_eq!(app.get("/api/environment/region").await.text, "eu-west-1");
+    assert_eq!(
+        app.get("/api/environment").await.json(),
+        json!([{"name": "region", "value": "eu-west-1", "tags": []}])
+    );
+    let deleted = app.call("DELETE", "/api/environment/region", None).await;
+    assert_eq!(deleted.text, "eu-west-1");
+    assert_eq!(app.get("/api/environment/region").await.status, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn who_may_do_what_with_a_secret() {
+    let app = TestApp::spawn().await;
+    app.raw("PUT", "/api/secrets/owned-by-admin", "text/plain", "v1")
+        .await;
+    app.raw("PUT", "/api/secrets/tagged", "text/plain", "v2")
+        .await;
+    app.call(
+        "PUT",
+        "/api/secrets/tagged/tags",
+        Some(json!([{"key": "team", "value": "a"}])),
+    )
+    .await;
+    let (reader, reader_token) = app_with(&app, "reader", &[]).await;
+    let (_, creator_token) = app_with(&app, "creator", &[]).await;
+    let as_reader = |method: &'static str, path: &'static str| {
+        let (app, token) = (&app, reader_token.clone());
+        async move { app.call_as(Some(&token), method, path, None).await }
+    };
+    // Nothing without a grant, and the refusal names the action and the secret.
+    let refused = as_reader("GET", "/api/secrets/owned-by-admin").await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(
+        refused.json()["message"],
+        "You don't have permissions to read secret: owned-by-admin"
+    );
+    assert_eq!(as_reader("GET", "/api/secrets").await.json(), json!([]));
+    // A grant on the secret, and a grant on its tag.
+    grant(&app, &reader, "SECRET_NAME", "owned-by-admin", &["READ"]).await;
+    grant(&app, &reader, "TAG", "team:a", &["READ"]).await;
+    assert_eq!(
+        as_reader("GET", "/api/secrets/owned-by-admin").await.text,
+        "v1"
+    );
+    assert_eq!(as_reader("GET", "/api/secrets/tagged").await.text, "v2");
+    assert_eq!(
+        as_reader("GET", "/api/secrets").await.json(),
+        json!(["owned-by-admin", "tagged"])
+    );
+    // READ is not UPDATE or DELETE.
+    let update = app
+        .call_as(
+            Some(&reader_token),
+            "PUT",
+            "/api/secrets/owned-by-admin",
+            Some(json!("changed")),
+        )
+        .await;
+    assert_eq!(update.status, 403);
+    assert_eq!(
+        as_reader("DELETE", "/api/secrets/owned-by-admin")
+            .await
+            .status,
+        403
+    );
+    // Creating needs the CREATE_SECRET permission (roles USER, METADATA_MANAGER,
+    // ADMIN); an application without it is refused.
+    let create = app
+        .call_as(
+            Some(&creator_token),
+            "PUT",
+            "/api/secrets/new-one",
+            Some(json!("x")),
+        )
+        .await;
+    assert_eq!(create.status, 403);
+    assert_eq!(
+        create.json()["message"],
+        "You don't have permissions to create secret: new-one"
+    );
+    app.stop().await;
+}
+
+/// The data directory's database files, concatenated.
+fn database_bytes(app: &TestApp) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(app.data_dir()).expect("data dir") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with("podium.db") {
+            bytes.extend(std::fs::read(&path).expect("read"));
+        }
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn secrets_reach_workers_as_the_starter_and_nowhere_else() {
+    let app = TestApp::spawn().await;
+    app.raw(
+        "PUT",
+        "/api/secrets/api-token",
+        "text/plain",
+        "tok-12345-abc",
+    )
+    .await;
+    app.raw(
+        "PUT",
+        "/api/secrets/db",
+        "text/plain",
+        r#"{"username":"svc-user","password":"hunter22-pw"}"#,
+    )
+    .await;
+    app.raw("PUT", "/api/environment/region", "text/plain", "eu-north")
+        .await;
+    app.register(
+        json!([task_def("use_secrets")]),
+        json!({"name": "with_secrets", "version": 1, "tasks": [{
+            "name": "use_secrets", "taskReferenceName": "use", "type": "SIMPLE",
+            "inputParameters": {
+                "auth": "Bearer ${workflow.secrets.api-token}",
+                "user": "${workflow.secrets.db.username}",
+                "region": "${workflow.env.region}",
+                "_secrets": {"pw": "${workflow.secrets.db.password}"},
+                "injected": "${workflow.input.x}"
+            }
+        }]}),
+    )
+    .await;
+    let (program, program_token) = app_with(&app, "program", &[]).await;
+    let (worker, worker_token) = app_with(&app, "worker", &["WORKER"]).await;
+    grant(&app, &program, "WORKFLOW_DEF", "with_secrets", &["EXECUTE"]).await;
+    grant(&app, &program, "TASK_DEF", "use_secrets", &["EXECUTE"]).await;
+    grant(&app, &worker, "TASK_DEF", "use_secrets", &["EXECUTE"]).await;
+    let start = |token: String| {
+        let app = &app;
+        async move {
+            app.call_as(
+                Some(&token),
+                "POST",
+                "/api/workflow/with_secrets",
+                Some(json!({"x": "${workflow.secrets.api-token}"})),
+            )
+            .await
+        }
+    };
+    // A starter who cannot read a secret the workflow uses is refused at start.
+    let refused = start(program_token.clone()).await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert!(
+        refused.json()["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("read secret: api-token")),
+        "{}",
+        refused.text
+    );
+    grant(&app, &program, "SECRET_NAME", "api-token", &["READ"]).await;
+    grant(&app, &program, "SECRET_NAME", "db", &["READ"]).await;
+    let refused = start(program_token.clone()).await;
+    assert_eq!(
+        refused.status, 403,
+        "the environment variable needs READ too"
+    );
+    grant(&app, &program, "ENV_VARIABLE", "region", &["READ"]).await;
+    let started = start(program_token.clone()).await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    let workflow_id = started.text.clone();
+
+    // The worker (which holds no grant on the secrets) gets the values.
+    let polled = app
+        .call_as(
+            Some(&worker_token),
+            "GET",
+            "/api/tasks/poll/batch/use_secrets?count=1&timeout=100",
+            None,
+        )
+        .await
+        .json();
+    let task = &polled[0];
+    let input = &task["inputData"];
+    assert_eq!(input["auth"], "Bearer tok-12345-abc");
+    assert_eq!(input["user"], "svc-user");
+    assert_eq!(input["region"], "eu-north");
+    assert_eq!(input["_secrets"]["pw"], "hunter22-pw");
+    assert_eq!(
+        input["injected"], "${workflow.secrets.api-token}",
+        "a reference arriving as data is never resolved"
+    );
+    // The worker echoes what it got, in its output and its logs.
+    let done = app
+        .call_as(
+            Some(&worker_token),
+            "POST",
+            "/api/tasks",
+            Some(json!({
+                "workflowInstanceId": workflow_id, "taskId": task["taskId"], "status": "COMPLETED",
+                "outputData": {"echo": "sent Bearer tok-12345-abc as svc-user", "_secrets": {"pw": "hunter22-pw"}},
+                "logs": [{"log": "calling with tok-12345-abc", "createdTime": 1}]
+            })),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    let workflow = app.wait_for_status(&workflow_id, "COMPLETED").await;
+    let text = workflow.to_string();
+    for value in ["tok-12345-abc", "hunter22-pw"] {
+        assert!(
+            !text.contains(value),
+            "{value} shows in the workflow: {text}"
+        );
+    }
+    let stored = &workflow["tasks"][0];
+    assert_eq!(stored["inputData"]["auth"], "Bearer ***");
+    assert_eq!(stored["inputData"]["_secrets"], "***");
+    assert_eq!(stored["outputData"]["echo"], "sent Bearer *** as ***");
+    let task_id = stored["taskId"].as_str().expect("task id");
+    let logs = app.get(&format!("/api/tasks/{task_id}/log")).await;
+    assert_eq!(logs.json()[0]["log"], "calling with ***");
+    let searched = app
+        .get("/api/workflow/search?query=workflowType%3D%27with_secrets%27")
+        .await;
+    assert!(!searched.text.contains("tok-12345-abc"));
+    // No value reaches the database files (main file and WAL).
+    let bytes = database_bytes(&app);
+    assert!(!bytes.is_empty());
+    for value in ["tok-12345-abc", "hunter22-pw", "svc-user"] {
+        assert!(!contains(&bytes, value), "{value} is in the database files");
+    }
+
+    // A secret removed after the start fails the task, naming it and nothing else.
+    let second = start(program_token).await.text;
+    assert_eq!(
+        app.call("DELETE", "/api/secrets/api-token", None)
+            .await
+            .status,
+        200
+    );
+    let none = app
+        .call_as(
+            Some(&worker_token),
+            "GET",
+            "/api/tasks/poll/batch/use_secrets?count=1&timeout=100",
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(none, json!([]));
+    let failed = app.wait_for_status(&second, "FAILED").await;
+    let reason = failed["tasks"][0]["reasonForIncompletion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(reason.contains("'api-token'"), "{reason}");
+    assert!(!failed.to_string().contains("hunter22-pw"));
+    let _: Value = failed;
+    app.stop().await;
+}
+
+mod keys {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use podium_core::clock::SystemClock;
+    use podium_core::store::SecretKind;
+    use podium_server::Application;
+    use podium_server::config::{Config, SecretValue};
+
+    fn config(dir: &std::path::Path, key: Option<&str>, previous: Option<&str>) -> Config {
+        Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: dir.join("data"),
+            shutdown_grace_seconds: 1,
+            admin_key_id: Some("keys-admin".into()),
+            admin_key_secret: Some(SecretValue::new("keys-admin-secret-0123456789abcdef")),
+            secrets_key: key.map(SecretValue::new),
+            secrets_previous_keys: previous.map(SecretValue::new),
+            ..Config::default()
+        }
+    }
+
+    async fn start(config: &Config) -> Result<Application, String> {
+        Application::build_with_clock(config, Arc::new(SystemClock))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn stop(app: Application) {
+        app.run_until(async {}).await.expect("stops");
+    }
+
+    #[tokio::test]
+    async fn the_master_key_is_checked_at_start_and_rotation_keeps_every_value() {
+        let dir = tempfile::tempdir().expect("dir");
+        let app = start(&config(dir.path(), None, None))
+            .await
+            .expect("first start");
+        let vault = app.runtime().vault.clone();
+        for i in 0..150 {
+            vault
+                .put(
+                    SecretKind::Secret,
+                    &format!("s{i}"),
+                    &format!("pw-value-{i}"),
+                    "test",
+                    0,
+                )
+                .await
+                .expect("put");
+        }
+        drop(vault);
+        stop(app).await;
+        let key_file = dir.path().join("data").join("secrets.key");
+        let generated = std::fs::read_to_string(&key_file).expect("a key file was generated");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&key_file)
+                .expect("meta")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "the key file is owner-only");
+        }
+
+        // Another key: refused, saying which key sealed the values.
+        let other = "ab".repeat(32);
+        let refused = start(&config(dir.path(), Some(&other), None)).await.err();
+        let message = refused.expect("refused with another key");
+        assert!(message.contains("not configured"), "{message}");
+        assert!(message.contains("Nothing was changed"), "{message}");
+        // The key file gone: refused rather than a new key generated.
+        std::fs::rename(&key_file, dir.path().join("moved.key")).expect("move");
+        let message = start(&config(dir.path(), None, None))
+            .await
+            .err()
+            .expect("refused");
+        assert!(message.contains("missing"), "{message}");
+        assert!(!key_file.exists(), "no new key is written over sealed data");
+        std::fs::rename(dir.path().join("moved.key"), &key_file).expect("move back");
+
+        // Rotation: the new key current, the old one previous; values stay readable
+        // while they are re-sealed in the background.
+        let app = start(&config(dir.path(), Some(&other), Some(generated.trim())))
+            .await
+            .expect("starts while rotating");
+        let vault = app.runtime().vault.clone();
+        assert_eq!(
+            vault
+                .value(SecretKind::Secret, "s7")
+                .expect("open")
+                .as_deref(),
+            Some("pw-value-7")
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while vault.stale_count() > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(vault.stale_count(), 0, "every value re-sealed");
+        drop(vault);
+        stop(app).await;
+        // The old key is no longer needed.
+        let app = start(&config(dir.path(), Some(&other), None))
+            .await
+            .expect("starts with the new key alone");
+        assert_eq!(
+            app.runtime()
+                .vault
+                .value(SecretKind::Secret, "s149")
+                .expect("open")
+                .as_deref(),
+            Some("pw-value-149")
+        );
+        stop(app).await;
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(dir.path().join("data")).expect("dir") {
+            let path = entry.expect("entry").path();
+            if path.to_string_lossy().contains("podium.db") {
+                bytes.extend(std::fs::read(&path).expect("read"));
+            }
+        }
+        assert!(
+            !super::contains(&bytes, "pw-value-"),
+            "a value is in the database files"
+        );
+    }
+}
