@@ -524,3 +524,171 @@ mod keys {
         );
     }
 }
+
+/// A local service for the documented HTTP examples: `/token` hands out a fresh
+/// token, `/use` records the Authorization header it gets and echoes it back.
+async fn token_service() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    tokio::task::JoinHandle<()>,
+) {
+    use axum::extract::State;
+    use axum::http::HeaderMap;
+    use axum::routing::get;
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+    let seen: Seen = Default::default();
+    let router = axum::Router::new()
+        .route(
+            "/token",
+            get(|| async { axum::Json(json!({"token": "fresh-token-777"})) }),
+        )
+        .route(
+            "/use",
+            get(|State(seen): State<Seen>, headers: HeaderMap| async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                seen.lock().expect("lock").push(auth.clone());
+                axum::Json(json!({"youSent": auth}))
+            }),
+        )
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (format!("http://{addr}"), seen, server)
+}
+
+#[tokio::test]
+async fn the_documented_http_secret_and_rotation_examples() {
+    let app = TestApp::spawn().await;
+    let (service, seen, server) = token_service().await;
+    app.raw(
+        "PUT",
+        "/api/secrets/sampletask-api-token",
+        "text/plain",
+        "old-token-111",
+    )
+    .await;
+    // The documented workflow: an HTTP task whose header uses the secret.
+    app.register(
+        json!([]),
+        json!({"name": "workflow-with-a-secret", "version": 1, "schemaVersion": 2, "tasks": [
+            {"name": "sample_task_http", "taskReferenceName": "sample_task_http", "type": "HTTP",
+             "inputParameters": {"http_request": {
+                "uri": format!("{service}/use"), "method": "GET",
+                "connectionTimeOut": 3000, "readTimeOut": "3000",
+                "accept": "application/json", "contentType": "application/json",
+                "headers": {"Authorization": "Bearer: ${workflow.secrets.sampletask-api-token}"}
+             }}}
+        ]}),
+    )
+    .await;
+    let id = app.start("workflow-with-a-secret", json!({})).await;
+    let done = app.wait_for_status(&id, "COMPLETED").await;
+    assert_eq!(
+        seen.lock().expect("lock").clone(),
+        vec!["Bearer: old-token-111".to_string()],
+        "the server got the real value"
+    );
+    let text = done.to_string();
+    assert!(!text.contains("old-token-111"), "{text}");
+    let task = &done["tasks"][0];
+    assert_eq!(
+        task["inputData"]["http_request"]["headers"]["Authorization"],
+        "Bearer: ***"
+    );
+    assert_eq!(
+        task["outputData"]["response"]["body"]["youSent"],
+        "Bearer: ***"
+    );
+
+    // The rotation recipe: fetch a new token, store it with UPDATE_SECRET, use it.
+    app.register(
+        json!([]),
+        json!({"name": "rotate", "version": 1, "tasks": [
+            {"name": "fetch", "taskReferenceName": "fetch", "type": "HTTP",
+             "inputParameters": {"http_request": {"uri": format!("{service}/token"), "method": "GET"}}},
+            {"name": "store", "taskReferenceName": "store", "type": "UPDATE_SECRET",
+             "inputParameters": {"_secrets": {"secretKey": "sampletask-api-token", "secretValue": "${fetch.output.response.body.token}"}}},
+            {"name": "use", "taskReferenceName": "use", "type": "HTTP",
+             "inputParameters": {"http_request": {"uri": format!("{service}/use"), "method": "GET",
+                "headers": {"Authorization": "Bearer ${workflow.secrets.sampletask-api-token}"}}}}
+        ]}),
+    )
+    .await;
+    let id = app.start("rotate", json!({})).await;
+    let done = app.wait_for_status(&id, "COMPLETED").await;
+    assert_eq!(
+        seen.lock().expect("lock").last().cloned(),
+        Some("Bearer fresh-token-777".to_string())
+    );
+    assert_eq!(done["tasks"][1]["inputData"]["_secrets"], "***");
+    assert_eq!(
+        app.get("/api/secrets/sampletask-api-token").await.text,
+        "fresh-token-777"
+    );
+
+    // UPDATE_SECRET as a starter without UPDATE on the secret fails with the refusal.
+    app.register(
+        json!([]),
+        json!({"name": "overwrite", "version": 1, "tasks": [
+            {"name": "store", "taskReferenceName": "store", "type": "UPDATE_SECRET",
+             "inputParameters": {"_secrets": {"secretKey": "sampletask-api-token", "secretValue": "${workflow.input.v}"}}}
+        ]}),
+    )
+    .await;
+    let (program, token) = app_with(&app, "rotator", &[]).await;
+    grant(&app, &program, "WORKFLOW_DEF", "overwrite", &["EXECUTE"]).await;
+    let started = app
+        .call_as(
+            Some(&token),
+            "POST",
+            "/api/workflow/overwrite",
+            Some(json!({"v": "attacker-value-1"})),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    let failed = app.wait_for_status(&started.text, "FAILED").await;
+    let reason = failed["tasks"][0]["reasonForIncompletion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        reason,
+        "You don't have permissions to update secret: sampletask-api-token"
+    );
+    assert_eq!(
+        app.get("/api/secrets/sampletask-api-token").await.text,
+        "fresh-token-777"
+    );
+    // Missing fields terminate the workflow with a clear reason.
+    app.register(
+        json!([]),
+        json!({"name": "incomplete", "version": 1, "tasks": [
+            {"name": "store", "taskReferenceName": "store", "type": "UPDATE_SECRET",
+             "inputParameters": {"_secrets": {"secretKey": "only-a-key"}}}
+        ]}),
+    )
+    .await;
+    let id = app.start("incomplete", json!({})).await;
+    let terminated = app.wait_for_status(&id, "TERMINATED").await;
+    assert!(
+        terminated["reasonForIncompletion"]
+            .as_str()
+            .is_some_and(|r| r.contains("_secrets.secretValue")),
+        "{terminated}"
+    );
+    assert_eq!(
+        app.get("/api/secrets/only-a-key/exists").await.json(),
+        false
+    );
+    server.abort();
+    app.stop().await;
+}
