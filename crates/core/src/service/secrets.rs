@@ -154,12 +154,11 @@ impl SecretService {
         Ok(previous)
     }
 
-    /// Whether a value exists. Its existence is no secret to those with any access
-    /// to it; others get 403 for names that exist.
+    /// `true` when a value exists; 404 when it does not, as Orkes answers (the JS SDK
+    /// reads any answer as "exists", so `false` would mislead it). Existence is no
+    /// secret to those with any access; others get 403 for names that exist.
     pub fn exists(&self, principal: &Principal, name: &str) -> CoreResult<bool> {
-        if !self.rt.vault.exists(self.kind, name) {
-            return Ok(false);
-        }
+        self.require(name)?;
         let authz = &self.rt.authorizer;
         let any = [
             Access::Read,
