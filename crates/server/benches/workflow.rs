@@ -9,11 +9,13 @@
 //! - `s4`: 40 sequential SIMPLE tasks with one long-polling worker, end to end, against
 //!   the same 40 steps run in process on the services (no HTTP, no polling).
 //! - `s1`: the S3 load alternating between two live servers, security on and off.
+//! - `s7`: the S3 load with ten secret references in every task's input against the
+//!   same values written literally.
 //! - `s5`: minting tokens against a plain authenticated JSON POST, and the cost of a
 //!   wrong secret against a right one.
 //! - `s3-server [--security-off]`: one S3 pass, to run under a profiler.
 //!
-//! Run: `cargo bench -p podium-server --bench workflow -- [s3|s4|s1|s5|all] [--full]`
+//! Run: `cargo bench -p podium-server --bench workflow -- [s3|s4|s1|s7|s5|all] [--full]`
 //! (`--full` also runs S3 with `durability = power-loss` against the FULL harness).
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -85,6 +87,9 @@ fn main() {
     }
     if which == "s1" || which == "all" {
         runtime.block_on(s1());
+    }
+    if which == "s7" || which == "all" {
+        runtime.block_on(s7());
     }
     if which == "s5" || which == "all" {
         runtime.block_on(s5());
@@ -257,53 +262,83 @@ async fn s1() {
         "S1: worker loop with security on (tokens, WORKER + grants) vs off: two live servers, load alternating every {S1_SLICE} s (+{S1_SETTLE} s settle)"
     );
     let dir = bench_dir();
-    let off = S3Load::start(dir.path(), "process", Security::Off).await;
-    let on = S3Load::start(dir.path(), "process", Security::On).await;
+    let off = S3Load::start(dir.path(), "process", Security::Off, Inputs::Plain).await;
+    let on = S3Load::start(dir.path(), "process", Security::On, Inputs::Plain).await;
+    alternate(("off", &off), ("on", &on), "on/off", 0.95).await;
+    off.finish().await;
+    on.finish().await;
+}
+
+/// S7: the S3 workflow with ten `${workflow.secrets.*}` references in every task's
+/// input (resolved at each hand-off, as the starter, and masked on the way back)
+/// against the same workflow with the ten values written literally; both servers
+/// with security on, the load alternating between them.
+async fn s7() {
+    println!();
+    println!(
+        "S7: tasks with {S7_SECRETS} secret references vs the same {S7_SECRETS} values literally: two live servers, load alternating every {S1_SLICE} s (+{S1_SETTLE} s settle)"
+    );
+    let dir = bench_dir();
+    let literal = S3Load::start(dir.path(), "process", Security::On, Inputs::Literals).await;
+    let secrets = S3Load::start(dir.path(), "process", Security::On, Inputs::Secrets).await;
+    alternate(
+        ("literal", &literal),
+        ("secrets", &secrets),
+        "secrets/literal",
+        0.95,
+    )
+    .await;
+    literal.finish().await;
+    secrets.finish().await;
+}
+
+/// Alternates the load between two live servers, `S1_PAIRS` pairs, and prints the
+/// ratio of task updates per second, b over a, with the server CPU per update.
+async fn alternate(a: (&str, &S3Load), b: (&str, &S3Load), ratio_name: &str, target: f64) {
+    let ((a_name, a), (b_name, b)) = (a, b);
     // Warm both up.
-    off.measure(1.0, 0.5).await;
-    on.measure(1.0, 0.5).await;
+    a.measure(1.0, 0.5).await;
+    b.measure(1.0, 0.5).await;
     let mut ratios = Vec::new();
     let mut cpu_ratios = Vec::new();
-    let (mut total_on, mut total_off) = (0.0, 0.0);
-    let (mut cpu_on, mut cpu_off) = (Vec::new(), Vec::new());
+    let (mut total_a, mut total_b) = (0.0, 0.0);
+    let (mut cpu_a, mut cpu_b) = (Vec::new(), Vec::new());
     for pair in 0..S1_PAIRS {
         // Alternate which goes first, so drift on the machine favours neither.
-        let (a, b) = if pair % 2 == 0 {
-            let a = off.measure(S1_SETTLE, S1_SLICE).await;
-            (a, on.measure(S1_SETTLE, S1_SLICE).await)
+        let (ra, rb) = if pair % 2 == 0 {
+            let ra = a.measure(S1_SETTLE, S1_SLICE).await;
+            (ra, b.measure(S1_SETTLE, S1_SLICE).await)
         } else {
-            let b = on.measure(S1_SETTLE, S1_SLICE).await;
-            (off.measure(S1_SETTLE, S1_SLICE).await, b)
+            let rb = b.measure(S1_SETTLE, S1_SLICE).await;
+            (a.measure(S1_SETTLE, S1_SLICE).await, rb)
         };
-        let ratio = b.updates_per_second / a.updates_per_second;
-        let cpu_ratio = b.cpu_us_per_update / a.cpu_us_per_update;
+        let ratio = rb.updates_per_second / ra.updates_per_second;
+        let cpu_ratio = rb.cpu_us_per_update / ra.cpu_us_per_update;
         println!(
-            "  pair {:>2}: off {:>5.0} wf/s, {:>5.0} upd/s, {:>5.1} cpu us/upd | on {:>5.0} wf/s, {:>5.0} upd/s, {:>5.1} cpu us/upd | on/off {:.3} (cpu per update {:.3})",
+            "  pair {:>2}: {a_name} {:>5.0} wf/s, {:>5.0} upd/s, {:>5.1} cpu us/upd | {b_name} {:>5.0} wf/s, {:>5.0} upd/s, {:>5.1} cpu us/upd | {ratio_name} {:.3} (cpu per update {:.3})",
             pair + 1,
-            a.workflows_per_second,
-            a.updates_per_second,
-            a.cpu_us_per_update,
-            b.workflows_per_second,
-            b.updates_per_second,
-            b.cpu_us_per_update,
+            ra.workflows_per_second,
+            ra.updates_per_second,
+            ra.cpu_us_per_update,
+            rb.workflows_per_second,
+            rb.updates_per_second,
+            rb.cpu_us_per_update,
             ratio,
             cpu_ratio
         );
-        total_off += a.updates_per_second;
-        total_on += b.updates_per_second;
+        total_a += ra.updates_per_second;
+        total_b += rb.updates_per_second;
         ratios.push(ratio);
         cpu_ratios.push(cpu_ratio);
-        cpu_on.push(b.cpu_us_per_update);
-        cpu_off.push(a.cpu_us_per_update);
+        cpu_a.push(ra.cpu_us_per_update);
+        cpu_b.push(rb.cpu_us_per_update);
     }
-    off.finish().await;
-    on.finish().await;
     println!(
-        "  task updates/s on/off: median of pairs {:.3}, all slices {:.3} (target >= 0.95); server cpu per update {:.1} us on, {:.1} us off, median ratio {:.3}",
+        "  task updates/s {ratio_name}: median of pairs {:.3}, all slices {:.3} (target >= {target}); server cpu per update {:.1} us {b_name}, {:.1} us {a_name}, median ratio {:.3}",
         median(ratios),
-        total_on / total_off,
-        median(cpu_on),
-        median(cpu_off),
+        total_b / total_a,
+        median(cpu_b),
+        median(cpu_a),
         median(cpu_ratios)
     );
 }
@@ -386,7 +421,24 @@ fn raw_transitions(dir: &Path, full_sync: bool, seconds: f64) -> f64 {
 
 const S3_TYPES: [&str; 3] = ["s3_a", "s3_b", "s3_c"];
 
-async fn s3_register(client: &reqwest::Client, base: &str) {
+/// What the S3 tasks get as input besides the workflow's `n`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Inputs {
+    /// Nothing else.
+    Plain,
+    /// Ten `${workflow.secrets.*}` references, resolved when each task is handed over.
+    Secrets,
+    /// The same ten values written literally.
+    Literals,
+}
+
+const S7_SECRETS: usize = 10;
+
+fn s7_value(i: usize) -> String {
+    format!("s7-secret-value-{i:02}-0123456789abcdef")
+}
+
+async fn s3_register(client: &reqwest::Client, base: &str, inputs: Inputs) {
     let defs: Vec<Value> = S3_TYPES
         .iter()
         .map(|t| json!({"name": t, "retryCount": 0, "responseTimeoutSeconds": 300}))
@@ -397,9 +449,29 @@ async fn s3_register(client: &reqwest::Client, base: &str) {
         &json!(defs),
     )
     .await;
+    let mut params = serde_json::Map::new();
+    params.insert("n".into(), json!("${workflow.input.n}"));
+    for i in 0..S7_SECRETS {
+        let value = match inputs {
+            Inputs::Plain => continue,
+            Inputs::Secrets => {
+                let answer = client
+                    .put(format!("{base}/api/secrets/s7-secret-{i}"))
+                    .header("content-type", "text/plain")
+                    .body(s7_value(i))
+                    .send()
+                    .await
+                    .expect("put secret");
+                assert!(answer.status().is_success(), "{}", answer.status());
+                format!("${{workflow.secrets.s7-secret-{i}}}")
+            }
+            Inputs::Literals => s7_value(i),
+        };
+        params.insert(format!("s{i}"), json!(value));
+    }
     let tasks: Vec<Value> = S3_TYPES
         .iter()
-        .map(|t| json!({"name": t, "taskReferenceName": t, "inputParameters": {"n": "${workflow.input.n}"}}))
+        .map(|t| json!({"name": t, "taskReferenceName": t, "inputParameters": params}))
         .collect();
     post(
         client,
@@ -445,15 +517,19 @@ async fn wait_active(active: &AtomicBool, stop: &AtomicBool) -> bool {
 
 impl S3Load {
     /// Starts a server with the S3 definitions and its load, paused.
-    async fn start(dir: &Path, durability: &str, security: Security) -> S3Load {
+    async fn start(dir: &Path, durability: &str, security: Security, inputs: Inputs) -> S3Load {
         let data = dir.join(format!("server-{}", uuid::Uuid::new_v4()));
         let server = Server::start(&data, durability, security);
         let base = server.base.clone();
-        s3_register(&server.admin().await, &base).await;
+        s3_register(&server.admin().await, &base, inputs).await;
         // A starter program and a worker application with only what they need.
         let mut grants: Vec<(&str, &str)> = S3_TYPES.iter().map(|t| ("TASK_DEF", *t)).collect();
         let workers_http = server.application("s3-workers", &["WORKER"], &grants).await;
         grants.push(("WORKFLOW_DEF", "s3_flow"));
+        let secret_names: Vec<String> = (0..S7_SECRETS).map(|i| format!("s7-secret-{i}")).collect();
+        if inputs == Inputs::Secrets {
+            grants.extend(secret_names.iter().map(|n| ("SECRET_NAME", n.as_str())));
+        }
         let http = server.application("s3-starter", &[], &grants).await;
         let mut load = S3Load {
             server,
@@ -596,7 +672,7 @@ impl S3Load {
 
 /// One S3 run on a fresh server: 1 s of warm-up, then `seconds` measured.
 async fn s3_server_run(dir: &Path, durability: &str, seconds: f64, security: Security) -> S3Result {
-    let load = S3Load::start(dir, durability, security).await;
+    let load = S3Load::start(dir, durability, security, Inputs::Plain).await;
     let result = load.measure(1.0, seconds).await;
     load.finish().await;
     result

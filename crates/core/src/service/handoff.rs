@@ -10,7 +10,8 @@
 //! replaced by `***` in its output, logs and reason, so an echo never reaches the
 //! store or an API response.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -24,6 +25,9 @@ use crate::store::SecretKind;
 
 /// What masked values show as.
 pub const MASK: &str = "***";
+
+/// A secret value held to mask it.
+pub type SecretText = Arc<str>;
 
 /// Values shorter than this are not masked by value (masking `a` everywhere would
 /// garble every output); they are still never stored or logged by Podium itself.
@@ -69,6 +73,146 @@ impl Reference {
             SecretKind::Env => "environment variable",
         }
     }
+}
+
+/// Entries kept per map before it starts over.
+const CACHE_LIMIT: usize = 50_000;
+
+/// What hand-offs remember, so the hot path reads no workflow from the store: per
+/// workflow, its starter and definition (neither changes, except the definition on
+/// a restart, which forgets the entry); per task handed over until its result
+/// arrives, the secret values it got (to mask the worker's result without opening
+/// the stored task or the vault again; the worker holds them anyway).
+/// What a hand-off needs of a workflow: its starter, definition and revision.
+#[derive(Clone)]
+struct Known {
+    starter: Option<String>,
+    def: Arc<WorkflowDef>,
+    revision: String,
+}
+
+/// A definition node's input parameters and the references written in them.
+struct Template {
+    params: JsonMap,
+    references: BTreeSet<Reference>,
+}
+
+#[derive(Default)]
+pub struct HandoffCache {
+    workflows: parking_lot::Mutex<Map<Known>>,
+    templates: parking_lot::Mutex<Map<Arc<Template>>>,
+    handed: parking_lot::Mutex<Map<Arc<[SecretText]>>>,
+    definitions: parking_lot::Mutex<Map<Arc<BTreeSet<Reference>>>>,
+}
+
+impl std::fmt::Debug for HandoffCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HandoffCache")
+    }
+}
+
+/// A cache map by id.
+type Map<V> = HashMap<String, V, foldhash::fast::RandomState>;
+
+fn bounded_insert<V>(map: &mut Map<V>, key: String, value: V) {
+    if map.len() >= CACHE_LIMIT {
+        map.clear();
+    }
+    map.insert(key, value);
+}
+
+impl HandoffCache {
+    /// Forgets a workflow (its definition may have changed).
+    pub fn forget_workflow(&self, workflow_id: &str) {
+        self.workflows.lock().remove(workflow_id);
+    }
+
+    /// Remembers a workflow's starter and definition.
+    pub fn remember_workflow(
+        &self,
+        workflow_id: &str,
+        starter: Option<String>,
+        def: Arc<WorkflowDef>,
+        revision: &str,
+    ) {
+        let known = Known {
+            starter,
+            def,
+            revision: revision.to_string(),
+        };
+        bounded_insert(&mut self.workflows.lock(), workflow_id.to_string(), known);
+    }
+
+    /// The template of a task in a definition revision.
+    fn template(&self, known: &Known, task: &Task) -> Arc<Template> {
+        let key = format!("{}\u{1f}{}", known.revision, task.reference_task_name);
+        if let Some(found) = self.templates.lock().get(&key) {
+            return found.clone();
+        }
+        let params = template_of(&known.def, task);
+        let references = references(&Value::Object(params.clone()));
+        let template = Arc::new(Template { params, references });
+        bounded_insert(&mut self.templates.lock(), key, template.clone());
+        template
+    }
+
+    /// The secret values a task was handed, forgetting them.
+    pub fn take_handed(&self, task_id: &str) -> Option<Arc<[SecretText]>> {
+        self.handed.lock().remove(task_id)
+    }
+
+    /// Every reference the tasks of a definition revision write.
+    pub fn definition_references(
+        &self,
+        revision: &str,
+        def: &WorkflowDef,
+    ) -> Arc<BTreeSet<Reference>> {
+        if let Some(found) = self.definitions.lock().get(revision) {
+            return found.clone();
+        }
+        let mut refs = BTreeSet::new();
+        for task in def.all_tasks() {
+            if has_references(&task.input_parameters) {
+                refs.extend(references(&Value::Object(task.input_parameters.clone())));
+            }
+        }
+        let refs = Arc::new(refs);
+        bounded_insert(
+            &mut self.definitions.lock(),
+            revision.to_string(),
+            refs.clone(),
+        );
+        refs
+    }
+
+    fn remember_handed(&self, task_id: &str, values: Arc<[SecretText]>) {
+        bounded_insert(&mut self.handed.lock(), task_id.to_string(), values);
+    }
+}
+
+/// A workflow's starter and definition, from the cache or the store.
+async fn workflow_of(rt: &Runtime, workflow_id: &str) -> Result<Known, String> {
+    if let Some(found) = rt.handoffs.workflows.lock().get(workflow_id) {
+        return Ok(found.clone());
+    }
+    let state = rt
+        .stores
+        .execution
+        .get_workflow(workflow_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the workflow no longer exists")?;
+    let known = Known {
+        starter: state.workflow.created_by.clone(),
+        def: state.def.clone(),
+        revision: state.def_revision.clone(),
+    };
+    bounded_insert(
+        &mut rt.handoffs.workflows.lock(),
+        workflow_id.to_string(),
+        known.clone(),
+    );
+    Ok(known)
 }
 
 /// Whether a string may hold a reference (a cheap test before parsing).
@@ -166,15 +310,16 @@ pub fn check_readable<'r>(
     Ok(())
 }
 
-/// The value of one reference.
-fn value_of(rt: &Runtime, r: &Reference) -> Result<Value, String> {
+/// The whole stored text of one reference, and the value it reads.
+fn value_of(rt: &Runtime, r: &Reference) -> Result<(SecretText, Value), String> {
     let text = rt
         .vault
-        .value(r.kind, &r.name)
+        .opened(r.kind, &r.name)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("{} '{}' does not exist", r.noun(), r.name))?;
     let Some(path) = &r.path else {
-        return Ok(Value::String(text));
+        let value = Value::String(text.to_string());
+        return Ok((text, value));
     };
     let parsed: Value = serde_json::from_str(&text).map_err(|_| {
         format!(
@@ -183,13 +328,14 @@ fn value_of(rt: &Runtime, r: &Reference) -> Result<Value, String> {
             r.name
         )
     })?;
-    Ok(select(&parsed, path))
+    let value = select(&parsed, path);
+    Ok((text, value))
 }
 
 /// The secrets a task received, for masking what comes back.
 #[derive(Debug, Default, Clone)]
 pub struct Resolved {
-    pub secret_values: Vec<String>,
+    pub secret_values: Vec<SecretText>,
 }
 
 /// Puts the values of the references written in `template` (the definition's input
@@ -201,9 +347,22 @@ pub fn resolve_input(
     template: &JsonMap,
     input: &JsonMap,
 ) -> Result<(JsonMap, Resolved), String> {
-    let template = Value::Object(template.clone());
-    let allowed = references(&template);
-    check_readable(rt, principal, &allowed).map_err(|r| {
+    let references = references(&Value::Object(template.clone()));
+    let template = Template {
+        params: template.clone(),
+        references,
+    };
+    resolve_with(rt, principal, &template, input)
+}
+
+fn resolve_with(
+    rt: &Runtime,
+    principal: Option<&Principal>,
+    template: &Template,
+    input: &JsonMap,
+) -> Result<(JsonMap, Resolved), String> {
+    let allowed = &template.references;
+    check_readable(rt, principal, allowed).map_err(|r| {
         format!(
             "the workflow's starter may not read {} '{}'",
             r.noun(),
@@ -211,34 +370,43 @@ pub fn resolve_input(
         )
     })?;
     let mut resolved = Resolved::default();
-    let mut values = std::collections::BTreeMap::new();
-    for r in &allowed {
-        let value = value_of(rt, r)?;
+    let mut values: Vec<(&Reference, Value)> = Vec::with_capacity(allowed.len());
+    for r in allowed {
+        let (whole, value) = value_of(rt, r)?;
         if r.kind == SecretKind::Secret {
             // The whole value and the field read are both masked on the way back.
-            if let Some(text) = rt.vault.value(r.kind, &r.name).ok().flatten() {
-                resolved.secret_values.push(text);
-            }
             if r.path.is_some() {
-                resolved.secret_values.push(java_to_string(&value));
+                resolved
+                    .secret_values
+                    .push(Arc::from(java_to_string(&value)));
             }
+            resolved.secret_values.push(whole);
         }
-        values.insert(r.clone(), value);
+        values.push((r, value));
     }
-    let out = match guided(&template, &Value::Object(input.clone()), &values) {
-        Value::Object(map) => map,
-        _ => input.clone(),
-    };
+    let out = input
+        .iter()
+        .map(|(k, v)| {
+            let v = match template.params.get(k) {
+                Some(t) => guided(t, v, &values),
+                None => v.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect();
     Ok((out, resolved))
 }
 
 /// Substitutes only where the template holds a reference, walking template and
 /// input side by side.
-fn guided(
-    template: &Value,
-    input: &Value,
-    values: &std::collections::BTreeMap<Reference, Value>,
-) -> Value {
+/// Resolved values by reference.
+type Values<'r> = [(&'r Reference, Value)];
+
+fn lookup<'v>(values: &'v Values<'_>, r: &Reference) -> Option<&'v Value> {
+    values.iter().find(|(k, _)| *k == r).map(|(_, v)| v)
+}
+
+fn guided(template: &Value, input: &Value, values: &Values<'_>) -> Value {
     match (template, input) {
         (Value::String(text), _) if may_refer(text) => substitute(input, values),
         (Value::Object(t), Value::Object(i)) => Value::Object(
@@ -265,12 +433,13 @@ fn guided(
     }
 }
 
-fn substitute(value: &Value, values: &std::collections::BTreeMap<Reference, Value>) -> Value {
+fn substitute(value: &Value, values: &Values<'_>) -> Value {
     match value {
         Value::String(text) if may_refer(text) => {
             let spans = expression_spans(text);
             let lookup = |span: &std::ops::Range<usize>| {
-                Reference::parse(&text[span.start + 2..span.end - 1]).and_then(|r| values.get(&r))
+                Reference::parse(&text[span.start + 2..span.end - 1])
+                    .and_then(|r| lookup(values, &r))
             };
             if let [only] = spans.as_slice()
                 && only.start == 0
@@ -305,25 +474,21 @@ fn substitute(value: &Value, values: &std::collections::BTreeMap<Reference, Valu
 /// Resolves a stored task's input for a system task runner: the values of the
 /// references its definition node writes, read as the workflow's starter. Returns
 /// the input and the secret values it now holds (to mask what comes back).
-pub async fn resolve_task(rt: &Runtime, task: &Task) -> Result<(JsonMap, Vec<String>), String> {
+pub async fn resolve_task(rt: &Runtime, task: &Task) -> Result<(JsonMap, Vec<SecretText>), String> {
     if !has_references(&task.input_data) {
         return Ok((task.input_data.clone(), Vec::new()));
     }
-    let state = rt
-        .stores
-        .execution
-        .get_workflow(&task.workflow_instance_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("the workflow no longer exists")?;
-    let template = template_of(&state.def, task);
-    let principal = starter(rt, state.workflow.created_by.as_deref())?;
-    let (input, resolved) = resolve_input(rt, principal.as_ref(), &template, &task.input_data)?;
+    let known = workflow_of(rt, &task.workflow_instance_id).await?;
+    let template = rt.handoffs.template(&known, task);
+    let principal = starter(rt, known.starter.as_deref())?;
+    let (input, resolved) = resolve_with(rt, principal.as_ref(), &template, &task.input_data)?;
+    rt.handoffs
+        .remember_handed(&task.task_id, Arc::from(resolved.secret_values.as_slice()));
     Ok((input, resolved.secret_values))
 }
 
 /// Replaces every occurrence of the values in strings of a JSON value.
-pub fn mask_values(value: &mut Value, secrets: &[String]) {
+pub fn mask_values(value: &mut Value, secrets: &[SecretText]) {
     match value {
         Value::String(text) => mask_text(text, secrets),
         Value::Array(items) => items.iter_mut().for_each(|v| mask_values(v, secrets)),
@@ -333,23 +498,28 @@ pub fn mask_values(value: &mut Value, secrets: &[String]) {
 }
 
 /// Replaces every occurrence of the values in one string.
-pub fn mask_text_values(text: &mut String, secrets: &[String]) {
+pub fn mask_text_values(text: &mut String, secrets: &[SecretText]) {
     mask_text(text, secrets);
 }
 
-fn mask_text(text: &mut String, secrets: &[String]) {
+fn mask_text(text: &mut String, secrets: &[SecretText]) {
     for secret in secrets {
-        if secret.len() >= MIN_MASKED_LEN && text.contains(secret.as_str()) {
-            *text = text.replace(secret.as_str(), MASK);
+        if secret.len() >= MIN_MASKED_LEN && text.contains(&**secret) {
+            *text = text.replace(&**secret, MASK);
         }
     }
 }
 
 /// Masks the secret values a task received wherever its result could carry them.
-pub fn mask_result(result: &mut TaskResult, secrets: &[String]) {
+pub fn mask_result(result: &mut TaskResult, secrets: &[SecretText]) {
     if secrets.is_empty() {
         return;
     }
+    // Longest first, so a field read is not masked inside a whole value before the
+    // whole value is.
+    let mut sorted: Vec<SecretText> = secrets.to_vec();
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let secrets = sorted.as_slice();
     for value in result.output_data.values_mut() {
         mask_values(value, secrets);
     }
@@ -362,26 +532,31 @@ pub fn mask_result(result: &mut TaskResult, secrets: &[String]) {
 }
 
 /// Masks secret values in a log line.
-pub fn mask_log(log: &mut TaskExecLog, secrets: &[String]) {
+pub fn mask_log(log: &mut TaskExecLog, secrets: &[SecretText]) {
     mask_text(&mut log.log, secrets);
 }
 
 /// The secret values a stored task input refers to, for masking its result (the
 /// values it was handed). Missing secrets are skipped.
-pub fn secret_values_of(rt: &Runtime, input: &JsonMap) -> Vec<String> {
+pub fn secret_values_of(rt: &Runtime, input: &JsonMap) -> Vec<SecretText> {
     if !has_references(input) {
         return Vec::new();
     }
+    values_of_references(rt, &references(&Value::Object(input.clone())))
+}
+
+/// The current values of secret references (and the fields they read).
+pub fn values_of_references(rt: &Runtime, refs: &BTreeSet<Reference>) -> Vec<SecretText> {
     let mut out = Vec::new();
-    for r in references(&Value::Object(input.clone())) {
+    for r in refs {
         if r.kind != SecretKind::Secret {
             continue;
         }
-        if let Ok(Some(text)) = rt.vault.value(r.kind, &r.name) {
+        if let Ok(Some(text)) = rt.vault.opened(r.kind, &r.name) {
             if let Some(path) = &r.path
                 && let Ok(parsed) = serde_json::from_str::<Value>(&text)
             {
-                out.push(java_to_string(&select(&parsed, path)));
+                out.push(Arc::from(java_to_string(&select(&parsed, path))));
             }
             out.push(text);
         }
@@ -423,11 +598,9 @@ mod tests {
 
     #[test]
     fn substitution_keeps_types_and_leaves_other_references() {
-        let mut values = std::collections::BTreeMap::new();
         let token = Reference::parse("workflow.secrets.tok").expect("ref");
         let port = Reference::parse("workflow.secrets.db.port").expect("ref");
-        values.insert(token, json!("abc123"));
-        values.insert(port, json!(5432));
+        let values = vec![(&token, json!("abc123")), (&port, json!(5432))];
         let input = json!({
             "header": "Bearer ${workflow.secrets.tok}",
             "port": "${workflow.secrets.db.port}",
@@ -468,7 +641,7 @@ mod tests {
             sub_workflow_id: None,
             extend_lease: false,
         };
-        mask_result(&mut result, &["abc123".into(), "x".into()]);
+        mask_result(&mut result, &[Arc::from("abc123"), Arc::from("x")]);
         assert_eq!(
             Value::Object(result.output_data),
             json!({"echo": "got ***!", "list": ["***"], "n": 1})

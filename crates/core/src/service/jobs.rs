@@ -309,7 +309,7 @@ async fn update_secret(rt: &Runtime, job: Job, task: &Task, input: &JsonMap) -> 
         }
         Err(reason) => {
             let mut reason = reason;
-            handoff::mask_text_values(&mut reason, std::slice::from_ref(&value));
+            handoff::mask_text_values(&mut reason, &[Arc::from(value.as_str())]);
             fail_task(rt, &job, workflow_id, task_id, reason).await
         }
     }
@@ -395,7 +395,7 @@ async fn run_http(
     caller: &dyn http::HttpCaller,
     job: Job,
     input: JsonMap,
-    handed: Vec<String>,
+    handed: Vec<handoff::SecretText>,
     workflow_id: String,
     task_id: String,
 ) -> CoreResult<()> {

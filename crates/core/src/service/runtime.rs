@@ -17,6 +17,7 @@ use crate::model::{PollData, TaskDef, WorkflowDef};
 use crate::security::secret_box::Keyring;
 use crate::security::{Authorizer, SecurityMode};
 use crate::service::access::AccessControl;
+use crate::service::handoff::HandoffCache;
 use crate::service::vault::Vault;
 use crate::store::{Committed, Stores, Txn, UnitOfWork};
 
@@ -353,6 +354,7 @@ pub struct Runtime {
     pub authorizer: Authorizer,
     pub access: Arc<AccessControl>,
     pub vault: Arc<Vault>,
+    pub handoffs: HandoffCache,
 }
 
 /// How the vault seals values and how large they may be.
@@ -389,6 +391,7 @@ impl Runtime {
             authorizer,
             access,
             vault,
+            handoffs: HandoffCache::default(),
         }))
     }
 

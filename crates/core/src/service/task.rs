@@ -200,6 +200,12 @@ impl TaskService {
         let rt = self.rt.clone();
         let principal = principal.clone();
         let mut result = result;
+        // Values this node handed the task are masked here, off the store's writer;
+        // otherwise (a restart since, an update without a poll) inside the unit.
+        let handed = self.rt.handoffs.take_handed(&result.task_id);
+        if let Some(values) = &handed {
+            handoff::mask_result(&mut result, values);
+        }
         let workflow_id = result.workflow_instance_id.clone();
         let task_id = result.task_id.clone();
         self.rt
@@ -220,8 +226,10 @@ impl TaskService {
                     Resource::task(&task.task_def_name, task.domain.as_deref()),
                 )?;
                 // A worker echoing a secret it was handed does not store it.
-                let handed = handoff::secret_values_of(&rt, &task.input_data);
-                handoff::mask_result(&mut result, &handed);
+                if handed.is_none() {
+                    let values = handoff::secret_values_of(&rt, &task.input_data);
+                    handoff::mask_result(&mut result, &values);
+                }
                 let outcome = ops::apply_result(state, &result, ctx, &mut changes);
                 txn.changes = changes;
                 outcome?;

@@ -46,8 +46,57 @@ pub fn check_name(kind: SecretKind, name: &str) -> CoreResult<()> {
     Ok(())
 }
 
-/// Sealed values by kind and name.
-type Entries = HashMap<(SecretKind, String), SecretRecord, foldhash::fast::RandomState>;
+/// A sealed value, and its plain text once a hand-off or read has opened it (kept
+/// only in memory, dropped with the entry when the value changes or goes).
+struct Entry {
+    record: SecretRecord,
+    opened: std::sync::OnceLock<Arc<str>>,
+}
+
+impl Entry {
+    fn new(record: SecretRecord) -> Entry {
+        Entry {
+            record,
+            opened: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+type ByName = HashMap<String, Entry, foldhash::fast::RandomState>;
+
+/// Values by kind, then name.
+#[derive(Default)]
+struct Entries {
+    secrets: ByName,
+    env: ByName,
+}
+
+impl Entries {
+    fn of(&self, kind: SecretKind) -> &ByName {
+        match kind {
+            SecretKind::Secret => &self.secrets,
+            SecretKind::Env => &self.env,
+        }
+    }
+
+    fn of_mut(&mut self, kind: SecretKind) -> &mut ByName {
+        match kind {
+            SecretKind::Secret => &mut self.secrets,
+            SecretKind::Env => &mut self.env,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.secrets.len() + self.env.len()
+    }
+
+    fn records(&self) -> impl Iterator<Item = &SecretRecord> {
+        self.secrets
+            .values()
+            .chain(self.env.values())
+            .map(|e| &e.record)
+    }
+}
 
 /// Secrets and environment variables.
 pub struct Vault {
@@ -96,10 +145,12 @@ impl Vault {
                 keyring.ids().join(", ")
             )));
         }
-        let entries = records
-            .into_iter()
-            .map(|r| ((r.kind, r.name.clone()), r))
-            .collect();
+        let mut entries = Entries::default();
+        for record in records {
+            entries
+                .of_mut(record.kind)
+                .insert(record.name.clone(), Entry::new(record));
+        }
         Ok(Vault {
             keyring,
             entries: RwLock::new(entries),
@@ -116,33 +167,33 @@ impl Vault {
 
     /// Whether a value exists.
     pub fn exists(&self, kind: SecretKind, name: &str) -> bool {
-        self.entries.read().contains_key(&(kind, name.to_string()))
+        self.entries.read().of(kind).contains_key(name)
     }
 
     /// The names of one kind, sorted.
     pub fn names(&self, kind: SecretKind) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .entries
-            .read()
-            .keys()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, n)| n.clone())
-            .collect();
+        let mut names: Vec<String> = self.entries.read().of(kind).keys().cloned().collect();
         names.sort_unstable();
         names
     }
 
     /// The plain value, if it exists.
     pub fn value(&self, kind: SecretKind, name: &str) -> CoreResult<Option<String>> {
-        let sealed = {
-            let entries = self.entries.read();
-            match entries.get(&(kind, name.to_string())) {
-                Some(record) => Sealed {
-                    key_id: record.key_id.clone(),
-                    bytes: record.sealed.clone(),
-                },
-                None => return Ok(None),
-            }
+        Ok(self.opened(kind, name)?.map(|v| v.to_string()))
+    }
+
+    /// The plain value, shared, if it exists.
+    pub fn opened(&self, kind: SecretKind, name: &str) -> CoreResult<Option<Arc<str>>> {
+        let entries = self.entries.read();
+        let Some(entry) = entries.of(kind).get(name) else {
+            return Ok(None);
+        };
+        if let Some(opened) = entry.opened.get() {
+            return Ok(Some(opened.clone()));
+        }
+        let sealed = Sealed {
+            key_id: entry.record.key_id.clone(),
+            bytes: entry.record.sealed.clone(),
         };
         let plain = self
             .keyring
@@ -153,9 +204,12 @@ impl Vault {
                     kind.as_str()
                 )),
             })?;
-        String::from_utf8(plain)
-            .map(Some)
-            .map_err(|_| CoreError::Internal(format!("the stored value of '{name}' is not text")))
+        let text = String::from_utf8(plain).map_err(|_| {
+            CoreError::Internal(format!("the stored value of '{name}' is not text"))
+        })?;
+        let opened: Arc<str> = Arc::from(text);
+        let _ = entry.opened.set(opened.clone());
+        Ok(Some(opened))
     }
 
     /// Creates or replaces a value; true when it was created.
@@ -177,7 +231,12 @@ impl Vault {
         }
         let _one_at_a_time = self.write.lock().await;
         let sealed = self.keyring.seal(&context(kind, name), value.as_bytes())?;
-        let existing = self.entries.read().get(&(kind, name.to_string())).cloned();
+        let existing = self
+            .entries
+            .read()
+            .of(kind)
+            .get(name)
+            .map(|e| e.record.clone());
         let created = existing.is_none();
         let record = SecretRecord {
             kind,
@@ -194,7 +253,8 @@ impl Vault {
         self.store.put_secret(record.clone()).await?;
         self.entries
             .write()
-            .insert((kind, name.to_string()), record);
+            .of_mut(kind)
+            .insert(name.to_string(), Entry::new(record));
         Ok(created)
     }
 
@@ -202,7 +262,7 @@ impl Vault {
     pub async fn delete(&self, kind: SecretKind, name: &str) -> CoreResult<bool> {
         let _one_at_a_time = self.write.lock().await;
         let deleted = self.store.delete_secret(kind, name).await?;
-        self.entries.write().remove(&(kind, name.to_string()));
+        self.entries.write().of_mut(kind).remove(name);
         Ok(deleted)
     }
 
@@ -210,7 +270,7 @@ impl Vault {
     pub fn stale_count(&self) -> usize {
         self.entries
             .read()
-            .values()
+            .records()
             .filter(|r| r.key_id != self.keyring.current_id())
             .count()
     }
@@ -228,7 +288,7 @@ impl Vault {
         let stale: Vec<SecretRecord> = self
             .entries
             .read()
-            .values()
+            .records()
             .filter(|r| r.key_id != self.keyring.current_id())
             .take(batch)
             .cloned()
@@ -259,9 +319,12 @@ impl Vault {
             done += self.store.reseal_secrets(records.clone(), &from).await?;
             let mut entries = self.entries.write();
             for record in records {
-                let key = (record.kind, record.name.clone());
-                if entries.get(&key).is_some_and(|e| e.key_id == from) {
-                    entries.insert(key, record);
+                let by_name = entries.of_mut(record.kind);
+                if by_name
+                    .get(&record.name)
+                    .is_some_and(|e| e.record.key_id == from)
+                {
+                    by_name.insert(record.name.clone(), Entry::new(record));
                 }
             }
         }

@@ -128,18 +128,20 @@ impl WorkflowService {
                     Resource::task_def(&task.name),
                 )?;
             }
-            // And READ on every secret and environment variable its tasks refer to:
-            // they are read as the starter when the tasks are handed over.
-            if super::handoff::has_references(&task.input_parameters) {
-                let input = serde_json::Value::Object(task.input_parameters.clone());
-                for r in super::handoff::references(&input) {
-                    self.rt.authorizer.authorize(
-                        principal,
-                        Access::Read,
-                        super::handoff::resource(r.kind, &r.name),
-                    )?;
-                }
-            }
+        }
+        // And READ on every secret and environment variable its tasks refer to: they
+        // are read as the starter when the tasks are handed over.
+        for r in self
+            .rt
+            .handoffs
+            .definition_references(&revision, &def)
+            .iter()
+        {
+            self.rt.authorizer.authorize(
+                principal,
+                Access::Read,
+                super::handoff::resource(r.kind, &r.name),
+            )?;
         }
         Ok((def, revision))
     }
@@ -251,6 +253,14 @@ impl WorkflowService {
             idempotency_key: key.clone(),
             ..StartParams::default()
         };
+        // Workflows that use secrets are remembered for their hand-offs, before their
+        // first task can be polled, so a hand-off reads nothing from the store.
+        let remember = (!self
+            .rt
+            .handoffs
+            .definition_references(&revision, &def)
+            .is_empty())
+        .then(|| (self.rt.clone(), principal.id().to_string()));
         let result = self
             .rt
             .mutate(replaces.clone(), move |txn, ctx| {
@@ -265,8 +275,13 @@ impl WorkflowService {
                     old.workflow.idempotency_key = None;
                     old.touch();
                 }
-                let state = ops::start(def, revision, params, ctx, &mut txn.changes);
+                let state =
+                    ops::start(def.clone(), revision.clone(), params, ctx, &mut txn.changes);
                 let id = state.id().to_string();
+                if let Some((rt, starter)) = remember {
+                    rt.handoffs
+                        .remember_workflow(&id, Some(starter), def, &revision);
+                }
                 txn.changes.new_workflows.push(state);
                 Ok(id)
             })
@@ -475,7 +490,10 @@ impl WorkflowService {
         self.change(principal, id, Access::Execute, move |state, ctx, out| {
             ops::restart(state, latest, ctx, out)
         })
-        .await
+        .await?;
+        // It may run another definition now.
+        self.rt.handoffs.forget_workflow(id);
+        Ok(())
     }
 
     /// Retries the failed tasks of an ended workflow.

@@ -113,8 +113,9 @@ impl Server {
         client_with(headers)
     }
 
-    /// An application with `roles` and EXECUTE on each of `grants` (type, name), as
-    /// a least-privilege program or worker would run; the admin's client when off.
+    /// An application with `roles` and EXECUTE (READ for secrets) on each of `grants`
+    /// (type, name), as a least-privilege program or worker would run; the admin's
+    /// client when off.
     pub async fn application(
         &self,
         name: &str,
@@ -157,10 +158,16 @@ impl Server {
             .await;
         }
         for (kind, target) in grants {
+            // Secrets are read; everything else is executed.
+            let access = if *kind == "SECRET_NAME" {
+                "READ"
+            } else {
+                "EXECUTE"
+            };
             post(
                 &admin,
                 format!("{base}/api/auth/authorization"),
-                &json!({"subject": {"type": "USER", "id": format!("app:{id}")}, "target": {"type": kind, "id": target}, "access": ["EXECUTE"]}),
+                &json!({"subject": {"type": "USER", "id": format!("app:{id}")}, "target": {"type": kind, "id": target}, "access": [access]}),
             )
             .await;
         }
