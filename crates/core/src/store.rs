@@ -121,6 +121,20 @@ pub struct ChangeSet {
     pub task_logs: Vec<TaskExecLog>,
     /// Workflows to delete with their tasks, queue messages and logs.
     pub workflow_deletes: Vec<String>,
+    /// Ended workflows moved to the archive (their live rows go through
+    /// `workflow_deletes` in the same unit).
+    pub archives: Vec<ArchivedWorkflow>,
+    /// Archived workflows taken out of the archive (restored as new workflows in the
+    /// same unit).
+    pub unarchives: Vec<String>,
+}
+
+/// An ended workflow as the archive keeps it: the workflow with its tasks, already
+/// redacted, and the definition revision it ran.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchivedWorkflow {
+    pub workflow: Workflow,
+    pub def_revision: String,
 }
 
 impl ChangeSet {
@@ -133,6 +147,8 @@ impl ChangeSet {
             && self.job_deletes.is_empty()
             && self.task_logs.is_empty()
             && self.workflow_deletes.is_empty()
+            && self.archives.is_empty()
+            && self.unarchives.is_empty()
     }
 }
 
@@ -396,7 +412,8 @@ pub trait ExecutionStore: Send + Sync {
     /// Number of workflows per status.
     async fn workflow_counts(&self) -> StoreResult<HashMap<WorkflowStatus, i64>>;
 
-    /// Searches workflows; returns the total and one page of records (no tasks).
+    /// Searches workflows, live and archived; returns the total and one page of
+    /// records (tasks may be left out).
     async fn search_workflows(&self, search: &WorkflowSearch) -> StoreResult<(i64, Vec<Workflow>)>;
     /// Searches tasks; returns the total and one page.
     async fn search_tasks(&self, search: &TaskSearch) -> StoreResult<(i64, Vec<Task>)>;
@@ -426,6 +443,12 @@ pub trait ExecutionStore: Send + Sync {
 
     /// Log lines of a task, oldest first.
     async fn task_logs(&self, task_id: &str) -> StoreResult<Vec<TaskExecLog>>;
+
+    /// Ended workflows whose end is before `ended_before`, oldest first.
+    async fn archive_candidates(&self, ended_before: i64, limit: usize)
+    -> StoreResult<Vec<String>>;
+    /// An archived workflow (with its tasks) and its definition revision.
+    async fn get_archived(&self, id: &str) -> StoreResult<Option<ArchivedWorkflow>>;
 
     /// Records that a worker polled a queue.
     async fn record_poll(&self, poll: PollData) -> StoreResult<()>;

@@ -151,6 +151,9 @@ pub struct Config {
     pub secrets_previous_keys: Option<SecretValue>,
     /// Largest secret or environment variable value accepted, in bytes.
     pub secret_max_bytes: usize,
+    /// Ended workflows move to the archive this many seconds after they end; 0 keeps
+    /// them live.
+    pub archive_after_seconds: u64,
 }
 
 impl Default for Config {
@@ -174,6 +177,7 @@ impl Default for Config {
             secrets_key_file: None,
             secrets_previous_keys: None,
             secret_max_bytes: podium_core::service::vault::DEFAULT_MAX_VALUE_BYTES,
+            archive_after_seconds: 30 * 24 * 3600,
         }
     }
 }
@@ -323,6 +327,7 @@ const KNOWN_KEYS: &[&str] = &[
     "secrets_key_file",
     "secrets_previous_keys",
     "secret_max_bytes",
+    "archive_after_seconds",
 ];
 
 /// Settings whose environment values are always text.

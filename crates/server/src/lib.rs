@@ -17,6 +17,7 @@ use podium_core::engine::EngineLimits;
 use podium_core::security::crypto::SecretHasher;
 use podium_core::security::token::TokenKeys;
 use podium_core::security::{Authenticator, SecurityMode};
+use podium_core::service::archive;
 use podium_core::service::identity::{FirstAdmin, IdentityService, TokenPolicy};
 use podium_core::service::runtime::VaultSettings;
 use podium_core::service::secrets::SecretService;
@@ -230,7 +231,20 @@ impl Application {
             tokio::spawn(jobs::run_jobs(runtime.clone(), caller, stopped.clone())),
         ];
         if runtime.vault.stale_count() > 0 {
-            background.push(tokio::spawn(jobs::run_reseal(runtime.clone(), stopped)));
+            background.push(tokio::spawn(jobs::run_reseal(
+                runtime.clone(),
+                stopped.clone(),
+            )));
+        }
+        if config.archive_after_seconds > 0 {
+            let retention_ms = i64::try_from(config.archive_after_seconds)
+                .unwrap_or(i64::MAX / 1000)
+                .saturating_mul(1000);
+            background.push(tokio::spawn(archive::run_archiver(
+                runtime.clone(),
+                retention_ms,
+                stopped,
+            )));
         }
         let addr = listener.local_addr().map_err(|source| StartError::Listen {
             addr: config.listen,

@@ -8,8 +8,8 @@ use podium_core::error::CoreError;
 use podium_core::model::{PollData, Task, TaskExecLog, Workflow, WorkflowStatus};
 use podium_core::service::search::{TaskSearch, WorkflowSearch};
 use podium_core::store::{
-    Claim, Committed, ExecutionStore, Job, JobKind, OnClaim, StoreError, StoreResult, Txn,
-    UnitOfWork,
+    ArchivedWorkflow, Claim, Committed, ExecutionStore, Job, JobKind, OnClaim, StoreError,
+    StoreResult, Txn, UnitOfWork,
 };
 use rusqlite::{OptionalExtension, params};
 
@@ -199,6 +199,34 @@ impl ExecutionStore for SqliteStore {
     async fn get_workflow(&self, id: &str) -> StoreResult<Option<WorkflowState>> {
         let id = id.to_string();
         self.read(move |conn, revisions| load_state(conn, revisions, &id))
+            .await
+    }
+
+    async fn archive_candidates(
+        &self,
+        ended_before: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |conn, _| {
+            conn.prepare_cached(
+                "SELECT id FROM workflow
+                 WHERE status IN ('COMPLETED', 'FAILED', 'TERMINATED', 'TIMED_OUT')
+                   AND end_time > 0 AND end_time < ?1
+                 LIMIT ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![ended_before, limit], |row| row.get(0))?
+                    .collect::<Result<Vec<String>, _>>()
+            })
+            .map_err(map_err)
+        })
+        .await
+    }
+
+    async fn get_archived(&self, id: &str) -> StoreResult<Option<ArchivedWorkflow>> {
+        let id = id.to_string();
+        self.read(move |conn, _| rows::load_archived(conn, &id))
             .await
     }
 

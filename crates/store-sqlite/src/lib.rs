@@ -136,6 +136,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0002_security.sql"),
     ),
     ("0003_secrets", include_str!("migrations/0003_secrets.sql")),
+    ("0004_archive", include_str!("migrations/0004_archive.sql")),
 ];
 
 /// Maps a database error to a store error; uniqueness violations become conflicts.

@@ -4,7 +4,7 @@
 use podium_core::engine::state::WorkflowState;
 use podium_core::error::CoreError;
 use podium_core::model::{Task, TaskStatus, Workflow, WorkflowStatus};
-use podium_core::store::{ChangeSet, Committed, StoreError, StoreResult};
+use podium_core::store::{ArchivedWorkflow, ChangeSet, Committed, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{Revisions, map_err};
@@ -425,7 +425,66 @@ pub(crate) fn persist_changes(
     for id in &changes.workflow_deletes {
         delete_workflow(conn, id)?;
     }
+    for archived in &changes.archives {
+        archive_workflow(conn, archived)?;
+    }
+    for id in &changes.unarchives {
+        conn.prepare_cached("DELETE FROM archived_workflow WHERE id = ?1")
+            .and_then(|mut s| s.execute([id]))
+            .map_err(map_err)?;
+    }
     Ok(())
+}
+
+fn archive_workflow(conn: &Connection, archived: &ArchivedWorkflow) -> StoreResult<()> {
+    let wf = &archived.workflow;
+    let json = encode(wf)?;
+    conn.prepare_cached(
+        "INSERT INTO archived_workflow (id, name, version, status, correlation_id,
+            parent_workflow_id, parent_task_id, idempotency_key, priority, created_by,
+            create_time, start_time, end_time, update_time, next_check_at, def_revision, json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10, ?11, ?12, ?13, NULL, ?14, ?15)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            wf.workflow_id,
+            wf.workflow_name,
+            wf.workflow_version,
+            wf.status.as_str(),
+            wf.correlation_id,
+            wf.parent_workflow_id,
+            wf.parent_workflow_task_id,
+            wf.priority,
+            wf.created_by,
+            wf.create_time,
+            wf.start_time,
+            wf.end_time,
+            wf.update_time,
+            archived.def_revision,
+            json
+        ])
+    })
+    .map_err(map_err)?;
+    Ok(())
+}
+
+/// An archived workflow, with its tasks.
+pub(crate) fn load_archived(conn: &Connection, id: &str) -> StoreResult<Option<ArchivedWorkflow>> {
+    let row = conn
+        .prepare_cached("SELECT json, def_revision FROM archived_workflow WHERE id = ?1")
+        .map_err(map_err)?
+        .query_row([id], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
+        .optional()
+        .map_err(map_err)?;
+    match row {
+        Some((json, def_revision)) => Ok(Some(ArchivedWorkflow {
+            workflow: decode_workflow(&json)?,
+            def_revision,
+        })),
+        None => Ok(None),
+    }
 }
 
 /// Refuses new workflows whose idempotency key is already taken for their definition

@@ -175,7 +175,7 @@ pub(crate) fn workflows(
     conn: &Connection,
     search: &Search<WorkflowField>,
 ) -> StoreResult<(i64, Vec<String>)> {
-    run(conn, "workflow", search, "start_time DESC")
+    run(conn, "workflow_all", search, "start_time DESC")
 }
 
 /// Runs a task search: the total and one page of task JSON documents.

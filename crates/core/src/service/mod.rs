@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod applications;
+pub mod archive;
 pub mod grants;
 pub mod handoff;
 pub mod identity;

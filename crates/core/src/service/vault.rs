@@ -266,6 +266,25 @@ impl Vault {
         Ok(deleted)
     }
 
+    /// Seals bytes for a context under the current key: (key id, sealed bytes).
+    pub fn seal_bytes(&self, context: &str, plain: &[u8]) -> CoreResult<(String, Vec<u8>)> {
+        let sealed = self.keyring.seal(context, plain)?;
+        Ok((sealed.key_id, sealed.bytes))
+    }
+
+    /// Opens bytes sealed by [`Vault::seal_bytes`].
+    pub fn open_bytes(&self, context: &str, key_id: &str, bytes: Vec<u8>) -> CoreResult<Vec<u8>> {
+        self.keyring
+            .open(
+                context,
+                &Sealed {
+                    key_id: key_id.to_string(),
+                    bytes,
+                },
+            )
+            .map_err(|e| CoreError::Unavailable(format!("a sealed archived value: {e}")))
+    }
+
     /// How many values are sealed under a key other than the current one.
     pub fn stale_count(&self) -> usize {
         self.entries

@@ -314,8 +314,84 @@ impl WorkflowService {
         id: &str,
         include_tasks: bool,
     ) -> CoreResult<Workflow> {
-        let state = self.load(principal, id).await?;
-        Ok(view(&state, include_tasks))
+        match self.load(principal, id).await {
+            Ok(state) => Ok(view(&state, include_tasks)),
+            Err(CoreError::NotFound(message)) => {
+                let Some(archived) = self.archived(principal, id, Access::Read).await? else {
+                    return Err(CoreError::NotFound(message));
+                };
+                let mut workflow = archived.workflow;
+                if !include_tasks {
+                    workflow.tasks.clear();
+                }
+                let masked = workflow
+                    .workflow_definition
+                    .as_ref()
+                    .and_then(|d| d.masked_fields.clone())
+                    .unwrap_or_default();
+                masking::view_workflow(&mut workflow, &masked);
+                Ok(workflow)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// An archived workflow the caller holds `access` on, if there is one.
+    async fn archived(
+        &self,
+        principal: &Principal,
+        id: &str,
+        access: Access,
+    ) -> CoreResult<Option<crate::store::ArchivedWorkflow>> {
+        let Some(archived) = self.rt.stores.execution.get_archived(id).await? else {
+            return Ok(None);
+        };
+        self.authorize_execution(principal, access, &archived.workflow)?;
+        Ok(Some(archived))
+    }
+
+    /// Brings an archived workflow back into the live tables (for a restart), with
+    /// its `_masked` values opened. Refused when its input lost values for good.
+    async fn restore(&self, principal: &Principal, id: &str) -> CoreResult<()> {
+        let archived = self
+            .archived(principal, id, Access::Execute)
+            .await?
+            .ok_or_else(|| CoreError::workflow_not_found(id))?;
+        let def = self
+            .rt
+            .stores
+            .metadata
+            .get_def_revision(&archived.def_revision)
+            .await?
+            .ok_or_else(|| {
+                CoreError::Internal(format!(
+                    "archived workflow {id} refers to a missing definition revision"
+                ))
+            })?;
+        let masked = def.masked_fields.clone().unwrap_or_default();
+        if let Some(what) = super::archive::lost_input(&archived.workflow, &masked) {
+            return Err(CoreError::Conflict(format!(
+                "Workflow {id} was archived and its {what} were removed for good, so it cannot be restarted"
+            )));
+        }
+        let mut workflow = archived.workflow;
+        super::archive::unseal(&mut workflow, &self.rt.vault)?;
+        let mut tasks = std::mem::take(&mut workflow.tasks);
+        tasks.sort_by_key(|t| t.seq);
+        workflow.workflow_definition = None;
+        let mut state = WorkflowState::new(workflow, def, archived.def_revision);
+        for mut task in tasks {
+            task.workflow_task = None;
+            state.push_task(task);
+        }
+        let owned = id.to_string();
+        self.rt
+            .mutate(None, move |txn, _| {
+                txn.changes.unarchives.push(owned);
+                txn.changes.new_workflows.push(state);
+                Ok(())
+            })
+            .await
     }
 
     /// The status summary of a workflow.
@@ -474,6 +550,16 @@ impl WorkflowService {
         id: &str,
         use_latest_definition: bool,
     ) -> CoreResult<()> {
+        if self
+            .rt
+            .stores
+            .execution
+            .get_workflow_record(id)
+            .await?
+            .is_none()
+        {
+            self.restore(principal, id).await?;
+        }
         let record = self.authorize_on(principal, id, Access::Execute).await?;
         let latest = if use_latest_definition {
             Some(

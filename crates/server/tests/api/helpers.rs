@@ -144,6 +144,11 @@ impl TestApp {
         answer(request.send().await.expect("request sent")).await
     }
 
+    /// The services' runtime (to run background work on demand).
+    pub fn runtime(&self) -> &Arc<podium_core::service::Runtime> {
+        &self.runtime
+    }
+
     /// The server's data directory.
     pub fn data_dir(&self) -> std::path::PathBuf {
         self.dir.path().join("data")

@@ -3,6 +3,7 @@
 // Test code: a failed expectation is the test failing.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod archive;
 mod errors;
 mod helpers;
 mod lifecycle;

@@ -1,0 +1,222 @@
+//! Archival: ended workflows older than the retention leave the live tables for the
+//! archive, where get and search still find them. On the way, values under
+//! `_secrets` and the definition's `maskedFields` are replaced by `***` for good,
+//! while values under `_masked` are kept, sealed with the secrets master key, so a
+//! restart of the archived workflow can open them again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use super::Runtime;
+use super::handoff::MASK;
+use super::vault::Vault;
+use crate::error::{CoreError, CoreResult};
+use crate::model::{JsonMap, Workflow};
+use crate::store::ArchivedWorkflow;
+
+/// Workflows archived per store read.
+const BATCH: usize = 100;
+
+/// How often the archiver looks for ended workflows past the retention.
+const INTERVAL: Duration = Duration::from_secs(60);
+
+/// The key of a sealed value in archived JSON.
+pub const SEALED: &str = "$podiumSealed";
+
+/// What archived values are sealed for.
+fn context(workflow_id: &str) -> String {
+    format!("podium/archive/{workflow_id}")
+}
+
+/// Archives ended workflows past the retention, every minute, until shutdown.
+pub async fn run_archiver(
+    rt: Arc<Runtime>,
+    retention_ms: i64,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    while !*shutdown.borrow() {
+        match archive_due(&rt, retention_ms).await {
+            Ok(0) => {}
+            Ok(n) => info!(workflows = n, "archived ended workflows"),
+            Err(err) => warn!(error = %err, "archiving stopped; it runs again later"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(INTERVAL) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Archives every workflow that ended more than `retention_ms` ago; returns how
+/// many it archived.
+pub async fn archive_due(rt: &Runtime, retention_ms: i64) -> CoreResult<usize> {
+    let cutoff = rt.now() - retention_ms;
+    let mut done = 0;
+    loop {
+        let ids = rt
+            .stores
+            .execution
+            .archive_candidates(cutoff, BATCH)
+            .await?;
+        let mut moved = 0;
+        for id in &ids {
+            if archive_one(rt, id, cutoff).await? {
+                moved += 1;
+            }
+        }
+        done += moved;
+        if ids.len() < BATCH || moved == 0 {
+            return Ok(done);
+        }
+    }
+}
+
+async fn archive_one(rt: &Runtime, id: &str, cutoff: i64) -> CoreResult<bool> {
+    let vault = rt.vault.clone();
+    let owned = id.to_string();
+    rt.mutate(Some(id.to_string()), move |txn, _ctx| {
+        let Some(state) = txn.state.take() else {
+            return Ok(false);
+        };
+        let end = state.workflow.end_time;
+        if !state.status().is_terminal() || end == 0 || end >= cutoff {
+            txn.state = Some(state);
+            return Ok(false);
+        }
+        let mut workflow = state.to_workflow(true);
+        let masked = state.def.masked_fields.clone().unwrap_or_default();
+        redact(&mut workflow, &masked, &vault)?;
+        txn.changes.archives.push(ArchivedWorkflow {
+            workflow,
+            def_revision: state.def_revision.clone(),
+        });
+        txn.changes.workflow_deletes.push(owned);
+        Ok(true)
+    })
+    .await
+}
+
+/// Redacts a workflow for the archive (see the module documentation).
+pub fn redact(workflow: &mut Workflow, masked_fields: &[String], vault: &Vault) -> CoreResult<()> {
+    let ctx = context(&workflow.workflow_id);
+    for field in masked_fields {
+        for map in [&mut workflow.input, &mut workflow.output] {
+            if let Some(value) = map.get_mut(field) {
+                *value = Value::String(MASK.to_string());
+            }
+        }
+    }
+    redact_map(&mut workflow.input, vault, &ctx)?;
+    redact_map(&mut workflow.output, vault, &ctx)?;
+    redact_map(&mut workflow.variables, vault, &ctx)?;
+    for task in &mut workflow.tasks {
+        redact_map(&mut task.input_data, vault, &ctx)?;
+        redact_map(&mut task.output_data, vault, &ctx)?;
+    }
+    Ok(())
+}
+
+fn redact_map(map: &mut JsonMap, vault: &Vault, ctx: &str) -> CoreResult<()> {
+    for (key, value) in map.iter_mut() {
+        match key.as_str() {
+            "_secrets" => *value = Value::String(MASK.to_string()),
+            "_masked" => *value = seal(value, vault, ctx)?,
+            _ => redact_value(value, vault, ctx)?,
+        }
+    }
+    Ok(())
+}
+
+fn redact_value(value: &mut Value, vault: &Vault, ctx: &str) -> CoreResult<()> {
+    match value {
+        Value::Object(map) => redact_map(map, vault, ctx),
+        Value::Array(items) => {
+            for item in items {
+                redact_value(item, vault, ctx)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn seal(value: &Value, vault: &Vault, ctx: &str) -> CoreResult<Value> {
+    let (key_id, bytes) = vault.seal_bytes(ctx, value.to_string().as_bytes())?;
+    Ok(json!({ SEALED: {"keyId": key_id, "data": crate::security::crypto::hex(&bytes)} }))
+}
+
+/// Opens the sealed `_masked` values of an archived workflow, for a restart.
+pub fn unseal(workflow: &mut Workflow, vault: &Vault) -> CoreResult<()> {
+    let ctx = context(&workflow.workflow_id);
+    unseal_map(&mut workflow.input, vault, &ctx)?;
+    unseal_map(&mut workflow.output, vault, &ctx)?;
+    unseal_map(&mut workflow.variables, vault, &ctx)?;
+    for task in &mut workflow.tasks {
+        unseal_map(&mut task.input_data, vault, &ctx)?;
+        unseal_map(&mut task.output_data, vault, &ctx)?;
+    }
+    Ok(())
+}
+
+fn unseal_map(map: &mut JsonMap, vault: &Vault, ctx: &str) -> CoreResult<()> {
+    for (key, value) in map.iter_mut() {
+        if key == "_masked"
+            && let Some(sealed) = value.get(SEALED).and_then(Value::as_object)
+        {
+            *value = open(sealed, vault, ctx)?;
+        } else if let Value::Object(inner) = value {
+            unseal_map(inner, vault, ctx)?;
+        } else if let Value::Array(items) = value {
+            for item in items.iter_mut() {
+                if let Value::Object(inner) = item {
+                    unseal_map(inner, vault, ctx)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn open(sealed: &Map<String, Value>, vault: &Vault, ctx: &str) -> CoreResult<Value> {
+    let key_id = sealed.get("keyId").and_then(Value::as_str).unwrap_or("");
+    let bytes = sealed
+        .get("data")
+        .and_then(Value::as_str)
+        .and_then(crate::security::crypto::unhex)
+        .ok_or_else(|| CoreError::Internal("an archived sealed value is malformed".into()))?;
+    let plain = vault.open_bytes(ctx, key_id, bytes)?;
+    serde_json::from_slice(&plain)
+        .map_err(|_| CoreError::Internal("an archived sealed value is not JSON".into()))
+}
+
+/// Whether a restart of an archived workflow would run on values removed for good:
+/// `***` where its input held `_secrets` or a masked field.
+pub fn lost_input(workflow: &Workflow, masked_fields: &[String]) -> Option<String> {
+    fn has_secrets(map: &JsonMap) -> bool {
+        map.iter().any(|(k, v)| {
+            (k == "_secrets" && v == MASK)
+                || match v {
+                    Value::Object(inner) => has_secrets(inner),
+                    Value::Array(items) => items
+                        .iter()
+                        .any(|i| i.as_object().is_some_and(has_secrets)),
+                    _ => false,
+                }
+        })
+    }
+    let mut lost = Vec::new();
+    if has_secrets(&workflow.input) || has_secrets(&workflow.variables) {
+        lost.push("values under _secrets");
+    }
+    if masked_fields
+        .iter()
+        .any(|f| workflow.input.get(f).is_some_and(|v| v == MASK))
+    {
+        lost.push("fields named in maskedFields");
+    }
+    (!lost.is_empty()).then(|| lost.join(" and "))
+}
