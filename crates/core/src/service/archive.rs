@@ -201,9 +201,9 @@ pub fn lost_input(workflow: &Workflow, masked_fields: &[String]) -> Option<Strin
             (k == "_secrets" && v == MASK)
                 || match v {
                     Value::Object(inner) => has_secrets(inner),
-                    Value::Array(items) => items
-                        .iter()
-                        .any(|i| i.as_object().is_some_and(has_secrets)),
+                    Value::Array(items) => {
+                        items.iter().any(|i| i.as_object().is_some_and(has_secrets))
+                    }
                     _ => false,
                 }
         })

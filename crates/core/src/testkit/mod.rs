@@ -34,8 +34,10 @@ pub struct Case {
     pub run: fn(Stores) -> Pin<Box<dyn Future<Output = ()> + Send>>,
 }
 
+mod archive;
 mod secrets;
 mod security;
+use archive::ended_workflows_move_to_the_archive_and_back;
 use secrets::secrets_are_stored_resealed_and_their_reads_recorded;
 use security::security_records_grants_and_owners_round_trip;
 
@@ -65,6 +67,7 @@ cases!(
     changed_columns_reach_every_query,
     security_records_grants_and_owners_round_trip,
     secrets_are_stored_resealed_and_their_reads_recorded,
+    ended_workflows_move_to_the_archive_and_back,
 );
 
 struct NoDefs;
