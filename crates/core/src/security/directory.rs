@@ -110,9 +110,17 @@ pub struct Directory {
     /// by target type, then id: one lookup answers a decision.
     pub(crate) targets: PerType<TargetEntry>,
     pub(crate) subjects: Subjects,
+    /// Grows with every change that can change a decision.
+    version: u64,
 }
 
 impl Directory {
+    /// A number that grows with every change that can change a decision: a decision
+    /// made at one version holds while the version is the same.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
     /// A directory holding what the store returned.
     pub fn from_data(data: SecurityData) -> Directory {
         let mut directory = Directory::default();
@@ -139,6 +147,7 @@ impl Directory {
 
     /// Applies a committed change.
     pub fn apply(&mut self, op: &SecurityOp) {
+        self.version += 1;
         match op {
             SecurityOp::PutApplication(app) => {
                 self.applications.insert(app.id.clone(), app.clone());
@@ -215,6 +224,7 @@ impl Directory {
 
     /// Replaces the tags of a resource (`key:value` strings).
     pub fn set_tags(&mut self, kind: TargetType, id: &str, tags: Vec<String>) {
+        self.version += 1;
         if tags.is_empty() {
             self.change_entry(kind, id, |entry| entry.tags.clear());
         } else {

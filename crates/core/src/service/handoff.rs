@@ -103,6 +103,9 @@ pub struct HandoffCache {
     templates: parking_lot::Mutex<Map<Arc<Template>>>,
     handed: parking_lot::Mutex<Map<Arc<[SecretText]>>>,
     definitions: parking_lot::Mutex<Map<Arc<BTreeSet<Reference>>>>,
+    /// Per workflow, the directory version at which its starter was last found to
+    /// read every reference of its definition.
+    checked: parking_lot::Mutex<Map<u64>>,
 }
 
 impl std::fmt::Debug for HandoffCache {
@@ -125,6 +128,7 @@ impl HandoffCache {
     /// Forgets a workflow (its definition may have changed).
     pub fn forget_workflow(&self, workflow_id: &str) {
         self.workflows.lock().remove(workflow_id);
+        self.checked.lock().remove(workflow_id);
     }
 
     /// Remembers a workflow's starter and definition.
@@ -310,6 +314,19 @@ pub fn check_readable<'r>(
     Ok(())
 }
 
+/// Why a reference cannot be read at hand-off: gone, or not readable by the starter.
+fn unreadable(rt: &Runtime, r: &Reference) -> String {
+    if rt.vault.exists(r.kind, &r.name) {
+        format!(
+            "the workflow's starter may not read {} '{}'",
+            r.noun(),
+            r.name
+        )
+    } else {
+        format!("{} '{}' does not exist", r.noun(), r.name)
+    }
+}
+
 /// The whole stored text of one reference, and the value it reads.
 fn value_of(rt: &Runtime, r: &Reference) -> Result<(SecretText, Value), String> {
     let text = rt
@@ -362,13 +379,7 @@ fn resolve_with(
     input: &JsonMap,
 ) -> Result<(JsonMap, Resolved), String> {
     let allowed = &template.references;
-    check_readable(rt, principal, allowed).map_err(|r| {
-        format!(
-            "the workflow's starter may not read {} '{}'",
-            r.noun(),
-            r.name
-        )
-    })?;
+    check_readable(rt, principal, allowed).map_err(|r| unreadable(rt, r))?;
     let mut resolved = Resolved::default();
     let mut values: Vec<(&Reference, Value)> = Vec::with_capacity(allowed.len());
     for r in allowed {
@@ -480,8 +491,23 @@ pub async fn resolve_task(rt: &Runtime, task: &Task) -> Result<(JsonMap, Vec<Sec
     }
     let known = workflow_of(rt, &task.workflow_instance_id).await?;
     let template = rt.handoffs.template(&known, task);
-    let principal = starter(rt, known.starter.as_deref())?;
-    let (input, resolved) = resolve_with(rt, principal.as_ref(), &template, &task.input_data)?;
+    // The starter's READ on every reference of the definition, checked again only
+    // when access control changed since the last check for this workflow.
+    let version = rt.authorizer.directory().read().version();
+    let checked = rt.handoffs.checked.lock().get(&task.workflow_instance_id) == Some(&version);
+    if !checked {
+        let principal = starter(rt, known.starter.as_deref())?;
+        let all = rt
+            .handoffs
+            .definition_references(&known.revision, &known.def);
+        check_readable(rt, principal.as_ref(), all.iter()).map_err(|r| unreadable(rt, r))?;
+        bounded_insert(
+            &mut rt.handoffs.checked.lock(),
+            task.workflow_instance_id.clone(),
+            version,
+        );
+    }
+    let (input, resolved) = resolve_with(rt, None, &template, &task.input_data)?;
     rt.handoffs
         .remember_handed(&task.task_id, Arc::from(resolved.secret_values.as_slice()));
     Ok((input, resolved.secret_values))

@@ -372,6 +372,34 @@ async fn secrets_reach_workers_as_the_starter_and_nowhere_else() {
         assert!(!contains(&bytes, value), "{value} is in the database files");
     }
 
+    // A READ revoked after the start fails the next hand-off.
+    let third = start(program_token.clone()).await.text;
+    let revoke = app
+        .call(
+            "DELETE",
+            "/api/auth/authorization",
+            Some(json!({"subject": {"type": "USER", "id": program}, "target": {"type": "SECRET_NAME", "id": "db"}, "access": ["READ"]})),
+        )
+        .await;
+    assert_eq!(revoke.status, 200, "{}", revoke.text);
+    let none = app
+        .call_as(
+            Some(&worker_token),
+            "GET",
+            "/api/tasks/poll/batch/use_secrets?count=1&timeout=100",
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(none, json!([]));
+    let failed = app.wait_for_status(&third, "FAILED").await;
+    let reason = failed["tasks"][0]["reasonForIncompletion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(reason.contains("may not read secret 'db'"), "{reason}");
+    grant(&app, &program, "SECRET_NAME", "db", &["READ"]).await;
+
     // A secret removed after the start fails the task, naming it and nothing else.
     let second = start(program_token).await.text;
     assert_eq!(
@@ -395,7 +423,10 @@ async fn secrets_reach_workers_as_the_starter_and_nowhere_else() {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    assert!(reason.contains("'api-token'"), "{reason}");
+    assert!(
+        reason.contains("secret 'api-token' does not exist"),
+        "{reason}"
+    );
     assert!(!failed.to_string().contains("hunter22-pw"));
     let _: Value = failed;
     app.stop().await;
