@@ -724,3 +724,36 @@ async fn the_documented_http_secret_and_rotation_examples() {
     server.abort();
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_field_of_a_secret_that_is_not_json_fails_the_task_clearly() {
+    let app = TestApp::spawn().await;
+    app.raw(
+        "PUT",
+        "/api/secrets/plain-text",
+        "text/plain",
+        "not json at all",
+    )
+    .await;
+    app.register(
+        json!([task_def("field_task")]),
+        json!({"name": "reads_a_field", "version": 1, "tasks": [
+            {"name": "field_task", "taskReferenceName": "read", "type": "SIMPLE",
+             "inputParameters": {"user": "${workflow.secrets.plain-text.username}"}}
+        ]}),
+    )
+    .await;
+    let id = app.start("reads_a_field", json!({})).await;
+    assert!(app.poll("field_task", 1, 100).await.is_empty());
+    let failed = app.wait_for_status(&id, "FAILED").await;
+    let reason = failed["tasks"][0]["reasonForIncompletion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        reason,
+        "Cannot hand the task over: secret 'plain-text' is not JSON, so its field 'username' cannot be read"
+    );
+    assert!(!failed.to_string().contains("not json at all"));
+    app.stop().await;
+}
