@@ -625,20 +625,46 @@ pub fn fail_system_task(
             return;
         }
         if let Some(task) = state.task_mut(index) {
-            task.status = if terminal {
-                TaskStatus::FailedWithTerminalError
-            } else {
-                TaskStatus::Failed
-            };
-            task.reason_for_incompletion = Some(reason);
-            task.end_time = ctx.now;
-            task.update_time = ctx.now;
-            if task.start_time == 0 {
-                task.start_time = ctx.now;
-            }
+            mark_failed(task, reason, terminal, ctx.now);
         }
         if state.status() == WorkflowStatus::Running {
             decide(state, ctx, out);
         }
+    }
+}
+
+/// Fails a system task for good and terminates its workflow with the same reason
+/// (a task whose input makes the whole workflow pointless, as `UPDATE_SECRET`
+/// without its fields).
+pub fn terminate_for_task(
+    state: &mut WorkflowState,
+    task_id: &str,
+    reason: String,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> Result<(), CoreError> {
+    if state.status().is_terminal() {
+        return Ok(());
+    }
+    if let Some(index) = state.task_index(task_id)
+        && !state.tasks()[index].status.is_terminal()
+        && let Some(task) = state.task_mut(index)
+    {
+        mark_failed(task, reason.clone(), true, ctx.now);
+    }
+    terminate(state, Some(reason), false, ctx, out)
+}
+
+fn mark_failed(task: &mut Task, reason: String, terminal: bool, now: i64) {
+    task.status = if terminal {
+        TaskStatus::FailedWithTerminalError
+    } else {
+        TaskStatus::Failed
+    };
+    task.reason_for_incompletion = Some(reason);
+    task.end_time = now;
+    task.update_time = now;
+    if task.start_time == 0 {
+        task.start_time = now;
     }
 }

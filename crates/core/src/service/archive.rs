@@ -14,6 +14,7 @@ use tracing::{info, warn};
 use super::Runtime;
 use super::handoff::MASK;
 use super::vault::Vault;
+use crate::engine::state::WorkflowState;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{JsonMap, Workflow};
 use crate::store::ArchivedWorkflow;
@@ -191,6 +192,45 @@ fn open(sealed: &Map<String, Value>, vault: &Vault, ctx: &str) -> CoreResult<Val
     let plain = vault.open_bytes(ctx, key_id, bytes)?;
     serde_json::from_slice(&plain)
         .map_err(|_| CoreError::Internal("an archived sealed value is not JSON".into()))
+}
+
+/// Brings an archived workflow back into the live tables (for a restart), with its
+/// `_masked` values opened, and removes it from the archive, in one unit of work.
+/// Refused when its input lost values for good.
+pub async fn restore(rt: &Runtime, archived: ArchivedWorkflow) -> CoreResult<()> {
+    let id = archived.workflow.workflow_id.clone();
+    let def = rt
+        .stores
+        .metadata
+        .get_def_revision(&archived.def_revision)
+        .await?
+        .ok_or_else(|| {
+            CoreError::Internal(format!(
+                "archived workflow {id} refers to a missing definition revision"
+            ))
+        })?;
+    let masked = def.masked_fields.clone().unwrap_or_default();
+    if let Some(what) = lost_input(&archived.workflow, &masked) {
+        return Err(CoreError::Conflict(format!(
+            "Workflow {id} was archived and its {what} were removed for good, so it cannot be restarted"
+        )));
+    }
+    let mut workflow = archived.workflow;
+    unseal(&mut workflow, &rt.vault)?;
+    let mut tasks = std::mem::take(&mut workflow.tasks);
+    tasks.sort_by_key(|t| t.seq);
+    workflow.workflow_definition = None;
+    let mut state = WorkflowState::new(workflow, def, archived.def_revision);
+    for mut task in tasks {
+        task.workflow_task = None;
+        state.push_task(task);
+    }
+    rt.mutate(None, move |txn, _| {
+        txn.changes.unarchives.push(id);
+        txn.changes.new_workflows.push(state);
+        Ok(())
+    })
+    .await
 }
 
 /// Whether a restart of an archived workflow would run on values removed for good:

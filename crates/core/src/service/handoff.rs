@@ -355,31 +355,16 @@ pub struct Resolved {
     pub secret_values: Vec<SecretText>,
 }
 
-/// Puts the values of the references written in `template` (the definition's input
-/// parameters) into a copy of `input`, read as `principal`, at the places the
-/// template wrote them. The error names what failed, never a value.
-pub fn resolve_input(
-    rt: &Runtime,
-    principal: Option<&Principal>,
-    template: &JsonMap,
-    input: &JsonMap,
-) -> Result<(JsonMap, Resolved), String> {
-    let references = references(&Value::Object(template.clone()));
-    let template = Template {
-        params: template.clone(),
-        references,
-    };
-    resolve_with(rt, principal, &template, input)
-}
-
+/// Puts the values of the references a template (the definition node's input
+/// parameters) writes into a copy of `input`, at the places the template wrote them.
+/// The caller has checked that the starter may read them. The error names what
+/// failed, never a value.
 fn resolve_with(
     rt: &Runtime,
-    principal: Option<&Principal>,
     template: &Template,
     input: &JsonMap,
 ) -> Result<(JsonMap, Resolved), String> {
     let allowed = &template.references;
-    check_readable(rt, principal, allowed).map_err(|r| unreadable(rt, r))?;
     let mut resolved = Resolved::default();
     let mut values: Vec<(&Reference, Value)> = Vec::with_capacity(allowed.len());
     for r in allowed {
@@ -507,7 +492,7 @@ pub async fn resolve_task(rt: &Runtime, task: &Task) -> Result<(JsonMap, Vec<Sec
             version,
         );
     }
-    let (input, resolved) = resolve_with(rt, None, &template, &task.input_data)?;
+    let (input, resolved) = resolve_with(rt, &template, &task.input_data)?;
     rt.handoffs
         .remember_handed(&task.task_id, Arc::from(resolved.secret_values.as_slice()));
     Ok((input, resolved.secret_values))
@@ -562,19 +547,15 @@ pub fn mask_log(log: &mut TaskExecLog, secrets: &[SecretText]) {
     mask_text(&mut log.log, secrets);
 }
 
-/// The secret values a stored task input refers to, for masking its result (the
-/// values it was handed). Missing secrets are skipped.
+/// The secret values a stored task input refers to (and the fields it reads), for
+/// masking its result when this node did not hand the task over. Missing secrets
+/// are skipped.
 pub fn secret_values_of(rt: &Runtime, input: &JsonMap) -> Vec<SecretText> {
     if !has_references(input) {
         return Vec::new();
     }
-    values_of_references(rt, &references(&Value::Object(input.clone())))
-}
-
-/// The current values of secret references (and the fields they read).
-pub fn values_of_references(rt: &Runtime, refs: &BTreeSet<Reference>) -> Vec<SecretText> {
     let mut out = Vec::new();
-    for r in refs {
+    for r in references(&Value::Object(input.clone())) {
         if r.kind != SecretKind::Secret {
             continue;
         }

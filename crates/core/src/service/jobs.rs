@@ -222,7 +222,15 @@ async fn run_system_task(rt: &Runtime, caller: &dyn http::HttpCaller, job: Job) 
         Ok(resolved) => resolved,
         Err(reason) => {
             let reason = format!("Cannot hand the task over: {reason}");
-            return fail_task(rt, &job, task.workflow_instance_id, task_id, reason).await;
+            return fail_task(
+                rt,
+                &job,
+                task.workflow_instance_id,
+                task_id,
+                reason,
+                Then::Decide,
+            )
+            .await;
         }
     };
     if kind == TaskKind::UpdateSecret {
@@ -251,7 +259,7 @@ async fn update_secret(rt: &Runtime, job: Job, task: &Task, input: &JsonMap) -> 
     };
     let (Some(key), Some(value)) = (text("secretKey"), text("secretValue")) else {
         let reason = "UPDATE_SECRET needs _secrets.secretKey and _secrets.secretValue in its input, both non-empty".to_string();
-        return terminate_for(rt, &job, workflow_id, task_id, reason).await;
+        return fail_task(rt, &job, workflow_id, task_id, reason, Then::Terminate).await;
     };
     let state = rt
         .stores
@@ -310,44 +318,9 @@ async fn update_secret(rt: &Runtime, job: Job, task: &Task, input: &JsonMap) -> 
         Err(reason) => {
             let mut reason = reason;
             handoff::mask_text_values(&mut reason, &[Arc::from(value.as_str())]);
-            fail_task(rt, &job, workflow_id, task_id, reason).await
+            fail_task(rt, &job, workflow_id, task_id, reason, Then::Decide).await
         }
     }
-}
-
-/// Fails a system task for good and terminates its workflow with the reason.
-async fn terminate_for(
-    rt: &Runtime,
-    job: &Job,
-    workflow_id: String,
-    task_id: String,
-    reason: String,
-) -> CoreResult<()> {
-    let job_id = job.id.clone();
-    rt.mutate(Some(workflow_id), move |txn, ctx| {
-        let mut changes = std::mem::take(&mut txn.changes);
-        if let Some(state) = txn.state.as_mut()
-            && !state.status().is_terminal()
-        {
-            if let Some(index) = state.task_index(&task_id)
-                && let Some(task) = state.task_mut(index)
-                && !task.status.is_terminal()
-            {
-                task.status = TaskStatus::FailedWithTerminalError;
-                task.reason_for_incompletion = Some(reason.clone());
-                task.end_time = ctx.now;
-                task.update_time = ctx.now;
-                if task.start_time == 0 {
-                    task.start_time = ctx.now;
-                }
-            }
-            ops::terminate(state, Some(reason), false, ctx, &mut changes)?;
-        }
-        changes.job_deletes.push(job_id);
-        txn.changes = changes;
-        Ok(())
-    })
-    .await
 }
 
 /// Finishes a system task with a result, in the unit of work that deletes its job.
@@ -370,18 +343,35 @@ async fn finish_task(
     .await
 }
 
+/// What a system task's failure does to its workflow.
+#[derive(Clone, Copy, PartialEq)]
+enum Then {
+    /// The workflow decides, as for any failed task.
+    Decide,
+    /// The workflow is terminated with the same reason.
+    Terminate,
+}
+
 async fn fail_task(
     rt: &Runtime,
     job: &Job,
     workflow_id: String,
     task_id: String,
     reason: String,
+    then: Then,
 ) -> CoreResult<()> {
     let job_id = job.id.clone();
     rt.mutate(Some(workflow_id), move |txn, ctx| {
         let mut changes = std::mem::take(&mut txn.changes);
         if let Some(state) = txn.state.as_mut() {
-            ops::fail_system_task(state, &task_id, reason, true, ctx, &mut changes);
+            match then {
+                Then::Decide => {
+                    ops::fail_system_task(state, &task_id, reason, true, ctx, &mut changes)
+                }
+                Then::Terminate => {
+                    ops::terminate_for_task(state, &task_id, reason, ctx, &mut changes)?
+                }
+            }
         }
         changes.job_deletes.push(job_id);
         txn.changes = changes;
@@ -403,7 +393,7 @@ async fn run_http(
         Ok(call) => call,
         Err(mut reason) => {
             handoff::mask_text_values(&mut reason, &handed);
-            return fail_task(rt, &job, workflow_id, task_id, reason).await;
+            return fail_task(rt, &job, workflow_id, task_id, reason, Then::Decide).await;
         }
     };
     let (status, output, reason) = match caller.call(call).await {
@@ -514,7 +504,9 @@ async fn start_sub_workflow(rt: &Runtime, job: Job, task: crate::model::Task) ->
     }
     let (def, revision) = match child_definition(rt, &task.input_data).await {
         Ok(found) => found,
-        Err(reason) => return fail_task(rt, &job, workflow_id, task_id, reason).await,
+        Err(reason) => {
+            return fail_task(rt, &job, workflow_id, task_id, reason, Then::Decide).await;
+        }
     };
     let input = task.input_data;
     let job_id = job.id.clone();

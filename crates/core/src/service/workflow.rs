@@ -350,48 +350,14 @@ impl WorkflowService {
         Ok(Some(archived))
     }
 
-    /// Brings an archived workflow back into the live tables (for a restart), with
-    /// its `_masked` values opened. Refused when its input lost values for good.
+    /// Brings an archived workflow the caller may execute back into the live tables
+    /// (for a restart).
     async fn restore(&self, principal: &Principal, id: &str) -> CoreResult<()> {
         let archived = self
             .archived(principal, id, Access::Execute)
             .await?
             .ok_or_else(|| CoreError::workflow_not_found(id))?;
-        let def = self
-            .rt
-            .stores
-            .metadata
-            .get_def_revision(&archived.def_revision)
-            .await?
-            .ok_or_else(|| {
-                CoreError::Internal(format!(
-                    "archived workflow {id} refers to a missing definition revision"
-                ))
-            })?;
-        let masked = def.masked_fields.clone().unwrap_or_default();
-        if let Some(what) = super::archive::lost_input(&archived.workflow, &masked) {
-            return Err(CoreError::Conflict(format!(
-                "Workflow {id} was archived and its {what} were removed for good, so it cannot be restarted"
-            )));
-        }
-        let mut workflow = archived.workflow;
-        super::archive::unseal(&mut workflow, &self.rt.vault)?;
-        let mut tasks = std::mem::take(&mut workflow.tasks);
-        tasks.sort_by_key(|t| t.seq);
-        workflow.workflow_definition = None;
-        let mut state = WorkflowState::new(workflow, def, archived.def_revision);
-        for mut task in tasks {
-            task.workflow_task = None;
-            state.push_task(task);
-        }
-        let owned = id.to_string();
-        self.rt
-            .mutate(None, move |txn, _| {
-                txn.changes.unarchives.push(owned);
-                txn.changes.new_workflows.push(state);
-                Ok(())
-            })
-            .await
+        super::archive::restore(&self.rt, archived).await
     }
 
     /// The status summary of a workflow.

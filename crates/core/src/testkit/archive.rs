@@ -2,26 +2,12 @@
 
 use serde_json::json;
 
-use super::{Maker, definition, insert, simple};
+use super::{Maker, definition, insert, simple, write_changes};
 use crate::engine::ops::StartParams;
 use crate::engine::state::WorkflowState;
 use crate::model::WorkflowStatus;
 use crate::service::search::WorkflowSearch;
-use crate::store::{ArchivedWorkflow, ChangeSet, Stores, UnitOfWork};
-
-async fn unit(stores: &Stores, changes: ChangeSet) {
-    stores
-        .execution
-        .run(UnitOfWork {
-            lock: None,
-            work: Box::new(move |txn| {
-                txn.changes = changes;
-                Ok(())
-            }),
-        })
-        .await
-        .expect("unit");
-}
+use crate::store::{ArchivedWorkflow, ChangeSet, Stores};
 
 pub(super) async fn ended_workflows_move_to_the_archive_and_back(stores: Stores) {
     let maker = Maker::new("archive");
@@ -62,7 +48,7 @@ pub(super) async fn ended_workflows_move_to_the_archive_and_back(stores: Stores)
         workflow: state.to_workflow(true),
         def_revision: state.def_revision.clone(),
     });
-    unit(&stores, changes).await;
+    write_changes(&stores, changes).await;
     assert!(
         execution
             .get_workflow(&ended_id)
@@ -121,7 +107,7 @@ pub(super) async fn ended_workflows_move_to_the_archive_and_back(stores: Stores)
     let mut changes = ChangeSet::default();
     changes.unarchives.push(ended_id.clone());
     changes.new_workflows.push(restored);
-    unit(&stores, changes).await;
+    write_changes(&stores, changes).await;
     assert!(
         execution
             .get_archived(&ended_id)

@@ -136,6 +136,12 @@ async fn insert(stores: &Stores, state: WorkflowState, changes: ChangeSet) -> St
     let id = state.id().to_string();
     let mut changes = changes;
     changes.new_workflows.push(state);
+    write_changes(stores, changes).await;
+    id
+}
+
+/// Writes a change set in one unit of work that locks no workflow.
+async fn write_changes(stores: &Stores, changes: ChangeSet) {
     stores
         .execution
         .run(UnitOfWork {
@@ -146,8 +152,7 @@ async fn insert(stores: &Stores, state: WorkflowState, changes: ChangeSet) -> St
             }),
         })
         .await
-        .expect("workflow inserted");
-    id
+        .expect("changes written");
 }
 
 fn mark(task: &mut Task, claim: &Claim) -> Option<i64> {

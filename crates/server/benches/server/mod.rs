@@ -241,3 +241,4 @@ pub async fn post(client: &reqwest::Client, url: String, body: &Value) -> reqwes
     assert!(response.status().is_success(), "{}", response.status());
     response
 }
+pub mod load;

@@ -306,6 +306,73 @@ async fn answer(response: reqwest::Response) -> Answer {
     }
 }
 
+/// An application with a key: its id, and a token minted from the key.
+pub struct App {
+    pub id: String,
+    pub key_id: String,
+    pub secret: String,
+    pub token: String,
+}
+
+/// Serves `router` on a free loopback port (a peer the server under test calls);
+/// returns its base URL and the task serving it (abort it when done).
+pub async fn serve_locally(router: axum::Router) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (format!("http://{addr}"), server)
+}
+
+/// The reason a workflow's first task did not complete.
+pub fn first_task_reason(workflow: &Value) -> String {
+    workflow["tasks"][0]["reasonForIncompletion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Creates an application with `roles` and one access key.
+pub async fn application(app: &TestApp, name: &str, roles: &[&str]) -> App {
+    let created = app.post("/api/applications", json!({"name": name})).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let id = created.json()["id"].as_str().expect("id").to_string();
+    for role in roles {
+        let answer = app
+            .post(&format!("/api/applications/{id}/roles/{role}"), json!({}))
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+    }
+    let key = app
+        .post(&format!("/api/applications/{id}/accessKeys"), json!({}))
+        .await;
+    assert_eq!(key.status, 200, "{}", key.text);
+    let key = key.json();
+    let (key_id, secret) = (
+        key["id"].as_str().expect("key id").to_string(),
+        key["secret"].as_str().expect("secret").to_string(),
+    );
+    let token = app.mint(&key_id, &secret, None).await;
+    App {
+        id,
+        key_id,
+        secret,
+        token,
+    }
+}
+
+/// Grants `access` on a target to a subject (a user id, or `app:<id>`).
+pub async fn grant(app: &TestApp, subject: &str, kind: &str, id: &str, access: &[&str]) -> Answer {
+    app.post(
+        "/api/auth/authorization",
+        json!({"subject": {"type": "USER", "id": subject}, "target": {"type": kind, "id": id}, "access": access}),
+    )
+    .await
+}
+
 /// A task definition with small timings for tests.
 pub fn task_def(name: &str) -> Value {
     json!({"name": name, "retryCount": 0, "retryDelaySeconds": 0, "responseTimeoutSeconds": 30, "timeoutSeconds": 0})

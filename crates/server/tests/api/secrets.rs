@@ -3,39 +3,29 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, task_def};
+use crate::helpers::{TestApp, application, first_task_reason, grant, serve_locally, task_def};
 
-/// An application with `roles`, and a token for it.
+/// An application with `roles`: its subject id (`app:<id>`) and a token.
 async fn app_with(app: &TestApp, name: &str, roles: &[&str]) -> (String, String) {
-    let created = app.post("/api/applications", json!({"name": name})).await;
-    let id = created.json()["id"].as_str().expect("id").to_string();
-    for role in roles {
-        let answer = app
-            .post(&format!("/api/applications/{id}/roles/{role}"), json!({}))
-            .await;
-        assert_eq!(answer.status, 200, "{}", answer.text);
-    }
-    let key = app
-        .post(&format!("/api/applications/{id}/accessKeys"), json!({}))
-        .await
-        .json();
-    let token = app
-        .mint(
-            key["id"].as_str().expect("key id"),
-            key["secret"].as_str().expect("secret"),
-            None,
-        )
-        .await;
-    (format!("app:{id}"), token)
+    let created = application(app, name, roles).await;
+    (format!("app:{}", created.id), created.token)
 }
 
-async fn grant(app: &TestApp, subject: &str, kind: &str, target: &str, access: &[&str]) {
-    let answer = app
-        .post(
-            "/api/auth/authorization",
-            json!({"subject": {"type": "USER", "id": subject}, "target": {"type": kind, "id": target}, "access": access}),
-        )
-        .await;
+/// One batch poll of `use_secrets` as the worker holding `token`.
+async fn poll_as(app: &TestApp, token: &str) -> Value {
+    app.call_as(
+        Some(token),
+        "GET",
+        "/api/tasks/poll/batch/use_secrets?count=1&timeout=100",
+        None,
+    )
+    .await
+    .json()
+}
+
+/// Grants `access`, which must succeed.
+async fn granted(app: &TestApp, subject: &str, kind: &str, target: &str, access: &[&str]) {
+    let answer = grant(app, subject, kind, target, access).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
 }
 
@@ -176,8 +166,8 @@ async fn who_may_do_what_with_a_secret() {
     );
     assert_eq!(as_reader("GET", "/api/secrets").await.json(), json!([]));
     // A grant on the secret, and a grant on its tag.
-    grant(&app, &reader, "SECRET_NAME", "owned-by-admin", &["READ"]).await;
-    grant(&app, &reader, "TAG", "team:a", &["READ"]).await;
+    granted(&app, &reader, "SECRET_NAME", "owned-by-admin", &["READ"]).await;
+    granted(&app, &reader, "TAG", "team:a", &["READ"]).await;
     assert_eq!(
         as_reader("GET", "/api/secrets/owned-by-admin").await.text,
         "v1"
@@ -275,9 +265,9 @@ async fn secrets_reach_workers_as_the_starter_and_nowhere_else() {
     .await;
     let (program, program_token) = app_with(&app, "program", &[]).await;
     let (worker, worker_token) = app_with(&app, "worker", &["WORKER"]).await;
-    grant(&app, &program, "WORKFLOW_DEF", "with_secrets", &["EXECUTE"]).await;
-    grant(&app, &program, "TASK_DEF", "use_secrets", &["EXECUTE"]).await;
-    grant(&app, &worker, "TASK_DEF", "use_secrets", &["EXECUTE"]).await;
+    granted(&app, &program, "WORKFLOW_DEF", "with_secrets", &["EXECUTE"]).await;
+    granted(&app, &program, "TASK_DEF", "use_secrets", &["EXECUTE"]).await;
+    granted(&app, &worker, "TASK_DEF", "use_secrets", &["EXECUTE"]).await;
     let start = |token: String| {
         let app = &app;
         async move {
@@ -300,28 +290,20 @@ async fn secrets_reach_workers_as_the_starter_and_nowhere_else() {
         "{}",
         refused.text
     );
-    grant(&app, &program, "SECRET_NAME", "api-token", &["READ"]).await;
-    grant(&app, &program, "SECRET_NAME", "db", &["READ"]).await;
+    granted(&app, &program, "SECRET_NAME", "api-token", &["READ"]).await;
+    granted(&app, &program, "SECRET_NAME", "db", &["READ"]).await;
     let refused = start(program_token.clone()).await;
     assert_eq!(
         refused.status, 403,
         "the environment variable needs READ too"
     );
-    grant(&app, &program, "ENV_VARIABLE", "region", &["READ"]).await;
+    granted(&app, &program, "ENV_VARIABLE", "region", &["READ"]).await;
     let started = start(program_token.clone()).await;
     assert_eq!(started.status, 200, "{}", started.text);
     let workflow_id = started.text.clone();
 
     // The worker (which holds no grant on the secrets) gets the values.
-    let polled = app
-        .call_as(
-            Some(&worker_token),
-            "GET",
-            "/api/tasks/poll/batch/use_secrets?count=1&timeout=100",
-            None,
-        )
-        .await
-        .json();
+    let polled = poll_as(&app, &worker_token).await;
     let task = &polled[0];
     let input = &task["inputData"];
     assert_eq!(input["auth"], "Bearer tok-12345-abc");
@@ -382,23 +364,12 @@ async fn secrets_reach_workers_as_the_starter_and_nowhere_else() {
         )
         .await;
     assert_eq!(revoke.status, 200, "{}", revoke.text);
-    let none = app
-        .call_as(
-            Some(&worker_token),
-            "GET",
-            "/api/tasks/poll/batch/use_secrets?count=1&timeout=100",
-            None,
-        )
-        .await
-        .json();
+    let none = poll_as(&app, &worker_token).await;
     assert_eq!(none, json!([]));
     let failed = app.wait_for_status(&third, "FAILED").await;
-    let reason = failed["tasks"][0]["reasonForIncompletion"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let reason = first_task_reason(&failed);
     assert!(reason.contains("may not read secret 'db'"), "{reason}");
-    grant(&app, &program, "SECRET_NAME", "db", &["READ"]).await;
+    granted(&app, &program, "SECRET_NAME", "db", &["READ"]).await;
 
     // A secret removed after the start fails the task, naming it and nothing else.
     let second = start(program_token).await.text;
@@ -408,21 +379,10 @@ async fn secrets_reach_workers_as_the_starter_and_nowhere_else() {
             .status,
         200
     );
-    let none = app
-        .call_as(
-            Some(&worker_token),
-            "GET",
-            "/api/tasks/poll/batch/use_secrets?count=1&timeout=100",
-            None,
-        )
-        .await
-        .json();
+    let none = poll_as(&app, &worker_token).await;
     assert_eq!(none, json!([]));
     let failed = app.wait_for_status(&second, "FAILED").await;
-    let reason = failed["tasks"][0]["reasonForIncompletion"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let reason = first_task_reason(&failed);
     assert!(
         reason.contains("secret 'api-token' does not exist"),
         "{reason}"
@@ -590,14 +550,8 @@ async fn token_service() -> (
             }),
         )
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    (format!("http://{addr}"), seen, server)
+    let (url, server) = serve_locally(router).await;
+    (url, seen, server)
 }
 
 #[tokio::test]
@@ -680,7 +634,7 @@ async fn the_documented_http_secret_and_rotation_examples() {
     )
     .await;
     let (program, token) = app_with(&app, "rotator", &[]).await;
-    grant(&app, &program, "WORKFLOW_DEF", "overwrite", &["EXECUTE"]).await;
+    granted(&app, &program, "WORKFLOW_DEF", "overwrite", &["EXECUTE"]).await;
     let started = app
         .call_as(
             Some(&token),
@@ -691,10 +645,7 @@ async fn the_documented_http_secret_and_rotation_examples() {
         .await;
     assert_eq!(started.status, 200, "{}", started.text);
     let failed = app.wait_for_status(&started.text, "FAILED").await;
-    let reason = failed["tasks"][0]["reasonForIncompletion"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let reason = first_task_reason(&failed);
     assert_eq!(
         reason,
         "You don't have permissions to update secret: sampletask-api-token"
@@ -746,10 +697,7 @@ async fn a_field_of_a_secret_that_is_not_json_fails_the_task_clearly() {
     let id = app.start("reads_a_field", json!({})).await;
     assert!(app.poll("field_task", 1, 100).await.is_empty());
     let failed = app.wait_for_status(&id, "FAILED").await;
-    let reason = failed["tasks"][0]["reasonForIncompletion"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let reason = first_task_reason(&failed);
     assert_eq!(
         reason,
         "Cannot hand the task over: secret 'plain-text' is not JSON, so its field 'username' cannot be read"

@@ -3,51 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Answer, TestApp, linear, task_def};
-
-/// An application with a key: its id, and a token minted from the key.
-struct App {
-    id: String,
-    key_id: String,
-    secret: String,
-    token: String,
-}
-
-async fn application(app: &TestApp, name: &str, roles: &[&str]) -> App {
-    let created = app.post("/api/applications", json!({"name": name})).await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    let id = created.json()["id"].as_str().expect("id").to_string();
-    for role in roles {
-        let answer = app
-            .post(&format!("/api/applications/{id}/roles/{role}"), json!({}))
-            .await;
-        assert_eq!(answer.status, 200, "{}", answer.text);
-    }
-    let key = app
-        .post(&format!("/api/applications/{id}/accessKeys"), json!({}))
-        .await;
-    assert_eq!(key.status, 200, "{}", key.text);
-    let key = key.json();
-    let (key_id, secret) = (
-        key["id"].as_str().expect("key id").to_string(),
-        key["secret"].as_str().expect("secret").to_string(),
-    );
-    let token = app.mint(&key_id, &secret, None).await;
-    App {
-        id,
-        key_id,
-        secret,
-        token,
-    }
-}
-
-async fn grant(app: &TestApp, subject: &str, kind: &str, id: &str, access: &[&str]) -> Answer {
-    app.post(
-        "/api/auth/authorization",
-        json!({"subject": {"type": "USER", "id": subject}, "target": {"type": kind, "id": id}, "access": access}),
-    )
-    .await
-}
+use crate::helpers::{Answer, TestApp, application, grant, linear, task_def};
 
 fn assert_status(answer: &Answer, status: u16, error: Option<&str>) {
     assert_eq!(answer.status, status, "{}", answer.text);

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, linear, task_def};
+use crate::helpers::{TestApp, linear, serve_locally, task_def};
 
 type Seen = Arc<Mutex<Vec<(String, Value)>>>;
 
@@ -36,14 +36,8 @@ async fn echo_service() -> (String, Seen, tokio::task::JoinHandle<()>) {
             get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "down for maintenance") }),
         )
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), seen, server)
+    let (url, server) = serve_locally(app).await;
+    (url, seen, server)
 }
 
 #[tokio::test]

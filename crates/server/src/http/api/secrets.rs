@@ -1,5 +1,6 @@
 //! `/api/secrets`, `/api/secrets-v2` and `/api/environment`: secrets and environment
-//! variables, their tags, and who read which secret.
+//! variables, their tags, and who read which secret. The routes of both kinds share
+//! their handlers, which pick the service by kind.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -16,11 +17,33 @@ use crate::http::extract::{Auth, IgnoredBody, JsonBody, Params, StringBody};
 use crate::http::routes::Routes;
 use crate::http::state::AppState;
 
+/// Which kind of value a route serves.
+trait Kind: Send + Sync + 'static {
+    fn service(state: &AppState) -> &SecretService;
+}
+
+/// `/api/secrets`.
+struct Secrets;
+
+/// `/api/environment`.
+struct Env;
+
+impl Kind for Secrets {
+    fn service(state: &AppState) -> &SecretService {
+        &state.secrets
+    }
+}
+
+impl Kind for Env {
+    fn service(state: &AppState) -> &SecretService {
+        &state.environment
+    }
+}
+
 /// Adds the secret and environment variable routes.
 pub fn routes(routes: Routes) -> Routes {
-    use ResourceType::{EnvVariable, Secret};
     use RouteAccess::{Admin, Authenticated, Resource};
-    routes
+    let routes = routes
         .add(Method::GET, "/api/secrets", Authenticated, secret_names)
         .add(Method::POST, "/api/secrets", Admin, secret_all_names)
         .add(
@@ -31,83 +54,70 @@ pub fn routes(routes: Routes) -> Routes {
         )
         .add(
             Method::GET,
-            "/api/secrets/{key}",
-            Resource(Secret, Access::Read),
-            secret_get,
-        )
-        .add(
-            Method::PUT,
-            "/api/secrets/{key}",
-            Resource(Secret, Access::Create),
-            secret_put,
-        )
-        .add(
-            Method::DELETE,
-            "/api/secrets/{key}",
-            Resource(Secret, Access::Delete),
-            secret_delete,
-        )
-        .add(
-            Method::GET,
             "/api/secrets/{key}/exists",
-            Resource(Secret, Access::Read),
+            Resource(ResourceType::Secret, Access::Read),
             secret_exists,
         )
-        .add(
-            Method::GET,
-            "/api/secrets/{key}/tags",
-            Resource(Secret, Access::Read),
-            secret_tags,
-        )
-        .add(
-            Method::PUT,
-            "/api/secrets/{key}/tags",
-            Resource(Secret, Access::Update),
-            secret_tags_add,
-        )
-        .add(
-            Method::DELETE,
-            "/api/secrets/{key}/tags",
-            Resource(Secret, Access::Update),
-            secret_tags_remove,
-        )
         .add(Method::GET, "/api/secrets/{key}/reads", Admin, secret_reads)
-        .add(Method::GET, "/api/environment", Authenticated, env_list)
+        .add(Method::GET, "/api/environment", Authenticated, env_list);
+    let routes = per_kind::<Secrets>(
+        routes,
+        "/api/secrets/{key}",
+        "/api/secrets/{key}/tags",
+        ResourceType::Secret,
+    );
+    per_kind::<Env>(
+        routes,
+        "/api/environment/{key}",
+        "/api/environment/{key}/tags",
+        ResourceType::EnvVariable,
+    )
+}
+
+/// The routes both kinds have: a value at `value` (`.../{key}`) and its tags at `tags`.
+fn per_kind<K: Kind>(
+    routes: Routes,
+    value: &'static str,
+    tags: &'static str,
+    kind: ResourceType,
+) -> Routes {
+    use RouteAccess::Resource;
+    routes
         .add(
             Method::GET,
-            "/api/environment/{key}",
-            Resource(EnvVariable, Access::Read),
-            env_get,
+            value,
+            Resource(kind, Access::Read),
+            value_get::<K>,
         )
         .add(
             Method::PUT,
-            "/api/environment/{key}",
-            Resource(EnvVariable, Access::Create),
-            env_put,
+            value,
+            Resource(kind, Access::Create),
+            value_put::<K>,
         )
         .add(
             Method::DELETE,
-            "/api/environment/{key}",
-            Resource(EnvVariable, Access::Delete),
-            env_delete,
+            value,
+            Resource(kind, Access::Delete),
+            value_delete::<K>,
         )
         .add(
             Method::GET,
-            "/api/environment/{key}/tags",
-            Resource(EnvVariable, Access::Read),
-            env_tags,
+            tags,
+            Resource(kind, Access::Read),
+            tags_get::<K>,
         )
         .add(
             Method::PUT,
-            "/api/environment/{key}/tags",
-            Resource(EnvVariable, Access::Update),
-            env_tags_add,
+            tags,
+            Resource(kind, Access::Update),
+            tags_add::<K>,
         )
         .add(
             Method::DELETE,
-            "/api/environment/{key}/tags",
-            Resource(EnvVariable, Access::Update),
-            env_tags_remove,
+            tags,
+            Resource(kind, Access::Update),
+            tags_remove::<K>,
         )
 }
 
@@ -164,36 +174,6 @@ async fn secret_names_tags(
     Ok(Json(state.secrets.names_with_tags(&principal).await?))
 }
 
-/// A secret's value as text. Needs: READ on it. The read is recorded.
-async fn secret_get(
-    State(state): State<AppState>,
-    Auth(principal): Auth,
-    Path(key): Path<String>,
-) -> ApiResult<Response> {
-    Ok(value_text(state.secrets.get(&principal, &key).await?))
-}
-
-/// Creates (needs CREATE_SECRET) or replaces (needs UPDATE) a secret.
-async fn secret_put(
-    State(state): State<AppState>,
-    Auth(principal): Auth,
-    Path(key): Path<String>,
-    StringBody(value): StringBody,
-) -> ApiResult<impl IntoResponse> {
-    put(&state.secrets, &principal, &key, &value).await
-}
-
-/// Deletes a secret. Needs: DELETE on it.
-async fn secret_delete(
-    State(state): State<AppState>,
-    Auth(principal): Auth,
-    Path(key): Path<String>,
-    _body: IgnoredBody,
-) -> ApiResult<impl IntoResponse> {
-    state.secrets.delete(&principal, &key).await?;
-    Ok(())
-}
-
 /// Whether a secret exists.
 async fn secret_exists(
     State(state): State<AppState>,
@@ -201,40 +181,6 @@ async fn secret_exists(
     Path(key): Path<String>,
 ) -> ApiResult<Json<bool>> {
     Ok(Json(state.secrets.exists(&principal, &key)?))
-}
-
-async fn secret_tags(
-    State(state): State<AppState>,
-    Auth(principal): Auth,
-    Path(key): Path<String>,
-) -> ApiResult<Json<Vec<Tag>>> {
-    Ok(Json(state.secrets.tags(&principal, &key).await?))
-}
-
-async fn secret_tags_add(
-    State(state): State<AppState>,
-    Auth(principal): Auth,
-    Path(key): Path<String>,
-    JsonBody(tags): JsonBody<Vec<Tag>>,
-) -> ApiResult<impl IntoResponse> {
-    state
-        .secrets
-        .change_tags(&principal, &key, tags, false)
-        .await?;
-    Ok(())
-}
-
-async fn secret_tags_remove(
-    State(state): State<AppState>,
-    Auth(principal): Auth,
-    Path(key): Path<String>,
-    JsonBody(tags): JsonBody<Vec<Tag>>,
-) -> ApiResult<impl IntoResponse> {
-    state
-        .secrets
-        .change_tags(&principal, &key, tags, true)
-        .await?;
-    Ok(())
 }
 
 /// Who read a secret's value, newest first. Needs: ADMIN.
@@ -246,16 +192,6 @@ async fn secret_reads(
     Ok(Json(state.secrets.reads(&principal, &key).await?))
 }
 
-async fn put(
-    service: &SecretService,
-    principal: &podium_core::security::Principal,
-    key: &str,
-    value: &str,
-) -> ApiResult<()> {
-    service.put(principal, key, value).await?;
-    Ok(())
-}
-
 /// Readable environment variables: `[{name, value, tags}]`.
 async fn env_list(
     State(state): State<AppState>,
@@ -264,63 +200,66 @@ async fn env_list(
     Ok(Json(state.environment.variables(&principal).await?))
 }
 
-async fn env_get(
+/// A value as text. Needs: READ on it. Reads of secrets are recorded.
+async fn value_get<K: Kind>(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(key): Path<String>,
 ) -> ApiResult<Response> {
-    Ok(value_text(state.environment.get(&principal, &key).await?))
+    Ok(value_text(K::service(&state).get(&principal, &key).await?))
 }
 
-async fn env_put(
+/// Creates (needs the create permission) or replaces (needs UPDATE) a value.
+async fn value_put<K: Kind>(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(key): Path<String>,
     StringBody(value): StringBody,
 ) -> ApiResult<impl IntoResponse> {
-    put(&state.environment, &principal, &key, &value).await
+    K::service(&state).put(&principal, &key, &value).await?;
+    Ok(())
 }
 
-/// Deletes a variable and answers its last value.
-async fn env_delete(
+/// Deletes a value (needs DELETE); a variable's last value is answered as text.
+async fn value_delete<K: Kind>(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(key): Path<String>,
     _body: IgnoredBody,
 ) -> ApiResult<Response> {
-    let previous = state.environment.delete(&principal, &key).await?;
-    Ok(value_text(previous.unwrap_or_default()))
+    Ok(match K::service(&state).delete(&principal, &key).await? {
+        Some(previous) => value_text(previous),
+        None => ().into_response(),
+    })
 }
 
-async fn env_tags(
+async fn tags_get<K: Kind>(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(key): Path<String>,
 ) -> ApiResult<Json<Vec<Tag>>> {
-    Ok(Json(state.environment.tags(&principal, &key).await?))
+    Ok(Json(K::service(&state).tags(&principal, &key).await?))
 }
 
-async fn env_tags_add(
+async fn tags_add<K: Kind>(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(key): Path<String>,
     JsonBody(tags): JsonBody<Vec<Tag>>,
 ) -> ApiResult<impl IntoResponse> {
-    state
-        .environment
+    K::service(&state)
         .change_tags(&principal, &key, tags, false)
         .await?;
     Ok(())
 }
 
-async fn env_tags_remove(
+async fn tags_remove<K: Kind>(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(key): Path<String>,
     JsonBody(tags): JsonBody<Vec<Tag>>,
 ) -> ApiResult<impl IntoResponse> {
-    state
-        .environment
+    K::service(&state)
         .change_tags(&principal, &key, tags, true)
         .await?;
     Ok(())
