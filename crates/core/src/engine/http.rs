@@ -56,14 +56,37 @@ fn millis(map: &JsonMap, key: &str) -> Option<u64> {
     }
 }
 
+/// The request part of a task's input: the `http_request` object, or the input itself.
+fn request_spec(input: &JsonMap) -> Result<&JsonMap, String> {
+    match input.get("http_request") {
+        Some(Value::Object(map)) => Ok(map),
+        Some(Value::Null) | None => Ok(input),
+        Some(_) => Err("http_request must be an object".to_string()),
+    }
+}
+
+/// The task's `outputFilter`, if it has one: a map evaluated once the call succeeded,
+/// against the workflow with this task's output in place, that becomes the task's
+/// whole output. Written with `$${...}` so that scheduling leaves it unevaluated; the
+/// documented use keeps a fetched token under `_secrets`, where every view shows
+/// `***`. Read from the top level of the input or from `http_request`.
+pub fn output_filter(input: &JsonMap) -> Result<Option<&JsonMap>, String> {
+    let found = match input.get("outputFilter") {
+        Some(filter) => Some(filter),
+        None => request_spec(input)?.get("outputFilter"),
+    };
+    match found {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(map)),
+        Some(_) => Err("outputFilter must be an object".to_string()),
+    }
+}
+
 /// Reads the request from a task's input: the `http_request` object, or the same keys
 /// at the top level of the input.
 pub fn call_from_input(input: &JsonMap) -> Result<HttpCall, String> {
-    let spec: &JsonMap = match input.get("http_request") {
-        Some(Value::Object(map)) => map,
-        Some(Value::Null) | None => input,
-        Some(_) => return Err("http_request must be an object".to_string()),
-    };
+    let spec = request_spec(input)?;
+    output_filter(input)?;
     let uri = text(spec, "uri")
         .ok_or("Missing HTTP URI. See documentation for HttpTask for required input parameters")?;
     let parsed = uri
@@ -208,6 +231,10 @@ mod tests {
         assert!(call_from_input(&input(json!({"uri": "ftp://h"}))).is_err());
         assert!(call_from_input(&input(json!({"uri": "http://h", "method": "FETCH"}))).is_err());
         assert!(call_from_input(&input(json!({"http_request": "x"}))).is_err());
+        assert_eq!(
+            call_from_input(&input(json!({"uri": "http://h", "outputFilter": "x"}))).err(),
+            Some("outputFilter must be an object".to_string())
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::store::{ChangeSet, QueueMessage};
 use super::context::EngineContext;
 use super::decider::{self, WorkflowEnd, decide};
 use super::graph;
-use super::schedule::{add_task, new_task, queue_name, start_wait};
+use super::schedule::{add_task, expr_context, new_task, queue_name, start_wait};
 use super::state::WorkflowState;
 use super::task_type::TaskKind;
 
@@ -169,12 +169,29 @@ pub fn apply_result(
         }
     };
     let task_id = task.task_id.clone();
+    let filtered = kind == TaskKind::Http && task.status == TaskStatus::Completed;
     match requeue {
         Some(message) => out.queue_pushes.push(message),
         None => out.queue_removals.push(task_id),
     }
+    if filtered {
+        apply_output_filter(state, index);
+    }
     decide(state, ctx, out);
     Ok(ResultOutcome::Applied)
+}
+
+/// Replaces a completed HTTP task's output with its `outputFilter`, evaluated with the
+/// task's own output in place (`${ref.output.response.body.token}`).
+fn apply_output_filter(state: &mut WorkflowState, index: usize) {
+    let task = &state.tasks()[index];
+    let Ok(Some(filter)) = super::http::output_filter(&task.input_data) else {
+        return;
+    };
+    let output = super::expr::resolve_map(filter, &expr_context(state, Some(&task.task_id)));
+    if let Some(task) = state.task_mut(index) {
+        task.output_data = output;
+    }
 }
 
 /// `name.version/id`, as Conductor names a workflow in messages.

@@ -521,7 +521,7 @@ mod keys {
 }
 
 /// A local service for the documented HTTP examples: `/token` hands out a fresh
-/// token, `/use` records the Authorization header it gets and echoes it back.
+/// token for the right application key, `/use` records the Authorization header it gets and echoes it back.
 async fn token_service() -> (
     String,
     std::sync::Arc<std::sync::Mutex<Vec<String>>>,
@@ -535,7 +535,15 @@ async fn token_service() -> (
     let router = axum::Router::new()
         .route(
             "/token",
-            get(|| async { axum::Json(json!({"token": "fresh-token-777"})) }),
+            axum::routing::post(|axum::Json(body): axum::Json<Value>| async move {
+                if body == json!({"keyId": "app-key-id-5", "keySecret": "app-key-secret-6"}) {
+                    Ok(axum::Json(
+                        json!({"token": "fresh-token-777", "expiresIn": 3600}),
+                    ))
+                } else {
+                    Err(axum::http::StatusCode::UNAUTHORIZED)
+                }
+            }),
         )
         .route(
             "/use",
@@ -598,31 +606,71 @@ async fn the_documented_http_secret_and_rotation_examples() {
         "Bearer: ***"
     );
 
-    // The rotation recipe: fetch a new token, store it with UPDATE_SECRET, use it.
+    // The rotation recipe as documented: the HTTP task authenticates with two secrets,
+    // its outputFilter keeps only the token, under `_secrets`; UPDATE_SECRET stores it
+    // and a later task uses it.
+    for (name, value) in [
+        ("appKeyId", "app-key-id-5"),
+        ("appKeySecret", "app-key-secret-6"),
+    ] {
+        app.raw("PUT", &format!("/api/secrets/{name}"), "text/plain", value)
+            .await;
+    }
     app.register(
         json!([]),
-        json!({"name": "rotate", "version": 1, "tasks": [
-            {"name": "fetch", "taskReferenceName": "fetch", "type": "HTTP",
-             "inputParameters": {"http_request": {"uri": format!("{service}/token"), "method": "GET"}}},
-            {"name": "store", "taskReferenceName": "store", "type": "UPDATE_SECRET",
-             "inputParameters": {"_secrets": {"secretKey": "sampletask-api-token", "secretValue": "${fetch.output.response.body.token}"}}},
+        json!({"name": "update_rotate_secrets_tracker_app", "version": 1, "schemaVersion": 2, "tasks": [
+            {"name": "retrieve_token", "taskReferenceName": "retrieve_token", "type": "HTTP",
+             "inputParameters": {
+                "uri": format!("{service}/token"), "method": "POST",
+                "accept": "application/json", "contentType": "application/json",
+                "body": {"keyId": "${workflow.secrets.appKeyId}", "keySecret": "${workflow.secrets.appKeySecret}"},
+                "outputFilter": {"_secrets": {"token": "$${retrieve_token.output.response.body.token}"}}
+             }},
+            {"name": "update_secret_task", "taskReferenceName": "update_secret_task_ref", "type": "UPDATE_SECRET",
+             "inputParameters": {"_secrets": {"secretKey": "sampletask-api-token", "secretValue": "${retrieve_token.output._secrets.token}"}}},
             {"name": "use", "taskReferenceName": "use", "type": "HTTP",
              "inputParameters": {"http_request": {"uri": format!("{service}/use"), "method": "GET",
                 "headers": {"Authorization": "Bearer ${workflow.secrets.sampletask-api-token}"}}}}
         ]}),
     )
     .await;
-    let id = app.start("rotate", json!({})).await;
+    let id = app
+        .start("update_rotate_secrets_tracker_app", json!({}))
+        .await;
     let done = app.wait_for_status(&id, "COMPLETED").await;
     assert_eq!(
         seen.lock().expect("lock").last().cloned(),
         Some("Bearer fresh-token-777".to_string())
+    );
+    let text = done.to_string();
+    for value in ["fresh-token-777", "app-key-id-5", "app-key-secret-6"] {
+        assert!(!text.contains(value), "{value} shown in {text}");
+    }
+    // The filter replaced the whole output: no response, no headers, only `_secrets`.
+    assert_eq!(done["tasks"][0]["outputData"], json!({"_secrets": "***"}));
+    assert_eq!(
+        done["tasks"][0]["inputData"]["body"],
+        json!({"keyId": "***", "keySecret": "***"})
     );
     assert_eq!(done["tasks"][1]["inputData"]["_secrets"], "***");
     assert_eq!(
         app.get("/api/secrets/sampletask-api-token").await.text,
         "fresh-token-777"
     );
+    // A filter that is not a map fails the task before any call, saying why.
+    app.register(
+        json!([]),
+        json!({"name": "bad-filter", "version": 1, "tasks": [
+            {"name": "fetch", "taskReferenceName": "fetch", "type": "HTTP",
+             "inputParameters": {"uri": format!("{service}/use"), "method": "GET", "outputFilter": "token"}}
+        ]}),
+    )
+    .await;
+    let calls = seen.lock().expect("lock").len();
+    let id = app.start("bad-filter", json!({})).await;
+    let failed = app.wait_for_status(&id, "FAILED").await;
+    assert_eq!(first_task_reason(&failed), "outputFilter must be an object");
+    assert_eq!(seen.lock().expect("lock").len(), calls, "no call was made");
 
     // UPDATE_SECRET as a starter without UPDATE on the secret fails with the refusal.
     app.register(
