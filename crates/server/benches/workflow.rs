@@ -13,7 +13,8 @@
 //!   same values written literally.
 //! - `s5`: minting tokens against a plain authenticated JSON POST, and the cost of a
 //!   wrong secret against a right one.
-//! - `s3-server [--security-off]`: one S3 pass, to run under a profiler.
+//! - `s3-server [--security-off] [--inputs=secrets|literals]`: one S3 pass, to run
+//!   under a profiler (the S7 task inputs with `--inputs`).
 //!
 //! Run: `cargo bench -p podium-server --bench workflow -- [s3|s4|s1|s7|s5|all] [--full]`
 //! (`--full` also runs S3 with `durability = power-loss` against the FULL harness).
@@ -70,10 +71,21 @@ fn main() {
         } else {
             Security::On
         };
-        let result = runtime.block_on(s3_server_run(dir.path(), "process", RUN_SECONDS, security));
+        let inputs = match args.iter().find_map(|a| a.strip_prefix("--inputs=")) {
+            Some("secrets") => Inputs::Secrets,
+            Some("literals") => Inputs::Literals,
+            _ => Inputs::Plain,
+        };
+        let result = runtime.block_on(s3_server_run(
+            dir.path(),
+            "process",
+            RUN_SECONDS,
+            security,
+            inputs,
+        ));
         println!(
-            "server {:.0} wf/s, {:.0} task updates/s",
-            result.workflows_per_second, result.updates_per_second
+            "server {:.0} wf/s, {:.0} task updates/s, {:.1} cpu us/update",
+            result.workflows_per_second, result.updates_per_second, result.cpu_us_per_update
         );
         return;
     }
@@ -421,8 +433,14 @@ fn raw_transitions(dir: &Path, full_sync: bool, seconds: f64) -> f64 {
 // ---------------------------------------------------------------------------------
 
 /// One S3 run on a fresh server: 1 s of warm-up, then `seconds` measured.
-async fn s3_server_run(dir: &Path, durability: &str, seconds: f64, security: Security) -> S3Result {
-    let load = S3Load::start(dir, durability, security, Inputs::Plain).await;
+async fn s3_server_run(
+    dir: &Path,
+    durability: &str,
+    seconds: f64,
+    security: Security,
+    inputs: Inputs,
+) -> S3Result {
+    let load = S3Load::start(dir, durability, security, inputs).await;
     let result = load.measure(1.0, seconds).await;
     load.finish().await;
     result
@@ -447,7 +465,14 @@ async fn s3(durability: &str, full_sync: bool) {
                 .expect("raw run")
         };
         let raw_workflows = tx / 4.0;
-        let result = s3_server_run(dir.path(), durability, RUN_SECONDS, Security::On).await;
+        let result = s3_server_run(
+            dir.path(),
+            durability,
+            RUN_SECONDS,
+            Security::On,
+            Inputs::Plain,
+        )
+        .await;
         let ratio = result.workflows_per_second / raw_workflows;
         println!(
             "  pair {}: raw {:>8.0} tx/s = {:>6.0} wf/s | server {:>6.0} wf/s, {:>6.0} task updates/s | ratio {:.3}",

@@ -117,21 +117,16 @@ fn resolve_string(text: &str, ctx: &ExprContext<'_>, depth: usize) -> Value {
     if !text.contains("${") {
         return Value::String(text.to_string());
     }
+    // The common deferred case, `${workflow.secrets.name}` alone: kept as written.
+    if let Some(body) = text.strip_prefix("${").and_then(|t| t.strip_suffix('}'))
+        && (body.starts_with(SECRETS_PREFIX) || body.starts_with(ENV_PREFIX))
+        && !body.contains(['{', '}'])
+    {
+        return Value::String(text.to_string());
+    }
     let spans = find_spans(text);
     if spans.is_empty() {
         return Value::String(text.replace("$${", "${"));
-    }
-    // The common deferred case, `${workflow.secrets.name}` alone: kept as written.
-    if let [only] = spans.as_slice()
-        && only.start == 0
-        && only.end == text.len()
-    {
-        let body = &text[2..text.len() - 1];
-        if (body.starts_with(SECRETS_PREFIX) || body.starts_with(ENV_PREFIX))
-            && !body.contains("${")
-        {
-            return Value::String(text.to_string());
-        }
     }
     let mut values = Vec::with_capacity(spans.len());
     for span in &spans {

@@ -45,6 +45,16 @@ pub struct Reference {
 impl Reference {
     /// Parses the body of an expression.
     pub fn parse(body: &str) -> Option<Reference> {
+        let (kind, name, path) = Reference::split(body)?;
+        Some(Reference {
+            kind,
+            name: name.to_string(),
+            path: path.map(str::to_string),
+        })
+    }
+
+    /// The kind, name and field path of an expression body, borrowed from it.
+    fn split(body: &str) -> Option<(SecretKind, &str, Option<&str>)> {
         let body = body.trim();
         let (kind, rest) = if let Some(rest) = body.strip_prefix(SECRETS_PREFIX) {
             (SecretKind::Secret, rest)
@@ -54,17 +64,13 @@ impl Reference {
             return None;
         };
         let (name, path) = match rest.split_once('.') {
-            Some((name, path)) => (name, Some(path.trim_start_matches("$.").to_string())),
+            Some((name, path)) => (name, Some(path.trim_start_matches("$."))),
             None => (rest, None),
         };
         if name.is_empty() {
             return None;
         }
-        Some(Reference {
-            kind,
-            name: name.to_string(),
-            path: path.filter(|p| !p.is_empty() && p != "$"),
-        })
+        Some((kind, name, path.filter(|p| !p.is_empty() && *p != "$")))
     }
 
     fn noun(&self) -> &'static str {
@@ -327,16 +333,38 @@ fn unreadable(rt: &Runtime, r: &Reference) -> String {
     }
 }
 
-/// The whole stored text of one reference, and the value it reads.
-fn value_of(rt: &Runtime, r: &Reference) -> Result<(SecretText, Value), String> {
+/// What one reference reads: a whole value (shared with the vault), or a field of a
+/// JSON value.
+enum Read {
+    Whole(SecretText),
+    Field(Value),
+}
+
+impl Read {
+    fn to_value(&self) -> Value {
+        match self {
+            Read::Whole(text) => Value::String(text.to_string()),
+            Read::Field(value) => value.clone(),
+        }
+    }
+
+    fn push_text(&self, out: &mut String) {
+        match self {
+            Read::Whole(text) => out.push_str(text),
+            Read::Field(value) => out.push_str(&java_to_string(value)),
+        }
+    }
+}
+
+/// The whole stored text of one reference, and what it reads.
+fn value_of(rt: &Runtime, r: &Reference) -> Result<(SecretText, Read), String> {
     let text = rt
         .vault
         .opened(r.kind, &r.name)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("{} '{}' does not exist", r.noun(), r.name))?;
     let Some(path) = &r.path else {
-        let value = Value::String(text.to_string());
-        return Ok((text, value));
+        return Ok((text.clone(), Read::Whole(text)));
     };
     let parsed: Value = serde_json::from_str(&text).map_err(|_| {
         format!(
@@ -346,133 +374,121 @@ fn value_of(rt: &Runtime, r: &Reference) -> Result<(SecretText, Value), String> 
         )
     })?;
     let value = select(&parsed, path);
-    Ok((text, value))
-}
-
-/// The secrets a task received, for masking what comes back.
-#[derive(Debug, Default, Clone)]
-pub struct Resolved {
-    pub secret_values: Vec<SecretText>,
+    Ok((text, Read::Field(value)))
 }
 
 /// Puts the values of the references a template (the definition node's input
-/// parameters) writes into a copy of `input`, at the places the template wrote them.
-/// The caller has checked that the starter may read them. The error names what
-/// failed, never a value.
+/// parameters) writes into `input`, at the places the template wrote them, and
+/// returns the secret values put in (longest first, as masking wants them). The
+/// caller has checked that the starter may read them. On error `input` is unchanged
+/// and the error names what failed, never a value.
 fn resolve_with(
     rt: &Runtime,
     template: &Template,
-    input: &JsonMap,
-) -> Result<(JsonMap, Resolved), String> {
+    input: &mut JsonMap,
+) -> Result<Vec<SecretText>, String> {
     let allowed = &template.references;
-    let mut resolved = Resolved::default();
-    let mut values: Vec<(&Reference, Value)> = Vec::with_capacity(allowed.len());
+    let mut secret_values = Vec::with_capacity(allowed.len());
+    let mut values: Vec<(&Reference, Read)> = Vec::with_capacity(allowed.len());
     for r in allowed {
-        let (whole, value) = value_of(rt, r)?;
+        let (whole, read) = value_of(rt, r)?;
         if r.kind == SecretKind::Secret {
             // The whole value and the field read are both masked on the way back.
-            if r.path.is_some() {
-                resolved
-                    .secret_values
-                    .push(Arc::from(java_to_string(&value)));
+            if let Read::Field(value) = &read {
+                secret_values.push(Arc::from(java_to_string(value)));
             }
-            resolved.secret_values.push(whole);
+            secret_values.push(whole);
         }
-        values.push((r, value));
+        values.push((r, read));
     }
-    let out = input
+    // Stored inputs keep the template's key order, so the template is walked alongside
+    // and looked up by key only where the orders differ.
+    let mut params = template.params.iter();
+    for (key, value) in input.iter_mut() {
+        let found = match params.next() {
+            Some((k, t)) if k == key => Some(t),
+            _ => template.params.get(key),
+        };
+        if let Some(t) = found {
+            guided(t, value, &values);
+        }
+    }
+    secret_values.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    Ok(secret_values)
+}
+
+/// Resolved values by reference.
+type Values<'r> = [(&'r Reference, Read)];
+
+fn lookup<'v>(values: &'v Values<'_>, body: &str) -> Option<&'v Read> {
+    let (kind, name, path) = Reference::split(body)?;
+    values
         .iter()
-        .map(|(k, v)| {
-            let v = match template.params.get(k) {
-                Some(t) => guided(t, v, &values),
-                None => v.clone(),
-            };
-            (k.clone(), v)
-        })
-        .collect();
-    Ok((out, resolved))
+        .find(|(r, _)| r.kind == kind && r.name == name && r.path.as_deref() == path)
+        .map(|(_, v)| v)
 }
 
 /// Substitutes only where the template holds a reference, walking template and
 /// input side by side.
-/// Resolved values by reference.
-type Values<'r> = [(&'r Reference, Value)];
-
-fn lookup<'v>(values: &'v Values<'_>, r: &Reference) -> Option<&'v Value> {
-    values.iter().find(|(k, _)| *k == r).map(|(_, v)| v)
-}
-
-fn guided(template: &Value, input: &Value, values: &Values<'_>) -> Value {
+fn guided(template: &Value, input: &mut Value, values: &Values<'_>) {
     match (template, input) {
-        (Value::String(text), _) if may_refer(text) => substitute(input, values),
-        (Value::Object(t), Value::Object(i)) => Value::Object(
-            i.iter()
-                .map(|(k, v)| {
-                    let v = match t.get(k) {
-                        Some(tv) => guided(tv, v, values),
-                        None => v.clone(),
-                    };
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-        (Value::Array(t), Value::Array(i)) => Value::Array(
-            i.iter()
-                .enumerate()
-                .map(|(n, v)| match t.get(n) {
-                    Some(tv) => guided(tv, v, values),
-                    None => v.clone(),
-                })
-                .collect(),
-        ),
-        _ => input.clone(),
+        (Value::String(text), input) if may_refer(text) => substitute(input, values),
+        (Value::Object(t), Value::Object(i)) => {
+            for (k, v) in i.iter_mut() {
+                if let Some(tv) = t.get(k) {
+                    guided(tv, v, values);
+                }
+            }
+        }
+        (Value::Array(t), Value::Array(i)) => {
+            for (tv, v) in t.iter().zip(i.iter_mut()) {
+                guided(tv, v, values);
+            }
+        }
+        _ => {}
     }
 }
 
-fn substitute(value: &Value, values: &Values<'_>) -> Value {
+fn substitute(value: &mut Value, values: &Values<'_>) {
     match value {
         Value::String(text) if may_refer(text) => {
             let spans = expression_spans(text);
-            let lookup = |span: &std::ops::Range<usize>| {
-                Reference::parse(&text[span.start + 2..span.end - 1])
-                    .and_then(|r| lookup(values, &r))
-            };
+            let lookup =
+                |span: &std::ops::Range<usize>| lookup(values, &text[span.start + 2..span.end - 1]);
             if let [only] = spans.as_slice()
                 && only.start == 0
                 && only.end == text.len()
-                && let Some(v) = lookup(only)
             {
-                return v.clone();
+                if let Some(read) = lookup(only) {
+                    *value = read.to_value();
+                }
+                return;
             }
             let mut out = String::with_capacity(text.len());
             let mut last = 0;
             for span in &spans {
                 out.push_str(&text[last..span.start]);
                 match lookup(span) {
-                    Some(v) => out.push_str(&java_to_string(v)),
+                    Some(read) => read.push_text(&mut out),
                     None => out.push_str(&text[span.clone()]),
                 }
                 last = span.end;
             }
             out.push_str(&text[last..]);
-            Value::String(out)
+            *text = out;
         }
-        Value::Array(items) => Value::Array(items.iter().map(|v| substitute(v, values)).collect()),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), substitute(v, values)))
-                .collect(),
-        ),
-        other => other.clone(),
+        Value::Array(items) => items.iter_mut().for_each(|v| substitute(v, values)),
+        Value::Object(map) => map.values_mut().for_each(|v| substitute(v, values)),
+        _ => {}
     }
 }
 
 /// Resolves a stored task's input for a system task runner: the values of the
 /// references its definition node writes, read as the workflow's starter. Returns
 /// the input and the secret values it now holds (to mask what comes back).
-pub async fn resolve_task(rt: &Runtime, task: &Task) -> Result<(JsonMap, Vec<SecretText>), String> {
+pub async fn resolve_task(rt: &Runtime, task: &mut Task) -> Result<Vec<SecretText>, String> {
     if !has_references(&task.input_data) {
-        return Ok((task.input_data.clone(), Vec::new()));
+        return Ok(Vec::new());
     }
     let known = workflow_of(rt, &task.workflow_instance_id).await?;
     let template = rt.handoffs.template(&known, task);
@@ -492,10 +508,10 @@ pub async fn resolve_task(rt: &Runtime, task: &Task) -> Result<(JsonMap, Vec<Sec
             version,
         );
     }
-    let (input, resolved) = resolve_with(rt, &template, &task.input_data)?;
+    let handed = resolve_with(rt, &template, &mut task.input_data)?;
     rt.handoffs
-        .remember_handed(&task.task_id, Arc::from(resolved.secret_values.as_slice()));
-    Ok((input, resolved.secret_values))
+        .remember_handed(&task.task_id, Arc::from(handed.as_slice()));
+    Ok(handed)
 }
 
 /// Replaces every occurrence of the values in strings of a JSON value.
@@ -528,9 +544,15 @@ pub fn mask_result(result: &mut TaskResult, secrets: &[SecretText]) {
     }
     // Longest first, so a field read is not masked inside a whole value before the
     // whole value is.
-    let mut sorted: Vec<SecretText> = secrets.to_vec();
-    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let secrets = sorted.as_slice();
+    let sorted: Vec<SecretText>;
+    let secrets = if secrets.is_sorted_by(|a, b| a.len() >= b.len()) {
+        secrets
+    } else {
+        let mut copy = secrets.to_vec();
+        copy.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        sorted = copy;
+        sorted.as_slice()
+    };
     for value in result.output_data.values_mut() {
         mask_values(value, secrets);
     }
@@ -607,16 +629,19 @@ mod tests {
     fn substitution_keeps_types_and_leaves_other_references() {
         let token = Reference::parse("workflow.secrets.tok").expect("ref");
         let port = Reference::parse("workflow.secrets.db.port").expect("ref");
-        let values = vec![(&token, json!("abc123")), (&port, json!(5432))];
-        let input = json!({
+        let values = vec![
+            (&token, Read::Whole(Arc::from("abc123"))),
+            (&port, Read::Field(json!(5432))),
+        ];
+        let mut input = json!({
             "header": "Bearer ${workflow.secrets.tok}",
             "port": "${workflow.secrets.db.port}",
             "untouched": "${workflow.secrets.not_allowed}",
             "nested": [{"t": "${workflow.secrets.tok}"}]
         });
-        let out = substitute(&input, &values);
+        substitute(&mut input, &values);
         assert_eq!(
-            out,
+            input,
             json!({
                 "header": "Bearer abc123",
                 "port": 5432,

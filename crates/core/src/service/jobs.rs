@@ -218,7 +218,8 @@ async fn run_system_task(rt: &Runtime, caller: &dyn http::HttpCaller, job: Job) 
     }
     // Secrets and environment values go into the copy this runner uses, read as the
     // workflow's starter.
-    let (input, handed) = match handoff::resolve_task(rt, &task).await {
+    let mut task = task;
+    let handed = match handoff::resolve_task(rt, &mut task).await {
         Ok(resolved) => resolved,
         Err(reason) => {
             let reason = format!("Cannot hand the task over: {reason}");
@@ -234,19 +235,28 @@ async fn run_system_task(rt: &Runtime, caller: &dyn http::HttpCaller, job: Job) 
         }
     };
     if kind == TaskKind::UpdateSecret {
-        return update_secret(rt, job, &task, &input).await;
+        return update_secret(rt, job, &task).await;
     }
     let workflow_id = task.workflow_instance_id;
-    run_http(rt, caller, job, input, handed, workflow_id, task_id).await
+    run_http(
+        rt,
+        caller,
+        job,
+        task.input_data,
+        handed,
+        workflow_id,
+        task_id,
+    )
+    .await
 }
 
 /// `UPDATE_SECRET`: upserts `_secrets.secretKey` with `_secrets.secretValue`, as the
 /// workflow's starter (UPDATE on an existing secret, the create permission for a new
 /// one). Missing fields terminate the workflow.
-async fn update_secret(rt: &Runtime, job: Job, task: &Task, input: &JsonMap) -> CoreResult<()> {
+async fn update_secret(rt: &Runtime, job: Job, task: &Task) -> CoreResult<()> {
     let workflow_id = task.workflow_instance_id.clone();
     let task_id = task.task_id.clone();
-    let fields = input.get("_secrets").and_then(Value::as_object);
+    let fields = task.input_data.get("_secrets").and_then(Value::as_object);
     let text = |field: &str| {
         fields
             .and_then(|f| f.get(field))

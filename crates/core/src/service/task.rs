@@ -151,11 +151,8 @@ impl TaskService {
                 out.push(task);
                 continue;
             }
-            match handoff::resolve_task(&self.rt, &task).await {
-                Ok((input, _)) => {
-                    task.input_data = input;
-                    out.push(task);
-                }
+            match handoff::resolve_task(&self.rt, &mut task).await {
+                Ok(_) => out.push(task),
                 Err(reason) => self.fail_at_hand_off(&task, &reason).await,
             }
         }
