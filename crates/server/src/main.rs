@@ -4,6 +4,12 @@ use clap::Parser;
 use podium_server::Application;
 use podium_server::config::{Cli, Command, Config};
 
+/// mimalloc instead of the system allocator: the server allocates on its runtime and
+/// store threads and frees across them, where glibc's malloc spends a large share
+/// of the CPU consolidating (see docs/benchmarks.md, S3 and S7).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
