@@ -135,6 +135,9 @@ pub struct ChangeSet {
 pub struct ArchivedWorkflow {
     pub workflow: Workflow,
     pub def_revision: String,
+    /// The id of the key its `_masked` values are sealed with; None when it holds
+    /// none.
+    pub sealed_key: Option<String>,
 }
 
 impl ChangeSet {
@@ -449,6 +452,22 @@ pub trait ExecutionStore: Send + Sync {
     -> StoreResult<Vec<String>>;
     /// An archived workflow (with its tasks) and its definition revision.
     async fn get_archived(&self, id: &str) -> StoreResult<Option<ArchivedWorkflow>>;
+    /// Archived workflows holding values sealed with a key other than `current`, in
+    /// id order after `after`.
+    async fn archived_sealed_stale(
+        &self,
+        current: &str,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<String>>;
+    /// Replaces an archived workflow re-sealed after a key rotation, only if it is
+    /// still sealed with `from_key`; false when it was not (restored or re-sealed
+    /// meanwhile).
+    async fn reseal_archived(
+        &self,
+        archived: ArchivedWorkflow,
+        from_key: &str,
+    ) -> StoreResult<bool>;
 
     /// Records that a worker polled a queue.
     async fn record_poll(&self, poll: PollData) -> StoreResult<()>;

@@ -107,6 +107,44 @@ pub struct Application {
     grace: Duration,
 }
 
+/// Takes new secrets master keys while the server serves (`podium serve` does it on
+/// SIGHUP), so a rotation needs no restart.
+#[derive(Clone)]
+pub struct KeyReloader {
+    runtime: Arc<Runtime>,
+    stopped: watch::Receiver<bool>,
+}
+
+impl KeyReloader {
+    /// Loads the secrets keys from `config` (the current key from `secrets_key` or
+    /// the key file, and `secrets_previous_keys`) and takes them if every stored
+    /// value opens with them; values sealed with a previous key, stored or archived,
+    /// are then re-sealed in the background. On error the server keeps the keys it
+    /// has and nothing is changed.
+    pub async fn reload(&self, config: &Config) -> Result<(), StartError> {
+        let vault = &self.runtime.vault;
+        let (keyring, created) = load_secrets_keyring(config, vault.sealed_count())?;
+        vault
+            .replace_keyring(keyring)
+            .await
+            .map_err(|e| StartError::SecretsKey(e.to_string()))?;
+        if let Some(path) = created {
+            info!(
+                "generated the secrets master key in {} with owner-only permissions; back it up with the data",
+                path.display()
+            );
+        }
+        info!(
+            "secrets master keys reloaded: new values are sealed with key {}",
+            vault.current_key_id()
+        );
+        if vault.stale_count() > 0 || vault.has_previous_keys() {
+            tokio::spawn(jobs::run_reseal(self.runtime.clone(), self.stopped.clone()));
+        }
+        Ok(())
+    }
+}
+
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "podium.db";
 
@@ -230,7 +268,7 @@ impl Application {
             tokio::spawn(jobs::run_sweeper(runtime.clone(), stopped.clone())),
             tokio::spawn(jobs::run_jobs(runtime.clone(), caller, stopped.clone())),
         ];
-        if runtime.vault.stale_count() > 0 {
+        if runtime.vault.stale_count() > 0 || runtime.vault.has_previous_keys() {
             background.push(tokio::spawn(jobs::run_reseal(
                 runtime.clone(),
                 stopped.clone(),
@@ -308,6 +346,14 @@ impl Application {
     /// The services' shared runtime (tests use it to wake background loops).
     pub fn runtime(&self) -> Arc<Runtime> {
         self.runtime.clone()
+    }
+
+    /// What takes new secrets master keys while the server serves.
+    pub fn key_reloader(&self) -> KeyReloader {
+        KeyReloader {
+            runtime: self.runtime.clone(),
+            stopped: self.stop_background.subscribe(),
+        }
     }
 
     /// The route table with each route's declared access.

@@ -32,6 +32,8 @@ async fn main() -> std::process::ExitCode {
                     return std::process::ExitCode::FAILURE;
                 }
             };
+            #[cfg(unix)]
+            reload_keys_on_hangup(app.key_reloader(), args, env);
             match app.run_until(shutdown_signal()).await {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(err) => {
@@ -41,6 +43,35 @@ async fn main() -> std::process::ExitCode {
             }
         }
     }
+}
+
+/// On SIGHUP, reads the configuration again (the config file, the secrets key file)
+/// and takes its secrets master keys: a key rotation without a restart. The
+/// environment is the one the server started with.
+#[cfg(unix)]
+fn reload_keys_on_hangup(
+    reloader: podium_server::KeyReloader,
+    args: podium_server::config::ServeArgs,
+    env: Vec<(String, String)>,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("SIGHUP cannot be handled here; secrets keys are reloaded only at start");
+        return;
+    };
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            let reloaded = match Config::load(&args, &env) {
+                Ok(config) => reloader.reload(&config).await.map_err(|e| e.to_string()),
+                Err(err) => Err(err.to_string()),
+            };
+            if let Err(err) = reloaded {
+                tracing::error!(
+                    "the secrets keys were not reloaded, the server keeps its keys: {err}"
+                );
+            }
+        }
+    });
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -1,7 +1,8 @@
-//! Crash safety with a real process: the server is killed with SIGKILL under load, at
+//! With a real process. Crash safety: the server is killed with SIGKILL under load, at
 //! several moments, and started again on the same data directory. No acknowledged start
 //! or task update may be lost, no task may be completed twice, and every workflow must
 //! still complete (the sweeper retries tasks whose leases died with the process).
+//! Key rotation: SIGHUP takes a new secrets master key while the server serves.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -14,16 +15,23 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-/// A server process and its address.
+/// A server process, its address and its log lines so far.
 struct Server {
     child: Child,
     base: String,
+    logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
     /// Starts the binary on a port chosen by the OS and reads the port from its log.
     fn start(data_dir: &Path) -> Server {
+        Server::start_with(data_dir, &[])
+    }
+
+    /// [`Server::start`] with more environment variables.
+    fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_podium"))
+            .envs(env.iter().copied())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("PODIUM_LOG_FORMAT", "text")
@@ -37,6 +45,8 @@ impl Server {
             .expect("server starts");
         let stdout = child.stdout.take().expect("stdout");
         let (found_tx, found_rx) = std::sync::mpsc::channel();
+        let logs: Arc<Mutex<Vec<String>>> = Arc::default();
+        let kept = logs.clone();
         std::thread::spawn(move || {
             let mut found = Some(found_tx);
             for line in BufReader::new(stdout).lines() {
@@ -47,6 +57,7 @@ impl Server {
                         let _ = tx.send(addr);
                     }
                 }
+                kept.lock().unwrap().push(line);
             }
         });
         let addr = found_rx
@@ -55,6 +66,26 @@ impl Server {
         Server {
             child,
             base: format!("http://{addr}"),
+            logs,
+        }
+    }
+
+    /// Sends a signal to the process.
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name}");
+    }
+
+    /// Waits up to 10 s for a log line containing `text`.
+    async fn wait_for_log(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.logs.lock().unwrap().iter().any(|l| l.contains(text)) {
+            assert!(Instant::now() < deadline, "no log line with {text:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -368,6 +399,94 @@ async fn sigkill_under_load_loses_nothing_and_strands_nothing() {
                 "acknowledged completion of {task_id} at {acked_at} was lost: {task}"
             );
         }
+    }
+    server.stop().await;
+}
+
+/// A fresh 32-byte key in hex, as `secrets_key` takes it.
+fn new_key_hex() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// The documented rotation without a restart: the old key listed in
+/// `PODIUM_SECRETS_PREVIOUS_KEYS`, the new key written to the key file, SIGHUP.
+/// Values stay readable throughout, are re-sealed under the new key, and the next
+/// start needs only the new key. A broken key file is refused and the server keeps
+/// its keys.
+#[tokio::test]
+async fn sighup_takes_a_new_secrets_key_without_a_restart() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let key_file = data.join("secrets.key");
+    let (old_key, new_key) = (new_key_hex(), new_key_hex());
+    std::fs::write(&key_file, format!("{old_key}\n")).expect("old key");
+    let server = Server::start_with(&data, &[("PODIUM_SECRETS_PREVIOUS_KEYS", &old_key)]);
+    let client = client_with(&admin_token(&server.base).await, None);
+    let put = |name: &'static str, value: &'static str| {
+        let (client, base) = (client.clone(), server.base.clone());
+        async move {
+            let answer = client
+                .put(format!("{base}/api/secrets/{name}"))
+                .header("content-type", "text/plain")
+                .body(value)
+                .send()
+                .await
+                .expect("put");
+            assert!(answer.status().is_success(), "{}", answer.status());
+        }
+    };
+    let get = |name: &'static str| {
+        let (client, base) = (client.clone(), server.base.clone());
+        async move {
+            client
+                .get(format!("{base}/api/secrets/{name}"))
+                .send()
+                .await
+                .expect("get")
+                .text()
+                .await
+                .expect("text")
+        }
+    };
+    put("rotated-1", "value-before-rotation").await;
+
+    // A key file that holds no key: refused, the server keeps its keys.
+    std::fs::write(&key_file, "not a key\n").expect("broken key file");
+    server.signal("HUP");
+    server
+        .wait_for_log("the secrets keys were not reloaded")
+        .await;
+    assert_eq!(get("rotated-1").await, "value-before-rotation");
+
+    // The new key: taken at once, the old value re-sealed in the background.
+    std::fs::write(&key_file, format!("{new_key}\n")).expect("new key");
+    server.signal("HUP");
+    server.wait_for_log("secrets master keys reloaded").await;
+    server
+        .wait_for_log("previous keys can now be removed from the configuration")
+        .await;
+    assert_eq!(get("rotated-1").await, "value-before-rotation");
+    put("rotated-2", "value-after-rotation").await;
+    server.stop().await;
+
+    // The next start needs only the new key: every value is sealed with it.
+    let server = Server::start(&data);
+    let client = client_with(&admin_token(&server.base).await, None);
+    for (name, value) in [
+        ("rotated-1", "value-before-rotation"),
+        ("rotated-2", "value-after-rotation"),
+    ] {
+        let got = client
+            .get(format!("{}/api/secrets/{name}", server.base))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(got.text().await.expect("text"), value);
     }
     server.stop().await;
 }

@@ -230,6 +230,39 @@ impl ExecutionStore for SqliteStore {
             .await
     }
 
+    async fn archived_sealed_stale(
+        &self,
+        current: &str,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        let (current, after) = (current.to_string(), after.to_string());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |conn, _| {
+            conn.prepare_cached(
+                "SELECT id FROM archived_workflow
+                 WHERE sealed_key IS NOT NULL AND sealed_key <> ?1 AND id > ?2
+                 ORDER BY id LIMIT ?3",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![current, after, limit], |row| row.get(0))?
+                    .collect::<Result<Vec<String>, _>>()
+            })
+            .map_err(map_err)
+        })
+        .await
+    }
+
+    async fn reseal_archived(
+        &self,
+        archived: ArchivedWorkflow,
+        from_key: &str,
+    ) -> StoreResult<bool> {
+        let from_key = from_key.to_string();
+        self.write_value(move |conn| rows::reseal_archived(conn, &archived, &from_key))
+            .await
+    }
+
     async fn get_workflow_record(&self, id: &str) -> StoreResult<Option<Workflow>> {
         let id = id.to_string();
         self.read(move |conn, _| Ok(rows::load_record(conn, &id)?.map(|(wf, _, _)| wf)))

@@ -137,6 +137,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0003_secrets", include_str!("migrations/0003_secrets.sql")),
     ("0004_archive", include_str!("migrations/0004_archive.sql")),
+    (
+        "0005_archive_keys",
+        include_str!("migrations/0005_archive_keys.sql"),
+    ),
 ];
 
 /// Maps a database error to a store error; uniqueness violations become conflicts.

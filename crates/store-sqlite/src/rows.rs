@@ -442,8 +442,9 @@ fn archive_workflow(conn: &Connection, archived: &ArchivedWorkflow) -> StoreResu
     conn.prepare_cached(
         "INSERT INTO archived_workflow (id, name, version, status, correlation_id,
             parent_workflow_id, parent_task_id, idempotency_key, priority, created_by,
-            create_time, start_time, end_time, update_time, next_check_at, def_revision, json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10, ?11, ?12, ?13, NULL, ?14, ?15)",
+            create_time, start_time, end_time, update_time, next_check_at, def_revision, json,
+            sealed_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10, ?11, ?12, ?13, NULL, ?14, ?15, ?16)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -461,27 +462,60 @@ fn archive_workflow(conn: &Connection, archived: &ArchivedWorkflow) -> StoreResu
             wf.end_time,
             wf.update_time,
             archived.def_revision,
-            json
+            json,
+            archived.sealed_key
         ])
     })
     .map_err(map_err)?;
     Ok(())
 }
 
+/// Replaces an archived workflow's JSON and seal key if it is still sealed with
+/// `from_key`; false when it is not.
+pub(crate) fn reseal_archived(
+    conn: &Connection,
+    archived: &ArchivedWorkflow,
+    from_key: &str,
+) -> StoreResult<bool> {
+    let json = encode(&archived.workflow)?;
+    let changed = conn
+        .prepare_cached(
+            "UPDATE archived_workflow SET json = ?1, sealed_key = ?2
+             WHERE id = ?3 AND sealed_key = ?4",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                json,
+                archived.sealed_key,
+                archived.workflow.workflow_id,
+                from_key
+            ])
+        })
+        .map_err(map_err)?;
+    Ok(changed == 1)
+}
+
 /// An archived workflow, with its tasks.
 pub(crate) fn load_archived(conn: &Connection, id: &str) -> StoreResult<Option<ArchivedWorkflow>> {
     let row = conn
-        .prepare_cached("SELECT json, def_revision FROM archived_workflow WHERE id = ?1")
+        .prepare_cached(
+            "SELECT json, def_revision, sealed_key FROM archived_workflow WHERE id = ?1",
+        )
         .map_err(map_err)?
         .query_row([id], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, Option<String>>(2)?,
+            ))
         })
         .optional()
         .map_err(map_err)?;
     match row {
-        Some((json, def_revision)) => Ok(Some(ArchivedWorkflow {
+        Some((json, def_revision, sealed_key)) => Ok(Some(ArchivedWorkflow {
             workflow: decode_workflow(&json)?,
             def_revision,
+            sealed_key,
         })),
         None => Ok(None),
     }

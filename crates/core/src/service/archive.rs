@@ -90,10 +90,11 @@ async fn archive_one(rt: &Runtime, id: &str, cutoff: i64) -> CoreResult<bool> {
         }
         let mut workflow = state.to_workflow(true);
         let masked = state.def.masked_fields.clone().unwrap_or_default();
-        redact(&mut workflow, &masked, &vault)?;
+        let sealed_key = redact(&mut workflow, &masked, &vault)?;
         txn.changes.archives.push(ArchivedWorkflow {
             workflow,
             def_revision: state.def_revision.clone(),
+            sealed_key,
         });
         txn.changes.workflow_deletes.push(owned);
         Ok(true)
@@ -101,8 +102,13 @@ async fn archive_one(rt: &Runtime, id: &str, cutoff: i64) -> CoreResult<bool> {
     .await
 }
 
-/// Redacts a workflow for the archive (see the module documentation).
-pub fn redact(workflow: &mut Workflow, masked_fields: &[String], vault: &Vault) -> CoreResult<()> {
+/// Redacts a workflow for the archive (see the module documentation); returns the
+/// id of the key its `_masked` values were sealed with, if it had any.
+pub fn redact(
+    workflow: &mut Workflow,
+    masked_fields: &[String],
+    vault: &Vault,
+) -> CoreResult<Option<String>> {
     let ctx = context(&workflow.workflow_id);
     for field in masked_fields {
         for map in [&mut workflow.input, &mut workflow.output] {
@@ -111,33 +117,55 @@ pub fn redact(workflow: &mut Workflow, masked_fields: &[String], vault: &Vault) 
             }
         }
     }
-    redact_map(&mut workflow.input, vault, &ctx)?;
-    redact_map(&mut workflow.output, vault, &ctx)?;
-    redact_map(&mut workflow.variables, vault, &ctx)?;
+    let mut sealed_with = None;
+    for_each_map(workflow, &mut |map| {
+        redact_map(map, vault, &ctx, &mut sealed_with)
+    })?;
+    Ok(sealed_with)
+}
+
+/// Calls `f` on every top-level map of a workflow that archival redacts.
+fn for_each_map(
+    workflow: &mut Workflow,
+    f: &mut impl FnMut(&mut JsonMap) -> CoreResult<()>,
+) -> CoreResult<()> {
+    f(&mut workflow.input)?;
+    f(&mut workflow.output)?;
+    f(&mut workflow.variables)?;
     for task in &mut workflow.tasks {
-        redact_map(&mut task.input_data, vault, &ctx)?;
-        redact_map(&mut task.output_data, vault, &ctx)?;
+        f(&mut task.input_data)?;
+        f(&mut task.output_data)?;
     }
     Ok(())
 }
 
-fn redact_map(map: &mut JsonMap, vault: &Vault, ctx: &str) -> CoreResult<()> {
+fn redact_map(
+    map: &mut JsonMap,
+    vault: &Vault,
+    ctx: &str,
+    sealed_with: &mut Option<String>,
+) -> CoreResult<()> {
     for (key, value) in map.iter_mut() {
         match key.as_str() {
             "_secrets" => *value = Value::String(MASK.to_string()),
-            "_masked" => *value = seal(value, vault, ctx)?,
-            _ => redact_value(value, vault, ctx)?,
+            "_masked" => *value = seal(value, vault, ctx, sealed_with)?,
+            _ => redact_value(value, vault, ctx, sealed_with)?,
         }
     }
     Ok(())
 }
 
-fn redact_value(value: &mut Value, vault: &Vault, ctx: &str) -> CoreResult<()> {
+fn redact_value(
+    value: &mut Value,
+    vault: &Vault,
+    ctx: &str,
+    sealed_with: &mut Option<String>,
+) -> CoreResult<()> {
     match value {
-        Value::Object(map) => redact_map(map, vault, ctx),
+        Value::Object(map) => redact_map(map, vault, ctx, sealed_with),
         Value::Array(items) => {
             for item in items {
-                redact_value(item, vault, ctx)?;
+                redact_value(item, vault, ctx, sealed_with)?;
             }
             Ok(())
         }
@@ -145,36 +173,67 @@ fn redact_value(value: &mut Value, vault: &Vault, ctx: &str) -> CoreResult<()> {
     }
 }
 
-fn seal(value: &Value, vault: &Vault, ctx: &str) -> CoreResult<Value> {
+fn seal(
+    value: &Value,
+    vault: &Vault,
+    ctx: &str,
+    sealed_with: &mut Option<String>,
+) -> CoreResult<Value> {
     let (key_id, bytes) = vault.seal_bytes(ctx, value.to_string().as_bytes())?;
-    Ok(json!({ SEALED: {"keyId": key_id, "data": crate::security::crypto::hex(&bytes)} }))
+    let sealed = json!({ SEALED: {"keyId": key_id, "data": crate::security::crypto::hex(&bytes)} });
+    *sealed_with = Some(key_id);
+    Ok(sealed)
 }
 
 /// Opens the sealed `_masked` values of an archived workflow, for a restart.
 pub fn unseal(workflow: &mut Workflow, vault: &Vault) -> CoreResult<()> {
     let ctx = context(&workflow.workflow_id);
-    unseal_map(&mut workflow.input, vault, &ctx)?;
-    unseal_map(&mut workflow.output, vault, &ctx)?;
-    unseal_map(&mut workflow.variables, vault, &ctx)?;
-    for task in &mut workflow.tasks {
-        unseal_map(&mut task.input_data, vault, &ctx)?;
-        unseal_map(&mut task.output_data, vault, &ctx)?;
-    }
-    Ok(())
+    for_each_map(workflow, &mut |map| {
+        visit_sealed(
+            map,
+            &mut |value: &mut Value, sealed: &Map<String, Value>| {
+                *value = open(sealed, vault, &ctx)?;
+                Ok(())
+            },
+        )
+    })
 }
 
-fn unseal_map(map: &mut JsonMap, vault: &Vault, ctx: &str) -> CoreResult<()> {
+/// Seals the `_masked` values of an archived workflow again with the current key
+/// (after a master key rotation); returns the id of that key.
+pub fn reseal(workflow: &mut Workflow, vault: &Vault) -> CoreResult<String> {
+    let ctx = context(&workflow.workflow_id);
+    let mut sealed_with = None;
+    for_each_map(workflow, &mut |map| {
+        visit_sealed(
+            map,
+            &mut |value: &mut Value, sealed: &Map<String, Value>| {
+                let plain = open(sealed, vault, &ctx)?;
+                *value = seal(&plain, vault, &ctx, &mut sealed_with)?;
+                Ok(())
+            },
+        )
+    })?;
+    Ok(sealed_with.unwrap_or_else(|| vault.current_key_id().to_string()))
+}
+
+/// Calls `f` on every sealed `_masked` value in a map, at any depth, with the
+/// sealed object.
+fn visit_sealed(
+    map: &mut JsonMap,
+    f: &mut impl FnMut(&mut Value, &Map<String, Value>) -> CoreResult<()>,
+) -> CoreResult<()> {
     for (key, value) in map.iter_mut() {
         if key == "_masked"
-            && let Some(sealed) = value.get(SEALED).and_then(Value::as_object)
+            && let Some(sealed) = value.get(SEALED).and_then(Value::as_object).cloned()
         {
-            *value = open(sealed, vault, ctx)?;
+            f(value, &sealed)?;
         } else if let Value::Object(inner) = value {
-            unseal_map(inner, vault, ctx)?;
+            visit_sealed(inner, f)?;
         } else if let Value::Array(items) = value {
             for item in items.iter_mut() {
                 if let Value::Object(inner) = item {
-                    unseal_map(inner, vault, ctx)?;
+                    visit_sealed(inner, f)?;
                 }
             }
         }
@@ -192,6 +251,50 @@ fn open(sealed: &Map<String, Value>, vault: &Vault, ctx: &str) -> CoreResult<Val
     let plain = vault.open_bytes(ctx, key_id, bytes)?;
     serde_json::from_slice(&plain)
         .map_err(|_| CoreError::Internal("an archived sealed value is not JSON".into()))
+}
+
+/// Re-seals, with the current key, the archived workflows whose `_masked` values
+/// are sealed with a previous one, a batch at a time, until none is left or
+/// `stop` says so. A workflow that does not open (its key is no longer configured)
+/// is skipped with a warning and left as it is. Returns how many were re-sealed and
+/// how many skipped.
+pub async fn reseal_archive(rt: &Runtime, stop: impl Fn() -> bool) -> CoreResult<(usize, usize)> {
+    let current = rt.vault.current_key_id().to_string();
+    let (mut done, mut skipped) = (0, 0);
+    let mut after = String::new();
+    while !stop() {
+        let ids = rt
+            .stores
+            .execution
+            .archived_sealed_stale(&current, &after, BATCH)
+            .await?;
+        let Some(last) = ids.last() else {
+            break;
+        };
+        after = last.clone();
+        for id in ids {
+            let Some(mut archived) = rt.stores.execution.get_archived(&id).await? else {
+                continue;
+            };
+            let Some(from) = archived.sealed_key.clone() else {
+                continue;
+            };
+            match reseal(&mut archived.workflow, &rt.vault) {
+                Ok(key) => {
+                    archived.sealed_key = Some(key);
+                    if rt.stores.execution.reseal_archived(archived, &from).await? {
+                        done += 1;
+                    }
+                }
+                Err(err) => {
+                    skipped += 1;
+                    warn!(workflow_id = %id, error = %err, "an archived workflow could not be re-sealed; it keeps its old key");
+                }
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+    Ok((done, skipped))
 }
 
 /// Brings an archived workflow back into the live tables (for a restart), with its

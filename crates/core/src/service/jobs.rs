@@ -9,6 +9,7 @@ use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
 use tracing::{debug, warn};
 
+use super::archive;
 use crate::engine::ops::{self, StartParams};
 use crate::engine::{TaskKind, decide, http};
 use crate::error::CoreResult;
@@ -102,14 +103,15 @@ async fn sweep(rt: &Runtime, id: &str) -> CoreResult<()> {
 /// Values re-sealed per store write after a key rotation.
 const RESEAL_BATCH: usize = 100;
 
-/// Re-seals values sealed under previous secrets master keys with the current one, a
-/// batch at a time, while the server serves (values stay readable throughout).
+/// After a master key rotation: re-seals, under the current key, the secrets and
+/// the archived `_masked` values sealed with a previous key, while the server
+/// serves, and says when the previous keys are no longer needed.
 pub async fn run_reseal(rt: Arc<Runtime>, shutdown: watch::Receiver<bool>) {
     let stale = rt.vault.stale_count();
     tracing::info!(
         values = stale,
-        key = rt.vault.current_key_id(),
-        "re-sealing secrets under the current master key"
+        key = %rt.vault.current_key_id(),
+        "re-sealing secrets and archived values under the current master key"
     );
     let mut total = 0;
     while !*shutdown.borrow() {
@@ -123,14 +125,31 @@ pub async fn run_reseal(rt: Arc<Runtime>, shutdown: watch::Receiver<bool>) {
         }
         tokio::task::yield_now().await;
     }
+    let archived = archive::reseal_archive(&rt, || *shutdown.borrow()).await;
+    let (workflows, skipped) = match archived {
+        Ok(counts) => counts,
+        Err(err) => {
+            warn!(error = %err, "re-sealing archived values stopped; it resumes at the next start");
+            return;
+        }
+    };
     let left = rt.vault.stale_count();
-    if left == 0 {
+    if *shutdown.borrow() {
+        tracing::info!(values = total, workflows, "re-sealing paused at shutdown");
+    } else if left == 0 && skipped == 0 {
         tracing::info!(
             values = total,
-            "every secret is sealed under the current master key; previous keys can now be removed from the configuration"
+            workflows,
+            "every secret and archived value is sealed under the current master key; previous keys can now be removed from the configuration"
         );
     } else {
-        tracing::info!(values = total, left, "re-sealing paused at shutdown");
+        tracing::warn!(
+            values = total,
+            workflows,
+            left,
+            skipped,
+            "some values are still sealed under keys that are not configured; keep the previous keys until they are re-sealed or removed"
+        );
     }
 }
 

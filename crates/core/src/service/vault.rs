@@ -100,7 +100,8 @@ impl Entries {
 
 /// Secrets and environment variables.
 pub struct Vault {
-    keyring: Keyring,
+    /// Replaced whole when the keys are reloaded (see [`Vault::replace_keyring`]).
+    keyring: RwLock<Arc<Keyring>>,
     entries: RwLock<Entries>,
     store: Arc<dyn SecretStore>,
     write: tokio::sync::Mutex<()>,
@@ -112,10 +113,31 @@ impl std::fmt::Debug for Vault {
         write!(
             f,
             "Vault({:?}, {} values)",
-            self.keyring,
+            self.keyring(),
             self.entries.read().len()
         )
     }
+}
+
+/// The refusal when values are sealed with a key the keyring does not hold.
+fn unknown_keys<'r>(
+    records: impl Iterator<Item = &'r SecretRecord>,
+    keyring: &Keyring,
+) -> Option<CoreError> {
+    let mut unknown: HashMap<&str, usize> = HashMap::new();
+    for record in records {
+        if !keyring.knows(&record.key_id) {
+            *unknown.entry(record.key_id.as_str()).or_default() += 1;
+        }
+    }
+    let (first, count) = unknown.into_iter().min()?;
+    Some(CoreError::Unavailable(format!(
+        "the store holds {count} secret value(s) sealed with secrets master key {first}, \
+         which is not configured (configured: {}). Configure that key (PODIUM_SECRETS_KEY \
+         or secrets_key_file), or list it in PODIUM_SECRETS_PREVIOUS_KEYS while rotating. \
+         Nothing was changed.",
+        keyring.ids().join(", ")
+    )))
 }
 
 impl Vault {
@@ -128,22 +150,8 @@ impl Vault {
         max_value_bytes: usize,
     ) -> CoreResult<Vault> {
         let records = store.load_secrets().await?;
-        let mut unknown: Vec<&str> = records
-            .iter()
-            .map(|r| r.key_id.as_str())
-            .filter(|id| !keyring.knows(id))
-            .collect();
-        unknown.sort_unstable();
-        unknown.dedup();
-        if let Some(first) = unknown.first() {
-            let count = records.iter().filter(|r| r.key_id == *first).count();
-            return Err(CoreError::Unavailable(format!(
-                "the store holds {count} secret value(s) sealed with secrets master key {first}, \
-                 which is not configured (configured: {}). Configure that key (PODIUM_SECRETS_KEY \
-                 or secrets_key_file), or list it in PODIUM_SECRETS_PREVIOUS_KEYS while rotating. \
-                 Nothing was changed.",
-                keyring.ids().join(", ")
-            )));
+        if let Some(refusal) = unknown_keys(records.iter(), &keyring) {
+            return Err(refusal);
         }
         let mut entries = Entries::default();
         for record in records {
@@ -152,7 +160,7 @@ impl Vault {
                 .insert(record.name.clone(), Entry::new(record));
         }
         Ok(Vault {
-            keyring,
+            keyring: RwLock::new(Arc::new(keyring)),
             entries: RwLock::new(entries),
             store,
             write: tokio::sync::Mutex::new(()),
@@ -196,7 +204,7 @@ impl Vault {
             bytes: entry.record.sealed.clone(),
         };
         let plain = self
-            .keyring
+            .keyring()
             .open(&context(kind, name), &sealed)
             .map_err(|e| match e {
                 OpenError::UnknownKey(_) | OpenError::Corrupt => CoreError::Internal(format!(
@@ -230,7 +238,9 @@ impl Vault {
             )));
         }
         let _one_at_a_time = self.write.lock().await;
-        let sealed = self.keyring.seal(&context(kind, name), value.as_bytes())?;
+        let sealed = self
+            .keyring()
+            .seal(&context(kind, name), value.as_bytes())?;
         let existing = self
             .entries
             .read()
@@ -268,13 +278,13 @@ impl Vault {
 
     /// Seals bytes for a context under the current key: (key id, sealed bytes).
     pub fn seal_bytes(&self, context: &str, plain: &[u8]) -> CoreResult<(String, Vec<u8>)> {
-        let sealed = self.keyring.seal(context, plain)?;
+        let sealed = self.keyring().seal(context, plain)?;
         Ok((sealed.key_id, sealed.bytes))
     }
 
     /// Opens bytes sealed by [`Vault::seal_bytes`].
     pub fn open_bytes(&self, context: &str, key_id: &str, bytes: Vec<u8>) -> CoreResult<Vec<u8>> {
-        self.keyring
+        self.keyring()
             .open(
                 context,
                 &Sealed {
@@ -290,13 +300,42 @@ impl Vault {
         self.entries
             .read()
             .records()
-            .filter(|r| r.key_id != self.keyring.current_id())
+            .filter(|r| r.key_id != self.keyring().current_id())
             .count()
     }
 
+    /// How many values are stored.
+    pub fn sealed_count(&self) -> usize {
+        self.entries.read().len()
+    }
+
+    /// Whether keys from before a rotation are configured (values may still be
+    /// sealed with them, here or in the archive).
+    pub fn has_previous_keys(&self) -> bool {
+        self.keyring().ids().len() > 1
+    }
+
     /// The id of the key new values are sealed with.
-    pub fn current_key_id(&self) -> &str {
-        self.keyring.current_id()
+    pub fn current_key_id(&self) -> String {
+        self.keyring().current_id().to_string()
+    }
+
+    /// The keys in use.
+    fn keyring(&self) -> Arc<Keyring> {
+        self.keyring.read().clone()
+    }
+
+    /// Takes new keys while serving (a rotation without a restart): refused, with
+    /// nothing changed, when a stored value is sealed with a key the new keyring
+    /// does not hold. Values sealed with a previous key are re-sealed by
+    /// [`Vault::reseal_some`].
+    pub async fn replace_keyring(&self, keyring: Keyring) -> CoreResult<()> {
+        let _one_at_a_time = self.write.lock().await;
+        if let Some(refusal) = unknown_keys(self.entries.read().records(), &keyring) {
+            return Err(refusal);
+        }
+        *self.keyring.write() = Arc::new(keyring);
+        Ok(())
     }
 
     /// Re-seals up to `batch` values sealed under previous keys with the current key;
@@ -308,7 +347,7 @@ impl Vault {
             .entries
             .read()
             .records()
-            .filter(|r| r.key_id != self.keyring.current_id())
+            .filter(|r| r.key_id != self.keyring().current_id())
             .take(batch)
             .cloned()
             .collect();
@@ -316,7 +355,7 @@ impl Vault {
         for old in stale {
             let ctx = context(old.kind, &old.name);
             let plain = self
-                .keyring
+                .keyring()
                 .open(
                     &ctx,
                     &Sealed {
@@ -325,7 +364,7 @@ impl Vault {
                     },
                 )
                 .map_err(|e| CoreError::Internal(format!("cannot re-seal '{}': {e}", old.name)))?;
-            let sealed = self.keyring.seal(&ctx, &plain)?;
+            let sealed = self.keyring().seal(&ctx, &plain)?;
             let from = old.key_id.clone();
             by_key.entry(from).or_default().push(SecretRecord {
                 key_id: sealed.key_id,

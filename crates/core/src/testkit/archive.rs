@@ -47,6 +47,7 @@ pub(super) async fn ended_workflows_move_to_the_archive_and_back(stores: Stores)
     changes.archives.push(ArchivedWorkflow {
         workflow: state.to_workflow(true),
         def_revision: state.def_revision.clone(),
+        sealed_key: Some("key-a".into()),
     });
     write_changes(&stores, changes).await;
     assert!(
@@ -95,6 +96,49 @@ pub(super) async fn ended_workflows_move_to_the_archive_and_back(stores: Stores)
     let mut expected = vec![ended_id.clone(), running_id];
     expected.sort();
     assert_eq!(ids, expected);
+
+    // A key rotation finds the archived workflows sealed with another key, and
+    // replaces one only while it is still sealed with the key it was read with.
+    assert_eq!(archived.sealed_key.as_deref(), Some("key-a"));
+    let stale = async |current: &str, after: &str| {
+        execution
+            .archived_sealed_stale(current, after, 10)
+            .await
+            .expect("stale")
+    };
+    assert_eq!(stale("key-b", "").await, vec![ended_id.clone()]);
+    assert!(stale("key-a", "").await.is_empty());
+    assert!(
+        stale("key-b", &ended_id).await.is_empty(),
+        "after the cursor"
+    );
+    let mut resealed = archived.clone();
+    resealed.sealed_key = Some("key-b".into());
+    resealed
+        .workflow
+        .input
+        .insert("resealed".into(), json!(true));
+    assert!(
+        execution
+            .reseal_archived(resealed.clone(), "key-a")
+            .await
+            .expect("reseal")
+    );
+    assert!(
+        !execution
+            .reseal_archived(resealed, "key-a")
+            .await
+            .expect("reseal again"),
+        "no longer sealed with key-a"
+    );
+    assert!(stale("key-b", "").await.is_empty());
+    let archived = execution
+        .get_archived(&ended_id)
+        .await
+        .expect("read")
+        .expect("archived");
+    assert_eq!(archived.sealed_key.as_deref(), Some("key-b"));
+    assert_eq!(archived.workflow.input.get("resealed"), Some(&json!(true)));
 
     // And back: restored live, the archive row gone, in one unit.
     let mut workflow = archived.workflow;

@@ -397,9 +397,12 @@ mod keys {
     use std::time::Duration;
 
     use podium_core::clock::SystemClock;
-    use podium_core::store::SecretKind;
+    use podium_core::model::{Workflow, WorkflowStatus};
+    use podium_core::service::archive;
+    use podium_core::store::{ArchivedWorkflow, SecretKind};
     use podium_server::Application;
     use podium_server::config::{Config, SecretValue};
+    use serde_json::json;
 
     fn config(dir: &std::path::Path, key: Option<&str>, previous: Option<&str>) -> Config {
         Config {
@@ -443,7 +446,33 @@ mod keys {
                 .await
                 .expect("put");
         }
-        drop(vault);
+        // An archived workflow whose `_masked` input is sealed with this key.
+        let rt = app.runtime().clone();
+        let mut workflow = Workflow {
+            workflow_id: "archived-with-masked".into(),
+            status: WorkflowStatus::Completed,
+            input: json!({"_masked": {"m": "masked-value-5"}})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            ..Workflow::default()
+        };
+        let sealed_key = archive::redact(&mut workflow, &[], &rt.vault).expect("redact");
+        assert_eq!(
+            sealed_key.as_deref(),
+            Some(rt.vault.current_key_id().as_str())
+        );
+        rt.mutate(None, move |txn, _| {
+            txn.changes.archives.push(ArchivedWorkflow {
+                workflow,
+                def_revision: "unused".into(),
+                sealed_key,
+            });
+            Ok(())
+        })
+        .await
+        .expect("archive");
+        drop((vault, rt));
         stop(app).await;
         let key_file = dir.path().join("data").join("secrets.key");
         let generated = std::fs::read_to_string(&key_file).expect("a key file was generated");
@@ -491,7 +520,19 @@ mod keys {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(vault.stale_count(), 0, "every value re-sealed");
-        drop(vault);
+        // The archived `_masked` value too.
+        let execution = app.runtime().stores.execution.clone();
+        let current = vault.current_key_id();
+        while !execution
+            .archived_sealed_stale(&current, "", 10)
+            .await
+            .expect("stale")
+            .is_empty()
+        {
+            assert!(std::time::Instant::now() < deadline, "archive re-sealed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drop((vault, execution));
         stop(app).await;
         // The old key is no longer needed.
         let app = start(&config(dir.path(), Some(&other), None))
@@ -505,6 +546,24 @@ mod keys {
                 .as_deref(),
             Some("pw-value-149")
         );
+        let rt = app.runtime().clone();
+        let mut archived = rt
+            .stores
+            .execution
+            .get_archived("archived-with-masked")
+            .await
+            .expect("read")
+            .expect("archived");
+        assert_eq!(
+            archived.sealed_key.as_deref(),
+            Some(rt.vault.current_key_id().as_str())
+        );
+        archive::unseal(&mut archived.workflow, &rt.vault).expect("opens with the new key");
+        assert_eq!(
+            archived.workflow.input["_masked"],
+            json!({"m": "masked-value-5"})
+        );
+        drop(rt);
         stop(app).await;
         let mut bytes = Vec::new();
         for entry in std::fs::read_dir(dir.path().join("data")).expect("dir") {
@@ -513,10 +572,58 @@ mod keys {
                 bytes.extend(std::fs::read(&path).expect("read"));
             }
         }
-        assert!(
-            !super::contains(&bytes, "pw-value-"),
-            "a value is in the database files"
+        for value in ["pw-value-", "masked-value-5"] {
+            assert!(
+                !super::contains(&bytes, value),
+                "{value} is in the database files"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn keys_are_reloaded_while_serving_and_keys_that_open_nothing_are_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (a, b) = ("11".repeat(32), "22".repeat(32));
+        let app = start(&config(dir.path(), Some(&a), None))
+            .await
+            .expect("starts");
+        let vault = app.runtime().vault.clone();
+        vault
+            .put(SecretKind::Secret, "live", "live-value-1", "test", 0)
+            .await
+            .expect("put");
+        let before = vault.current_key_id();
+        let reloader = app.key_reloader();
+        let refused = reloader
+            .reload(&config(dir.path(), Some(&b), None))
+            .await
+            .expect_err("a key that opens nothing is refused")
+            .to_string();
+        assert!(refused.contains("Nothing was changed"), "{refused}");
+        assert_eq!(vault.current_key_id(), before, "the keys are kept");
+        reloader
+            .reload(&config(dir.path(), Some(&b), Some(&a)))
+            .await
+            .expect("reloaded");
+        assert_ne!(vault.current_key_id(), before);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while vault.stale_count() > 0 {
+            assert!(std::time::Instant::now() < deadline, "re-sealed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            vault
+                .value(SecretKind::Secret, "live")
+                .expect("open")
+                .as_deref(),
+            Some("live-value-1")
         );
+        drop(vault);
+        stop(app).await;
+        let app = start(&config(dir.path(), Some(&b), None))
+            .await
+            .expect("the new key alone opens everything");
+        stop(app).await;
     }
 }
 
