@@ -1,0 +1,231 @@
+//! Conformance: task queues and claims, and leased jobs.
+
+use super::*;
+
+async fn setup_queue(stores: &Stores, messages: &[(&str, i32, i64)]) -> Vec<String> {
+    let maker = Maker::new("queue");
+    let refs: Vec<Value> = (0..messages.len())
+        .map(|i| simple(&format!("t{i}")))
+        .collect();
+    let def = definition("q", Value::Array(refs));
+    let (mut state, _) = maker.start(&def, StartParams::default(), 1000);
+    // Add one scheduled task per message, then the messages themselves.
+    let mut pushes = Vec::new();
+    let mut ids = Vec::new();
+    for (i, (queue, priority, visible_at)) in messages.iter().enumerate() {
+        let task = Task {
+            task_id: format!("task-{i}"),
+            task_type: "work".into(),
+            reference_task_name: format!("m{i}"),
+            workflow_instance_id: state.id().to_string(),
+            status: TaskStatus::Scheduled,
+            ..Task::default()
+        };
+        state.push_task(task);
+        pushes.push(QueueMessage {
+            queue_name: (*queue).into(),
+            task_id: format!("task-{i}"),
+            workflow_id: state.id().to_string(),
+            priority: *priority,
+            visible_at: *visible_at,
+        });
+        ids.push(format!("task-{i}"));
+    }
+    let changes = ChangeSet {
+        queue_pushes: pushes,
+        ..ChangeSet::default()
+    };
+    insert(stores, state, changes).await;
+    ids
+}
+
+pub(super) async fn claims_hand_each_task_out_once(stores: Stores) {
+    let ids = setup_queue(&stores, &[("q1", 0, 0), ("q1", 0, 0), ("q2", 0, 0)]).await;
+    let first = stores
+        .execution
+        .claim(claim("q1", 1, 10, "w1"), mark)
+        .await
+        .expect("claim");
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].status, TaskStatus::InProgress);
+    assert_eq!(first[0].worker_id.as_deref(), Some("w1"));
+    let stored = stores
+        .execution
+        .get_task(&first[0].task_id)
+        .await
+        .expect("read")
+        .expect("task");
+    assert_eq!(
+        stored.status,
+        TaskStatus::InProgress,
+        "the claim is persisted"
+    );
+    assert_eq!(
+        stores.execution.next_check_due().await.expect("next check"),
+        Some(10 + 5000),
+        "the lease end is a check time of the workflow"
+    );
+    let rest = stores
+        .execution
+        .claim(claim("q1", 10, 10, "w2"), mark)
+        .await
+        .expect("claim");
+    assert_eq!(rest.len(), 1);
+    assert_ne!(rest[0].task_id, first[0].task_id);
+    assert!(
+        stores
+            .execution
+            .claim(claim("q1", 10, 10, "w3"), mark)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let other = stores
+        .execution
+        .claim(claim("q2", 10, 10, "w"), mark)
+        .await
+        .expect("claim");
+    assert_eq!(
+        other.iter().map(|t| t.task_id.clone()).collect::<Vec<_>>(),
+        vec![ids[2].clone()]
+    );
+}
+
+pub(super) async fn claims_respect_visibility_and_priority(stores: Stores) {
+    let ids = setup_queue(
+        &stores,
+        &[("q", 0, 0), ("q", 5, 0), ("q", 9, 100), ("q", 1, 0)],
+    )
+    .await;
+    let got: Vec<String> = stores
+        .execution
+        .claim(claim("q", 10, 50, "w"), mark)
+        .await
+        .expect("claim")
+        .into_iter()
+        .map(|t| t.task_id)
+        .collect();
+    assert_eq!(
+        got,
+        vec![ids[1].clone(), ids[3].clone(), ids[0].clone()],
+        "higher priority first, delayed ones wait"
+    );
+    let later = stores
+        .execution
+        .claim(claim("q", 10, 100, "w"), mark)
+        .await
+        .expect("claim");
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].task_id, ids[2]);
+}
+
+pub(super) async fn concurrent_claims_never_share_a_task(stores: Stores) {
+    let messages: Vec<(&str, i32, i64)> = (0..200).map(|_| ("busy", 0, 0)).collect();
+    setup_queue(&stores, &messages).await;
+    let mut handles = Vec::new();
+    for worker in 0..16 {
+        let execution = stores.execution.clone();
+        handles.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = execution
+                    .claim(claim("busy", 3, 10, &format!("w{worker}")), mark)
+                    .await
+                    .expect("claim");
+                if got.is_empty() {
+                    break;
+                }
+                mine.extend(got.into_iter().map(|t| t.task_id));
+            }
+            mine
+        }));
+    }
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    for handle in handles {
+        for id in handle.await.expect("worker") {
+            total += 1;
+            assert!(seen.insert(id.clone()), "task {id} was handed out twice");
+        }
+    }
+    assert_eq!(total, 200);
+}
+
+pub(super) async fn jobs_are_leased(stores: Stores) {
+    let jobs = vec![
+        Job {
+            id: "j1".into(),
+            kind: JobKind::SystemTask,
+            workflow_id: "w".into(),
+            task_id: Some("t".into()),
+            payload: json!({"a": 1}),
+            due_at: 100,
+        },
+        Job {
+            id: "j2".into(),
+            kind: JobKind::FailureWorkflow,
+            workflow_id: "w".into(),
+            task_id: None,
+            payload: Value::Null,
+            due_at: 500,
+        },
+    ];
+    stores
+        .execution
+        .run(UnitOfWork {
+            lock: None,
+            work: Box::new(move |txn| {
+                txn.changes.job_adds = jobs;
+                Ok(())
+            }),
+        })
+        .await
+        .expect("jobs added");
+    assert_eq!(
+        stores.execution.next_job_due().await.expect("next"),
+        Some(100)
+    );
+    assert!(
+        stores
+            .execution
+            .claim_jobs(50, 10, 1000)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let due = stores
+        .execution
+        .claim_jobs(200, 10, 1000)
+        .await
+        .expect("claim");
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].payload, json!({"a": 1}));
+    assert_eq!(due[0].kind, JobKind::SystemTask);
+    assert!(
+        stores
+            .execution
+            .claim_jobs(300, 10, 1000)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "leased"
+    );
+    let again = stores
+        .execution
+        .claim_jobs(1300, 10, 1000)
+        .await
+        .expect("claim");
+    assert_eq!(again.len(), 2, "the lease ran out and j2 is due");
+    stores
+        .execution
+        .run(UnitOfWork {
+            lock: None,
+            work: Box::new(|txn| {
+                txn.changes.job_deletes = vec!["j1".into(), "j2".into()];
+                Ok(())
+            }),
+        })
+        .await
+        .expect("deleted");
+    assert_eq!(stores.execution.next_job_due().await.expect("next"), None);
+}
