@@ -129,6 +129,18 @@ pub struct ChangeSet {
     pub unarchives: Vec<String>,
 }
 
+/// Seals and opens the values of `_secrets` and `_masked` maps in the JSON a store
+/// keeps for live workflows and tasks, so that a database file, a backup or a dump
+/// never holds them in plain text. The store calls it when it encodes and decodes;
+/// the engine and the API see plain values (views mask them).
+pub trait PayloadSealer: Send + Sync {
+    /// Seals, in place, every `_secrets` and `_masked` value of a workflow's JSON
+    /// (or one of its tasks').
+    fn seal(&self, workflow_id: &str, json: &mut serde_json::Value) -> StoreResult<()>;
+    /// Opens what [`PayloadSealer::seal`] sealed.
+    fn open(&self, workflow_id: &str, json: &mut serde_json::Value) -> StoreResult<()>;
+}
+
 /// An ended workflow as the archive keeps it: the workflow with its tasks, already
 /// redacted, and the definition revision it ran.
 #[derive(Debug, Clone, PartialEq)]
@@ -460,6 +472,9 @@ pub trait ExecutionStore: Send + Sync {
         after: &str,
         limit: usize,
     ) -> StoreResult<Vec<String>>;
+    /// Live workflows with a row (the workflow's or a task's) holding values sealed
+    /// at rest (`podium_core::service::at_rest`) with a key other than `current`.
+    async fn live_sealed_stale(&self, current: &str) -> StoreResult<Vec<String>>;
     /// Replaces an archived workflow re-sealed after a key rotation, only if it is
     /// still sealed with `from_key`; false when it was not (restored or re-sealed
     /// meanwhile).

@@ -18,6 +18,7 @@ use podium_core::security::crypto::SecretHasher;
 use podium_core::security::token::TokenKeys;
 use podium_core::security::{Authenticator, SecurityMode};
 use podium_core::service::archive;
+use podium_core::service::at_rest::VaultSealer;
 use podium_core::service::identity::{FirstAdmin, IdentityService, TokenPolicy};
 use podium_core::service::runtime::VaultSettings;
 use podium_core::service::secrets::SecretService;
@@ -200,6 +201,9 @@ impl Application {
         )
         .await
         .map_err(|e| StartError::Core(e.to_string()))?;
+        // Before anything reads a workflow: `_secrets` and `_masked` values are
+        // sealed in the live tables.
+        store.set_payload_sealer(Arc::new(VaultSealer::new(runtime.vault.clone())));
         let (authenticator, identity, created_key) = match mode {
             SecurityMode::Enforced => {
                 let key_path = config

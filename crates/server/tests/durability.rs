@@ -454,6 +454,24 @@ async fn sighup_takes_a_new_secrets_key_without_a_restart() {
         }
     };
     put("rotated-1", "value-before-rotation").await;
+    // A live workflow whose input holds a `_secrets` map, sealed at rest.
+    let answer = client
+        .post(format!("{}/api/metadata/workflow", server.base))
+        .json(&json!({"name": "rotated_flow", "version": 1, "tasks": [
+            {"name": "rotated_task", "taskReferenceName": "work", "type": "SIMPLE",
+             "inputParameters": {"_secrets": {"t": "${workflow.input._secrets.tok}"}}}
+        ]}))
+        .send()
+        .await
+        .expect("register");
+    assert!(answer.status().is_success(), "{}", answer.status());
+    let answer = client
+        .post(format!("{}/api/workflow/rotated_flow", server.base))
+        .json(&json!({"_secrets": {"tok": "live-token-before-rotation"}}))
+        .send()
+        .await
+        .expect("start");
+    assert!(answer.status().is_success(), "{}", answer.status());
 
     // A key file that holds no key: refused, the server keeps its keys.
     std::fs::write(&key_file, "not a key\n").expect("broken key file");
@@ -488,5 +506,18 @@ async fn sighup_takes_a_new_secrets_key_without_a_restart() {
             .expect("get");
         assert_eq!(got.text().await.expect("text"), value);
     }
+    // The live workflow's `_secrets` were re-sealed too: its worker gets the value.
+    let polled: Value = client
+        .get(format!("{}/api/tasks/poll/rotated_task", server.base))
+        .send()
+        .await
+        .expect("poll")
+        .json()
+        .await
+        .expect("task");
+    assert_eq!(
+        polled["inputData"]["_secrets"]["t"],
+        "live-token-before-rotation"
+    );
     server.stop().await;
 }

@@ -13,7 +13,7 @@ use podium_core::store::{
 };
 use rusqlite::{OptionalExtension, params};
 
-use crate::rows::{self, decode_task, decode_workflow, load_state, persist_changes, persist_state};
+use crate::rows::{self, load_state, persist_changes, persist_state};
 use crate::writer::Failure;
 use crate::{SqliteStore, map_err, search, to_store};
 
@@ -21,6 +21,7 @@ use crate::{SqliteStore, map_err, search, to_store};
 impl ExecutionStore for SqliteStore {
     async fn run(&self, unit: UnitOfWork) -> Result<Committed, CoreError> {
         let revisions = self.revisions.clone();
+        let codec = self.codec.clone();
         let ((), committed) = self
             .writer
             .write(move |ctx| {
@@ -29,7 +30,7 @@ impl ExecutionStore for SqliteStore {
                 let state = match &unit.lock {
                     Some(id) => match ctx.cache.get(id) {
                         Some(held) => held,
-                        None => load_state(ctx.conn, &revisions, id)
+                        None => load_state(ctx.conn, &revisions, &codec, id)
                             .map_err(|e| Failure::Refused(e.into()))?,
                     },
                     None => None,
@@ -43,10 +44,10 @@ impl ExecutionStore for SqliteStore {
                 rows::check_idempotency(ctx.conn, txn.state.as_ref(), &txn.changes)
                     .map_err(Failure::Refused)?;
                 if let Some(mut state) = txn.state.take() {
-                    persist_state(ctx.conn, &mut state, stored.as_ref(), ctx.committed)?;
+                    persist_state(ctx.conn, &codec, &mut state, stored.as_ref(), ctx.committed)?;
                     ctx.cache.put(state);
                 }
-                persist_changes(ctx.conn, &mut txn.changes, ctx.committed)?;
+                persist_changes(ctx.conn, &codec, &mut txn.changes, ctx.committed)?;
                 for state in txn.changes.new_workflows.drain(..) {
                     ctx.cache.put(state);
                 }
@@ -60,6 +61,7 @@ impl ExecutionStore for SqliteStore {
     }
 
     async fn claim(&self, claim: Claim, on_claim: OnClaim) -> StoreResult<Vec<Task>> {
+        let codec = self.codec.clone();
         let (tasks, _) = self
             .writer
             .write(move |ctx| {
@@ -98,7 +100,7 @@ impl ExecutionStore for SqliteStore {
                             .prepare_cached("SELECT json FROM task WHERE id = ?1")
                             .and_then(|mut s| s.query_row([&task_id], |row| row.get::<_, String>(0)).optional())
                             .map_err(map_err)?
-                            .map(|json| decode_task(&json))
+                            .map(|json| codec.decode_task(&json))
                             .transpose()?,
                     };
                     let Some(mut task) = task else { continue };
@@ -107,7 +109,7 @@ impl ExecutionStore for SqliteStore {
                         continue;
                     }
                     let check_by = on_claim(&mut task, &claim);
-                    rows::update_task(conn, &task)?;
+                    rows::update_task(conn, &codec, &task)?;
                     // The lease end becomes the workflow's next check, unless an
                     // earlier check is already due.
                     let held = ctx.cache.get_mut(&workflow_id);
@@ -198,7 +200,8 @@ impl ExecutionStore for SqliteStore {
 
     async fn get_workflow(&self, id: &str) -> StoreResult<Option<WorkflowState>> {
         let id = id.to_string();
-        self.read(move |conn, revisions| load_state(conn, revisions, &id))
+        let codec = self.codec.clone();
+        self.read(move |conn, revisions| load_state(conn, revisions, &codec, &id))
             .await
     }
 
@@ -253,6 +256,26 @@ impl ExecutionStore for SqliteStore {
         .await
     }
 
+    async fn live_sealed_stale(&self, current: &str) -> StoreResult<Vec<String>> {
+        // Each row is sealed at once, with one key: a row holding sealed values but
+        // not the current key's id is stale.
+        let current = format!("\"keyId\":\"{current}\"");
+        let marker = format!("%\"{}\"%", podium_core::service::at_rest::AT_REST);
+        self.read(move |conn, _| {
+            conn.prepare_cached(
+                "SELECT id FROM workflow WHERE json LIKE ?1 AND instr(json, ?2) = 0
+                 UNION
+                 SELECT workflow_id FROM task WHERE json LIKE ?1 AND instr(json, ?2) = 0",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![marker, current], |row| row.get(0))?
+                    .collect::<Result<Vec<String>, _>>()
+            })
+            .map_err(map_err)
+        })
+        .await
+    }
+
     async fn reseal_archived(
         &self,
         archived: ArchivedWorkflow,
@@ -265,18 +288,20 @@ impl ExecutionStore for SqliteStore {
 
     async fn get_workflow_record(&self, id: &str) -> StoreResult<Option<Workflow>> {
         let id = id.to_string();
-        self.read(move |conn, _| Ok(rows::load_record(conn, &id)?.map(|(wf, _, _)| wf)))
+        let codec = self.codec.clone();
+        self.read(move |conn, _| Ok(rows::load_record(conn, &codec, &id)?.map(|(wf, _, _)| wf)))
             .await
     }
 
     async fn get_task(&self, id: &str) -> StoreResult<Option<Task>> {
+        let codec = self.codec.clone();
         let id = id.to_string();
         self.read(move |conn, _| {
             let json: Option<String> = conn
                 .prepare_cached("SELECT json FROM task WHERE id = ?1")
                 .and_then(|mut s| s.query_row([&id], |row| row.get(0)).optional())
                 .map_err(map_err)?;
-            json.map(|j| decode_task(&j)).transpose()
+            json.map(|j| codec.decode_task(&j)).transpose()
         })
         .await
     }
@@ -354,12 +379,13 @@ impl ExecutionStore for SqliteStore {
     }
 
     async fn search_workflows(&self, query: &WorkflowSearch) -> StoreResult<(i64, Vec<Workflow>)> {
+        let codec = self.codec.clone();
         let query = query.clone();
         self.read(move |conn, _| {
             let (total, jsons) = search::workflows(conn, &query)?;
             let mut out = Vec::with_capacity(jsons.len());
             for json in jsons {
-                out.push(decode_workflow(&json)?);
+                out.push(codec.decode_workflow(&json)?);
             }
             Ok((total, out))
         })
@@ -367,12 +393,13 @@ impl ExecutionStore for SqliteStore {
     }
 
     async fn search_tasks(&self, query: &TaskSearch) -> StoreResult<(i64, Vec<Task>)> {
+        let codec = self.codec.clone();
         let query = query.clone();
         self.read(move |conn, _| {
             let (total, jsons) = search::tasks(conn, &query)?;
             let mut out = Vec::with_capacity(jsons.len());
             for json in jsons {
-                out.push(decode_task(&json)?);
+                out.push(codec.decode_task(&json)?);
             }
             Ok((total, out))
         })

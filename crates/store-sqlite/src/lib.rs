@@ -4,6 +4,7 @@
 //! read-only connections, which WAL mode lets run beside the writer and see only
 //! committed data.
 
+mod codec;
 mod execution;
 mod metadata;
 mod rows;
@@ -59,6 +60,7 @@ pub struct SqliteStore {
     readers: Arc<ReaderPool>,
     path: PathBuf,
     revisions: Arc<Revisions>,
+    codec: Arc<codec::Codec>,
 }
 
 /// Read-only connections, opened on first need up to a fixed number and kept; a read
@@ -240,6 +242,7 @@ impl SqliteStore {
             readers,
             path: options.path.clone(),
             revisions: Arc::new(Revisions::default()),
+            codec: Arc::default(),
         }))
     }
 
@@ -252,6 +255,12 @@ impl SqliteStore {
             security: self.clone(),
             secrets: self.clone(),
         }
+    }
+
+    /// Seals `_secrets` and `_masked` values in the live execution tables from now
+    /// on (see `podium_core::service::at_rest`). Set once, before workflows are read.
+    pub fn set_payload_sealer(&self, sealer: Arc<dyn podium_core::store::PayloadSealer>) {
+        self.codec.set_sealer(sealer);
     }
 
     /// The database file.

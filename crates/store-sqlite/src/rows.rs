@@ -7,18 +7,16 @@ use podium_core::model::{Task, TaskStatus, Workflow, WorkflowStatus};
 use podium_core::store::{ArchivedWorkflow, ChangeSet, Committed, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::codec::Codec;
 use crate::{Revisions, map_err};
 
 pub(crate) fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {err}"))
 }
 
-pub(crate) fn decode_workflow(json: &str) -> StoreResult<Workflow> {
+/// An archived workflow's JSON (written redacted, never sealed at rest).
+fn decode_archived(json: &str) -> StoreResult<Workflow> {
     serde_json::from_str(json).map_err(|e| corrupt("workflow", e))
-}
-
-pub(crate) fn decode_task(json: &str) -> StoreResult<Task> {
-    serde_json::from_str(json).map_err(|e| corrupt("task", e))
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> StoreResult<String> {
@@ -26,7 +24,11 @@ fn encode<T: serde::Serialize>(value: &T) -> StoreResult<String> {
 }
 
 /// The tasks of a workflow, in sequence order.
-pub(crate) fn load_tasks(conn: &Connection, workflow_id: &str) -> StoreResult<Vec<Task>> {
+pub(crate) fn load_tasks(
+    conn: &Connection,
+    codec: &Codec,
+    workflow_id: &str,
+) -> StoreResult<Vec<Task>> {
     let mut stmt = conn
         .prepare_cached("SELECT json FROM task WHERE workflow_id = ?1 ORDER BY seq")
         .map_err(map_err)?;
@@ -35,7 +37,7 @@ pub(crate) fn load_tasks(conn: &Connection, workflow_id: &str) -> StoreResult<Ve
         .map_err(map_err)?;
     let mut tasks = Vec::new();
     for json in rows {
-        tasks.push(decode_task(&json.map_err(map_err)?)?);
+        tasks.push(codec.decode_task(&json.map_err(map_err)?)?);
     }
     Ok(tasks)
 }
@@ -43,6 +45,7 @@ pub(crate) fn load_tasks(conn: &Connection, workflow_id: &str) -> StoreResult<Ve
 /// A workflow record (no tasks) with its revision and next check time.
 pub(crate) fn load_record(
     conn: &Connection,
+    codec: &Codec,
     id: &str,
 ) -> StoreResult<Option<(Workflow, String, Option<i64>)>> {
     let row = conn
@@ -58,7 +61,7 @@ pub(crate) fn load_record(
         .optional()
         .map_err(map_err)?;
     match row {
-        Some((json, revision, next)) => Ok(Some((decode_workflow(&json)?, revision, next))),
+        Some((json, revision, next)) => Ok(Some((codec.decode_workflow(&json)?, revision, next))),
         None => Ok(None),
     }
 }
@@ -67,9 +70,10 @@ pub(crate) fn load_record(
 pub(crate) fn load_state(
     conn: &Connection,
     revisions: &Revisions,
+    codec: &Codec,
     id: &str,
 ) -> StoreResult<Option<WorkflowState>> {
-    let Some((workflow, revision, next_check)) = load_record(conn, id)? else {
+    let Some((workflow, revision, next_check)) = load_record(conn, codec, id)? else {
         return Ok(None);
     };
     let def = revisions.get(conn, &revision)?.ok_or_else(|| {
@@ -77,7 +81,7 @@ pub(crate) fn load_state(
             "workflow {id} refers to missing definition revision {revision}"
         ))
     })?;
-    let tasks = load_tasks(conn, id)?;
+    let tasks = load_tasks(conn, codec, id)?;
     Ok(Some(WorkflowState::loaded(
         workflow, def, revision, next_check, tasks,
     )))
@@ -174,11 +178,12 @@ fn narrow_update(status: bool, next_check: bool) -> &'static str {
 
 fn write_workflow(
     conn: &Connection,
+    codec: &Codec,
     state: &WorkflowState,
     stored: Option<&StoredColumns>,
 ) -> StoreResult<()> {
     let wf = &state.workflow;
-    let json = encode(wf)?;
+    let json = codec.encode_workflow(wf)?;
     if !state.is_new()
         && let Some(stored) = stored
     {
@@ -250,13 +255,13 @@ const UPDATE_TASK: &str = "UPDATE task SET ref_name = ?4, task_type = ?5,
     task_def_name = ?6, status = ?7, domain = ?8, worker_id = ?9, workflow_type = ?10,
     scheduled_time = ?11, start_time = ?12, end_time = ?13, update_time = ?14, json = ?15 WHERE id = ?1";
 
-fn write_task(conn: &Connection, task: &Task, insert: bool) -> StoreResult<()> {
+fn write_task(conn: &Connection, codec: &Codec, task: &Task, insert: bool) -> StoreResult<()> {
     let json = if task.workflow_task.is_some() {
         let mut stored = task.clone();
         stored.workflow_task = None;
-        encode(&stored)?
+        codec.encode_task(&stored)?
     } else {
-        encode(task)?
+        codec.encode_task(task)?
     };
     conn.prepare_cached(if insert { INSERT_TASK } else { UPDATE_TASK })
         .map_err(map_err)?
@@ -282,8 +287,8 @@ fn write_task(conn: &Connection, task: &Task, insert: bool) -> StoreResult<()> {
 }
 
 /// Writes a task changed outside a unit of work (a claim).
-pub(crate) fn update_task(conn: &Connection, task: &Task) -> StoreResult<()> {
-    write_task(conn, task, false)
+pub(crate) fn update_task(conn: &Connection, codec: &Codec, task: &Task) -> StoreResult<()> {
+    write_task(conn, codec, task, false)
 }
 
 fn delete_workflow(conn: &Connection, id: &str) -> StoreResult<()> {
@@ -318,6 +323,7 @@ fn note_workflow(committed: &mut Committed, state: &WorkflowState) {
 /// its row held before, when known.
 pub(crate) fn persist_state(
     conn: &Connection,
+    codec: &Codec,
     state: &mut WorkflowState,
     stored: Option<&StoredColumns>,
     committed: &mut Committed,
@@ -325,14 +331,14 @@ pub(crate) fn persist_state(
     if !state.is_dirty() && !state.is_new() {
         return Ok(());
     }
-    write_workflow(conn, state, stored)?;
+    write_workflow(conn, codec, state, stored)?;
     if state.is_new() {
         for task in state.tasks() {
-            write_task(conn, task, true)?;
+            write_task(conn, codec, task, true)?;
         }
     } else {
         for task in state.dirty_tasks() {
-            write_task(conn, task, state.is_unsaved(&task.task_id))?;
+            write_task(conn, codec, task, state.is_unsaved(&task.task_id))?;
         }
         for id in state.removed_task_ids() {
             conn.prepare_cached("DELETE FROM task WHERE id = ?1")
@@ -351,11 +357,12 @@ pub(crate) fn persist_state(
 /// Writes a change set (after the locked workflow's own changes).
 pub(crate) fn persist_changes(
     conn: &Connection,
+    codec: &Codec,
     changes: &mut ChangeSet,
     committed: &mut Committed,
 ) -> StoreResult<()> {
     for state in &mut changes.new_workflows {
-        persist_state(conn, state, None, committed)?;
+        persist_state(conn, codec, state, None, committed)?;
     }
     for task_id in &changes.queue_removals {
         conn.prepare_cached("DELETE FROM queue WHERE task_id = ?1")
@@ -513,7 +520,7 @@ pub(crate) fn load_archived(conn: &Connection, id: &str) -> StoreResult<Option<A
         .map_err(map_err)?;
     match row {
         Some((json, def_revision, sealed_key)) => Ok(Some(ArchivedWorkflow {
-            workflow: decode_workflow(&json)?,
+            workflow: decode_archived(&json)?,
             def_revision,
             sealed_key,
         })),

@@ -214,6 +214,8 @@ fn roles_allowing(access: Access, kind: ResourceType) -> &'static [Role] {
         (R::Task, Execute) => &[Role::UnrestrictedWorker],
         (R::Task, _) => &[],
         (R::Secret, Create) => &[Role::User, Role::MetadataManager],
+        // Documented as the Admin or Metadata roles.
+        (R::EnvVariable, Create) => &[Role::MetadataApi, Role::MetadataManager],
         (R::EnvVariable, _) => &[Role::MetadataManager],
         (R::Application, Create) => &[
             Role::User,

@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
 use tracing::{debug, warn};
 
-use super::archive;
+use super::{archive, at_rest};
 use crate::engine::ops::{self, StartParams};
 use crate::engine::{TaskKind, decide, http};
 use crate::error::CoreResult;
@@ -125,14 +125,23 @@ pub async fn run_reseal(rt: Arc<Runtime>, shutdown: watch::Receiver<bool>) {
         }
         tokio::task::yield_now().await;
     }
-    let archived = archive::reseal_archive(&rt, || *shutdown.borrow()).await;
-    let (workflows, skipped) = match archived {
+    let stop = || *shutdown.borrow();
+    let (workflows, skipped) = match archive::reseal_archive(&rt, stop).await {
         Ok(counts) => counts,
         Err(err) => {
             warn!(error = %err, "re-sealing archived values stopped; it resumes at the next start");
             return;
         }
     };
+    let (live, live_skipped) = match at_rest::reseal_live(&rt, stop).await {
+        Ok(counts) => counts,
+        Err(err) => {
+            warn!(error = %err, "re-sealing workflow values stopped; it resumes at the next start");
+            return;
+        }
+    };
+    let workflows = workflows + live;
+    let skipped = skipped + live_skipped;
     let left = rt.vault.stale_count();
     if *shutdown.borrow() {
         tracing::info!(values = total, workflows, "re-sealing paused at shutdown");

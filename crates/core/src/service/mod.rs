@@ -4,6 +4,7 @@
 pub mod access;
 pub mod applications;
 pub mod archive;
+pub mod at_rest;
 pub mod grants;
 pub mod handoff;
 pub mod identity;

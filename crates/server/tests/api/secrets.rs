@@ -208,6 +208,19 @@ async fn who_may_do_what_with_a_secret() {
         create.json()["message"],
         "You don't have permissions to create secret: new-one"
     );
+    // Environment variables are created by the metadata roles (and ADMIN).
+    let (_, metadata_token) = app_with(&app, "metadata-app", &["METADATA_API"]).await;
+    for (token, status) in [(&creator_token, 403), (&metadata_token, 200)] {
+        let create = app
+            .call_as(
+                Some(token),
+                "PUT",
+                "/api/environment/region",
+                Some(json!("eu-west")),
+            )
+            .await;
+        assert_eq!(create.status, status, "{}", create.text);
+    }
     app.stop().await;
 }
 
@@ -764,6 +777,11 @@ async fn the_documented_http_secret_and_rotation_examples() {
         app.get("/api/secrets/sampletask-api-token").await.text,
         "fresh-token-777"
     );
+    // Nor is the fetched token in the database files: the HTTP task's output and
+    // UPDATE_SECRET's input hold it under `_secrets`, sealed at rest.
+    let bytes = database_bytes(&app);
+    assert!(contains(&bytes, "update_rotate_secrets_tracker_app"));
+    assert!(!contains(&bytes, "fresh-token-777"));
     // A filter that is not a map fails the task before any call, saying why.
     app.register(
         json!([]),
@@ -828,6 +846,54 @@ async fn the_documented_http_secret_and_rotation_examples() {
     );
     assert_eq!(app.get("/api/secrets/only-a-key/exists").await.status, 404);
     server.abort();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn secrets_and_masked_maps_are_sealed_in_the_database() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("sealed_task")]),
+        json!({"name": "sealed_flow", "version": 1, "tasks": [
+            {"name": "sealed_task", "taskReferenceName": "work", "type": "SIMPLE",
+             "inputParameters": {
+                "_secrets": {"t": "${workflow.input._secrets.tok}"},
+                "nested": {"_masked": {"m": "${workflow.input._masked.m}"}},
+                "plain": "visible-plain-1"}}
+        ]}),
+    )
+    .await;
+    let id = app
+        .start(
+            "sealed_flow",
+            json!({"_secrets": {"tok": "input-secret-31"}, "_masked": {"m": "masked-input-32"}}),
+        )
+        .await;
+    // The worker gets the values; every view shows `***`.
+    let task = app.poll("sealed_task", 1, 100).await.remove(0);
+    assert_eq!(task["inputData"]["_secrets"]["t"], "input-secret-31");
+    assert_eq!(
+        task["inputData"]["nested"]["_masked"]["m"],
+        "masked-input-32"
+    );
+    app.complete(
+        &task,
+        json!({"_secrets": {"o": "output-secret-33"}, "done": true}),
+    )
+    .await;
+    let done = app.wait_for_status(&id, "COMPLETED").await;
+    assert_eq!(done["input"]["_secrets"], "***");
+    assert_eq!(done["tasks"][0]["outputData"]["_secrets"], "***");
+    assert_eq!(done["tasks"][0]["outputData"]["done"], true);
+    // The database files hold none of them, and do hold the plain field.
+    let bytes = database_bytes(&app);
+    assert!(
+        contains(&bytes, "visible-plain-1"),
+        "the scan sees the rows"
+    );
+    for value in ["input-secret-31", "masked-input-32", "output-secret-33"] {
+        assert!(!contains(&bytes, value), "{value} is in the database files");
+    }
     app.stop().await;
 }
 

@@ -1,0 +1,154 @@
+//! `_secrets` and `_masked` values sealed in the live execution tables. A workflow
+//! started with `{"_secrets": {"token": "..."}}`, or a task that fetched a token into
+//! `_secrets` (the documented rotation recipe), would otherwise leave the value in
+//! the database file in plain text until the workflow is archived. The store seals
+//! each such map with the secrets master key as it writes a row and opens it as it
+//! reads one, so the engine, workers and views work on plain values as before.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::Runtime;
+use super::vault::Vault;
+use crate::error::CoreResult;
+use crate::security::crypto::{hex, unhex};
+use crate::store::{PayloadSealer, StoreError, StoreResult};
+
+/// The key of a value sealed at rest.
+pub const AT_REST: &str = "$podiumAtRest";
+
+/// The map keys whose values are sealed.
+const SEALED_KEYS: [&str; 2] = ["_secrets", "_masked"];
+
+/// What values of one workflow are sealed for.
+fn context(workflow_id: &str) -> String {
+    format!("podium/at-rest/{workflow_id}")
+}
+
+/// Seals with the vault's current key; opens with any key of its keyring.
+pub struct VaultSealer {
+    vault: Arc<Vault>,
+}
+
+impl VaultSealer {
+    pub fn new(vault: Arc<Vault>) -> VaultSealer {
+        VaultSealer { vault }
+    }
+}
+
+impl PayloadSealer for VaultSealer {
+    fn seal(&self, workflow_id: &str, json: &mut Value) -> StoreResult<()> {
+        let ctx = context(workflow_id);
+        walk(json, &mut |value| {
+            if sealed_object(value).is_some() {
+                return Ok(());
+            }
+            let (key_id, bytes) = self
+                .vault
+                .seal_bytes(&ctx, value.to_string().as_bytes())
+                .map_err(|e| StoreError::Backend(format!("sealing a value failed: {e}")))?;
+            *value = json!({ AT_REST: {"keyId": key_id, "data": hex(&bytes)} });
+            Ok(())
+        })
+    }
+
+    fn open(&self, workflow_id: &str, json: &mut Value) -> StoreResult<()> {
+        let ctx = context(workflow_id);
+        walk(json, &mut |value| {
+            let Some(sealed) = sealed_object(value) else {
+                return Ok(());
+            };
+            let corrupt = |what: &str| {
+                StoreError::Corrupt(format!("a sealed value of workflow {workflow_id} {what}"))
+            };
+            let key_id = sealed.get("keyId").and_then(Value::as_str).unwrap_or("");
+            let bytes = sealed
+                .get("data")
+                .and_then(Value::as_str)
+                .and_then(unhex)
+                .ok_or_else(|| corrupt("is malformed"))?;
+            let plain = self.vault.open_bytes(&ctx, key_id, bytes).map_err(|_| {
+                corrupt(&format!(
+                    "does not open: it is sealed with secrets master key {key_id}, which is not configured"
+                ))
+            })?;
+            *value = serde_json::from_slice(&plain).map_err(|_| corrupt("is not JSON"))?;
+            Ok(())
+        })
+    }
+}
+
+/// The sealed form `{"$podiumAtRest": {...}}`, if `value` is one.
+fn sealed_object(value: &Value) -> Option<&serde_json::Map<String, Value>> {
+    let map = value.as_object()?;
+    if map.len() != 1 {
+        return None;
+    }
+    map.get(AT_REST)?.as_object()
+}
+
+/// Calls `f` on the value of every `_secrets` and `_masked` key, at any depth (not
+/// inside those values).
+fn walk(value: &mut Value, f: &mut impl FnMut(&mut Value) -> StoreResult<()>) -> StoreResult<()> {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                if SEALED_KEYS.contains(&key.as_str()) {
+                    f(inner)?;
+                } else {
+                    walk(inner, f)?;
+                }
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter_mut().try_for_each(|v| walk(v, f)),
+        _ => Ok(()),
+    }
+}
+
+/// Whether encoded JSON may hold a value to seal (a cheap test before parsing).
+pub fn may_hold_sealable(json: &str) -> bool {
+    json.contains("\"_secrets\"") || json.contains("\"_masked\"")
+}
+
+/// Whether encoded JSON holds sealed values.
+pub fn holds_sealed(json: &str) -> bool {
+    json.contains(AT_REST)
+}
+
+/// Rewrites, sealed with the current key, the live workflows holding values sealed
+/// with a previous one (after a master key rotation), until none is left or `stop`
+/// says so. Returns how many were rewritten and how many could not be (logged).
+pub async fn reseal_live(rt: &Runtime, stop: impl Fn() -> bool) -> CoreResult<(usize, usize)> {
+    let ids = rt
+        .stores
+        .execution
+        .live_sealed_stale(&rt.vault.current_key_id())
+        .await?;
+    let (mut done, mut failed) = (0, 0);
+    for id in ids {
+        if stop() {
+            break;
+        }
+        let rewritten = rt
+            .mutate(Some(id.clone()), |txn, _| {
+                if let Some(state) = txn.state.as_mut() {
+                    for index in 0..state.tasks().len() {
+                        state.task_mut(index);
+                    }
+                    state.touch();
+                }
+                Ok(())
+            })
+            .await;
+        match rewritten {
+            Ok(()) => done += 1,
+            Err(err) => {
+                failed += 1;
+                tracing::warn!(workflow_id = %id, error = %err, "a workflow's sealed values could not be re-sealed; it keeps its old key");
+            }
+        }
+    }
+    Ok((done, failed))
+}

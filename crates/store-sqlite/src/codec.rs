@@ -1,0 +1,84 @@
+//! Workflows and tasks as row JSON and back. Once the server gives the store a
+//! [`PayloadSealer`], the values of `_secrets` and `_masked` maps are sealed on the
+//! way in and opened on the way out, so the live tables never hold them in plain
+//! text. Archived rows are written already redacted and never go through it.
+
+use std::sync::{Arc, OnceLock};
+
+use podium_core::model::{Task, Workflow};
+use podium_core::service::at_rest::{holds_sealed, may_hold_sealable};
+use podium_core::store::{PayloadSealer, StoreError, StoreResult};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::rows::corrupt;
+
+#[derive(Default)]
+pub(crate) struct Codec {
+    sealer: OnceLock<Arc<dyn PayloadSealer>>,
+}
+
+impl Codec {
+    /// Sets the sealer; later calls are ignored.
+    pub(crate) fn set_sealer(&self, sealer: Arc<dyn PayloadSealer>) {
+        let _ = self.sealer.set(sealer);
+    }
+
+    pub(crate) fn encode_workflow(&self, workflow: &Workflow) -> StoreResult<String> {
+        self.encode(&workflow.workflow_id, workflow)
+    }
+
+    pub(crate) fn encode_task(&self, task: &Task) -> StoreResult<String> {
+        self.encode(&task.workflow_instance_id, task)
+    }
+
+    pub(crate) fn decode_workflow(&self, json: &str) -> StoreResult<Workflow> {
+        self.decode(json, "workflow", "workflowId")
+    }
+
+    pub(crate) fn decode_task(&self, json: &str) -> StoreResult<Task> {
+        self.decode(json, "task", "workflowInstanceId")
+    }
+
+    fn encode<T: Serialize>(&self, workflow_id: &str, value: &T) -> StoreResult<String> {
+        let json = plain(value)?;
+        let Some(sealer) = self.sealer.get() else {
+            return Ok(json);
+        };
+        if !may_hold_sealable(&json) {
+            return Ok(json);
+        }
+        let mut tree: Value = serde_json::from_str(&json).map_err(|e| corrupt("encoding", e))?;
+        sealer.seal(workflow_id, &mut tree)?;
+        plain(&tree)
+    }
+
+    fn decode<T: DeserializeOwned>(
+        &self,
+        json: &str,
+        what: &str,
+        id_field: &str,
+    ) -> StoreResult<T> {
+        if !holds_sealed(json) {
+            return serde_json::from_str(json).map_err(|e| corrupt(what, e));
+        }
+        let sealer = self.sealer.get().ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "a {what} holds sealed values, and this store was opened without the secrets master key"
+            ))
+        })?;
+        let mut tree: Value = serde_json::from_str(json).map_err(|e| corrupt(what, e))?;
+        let workflow_id = tree
+            .get(id_field)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        sealer.open(&workflow_id, &mut tree)?;
+        serde_json::from_value(tree).map_err(|e| corrupt(what, e))
+    }
+}
+
+fn plain<T: Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("encoding failed: {e}")))
+}
