@@ -103,15 +103,16 @@ async fn sweep(rt: &Runtime, id: &str) -> CoreResult<()> {
 /// Values re-sealed per store write after a key rotation.
 const RESEAL_BATCH: usize = 100;
 
-/// After a master key rotation: re-seals, under the current key, the secrets and
-/// the archived `_masked` values sealed with a previous key, while the server
-/// serves, and says when the previous keys are no longer needed.
+/// After a master key rotation: re-seals, under the current key, the secrets, the
+/// `_secrets` and `_masked` values of live workflows and the archived `_masked`
+/// values sealed with a previous key, while the server serves, and says when the
+/// previous keys are no longer needed.
 pub async fn run_reseal(rt: Arc<Runtime>, shutdown: watch::Receiver<bool>) {
     let stale = rt.vault.stale_count();
     tracing::info!(
         values = stale,
         key = %rt.vault.current_key_id(),
-        "re-sealing secrets and archived values under the current master key"
+        "re-sealing secrets and sealed workflow values (live and archived) under the current master key"
     );
     let mut total = 0;
     while !*shutdown.borrow() {
@@ -149,7 +150,7 @@ pub async fn run_reseal(rt: Arc<Runtime>, shutdown: watch::Receiver<bool>) {
         tracing::info!(
             values = total,
             workflows,
-            "every secret and archived value is sealed under the current master key; previous keys can now be removed from the configuration"
+            "every secret and sealed workflow value is sealed under the current master key; previous keys can now be removed from the configuration"
         );
     } else {
         tracing::warn!(
