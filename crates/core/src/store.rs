@@ -135,8 +135,8 @@ pub struct ChangeSet {
 /// the engine and the API see plain values (views mask them).
 pub trait PayloadSealer: Send + Sync {
     /// Seals, in place, every `_secrets` and `_masked` value of a workflow's JSON
-    /// (or one of its tasks').
-    fn seal(&self, workflow_id: &str, json: &mut serde_json::Value) -> StoreResult<()>;
+    /// (or one of its tasks'); returns the id of the key used, if anything was sealed.
+    fn seal(&self, workflow_id: &str, json: &mut serde_json::Value) -> StoreResult<Option<String>>;
     /// Opens what [`PayloadSealer::seal`] sealed.
     fn open(&self, workflow_id: &str, json: &mut serde_json::Value) -> StoreResult<()>;
 }
@@ -472,6 +472,15 @@ pub trait ExecutionStore: Send + Sync {
         after: &str,
         limit: usize,
     ) -> StoreResult<Vec<String>>;
+    /// The ids of the keys live workflow rows may hold values sealed with (each key
+    /// is recorded when it first seals a row, and forgotten once no row uses it).
+    async fn payload_keys(&self) -> StoreResult<Vec<String>>;
+    /// Forgets every recorded payload key but `current` (after a re-seal left no
+    /// row sealed with them).
+    async fn forget_payload_keys_except(&self, current: &str) -> StoreResult<()>;
+    /// The keys archived workflows are sealed with (`unknown` for rows archived
+    /// before keys were recorded).
+    async fn archived_seal_keys(&self) -> StoreResult<Vec<String>>;
     /// Live workflows with a row (the workflow's or a task's) holding values sealed
     /// at rest (`podium_core::service::at_rest`) with a key other than `current`.
     async fn live_sealed_stale(&self, current: &str) -> StoreResult<Vec<String>>;

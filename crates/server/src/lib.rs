@@ -18,7 +18,7 @@ use podium_core::security::crypto::SecretHasher;
 use podium_core::security::token::TokenKeys;
 use podium_core::security::{Authenticator, SecurityMode};
 use podium_core::service::archive;
-use podium_core::service::at_rest::VaultSealer;
+use podium_core::service::at_rest::{self, VaultSealer};
 use podium_core::service::identity::{FirstAdmin, IdentityService, TokenPolicy};
 use podium_core::service::runtime::VaultSettings;
 use podium_core::service::secrets::SecretService;
@@ -124,7 +124,10 @@ impl KeyReloader {
     /// has and nothing is changed.
     pub async fn reload(&self, config: &Config) -> Result<(), StartError> {
         let vault = &self.runtime.vault;
-        let (keyring, created) = load_secrets_keyring(config, vault.sealed_count())?;
+        let sealed = sealed_workflow_keys(&self.runtime.stores).await?;
+        let (keyring, created) =
+            load_secrets_keyring(config, vault.sealed_count() + sealed.count())?;
+        sealed.check(&keyring)?;
         vault
             .replace_keyring(keyring)
             .await
@@ -143,6 +146,43 @@ impl KeyReloader {
             tokio::spawn(jobs::run_reseal(self.runtime.clone(), self.stopped.clone()));
         }
         Ok(())
+    }
+}
+
+/// The keys workflow data in the store is sealed with (live rows and the archive).
+struct SealedWorkflowKeys {
+    live: Vec<String>,
+    archived: Vec<String>,
+}
+
+async fn sealed_workflow_keys(
+    stores: &podium_core::store::Stores,
+) -> Result<SealedWorkflowKeys, StartError> {
+    let store_error = |e: podium_core::store::StoreError| StartError::Store(e.to_string());
+    Ok(SealedWorkflowKeys {
+        live: stores.execution.payload_keys().await.map_err(store_error)?,
+        archived: stores
+            .execution
+            .archived_seal_keys()
+            .await
+            .map_err(store_error)?,
+    })
+}
+
+impl SealedWorkflowKeys {
+    fn count(&self) -> usize {
+        self.live.len() + self.archived.len()
+    }
+
+    /// Refuses keys that cannot open the workflow data, as for secrets.
+    fn check(
+        &self,
+        keyring: &podium_core::security::secret_box::Keyring,
+    ) -> Result<(), StartError> {
+        match at_rest::unknown_workflow_key(&self.live, &self.archived, |k| keyring.knows(k)) {
+            Some(refusal) => Err(StartError::SecretsKey(refusal)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -186,7 +226,10 @@ impl Application {
             .await
             .map_err(|e| StartError::Store(e.to_string()))?
             .len();
-        let (keyring, created_secrets_key) = load_secrets_keyring(config, sealed_values)?;
+        let sealed = sealed_workflow_keys(&stores).await?;
+        let (keyring, created_secrets_key) =
+            load_secrets_keyring(config, sealed_values + sealed.count())?;
+        sealed.check(&keyring)?;
         let vault = VaultSettings {
             keyring,
             max_value_bytes: config.secret_max_bytes,

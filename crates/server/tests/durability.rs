@@ -2,7 +2,8 @@
 //! several moments, and started again on the same data directory. No acknowledged start
 //! or task update may be lost, no task may be completed twice, and every workflow must
 //! still complete (the sweeper retries tasks whose leases died with the process).
-//! Key rotation: SIGHUP takes a new secrets master key while the server serves.
+//! Key rotation: SIGHUP takes a new secrets master key while the server serves, and
+//! a start with a key that cannot open the sealed workflow data is refused.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -403,6 +404,37 @@ async fn sigkill_under_load_loses_nothing_and_strands_nothing() {
     server.stop().await;
 }
 
+/// Starts the binary expecting it to refuse to start; returns what it printed.
+async fn start_refused(data_dir: &Path) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_podium"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("PODIUM_LOG_FORMAT", "text")
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(!status.success(), "the start was refused");
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server started instead of refusing");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let output = child.wait_with_output().expect("output");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 /// A fresh 32-byte key in hex, as `secrets_key` takes it.
 fn new_key_hex() -> String {
     format!(
@@ -519,5 +551,60 @@ async fn sighup_takes_a_new_secrets_key_without_a_restart() {
         polled["inputData"]["_secrets"]["t"],
         "live-token-before-rotation"
     );
+    server.stop().await;
+}
+
+/// Workflow data sealed at rest is guarded like secrets: with no secret stored but a
+/// live workflow holding `_secrets`, a start without the key file, or with another
+/// key, is refused and changes nothing; the right key starts and the worker still
+/// gets its value.
+#[tokio::test]
+async fn a_start_with_a_key_that_cannot_open_workflow_data_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let client = client_with(&admin_token(&server.base).await, None);
+    let answer = client
+        .post(format!("{}/api/metadata/workflow", server.base))
+        .json(&json!({"name": "guarded_flow", "version": 1, "tasks": [
+            {"name": "guarded_task", "taskReferenceName": "work", "type": "SIMPLE",
+             "inputParameters": {"_secrets": {"t": "${workflow.input._secrets.tok}"}}}
+        ]}))
+        .send()
+        .await
+        .expect("register");
+    assert!(answer.status().is_success(), "{}", answer.status());
+    let answer = client
+        .post(format!("{}/api/workflow/guarded_flow", server.base))
+        .json(&json!({"_secrets": {"tok": "guarded-value-8"}}))
+        .send()
+        .await
+        .expect("start");
+    assert!(answer.status().is_success(), "{}", answer.status());
+    server.stop().await;
+
+    let key_file = data.join("secrets.key");
+    let key = std::fs::read_to_string(&key_file).expect("generated key");
+    std::fs::remove_file(&key_file).expect("remove");
+    let refused = start_refused(&data).await;
+    assert!(refused.contains("missing"), "{refused}");
+    assert!(!key_file.exists(), "no new key was generated");
+    std::fs::write(&key_file, format!("{}\n", new_key_hex())).expect("other key");
+    let refused = start_refused(&data).await;
+    assert!(refused.contains("live workflows"), "{refused}");
+    assert!(refused.contains("Nothing was changed"), "{refused}");
+
+    std::fs::write(&key_file, key).expect("the right key");
+    let server = Server::start(&data);
+    let client = client_with(&admin_token(&server.base).await, None);
+    let polled: Value = client
+        .get(format!("{}/api/tasks/poll/guarded_task", server.base))
+        .send()
+        .await
+        .expect("poll")
+        .json()
+        .await
+        .expect("task");
+    assert_eq!(polled["inputData"]["_secrets"]["t"], "guarded-value-8");
     server.stop().await;
 }

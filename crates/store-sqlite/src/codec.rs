@@ -8,10 +8,12 @@ use std::sync::{Arc, OnceLock};
 use podium_core::model::{Task, Workflow};
 use podium_core::service::at_rest::{holds_sealed, may_hold_sealable};
 use podium_core::store::{PayloadSealer, StoreError, StoreResult};
+use rusqlite::Connection;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::map_err;
 use crate::rows::corrupt;
 
 #[derive(Default)]
@@ -25,12 +27,16 @@ impl Codec {
         let _ = self.sealer.set(sealer);
     }
 
-    pub(crate) fn encode_workflow(&self, workflow: &Workflow) -> StoreResult<String> {
-        self.encode(&workflow.workflow_id, workflow)
+    pub(crate) fn encode_workflow(
+        &self,
+        conn: &Connection,
+        workflow: &Workflow,
+    ) -> StoreResult<String> {
+        self.encode(conn, &workflow.workflow_id, workflow)
     }
 
-    pub(crate) fn encode_task(&self, task: &Task) -> StoreResult<String> {
-        self.encode(&task.workflow_instance_id, task)
+    pub(crate) fn encode_task(&self, conn: &Connection, task: &Task) -> StoreResult<String> {
+        self.encode(conn, &task.workflow_instance_id, task)
     }
 
     pub(crate) fn decode_workflow(&self, json: &str) -> StoreResult<Workflow> {
@@ -41,7 +47,14 @@ impl Codec {
         self.decode(json, "task", "workflowInstanceId")
     }
 
-    fn encode<T: Serialize>(&self, workflow_id: &str, value: &T) -> StoreResult<String> {
+    /// The row JSON; a key that seals values is recorded in `payload_key`, in the
+    /// same transaction, so a start can tell which keys the live rows need.
+    fn encode<T: Serialize>(
+        &self,
+        conn: &Connection,
+        workflow_id: &str,
+        value: &T,
+    ) -> StoreResult<String> {
         let json = plain(value)?;
         let Some(sealer) = self.sealer.get() else {
             return Ok(json);
@@ -50,7 +63,11 @@ impl Codec {
             return Ok(json);
         }
         let mut tree: Value = serde_json::from_str(&json).map_err(|e| corrupt("encoding", e))?;
-        sealer.seal(workflow_id, &mut tree)?;
+        if let Some(key_id) = sealer.seal(workflow_id, &mut tree)? {
+            conn.prepare_cached("INSERT OR IGNORE INTO payload_key (key_id) VALUES (?1)")
+                .and_then(|mut s| s.execute([key_id]))
+                .map_err(map_err)?;
+        }
         plain(&tree)
     }
 

@@ -256,6 +256,44 @@ impl ExecutionStore for SqliteStore {
         .await
     }
 
+    async fn payload_keys(&self) -> StoreResult<Vec<String>> {
+        self.read(move |conn, _| {
+            conn.prepare_cached("SELECT key_id FROM payload_key ORDER BY key_id")
+                .and_then(|mut s| {
+                    s.query_map([], |row| row.get(0))?
+                        .collect::<Result<Vec<String>, _>>()
+                })
+                .map_err(map_err)
+        })
+        .await
+    }
+
+    async fn forget_payload_keys_except(&self, current: &str) -> StoreResult<()> {
+        let current = current.to_string();
+        self.write_value(move |conn| {
+            conn.prepare_cached("DELETE FROM payload_key WHERE key_id <> ?1")
+                .and_then(|mut s| s.execute([current]))
+                .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn archived_seal_keys(&self) -> StoreResult<Vec<String>> {
+        self.read(move |conn, _| {
+            conn.prepare_cached(
+                "SELECT DISTINCT sealed_key FROM archived_workflow
+                 WHERE sealed_key IS NOT NULL ORDER BY sealed_key",
+            )
+            .and_then(|mut s| {
+                s.query_map([], |row| row.get(0))?
+                    .collect::<Result<Vec<String>, _>>()
+            })
+            .map_err(map_err)
+        })
+        .await
+    }
+
     async fn live_sealed_stale(&self, current: &str) -> StoreResult<Vec<String>> {
         // Each row is sealed at once, with one key: a row holding sealed values but
         // not the current key's id is stale.

@@ -143,6 +143,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_archive_keys",
         include_str!("migrations/0005_archive_keys.sql"),
     ),
+    (
+        "0006_payload_keys",
+        include_str!("migrations/0006_payload_keys.sql"),
+    ),
 ];
 
 /// Maps a database error to a store error; uniqueness violations become conflicts.

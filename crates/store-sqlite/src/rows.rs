@@ -183,7 +183,7 @@ fn write_workflow(
     stored: Option<&StoredColumns>,
 ) -> StoreResult<()> {
     let wf = &state.workflow;
-    let json = codec.encode_workflow(wf)?;
+    let json = codec.encode_workflow(conn, wf)?;
     if !state.is_new()
         && let Some(stored) = stored
     {
@@ -259,9 +259,9 @@ fn write_task(conn: &Connection, codec: &Codec, task: &Task, insert: bool) -> St
     let json = if task.workflow_task.is_some() {
         let mut stored = task.clone();
         stored.workflow_task = None;
-        codec.encode_task(&stored)?
+        codec.encode_task(conn, &stored)?
     } else {
-        codec.encode_task(task)?
+        codec.encode_task(conn, task)?
     };
     conn.prepare_cached(if insert { INSERT_TASK } else { UPDATE_TASK })
         .map_err(map_err)?

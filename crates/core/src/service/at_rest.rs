@@ -38,8 +38,9 @@ impl VaultSealer {
 }
 
 impl PayloadSealer for VaultSealer {
-    fn seal(&self, workflow_id: &str, json: &mut Value) -> StoreResult<()> {
+    fn seal(&self, workflow_id: &str, json: &mut Value) -> StoreResult<Option<String>> {
         let ctx = context(workflow_id);
+        let mut used = None;
         walk(json, &mut |value| {
             if sealed_object(value).is_some() {
                 return Ok(());
@@ -49,8 +50,10 @@ impl PayloadSealer for VaultSealer {
                 .seal_bytes(&ctx, value.to_string().as_bytes())
                 .map_err(|e| StoreError::Backend(format!("sealing a value failed: {e}")))?;
             *value = json!({ AT_REST: {"keyId": key_id, "data": hex(&bytes)} });
+            used = Some(key_id);
             Ok(())
-        })
+        })?;
+        Ok(used)
     }
 
     fn open(&self, workflow_id: &str, json: &mut Value) -> StoreResult<()> {
@@ -150,5 +153,44 @@ pub async fn reseal_live(rt: &Runtime, stop: impl Fn() -> bool) -> CoreResult<(u
             }
         }
     }
+    // Forget the old keys only when nothing is left with them (a row written with
+    // the old key while the keys were being swapped would show up here).
+    let current = rt.vault.current_key_id();
+    if failed == 0
+        && !stop()
+        && rt
+            .stores
+            .execution
+            .live_sealed_stale(&current)
+            .await?
+            .is_empty()
+    {
+        rt.stores
+            .execution
+            .forget_payload_keys_except(&current)
+            .await?;
+    }
     Ok((done, failed))
+}
+
+/// Why the keys in `known` cannot open the workflow data a store holds: the first
+/// key recorded for live rows or archived workflows that is not among them.
+pub fn unknown_workflow_key(
+    payload_keys: &[String],
+    archive_keys: &[String],
+    known: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let live = payload_keys.iter().find(|k| !known(k.as_str()));
+    let archived = archive_keys
+        .iter()
+        .find(|k| k.as_str() != "unknown" && !known(k.as_str()));
+    let (key, what) = match (live, archived) {
+        (Some(key), _) => (key, "live workflows"),
+        (None, Some(key)) => (key, "archived workflows"),
+        (None, None) => return None,
+    };
+    Some(format!(
+        "{what} in the store hold values sealed with secrets master key {key}, which is not configured. \
+         Configure that key, or list it in PODIUM_SECRETS_PREVIOUS_KEYS while rotating. Nothing was changed."
+    ))
 }

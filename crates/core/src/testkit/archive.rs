@@ -100,6 +100,12 @@ pub(super) async fn ended_workflows_move_to_the_archive_and_back(stores: Stores)
     // A key rotation finds the archived workflows sealed with another key, and
     // replaces one only while it is still sealed with the key it was read with.
     assert_eq!(archived.sealed_key.as_deref(), Some("key-a"));
+    assert_eq!(
+        execution.archived_seal_keys().await.expect("keys"),
+        vec!["key-a".to_string()]
+    );
+    // Without a payload sealer nothing is sealed at rest, so no key is recorded.
+    assert!(execution.payload_keys().await.expect("keys").is_empty());
     let stale = async |current: &str, after: &str| {
         execution
             .archived_sealed_stale(current, after, 10)
