@@ -435,6 +435,30 @@ async fn start_refused(data_dir: &Path) -> String {
     )
 }
 
+/// Registers `{name}_flow`, one `{name}_task` whose input holds `{"_secrets": {"t"}}`,
+/// and starts it with `value` there: a live workflow with a value sealed at rest.
+async fn start_with_secret(client: &reqwest::Client, base: &str, name: &str, value: &str) {
+    let answer = client
+        .post(format!("{base}/api/metadata/workflow"))
+        .json(
+            &json!({"name": format!("{name}_flow"), "version": 1, "tasks": [
+                {"name": format!("{name}_task"), "taskReferenceName": "work", "type": "SIMPLE",
+                 "inputParameters": {"_secrets": {"t": "${workflow.input._secrets.tok}"}}}
+            ]}),
+        )
+        .send()
+        .await
+        .expect("register");
+    assert!(answer.status().is_success(), "{}", answer.status());
+    let answer = client
+        .post(format!("{base}/api/workflow/{name}_flow"))
+        .json(&json!({"_secrets": {"tok": value}}))
+        .send()
+        .await
+        .expect("start");
+    assert!(answer.status().is_success(), "{}", answer.status());
+}
+
 /// A fresh 32-byte key in hex, as `secrets_key` takes it.
 fn new_key_hex() -> String {
     format!(
@@ -487,23 +511,13 @@ async fn sighup_takes_a_new_secrets_key_without_a_restart() {
     };
     put("rotated-1", "value-before-rotation").await;
     // A live workflow whose input holds a `_secrets` map, sealed at rest.
-    let answer = client
-        .post(format!("{}/api/metadata/workflow", server.base))
-        .json(&json!({"name": "rotated_flow", "version": 1, "tasks": [
-            {"name": "rotated_task", "taskReferenceName": "work", "type": "SIMPLE",
-             "inputParameters": {"_secrets": {"t": "${workflow.input._secrets.tok}"}}}
-        ]}))
-        .send()
-        .await
-        .expect("register");
-    assert!(answer.status().is_success(), "{}", answer.status());
-    let answer = client
-        .post(format!("{}/api/workflow/rotated_flow", server.base))
-        .json(&json!({"_secrets": {"tok": "live-token-before-rotation"}}))
-        .send()
-        .await
-        .expect("start");
-    assert!(answer.status().is_success(), "{}", answer.status());
+    start_with_secret(
+        &client,
+        &server.base,
+        "rotated",
+        "live-token-before-rotation",
+    )
+    .await;
 
     // A key file that holds no key: refused, the server keeps its keys.
     std::fs::write(&key_file, "not a key\n").expect("broken key file");
@@ -564,23 +578,7 @@ async fn a_start_with_a_key_that_cannot_open_workflow_data_is_refused() {
     let data = dir.path().join("data");
     let server = Server::start(&data);
     let client = client_with(&admin_token(&server.base).await, None);
-    let answer = client
-        .post(format!("{}/api/metadata/workflow", server.base))
-        .json(&json!({"name": "guarded_flow", "version": 1, "tasks": [
-            {"name": "guarded_task", "taskReferenceName": "work", "type": "SIMPLE",
-             "inputParameters": {"_secrets": {"t": "${workflow.input._secrets.tok}"}}}
-        ]}))
-        .send()
-        .await
-        .expect("register");
-    assert!(answer.status().is_success(), "{}", answer.status());
-    let answer = client
-        .post(format!("{}/api/workflow/guarded_flow", server.base))
-        .json(&json!({"_secrets": {"tok": "guarded-value-8"}}))
-        .send()
-        .await
-        .expect("start");
-    assert!(answer.status().is_success(), "{}", answer.status());
+    start_with_secret(&client, &server.base, "guarded", "guarded-value-8").await;
     server.stop().await;
 
     let key_file = data.join("secrets.key");

@@ -62,7 +62,8 @@ impl Codec {
         if !may_hold_sealable(&json) {
             return Ok(json);
         }
-        let mut tree: Value = serde_json::from_str(&json).map_err(|e| corrupt("encoding", e))?;
+        let mut tree = serde_json::to_value(value)
+            .map_err(|e| StoreError::Backend(format!("encoding failed: {e}")))?;
         if let Some(key_id) = sealer.seal(workflow_id, &mut tree)? {
             conn.prepare_cached("INSERT OR IGNORE INTO payload_key (key_id) VALUES (?1)")
                 .and_then(|mut s| s.execute([key_id]))

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -179,8 +179,7 @@ fn seal(
     ctx: &str,
     sealed_with: &mut Option<String>,
 ) -> CoreResult<Value> {
-    let (key_id, bytes) = vault.seal_bytes(ctx, value.to_string().as_bytes())?;
-    let sealed = json!({ SEALED: {"keyId": key_id, "data": crate::security::crypto::hex(&bytes)} });
+    let (sealed, key_id) = vault.seal_json(ctx, SEALED, value)?;
     *sealed_with = Some(key_id);
     Ok(sealed)
 }
@@ -192,7 +191,7 @@ pub fn unseal(workflow: &mut Workflow, vault: &Vault) -> CoreResult<()> {
         visit_sealed(
             map,
             &mut |value: &mut Value, sealed: &Map<String, Value>| {
-                *value = open(sealed, vault, &ctx)?;
+                *value = vault.open_json(&ctx, sealed)?;
                 Ok(())
             },
         )
@@ -208,7 +207,7 @@ pub fn reseal(workflow: &mut Workflow, vault: &Vault) -> CoreResult<String> {
         visit_sealed(
             map,
             &mut |value: &mut Value, sealed: &Map<String, Value>| {
-                let plain = open(sealed, vault, &ctx)?;
+                let plain = vault.open_json(&ctx, sealed)?;
                 *value = seal(&plain, vault, &ctx, &mut sealed_with)?;
                 Ok(())
             },
@@ -239,18 +238,6 @@ fn visit_sealed(
         }
     }
     Ok(())
-}
-
-fn open(sealed: &Map<String, Value>, vault: &Vault, ctx: &str) -> CoreResult<Value> {
-    let key_id = sealed.get("keyId").and_then(Value::as_str).unwrap_or("");
-    let bytes = sealed
-        .get("data")
-        .and_then(Value::as_str)
-        .and_then(crate::security::crypto::unhex)
-        .ok_or_else(|| CoreError::Internal("an archived sealed value is malformed".into()))?;
-    let plain = vault.open_bytes(ctx, key_id, bytes)?;
-    serde_json::from_slice(&plain)
-        .map_err(|_| CoreError::Internal("an archived sealed value is not JSON".into()))
 }
 
 /// Re-seals, with the current key, the archived workflows whose `_masked` values

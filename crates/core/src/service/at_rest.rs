@@ -7,12 +7,11 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Runtime;
 use super::vault::Vault;
 use crate::error::CoreResult;
-use crate::security::crypto::{hex, unhex};
 use crate::store::{PayloadSealer, StoreError, StoreResult};
 
 /// The key of a value sealed at rest.
@@ -45,11 +44,11 @@ impl PayloadSealer for VaultSealer {
             if sealed_object(value).is_some() {
                 return Ok(());
             }
-            let (key_id, bytes) = self
+            let (sealed, key_id) = self
                 .vault
-                .seal_bytes(&ctx, value.to_string().as_bytes())
+                .seal_json(&ctx, AT_REST, value)
                 .map_err(|e| StoreError::Backend(format!("sealing a value failed: {e}")))?;
-            *value = json!({ AT_REST: {"keyId": key_id, "data": hex(&bytes)} });
+            *value = sealed;
             used = Some(key_id);
             Ok(())
         })?;
@@ -62,21 +61,10 @@ impl PayloadSealer for VaultSealer {
             let Some(sealed) = sealed_object(value) else {
                 return Ok(());
             };
-            let corrupt = |what: &str| {
-                StoreError::Corrupt(format!("a sealed value of workflow {workflow_id} {what}"))
-            };
-            let key_id = sealed.get("keyId").and_then(Value::as_str).unwrap_or("");
-            let bytes = sealed
-                .get("data")
-                .and_then(Value::as_str)
-                .and_then(unhex)
-                .ok_or_else(|| corrupt("is malformed"))?;
-            let plain = self.vault.open_bytes(&ctx, key_id, bytes).map_err(|_| {
-                corrupt(&format!(
-                    "does not open: it is sealed with secrets master key {key_id}, which is not configured"
-                ))
-            })?;
-            *value = serde_json::from_slice(&plain).map_err(|_| corrupt("is not JSON"))?;
+            *value = self
+                .vault
+                .open_json(&ctx, sealed)
+                .map_err(|e| StoreError::Corrupt(format!("workflow {workflow_id}: {e}")))?;
             Ok(())
         })
     }
@@ -124,11 +112,13 @@ pub fn holds_sealed(json: &str) -> bool {
 /// with a previous one (after a master key rotation), until none is left or `stop`
 /// says so. Returns how many were rewritten and how many could not be (logged).
 pub async fn reseal_live(rt: &Runtime, stop: impl Fn() -> bool) -> CoreResult<(usize, usize)> {
-    let ids = rt
-        .stores
-        .execution
-        .live_sealed_stale(&rt.vault.current_key_id())
-        .await?;
+    let current = rt.vault.current_key_id();
+    // The recorded keys say whether any row can be stale, without scanning the rows.
+    let keys = rt.stores.execution.payload_keys().await?;
+    if keys.iter().all(|k| *k == current) {
+        return Ok((0, 0));
+    }
+    let ids = rt.stores.execution.live_sealed_stale(&current).await?;
     let (mut done, mut failed) = (0, 0);
     for id in ids {
         if stop() {
@@ -155,7 +145,6 @@ pub async fn reseal_live(rt: &Runtime, stop: impl Fn() -> bool) -> CoreResult<(u
     }
     // Forget the old keys only when nothing is left with them (a row written with
     // the old key while the keys were being swapped would show up here).
-    let current = rt.vault.current_key_id();
     if failed == 0
         && !stop()
         && rt

@@ -7,8 +7,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
+use serde_json::{Map, Value, json};
 
 use crate::error::{CoreError, CoreResult};
+use crate::security::crypto::{hex, unhex};
 use crate::security::secret_box::{Keyring, OpenError, Sealed};
 use crate::store::{SecretKind, SecretRecord, SecretStore};
 
@@ -276,15 +278,31 @@ impl Vault {
         Ok(deleted)
     }
 
-    /// Seals bytes for a context under the current key: (key id, sealed bytes).
-    pub fn seal_bytes(&self, context: &str, plain: &[u8]) -> CoreResult<(String, Vec<u8>)> {
-        let sealed = self.keyring().seal(context, plain)?;
-        Ok((sealed.key_id, sealed.bytes))
+    /// Seals a JSON value for a context under the current key, as
+    /// `{marker: {"keyId", "data"}}` (archived and at-rest workflow values); returns
+    /// it with the id of the key used.
+    pub fn seal_json(
+        &self,
+        context: &str,
+        marker: &str,
+        value: &Value,
+    ) -> CoreResult<(Value, String)> {
+        let sealed = self.keyring().seal(context, value.to_string().as_bytes())?;
+        let key_id = sealed.key_id;
+        let wrapped = json!({ marker: {"keyId": key_id, "data": hex(&sealed.bytes)} });
+        Ok((wrapped, key_id))
     }
 
-    /// Opens bytes sealed by [`Vault::seal_bytes`].
-    pub fn open_bytes(&self, context: &str, key_id: &str, bytes: Vec<u8>) -> CoreResult<Vec<u8>> {
-        self.keyring()
+    /// Opens what [`Vault::seal_json`] sealed, given the object under its marker.
+    pub fn open_json(&self, context: &str, sealed: &Map<String, Value>) -> CoreResult<Value> {
+        let key_id = sealed.get("keyId").and_then(Value::as_str).unwrap_or("");
+        let bytes = sealed
+            .get("data")
+            .and_then(Value::as_str)
+            .and_then(unhex)
+            .ok_or_else(|| CoreError::Internal("a sealed value is malformed".into()))?;
+        let plain = self
+            .keyring()
             .open(
                 context,
                 &Sealed {
@@ -292,15 +310,22 @@ impl Vault {
                     bytes,
                 },
             )
-            .map_err(|e| CoreError::Unavailable(format!("a sealed archived value: {e}")))
+            .map_err(|_| {
+                CoreError::Unavailable(format!(
+                    "a value sealed with secrets master key {key_id} does not open; that key is not configured"
+                ))
+            })?;
+        serde_json::from_slice(&plain)
+            .map_err(|_| CoreError::Internal("a sealed value is not JSON".into()))
     }
 
     /// How many values are sealed under a key other than the current one.
     pub fn stale_count(&self) -> usize {
+        let keyring = self.keyring();
         self.entries
             .read()
             .records()
-            .filter(|r| r.key_id != self.keyring().current_id())
+            .filter(|r| r.key_id != keyring.current_id())
             .count()
     }
 
@@ -343,19 +368,19 @@ impl Vault {
     /// (they were sealed with the current key by that change).
     pub async fn reseal_some(&self, batch: usize) -> CoreResult<usize> {
         let _one_at_a_time = self.write.lock().await;
+        let keyring = self.keyring();
         let stale: Vec<SecretRecord> = self
             .entries
             .read()
             .records()
-            .filter(|r| r.key_id != self.keyring().current_id())
+            .filter(|r| r.key_id != keyring.current_id())
             .take(batch)
             .cloned()
             .collect();
         let mut by_key: HashMap<String, Vec<SecretRecord>> = HashMap::new();
         for old in stale {
             let ctx = context(old.kind, &old.name);
-            let plain = self
-                .keyring()
+            let plain = keyring
                 .open(
                     &ctx,
                     &Sealed {
@@ -364,7 +389,7 @@ impl Vault {
                     },
                 )
                 .map_err(|e| CoreError::Internal(format!("cannot re-seal '{}': {e}", old.name)))?;
-            let sealed = self.keyring().seal(&ctx, &plain)?;
+            let sealed = keyring.seal(&ctx, &plain)?;
             let from = old.key_id.clone();
             by_key.entry(from).or_default().push(SecretRecord {
                 key_id: sealed.key_id,
