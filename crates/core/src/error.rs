@@ -81,6 +81,16 @@ impl CoreError {
         }
     }
 
+    /// The text a client may see: the message for client mistakes, a fixed text for
+    /// internal causes (which only the log sees). For answers that carry errors
+    /// inside a body, such as bulk results; the HTTP renderer does the same.
+    pub fn public_message(&self) -> String {
+        match self {
+            CoreError::Internal(_) => "Internal error: see the server log".to_string(),
+            other => other.to_string(),
+        }
+    }
+
     /// Conductor's 404 for an unknown workflow execution.
     pub fn workflow_not_found(id: &str) -> CoreError {
         CoreError::NotFound(format!("Workflow with id: {id} not found."))

@@ -55,50 +55,71 @@ pub struct QueueMessage {
     pub visible_at: i64,
 }
 
-/// Work the server does on its own, durably queued with the state change that needs it.
+/// Work the server does on its own, durably queued with the state change that needs
+/// it. Whom each kind of effect acts as, and what it needs of that principal, is
+/// declared in one place (`exec::effects`); the principal is looked up when the job
+/// runs, never stored, so a revoked grant or a deleted user stops delegated work too.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     pub id: String,
-    pub kind: JobKind,
     /// The workflow the job acts on.
     pub workflow_id: String,
     pub task_id: Option<String>,
-    pub payload: Value,
+    /// What the job does.
+    pub effect: Effect,
     /// Not run before this time (epoch ms).
     pub due_at: i64,
 }
 
 /// What a [`Job`] does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum JobKind {
-    /// Execute an asynchronous system task (HTTP, starting a sub-workflow).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Run the asynchronous system task `task_id` (an HTTP call, `UPDATE_SECRET`, or
+    /// starting a `SUB_WORKFLOW`'s child).
     SystemTask,
-    /// Tell a parent workflow that its sub-workflow ended.
-    SubWorkflowEnded,
-    /// Start the failure workflow of a failed workflow.
+    /// Tell the workflow that its sub-workflow ended.
+    SubWorkflowEnded { child_id: String },
+    /// Start the failure workflow of the workflow, which has failed.
     FailureWorkflow,
-    /// Terminate a workflow (a sub-workflow whose parent was terminated).
-    TerminateWorkflow,
+    /// Terminate the workflow (a sub-workflow whose parent ended).
+    TerminateWorkflow { reason: Option<String> },
 }
 
-impl JobKind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
+impl Effect {
+    /// The stored name of the effect's kind.
+    pub fn kind_name(&self) -> &'static str {
         match self {
-            JobKind::SystemTask => "SYSTEM_TASK",
-            JobKind::SubWorkflowEnded => "SUB_WORKFLOW_ENDED",
-            JobKind::FailureWorkflow => "FAILURE_WORKFLOW",
-            JobKind::TerminateWorkflow => "TERMINATE_WORKFLOW",
+            Effect::SystemTask => "SYSTEM_TASK",
+            Effect::SubWorkflowEnded { .. } => "SUB_WORKFLOW_ENDED",
+            Effect::FailureWorkflow => "FAILURE_WORKFLOW",
+            Effect::TerminateWorkflow { .. } => "TERMINATE_WORKFLOW",
         }
     }
 
-    /// Parses a stored name.
-    pub fn parse(text: &str) -> Option<JobKind> {
-        match text {
-            "SYSTEM_TASK" => Some(JobKind::SystemTask),
-            "SUB_WORKFLOW_ENDED" => Some(JobKind::SubWorkflowEnded),
-            "FAILURE_WORKFLOW" => Some(JobKind::FailureWorkflow),
-            "TERMINATE_WORKFLOW" => Some(JobKind::TerminateWorkflow),
+    /// The stored parameters of the effect.
+    pub fn payload(&self) -> Value {
+        match self {
+            Effect::SystemTask | Effect::FailureWorkflow => Value::Null,
+            Effect::SubWorkflowEnded { child_id } => {
+                serde_json::json!({ "subWorkflowId": child_id })
+            }
+            Effect::TerminateWorkflow { reason } => serde_json::json!({ "reason": reason }),
+        }
+    }
+
+    /// The effect a stored kind name and parameters describe; None when they
+    /// describe none (the row is then dropped, never run).
+    pub fn decode(kind: &str, payload: &Value) -> Option<Effect> {
+        let text = |key: &str| payload.get(key).and_then(Value::as_str).map(str::to_string);
+        match kind {
+            "SYSTEM_TASK" => Some(Effect::SystemTask),
+            "SUB_WORKFLOW_ENDED" => Some(Effect::SubWorkflowEnded {
+                child_id: text("subWorkflowId")?,
+            }),
+            "FAILURE_WORKFLOW" => Some(Effect::FailureWorkflow),
+            "TERMINATE_WORKFLOW" => Some(Effect::TerminateWorkflow {
+                reason: text("reason"),
+            }),
             _ => None,
         }
     }

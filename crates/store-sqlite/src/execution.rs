@@ -8,8 +8,8 @@ use podium_core::error::CoreError;
 use podium_core::model::{PollData, Task, TaskExecLog, Workflow, WorkflowStatus};
 use podium_core::service::search::{TaskSearch, WorkflowSearch};
 use podium_core::store::{
-    ArchivedWorkflow, Claim, Committed, ExecutionStore, Job, JobKind, OnClaim, StoreError,
-    StoreResult, Txn, UnitOfWork,
+    ArchivedWorkflow, Claim, Committed, Effect, ExecutionStore, Job, OnClaim, StoreResult, Txn,
+    UnitOfWork,
 };
 use rusqlite::{OptionalExtension, params};
 
@@ -171,18 +171,24 @@ impl ExecutionStore for SqliteStore {
                     .map_err(map_err)?;
                 let mut jobs = Vec::with_capacity(rows.len());
                 for (id, kind, workflow_id, task_id, payload, due_at) in rows {
+                    let payload = serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null);
+                    let Some(effect) = Effect::decode(&kind, &payload) else {
+                        // A row that names no effect is dropped: it must not stop the
+                        // jobs behind it from running.
+                        tracing::warn!(job_id = %id, kind = %kind, workflow_id = %workflow_id, "dropping a stored job that names no known effect");
+                        conn.prepare_cached("DELETE FROM job WHERE id = ?1")
+                            .and_then(|mut s| s.execute([&id]))
+                            .map_err(map_err)?;
+                        continue;
+                    };
                     conn.prepare_cached("UPDATE job SET lease_until = ?2 WHERE id = ?1")
                         .and_then(|mut s| s.execute(params![id, now + lease_ms]))
                         .map_err(map_err)?;
-                    let Some(kind) = JobKind::parse(&kind) else {
-                        return Err(StoreError::Corrupt(format!("unknown job kind {kind}")).into());
-                    };
                     jobs.push(Job {
                         id,
-                        kind,
                         workflow_id,
                         task_id,
-                        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+                        effect,
                         due_at,
                     });
                 }

@@ -147,6 +147,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_payload_keys",
         include_str!("migrations/0006_payload_keys.sql"),
     ),
+    (
+        "0007_run_authority",
+        include_str!("migrations/0007_run_authority.sql"),
+    ),
 ];
 
 /// Maps a database error to a store error; uniqueness violations become conflicts.

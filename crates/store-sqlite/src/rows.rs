@@ -1,7 +1,7 @@
 //! Rows to model values and back: loading a workflow with its tasks, and writing a
 //! unit of work's changes.
 
-use podium_core::engine::state::WorkflowState;
+use podium_core::engine::state::{Authority, WorkflowState};
 use podium_core::error::CoreError;
 use podium_core::model::{Task, TaskStatus, Workflow, WorkflowStatus};
 use podium_core::store::{ArchivedWorkflow, ChangeSet, Committed, StoreError, StoreResult};
@@ -48,22 +48,51 @@ pub(crate) fn load_record(
     codec: &Codec,
     id: &str,
 ) -> StoreResult<Option<(Workflow, String, Option<i64>)>> {
+    Ok(load_row(conn, codec, id)?.map(|(workflow, revision, next, _)| (workflow, revision, next)))
+}
+
+/// A workflow's row: the record, its revision, next check and authority.
+type WorkflowRow = (Workflow, String, Option<i64>, Authority);
+
+fn load_row(conn: &Connection, codec: &Codec, id: &str) -> StoreResult<Option<WorkflowRow>> {
     let row = conn
-        .prepare_cached("SELECT json, def_revision, next_check_at FROM workflow WHERE id = ?1")
+        .prepare_cached(
+            "SELECT json, def_revision, next_check_at, authority FROM workflow WHERE id = ?1",
+        )
         .map_err(map_err)?
         .query_row([id], |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 row.get::<_, String>(1)?,
                 row.get::<_, Option<i64>>(2)?,
+                row.get::<_, Option<String>>(3)?,
             ))
         })
         .optional()
         .map_err(map_err)?;
-    match row {
-        Some((json, revision, next)) => Ok(Some((codec.decode_workflow(&json)?, revision, next))),
-        None => Ok(None),
+    let Some((json, revision, next, authority)) = row else {
+        return Ok(None);
+    };
+    let authority = match authority {
+        Some(text) => serde_json::from_str(&text).map_err(|e| corrupt("workflow authority", e))?,
+        None => Authority::default(),
+    };
+    Ok(Some((
+        codec.decode_workflow(&json)?,
+        revision,
+        next,
+        authority,
+    )))
+}
+
+/// The stored form of a run's authority: NULL when it records nothing.
+fn authority_column(authority: &Authority) -> StoreResult<Option<String>> {
+    if authority.is_empty() {
+        return Ok(None);
     }
+    serde_json::to_string(authority)
+        .map(Some)
+        .map_err(|e| StoreError::Backend(format!("encoding failed: {e}")))
 }
 
 /// A workflow with its tasks and definition.
@@ -73,7 +102,7 @@ pub(crate) fn load_state(
     codec: &Codec,
     id: &str,
 ) -> StoreResult<Option<WorkflowState>> {
-    let Some((workflow, revision, next_check)) = load_record(conn, codec, id)? else {
+    let Some((workflow, revision, next_check, authority)) = load_row(conn, codec, id)? else {
         return Ok(None);
     };
     let def = revisions.get(conn, &revision)?.ok_or_else(|| {
@@ -83,7 +112,7 @@ pub(crate) fn load_state(
     })?;
     let tasks = load_tasks(conn, codec, id)?;
     Ok(Some(WorkflowState::loaded(
-        workflow, def, revision, next_check, tasks,
+        workflow, def, revision, next_check, authority, tasks,
     )))
 }
 
@@ -98,13 +127,14 @@ pub(crate) fn load_state(
 
 const INSERT_WORKFLOW: &str = "INSERT INTO workflow (id, name, version, status, correlation_id,
     parent_workflow_id, parent_task_id, idempotency_key, priority, created_by, create_time,
-    start_time, end_time, update_time, next_check_at, def_revision, json)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+    start_time, end_time, update_time, next_check_at, def_revision, json, authority)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
 
 const UPDATE_WORKFLOW: &str = "UPDATE workflow SET name = ?2, version = ?3, status = ?4,
     correlation_id = ?5, parent_workflow_id = ?6, parent_task_id = ?7, idempotency_key = ?8,
     priority = ?9, created_by = ?10, create_time = ?11, start_time = ?12, end_time = ?13,
-    update_time = ?14, next_check_at = ?15, def_revision = ?16, json = ?17 WHERE id = ?1";
+    update_time = ?14, next_check_at = ?15, def_revision = ?16, json = ?17, authority = ?18
+    WHERE id = ?1";
 
 /// A workflow's columns as its row holds them, except the times and JSON that every
 /// update writes: what an update compares against to leave unchanged columns (and
@@ -130,6 +160,7 @@ struct OtherColumns {
     create_time: i64,
     start_time: i64,
     def_revision: String,
+    authority: Authority,
 }
 
 impl StoredColumns {
@@ -151,6 +182,7 @@ impl StoredColumns {
                 create_time: wf.create_time,
                 start_time: wf.start_time,
                 def_revision: state.def_revision.clone(),
+                authority: state.authority.clone(),
             },
         }
     }
@@ -240,6 +272,7 @@ fn write_workflow(
             state.next_check_at,
             state.def_revision,
             json,
+            authority_column(&state.authority)?,
         ])
         .map_err(map_err)?;
     Ok(())
@@ -407,10 +440,10 @@ pub(crate) fn persist_changes(
         .and_then(|mut s| {
             s.execute(params![
                 job.id,
-                job.kind.as_str(),
+                job.effect.kind_name(),
                 job.workflow_id,
                 job.task_id,
-                job.payload.to_string(),
+                job.effect.payload().to_string(),
                 job.due_at
             ])
         })

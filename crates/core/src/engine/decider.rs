@@ -5,12 +5,12 @@
 //!
 //! `decide` is pure: the same state, context and time give the same result.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::model::{
     RetryLogic, TaskDef, TaskStatus, TaskTimeoutPolicy, WorkflowStatus, WorkflowTimeoutPolicy,
 };
-use crate::store::{ChangeSet, Job, JobKind};
+use crate::store::{ChangeSet, Effect, Job};
 
 use super::context::EngineContext;
 use super::expr;
@@ -365,12 +365,14 @@ pub fn end_workflow(
     for child in children {
         out.job_adds.push(Job {
             id: ctx.ids.new_id(),
-            kind: JobKind::TerminateWorkflow,
+            effect: Effect::TerminateWorkflow {
+                reason: Some(format!(
+                    "Parent workflow has been terminated with status {}",
+                    end.status.as_str()
+                )),
+            },
             workflow_id: child,
             task_id: None,
-            payload: json!({
-                "reason": format!("Parent workflow has been terminated with status {}", end.status.as_str())
-            }),
             due_at: now,
         });
     }
@@ -395,10 +397,9 @@ pub fn end_workflow(
     {
         out.job_adds.push(Job {
             id: ctx.ids.new_id(),
-            kind: JobKind::FailureWorkflow,
+            effect: Effect::FailureWorkflow,
             workflow_id: state.id().to_string(),
             task_id: end.failed_task_id,
-            payload: Value::Null,
             due_at: now,
         });
     }
@@ -432,10 +433,11 @@ pub fn notify_parent(state: &WorkflowState, ctx: &EngineContext<'_>, out: &mut C
     {
         out.job_adds.push(Job {
             id: ctx.ids.new_id(),
-            kind: JobKind::SubWorkflowEnded,
+            effect: Effect::SubWorkflowEnded {
+                child_id: wf.workflow_id.clone(),
+            },
             workflow_id: parent.clone(),
             task_id: Some(parent_task.clone()),
-            payload: json!({ "subWorkflowId": wf.workflow_id }),
             due_at: ctx.now,
         });
     }

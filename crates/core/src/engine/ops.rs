@@ -36,6 +36,8 @@ pub struct StartParams {
     pub parent_workflow_task_id: Option<String>,
     pub re_run_from_workflow_id: Option<String>,
     pub event: Option<String>,
+    /// Whose authority the run carries besides its starter's.
+    pub authority: super::state::Authority,
 }
 
 /// A new workflow execution, decided once so its first tasks are scheduled.
@@ -72,6 +74,7 @@ pub fn start(
         ..Workflow::default()
     };
     let mut state = WorkflowState::new(workflow, def, revision);
+    state.authority = params.authority;
     schedule_first(&mut state, ctx, out);
     decide(&mut state, ctx, out);
     state
@@ -512,10 +515,9 @@ fn requeue_in_place(
     } else if kind.is_async_system() {
         out.job_adds.push(crate::store::Job {
             id: ctx.ids.new_id(),
-            kind: crate::store::JobKind::SystemTask,
+            effect: crate::store::Effect::SystemTask,
             workflow_id: task.workflow_instance_id.clone(),
             task_id: Some(task.task_id.clone()),
-            payload: Value::Null,
             due_at: ctx.now,
         });
     } else if kind == TaskKind::Wait

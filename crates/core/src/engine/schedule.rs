@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::model::{JsonMap, Task, TaskStatus, WorkflowTask};
-use crate::store::{ChangeSet, Job, JobKind, QueueMessage};
+use crate::store::{ChangeSet, Effect, Job, QueueMessage};
 
 use super::context::EngineContext;
 use super::duration::{parse_duration_seconds, parse_until_millis};
@@ -220,10 +220,9 @@ pub fn add_task(
     } else if kind.is_async_system() {
         out.job_adds.push(Job {
             id: ctx.ids.new_id(),
-            kind: JobKind::SystemTask,
+            effect: Effect::SystemTask,
             workflow_id: state.id().to_string(),
             task_id: Some(task_id),
-            payload: Value::Null,
             due_at: visible_at,
         });
     }

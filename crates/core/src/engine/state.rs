@@ -7,6 +7,33 @@ use std::sync::Arc;
 
 use crate::model::{Task, Workflow, WorkflowDef, WorkflowStatus};
 
+/// Whose authority a run carries besides its starter's (`workflow.createdBy`). The
+/// rules that fill it are in `exec::authority`; the engine only keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Authority {
+    /// Principals whose definitions the run trusts as its starter's own choice: the
+    /// starter and the author of the definition the starter started. Children and
+    /// failure workflows inherit them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vouched: Vec<String>,
+    /// Authors of definitions the run executes that its starter never approved:
+    /// everything the run does must be allowed to each of them as well.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cosigners: Vec<String>,
+}
+
+impl Authority {
+    /// Whether the run trusts `author`'s definitions as its starter's own choice.
+    pub fn vouches_for(&self, author: &str) -> bool {
+        self.vouched.iter().any(|v| v == author)
+    }
+
+    /// Whether nothing beyond the starter is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.vouched.is_empty() && self.cosigners.is_empty()
+    }
+}
+
 /// One workflow execution with its tasks.
 #[derive(Debug, Clone)]
 pub struct WorkflowState {
@@ -19,6 +46,8 @@ pub struct WorkflowState {
     pub def_revision: String,
     /// When the sweeper must look at this workflow next (timeouts, waits), if ever.
     pub next_check_at: Option<i64>,
+    /// Whose authority the run carries besides its starter's.
+    pub authority: Authority,
     tasks: Vec<Task>,
     dirty_tasks: BTreeSet<usize>,
     removed_tasks: Vec<String>,
@@ -36,6 +65,7 @@ impl WorkflowState {
             def,
             def_revision,
             next_check_at: None,
+            authority: Authority::default(),
             tasks: Vec::new(),
             dirty_tasks: BTreeSet::new(),
             removed_tasks: Vec::new(),
@@ -51,6 +81,7 @@ impl WorkflowState {
         def: Arc<WorkflowDef>,
         def_revision: String,
         next_check_at: Option<i64>,
+        authority: Authority,
         tasks: Vec<Task>,
     ) -> WorkflowState {
         WorkflowState {
@@ -58,6 +89,7 @@ impl WorkflowState {
             def,
             def_revision,
             next_check_at,
+            authority,
             tasks,
             dirty_tasks: BTreeSet::new(),
             removed_tasks: Vec::new(),

@@ -2,8 +2,8 @@
 
 use crate::model::{Task, WorkflowTask};
 
+crate::kinds! {
 /// A task type, parsed from a definition's `type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TaskKind {
     /// A worker task, queued for polling. Unknown types are worker tasks too.
     Simple,
@@ -21,6 +21,7 @@ pub enum TaskKind {
     UpdateSecret,
     /// A type Conductor has that Podium does not run yet.
     Unsupported,
+}
 }
 
 /// Task types Conductor defines that this version of Podium cannot run: definitions

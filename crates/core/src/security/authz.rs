@@ -50,6 +50,13 @@ impl ResourceType {
     pub fn noun(self) -> &'static str {
         self.target_type().noun()
     }
+
+    /// Whether resources of this kind are work that principals create from a
+    /// definition (executions, tasks and their queues), which ownership of the
+    /// definition never reaches.
+    pub fn is_work(self) -> bool {
+        matches!(self, ResourceType::Workflow | ResourceType::Task)
+    }
 }
 
 /// One resource: its type, its name, and for tasks the domain it is routed to.
@@ -340,6 +347,28 @@ impl Authorizer {
         }
     }
 
+    /// Allows creating a resource under a name: CREATE, or UPDATE when the name has
+    /// an owner other than the principal. A deleted resource's name stays its
+    /// owner's, so a delete frees no name for someone else to claim.
+    pub fn authorize_create(
+        &self,
+        principal: &Principal,
+        resource: Resource<'_>,
+    ) -> Result<(), CoreError> {
+        let owned_by_other = {
+            let directory = self.directory.read();
+            directory
+                .owner(resource.kind.target_type(), resource.name)
+                .is_some_and(|owner| owner != principal.id())
+        };
+        let access = if owned_by_other {
+            Access::Update
+        } else {
+            Access::Create
+        };
+        self.authorize(principal, access, resource)
+    }
+
     /// Whether `principal` may do `access` on `resource`, for filtering lists.
     pub fn can(&self, principal: &Principal, access: Access, resource: Resource<'_>) -> bool {
         self.allows(principal, access, resource)
@@ -443,7 +472,10 @@ fn find_grant<'d>(
 ) -> Option<Found<'d>> {
     let kind = resource.kind.target_type();
     let entry = directory.entry(kind, resource.name);
-    if entry.is_some_and(|e| e.owner.as_deref() == Some(principal.id())) {
+    // Owning a definition is the right to change it, never access to the executions
+    // and tasks other principals create from it.
+    if !resource.kind.is_work() && entry.is_some_and(|e| e.owner.as_deref() == Some(principal.id()))
+    {
         return Some(Found::Owner);
     }
     let domain = resource

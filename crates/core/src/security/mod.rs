@@ -5,6 +5,7 @@
 //! [`Authorizer::decide`]. Both read the same in-memory [`Directory`], which mirrors
 //! the store, so a change applies to the very next request.
 
+pub mod actor;
 pub mod authz;
 pub mod crypto;
 pub mod directory;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+pub use actor::{Actor, Cause};
 pub use authz::{Authorizer, Decision, Resource, ResourceType, RouteAccess, SecurityMode, Via};
 pub use directory::Directory;
 pub use model::{Access, Role};
@@ -129,11 +131,6 @@ impl Authenticator {
             None => principal_for_user(&directory, &claims.sub),
         }
     }
-
-    /// The principal the engine acts as.
-    pub fn system(&self) -> Principal {
-        Principal::system()
-    }
 }
 
 /// The application behind an access key, if the key is active and both still exist.
@@ -184,4 +181,15 @@ pub fn principal_for_user(directory: &Directory, user_id: &str) -> Result<Princi
         user.groups.clone(),
         None,
     ))
+}
+
+/// The principal with an id (a user id, or `app:<id>` for an application), as the
+/// directory knows it now: None when it no longer exists, or is a disabled user.
+pub fn principal_of(directory: &Directory, id: &str) -> Option<Principal> {
+    if let Some(app_id) = id.strip_prefix("app:") {
+        return directory
+            .application(app_id)
+            .map(Principal::resolved_application);
+    }
+    principal_for_user(directory, id).ok()
 }

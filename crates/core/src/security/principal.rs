@@ -98,6 +98,19 @@ impl Principal {
         }
     }
 
+    /// An application as a principal (no key), for questions about it and for work
+    /// done on its behalf.
+    pub(crate) fn resolved_application(app: &super::model::Application) -> Principal {
+        Principal::resolved(
+            app.user_id(),
+            PrincipalKind::Application,
+            app.name.clone(),
+            app.roles.iter().copied().collect(),
+            Vec::new(),
+            None,
+        )
+    }
+
     /// The directory's numbers for this principal's subjects.
     pub(crate) fn subject_ids(&self, directory: &Directory) -> Arc<[SubjectId]> {
         let generation = directory.subjects.generation;

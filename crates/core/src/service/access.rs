@@ -102,13 +102,18 @@ impl AccessControl {
             return Vec::new();
         }
         let directory = self.directory.read();
-        if directory.owner(target.kind, &target.id).is_some() {
-            return Vec::new();
+        let mut ops = Vec::new();
+        match directory.owner(target.kind, &target.id) {
+            // A name created again by someone allowed to update its owner's resource
+            // (an administrator, a manager role) stays its owner's.
+            Some(owner) if owner != principal.id() => return ops,
+            // Its owner creates it again (the name outlived a delete).
+            Some(_) => {}
+            None => ops.push(SecurityOp::PutOwner(Ownership {
+                target: target.clone(),
+                owner: principal.id().to_string(),
+            })),
         }
-        let mut ops = vec![SecurityOp::PutOwner(Ownership {
-            target: target.clone(),
-            owner: principal.id().to_string(),
-        })];
         for group_id in principal.groups() {
             let Some(group) = directory.group(group_id) else {
                 continue;
@@ -135,10 +140,13 @@ impl AccessControl {
         ops
     }
 
-    /// What deleting a resource removes: its owner and every grant on it.
+    /// What deleting a resource removes: every grant on it. Its owner stays, so
+    /// the name is not free for anyone else to claim (to create it again needs
+    /// UPDATE on it, see `Authorizer::authorize_create`): workflows that still
+    /// refer to it by name must never reach a resource someone else made.
     pub fn deletion_ops(&self, target: &Target) -> Vec<SecurityOp> {
         let directory = self.directory.read();
-        let mut ops = vec![SecurityOp::DeleteOwner(target.clone())];
+        let mut ops = Vec::new();
         for (subject, _) in directory.holders(target.kind, &target.id) {
             ops.push(SecurityOp::DeleteGrant {
                 subject: subject.clone(),

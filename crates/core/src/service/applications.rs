@@ -236,7 +236,10 @@ impl IdentityService {
     }
 
     /// Gives an application a role (`add`) or takes it away. Roles beyond WORKER,
-    /// METADATA_API and APPLICATION_CREATOR need an administrator either way.
+    /// METADATA_API and APPLICATION_CREATOR need an administrator either way, and
+    /// a principal who is not an administrator gives only a role it holds itself:
+    /// creating applications is no path to roles (or to the grants made to roles)
+    /// that the creator lacks.
     pub async fn change_role(
         &self,
         principal: &Principal,
@@ -253,6 +256,18 @@ impl IdentityService {
                 format!("take the {role} role from an application")
             };
             self.rt.authorizer.require_admin(principal, &what)?;
+        }
+        if add
+            && !principal.has_role(role)
+            && self
+                .rt
+                .authorizer
+                .require_admin(principal, "give a role")
+                .is_err()
+        {
+            return Err(CoreError::Forbidden(format!(
+                "You don't have permissions to give an application the {role} role: you do not hold it yourself"
+            )));
         }
         let mut app = self.application(id)?;
         app.roles.retain(|r| *r != role);

@@ -71,6 +71,20 @@ fn parse_target(target: Option<&RefRequest>) -> CoreResult<Target> {
     Ok(Target::new(kind, target.id.trim()))
 }
 
+/// Whether a grant of `access` on a definition reaches the work other principals
+/// create from it: READ, EXECUTE and DELETE on a workflow definition also read,
+/// operate and remove its executions; READ and EXECUTE on a task definition also
+/// read its tasks and poll its queue.
+pub fn reaches_work(kind: TargetType, access: Access) -> bool {
+    match kind {
+        TargetType::WorkflowDef => {
+            matches!(access, Access::Read | Access::Execute | Access::Delete)
+        }
+        TargetType::TaskDef => matches!(access, Access::Read | Access::Execute),
+        _ => false,
+    }
+}
+
 /// The resource a grant target governs, for authorization questions.
 fn resource_of(target: &Target) -> Resource<'_> {
     let kind = match target.kind {
@@ -88,12 +102,28 @@ fn resource_of(target: &Target) -> Resource<'_> {
 impl UserService {
     // ---- grants ------------------------------------------------------------------
 
-    /// Whether the principal may give or take grants on `target`: administrators on
-    /// anything, owners on what they own (not on tags or domains, which reach other
-    /// people's resources).
-    fn may_manage_grants(&self, principal: &Principal, target: &Target) -> CoreResult<()> {
+    /// Whether the principal may give (`giving`) or take grants on `target`:
+    /// administrators on anything; owners on what they own (not on tags or domains,
+    /// which reach other people's resources), but an owner gives no access that
+    /// reaches the work other principals create from a definition (see
+    /// [`reaches_work`]): owning a name is not a path to other people's executions
+    /// or tasks, for the owner or for anyone the owner chooses.
+    fn may_manage_grants(
+        &self,
+        principal: &Principal,
+        target: &Target,
+        giving: AccessSet,
+    ) -> CoreResult<()> {
         if self.rt.authorizer.require_admin(principal, "").is_ok() {
             return Ok(());
+        }
+        if let Some(access) = giving.iter().find(|a| reaches_work(target.kind, *a)) {
+            return Err(CoreError::Forbidden(format!(
+                "You don't have permissions to grant {} on {} {}: it reaches the executions and tasks others create from it, which only administrators may share",
+                access.name(),
+                target.kind.noun(),
+                target.id
+            )));
         }
         let owner = matches!(
             self.rt
@@ -153,7 +183,7 @@ impl UserService {
             return Err(CoreError::invalid("access must name at least one access"));
         }
         let subject = self.parse_subject(request.subject.as_ref())?;
-        self.may_manage_grants(principal, &target)?;
+        self.may_manage_grants(principal, &target, access)?;
         let held = self.held(&subject, &target);
         self.rt
             .access
@@ -174,7 +204,7 @@ impl UserService {
         let target = parse_target(request.target.as_ref())?;
         let access = parse_accesses(&request.access)?;
         let subject = self.parse_subject(request.subject.as_ref())?;
-        self.may_manage_grants(principal, &target)?;
+        self.may_manage_grants(principal, &target, AccessSet::EMPTY)?;
         let left = self.held(&subject, &target).minus(access);
         let op = if left.is_empty() {
             SecurityOp::DeleteGrant { subject, target }
@@ -205,7 +235,7 @@ impl UserService {
             kind: kind.to_string(),
             id: id.to_string(),
         }))?;
-        self.may_manage_grants(principal, &target)?;
+        self.may_manage_grants(principal, &target, AccessSet::EMPTY)?;
         let directory = self.rt.access.directory().read();
         let mut by_access: BTreeMap<&'static str, Vec<&Subject>> = BTreeMap::new();
         for (subject, access) in directory.holders(target.kind, &target.id) {

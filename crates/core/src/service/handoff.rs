@@ -16,11 +16,12 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::Runtime;
-use super::users::principal_of;
 use crate::engine::expr::{ENV_PREFIX, SECRETS_PREFIX, expression_spans, java_to_string, select};
+use crate::engine::state::Authority;
+use crate::exec::effects::{self, EngineAction};
 use crate::model::{JsonMap, Task, TaskExecLog, TaskResult, WorkflowDef};
 use crate::security::model::Access;
-use crate::security::{Principal, Resource, ResourceType, SecurityMode};
+use crate::security::{Principal, Resource, ResourceType};
 use crate::store::SecretKind;
 
 /// What masked values show as.
@@ -93,6 +94,7 @@ const CACHE_LIMIT: usize = 50_000;
 #[derive(Clone)]
 struct Known {
     starter: Option<String>,
+    authority: Authority,
     def: Arc<WorkflowDef>,
     revision: String,
 }
@@ -137,16 +139,18 @@ impl HandoffCache {
         self.checked.lock().remove(workflow_id);
     }
 
-    /// Remembers a workflow's starter and definition.
+    /// Remembers a workflow's starter, authority and definition.
     pub fn remember_workflow(
         &self,
         workflow_id: &str,
         starter: Option<String>,
+        authority: Authority,
         def: Arc<WorkflowDef>,
         revision: &str,
     ) {
         let known = Known {
             starter,
+            authority,
             def,
             revision: revision.to_string(),
         };
@@ -214,6 +218,7 @@ async fn workflow_of(rt: &Runtime, workflow_id: &str) -> Result<Known, String> {
         .ok_or("the workflow no longer exists")?;
     let known = Known {
         starter: state.workflow.created_by.clone(),
+        authority: state.authority.clone(),
         def: state.def.clone(),
         revision: state.def_revision.clone(),
     };
@@ -288,27 +293,12 @@ pub fn resource(kind: SecretKind, name: &str) -> Resource<'_> {
     }
 }
 
-/// The identity a workflow's secrets are read as; None when security is off.
-pub fn starter(rt: &Runtime, created_by: Option<&str>) -> Result<Option<Principal>, String> {
-    if rt.authorizer.mode() == SecurityMode::Disabled {
-        return Ok(None);
-    }
-    let id = created_by.ok_or("the workflow has no recorded starter to read secrets as")?;
-    let directory = rt.authorizer.directory().read();
-    principal_of(&directory, id)
-        .map(Some)
-        .map_err(|_| format!("the workflow's starter {id} no longer exists"))
-}
-
 /// Checks that `principal` may read every reference (at start, and at hand-off).
 pub fn check_readable<'r>(
     rt: &Runtime,
-    principal: Option<&Principal>,
+    principal: &Principal,
     refs: impl IntoIterator<Item = &'r Reference>,
 ) -> Result<(), &'r Reference> {
-    let Some(principal) = principal else {
-        return Ok(());
-    };
     for r in refs {
         if !rt
             .authorizer
@@ -320,14 +310,11 @@ pub fn check_readable<'r>(
     Ok(())
 }
 
-/// Why a reference cannot be read at hand-off: gone, or not readable by the starter.
-fn unreadable(rt: &Runtime, r: &Reference) -> String {
+/// Why a reference cannot be read at hand-off by `who` (one of the run's
+/// principals): gone, or not readable by them.
+pub fn unreadable(rt: &Runtime, who: &str, r: &Reference) -> String {
     if rt.vault.exists(r.kind, &r.name) {
-        format!(
-            "the workflow's starter may not read {} '{}'",
-            r.noun(),
-            r.name
-        )
+        format!("{who} may not read {} '{}'", r.noun(), r.name)
     } else {
         format!("{} '{}' does not exist", r.noun(), r.name)
     }
@@ -483,25 +470,38 @@ fn substitute(value: &mut Value, values: &Values<'_>) {
     }
 }
 
-/// Resolves a stored task's input for a system task runner: the values of the
-/// references its definition node writes, read as the workflow's starter. Returns
-/// the input and the secret values it now holds (to mask what comes back).
-pub async fn resolve_task(rt: &Runtime, task: &mut Task) -> Result<Vec<SecretText>, String> {
+/// Resolves a stored task's input for its worker (`action` is the hand-off) or a
+/// system task runner: the values of the references its definition node writes,
+/// read on behalf of the run's principals (its starter and cosigners). Returns the
+/// secret values the input now holds (to mask what comes back).
+pub async fn resolve_task(
+    rt: &Runtime,
+    task: &mut Task,
+    action: EngineAction,
+) -> Result<Vec<SecretText>, String> {
     if !has_references(&task.input_data) {
         return Ok(Vec::new());
     }
     let known = workflow_of(rt, &task.workflow_instance_id).await?;
     let template = rt.handoffs.template(&known, task);
-    // The starter's READ on every reference of the definition, checked again only
-    // when access control changed since the last check for this workflow.
+    // READ on every reference of the definition for each of the run's principals,
+    // checked again only when access control changed since the last check for this
+    // workflow.
     let version = rt.authorizer.directory().read().version();
     let checked = rt.handoffs.checked.lock().get(&task.workflow_instance_id) == Some(&version);
     if !checked {
-        let principal = starter(rt, known.starter.as_deref())?;
         let all = rt
             .handoffs
             .definition_references(&known.revision, &known.def);
-        check_readable(rt, principal.as_ref(), all.iter()).map_err(|r| unreadable(rt, r))?;
+        let scope = effects::Scope {
+            starter: known.starter.as_deref(),
+            authority: &known.authority,
+            run: None,
+            start: None,
+            references: Some(&all),
+            secret: None,
+        };
+        effects::authorize_need(rt, action, effects::Need::References, &scope)?;
         bounded_insert(
             &mut rt.handoffs.checked.lock(),
             task.workflow_instance_id.clone(),

@@ -7,6 +7,7 @@ use crate::model::{BulkResponse, Tag, TaskDef, WorkflowDef};
 use crate::security::model::{Target, TargetType};
 use crate::security::{Access, Principal, Resource};
 
+use super::names::{self, NameUse};
 use super::runtime::Runtime;
 use super::validation;
 
@@ -62,6 +63,35 @@ impl MetadataService {
         MetadataService { rt }
     }
 
+    /// Allows writing a workflow definition: a new version of an existing name is an
+    /// update of that definition, a new name a creation.
+    fn authorize_workflow_write(&self, principal: &Principal, name: &str) -> CoreResult<()> {
+        if self.rt.defs.workflow(name, None).is_some() {
+            self.rt
+                .authorizer
+                .authorize(principal, Access::Update, Resource::workflow_def(name))
+        } else {
+            self.authorize_new_name(principal, NameUse::Workflow, name)
+        }
+    }
+
+    /// Allows creating a definition under a new name: the create permission (UPDATE
+    /// when the name outlived a delete of someone else's definition), and no
+    /// definition the principal may not change already uses the name.
+    fn authorize_new_name(
+        &self,
+        principal: &Principal,
+        what: NameUse,
+        name: &str,
+    ) -> CoreResult<()> {
+        let resource = match what {
+            NameUse::TaskType => Resource::task_def(name),
+            _ => Resource::workflow_def(name),
+        };
+        self.rt.authorizer.authorize_create(principal, resource)?;
+        names::check_claim(&self.rt, principal, what, name)
+    }
+
     fn validate_task_def(def: &TaskDef, path: &str) -> Vec<ValidationError> {
         validation::task_def(def, path)
     }
@@ -92,15 +122,14 @@ impl MetadataService {
                 .get_task_def(&def.name)
                 .await?
                 .is_some();
-            let access = if exists {
-                Access::Update
+            if exists {
+                self.rt.authorizer.authorize(
+                    principal,
+                    Access::Update,
+                    Resource::task_def(&def.name),
+                )?;
             } else {
-                Access::Create
-            };
-            self.rt
-                .authorizer
-                .authorize(principal, access, Resource::task_def(&def.name))?;
-            if !exists {
+                self.authorize_new_name(principal, NameUse::TaskType, &def.name)?;
                 created.push(def.name.clone());
             }
         }
@@ -288,15 +317,7 @@ impl MetadataService {
         overwrite: bool,
     ) -> CoreResult<()> {
         let existing = self.rt.defs.workflow(&def.name, Some(def.version));
-        // A new version of an existing name is an update of that definition.
-        let access = if self.rt.defs.workflow(&def.name, None).is_some() {
-            Access::Update
-        } else {
-            Access::Create
-        };
-        self.rt
-            .authorizer
-            .authorize(principal, access, Resource::workflow_def(&def.name))?;
+        self.authorize_workflow_write(principal, &def.name)?;
         if existing.is_some() && !overwrite {
             return Err(CoreError::Conflict(format!(
                 "Workflow with name: {} and version: {} already exists",
@@ -321,14 +342,7 @@ impl MetadataService {
         let mut errors = Vec::new();
         for (index, def) in defs.into_iter().enumerate() {
             let existing = self.rt.defs.workflow(&def.name, Some(def.version));
-            let access = if self.rt.defs.workflow(&def.name, None).is_some() {
-                Access::Update
-            } else {
-                Access::Create
-            };
-            self.rt
-                .authorizer
-                .authorize(principal, access, Resource::workflow_def(&def.name))?;
+            self.authorize_workflow_write(principal, &def.name)?;
             match self.prepare_workflow_def(
                 principal,
                 def,

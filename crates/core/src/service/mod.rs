@@ -11,6 +11,7 @@ pub mod identity;
 pub mod jobs;
 pub mod masking;
 pub mod metadata;
+pub mod names;
 pub mod runtime;
 pub mod search;
 pub mod secrets;

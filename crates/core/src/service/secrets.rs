@@ -33,6 +33,20 @@ fn not_found(kind: SecretKind, name: &str) -> CoreError {
     }
 }
 
+/// Allows creating a secret or environment variable under a new name: the create
+/// permission (UPDATE when the name outlived a delete of someone else's value), and
+/// no workflow definition the principal may not change refers to the name.
+pub fn authorize_new(
+    rt: &Runtime,
+    principal: &Principal,
+    kind: SecretKind,
+    name: &str,
+) -> CoreResult<()> {
+    rt.authorizer
+        .authorize_create(principal, Resource::new(resource_type(kind), name))?;
+    super::names::check_claim(rt, principal, super::names::NameUse::Value(kind), name)
+}
+
 /// The API over the vault, for one kind (secrets or environment variables).
 #[derive(Clone)]
 pub struct SecretService {
@@ -78,13 +92,11 @@ impl SecretService {
     /// Creates (needs the create permission) or replaces (needs UPDATE) a value.
     pub async fn put(&self, principal: &Principal, name: &str, value: &str) -> CoreResult<()> {
         crate::service::vault::check_name(self.kind, name)?;
-        let exists = self.rt.vault.exists(self.kind, name);
-        let access = if exists {
-            Access::Update
+        if self.rt.vault.exists(self.kind, name) {
+            self.authorize(principal, Access::Update, name)?;
         } else {
-            Access::Create
-        };
-        self.authorize(principal, access, name)?;
+            authorize_new(&self.rt, principal, self.kind, name)?;
+        }
         let created = self
             .rt
             .vault

@@ -8,11 +8,13 @@ use std::time::Duration;
 use crate::engine::ops;
 use crate::engine::schedule::queue_name;
 use crate::error::{CoreError, CoreResult};
+use crate::exec::command::{self, Command, Target};
+use crate::exec::effects::EngineAction;
 use crate::model::{
     JsonMap, PollData, SearchResult, Task, TaskExecLog, TaskResult, TaskResultStatus, TaskStatus,
     TaskSummary,
 };
-use crate::security::{Access, Principal, Resource};
+use crate::security::{Access, Actor, Principal, Resource};
 use crate::store::Claim;
 
 use super::handoff;
@@ -89,11 +91,11 @@ impl TaskService {
             .as_deref()
             .map(str::trim)
             .filter(|d| !d.is_empty());
-        self.rt.authorizer.authorize(
-            principal,
-            Access::Execute,
-            Resource::task(&poll.task_type, domain),
-        )?;
+        let target = Target {
+            task: Some((&poll.task_type, domain)),
+            ..Target::default()
+        };
+        command::authorize(&self.rt, &Actor::caller(principal), Command::Poll, &target)?;
         let queue = queue_name(&poll.task_type, domain);
         let now = self.rt.now();
         if let Some(record) = self
@@ -151,7 +153,7 @@ impl TaskService {
                 out.push(task);
                 continue;
             }
-            match handoff::resolve_task(&self.rt, &mut task).await {
+            match handoff::resolve_task(&self.rt, &mut task, EngineAction::HandOff).await {
                 Ok(_) => out.push(task),
                 Err(reason) => self.fail_at_hand_off(&task, &reason).await,
             }
@@ -179,7 +181,9 @@ impl TaskService {
             sub_workflow_id: None,
             extend_lease: false,
         };
-        if let Err(err) = self.update(&Principal::system(), result).await {
+        // The engine fails what it could not hand over (the poller may not even be
+        // allowed to report on it).
+        if let Err(err) = self.apply_result(Actor::engine(), result).await {
             tracing::warn!(task_id = %task.task_id, error = %err, "could not fail the task");
         }
     }
@@ -193,9 +197,13 @@ impl TaskService {
         if result.task_id.trim().is_empty() {
             return Err(CoreError::invalid("Task ID cannot be null or empty"));
         }
-        let authorizer = self.rt.authorizer.clone();
+        self.apply_result(Actor::caller(principal), result).await
+    }
+
+    /// Applies a result to a task, reported by `actor`, who must be allowed to
+    /// update the task (the engine is, for a task it could not hand over).
+    async fn apply_result(&self, actor: Actor, result: TaskResult) -> CoreResult<Task> {
         let rt = self.rt.clone();
-        let principal = principal.clone();
         let mut result = result;
         // Values this node handed the task are masked here, off the store's writer;
         // otherwise (a restart since, an update without a poll) inside the unit.
@@ -217,11 +225,11 @@ impl TaskService {
                     .ok_or_else(|| CoreError::task_not_found(&task_id))?;
                 // Only a principal allowed to poll the task may update it.
                 let task = &state.tasks()[index];
-                authorizer.authorize(
-                    &principal,
-                    Access::Execute,
-                    Resource::task(&task.task_def_name, task.domain.as_deref()),
-                )?;
+                let target = Target {
+                    task: Some((&task.task_def_name, task.domain.as_deref())),
+                    ..Target::default()
+                };
+                command::authorize(&rt, &actor, Command::UpdateTask, &target)?;
                 // A worker echoing a secret it was handed does not store it.
                 if handed.is_none() {
                     let values = handoff::secret_values_of(&rt, &task.input_data);
@@ -367,10 +375,15 @@ impl TaskService {
         line: String,
     ) -> CoreResult<()> {
         let task = self.readable(principal, task_id).await?;
-        self.rt.authorizer.authorize(
-            principal,
-            Access::Execute,
-            Resource::task(&task.task_def_name, task.domain.as_deref()),
+        let target = Target {
+            task: Some((&task.task_def_name, task.domain.as_deref())),
+            ..Target::default()
+        };
+        command::authorize(
+            &self.rt,
+            &Actor::caller(principal),
+            Command::AddTaskLog,
+            &target,
         )?;
         let mut log = TaskExecLog {
             log: line.chars().take(MAX_LOG_CHARS).collect(),

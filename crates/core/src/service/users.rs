@@ -11,9 +11,9 @@ use super::identity::role_view;
 use super::runtime::Runtime;
 use crate::error::{CoreError, CoreResult};
 use crate::security::model::{
-    Access, AccessSet, Group, Role, Subject, SubjectType, TargetType, User, application_user_id,
+    Access, AccessSet, Group, Role, Subject, SubjectType, TargetType, User,
 };
-use crate::security::{Directory, Principal, PrincipalKind, principal_for_user};
+use crate::security::{Directory, Principal};
 use crate::store::SecurityOp;
 
 /// Longest id of a user or a group.
@@ -100,16 +100,7 @@ pub(super) fn parse_accesses(names: &[String]) -> CoreResult<AccessSet> {
 
 /// The principal a user id names: a user, or an application as `app:<id>`.
 pub fn principal_of(directory: &Directory, id: &str) -> CoreResult<Principal> {
-    if let Some(app_id) = id.strip_prefix("app:") {
-        let app = directory
-            .application(app_id)
-            .ok_or_else(|| user_not_found(id))?;
-        return Ok(Principal::resolved_application(app));
-    }
-    if directory.user(id).is_none() {
-        return Err(user_not_found(id));
-    }
-    principal_for_user(directory, id).map_err(|_| user_not_found(id))
+    crate::security::principal_of(directory, id).ok_or_else(|| user_not_found(id))
 }
 
 /// Users, groups and grants.
@@ -472,18 +463,4 @@ pub(super) fn grants_of_subject(directory: &Directory, subject: &Subject) -> Vec
             target: g.target,
         })
         .collect()
-}
-
-impl Principal {
-    /// An application as a principal (no key), for questions about it.
-    pub(crate) fn resolved_application(app: &crate::security::model::Application) -> Principal {
-        Principal::resolved(
-            application_user_id(&app.id),
-            PrincipalKind::Application,
-            app.name.clone(),
-            app.roles.iter().copied().collect(),
-            Vec::new(),
-            None,
-        )
-    }
 }

@@ -7,20 +7,22 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::engine::ops::{self, StartParams};
-use crate::engine::state::WorkflowState;
+use crate::engine::state::{Authority, WorkflowState};
 use crate::engine::{EngineContext, TaskKind};
 use crate::error::{CoreError, CoreResult};
+use crate::exec::authority::{self, Handover, RunNeeds};
+use crate::exec::command::{self, Command, Target};
 use crate::model::{
     BulkResponse, IdempotencyStrategy, RerunWorkflowRequest, SearchResult, SkipTaskRequest,
     StartWorkflowRequest, TaskStatus, Workflow, WorkflowDef, WorkflowRun, WorkflowStatusView,
     WorkflowSummary,
 };
-use crate::security::{Access, Principal, Resource};
+use crate::security::{Access, Actor, Cause, Principal, Resource};
 use crate::store::Txn;
 
 use super::masking;
 use super::runtime::Runtime;
-use super::search::{Filter, SearchValue, WorkflowField, WorkflowSearch};
+use super::search::{Filter, Op, SearchValue, WorkflowField, WorkflowSearch};
 use super::summary;
 use super::validation;
 
@@ -68,16 +70,16 @@ impl WorkflowService {
             .get_workflow(id)
             .await?
             .ok_or_else(|| CoreError::workflow_not_found(id))?;
-        self.authorize_execution(principal, Access::Read, &state.workflow)?;
+        self.authorize_execution(principal, Command::Read, &state.workflow)?;
         Ok(state)
     }
 
-    /// Authorizes `access` on a workflow execution (through its definition's name).
+    /// Authorizes a command on a workflow execution; returns its record.
     async fn authorize_on(
         &self,
         principal: &Principal,
         id: &str,
-        access: Access,
+        command: Command,
     ) -> CoreResult<Workflow> {
         let record = self
             .rt
@@ -86,29 +88,58 @@ impl WorkflowService {
             .get_workflow_record(id)
             .await?
             .ok_or_else(|| CoreError::workflow_not_found(id))?;
-        self.authorize_execution(principal, access, &record)?;
+        self.authorize_execution(principal, command, &record)?;
         Ok(record)
     }
 
-    /// Authorizes `access` on one execution: through its definition's grants, and
-    /// the principal that started it may always read it.
+    /// Authorizes a command that needs only an access on one execution.
     fn authorize_execution(
         &self,
         principal: &Principal,
-        access: Access,
+        command: Command,
         workflow: &Workflow,
     ) -> CoreResult<()> {
-        if access == Access::Read && workflow.created_by.as_deref() == Some(principal.id()) {
-            return Ok(());
-        }
-        self.rt.authorizer.authorize(
-            principal,
-            access,
-            Resource::workflow(&workflow.workflow_name),
-        )
+        let target = Target {
+            workflow: Some(workflow),
+            ..Target::default()
+        };
+        command::authorize(&self.rt, &Actor::caller(principal), command, &target)
     }
 
-    /// Resolves the definition a start names: inline (dynamic workflow) or registered.
+    /// Authorizes a command that (re)runs work or feeds a run data: the caller's
+    /// access on the execution and everything a run of `def` needs of the caller,
+    /// then of the run's own principals (its starter and cosigners) at this moment,
+    /// and of `def`'s author if the run does not vouch for them. Returns the
+    /// authority the run carries from now on.
+    fn authorize_rerun(
+        &self,
+        principal: &Principal,
+        command: Command,
+        state: &WorkflowState,
+        def: &WorkflowDef,
+        revision: &str,
+    ) -> CoreResult<Authority> {
+        let target = Target {
+            workflow: Some(&state.workflow),
+            run: Some(RunNeeds::of(&self.rt, def, revision)),
+            ..Target::default()
+        };
+        command::authorize(&self.rt, &Actor::caller(principal), command, &target)?;
+        let handover = Handover {
+            from: &state.workflow,
+            authority: &state.authority,
+            cause: Cause::Rerun,
+        };
+        authority::delegate(&self.rt, &handover, def, revision).map_err(|reason| {
+            CoreError::Forbidden(format!(
+                "You don't have permissions to run workflow {} again: {reason}",
+                state.workflow.workflow_name
+            ))
+        })
+    }
+
+    /// Resolves the definition a start names: inline (dynamic workflow) or registered,
+    /// and allows the caller everything a run of it does.
     async fn definition_for(
         &self,
         principal: &Principal,
@@ -119,30 +150,11 @@ impl WorkflowService {
         if !errors.is_empty() {
             return Err(CoreError::validation(errors));
         }
-        // Starting a workflow also needs EXECUTE on the worker tasks it schedules.
-        for task in def.all_tasks() {
-            if crate::engine::task_type::TaskKind::of(&task.task_type).is_worker_task() {
-                self.rt.authorizer.authorize(
-                    principal,
-                    Access::Execute,
-                    Resource::task_def(&task.name),
-                )?;
-            }
-        }
-        // And READ on every secret and environment variable its tasks refer to: they
-        // are read as the starter when the tasks are handed over.
-        for r in self
-            .rt
-            .handoffs
-            .definition_references(&revision, &def)
-            .iter()
-        {
-            self.rt.authorizer.authorize(
-                principal,
-                Access::Read,
-                super::handoff::resource(r.kind, &r.name),
-            )?;
-        }
+        let target = Target {
+            run: Some(RunNeeds::of(&self.rt, &def, &revision)),
+            ..Target::default()
+        };
+        command::authorize(&self.rt, &Actor::caller(principal), Command::Start, &target)?;
         Ok((def, revision))
     }
 
@@ -161,6 +173,9 @@ impl WorkflowService {
             if !errors.is_empty() {
                 return Err(CoreError::validation(errors));
             }
+            // The caller wrote it, whatever it claims.
+            def.created_by = Some(principal.id().to_string());
+            def.updated_by = Some(principal.id().to_string());
             self.rt.authorizer.authorize(
                 principal,
                 Access::Execute,
@@ -244,6 +259,7 @@ impl WorkflowService {
                 IdempotencyStrategy::FailOnRunning => replaces = Some(existing),
             }
         }
+        let authority = authority::for_start(principal, &def);
         let params = StartParams {
             input: request.input,
             correlation_id: request.correlation_id,
@@ -251,6 +267,7 @@ impl WorkflowService {
             task_to_domain: request.task_to_domain,
             created_by: Some(principal.id().to_string()),
             idempotency_key: key.clone(),
+            authority: authority.clone(),
             ..StartParams::default()
         };
         // Workflows that use secrets are remembered for their hand-offs, before their
@@ -260,7 +277,7 @@ impl WorkflowService {
             .handoffs
             .definition_references(&revision, &def)
             .is_empty())
-        .then(|| (self.rt.clone(), principal.id().to_string()));
+        .then(|| (self.rt.clone(), principal.id().to_string(), authority));
         let result = self
             .rt
             .mutate(replaces.clone(), move |txn, ctx| {
@@ -278,9 +295,9 @@ impl WorkflowService {
                 let state =
                     ops::start(def.clone(), revision.clone(), params, ctx, &mut txn.changes);
                 let id = state.id().to_string();
-                if let Some((rt, starter)) = remember {
+                if let Some((rt, starter, authority)) = remember {
                     rt.handoffs
-                        .remember_workflow(&id, Some(starter), def, &revision);
+                        .remember_workflow(&id, Some(starter), authority, def, &revision);
                 }
                 txn.changes.new_workflows.push(state);
                 Ok(id)
@@ -317,7 +334,7 @@ impl WorkflowService {
         match self.load(principal, id).await {
             Ok(state) => Ok(view(&state, include_tasks)),
             Err(CoreError::NotFound(message)) => {
-                let Some(archived) = self.archived(principal, id, Access::Read).await? else {
+                let Some(archived) = self.archived(principal, id, Command::Read).await? else {
                     return Err(CoreError::NotFound(message));
                 };
                 let mut workflow = archived.workflow;
@@ -341,12 +358,12 @@ impl WorkflowService {
         &self,
         principal: &Principal,
         id: &str,
-        access: Access,
+        command: Command,
     ) -> CoreResult<Option<crate::store::ArchivedWorkflow>> {
         let Some(archived) = self.rt.stores.execution.get_archived(id).await? else {
             return Ok(None);
         };
-        self.authorize_execution(principal, access, &archived.workflow)?;
+        self.authorize_execution(principal, command, &archived.workflow)?;
         Ok(Some(archived))
     }
 
@@ -354,7 +371,7 @@ impl WorkflowService {
     /// (for a restart).
     async fn restore(&self, principal: &Principal, id: &str) -> CoreResult<()> {
         let archived = self
-            .archived(principal, id, Access::Execute)
+            .archived(principal, id, Command::Restore)
             .await?
             .ok_or_else(|| CoreError::workflow_not_found(id))?;
         super::archive::restore(&self.rt, archived).await
@@ -368,7 +385,7 @@ impl WorkflowService {
         include_output: bool,
         include_variables: bool,
     ) -> CoreResult<WorkflowStatusView> {
-        let mut record = self.authorize_on(principal, id, Access::Read).await?;
+        let mut record = self.authorize_on(principal, id, Command::Read).await?;
         let masked = self.masked_fields(&record);
         masking::view_workflow(&mut record, &masked);
         Ok(WorkflowStatusView {
@@ -452,11 +469,12 @@ impl WorkflowService {
         Ok(out)
     }
 
+    /// Runs `f` on a workflow in one unit of work, once `command` is allowed.
     async fn change<F>(
         &self,
         principal: &Principal,
         id: &str,
-        access: Access,
+        command: Command,
         f: F,
     ) -> CoreResult<()>
     where
@@ -468,7 +486,21 @@ impl WorkflowService {
             + Send
             + 'static,
     {
-        self.authorize_on(principal, id, access).await?;
+        self.authorize_on(principal, id, command).await?;
+        self.apply(id, f).await
+    }
+
+    /// Runs `f` on a workflow in one unit of work.
+    async fn apply<F>(&self, id: &str, f: F) -> CoreResult<()>
+    where
+        F: FnOnce(
+                &mut WorkflowState,
+                &EngineContext<'_>,
+                &mut crate::store::ChangeSet,
+            ) -> CoreResult<()>
+            + Send
+            + 'static,
+    {
         let owned = id.to_string();
         self.rt
             .mutate(Some(id.to_string()), move |txn, ctx| {
@@ -481,9 +513,53 @@ impl WorkflowService {
             .await
     }
 
+    /// Runs `f` on a workflow once a command that re-runs its work, or feeds it
+    /// data, is allowed (see [`WorkflowService::authorize_rerun`]) for the definition
+    /// it will run: `other` when given, else its own. The run carries the authority
+    /// that check returns.
+    async fn rerun_with<F>(
+        &self,
+        principal: &Principal,
+        id: &str,
+        command: Command,
+        other: Option<(Arc<WorkflowDef>, String)>,
+        f: F,
+    ) -> CoreResult<()>
+    where
+        F: FnOnce(
+                &mut WorkflowState,
+                &EngineContext<'_>,
+                &mut crate::store::ChangeSet,
+            ) -> CoreResult<()>
+            + Send
+            + 'static,
+    {
+        let state = self
+            .rt
+            .stores
+            .execution
+            .get_workflow(id)
+            .await?
+            .ok_or_else(|| CoreError::workflow_not_found(id))?;
+        let (def, revision) = match &other {
+            Some((def, revision)) => (def.clone(), revision.clone()),
+            None => (state.def.clone(), state.def_revision.clone()),
+        };
+        let authority = self.authorize_rerun(principal, command, &state, &def, &revision)?;
+        self.apply(id, move |state, ctx, out| {
+            state.authority = authority;
+            state.touch();
+            f(state, ctx, out)
+        })
+        .await?;
+        // It may run another definition, with another authority, now.
+        self.rt.handoffs.forget_workflow(id);
+        Ok(())
+    }
+
     /// Pauses a workflow.
     pub async fn pause(&self, principal: &Principal, id: &str) -> CoreResult<()> {
-        self.change(principal, id, Access::Execute, |state, ctx, _| {
+        self.change(principal, id, Command::Pause, |state, ctx, _| {
             ops::pause(state, ctx)
         })
         .await
@@ -491,7 +567,7 @@ impl WorkflowService {
 
     /// Resumes a paused workflow.
     pub async fn resume(&self, principal: &Principal, id: &str) -> CoreResult<()> {
-        self.change(principal, id, Access::Execute, ops::resume)
+        self.change(principal, id, Command::Resume, ops::resume)
             .await
     }
 
@@ -503,7 +579,7 @@ impl WorkflowService {
         reason: Option<String>,
         trigger_failure_workflow: bool,
     ) -> CoreResult<()> {
-        self.change(principal, id, Access::Execute, move |state, ctx, out| {
+        self.change(principal, id, Command::Terminate, move |state, ctx, out| {
             ops::terminate(state, reason, trigger_failure_workflow, ctx, out)
         })
         .await
@@ -526,7 +602,7 @@ impl WorkflowService {
         {
             self.restore(principal, id).await?;
         }
-        let record = self.authorize_on(principal, id, Access::Execute).await?;
+        let record = self.authorize_on(principal, id, Command::Read).await?;
         let latest = if use_latest_definition {
             Some(
                 self.rt
@@ -539,18 +615,20 @@ impl WorkflowService {
         } else {
             None
         };
-        self.change(principal, id, Access::Execute, move |state, ctx, out| {
-            ops::restart(state, latest, ctx, out)
-        })
-        .await?;
-        // It may run another definition now.
-        self.rt.handoffs.forget_workflow(id);
-        Ok(())
+        let next = latest.clone();
+        self.rerun_with(
+            principal,
+            id,
+            Command::Restart,
+            latest,
+            move |state, ctx, out| ops::restart(state, next, ctx, out),
+        )
+        .await
     }
 
     /// Retries the failed tasks of an ended workflow.
     pub async fn retry(&self, principal: &Principal, id: &str) -> CoreResult<()> {
-        self.change(principal, id, Access::Execute, ops::retry)
+        self.rerun_with(principal, id, Command::Retry, None, ops::retry)
             .await
     }
 
@@ -561,9 +639,13 @@ impl WorkflowService {
         id: &str,
         request: RerunWorkflowRequest,
     ) -> CoreResult<String> {
-        self.change(principal, id, Access::Execute, move |state, ctx, out| {
-            ops::rerun(state, &request, ctx, out)
-        })
+        self.rerun_with(
+            principal,
+            id,
+            Command::Rerun,
+            None,
+            move |state, ctx, out| ops::rerun(state, &request, ctx, out),
+        )
         .await?;
         Ok(id.to_string())
     }
@@ -577,15 +659,19 @@ impl WorkflowService {
         request: SkipTaskRequest,
     ) -> CoreResult<()> {
         let reference = reference.to_string();
-        self.change(principal, id, Access::Execute, move |state, ctx, out| {
-            ops::skip(state, &reference, &request, ctx, out)
-        })
+        self.rerun_with(
+            principal,
+            id,
+            Command::SkipTask,
+            None,
+            move |state, ctx, out| ops::skip(state, &reference, &request, ctx, out),
+        )
         .await
     }
 
     /// Runs the decider on a workflow now.
     pub async fn decide(&self, principal: &Principal, id: &str) -> CoreResult<()> {
-        self.change(principal, id, Access::Execute, |state, ctx, out| {
+        self.change(principal, id, Command::Decide, |state, ctx, out| {
             crate::engine::decide(state, ctx, out);
             Ok(())
         })
@@ -594,7 +680,7 @@ impl WorkflowService {
 
     /// Deletes a workflow with its tasks. With `archive`, only an ended workflow.
     pub async fn remove(&self, principal: &Principal, id: &str, archive: bool) -> CoreResult<()> {
-        self.authorize_on(principal, id, Access::Delete).await?;
+        self.authorize_on(principal, id, Command::Remove).await?;
         let owned = id.to_string();
         self.rt
             .mutate(Some(id.to_string()), move |txn, _| {
@@ -619,10 +705,18 @@ impl WorkflowService {
         mut search: WorkflowSearch,
     ) -> CoreResult<SearchResult<WorkflowSummary>> {
         if let Some(names) = self.readable_names(principal) {
-            let allowed = Filter::In(
-                WorkflowField::WorkflowType,
-                names.into_iter().map(SearchValue::Text).collect(),
-            );
+            // Runs of the definitions it may read, and the runs it started itself.
+            let allowed = Filter::Or(vec![
+                Filter::In(
+                    WorkflowField::WorkflowType,
+                    names.into_iter().map(SearchValue::Text).collect(),
+                ),
+                Filter::Compare(
+                    WorkflowField::CreatedBy,
+                    Op::Eq,
+                    SearchValue::Text(principal.id().to_string()),
+                ),
+            ]);
             search.filter = Some(match search.filter.take() {
                 Some(filter) => Filter::And(vec![allowed, filter]),
                 None => allowed,
@@ -684,9 +778,12 @@ impl WorkflowService {
             match op(id.clone()).await {
                 Ok(()) => response.bulk_successful_results.push(Value::String(id)),
                 Err(err) => {
+                    if let CoreError::Internal(cause) = &err {
+                        tracing::warn!(workflow_id = %id, error = %cause, "a bulk operation failed");
+                    }
                     response
                         .bulk_error_results
-                        .insert(id, Value::String(err.to_string()));
+                        .insert(id, Value::String(err.public_message()));
                 }
             }
         }

@@ -26,7 +26,7 @@ use crate::model::{
     PollData, Tag, Task, TaskDef, TaskExecLog, TaskStatus, WorkflowDef, WorkflowStatus,
 };
 use crate::service::search::{TaskSearch, WorkflowSearch};
-use crate::store::{ChangeSet, Claim, Job, JobKind, QueueMessage, Stores, UnitOfWork};
+use crate::store::{ChangeSet, Claim, Effect, Job, QueueMessage, Stores, UnitOfWork};
 
 /// One conformance case.
 pub struct Case {

@@ -155,18 +155,18 @@ pub(super) async fn jobs_are_leased(stores: Stores) {
     let jobs = vec![
         Job {
             id: "j1".into(),
-            kind: JobKind::SystemTask,
+            effect: Effect::SubWorkflowEnded {
+                child_id: "c".into(),
+            },
             workflow_id: "w".into(),
             task_id: Some("t".into()),
-            payload: json!({"a": 1}),
             due_at: 100,
         },
         Job {
             id: "j2".into(),
-            kind: JobKind::FailureWorkflow,
+            effect: Effect::FailureWorkflow,
             workflow_id: "w".into(),
             task_id: None,
-            payload: Value::Null,
             due_at: 500,
         },
     ];
@@ -199,8 +199,12 @@ pub(super) async fn jobs_are_leased(stores: Stores) {
         .await
         .expect("claim");
     assert_eq!(due.len(), 1);
-    assert_eq!(due[0].payload, json!({"a": 1}));
-    assert_eq!(due[0].kind, JobKind::SystemTask);
+    assert_eq!(
+        due[0].effect,
+        Effect::SubWorkflowEnded {
+            child_id: "c".into()
+        }
+    );
     assert!(
         stores
             .execution

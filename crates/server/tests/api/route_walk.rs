@@ -20,6 +20,9 @@ enum Expect {
     AboutSelf,
     /// 200 with every item of a bulk request refused.
     BulkRefused,
+    /// 404, as for a workflow that does not exist: a caller who may not read an
+    /// execution does not learn that it exists.
+    Hidden,
 }
 
 /// Everything the walk needs to name: ids made by the admin.
@@ -238,7 +241,7 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
             Forbidden,
         ),
         ("PUT", "/api/workflow/decide/{id}") => {
-            r(format!("/api/workflow/decide/{wid}"), None, Forbidden)
+            r(format!("/api/workflow/decide/{wid}"), None, Hidden)
         }
         (_, p) if p.starts_with("/api/workflow/bulk/") => {
             r(path.into(), Some(json!([wid])), BulkRefused)
@@ -247,7 +250,7 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
             r("/api/workflow/walk_flow".into(), Some(json!({})), Forbidden)
         }
         ("GET", "/api/workflow/{id}") | ("DELETE", "/api/workflow/{id}") => {
-            r(format!("/api/workflow/{wid}"), None, Forbidden)
+            r(format!("/api/workflow/{wid}"), None, Hidden)
         }
         ("POST", "/api/workflow/{id}/correlated") => r(
             "/api/workflow/walk_flow/correlated".into(),
@@ -262,7 +265,7 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
         ("PUT", "/api/workflow/{id}/skiptask/{reference}") => r(
             format!("/api/workflow/{wid}/skiptask/a"),
             Some(json!({})),
-            Forbidden,
+            Hidden,
         ),
         ("GET", "/api/secrets" | "/api/secrets-v2" | "/api/environment") => {
             r(path.into(), None, Nothing)
@@ -284,7 +287,7 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
         }
         (_, p) if p.starts_with("/api/workflow/{id}/") => {
             let body = (method == "POST").then(|| json!({}));
-            r(path.replace("{id}", wid), body, Forbidden)
+            r(path.replace("{id}", wid), body, Hidden)
         }
         _ => None,
     }
@@ -396,6 +399,11 @@ async fn every_route_is_closed_to_strangers() {
         let answer = app.call_as(Some(&token), &method, &concrete, body).await;
         let fine = match expect {
             Expect::Forbidden => answer.status == 403,
+            Expect::Hidden => {
+                answer.status == 404
+                    && answer.json()["message"]
+                        == format!("Workflow with id: {} not found.", fixture.workflow_id)
+            }
             Expect::Nothing => answer.status == 200 && is_empty(&answer),
             Expect::AboutSelf => answer.status == 200 && !answer.text.contains("walk_task"),
             Expect::BulkRefused => {
@@ -404,9 +412,12 @@ async fn every_route_is_closed_to_strangers() {
                     && body["bulkSuccessfulResults"]
                         .as_array()
                         .is_some_and(Vec::is_empty)
-                    && body["bulkErrorResults"]
-                        .as_object()
-                        .is_some_and(|errors| errors.len() == 1)
+                    && body["bulkErrorResults"].as_object().is_some_and(|errors| {
+                        errors.len() == 1
+                            && errors
+                                .values()
+                                .all(|e| e.as_str().is_some_and(|e| e.ends_with("not found.")))
+                    })
             }
         };
         assert!(

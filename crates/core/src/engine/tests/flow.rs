@@ -246,7 +246,7 @@ fn terminate_ends_the_workflow_with_its_status_and_output() {
         h.out
             .job_adds
             .iter()
-            .any(|j| j.kind == JobKind::FailureWorkflow)
+            .any(|j| j.effect == Effect::FailureWorkflow)
     );
     let statuses: HashMap<String, TaskStatus> = h.tasks().into_iter().collect();
     assert_eq!(statuses["a"], TaskStatus::Canceled);

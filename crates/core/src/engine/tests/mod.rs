@@ -19,7 +19,7 @@ use crate::model::{
     JsonMap, RerunWorkflowRequest, SkipTaskRequest, TaskDef, TaskResult, TaskResultStatus,
     TaskStatus, WorkflowDef, WorkflowStatus,
 };
-use crate::store::{ChangeSet, JobKind};
+use crate::store::{ChangeSet, Effect};
 
 #[derive(Default)]
 struct Defs(HashMap<String, Arc<TaskDef>>);

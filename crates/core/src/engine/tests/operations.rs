@@ -281,7 +281,7 @@ fn http_and_sub_workflow_tasks_become_jobs() {
     );
     assert!(h.queued().is_empty());
     assert_eq!(h.out.job_adds.len(), 1);
-    assert_eq!(h.out.job_adds[0].kind, JobKind::SystemTask);
+    assert_eq!(h.out.job_adds[0].effect, Effect::SystemTask);
     h.complete("call", json!({"response": {"body": {"id": 9}}}));
     let child = &h.state().tasks()[1];
     assert_eq!(child.task_type, "SUB_WORKFLOW");

@@ -1,0 +1,163 @@
+//! Every command a request makes on workflow executions and tasks, with what it
+//! needs of its caller. Services authorize a command here and nowhere else; a new
+//! command cannot compile without a declaration (the match has no default arm).
+
+use super::authority::{self, RunNeeds};
+use crate::error::{CoreError, CoreResult};
+use crate::model::Workflow;
+use crate::security::authz::refusal;
+use crate::security::{Access, Actor, Resource};
+use crate::service::Runtime;
+
+crate::kinds! {
+    /// What a request asks of workflow executions and tasks.
+    pub enum Command {
+        /// Start a workflow (by name, with an inline definition, or execute-and-wait).
+        Start,
+        /// Read an execution (and its tasks).
+        Read,
+        Pause,
+        Resume,
+        Terminate,
+        /// Restart an ended run from the beginning (possibly on the latest definition).
+        Restart,
+        /// Bring an archived run back into the live tables, to restart it.
+        Restore,
+        /// Retry the failed tasks of an ended run.
+        Retry,
+        /// Rerun an ended run from a task, possibly with new input.
+        Rerun,
+        /// Skip a task of a running run, possibly with its input and output.
+        SkipTask,
+        /// Run the decider on a run now.
+        Decide,
+        /// Delete a run.
+        Remove,
+        /// Poll a task type's queue.
+        Poll,
+        /// Report a task's result (or update it by reference name).
+        UpdateTask,
+        /// Append to a task's log.
+        AddTaskLog,
+    }
+}
+
+/// What a command needs of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Everything a run of the workflow's definition does (`authority::check_run`):
+    /// commands that start work or put data into a run need what a start needs, so
+    /// nobody re-runs work, or feeds it input, beyond what they could start.
+    Run,
+    /// An access on the execution (its definition's grants, or having started it).
+    Execution(Access),
+    /// An access on the task (its type and the domain it is routed to).
+    Task(Access),
+}
+
+impl Command {
+    /// The declaration: what the command needs of its caller.
+    pub fn needs(self) -> &'static [Need] {
+        use Need::*;
+        match self {
+            Command::Start => &[Run],
+            Command::Read => &[Execution(Access::Read)],
+            Command::Pause
+            | Command::Resume
+            | Command::Terminate
+            | Command::Decide
+            | Command::Restore => &[Execution(Access::Execute)],
+            Command::Restart | Command::Retry | Command::Rerun | Command::SkipTask => {
+                &[Execution(Access::Execute), Run]
+            }
+            Command::Remove => &[Execution(Access::Delete)],
+            Command::Poll | Command::UpdateTask | Command::AddTaskLog => &[Task(Access::Execute)],
+        }
+    }
+}
+
+/// What a command acts on, for checking its needs.
+#[derive(Default)]
+pub struct Target<'a> {
+    /// The execution.
+    pub workflow: Option<&'a Workflow>,
+    /// The definition a run would execute.
+    pub run: Option<RunNeeds<'a>>,
+    /// The task's type and domain.
+    pub task: Option<(&'a str, Option<&'a str>)>,
+}
+
+/// Allows a command, checking each of its needs for the actor. A caller who may not
+/// even read an execution hears that it does not exist, as for a missing one. Fails
+/// closed when a need's subject is missing.
+pub fn authorize(
+    rt: &Runtime,
+    actor: &Actor,
+    command: Command,
+    target: &Target<'_>,
+) -> CoreResult<()> {
+    let principal = actor.principal();
+    for need in command.needs() {
+        match need {
+            Need::Run => {
+                let needs = target
+                    .run
+                    .as_ref()
+                    .ok_or_else(|| missing(command, "a definition"))?;
+                authority::check_run(rt, &principal, needs)?;
+            }
+            Need::Execution(access) => {
+                let workflow = target
+                    .workflow
+                    .ok_or_else(|| missing(command, "an execution"))?;
+                if !authority::may_access_execution(rt, &principal, *access, workflow) {
+                    if !authority::may_access_execution(rt, &principal, Access::Read, workflow) {
+                        return Err(CoreError::workflow_not_found(&workflow.workflow_id));
+                    }
+                    return Err(refusal(
+                        *access,
+                        Resource::workflow(&workflow.workflow_name),
+                    ));
+                }
+            }
+            Need::Task(access) => {
+                let (task_type, domain) = target.task.ok_or_else(|| missing(command, "a task"))?;
+                rt.authorizer
+                    .authorize(&principal, *access, Resource::task(task_type, domain))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn missing(command: Command, what: &str) -> CoreError {
+    CoreError::Internal(format!("{command:?} was authorized without {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command declares something to check, and every command that starts or
+    /// re-runs work needs what a start needs.
+    #[test]
+    fn every_command_declares_its_needs() {
+        for command in Command::ALL {
+            let needs = command.needs();
+            assert!(!needs.is_empty(), "{command:?} checks nothing");
+            let reruns = matches!(
+                command,
+                Command::Start
+                    | Command::Restart
+                    | Command::Retry
+                    | Command::Rerun
+                    | Command::SkipTask
+            );
+            assert_eq!(
+                needs.contains(&Need::Run),
+                reruns,
+                "{command:?}: commands that start work or feed a run data need what a start needs, others do not"
+            );
+        }
+    }
+}

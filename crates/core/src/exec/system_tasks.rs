@@ -1,0 +1,217 @@
+//! The system tasks the engine runs itself, on behalf of the run's principals: an
+//! `HTTP` call with the secrets its definition node names, and `UPDATE_SECRET`,
+//! which writes a secret as each of them would have to (UPDATE on an existing
+//! secret, the create permission for a new name).
+
+use serde_json::Value;
+
+use super::delegated::{Then, fail_task};
+use super::effects::{self, EngineAction, Scope};
+use crate::engine::http::{self, HttpCaller};
+use crate::engine::ops;
+use crate::error::CoreResult;
+use crate::model::{JsonMap, Task, TaskResult, TaskResultStatus};
+use crate::security::model::{Target, TargetType};
+use crate::security::{Actor, Cause};
+use crate::service::Runtime;
+use crate::service::handoff::{self, SecretText};
+use crate::store::{Job, SecretKind};
+
+/// Puts the values of the task's references into the copy the runner uses, or fails
+/// the task with the reason.
+async fn hand_over(
+    rt: &Runtime,
+    job: &Job,
+    task: &mut Task,
+    action: EngineAction,
+) -> CoreResult<Option<Vec<SecretText>>> {
+    match handoff::resolve_task(rt, task, action).await {
+        Ok(handed) => Ok(Some(handed)),
+        Err(reason) => {
+            let reason = format!("Cannot hand the task over: {reason}");
+            fail_task(
+                rt,
+                job,
+                task.workflow_instance_id.clone(),
+                task.task_id.clone(),
+                reason,
+                Then::Decide,
+            )
+            .await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Runs an `HTTP` task.
+pub(super) async fn http(
+    rt: &Runtime,
+    caller: &dyn HttpCaller,
+    job: Job,
+    mut task: Task,
+) -> CoreResult<()> {
+    let Some(handed) = hand_over(rt, &job, &mut task, EngineAction::HttpCall).await? else {
+        return Ok(());
+    };
+    let workflow_id = task.workflow_instance_id;
+    let task_id = task.task_id;
+    let call = match http::call_from_input(&task.input_data) {
+        Ok(call) => call,
+        Err(mut reason) => {
+            handoff::mask_text_values(&mut reason, &handed);
+            return fail_task(rt, &job, workflow_id, task_id, reason, Then::Decide).await;
+        }
+    };
+    let (status, output, reason) = match caller.call(call).await {
+        Ok(answer) => {
+            let output = http::output_of(&answer);
+            match http::failure_reason(&answer) {
+                None => (TaskResultStatus::Completed, output, None),
+                Some(reason) => (TaskResultStatus::Failed, output, Some(reason)),
+            }
+        }
+        Err(reason) => (
+            TaskResultStatus::Failed,
+            JsonMap::new(),
+            Some(format!("Failed to invoke HTTP task due to: {reason}")),
+        ),
+    };
+    let mut result = result_of(workflow_id.clone(), task_id, status, output, reason);
+    // A response echoing a secret the request carried does not store it.
+    handoff::mask_result(&mut result, &handed);
+    finish_task(rt, &job, workflow_id, result).await
+}
+
+/// `UPDATE_SECRET`: upserts `_secrets.secretKey` with `_secrets.secretValue`, on
+/// behalf of the run's principals. Missing fields terminate the workflow.
+pub(super) async fn update_secret(rt: &Runtime, job: Job, mut task: Task) -> CoreResult<()> {
+    if hand_over(rt, &job, &mut task, EngineAction::UpdateSecret)
+        .await?
+        .is_none()
+    {
+        return Ok(());
+    }
+    let workflow_id = task.workflow_instance_id.clone();
+    let task_id = task.task_id.clone();
+    let fields = task.input_data.get("_secrets").and_then(Value::as_object);
+    let text = |field: &str| {
+        fields
+            .and_then(|f| f.get(field))
+            .and_then(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Null => None,
+                other => Some(other.to_string()),
+            })
+            .filter(|s| !s.is_empty())
+    };
+    let (Some(key), Some(value)) = (text("secretKey"), text("secretValue")) else {
+        let reason = "UPDATE_SECRET needs _secrets.secretKey and _secrets.secretValue in its input, both non-empty".to_string();
+        return fail_task(rt, &job, workflow_id, task_id, reason, Then::Terminate).await;
+    };
+    let outcome = write_secret(rt, &workflow_id, &key, &value).await;
+    match outcome {
+        Ok(()) => {
+            let result = result_of(
+                workflow_id.clone(),
+                task_id,
+                TaskResultStatus::Completed,
+                JsonMap::new(),
+                None,
+            );
+            finish_task(rt, &job, workflow_id, result).await
+        }
+        Err(mut reason) => {
+            handoff::mask_text_values(&mut reason, &[std::sync::Arc::from(value.as_str())]);
+            fail_task(rt, &job, workflow_id, task_id, reason, Then::Decide).await
+        }
+    }
+}
+
+/// Writes a secret for a run, once every principal it acts for may.
+async fn write_secret(
+    rt: &Runtime,
+    workflow_id: &str,
+    key: &str,
+    value: &str,
+) -> Result<(), String> {
+    let state = rt
+        .stores
+        .execution
+        .get_workflow(workflow_id)
+        .await
+        .map_err(|_| "the workflow could not be read".to_string())?
+        .ok_or("the workflow no longer exists")?;
+    let references = rt
+        .handoffs
+        .definition_references(&state.def_revision, &state.def);
+    let starter = state.workflow.created_by.as_deref();
+    let scope = Scope {
+        starter,
+        authority: &state.authority,
+        run: Some(&state.workflow),
+        start: None,
+        references: Some(&references),
+        secret: Some(key),
+    };
+    effects::authorize(rt, EngineAction::UpdateSecret, &scope)?;
+    let by = starter.unwrap_or("podium:system");
+    let created = rt
+        .vault
+        .put(SecretKind::Secret, key, value, by, rt.now())
+        .await
+        .map_err(|e| e.to_string())?;
+    if created {
+        // The starter owns what its workflow created.
+        let owner = {
+            let directory = rt.authorizer.directory().read();
+            Actor::on_behalf_of(&directory, rt.authorizer.mode(), starter, Cause::SystemTask)?
+                .principal()
+        };
+        let target = Target::new(TargetType::SecretName, key.to_string());
+        let ops = rt.access.creation_ops(&owner, target);
+        rt.access.commit(ops).await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn result_of(
+    workflow_id: String,
+    task_id: String,
+    status: TaskResultStatus,
+    output: JsonMap,
+    reason: Option<String>,
+) -> TaskResult {
+    TaskResult {
+        workflow_instance_id: workflow_id,
+        task_id,
+        reason_for_incompletion: reason,
+        callback_after_seconds: 0,
+        worker_id: None,
+        status,
+        output_data: output,
+        logs: Vec::new(),
+        external_output_payload_storage_path: None,
+        sub_workflow_id: None,
+        extend_lease: false,
+    }
+}
+
+/// Finishes a system task with a result, in the unit of work that deletes its job.
+async fn finish_task(
+    rt: &Runtime,
+    job: &Job,
+    workflow_id: String,
+    result: TaskResult,
+) -> CoreResult<()> {
+    let job_id = job.id.clone();
+    rt.mutate(Some(workflow_id), move |txn, ctx| {
+        let mut changes = std::mem::take(&mut txn.changes);
+        if let Some(state) = txn.state.as_mut() {
+            ops::apply_result(state, &result, ctx, &mut changes)?;
+        }
+        changes.job_deletes.push(job_id);
+        txn.changes = changes;
+        Ok(())
+    })
+    .await
+}
