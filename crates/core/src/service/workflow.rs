@@ -602,7 +602,7 @@ impl WorkflowService {
         {
             self.restore(principal, id).await?;
         }
-        let record = self.authorize_on(principal, id, Command::Read).await?;
+        let record = self.authorize_on(principal, id, Command::Restore).await?;
         let latest = if use_latest_definition {
             Some(
                 self.rt

@@ -4,9 +4,12 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod archive;
+mod delegation;
+mod engine_walk;
 mod errors;
 mod helpers;
 mod lifecycle;
+mod names;
 mod queues;
 mod route_walk;
 mod secret_keys;
