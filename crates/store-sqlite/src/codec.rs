@@ -1,7 +1,8 @@
 //! Workflows and tasks as row JSON and back. Once the server gives the store a
-//! [`PayloadSealer`], the values of `_secrets` and `_masked` maps are sealed on the
-//! way in and opened on the way out, so the live tables never hold them in plain
-//! text. Archived rows are written already redacted and never go through it.
+//! [`PayloadSealer`], the values of `_secrets` and `_masked` maps, and the values a
+//! run masks wherever they went, are sealed on the way in and opened on the way
+//! out, so the live tables never hold them in plain text. Archived rows are written
+//! already redacted and never go through it.
 
 use std::sync::{Arc, OnceLock};
 
@@ -27,23 +28,38 @@ impl Codec {
         let _ = self.sealer.set(sealer);
     }
 
+    /// A workflow's row JSON; `masked` are the values its run masks.
     pub(crate) fn encode_workflow(
         &self,
         conn: &Connection,
         workflow: &Workflow,
+        masked: &[Arc<str>],
     ) -> StoreResult<String> {
-        self.encode(conn, &workflow.workflow_id, workflow)
+        self.encode(conn, &workflow.workflow_id, workflow, masked)
     }
 
-    pub(crate) fn encode_task(&self, conn: &Connection, task: &Task) -> StoreResult<String> {
-        self.encode(conn, &task.workflow_instance_id, task)
+    /// A task's row JSON; `masked` are the values its run masks.
+    pub(crate) fn encode_task(
+        &self,
+        conn: &Connection,
+        task: &Task,
+        masked: &[Arc<str>],
+    ) -> StoreResult<String> {
+        self.encode(conn, &task.workflow_instance_id, task, masked)
     }
 
     pub(crate) fn decode_workflow(&self, json: &str) -> StoreResult<Workflow> {
-        self.decode(json, "workflow", "workflowId")
+        self.decode(json, "workflow", "workflowId").map(|(w, _)| w)
     }
 
     pub(crate) fn decode_task(&self, json: &str) -> StoreResult<Task> {
+        self.decode(json, "task", "workflowInstanceId")
+            .map(|(t, _)| t)
+    }
+
+    /// A task, and the texts its row held sealed for holding masked values (to seal
+    /// again when the row is rewritten without its run at hand).
+    pub(crate) fn decode_task_keeping(&self, json: &str) -> StoreResult<(Task, Vec<Arc<str>>)> {
         self.decode(json, "task", "workflowInstanceId")
     }
 
@@ -54,17 +70,18 @@ impl Codec {
         conn: &Connection,
         workflow_id: &str,
         value: &T,
+        masked: &[Arc<str>],
     ) -> StoreResult<String> {
         let json = plain(value)?;
         let Some(sealer) = self.sealer.get() else {
             return Ok(json);
         };
-        if !may_hold_sealable(&json) {
+        if !may_hold_sealable(&json) && masked.is_empty() {
             return Ok(json);
         }
         let mut tree = serde_json::to_value(value)
             .map_err(|e| StoreError::Backend(format!("encoding failed: {e}")))?;
-        if let Some(key_id) = sealer.seal(workflow_id, &mut tree)? {
+        if let Some(key_id) = sealer.seal(workflow_id, &mut tree, masked)? {
             conn.prepare_cached("INSERT OR IGNORE INTO payload_key (key_id) VALUES (?1)")
                 .and_then(|mut s| s.execute([key_id]))
                 .map_err(map_err)?;
@@ -77,9 +94,11 @@ impl Codec {
         json: &str,
         what: &str,
         id_field: &str,
-    ) -> StoreResult<T> {
+    ) -> StoreResult<(T, Vec<Arc<str>>)> {
         if !holds_sealed(json) {
-            return serde_json::from_str(json).map_err(|e| corrupt(what, e));
+            return serde_json::from_str(json)
+                .map(|v| (v, Vec::new()))
+                .map_err(|e| corrupt(what, e));
         }
         let sealer = self.sealer.get().ok_or_else(|| {
             StoreError::Corrupt(format!(
@@ -92,8 +111,9 @@ impl Codec {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        sealer.open(&workflow_id, &mut tree)?;
-        serde_json::from_value(tree).map_err(|e| corrupt(what, e))
+        let sealed_texts = sealer.open(&workflow_id, &mut tree)?;
+        let value = serde_json::from_value(tree).map_err(|e| corrupt(what, e))?;
+        Ok((value, sealed_texts))
     }
 }
 

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use podium_core::engine::state::WorkflowState;
 use podium_core::error::CoreError;
 use podium_core::model::{PollData, Task, TaskExecLog, Workflow, WorkflowStatus};
+use podium_core::service::masking::run_masked_values;
 use podium_core::service::search::{TaskSearch, WorkflowSearch};
 use podium_core::store::{
     ArchivedWorkflow, Claim, Committed, Effect, ExecutionStore, Job, OnClaim, StoreResult, Txn,
@@ -90,26 +91,29 @@ impl ExecutionStore for SqliteStore {
                     conn.prepare_cached("DELETE FROM queue WHERE id = ?1")
                         .and_then(|mut s| s.execute([queue_id]))
                         .map_err(map_err)?;
-                    let held = ctx
-                        .cache
-                        .get_mut(&workflow_id)
-                        .and_then(|state| state.tasks().iter().find(|t| t.task_id == task_id).cloned());
+                    // The values the run masks are sealed again as the row is
+                    // rewritten: from the run when the writer holds it, else the
+                    // texts the row held sealed.
+                    let held = ctx.cache.get_mut(&workflow_id).and_then(|state| {
+                        let task = state.tasks().iter().find(|t| t.task_id == task_id).cloned()?;
+                        Some((task, run_masked_values(state)))
+                    });
                     let task = match held {
-                        Some(task) => Some(task),
+                        Some(held) => Some(held),
                         None => conn
                             .prepare_cached("SELECT json FROM task WHERE id = ?1")
                             .and_then(|mut s| s.query_row([&task_id], |row| row.get::<_, String>(0)).optional())
                             .map_err(map_err)?
-                            .map(|json| codec.decode_task(&json))
+                            .map(|json| codec.decode_task_keeping(&json))
                             .transpose()?,
                     };
-                    let Some(mut task) = task else { continue };
+                    let Some((mut task, masked)) = task else { continue };
                     // Stale messages (ended tasks) are dropped, as Conductor does.
                     if task.status.is_terminal() {
                         continue;
                     }
                     let check_by = on_claim(&mut task, &claim);
-                    rows::update_task(conn, &codec, &task)?;
+                    rows::update_task(conn, &codec, &task, &masked)?;
                     // The lease end becomes the workflow's next check, unless an
                     // earlier check is already due.
                     let held = ctx.cache.get_mut(&workflow_id);

@@ -1,9 +1,12 @@
 //! Rows to model values and back: loading a workflow with its tasks, and writing a
 //! unit of work's changes.
 
+use std::sync::Arc;
+
 use podium_core::engine::state::{Authority, WorkflowState};
 use podium_core::error::CoreError;
 use podium_core::model::{Task, TaskStatus, Workflow, WorkflowStatus};
+use podium_core::service::masking::run_masked_values;
 use podium_core::store::{ArchivedWorkflow, ChangeSet, Committed, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -213,9 +216,10 @@ fn write_workflow(
     codec: &Codec,
     state: &WorkflowState,
     stored: Option<&StoredColumns>,
+    masked: &[Arc<str>],
 ) -> StoreResult<()> {
     let wf = &state.workflow;
-    let json = codec.encode_workflow(conn, wf)?;
+    let json = codec.encode_workflow(conn, wf, masked)?;
     if !state.is_new()
         && let Some(stored) = stored
     {
@@ -288,13 +292,19 @@ const UPDATE_TASK: &str = "UPDATE task SET ref_name = ?4, task_type = ?5,
     task_def_name = ?6, status = ?7, domain = ?8, worker_id = ?9, workflow_type = ?10,
     scheduled_time = ?11, start_time = ?12, end_time = ?13, update_time = ?14, json = ?15 WHERE id = ?1";
 
-fn write_task(conn: &Connection, codec: &Codec, task: &Task, insert: bool) -> StoreResult<()> {
+fn write_task(
+    conn: &Connection,
+    codec: &Codec,
+    task: &Task,
+    insert: bool,
+    masked: &[Arc<str>],
+) -> StoreResult<()> {
     let json = if task.workflow_task.is_some() {
         let mut stored = task.clone();
         stored.workflow_task = None;
-        codec.encode_task(conn, &stored)?
+        codec.encode_task(conn, &stored, masked)?
     } else {
-        codec.encode_task(conn, task)?
+        codec.encode_task(conn, task, masked)?
     };
     conn.prepare_cached(if insert { INSERT_TASK } else { UPDATE_TASK })
         .map_err(map_err)?
@@ -319,9 +329,15 @@ fn write_task(conn: &Connection, codec: &Codec, task: &Task, insert: bool) -> St
     Ok(())
 }
 
-/// Writes a task changed outside a unit of work (a claim).
-pub(crate) fn update_task(conn: &Connection, codec: &Codec, task: &Task) -> StoreResult<()> {
-    write_task(conn, codec, task, false)
+/// Writes a task changed outside a unit of work (a claim); `masked` are the values
+/// its run masks.
+pub(crate) fn update_task(
+    conn: &Connection,
+    codec: &Codec,
+    task: &Task,
+    masked: &[Arc<str>],
+) -> StoreResult<()> {
+    write_task(conn, codec, task, false, masked)
 }
 
 fn delete_workflow(conn: &Connection, id: &str) -> StoreResult<()> {
@@ -364,14 +380,22 @@ pub(crate) fn persist_state(
     if !state.is_dirty() && !state.is_new() {
         return Ok(());
     }
-    write_workflow(conn, codec, state, stored)?;
+    // The values the run masks are sealed wherever they went. They can grow (the
+    // workflow's output is masked too), so a run that masks anything rewrites every
+    // task: a value must not stay plain in a task written before it was known.
+    let masked = run_masked_values(state);
+    write_workflow(conn, codec, state, stored, &masked)?;
     if state.is_new() {
         for task in state.tasks() {
-            write_task(conn, codec, task, true)?;
+            write_task(conn, codec, task, true, &masked)?;
+        }
+    } else if !masked.is_empty() {
+        for task in state.tasks() {
+            write_task(conn, codec, task, state.is_unsaved(&task.task_id), &masked)?;
         }
     } else {
         for task in state.dirty_tasks() {
-            write_task(conn, codec, task, state.is_unsaved(&task.task_id))?;
+            write_task(conn, codec, task, state.is_unsaved(&task.task_id), &masked)?;
         }
         for id in state.removed_task_ids() {
             conn.prepare_cached("DELETE FROM task WHERE id = ?1")

@@ -38,6 +38,8 @@ pub struct StartParams {
     pub event: Option<String>,
     /// Whose authority the run carries besides its starter's.
     pub authority: super::state::Authority,
+    /// Input fields the run masks besides its definition's `maskedFields`.
+    pub masked_fields: Vec<String>,
 }
 
 /// A new workflow execution, decided once so its first tasks are scheduled.
@@ -71,6 +73,7 @@ pub fn start(
         variables: def.variables.clone(),
         workflow_name: def.name.clone(),
         workflow_version: def.version,
+        masked_fields: merged_masks(&def, params.masked_fields),
         ..Workflow::default()
     };
     let mut state = WorkflowState::new(workflow, def, revision);
@@ -78,6 +81,16 @@ pub fn start(
     schedule_first(&mut state, ctx, out);
     decide(&mut state, ctx, out);
     state
+}
+
+/// The fields a run masks: `extra` and the definition's `maskedFields`, once each.
+fn merged_masks(def: &WorkflowDef, mut extra: Vec<String>) -> Vec<String> {
+    for field in def.masked_fields.iter().flatten() {
+        if !extra.contains(field) {
+            extra.push(field.clone());
+        }
+    }
+    extra
 }
 
 fn schedule_first(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
@@ -323,6 +336,9 @@ pub fn restart(
     }
     if let Some((def, revision)) = new_def {
         state.workflow.workflow_version = def.version;
+        // What the run masked stays masked on the new definition.
+        state.workflow.masked_fields =
+            merged_masks(&def, std::mem::take(&mut state.workflow.masked_fields));
         state.def = def;
         state.def_revision = revision;
     }

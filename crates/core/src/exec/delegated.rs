@@ -20,8 +20,8 @@ use crate::engine::ops::{self, StartParams};
 use crate::engine::state::WorkflowState;
 use crate::error::CoreResult;
 use crate::model::{JsonMap, Task, TaskStatus, WorkflowDef};
-use crate::service::Runtime;
 use crate::service::validation;
+use crate::service::{Runtime, masking};
 use crate::store::{Effect, Job};
 
 /// Deletes a job that has nothing (left) to do.
@@ -253,7 +253,10 @@ fn child_params(
         .and_then(Value::as_i64)
         .map(|p| p.clamp(0, 99) as i32)
         .unwrap_or(parent.workflow.priority);
+    // What the parent masks stays masked in the child that receives it.
+    let masked_fields = masking::fields_carrying(&child_input, &masking::run_masked_values(parent));
     StartParams {
+        masked_fields,
         input: child_input,
         correlation_id: parent.workflow.correlation_id.clone(),
         priority,
@@ -406,7 +409,10 @@ fn failure_params(
         input.insert("failureTaskId".into(), Value::String(task_id));
     }
     input.insert("failedWorkflow".into(), snapshot);
+    // What the failed workflow masks stays masked in the workflow that handles it.
+    let masked_fields = masking::fields_carrying(&input, &masking::run_masked_values(state));
     StartParams {
+        masked_fields,
         input,
         correlation_id: state.workflow.correlation_id.clone(),
         priority: state.workflow.priority,

@@ -13,8 +13,8 @@ use crate::error::CoreResult;
 use crate::model::{JsonMap, Task, TaskResult, TaskResultStatus};
 use crate::security::model::{Target, TargetType};
 use crate::security::{Actor, Cause};
-use crate::service::Runtime;
 use crate::service::handoff::{self, SecretText};
+use crate::service::{Runtime, masking};
 use crate::store::{Job, SecretKind};
 
 /// Puts the values of the task's references into the copy the runner uses, or fails
@@ -207,6 +207,8 @@ async fn finish_task(
     rt.mutate(Some(workflow_id), move |txn, ctx| {
         let mut changes = std::mem::take(&mut txn.changes);
         if let Some(state) = txn.state.as_mut() {
+            let mut result = result;
+            masking::mask_logs_and_keys(&mut result, &masking::run_masked_values(state));
             ops::apply_result(state, &result, ctx, &mut changes)?;
         }
         changes.job_deletes.push(job_id);

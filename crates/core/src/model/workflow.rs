@@ -130,6 +130,15 @@ pub struct Workflow {
     pub workflow_name: String,
     #[serde(deserialize_with = "null_default")]
     pub workflow_version: i32,
+    /// The input and output fields whose values this run masks: its definition's
+    /// `maskedFields`, and those of its input that carry values its parent (or the
+    /// failed workflow it handles) masked. Recorded when the run starts, so views,
+    /// searches and sealing at rest never depend on a definition that may change.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
+    pub masked_fields: Vec<String>,
 }
 
 impl Default for Workflow {
@@ -167,6 +176,7 @@ impl Default for Workflow {
             rate_limit_key: None,
             rate_limited: false,
             workflow_name: String::new(),
+            masked_fields: Vec::new(),
             workflow_version: 0,
         }
     }

@@ -110,13 +110,18 @@ pub fn redact(
     vault: &Vault,
 ) -> CoreResult<Option<String>> {
     let ctx = context(&workflow.workflow_id);
-    for field in masked_fields {
+    let mut fields = workflow.masked_fields.clone();
+    fields.extend(masked_fields.iter().cloned());
+    // Wherever the masked values went (a task's input, an echo), they go for good.
+    let values = super::masking::masked_values(workflow, &fields);
+    for field in &fields {
         for map in [&mut workflow.input, &mut workflow.output] {
             if let Some(value) = map.get_mut(field) {
                 *value = Value::String(MASK.to_string());
             }
         }
     }
+    super::masking::mask_everywhere(workflow, &values);
     let mut sealed_with = None;
     for_each_map(workflow, &mut |map| {
         redact_map(map, vault, &ctx, &mut sealed_with)
@@ -299,7 +304,7 @@ pub async fn restore(rt: &Runtime, archived: ArchivedWorkflow) -> CoreResult<()>
                 "archived workflow {id} refers to a missing definition revision"
             ))
         })?;
-    let masked = def.masked_fields.clone().unwrap_or_default();
+    let masked = super::masking::masked_fields(&archived.workflow, Some(&def));
     if let Some(what) = lost_input(&archived.workflow, &masked) {
         return Err(CoreError::Conflict(format!(
             "Workflow {id} was archived and its {what} were removed for good, so it cannot be restarted"

@@ -1,9 +1,12 @@
-//! `_secrets` and `_masked` values sealed in the live execution tables. A workflow
-//! started with `{"_secrets": {"token": "..."}}`, or a task that fetched a token into
-//! `_secrets` (the documented rotation recipe), would otherwise leave the value in
-//! the database file in plain text until the workflow is archived. The store seals
-//! each such map with the secrets master key as it writes a row and opens it as it
-//! reads one, so the engine, workers and views work on plain values as before.
+//! Sealed in the live execution tables: `_secrets` and `_masked` values, and every
+//! text or number holding a value the run masks (`maskedFields`, wherever it went:
+//! a task's input, a worker's echo, a reason). A workflow started with
+//! `{"_secrets": {"token": "..."}}`, a task that fetched a token into `_secrets`
+//! (the documented rotation recipe), or a password in a masked field would
+//! otherwise sit in the database file in plain text, where a dump or a free-text
+//! search finds it. The store seals such values with the secrets master key as it
+//! writes a row and opens them as it reads one, so the engine and workers work on
+//! plain values; views mask the same values (`masking`).
 
 use std::sync::Arc;
 
@@ -37,10 +40,15 @@ impl VaultSealer {
 }
 
 impl PayloadSealer for VaultSealer {
-    fn seal(&self, workflow_id: &str, json: &mut Value) -> StoreResult<Option<String>> {
+    fn seal(
+        &self,
+        workflow_id: &str,
+        json: &mut Value,
+        masked: &[Arc<str>],
+    ) -> StoreResult<Option<String>> {
         let ctx = context(workflow_id);
         let mut used = None;
-        walk(json, &mut |value| {
+        let mut seal = |value: &mut Value| -> StoreResult<()> {
             if sealed_object(value).is_some() {
                 return Ok(());
             }
@@ -51,13 +59,15 @@ impl PayloadSealer for VaultSealer {
             *value = sealed;
             used = Some(key_id);
             Ok(())
-        })?;
+        };
+        walk(json, masked, &mut seal)?;
         Ok(used)
     }
 
-    fn open(&self, workflow_id: &str, json: &mut Value) -> StoreResult<()> {
+    fn open(&self, workflow_id: &str, json: &mut Value) -> StoreResult<Vec<Arc<str>>> {
         let ctx = context(workflow_id);
-        walk(json, &mut |value| {
+        let mut by_value = Vec::new();
+        open_all(json, false, &mut |value, keyed| {
             let Some(sealed) = sealed_object(value) else {
                 return Ok(());
             };
@@ -65,8 +75,16 @@ impl PayloadSealer for VaultSealer {
                 .vault
                 .open_json(&ctx, sealed)
                 .map_err(|e| StoreError::Corrupt(format!("workflow {workflow_id}: {e}")))?;
+            if !keyed {
+                match value {
+                    Value::String(text) => by_value.push(Arc::from(text.as_str())),
+                    Value::Number(n) => by_value.push(Arc::from(n.to_string().as_str())),
+                    _ => {}
+                }
+            }
             Ok(())
-        })
+        })?;
+        Ok(by_value)
     }
 }
 
@@ -79,21 +97,60 @@ fn sealed_object(value: &Value) -> Option<&serde_json::Map<String, Value>> {
     map.get(AT_REST)?.as_object()
 }
 
+/// Whether a text or number holds one of the masked values.
+fn holds_masked(value: &Value, masked: &[Arc<str>]) -> bool {
+    match value {
+        Value::String(text) => masked.iter().any(|m| text.contains(&**m)),
+        Value::Number(n) => {
+            let text = n.to_string();
+            masked.iter().any(|m| **m == *text)
+        }
+        _ => false,
+    }
+}
+
 /// Calls `f` on the value of every `_secrets` and `_masked` key, at any depth (not
-/// inside those values).
-fn walk(value: &mut Value, f: &mut impl FnMut(&mut Value) -> StoreResult<()>) -> StoreResult<()> {
+/// inside those values), and on every text or number holding a masked value.
+fn walk(
+    value: &mut Value,
+    masked: &[Arc<str>],
+    f: &mut impl FnMut(&mut Value) -> StoreResult<()>,
+) -> StoreResult<()> {
     match value {
         Value::Object(map) => {
             for (key, inner) in map.iter_mut() {
                 if SEALED_KEYS.contains(&key.as_str()) {
                     f(inner)?;
                 } else {
-                    walk(inner, f)?;
+                    walk(inner, masked, f)?;
                 }
             }
             Ok(())
         }
-        Value::Array(items) => items.iter_mut().try_for_each(|v| walk(v, f)),
+        Value::Array(items) => items.iter_mut().try_for_each(|v| walk(v, masked, f)),
+        scalar if !masked.is_empty() && holds_masked(scalar, masked) => f(scalar),
+        _ => Ok(()),
+    }
+}
+
+/// Calls `f` on every value that may be sealed, saying whether it sits under a
+/// `_secrets` or `_masked` key.
+fn open_all(
+    value: &mut Value,
+    keyed: bool,
+    f: &mut impl FnMut(&mut Value, bool) -> StoreResult<()>,
+) -> StoreResult<()> {
+    if sealed_object(value).is_some() {
+        return f(value, keyed);
+    }
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                open_all(inner, SEALED_KEYS.contains(&key.as_str()), f)?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter_mut().try_for_each(|v| open_all(v, keyed, f)),
         _ => Ok(()),
     }
 }

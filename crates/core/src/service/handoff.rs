@@ -514,13 +514,38 @@ pub async fn resolve_task(
     Ok(handed)
 }
 
-/// Replaces every occurrence of the values in strings of a JSON value.
+/// Replaces every occurrence of the values in a JSON value: in its strings, in the
+/// keys of its objects, and a number that is one of them.
 pub fn mask_values(value: &mut Value, secrets: &[SecretText]) {
     match value {
         Value::String(text) => mask_text(text, secrets),
+        Value::Number(n) => {
+            let text = n.to_string();
+            if secrets
+                .iter()
+                .any(|s| s.len() >= MIN_MASKED_LEN && **s == *text)
+            {
+                *value = Value::String(MASK.to_string());
+            }
+        }
         Value::Array(items) => items.iter_mut().for_each(|v| mask_values(v, secrets)),
-        Value::Object(map) => map.values_mut().for_each(|v| mask_values(v, secrets)),
-        _ => {}
+        Value::Object(map) => {
+            let keyed = map.keys().any(|k| {
+                secrets
+                    .iter()
+                    .any(|s| s.len() >= MIN_MASKED_LEN && k.contains(&**s))
+            });
+            if keyed {
+                // A value echoed as a key: the key is masked too.
+                let entries = std::mem::take(map);
+                for (mut key, inner) in entries {
+                    mask_text(&mut key, secrets);
+                    map.insert(key, inner);
+                }
+            }
+            map.values_mut().for_each(|v| mask_values(v, secrets));
+        }
+        Value::Bool(_) | Value::Null => {}
     }
 }
 
@@ -553,8 +578,10 @@ pub fn mask_result(result: &mut TaskResult, secrets: &[SecretText]) {
         sorted = copy;
         sorted.as_slice()
     };
-    for value in result.output_data.values_mut() {
-        mask_values(value, secrets);
+    let mut output = Value::Object(std::mem::take(&mut result.output_data));
+    mask_values(&mut output, secrets);
+    if let Value::Object(map) = output {
+        result.output_data = map;
     }
     for log in &mut result.logs {
         mask_log(log, secrets);

@@ -1,16 +1,26 @@
-//! What people see of sensitive data: the values under `_secrets` and `_masked` in
-//! inputs, outputs and variables, and the fields a workflow definition names in
-//! `maskedFields`, show as `***` in every API view of workflows and tasks. Workers
-//! still receive them in full when they poll.
+//! What people see of sensitive data. The values under `_secrets` and `_masked` in
+//! inputs, outputs and variables show as `***` in every API view of workflows and
+//! tasks; so do the fields a run masks (`maskedFields`), and their values wherever
+//! else they went: a task's input or output, a reason, a log line, a variable, the
+//! workflow's output. Workers still receive them in full when they poll. The same
+//! values are what the store seals at rest (`at_rest`), so a free-text search of
+//! the database cannot find them either.
+
+use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::handoff::MASK;
+use super::handoff::{MASK, SecretText, mask_text_values, mask_values};
 use crate::engine::expr::{SECRETS_PREFIX, expression_spans};
-use crate::model::{JsonMap, Task, Workflow};
+use crate::engine::state::WorkflowState;
+use crate::model::{JsonMap, Task, TaskResult, Workflow, WorkflowDef};
 
 /// Keys whose whole value is masked.
 const MASKED_KEYS: [&str; 2] = ["_secrets", "_masked"];
+
+/// Masked values shorter than this are left alone elsewhere (masking `a` everywhere
+/// would garble every output); the field itself still shows as `***`.
+const MIN_VALUE_LEN: usize = 3;
 
 /// Masks `_secrets` and `_masked` values at any depth of a map.
 pub fn mask_map(map: &mut JsonMap) {
@@ -40,13 +50,147 @@ fn mask_fields(map: &mut JsonMap, fields: &[String]) {
     }
 }
 
-/// A task as people see it. Secret references in its input show as `***` too, as
-/// Orkes shows a resolved secret (the definition still names them).
-pub fn view_task(task: &mut Task) {
+/// The fields a run masks: those recorded on it and its definition's.
+pub fn masked_fields(workflow: &Workflow, def: Option<&WorkflowDef>) -> Vec<String> {
+    let mut fields = workflow.masked_fields.clone();
+    for field in def
+        .and_then(|d| d.masked_fields.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        if !fields.contains(field) {
+            fields.push(field.clone());
+        }
+    }
+    fields
+}
+
+/// The values a run's masked fields hold in its input and output: every text and
+/// number they contain, longest first (so a value is masked before a part of it).
+pub fn masked_values(workflow: &Workflow, fields: &[String]) -> Vec<SecretText> {
+    let mut values: Vec<SecretText> = Vec::new();
+    for field in fields {
+        for map in [&workflow.input, &workflow.output] {
+            if let Some(value) = map.get(field) {
+                leaves(value, &mut values);
+            }
+        }
+    }
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values.dedup();
+    values
+}
+
+fn leaves(value: &Value, out: &mut Vec<SecretText>) {
+    let text = match value {
+        Value::String(text) => text.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(items) => return items.iter().for_each(|v| leaves(v, out)),
+        Value::Object(map) => return map.values().for_each(|v| leaves(v, out)),
+        Value::Bool(_) | Value::Null => return,
+    };
+    if text.len() >= MIN_VALUE_LEN {
+        out.push(Arc::from(text.as_str()));
+    }
+}
+
+/// The values a workflow run masks (see [`masked_values`]).
+pub fn run_masked_values(state: &WorkflowState) -> Vec<SecretText> {
+    if state.workflow.masked_fields.is_empty()
+        && state.def.masked_fields.as_ref().is_none_or(Vec::is_empty)
+    {
+        return Vec::new();
+    }
+    let fields = masked_fields(&state.workflow, Some(&state.def));
+    masked_values(&state.workflow, &fields)
+}
+
+/// The top-level fields of a new run's input that carry any of `values` (masked by
+/// the run handing the input over), which the new run masks too.
+pub fn fields_carrying(input: &JsonMap, values: &[SecretText]) -> Vec<String> {
+    if values.is_empty() {
+        return Vec::new();
+    }
+    input
+        .iter()
+        .filter(|(_, value)| carries(value, values))
+        .map(|(key, _)| key.clone())
+        .collect()
+}
+
+fn carries(value: &Value, values: &[SecretText]) -> bool {
+    match value {
+        Value::String(text) => values.iter().any(|v| text.contains(&**v)),
+        Value::Number(n) => {
+            let text = n.to_string();
+            values.iter().any(|v| *text == **v)
+        }
+        Value::Array(items) => items.iter().any(|v| carries(v, values)),
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| values.iter().any(|m| k.contains(&**m)) || carries(v, values)),
+        Value::Bool(_) | Value::Null => false,
+    }
+}
+
+/// Masks `values` in a result's log lines and in the keys of its output (which
+/// are kept as they are, not sealed); the output's values are sealed at rest.
+pub fn mask_logs_and_keys(result: &mut TaskResult, values: &[SecretText]) {
+    if values.is_empty() {
+        return;
+    }
+    for log in &mut result.logs {
+        mask_text_values(&mut log.log, values);
+    }
+    mask_keys(&mut result.output_data, values);
+}
+
+fn mask_keys(map: &mut JsonMap, values: &[SecretText]) {
+    if map.keys().any(|k| values.iter().any(|v| k.contains(&**v))) {
+        for (mut key, value) in std::mem::take(map) {
+            mask_text_values(&mut key, values);
+            map.insert(key, value);
+        }
+    }
+    for value in map.values_mut() {
+        match value {
+            Value::Object(inner) => mask_keys(inner, values),
+            Value::Array(items) => {
+                for item in items {
+                    if let Value::Object(inner) = item {
+                        mask_keys(inner, values);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A task as people see it: `_secrets` and `_masked` values, secret references, and
+/// the run's masked values (`masked`, from [`masked_values`]) show as `***`.
+pub fn view_task(task: &mut Task, masked: &[SecretText]) {
     mask_map(&mut task.input_data);
     mask_map(&mut task.output_data);
     for value in task.input_data.values_mut() {
         hide_references(value);
+    }
+    if masked.is_empty() {
+        return;
+    }
+    mask_in_map(&mut task.input_data, masked);
+    mask_in_map(&mut task.output_data, masked);
+    if let Some(reason) = &mut task.reason_for_incompletion {
+        mask_text_values(reason, masked);
+    }
+}
+
+/// Masks values (and keys holding them) throughout a map.
+fn mask_in_map(map: &mut JsonMap, masked: &[SecretText]) {
+    let mut value = Value::Object(std::mem::take(map));
+    mask_values(&mut value, masked);
+    if let Value::Object(masked_map) = value {
+        *map = masked_map;
     }
 }
 
@@ -72,17 +216,49 @@ fn hide_references(value: &mut Value) {
     }
 }
 
-/// A workflow as people see it: its input, output, variables and tasks, and the
-/// definition's `maskedFields` in its input and output.
-pub fn view_workflow(workflow: &mut Workflow, masked_fields: &[String]) {
-    mask_fields(&mut workflow.input, masked_fields);
-    mask_fields(&mut workflow.output, masked_fields);
+/// Masks `values` wherever a workflow holds them: its input, output, variables,
+/// reason, and its tasks' input, output and reason (for the archive, which keeps
+/// no plain copy).
+pub fn mask_everywhere(workflow: &mut Workflow, values: &[SecretText]) {
+    if values.is_empty() {
+        return;
+    }
+    mask_in_map(&mut workflow.input, values);
+    mask_in_map(&mut workflow.output, values);
+    mask_in_map(&mut workflow.variables, values);
+    if let Some(reason) = &mut workflow.reason_for_incompletion {
+        mask_text_values(reason, values);
+    }
+    for task in &mut workflow.tasks {
+        mask_in_map(&mut task.input_data, values);
+        mask_in_map(&mut task.output_data, values);
+        if let Some(reason) = &mut task.reason_for_incompletion {
+            mask_text_values(reason, values);
+        }
+    }
+}
+
+/// A workflow as people see it: its masked fields (those recorded on it and
+/// `def_fields`) and their values anywhere in it, and every `_secrets` and
+/// `_masked` value, show as `***`.
+pub fn view_workflow(workflow: &mut Workflow, def_fields: &[String]) {
+    let mut fields = workflow.masked_fields.clone();
+    fields.extend(
+        def_fields
+            .iter()
+            .filter(|f| !workflow.masked_fields.contains(f))
+            .cloned(),
+    );
+    let values = masked_values(workflow, &fields);
+    mask_fields(&mut workflow.input, &fields);
+    mask_fields(&mut workflow.output, &fields);
     mask_map(&mut workflow.input);
     mask_map(&mut workflow.output);
     mask_map(&mut workflow.variables);
     for task in &mut workflow.tasks {
-        view_task(task);
+        view_task(task, &[]);
     }
+    mask_everywhere(workflow, &values);
 }
 
 #[cfg(test)]
@@ -121,10 +297,54 @@ mod tests {
             ),
             ..Task::default()
         };
-        view_task(&mut task);
+        view_task(&mut task, &[]);
         assert_eq!(
             Value::Object(task.input_data),
             json!({"h": "Bearer *** for ${workflow.input.u}", "e": "${workflow.env.region}"})
         );
+    }
+
+    #[test]
+    fn masked_values_show_as_stars_wherever_they_went() {
+        let task = Task {
+            input_data: map(json!({"auth": "Basic hunter2!", "card": 4111111111111111_i64})),
+            output_data: map(json!({"echo": {"hunter2": true}, "last4": "1111"})),
+            reason_for_incompletion: Some("bad password hunter2".into()),
+            ..Task::default()
+        };
+        let mut workflow = Workflow {
+            input: map(json!({"password": "hunter2", "card": {"number": 4111111111111111_i64}})),
+            variables: map(json!({"copy": "hunter2"})),
+            masked_fields: vec!["password".into()],
+            tasks: vec![task],
+            ..Workflow::default()
+        };
+        view_workflow(&mut workflow, &["card".to_string()]);
+        assert_eq!(
+            Value::Object(workflow.input),
+            json!({"password": "***", "card": "***"})
+        );
+        assert_eq!(Value::Object(workflow.variables), json!({"copy": "***"}));
+        let task = &workflow.tasks[0];
+        assert_eq!(
+            Value::Object(task.input_data.clone()),
+            json!({"auth": "Basic ***!", "card": "***"})
+        );
+        assert_eq!(
+            Value::Object(task.output_data.clone()),
+            json!({"echo": {"***": true}, "last4": "1111"})
+        );
+        assert_eq!(
+            task.reason_for_incompletion.as_deref(),
+            Some("bad password ***")
+        );
+    }
+
+    #[test]
+    fn a_new_run_masks_the_fields_that_carry_masked_values() {
+        let values: Vec<SecretText> = vec![Arc::from("hunter2")];
+        let input =
+            map(json!({"pw": "hunter2", "n": 1, "snapshot": {"input": {"password": "hunter2"}}}));
+        assert_eq!(fields_carrying(&input, &values), vec!["pw", "snapshot"]);
     }
 }

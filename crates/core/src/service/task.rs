@@ -17,7 +17,7 @@ use crate::model::{
 use crate::security::{Access, Actor, Principal, Resource};
 use crate::store::Claim;
 
-use super::handoff;
+use super::handoff::{self, SecretText};
 use super::masking;
 use super::runtime::{QueueSignal, Runtime};
 use super::search::{Filter, SearchValue, TaskField, TaskSearch};
@@ -235,6 +235,9 @@ impl TaskService {
                     let values = handoff::secret_values_of(&rt, &task.input_data);
                     handoff::mask_result(&mut result, &values);
                 }
+                // Values the run masks are sealed where they are kept, but log lines
+                // and keys are not kept sealed: there they are masked.
+                masking::mask_logs_and_keys(&mut result, &masking::run_masked_values(state));
                 let outcome = ops::apply_result(state, &result, ctx, &mut changes);
                 txn.changes = changes;
                 outcome?;
@@ -325,8 +328,29 @@ impl TaskService {
     /// One task, as people see it.
     pub async fn get(&self, principal: &Principal, task_id: &str) -> CoreResult<Task> {
         let mut task = self.readable(principal, task_id).await?;
-        masking::view_task(&mut task);
+        let masked = self.masked_of(&task.workflow_instance_id).await?;
+        masking::view_task(&mut task, &masked);
         Ok(task)
+    }
+
+    /// The values a workflow run masks (none once it is gone).
+    async fn masked_of(&self, workflow_id: &str) -> CoreResult<Vec<SecretText>> {
+        let Some(record) = self
+            .rt
+            .stores
+            .execution
+            .get_workflow_record(workflow_id)
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        let def = self
+            .rt
+            .defs
+            .workflow(&record.workflow_name, Some(record.workflow_version))
+            .map(|(def, _)| def);
+        let fields = masking::masked_fields(&record, def.as_deref());
+        Ok(masking::masked_values(&record, &fields))
     }
 
     /// One task the caller may see, as stored.
@@ -339,10 +363,8 @@ impl TaskService {
             .await?
             .ok_or_else(|| CoreError::task_not_found(task_id))?;
         if !self.can_read(principal, &task) {
-            return Err(crate::security::authz::refusal(
-                Access::Read,
-                Resource::task(&task.task_def_name, None),
-            ));
+            // Not allowed to read it: answered as for a task that does not exist.
+            return Err(CoreError::task_not_found(task_id));
         }
         Ok(task)
     }
@@ -363,8 +385,14 @@ impl TaskService {
 
     /// The log lines of a task.
     pub async fn logs(&self, principal: &Principal, task_id: &str) -> CoreResult<Vec<TaskExecLog>> {
-        self.readable(principal, task_id).await?;
-        Ok(self.rt.stores.execution.task_logs(task_id).await?)
+        let task = self.readable(principal, task_id).await?;
+        let mut logs = self.rt.stores.execution.task_logs(task_id).await?;
+        // Lines are masked as they are written; values masked since are masked here.
+        let masked = self.masked_of(&task.workflow_instance_id).await?;
+        for log in &mut logs {
+            handoff::mask_log(log, &masked);
+        }
+        Ok(logs)
     }
 
     /// Appends a log line to a task.
@@ -394,6 +422,7 @@ impl TaskService {
             &mut log,
             &handoff::secret_values_of(&self.rt, &task.input_data),
         );
+        handoff::mask_log(&mut log, &self.masked_of(&task.workflow_instance_id).await?);
         self.rt
             .mutate(None, move |txn, _| {
                 txn.changes.task_logs.push(log);
@@ -487,14 +516,23 @@ impl TaskService {
             });
         }
         let (total, tasks) = self.rt.stores.execution.search_tasks(&search).await?;
-        let readable: Vec<Task> = tasks
-            .into_iter()
-            .filter(|t| self.can_read(principal, t))
-            .map(|mut t| {
-                masking::view_task(&mut t);
-                t
-            })
-            .collect();
+        let mut masked: HashMap<String, Vec<SecretText>> = HashMap::new();
+        let mut readable = Vec::with_capacity(tasks.len());
+        for mut task in tasks {
+            if !self.can_read(principal, &task) {
+                continue;
+            }
+            if !masked.contains_key(&task.workflow_instance_id) {
+                let values = self.masked_of(&task.workflow_instance_id).await?;
+                masked.insert(task.workflow_instance_id.clone(), values);
+            }
+            let values = masked
+                .get(&task.workflow_instance_id)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            masking::view_task(&mut task, values);
+            readable.push(task);
+        }
         Ok((total, readable))
     }
 

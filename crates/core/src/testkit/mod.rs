@@ -38,6 +38,7 @@ mod archive;
 mod executions;
 mod metadata;
 mod queues;
+mod runs;
 mod secrets;
 mod security;
 use archive::ended_workflows_move_to_the_archive_and_back;
@@ -54,6 +55,7 @@ use queues::{
     claims_hand_each_task_out_once, claims_respect_visibility_and_priority,
     concurrent_claims_never_share_a_task, jobs_are_leased,
 };
+use runs::runs_keep_their_authority_and_masks;
 use secrets::secrets_are_stored_resealed_and_their_reads_recorded;
 use security::security_records_grants_and_owners_round_trip;
 
@@ -84,6 +86,7 @@ cases!(
     security_records_grants_and_owners_round_trip,
     secrets_are_stored_resealed_and_their_reads_recorded,
     ended_workflows_move_to_the_archive_and_back,
+    runs_keep_their_authority_and_masks,
 );
 
 struct NoDefs;

@@ -9,6 +9,7 @@ mod engine_walk;
 mod errors;
 mod helpers;
 mod lifecycle;
+mod masking;
 mod names;
 mod queues;
 mod route_walk;

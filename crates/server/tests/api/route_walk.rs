@@ -23,6 +23,8 @@ enum Expect {
     /// 404, as for a workflow that does not exist: a caller who may not read an
     /// execution does not learn that it exists.
     Hidden,
+    /// 404, as for a task that does not exist.
+    HiddenTask,
 }
 
 /// Everything the walk needs to name: ids made by the admin.
@@ -206,12 +208,12 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
             r(format!("{path}?freeText=*"), None, Nothing)
         }
         ("GET", "/api/tasks/{id}") | ("GET", "/api/tasks/{id}/log") => {
-            r(path.replace("{id}", tid), None, Forbidden)
+            r(path.replace("{id}", tid), None, HiddenTask)
         }
         ("POST", "/api/tasks/{id}/log") => r(
             format!("/api/tasks/{tid}/log"),
             Some(json!("a line")),
-            Forbidden,
+            HiddenTask,
         ),
         ("POST", "/api/tasks/{id}/{reference}/{status}") => r(
             format!("/api/tasks/{wid}/a/COMPLETED?workerid=w"),
@@ -399,6 +401,11 @@ async fn every_route_is_closed_to_strangers() {
         let answer = app.call_as(Some(&token), &method, &concrete, body).await;
         let fine = match expect {
             Expect::Forbidden => answer.status == 403,
+            Expect::HiddenTask => {
+                answer.status == 404
+                    && answer.json()["message"]
+                        == format!("No such task found by id: {}", fixture.task_id)
+            }
             Expect::Hidden => {
                 answer.status == 404
                     && answer.json()["message"]

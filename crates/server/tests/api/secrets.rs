@@ -225,7 +225,7 @@ async fn who_may_do_what_with_a_secret() {
 }
 
 /// The data directory's database files, concatenated.
-fn database_bytes(app: &TestApp) -> Vec<u8> {
+pub(crate) fn database_bytes(app: &TestApp) -> Vec<u8> {
     let mut bytes = Vec::new();
     for entry in std::fs::read_dir(app.data_dir()).expect("data dir") {
         let path = entry.expect("entry").path();
