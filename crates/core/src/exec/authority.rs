@@ -126,13 +126,13 @@ pub fn principals_of_run(
     let actor = Actor::on_behalf_of(&directory, mode, starter, cause)?;
     out.push((
         format!("the workflow's starter {}", starter.unwrap_or("")),
-        actor.principal(),
+        actor.into_principal(),
     ));
     for cosigner in &authority.cosigners {
         let actor = Actor::on_behalf_of(&directory, mode, Some(cosigner), cause)?;
         out.push((
             format!("{cosigner}, who wrote a definition it runs"),
-            actor.principal(),
+            actor.into_principal(),
         ));
     }
     Ok(out)
@@ -177,7 +177,7 @@ pub fn delegate(
             Some(author),
             handover.cause,
         )?
-        .principal();
+        .into_principal();
         drop(directory);
         if !may_access_execution(rt, &writer, Access::Read, from) {
             return Err(format!(

@@ -104,14 +104,14 @@ pub fn authorize(
                     .run
                     .as_ref()
                     .ok_or_else(|| missing(command, "a definition"))?;
-                authority::check_run(rt, &principal, needs)?;
+                authority::check_run(rt, principal, needs)?;
             }
             Need::Execution(access) => {
                 let workflow = target
                     .workflow
                     .ok_or_else(|| missing(command, "an execution"))?;
-                if !authority::may_access_execution(rt, &principal, *access, workflow) {
-                    if !authority::may_access_execution(rt, &principal, Access::Read, workflow) {
+                if !authority::may_access_execution(rt, principal, *access, workflow) {
+                    if !authority::may_access_execution(rt, principal, Access::Read, workflow) {
                         return Err(CoreError::workflow_not_found(&workflow.workflow_id));
                     }
                     return Err(refusal(
@@ -123,7 +123,7 @@ pub fn authorize(
             Need::Task(access) => {
                 let (task_type, domain) = target.task.ok_or_else(|| missing(command, "a task"))?;
                 rt.authorizer
-                    .authorize(&principal, *access, Resource::task(task_type, domain))?;
+                    .authorize(principal, *access, Resource::task(task_type, domain))?;
             }
         }
     }

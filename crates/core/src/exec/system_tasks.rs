@@ -165,7 +165,7 @@ async fn write_secret(
         let owner = {
             let directory = rt.authorizer.directory().read();
             Actor::on_behalf_of(&directory, rt.authorizer.mode(), starter, Cause::SystemTask)?
-                .principal()
+                .into_principal()
         };
         let target = Target::new(TargetType::SecretName, key.to_string());
         let ops = rt.access.creation_ops(&owner, target);

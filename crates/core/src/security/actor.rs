@@ -51,8 +51,8 @@ enum Kind {
     Caller(Principal),
     /// The engine, carrying on a principal's work.
     OnBehalfOf { principal: Principal, cause: Cause },
-    /// The engine, for itself.
-    Engine,
+    /// The engine, for itself (its own principal, which every check allows).
+    Engine(Principal),
 }
 
 impl Actor {
@@ -94,15 +94,25 @@ impl Actor {
 
     /// The engine acting for itself, for the effects on its allow-list.
     pub(crate) fn engine() -> Actor {
-        Actor(Kind::Engine)
+        Actor(Kind::Engine(Principal::system()))
     }
 
     /// The principal whose rights the action is checked against (the engine's own
     /// principal, which every check allows, for [`Actor::engine`]).
-    pub fn principal(&self) -> Principal {
+    pub fn principal(&self) -> &Principal {
         match &self.0 {
-            Kind::Caller(principal) | Kind::OnBehalfOf { principal, .. } => principal.clone(),
-            Kind::Engine => Principal::system(),
+            Kind::Caller(principal)
+            | Kind::OnBehalfOf { principal, .. }
+            | Kind::Engine(principal) => principal,
+        }
+    }
+
+    /// The principal, owned.
+    pub fn into_principal(self) -> Principal {
+        match self.0 {
+            Kind::Caller(principal)
+            | Kind::OnBehalfOf { principal, .. }
+            | Kind::Engine(principal) => principal,
         }
     }
 
@@ -110,13 +120,13 @@ impl Actor {
     pub fn cause(&self) -> Option<Cause> {
         match &self.0 {
             Kind::OnBehalfOf { cause, .. } => Some(*cause),
-            Kind::Caller(_) | Kind::Engine => None,
+            Kind::Caller(_) | Kind::Engine(_) => None,
         }
     }
 
     /// Whether this is the engine acting for itself.
     pub fn is_engine(&self) -> bool {
-        matches!(self.0, Kind::Engine)
+        matches!(self.0, Kind::Engine(_))
     }
 }
 
