@@ -4,6 +4,7 @@
 //! the engine) and the re-sealer. They survive restarts: everything they act on is
 //! in the store.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,8 +14,9 @@ use tracing::warn;
 use super::runtime::Runtime;
 use super::{archive, at_rest};
 use crate::engine::{decide, http};
-use crate::error::CoreResult;
+use crate::error::{CoreError, CoreResult};
 use crate::exec::delegated::run_job;
+use crate::model::{TaskStatus, WorkflowStatus};
 
 /// How long a claimed job stays invisible to other runners.
 const JOB_LEASE_MS: i64 = 10 * 60 * 1000;
@@ -49,6 +51,8 @@ async fn idle(
 
 /// Decides every workflow whose next check time has passed, until shutdown.
 pub async fn run_sweeper(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
+    // Workflows whose rows cannot even be loaded, until when they are left alone.
+    let mut skipped: HashMap<String, i64> = HashMap::new();
     while !*shutdown.borrow() {
         let due = match rt
             .stores
@@ -62,12 +66,24 @@ pub async fn run_sweeper(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) 
                 Vec::new()
             }
         };
+        let mut progressed = false;
         for id in &due {
+            if skipped.get(id).is_some_and(|until| *until > rt.now()) {
+                continue;
+            }
+            progressed = true;
             if let Err(err) = sweep(&rt, id).await {
-                warn!(workflow_id = %id, error = %err, "sweeper could not decide a workflow");
+                // A workflow the engine cannot decide fails with the reason; the
+                // rest keeps running.
+                warn!(workflow_id = %id, error = %err, "sweeper could not decide a workflow; it fails");
+                if let Err(err) = fail_undecidable(&rt, id, &err).await {
+                    tracing::error!(workflow_id = %id, error = %err, "a workflow can be neither decided nor failed; the sweeper leaves it for 10 minutes");
+                    skipped.insert(id.clone(), rt.now() + UNDECIDABLE_BACKOFF_MS);
+                }
             }
         }
-        if due.len() == SWEEP_BATCH {
+        skipped.retain(|_, until| *until > rt.now());
+        if due.len() == SWEEP_BATCH && progressed {
             continue;
         }
         let next = rt.stores.execution.next_check_due().await.ok().flatten();
@@ -89,6 +105,50 @@ async fn sweep(rt: &Runtime, id: &str) -> CoreResult<()> {
             }
         }
         txn.changes = changes;
+        Ok(())
+    })
+    .await
+}
+
+/// How long the sweeper leaves a workflow it can neither decide nor fail.
+const UNDECIDABLE_BACKOFF_MS: i64 = 10 * 60 * 1000;
+
+/// Fails a workflow the engine could not decide (its unit of work failed), without
+/// deciding it again: its unfinished tasks are canceled and leave their queues.
+async fn fail_undecidable(rt: &Runtime, id: &str, cause: &CoreError) -> CoreResult<()> {
+    let reason = format!(
+        "Podium could not decide this workflow: {}",
+        cause.public_message()
+    );
+    rt.mutate(Some(id.to_string()), move |txn, ctx| {
+        let Some(state) = txn.state.as_mut() else {
+            return Ok(());
+        };
+        if state.status().is_terminal() {
+            state.next_check_at = None;
+            state.touch();
+            return Ok(());
+        }
+        for index in 0..state.tasks().len() {
+            if state.tasks()[index].status.is_terminal() {
+                continue;
+            }
+            if let Some(task) = state.task_mut(index) {
+                task.status = TaskStatus::Canceled;
+                task.end_time = ctx.now;
+                task.update_time = ctx.now;
+                txn.changes.queue_removals.push(task.task_id.clone());
+            }
+        }
+        let wf = &mut state.workflow;
+        wf.status = WorkflowStatus::Failed;
+        wf.reason_for_incompletion = Some(reason);
+        wf.end_time = ctx.now;
+        wf.update_time = ctx.now;
+        state.next_check_at = None;
+        state.touch();
+        // A parent waiting on it hears that it ended.
+        crate::engine::decider::notify_parent(state, ctx, &mut txn.changes);
         Ok(())
     })
     .await
