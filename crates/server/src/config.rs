@@ -114,6 +114,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory of the embedded database.
     pub data_dir: PathBuf,
+    /// Start even when the data directory or a file Podium keeps in it can be read or
+    /// written by other users (otherwise the start is refused).
+    pub allow_shared_data_dir: bool,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter (tracing `EnvFilter` syntax).
@@ -161,6 +164,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("podium-data"),
+            allow_shared_data_dir: false,
             log_format: LogFormat::Text,
             log_level: "info".to_string(),
             max_body_bytes: 10 * 1024 * 1024,
@@ -311,6 +315,7 @@ impl Config {
 const KNOWN_KEYS: &[&str] = &[
     "listen",
     "data_dir",
+    "allow_shared_data_dir",
     "log_format",
     "log_level",
     "max_body_bytes",

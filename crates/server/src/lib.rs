@@ -2,6 +2,7 @@
 //! configuration, and runs them until asked to stop.
 
 pub mod config;
+mod data_dir;
 pub mod http;
 mod keys;
 pub mod runner;
@@ -57,7 +58,12 @@ pub enum StartError {
     ServerKey { path: String, message: String },
     #[error("secrets master key: {0}")]
     SecretsKey(String),
+    #[error("data directory: {0}")]
+    SharedDataDir(String),
 }
+
+/// The file the first administrator's credentials go to when no terminal shows them.
+pub const FIRST_ADMIN_FILE: &str = "first-admin-credentials.txt";
 
 /// Shows the first administrator's credentials once: on the terminal when there is
 /// one, otherwise in an owner-only file in the data directory. Never through the log.
@@ -83,7 +89,7 @@ fn show_first_admin(admin: &FirstAdmin, data_dir: &std::path::Path) {
         println!("\n{text}");
         return;
     }
-    let path = data_dir.join("first-admin-credentials.txt");
+    let path = data_dir.join(FIRST_ADMIN_FILE);
     match write_owner_only(&path, &text) {
         Ok(()) => warn!(
             "created the first administrator; no terminal to show its credentials, so they are in {} (owner-only): read it, then delete it",
@@ -190,7 +196,8 @@ impl SealedWorkflowKeys {
 pub const DATABASE_FILE: &str = "podium.db";
 
 impl Application {
-    /// Opens the store (creating the data directory), builds the services and binds the
+    /// Opens the store (creating the data directory, owner-only, or refusing one
+    /// that other users can open), builds the services and binds the
     /// listener. Background loops start here too.
     pub async fn build(config: &Config) -> Result<Application, StartError> {
         Application::build_with_clock(config, Arc::new(SystemClock)).await
@@ -201,10 +208,8 @@ impl Application {
         config: &Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
-            path: config.data_dir.display().to_string(),
-            source,
-        })?;
+        data_dir::prepare(config)?;
+        data_dir::warn_exposed_keys(config);
         let mut options = SqliteOptions::new(config.data_dir.join(DATABASE_FILE));
         options.durability = match config.durability {
             Durability::Process => podium_store_sqlite::Durability::Process,

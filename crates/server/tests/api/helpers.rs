@@ -14,6 +14,20 @@ pub const ADMIN_KEY_ID: &str = "test-admin-key";
 /// Its secret.
 pub const ADMIN_KEY_SECRET: &str = "test-admin-secret-0123456789abcdef0123456789";
 
+/// The settings of test servers: loopback on port 0, the given data directory, the
+/// first admin's key configured, long-lived tokens.
+pub fn test_config(data_dir: &std::path::Path) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: data_dir.to_path_buf(),
+        shutdown_grace_seconds: 5,
+        admin_key_id: Some(ADMIN_KEY_ID.into()),
+        admin_key_secret: Some(SecretValue::new(ADMIN_KEY_SECRET)),
+        token_max_ttl_seconds: 10 * 365 * 24 * 3600,
+        ..Config::default()
+    }
+}
+
 /// A running server for one test.
 pub struct TestApp {
     pub base: String,
@@ -57,15 +71,7 @@ impl TestApp {
     /// tests move the clock by hours).
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            data_dir: dir.path().join("data"),
-            shutdown_grace_seconds: 5,
-            admin_key_id: Some(ADMIN_KEY_ID.into()),
-            admin_key_secret: Some(SecretValue::new(ADMIN_KEY_SECRET)),
-            token_max_ttl_seconds: 10 * 365 * 24 * 3600,
-            ..Config::default()
-        };
+        let mut config = test_config(&dir.path().join("data"));
         adjust(&mut config);
         let clock = FakeClock::new(1_800_000_000_000);
         let app = Application::build_with_clock(&config, Arc::new(clock.clone()))

@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod archive;
+mod data_dir;
 mod errors;
 mod helpers;
 mod lifecycle;
