@@ -112,6 +112,9 @@ impl std::fmt::Debug for SecretValue {
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// A second address that serves only `GET /metrics`, without credentials, for a
+    /// Prometheus scraper. None: metrics only on the API listener, for administrators.
+    pub metrics_listen: Option<SocketAddr>,
     /// Directory of the embedded database.
     pub data_dir: PathBuf,
     /// Start even when the data directory or a file Podium keeps in it can be read or
@@ -163,6 +166,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_listen: None,
             data_dir: PathBuf::from("podium-data"),
             allow_shared_data_dir: false,
             log_format: LogFormat::Text,
@@ -302,6 +306,11 @@ impl Config {
                 "secret_max_bytes must be at least 1".into(),
             ));
         }
+        if self.metrics_listen == Some(self.listen) && self.listen.port() != 0 {
+            return Err(ConfigError::Invalid(
+                "metrics_listen must differ from listen: the API needs credentials for /metrics, the metrics listener does not".into(),
+            ));
+        }
         if self.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::Invalid("data_dir must not be empty".into()));
         }
@@ -314,6 +323,7 @@ impl Config {
 /// Settings that can be given as `PODIUM_<KEY>`.
 const KNOWN_KEYS: &[&str] = &[
     "listen",
+    "metrics_listen",
     "data_dir",
     "allow_shared_data_dir",
     "log_format",

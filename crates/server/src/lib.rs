@@ -105,6 +105,8 @@ fn show_first_admin(admin: &FirstAdmin, data_dir: &std::path::Path) {
 /// A built server, bound to its address, not yet serving.
 pub struct Application {
     listener: TcpListener,
+    /// The metrics listener and its router, when `metrics_listen` is set.
+    metrics_server: Option<(TcpListener, axum::Router)>,
     runtime: Arc<Runtime>,
     router: axum::Router,
     routes: Vec<RouteSpec>,
@@ -293,6 +295,7 @@ impl Application {
             .bootstrap(configured_key)
             .await
             .map_err(|e| StartError::Core(e.to_string()))?;
+        let metrics = Arc::new(Metrics::new());
         let state = AppState::new(Shared {
             metadata: MetadataService::new(runtime.clone()),
             workflows: WorkflowService::new(runtime.clone()),
@@ -303,7 +306,7 @@ impl Application {
             environment: SecretService::environment(runtime.clone()),
             authenticator: Arc::new(authenticator),
             runtime: runtime.clone(),
-            metrics: Arc::new(Metrics::new()),
+            metrics: metrics.clone(),
             max_body_bytes: config.max_body_bytes,
         });
         let (router, routes) = http::router(state);
@@ -314,6 +317,14 @@ impl Application {
                     addr: config.listen,
                     source,
                 })?;
+        let metrics_listener = match config.metrics_listen {
+            Some(want) => {
+                let fail = |source| StartError::Listen { addr: want, source };
+                let listener = TcpListener::bind(want).await.map_err(fail)?;
+                Some((listener.local_addr().map_err(fail)?, listener))
+            }
+            None => None,
+        };
         let (stop_background, stopped) = watch::channel(false);
         let caller = Arc::new(runner::ReqwestCaller::new().map_err(StartError::Core)?);
         let mut background = vec![
@@ -347,6 +358,13 @@ impl Application {
             store.path().display(),
             config.durability,
         );
+        let metrics_server = metrics_listener.map(|(metrics_addr, listener)| {
+            info!("metrics for Prometheus, without credentials: http://{metrics_addr}/metrics");
+            (
+                listener,
+                http::metrics::router(metrics.clone(), runtime.clone()),
+            )
+        });
         match mode {
             SecurityMode::Enforced => {
                 if let Some(path) = created_key {
@@ -378,6 +396,7 @@ impl Application {
         }
         Ok(Application {
             listener,
+            metrics_server,
             runtime,
             router,
             routes,
@@ -393,6 +412,13 @@ impl Application {
         self.listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The bound address of the metrics listener, when there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_server
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
     }
 
     /// The services' shared runtime (tests use it to wake background loops).
@@ -419,6 +445,20 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let metrics_server = self.metrics_server.map(|(listener, router)| {
+            let mut stopped = self.stop_background.subscribe();
+            tokio::spawn(async move {
+                let stop = async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                };
+                if let Err(err) = axum::serve(listener, router)
+                    .with_graceful_shutdown(stop)
+                    .await
+                {
+                    warn!("the metrics listener stopped: {err}");
+                }
+            })
+        });
         let (requested_tx, requested) = tokio::sync::oneshot::channel::<()>();
         let service = self
             .router
@@ -443,7 +483,7 @@ impl Application {
             },
         };
         let _ = self.stop_background.send(true);
-        for handle in self.background {
+        for handle in self.background.into_iter().chain(metrics_server) {
             let _ = handle.await;
         }
         self.store.close();

@@ -31,6 +31,8 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
 /// A running server for one test.
 pub struct TestApp {
     pub base: String,
+    /// The metrics listener's base URL, when `metrics_listen` is set.
+    pub metrics_base: Option<String>,
     /// A client that sends the admin's token with every request.
     pub client: reqwest::Client,
     /// A client that sends no token unless told to.
@@ -78,6 +80,7 @@ impl TestApp {
             .await
             .expect("server starts");
         let base = format!("http://{}", app.local_addr());
+        let metrics_base = app.metrics_addr().map(|addr| format!("http://{addr}"));
         let runtime = app.runtime();
         let routes = app
             .routes()
@@ -90,6 +93,7 @@ impl TestApp {
         }));
         let mut app = TestApp {
             base,
+            metrics_base,
             client: reqwest::Client::new(),
             plain: reqwest::Client::new(),
             token: None,

@@ -8,6 +8,7 @@ mod data_dir;
 mod errors;
 mod helpers;
 mod lifecycle;
+mod metrics;
 mod queues;
 mod route_walk;
 mod secret_keys;

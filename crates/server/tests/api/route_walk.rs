@@ -141,6 +141,7 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
         }
         ("GET", "/api/metadata/tags") => r(path.into(), None, Nothing),
         ("GET", "/api/token/userInfo") => r(path.into(), None, AboutSelf),
+        ("GET", "/metrics") => r(path.into(), None, Forbidden),
         ("GET", "/api/applications") => r(path.into(), None, Nothing),
         ("POST", "/api/applications") => r(path.into(), Some(json!({"name": "mine"})), Forbidden),
         ("GET", "/api/applications/key/{key_id}") => {
