@@ -143,6 +143,14 @@ pub struct Config {
     pub token_ttl_seconds: u64,
     /// Longest lifetime a token request may ask for, in seconds.
     pub token_max_ttl_seconds: u64,
+    /// Failed token requests from one client address (IPv6: one /64) within the
+    /// window after which that address is refused (429) before any check.
+    pub token_max_failures_per_address: u32,
+    /// Failed token requests for one key id (or user) within the window after which
+    /// further wrong secrets for it are answered 429; the right secret still works.
+    pub token_max_failures_per_key: u32,
+    /// The window of both counts, in seconds.
+    pub token_failure_window_seconds: u64,
     /// The file holding the server key (token signing, key hashing); created with
     /// owner-only permissions if missing. Default: `server.key` in the data directory.
     pub server_key_file: Option<PathBuf>,
@@ -164,6 +172,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
+        let throttle = podium_core::security::throttle::ThrottleLimits::default();
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             metrics_listen: None,
@@ -180,6 +189,9 @@ impl Default for Config {
             admin_key_secret: None,
             token_ttl_seconds: 3600,
             token_max_ttl_seconds: 24 * 3600,
+            token_max_failures_per_address: throttle.per_address,
+            token_max_failures_per_key: throttle.per_subject,
+            token_failure_window_seconds: throttle.window_seconds.unsigned_abs(),
             server_key_file: None,
             secrets_key: None,
             secrets_key_file: None,
@@ -301,6 +313,14 @@ impl Config {
                 "token_ttl_seconds must be at least 1 and at most token_max_ttl_seconds".into(),
             ));
         }
+        if self.token_max_failures_per_address == 0
+            || self.token_max_failures_per_key == 0
+            || self.token_failure_window_seconds == 0
+        {
+            return Err(ConfigError::Invalid(
+                "token_max_failures_per_address, token_max_failures_per_key and token_failure_window_seconds must be at least 1".into(),
+            ));
+        }
         if self.secret_max_bytes == 0 {
             return Err(ConfigError::Invalid(
                 "secret_max_bytes must be at least 1".into(),
@@ -337,6 +357,9 @@ const KNOWN_KEYS: &[&str] = &[
     "admin_key_secret",
     "token_ttl_seconds",
     "token_max_ttl_seconds",
+    "token_max_failures_per_address",
+    "token_max_failures_per_key",
+    "token_failure_window_seconds",
     "server_key_file",
     "secrets_key",
     "secrets_key_file",

@@ -16,6 +16,7 @@ use std::time::Duration;
 use podium_core::clock::{Clock, SystemClock, UuidGen};
 use podium_core::engine::EngineLimits;
 use podium_core::security::crypto::SecretHasher;
+use podium_core::security::throttle::ThrottleLimits;
 use podium_core::security::token::TokenKeys;
 use podium_core::security::{Authenticator, SecurityMode};
 use podium_core::service::archive;
@@ -271,7 +272,12 @@ impl Application {
                 let policy = TokenPolicy {
                     default_ttl_seconds: config.token_ttl_seconds as i64,
                     max_ttl_seconds: config.token_max_ttl_seconds as i64,
-                    ..TokenPolicy::default()
+                    throttle: ThrottleLimits {
+                        per_address: config.token_max_failures_per_address,
+                        per_subject: config.token_max_failures_per_key,
+                        window_seconds: i64::try_from(config.token_failure_window_seconds)
+                            .unwrap_or(i64::MAX),
+                    },
                 };
                 let identity = IdentityService::new(
                     runtime.clone(),
