@@ -12,9 +12,11 @@ use crate::model::{
     JsonMap, PollData, SearchResult, Task, TaskExecLog, TaskResult, TaskResultStatus, TaskStatus,
     TaskSummary,
 };
-use crate::security::{Access, Principal, Resource};
+use crate::security::authz::refusal;
+use crate::security::{Access, Authorizer, Principal, Resource, ResourceType};
 use crate::store::Claim;
 
+use super::disclosure;
 use super::handoff;
 use super::masking;
 use super::runtime::{QueueSignal, Runtime};
@@ -42,6 +44,19 @@ pub struct Poll {
 #[derive(Clone)]
 pub struct TaskService {
     rt: Arc<Runtime>,
+}
+
+/// Whether a principal may see a task: READ on its task definition or its workflow,
+/// or being allowed to poll it.
+fn can_read(authz: &Authorizer, principal: &Principal, task: &Task) -> bool {
+    let resource = Resource::task(&task.task_def_name, task.domain.as_deref());
+    authz.can(principal, Access::Read, resource)
+        || authz.can(
+            principal,
+            Access::Read,
+            Resource::workflow(&task.workflow_type),
+        )
+        || authz.can(principal, Access::Execute, resource)
 }
 
 /// How a claimed task changes: it is leased to the worker until its response timeout,
@@ -185,7 +200,8 @@ impl TaskService {
     }
 
     /// Applies a worker's result (`POST /tasks`). Results for ended tasks or workflows
-    /// are accepted and ignored. Returns the updated task.
+    /// are accepted and ignored. Returns the updated task. A caller who may not see
+    /// the task gets the same 403 whether the workflow and task exist or not.
     pub async fn update(&self, principal: &Principal, result: TaskResult) -> CoreResult<Task> {
         if result.workflow_instance_id.trim().is_empty() {
             return Err(CoreError::invalid("Workflow Id cannot be null or empty"));
@@ -205,23 +221,39 @@ impl TaskService {
         }
         let workflow_id = result.workflow_instance_id.clone();
         let task_id = result.task_id.clone();
+        let sees_every_task = self.sees_every_task(&principal);
         self.rt
             .mutate(Some(workflow_id.clone()), move |txn, ctx| {
                 let mut changes = std::mem::take(&mut txn.changes);
-                let state = txn
-                    .state
-                    .as_mut()
-                    .ok_or_else(|| CoreError::workflow_not_found(&workflow_id))?;
-                let index = state
-                    .task_index(&task_id)
-                    .ok_or_else(|| CoreError::task_not_found(&task_id))?;
+                let hidden = || {
+                    disclosure::hidden(format_args!(
+                        "update task {task_id} of workflow {workflow_id}"
+                    ))
+                };
+                let Some(state) = txn.state.as_mut() else {
+                    return Err(if sees_every_task {
+                        CoreError::workflow_not_found(&workflow_id)
+                    } else {
+                        hidden()
+                    });
+                };
+                let Some(index) = state.task_index(&task_id) else {
+                    return Err(if sees_every_task {
+                        CoreError::task_not_found(&task_id)
+                    } else {
+                        hidden()
+                    });
+                };
                 // Only a principal allowed to poll the task may update it.
                 let task = &state.tasks()[index];
-                authorizer.authorize(
-                    &principal,
-                    Access::Execute,
-                    Resource::task(&task.task_def_name, task.domain.as_deref()),
-                )?;
+                let resource = Resource::task(&task.task_def_name, task.domain.as_deref());
+                if !authorizer.can(&principal, Access::Execute, resource) {
+                    return Err(if can_read(&authorizer, &principal, task) {
+                        refusal(Access::Execute, resource)
+                    } else {
+                        hidden()
+                    });
+                }
                 // A worker echoing a secret it was handed does not store it.
                 if handed.is_none() {
                     let values = handoff::secret_values_of(&rt, &task.input_data);
@@ -267,7 +299,9 @@ impl TaskService {
     }
 
     /// `POST /tasks/{workflowId}/{ref}/{status}`: updates the first unfinished task with
-    /// that reference name, merging `output` into its output. None when there is none.
+    /// that reference name, merging `output` into its output. None when there is none,
+    /// which only a caller who may read the workflow hears: anyone else gets the same
+    /// 403 whether the workflow, the reference or an unfinished task exists or not.
     pub async fn update_by_ref(
         &self,
         principal: &Principal,
@@ -277,13 +311,25 @@ impl TaskService {
         output: JsonMap,
         worker_id: Option<String>,
     ) -> CoreResult<Option<Task>> {
-        let state = self
-            .rt
-            .stores
-            .execution
-            .get_workflow(workflow_id)
-            .await?
-            .ok_or_else(|| CoreError::workflow_not_found(workflow_id))?;
+        let hidden = || {
+            disclosure::hidden(format_args!(
+                "update task {reference} of workflow {workflow_id}"
+            ))
+        };
+        let Some(state) = self.rt.stores.execution.get_workflow(workflow_id).await? else {
+            return Err(if self.sees_every_task(principal) {
+                CoreError::workflow_not_found(workflow_id)
+            } else {
+                hidden()
+            });
+        };
+        let authz = &self.rt.authorizer;
+        let reads_workflow = self.sees_every_task(principal)
+            || authz.can(
+                principal,
+                Access::Read,
+                Resource::workflow(&state.workflow.workflow_name),
+            );
         let pending = state.tasks().iter().find(|t| {
             !t.status.is_terminal()
                 && (t.reference_task_name == reference
@@ -291,7 +337,21 @@ impl TaskService {
                         .rsplit_once("__")
                         .is_some_and(|(base, _)| base == reference))
         });
-        let Some(task) = pending else { return Ok(None) };
+        let task = match pending {
+            Some(task) => {
+                let resource = Resource::task(&task.task_def_name, task.domain.as_deref());
+                if !authz.can(principal, Access::Execute, resource) {
+                    return Err(if reads_workflow || can_read(authz, principal, task) {
+                        refusal(Access::Execute, resource)
+                    } else {
+                        hidden()
+                    });
+                }
+                task
+            }
+            None if reads_workflow => return Ok(None),
+            None => return Err(hidden()),
+        };
         let mut merged = task.output_data.clone();
         for (key, value) in output {
             merged.insert(key, value);
@@ -321,36 +381,30 @@ impl TaskService {
         Ok(task)
     }
 
-    /// One task the caller may see, as stored.
+    /// One task the caller may see, as stored. A task the caller may not see and a
+    /// task id that does not exist get the same 403, unless the caller may see every
+    /// task (then a missing one is 404).
     async fn readable(&self, principal: &Principal, task_id: &str) -> CoreResult<Task> {
-        let task = self
-            .rt
-            .stores
-            .execution
-            .get_task(task_id)
-            .await?
-            .ok_or_else(|| CoreError::task_not_found(task_id))?;
-        if !self.can_read(principal, &task) {
-            return Err(crate::security::authz::refusal(
-                Access::Read,
-                Resource::task(&task.task_def_name, None),
-            ));
+        match self.rt.stores.execution.get_task(task_id).await? {
+            Some(task) if self.can_read(principal, &task) => Ok(task),
+            None if self.sees_every_task(principal) => Err(CoreError::task_not_found(task_id)),
+            _ => Err(disclosure::hidden(format_args!("read task: {task_id}"))),
         }
-        Ok(task)
     }
 
     /// Whether the caller may see a task: READ on its task definition or its
     /// workflow, or being allowed to poll it.
     fn can_read(&self, principal: &Principal, task: &Task) -> bool {
+        can_read(&self.rt.authorizer, principal, task)
+    }
+
+    /// Whether the caller may see every task (by a role, or as the engine): only then
+    /// does "no such task" or "no such workflow" tell it nothing it could not see.
+    fn sees_every_task(&self, principal: &Principal) -> bool {
         let authz = &self.rt.authorizer;
-        let resource = Resource::task(&task.task_def_name, task.domain.as_deref());
-        authz.can(principal, Access::Read, resource)
-            || authz.can(
-                principal,
-                Access::Read,
-                Resource::workflow(&task.workflow_type),
-            )
-            || authz.can(principal, Access::Execute, resource)
+        disclosure::covers_every(authz, principal, Access::Read, ResourceType::Workflow)
+            || disclosure::covers_every(authz, principal, Access::Read, ResourceType::Task)
+            || disclosure::covers_every(authz, principal, Access::Execute, ResourceType::Task)
     }
 
     /// The log lines of a task.

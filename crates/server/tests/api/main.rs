@@ -5,6 +5,7 @@
 
 mod archive;
 mod data_dir;
+mod disclosure;
 mod errors;
 mod helpers;
 mod lifecycle;

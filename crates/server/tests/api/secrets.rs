@@ -204,9 +204,10 @@ async fn who_may_do_what_with_a_secret() {
         )
         .await;
     assert_eq!(create.status, 403);
+    // "create or update": the refusal does not say whether the name exists.
     assert_eq!(
         create.json()["message"],
-        "You don't have permissions to create secret: new-one"
+        "You don't have permissions to create or update secret: new-one"
     );
     // Environment variables are created by the metadata roles (and ADMIN).
     let (_, metadata_token) = app_with(&app, "metadata-app", &["METADATA_API"]).await;
