@@ -168,6 +168,11 @@ pub struct Config {
     /// Ended workflows move to the archive this many seconds after they end; 0 keeps
     /// them live.
     pub archive_after_seconds: u64,
+    /// Destinations `HTTP` tasks may reach although they are not public: CIDR ranges
+    /// (`10.0.0.0/8`), addresses with an optional port (`10.1.2.3:8443`), host names
+    /// with an optional port (`api.internal:8443`, `*.corp.example`). As an
+    /// environment variable, comma-separated.
+    pub http_task_allow: Vec<String>,
 }
 
 impl Default for Config {
@@ -198,6 +203,7 @@ impl Default for Config {
             secrets_previous_keys: None,
             secret_max_bytes: podium_core::service::vault::DEFAULT_MAX_VALUE_BYTES,
             archive_after_seconds: 30 * 24 * 3600,
+            http_task_allow: Vec::new(),
         }
     }
 }
@@ -257,9 +263,19 @@ impl Config {
         let mut from_env = figment::value::Dict::new();
         for (key, value) in podium_env {
             let field = key.trim_start_matches("PODIUM_").to_ascii_lowercase();
-            // Key ids and secrets are text even when they look like numbers.
+            // Key ids and secrets are text even when they look like numbers; lists
+            // are comma-separated.
             let parsed = if STRING_KEYS.contains(&field.as_str()) {
                 figment::value::Value::from(value)
+            } else if LIST_KEYS.contains(&field.as_str()) {
+                figment::value::Value::from(
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string)
+                        .collect::<Vec<String>>(),
+                )
             } else {
                 value
                     .parse::<figment::value::Value>()
@@ -334,6 +350,8 @@ impl Config {
         if self.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::Invalid("data_dir must not be empty".into()));
         }
+        crate::destinations::DestinationPolicy::parse(&self.http_task_allow)
+            .map_err(ConfigError::Invalid)?;
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| ConfigError::Invalid(format!("log_level '{}': {e}", self.log_level)))?;
         Ok(())
@@ -366,7 +384,11 @@ const KNOWN_KEYS: &[&str] = &[
     "secrets_previous_keys",
     "secret_max_bytes",
     "archive_after_seconds",
+    "http_task_allow",
 ];
+
+/// Settings whose environment values are comma-separated lists of text.
+const LIST_KEYS: &[&str] = &["http_task_allow"];
 
 /// Settings whose environment values are always text.
 const STRING_KEYS: &[&str] = &[
@@ -424,6 +446,54 @@ mod tests {
     }
 
     #[test]
+    fn hardening_settings_from_env_and_file() {
+        let config = Config::load(
+            &ServeArgs::default(),
+            &env(&[
+                (
+                    "PODIUM_HTTP_TASK_ALLOW",
+                    "10.0.0.0/8, api.internal:8443,,[fd00::1]:443",
+                ),
+                ("PODIUM_METRICS_LISTEN", "127.0.0.1:9100"),
+                ("PODIUM_ALLOW_SHARED_DATA_DIR", "true"),
+                ("PODIUM_TOKEN_MAX_FAILURES_PER_ADDRESS", "50"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.http_task_allow,
+            vec!["10.0.0.0/8", "api.internal:8443", "[fd00::1]:443"]
+        );
+        assert_eq!(
+            config.metrics_listen,
+            Some("127.0.0.1:9100".parse().unwrap())
+        );
+        assert!(config.allow_shared_data_dir);
+        assert_eq!(config.token_max_failures_per_address, 50);
+        assert_eq!(config.token_max_failures_per_key, 10);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("podium.toml");
+        std::fs::write(
+            &file,
+            "http_task_allow = [\"192.168.7.0/24\", \"*.corp.example\"]\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args, &[]).unwrap();
+        assert_eq!(
+            config.http_task_allow,
+            vec!["192.168.7.0/24", "*.corp.example"]
+        );
+        let defaults = Config::default();
+        assert!(defaults.http_task_allow.is_empty());
+        assert_eq!(defaults.metrics_listen, None);
+        assert!(!defaults.allow_shared_data_dir);
+    }
+
+    #[test]
     fn rejects_bad_settings() {
         assert!(Config::load(&ServeArgs::default(), &env(&[("PODIUM_LISTNE", "x")])).is_err());
         assert!(Config::load(&ServeArgs::default(), &env(&[("PODIUM_LISTEN", "nope")])).is_err());
@@ -439,5 +509,14 @@ mod tests {
             ..ServeArgs::default()
         };
         assert!(Config::load(&args, &[]).is_err());
+        for (key, value) in [
+            ("PODIUM_HTTP_TASK_ALLOW", "10.0.0.0/40"),
+            ("PODIUM_HTTP_TASK_ALLOW", "not a host"),
+            ("PODIUM_METRICS_LISTEN", "127.0.0.1:8080"),
+            ("PODIUM_TOKEN_MAX_FAILURES_PER_KEY", "0"),
+        ] {
+            let refused = Config::load(&ServeArgs::default(), &env(&[(key, value)]));
+            assert!(refused.is_err(), "{key}={value}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod config;
 mod data_dir;
+pub mod destinations;
 pub mod http;
 mod keys;
 pub mod runner;
@@ -33,6 +34,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use config::{Config, Durability, Security};
+use destinations::DestinationPolicy;
 use http::metrics::Metrics;
 use http::routes::RouteSpec;
 use http::state::{AppState, Shared};
@@ -195,6 +197,14 @@ impl SealedWorkflowKeys {
     }
 }
 
+/// The address a listener is bound to.
+fn addr_of(listener: &TcpListener, configured: SocketAddr) -> Result<SocketAddr, StartError> {
+    listener.local_addr().map_err(|source| StartError::Listen {
+        addr: configured,
+        source,
+    })
+}
+
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "podium.db";
 
@@ -331,8 +341,15 @@ impl Application {
             }
             None => None,
         };
+        let addr = addr_of(&listener, config.listen)?;
         let (stop_background, stopped) = watch::channel(false);
-        let caller = Arc::new(runner::ReqwestCaller::new().map_err(StartError::Core)?);
+        let own_addresses = std::iter::once(addr)
+            .chain(metrics_listener.as_ref().map(|(addr, _)| *addr))
+            .collect();
+        let destinations = DestinationPolicy::parse(&config.http_task_allow)
+            .map_err(StartError::Core)?
+            .with_own_addresses(own_addresses);
+        let caller = Arc::new(runner::ReqwestCaller::new(destinations).map_err(StartError::Core)?);
         let mut background = vec![
             tokio::spawn(jobs::run_sweeper(runtime.clone(), stopped.clone())),
             tokio::spawn(jobs::run_jobs(runtime.clone(), caller, stopped.clone())),
@@ -353,10 +370,6 @@ impl Application {
                 stopped,
             )));
         }
-        let addr = listener.local_addr().map_err(|source| StartError::Listen {
-            addr: config.listen,
-            source,
-        })?;
         info!(
             "Podium {} listening on http://{addr} | data directory: {} | store: embedded SQLite ({}), durability: {:?}",
             env!("CARGO_PKG_VERSION"),
@@ -364,6 +377,14 @@ impl Application {
             store.path().display(),
             config.durability,
         );
+        if config.http_task_allow.is_empty() {
+            info!("HTTP tasks may call public addresses only (http_task_allow names no others)");
+        } else {
+            info!(
+                "HTTP tasks may call public addresses and: {}",
+                config.http_task_allow.join(", ")
+            );
+        }
         let metrics_server = metrics_listener.map(|(metrics_addr, listener)| {
             info!("metrics for Prometheus, without credentials: http://{metrics_addr}/metrics");
             (

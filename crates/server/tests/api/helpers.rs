@@ -28,6 +28,12 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
     }
 }
 
+/// Lets `HTTP` tasks call peers on 127.0.0.1 (test services run there; the server's
+/// own port stays refused). Refused by default, as every loopback address is.
+pub fn allow_loopback(config: &mut Config) {
+    config.http_task_allow = vec!["127.0.0.1".into()];
+}
+
 /// A running server for one test.
 pub struct TestApp {
     pub base: String,

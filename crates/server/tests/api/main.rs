@@ -8,6 +8,7 @@ mod data_dir;
 mod disclosure;
 mod errors;
 mod helpers;
+mod http_destinations;
 mod lifecycle;
 mod metrics;
 mod queues;

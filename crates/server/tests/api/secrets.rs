@@ -3,7 +3,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, application, first_task_reason, grant, serve_locally, task_def};
+use crate::helpers::{
+    TestApp, allow_loopback, application, first_task_reason, grant, serve_locally, task_def,
+};
 
 /// An application with `roles`: its subject id (`app:<id>`) and a token.
 async fn app_with(app: &TestApp, name: &str, roles: &[&str]) -> (String, String) {
@@ -450,7 +452,7 @@ async fn token_service() -> (
 
 #[tokio::test]
 async fn the_documented_http_secret_and_rotation_examples() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(allow_loopback).await;
     let (service, seen, server) = token_service().await;
     app.raw(
         "PUT",
