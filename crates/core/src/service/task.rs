@@ -59,6 +59,15 @@ fn can_read(authz: &Authorizer, principal: &Principal, task: &Task) -> bool {
         || authz.can(principal, Access::Execute, resource)
 }
 
+/// Whether a principal may see every task (by a role, or as the engine): only then
+/// does "no such task" or "no such workflow" tell it nothing it could not see. Asked
+/// on refusals only (each question builds an explanation).
+fn sees_every_task(authz: &Authorizer, principal: &Principal) -> bool {
+    disclosure::covers_every(authz, principal, Access::Read, ResourceType::Workflow)
+        || disclosure::covers_every(authz, principal, Access::Read, ResourceType::Task)
+        || disclosure::covers_every(authz, principal, Access::Execute, ResourceType::Task)
+}
+
 /// How a claimed task changes: it is leased to the worker until its response timeout,
 /// when the sweeper must look at it.
 fn mark_polled(task: &mut Task, claim: &Claim) -> Option<i64> {
@@ -221,7 +230,6 @@ impl TaskService {
         }
         let workflow_id = result.workflow_instance_id.clone();
         let task_id = result.task_id.clone();
-        let sees_every_task = self.sees_every_task(&principal);
         self.rt
             .mutate(Some(workflow_id.clone()), move |txn, ctx| {
                 let mut changes = std::mem::take(&mut txn.changes);
@@ -231,14 +239,14 @@ impl TaskService {
                     ))
                 };
                 let Some(state) = txn.state.as_mut() else {
-                    return Err(if sees_every_task {
+                    return Err(if sees_every_task(&authorizer, &principal) {
                         CoreError::workflow_not_found(&workflow_id)
                     } else {
                         hidden()
                     });
                 };
                 let Some(index) = state.task_index(&task_id) else {
-                    return Err(if sees_every_task {
+                    return Err(if sees_every_task(&authorizer, &principal) {
                         CoreError::task_not_found(&task_id)
                     } else {
                         hidden()
@@ -317,19 +325,21 @@ impl TaskService {
             ))
         };
         let Some(state) = self.rt.stores.execution.get_workflow(workflow_id).await? else {
-            return Err(if self.sees_every_task(principal) {
+            return Err(if sees_every_task(&self.rt.authorizer, principal) {
                 CoreError::workflow_not_found(workflow_id)
             } else {
                 hidden()
             });
         };
         let authz = &self.rt.authorizer;
-        let reads_workflow = self.sees_every_task(principal)
-            || authz.can(
+        // Asked only when refusing or when there is nothing to update.
+        let reads_workflow = || {
+            authz.can(
                 principal,
                 Access::Read,
                 Resource::workflow(&state.workflow.workflow_name),
-            );
+            ) || sees_every_task(authz, principal)
+        };
         let pending = state.tasks().iter().find(|t| {
             !t.status.is_terminal()
                 && (t.reference_task_name == reference
@@ -341,7 +351,7 @@ impl TaskService {
             Some(task) => {
                 let resource = Resource::task(&task.task_def_name, task.domain.as_deref());
                 if !authz.can(principal, Access::Execute, resource) {
-                    return Err(if reads_workflow || can_read(authz, principal, task) {
+                    return Err(if reads_workflow() || can_read(authz, principal, task) {
                         refusal(Access::Execute, resource)
                     } else {
                         hidden()
@@ -349,7 +359,7 @@ impl TaskService {
                 }
                 task
             }
-            None if reads_workflow => return Ok(None),
+            None if reads_workflow() => return Ok(None),
             None => return Err(hidden()),
         };
         let mut merged = task.output_data.clone();
@@ -387,7 +397,9 @@ impl TaskService {
     async fn readable(&self, principal: &Principal, task_id: &str) -> CoreResult<Task> {
         match self.rt.stores.execution.get_task(task_id).await? {
             Some(task) if self.can_read(principal, &task) => Ok(task),
-            None if self.sees_every_task(principal) => Err(CoreError::task_not_found(task_id)),
+            None if sees_every_task(&self.rt.authorizer, principal) => {
+                Err(CoreError::task_not_found(task_id))
+            }
             _ => Err(disclosure::hidden(format_args!("read task: {task_id}"))),
         }
     }
@@ -396,15 +408,6 @@ impl TaskService {
     /// workflow, or being allowed to poll it.
     fn can_read(&self, principal: &Principal, task: &Task) -> bool {
         can_read(&self.rt.authorizer, principal, task)
-    }
-
-    /// Whether the caller may see every task (by a role, or as the engine): only then
-    /// does "no such task" or "no such workflow" tell it nothing it could not see.
-    fn sees_every_task(&self, principal: &Principal) -> bool {
-        let authz = &self.rt.authorizer;
-        disclosure::covers_every(authz, principal, Access::Read, ResourceType::Workflow)
-            || disclosure::covers_every(authz, principal, Access::Read, ResourceType::Task)
-            || disclosure::covers_every(authz, principal, Access::Execute, ResourceType::Task)
     }
 
     /// The log lines of a task.
