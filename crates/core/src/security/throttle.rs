@@ -65,6 +65,10 @@ struct Window {
 /// the right secret).
 const MAX_ENTRIES: usize = 100_000;
 
+/// Characters of a subject kept as its counter's key: real key ids and user ids are
+/// shorter, and a request with a huge id must not cost that much memory.
+const MAX_SUBJECT_CHARS: usize = 160;
+
 #[derive(Default)]
 struct Counters {
     by_address: HashMap<AddressKey, Window>,
@@ -159,7 +163,8 @@ impl SignInThrottle {
             now,
             window,
         );
-        let failures = count(&mut counters.by_subject, subject.to_string(), now, window);
+        let subject: String = subject.chars().take(MAX_SUBJECT_CHARS).collect();
+        let failures = count(&mut counters.by_subject, subject, now, window);
         if failures > self.limits.per_subject {
             Err(Throttled::Subject)
         } else {

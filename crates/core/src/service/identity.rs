@@ -149,7 +149,8 @@ impl IdentityService {
         };
         let now = self.now_seconds();
         if self.throttle.admit(client, now).is_err() {
-            tracing::warn!(
+            // Not a warning each time: a client that keeps trying would flood the log.
+            tracing::debug!(
                 client = %client_text(client),
                 "token request refused: too many failed attempts from this address"
             );
