@@ -112,8 +112,14 @@ impl std::fmt::Debug for SecretValue {
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// A second address that serves only `GET /metrics`, without credentials, for a
+    /// Prometheus scraper. None: metrics only on the API listener, for administrators.
+    pub metrics_listen: Option<SocketAddr>,
     /// Directory of the embedded database.
     pub data_dir: PathBuf,
+    /// Start even when the data directory or a file Podium keeps in it can be read or
+    /// written by other users (otherwise the start is refused).
+    pub allow_shared_data_dir: bool,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter (tracing `EnvFilter` syntax).
@@ -137,6 +143,14 @@ pub struct Config {
     pub token_ttl_seconds: u64,
     /// Longest lifetime a token request may ask for, in seconds.
     pub token_max_ttl_seconds: u64,
+    /// Failed token requests from one client address (IPv6: one /64) within the
+    /// window after which that address is refused (429) before any check.
+    pub token_max_failures_per_address: u32,
+    /// Failed token requests for one key id (or user) within the window after which
+    /// further wrong secrets for it are answered 429; the right secret still works.
+    pub token_max_failures_per_key: u32,
+    /// The window of both counts, in seconds.
+    pub token_failure_window_seconds: u64,
     /// The file holding the server key (token signing, key hashing); created with
     /// owner-only permissions if missing. Default: `server.key` in the data directory.
     pub server_key_file: Option<PathBuf>,
@@ -154,13 +168,21 @@ pub struct Config {
     /// Ended workflows move to the archive this many seconds after they end; 0 keeps
     /// them live.
     pub archive_after_seconds: u64,
+    /// Destinations `HTTP` tasks may reach although they are not public: CIDR ranges
+    /// (`10.0.0.0/8`), addresses with an optional port (`10.1.2.3:8443`), host names
+    /// with an optional port (`api.internal:8443`, `*.corp.example`). As an
+    /// environment variable, comma-separated.
+    pub http_task_allow: Vec<String>,
 }
 
 impl Default for Config {
     fn default() -> Self {
+        let throttle = podium_core::security::throttle::ThrottleLimits::default();
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_listen: None,
             data_dir: PathBuf::from("podium-data"),
+            allow_shared_data_dir: false,
             log_format: LogFormat::Text,
             log_level: "info".to_string(),
             max_body_bytes: 10 * 1024 * 1024,
@@ -172,12 +194,16 @@ impl Default for Config {
             admin_key_secret: None,
             token_ttl_seconds: 3600,
             token_max_ttl_seconds: 24 * 3600,
+            token_max_failures_per_address: throttle.per_address,
+            token_max_failures_per_key: throttle.per_subject,
+            token_failure_window_seconds: throttle.window_seconds.unsigned_abs(),
             server_key_file: None,
             secrets_key: None,
             secrets_key_file: None,
             secrets_previous_keys: None,
             secret_max_bytes: podium_core::service::vault::DEFAULT_MAX_VALUE_BYTES,
             archive_after_seconds: 30 * 24 * 3600,
+            http_task_allow: Vec::new(),
         }
     }
 }
@@ -237,9 +263,19 @@ impl Config {
         let mut from_env = figment::value::Dict::new();
         for (key, value) in podium_env {
             let field = key.trim_start_matches("PODIUM_").to_ascii_lowercase();
-            // Key ids and secrets are text even when they look like numbers.
+            // Key ids and secrets are text even when they look like numbers; lists
+            // are comma-separated.
             let parsed = if STRING_KEYS.contains(&field.as_str()) {
                 figment::value::Value::from(value)
+            } else if LIST_KEYS.contains(&field.as_str()) {
+                figment::value::Value::from(
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string)
+                        .collect::<Vec<String>>(),
+                )
             } else {
                 value
                     .parse::<figment::value::Value>()
@@ -293,14 +329,29 @@ impl Config {
                 "token_ttl_seconds must be at least 1 and at most token_max_ttl_seconds".into(),
             ));
         }
+        if self.token_max_failures_per_address == 0
+            || self.token_max_failures_per_key == 0
+            || self.token_failure_window_seconds == 0
+        {
+            return Err(ConfigError::Invalid(
+                "token_max_failures_per_address, token_max_failures_per_key and token_failure_window_seconds must be at least 1".into(),
+            ));
+        }
         if self.secret_max_bytes == 0 {
             return Err(ConfigError::Invalid(
                 "secret_max_bytes must be at least 1".into(),
             ));
         }
+        if self.metrics_listen == Some(self.listen) && self.listen.port() != 0 {
+            return Err(ConfigError::Invalid(
+                "metrics_listen must differ from listen: the API needs credentials for /metrics, the metrics listener does not".into(),
+            ));
+        }
         if self.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::Invalid("data_dir must not be empty".into()));
         }
+        crate::destinations::DestinationPolicy::parse(&self.http_task_allow)
+            .map_err(ConfigError::Invalid)?;
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| ConfigError::Invalid(format!("log_level '{}': {e}", self.log_level)))?;
         Ok(())
@@ -310,7 +361,9 @@ impl Config {
 /// Settings that can be given as `PODIUM_<KEY>`.
 const KNOWN_KEYS: &[&str] = &[
     "listen",
+    "metrics_listen",
     "data_dir",
+    "allow_shared_data_dir",
     "log_format",
     "log_level",
     "max_body_bytes",
@@ -322,13 +375,20 @@ const KNOWN_KEYS: &[&str] = &[
     "admin_key_secret",
     "token_ttl_seconds",
     "token_max_ttl_seconds",
+    "token_max_failures_per_address",
+    "token_max_failures_per_key",
+    "token_failure_window_seconds",
     "server_key_file",
     "secrets_key",
     "secrets_key_file",
     "secrets_previous_keys",
     "secret_max_bytes",
     "archive_after_seconds",
+    "http_task_allow",
 ];
+
+/// Settings whose environment values are comma-separated lists of text.
+const LIST_KEYS: &[&str] = &["http_task_allow"];
 
 /// Settings whose environment values are always text.
 const STRING_KEYS: &[&str] = &[
@@ -386,6 +446,54 @@ mod tests {
     }
 
     #[test]
+    fn hardening_settings_from_env_and_file() {
+        let config = Config::load(
+            &ServeArgs::default(),
+            &env(&[
+                (
+                    "PODIUM_HTTP_TASK_ALLOW",
+                    "10.0.0.0/8, api.internal:8443,,[fd00::1]:443",
+                ),
+                ("PODIUM_METRICS_LISTEN", "127.0.0.1:9100"),
+                ("PODIUM_ALLOW_SHARED_DATA_DIR", "true"),
+                ("PODIUM_TOKEN_MAX_FAILURES_PER_ADDRESS", "50"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.http_task_allow,
+            vec!["10.0.0.0/8", "api.internal:8443", "[fd00::1]:443"]
+        );
+        assert_eq!(
+            config.metrics_listen,
+            Some("127.0.0.1:9100".parse().unwrap())
+        );
+        assert!(config.allow_shared_data_dir);
+        assert_eq!(config.token_max_failures_per_address, 50);
+        assert_eq!(config.token_max_failures_per_key, 10);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("podium.toml");
+        std::fs::write(
+            &file,
+            "http_task_allow = [\"192.168.7.0/24\", \"*.corp.example\"]\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args, &[]).unwrap();
+        assert_eq!(
+            config.http_task_allow,
+            vec!["192.168.7.0/24", "*.corp.example"]
+        );
+        let defaults = Config::default();
+        assert!(defaults.http_task_allow.is_empty());
+        assert_eq!(defaults.metrics_listen, None);
+        assert!(!defaults.allow_shared_data_dir);
+    }
+
+    #[test]
     fn rejects_bad_settings() {
         assert!(Config::load(&ServeArgs::default(), &env(&[("PODIUM_LISTNE", "x")])).is_err());
         assert!(Config::load(&ServeArgs::default(), &env(&[("PODIUM_LISTEN", "nope")])).is_err());
@@ -401,5 +509,14 @@ mod tests {
             ..ServeArgs::default()
         };
         assert!(Config::load(&args, &[]).is_err());
+        for (key, value) in [
+            ("PODIUM_HTTP_TASK_ALLOW", "10.0.0.0/40"),
+            ("PODIUM_HTTP_TASK_ALLOW", "not a host"),
+            ("PODIUM_METRICS_LISTEN", "127.0.0.1:8080"),
+            ("PODIUM_TOKEN_MAX_FAILURES_PER_KEY", "0"),
+        ] {
+            let refused = Config::load(&ServeArgs::default(), &env(&[(key, value)]));
+            assert!(refused.is_err(), "{key}={value}");
+        }
     }
 }

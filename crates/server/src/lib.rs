@@ -2,6 +2,8 @@
 //! configuration, and runs them until asked to stop.
 
 pub mod config;
+mod data_dir;
+pub mod destinations;
 pub mod http;
 mod keys;
 pub mod runner;
@@ -15,6 +17,7 @@ use std::time::Duration;
 use podium_core::clock::{Clock, SystemClock, UuidGen};
 use podium_core::engine::EngineLimits;
 use podium_core::security::crypto::SecretHasher;
+use podium_core::security::throttle::ThrottleLimits;
 use podium_core::security::token::TokenKeys;
 use podium_core::security::{Authenticator, SecurityMode};
 use podium_core::service::archive;
@@ -31,6 +34,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use config::{Config, Durability, Security};
+use destinations::DestinationPolicy;
 use http::metrics::Metrics;
 use http::routes::RouteSpec;
 use http::state::{AppState, Shared};
@@ -57,7 +61,12 @@ pub enum StartError {
     ServerKey { path: String, message: String },
     #[error("secrets master key: {0}")]
     SecretsKey(String),
+    #[error("data directory: {0}")]
+    SharedDataDir(String),
 }
+
+/// The file the first administrator's credentials go to when no terminal shows them.
+pub const FIRST_ADMIN_FILE: &str = "first-admin-credentials.txt";
 
 /// Shows the first administrator's credentials once: on the terminal when there is
 /// one, otherwise in an owner-only file in the data directory. Never through the log.
@@ -83,7 +92,7 @@ fn show_first_admin(admin: &FirstAdmin, data_dir: &std::path::Path) {
         println!("\n{text}");
         return;
     }
-    let path = data_dir.join("first-admin-credentials.txt");
+    let path = data_dir.join(FIRST_ADMIN_FILE);
     match write_owner_only(&path, &text) {
         Ok(()) => warn!(
             "created the first administrator; no terminal to show its credentials, so they are in {} (owner-only): read it, then delete it",
@@ -99,6 +108,8 @@ fn show_first_admin(admin: &FirstAdmin, data_dir: &std::path::Path) {
 /// A built server, bound to its address, not yet serving.
 pub struct Application {
     listener: TcpListener,
+    /// The metrics listener and its router, when `metrics_listen` is set.
+    metrics_server: Option<(TcpListener, axum::Router)>,
     runtime: Arc<Runtime>,
     router: axum::Router,
     routes: Vec<RouteSpec>,
@@ -186,11 +197,20 @@ impl SealedWorkflowKeys {
     }
 }
 
+/// The address a listener is bound to.
+fn addr_of(listener: &TcpListener, configured: SocketAddr) -> Result<SocketAddr, StartError> {
+    listener.local_addr().map_err(|source| StartError::Listen {
+        addr: configured,
+        source,
+    })
+}
+
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "podium.db";
 
 impl Application {
-    /// Opens the store (creating the data directory), builds the services and binds the
+    /// Opens the store (creating the data directory, owner-only, or refusing one
+    /// that other users can open), builds the services and binds the
     /// listener. Background loops start here too.
     pub async fn build(config: &Config) -> Result<Application, StartError> {
         Application::build_with_clock(config, Arc::new(SystemClock)).await
@@ -201,10 +221,8 @@ impl Application {
         config: &Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
-            path: config.data_dir.display().to_string(),
-            source,
-        })?;
+        data_dir::prepare(config)?;
+        data_dir::warn_exposed_keys(config);
         let mut options = SqliteOptions::new(config.data_dir.join(DATABASE_FILE));
         options.durability = match config.durability {
             Durability::Process => podium_store_sqlite::Durability::Process,
@@ -264,7 +282,12 @@ impl Application {
                 let policy = TokenPolicy {
                     default_ttl_seconds: config.token_ttl_seconds as i64,
                     max_ttl_seconds: config.token_max_ttl_seconds as i64,
-                    ..TokenPolicy::default()
+                    throttle: ThrottleLimits {
+                        per_address: config.token_max_failures_per_address,
+                        per_subject: config.token_max_failures_per_key,
+                        window_seconds: i64::try_from(config.token_failure_window_seconds)
+                            .unwrap_or(i64::MAX),
+                    },
                 };
                 let identity = IdentityService::new(
                     runtime.clone(),
@@ -288,6 +311,7 @@ impl Application {
             .bootstrap(configured_key)
             .await
             .map_err(|e| StartError::Core(e.to_string()))?;
+        let metrics = Arc::new(Metrics::new());
         let state = AppState::new(Shared {
             metadata: MetadataService::new(runtime.clone()),
             workflows: WorkflowService::new(runtime.clone()),
@@ -298,7 +322,7 @@ impl Application {
             environment: SecretService::environment(runtime.clone()),
             authenticator: Arc::new(authenticator),
             runtime: runtime.clone(),
-            metrics: Arc::new(Metrics::new()),
+            metrics: metrics.clone(),
             max_body_bytes: config.max_body_bytes,
         });
         let (router, routes) = http::router(state);
@@ -309,8 +333,23 @@ impl Application {
                     addr: config.listen,
                     source,
                 })?;
+        let metrics_listener = match config.metrics_listen {
+            Some(want) => {
+                let fail = |source| StartError::Listen { addr: want, source };
+                let listener = TcpListener::bind(want).await.map_err(fail)?;
+                Some((listener.local_addr().map_err(fail)?, listener))
+            }
+            None => None,
+        };
+        let addr = addr_of(&listener, config.listen)?;
         let (stop_background, stopped) = watch::channel(false);
-        let caller = Arc::new(runner::ReqwestCaller::new().map_err(StartError::Core)?);
+        let own_addresses = std::iter::once(addr)
+            .chain(metrics_listener.as_ref().map(|(addr, _)| *addr))
+            .collect();
+        let destinations = DestinationPolicy::parse(&config.http_task_allow)
+            .map_err(StartError::Core)?
+            .with_own_addresses(own_addresses);
+        let caller = Arc::new(runner::ReqwestCaller::new(destinations).map_err(StartError::Core)?);
         let mut background = vec![
             tokio::spawn(jobs::run_sweeper(runtime.clone(), stopped.clone())),
             tokio::spawn(jobs::run_jobs(runtime.clone(), caller, stopped.clone())),
@@ -331,10 +370,6 @@ impl Application {
                 stopped,
             )));
         }
-        let addr = listener.local_addr().map_err(|source| StartError::Listen {
-            addr: config.listen,
-            source,
-        })?;
         info!(
             "Podium {} listening on http://{addr} | data directory: {} | store: embedded SQLite ({}), durability: {:?}",
             env!("CARGO_PKG_VERSION"),
@@ -342,6 +377,21 @@ impl Application {
             store.path().display(),
             config.durability,
         );
+        if config.http_task_allow.is_empty() {
+            info!("HTTP tasks may call public addresses only (http_task_allow names no others)");
+        } else {
+            info!(
+                "HTTP tasks may call public addresses and: {}",
+                config.http_task_allow.join(", ")
+            );
+        }
+        let metrics_server = metrics_listener.map(|(metrics_addr, listener)| {
+            info!("metrics for Prometheus, without credentials: http://{metrics_addr}/metrics");
+            (
+                listener,
+                http::metrics::router(metrics.clone(), runtime.clone()),
+            )
+        });
         match mode {
             SecurityMode::Enforced => {
                 if let Some(path) = created_key {
@@ -373,6 +423,7 @@ impl Application {
         }
         Ok(Application {
             listener,
+            metrics_server,
             runtime,
             router,
             routes,
@@ -388,6 +439,13 @@ impl Application {
         self.listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The bound address of the metrics listener, when there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_server
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
     }
 
     /// The services' shared runtime (tests use it to wake background loops).
@@ -414,6 +472,20 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let metrics_server = self.metrics_server.map(|(listener, router)| {
+            let mut stopped = self.stop_background.subscribe();
+            tokio::spawn(async move {
+                let stop = async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                };
+                if let Err(err) = axum::serve(listener, router)
+                    .with_graceful_shutdown(stop)
+                    .await
+                {
+                    warn!("the metrics listener stopped: {err}");
+                }
+            })
+        });
         let (requested_tx, requested) = tokio::sync::oneshot::channel::<()>();
         let service = self
             .router
@@ -438,7 +510,7 @@ impl Application {
             },
         };
         let _ = self.stop_background.send(true);
-        for handle in self.background {
+        for handle in self.background.into_iter().chain(metrics_server) {
             let _ = handle.await;
         }
         self.store.close();

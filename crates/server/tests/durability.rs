@@ -460,6 +460,14 @@ async fn start_with_secret(client: &reqwest::Client, base: &str, name: &str, val
 }
 
 /// A fresh 32-byte key in hex, as `secrets_key` takes it.
+/// Writes a key file as an operator should: readable by its owner only (the server
+/// refuses to start with key files in its data directory that others can read).
+fn write_key(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("key file");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+}
+
 fn new_key_hex() -> String {
     format!(
         "{}{}",
@@ -477,10 +485,16 @@ fn new_key_hex() -> String {
 async fn sighup_takes_a_new_secrets_key_without_a_restart() {
     let dir = tempfile::tempdir().expect("dir");
     let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).expect("data dir");
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&data)
+            .expect("data dir");
+    }
     let key_file = data.join("secrets.key");
     let (old_key, new_key) = (new_key_hex(), new_key_hex());
-    std::fs::write(&key_file, format!("{old_key}\n")).expect("old key");
+    write_key(&key_file, &format!("{old_key}\n"));
     let server = Server::start_with(&data, &[("PODIUM_SECRETS_PREVIOUS_KEYS", &old_key)]);
     let client = client_with(&admin_token(&server.base).await, None);
     let put = |name: &'static str, value: &'static str| {
@@ -520,7 +534,7 @@ async fn sighup_takes_a_new_secrets_key_without_a_restart() {
     .await;
 
     // A key file that holds no key: refused, the server keeps its keys.
-    std::fs::write(&key_file, "not a key\n").expect("broken key file");
+    write_key(&key_file, "not a key\n");
     server.signal("HUP");
     server
         .wait_for_log("the secrets keys were not reloaded")
@@ -528,7 +542,7 @@ async fn sighup_takes_a_new_secrets_key_without_a_restart() {
     assert_eq!(get("rotated-1").await, "value-before-rotation");
 
     // The new key: taken at once, the old value re-sealed in the background.
-    std::fs::write(&key_file, format!("{new_key}\n")).expect("new key");
+    write_key(&key_file, &format!("{new_key}\n"));
     server.signal("HUP");
     server.wait_for_log("secrets master keys reloaded").await;
     server
@@ -587,12 +601,12 @@ async fn a_start_with_a_key_that_cannot_open_workflow_data_is_refused() {
     let refused = start_refused(&data).await;
     assert!(refused.contains("missing"), "{refused}");
     assert!(!key_file.exists(), "no new key was generated");
-    std::fs::write(&key_file, format!("{}\n", new_key_hex())).expect("other key");
+    write_key(&key_file, &format!("{}\n", new_key_hex()));
     let refused = start_refused(&data).await;
     assert!(refused.contains("live workflows"), "{refused}");
     assert!(refused.contains("Nothing was changed"), "{refused}");
 
-    std::fs::write(&key_file, key).expect("the right key");
+    write_key(&key_file, &key);
     let server = Server::start(&data);
     let client = client_with(&admin_token(&server.base).await, None);
     let polled: Value = client

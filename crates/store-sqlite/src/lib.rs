@@ -206,6 +206,28 @@ fn configure(conn: &Connection, durability: Durability) -> StoreResult<()> {
 /// Prepared statements kept per connection (more than the store uses).
 const STATEMENT_CACHE: usize = 128;
 
+/// Creates an empty database file (a valid empty SQLite database) with owner-only
+/// permissions, unless it exists. SQLite would create it with the process umask
+/// (usually world-readable), and it copies the database file's permissions to the
+/// `-wal`, `-shm` and journal files it creates beside it.
+fn create_owner_only(path: &Path) -> StoreResult<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(StoreError::Backend(format!(
+            "cannot create the database file {}: {err}",
+            path.display()
+        ))),
+    }
+}
+
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let current: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
@@ -228,7 +250,10 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database, migrates it, and starts the writer.
+    /// A new database file is created readable and writable by its owner only;
+    /// SQLite gives its `-wal` and `-shm` files the same permissions.
     pub fn open(options: &SqliteOptions) -> StoreResult<Arc<SqliteStore>> {
+        create_owner_only(&options.path)?;
         let mut conn = Connection::open(&options.path).map_err(map_err)?;
         configure(&conn, options.durability)?;
         migrate(&mut conn)?;

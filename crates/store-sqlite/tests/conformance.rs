@@ -45,3 +45,25 @@ async fn reopening_keeps_data_and_refuses_a_newer_schema() {
         .expect("refused");
     assert!(err.to_string().contains("newer Podium"), "{err}");
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn new_database_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("podium.db");
+    let store = SqliteStore::open(&SqliteOptions::new(&path)).expect("open");
+    let def: podium_core::model::TaskDef =
+        serde_json::from_value(serde_json::json!({"name": "written"})).expect("def");
+    podium_core::store::MetadataStore::put_task_defs(store.as_ref(), &[def])
+        .await
+        .expect("put");
+    for name in ["podium.db", "podium.db-wal", "podium.db-shm"] {
+        let mode = std::fs::metadata(dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name} has mode {:o}", mode & 0o777);
+    }
+    store.close();
+}

@@ -150,6 +150,9 @@ def start_podium(
     key_secret = secrets.token_hex(32)
     env["PODIUM_ADMIN_KEY_ID"] = key_id
     env["PODIUM_ADMIN_KEY_SECRET"] = key_secret
+    # HTTP tasks may not reach loopback by default; the suite's echo server runs on
+    # 127.0.0.1, so this run allows that address (Podium's own port stays refused).
+    env["PODIUM_HTTP_TASK_ALLOW"] = "127.0.0.1"
     env.update(extra_env or {})
 
     last_error = "not started"

@@ -141,8 +141,8 @@ def test_the_worker_completes_program_runs_and_can_do_nothing_else(example, exec
         handler.stop_processes()
     # The program reads the run it started; the worker can neither read nor start runs.
     assert p1.get_workflow_client().get_workflow(run, include_tasks=False).status == "COMPLETED"
-    # Not allowed to read it: answered as for a workflow that does not exist.
-    expect_status(404, lambda: worker_clients.get_workflow_client().get_workflow(run, include_tasks=False))
+    # Not allowed to read it: answered as a workflow id that does not exist is.
+    expect_status(403, lambda: worker_clients.get_workflow_client().get_workflow(run, include_tasks=False))
     expect_status(403, lambda: start(worker_clients, example["w1"]))
 
 

@@ -4,10 +4,10 @@
 
 use super::authority::{self, RunNeeds};
 use crate::error::{CoreError, CoreResult};
-use crate::model::Workflow;
+use crate::model::{Task, Workflow};
 use crate::security::authz::refusal;
-use crate::security::{Access, Actor, Resource};
-use crate::service::Runtime;
+use crate::security::{Access, Actor, Principal, Resource};
+use crate::service::{Runtime, disclosure};
 
 crate::kinds! {
     /// What a request asks of workflow executions and tasks.
@@ -83,13 +83,69 @@ pub struct Target<'a> {
     pub workflow: Option<&'a Workflow>,
     /// The definition a run would execute.
     pub run: Option<RunNeeds<'a>>,
-    /// The task's type and domain.
-    pub task: Option<(&'a str, Option<&'a str>)>,
+    /// The task, or the queue a poll names.
+    pub task: Option<TaskRef<'a>>,
+}
+
+/// A task type and domain, and the task itself when the caller named one by id.
+#[derive(Clone, Copy)]
+pub struct TaskRef<'a> {
+    pub task_type: &'a str,
+    pub domain: Option<&'a str>,
+    pub task: Option<&'a Task>,
+}
+
+impl<'a> TaskRef<'a> {
+    /// A task the caller named.
+    pub fn of(task: &'a Task) -> TaskRef<'a> {
+        TaskRef {
+            task_type: &task.task_def_name,
+            domain: task.domain.as_deref(),
+            task: Some(task),
+        }
+    }
+
+    /// A queue the caller named.
+    pub fn queue(task_type: &'a str, domain: Option<&'a str>) -> TaskRef<'a> {
+        TaskRef {
+            task_type,
+            domain,
+            task: None,
+        }
+    }
+}
+
+/// Whether the caller may see a task: READ on its task definition or its workflow,
+/// or being allowed to poll it.
+pub fn can_see_task(rt: &Runtime, principal: &Principal, task: &Task) -> bool {
+    let authz = &rt.authorizer;
+    let resource = Resource::task(&task.task_def_name, task.domain.as_deref());
+    authz.can(principal, Access::Read, resource)
+        || authz.can(
+            principal,
+            Access::Read,
+            Resource::workflow(&task.workflow_type),
+        )
+        || authz.can(principal, Access::Execute, resource)
+}
+
+/// The refusal for a workflow execution the caller may not see, the same whether
+/// it exists or not (see `service::disclosure`).
+pub fn hidden_workflow(id: &str) -> CoreError {
+    disclosure::hidden(format_args!("access workflow {id}"))
+}
+
+/// The refusal for updating a task the caller may not see, the same whether it (or
+/// its workflow) exists or not.
+pub fn hidden_task_update(task_id: &str, workflow_id: &str) -> CoreError {
+    disclosure::hidden(format_args!(
+        "update task {task_id} of workflow {workflow_id}"
+    ))
 }
 
 /// Allows a command, checking each of its needs for the actor. A caller who may not
-/// even read an execution hears that it does not exist, as for a missing one. Fails
-/// closed when a need's subject is missing.
+/// even see an execution or a task it named gets the refusal it would get for a
+/// missing one. Fails closed when a need's subject is missing.
 pub fn authorize(
     rt: &Runtime,
     actor: &Actor,
@@ -112,7 +168,7 @@ pub fn authorize(
                     .ok_or_else(|| missing(command, "an execution"))?;
                 if !authority::may_access_execution(rt, principal, *access, workflow) {
                     if !authority::may_access_execution(rt, principal, Access::Read, workflow) {
-                        return Err(CoreError::workflow_not_found(&workflow.workflow_id));
+                        return Err(hidden_workflow(&workflow.workflow_id));
                     }
                     return Err(refusal(
                         *access,
@@ -121,9 +177,19 @@ pub fn authorize(
                 }
             }
             Need::Task(access) => {
-                let (task_type, domain) = target.task.ok_or_else(|| missing(command, "a task"))?;
-                rt.authorizer
-                    .authorize(principal, *access, Resource::task(task_type, domain))?;
+                let task = target.task.ok_or_else(|| missing(command, "a task"))?;
+                let resource = Resource::task(task.task_type, task.domain);
+                if !rt.authorizer.can(principal, *access, resource) {
+                    if let Some(named) = task.task
+                        && !can_see_task(rt, principal, named)
+                    {
+                        return Err(hidden_task_update(
+                            &named.task_id,
+                            &named.workflow_instance_id,
+                        ));
+                    }
+                    return Err(refusal(*access, resource));
+                }
             }
         }
     }

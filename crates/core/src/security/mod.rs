@@ -13,6 +13,7 @@ pub mod model;
 pub mod password;
 pub mod principal;
 pub mod secret_box;
+pub mod throttle;
 pub mod token;
 
 use std::sync::Arc;

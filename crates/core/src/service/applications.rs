@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::disclosure::{covers_every, hidden};
 use super::identity::{IdentityService, new_key_id, new_key_secret};
 use crate::error::{CoreError, CoreResult};
 use crate::model::Tag;
@@ -371,7 +372,9 @@ impl IdentityService {
             .await
     }
 
-    /// The application that owns a key.
+    /// The application that owns a key. A caller who may not read that application
+    /// gets the same 403 as for a key that does not exist; "not found" only goes to
+    /// callers who may read every application.
     pub async fn application_of_key(
         &self,
         principal: &Principal,
@@ -383,9 +386,25 @@ impl IdentityService {
             .directory()
             .read()
             .key(key_id)
-            .map(|k| k.application_id.clone())
-            .ok_or_else(|| CoreError::NotFound(format!("Access key '{key_id}' not found")))?;
-        self.get_application(principal, &app_id).await
+            .map(|k| k.application_id.clone());
+        let authz = &self.rt.authorizer;
+        match app_id {
+            Some(app_id)
+                if authz.can(
+                    principal,
+                    Access::Read,
+                    Resource::new(ResourceType::Application, &app_id),
+                ) =>
+            {
+                self.get_application(principal, &app_id).await
+            }
+            None if covers_every(authz, principal, Access::Read, ResourceType::Application) => Err(
+                CoreError::NotFound(format!("Access key '{key_id}' not found")),
+            ),
+            _ => Err(hidden(format_args!(
+                "read the application of access key: {key_id}"
+            ))),
+        }
     }
 
     /// The tags of an application.

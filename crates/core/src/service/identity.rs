@@ -1,10 +1,9 @@
 //! Identities: tokens and the first administrator. Applications and their access
 //! keys are in `applications`; users, groups and grants in `users` and `grants`.
 
-use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
 use serde::Deserialize;
 
 use super::runtime::Runtime;
@@ -13,6 +12,7 @@ use crate::security::Principal;
 use crate::security::crypto::{SecretHasher, hex, random_bytes};
 use crate::security::model::{AccessKey, Application, KeyStatus, Role, User};
 use crate::security::password::{generate_password, hash_password, verify_password};
+use crate::security::throttle::{SignInThrottle, ThrottleLimits};
 use crate::security::token::{Claims, ISSUER, TokenKeys};
 use crate::store::SecurityOp;
 
@@ -23,10 +23,8 @@ pub struct TokenPolicy {
     pub default_ttl_seconds: i64,
     /// Longest lifetime a request may ask for.
     pub max_ttl_seconds: i64,
-    /// Failed attempts allowed per key id, and per client address, in one window.
-    pub max_failures: u32,
-    /// The window, in seconds.
-    pub failure_window_seconds: i64,
+    /// Failed attempts allowed per client address and per key or user id.
+    pub throttle: ThrottleLimits,
 }
 
 impl Default for TokenPolicy {
@@ -34,8 +32,7 @@ impl Default for TokenPolicy {
         TokenPolicy {
             default_ttl_seconds: 3600,
             max_ttl_seconds: 24 * 3600,
-            max_failures: 10,
-            failure_window_seconds: 60,
+            throttle: ThrottleLimits::default(),
         }
     }
 }
@@ -80,42 +77,8 @@ pub struct FirstAdmin {
     pub key_secret: Option<String>,
 }
 
-/// Counts failed token requests per key id and per client address.
-#[derive(Default)]
-struct Failures {
-    by_key: HashMap<String, (i64, u32)>,
-    by_address: HashMap<String, (i64, u32)>,
-}
-
 /// How often a key's last use is written to the store, at most.
 const KEY_USE_WRITE_INTERVAL_MS: i64 = 60_000;
-
-/// Entries kept before old windows are swept.
-const FAILURE_ENTRIES: usize = 100_000;
-
-impl Failures {
-    fn blocked(&self, key: &str, address: &str, now: i64, policy: &TokenPolicy) -> bool {
-        let over = |map: &HashMap<String, (i64, u32)>, k: &str| {
-            map.get(k).is_some_and(|(start, count)| {
-                now - start < policy.failure_window_seconds && *count >= policy.max_failures
-            })
-        };
-        over(&self.by_key, key) || over(&self.by_address, address)
-    }
-
-    fn record(&mut self, key: &str, address: &str, now: i64, policy: &TokenPolicy) {
-        for (map, k) in [(&mut self.by_key, key), (&mut self.by_address, address)] {
-            if map.len() >= FAILURE_ENTRIES {
-                map.retain(|_, (start, _)| now - *start < policy.failure_window_seconds);
-            }
-            let entry = map.entry(k.to_string()).or_insert((now, 0));
-            if now - entry.0 >= policy.failure_window_seconds {
-                *entry = (now, 0);
-            }
-            entry.1 += 1;
-        }
-    }
-}
 
 /// Tokens, applications and access keys.
 #[derive(Clone)]
@@ -124,7 +87,7 @@ pub struct IdentityService {
     tokens: Option<Arc<TokenKeys>>,
     pub(super) hasher: Option<Arc<SecretHasher>>,
     policy: TokenPolicy,
-    failures: Arc<Mutex<Failures>>,
+    throttle: Arc<SignInThrottle>,
 }
 
 fn bad_credentials() -> CoreError {
@@ -157,7 +120,7 @@ impl IdentityService {
             tokens: tokens.map(Arc::new),
             hasher: hasher.map(Arc::new),
             policy,
-            failures: Arc::default(),
+            throttle: Arc::new(SignInThrottle::new(policy.throttle)),
         }
     }
 
@@ -174,41 +137,41 @@ impl IdentityService {
     }
 
     /// `POST /api/token`. Unknown keys, wrong secrets, inactive keys and unknown users
-    /// all get the same answer, after the same work.
-    pub async fn mint(&self, request: TokenRequest, client: &str) -> CoreResult<String> {
+    /// all get the same answer, after the same work. A client address that failed too
+    /// often is refused (429) before any work; a key or user that failed too often,
+    /// from anywhere, has further wrong attempts answered 429 too, but its right
+    /// secret is always accepted, so nobody can lock its owner out.
+    pub async fn mint(&self, request: TokenRequest, client: Option<IpAddr>) -> CoreResult<String> {
         let (Some(tokens), Some(hasher)) = (self.tokens.clone(), self.hasher.clone()) else {
             return Err(CoreError::NotFound(
                 "Token minting is off: security is disabled on this server".into(),
             ));
         };
         let now = self.now_seconds();
-        let ttl = self.ttl_seconds(request.expiration);
-        let who = request
-            .key_id
-            .clone()
-            .or_else(|| request.email.clone())
-            .unwrap_or_default();
-        if self
-            .failures
-            .lock()
-            .blocked(&who, client, now, &self.policy)
-        {
-            return Err(CoreError::TooManyRequests(format!(
-                "Too many failed token requests; try again in {} seconds",
-                self.policy.failure_window_seconds
-            )));
+        if self.throttle.admit(client, now).is_err() {
+            // Not a warning each time: a client that keeps trying would flood the log.
+            tracing::debug!(
+                client = %client_text(client),
+                "token request refused: too many failed attempts from this address"
+            );
+            return Err(self.too_many());
         }
-        let claims = match (
+        let ttl = self.ttl_seconds(request.expiration);
+        let (subject, claims) = match (
             &request.key_id,
             &request.key_secret,
             &request.email,
             &request.password,
         ) {
             (Some(key_id), Some(secret), _, _) => {
-                self.key_claims(&hasher, key_id.trim(), secret.trim(), now, ttl)
+                let key_id = key_id.trim();
+                let claims = self.key_claims(&hasher, key_id, secret.trim(), now, ttl);
+                (format!("key:{key_id}"), claims)
             }
             (None, _, Some(email), Some(password)) => {
-                self.user_claims(email.trim(), password, now, ttl).await
+                let user_id = email.trim();
+                let claims = self.user_claims(user_id, password, now, ttl).await;
+                (format!("user:{user_id}"), claims)
             }
             _ => {
                 return Err(CoreError::invalid(
@@ -232,11 +195,26 @@ impl IdentityService {
                     exp: now,
                     iss: ISSUER.into(),
                 });
-                self.failures.lock().record(&who, client, now, &self.policy);
-                tracing::info!(client, "token request refused: bad credentials");
-                Err(bad_credentials())
+                let throttled = self.throttle.failed(client, &subject, now).is_err();
+                tracing::info!(
+                    client = %client_text(client),
+                    throttled,
+                    "token request refused: bad credentials"
+                );
+                Err(if throttled {
+                    self.too_many()
+                } else {
+                    bad_credentials()
+                })
             }
         }
+    }
+
+    fn too_many(&self) -> CoreError {
+        CoreError::TooManyRequests(format!(
+            "Too many failed token requests; try again in {} seconds",
+            self.throttle.limits().window_seconds
+        ))
     }
 
     /// Records that a key was used: in memory at once, in the store at most once a
@@ -395,6 +373,11 @@ impl IdentityService {
             key_secret: generated.then_some(secret),
         }))
     }
+}
+
+/// A client address for the log.
+fn client_text(client: Option<IpAddr>) -> String {
+    client.map_or_else(|| "unknown".to_string(), |ip| ip.to_string())
 }
 
 /// An argon2id hash of a random password nobody knows, so unknown users cost the

@@ -5,6 +5,7 @@ pub mod access;
 pub mod applications;
 pub mod archive;
 pub mod at_rest;
+pub(crate) mod disclosure;
 pub mod grants;
 pub mod handoff;
 pub mod identity;

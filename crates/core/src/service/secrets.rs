@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::Runtime;
+use super::{Runtime, disclosure};
 use crate::error::{CoreError, CoreResult};
 use crate::model::Tag;
+use crate::security::authz::refusal;
 use crate::security::model::{Access, Target, TargetType};
 use crate::security::{Principal, Resource, ResourceType};
 use crate::store::{SecretKind, SecretRead};
@@ -89,13 +90,28 @@ impl SecretService {
         }
     }
 
-    /// Creates (needs the create permission) or replaces (needs UPDATE) a value.
+    /// Creates (needs the create permission) or replaces (needs UPDATE) a value. A
+    /// caller who may do neither hears the same refusal whether the name exists or
+    /// not; one who may create values learns it anyway (a new name is created).
     pub async fn put(&self, principal: &Principal, name: &str, value: &str) -> CoreResult<()> {
         crate::service::vault::check_name(self.kind, name)?;
-        if self.rt.vault.exists(self.kind, name) {
-            self.authorize(principal, Access::Update, name)?;
+        let allowed = if self.rt.vault.exists(self.kind, name) {
+            self.authorize(principal, Access::Update, name)
         } else {
-            authorize_new(&self.rt, principal, self.kind, name)?;
+            authorize_new(&self.rt, principal, self.kind, name)
+        };
+        if let Err(err) = allowed {
+            if self
+                .rt
+                .authorizer
+                .can(principal, Access::Create, self.resource(name))
+            {
+                return Err(err);
+            }
+            return Err(disclosure::hidden(format_args!(
+                "create or update {}: {name}",
+                resource_type(self.kind).noun()
+            )));
         }
         let created = self
             .rt
@@ -167,10 +183,10 @@ impl SecretService {
     }
 
     /// `true` when a value exists; 404 when it does not, as Orkes answers (the JS SDK
-    /// reads any answer as "exists", so `false` would mislead it). Existence is no
-    /// secret to those with any access; others get 403 for names that exist.
+    /// reads any answer as "exists", so `false` would mislead it). Only a caller with
+    /// some access on the name hears either: anyone else gets the same 403 whether it
+    /// exists or not.
     pub fn exists(&self, principal: &Principal, name: &str) -> CoreResult<bool> {
-        self.require(name)?;
         let authz = &self.rt.authorizer;
         let any = [
             Access::Read,
@@ -180,11 +196,11 @@ impl SecretService {
         ]
         .into_iter()
         .any(|a| authz.can(principal, a, self.resource(name)));
-        if any {
-            Ok(true)
-        } else {
-            self.authorize(principal, Access::Read, name).map(|_| true)
+        if !any {
+            return Err(refusal(Access::Read, self.resource(name)));
         }
+        self.require(name)?;
+        Ok(true)
     }
 
     /// The names the caller holds every one of `accesses` on (READ when empty).

@@ -8,15 +8,18 @@ use std::time::Duration;
 use crate::engine::ops;
 use crate::engine::schedule::queue_name;
 use crate::error::{CoreError, CoreResult};
-use crate::exec::command::{self, Command, Target};
+use crate::exec::authority::may_access_execution;
+use crate::exec::command::{self, Command, Target, TaskRef};
 use crate::exec::effects::EngineAction;
 use crate::model::{
     JsonMap, PollData, SearchResult, Task, TaskExecLog, TaskResult, TaskResultStatus, TaskStatus,
     TaskSummary,
 };
-use crate::security::{Access, Actor, Principal, Resource};
+use crate::security::authz::refusal;
+use crate::security::{Access, Actor, Authorizer, Principal, Resource, ResourceType};
 use crate::store::Claim;
 
+use super::disclosure;
 use super::handoff::{self, SecretText};
 use super::masking;
 use super::runtime::{QueueSignal, Runtime};
@@ -44,6 +47,15 @@ pub struct Poll {
 #[derive(Clone)]
 pub struct TaskService {
     rt: Arc<Runtime>,
+}
+
+/// Whether a principal may see every task (by a role, or as the engine): only then
+/// does "no such task" or "no such workflow" tell it nothing it could not see. Asked
+/// on refusals only (each question builds an explanation).
+fn sees_every_task(authz: &Authorizer, principal: &Principal) -> bool {
+    disclosure::covers_every(authz, principal, Access::Read, ResourceType::Workflow)
+        || disclosure::covers_every(authz, principal, Access::Read, ResourceType::Task)
+        || disclosure::covers_every(authz, principal, Access::Execute, ResourceType::Task)
 }
 
 /// How a claimed task changes: it is leased to the worker until its response timeout,
@@ -92,7 +104,7 @@ impl TaskService {
             .map(str::trim)
             .filter(|d| !d.is_empty());
         let target = Target {
-            task: Some((&poll.task_type, domain)),
+            task: Some(TaskRef::queue(&poll.task_type, domain)),
             ..Target::default()
         };
         command::authorize(&self.rt, &Actor::caller(principal), Command::Poll, &target)?;
@@ -189,7 +201,8 @@ impl TaskService {
     }
 
     /// Applies a worker's result (`POST /tasks`). Results for ended tasks or workflows
-    /// are accepted and ignored. Returns the updated task.
+    /// are accepted and ignored. Returns the updated task. A caller who may not see
+    /// the task gets the same 403 whether the workflow and task exist or not.
     pub async fn update(&self, principal: &Principal, result: TaskResult) -> CoreResult<Task> {
         if result.workflow_instance_id.trim().is_empty() {
             return Err(CoreError::invalid("Workflow Id cannot be null or empty"));
@@ -216,17 +229,25 @@ impl TaskService {
         self.rt
             .mutate(Some(workflow_id.clone()), move |txn, ctx| {
                 let mut changes = std::mem::take(&mut txn.changes);
-                let state = txn
-                    .state
-                    .as_mut()
-                    .ok_or_else(|| CoreError::workflow_not_found(&workflow_id))?;
-                let index = state
-                    .task_index(&task_id)
-                    .ok_or_else(|| CoreError::task_not_found(&task_id))?;
+                let sees_all = || sees_every_task(&rt.authorizer, actor.principal());
+                let Some(state) = txn.state.as_mut() else {
+                    return Err(if sees_all() {
+                        CoreError::workflow_not_found(&workflow_id)
+                    } else {
+                        command::hidden_task_update(&task_id, &workflow_id)
+                    });
+                };
+                let Some(index) = state.task_index(&task_id) else {
+                    return Err(if sees_all() {
+                        CoreError::task_not_found(&task_id)
+                    } else {
+                        command::hidden_task_update(&task_id, &workflow_id)
+                    });
+                };
                 // Only a principal allowed to poll the task may update it.
                 let task = &state.tasks()[index];
                 let target = Target {
-                    task: Some((&task.task_def_name, task.domain.as_deref())),
+                    task: Some(TaskRef::of(task)),
                     ..Target::default()
                 };
                 command::authorize(&rt, &actor, Command::UpdateTask, &target)?;
@@ -278,7 +299,9 @@ impl TaskService {
     }
 
     /// `POST /tasks/{workflowId}/{ref}/{status}`: updates the first unfinished task with
-    /// that reference name, merging `output` into its output. None when there is none.
+    /// that reference name, merging `output` into its output. None when there is none,
+    /// which only a caller who may read the workflow hears: anyone else gets the same
+    /// 403 whether the workflow, the reference or an unfinished task exists or not.
     pub async fn update_by_ref(
         &self,
         principal: &Principal,
@@ -288,13 +311,24 @@ impl TaskService {
         output: JsonMap,
         worker_id: Option<String>,
     ) -> CoreResult<Option<Task>> {
-        let state = self
-            .rt
-            .stores
-            .execution
-            .get_workflow(workflow_id)
-            .await?
-            .ok_or_else(|| CoreError::workflow_not_found(workflow_id))?;
+        let hidden = || {
+            disclosure::hidden(format_args!(
+                "update task {reference} of workflow {workflow_id}"
+            ))
+        };
+        let Some(state) = self.rt.stores.execution.get_workflow(workflow_id).await? else {
+            return Err(if sees_every_task(&self.rt.authorizer, principal) {
+                CoreError::workflow_not_found(workflow_id)
+            } else {
+                hidden()
+            });
+        };
+        let authz = &self.rt.authorizer;
+        // Asked only when refusing or when there is nothing to update.
+        let reads_workflow = || {
+            may_access_execution(&self.rt, principal, Access::Read, &state.workflow)
+                || sees_every_task(authz, principal)
+        };
         let pending = state.tasks().iter().find(|t| {
             !t.status.is_terminal()
                 && (t.reference_task_name == reference
@@ -302,7 +336,23 @@ impl TaskService {
                         .rsplit_once("__")
                         .is_some_and(|(base, _)| base == reference))
         });
-        let Some(task) = pending else { return Ok(None) };
+        let task = match pending {
+            Some(task) => {
+                let resource = Resource::task(&task.task_def_name, task.domain.as_deref());
+                if !authz.can(principal, Access::Execute, resource) {
+                    return Err(
+                        if reads_workflow() || command::can_see_task(&self.rt, principal, task) {
+                            refusal(Access::Execute, resource)
+                        } else {
+                            hidden()
+                        },
+                    );
+                }
+                task
+            }
+            None if reads_workflow() => return Ok(None),
+            None => return Err(hidden()),
+        };
         let mut merged = task.output_data.clone();
         for (key, value) in output {
             merged.insert(key, value);
@@ -353,34 +403,23 @@ impl TaskService {
         Ok(masking::masked_values(&record, &fields))
     }
 
-    /// One task the caller may see, as stored.
+    /// One task the caller may see, as stored. A task the caller may not see and a
+    /// task id that does not exist get the same 403, unless the caller may see every
+    /// task (then a missing one is 404).
     async fn readable(&self, principal: &Principal, task_id: &str) -> CoreResult<Task> {
-        let task = self
-            .rt
-            .stores
-            .execution
-            .get_task(task_id)
-            .await?
-            .ok_or_else(|| CoreError::task_not_found(task_id))?;
-        if !self.can_read(principal, &task) {
-            // Not allowed to read it: answered as for a task that does not exist.
-            return Err(CoreError::task_not_found(task_id));
+        match self.rt.stores.execution.get_task(task_id).await? {
+            Some(task) if self.can_read(principal, &task) => Ok(task),
+            None if sees_every_task(&self.rt.authorizer, principal) => {
+                Err(CoreError::task_not_found(task_id))
+            }
+            _ => Err(disclosure::hidden(format_args!("read task: {task_id}"))),
         }
-        Ok(task)
     }
 
     /// Whether the caller may see a task: READ on its task definition or its
     /// workflow, or being allowed to poll it.
     fn can_read(&self, principal: &Principal, task: &Task) -> bool {
-        let authz = &self.rt.authorizer;
-        let resource = Resource::task(&task.task_def_name, task.domain.as_deref());
-        authz.can(principal, Access::Read, resource)
-            || authz.can(
-                principal,
-                Access::Read,
-                Resource::workflow(&task.workflow_type),
-            )
-            || authz.can(principal, Access::Execute, resource)
+        command::can_see_task(&self.rt, principal, task)
     }
 
     /// The log lines of a task.
@@ -404,7 +443,7 @@ impl TaskService {
     ) -> CoreResult<()> {
         let task = self.readable(principal, task_id).await?;
         let target = Target {
-            task: Some((&task.task_def_name, task.domain.as_deref())),
+            task: Some(TaskRef::of(&task)),
             ..Target::default()
         };
         command::authorize(

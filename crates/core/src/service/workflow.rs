@@ -17,9 +17,10 @@ use crate::model::{
     StartWorkflowRequest, TaskStatus, Workflow, WorkflowDef, WorkflowRun, WorkflowStatusView,
     WorkflowSummary,
 };
-use crate::security::{Access, Actor, Cause, Principal, Resource};
+use crate::security::{Access, Actor, Cause, Principal, Resource, ResourceType};
 use crate::store::Txn;
 
+use super::disclosure;
 use super::masking;
 use super::runtime::Runtime;
 use super::search::{Filter, Op, SearchValue, WorkflowField, WorkflowSearch};
@@ -61,17 +62,21 @@ impl WorkflowService {
         WorkflowService { rt }
     }
 
-    /// Reads a workflow the caller may read, or 404.
-    async fn load(&self, principal: &Principal, id: &str) -> CoreResult<WorkflowState> {
-        let state = self
-            .rt
-            .stores
-            .execution
-            .get_workflow(id)
-            .await?
-            .ok_or_else(|| CoreError::workflow_not_found(id))?;
-        self.authorize_execution(principal, Command::Read, &state.workflow)?;
-        Ok(state)
+    /// The answer for a workflow that does not exist: 404 to a caller who may read
+    /// every workflow, and otherwise the refusal a workflow it may not see gets, so
+    /// an id reveals nothing.
+    fn missing(&self, principal: &Principal, id: &str) -> CoreError {
+        let every = disclosure::covers_every(
+            &self.rt.authorizer,
+            principal,
+            Access::Read,
+            ResourceType::Workflow,
+        );
+        if every {
+            CoreError::workflow_not_found(id)
+        } else {
+            command::hidden_workflow(id)
+        }
     }
 
     /// Authorizes a command on a workflow execution; returns its record.
@@ -87,7 +92,7 @@ impl WorkflowService {
             .execution
             .get_workflow_record(id)
             .await?
-            .ok_or_else(|| CoreError::workflow_not_found(id))?;
+            .ok_or_else(|| self.missing(principal, id))?;
         self.authorize_execution(principal, command, &record)?;
         Ok(record)
     }
@@ -324,33 +329,31 @@ impl WorkflowService {
         }
     }
 
-    /// A workflow, with or without its tasks.
+    /// A workflow, with or without its tasks (live, or from the archive).
     pub async fn get(
         &self,
         principal: &Principal,
         id: &str,
         include_tasks: bool,
     ) -> CoreResult<Workflow> {
-        match self.load(principal, id).await {
-            Ok(state) => Ok(view(&state, include_tasks)),
-            Err(CoreError::NotFound(message)) => {
-                let Some(archived) = self.archived(principal, id, Command::Read).await? else {
-                    return Err(CoreError::NotFound(message));
-                };
-                let mut workflow = archived.workflow;
-                if !include_tasks {
-                    workflow.tasks.clear();
-                }
-                let masked = workflow
-                    .workflow_definition
-                    .as_ref()
-                    .and_then(|d| d.masked_fields.clone())
-                    .unwrap_or_default();
-                masking::view_workflow(&mut workflow, &masked);
-                Ok(workflow)
-            }
-            Err(err) => Err(err),
+        if let Some(state) = self.rt.stores.execution.get_workflow(id).await? {
+            self.authorize_execution(principal, Command::Read, &state.workflow)?;
+            return Ok(view(&state, include_tasks));
         }
+        let Some(archived) = self.archived(principal, id, Command::Read).await? else {
+            return Err(self.missing(principal, id));
+        };
+        let mut workflow = archived.workflow;
+        if !include_tasks {
+            workflow.tasks.clear();
+        }
+        let masked = workflow
+            .workflow_definition
+            .as_ref()
+            .and_then(|d| d.masked_fields.clone())
+            .unwrap_or_default();
+        masking::view_workflow(&mut workflow, &masked);
+        Ok(workflow)
     }
 
     /// An archived workflow the caller holds `access` on, if there is one.
@@ -373,7 +376,7 @@ impl WorkflowService {
         let archived = self
             .archived(principal, id, Command::Restore)
             .await?
-            .ok_or_else(|| CoreError::workflow_not_found(id))?;
+            .ok_or_else(|| self.missing(principal, id))?;
         super::archive::restore(&self.rt, archived).await
     }
 
@@ -540,7 +543,7 @@ impl WorkflowService {
             .execution
             .get_workflow(id)
             .await?
-            .ok_or_else(|| CoreError::workflow_not_found(id))?;
+            .ok_or_else(|| self.missing(principal, id))?;
         let (def, revision) = match &other {
             Some((def, revision)) => (def.clone(), revision.clone()),
             None => (state.def.clone(), state.def_revision.clone()),

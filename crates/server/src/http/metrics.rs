@@ -1,12 +1,14 @@
 //! Prometheus metrics: requests by route and status, latencies, queue depths and
-//! workflows by status. The registry is a value passed down, not a global.
+//! workflows by status. The registry is a value passed down, not a global. On the API
+//! listener `/metrics` is for administrators; [`router`] serves it without
+//! credentials on the separate metrics listener (`metrics_listen`), for a scraper.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -16,6 +18,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use podium_core::error::CoreResult;
+use podium_core::security::Principal;
 use podium_core::service::Runtime;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -108,8 +111,17 @@ impl Metrics {
             .observe(seconds);
     }
 
+    /// Renders every metric for a caller of the API: administrators only.
+    pub async fn render_for(&self, principal: &Principal, runtime: &Runtime) -> CoreResult<String> {
+        runtime
+            .authorizer
+            .require_admin(principal, "read the metrics")?;
+        self.render(runtime).await
+    }
+
     /// Renders every metric, reading queue depths and workflow counts from the store.
-    pub async fn render(&self, runtime: &Runtime) -> CoreResult<String> {
+    /// Unchecked: for the metrics listener, which has no other route.
+    async fn render(&self, runtime: &Runtime) -> CoreResult<String> {
         let queues = runtime.stores.execution.queue_sizes(&[]).await?;
         let counts = runtime.stores.execution.workflow_counts().await?;
         self.queue_depth.clear();
@@ -157,4 +169,42 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
         started.elapsed().as_secs_f64(),
     );
     response
+}
+
+/// The Prometheus text answer.
+pub fn text_response(text: String) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// What the metrics listener serves: `GET /metrics` without credentials, nothing else.
+#[derive(Clone)]
+struct Scrape {
+    metrics: Arc<Metrics>,
+    runtime: Arc<Runtime>,
+}
+
+/// The router of the metrics listener (`metrics_listen`): `GET /metrics` with no
+/// credentials, for a Prometheus scraper on an address only it reaches; every other
+/// path is 404. Its requests are not counted in the request metrics.
+pub fn router(metrics: Arc<Metrics>, runtime: Arc<Runtime>) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(scrape))
+        .fallback(|uri: axum::http::Uri| async move {
+            crate::http::error::ApiError::NoRoute(uri.path().to_string())
+        })
+        .with_state(Scrape { metrics, runtime })
+}
+
+async fn scrape(State(scrape): State<Scrape>) -> Response {
+    match scrape.metrics.render(&scrape.runtime).await {
+        Ok(text) => text_response(text),
+        Err(err) => crate::http::error::ApiError::from(err).into_response(),
+    }
 }

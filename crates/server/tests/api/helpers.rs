@@ -14,9 +14,31 @@ pub const ADMIN_KEY_ID: &str = "test-admin-key";
 /// Its secret.
 pub const ADMIN_KEY_SECRET: &str = "test-admin-secret-0123456789abcdef0123456789";
 
+/// The settings of test servers: loopback on port 0, the given data directory, the
+/// first admin's key configured, long-lived tokens.
+pub fn test_config(data_dir: &std::path::Path) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: data_dir.to_path_buf(),
+        shutdown_grace_seconds: 5,
+        admin_key_id: Some(ADMIN_KEY_ID.into()),
+        admin_key_secret: Some(SecretValue::new(ADMIN_KEY_SECRET)),
+        token_max_ttl_seconds: 10 * 365 * 24 * 3600,
+        ..Config::default()
+    }
+}
+
+/// Lets `HTTP` tasks call peers on 127.0.0.1 (test services run there; the server's
+/// own port stays refused). Refused by default, as every loopback address is.
+pub fn allow_loopback(config: &mut Config) {
+    config.http_task_allow = vec!["127.0.0.1".into()];
+}
+
 /// A running server for one test.
 pub struct TestApp {
     pub base: String,
+    /// The metrics listener's base URL, when `metrics_listen` is set.
+    pub metrics_base: Option<String>,
     /// A client that sends the admin's token with every request.
     pub client: reqwest::Client,
     /// A client that sends no token unless told to.
@@ -57,21 +79,14 @@ impl TestApp {
     /// tests move the clock by hours).
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            data_dir: dir.path().join("data"),
-            shutdown_grace_seconds: 5,
-            admin_key_id: Some(ADMIN_KEY_ID.into()),
-            admin_key_secret: Some(SecretValue::new(ADMIN_KEY_SECRET)),
-            token_max_ttl_seconds: 10 * 365 * 24 * 3600,
-            ..Config::default()
-        };
+        let mut config = test_config(&dir.path().join("data"));
         adjust(&mut config);
         let clock = FakeClock::new(1_800_000_000_000);
         let app = Application::build_with_clock(&config, Arc::new(clock.clone()))
             .await
             .expect("server starts");
         let base = format!("http://{}", app.local_addr());
+        let metrics_base = app.metrics_addr().map(|addr| format!("http://{addr}"));
         let runtime = app.runtime();
         let routes = app
             .routes()
@@ -84,6 +99,7 @@ impl TestApp {
         }));
         let mut app = TestApp {
             base,
+            metrics_base,
             client: reqwest::Client::new(),
             plain: reqwest::Client::new(),
             token: None,

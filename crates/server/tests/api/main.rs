@@ -4,12 +4,16 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod archive;
+mod data_dir;
 mod delegation;
+mod disclosure;
 mod engine_walk;
 mod errors;
 mod helpers;
+mod http_destinations;
 mod lifecycle;
 mod masking;
+mod metrics;
 mod names;
 mod queues;
 mod route_walk;

@@ -20,10 +20,10 @@ enum Expect {
     AboutSelf,
     /// 200 with every item of a bulk request refused.
     BulkRefused,
-    /// 404, as for a workflow that does not exist: a caller who may not read an
-    /// execution does not learn that it exists.
+    /// 403 with the answer a workflow id that does not exist gets: a caller who may
+    /// not read an execution does not learn that it exists.
     Hidden,
-    /// 404, as for a task that does not exist.
+    /// The same for a task.
     HiddenTask,
 }
 
@@ -146,6 +146,7 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
         }
         ("GET", "/api/metadata/tags") => r(path.into(), None, Nothing),
         ("GET", "/api/token/userInfo") => r(path.into(), None, AboutSelf),
+        ("GET", "/metrics") => r(path.into(), None, Forbidden),
         ("GET", "/api/applications") => r(path.into(), None, Nothing),
         ("POST", "/api/applications") => r(path.into(), Some(json!({"name": "mine"})), Forbidden),
         ("GET", "/api/applications/key/{key_id}") => {
@@ -402,14 +403,20 @@ async fn every_route_is_closed_to_strangers() {
         let fine = match expect {
             Expect::Forbidden => answer.status == 403,
             Expect::HiddenTask => {
-                answer.status == 404
+                answer.status == 403
                     && answer.json()["message"]
-                        == format!("No such task found by id: {}", fixture.task_id)
+                        == format!(
+                            "You don't have permissions to read task: {}",
+                            fixture.task_id
+                        )
             }
             Expect::Hidden => {
-                answer.status == 404
+                answer.status == 403
                     && answer.json()["message"]
-                        == format!("Workflow with id: {} not found.", fixture.workflow_id)
+                        == format!(
+                            "You don't have permissions to access workflow {}",
+                            fixture.workflow_id
+                        )
             }
             Expect::Nothing => answer.status == 200 && is_empty(&answer),
             Expect::AboutSelf => answer.status == 200 && !answer.text.contains("walk_task"),
@@ -421,9 +428,13 @@ async fn every_route_is_closed_to_strangers() {
                         .is_some_and(Vec::is_empty)
                     && body["bulkErrorResults"].as_object().is_some_and(|errors| {
                         errors.len() == 1
-                            && errors
-                                .values()
-                                .all(|e| e.as_str().is_some_and(|e| e.ends_with("not found.")))
+                            && errors.values().all(|e| {
+                                e.as_str()
+                                    == Some(&*format!(
+                                        "You don't have permissions to access workflow {}",
+                                        fixture.workflow_id
+                                    ))
+                            })
                     })
             }
         };

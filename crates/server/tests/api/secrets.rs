@@ -3,7 +3,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, application, first_task_reason, grant, serve_locally, task_def};
+use crate::helpers::{
+    TestApp, allow_loopback, application, first_task_reason, grant, serve_locally, task_def,
+};
 
 /// An application with `roles`: its subject id (`app:<id>`) and a token.
 async fn app_with(app: &TestApp, name: &str, roles: &[&str]) -> (String, String) {
@@ -204,9 +206,10 @@ async fn who_may_do_what_with_a_secret() {
         )
         .await;
     assert_eq!(create.status, 403);
+    // "create or update": the refusal does not say whether the name exists.
     assert_eq!(
         create.json()["message"],
-        "You don't have permissions to create secret: new-one"
+        "You don't have permissions to create or update secret: new-one"
     );
     // Environment variables are created by the metadata roles (and ADMIN).
     let (_, metadata_token) = app_with(&app, "metadata-app", &["METADATA_API"]).await;
@@ -449,7 +452,7 @@ async fn token_service() -> (
 
 #[tokio::test]
 async fn the_documented_http_secret_and_rotation_examples() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(allow_loopback).await;
     let (service, seen, server) = token_service().await;
     app.raw(
         "PUT",

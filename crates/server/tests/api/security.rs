@@ -116,8 +116,9 @@ async fn least_privilege_worker_and_programs() {
             None,
         )
         .await;
-    // Not allowed to read it: answered as for a workflow that does not exist.
-    assert_eq!(read.status, 404, "{}", read.text);
+    // Not allowed to read it: answered as a workflow id that does not exist is.
+    assert_eq!(read.status, 403, "{}", read.text);
+    assert!(!read.text.contains("Workflow_1"), "{}", read.text);
     // A program cannot complete a task it could not poll.
     let meddle = app
         .call_as(

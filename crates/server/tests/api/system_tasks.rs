@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, linear, serve_locally, task_def};
+use crate::helpers::{TestApp, allow_loopback, linear, serve_locally, task_def};
 
 type Seen = Arc<Mutex<Vec<(String, Value)>>>;
 
@@ -42,7 +42,7 @@ async fn echo_service() -> (String, Seen, tokio::task::JoinHandle<()>) {
 
 #[tokio::test]
 async fn http_tasks_call_out_and_record_the_response() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(allow_loopback).await;
     let (service, seen, server) = echo_service().await;
     app.register(
         json!([]),

@@ -1,9 +1,9 @@
 //! Tokens through the API: minted from a live access key, refused when expired or
-//! forged (401), and throttled after repeated failures.
+//! forged (401), and throttled after repeated failures without locking an owner out.
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, application};
+use crate::helpers::{ADMIN_KEY_ID, ADMIN_KEY_SECRET, TestApp, application};
 use crate::security::assert_status;
 
 #[tokio::test]
@@ -189,22 +189,68 @@ async fn expired_and_forged_tokens_are_401() {
     app.stop().await;
 }
 
+/// Asks for a token; the answer.
+async fn mint_answer(app: &TestApp, key_id: &str, secret: &str) -> crate::helpers::Answer {
+    app.call_as(
+        None,
+        "POST",
+        "/api/token",
+        Some(json!({"keyId": key_id, "keySecret": secret})),
+    )
+    .await
+}
+
 #[tokio::test]
-async fn repeated_failures_are_throttled() {
+async fn wrong_secrets_for_a_key_never_lock_its_owner_out() {
     let app = TestApp::spawn().await;
+    // Twenty wrong secrets for the admin key (the test server sees one address, so the
+    // address limit, 30 by default, is not reached here).
     let mut statuses = Vec::new();
-    for _ in 0..12 {
-        let answer = app
-            .call_as(
-                None,
-                "POST",
-                "/api/token",
-                Some(json!({"keyId": "guess", "keySecret": "wrong"})),
-            )
-            .await;
-        statuses.push(answer.status);
+    for _ in 0..20 {
+        statuses.push(mint_answer(&app, ADMIN_KEY_ID, "wrong-secret").await.status);
     }
-    assert_eq!(&statuses[..10], &[401; 10]);
-    assert_eq!(statuses[10], 429, "{statuses:?}");
+    assert_eq!(&statuses[..10], &[401; 10], "{statuses:?}");
+    assert_eq!(&statuses[10..], &[429; 10], "{statuses:?}");
+    // An unknown key is counted like a known one: its first failures are 401 too.
+    let mut unknown = Vec::new();
+    for _ in 0..6 {
+        unknown.push(
+            mint_answer(&app, "no-such-key", "wrong-secret")
+                .await
+                .status,
+        );
+    }
+    assert_eq!(unknown, vec![401; 6]);
+    // The owner's right secret is accepted while the key's counter is over its limit,
+    // and the token works.
+    let owner = mint_answer(&app, ADMIN_KEY_ID, ADMIN_KEY_SECRET).await;
+    assert_eq!(owner.status, 200, "{}", owner.text);
+    let token = owner.json()["token"].as_str().expect("token").to_string();
+    let used = app
+        .call_as(Some(&token), "GET", "/api/metadata/taskdefs", None)
+        .await;
+    assert_eq!(used.status, 200, "{}", used.text);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_address_over_its_limit_is_refused_before_any_check() {
+    let app = TestApp::spawn().await;
+    // Thirty failures from this address, each for another key id (so no key's own
+    // limit is reached).
+    for i in 0..30 {
+        let answer = mint_answer(&app, &format!("guess-{i}"), "wrong").await;
+        assert_eq!(answer.status, 401, "attempt {i}: {}", answer.text);
+    }
+    // Now even the right secret is refused from this address, before any check.
+    let refused = mint_answer(&app, ADMIN_KEY_ID, ADMIN_KEY_SECRET).await;
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    assert_eq!(refused.json()["retryable"], true);
+    // Tokens already issued keep working; the window passes and the address may try
+    // again.
+    assert_eq!(app.get("/api/metadata/taskdefs").await.status, 200);
+    app.advance(61_000);
+    let again = mint_answer(&app, ADMIN_KEY_ID, ADMIN_KEY_SECRET).await;
+    assert_eq!(again.status, 200, "{}", again.text);
     app.stop().await;
 }

@@ -100,6 +100,9 @@ export async function startPodium(options = {}) {
   const keySecret = randomBytes(32).toString("hex");
   env.PODIUM_ADMIN_KEY_ID = keyId;
   env.PODIUM_ADMIN_KEY_SECRET = keySecret;
+  // HTTP tasks may not reach loopback by default; the suite's echo server runs on
+  // 127.0.0.1, so this run allows that address (Podium's own port stays refused).
+  env.PODIUM_HTTP_TASK_ALLOW = "127.0.0.1";
   Object.assign(env, options.env);
   env.PODIUM_SHUTDOWN_GRACE_SECONDS ??= "5";
   // The server's HTTP tasks call the test's local HTTP server on 127.0.0.1: never via a proxy.

@@ -1,4 +1,6 @@
-//! Health and metrics, for load balancers and Prometheus.
+//! Health, for load balancers, and metrics on the API listener for administrators.
+//! A Prometheus scraper without a token reads them from the metrics listener
+//! (`metrics_listen`, see [`crate::http::metrics::router`]).
 
 use axum::Json;
 use axum::extract::State;
@@ -7,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use podium_core::security::RouteAccess;
 
 use crate::http::error::ApiResult;
+use crate::http::extract::Auth;
+use crate::http::metrics::text_response;
 use crate::http::routes::Routes;
 use crate::http::state::AppState;
 
@@ -15,7 +19,7 @@ pub fn routes(routes: Routes) -> Routes {
     routes
         .add(Method::GET, "/health", RouteAccess::Public, health)
         .add(Method::GET, "/api/health", RouteAccess::Public, health)
-        .add(Method::GET, "/metrics", RouteAccess::Public, metrics)
+        .add(Method::GET, "/metrics", RouteAccess::Admin, metrics)
 }
 
 /// Whether the server can reach its store. Public.
@@ -33,15 +37,9 @@ async fn health(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Metrics in Prometheus text format. Public: it shows counts, never ids or payloads.
-async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
-    let text = state.metrics.render(&state.runtime).await?;
-    Ok((
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response())
+/// Metrics in Prometheus text format. Needs: the ADMIN role (they name every queue,
+/// that is every task type and domain, and count workflows by status).
+async fn metrics(State(state): State<AppState>, Auth(principal): Auth) -> ApiResult<Response> {
+    let text = state.metrics.render_for(&principal, &state.runtime).await?;
+    Ok(text_response(text))
 }

@@ -129,10 +129,8 @@ async fn token(
     client: Option<Extension<ConnectInfo<SocketAddr>>>,
     JsonBody(request): JsonBody<TokenRequest>,
 ) -> ApiResult<Json<Value>> {
-    let client = client
-        .map(|Extension(ConnectInfo(addr))| addr.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let token = state.identity.mint(request, &client).await?;
+    let client = client.map(|Extension(ConnectInfo(addr))| addr.ip());
+    let token = state.identity.mint(request, client).await?;
     Ok(Json(json!({ "token": token })))
 }
 
