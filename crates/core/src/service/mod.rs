@@ -22,6 +22,7 @@ pub mod users;
 pub mod validation;
 pub mod vault;
 pub mod workflow;
+mod workflow_ops;
 
 pub use metadata::MetadataService;
 pub use runtime::Runtime;

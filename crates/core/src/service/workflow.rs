@@ -6,18 +6,17 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::engine::TaskKind;
 use crate::engine::ops::{self, StartParams};
-use crate::engine::state::{Authority, WorkflowState};
-use crate::engine::{EngineContext, TaskKind};
+use crate::engine::state::WorkflowState;
 use crate::error::{CoreError, CoreResult};
-use crate::exec::authority::{self, Handover, RunNeeds};
+use crate::exec::authority::{self, RunNeeds};
 use crate::exec::command::{self, Command, Target};
 use crate::model::{
-    BulkResponse, IdempotencyStrategy, RerunWorkflowRequest, SearchResult, SkipTaskRequest,
-    StartWorkflowRequest, TaskStatus, Workflow, WorkflowDef, WorkflowRun, WorkflowStatusView,
-    WorkflowSummary,
+    BulkResponse, IdempotencyStrategy, SearchResult, StartWorkflowRequest, TaskStatus, Workflow,
+    WorkflowDef, WorkflowRun, WorkflowStatusView, WorkflowSummary,
 };
-use crate::security::{Access, Actor, Cause, Principal, Resource, ResourceType};
+use crate::security::{Access, Actor, Principal, Resource, ResourceType};
 use crate::store::Txn;
 
 use super::disclosure;
@@ -33,7 +32,7 @@ pub const MAX_PRIORITY: i32 = 99;
 /// The workflow API.
 #[derive(Clone)]
 pub struct WorkflowService {
-    rt: Arc<Runtime>,
+    pub(super) rt: Arc<Runtime>,
 }
 
 /// How long a synchronous start waits at most (`waitForSeconds`).
@@ -50,7 +49,7 @@ pub struct ExecuteWait {
     pub request_id: Option<String>,
 }
 
-fn locked<'a>(txn: &'a mut Txn, id: &str) -> CoreResult<&'a mut WorkflowState> {
+pub(super) fn locked<'a>(txn: &'a mut Txn, id: &str) -> CoreResult<&'a mut WorkflowState> {
     txn.state
         .as_mut()
         .ok_or_else(|| CoreError::workflow_not_found(id))
@@ -65,7 +64,7 @@ impl WorkflowService {
     /// The answer for a workflow that does not exist: 404 to a caller who may read
     /// every workflow, and otherwise the refusal a workflow it may not see gets, so
     /// an id reveals nothing.
-    fn missing(&self, principal: &Principal, id: &str) -> CoreError {
+    pub(super) fn missing(&self, principal: &Principal, id: &str) -> CoreError {
         let every = disclosure::covers_every(
             &self.rt.authorizer,
             principal,
@@ -80,7 +79,7 @@ impl WorkflowService {
     }
 
     /// Authorizes a command on a workflow execution; returns its record.
-    async fn authorize_on(
+    pub(super) async fn authorize_on(
         &self,
         principal: &Principal,
         id: &str,
@@ -109,38 +108,6 @@ impl WorkflowService {
             ..Target::default()
         };
         command::authorize(&self.rt, &Actor::caller(principal), command, &target)
-    }
-
-    /// Authorizes a command that (re)runs work or feeds a run data: the caller's
-    /// access on the execution and everything a run of `def` needs of the caller,
-    /// then of the run's own principals (its starter and cosigners) at this moment,
-    /// and of `def`'s author if the run does not vouch for them. Returns the
-    /// authority the run carries from now on.
-    fn authorize_rerun(
-        &self,
-        principal: &Principal,
-        command: Command,
-        state: &WorkflowState,
-        def: &WorkflowDef,
-        revision: &str,
-    ) -> CoreResult<Authority> {
-        let target = Target {
-            workflow: Some(&state.workflow),
-            run: Some(RunNeeds::of(&self.rt, def, revision)),
-            ..Target::default()
-        };
-        command::authorize(&self.rt, &Actor::caller(principal), command, &target)?;
-        let handover = Handover {
-            from: &state.workflow,
-            authority: &state.authority,
-            cause: Cause::Rerun,
-        };
-        authority::delegate(&self.rt, &handover, def, revision).map_err(|reason| {
-            CoreError::Forbidden(format!(
-                "You don't have permissions to run workflow {} again: {reason}",
-                state.workflow.workflow_name
-            ))
-        })
     }
 
     /// Resolves the definition a start names: inline (dynamic workflow) or registered,
@@ -372,7 +339,7 @@ impl WorkflowService {
 
     /// Brings an archived workflow the caller may execute back into the live tables
     /// (for a restart).
-    async fn restore(&self, principal: &Principal, id: &str) -> CoreResult<()> {
+    pub(super) async fn restore(&self, principal: &Principal, id: &str) -> CoreResult<()> {
         let archived = self
             .archived(principal, id, Command::Restore)
             .await?
@@ -470,235 +437,6 @@ impl WorkflowService {
             out.insert(correlation_id.clone(), workflows);
         }
         Ok(out)
-    }
-
-    /// Runs `f` on a workflow in one unit of work, once `command` is allowed.
-    async fn change<F>(
-        &self,
-        principal: &Principal,
-        id: &str,
-        command: Command,
-        f: F,
-    ) -> CoreResult<()>
-    where
-        F: FnOnce(
-                &mut WorkflowState,
-                &EngineContext<'_>,
-                &mut crate::store::ChangeSet,
-            ) -> CoreResult<()>
-            + Send
-            + 'static,
-    {
-        self.authorize_on(principal, id, command).await?;
-        self.apply(id, f).await
-    }
-
-    /// Runs `f` on a workflow in one unit of work.
-    async fn apply<F>(&self, id: &str, f: F) -> CoreResult<()>
-    where
-        F: FnOnce(
-                &mut WorkflowState,
-                &EngineContext<'_>,
-                &mut crate::store::ChangeSet,
-            ) -> CoreResult<()>
-            + Send
-            + 'static,
-    {
-        let owned = id.to_string();
-        self.rt
-            .mutate(Some(id.to_string()), move |txn, ctx| {
-                let mut changes = std::mem::take(&mut txn.changes);
-                let state = locked(txn, &owned)?;
-                let result = f(state, ctx, &mut changes);
-                txn.changes = changes;
-                result
-            })
-            .await
-    }
-
-    /// Runs `f` on a workflow once a command that re-runs its work, or feeds it
-    /// data, is allowed (see [`WorkflowService::authorize_rerun`]) for the definition
-    /// it will run: `other` when given, else its own. The run carries the authority
-    /// that check returns.
-    async fn rerun_with<F>(
-        &self,
-        principal: &Principal,
-        id: &str,
-        command: Command,
-        other: Option<(Arc<WorkflowDef>, String)>,
-        f: F,
-    ) -> CoreResult<()>
-    where
-        F: FnOnce(
-                &mut WorkflowState,
-                &EngineContext<'_>,
-                &mut crate::store::ChangeSet,
-            ) -> CoreResult<()>
-            + Send
-            + 'static,
-    {
-        let state = self
-            .rt
-            .stores
-            .execution
-            .get_workflow(id)
-            .await?
-            .ok_or_else(|| self.missing(principal, id))?;
-        let (def, revision) = match &other {
-            Some((def, revision)) => (def.clone(), revision.clone()),
-            None => (state.def.clone(), state.def_revision.clone()),
-        };
-        let authority = self.authorize_rerun(principal, command, &state, &def, &revision)?;
-        self.apply(id, move |state, ctx, out| {
-            state.authority = authority;
-            state.touch();
-            f(state, ctx, out)
-        })
-        .await?;
-        // It may run another definition, with another authority, now.
-        self.rt.handoffs.forget_workflow(id);
-        Ok(())
-    }
-
-    /// Pauses a workflow.
-    pub async fn pause(&self, principal: &Principal, id: &str) -> CoreResult<()> {
-        self.change(principal, id, Command::Pause, |state, ctx, _| {
-            ops::pause(state, ctx)
-        })
-        .await
-    }
-
-    /// Resumes a paused workflow.
-    pub async fn resume(&self, principal: &Principal, id: &str) -> CoreResult<()> {
-        self.change(principal, id, Command::Resume, ops::resume)
-            .await
-    }
-
-    /// Terminates a workflow.
-    pub async fn terminate(
-        &self,
-        principal: &Principal,
-        id: &str,
-        reason: Option<String>,
-        trigger_failure_workflow: bool,
-    ) -> CoreResult<()> {
-        self.change(principal, id, Command::Terminate, move |state, ctx, out| {
-            ops::terminate(state, reason, trigger_failure_workflow, ctx, out)
-        })
-        .await
-    }
-
-    /// Restarts an ended workflow, optionally on the latest definition.
-    pub async fn restart(
-        &self,
-        principal: &Principal,
-        id: &str,
-        use_latest_definition: bool,
-    ) -> CoreResult<()> {
-        if self
-            .rt
-            .stores
-            .execution
-            .get_workflow_record(id)
-            .await?
-            .is_none()
-        {
-            self.restore(principal, id).await?;
-        }
-        let record = self.authorize_on(principal, id, Command::Restore).await?;
-        let latest = if use_latest_definition {
-            Some(
-                self.rt
-                    .defs
-                    .workflow(&record.workflow_name, None)
-                    .ok_or_else(|| {
-                        CoreError::NotFound(format!("Unable to find latest definition for {id}"))
-                    })?,
-            )
-        } else {
-            None
-        };
-        let next = latest.clone();
-        self.rerun_with(
-            principal,
-            id,
-            Command::Restart,
-            latest,
-            move |state, ctx, out| ops::restart(state, next, ctx, out),
-        )
-        .await
-    }
-
-    /// Retries the failed tasks of an ended workflow.
-    pub async fn retry(&self, principal: &Principal, id: &str) -> CoreResult<()> {
-        self.rerun_with(principal, id, Command::Retry, None, ops::retry)
-            .await
-    }
-
-    /// Reruns an ended workflow from a task or from the start; returns its id.
-    pub async fn rerun(
-        &self,
-        principal: &Principal,
-        id: &str,
-        request: RerunWorkflowRequest,
-    ) -> CoreResult<String> {
-        self.rerun_with(
-            principal,
-            id,
-            Command::Rerun,
-            None,
-            move |state, ctx, out| ops::rerun(state, &request, ctx, out),
-        )
-        .await?;
-        Ok(id.to_string())
-    }
-
-    /// Skips a task of a running workflow before it is reached.
-    pub async fn skip_task(
-        &self,
-        principal: &Principal,
-        id: &str,
-        reference: &str,
-        request: SkipTaskRequest,
-    ) -> CoreResult<()> {
-        let reference = reference.to_string();
-        self.rerun_with(
-            principal,
-            id,
-            Command::SkipTask,
-            None,
-            move |state, ctx, out| ops::skip(state, &reference, &request, ctx, out),
-        )
-        .await
-    }
-
-    /// Runs the decider on a workflow now.
-    pub async fn decide(&self, principal: &Principal, id: &str) -> CoreResult<()> {
-        self.change(principal, id, Command::Decide, |state, ctx, out| {
-            crate::engine::decide(state, ctx, out);
-            Ok(())
-        })
-        .await
-    }
-
-    /// Deletes a workflow with its tasks. With `archive`, only an ended workflow.
-    pub async fn remove(&self, principal: &Principal, id: &str, archive: bool) -> CoreResult<()> {
-        self.authorize_on(principal, id, Command::Remove).await?;
-        let owned = id.to_string();
-        self.rt
-            .mutate(Some(id.to_string()), move |txn, _| {
-                let state = locked(txn, &owned)?;
-                if archive && !state.status().is_terminal() {
-                    return Err(CoreError::invalid(format!(
-                        "Cannot archive workflow: {owned} with status: {}",
-                        state.status().as_str()
-                    )));
-                }
-                txn.state = None;
-                txn.changes.workflow_deletes.push(owned);
-                Ok(())
-            })
-            .await
     }
 
     /// Searches workflows the caller may read.

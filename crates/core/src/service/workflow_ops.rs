@@ -1,0 +1,280 @@
+//! The operations that change a workflow execution after its start: pause, resume,
+//! terminate, restart, retry, rerun, skip a task, decide now, remove. Each is
+//! authorized as a command (`exec::command`); those that re-run work or feed a run
+//! data also need what a start needs, of the caller and of the run's own
+//! principals at that moment (`exec::authority`).
+
+use std::sync::Arc;
+
+use super::workflow::{WorkflowService, locked};
+use crate::engine::EngineContext;
+use crate::engine::ops;
+use crate::engine::state::{Authority, WorkflowState};
+use crate::error::{CoreError, CoreResult};
+use crate::exec::authority::{self, Handover, RunNeeds};
+use crate::exec::command::{self, Command, Target};
+use crate::model::{RerunWorkflowRequest, SkipTaskRequest, WorkflowDef};
+use crate::security::{Actor, Cause, Principal};
+
+impl WorkflowService {
+    /// Authorizes a command that (re)runs work or feeds a run data: the caller's
+    /// access on the execution and everything a run of `def` needs of the caller,
+    /// then of the run's own principals (its starter and cosigners) at this moment,
+    /// and of `def`'s author if the run does not vouch for them. Returns the
+    /// authority the run carries from now on.
+    fn authorize_rerun(
+        &self,
+        principal: &Principal,
+        command: Command,
+        state: &WorkflowState,
+        def: &WorkflowDef,
+        revision: &str,
+    ) -> CoreResult<Authority> {
+        let target = Target {
+            workflow: Some(&state.workflow),
+            run: Some(RunNeeds::of(&self.rt, def, revision)),
+            ..Target::default()
+        };
+        command::authorize(&self.rt, &Actor::caller(principal), command, &target)?;
+        let handover = Handover {
+            from: &state.workflow,
+            authority: &state.authority,
+            cause: Cause::Rerun,
+        };
+        authority::delegate(&self.rt, &handover, def, revision).map_err(|reason| {
+            CoreError::Forbidden(format!(
+                "You don't have permissions to run workflow {} again: {reason}",
+                state.workflow.workflow_name
+            ))
+        })
+    }
+
+    /// Runs `f` on a workflow in one unit of work, once `command` is allowed.
+    async fn change<F>(
+        &self,
+        principal: &Principal,
+        id: &str,
+        command: Command,
+        f: F,
+    ) -> CoreResult<()>
+    where
+        F: FnOnce(
+                &mut WorkflowState,
+                &EngineContext<'_>,
+                &mut crate::store::ChangeSet,
+            ) -> CoreResult<()>
+            + Send
+            + 'static,
+    {
+        self.authorize_on(principal, id, command).await?;
+        self.apply(id, f).await
+    }
+
+    /// Runs `f` on a workflow in one unit of work.
+    async fn apply<F>(&self, id: &str, f: F) -> CoreResult<()>
+    where
+        F: FnOnce(
+                &mut WorkflowState,
+                &EngineContext<'_>,
+                &mut crate::store::ChangeSet,
+            ) -> CoreResult<()>
+            + Send
+            + 'static,
+    {
+        let owned = id.to_string();
+        self.rt
+            .mutate(Some(id.to_string()), move |txn, ctx| {
+                let mut changes = std::mem::take(&mut txn.changes);
+                let state = locked(txn, &owned)?;
+                let result = f(state, ctx, &mut changes);
+                txn.changes = changes;
+                result
+            })
+            .await
+    }
+
+    /// Runs `f` on a workflow once a command that re-runs its work, or feeds it
+    /// data, is allowed (see [`WorkflowService::authorize_rerun`]) for the definition
+    /// it will run: `other` when given, else its own. The run carries the authority
+    /// that check returns.
+    async fn rerun_with<F>(
+        &self,
+        principal: &Principal,
+        id: &str,
+        command: Command,
+        other: Option<(Arc<WorkflowDef>, String)>,
+        f: F,
+    ) -> CoreResult<()>
+    where
+        F: FnOnce(
+                &mut WorkflowState,
+                &EngineContext<'_>,
+                &mut crate::store::ChangeSet,
+            ) -> CoreResult<()>
+            + Send
+            + 'static,
+    {
+        let state = self
+            .rt
+            .stores
+            .execution
+            .get_workflow(id)
+            .await?
+            .ok_or_else(|| self.missing(principal, id))?;
+        let (def, revision) = match &other {
+            Some((def, revision)) => (def.clone(), revision.clone()),
+            None => (state.def.clone(), state.def_revision.clone()),
+        };
+        let authority = self.authorize_rerun(principal, command, &state, &def, &revision)?;
+        self.apply(id, move |state, ctx, out| {
+            state.authority = authority;
+            state.touch();
+            f(state, ctx, out)
+        })
+        .await?;
+        // It may run another definition, with another authority, now.
+        self.rt.handoffs.forget_workflow(id);
+        Ok(())
+    }
+
+    /// Pauses a workflow.
+    pub async fn pause(&self, principal: &Principal, id: &str) -> CoreResult<()> {
+        self.change(principal, id, Command::Pause, |state, ctx, _| {
+            ops::pause(state, ctx)
+        })
+        .await
+    }
+
+    /// Resumes a paused workflow.
+    pub async fn resume(&self, principal: &Principal, id: &str) -> CoreResult<()> {
+        self.change(principal, id, Command::Resume, ops::resume)
+            .await
+    }
+
+    /// Terminates a workflow.
+    pub async fn terminate(
+        &self,
+        principal: &Principal,
+        id: &str,
+        reason: Option<String>,
+        trigger_failure_workflow: bool,
+    ) -> CoreResult<()> {
+        self.change(principal, id, Command::Terminate, move |state, ctx, out| {
+            ops::terminate(state, reason, trigger_failure_workflow, ctx, out)
+        })
+        .await
+    }
+
+    /// Restarts an ended workflow, optionally on the latest definition.
+    pub async fn restart(
+        &self,
+        principal: &Principal,
+        id: &str,
+        use_latest_definition: bool,
+    ) -> CoreResult<()> {
+        if self
+            .rt
+            .stores
+            .execution
+            .get_workflow_record(id)
+            .await?
+            .is_none()
+        {
+            self.restore(principal, id).await?;
+        }
+        let record = self.authorize_on(principal, id, Command::Restore).await?;
+        let latest = if use_latest_definition {
+            Some(
+                self.rt
+                    .defs
+                    .workflow(&record.workflow_name, None)
+                    .ok_or_else(|| {
+                        CoreError::NotFound(format!("Unable to find latest definition for {id}"))
+                    })?,
+            )
+        } else {
+            None
+        };
+        let next = latest.clone();
+        self.rerun_with(
+            principal,
+            id,
+            Command::Restart,
+            latest,
+            move |state, ctx, out| ops::restart(state, next, ctx, out),
+        )
+        .await
+    }
+
+    /// Retries the failed tasks of an ended workflow.
+    pub async fn retry(&self, principal: &Principal, id: &str) -> CoreResult<()> {
+        self.rerun_with(principal, id, Command::Retry, None, ops::retry)
+            .await
+    }
+
+    /// Reruns an ended workflow from a task or from the start; returns its id.
+    pub async fn rerun(
+        &self,
+        principal: &Principal,
+        id: &str,
+        request: RerunWorkflowRequest,
+    ) -> CoreResult<String> {
+        self.rerun_with(
+            principal,
+            id,
+            Command::Rerun,
+            None,
+            move |state, ctx, out| ops::rerun(state, &request, ctx, out),
+        )
+        .await?;
+        Ok(id.to_string())
+    }
+
+    /// Skips a task of a running workflow before it is reached.
+    pub async fn skip_task(
+        &self,
+        principal: &Principal,
+        id: &str,
+        reference: &str,
+        request: SkipTaskRequest,
+    ) -> CoreResult<()> {
+        let reference = reference.to_string();
+        self.rerun_with(
+            principal,
+            id,
+            Command::SkipTask,
+            None,
+            move |state, ctx, out| ops::skip(state, &reference, &request, ctx, out),
+        )
+        .await
+    }
+
+    /// Runs the decider on a workflow now.
+    pub async fn decide(&self, principal: &Principal, id: &str) -> CoreResult<()> {
+        self.change(principal, id, Command::Decide, |state, ctx, out| {
+            crate::engine::decide(state, ctx, out);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Deletes a workflow with its tasks. With `archive`, only an ended workflow.
+    pub async fn remove(&self, principal: &Principal, id: &str, archive: bool) -> CoreResult<()> {
+        self.authorize_on(principal, id, Command::Remove).await?;
+        let owned = id.to_string();
+        self.rt
+            .mutate(Some(id.to_string()), move |txn, _| {
+                let state = locked(txn, &owned)?;
+                if archive && !state.status().is_terminal() {
+                    return Err(CoreError::invalid(format!(
+                        "Cannot archive workflow: {owned} with status: {}",
+                        state.status().as_str()
+                    )));
+                }
+                txn.state = None;
+                txn.changes.workflow_deletes.push(owned);
+                Ok(())
+            })
+            .await
+    }
+}
