@@ -23,6 +23,7 @@ use podium_core::security::{Authenticator, SecurityMode};
 use podium_core::service::archive;
 use podium_core::service::at_rest::{self, VaultSealer};
 use podium_core::service::identity::{FirstAdmin, IdentityService, TokenPolicy};
+use podium_core::service::operations::OperationsService;
 use podium_core::service::runtime::VaultSettings;
 use podium_core::service::secrets::SecretService;
 use podium_core::service::users::UserService;
@@ -134,8 +135,13 @@ impl KeyReloader {
     /// are then re-sealed in the background. On error the server keeps the keys it
     /// has and nothing is changed.
     pub async fn reload(&self, config: &Config) -> Result<(), StartError> {
-        let vault = &self.runtime.vault;
-        let sealed = sealed_workflow_keys(&self.runtime.stores).await?;
+        let vault = self.runtime.vault();
+        let (live, archived) = self
+            .runtime
+            .sealed_workflow_keys()
+            .await
+            .map_err(|e| StartError::Store(e.to_string()))?;
+        let sealed = SealedWorkflowKeys { live, archived };
         let (keyring, created) =
             load_secrets_keyring(config, vault.sealed_count() + sealed.count())?;
         sealed.check(&keyring)?;
@@ -264,7 +270,7 @@ impl Application {
         .map_err(|e| StartError::Core(e.to_string()))?;
         // Before anything reads a workflow: `_secrets` and `_masked` values are
         // sealed in the live tables.
-        store.set_payload_sealer(Arc::new(VaultSealer::new(runtime.vault.clone())));
+        store.set_payload_sealer(Arc::new(VaultSealer::new(runtime.vault().clone())));
         let (authenticator, identity, created_key) = match mode {
             SecurityMode::Enforced => {
                 let key_path = config
@@ -274,11 +280,8 @@ impl Application {
                 let (master, created) = load_server_key(&key_path)?;
                 let tokens =
                     TokenKeys::new(&master).map_err(|e| StartError::Core(e.to_string()))?;
-                let authenticator = Authenticator::enforced(
-                    tokens.clone(),
-                    runtime.access.directory().clone(),
-                    clock,
-                );
+                let authenticator =
+                    Authenticator::enforced(tokens.clone(), runtime.directory().clone(), clock);
                 let policy = TokenPolicy {
                     default_ttl_seconds: config.token_ttl_seconds as i64,
                     max_ttl_seconds: config.token_max_ttl_seconds as i64,
@@ -321,7 +324,7 @@ impl Application {
             secrets: SecretService::secrets(runtime.clone()),
             environment: SecretService::environment(runtime.clone()),
             authenticator: Arc::new(authenticator),
-            runtime: runtime.clone(),
+            operations: OperationsService::new(runtime.clone()),
             metrics: metrics.clone(),
             max_body_bytes: config.max_body_bytes,
         });
@@ -354,7 +357,7 @@ impl Application {
             tokio::spawn(jobs::run_sweeper(runtime.clone(), stopped.clone())),
             tokio::spawn(jobs::run_jobs(runtime.clone(), caller, stopped.clone())),
         ];
-        if runtime.vault.stale_count() > 0 || runtime.vault.has_previous_keys() {
+        if runtime.vault().stale_count() > 0 || runtime.vault().has_previous_keys() {
             background.push(tokio::spawn(jobs::run_reseal(
                 runtime.clone(),
                 stopped.clone(),
@@ -389,7 +392,7 @@ impl Application {
             info!("metrics for Prometheus, without credentials: http://{metrics_addr}/metrics");
             (
                 listener,
-                http::metrics::router(metrics.clone(), runtime.clone()),
+                http::metrics::router(metrics.clone(), OperationsService::new(runtime.clone())),
             )
         });
         match mode {
@@ -415,7 +418,7 @@ impl Application {
             ),
             None => info!(
                 "secrets are sealed with master key {}",
-                runtime.vault.current_key_id()
+                runtime.vault().current_key_id()
             ),
         }
         if let Some(admin) = &first_admin {

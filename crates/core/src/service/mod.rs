@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod masking;
 pub mod metadata;
 pub mod names;
+pub mod operations;
 pub mod runtime;
 pub mod search;
 pub mod secrets;

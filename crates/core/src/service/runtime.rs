@@ -342,19 +342,22 @@ impl Signals {
     }
 }
 
-/// Everything the services share.
+/// Everything the services share. Its parts are the services' own: code outside
+/// this crate reaches the store and the security data only through a service, so
+/// no handler can skip a check (a test build may reach the stores, to set up what
+/// no API can).
 pub struct Runtime {
-    pub stores: Stores,
-    pub clock: Arc<dyn Clock>,
-    pub ids: Arc<dyn IdGen>,
-    pub defs: Arc<DefinitionCache>,
-    pub polls: Arc<PollTracker>,
-    pub limits: Arc<EngineLimits>,
-    pub signals: Arc<Signals>,
-    pub authorizer: Authorizer,
-    pub access: Arc<AccessControl>,
-    pub vault: Arc<Vault>,
-    pub handoffs: HandoffCache,
+    pub(crate) stores: Stores,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) ids: Arc<dyn IdGen>,
+    pub(crate) defs: Arc<DefinitionCache>,
+    pub(crate) polls: Arc<PollTracker>,
+    pub(crate) limits: Arc<EngineLimits>,
+    pub(crate) signals: Arc<Signals>,
+    pub(crate) authorizer: Authorizer,
+    pub(crate) access: Arc<AccessControl>,
+    pub(crate) vault: Arc<Vault>,
+    pub(crate) handoffs: HandoffCache,
 }
 
 /// How the vault seals values and how large they may be.
@@ -398,6 +401,38 @@ impl Runtime {
     /// The current time.
     pub fn now(&self) -> i64 {
         self.clock.now_millis()
+    }
+
+    /// The vault of secrets and environment variables (the server seals workflow
+    /// values at rest with it and replaces its keys on SIGHUP).
+    pub fn vault(&self) -> &Arc<Vault> {
+        &self.vault
+    }
+
+    /// The access-control directory, for the authenticator.
+    pub fn directory(&self) -> &Arc<parking_lot::RwLock<crate::security::Directory>> {
+        self.access.directory()
+    }
+
+    /// The ids of the keys the store's workflow data (live rows, then the archive)
+    /// is sealed with.
+    pub async fn sealed_workflow_keys(&self) -> CoreResult<(Vec<String>, Vec<String>)> {
+        Ok((
+            self.stores.execution.payload_keys().await?,
+            self.stores.execution.archived_seal_keys().await?,
+        ))
+    }
+
+    /// Wakes the sweeper and the job runner (after a test moved its clock).
+    pub fn wake_background(&self) {
+        self.signals.sweeper.notify_one();
+        self.signals.jobs.notify_one();
+    }
+
+    /// The stores, for tests that set up what no API can.
+    #[cfg(any(test, feature = "testkit"))]
+    pub fn stores(&self) -> &Stores {
+        &self.stores
     }
 
     /// Runs `f` as a unit of work: with `lock`, on that workflow's state (None in the

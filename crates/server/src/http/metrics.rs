@@ -19,7 +19,7 @@ use prometheus_client::registry::Registry;
 
 use podium_core::error::CoreResult;
 use podium_core::security::Principal;
-use podium_core::service::Runtime;
+use podium_core::service::operations::{Gauges, OperationsService};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -112,18 +112,21 @@ impl Metrics {
     }
 
     /// Renders every metric for a caller of the API: administrators only.
-    pub async fn render_for(&self, principal: &Principal, runtime: &Runtime) -> CoreResult<String> {
-        runtime
-            .authorizer
-            .require_admin(principal, "read the metrics")?;
-        self.render(runtime).await
+    pub async fn render_for(
+        &self,
+        principal: &Principal,
+        operations: &OperationsService,
+    ) -> CoreResult<String> {
+        let gauges = operations.gauges_for(principal).await?;
+        self.render(gauges)
     }
 
-    /// Renders every metric, reading queue depths and workflow counts from the store.
-    /// Unchecked: for the metrics listener, which has no other route.
-    async fn render(&self, runtime: &Runtime) -> CoreResult<String> {
-        let queues = runtime.stores.execution.queue_sizes(&[]).await?;
-        let counts = runtime.stores.execution.workflow_counts().await?;
+    /// Renders every metric with the gauges read from the store.
+    fn render(&self, gauges: Gauges) -> CoreResult<String> {
+        let Gauges {
+            queues,
+            workflows: counts,
+        } = gauges;
         self.queue_depth.clear();
         for (queue, size) in queues {
             self.queue_depth
@@ -187,23 +190,30 @@ pub fn text_response(text: String) -> Response {
 #[derive(Clone)]
 struct Scrape {
     metrics: Arc<Metrics>,
-    runtime: Arc<Runtime>,
+    operations: OperationsService,
 }
 
 /// The router of the metrics listener (`metrics_listen`): `GET /metrics` with no
 /// credentials, for a Prometheus scraper on an address only it reaches; every other
 /// path is 404. Its requests are not counted in the request metrics.
-pub fn router(metrics: Arc<Metrics>, runtime: Arc<Runtime>) -> axum::Router {
+pub fn router(metrics: Arc<Metrics>, operations: OperationsService) -> axum::Router {
     axum::Router::new()
         .route("/metrics", axum::routing::get(scrape))
         .fallback(|uri: axum::http::Uri| async move {
             crate::http::error::ApiError::NoRoute(uri.path().to_string())
         })
-        .with_state(Scrape { metrics, runtime })
+        .with_state(Scrape {
+            metrics,
+            operations,
+        })
 }
 
 async fn scrape(State(scrape): State<Scrape>) -> Response {
-    match scrape.metrics.render(&scrape.runtime).await {
+    let rendered = match scrape.operations.gauges_for_metrics_listener().await {
+        Ok(gauges) => scrape.metrics.render(gauges),
+        Err(err) => Err(err),
+    };
+    match rendered {
         Ok(text) => text_response(text),
         Err(err) => crate::http::error::ApiError::from(err).into_response(),
     }

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use podium_core::security::Authenticator;
 use podium_core::service::identity::IdentityService;
+use podium_core::service::operations::OperationsService;
 use podium_core::service::secrets::SecretService;
 use podium_core::service::users::UserService;
-use podium_core::service::{MetadataService, Runtime, TaskService, WorkflowService};
+use podium_core::service::{MetadataService, TaskService, WorkflowService};
 
 use super::metrics::Metrics;
 
@@ -39,7 +40,7 @@ pub struct Shared {
     pub secrets: SecretService,
     pub environment: SecretService,
     pub authenticator: Arc<Authenticator>,
-    pub runtime: Arc<Runtime>,
+    pub operations: OperationsService,
     pub metrics: Arc<Metrics>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,

@@ -62,7 +62,7 @@ async fn archived_workflows_are_readable_redacted_and_restartable_with_masked() 
         .expect("archive");
     assert_eq!(archived, 2);
     let live = runtime
-        .stores
+        .stores()
         .execution
         .get_workflow_record(&keeps)
         .await
@@ -78,7 +78,7 @@ async fn archived_workflows_are_readable_redacted_and_restartable_with_masked() 
     assert_eq!(got["tasks"][0]["outputData"]["done"], true);
     // The archive itself holds no masked field and no _secrets value in plain text.
     let stored = runtime
-        .stores
+        .stores()
         .execution
         .get_archived(&secret)
         .await
@@ -90,7 +90,7 @@ async fn archived_workflows_are_readable_redacted_and_restartable_with_masked() 
     }
     assert_eq!(app.workflow(&secret).await["input"]["password"], "***");
     let stored = runtime
-        .stores
+        .stores()
         .execution
         .get_archived(&keeps)
         .await

@@ -173,8 +173,7 @@ impl TestApp {
     /// Moves the fake clock and wakes the background loops.
     pub fn advance(&self, millis: i64) {
         self.clock.advance(millis);
-        self.runtime.signals.sweeper.notify_one();
-        self.runtime.signals.jobs.notify_one();
+        self.runtime.wake_background();
     }
 
     /// Stops the server gracefully and waits for it.

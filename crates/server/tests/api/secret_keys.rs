@@ -42,7 +42,7 @@ async fn the_master_key_is_checked_at_start_and_rotation_keeps_every_value() {
     let app = start(&config(dir.path(), None, None))
         .await
         .expect("first start");
-    let vault = app.runtime().vault.clone();
+    let vault = app.runtime().vault().clone();
     for i in 0..150 {
         vault
             .put(
@@ -66,10 +66,10 @@ async fn the_master_key_is_checked_at_start_and_rotation_keeps_every_value() {
             .unwrap_or_default(),
         ..Workflow::default()
     };
-    let sealed_key = archive::redact(&mut workflow, &[], &rt.vault).expect("redact");
+    let sealed_key = archive::redact(&mut workflow, &[], rt.vault()).expect("redact");
     assert_eq!(
         sealed_key.as_deref(),
-        Some(rt.vault.current_key_id().as_str())
+        Some(rt.vault().current_key_id().as_str())
     );
     rt.mutate(None, move |txn, _| {
         txn.changes.archives.push(ArchivedWorkflow {
@@ -116,7 +116,7 @@ async fn the_master_key_is_checked_at_start_and_rotation_keeps_every_value() {
     let app = start(&config(dir.path(), Some(&other), Some(generated.trim())))
         .await
         .expect("starts while rotating");
-    let vault = app.runtime().vault.clone();
+    let vault = app.runtime().vault().clone();
     assert_eq!(
         vault
             .value(SecretKind::Secret, "s7")
@@ -130,7 +130,7 @@ async fn the_master_key_is_checked_at_start_and_rotation_keeps_every_value() {
     }
     assert_eq!(vault.stale_count(), 0, "every value re-sealed");
     // The archived `_masked` value too.
-    let execution = app.runtime().stores.execution.clone();
+    let execution = app.runtime().stores().execution.clone();
     let current = vault.current_key_id();
     while !execution
         .archived_sealed_stale(&current, "", 10)
@@ -149,7 +149,7 @@ async fn the_master_key_is_checked_at_start_and_rotation_keeps_every_value() {
         .expect("starts with the new key alone");
     assert_eq!(
         app.runtime()
-            .vault
+            .vault()
             .value(SecretKind::Secret, "s149")
             .expect("open")
             .as_deref(),
@@ -157,7 +157,7 @@ async fn the_master_key_is_checked_at_start_and_rotation_keeps_every_value() {
     );
     let rt = app.runtime().clone();
     let mut archived = rt
-        .stores
+        .stores()
         .execution
         .get_archived("archived-with-masked")
         .await
@@ -165,9 +165,9 @@ async fn the_master_key_is_checked_at_start_and_rotation_keeps_every_value() {
         .expect("archived");
     assert_eq!(
         archived.sealed_key.as_deref(),
-        Some(rt.vault.current_key_id().as_str())
+        Some(rt.vault().current_key_id().as_str())
     );
-    archive::unseal(&mut archived.workflow, &rt.vault).expect("opens with the new key");
+    archive::unseal(&mut archived.workflow, rt.vault()).expect("opens with the new key");
     assert_eq!(
         archived.workflow.input["_masked"],
         json!({"m": "masked-value-5"})
@@ -196,7 +196,7 @@ async fn keys_are_reloaded_while_serving_and_keys_that_open_nothing_are_refused(
     let app = start(&config(dir.path(), Some(&a), None))
         .await
         .expect("starts");
-    let vault = app.runtime().vault.clone();
+    let vault = app.runtime().vault().clone();
     vault
         .put(SecretKind::Secret, "live", "live-value-1", "test", 0)
         .await

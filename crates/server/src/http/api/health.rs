@@ -24,7 +24,7 @@ pub fn routes(routes: Routes) -> Routes {
 
 /// Whether the server can reach its store. Public.
 async fn health(State(state): State<AppState>) -> Response {
-    match state.runtime.stores.execution.next_check_due().await {
+    match state.operations.health().await {
         Ok(_) => Json(serde_json::json!({"healthy": true})).into_response(),
         Err(err) => {
             tracing::error!(error = %err, "health check failed: the store is not reachable");
@@ -40,6 +40,9 @@ async fn health(State(state): State<AppState>) -> Response {
 /// Metrics in Prometheus text format. Needs: the ADMIN role (they name every queue,
 /// that is every task type and domain, and count workflows by status).
 async fn metrics(State(state): State<AppState>, Auth(principal): Auth) -> ApiResult<Response> {
-    let text = state.metrics.render_for(&principal, &state.runtime).await?;
+    let text = state
+        .metrics
+        .render_for(&principal, &state.operations)
+        .await?;
     Ok(text_response(text))
 }
