@@ -222,6 +222,23 @@ pub(super) async fn searches_filter_page_and_sort(stores: Stores) {
     .expect("valid");
     let (total, found) = stores.execution.search_tasks(&tasks).await.expect("search");
     assert_eq!((total, found.len()), (3, 3));
+    // The services add the readable definitions as an IN list that grows with the
+    // number of definitions, beyond what a query may hold: the store takes any length.
+    let mut names: Vec<SearchValue> = (0..40_000)
+        .map(|i| SearchValue::Text(format!("other-{i}")))
+        .collect();
+    names.push(SearchValue::Text("alpha".into()));
+    let mut wide = search(None, None, 0, 10, None);
+    wide.filter = Some(Filter::And(vec![
+        Filter::In(WorkflowField::WorkflowType, names.clone()),
+        Filter::NotIn(WorkflowField::WorkflowType, names[..100].to_vec()),
+    ]));
+    let (total, _) = stores
+        .execution
+        .search_workflows(&wide)
+        .await
+        .expect("a long IN list is one value to the store");
+    assert_eq!(total, 2);
 }
 
 pub(super) async fn lookups_by_correlation_key_and_parent(stores: Stores) {

@@ -9,6 +9,7 @@ mod helpers;
 mod lifecycle;
 mod queues;
 mod route_walk;
+mod search_limits;
 mod secret_keys;
 mod secrets;
 mod security;
