@@ -56,6 +56,64 @@ pub(super) async fn units_of_work_are_atomic(stores: Stores) {
         })
         .await;
     assert!(missing.is_ok());
+    // A unit that panics (a poisoned row, an engine bug) fails with an error and
+    // writes nothing; the store goes on writing.
+    let maker = Maker::new("panics");
+    let (state, changes) = maker.start(
+        &definition("w", json!([simple("a")])),
+        StartParams::default(),
+        1000,
+    );
+    let poisoned = state.id().to_string();
+    let panicked = stores
+        .execution
+        .run(UnitOfWork {
+            lock: None,
+            work: Box::new(move |txn| {
+                txn.changes = changes;
+                txn.changes.new_workflows.push(state);
+                panic!("a unit of work that panics");
+            }),
+        })
+        .await;
+    assert!(
+        matches!(panicked, Err(CoreError::Internal(_))),
+        "{panicked:?}"
+    );
+    assert!(
+        stores
+            .execution
+            .get_workflow(&poisoned)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    let (state, changes) = maker.start(
+        &definition("w", json!([simple("a")])),
+        StartParams::default(),
+        1000,
+    );
+    let kept = state.id().to_string();
+    stores
+        .execution
+        .run(UnitOfWork {
+            lock: None,
+            work: Box::new(move |txn| {
+                txn.changes = changes;
+                txn.changes.new_workflows.push(state);
+                Ok(())
+            }),
+        })
+        .await
+        .expect("the next unit commits");
+    assert!(
+        stores
+            .execution
+            .get_workflow(&kept)
+            .await
+            .expect("read")
+            .is_some()
+    );
 }
 
 pub(super) async fn workflows_round_trip_with_their_tasks(stores: Stores) {
