@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod archive;
+mod definition_limits;
 mod engine_limits;
 mod errors;
 mod helpers;
