@@ -185,6 +185,27 @@ async fn huge_timeouts_are_refused_or_handled_safely() {
     assert!(app.poll("work", 1, 0).await.is_empty());
     assert_eq!(app.workflow(&id).await["status"], "RUNNING");
 
+    // A task definition stored before durations were bounded: polling leases the task
+    // until the end of time instead of overflowing.
+    let stored: podium_core::model::TaskDef = serde_json::from_value(
+        json!({"name": "stored", "responseTimeoutSeconds": huge, "timeoutSeconds": huge}),
+    )
+    .expect("task definition");
+    let rt = app.runtime().clone();
+    rt.stores
+        .metadata
+        .put_task_defs(std::slice::from_ref(&stored))
+        .await
+        .expect("stored");
+    rt.defs.put(stored);
+    app.register(json!([]), linear("leased", &[("stored", "a")]))
+        .await;
+    let id = app.start("leased", json!({"n": 1})).await;
+    let tasks = app.poll("stored", 1, 0).await;
+    assert_eq!(tasks.len(), 1);
+    app.advance(3_600_000);
+    assert_eq!(app.workflow(&id).await["tasks"][0]["status"], "IN_PROGRESS");
+
     // A WAIT for longer than a hundred years fails with a reason.
     app.register(
         json!([]),
