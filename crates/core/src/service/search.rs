@@ -371,6 +371,10 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
                     word.push(ch);
                     i += 1;
                 }
+                if word.is_empty() {
+                    // A `!` not followed by `=`: nothing would consume it.
+                    return Err(format!("unexpected '{c}'"));
+                }
                 tokens.push(Token::Word(word));
             }
         }
@@ -630,6 +634,11 @@ mod tests {
             "status = 'x",
             "a AND",
             "status = A )",
+            // Once tokenized forever, growing until the process ran out of memory
+            // (found by the search_query fuzz target).
+            "status = !",
+            "!",
+            "status ! = A",
         ] {
             let err = wf(bad).unwrap_err();
             assert!(matches!(err, CoreError::InvalidInput { .. }), "{bad}");

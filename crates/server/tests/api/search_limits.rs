@@ -45,6 +45,12 @@ async fn a_caller_without_roles_cannot_crash_the_server_with_a_query() {
         let answer = app.call_as(Some(&nobody.token), "GET", &path, None).await;
         assert_refused(&answer, "at most 32 words");
     }
+    // A lone `!` used to be tokenized forever, until the server ran out of memory.
+    for route in ["/api/workflow/search", "/api/tasks/search"] {
+        let path = format!("{route}?query={}", encode("status = !"));
+        let answer = app.call_as(Some(&nobody.token), "GET", &path, None).await;
+        assert_refused(&answer, "unexpected '!'");
+    }
     // The limits themselves are served, and the server is still up.
     let within = format!(
         "{}{}{}",
