@@ -126,6 +126,10 @@ pub struct Config {
     pub log_level: String,
     /// Largest request body accepted, in bytes; larger ones get 413.
     pub max_body_bytes: usize,
+    /// Largest task input or output, and workflow input or output, the engine builds
+    /// or accepts, in bytes (as JSON). A task whose payload would be larger fails with
+    /// a reason naming the size, as in Conductor; so does such a workflow.
+    pub max_payload_bytes: usize,
     /// Commit durability of the embedded store.
     pub durability: Durability,
     /// How long in-flight requests may take to finish on shutdown, in seconds.
@@ -186,6 +190,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             log_level: "info".to_string(),
             max_body_bytes: 10 * 1024 * 1024,
+            max_payload_bytes: podium_core::engine::context::DEFAULT_MAX_PAYLOAD_BYTES,
             durability: Durability::Process,
             shutdown_grace_seconds: 30,
             active_worker_seconds: 10,
@@ -304,6 +309,26 @@ impl Config {
                 "max_body_bytes must be at least 1024".into(),
             ));
         }
+        if self.max_payload_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "max_payload_bytes must be at least 1024".into(),
+            ));
+        }
+        // Durations become milliseconds and are added to the clock: keep them far
+        // from where that arithmetic could overflow.
+        for (name, seconds) in [
+            ("shutdown_grace_seconds", self.shutdown_grace_seconds),
+            ("active_worker_seconds", self.active_worker_seconds),
+            ("token_ttl_seconds", self.token_ttl_seconds),
+            ("token_max_ttl_seconds", self.token_max_ttl_seconds),
+            ("archive_after_seconds", self.archive_after_seconds),
+        ] {
+            if seconds > MAX_SECONDS {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be at most {MAX_SECONDS} (100 years)"
+                )));
+            }
+        }
         match (&self.admin_key_id, &self.admin_key_secret) {
             (Some(id), Some(secret)) => {
                 if id.trim().is_empty() || id.len() > 128 || id.chars().any(char::is_whitespace) {
@@ -358,6 +383,9 @@ impl Config {
     }
 }
 
+/// Longest duration a setting may name, in seconds: a hundred years.
+const MAX_SECONDS: u64 = 100 * 365 * 24 * 3600;
+
 /// Settings that can be given as `PODIUM_<KEY>`.
 const KNOWN_KEYS: &[&str] = &[
     "listen",
@@ -367,6 +395,7 @@ const KNOWN_KEYS: &[&str] = &[
     "log_format",
     "log_level",
     "max_body_bytes",
+    "max_payload_bytes",
     "durability",
     "shutdown_grace_seconds",
     "active_worker_seconds",
@@ -518,5 +547,25 @@ mod tests {
             let refused = Config::load(&ServeArgs::default(), &env(&[(key, value)]));
             assert!(refused.is_err(), "{key}={value}");
         }
+        for (key, value) in [
+            ("PODIUM_MAX_PAYLOAD_BYTES", "100"),
+            ("PODIUM_TOKEN_MAX_TTL_SECONDS", "18446744073709551615"),
+            ("PODIUM_ACTIVE_WORKER_SECONDS", "9223372036854775807"),
+        ] {
+            let err =
+                Config::load(&ServeArgs::default(), &env(&[(key, value)])).expect_err("refused");
+            assert!(err.to_string().contains("must be at"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_payload_limit_is_a_setting() {
+        let config = Config::load(
+            &ServeArgs::default(),
+            &env(&[("PODIUM_MAX_PAYLOAD_BYTES", "2097152")]),
+        )
+        .unwrap();
+        assert_eq!(config.max_payload_bytes, 2 * 1024 * 1024);
+        assert_eq!(Config::default().max_payload_bytes, 10 * 1024 * 1024);
     }
 }

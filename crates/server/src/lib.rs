@@ -41,6 +41,12 @@ use http::routes::RouteSpec;
 use http::state::{AppState, Shared};
 use keys::{SERVER_KEY_FILE, load_secrets_keyring, load_server_key, write_owner_only};
 
+/// A configured number of seconds as the services count them; validation keeps it
+/// far below the bound.
+fn seconds(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX / 1000)
+}
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -236,7 +242,10 @@ impl Application {
         };
         let store = SqliteStore::open(&options).map_err(|e| StartError::Store(e.to_string()))?;
         let limits = EngineLimits {
-            active_worker_window_ms: (config.active_worker_seconds as i64) * 1000,
+            active_worker_window_ms: i64::try_from(config.active_worker_seconds)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(1000),
+            max_payload_bytes: config.max_payload_bytes,
             ..EngineLimits::default()
         };
         let mode = match config.security {
@@ -283,13 +292,12 @@ impl Application {
                 let authenticator =
                     Authenticator::enforced(tokens.clone(), runtime.directory().clone(), clock);
                 let policy = TokenPolicy {
-                    default_ttl_seconds: config.token_ttl_seconds as i64,
-                    max_ttl_seconds: config.token_max_ttl_seconds as i64,
+                    default_ttl_seconds: seconds(config.token_ttl_seconds),
+                    max_ttl_seconds: seconds(config.token_max_ttl_seconds),
                     throttle: ThrottleLimits {
                         per_address: config.token_max_failures_per_address,
                         per_subject: config.token_max_failures_per_key,
-                        window_seconds: i64::try_from(config.token_failure_window_seconds)
-                            .unwrap_or(i64::MAX),
+                        window_seconds: seconds(config.token_failure_window_seconds),
                     },
                 };
                 let identity = IdentityService::new(

@@ -1,5 +1,10 @@
 //! Search filters translated into SQL over the indexed columns. Values are always bound
 //! as parameters; only column names from a fixed list reach the SQL text.
+//!
+//! The query parser bounds what a caller can send (nesting, conditions, values); the
+//! translation stays within SQLite's own limits beyond that: a long `IN` list (the
+//! readable definitions a service adds, which grow with the number of definitions) is
+//! bound as one JSON array, so it uses one variable and adds no expression depth.
 
 use podium_core::service::search::{
     Filter, Op, Search, SearchValue, SortOrder, TaskField, WorkflowField,
@@ -54,6 +59,9 @@ impl Column for TaskField {
     }
 }
 
+/// `IN` lists longer than this are bound as one JSON array.
+const INLINE_LIST_MAX: usize = 64;
+
 fn bind(value: &SearchValue, params: &mut Vec<SqlValue>) -> String {
     params.push(match value {
         SearchValue::Text(text) => SqlValue::Text(text.clone()),
@@ -76,12 +84,27 @@ fn translate<F: Column>(filter: &Filter<F>, params: &mut Vec<SqlValue>) -> Strin
             format!("{} {op} {}", field.column(), bind(value, params))
         }
         Filter::In(field, values) | Filter::NotIn(field, values) => {
-            let list: Vec<String> = values.iter().map(|v| bind(v, params)).collect();
             let not = if matches!(filter, Filter::NotIn(..)) {
                 "NOT "
             } else {
                 ""
             };
+            if values.len() > INLINE_LIST_MAX {
+                let array: Vec<serde_json::Value> = values
+                    .iter()
+                    .map(|v| match v {
+                        SearchValue::Text(text) => serde_json::Value::from(text.as_str()),
+                        SearchValue::Number(n) => serde_json::Value::from(*n),
+                    })
+                    .collect();
+                params.push(SqlValue::Text(serde_json::Value::Array(array).to_string()));
+                return format!(
+                    "{} {not}IN (SELECT value FROM json_each(?{}))",
+                    field.column(),
+                    params.len()
+                );
+            }
+            let list: Vec<String> = values.iter().map(|v| bind(v, params)).collect();
             format!("{} {not}IN ({})", field.column(), list.join(", "))
         }
         Filter::And(parts) => {

@@ -6,12 +6,18 @@
 //! leaves the batch alone; a change that fails while writing rolls the whole batch back
 //! and every change in it fails, so nothing half-written is ever committed.
 //!
+//! A change that panics is caught, so one bad unit of work (a poisoned row, a bug in
+//! the engine) can never stop the thread every write goes through: it fails with an
+//! error like any other change. If it had written rows before panicking, the batch is
+//! rolled back as for a failure while writing; if not, it fails alone.
+//!
 //! The writer also keeps the workflows it wrote last in memory ([`WorkflowCache`]):
 //! it is the only writer, so its copy is the committed state, and a unit of work on a
 //! recently used workflow need not read and decode it again.
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::thread::JoinHandle;
 
 use podium_core::engine::state::WorkflowState;
@@ -202,6 +208,15 @@ fn run(mut conn: Connection, mut receiver: mpsc::UnboundedReceiver<Request>) {
     receiver.close();
 }
 
+/// The message a panic carried, if it was text.
+fn panic_text(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
+}
+
 fn failed(err: &impl std::fmt::Display) -> CoreError {
     CoreError::Internal(format!("database error: {err}"))
 }
@@ -230,13 +245,30 @@ fn apply_batch(conn: &mut Connection, cache: &mut WorkflowCache, batch: Vec<(Cha
             committed: &mut committed,
             cache,
         };
-        match change(&mut ctx) {
-            Ok(value) => outcomes.push((reply, Some(Ok((value, committed))))),
-            Err(Failure::Refused(err)) => outcomes.push((reply, Some(Err(err)))),
-            Err(Failure::Broken(err)) => {
+        let written_before = tx.total_changes();
+        // The change and everything it touches are dropped or rolled back below when
+        // it panics, so nothing it left half-done is used again.
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| change(&mut ctx)));
+        match outcome {
+            Ok(Ok(value)) => outcomes.push((reply, Some(Ok((value, committed))))),
+            Ok(Err(Failure::Refused(err))) => outcomes.push((reply, Some(Err(err)))),
+            Ok(Err(Failure::Broken(err))) => {
                 error!(error = %err, "a write failed; the batch is rolled back");
                 broken = Some(err);
                 outcomes.push((reply, None));
+            }
+            Err(panic) => {
+                let what = panic_text(panic.as_ref());
+                let err =
+                    CoreError::Internal(format!("a change panicked in the store writer: {what}"));
+                if tx.total_changes() == written_before {
+                    error!(panic = %what, "a change panicked before writing; it fails alone");
+                    outcomes.push((reply, Some(Err(err))));
+                } else {
+                    error!(panic = %what, "a change panicked while writing; the batch is rolled back");
+                    broken = Some(err);
+                    outcomes.push((reply, None));
+                }
             }
         }
     }
@@ -267,5 +299,101 @@ fn apply_batch(conn: &mut Connection, cache: &mut WorkflowCache, batch: Vec<(Cha
                 ))));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    fn insert(value: i64) -> Change {
+        Box::new(move |ctx| {
+            ctx.conn
+                .execute("INSERT INTO t (x) VALUES (?1)", [value])
+                .map_err(|e| Failure::Broken(failed(&e)))?;
+            Ok(Box::new(()) as Box<dyn Any + Send>)
+        })
+    }
+
+    fn insert_then_panic(value: i64) -> Change {
+        Box::new(move |ctx| {
+            ctx.conn
+                .execute("INSERT INTO t (x) VALUES (?1)", [value])
+                .map_err(|e| Failure::Broken(failed(&e)))?;
+            panic!("poisoned after writing");
+        })
+    }
+
+    fn panic_before_writing() -> Change {
+        Box::new(|_| panic!("poisoned before writing"))
+    }
+
+    /// Applies one batch; returns whether each change succeeded and its error text.
+    fn run(
+        conn: &mut Connection,
+        cache: &mut WorkflowCache,
+        changes: Vec<Change>,
+    ) -> Vec<Result<(), String>> {
+        let mut answers = Vec::new();
+        let mut batch = Vec::new();
+        for change in changes {
+            let (reply, answer) = oneshot::channel();
+            batch.push((change, reply));
+            answers.push(answer);
+        }
+        apply_batch(conn, cache, batch);
+        answers
+            .into_iter()
+            .map(|mut a| match a.try_recv().expect("answered") {
+                Ok(_) => Ok(()),
+                Err(err) => Err(err.to_string()),
+            })
+            .collect()
+    }
+
+    fn rows(conn: &Connection) -> Vec<i64> {
+        let mut stmt = conn.prepare("SELECT x FROM t ORDER BY x").unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_panicking_change_fails_with_an_error_and_the_writer_goes_on() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
+        let mut cache = WorkflowCache::default();
+
+        // Before writing: only the panicking change fails.
+        let answers = run(
+            &mut conn,
+            &mut cache,
+            vec![insert(1), panic_before_writing(), insert(2)],
+        );
+        assert_eq!(answers[0], Ok(()));
+        let err = answers[1].clone().unwrap_err();
+        assert!(
+            err.contains("panicked") && err.contains("poisoned before writing"),
+            "{err}"
+        );
+        assert_eq!(answers[2], Ok(()));
+        assert_eq!(rows(&conn), vec![1, 2]);
+
+        // After writing: the batch is rolled back, as for a failure while writing.
+        let answers = run(
+            &mut conn,
+            &mut cache,
+            vec![insert(3), insert_then_panic(4), insert(5)],
+        );
+        assert!(answers.iter().all(Result::is_err), "{answers:?}");
+        assert!(answers[1].clone().unwrap_err().contains("rolled back"));
+        assert_eq!(rows(&conn), vec![1, 2]);
+
+        // And the next batch commits.
+        assert_eq!(run(&mut conn, &mut cache, vec![insert(6)]), vec![Ok(())]);
+        assert_eq!(rows(&conn), vec![1, 2, 6]);
     }
 }

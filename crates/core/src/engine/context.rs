@@ -21,13 +21,37 @@ pub trait PollActivity: Send + Sync {
     fn last_poll(&self, task_type: &str, domain: Option<&str>) -> Option<i64>;
 }
 
-/// Engine limits, from configuration.
+/// Default for [`EngineLimits::max_payload_bytes`]: 10 MiB, Conductor's largest task
+/// input or output (`maxTaskInputPayloadSizeThreshold`) and Podium's largest request
+/// body.
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
+/// Most levels of `${` inside `${` in one expression (`${a.${b}}` is two).
+pub const MAX_EXPRESSION_NESTING: usize = 16;
+/// Most `${...}` expressions one resolution (a task's input, a workflow's output)
+/// evaluates.
+pub const MAX_EXPRESSIONS: usize = 10_000;
+/// Most JSONPath queries (paths beyond plain keys and indexes) one resolution runs;
+/// each one may walk a whole task output.
+pub const MAX_PATH_QUERIES: usize = 256;
+
+/// Engine limits. `active_worker_window_ms` and `max_payload_bytes` come from
+/// configuration; the others bound the work of one decision and are fixed.
 #[derive(Debug, Clone)]
 pub struct EngineLimits {
     /// A worker counts as active in a domain if it polled within this window (ms).
     pub active_worker_window_ms: i64,
     /// Largest size of a workflow's variables, as JSON bytes.
     pub max_variables_bytes: usize,
+    /// Largest task input or output and workflow input or output, as JSON bytes. A
+    /// task whose payload would be larger fails (`FAILED_WITH_TERMINAL_ERROR`), as in
+    /// Conductor; so does a workflow whose output would be.
+    pub max_payload_bytes: usize,
+    /// Most levels of `${` inside `${`.
+    pub max_expression_nesting: usize,
+    /// Most expressions evaluated by one resolution.
+    pub max_expressions: usize,
+    /// Most JSONPath queries run by one resolution.
+    pub max_path_queries: usize,
 }
 
 impl Default for EngineLimits {
@@ -35,6 +59,10 @@ impl Default for EngineLimits {
         EngineLimits {
             active_worker_window_ms: 10_000,
             max_variables_bytes: 256 * 1024,
+            max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
+            max_expression_nesting: MAX_EXPRESSION_NESTING,
+            max_expressions: MAX_EXPRESSIONS,
+            max_path_queries: MAX_PATH_QUERIES,
         }
     }
 }

@@ -15,7 +15,8 @@ use crate::store::{ChangeSet, Effect, Job};
 use super::context::EngineContext;
 use super::expr;
 use super::graph;
-use super::schedule::{add_task, expr_context, resolve_input};
+use super::payload;
+use super::schedule::{add_task, at_seconds_after, expr_context, fail_at_schedule, resolve_input};
 use super::state::WorkflowState;
 use super::system_tasks::{self, TerminateRequest, schedule_node, selected_case};
 use super::task_type::TaskKind;
@@ -287,13 +288,16 @@ fn retry_task(
     }
     let task_id = ctx.ids.new_id();
     let mut input = old.input_data.clone();
-    for (key, value) in resolve_input(state, node, &task_id, ctx) {
-        input.insert(key, value);
+    let resolved = resolve_input(state, node, &task_id, ctx);
+    if let Ok(resolved) = &resolved {
+        for (key, value) in resolved {
+            input.insert(key.clone(), value.clone());
+        }
     }
     let retry = crate::model::Task {
         task_id,
         status: TaskStatus::Scheduled,
-        retry_count: old.retry_count + 1,
+        retry_count: old.retry_count.saturating_add(1),
         retried_task_id: Some(old.task_id.clone()),
         input_data: input,
         scheduled_time: ctx.now,
@@ -317,10 +321,25 @@ fn retry_task(
         }
     };
     let delay = retry_delay_seconds(def, old.retry_count);
-    let retry = crate::model::Task {
+    let mut retry = crate::model::Task {
         start_delay_in_seconds: delay,
         ..retry
     };
+    let merged = std::mem::take(&mut retry.input_data);
+    let max = ctx.limits.max_payload_bytes;
+    let checked = resolved.and_then(|_| match payload::check(&merged, max) {
+        Ok(_) => Ok(merged),
+        Err(excess) => Err(payload::task_reason(
+            excess,
+            &retry.task_id,
+            state.id(),
+            max,
+        )),
+    });
+    match checked {
+        Ok(input) => retry.input_data = input,
+        Err(reason) => fail_at_schedule(&mut retry, reason, ctx.now),
+    }
     add_task(state, retry, delay, ctx, out);
 }
 
@@ -342,7 +361,7 @@ fn is_complete(state: &WorkflowState) -> bool {
 /// parent notification).
 pub fn end_workflow(
     state: &mut WorkflowState,
-    end: WorkflowEnd,
+    mut end: WorkflowEnd,
     ctx: &EngineContext<'_>,
     out: &mut ChangeSet,
 ) {
@@ -376,9 +395,21 @@ pub fn end_workflow(
             due_at: now,
         });
     }
-    let output = match end.output {
-        Some(output) => output,
-        None => workflow_output(state),
+    let output = end.output.take().map_or_else(
+        || workflow_output(state, ctx),
+        |output| checked_output(state, output, ctx),
+    );
+    let output = match output {
+        Ok(output) => output,
+        Err(reason) => {
+            // As Conductor fails a workflow whose output is too large.
+            if end.status == WorkflowStatus::Completed {
+                end.status = WorkflowStatus::Failed;
+                end.reason = Some(reason);
+                end.trigger_failure_workflow = true;
+            }
+            crate::model::JsonMap::new()
+        }
     };
     let (failed_refs, failed_names) = failed_task_names(state);
     let wf = &mut state.workflow;
@@ -444,18 +475,47 @@ pub fn notify_parent(state: &WorkflowState, ctx: &EngineContext<'_>, out: &mut C
 }
 
 /// The workflow's output: its `outputParameters` resolved, or else the output of the
-/// last task.
-pub fn workflow_output(state: &WorkflowState) -> crate::model::JsonMap {
+/// last task. The error is why the workflow cannot have it.
+fn workflow_output(
+    state: &WorkflowState,
+    ctx: &EngineContext<'_>,
+) -> Result<crate::model::JsonMap, String> {
     if !state.def.output_parameters.is_empty() {
-        return expr::resolve_map(&state.def.output_parameters, &expr_context(state, None));
+        let output = expr::resolve_map(
+            &state.def.output_parameters,
+            &expr_context(state, None, ctx.limits),
+        )
+        .map_err(|err| match err.bound {
+            expr::Bound::Size { at_least, limit } => payload::workflow_reason(
+                payload::Excess::AtLeast { size: at_least },
+                state.id(),
+                limit,
+            ),
+            _ => format!("The output of the workflow cannot be resolved: {err}"),
+        })?;
+        return checked_output(state, output, ctx);
     }
-    state
+    let last = state
         .tasks()
         .iter()
         .rev()
         .find(|t| t.status.is_terminal())
         .map(|t| t.output_data.clone())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    checked_output(state, last, ctx)
+}
+
+/// Checks a workflow output against the payload limits.
+fn checked_output(
+    state: &WorkflowState,
+    output: crate::model::JsonMap,
+    ctx: &EngineContext<'_>,
+) -> Result<crate::model::JsonMap, String> {
+    let max = ctx.limits.max_payload_bytes;
+    match payload::check(&output, max) {
+        Ok(_) => Ok(output),
+        Err(excess) => Err(payload::workflow_reason(excess, state.id(), max)),
+    }
 }
 
 fn check_workflow_timeout(state: &WorkflowState, ctx: &EngineContext<'_>) -> Option<WorkflowEnd> {
@@ -463,7 +523,7 @@ fn check_workflow_timeout(state: &WorkflowState, ctx: &EngineContext<'_>) -> Opt
     if def.timeout_seconds <= 0 || def.timeout_policy != WorkflowTimeoutPolicy::TimeOutWf {
         return None;
     }
-    let elapsed = ctx.now - workflow_clock_start(state);
+    let elapsed = ctx.now.saturating_sub(workflow_clock_start(state));
     if elapsed < def.timeout_seconds.saturating_mul(1000) {
         return None;
     }
@@ -521,15 +581,19 @@ fn task_deadlines(task: &crate::model::Task, def: Option<&TaskDef>) -> Vec<(i64,
     }
     let Some(def) = def else { return deadlines };
     let kind = TaskKind::of_execution(task);
-    let delay_ms = task.start_delay_in_seconds * 1000;
+    // Every number here can come from a definition or a worker's result: the sums
+    // saturate (a deadline past the end of time never comes) instead of wrapping.
+    let delay = task.start_delay_in_seconds.max(0);
+    let callback = task.callback_after_seconds.max(0);
     let alert_only = def.timeout_policy == TaskTimeoutPolicy::AlertOnly;
     if kind.is_worker_task()
         && task.status == TaskStatus::Scheduled
         && !alert_only
         && let Some(poll) = def.poll_timeout_seconds.filter(|p| *p > 0)
     {
+        let after = delay.saturating_add(poll).saturating_add(callback);
         deadlines.push((
-            task.scheduled_time + delay_ms + (poll + task.callback_after_seconds) * 1000,
+            at_seconds_after(task.scheduled_time, after),
             TimeoutKind::Poll,
         ));
     }
@@ -537,18 +601,22 @@ fn task_deadlines(task: &crate::model::Task, def: Option<&TaskDef>) -> Vec<(i64,
         && task.status == TaskStatus::InProgress
         && task.response_timeout_seconds > 0
     {
+        let after = task.response_timeout_seconds.saturating_add(callback);
         deadlines.push((
-            task.update_time + (task.response_timeout_seconds + task.callback_after_seconds) * 1000,
+            at_seconds_after(task.update_time, after),
             TimeoutKind::Response,
         ));
     }
     if def.timeout_seconds > 0 && task.start_time > 0 && !alert_only {
-        deadlines.push((
-            task.start_time + delay_ms + def.timeout_seconds * 1000,
-            TimeoutKind::Run,
-        ));
+        let after = delay.saturating_add(def.timeout_seconds);
+        deadlines.push((at_seconds_after(task.start_time, after), TimeoutKind::Run));
     }
     deadlines
+}
+
+/// Whole seconds from `since` plus a delay to `now`, for timeout reasons.
+fn seconds_since(now: i64, since: i64, delay_seconds: i64) -> i64 {
+    now.saturating_sub(at_seconds_after(since, delay_seconds)) / 1000
 }
 
 /// Times out tasks whose deadlines passed. A `TIME_OUT_WF` timeout ends the workflow.
@@ -578,7 +646,7 @@ fn check_task_timeouts(
         let reason = match kind {
             TimeoutKind::Poll => format!(
                 "Task poll timed out after {} seconds. Poll timeout configured as {} seconds. Timeout policy configured to {policy}",
-                (now - task.scheduled_time - task.start_delay_in_seconds * 1000) / 1000,
+                seconds_since(now, task.scheduled_time, task.start_delay_in_seconds),
                 def.poll_timeout_seconds.unwrap_or(0)
             ),
             TimeoutKind::Response => format!(
@@ -587,7 +655,7 @@ fn check_task_timeouts(
             ),
             TimeoutKind::Run => format!(
                 "Task timed out after {} seconds. Timeout configured as {} seconds. Timeout policy configured to {policy}",
-                (now - task.start_time - task.start_delay_in_seconds * 1000) / 1000,
+                seconds_since(now, task.start_time, task.start_delay_in_seconds),
                 def.timeout_seconds
             ),
         };
@@ -630,7 +698,10 @@ fn next_check(state: &WorkflowState, ctx: &EngineContext<'_>) -> Option<i64> {
     let mut consider = |at: i64| next = Some(next.map_or(at, |n| n.min(at)));
     let def = &state.def;
     if def.timeout_seconds > 0 && def.timeout_policy == WorkflowTimeoutPolicy::TimeOutWf {
-        consider(workflow_clock_start(state) + def.timeout_seconds * 1000);
+        consider(at_seconds_after(
+            workflow_clock_start(state),
+            def.timeout_seconds,
+        ));
     }
     for task in state.tasks() {
         let node = graph::find_task(def, &task.reference_task_name);

@@ -48,12 +48,17 @@ fn text(map: &JsonMap, key: &str) -> Option<String> {
     }
 }
 
+/// Longest connect or read timeout, in milliseconds: a hundred years, so the deadline
+/// of a call can always be computed.
+const MAX_TIMEOUT_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
+
 fn millis(map: &JsonMap, key: &str) -> Option<u64> {
-    match map.get(key)? {
+    let ms: u64 = match map.get(key)? {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
-    }
+    }?;
+    Some(ms.min(MAX_TIMEOUT_MS))
 }
 
 /// The request part of a task's input: the `http_request` object, or the input itself.
@@ -223,6 +228,16 @@ mod tests {
         let call = call_from_input(&input(json!({"uri": "https://h", "readTimeOut": 50}))).unwrap();
         assert_eq!(call.method, "GET");
         assert_eq!(call.read_timeout_ms, 50);
+        let call = call_from_input(&input(
+            json!({"uri": "https://h", "readTimeOut": u64::MAX, "connectionTimeOut": u64::MAX.to_string()}),
+        ))
+        .unwrap();
+        assert_eq!(call.read_timeout_ms, MAX_TIMEOUT_MS);
+        assert!(
+            call.connect_timeout_ms
+                .checked_add(call.read_timeout_ms)
+                .is_some()
+        );
     }
 
     #[test]

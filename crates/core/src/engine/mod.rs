@@ -8,6 +8,7 @@ pub mod expr;
 pub mod graph;
 pub mod http;
 pub mod ops;
+pub mod payload;
 pub mod schedule;
 pub mod state;
 pub mod system_tasks;

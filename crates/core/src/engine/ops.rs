@@ -16,7 +16,8 @@ use crate::store::{ChangeSet, QueueMessage};
 use super::context::EngineContext;
 use super::decider::{self, WorkflowEnd, decide};
 use super::graph;
-use super::schedule::{add_task, expr_context, new_task, queue_name, start_wait};
+use super::payload;
+use super::schedule::{add_task, at_seconds_after, expr_context, new_task, queue_name, start_wait};
 use super::state::WorkflowState;
 use super::task_type::TaskKind;
 
@@ -78,6 +79,14 @@ pub fn start(
     };
     let mut state = WorkflowState::new(workflow, def, revision);
     state.authority = params.authority;
+    let max = ctx.limits.max_payload_bytes;
+    if let Err(excess) = payload::check(&state.workflow.input, max) {
+        // As Conductor fails a workflow whose input is too large; the input is not kept.
+        state.workflow.input = JsonMap::new();
+        let reason = payload::workflow_reason(excess, state.id(), max);
+        decider::end_workflow(&mut state, failed_at_start(reason), ctx, out);
+        return state;
+    }
     schedule_first(&mut state, ctx, out);
     decide(&mut state, ctx, out);
     state
@@ -91,6 +100,33 @@ fn merged_masks(def: &WorkflowDef, mut extra: Vec<String>) -> Vec<String> {
         }
     }
     extra
+}
+
+fn failed_at_start(reason: String) -> WorkflowEnd {
+    WorkflowEnd {
+        status: WorkflowStatus::Failed,
+        reason: Some(reason),
+        output: Some(JsonMap::new()),
+        trigger_failure_workflow: true,
+        failed_task_id: None,
+    }
+}
+
+/// Refuses a payload a caller supplies (rerun or skip input and output) past the limits.
+fn check_supplied(map: &JsonMap, what: &str, ctx: &EngineContext<'_>) -> Result<(), CoreError> {
+    let max = ctx.limits.max_payload_bytes;
+    match payload::check(map, max) {
+        Ok(_) => Ok(()),
+        Err(payload::Excess::Large { size } | payload::Excess::AtLeast { size }) => {
+            Err(CoreError::invalid(format!(
+                "The {what} is {size} bytes, greater than the permissible limit: {max} bytes"
+            )))
+        }
+        Err(payload::Excess::Deep) => Err(CoreError::invalid(format!(
+            "The {what} is nested more than the permissible limit: {} levels",
+            payload::MAX_PAYLOAD_DEPTH
+        ))),
+    }
 }
 
 fn schedule_first(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
@@ -144,6 +180,16 @@ pub fn apply_result(
         task.update_time = now;
         return Ok(ResultOutcome::Applied);
     }
+    let max = ctx.limits.max_payload_bytes;
+    if let Err(excess) = payload::check(&result.output_data, max) {
+        // As Conductor fails a task whose output is too large; the output is not kept.
+        let reason = payload::task_reason(excess, &task.task_id, &task.workflow_instance_id, max);
+        mark_failed(task, reason, true, now);
+        task.output_data = JsonMap::new();
+        out.queue_removals.push(task.task_id.clone());
+        decide(state, ctx, out);
+        return Ok(ResultOutcome::Applied);
+    }
     if let Some(worker) = result.worker_id.as_deref().filter(|w| !w.trim().is_empty()) {
         task.worker_id = Some(worker.to_string());
     }
@@ -171,7 +217,7 @@ pub fn apply_result(
                 task_id: task.task_id.clone(),
                 workflow_id: task.workflow_instance_id.clone(),
                 priority: task.workflow_priority,
-                visible_at: now + task.callback_after_seconds * 1000,
+                visible_at: at_seconds_after(now, task.callback_after_seconds),
             })
         }
         TaskResultStatus::InProgress => {
@@ -191,22 +237,43 @@ pub fn apply_result(
         None => out.queue_removals.push(task_id),
     }
     if filtered {
-        apply_output_filter(state, index);
+        apply_output_filter(state, index, ctx);
     }
     decide(state, ctx, out);
     Ok(ResultOutcome::Applied)
 }
 
 /// Replaces a completed HTTP task's output with its `outputFilter`, evaluated with the
-/// task's own output in place (`${ref.output.response.body.token}`).
-fn apply_output_filter(state: &mut WorkflowState, index: usize) {
+/// task's own output in place (`${ref.output.response.body.token}`). A filter that
+/// cannot be resolved within the limits fails the task.
+fn apply_output_filter(state: &mut WorkflowState, index: usize, ctx: &EngineContext<'_>) {
     let task = &state.tasks()[index];
     let Ok(Some(filter)) = super::http::output_filter(&task.input_data) else {
         return;
     };
-    let output = super::expr::resolve_map(filter, &expr_context(state, Some(&task.task_id)));
+    let max = ctx.limits.max_payload_bytes;
+    let output = super::expr::resolve_map(
+        filter,
+        &expr_context(state, Some(&task.task_id), ctx.limits),
+    )
+    .map_err(|err| format!("The outputFilter cannot be resolved: {err}"))
+    .and_then(|output| match payload::check(&output, max) {
+        Ok(_) => Ok(output),
+        Err(excess) => Err(payload::task_reason(
+            excess,
+            &task.task_id,
+            &task.workflow_instance_id,
+            max,
+        )),
+    });
     if let Some(task) = state.task_mut(index) {
-        task.output_data = output;
+        match output {
+            Ok(output) => task.output_data = output,
+            Err(reason) => {
+                mark_failed(task, reason, true, ctx.now);
+                task.output_data = JsonMap::new();
+            }
+        }
     }
 }
 
@@ -401,7 +468,7 @@ pub fn retry(
             // Joins and forks are reopened in place.
             if let Some(task) = state.task_mut(index) {
                 task.status = TaskStatus::InProgress;
-                task.retry_count += 1;
+                task.retry_count = task.retry_count.saturating_add(1);
                 task.retried = false;
                 task.executed = false;
                 task.end_time = 0;
@@ -414,7 +481,7 @@ pub fn retry(
             task.executed = true;
         }
         let mut fresh = new_task(state, &node, ctx);
-        fresh.retry_count = old.retry_count + 1;
+        fresh.retry_count = old.retry_count.saturating_add(1);
         fresh.retried_task_id = Some(old.task_id.clone());
         fresh.domain = old.domain.clone().or(fresh.domain);
         add_task(state, fresh, 0, ctx, out);
@@ -450,6 +517,12 @@ pub fn rerun(
         ),
         None => None,
     };
+    if let Some(input) = &request.workflow_input {
+        check_supplied(input, "workflow input", ctx)?;
+    }
+    if let Some(input) = &request.task_input {
+        check_supplied(input, "task input", ctx)?;
+    }
     if let Some(correlation) = &request.correlation_id {
         state.workflow.correlation_id = Some(correlation.clone());
     }
@@ -570,9 +643,18 @@ pub fn skip(
             "The task referenced {reference} has already been processed, cannot be skipped"
         )));
     }
+    for (supplied, what) in [
+        (&request.task_input, "task input"),
+        (&request.task_output, "task output"),
+    ] {
+        if let Some(map) = supplied {
+            check_supplied(map, what, ctx)?;
+        }
+    }
     let mut task: Task = new_task(state, &node, ctx);
     task.task_type = node.name.clone();
     task.status = TaskStatus::Skipped;
+    task.reason_for_incompletion = None;
     task.end_time = ctx.now;
     task.domain = None;
     task.input_data = request.task_input.clone().unwrap_or_default();

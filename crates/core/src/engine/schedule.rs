@@ -1,14 +1,20 @@
 //! Turning a definition node into a task execution: resolving its input, choosing its
 //! domain, and queueing it for a worker or a system runner.
+//!
+//! A node whose input cannot be built within the limits (an expression past a bound, a
+//! payload too large or too deep) still becomes a task, already
+//! `FAILED_WITH_TERMINAL_ERROR` with the reason, so the workflow fails the usual way
+//! (or goes on, for an optional task) instead of the decision failing.
 
 use serde_json::Value;
 
 use crate::model::{JsonMap, Task, TaskStatus, WorkflowTask};
 use crate::store::{ChangeSet, Effect, Job, QueueMessage};
 
-use super::context::EngineContext;
+use super::context::{EngineContext, EngineLimits};
 use super::duration::{parse_duration_seconds, parse_until_millis};
-use super::expr::{self, ExprContext, WorkflowFields};
+use super::expr::{self, Bound, ExprContext, ExprError, WorkflowFields};
+use super::payload;
 use super::state::WorkflowState;
 use super::task_type::TaskKind;
 
@@ -16,7 +22,11 @@ use super::task_type::TaskKind;
 pub const NO_DOMAIN: &str = "NO_DOMAIN";
 
 /// The expression context of a workflow, for resolving task inputs and outputs.
-pub fn expr_context<'a>(state: &'a WorkflowState, task_id: Option<&'a str>) -> ExprContext<'a> {
+pub fn expr_context<'a>(
+    state: &'a WorkflowState,
+    task_id: Option<&'a str>,
+    limits: &'a EngineLimits,
+) -> ExprContext<'a> {
     let wf = &state.workflow;
     ExprContext {
         workflow: WorkflowFields {
@@ -35,17 +45,60 @@ pub fn expr_context<'a>(state: &'a WorkflowState, task_id: Option<&'a str>) -> E
         },
         tasks: state.tasks(),
         task_id,
+        limits,
     }
 }
 
+/// Why a task's input could not be built: Conductor's payload reason for a size past
+/// the limit, else the bound the expressions reached.
+fn input_reason(err: &ExprError, task_id: &str, node: &WorkflowTask, workflow_id: &str) -> String {
+    match err.bound {
+        Bound::Size { at_least, limit } => payload::task_reason(
+            payload::Excess::AtLeast { size: at_least },
+            task_id,
+            workflow_id,
+            limit,
+        ),
+        _ => format!(
+            "The input of task {} cannot be resolved: {err}",
+            node.task_reference_name
+        ),
+    }
+}
+
+/// Checks a built task input against the payload limits.
+fn checked_input(
+    input: JsonMap,
+    task_id: &str,
+    workflow_id: &str,
+    ctx: &EngineContext<'_>,
+) -> Result<JsonMap, String> {
+    let max = ctx.limits.max_payload_bytes;
+    match payload::check(&input, max) {
+        Ok(_) => Ok(input),
+        Err(excess) => Err(payload::task_reason(excess, task_id, workflow_id, max)),
+    }
+}
+
+/// Marks a task failed for good as it is scheduled; its input is not kept.
+pub fn fail_at_schedule(task: &mut Task, reason: String, now: i64) {
+    task.status = TaskStatus::FailedWithTerminalError;
+    task.reason_for_incompletion = Some(reason);
+    task.input_data = JsonMap::new();
+    task.start_time = now;
+    task.end_time = now;
+    task.update_time = now;
+}
+
 /// Resolves a node's input parameters, merging its task definition's `inputTemplate`
-/// (template keys fill absent parameters and parameters that resolve to null).
+/// (template keys fill absent parameters and parameters that resolve to null). The
+/// error is the reason the task fails with.
 pub fn resolve_input(
     state: &WorkflowState,
     node: &WorkflowTask,
     task_id: &str,
     ctx: &EngineContext<'_>,
-) -> JsonMap {
+) -> Result<JsonMap, String> {
     let def = ctx.task_def_for(node);
     let template = def
         .as_ref()
@@ -57,7 +110,8 @@ pub fn resolve_input(
             params.entry(key.clone()).or_insert_with(|| value.clone());
         }
     }
-    let mut resolved = expr::resolve_map(&params, &expr_context(state, Some(task_id)));
+    let mut resolved = expr::resolve_map(&params, &expr_context(state, Some(task_id), ctx.limits))
+        .map_err(|err| input_reason(&err, task_id, node, state.id()))?;
     if let Some(template) = template {
         for (key, value) in resolved.iter_mut() {
             if value.is_null()
@@ -67,7 +121,7 @@ pub fn resolve_input(
             }
         }
     }
-    resolved
+    checked_input(resolved, task_id, state.id(), ctx)
 }
 
 /// Picks the domain of a worker task from the workflow's `taskToDomain`: the
@@ -117,7 +171,8 @@ pub fn queue_name(task_type: &str, domain: Option<&str>) -> String {
     }
 }
 
-/// A new task for `node`, scheduled now, not yet added to the workflow.
+/// A new task for `node`, scheduled now, not yet added to the workflow. When its
+/// input cannot be built it is already failed, with the reason.
 pub fn new_task(state: &WorkflowState, node: &WorkflowTask, ctx: &EngineContext<'_>) -> Task {
     let task_id = ctx.ids.new_id();
     let input = resolve_input(state, node, &task_id, ctx);
@@ -127,7 +182,6 @@ pub fn new_task(state: &WorkflowState, node: &WorkflowTask, ctx: &EngineContext<
     let mut task = Task {
         task_type: TaskKind::execution_type(node),
         status: TaskStatus::Scheduled,
-        input_data: input,
         reference_task_name: node.task_reference_name.clone(),
         correlation_id: wf.correlation_id.clone(),
         task_def_name: node.name.clone(),
@@ -150,11 +204,21 @@ pub fn new_task(state: &WorkflowState, node: &WorkflowTask, ctx: &EngineContext<
     if kind.is_worker_task() {
         task.domain = pick_domain(state, &task.task_type, ctx);
     }
-    if kind == TaskKind::SubWorkflow {
-        task.input_data = sub_workflow_input(state, node, task.input_data);
-        if let Some(priority) = task.input_data.get("priority").and_then(Value::as_i64) {
-            task.workflow_priority = priority.clamp(0, 99) as i32;
+    let input = match input {
+        Ok(input) if kind == TaskKind::SubWorkflow => {
+            sub_workflow_input(state, node, &task.task_id, input, ctx)
+                .and_then(|input| checked_input(input, &task.task_id, state.id(), ctx))
         }
+        other => other,
+    };
+    match input {
+        Ok(input) => task.input_data = input,
+        Err(reason) => fail_at_schedule(&mut task, reason, ctx.now),
+    }
+    if kind == TaskKind::SubWorkflow
+        && let Some(priority) = task.input_data.get("priority").and_then(Value::as_i64)
+    {
+        task.workflow_priority = priority.clamp(0, 99) as i32;
     }
     task
 }
@@ -164,14 +228,19 @@ pub fn new_task(state: &WorkflowState, node: &WorkflowTask, ctx: &EngineContext<
 fn sub_workflow_input(
     state: &WorkflowState,
     node: &WorkflowTask,
+    task_id: &str,
     workflow_input: JsonMap,
-) -> JsonMap {
-    let params = node
+    ctx: &EngineContext<'_>,
+) -> Result<JsonMap, String> {
+    let params = match node
         .sub_workflow_param
         .as_ref()
         .and_then(|p| serde_json::to_value(p).ok())
-        .map(|v| expr::resolve_value(&v, &expr_context(state, None)))
-        .unwrap_or(Value::Null);
+    {
+        Some(v) => expr::resolve_value(&v, &expr_context(state, None, ctx.limits))
+            .map_err(|err| input_reason(&err, task_id, node, state.id()))?,
+        None => Value::Null,
+    };
     let field = |name: &str| params.get(name).cloned().unwrap_or(Value::Null);
     let mut input = JsonMap::new();
     input.insert("subWorkflowName".into(), field("name"));
@@ -182,7 +251,7 @@ fn sub_workflow_input(
     input.insert("idempotencyKey".into(), field("idempotencyKey"));
     input.insert("idempotencyStrategy".into(), field("idempotencyStrategy"));
     input.insert("workflowInput".into(), Value::Object(workflow_input));
-    input
+    Ok(input)
 }
 
 /// Adds a task to the workflow and makes it runnable: queued for workers, a job for
@@ -195,8 +264,12 @@ pub fn add_task(
     ctx: &EngineContext<'_>,
     out: &mut ChangeSet,
 ) -> usize {
+    if task.status.is_terminal() {
+        // Failed as it was scheduled: nothing to queue; the decider handles it.
+        return state.push_task(task);
+    }
     let kind = TaskKind::of_execution(&task);
-    let visible_at = ctx.now + delay_seconds.max(0) * 1000;
+    let visible_at = at_seconds_after(ctx.now, delay_seconds);
     if delay_seconds > 0 {
         task.callback_after_seconds = delay_seconds;
     }
@@ -238,11 +311,19 @@ pub(crate) fn start_wait(task: &mut Task, now: i64) {
     let until = task.input_data.get("until").and_then(non_empty_text);
     let deadline = match (duration, until) {
         (Some(_), Some(_)) => Err("Both 'duration' and 'until' specified. Please provide only one input".to_string()),
-        (Some(d), None) => parse_duration_seconds(&d)
-            .map(|s| now + s * 1000)
-            .ok_or_else(|| format!("Wait duration '{d}' is invalid")),
+        (Some(d), None) => match parse_duration_seconds(&d) {
+            Some(seconds) if seconds <= MAX_WAIT_SECONDS => Ok(at_seconds_after(now, seconds)),
+            Some(_) => Err(format!(
+                "Wait duration '{}' is longer than the limit of {MAX_WAIT_SECONDS} seconds",
+                clip(&d)
+            )),
+            None => Err(format!("Wait duration '{}' is invalid", clip(&d))),
+        },
         (None, Some(u)) => parse_until_millis(&u).ok_or_else(|| {
-            format!("Wait until '{u}' is invalid: use yyyy-MM-dd, yyyy-MM-dd HH:mm or yyyy-MM-dd HH:mm <zone>")
+            format!(
+                "Wait until '{}' is invalid: use yyyy-MM-dd, yyyy-MM-dd HH:mm or yyyy-MM-dd HH:mm <zone>",
+                clip(&u)
+            )
         }),
         (None, None) => return,
     };
@@ -254,6 +335,27 @@ pub(crate) fn start_wait(task: &mut Task, now: i64) {
             task.end_time = now;
         }
     }
+}
+
+/// Longest `WAIT` duration: a hundred years, far past any real wait and far from the
+/// end of the millisecond clock.
+pub const MAX_WAIT_SECONDS: i64 = 100 * 365 * 24 * 3600;
+
+/// `seconds` after `now` (epoch ms), saturating: a delay or timeout from stored data
+/// or a worker's result can be any number, and must not wrap the clock.
+pub fn at_seconds_after(now: i64, seconds: i64) -> i64 {
+    now.saturating_add(seconds.max(0).saturating_mul(1000))
+}
+
+/// A value quoted in a reason, cut to a readable length.
+fn clip(text: &str) -> String {
+    const MAX: usize = 100;
+    if text.chars().count() <= MAX {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(MAX).collect();
+    cut.push_str("...");
+    cut
 }
 
 fn non_empty_text(value: &Value) -> Option<String> {

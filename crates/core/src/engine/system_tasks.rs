@@ -10,6 +10,7 @@ use crate::store::ChangeSet;
 use super::context::EngineContext;
 use super::expr::java_to_string;
 use super::graph;
+use super::payload;
 use super::schedule::{add_task, new_task};
 use super::state::WorkflowState;
 use super::task_type::TaskKind;
@@ -40,7 +41,7 @@ pub fn execute(
     match kind {
         TaskKind::Switch | TaskKind::Decision => (run_switch(state, index, kind, ctx, out), None),
         TaskKind::ForkJoin => (run_fork(state, index, ctx, out), None),
-        TaskKind::Join => (run_join(state, index, ctx.now), None),
+        TaskKind::Join => (run_join(state, index, ctx), None),
         TaskKind::SetVariable => (run_set_variable(state, index, ctx), None),
         TaskKind::Terminate => run_terminate(state, index, ctx.now),
         TaskKind::Noop => {
@@ -192,13 +193,17 @@ pub fn schedule_node(
     true
 }
 
-fn run_join(state: &mut WorkflowState, index: usize, now: i64) -> bool {
+fn run_join(state: &mut WorkflowState, index: usize, ctx: &EngineContext<'_>) -> bool {
+    let now = ctx.now;
     let Some(node) = node_of(state, index) else {
         return false;
     };
     let mut output = JsonMap::new();
     let mut all_done = true;
     let mut failure: Option<String> = None;
+    // The join's output holds its branches' outputs: measured before each is copied.
+    let max = ctx.limits.max_payload_bytes;
+    let mut size = 0usize;
     for reference in &node.join_on {
         let Some(forked) = state
             .latest_task_index(reference)
@@ -208,6 +213,18 @@ fn run_join(state: &mut WorkflowState, index: usize, now: i64) -> bool {
             break;
         };
         if !forked.output_data.is_empty() {
+            match payload::encoded_len(&forked.output_data, max.saturating_sub(size)) {
+                Ok(n) => size += n,
+                Err(n) => {
+                    let excess = payload::Excess::AtLeast {
+                        size: size.saturating_add(n),
+                    };
+                    let task = &state.tasks()[index];
+                    let reason = payload::task_reason(excess, &task.task_id, state.id(), max);
+                    fail(state, index, now, reason, true);
+                    return true;
+                }
+            }
             output.insert(reference.clone(), Value::Object(forked.output_data.clone()));
         }
         if !forked.status.is_terminal() {
@@ -219,6 +236,12 @@ fn run_join(state: &mut WorkflowState, index: usize, now: i64) -> bool {
     }
     if let Some(reason) = failure {
         fail(state, index, now, reason, false);
+        return true;
+    }
+    if let Err(excess) = payload::check(&output, max) {
+        // Nested one level deeper than its branches' outputs.
+        let reason = payload::task_reason(excess, &state.tasks()[index].task_id, state.id(), max);
+        fail(state, index, now, reason, true);
         return true;
     }
     let changed = state.tasks()[index].output_data != output;
@@ -238,9 +261,8 @@ fn run_set_variable(state: &mut WorkflowState, index: usize, ctx: &EngineContext
     for (key, value) in &input {
         variables.insert(key.clone(), value.clone());
     }
-    let size = serde_json::to_vec(&variables)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
+    // Exact, to name the size: the variables and the task input are both bounded.
+    let size = payload::encoded_len(&variables, usize::MAX).unwrap_or(usize::MAX);
     if size > ctx.limits.max_variables_bytes {
         let reason = format!(
             "The variables payload size: {size} of workflow: {} is greater than the permissible limit: {} bytes",

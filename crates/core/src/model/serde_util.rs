@@ -1,6 +1,9 @@
 //! Serde helpers shared by the Conductor wire types: lenient decoding of `null` and
 //! of the loose scalar encodings the SDKs send.
 
+use std::cell::Cell;
+
+use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 
 /// Decodes `null` (or an absent field, with `#[serde(default)]`) as the type's default.
@@ -15,6 +18,56 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// Most levels of task lists nested inside forks, switches and loops that a definition
+/// may hold. Decoding a definition recurses once per level through frames of the
+/// derived decoders that take tens of kilobytes each in a debug build, so this is
+/// bounded well below what a 2 MiB thread stack holds, whatever JSON nesting the
+/// parser allows.
+pub const MAX_TASK_NESTING: usize = 24;
+
+thread_local! {
+    /// Task lists being decoded on this thread, one inside the other. Decoding is
+    /// synchronous, so the count belongs to the one decode in progress.
+    static TASK_NESTING: Cell<usize> = const { Cell::new(0) };
+}
+
+/// One level of task-list nesting, released when dropped (also on error or panic).
+struct NestingLevel;
+
+impl NestingLevel {
+    fn enter() -> Option<NestingLevel> {
+        TASK_NESTING.with(|depth| {
+            let current = depth.get();
+            (current < MAX_TASK_NESTING).then(|| {
+                depth.set(current + 1);
+                NestingLevel
+            })
+        })
+    }
+}
+
+impl Drop for NestingLevel {
+    fn drop(&mut self) {
+        TASK_NESTING.with(|depth| depth.set(depth.get().saturating_sub(1)));
+    }
+}
+
+/// Decodes task lists nested in a task (switch cases, fork branches, loop bodies) as
+/// [`null_default`] does, refusing more than [`MAX_TASK_NESTING`] levels before the
+/// decoder recurses into them.
+pub fn nested_tasks<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    let _level = NestingLevel::enter().ok_or_else(|| {
+        D::Error::custom(format!(
+            "tasks are nested more than {MAX_TASK_NESTING} levels deep inside forks, switches and loops"
+        ))
+    })?;
+    null_default(deserializer)
+}
+
 /// `skip_serializing_if` helper for `bool` fields that Conductor omits when false.
 pub fn is_false(value: &bool) -> bool {
     !*value
@@ -23,4 +76,42 @@ pub fn is_false(value: &bool) -> bool {
 /// `skip_serializing_if` helper for zero numbers.
 pub fn is_zero_i64(value: &i64) -> bool {
     *value == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::WorkflowDef;
+    use serde_json::{Value, json};
+
+    /// A definition with `levels` loops, each holding the next.
+    fn nested_loops(levels: usize) -> String {
+        let mut task = json!({"name": "leaf", "taskReferenceName": "leaf"});
+        for level in 0..levels {
+            task = json!({"name": "l", "taskReferenceName": format!("l{level}"), "type": "DO_WHILE", "loopOver": [task]});
+        }
+        let definition: Value = json!({"name": "w", "tasks": [task]});
+        definition.to_string()
+    }
+
+    #[test]
+    fn task_nesting_is_refused_before_the_decoder_recurses() {
+        // 60 levels are within serde_json's own limit and overflow a 2 MiB stack in a
+        // debug build; decoding stops at the bound instead.
+        let err = serde_json::from_str::<WorkflowDef>(&nested_loops(60)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("tasks are nested more than 24 levels deep"),
+            "{err}"
+        );
+        // The count starts over after an error, and the bound itself decodes.
+        let def: WorkflowDef = serde_json::from_str(&nested_loops(MAX_TASK_NESTING)).unwrap();
+        assert_eq!(def.all_tasks().len(), MAX_TASK_NESTING + 1);
+        let err = serde_json::from_value::<WorkflowDef>(
+            serde_json::from_str(&nested_loops(MAX_TASK_NESTING + 1)).unwrap(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("nested more than 24 levels"));
+        assert_eq!(TASK_NESTING.with(Cell::get), 0);
+    }
 }

@@ -4,7 +4,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::serde_util::null_default;
+use super::serde_util::{nested_tasks, null_default};
 use super::task_def::TaskDef;
 use super::{JsonMap, Tag};
 
@@ -194,7 +194,7 @@ pub struct WorkflowTask {
     pub case_expression: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub script_expression: Option<String>,
-    #[serde(deserialize_with = "null_default")]
+    #[serde(deserialize_with = "nested_tasks")]
     pub decision_cases: IndexMap<String, Vec<WorkflowTask>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dynamic_fork_join_tasks_param: Option<String>,
@@ -202,9 +202,9 @@ pub struct WorkflowTask {
     pub dynamic_fork_tasks_param: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dynamic_fork_tasks_input_param_name: Option<String>,
-    #[serde(deserialize_with = "null_default")]
+    #[serde(deserialize_with = "nested_tasks")]
     pub default_case: Vec<WorkflowTask>,
-    #[serde(deserialize_with = "null_default")]
+    #[serde(deserialize_with = "nested_tasks")]
     pub fork_tasks: Vec<Vec<WorkflowTask>>,
     #[serde(deserialize_with = "null_default")]
     pub start_delay: i64,
@@ -226,7 +226,7 @@ pub struct WorkflowTask {
     pub async_complete: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loop_condition: Option<String>,
-    #[serde(deserialize_with = "null_default")]
+    #[serde(deserialize_with = "nested_tasks")]
     pub loop_over: Vec<WorkflowTask>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_count: Option<i32>,

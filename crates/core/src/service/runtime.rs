@@ -435,6 +435,12 @@ impl Runtime {
         &self.stores
     }
 
+    /// The definition cache, for tests that plant a definition no API accepts.
+    #[cfg(any(test, feature = "testkit"))]
+    pub fn defs(&self) -> &DefinitionCache {
+        &self.defs
+    }
+
     /// Runs `f` as a unit of work: with `lock`, on that workflow's state (None in the
     /// transaction when it does not exist). The engine context's time is read when the
     /// unit runs. Signals what the commit changed and returns `f`'s value.

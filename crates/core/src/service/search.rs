@@ -169,6 +169,18 @@ pub type TaskSearch = Search<TaskField>;
 
 /// Most results one page may hold.
 pub const MAX_PAGE_SIZE: i64 = 1000;
+/// Longest `query`, in characters.
+pub const MAX_QUERY_CHARS: usize = 64 * 1024;
+/// Deepest nesting of parentheses in a `query`.
+pub const MAX_QUERY_DEPTH: usize = 32;
+/// Most conditions (`field op value`, `field IN (...)`) in a `query`.
+pub const MAX_QUERY_CONDITIONS: usize = 100;
+/// Most values in a `query`, over all its conditions and `IN` lists.
+pub const MAX_QUERY_VALUES: usize = 1000;
+/// Most words in `freeText` (each one is matched on its own).
+pub const MAX_FREE_TEXT_WORDS: usize = 32;
+/// Most fields in `sort`.
+pub const MAX_SORT_FIELDS: usize = 16;
 
 impl<F: SearchField> Search<F> {
     /// Builds a search from the query-string parameters of the search routes.
@@ -180,6 +192,11 @@ impl<F: SearchField> Search<F> {
         sort: Option<&str>,
     ) -> Result<Search<F>, CoreError> {
         let filter = match query.map(str::trim).filter(|q| !q.is_empty()) {
+            Some(q) if q.chars().count() > MAX_QUERY_CHARS => {
+                return Err(CoreError::invalid(format!(
+                    "Invalid search query: longer than {MAX_QUERY_CHARS} characters"
+                )));
+            }
             Some(q) => Some(Parser::new(q).parse_query()?),
             None => None,
         };
@@ -187,6 +204,14 @@ impl<F: SearchField> Search<F> {
             .map(str::trim)
             .filter(|t| !t.is_empty() && *t != "*")
             .map(str::to_string);
+        if let Some(text) = &free_text
+            && (text.chars().count() > MAX_QUERY_CHARS
+                || text.split_whitespace().nth(MAX_FREE_TEXT_WORDS).is_some())
+        {
+            return Err(CoreError::invalid(format!(
+                "freeText may hold at most {MAX_FREE_TEXT_WORDS} words and {MAX_QUERY_CHARS} characters"
+            )));
+        }
         let start = start.unwrap_or(0);
         if start < 0 {
             return Err(CoreError::invalid("start must not be negative"));
@@ -204,6 +229,11 @@ impl<F: SearchField> Search<F> {
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
+            if sorts.len() == MAX_SORT_FIELDS {
+                return Err(CoreError::invalid(format!(
+                    "sort may name at most {MAX_SORT_FIELDS} fields"
+                )));
+            }
             let (name, order) = match part.split_once(':') {
                 Some((name, order)) => (name.trim(), order.trim()),
                 None => (part, "ASC"),
@@ -243,10 +273,16 @@ enum Token {
     Comma,
 }
 
+/// A recursive-descent parser over the tokens, with every recursion and count bounded
+/// (a query is attacker-controlled text that any authenticated caller may send).
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
     error: Option<String>,
+    /// Parentheses open at the current position.
+    depth: usize,
+    conditions: usize,
+    values: usize,
 }
 
 fn tokenize(text: &str) -> Result<Vec<Token>, String> {
@@ -335,6 +371,10 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
                     word.push(ch);
                     i += 1;
                 }
+                if word.is_empty() {
+                    // A `!` not followed by `=`: nothing would consume it.
+                    return Err(format!("unexpected '{c}'"));
+                }
                 tokens.push(Token::Word(word));
             }
         }
@@ -349,11 +389,17 @@ impl Parser {
                 tokens,
                 pos: 0,
                 error: None,
+                depth: 0,
+                conditions: 0,
+                values: 0,
             },
             Err(error) => Parser {
                 tokens: Vec::new(),
                 pos: 0,
                 error: Some(error),
+                depth: 0,
+                conditions: 0,
+                values: 0,
             },
         }
     }
@@ -418,13 +464,26 @@ impl Parser {
 
     fn parse_atom<F: SearchField>(&mut self) -> Result<Filter<F>, CoreError> {
         if self.peek() == Some(&Token::Open) {
+            if self.depth == MAX_QUERY_DEPTH {
+                return self.fail(format!(
+                    "parentheses nested more than {MAX_QUERY_DEPTH} levels deep"
+                ));
+            }
             self.pos += 1;
+            self.depth += 1;
             let inner = self.parse_or()?;
+            self.depth -= 1;
             if self.next() != Some(Token::Close) {
                 return self.fail("missing ')'");
             }
             return Ok(inner);
         }
+        if self.conditions == MAX_QUERY_CONDITIONS {
+            return self.fail(format!(
+                "more than {MAX_QUERY_CONDITIONS} conditions; narrow the query"
+            ));
+        }
+        self.conditions += 1;
         let name = match self.next() {
             Some(Token::Word(w)) => w,
             other => return self.fail(format!("expected a field name, found {other:?}")),
@@ -473,6 +532,12 @@ impl Parser {
     }
 
     fn parse_value<F: SearchField>(&mut self, field: F) -> Result<SearchValue, CoreError> {
+        if self.values == MAX_QUERY_VALUES {
+            return self.fail(format!(
+                "more than {MAX_QUERY_VALUES} values; narrow the query"
+            ));
+        }
+        self.values += 1;
         let text = match self.next() {
             Some(Token::Word(w)) | Some(Token::Quoted(w)) => w,
             other => return self.fail(format!("expected a value, found {other:?}")),
@@ -569,10 +634,61 @@ mod tests {
             "status = 'x",
             "a AND",
             "status = A )",
+            // Once tokenized forever, growing until the process ran out of memory
+            // (found by the search_query fuzz target).
+            "status = !",
+            "!",
+            "status ! = A",
         ] {
             let err = wf(bad).unwrap_err();
             assert!(matches!(err, CoreError::InvalidInput { .. }), "{bad}");
         }
+    }
+
+    fn message(err: CoreError) -> String {
+        match err {
+            CoreError::InvalidInput { message, .. } => message,
+            other => panic!("not a client error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_recursing_into_it() {
+        // Deep enough to overflow the stack of a parser that does not count.
+        let deep = format!("{}status = A{}", "(".repeat(5000), ")".repeat(5000));
+        let err = message(wf(&deep).unwrap_err());
+        assert!(err.contains("nested more than 32 levels"), "{err}");
+        let within = format!("{}status = A{}", "(".repeat(32), ")".repeat(32));
+        assert!(wf(&within).unwrap().is_some());
+        // The task fields parse through the same bounded parser.
+        let err = TaskSearch::parse(Some(&deep), None, None, None, None).unwrap_err();
+        assert!(message(err).contains("nested more than 32 levels"));
+    }
+
+    #[test]
+    fn conditions_and_values_are_counted() {
+        let terms = vec!["name=A"; 5000].join(" OR ");
+        let err = message(wf(&terms).unwrap_err());
+        assert!(err.contains("more than 100 conditions"), "{err}");
+        let within = vec!["status = A"; 100].join(" OR ");
+        assert!(matches!(wf(&within).unwrap(), Some(Filter::Or(parts)) if parts.len() == 100));
+        let values = vec!["A"; 1001].join(", ");
+        let err = message(wf(&format!("status IN ({values})")).unwrap_err());
+        assert!(err.contains("more than 1000 values"), "{err}");
+        let long = format!("workflowId = '{}'", "x".repeat(MAX_QUERY_CHARS));
+        assert!(message(wf(&long).unwrap_err()).contains("longer than"));
+    }
+
+    #[test]
+    fn free_text_and_sort_are_bounded() {
+        let words = vec!["w"; 33].join(" ");
+        let err = WorkflowSearch::parse(None, Some(&words), None, None, None).unwrap_err();
+        assert!(message(err).contains("at most 32 words"));
+        let words = vec!["w"; 32].join(" ");
+        assert!(WorkflowSearch::parse(None, Some(&words), None, None, None).is_ok());
+        let sort = vec!["startTime:ASC"; 17].join(",");
+        let err = WorkflowSearch::parse(None, None, None, None, Some(&sort)).unwrap_err();
+        assert!(message(err).contains("at most 16 fields"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::ops;
-use crate::engine::schedule::queue_name;
+use crate::engine::schedule::{at_seconds_after, queue_name};
 use crate::error::{CoreError, CoreResult};
 use crate::exec::authority::may_access_execution;
 use crate::exec::command::{self, Command, Target, TaskRef};
@@ -68,12 +68,15 @@ fn mark_polled(task: &mut Task, claim: &Claim) -> Option<i64> {
     if task.first_start_time == 0 {
         task.first_start_time = claim.now;
     }
-    task.queue_wait_time = (claim.now - task.scheduled_time).max(0);
+    task.queue_wait_time = claim.now.saturating_sub(task.scheduled_time).max(0);
     task.callback_after_seconds = 0;
     task.worker_id = Some(claim.worker_id.clone());
-    task.poll_count += 1;
+    task.poll_count = task.poll_count.saturating_add(1);
     task.update_time = claim.now;
-    (task.response_timeout_seconds > 0).then(|| claim.now + task.response_timeout_seconds * 1000)
+    // The timeout comes from a definition (maybe stored before durations were
+    // bounded): the lease end saturates instead of wrapping.
+    (task.response_timeout_seconds > 0)
+        .then(|| at_seconds_after(claim.now, task.response_timeout_seconds))
 }
 
 impl TaskService {

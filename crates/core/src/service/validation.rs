@@ -6,9 +6,12 @@
 //! from a newer server), as Conductor does, so that definitions can be shared between
 //! servers. [`runnable`] (at every start) asks whether this version can run it, so a
 //! workflow never fails at run time for a reason its definition already showed.
+//! Registration also holds a definition to the bounds of
+//! [`super::definition_bounds`] (expression nesting, task nesting, size, durations).
 
 use std::collections::HashSet;
 
+use super::definition_bounds;
 use crate::engine::TaskKind;
 use crate::error::ValidationError;
 use crate::model::{TaskDef, WorkflowDef, WorkflowTask};
@@ -34,6 +37,7 @@ pub fn task_def(def: &TaskDef, path: &str) -> Vec<ValidationError> {
             ValidationError::new(at("name"), "TaskDef name cannot be null or empty"),
         );
     }
+    errors.extend(definition_bounds::task_def(def, &at));
     errors
 }
 
@@ -177,6 +181,7 @@ pub fn workflow_def(def: &WorkflowDef) -> Vec<ValidationError> {
         }
     }
     check_list(&def.tasks, "tasks", &refs, Check::Structure, &mut errors);
+    errors.extend(definition_bounds::workflow_def(def));
     errors
 }
 

@@ -56,6 +56,64 @@ pub(super) async fn units_of_work_are_atomic(stores: Stores) {
         })
         .await;
     assert!(missing.is_ok());
+    // A unit that panics (a poisoned row, an engine bug) fails with an error and
+    // writes nothing; the store goes on writing.
+    let maker = Maker::new("panics");
+    let (state, changes) = maker.start(
+        &definition("w", json!([simple("a")])),
+        StartParams::default(),
+        1000,
+    );
+    let poisoned = state.id().to_string();
+    let panicked = stores
+        .execution
+        .run(UnitOfWork {
+            lock: None,
+            work: Box::new(move |txn| {
+                txn.changes = changes;
+                txn.changes.new_workflows.push(state);
+                panic!("a unit of work that panics");
+            }),
+        })
+        .await;
+    assert!(
+        matches!(panicked, Err(CoreError::Internal(_))),
+        "{panicked:?}"
+    );
+    assert!(
+        stores
+            .execution
+            .get_workflow(&poisoned)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    let (state, changes) = maker.start(
+        &definition("w", json!([simple("a")])),
+        StartParams::default(),
+        1000,
+    );
+    let kept = state.id().to_string();
+    stores
+        .execution
+        .run(UnitOfWork {
+            lock: None,
+            work: Box::new(move |txn| {
+                txn.changes = changes;
+                txn.changes.new_workflows.push(state);
+                Ok(())
+            }),
+        })
+        .await
+        .expect("the next unit commits");
+    assert!(
+        stores
+            .execution
+            .get_workflow(&kept)
+            .await
+            .expect("read")
+            .is_some()
+    );
 }
 
 pub(super) async fn workflows_round_trip_with_their_tasks(stores: Stores) {
@@ -222,6 +280,23 @@ pub(super) async fn searches_filter_page_and_sort(stores: Stores) {
     .expect("valid");
     let (total, found) = stores.execution.search_tasks(&tasks).await.expect("search");
     assert_eq!((total, found.len()), (3, 3));
+    // The services add the readable definitions as an IN list that grows with the
+    // number of definitions, beyond what a query may hold: the store takes any length.
+    let mut names: Vec<SearchValue> = (0..40_000)
+        .map(|i| SearchValue::Text(format!("other-{i}")))
+        .collect();
+    names.push(SearchValue::Text("alpha".into()));
+    let mut wide = search(None, None, 0, 10, None);
+    wide.filter = Some(Filter::And(vec![
+        Filter::In(WorkflowField::WorkflowType, names.clone()),
+        Filter::NotIn(WorkflowField::WorkflowType, names[..100].to_vec()),
+    ]));
+    let (total, _) = stores
+        .execution
+        .search_workflows(&wide)
+        .await
+        .expect("a long IN list is one value to the store");
+    assert_eq!(total, 2);
 }
 
 pub(super) async fn lookups_by_correlation_key_and_parent(stores: Stores) {

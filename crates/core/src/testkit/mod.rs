@@ -25,7 +25,7 @@ use crate::error::CoreError;
 use crate::model::{
     PollData, Tag, Task, TaskDef, TaskExecLog, TaskStatus, WorkflowDef, WorkflowStatus,
 };
-use crate::service::search::{TaskSearch, WorkflowSearch};
+use crate::service::search::{Filter, SearchValue, TaskSearch, WorkflowField, WorkflowSearch};
 use crate::store::{ChangeSet, Claim, Effect, Job, QueueMessage, Stores, UnitOfWork};
 
 /// One conformance case.

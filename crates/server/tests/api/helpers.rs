@@ -52,6 +52,7 @@ pub struct TestApp {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     dir: tempfile::TempDir,
+    config: Config,
 }
 
 /// A response: status, headers and body text.
@@ -81,7 +82,25 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config(&dir.path().join("data"));
         adjust(&mut config);
-        let clock = FakeClock::new(1_800_000_000_000);
+        TestApp::launch(config, dir, FakeClock::new(1_800_000_000_000)).await
+    }
+
+    /// Stops the server and starts it again on the same data directory and clock, as
+    /// after a crash or an upgrade.
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+        }
+        let TestApp {
+            config, dir, clock, ..
+        } = self;
+        TestApp::launch(config, dir, clock).await
+    }
+
+    async fn launch(config: Config, dir: tempfile::TempDir, clock: FakeClock) -> TestApp {
         let app = Application::build_with_clock(&config, Arc::new(clock.clone()))
             .await
             .expect("server starts");
@@ -109,6 +128,7 @@ impl TestApp {
             stop: Some(stop),
             server: Some(server),
             dir,
+            config: config.clone(),
         };
         if config.security == podium_server::config::Security::Enabled
             && config.admin_key_id.is_some()

@@ -5,8 +5,10 @@
 
 mod archive;
 mod data_dir;
+mod definition_limits;
 mod delegation;
 mod disclosure;
+mod engine_limits;
 mod engine_walk;
 mod errors;
 mod helpers;
@@ -17,6 +19,7 @@ mod metrics;
 mod names;
 mod queues;
 mod route_walk;
+mod search_limits;
 mod secret_keys;
 mod secrets;
 mod security;

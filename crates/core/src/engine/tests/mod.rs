@@ -3,6 +3,7 @@
 //! workflow's status. The harness is here; the cases are split by what they drive.
 
 mod flow;
+mod limits;
 mod operations;
 
 use std::collections::HashMap;
