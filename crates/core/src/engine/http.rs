@@ -96,7 +96,8 @@ pub fn call_from_input(input: &JsonMap) -> Result<HttpCall, String> {
         .ok_or("Missing HTTP URI. See documentation for HttpTask for required input parameters")?;
     let parsed = uri
         .parse::<http_uri::Checked>()
-        .map_err(|e| format!("Invalid HTTP URI '{uri}': {e}"))?;
+        // The URI itself is left out: it may carry credentials or a secret.
+        .map_err(|e| format!("Invalid HTTP URI: {e}"))?;
     let method = text(spec, "method")
         .unwrap_or_else(|| "GET".to_string())
         .to_ascii_uppercase();
@@ -244,6 +245,15 @@ mod tests {
     fn rejects_bad_requests() {
         assert!(call_from_input(&input(json!({}))).is_err());
         assert!(call_from_input(&input(json!({"uri": "ftp://h"}))).is_err());
+        let reason = call_from_input(&input(json!({"uri": "ftp://user:pw@h/?token=abc"})))
+            .err()
+            .unwrap_or_default();
+        assert!(
+            reason.starts_with("Invalid HTTP URI")
+                && !reason.contains("abc")
+                && !reason.contains("pw"),
+            "{reason}"
+        );
         assert!(call_from_input(&input(json!({"uri": "http://h", "method": "FETCH"}))).is_err());
         assert!(call_from_input(&input(json!({"http_request": "x"}))).is_err());
         assert_eq!(
