@@ -23,6 +23,7 @@ mod search_limits;
 mod secret_keys;
 mod secrets;
 mod security;
+mod sweeper;
 mod system_tasks;
 mod tokens;
 mod workflows;
