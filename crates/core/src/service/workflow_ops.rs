@@ -15,6 +15,20 @@ use crate::exec::authority::{self, Handover, RunNeeds};
 use crate::exec::command::{self, Command, Target};
 use crate::model::{RerunWorkflowRequest, SkipTaskRequest, WorkflowDef};
 use crate::security::{Actor, Cause, Principal};
+use crate::store::ChangeSet;
+
+/// A change made to a workflow's state in one unit of work.
+trait StateChange:
+    FnOnce(&mut WorkflowState, &EngineContext<'_>, &mut ChangeSet) -> CoreResult<()> + Send + 'static
+{
+}
+
+impl<F> StateChange for F where
+    F: FnOnce(&mut WorkflowState, &EngineContext<'_>, &mut ChangeSet) -> CoreResult<()>
+        + Send
+        + 'static
+{
+}
 
 impl WorkflowService {
     /// Authorizes a command that (re)runs work or feeds a run data: the caller's
@@ -58,13 +72,7 @@ impl WorkflowService {
         f: F,
     ) -> CoreResult<()>
     where
-        F: FnOnce(
-                &mut WorkflowState,
-                &EngineContext<'_>,
-                &mut crate::store::ChangeSet,
-            ) -> CoreResult<()>
-            + Send
-            + 'static,
+        F: StateChange,
     {
         self.authorize_on(principal, id, command).await?;
         self.apply(id, f).await
@@ -73,13 +81,7 @@ impl WorkflowService {
     /// Runs `f` on a workflow in one unit of work.
     async fn apply<F>(&self, id: &str, f: F) -> CoreResult<()>
     where
-        F: FnOnce(
-                &mut WorkflowState,
-                &EngineContext<'_>,
-                &mut crate::store::ChangeSet,
-            ) -> CoreResult<()>
-            + Send
-            + 'static,
+        F: StateChange,
     {
         let owned = id.to_string();
         self.rt
@@ -106,13 +108,7 @@ impl WorkflowService {
         f: F,
     ) -> CoreResult<()>
     where
-        F: FnOnce(
-                &mut WorkflowState,
-                &EngineContext<'_>,
-                &mut crate::store::ChangeSet,
-            ) -> CoreResult<()>
-            + Send
-            + 'static,
+        F: StateChange,
     {
         let state = self
             .rt

@@ -159,6 +159,16 @@ async fn insert(stores: &Stores, state: WorkflowState, changes: ChangeSet) -> St
     id
 }
 
+/// A stored workflow with its tasks, which must exist.
+async fn load(stores: &Stores, id: &str) -> WorkflowState {
+    stores
+        .execution
+        .get_workflow(id)
+        .await
+        .expect("read")
+        .expect("exists")
+}
+
 /// Writes a change set in one unit of work that locks no workflow.
 async fn write_changes(stores: &Stores, changes: ChangeSet) {
     stores

@@ -25,12 +25,7 @@ pub(super) async fn runs_keep_their_authority_and_masks(stores: Stores) {
         1000,
     );
     let id = insert(&stores, state, changes).await;
-    let loaded = stores
-        .execution
-        .get_workflow(&id)
-        .await
-        .expect("read")
-        .expect("exists");
+    let loaded = load(&stores, &id).await;
     assert_eq!(loaded.authority, authority);
     assert_eq!(loaded.workflow.masked_fields, vec!["password".to_string()]);
     // A unit of work that changes the authority (a restart) writes it.
@@ -55,21 +50,11 @@ pub(super) async fn runs_keep_their_authority_and_masks(stores: Stores) {
         })
         .await
         .expect("update");
-    let reloaded = stores
-        .execution
-        .get_workflow(&id)
-        .await
-        .expect("read")
-        .expect("exists");
+    let reloaded = load(&stores, &id).await;
     assert_eq!(reloaded.authority, changed);
     // A run that records nothing loads with an empty authority.
     let (plain, changes) = maker.start(&def, StartParams::default(), 2000);
     let plain_id = insert(&stores, plain, changes).await;
-    let plain = stores
-        .execution
-        .get_workflow(&plain_id)
-        .await
-        .expect("read")
-        .expect("exists");
+    let plain = load(&stores, &plain_id).await;
     assert!(plain.authority.is_empty());
 }

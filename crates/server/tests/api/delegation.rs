@@ -37,6 +37,16 @@ async fn start_as(app: &TestApp, who: &App, name: &str, input: Value) -> (u16, S
     (answer.status, answer.text)
 }
 
+/// Restarts a run on its definition's latest version, as the admin.
+async fn restart_on_latest(app: &TestApp, id: &str) -> crate::helpers::Answer {
+    app.call(
+        "POST",
+        &format!("/api/workflow/{id}/restart?useLatestDefinitions=true"),
+        None,
+    )
+    .await
+}
+
 /// Polls a queue as the admin until a task arrives or a second has passed.
 async fn poll_once(app: &TestApp, task_type: &str) -> Vec<Value> {
     for _ in 0..10 {
@@ -214,13 +224,7 @@ async fn a_definition_someone_else_wrote_gets_no_more_than_its_author() {
          "inputParameters": {"db": "${workflow.secrets.prod_db}"}}
     ]});
     assert_eq!(register_as(&app, &manager, rewritten_top).await, 200);
-    let restart = app
-        .call(
-            "POST",
-            &format!("/api/workflow/{id}/restart?useLatestDefinitions=true"),
-            None,
-        )
-        .await;
+    let restart = restart_on_latest(&app, &id).await;
     assert_eq!(restart.status, 403, "{}", restart.text);
     assert!(
         restart.text.contains("may not read the data"),
@@ -239,13 +243,7 @@ async fn a_definition_someone_else_wrote_gets_no_more_than_its_author() {
     )
     .await;
     granted(&app, &manager, "TASK_DEF", "notify_step", &["EXECUTE"]).await;
-    let restart = app
-        .call(
-            "POST",
-            &format!("/api/workflow/{id}/restart?useLatestDefinitions=true"),
-            None,
-        )
-        .await;
+    let restart = restart_on_latest(&app, &id).await;
     assert_eq!(restart.status, 403, "{}", restart.text);
     assert!(
         restart.text.contains("read secret: prod_db"),
