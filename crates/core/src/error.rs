@@ -91,6 +91,15 @@ impl CoreError {
         }
     }
 
+    /// The text for a reason people see (a task's `reasonForIncompletion`): the
+    /// public message; an internal cause goes to the log only.
+    pub fn into_reason(self) -> String {
+        if let CoreError::Internal(cause) = &self {
+            tracing::warn!(error = %cause, "an internal error failed a task");
+        }
+        self.public_message()
+    }
+
     /// Conductor's 404 for an unknown workflow execution.
     pub fn workflow_not_found(id: &str) -> CoreError {
         CoreError::NotFound(format!("Workflow with id: {id} not found."))

@@ -200,6 +200,6 @@ pub fn delegate(
 pub fn refused_for(who: &str, err: &CoreError) -> String {
     match err {
         CoreError::Forbidden(message) => format!("{who} is refused: {message}"),
-        other => format!("{who}: {other}"),
+        other => format!("{who}: {}", other.public_message()),
     }
 }

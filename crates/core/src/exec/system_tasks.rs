@@ -9,7 +9,7 @@ use super::delegated::{Then, fail_task};
 use super::effects::{self, EngineAction, Scope};
 use crate::engine::http::{self, HttpCaller};
 use crate::engine::ops;
-use crate::error::CoreResult;
+use crate::error::{CoreError, CoreResult};
 use crate::model::{JsonMap, Task, TaskResult, TaskResultStatus};
 use crate::security::model::{Target, TargetType};
 use crate::security::{Actor, Cause};
@@ -139,7 +139,7 @@ async fn write_secret(
         .execution
         .get_workflow(workflow_id)
         .await
-        .map_err(|_| "the workflow could not be read".to_string())?
+        .map_err(|e| CoreError::from(e).into_reason())?
         .ok_or("the workflow no longer exists")?;
     let references = rt
         .handoffs
@@ -159,7 +159,7 @@ async fn write_secret(
         .vault
         .put(SecretKind::Secret, key, value, by, rt.now())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(CoreError::into_reason)?;
     if created {
         // The starter owns what its workflow created.
         let owner = {
@@ -169,7 +169,10 @@ async fn write_secret(
         };
         let target = Target::new(TargetType::SecretName, key.to_string());
         let ops = rt.access.creation_ops(&owner, target);
-        rt.access.commit(ops).await.map_err(|e| e.to_string())?;
+        rt.access
+            .commit(ops)
+            .await
+            .map_err(CoreError::into_reason)?;
     }
     Ok(())
 }

@@ -18,6 +18,7 @@ use serde_json::Value;
 use super::Runtime;
 use crate::engine::expr::{ENV_PREFIX, SECRETS_PREFIX, expression_spans, java_to_string, select};
 use crate::engine::state::Authority;
+use crate::error::CoreError;
 use crate::exec::effects::{self, EngineAction};
 use crate::model::{JsonMap, Task, TaskExecLog, TaskResult, WorkflowDef};
 use crate::security::model::Access;
@@ -214,7 +215,7 @@ async fn workflow_of(rt: &Runtime, workflow_id: &str) -> Result<Known, String> {
         .execution
         .get_workflow(workflow_id)
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| CoreError::from(e).into_reason())?
         .ok_or("the workflow no longer exists")?;
     let known = Known {
         starter: state.workflow.created_by.clone(),
@@ -348,7 +349,7 @@ fn value_of(rt: &Runtime, r: &Reference) -> Result<(SecretText, Read), String> {
     let text = rt
         .vault
         .opened(r.kind, &r.name)
-        .map_err(|e| e.to_string())?
+        .map_err(CoreError::into_reason)?
         .ok_or_else(|| format!("{} '{}' does not exist", r.noun(), r.name))?;
     let Some(path) = &r.path else {
         return Ok((text.clone(), Read::Whole(text)));
