@@ -389,14 +389,17 @@ pub(crate) fn persist_state(
         for task in state.tasks() {
             write_task(conn, codec, task, true, &masked)?;
         }
-    } else if !masked.is_empty() {
-        for task in state.tasks() {
-            write_task(conn, codec, task, state.is_unsaved(&task.task_id), &masked)?;
-        }
     } else {
-        for task in state.dirty_tasks() {
-            write_task(conn, codec, task, state.is_unsaved(&task.task_id), &masked)?;
+        if masked.is_empty() {
+            for task in state.dirty_tasks() {
+                write_task(conn, codec, task, state.is_unsaved(&task.task_id), &masked)?;
+            }
+        } else {
+            for task in state.tasks() {
+                write_task(conn, codec, task, state.is_unsaved(&task.task_id), &masked)?;
+            }
         }
+        // Tasks a restart or rerun dropped go, whichever way the rest was written.
         for id in state.removed_task_ids() {
             conn.prepare_cached("DELETE FROM task WHERE id = ?1")
                 .and_then(|mut s| s.execute([id]))

@@ -47,6 +47,21 @@ async fn poll_as(app: &TestApp, who: &App, task_type: &str) -> Vec<Value> {
     Vec::new()
 }
 
+/// Waits until a run is no longer running; answers its status.
+async fn ended(app: &TestApp, id: &str) -> String {
+    for _ in 0..200 {
+        let status = app.workflow(id).await["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if status != "RUNNING" {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("workflow {id} is still running");
+}
+
 type Seen = Arc<Mutex<Vec<(String, String)>>>;
 
 /// A local HTTP service that records the path and body of every request it gets.
@@ -350,7 +365,7 @@ async fn rerun_task_input_makes_update_secret_write_another_secret_as_the_starte
     )
     .await;
     if rerun.status == 200 {
-        app.wait_for_status(&id, "COMPLETED").await.to_string();
+        ended(&app, &id).await;
     }
     let webhook = app.get("/api/secrets/payments_webhook").await;
     assert_eq!(
@@ -577,6 +592,80 @@ async fn execute_with_another_principals_idempotency_key_reads_its_run() {
         "execute answered {}: {}",
         executed.status,
         executed.text
+    );
+    app.stop().await;
+}
+
+/// A rerun that replaces a masked input unmasks the old value in the tasks it
+/// keeps. The values a run masks are computed from its current input and output,
+/// so once a rerun gives the run a new input, the previous password left in the
+/// input of the tasks before the rerun point is no longer a masked value: it shows
+/// in plain text and is written back unsealed.
+///
+/// 1. the admin starts `signin_twice` `{"password": ...}`; both tasks complete;
+/// 2. an operator (READ and EXECUTE on it and its task types)
+///    `POST /api/workflow/{id}/rerun` `{"reRunFromTaskId": <second task>,
+///    "workflowInput": {"password": "new-password-0000"}}`;
+/// 3. the operator `GET /api/workflow/{id}`.
+#[tokio::test]
+async fn a_rerun_with_new_input_unmasks_the_old_value_in_kept_tasks() {
+    let app = TestApp::spawn().await;
+    let password = "hunter2-correct-horse";
+    app.register(
+        json!([task_def("login_step"), task_def("audit_step")]),
+        json!({"name": "signin_twice", "version": 1, "maskedFields": ["password"], "tasks": [
+            {"name": "login_step", "taskReferenceName": "l", "type": "SIMPLE",
+             "inputParameters": {"auth": "${workflow.input.password}"}},
+            {"name": "audit_step", "taskReferenceName": "a", "type": "SIMPLE", "inputParameters": {}}
+        ]}),
+    )
+    .await;
+    let id = app
+        .start("signin_twice", json!({"password": password}))
+        .await;
+    let mut second = Value::Null;
+    for task_type in ["login_step", "audit_step"] {
+        let mut polled = Vec::new();
+        for _ in 0..20 {
+            polled = app.poll(task_type, 1, 100).await;
+            if !polled.is_empty() {
+                break;
+            }
+        }
+        second = polled.remove(0);
+        assert_eq!(app.complete(&second, json!({})).await.status, 200);
+    }
+    app.wait_for_status(&id, "COMPLETED").await;
+    let operator = application(&app, "operator", &[]).await;
+    granted(
+        &app,
+        &operator,
+        "WORKFLOW_DEF",
+        "signin_twice",
+        &["READ", "EXECUTE"],
+    )
+    .await;
+    for task_type in ["login_step", "audit_step"] {
+        granted(&app, &operator, "TASK_DEF", task_type, &["EXECUTE"]).await;
+    }
+    let before = call(&app, &operator, "GET", &format!("/api/workflow/{id}"), None).await;
+    assert!(!before.text.contains(password), "{}", before.text);
+    let rerun = call(
+        &app,
+        &operator,
+        "POST",
+        &format!("/api/workflow/{id}/rerun"),
+        Some(json!({"reRunFromTaskId": second["taskId"],
+                    "workflowInput": {"password": "new-password-0000"}})),
+    )
+    .await;
+    let after = call(&app, &operator, "GET", &format!("/api/workflow/{id}"), None).await;
+    let stored = contains(&database_bytes(&app), password);
+    assert!(
+        !after.text.contains(password) && !stored,
+        "rerun answered {}; in the database: {stored}; the run now shows: {}",
+        rerun.status,
+        after.text
     );
     app.stop().await;
 }
