@@ -821,3 +821,111 @@ async fn terminate_with_trigger_starts_a_failure_workflow_the_caller_may_not_sta
     );
     app.stop().await;
 }
+
+/// Archival forgets whose authority a run carries. The archive keeps no
+/// `authority` (vouched principals, cosigners), so a run restored for a restart
+/// acts as its starter again, without the cosigners it had: here the operator
+/// whose rerun input made it one.
+///
+/// 1. the victim starts `dyn_parent`, whose `SUB_WORKFLOW` is named by
+///    `${workflow.input.child}` (`missing`: it fails);
+/// 2. the operator `POST /api/workflow/{id}/rerun` `{"workflowInput": {"child":
+///    "vault_reader"}}`: the child is refused, the operator may not run it;
+/// 3. the run is archived (retention passed);
+/// 4. the operator `POST /api/workflow/{id}/restart`: restored, the run starts
+///    `vault_reader` as the victim alone, and the operator polls the victim's
+///    secret.
+#[tokio::test]
+async fn a_restart_from_the_archive_drops_the_runs_cosigners() {
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+    let app = TestApp::spawn().await;
+    let secret = "vault-s3cr3t-token-value";
+    let put = app
+        .raw("PUT", "/api/secrets/vault_token", "text/plain", secret)
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    app.register(
+        json!([task_def("work")]),
+        json!({"name": "vault_reader", "version": 1, "tasks": [
+            {"name": "work", "taskReferenceName": "w", "type": "SIMPLE",
+             "inputParameters": {"t": "${workflow.secrets.vault_token}"}}
+        ]}),
+    )
+    .await;
+    app.register(
+        json!([]),
+        json!({"name": "dyn_parent", "version": 1, "tasks": [
+            {"name": "dyn_child", "taskReferenceName": "sub", "type": "SUB_WORKFLOW",
+             "subWorkflowParam": {"name": "${workflow.input.child}"}, "inputParameters": {}}
+        ]}),
+    )
+    .await;
+    let victim = application(&app, "victim", &[]).await;
+    for (kind, name) in [
+        ("WORKFLOW_DEF", "dyn_parent"),
+        ("WORKFLOW_DEF", "vault_reader"),
+        ("TASK_DEF", "work"),
+    ] {
+        granted(&app, &victim, kind, name, &["EXECUTE"]).await;
+    }
+    granted(&app, &victim, "SECRET_NAME", "vault_token", &["READ"]).await;
+    let operator = application(&app, "operator", &["WORKER"]).await;
+    granted(
+        &app,
+        &operator,
+        "WORKFLOW_DEF",
+        "dyn_parent",
+        &["READ", "EXECUTE"],
+    )
+    .await;
+    granted(&app, &operator, "TASK_DEF", "work", &["EXECUTE"]).await;
+
+    let started = call(
+        &app,
+        &victim,
+        "POST",
+        "/api/workflow/dyn_parent",
+        Some(json!({"child": "missing"})),
+    )
+    .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    let id = started.text;
+    assert_eq!(ended(&app, &id).await, "FAILED");
+    let rerun = call(
+        &app,
+        &operator,
+        "POST",
+        &format!("/api/workflow/{id}/rerun"),
+        Some(json!({"workflowInput": {"child": "vault_reader"}})),
+    )
+    .await;
+    assert_eq!(rerun.status, 200, "{}", rerun.text);
+    assert_eq!(ended(&app, &id).await, "FAILED");
+    assert!(poll_as(&app, &operator, "work").await.is_empty());
+
+    app.advance(2 * DAY_MS);
+    let runtime = app.runtime().clone();
+    let archived = podium_core::service::archive::archive_due(&runtime, DAY_MS)
+        .await
+        .expect("archive");
+    assert!(archived >= 1, "nothing archived");
+    let mut operator = operator;
+    operator.token = app.mint(&operator.key_id, &operator.secret, None).await;
+    let restart = call(
+        &app,
+        &operator,
+        "POST",
+        &format!("/api/workflow/{id}/restart"),
+        None,
+    )
+    .await;
+    let handed = poll_as(&app, &operator, "work").await;
+    for task in &handed {
+        assert!(
+            !task["inputData"].to_string().contains(secret),
+            "restart answered {}; the operator polled the victim's secret: {task}",
+            restart.status
+        );
+    }
+    app.stop().await;
+}
