@@ -180,6 +180,9 @@ pub struct ArchivedWorkflow {
     /// The id of the key its `_masked` values are sealed with; None when it holds
     /// none.
     pub sealed_key: Option<String>,
+    /// Whose authority the run carried besides its starter's, which a restart from
+    /// the archive carries on.
+    pub authority: crate::engine::state::Authority,
 }
 
 impl ChangeSet {

@@ -151,6 +151,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_run_authority",
         include_str!("migrations/0007_run_authority.sql"),
     ),
+    (
+        "0008_archive_authority",
+        include_str!("migrations/0008_archive_authority.sql"),
+    ),
 ];
 
 /// Maps a database error to a store error; uniqueness violations become conflicts.

@@ -389,14 +389,17 @@ pub(crate) fn persist_state(
         for task in state.tasks() {
             write_task(conn, codec, task, true, &masked)?;
         }
-    } else if !masked.is_empty() {
-        for task in state.tasks() {
-            write_task(conn, codec, task, state.is_unsaved(&task.task_id), &masked)?;
-        }
     } else {
-        for task in state.dirty_tasks() {
-            write_task(conn, codec, task, state.is_unsaved(&task.task_id), &masked)?;
+        if masked.is_empty() {
+            for task in state.dirty_tasks() {
+                write_task(conn, codec, task, state.is_unsaved(&task.task_id), &masked)?;
+            }
+        } else {
+            for task in state.tasks() {
+                write_task(conn, codec, task, state.is_unsaved(&task.task_id), &masked)?;
+            }
         }
+        // Tasks a restart or rerun dropped go, whichever way the rest was written.
         for id in state.removed_task_ids() {
             conn.prepare_cached("DELETE FROM task WHERE id = ?1")
                 .and_then(|mut s| s.execute([id]))
@@ -503,12 +506,13 @@ pub(crate) fn persist_changes(
 fn archive_workflow(conn: &Connection, archived: &ArchivedWorkflow) -> StoreResult<()> {
     let wf = &archived.workflow;
     let json = encode(wf)?;
+    let authority = authority_column(&archived.authority)?;
     conn.prepare_cached(
         "INSERT INTO archived_workflow (id, name, version, status, correlation_id,
             parent_workflow_id, parent_task_id, idempotency_key, priority, created_by,
             create_time, start_time, end_time, update_time, next_check_at, def_revision, json,
-            sealed_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10, ?11, ?12, ?13, NULL, ?14, ?15, ?16)",
+            sealed_key, authority)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10, ?11, ?12, ?13, NULL, ?14, ?15, ?16, ?17)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -527,7 +531,8 @@ fn archive_workflow(conn: &Connection, archived: &ArchivedWorkflow) -> StoreResu
             wf.update_time,
             archived.def_revision,
             json,
-            archived.sealed_key
+            archived.sealed_key,
+            authority
         ])
     })
     .map_err(map_err)?;
@@ -563,7 +568,7 @@ pub(crate) fn reseal_archived(
 pub(crate) fn load_archived(conn: &Connection, id: &str) -> StoreResult<Option<ArchivedWorkflow>> {
     let row = conn
         .prepare_cached(
-            "SELECT json, def_revision, sealed_key FROM archived_workflow WHERE id = ?1",
+            "SELECT json, def_revision, sealed_key, authority FROM archived_workflow WHERE id = ?1",
         )
         .map_err(map_err)?
         .query_row([id], |row| {
@@ -571,15 +576,21 @@ pub(crate) fn load_archived(conn: &Connection, id: &str) -> StoreResult<Option<A
                 row.get::<_, String>(0)?,
                 row.get::<_, String>(1)?,
                 row.get::<_, Option<String>>(2)?,
+                row.get::<_, Option<String>>(3)?,
             ))
         })
         .optional()
         .map_err(map_err)?;
     match row {
-        Some((json, def_revision, sealed_key)) => Ok(Some(ArchivedWorkflow {
+        Some((json, def_revision, sealed_key, authority)) => Ok(Some(ArchivedWorkflow {
             workflow: decode_archived(&json)?,
             def_revision,
             sealed_key,
+            authority: match authority {
+                Some(text) => serde_json::from_str(&text)
+                    .map_err(|e| corrupt("archived workflow authority", e))?,
+                None => Authority::default(),
+            },
         })),
         None => Ok(None),
     }

@@ -23,7 +23,7 @@ use crate::engine::TaskKind;
 use crate::engine::state::Authority;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{Workflow, WorkflowDef};
-use crate::security::{Access, Actor, Cause, Principal, Resource, SecurityMode};
+use crate::security::{Access, Actor, Cause, Principal, PrincipalKind, Resource, SecurityMode};
 use crate::service::Runtime;
 use crate::service::handoff::{self, Reference};
 
@@ -194,6 +194,39 @@ pub fn delegate(
         check_run(rt, &principal, &needs).map_err(|err| refused_for(&who, &err))?;
     }
     Ok(authority)
+}
+
+/// A principal that hands a run data of its own after its start (a rerun's workflow
+/// or task input, a skipped task's input or output), or makes it start work (a
+/// terminate that triggers its failure workflow, whose input carries the caller's
+/// reason), is from then on one of the run's principals (a cosigner), unless the
+/// run already acts as it or vouches for it. The run interprets that data as it goes: a `SUB_WORKFLOW` task's input names
+/// the child or carries an inline definition (which counts as the parent
+/// definition's author's), an `UPDATE_SECRET` task's input names the secret it
+/// writes, a failure workflow's name can come from the input. Without this, the
+/// data would run with the starter's authority, beyond what its sender may do.
+pub fn feeds_data(
+    rt: &Runtime,
+    authority: &mut Authority,
+    starter: Option<&str>,
+    principal: &Principal,
+) {
+    if rt.authorizer.mode() == SecurityMode::Disabled
+        || !matches!(
+            principal.kind(),
+            PrincipalKind::User | PrincipalKind::Application
+        )
+    {
+        return;
+    }
+    let id = principal.id();
+    if starter == Some(id)
+        || authority.vouches_for(id)
+        || authority.cosigners.iter().any(|c| c == id)
+    {
+        return;
+    }
+    authority.cosigners.push(id.to_string());
 }
 
 /// A refusal for one of a run's principals, as a task's or a log's reason.

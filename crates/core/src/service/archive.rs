@@ -95,6 +95,7 @@ async fn archive_one(rt: &Runtime, id: &str, cutoff: i64) -> CoreResult<bool> {
             workflow,
             def_revision: state.def_revision.clone(),
             sealed_key,
+            authority: state.authority.clone(),
         });
         txn.changes.workflow_deletes.push(owned);
         Ok(true)
@@ -316,6 +317,8 @@ pub async fn restore(rt: &Runtime, archived: ArchivedWorkflow) -> CoreResult<()>
     tasks.sort_by_key(|t| t.seq);
     workflow.workflow_definition = None;
     let mut state = WorkflowState::new(workflow, def, archived.def_revision);
+    // Its cosigners stay its cosigners.
+    state.authority = archived.authority;
     for mut task in tasks {
         task.workflow_task = None;
         state.push_task(task);

@@ -7,6 +7,8 @@ use crate::model::{BulkResponse, Tag, TaskDef, WorkflowDef};
 use crate::security::model::{Target, TargetType};
 use crate::security::{Access, Principal, Resource};
 
+use super::access::tag_key;
+use super::grants::reaches_work;
 use super::names::{self, NameUse};
 use super::runtime::Runtime;
 use super::validation;
@@ -145,7 +147,7 @@ impl MetadataService {
             def.updated_by = Some(principal.id().to_string());
             stored.push(def);
         }
-        self.store_task_defs(stored).await?;
+        self.store_task_defs(principal, stored).await?;
         let mut ops = Vec::new();
         for name in created {
             ops.extend(
@@ -157,7 +159,12 @@ impl MetadataService {
         self.rt.access.commit(ops).await
     }
 
-    async fn store_task_defs(&self, defs: Vec<TaskDef>) -> CoreResult<()> {
+    async fn store_task_defs(&self, principal: &Principal, defs: Vec<TaskDef>) -> CoreResult<()> {
+        for def in &defs {
+            if let Some(tags) = &def.tags {
+                self.check_new_tags(principal, TargetType::TaskDef, &def.name, tags)?;
+            }
+        }
         let mut tagged = Vec::new();
         let defs: Vec<TaskDef> = defs
             .into_iter()
@@ -206,7 +213,7 @@ impl MetadataService {
         def.created_by = existing.created_by;
         def.update_time = Some(self.rt.now());
         def.updated_by = Some(principal.id().to_string());
-        self.store_task_defs(vec![def]).await
+        self.store_task_defs(principal, vec![def]).await
     }
 
     /// One task definition.
@@ -282,6 +289,9 @@ impl MetadataService {
     ) -> CoreResult<()> {
         let is_new = self.rt.defs.workflow(&def.name, None).is_none();
         let tags = def.tags.take();
+        if let Some(tags) = &tags {
+            self.check_new_tags(principal, TargetType::WorkflowDef, &def.name, tags)?;
+        }
         let revision = self.rt.ids.new_id();
         self.rt
             .stores
@@ -441,6 +451,46 @@ impl MetadataService {
         Ok(())
     }
 
+    /// Refuses, unless the principal is an administrator, a tag the definition does
+    /// not carry yet when grants on that tag give an access that reaches work (see
+    /// `grants::reaches_work`): a tag grant reaches everything tagged, so adding the
+    /// tag shares that access on the definition, and only administrators share
+    /// the accesses that reach the executions and tasks others create from it.
+    fn check_new_tags(
+        &self,
+        principal: &Principal,
+        kind: TargetType,
+        name: &str,
+        tags: &[Tag],
+    ) -> CoreResult<()> {
+        if tags.is_empty() || self.rt.authorizer.require_admin(principal, "").is_ok() {
+            return Ok(());
+        }
+        let directory = self.rt.access.directory().read();
+        let present = directory
+            .entry(kind, name)
+            .map(|e| e.tags.as_slice())
+            .unwrap_or(&[]);
+        for tag in tags {
+            let key = tag_key(tag);
+            if present.contains(&key) {
+                continue;
+            }
+            let reaching = directory
+                .holders(TargetType::Tag, &key)
+                .flat_map(|(_, access)| access.iter())
+                .find(|access| reaches_work(kind, *access));
+            if let Some(access) = reaching {
+                return Err(CoreError::Forbidden(format!(
+                    "You don't have permissions to tag {} {name} with {key}: grants on that tag give {} on what it tags, which reaches the executions and tasks others create from it; only administrators may",
+                    kind.noun(),
+                    access.name()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn tag_target(resource_type: &str) -> TargetType {
         if resource_type == WORKFLOW_DEF_TAGS {
             TargetType::WorkflowDef
@@ -503,6 +553,7 @@ impl MetadataService {
         )?;
         self.check_exists(resource_type, name)?;
         let tags = normalize_tags(&tags)?;
+        self.check_new_tags(principal, Self::tag_target(resource_type), name, &tags)?;
         self.rt
             .stores
             .tags
@@ -529,6 +580,7 @@ impl MetadataService {
         )?;
         self.check_exists(resource_type, name)?;
         let tags = normalize_tags(&[tag])?;
+        self.check_new_tags(principal, Self::tag_target(resource_type), name, &tags)?;
         self.rt
             .stores
             .tags

@@ -22,7 +22,8 @@ use crate::store::SecretKind;
 /// What a name is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NameUse {
-    /// A task type (a task definition's name).
+    /// A task definition's name: a worker task type, or the name of any node it
+    /// would govern.
     TaskType,
     /// A workflow definition's name, used as a sub-workflow or failure workflow.
     Workflow,
@@ -79,10 +80,15 @@ fn uses(def: &WorkflowDef, what: NameUse, name: &str) -> bool {
                     .as_ref()
                     .is_some_and(|p| p.name == name)
         }),
+        // A registered task definition governs every node of its name, system tasks
+        // included (`EngineContext::task_def_for`): its `inputTemplate` is merged into
+        // the node's input (an `HTTP` task's request, a sub-workflow's input), its
+        // retries and timeouts apply. Only a node carrying its own definition is
+        // not governed by it.
         NameUse::TaskType => def
             .all_tasks()
             .iter()
-            .any(|task| TaskKind::of(&task.task_type).is_worker_task() && task.name == name),
+            .any(|task| task.task_definition.is_none() && task.name == name),
         NameUse::Value(kind) => def.all_tasks().iter().any(|task| {
             handoff::has_references(&task.input_parameters)
                 && handoff::references(&Value::Object(task.input_parameters.clone()))

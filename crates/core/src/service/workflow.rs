@@ -540,6 +540,9 @@ impl WorkflowService {
         wait: ExecuteWait,
     ) -> CoreResult<WorkflowRun> {
         let id = self.start(principal, request).await?;
+        // An idempotency key can name a run someone else started: its state goes only
+        // to a caller who may read it.
+        self.authorize_on(principal, &id, Command::Read).await?;
         let seconds = wait
             .wait_seconds
             .unwrap_or(10)

@@ -34,15 +34,16 @@ impl WorkflowService {
     /// Authorizes a command that (re)runs work or feeds a run data: the caller's
     /// access on the execution and everything a run of `def` needs of the caller,
     /// then of the run's own principals (its starter and cosigners) at this moment,
-    /// and of `def`'s author if the run does not vouch for them. Returns the
-    /// authority the run carries from now on.
+    /// and of `def`'s author if the run does not vouch for them. A caller that
+    /// `feeds` the run data becomes one of its principals (`authority::feeds_data`).
+    /// Returns the authority the run carries from now on.
     fn authorize_rerun(
         &self,
         principal: &Principal,
         command: Command,
         state: &WorkflowState,
-        def: &WorkflowDef,
-        revision: &str,
+        (def, revision): (&WorkflowDef, &str),
+        feeds: bool,
     ) -> CoreResult<Authority> {
         let target = Target {
             workflow: Some(&state.workflow),
@@ -55,12 +56,22 @@ impl WorkflowService {
             authority: &state.authority,
             cause: Cause::Rerun,
         };
-        authority::delegate(&self.rt, &handover, def, revision).map_err(|reason| {
-            CoreError::Forbidden(format!(
-                "You don't have permissions to run workflow {} again: {reason}",
-                state.workflow.workflow_name
-            ))
-        })
+        let mut authority =
+            authority::delegate(&self.rt, &handover, def, revision).map_err(|reason| {
+                CoreError::Forbidden(format!(
+                    "You don't have permissions to run workflow {} again: {reason}",
+                    state.workflow.workflow_name
+                ))
+            })?;
+        if feeds {
+            authority::feeds_data(
+                &self.rt,
+                &mut authority,
+                state.workflow.created_by.as_deref(),
+                principal,
+            );
+        }
+        Ok(authority)
     }
 
     /// Runs `f` on a workflow in one unit of work, once `command` is allowed.
@@ -97,13 +108,14 @@ impl WorkflowService {
 
     /// Runs `f` on a workflow once a command that re-runs its work, or feeds it
     /// data, is allowed (see [`WorkflowService::authorize_rerun`]) for the definition
-    /// it will run: `other` when given, else its own. The run carries the authority
-    /// that check returns.
+    /// it will run: `other` when given, else its own; `feeds` when the caller hands
+    /// the run data of its own (input, output). The run carries the authority that
+    /// check returns.
     async fn rerun_with<F>(
         &self,
         principal: &Principal,
         id: &str,
-        command: Command,
+        (command, feeds): (Command, bool),
         other: Option<(Arc<WorkflowDef>, String)>,
         f: F,
     ) -> CoreResult<()>
@@ -121,7 +133,8 @@ impl WorkflowService {
             Some((def, revision)) => (def.clone(), revision.clone()),
             None => (state.def.clone(), state.def_revision.clone()),
         };
-        let authority = self.authorize_rerun(principal, command, &state, &def, &revision)?;
+        let authority =
+            self.authorize_rerun(principal, command, &state, (&def, &revision), feeds)?;
         self.apply(id, move |state, ctx, out| {
             state.authority = authority;
             state.touch();
@@ -155,10 +168,22 @@ impl WorkflowService {
         reason: Option<String>,
         trigger_failure_workflow: bool,
     ) -> CoreResult<()> {
+        let rt = self.rt.clone();
+        let caller = principal.clone();
         self.change(principal, id, Command::Terminate, move |state, ctx, out| {
+            if trigger_failure_workflow {
+                // The failure workflow it starts (with the caller's reason in its
+                // input) is work the caller asks for: it needs the caller's rights too.
+                let starter = state.workflow.created_by.clone();
+                authority::feeds_data(&rt, &mut state.authority, starter.as_deref(), &caller);
+            }
             ops::terminate(state, reason, trigger_failure_workflow, ctx, out)
         })
-        .await
+        .await?;
+        if trigger_failure_workflow {
+            self.rt.handoffs.forget_workflow(id);
+        }
+        Ok(())
     }
 
     /// Restarts an ended workflow, optionally on the latest definition.
@@ -195,7 +220,7 @@ impl WorkflowService {
         self.rerun_with(
             principal,
             id,
-            Command::Restart,
+            (Command::Restart, false),
             latest,
             move |state, ctx, out| ops::restart(state, next, ctx, out),
         )
@@ -204,7 +229,7 @@ impl WorkflowService {
 
     /// Retries the failed tasks of an ended workflow.
     pub async fn retry(&self, principal: &Principal, id: &str) -> CoreResult<()> {
-        self.rerun_with(principal, id, Command::Retry, None, ops::retry)
+        self.rerun_with(principal, id, (Command::Retry, false), None, ops::retry)
             .await
     }
 
@@ -215,10 +240,11 @@ impl WorkflowService {
         id: &str,
         request: RerunWorkflowRequest,
     ) -> CoreResult<String> {
+        let feeds = request.workflow_input.is_some() || request.task_input.is_some();
         self.rerun_with(
             principal,
             id,
-            Command::Rerun,
+            (Command::Rerun, feeds),
             None,
             move |state, ctx, out| ops::rerun(state, &request, ctx, out),
         )
@@ -235,10 +261,11 @@ impl WorkflowService {
         request: SkipTaskRequest,
     ) -> CoreResult<()> {
         let reference = reference.to_string();
+        let feeds = request.task_input.is_some() || request.task_output.is_some();
         self.rerun_with(
             principal,
             id,
-            Command::SkipTask,
+            (Command::SkipTask, feeds),
             None,
             move |state, ctx, out| ops::skip(state, &reference, &request, ctx, out),
         )

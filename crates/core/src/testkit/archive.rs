@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::{Maker, definition, insert, simple, write_changes};
 use crate::engine::ops::StartParams;
-use crate::engine::state::WorkflowState;
+use crate::engine::state::{Authority, WorkflowState};
 use crate::model::WorkflowStatus;
 use crate::service::search::WorkflowSearch;
 use crate::store::{ArchivedWorkflow, ChangeSet, Stores};
@@ -44,10 +44,15 @@ pub(super) async fn ended_workflows_move_to_the_archive_and_back(stores: Stores)
         .expect("live");
     let mut changes = ChangeSet::default();
     changes.workflow_deletes.push(ended_id.clone());
+    let authority = Authority {
+        vouched: vec!["starter".into()],
+        cosigners: vec!["cosigner".into()],
+    };
     changes.archives.push(ArchivedWorkflow {
         workflow: state.to_workflow(true),
         def_revision: state.def_revision.clone(),
         sealed_key: Some("key-a".into()),
+        authority: authority.clone(),
     });
     write_changes(&stores, changes).await;
     assert!(
@@ -63,6 +68,7 @@ pub(super) async fn ended_workflows_move_to_the_archive_and_back(stores: Stores)
         .expect("read")
         .expect("archived");
     assert_eq!(archived.def_revision, "rev");
+    assert_eq!(archived.authority, authority, "its cosigners are kept");
     assert_eq!(archived.workflow.status, WorkflowStatus::Completed);
     assert_eq!(archived.workflow.tasks.len(), 1);
     assert!(

@@ -18,6 +18,7 @@ mod masking;
 mod metrics;
 mod names;
 mod queues;
+mod review;
 mod route_walk;
 mod search_limits;
 mod secret_keys;

@@ -76,6 +76,7 @@ async fn the_master_key_is_checked_at_start_and_rotation_keeps_every_value() {
             workflow,
             def_revision: "unused".into(),
             sealed_key,
+            authority: Default::default(),
         });
         Ok(())
     })
