@@ -6,7 +6,7 @@ use std::sync::Arc;
 use podium_core::engine::state::{Authority, WorkflowState};
 use podium_core::error::CoreError;
 use podium_core::model::{Task, TaskStatus, Workflow, WorkflowStatus};
-use podium_core::service::masking::run_masked_values;
+use podium_core::service::masking::record_masked_values;
 use podium_core::store::{ArchivedWorkflow, ChangeSet, Committed, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -383,7 +383,7 @@ pub(crate) fn persist_state(
     // The values the run masks are sealed wherever they went. They can grow (the
     // workflow's output is masked too), so a run that masks anything rewrites every
     // task: a value must not stay plain in a task written before it was known.
-    let masked = run_masked_values(state);
+    let masked = record_masked_values(state);
     write_workflow(conn, codec, state, stored, &masked)?;
     if state.is_new() {
         for task in state.tasks() {

@@ -41,6 +41,9 @@ pub struct StartParams {
     pub authority: super::state::Authority,
     /// Input fields the run masks besides its definition's `maskedFields`.
     pub masked_fields: Vec<String>,
+    /// Values the run masks from the start (those its input carries from the run
+    /// that started it).
+    pub masked_values: Vec<String>,
 }
 
 /// A new workflow execution, decided once so its first tasks are scheduled.
@@ -75,6 +78,7 @@ pub fn start(
         workflow_name: def.name.clone(),
         workflow_version: def.version,
         masked_fields: merged_masks(&def, params.masked_fields),
+        masked_values: params.masked_values,
         ..Workflow::default()
     };
     let mut state = WorkflowState::new(workflow, def, revision);

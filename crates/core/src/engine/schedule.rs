@@ -100,8 +100,15 @@ pub fn resolve_input(
     ctx: &EngineContext<'_>,
 ) -> Result<JsonMap, String> {
     let def = ctx.task_def_for(node);
+    // A registered task definition is its owner's, not the workflow author's: its
+    // template fills what a worker task's workers receive, but never the input of a
+    // system task, which Podium itself acts on (an HTTP call's address and body). A
+    // node's own inline definition is the workflow author's and always applies.
+    let template_applies =
+        node.task_definition.is_some() || TaskKind::of(&node.task_type).is_worker_task();
     let template = def
         .as_ref()
+        .filter(|_| template_applies)
         .map(|d| &d.input_template)
         .filter(|t| !t.is_empty());
     let mut params = node.input_parameters.clone();

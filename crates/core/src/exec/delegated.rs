@@ -254,9 +254,10 @@ fn child_params(
         .map(|p| p.clamp(0, 99) as i32)
         .unwrap_or(parent.workflow.priority);
     // What the parent masks stays masked in the child that receives it.
-    let masked_fields = masking::fields_carrying(&child_input, &masking::run_masked_values(parent));
+    let values = masking::run_masked_values(parent);
     StartParams {
-        masked_fields,
+        masked_fields: masking::fields_carrying(&child_input, &values),
+        masked_values: masking::carried(&child_input, &values),
         input: child_input,
         correlation_id: parent.workflow.correlation_id.clone(),
         priority,
@@ -279,10 +280,20 @@ async fn sub_workflow_ended(rt: &Runtime, job: Job) -> CoreResult<()> {
     ) else {
         return drop_job(rt, &job).await;
     };
+    // What the child masks stays masked in the parent that receives its output.
+    let carried = masking::carried(
+        &child.output,
+        &masking::masked_values(&child, &child.masked_fields),
+    );
     let job_id = job.id.clone();
     rt.mutate(Some(job.workflow_id.clone()), move |txn, ctx| {
         let mut changes = std::mem::take(&mut txn.changes);
         if let Some(parent) = txn.state.as_mut() {
+            for value in carried {
+                if !parent.workflow.masked_values.contains(&value) {
+                    parent.workflow.masked_values.push(value);
+                }
+            }
             ops::sub_workflow_ended(parent, &parent_task, &child, ctx, &mut changes)?;
         }
         changes.job_deletes.push(job_id);
@@ -353,7 +364,9 @@ async fn start_failure_workflow(rt: &Runtime, job: Job) -> CoreResult<()> {
         warn!(workflow_id = %job.workflow_id, failure_workflow = %name, reason = %reason, "a failure workflow was refused");
     }
     let failed_task_id = job.task_id.clone();
-    let snapshot = serde_json::to_value(failed.to_workflow(true)).unwrap_or(Value::Null);
+    let mut snapshot = failed.to_workflow(true);
+    snapshot.masked_values.clear();
+    let snapshot = serde_json::to_value(snapshot).unwrap_or(Value::Null);
     let job_id = job.id.clone();
     rt.mutate(Some(job.workflow_id.clone()), move |txn, ctx| {
         let mut changes = std::mem::take(&mut txn.changes);
@@ -410,9 +423,10 @@ fn failure_params(
     }
     input.insert("failedWorkflow".into(), snapshot);
     // What the failed workflow masks stays masked in the workflow that handles it.
-    let masked_fields = masking::fields_carrying(&input, &masking::run_masked_values(state));
+    let values = masking::run_masked_values(state);
     StartParams {
-        masked_fields,
+        masked_fields: masking::fields_carrying(&input, &values),
+        masked_values: masking::carried(&input, &values),
         input,
         correlation_id: state.workflow.correlation_id.clone(),
         priority: state.workflow.priority,

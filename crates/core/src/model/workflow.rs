@@ -139,6 +139,14 @@ pub struct Workflow {
         deserialize_with = "null_default"
     )]
     pub masked_fields: Vec<String>,
+    /// Values this run masks wherever they appear, recorded as they reach it (see
+    /// `service::masking`). Kept sealed in the store and never shown: every view
+    /// leaves it out.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
+    pub masked_values: Vec<String>,
 }
 
 impl Default for Workflow {
@@ -177,6 +185,7 @@ impl Default for Workflow {
             rate_limited: false,
             workflow_name: String::new(),
             masked_fields: Vec::new(),
+            masked_values: Vec::new(),
             workflow_version: 0,
         }
     }

@@ -122,11 +122,14 @@ pub fn redact(
             }
         }
     }
-    super::masking::mask_everywhere(workflow, &values);
     let mut sealed_with = None;
     for_each_map(workflow, &mut |map| {
         redact_map(map, vault, &ctx, &mut sealed_with)
     })?;
+    // Then what the run masked, wherever else it went; `_masked` values are sealed
+    // by now (kept for a restart), so they are left as they are.
+    super::masking::mask_everywhere(workflow, &values);
+    workflow.masked_values.clear();
     Ok(sealed_with)
 }
 

@@ -65,16 +65,26 @@ pub fn masked_fields(workflow: &Workflow, def: Option<&WorkflowDef>) -> Vec<Stri
     fields
 }
 
-/// The values a run's masked fields hold in its input and output: every text and
-/// number they contain, longest first (so a value is masked before a part of it).
+/// The values a run masks, longest first (so a value is masked before a part of
+/// it): those it has recorded (`Workflow::masked_values`: values that reached it
+/// under `_secrets` or `_masked`, or from a parent, a child or an earlier input),
+/// every text and number its masked fields hold in its input and output, and those
+/// under `_secrets` and `_masked` in its input, output and variables.
 pub fn masked_values(workflow: &Workflow, fields: &[String]) -> Vec<SecretText> {
-    let mut values: Vec<SecretText> = Vec::new();
+    let mut values: Vec<SecretText> = workflow
+        .masked_values
+        .iter()
+        .map(|v| Arc::from(v.as_str()))
+        .collect();
     for field in fields {
         for map in [&workflow.input, &workflow.output] {
             if let Some(value) = map.get(field) {
                 leaves(value, &mut values);
             }
         }
+    }
+    for map in [&workflow.input, &workflow.output, &workflow.variables] {
+        sealed_leaves(map, &mut values);
     }
     values.sort_by_key(|v| std::cmp::Reverse(v.len()));
     values.dedup();
@@ -94,15 +104,71 @@ fn leaves(value: &Value, out: &mut Vec<SecretText>) {
     }
 }
 
+/// The texts and numbers under `_secrets` and `_masked` keys, at any depth. The
+/// `secretKey` of an `UPDATE_SECRET` input (`_secrets.secretKey`) names a secret and
+/// is not one: a refusal may name it.
+fn sealed_leaves(map: &JsonMap, out: &mut Vec<SecretText>) {
+    for (key, value) in map {
+        if MASKED_KEYS.contains(&key.as_str()) {
+            match value {
+                Value::Object(inner) if key == "_secrets" => inner
+                    .iter()
+                    .filter(|(k, _)| *k != "secretKey")
+                    .for_each(|(_, v)| leaves(v, out)),
+                other => leaves(other, out),
+            }
+        } else {
+            match value {
+                Value::Object(inner) => sealed_leaves(inner, out),
+                Value::Array(items) => items.iter().for_each(|item| {
+                    if let Value::Object(inner) = item {
+                        sealed_leaves(inner, out);
+                    }
+                }),
+                _ => {}
+            }
+        }
+    }
+}
+
 /// The values a workflow run masks (see [`masked_values`]).
 pub fn run_masked_values(state: &WorkflowState) -> Vec<SecretText> {
-    if state.workflow.masked_fields.is_empty()
-        && state.def.masked_fields.as_ref().is_none_or(Vec::is_empty)
-    {
-        return Vec::new();
-    }
     let fields = masked_fields(&state.workflow, Some(&state.def));
     masked_values(&state.workflow, &fields)
+}
+
+/// The values a run masks, recording on it those that reached its changed tasks
+/// under `_secrets` or `_masked` (a token a task fetched, a secret a task was given
+/// to write) and those its fields and maps hold now, so they stay masked wherever
+/// they go and whatever later replaces them (a rerun's new input). Called as the
+/// run is written.
+pub fn record_masked_values(state: &mut WorkflowState) -> Vec<SecretText> {
+    let mut values = run_masked_values(state);
+    let before = values.len();
+    for task in state.dirty_tasks() {
+        sealed_leaves(&task.input_data, &mut values);
+        sealed_leaves(&task.output_data, &mut values);
+    }
+    if values.len() > before {
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        values.dedup();
+    }
+    if values.len() != state.workflow.masked_values.len() {
+        state.workflow.masked_values = values.iter().map(|v| v.to_string()).collect();
+    }
+    values
+}
+
+/// The values of `values` that `map` carries (for a run receiving it).
+pub fn carried(map: &JsonMap, values: &[SecretText]) -> Vec<String> {
+    values
+        .iter()
+        .filter(|v| {
+            map.values()
+                .any(|value| carries(value, std::slice::from_ref(v)))
+        })
+        .map(|v| v.to_string())
+        .collect()
 }
 
 /// The top-level fields of a new run's input that carry any of `values` (masked by
@@ -259,6 +325,8 @@ pub fn view_workflow(workflow: &mut Workflow, def_fields: &[String]) {
         view_task(task, &[]);
     }
     mask_everywhere(workflow, &values);
+    // What the run masks is nobody's to read.
+    workflow.masked_values.clear();
 }
 
 #[cfg(test)]

@@ -216,16 +216,23 @@ impl WorkflowService {
                 .workflow_by_idempotency_key(&def.name, key)
                 .await?
         {
+            // Another principal's run under the same key is named only to a caller
+            // who may read it.
+            let shown = if self.may_read_id(principal, &existing).await? {
+                format!(": {existing}")
+            } else {
+                String::new()
+            };
             match request.idempotency_strategy {
-                IdempotencyStrategy::ReturnExisting => return Ok(existing),
-                IdempotencyStrategy::Fail => {
+                IdempotencyStrategy::ReturnExisting if !shown.is_empty() => return Ok(existing),
+                IdempotencyStrategy::ReturnExisting | IdempotencyStrategy::Fail => {
                     return Err(CoreError::Conflict(format!(
-                        "Workflow with idempotency key {key} already exists: {existing}"
+                        "Workflow with idempotency key {key} already exists{shown}"
                     )));
                 }
                 IdempotencyStrategy::FailOnRunning if !status.is_terminal() => {
                     return Err(CoreError::Conflict(format!(
-                        "Workflow with idempotency key {key} is still running: {existing}"
+                        "Workflow with idempotency key {key} is still running{shown}"
                     )));
                 }
                 IdempotencyStrategy::FailOnRunning => replaces = Some(existing),
@@ -286,14 +293,23 @@ impl WorkflowService {
                     .execution
                     .workflow_by_idempotency_key(&request.name, key)
                     .await?;
-                existing.map(|(id, _)| id).ok_or_else(|| {
-                    CoreError::Conflict(format!(
+                match existing {
+                    Some((id, _)) if self.may_read_id(principal, &id).await? => Ok(id),
+                    _ => Err(CoreError::Conflict(format!(
                         "Workflow with idempotency key {key} already exists"
-                    ))
-                })
+                    ))),
+                }
             }
             (result, _) => result,
         }
+    }
+
+    /// Whether the caller may read the workflow with this id (false when it is gone).
+    async fn may_read_id(&self, principal: &Principal, id: &str) -> CoreResult<bool> {
+        let record = self.rt.stores.execution.get_workflow_record(id).await?;
+        Ok(record.is_some_and(|r| {
+            authority::may_access_execution(&self.rt, principal, Access::Read, &r)
+        }))
     }
 
     /// A workflow, with or without its tasks (live, or from the archive).
