@@ -13,9 +13,6 @@ use podium_core::model::{JsonMap, Task, WorkflowDef, WorkflowTask};
 use podium_core::service::validation;
 use serde_json::{Value, json};
 
-#[path = "common.rs"]
-mod common;
-
 fn map(value: Option<&Value>) -> JsonMap {
     value
         .and_then(Value::as_object)
@@ -103,36 +100,34 @@ fuzz_target!(|data: &[u8]| {
     };
     let template = String::from_utf8_lossy(template).into_owned();
     let context = context.and_then(|bytes| serde_json::from_slice::<Value>(bytes).ok());
-    common::on_server_stack(move || {
-        let ctx = Context::from(context);
-        // The template as a JSON value when it is one (maps and lists are walked),
-        // else as one string.
-        let params = match serde_json::from_str::<Value>(&template) {
-            Ok(Value::Object(map)) => map,
-            Ok(other) => JsonMap::from_iter([("p".to_string(), other)]),
-            Err(_) => JsonMap::from_iter([("p".to_string(), Value::String(template.clone()))]),
-        };
-        let _ = expr::resolve_map(&params, &ctx.expr());
-        let _ = expr::resolve_value(&Value::String(template.clone()), &ctx.expr());
-        for span in expression_spans(&template) {
-            assert!(
-                template.get(span.clone()).is_some(),
-                "{span:?} splits a character"
-            );
-        }
-        let _ = expression_nesting(&template, 16);
-        let _ = select(&Value::Object(ctx.input.clone()), &template);
-        // As registration checks it.
-        let def = WorkflowDef {
-            name: "fuzz".into(),
-            tasks: vec![WorkflowTask {
-                name: "t".into(),
-                task_reference_name: "t".into(),
-                input_parameters: params,
-                ..WorkflowTask::default()
-            }],
-            ..WorkflowDef::default()
-        };
-        let _ = validation::workflow_def(&def);
-    });
+    let ctx = Context::from(context);
+    // The template as a JSON value when it is one (maps and lists are walked),
+    // else as one string.
+    let params = match serde_json::from_str::<Value>(&template) {
+        Ok(Value::Object(map)) => map,
+        Ok(other) => JsonMap::from_iter([("p".to_string(), other)]),
+        Err(_) => JsonMap::from_iter([("p".to_string(), Value::String(template.clone()))]),
+    };
+    let _ = expr::resolve_map(&params, &ctx.expr());
+    let _ = expr::resolve_value(&Value::String(template.clone()), &ctx.expr());
+    for span in expression_spans(&template) {
+        assert!(
+            template.get(span.clone()).is_some(),
+            "{span:?} splits a character"
+        );
+    }
+    let _ = expression_nesting(&template, 16);
+    let _ = select(&Value::Object(ctx.input.clone()), &template);
+    // As registration checks it.
+    let def = WorkflowDef {
+        name: "fuzz".into(),
+        tasks: vec![WorkflowTask {
+            name: "t".into(),
+            task_reference_name: "t".into(),
+            input_parameters: params,
+            ..WorkflowTask::default()
+        }],
+        ..WorkflowDef::default()
+    };
+    let _ = validation::workflow_def(&def);
 });

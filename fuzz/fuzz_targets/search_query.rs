@@ -10,9 +10,6 @@ use podium_core::service::search::{
     Filter, MAX_QUERY_CONDITIONS, MAX_QUERY_VALUES, Search, SearchField, TaskSearch, WorkflowSearch,
 };
 
-#[path = "common.rs"]
-mod common;
-
 /// Conditions and values in a parsed filter, counted without recursion.
 fn counts<F>(filter: &Filter<F>) -> (usize, usize) {
     let (mut conditions, mut values) = (0, 0);
@@ -57,14 +54,12 @@ fuzz_target!(|data: &[u8]| {
     let query = parts.next();
     let free_text = parts.next();
     let sort = parts.next();
-    common::on_server_stack(|| {
-        check(WorkflowSearch::parse(
-            query,
-            free_text,
-            Some(0),
-            Some(10),
-            sort,
-        ));
-        check(TaskSearch::parse(query, free_text, None, None, sort));
-    });
+    check(WorkflowSearch::parse(
+        query,
+        free_text,
+        Some(0),
+        Some(10),
+        sort,
+    ));
+    check(TaskSearch::parse(query, free_text, None, None, sort));
 });
