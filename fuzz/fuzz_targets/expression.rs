@@ -4,7 +4,10 @@
 //! bounds and never overflows the stack of a server thread.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "repeat.rs"]
+mod repeat;
+
+use libfuzzer_sys::{fuzz_mutator, fuzz_target};
 use podium_core::engine::context::EngineLimits;
 use podium_core::engine::expr::{
     self, ExprContext, WorkflowFields, expression_nesting, expression_spans, select,
@@ -91,6 +94,10 @@ impl Context {
         }
     }
 }
+
+fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
+    repeat::mutate(data, size, max_size, seed)
+});
 
 fuzz_target!(|data: &[u8]| {
     // template \0 context-json

@@ -6,12 +6,15 @@
 //! overflows the stack of a server thread.
 #![no_main]
 
+#[path = "repeat.rs"]
+mod repeat;
+
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use axum::extract::FromRequestParts;
-use libfuzzer_sys::fuzz_target;
+use libfuzzer_sys::{fuzz_mutator, fuzz_target};
 use podium_core::engine::{graph, payload};
 use podium_core::error::CoreError;
 use podium_core::model::{
@@ -82,6 +85,10 @@ fn query(text: &str) {
         }
     }
 }
+
+fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
+    repeat::mutate(data, size, max_size, seed)
+});
 
 fuzz_target!(|data: &[u8]| {
     let Some((&kind, body)) = data.split_first() else {

@@ -4,7 +4,10 @@
 //! the stack of a server thread.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "repeat.rs"]
+mod repeat;
+
+use libfuzzer_sys::{fuzz_mutator, fuzz_target};
 use podium_core::error::CoreError;
 use podium_core::service::search::{
     Filter, MAX_QUERY_CONDITIONS, MAX_QUERY_VALUES, Search, SearchField, TaskSearch, WorkflowSearch,
@@ -46,6 +49,10 @@ fn check<F: SearchField>(parsed: Result<Search<F>, CoreError>) {
         Err(other) => panic!("a query is a client's mistake, not {other:?}"),
     }
 }
+
+fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
+    repeat::mutate(data, size, max_size, seed)
+});
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
