@@ -176,16 +176,35 @@ impl MetadataStore for SqliteStore {
         .await
     }
 
+    /// Every definition that can be read. A row that cannot (one stored before a bound
+    /// that now refuses it, or damaged) is logged and left out, so one bad row keeps
+    /// neither the server from starting nor the list from being served.
     async fn list_workflow_defs(&self) -> StoreResult<Vec<WorkflowDef>> {
         self.read(|conn, _| {
-            query_jsons(
-                conn,
-                "SELECT json FROM workflow_def ORDER BY name, version",
-                [],
-            )?
-            .iter()
-            .map(|j| serde_json::from_str(j).map_err(|e| corrupt("workflow definition", e)))
-            .collect()
+            let rows: Vec<(String, i32, String)> = conn
+                .prepare_cached(
+                    "SELECT name, version, json FROM workflow_def ORDER BY name, version",
+                )
+                .and_then(|mut s| {
+                    s.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(map_err)?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|(name, version, json)| {
+                    serde_json::from_str(&json)
+                        .map_err(|e| {
+                            tracing::error!(
+                                name = %name,
+                                version,
+                                error = %e,
+                                "a stored workflow definition cannot be read; it is left out"
+                            );
+                        })
+                        .ok()
+                })
+                .collect())
         })
         .await
     }

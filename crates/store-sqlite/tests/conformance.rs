@@ -65,5 +65,52 @@ async fn new_database_files_are_owner_only() {
             .mode();
         assert_eq!(mode & 0o777, 0o600, "{name} has mode {:o}", mode & 0o777);
     }
+}
+
+#[tokio::test]
+async fn a_definition_that_cannot_be_read_is_left_out_of_the_list() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("podium.db");
+    let good: podium_core::model::WorkflowDef = serde_json::from_value(
+        serde_json::json!({"name": "good", "version": 1, "tasks": [{"name": "a", "taskReferenceName": "a"}]}),
+    )
+    .expect("def");
+    {
+        let store = SqliteStore::open(&SqliteOptions::new(&path)).expect("open");
+        podium_core::store::MetadataStore::put_workflow_def(
+            store.as_ref(),
+            &good,
+            "rev-good",
+            false,
+        )
+        .await
+        .expect("put");
+        store.close();
+    }
+    // Stored by a version that accepted deeper nesting than decoding now allows.
+    let mut task = serde_json::json!({"name": "leaf", "taskReferenceName": "leaf"});
+    for level in 0..30 {
+        task = serde_json::json!({"name": "l", "taskReferenceName": format!("l{level}"), "type": "DO_WHILE", "loopOver": [task]});
+    }
+    let deep = serde_json::json!({"name": "deep", "version": 1, "tasks": [task]}).to_string();
+    let conn = rusqlite::Connection::open(&path).expect("raw open");
+    conn.execute(
+        "INSERT INTO workflow_def (name, version, revision, json, create_time, update_time) VALUES ('deep', 1, 'rev-deep', ?1, 0, 0)",
+        [&deep],
+    )
+    .expect("raw insert");
+    drop(conn);
+    let store = SqliteStore::open(&SqliteOptions::new(&path)).expect("reopen");
+    let listed = podium_core::store::MetadataStore::list_workflow_defs(store.as_ref())
+        .await
+        .expect("the list is served");
+    let names: Vec<&str> = listed.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, vec!["good"]);
+    let read =
+        podium_core::store::MetadataStore::get_workflow_def(store.as_ref(), "deep", Some(1)).await;
+    assert!(
+        matches!(read, Err(podium_core::store::StoreError::Corrupt(_))),
+        "{read:?}"
+    );
     store.close();
 }

@@ -157,7 +157,7 @@ pub fn pick_domain(
             .filter(|d| !d.eq_ignore_ascii_case(NO_DOMAIN))
         {
             if let Some(polled) = ctx.polls.last_poll(task_type, Some(domain))
-                && ctx.now - polled <= ctx.limits.active_worker_window_ms
+                && ctx.now.saturating_sub(polled) <= ctx.limits.active_worker_window_ms
             {
                 return Some((*domain).to_string());
             }
