@@ -134,13 +134,7 @@ async fn write_secret(
     key: &str,
     value: &str,
 ) -> Result<(), String> {
-    let state = rt
-        .stores
-        .execution
-        .get_workflow(workflow_id)
-        .await
-        .map_err(|e| CoreError::from(e).into_reason())?
-        .ok_or("the workflow no longer exists")?;
+    let state = handoff::live_workflow(rt, workflow_id).await?;
     let references = rt
         .handoffs
         .definition_references(&state.def_revision, &state.def);

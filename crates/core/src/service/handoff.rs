@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::Runtime;
 use crate::engine::expr::{ENV_PREFIX, SECRETS_PREFIX, expression_spans, java_to_string, select};
-use crate::engine::state::Authority;
+use crate::engine::state::{Authority, WorkflowState};
 use crate::error::CoreError;
 use crate::exec::effects::{self, EngineAction};
 use crate::model::{JsonMap, Task, TaskExecLog, TaskResult, WorkflowDef};
@@ -205,18 +205,25 @@ impl HandoffCache {
     }
 }
 
+/// A live run read from the store, or the reason a task of it cannot go on.
+pub(crate) async fn live_workflow(
+    rt: &Runtime,
+    workflow_id: &str,
+) -> Result<WorkflowState, String> {
+    rt.stores
+        .execution
+        .get_workflow(workflow_id)
+        .await
+        .map_err(|e| CoreError::from(e).into_reason())?
+        .ok_or_else(|| "the workflow no longer exists".to_string())
+}
+
 /// A workflow's starter and definition, from the cache or the store.
 async fn workflow_of(rt: &Runtime, workflow_id: &str) -> Result<Known, String> {
     if let Some(found) = rt.handoffs.workflows.lock().get(workflow_id) {
         return Ok(found.clone());
     }
-    let state = rt
-        .stores
-        .execution
-        .get_workflow(workflow_id)
-        .await
-        .map_err(|e| CoreError::from(e).into_reason())?
-        .ok_or("the workflow no longer exists")?;
+    let state = live_workflow(rt, workflow_id).await?;
     let known = Known {
         starter: state.workflow.created_by.clone(),
         authority: state.authority.clone(),

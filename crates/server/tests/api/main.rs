@@ -19,6 +19,7 @@ mod metrics;
 mod names;
 mod queues;
 mod review;
+mod review_masking;
 mod route_walk;
 mod search_limits;
 mod secret_keys;
