@@ -169,8 +169,9 @@ async fn load(stores: &Stores, id: &str) -> WorkflowState {
         .expect("exists")
 }
 
-/// Writes a change set in one unit of work that locks no workflow.
-async fn write_changes(stores: &Stores, changes: ChangeSet) {
+/// Writes a change set in one unit of work that locks no workflow (for tests that
+/// store a row the engine would not write, such as a damaged one).
+pub async fn write_changes(stores: &Stores, changes: ChangeSet) {
     stores
         .execution
         .run(UnitOfWork {

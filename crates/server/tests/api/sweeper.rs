@@ -7,7 +7,8 @@ use std::sync::Arc;
 use podium_core::engine::ops::{self, StartParams};
 use podium_core::engine::{EngineContext, EngineLimits, PollActivity, TaskDefs};
 use podium_core::model::{TaskDef, WorkflowDef};
-use podium_core::store::{ChangeSet, UnitOfWork};
+use podium_core::store::ChangeSet;
+use podium_core::testkit::write_changes;
 use serde_json::json;
 
 use crate::helpers::TestApp;
@@ -52,18 +53,7 @@ async fn a_workflow_that_cannot_be_loaded_does_not_stop_the_sweeper() {
     );
     let damaged_id = damaged.id().to_string();
     changes.new_workflows.push(damaged);
-    app.runtime()
-        .stores()
-        .execution
-        .run(UnitOfWork {
-            lock: None,
-            work: Box::new(move |txn| {
-                txn.changes = changes;
-                Ok(())
-            }),
-        })
-        .await
-        .expect("written");
+    write_changes(app.runtime().stores(), changes).await;
     let healthy = app.start("waiting", json!({})).await;
     // Both are due once the clock passes their waits.
     app.advance(2_000);
