@@ -116,9 +116,24 @@ impl From<StoreError> for CoreError {
         match err {
             StoreError::Conflict(message) => CoreError::Conflict(message),
             StoreError::Unavailable(message) => CoreError::Unavailable(message),
-            other => CoreError::Internal(other.to_string()),
+            StoreError::Rejected(message) => CoreError::invalid(message),
+            // The internal text is logged, never sent: it may name the database's
+            // own message, so the whole chain of causes goes there.
+            other => CoreError::Internal(error_chain(&other)),
         }
     }
+}
+
+/// An error's text followed by each of its sources'.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Result of a service call.

@@ -42,6 +42,11 @@ pub struct ServeArgs {
     /// env: PODIUM_DATA_DIR].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// PostgreSQL database to store everything in, instead of the embedded SQLite:
+    /// `postgres://user:password@host:5432/db?sslmode=require`. Several nodes may
+    /// share one [env: PODIUM_DATABASE_URL].
+    #[arg(long, value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// Log format [default: text; env: PODIUM_LOG_FORMAT].
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -132,6 +137,22 @@ pub struct Config {
     pub max_payload_bytes: usize,
     /// Commit durability of the embedded store.
     pub durability: Durability,
+    /// A PostgreSQL database to store everything in instead of the embedded SQLite
+    /// (`postgres://user:password@host:port/db`, libpq's `sslmode` and `sslrootcert`
+    /// understood). Several nodes may share one. Never printed.
+    pub database_url: Option<SecretValue>,
+    /// Most connections this node opens to PostgreSQL.
+    pub database_pool_size: usize,
+    /// Longest a request waits for a free PostgreSQL connection before it is answered
+    /// 503, in milliseconds.
+    pub database_pool_wait_ms: u64,
+    /// Longest a new PostgreSQL connection may take to open, in milliseconds.
+    pub database_connect_timeout_ms: u64,
+    /// Longest one SQL statement may run on PostgreSQL (`statement_timeout`), in
+    /// milliseconds.
+    pub database_statement_timeout_ms: u64,
+    /// Certificates (PEM) to trust for the PostgreSQL server besides the system's.
+    pub database_ca_file: Option<PathBuf>,
     /// How long in-flight requests may take to finish on shutdown, in seconds.
     pub shutdown_grace_seconds: u64,
     /// A worker counts as active in a domain if it polled within this many seconds.
@@ -192,6 +213,12 @@ impl Default for Config {
             max_body_bytes: 10 * 1024 * 1024,
             max_payload_bytes: podium_core::engine::context::DEFAULT_MAX_PAYLOAD_BYTES,
             durability: Durability::Process,
+            database_url: None,
+            database_pool_size: 16,
+            database_pool_wait_ms: 5000,
+            database_connect_timeout_ms: 5000,
+            database_statement_timeout_ms: 30_000,
+            database_ca_file: None,
             shutdown_grace_seconds: 30,
             active_worker_seconds: 10,
             security: Security::Enabled,
@@ -227,6 +254,8 @@ struct FlagOverrides {
     listen: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     log_format: Option<LogFormat>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -292,6 +321,7 @@ impl Config {
         figment = figment.merge(Serialized::defaults(FlagOverrides {
             listen: args.listen,
             data_dir: args.data_dir.clone(),
+            database_url: args.database_url.clone(),
             log_format: args.log_format,
             log_level: args.log_level.clone(),
         }));
@@ -372,6 +402,37 @@ impl Config {
                 "metrics_listen must differ from listen: the API needs credentials for /metrics, the metrics listener does not".into(),
             ));
         }
+        if let Some(url) = &self.database_url
+            && !(url.expose().starts_with("postgres://")
+                || url.expose().starts_with("postgresql://")
+                || url.expose().contains("host="))
+        {
+            return Err(ConfigError::Invalid(
+                "database_url must be a PostgreSQL URL (postgres://user:password@host:port/database)".into(),
+            ));
+        }
+        if !(1..=1000).contains(&self.database_pool_size) {
+            return Err(ConfigError::Invalid(
+                "database_pool_size must be from 1 to 1000".into(),
+            ));
+        }
+        for (name, ms) in [
+            ("database_pool_wait_ms", self.database_pool_wait_ms),
+            (
+                "database_connect_timeout_ms",
+                self.database_connect_timeout_ms,
+            ),
+            (
+                "database_statement_timeout_ms",
+                self.database_statement_timeout_ms,
+            ),
+        ] {
+            if !(1..=MAX_SECONDS).contains(&ms) {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be at least 1 and at most {MAX_SECONDS}"
+                )));
+            }
+        }
         if self.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::Invalid("data_dir must not be empty".into()));
         }
@@ -397,6 +458,12 @@ const KNOWN_KEYS: &[&str] = &[
     "max_body_bytes",
     "max_payload_bytes",
     "durability",
+    "database_url",
+    "database_pool_size",
+    "database_pool_wait_ms",
+    "database_connect_timeout_ms",
+    "database_statement_timeout_ms",
+    "database_ca_file",
     "shutdown_grace_seconds",
     "active_worker_seconds",
     "security",
@@ -421,6 +488,8 @@ const LIST_KEYS: &[&str] = &["http_task_allow"];
 
 /// Settings whose environment values are always text.
 const STRING_KEYS: &[&str] = &[
+    "database_url",
+    "database_ca_file",
     "admin_key_id",
     "admin_key_secret",
     "server_key_file",

@@ -7,6 +7,7 @@ pub mod destinations;
 pub mod http;
 mod keys;
 pub mod runner;
+mod store;
 pub mod telemetry;
 
 use std::future::Future;
@@ -28,13 +29,12 @@ use podium_core::service::runtime::VaultSettings;
 use podium_core::service::secrets::SecretService;
 use podium_core::service::users::UserService;
 use podium_core::service::{MetadataService, Runtime, TaskService, WorkflowService, jobs};
-use podium_store_sqlite::{SqliteOptions, SqliteStore};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use config::{Config, Durability, Security};
+use config::{Config, Security};
 use destinations::DestinationPolicy;
 use http::metrics::Metrics;
 use http::routes::RouteSpec;
@@ -120,7 +120,7 @@ pub struct Application {
     runtime: Arc<Runtime>,
     router: axum::Router,
     routes: Vec<RouteSpec>,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn podium_core::store::StoreControl>,
     stop_background: watch::Sender<bool>,
     background: Vec<JoinHandle<()>>,
     grace: Duration,
@@ -146,7 +146,7 @@ impl KeyReloader {
             .runtime
             .sealed_workflow_keys()
             .await
-            .map_err(|e| StartError::Store(e.to_string()))?;
+            .map_err(|e| StartError::Store(podium_core::error::error_chain(&e)))?;
         let sealed = SealedWorkflowKeys { live, archived };
         let (keyring, created) =
             load_secrets_keyring(config, vault.sealed_count() + sealed.count())?;
@@ -181,7 +181,8 @@ struct SealedWorkflowKeys {
 async fn sealed_workflow_keys(
     stores: &podium_core::store::Stores,
 ) -> Result<SealedWorkflowKeys, StartError> {
-    let store_error = |e: podium_core::store::StoreError| StartError::Store(e.to_string());
+    let store_error =
+        |e: podium_core::store::StoreError| StartError::Store(podium_core::error::error_chain(&e));
     Ok(SealedWorkflowKeys {
         live: stores.execution.payload_keys().await.map_err(store_error)?,
         archived: stores
@@ -217,8 +218,7 @@ fn addr_of(listener: &TcpListener, configured: SocketAddr) -> Result<SocketAddr,
     })
 }
 
-/// The database file inside the data directory.
-pub const DATABASE_FILE: &str = "podium.db";
+pub use store::DATABASE_FILE;
 
 impl Application {
     /// Opens the store (creating the data directory, owner-only, or refusing one
@@ -235,12 +235,8 @@ impl Application {
     ) -> Result<Application, StartError> {
         data_dir::prepare(config)?;
         data_dir::warn_exposed_keys(config);
-        let mut options = SqliteOptions::new(config.data_dir.join(DATABASE_FILE));
-        options.durability = match config.durability {
-            Durability::Process => podium_store_sqlite::Durability::Process,
-            Durability::PowerLoss => podium_store_sqlite::Durability::PowerLoss,
-        };
-        let store = SqliteStore::open(&options).map_err(|e| StartError::Store(e.to_string()))?;
+        let stores = store::open_store(config).await?;
+        let store = stores.control.clone();
         let limits = EngineLimits {
             active_worker_window_ms: i64::try_from(config.active_worker_seconds)
                 .unwrap_or(i64::MAX)
@@ -252,12 +248,11 @@ impl Application {
             Security::Enabled => SecurityMode::Enforced,
             Security::Disabled => SecurityMode::Disabled,
         };
-        let stores = store.stores();
         let sealed_values = stores
             .secrets
             .load_secrets()
             .await
-            .map_err(|e| StartError::Store(e.to_string()))?
+            .map_err(|e| StartError::Store(podium_core::error::error_chain(&e)))?
             .len();
         let sealed = sealed_workflow_keys(&stores).await?;
         let (keyring, created_secrets_key) =
@@ -382,11 +377,10 @@ impl Application {
             )));
         }
         info!(
-            "Podium {} listening on http://{addr} | data directory: {} | store: embedded SQLite ({}), durability: {:?}",
+            "Podium {} listening on http://{addr} | data directory: {} | store: {}",
             env!("CARGO_PKG_VERSION"),
             config.data_dir.display(),
-            store.path().display(),
-            config.durability,
+            store.describe(),
         );
         if config.http_task_allow.is_empty() {
             info!("HTTP tasks may call public addresses only (http_task_allow names no others)");

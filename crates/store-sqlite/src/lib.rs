@@ -171,9 +171,10 @@ pub(crate) fn map_err(err: rusqlite::Error) -> StoreError {
                 rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
             ) =>
         {
-            StoreError::Unavailable(err.to_string())
+            tracing::warn!(error = %err, "the database is busy");
+            StoreError::Unavailable("The database is busy; try again shortly.".to_string())
         }
-        _ => StoreError::Backend(err.to_string()),
+        _ => StoreError::backend(err),
     }
 }
 
@@ -183,7 +184,7 @@ pub(crate) fn to_store(err: podium_core::error::CoreError) -> StoreError {
     match err {
         CoreError::Conflict(message) => StoreError::Conflict(message),
         CoreError::Unavailable(message) => StoreError::Unavailable(message),
-        other => StoreError::Backend(other.to_string()),
+        other => StoreError::backend(other.to_string()),
     }
 }
 
@@ -225,7 +226,7 @@ fn create_owner_only(path: &Path) -> StoreResult<()> {
     match options.open(path) {
         Ok(_) => Ok(()),
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(err) => Err(StoreError::Backend(format!(
+        Err(err) => Err(StoreError::backend(format!(
             "cannot create the database file {}: {err}",
             path.display()
         ))),
@@ -286,6 +287,7 @@ impl SqliteStore {
     /// The store as the trait objects the core uses.
     pub fn stores(self: &Arc<Self>) -> Stores {
         Stores {
+            control: self.clone(),
             metadata: self.clone(),
             tags: self.clone(),
             execution: self.clone(),
@@ -332,7 +334,27 @@ impl SqliteStore {
             result
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+        .map_err(|e| StoreError::backend(format!("read task failed: {e}")))?
+    }
+}
+
+#[async_trait::async_trait]
+impl podium_core::store::StoreControl for SqliteStore {
+    fn set_payload_sealer(&self, sealer: Arc<dyn podium_core::store::PayloadSealer>) {
+        SqliteStore::set_payload_sealer(self, sealer);
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|conn, _| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err))
+            .await
+    }
+
+    fn describe(&self) -> String {
+        format!("embedded SQLite ({})", self.path.display())
+    }
+
+    fn close(&self) {
+        SqliteStore::close(self);
     }
 }
 
@@ -396,7 +418,7 @@ impl Checkpointer {
                 // A last full checkpoint leaves a compact database behind.
                 let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
             })
-            .map_err(|e| StoreError::Backend(format!("cannot start the checkpoint thread: {e}")))?;
+            .map_err(|e| StoreError::backend(format!("cannot start the checkpoint thread: {e}")))?;
         Ok(Checkpointer {
             stop: Mutex::new(Some(stop)),
             thread: Mutex::new(Some(thread)),

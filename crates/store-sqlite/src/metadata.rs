@@ -4,16 +4,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use podium_core::model::{Tag, TaskDef, WorkflowDef};
+use podium_core::store::metadata::{
+    TaskDefRow, WorkflowDefRow, decode_listed_workflow_def, decode_task_def, decode_workflow_def,
+    encode_def_revision, workflow_def_exists,
+};
 use podium_core::store::{MetadataStore, StoreError, StoreResult, TagStore};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::rows::corrupt;
 use crate::writer::Failure;
 use crate::{SqliteStore, map_err, to_store};
-
-fn encode<T: serde::Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("encoding failed: {e}")))
-}
 
 impl SqliteStore {
     /// Runs a write through the writer and keeps only its value.
@@ -52,22 +51,17 @@ fn query_jsons(
 #[async_trait]
 impl MetadataStore for SqliteStore {
     async fn put_task_defs(&self, defs: &[TaskDef]) -> StoreResult<()> {
-        let mut rows = Vec::with_capacity(defs.len());
-        for def in defs {
-            rows.push((
-                def.name.clone(),
-                encode(def)?,
-                def.create_time.unwrap_or(0),
-                def.update_time.unwrap_or(0),
-            ));
-        }
+        let rows = defs
+            .iter()
+            .map(TaskDefRow::encode)
+            .collect::<StoreResult<Vec<_>>>()?;
         self.write_value(move |conn| {
-            for (name, json, create_time, update_time) in rows {
+            for row in rows {
                 conn.prepare_cached(
                     "INSERT INTO task_def (name, json, create_time, update_time) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (name) DO UPDATE SET json = excluded.json, update_time = excluded.update_time",
                 )
-                .and_then(|mut s| s.execute(params![name, json, create_time, update_time]))
+                .and_then(|mut s| s.execute(params![row.name, row.json, row.create_time, row.update_time]))
                 .map_err(map_err)?;
             }
             Ok(())
@@ -79,9 +73,7 @@ impl MetadataStore for SqliteStore {
         let name = name.to_string();
         self.read(move |conn, _| {
             let json = query_jsons(conn, "SELECT json FROM task_def WHERE name = ?1", [&name])?;
-            json.first()
-                .map(|j| serde_json::from_str(j).map_err(|e| corrupt("task definition", e)))
-                .transpose()
+            json.first().map(|j| decode_task_def(j)).transpose()
         })
         .await
     }
@@ -90,7 +82,7 @@ impl MetadataStore for SqliteStore {
         self.read(|conn, _| {
             query_jsons(conn, "SELECT json FROM task_def ORDER BY name", [])?
                 .iter()
-                .map(|j| serde_json::from_str(j).map_err(|e| corrupt("task definition", e)))
+                .map(|j| decode_task_def(j))
                 .collect()
         })
         .await
@@ -117,20 +109,17 @@ impl MetadataStore for SqliteStore {
         revision: &str,
         overwrite: bool,
     ) -> StoreResult<()> {
-        let json = encode(def)?;
-        let (name, version, revision) = (def.name.clone(), def.version, revision.to_string());
-        let (create_time, update_time) =
-            (def.create_time.unwrap_or(0), def.update_time.unwrap_or(0));
+        let row = WorkflowDefRow::encode(def)?;
+        let revision = revision.to_string();
         self.write_value(move |conn| {
+            let WorkflowDefRow { name, version, json, create_time, update_time } = row;
             let exists: bool = conn
                 .prepare_cached("SELECT 1 FROM workflow_def WHERE name = ?1 AND version = ?2")
                 .and_then(|mut s| s.query_row(params![name, version], |_| Ok(())).optional())
                 .map_err(map_err)?
                 .is_some();
             if exists && !overwrite {
-                return Err(StoreError::Conflict(format!(
-                    "Workflow with name: {name} and version: {version} already exists"
-                )));
+                return Err(workflow_def_exists(&name, version));
             }
             conn.prepare_cached("INSERT OR IGNORE INTO def_revision (revision, json) VALUES (?1, ?2)")
                 .and_then(|mut s| s.execute(params![revision, json]))
@@ -166,12 +155,8 @@ impl MetadataStore for SqliteStore {
                     .and_then(|mut s| s.query_row([&name], |r| Ok((r.get(0)?, r.get(1)?))).optional()),
             }
             .map_err(map_err)?;
-            row.map(|(json, revision)| {
-                serde_json::from_str(&json)
-                    .map(|def| (def, revision))
-                    .map_err(|e| corrupt("workflow definition", e))
-            })
-            .transpose()
+            row.map(|(json, revision)| decode_workflow_def(&json).map(|def| (def, revision)))
+                .transpose()
         })
         .await
     }
@@ -193,16 +178,7 @@ impl MetadataStore for SqliteStore {
             Ok(rows
                 .into_iter()
                 .filter_map(|(name, version, json)| {
-                    serde_json::from_str(&json)
-                        .map_err(|e| {
-                            tracing::error!(
-                                name = %name,
-                                version,
-                                error = %e,
-                                "a stored workflow definition cannot be read; it is left out"
-                            );
-                        })
-                        .ok()
+                    decode_listed_workflow_def(&name, version, &json)
                 })
                 .collect())
         })
@@ -239,7 +215,7 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn put_def_revision(&self, revision: &str, def: &WorkflowDef) -> StoreResult<()> {
-        let json = encode(def)?;
+        let json = encode_def_revision(def)?;
         let revision = revision.to_string();
         self.write_value(move |conn| {
             conn.prepare_cached(

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use podium_core::engine::state::{Authority, WorkflowState};
 use podium_core::error::CoreError;
 use podium_core::model::{Task, TaskStatus, Workflow, WorkflowStatus};
-use podium_core::service::masking::record_masked_values;
-use podium_core::store::{ArchivedWorkflow, ChangeSet, Committed, StoreError, StoreResult};
+use podium_core::store::{
+    ArchivedWorkflow, ChangeSet, Committed, RowPlan, StoreError, StoreResult, rows_to_write,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::codec::Codec;
@@ -23,7 +24,7 @@ fn decode_archived(json: &str) -> StoreResult<Workflow> {
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("encoding failed: {e}")))
+    serde_json::to_string(value).map_err(|e| StoreError::backend(format!("encoding failed: {e}")))
 }
 
 /// The tasks of a workflow, in sequence order.
@@ -95,7 +96,7 @@ fn authority_column(authority: &Authority) -> StoreResult<Option<String>> {
     }
     serde_json::to_string(authority)
         .map(Some)
-        .map_err(|e| StoreError::Backend(format!("encoding failed: {e}")))
+        .map_err(|e| StoreError::backend(format!("encoding failed: {e}")))
 }
 
 /// A workflow with its tasks and definition.
@@ -299,13 +300,7 @@ fn write_task(
     insert: bool,
     masked: &[Arc<str>],
 ) -> StoreResult<()> {
-    let json = if task.workflow_task.is_some() {
-        let mut stored = task.clone();
-        stored.workflow_task = None;
-        codec.encode_task(conn, &stored, masked)?
-    } else {
-        codec.encode_task(conn, task, masked)?
-    };
+    let json = codec.encode_task(conn, task, masked)?;
     conn.prepare_cached(if insert { INSERT_TASK } else { UPDATE_TASK })
         .map_err(map_err)?
         .execute(params![
@@ -359,15 +354,6 @@ fn delete_workflow(conn: &Connection, id: &str) -> StoreResult<()> {
     Ok(())
 }
 
-fn note_workflow(committed: &mut Committed, state: &WorkflowState) {
-    committed
-        .workflows
-        .push((state.id().to_string(), state.status()));
-    if let Some(at) = state.next_check_at {
-        committed.earliest_check = Some(committed.earliest_check.map_or(at, |e| e.min(at)));
-    }
-}
-
 /// Writes a workflow's changes (all of it if new) and marks it clean. `stored` is what
 /// its row held before, when known.
 pub(crate) fn persist_state(
@@ -377,40 +363,23 @@ pub(crate) fn persist_state(
     stored: Option<&StoredColumns>,
     committed: &mut Committed,
 ) -> StoreResult<()> {
-    if !state.is_dirty() && !state.is_new() {
+    let Some(masked) = rows_to_write(state) else {
         return Ok(());
+    };
+    let plan = RowPlan::of(state, masked);
+    write_workflow(conn, codec, state, stored, &plan.masked)?;
+    for (task, insert) in &plan.tasks {
+        write_task(conn, codec, task, *insert, &plan.masked)?;
     }
-    // The values the run masks are sealed wherever they went. They can grow (the
-    // workflow's output is masked too), so a run that masks anything rewrites every
-    // task: a value must not stay plain in a task written before it was known.
-    let masked = record_masked_values(state);
-    write_workflow(conn, codec, state, stored, &masked)?;
-    if state.is_new() {
-        for task in state.tasks() {
-            write_task(conn, codec, task, true, &masked)?;
-        }
-    } else {
-        if masked.is_empty() {
-            for task in state.dirty_tasks() {
-                write_task(conn, codec, task, state.is_unsaved(&task.task_id), &masked)?;
-            }
-        } else {
-            for task in state.tasks() {
-                write_task(conn, codec, task, state.is_unsaved(&task.task_id), &masked)?;
-            }
-        }
-        // Tasks a restart or rerun dropped go, whichever way the rest was written.
-        for id in state.removed_task_ids() {
-            conn.prepare_cached("DELETE FROM task WHERE id = ?1")
-                .and_then(|mut s| s.execute([id]))
-                .map_err(map_err)?;
-            conn.prepare_cached("DELETE FROM queue WHERE task_id = ?1")
-                .and_then(|mut s| s.execute([id]))
-                .map_err(map_err)?;
-        }
+    for id in plan.removed {
+        conn.prepare_cached("DELETE FROM task WHERE id = ?1")
+            .and_then(|mut s| s.execute([id]))
+            .map_err(map_err)?;
+        conn.prepare_cached("DELETE FROM queue WHERE task_id = ?1")
+            .and_then(|mut s| s.execute([id]))
+            .map_err(map_err)?;
     }
-    note_workflow(committed, state);
-    state.mark_clean();
+    RowPlan::written(state, committed);
     Ok(())
 }
 

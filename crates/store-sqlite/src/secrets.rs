@@ -2,17 +2,10 @@
 //! of reads.
 
 use async_trait::async_trait;
-use podium_core::store::{
-    SecretKind, SecretRead, SecretRecord, SecretStore, StoreError, StoreResult,
-};
+use podium_core::store::{SecretKind, SecretRead, SecretRecord, SecretStore, StoreResult};
 use rusqlite::{Connection, params};
 
 use crate::{SqliteStore, map_err};
-
-fn kind_of(text: &str) -> StoreResult<SecretKind> {
-    SecretKind::parse(text)
-        .ok_or_else(|| StoreError::Corrupt(format!("unknown secret kind {text}")))
-}
 
 fn load(conn: &Connection) -> StoreResult<Vec<SecretRecord>> {
     type Row = (String, String, String, Vec<u8>, String, i64, String, i64);
@@ -41,7 +34,7 @@ fn load(conn: &Connection) -> StoreResult<Vec<SecretRecord>> {
         .map(
             |(kind, name, key_id, sealed, created_by, created_at, updated_by, updated_at)| {
                 Ok(SecretRecord {
-                    kind: kind_of(&kind)?,
+                    kind: SecretKind::decode(&kind)?,
                     name,
                     key_id,
                     sealed,
@@ -175,7 +168,7 @@ impl SecretStore for SqliteStore {
             rows.into_iter()
                 .map(|(kind, name, principal, at)| {
                     Ok(SecretRead {
-                        kind: kind_of(&kind)?,
+                        kind: SecretKind::decode(&kind)?,
                         name,
                         principal,
                         at,

@@ -142,7 +142,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("podium-sqlite-writer".into())
             .spawn(move || run(conn, receiver))
-            .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
+            .map_err(|e| StoreError::backend(format!("cannot start the writer thread: {e}")))?;
         Ok(Writer {
             sender,
             thread: parking_lot::Mutex::new(Some(thread)),

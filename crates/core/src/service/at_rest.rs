@@ -55,7 +55,7 @@ impl PayloadSealer for VaultSealer {
             let (sealed, key_id) = self
                 .vault
                 .seal_json(&ctx, AT_REST, value)
-                .map_err(|e| StoreError::Backend(format!("sealing a value failed: {e}")))?;
+                .map_err(|e| StoreError::backend(format!("sealing a value failed: {e}")))?;
             *value = sealed;
             used = Some(key_id);
             Ok(())

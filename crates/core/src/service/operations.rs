@@ -33,7 +33,7 @@ impl OperationsService {
 
     /// Succeeds when the store answers a read.
     pub async fn health(&self) -> CoreResult<()> {
-        self.rt.stores.execution.next_check_due().await?;
+        self.rt.stores.control.ping().await?;
         Ok(())
     }
 

@@ -36,7 +36,7 @@ async fn refusal(config: &podium_server::config::Config) -> String {
 #[tokio::test]
 async fn the_data_directory_and_every_file_in_it_are_owner_only() {
     // No configured admin key: the first admin's credentials are generated.
-    let app = TestApp::spawn_with(|c| {
+    let app = TestApp::spawn_embedded(|c| {
         c.admin_key_id = None;
         c.admin_key_secret = None;
     })

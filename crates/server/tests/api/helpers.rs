@@ -81,8 +81,35 @@ impl TestApp {
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config(&dir.path().join("data"));
+        crate::database::use_test_database(&mut config).await;
         adjust(&mut config);
         TestApp::launch(config, dir, FakeClock::new(1_800_000_000_000)).await
+    }
+
+    /// [`TestApp::spawn_with`] on the embedded store whatever the test database is
+    /// (for tests of the database files themselves).
+    pub async fn spawn_embedded(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = test_config(&dir.path().join("data"));
+        adjust(&mut config);
+        TestApp::launch(config, dir, FakeClock::new(1_800_000_000_000)).await
+    }
+
+    /// Everything the server stores, as bytes: its database files, or a dump of its
+    /// PostgreSQL schema.
+    pub async fn stored_bytes(&self) -> Vec<u8> {
+        if let Some(url) = &self.config.database_url {
+            return crate::database::dump(url.expose()).await;
+        }
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(self.data_dir()).expect("data dir") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with("podium.db") {
+                bytes.extend(std::fs::read(&path).expect("read"));
+            }
+        }
+        bytes
     }
 
     /// Stops the server and starts it again on the same data directory and clock, as

@@ -12,7 +12,10 @@ async fn health_and_request_ids() {
     for path in ["/health", "/api/health"] {
         let answer = app.get(path).await;
         assert_eq!(answer.status, 200);
-        assert_eq!(answer.json(), json!({"healthy": true}));
+        assert_eq!(
+            answer.json(),
+            json!({"healthy": true, "database": "reachable"})
+        );
     }
     let response = app
         .client

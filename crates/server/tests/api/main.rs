@@ -5,6 +5,7 @@
 
 mod archive;
 mod data_dir;
+mod database;
 mod definition_limits;
 mod delegation;
 mod disclosure;

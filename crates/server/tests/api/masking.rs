@@ -138,7 +138,7 @@ async fn masked_values_cannot_be_read_or_inferred_another_way() {
     assert!(hits(&control) >= 1, "{}", control.text);
     // The database files do not hold it.
     assert!(
-        !contains(&database_bytes(&app), "hunter2"),
+        !contains(&database_bytes(&app).await, "hunter2"),
         "a database file holds the masked value"
     );
     app.stop().await;
@@ -186,7 +186,7 @@ async fn a_secret_echoed_as_a_key_is_masked() {
             .await;
         assert_eq!(hits(&found), 0, "{}", found.text);
     }
-    assert!(!contains(&database_bytes(&app), "zebra-secret"));
-    assert!(!contains(&database_bytes(&app), "quokka-private"));
+    assert!(!contains(&database_bytes(&app).await, "zebra-secret"));
+    assert!(!contains(&database_bytes(&app).await, "quokka-private"));
     app.stop().await;
 }

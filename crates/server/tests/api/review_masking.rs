@@ -43,7 +43,7 @@ async fn a_secrets_value_used_in_a_task_input_shows_in_plain_text() {
         .expect("task")
         .to_string();
     let task = call(&app, &reader, "GET", &format!("/api/tasks/{task_id}"), None).await;
-    let stored = contains(&database_bytes(&app), api_key);
+    let stored = contains(&database_bytes(&app).await, api_key);
     assert!(
         !run.text.contains(api_key) && !task.text.contains(api_key) && !stored,
         "in the database: {stored}; workflow view: {}; task view: {}",
@@ -161,7 +161,7 @@ async fn a_childs_masked_output_shows_in_its_parent() {
     app.wait_for_status(&id, "COMPLETED").await;
     let parent = call(&app, &reader, "GET", &format!("/api/workflow/{id}"), None).await;
     assert_eq!(parent.status, 200, "{}", parent.text);
-    let stored = contains(&database_bytes(&app), token);
+    let stored = contains(&database_bytes(&app).await, token);
     assert!(
         !parent.text.contains(token) && !stored,
         "in the database: {stored}; the parent as its reader sees it: {}",
@@ -293,7 +293,7 @@ async fn a_rerun_with_new_input_unmasks_the_old_value_in_kept_tasks() {
     )
     .await;
     let after = call(&app, &operator, "GET", &format!("/api/workflow/{id}"), None).await;
-    let stored = contains(&database_bytes(&app), password);
+    let stored = contains(&database_bytes(&app).await, password);
     assert!(
         !after.text.contains(password) && !stored,
         "rerun answered {}; in the database: {stored}; the run now shows: {}",

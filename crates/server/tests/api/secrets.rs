@@ -227,17 +227,9 @@ async fn who_may_do_what_with_a_secret() {
     app.stop().await;
 }
 
-/// The data directory's database files, concatenated.
-pub(crate) fn database_bytes(app: &TestApp) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for entry in std::fs::read_dir(app.data_dir()).expect("data dir") {
-        let path = entry.expect("entry").path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with("podium.db") {
-            bytes.extend(std::fs::read(&path).expect("read"));
-        }
-    }
-    bytes
+/// Everything the server stores (its database files, or a dump of its schema).
+pub(crate) async fn database_bytes(app: &TestApp) -> Vec<u8> {
+    app.stored_bytes().await
 }
 
 pub(crate) fn contains(haystack: &[u8], needle: &str) -> bool {
@@ -364,7 +356,7 @@ async fn secrets_reach_workers_as_the_starter_and_nowhere_else() {
         .await;
     assert!(!searched.text.contains("tok-12345-abc"));
     // No value reaches the database files (main file and WAL).
-    let bytes = database_bytes(&app);
+    let bytes = database_bytes(&app).await;
     assert!(!bytes.is_empty());
     for value in ["tok-12345-abc", "hunter22-pw", "svc-user"] {
         assert!(!contains(&bytes, value), "{value} is in the database files");
@@ -547,7 +539,7 @@ async fn the_documented_http_secret_and_rotation_examples() {
     );
     // Nor is the fetched token in the database files: the HTTP task's output and
     // UPDATE_SECRET's input hold it under `_secrets`, sealed at rest.
-    let bytes = database_bytes(&app);
+    let bytes = database_bytes(&app).await;
     assert!(contains(&bytes, "update_rotate_secrets_tracker_app"));
     assert!(!contains(&bytes, "fresh-token-777"));
     // A filter that is not a map fails the task before any call, saying why.
@@ -656,7 +648,7 @@ async fn secrets_and_masked_maps_are_sealed_in_the_database() {
     assert_eq!(done["tasks"][0]["outputData"]["_secrets"], "***");
     assert_eq!(done["tasks"][0]["outputData"]["done"], true);
     // The database files hold none of them, and do hold the plain field.
-    let bytes = database_bytes(&app);
+    let bytes = database_bytes(&app).await;
     assert!(
         contains(&bytes, "visible-plain-1"),
         "the scan sees the rows"

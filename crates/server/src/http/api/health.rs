@@ -25,12 +25,14 @@ pub fn routes(routes: Routes) -> Routes {
 /// Whether the server can reach its store. Public.
 async fn health(State(state): State<AppState>) -> Response {
     match state.operations.health().await {
-        Ok(_) => Json(serde_json::json!({"healthy": true})).into_response(),
+        Ok(_) => {
+            Json(serde_json::json!({"healthy": true, "database": "reachable"})).into_response()
+        }
         Err(err) => {
             tracing::error!(error = %err, "health check failed: the store is not reachable");
             (
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"healthy": false})),
+                Json(serde_json::json!({"healthy": false, "database": "unreachable"})),
             )
                 .into_response()
         }

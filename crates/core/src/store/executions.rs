@@ -1,46 +1,17 @@
-//! The store traits: everything Podium persists goes through these, split by concern.
-//!
-//! Writes are units of work, never open transactions: a [`UnitOfWork`] names the
-//! workflow it changes, and its closure runs against that workflow's current state
-//! with exclusive access; the store then writes the state's changes and the
-//! [`ChangeSet`] (new workflows, queue messages, jobs) atomically and answers only
-//! after the commit. Reads may run concurrently and see only committed data.
+//! Workflow and task executions: units of work, queues, jobs, the archive and reads.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
 
+use std::sync::Arc;
+
+use super::StoreResult;
 use crate::engine::state::WorkflowState;
 use crate::error::CoreError;
-use crate::model::{
-    PollData, Tag, Task, TaskDef, TaskExecLog, Workflow, WorkflowDef, WorkflowStatus,
-};
-use crate::security::model::{
-    AccessKey, Application, Grant, Group, Ownership, Subject, Target, User,
-};
+use crate::model::{PollData, Task, TaskExecLog, Workflow, WorkflowStatus};
 use crate::service::search::{TaskSearch, WorkflowSearch};
-
-/// Why the store could not do what was asked.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A uniqueness rule was violated; the message is safe to show.
-    #[error("{0}")]
-    Conflict(String),
-    /// The store is shutting down or unreachable.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
-    /// Stored data could not be decoded.
-    #[error("corrupt stored data: {0}")]
-    Corrupt(String),
-    /// The database reported an error.
-    #[error("database error: {0}")]
-    Backend(String),
-}
-
-/// Result of a store call.
-pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A message that makes a task pollable from a named queue.
 #[derive(Debug, Clone, PartialEq)]
@@ -150,27 +121,6 @@ pub struct ChangeSet {
     pub unarchives: Vec<String>,
 }
 
-/// Seals and opens what a store keeps for live workflows and tasks that views show
-/// as `***` — the values of `_secrets` and `_masked` maps, and any text or number
-/// holding a value the run masks (`maskedFields`) — so that a database file, a
-/// backup, a dump or a free-text search never finds them in plain text. The store
-/// calls it when it encodes and decodes; the engine and workers see plain values.
-pub trait PayloadSealer: Send + Sync {
-    /// Seals, in place, every `_secrets` and `_masked` value of a workflow's JSON (or
-    /// one of its tasks'), and every text or number holding one of `masked`;
-    /// returns the id of the key used, if anything was sealed.
-    fn seal(
-        &self,
-        workflow_id: &str,
-        json: &mut serde_json::Value,
-        masked: &[Arc<str>],
-    ) -> StoreResult<Option<String>>;
-    /// Opens what [`PayloadSealer::seal`] sealed; returns the texts that were sealed
-    /// for holding a masked value, so a row rewritten without its run at hand (a
-    /// claim) seals them again.
-    fn open(&self, workflow_id: &str, json: &mut serde_json::Value) -> StoreResult<Vec<Arc<str>>>;
-}
-
 /// An ended workflow as the archive keeps it: the workflow with its tasks, already
 /// redacted, and the definition revision it ran.
 #[derive(Debug, Clone, PartialEq)]
@@ -247,184 +197,6 @@ pub struct Claim {
 /// the task's workflow must be checked next (its lease ends), which the store merges
 /// into the workflow's next check time.
 pub type OnClaim = fn(&mut Task, &Claim) -> Option<i64>;
-
-/// Definitions: task definitions, workflow definitions by version, and revisions.
-#[async_trait]
-pub trait MetadataStore: Send + Sync {
-    /// Inserts or replaces task definitions.
-    async fn put_task_defs(&self, defs: &[TaskDef]) -> StoreResult<()>;
-    /// One task definition.
-    async fn get_task_def(&self, name: &str) -> StoreResult<Option<TaskDef>>;
-    /// Every task definition, by name.
-    async fn list_task_defs(&self) -> StoreResult<Vec<TaskDef>>;
-    /// Deletes a task definition; false when there was none.
-    async fn delete_task_def(&self, name: &str) -> StoreResult<bool>;
-
-    /// Stores a workflow definition version under a new revision id. With
-    /// `overwrite` false an existing (name, version) is a [`StoreError::Conflict`].
-    async fn put_workflow_def(
-        &self,
-        def: &WorkflowDef,
-        revision: &str,
-        overwrite: bool,
-    ) -> StoreResult<()>;
-    /// A version of a workflow definition (latest when `version` is None) and its revision.
-    async fn get_workflow_def(
-        &self,
-        name: &str,
-        version: Option<i32>,
-    ) -> StoreResult<Option<(WorkflowDef, String)>>;
-    /// Every version of every workflow definition.
-    async fn list_workflow_defs(&self) -> StoreResult<Vec<WorkflowDef>>;
-    /// Deletes one version; false when there was none.
-    async fn delete_workflow_def(&self, name: &str, version: i32) -> StoreResult<bool>;
-    /// A definition by revision id (what a running workflow executes).
-    async fn get_def_revision(&self, revision: &str) -> StoreResult<Option<Arc<WorkflowDef>>>;
-    /// Stores an inline definition (dynamic workflow) under a revision id.
-    async fn put_def_revision(&self, revision: &str, def: &WorkflowDef) -> StoreResult<()>;
-}
-
-/// Tags on any resource, addressed by a resource type and name.
-#[async_trait]
-pub trait TagStore: Send + Sync {
-    /// The tags of a resource.
-    async fn get_tags(&self, resource_type: &str, name: &str) -> StoreResult<Vec<Tag>>;
-    /// Replaces the tags of a resource.
-    async fn set_tags(&self, resource_type: &str, name: &str, tags: &[Tag]) -> StoreResult<()>;
-    /// Adds tags (keeping existing ones).
-    async fn add_tags(&self, resource_type: &str, name: &str, tags: &[Tag]) -> StoreResult<()>;
-    /// Removes tags matching key and value.
-    async fn remove_tags(&self, resource_type: &str, name: &str, tags: &[Tag]) -> StoreResult<()>;
-    /// Every tag of every resource of a type, as (name, tag).
-    async fn all_tags(&self, resource_type: &str) -> StoreResult<Vec<(String, Tag)>>;
-}
-
-/// Everything access control keeps, as loaded at start-up.
-#[derive(Debug, Default, Clone)]
-pub struct SecurityData {
-    pub applications: Vec<Application>,
-    pub keys: Vec<AccessKey>,
-    pub users: Vec<User>,
-    pub groups: Vec<Group>,
-    pub grants: Vec<Grant>,
-    pub owners: Vec<Ownership>,
-}
-
-/// One change to access-control data. A list of them is applied atomically.
-#[derive(Debug, Clone)]
-pub enum SecurityOp {
-    PutApplication(Application),
-    DeleteApplication(String),
-    PutKey(AccessKey),
-    DeleteKey(String),
-    PutUser(User),
-    DeleteUser(String),
-    PutGroup(Group),
-    DeleteGroup(String),
-    /// Sets a subject's accesses on a target (replacing what it held there).
-    PutGrant(Grant),
-    DeleteGrant {
-        subject: Subject,
-        target: Target,
-    },
-    PutOwner(Ownership),
-    DeleteOwner(Target),
-}
-
-/// Applications, access keys, users, groups, grants and owners. The data is small
-/// and read whole at start-up into the in-memory directory; every change is written
-/// here first.
-#[async_trait]
-pub trait SecurityStore: Send + Sync {
-    /// Everything, for the directory.
-    async fn load_security(&self) -> StoreResult<SecurityData>;
-    /// Applies the changes in one transaction.
-    async fn apply_security(&self, ops: Vec<SecurityOp>) -> StoreResult<()>;
-    /// Records when access keys were last used, as (key id, time).
-    async fn record_key_use(&self, uses: Vec<(String, i64)>) -> StoreResult<()>;
-}
-
-/// What a stored value is: a secret (masked, never shown but to its readers) or an
-/// environment variable (plain configuration).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SecretKind {
-    Secret,
-    Env,
-}
-
-impl SecretKind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SecretKind::Secret => "SECRET",
-            SecretKind::Env => "ENV",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(text: &str) -> Option<SecretKind> {
-        match text {
-            "SECRET" => Some(SecretKind::Secret),
-            "ENV" => Some(SecretKind::Env),
-            _ => None,
-        }
-    }
-}
-
-/// A secret or environment variable as stored: its value sealed, never plain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretRecord {
-    pub kind: SecretKind,
-    pub name: String,
-    /// The id of the master key that sealed the value.
-    pub key_id: String,
-    /// The sealed value.
-    pub sealed: Vec<u8>,
-    pub created_by: String,
-    pub created_at: i64,
-    pub updated_by: String,
-    pub updated_at: i64,
-}
-
-/// One read of a secret's value through the API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretRead {
-    pub kind: SecretKind,
-    pub name: String,
-    /// Who read it (a principal id).
-    pub principal: String,
-    /// When (epoch ms).
-    pub at: i64,
-}
-
-/// Secrets and environment variables, sealed, and the record of who read which.
-/// The data is small and read whole at start-up; every change is written here first.
-#[async_trait]
-pub trait SecretStore: Send + Sync {
-    /// Every secret and environment variable.
-    async fn load_secrets(&self) -> StoreResult<Vec<SecretRecord>>;
-    /// Inserts or replaces one.
-    async fn put_secret(&self, record: SecretRecord) -> StoreResult<()>;
-    /// Deletes one; false when there was none.
-    async fn delete_secret(&self, kind: SecretKind, name: &str) -> StoreResult<bool>;
-    /// Replaces sealed values after a key rotation: each record is written only if
-    /// its stored value is still sealed under `from_key`, so a concurrent update is
-    /// never overwritten. Returns how many were replaced.
-    async fn reseal_secrets(
-        &self,
-        records: Vec<SecretRecord>,
-        from_key: &str,
-    ) -> StoreResult<usize>;
-    /// Records reads of values.
-    async fn record_secret_reads(&self, reads: Vec<SecretRead>) -> StoreResult<()>;
-    /// The latest reads of one secret (or of all of a kind), newest first.
-    async fn secret_reads(
-        &self,
-        kind: SecretKind,
-        name: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<Vec<SecretRead>>;
-}
 
 /// Workflow and task executions, their queues, jobs and logs.
 #[async_trait]
@@ -532,12 +304,66 @@ pub trait ExecutionStore: Send + Sync {
     async fn poll_data(&self, task_type: Option<&str>) -> StoreResult<Vec<PollData>>;
 }
 
-/// The store a server runs on: one value holding every concern.
-#[derive(Clone)]
-pub struct Stores {
-    pub metadata: Arc<dyn MetadataStore>,
-    pub tags: Arc<dyn TagStore>,
-    pub execution: Arc<dyn ExecutionStore>,
-    pub security: Arc<dyn SecurityStore>,
-    pub secrets: Arc<dyn SecretStore>,
+/// The rows persisting a workflow's state writes, the same for every store.
+pub struct RowPlan<'a> {
+    /// Whether the workflow's row is inserted (a new workflow) or updated.
+    pub new: bool,
+    /// The values the run masks, which are sealed wherever they went.
+    pub masked: Vec<Arc<str>>,
+    /// The tasks to write, each with whether its row is inserted.
+    pub tasks: Vec<(&'a Task, bool)>,
+    /// Tasks a restart or rerun dropped: their rows and queue messages go.
+    pub removed: &'a [String],
+}
+
+/// Whether persisting a state writes anything, and if so the values its run masks
+/// (recorded on the state), for [`RowPlan::of`].
+pub fn rows_to_write(state: &mut WorkflowState) -> Option<Vec<Arc<str>>> {
+    if !state.is_dirty() && !state.is_new() {
+        return None;
+    }
+    Some(crate::service::masking::record_masked_values(state))
+}
+
+impl<'a> RowPlan<'a> {
+    /// What persisting a state writes, given [`rows_to_write`]'s masked values. They
+    /// can grow (the workflow's output is masked too), so a run that masks anything
+    /// rewrites every task: a value must not stay plain in a task written before it
+    /// was known. After writing, call [`RowPlan::written`].
+    pub fn of(state: &'a WorkflowState, masked: Vec<Arc<str>>) -> RowPlan<'a> {
+        let new = state.is_new();
+        let tasks = if new {
+            state.tasks().iter().map(|t| (t, true)).collect()
+        } else if masked.is_empty() {
+            state
+                .dirty_tasks()
+                .map(|t| (t, state.is_unsaved(&t.task_id)))
+                .collect()
+        } else {
+            state
+                .tasks()
+                .iter()
+                .map(|t| (t, state.is_unsaved(&t.task_id)))
+                .collect()
+        };
+        RowPlan {
+            new,
+            masked,
+            tasks,
+            removed: if new { &[] } else { state.removed_task_ids() },
+        }
+    }
+}
+
+impl RowPlan<'_> {
+    /// Records a written state in what the unit committed, and marks it clean.
+    pub fn written(state: &mut WorkflowState, committed: &mut Committed) {
+        committed
+            .workflows
+            .push((state.id().to_string(), state.status()));
+        if let Some(at) = state.next_check_at {
+            committed.earliest_check = Some(committed.earliest_check.map_or(at, |e| e.min(at)));
+        }
+        state.mark_clean();
+    }
 }

@@ -1,0 +1,56 @@
+//! The store traits: everything Podium persists goes through these, split by concern.
+//!
+//! Writes are units of work, never open transactions: a [`UnitOfWork`] names the
+//! workflow it changes, and its closure runs against that workflow's current state
+//! with exclusive access; the store then writes the state's changes and the
+//! [`ChangeSet`] (new workflows, queue messages, jobs) atomically and answers only
+//! after the commit. Reads may run concurrently and see only committed data.
+
+//! One file per concern: [`executions`] (units of work, queues, jobs, the archive),
+//! [`metadata`] (definitions and tags), [`security`], [`secrets`], [`sealing`] and
+//! [`error`].
+
+use std::sync::Arc;
+
+pub mod codec;
+pub mod error;
+pub mod executions;
+pub mod metadata;
+pub mod sealing;
+pub mod search;
+pub mod secrets;
+pub mod security;
+
+pub use codec::{Encoded, RowCodec};
+pub use error::{StoreError, StoreResult};
+pub use executions::*;
+pub use metadata::{MetadataStore, TagStore};
+pub use sealing::PayloadSealer;
+pub use secrets::*;
+pub use security::*;
+
+/// What the server needs of a store besides its data: sealing at rest, a
+/// reachability check, what to call it in the log, and shutdown.
+#[async_trait::async_trait]
+pub trait StoreControl: Send + Sync {
+    /// Seals `_secrets` and `_masked` values in the live execution tables from now
+    /// on (see `service::at_rest`). Set once, before workflows are read.
+    fn set_payload_sealer(&self, sealer: Arc<dyn PayloadSealer>);
+    /// Whether the database answers now.
+    async fn ping(&self) -> StoreResult<()>;
+    /// What the store is, for the log: never a password.
+    fn describe(&self) -> String;
+    /// Finishes what was sent and stops; later calls fail as unavailable.
+    fn close(&self);
+}
+
+/// The store a server runs on: one value holding every concern.
+#[derive(Clone)]
+pub struct Stores {
+    pub control: Arc<dyn StoreControl>,
+    pub metadata: Arc<dyn MetadataStore>,
+    pub tags: Arc<dyn TagStore>,
+    pub execution: Arc<dyn ExecutionStore>,
+    pub security: Arc<dyn SecurityStore>,
+    pub secrets: Arc<dyn SecretStore>,
+}

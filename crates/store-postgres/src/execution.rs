@@ -1,0 +1,681 @@
+//! Executions on PostgreSQL: units of work, claims, jobs and the read queries.
+
+use std::collections::{BTreeSet, HashMap};
+use std::panic::AssertUnwindSafe;
+
+use async_trait::async_trait;
+use deadpool_postgres::Transaction;
+use podium_core::engine::state::WorkflowState;
+use podium_core::error::CoreError;
+use podium_core::model::{PollData, Task, TaskExecLog, Workflow, WorkflowStatus};
+use podium_core::service::search::{TaskSearch, WorkflowSearch};
+use podium_core::store::{
+    ArchivedWorkflow, ChangeSet, Claim, Committed, Effect, ExecutionStore, Job, OnClaim,
+    StoreError, StoreResult, Txn, UnitOfWork,
+};
+use tokio_postgres::types::ToSql;
+
+use crate::rows::{self, Writes, get, load_state, lock_state, persist_changes, persist_state};
+use crate::{PostgresStore, map_err, to_i64};
+
+/// The channel queue names are announced on when messages are added, so that long
+/// polls on every node wake.
+pub const QUEUE_CHANNEL: &str = "podium_queue";
+
+/// The text of a panic, if it was text.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
+}
+
+/// Refuses new workflows whose idempotency key is already taken for their definition
+/// (unless the locked workflow of the same unit gives the key up), before anything is
+/// written. The unique index decides between two nodes starting at once.
+async fn check_idempotency(
+    tx: &Transaction<'_>,
+    locked: Option<&WorkflowState>,
+    changes: &ChangeSet,
+) -> Result<(), CoreError> {
+    for state in &changes.new_workflows {
+        let Some(key) = &state.workflow.idempotency_key else {
+            continue;
+        };
+        let statement = tx
+            .prepare_cached("SELECT id FROM workflow WHERE name = $1 AND idempotency_key = $2")
+            .await
+            .map_err(map_err)?;
+        let holder: Option<String> = match tx
+            .query_opt(&statement, &[&state.workflow.workflow_name, key])
+            .await
+            .map_err(map_err)?
+        {
+            Some(row) => Some(get(&row, 0)?),
+            None => None,
+        };
+        let released = locked.is_some_and(|l| {
+            Some(l.id()) == holder.as_deref() && l.workflow.idempotency_key.is_none()
+        });
+        if holder.is_some() && !released {
+            return Err(taken(key));
+        }
+    }
+    Ok(())
+}
+
+fn taken(key: &str) -> CoreError {
+    CoreError::Conflict(format!(
+        "Workflow with idempotency key {key} already exists"
+    ))
+}
+
+impl PostgresStore {
+    /// Claims once; returns the tasks and how many messages were passed over because
+    /// their workflow was locked by a unit of work at that moment.
+    async fn claim_once(
+        &self,
+        claim: &Claim,
+        on_claim: OnClaim,
+    ) -> StoreResult<(Vec<Task>, usize)> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        let pick = tx
+            .prepare_cached(
+                "SELECT id, task_id, workflow_id FROM queue
+                 WHERE queue_name = $1 AND visible_at <= $2
+                 ORDER BY priority DESC, visible_at, id LIMIT $3 FOR UPDATE SKIP LOCKED",
+            )
+            .await
+            .map_err(map_err)?;
+        let picked = tx
+            .query(
+                &pick,
+                &[&claim.queue_name, &claim.now, &to_i64(claim.count)],
+            )
+            .await
+            .map_err(map_err)?;
+        if picked.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        let mut messages = Vec::with_capacity(picked.len());
+        for row in &picked {
+            messages.push((
+                get::<i64>(row, 0)?,
+                get::<String>(row, 1)?,
+                get::<String>(row, 2)?,
+            ));
+        }
+        // The workflows are locked as a unit of work locks them, but never waited
+        // for: a message whose workflow is being changed stays for the next claim.
+        // So a claim never waits while holding messages, and never deadlocks.
+        let workflow_ids: Vec<String> = messages
+            .iter()
+            .map(|(_, _, w)| w.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let task_ids: Vec<String> = messages.iter().map(|(_, t, _)| t.clone()).collect();
+        let lock = tx
+            .prepare_cached(
+                "SELECT id, next_check_at FROM workflow WHERE id = ANY($1)
+                 ORDER BY id FOR UPDATE SKIP LOCKED",
+            )
+            .await
+            .map_err(map_err)?;
+        let read_tasks = tx
+            .prepare_cached("SELECT id, json FROM task WHERE id = ANY($1)")
+            .await
+            .map_err(map_err)?;
+        let (locked_rows, task_rows) = futures_util::future::try_join(
+            tx.query(&lock, &[&workflow_ids]),
+            tx.query(&read_tasks, &[&task_ids]),
+        )
+        .await
+        .map_err(map_err)?;
+        let mut next_checks: HashMap<String, Option<i64>> = HashMap::new();
+        for row in &locked_rows {
+            next_checks.insert(get(row, 0)?, get(row, 1)?);
+        }
+        let mut task_json: HashMap<String, String> = HashMap::new();
+        for row in &task_rows {
+            task_json.insert(get(row, 0)?, get(row, 1)?);
+        }
+        // Workflows that were not locked: busy, or gone (their messages are dropped).
+        let unlocked: Vec<String> = workflow_ids
+            .iter()
+            .filter(|id| !next_checks.contains_key(*id))
+            .cloned()
+            .collect();
+        let mut existing = BTreeSet::new();
+        if !unlocked.is_empty() {
+            let exists = tx
+                .prepare_cached("SELECT id FROM workflow WHERE id = ANY($1)")
+                .await
+                .map_err(map_err)?;
+            for row in tx.query(&exists, &[&unlocked]).await.map_err(map_err)? {
+                existing.insert(get::<String>(&row, 0)?);
+            }
+        }
+        let mut writes = Writes::default();
+        let mut claimed = Vec::with_capacity(messages.len());
+        let mut passed_over = 0;
+        for (queue_id, task_id, workflow_id) in messages {
+            if existing.contains(&workflow_id) {
+                passed_over += 1;
+                continue;
+            }
+            writes.push("DELETE FROM queue WHERE id = $1", vec![Box::new(queue_id)]);
+            let Some(next_check) = next_checks.get_mut(&workflow_id) else {
+                continue;
+            };
+            let Some(json) = task_json.get(&task_id) else {
+                continue;
+            };
+            // The texts the row held sealed are sealed again as it is rewritten.
+            let (mut task, masked) = self.codec.decode_task_keeping(json)?;
+            // Stale messages (ended tasks) are dropped, as Conductor does.
+            if task.status.is_terminal() {
+                continue;
+            }
+            let check_by = on_claim(&mut task, claim);
+            rows::write_task(&mut writes, &self.codec, &task, false, &masked)?;
+            // The lease end becomes the workflow's next check, unless an earlier
+            // check is already due.
+            if let Some(at) = check_by
+                && next_check.is_none_or(|n| n > at)
+            {
+                *next_check = Some(at);
+                writes.push(
+                    "UPDATE workflow SET next_check_at = $2 WHERE id = $1",
+                    vec![Box::new(workflow_id.clone()), Box::new(at)],
+                );
+            }
+            claimed.push(task);
+        }
+        if !writes.is_empty() {
+            writes.run(&tx).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok((claimed, passed_over))
+    }
+
+    /// Ids from a query with one text column.
+    async fn ids(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Vec<String>> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(map_err)?;
+        let rows = client.query(&statement, params).await.map_err(map_err)?;
+        rows.iter().map(|row| get::<String>(row, 0)).collect()
+    }
+
+    /// One optional integer.
+    async fn optional_number(&self, sql: &str) -> StoreResult<Option<i64>> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(map_err)?;
+        let row = client.query_one(&statement, &[]).await.map_err(map_err)?;
+        get(&row, 0)
+    }
+
+    /// A statement that changes rows; returns how many.
+    async fn change(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<u64> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(map_err)?;
+        client.execute(&statement, params).await.map_err(map_err)
+    }
+}
+
+#[async_trait]
+impl ExecutionStore for PostgresStore {
+    async fn run(&self, unit: UnitOfWork) -> Result<Committed, CoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        let state = match &unit.lock {
+            Some(id) => lock_state(&tx, &self.revisions, &self.codec, id).await?,
+            None => None,
+        };
+        let mut txn = Txn {
+            state,
+            changes: ChangeSet::default(),
+        };
+        // A unit that panics fails alone (its transaction rolls back when dropped);
+        // it never takes the caller's task down with it.
+        let work = unit.work;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| work(&mut txn))) {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => return Err(err),
+            Err(panic) => {
+                let what = panic_text(panic.as_ref());
+                tracing::error!(panic = %what, "a unit of work panicked; it fails alone");
+                return Err(CoreError::Internal(format!(
+                    "a change panicked in the store: {what}"
+                )));
+            }
+        }
+        check_idempotency(&tx, txn.state.as_ref(), &txn.changes).await?;
+        let mut committed = Committed::default();
+        let mut writes = Writes::default();
+        if let Some(mut state) = txn.state.take() {
+            persist_state(&mut writes, &self.codec, &mut state, &mut committed)?;
+        }
+        persist_changes(&mut writes, &self.codec, &mut txn.changes, &mut committed)?;
+        // Announced at commit (PostgreSQL delivers notifications then), once per queue.
+        let queues: BTreeSet<&String> = committed.queues.iter().map(|(q, _)| q).collect();
+        for queue in queues {
+            writes.push(
+                "SELECT pg_notify('podium_queue', $1)",
+                vec![Box::new(queue.clone())],
+            );
+        }
+        let keyed = txn
+            .changes
+            .new_workflows
+            .iter()
+            .find_map(|s| s.workflow.idempotency_key.clone());
+        let written = async {
+            writes.run(&tx).await?;
+            tx.commit().await.map_err(map_err)
+        };
+        match (written.await, keyed) {
+            (Ok(()), _) => Ok(committed),
+            // Another node took the key between the check and the insert.
+            (Err(StoreError::Conflict(_)), Some(key)) => Err(taken(&key)),
+            (Err(err), _) => Err(err.into()),
+        }
+    }
+
+    async fn claim(&self, claim: Claim, on_claim: OnClaim) -> StoreResult<Vec<Task>> {
+        // Messages passed over because their workflow was busy are tried again after
+        // a moment, so a poll does not wait for a wake-up that already happened.
+        let mut attempts = 0;
+        loop {
+            let (tasks, passed_over) = self.claim_once(&claim, on_claim).await?;
+            attempts += 1;
+            if !tasks.is_empty() || passed_over == 0 || attempts == 5 {
+                return Ok(tasks);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn claim_jobs(&self, now: i64, limit: usize, lease_ms: i64) -> StoreResult<Vec<Job>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        let statement = tx
+            .prepare_cached(
+                "UPDATE job SET lease_until = $2 WHERE id IN (
+                     SELECT id FROM job
+                     WHERE due_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
+                     ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+                 RETURNING id, kind, workflow_id, task_id, payload, due_at",
+            )
+            .await
+            .map_err(map_err)?;
+        let rows = tx
+            .query(
+                &statement,
+                &[&now, &now.saturating_add(lease_ms), &to_i64(limit)],
+            )
+            .await
+            .map_err(map_err)?;
+        let mut jobs = Vec::with_capacity(rows.len());
+        let mut writes = Writes::default();
+        for row in &rows {
+            let (id, kind, workflow_id): (String, String, String) =
+                (get(row, 0)?, get(row, 1)?, get(row, 2)?);
+            let payload: String = get(row, 4)?;
+            let payload = serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null);
+            let Some(effect) = Effect::decode(&kind, &payload) else {
+                // A row that names no effect is dropped: it must not stop the jobs
+                // behind it from running.
+                tracing::warn!(job_id = %id, kind = %kind, workflow_id = %workflow_id, "dropping a stored job that names no known effect");
+                writes.push("DELETE FROM job WHERE id = $1", vec![Box::new(id)]);
+                continue;
+            };
+            jobs.push(Job {
+                id,
+                workflow_id,
+                task_id: get(row, 3)?,
+                effect,
+                due_at: get(row, 5)?,
+            });
+        }
+        if !writes.is_empty() {
+            writes.run(&tx).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        jobs.sort_by_key(|job| job.due_at);
+        Ok(jobs)
+    }
+
+    async fn next_job_due(&self) -> StoreResult<Option<i64>> {
+        self.optional_number("SELECT MIN(GREATEST(due_at, COALESCE(lease_until, 0))) FROM job")
+            .await
+    }
+
+    async fn get_workflow(&self, id: &str) -> StoreResult<Option<WorkflowState>> {
+        let client = self.client().await?;
+        load_state(&client, &self.revisions, &self.codec, id).await
+    }
+
+    async fn get_workflow_record(&self, id: &str) -> StoreResult<Option<Workflow>> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(rows::SELECT_WORKFLOW)
+            .await
+            .map_err(map_err)?;
+        match client
+            .query_opt(&statement, &[&id])
+            .await
+            .map_err(map_err)?
+        {
+            Some(row) => Ok(Some(rows::workflow_row(&self.codec, &row)?.0)),
+            None => Ok(None),
+        }
+    }
+
+    async fn get_task(&self, id: &str) -> StoreResult<Option<Task>> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("SELECT json FROM task WHERE id = $1")
+            .await
+            .map_err(map_err)?;
+        match client
+            .query_opt(&statement, &[&id])
+            .await
+            .map_err(map_err)?
+        {
+            Some(row) => Ok(Some(self.codec.decode_task(&get::<String>(&row, 0)?)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn due_workflows(&self, now: i64, limit: usize) -> StoreResult<Vec<String>> {
+        self.ids(
+            "SELECT id FROM workflow WHERE next_check_at IS NOT NULL AND next_check_at <= $1
+             ORDER BY next_check_at LIMIT $2",
+            &[&now, &to_i64(limit)],
+        )
+        .await
+    }
+
+    async fn next_check_due(&self) -> StoreResult<Option<i64>> {
+        self.optional_number(
+            "SELECT MIN(next_check_at) FROM workflow WHERE next_check_at IS NOT NULL",
+        )
+        .await
+    }
+
+    async fn queue_sizes(&self, names: &[String]) -> StoreResult<HashMap<String, i64>> {
+        let client = self.client().await?;
+        let mut sizes = HashMap::new();
+        if names.is_empty() {
+            let statement = client
+                .prepare_cached("SELECT queue_name, COUNT(*) FROM queue GROUP BY queue_name")
+                .await
+                .map_err(map_err)?;
+            for row in client.query(&statement, &[]).await.map_err(map_err)? {
+                sizes.insert(get(&row, 0)?, get(&row, 1)?);
+            }
+        } else {
+            let statement = client
+                .prepare_cached(
+                    "SELECT name, (SELECT COUNT(*) FROM queue WHERE queue_name = name)
+                     FROM unnest($1::text[]) AS name",
+                )
+                .await
+                .map_err(map_err)?;
+            for row in client.query(&statement, &[&names]).await.map_err(map_err)? {
+                sizes.insert(get(&row, 0)?, get(&row, 1)?);
+            }
+        }
+        Ok(sizes)
+    }
+
+    async fn workflow_counts(&self) -> StoreResult<HashMap<WorkflowStatus, i64>> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("SELECT status, COUNT(*) FROM workflow GROUP BY status")
+            .await
+            .map_err(map_err)?;
+        let mut counts = HashMap::new();
+        for row in client.query(&statement, &[]).await.map_err(map_err)? {
+            let status: String = get(&row, 0)?;
+            counts.insert(rows::workflow_status(&status)?, get(&row, 1)?);
+        }
+        Ok(counts)
+    }
+
+    async fn search_workflows(&self, search: &WorkflowSearch) -> StoreResult<(i64, Vec<Workflow>)> {
+        let (total, jsons) = self.search_workflow_rows(search).await?;
+        let workflows = jsons
+            .iter()
+            .map(|json| self.codec.decode_workflow(json))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((total, workflows))
+    }
+
+    async fn search_tasks(&self, search: &TaskSearch) -> StoreResult<(i64, Vec<Task>)> {
+        let (total, jsons) = self.search_task_rows(search).await?;
+        let tasks = jsons
+            .iter()
+            .map(|json| self.codec.decode_task(json))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((total, tasks))
+    }
+
+    async fn workflows_by_correlation(
+        &self,
+        name: &str,
+        correlation_id: &str,
+        include_closed: bool,
+    ) -> StoreResult<Vec<String>> {
+        let sql = if include_closed {
+            "SELECT id FROM workflow WHERE correlation_id = $1 AND name = $2 ORDER BY start_time DESC"
+        } else {
+            "SELECT id FROM workflow WHERE correlation_id = $1 AND name = $2
+               AND status IN ('RUNNING', 'PAUSED') ORDER BY start_time DESC"
+        };
+        self.ids(sql, &[&correlation_id, &name]).await
+    }
+
+    async fn running_workflows(
+        &self,
+        name: &str,
+        version: Option<i32>,
+        start_after: Option<i64>,
+        start_before: Option<i64>,
+    ) -> StoreResult<Vec<String>> {
+        self.ids(
+            "SELECT id FROM workflow WHERE name = $1 AND status = 'RUNNING'
+               AND ($2::integer IS NULL OR version = $2) AND ($3::bigint IS NULL OR start_time >= $3)
+               AND ($4::bigint IS NULL OR start_time <= $4) ORDER BY start_time",
+            &[&name, &version, &start_after, &start_before],
+        )
+        .await
+    }
+
+    async fn workflow_by_idempotency_key(
+        &self,
+        name: &str,
+        key: &str,
+    ) -> StoreResult<Option<(String, WorkflowStatus)>> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT id, status FROM workflow WHERE name = $1 AND idempotency_key = $2",
+            )
+            .await
+            .map_err(map_err)?;
+        match client
+            .query_opt(&statement, &[&name, &key])
+            .await
+            .map_err(map_err)?
+        {
+            Some(row) => {
+                let status: String = get(&row, 1)?;
+                Ok(Some((get(&row, 0)?, rows::workflow_status(&status)?)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn child_of_task(&self, parent_task_id: &str) -> StoreResult<Option<String>> {
+        Ok(self
+            .ids(
+                "SELECT id FROM workflow WHERE parent_task_id = $1 ORDER BY create_time DESC LIMIT 1",
+                &[&parent_task_id],
+            )
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn task_logs(&self, task_id: &str) -> StoreResult<Vec<TaskExecLog>> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("SELECT log, created_time FROM task_log WHERE task_id = $1 ORDER BY id")
+            .await
+            .map_err(map_err)?;
+        client
+            .query(&statement, &[&task_id])
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(|row| {
+                Ok(TaskExecLog {
+                    log: get(row, 0)?,
+                    task_id: Some(task_id.to_string()),
+                    created_time: get(row, 1)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn archive_candidates(
+        &self,
+        ended_before: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        self.ids(
+            "SELECT id FROM workflow
+             WHERE status IN ('COMPLETED', 'FAILED', 'TERMINATED', 'TIMED_OUT')
+               AND end_time > 0 AND end_time < $1
+             LIMIT $2",
+            &[&ended_before, &to_i64(limit)],
+        )
+        .await
+    }
+
+    async fn get_archived(&self, id: &str) -> StoreResult<Option<ArchivedWorkflow>> {
+        let client = self.client().await?;
+        rows::load_archived(&client, id).await
+    }
+
+    async fn archived_sealed_stale(
+        &self,
+        current: &str,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        self.ids(
+            "SELECT id FROM archived_workflow
+             WHERE sealed_key IS NOT NULL AND sealed_key <> $1 AND id > $2
+             ORDER BY id LIMIT $3",
+            &[&current, &after, &to_i64(limit)],
+        )
+        .await
+    }
+
+    async fn payload_keys(&self) -> StoreResult<Vec<String>> {
+        self.ids("SELECT key_id FROM payload_key ORDER BY key_id", &[])
+            .await
+    }
+
+    async fn forget_payload_keys_except(&self, current: &str) -> StoreResult<()> {
+        self.change("DELETE FROM payload_key WHERE key_id <> $1", &[&current])
+            .await
+            .map(|_| ())
+    }
+
+    async fn archived_seal_keys(&self) -> StoreResult<Vec<String>> {
+        self.ids(
+            "SELECT DISTINCT sealed_key FROM archived_workflow
+             WHERE sealed_key IS NOT NULL ORDER BY sealed_key",
+            &[],
+        )
+        .await
+    }
+
+    async fn live_sealed_stale(&self, current: &str) -> StoreResult<Vec<String>> {
+        // Each row is sealed at once, with one key: a row holding sealed values but
+        // not the current key's id is stale.
+        let current = format!("\"keyId\":\"{current}\"");
+        let marker = format!("%\"{}\"%", podium_core::service::at_rest::AT_REST);
+        self.ids(
+            "SELECT id FROM workflow WHERE json LIKE $1 AND strpos(json, $2) = 0
+             UNION
+             SELECT workflow_id FROM task WHERE json LIKE $1 AND strpos(json, $2) = 0",
+            &[&marker, &current],
+        )
+        .await
+    }
+
+    async fn reseal_archived(
+        &self,
+        archived: ArchivedWorkflow,
+        from_key: &str,
+    ) -> StoreResult<bool> {
+        let json = rows::archived_json(&archived)?;
+        let changed = self
+            .change(
+                "UPDATE archived_workflow SET json = $1, sealed_key = $2
+                 WHERE id = $3 AND sealed_key = $4",
+                &[
+                    &json,
+                    &archived.sealed_key,
+                    &archived.workflow.workflow_id,
+                    &from_key,
+                ],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn record_poll(&self, poll: PollData) -> StoreResult<()> {
+        let domain = poll.domain.clone().unwrap_or_default();
+        self.change(
+            "INSERT INTO poll_data (task_type, domain, worker_id, last_poll_time) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (task_type, domain, worker_id) DO UPDATE SET last_poll_time = excluded.last_poll_time",
+            &[&poll.queue_name, &domain, &poll.worker_id, &poll.last_poll_time],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn poll_data(&self, task_type: Option<&str>) -> StoreResult<Vec<PollData>> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT task_type, domain, worker_id, last_poll_time FROM poll_data
+                 WHERE $1::text IS NULL OR task_type = $1 ORDER BY task_type, domain, worker_id",
+            )
+            .await
+            .map_err(map_err)?;
+        client
+            .query(&statement, &[&task_type])
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(|row| {
+                let domain: String = get(row, 1)?;
+                Ok(PollData {
+                    queue_name: get(row, 0)?,
+                    domain: (!domain.is_empty()).then_some(domain),
+                    worker_id: get(row, 2)?,
+                    last_poll_time: get(row, 3)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,192 @@
+//! Podium's shared store: the core store traits on PostgreSQL, so that several nodes
+//! can serve one cluster.
+//!
+//! - A unit of work is one transaction that locks its workflow's row (`FOR UPDATE`)
+//!   first; every other writer of that workflow's rows takes the same lock first, so
+//!   the engine sees each workflow's changes in one order on every node.
+//! - Claims of queue messages and jobs take rows with `FOR UPDATE SKIP LOCKED`: a
+//!   task or a job goes to exactly one claimant across all nodes.
+//! - Waits on the pool are bounded ([`PgOptions::pool_wait`]); a database that is
+//!   away makes calls fail as [`StoreError::Unavailable`] with a fixed message, and
+//!   the pool reconnects by itself when it is back. Database text reaches the log
+//!   only.
+
+mod connect;
+mod execution;
+mod metadata;
+mod migrate;
+mod rows;
+mod search;
+mod secrets;
+mod security;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Object, Pool};
+use parking_lot::Mutex;
+use podium_core::model::WorkflowDef;
+use podium_core::store::{RowCodec, StoreError, StoreResult, Stores};
+use tokio_postgres::error::SqlState;
+
+pub use connect::PgOptions;
+
+/// The PostgreSQL store. Cheap to share through [`PostgresStore::stores`].
+pub struct PostgresStore {
+    pool: Pool,
+    revisions: Revisions,
+    codec: RowCodec,
+    /// `host:port/database`, for the log.
+    target: String,
+}
+
+/// Definitions by revision id; revisions never change, so caching them is always
+/// safe, on every node.
+#[derive(Default)]
+pub(crate) struct Revisions {
+    cache: Mutex<HashMap<String, Arc<WorkflowDef>>>,
+}
+
+impl Revisions {
+    /// A definition by revision, from the cache or the database.
+    pub(crate) async fn get(
+        &self,
+        client: &impl deadpool_postgres::GenericClient,
+        revision: &str,
+    ) -> StoreResult<Option<Arc<WorkflowDef>>> {
+        if let Some(def) = self.cache.lock().get(revision) {
+            return Ok(Some(def.clone()));
+        }
+        let statement = client
+            .prepare_cached("SELECT json FROM def_revision WHERE revision = $1")
+            .await
+            .map_err(map_err)?;
+        let Some(row) = client
+            .query_opt(&statement, &[&revision])
+            .await
+            .map_err(map_err)?
+        else {
+            return Ok(None);
+        };
+        let json: String = row.try_get(0).map_err(map_err)?;
+        let def: WorkflowDef = serde_json::from_str(&json)
+            .map_err(|e| StoreError::Corrupt(format!("revision {revision}: {e}")))?;
+        let def = Arc::new(def);
+        self.cache.lock().insert(revision.to_string(), def.clone());
+        Ok(Some(def))
+    }
+}
+
+/// The message a caller sees while the database is away.
+pub(crate) const UNAVAILABLE: &str = "The database is unavailable; try again shortly.";
+
+/// Maps a database error to a store error: uniqueness violations become conflicts,
+/// a lost connection, a shutdown, a timeout or a conflict between transactions
+/// becomes unavailable (with a fixed message; the detail goes to the log), and the
+/// rest keeps its typed source.
+pub(crate) fn map_err(err: tokio_postgres::Error) -> StoreError {
+    let code = err.code();
+    if code == Some(&SqlState::UNIQUE_VIOLATION) {
+        return StoreError::Conflict("the item already exists".to_string());
+    }
+    if code.is_some_and(|c| {
+        *c == SqlState::CHARACTER_NOT_IN_REPERTOIRE || *c == SqlState::UNTRANSLATABLE_CHARACTER
+    }) {
+        return StoreError::Rejected(
+            "Text must not contain NUL characters or bytes that are not UTF-8.".to_string(),
+        );
+    }
+    let passing = [
+        SqlState::T_R_SERIALIZATION_FAILURE,
+        SqlState::T_R_DEADLOCK_DETECTED,
+        SqlState::QUERY_CANCELED,
+        SqlState::ADMIN_SHUTDOWN,
+        SqlState::CRASH_SHUTDOWN,
+        SqlState::CANNOT_CONNECT_NOW,
+        SqlState::LOCK_NOT_AVAILABLE,
+        SqlState::TOO_MANY_CONNECTIONS,
+        SqlState::READ_ONLY_SQL_TRANSACTION,
+    ];
+    let connection_lost = code.is_none() || err.is_closed();
+    if connection_lost || code.is_some_and(|c| passing.contains(c) || c.code().starts_with("08")) {
+        tracing::warn!(error = %podium_core::error::error_chain(&err), "a database call failed; the caller is told to retry");
+        let message = if code == Some(&SqlState::QUERY_CANCELED) {
+            "The database did not answer in time; try again shortly."
+        } else {
+            UNAVAILABLE
+        };
+        return StoreError::Unavailable(message.to_string());
+    }
+    StoreError::backend(err)
+}
+
+impl PostgresStore {
+    /// Connects, applies the migrations (one node at a time, under an advisory
+    /// lock), and returns the store.
+    pub async fn open(options: &PgOptions) -> StoreResult<Arc<PostgresStore>> {
+        let (pool, target) = connect::pool(options)?;
+        let store = PostgresStore {
+            pool,
+            revisions: Revisions::default(),
+            codec: RowCodec::default(),
+            target,
+        };
+        let mut client = store.client().await?;
+        migrate::run(&mut client).await?;
+        drop(client);
+        Ok(Arc::new(store))
+    }
+
+    /// The store as the trait objects the core uses.
+    pub fn stores(self: &Arc<Self>) -> Stores {
+        Stores {
+            control: self.clone(),
+            metadata: self.clone(),
+            tags: self.clone(),
+            execution: self.clone(),
+            security: self.clone(),
+            secrets: self.clone(),
+        }
+    }
+
+    /// A pooled connection; waits at most the configured pool wait.
+    pub(crate) async fn client(&self) -> StoreResult<Object> {
+        self.pool.get().await.map_err(connect::pool_error)
+    }
+
+    /// Pool figures: (connections open, idle, callers waiting).
+    pub fn pool_status(&self) -> (usize, usize, usize) {
+        let status = self.pool.status();
+        (status.size, status.available, status.waiting)
+    }
+}
+
+#[async_trait::async_trait]
+impl podium_core::store::StoreControl for PostgresStore {
+    fn set_payload_sealer(&self, sealer: Arc<dyn podium_core::store::PayloadSealer>) {
+        self.codec.set_sealer(sealer);
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await.map_err(map_err)?;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("PostgreSQL ({})", self.target)
+    }
+
+    fn close(&self) {
+        self.pool.close();
+    }
+}
+
+/// Converts a count or limit for a query.
+pub(crate) fn to_i64(value: usize) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// How long the pool waits for a connection by default.
+pub const DEFAULT_POOL_WAIT: Duration = Duration::from_secs(5);
