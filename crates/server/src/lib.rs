@@ -21,7 +21,6 @@ use podium_core::security::crypto::SecretHasher;
 use podium_core::security::throttle::ThrottleLimits;
 use podium_core::security::token::TokenKeys;
 use podium_core::security::{Authenticator, SecurityMode};
-use podium_core::service::archive;
 use podium_core::service::at_rest::{self, VaultSealer};
 use podium_core::service::identity::{FirstAdmin, IdentityService, TokenPolicy};
 use podium_core::service::operations::OperationsService;
@@ -29,6 +28,7 @@ use podium_core::service::runtime::VaultSettings;
 use podium_core::service::secrets::SecretService;
 use podium_core::service::users::UserService;
 use podium_core::service::{MetadataService, Runtime, TaskService, WorkflowService, jobs};
+use podium_core::service::{archive, cluster};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -360,6 +360,14 @@ impl Application {
             tokio::spawn(jobs::run_sweeper(runtime.clone(), stopped.clone())),
             tokio::spawn(jobs::run_jobs(runtime.clone(), caller, stopped.clone())),
         ];
+        // Several nodes on one database: what the others change reaches this one.
+        if let Some(changes) = store.changes() {
+            background.push(tokio::spawn(cluster::follow_other_nodes(
+                runtime.clone(),
+                changes,
+                stopped.clone(),
+            )));
+        }
         if runtime.vault().stale_count() > 0 || runtime.vault().has_previous_keys() {
             background.push(tokio::spawn(jobs::run_reseal(
                 runtime.clone(),

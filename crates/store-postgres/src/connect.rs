@@ -145,8 +145,15 @@ fn target(config: &tokio_postgres::Config) -> String {
     format!("{host}:{port}/{database}, {tls}")
 }
 
-/// The pool for the options, and where it points.
-pub(crate) fn pool(options: &PgOptions) -> StoreResult<(Pool, String)> {
+/// How to connect: the driver's settings, TLS, and where they point (for the log).
+pub(crate) struct Settings {
+    pub config: tokio_postgres::Config,
+    pub tls: MakeRustlsConnect,
+    pub target: String,
+}
+
+/// The connection settings for the options.
+pub(crate) fn settings(options: &PgOptions) -> StoreResult<Settings> {
     let (url, url_ca) = libpq_compatible(&options.url);
     // The parser's message names the option that is wrong, never a value.
     let mut config: tokio_postgres::Config = url
@@ -166,10 +173,18 @@ pub(crate) fn pool(options: &PgOptions) -> StoreResult<(Pool, String)> {
     config.keepalives(true);
     config.keepalives_idle(Duration::from_secs(30));
     let ca_files: Vec<PathBuf> = options.ca_file.iter().cloned().chain(url_ca).collect();
-    let target = target(&config);
-    let manager = Manager::from_config(
+    Ok(Settings {
+        target: target(&config),
+        tls: tls(&ca_files)?,
         config,
-        tls(&ca_files)?,
+    })
+}
+
+/// The pool for the options.
+pub(crate) fn pool(options: &PgOptions, settings: &Settings) -> StoreResult<Pool> {
+    let manager = Manager::from_config(
+        settings.config.clone(),
+        settings.tls.clone(),
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -182,7 +197,7 @@ pub(crate) fn pool(options: &PgOptions) -> StoreResult<(Pool, String)> {
         .runtime(Runtime::Tokio1)
         .build()
         .map_err(|e| invalid(format!("cannot build the connection pool: {e}")))?;
-    Ok((pool, target))
+    Ok(pool)
 }
 
 /// Maps a failure to get a connection: the caller is told the database is away;
@@ -226,11 +241,11 @@ mod tests {
     fn a_bad_url_never_shows_its_password() {
         let mut options = PgOptions::new("postgres://podium:hunter2-secret@db:notaport/x");
         options.pool_size = 2;
-        let err = pool(&options).err().unwrap();
+        let err = settings(&options).err().unwrap();
         let text = podium_core::error::error_chain(&err);
         assert!(!text.contains("hunter2"), "{text}");
         assert!(!format!("{options:?}").contains("hunter2"));
-        let (_, target) = pool(&PgOptions::new("postgres://podium:hunter2@db:5433/x")).unwrap();
-        assert_eq!(target, "db:5433/x, TLS preferred");
+        let settings = settings(&PgOptions::new("postgres://podium:hunter2@db:5433/x")).unwrap();
+        assert_eq!(settings.target, "db:5433/x, TLS preferred");
     }
 }

@@ -10,17 +10,13 @@ use podium_core::error::CoreError;
 use podium_core::model::{PollData, Task, TaskExecLog, Workflow, WorkflowStatus};
 use podium_core::service::search::{TaskSearch, WorkflowSearch};
 use podium_core::store::{
-    ArchivedWorkflow, ChangeSet, Claim, Committed, Effect, ExecutionStore, Job, OnClaim,
+    ArchivedWorkflow, Change, ChangeSet, Claim, Committed, Effect, ExecutionStore, Job, OnClaim,
     StoreError, StoreResult, Txn, UnitOfWork,
 };
 use tokio_postgres::types::ToSql;
 
 use crate::rows::{self, Writes, get, load_state, lock_state, persist_changes, persist_state};
 use crate::{PostgresStore, map_err, to_i64};
-
-/// The channel queue names are announced on when messages are added, so that long
-/// polls on every node wake.
-pub const QUEUE_CHANNEL: &str = "podium_queue";
 
 /// The text of a panic, if it was text.
 fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
@@ -262,10 +258,8 @@ impl ExecutionStore for PostgresStore {
         // Announced at commit (PostgreSQL delivers notifications then), once per queue.
         let queues: BTreeSet<&String> = committed.queues.iter().map(|(q, _)| q).collect();
         for queue in queues {
-            writes.push(
-                "SELECT pg_notify('podium_queue', $1)",
-                vec![Box::new(queue.clone())],
-            );
+            let (sql, payload) = self.announcement(&Change::Queue(queue.clone()));
+            writes.push(sql, vec![Box::new(payload)]);
         }
         let keyed = txn
             .changes

@@ -13,6 +13,7 @@
 
 mod connect;
 mod execution;
+mod listen;
 mod metadata;
 mod migrate;
 mod rows;
@@ -39,6 +40,12 @@ pub struct PostgresStore {
     codec: RowCodec,
     /// `host:port/database`, for the log.
     target: String,
+    /// This node's name in its announcements.
+    node: String,
+    /// What other nodes announce, until the server takes it.
+    changes: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<podium_core::store::Change>>>,
+    /// Tells the listener to stop.
+    closed: tokio::sync::watch::Sender<bool>,
 }
 
 /// Definitions by revision id; revisions never change, so caching them is always
@@ -125,17 +132,23 @@ impl PostgresStore {
     /// Connects, applies the migrations (one node at a time, under an advisory
     /// lock), and returns the store.
     pub async fn open(options: &PgOptions) -> StoreResult<Arc<PostgresStore>> {
-        let (pool, target) = connect::pool(options)?;
-        let store = PostgresStore {
+        let settings = connect::settings(options)?;
+        let pool = connect::pool(options, &settings)?;
+        let (closed, on_close) = tokio::sync::watch::channel(false);
+        let node = uuid::Uuid::new_v4().simple().to_string();
+        let mut client = pool.get().await.map_err(connect::pool_error)?;
+        migrate::run(&mut client).await?;
+        drop(client);
+        let changes = listen::start(&settings, node.clone(), on_close).await?;
+        Ok(Arc::new(PostgresStore {
             pool,
             revisions: Revisions::default(),
             codec: RowCodec::default(),
-            target,
-        };
-        let mut client = store.client().await?;
-        migrate::run(&mut client).await?;
-        drop(client);
-        Ok(Arc::new(store))
+            target: settings.target,
+            node,
+            changes: Mutex::new(Some(changes)),
+            closed,
+        }))
     }
 
     /// The store as the trait objects the core uses.
@@ -153,6 +166,30 @@ impl PostgresStore {
     /// A pooled connection; waits at most the configured pool wait.
     pub(crate) async fn client(&self) -> StoreResult<Object> {
         self.pool.get().await.map_err(connect::pool_error)
+    }
+
+    /// The statement and parameter that announce a change to the other nodes when the
+    /// transaction running it commits.
+    pub(crate) fn announcement(
+        &self,
+        change: &podium_core::store::Change,
+    ) -> (&'static str, String) {
+        (listen::NOTIFY, listen::payload(&self.node, change))
+    }
+
+    /// Announces a change in the transaction (or, outside one, at once).
+    pub(crate) async fn announce(
+        &self,
+        client: &impl deadpool_postgres::GenericClient,
+        change: podium_core::store::Change,
+    ) -> StoreResult<()> {
+        let (sql, payload) = self.announcement(&change);
+        let statement = client.prepare_cached(sql).await.map_err(map_err)?;
+        client
+            .execute(&statement, &[&payload])
+            .await
+            .map_err(map_err)?;
+        Ok(())
     }
 
     /// Pool figures: (connections open, idle, callers waiting).
@@ -179,7 +216,12 @@ impl podium_core::store::StoreControl for PostgresStore {
     }
 
     fn close(&self) {
+        let _ = self.closed.send(true);
         self.pool.close();
+    }
+
+    fn changes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<podium_core::store::Change>> {
+        self.changes.lock().take()
     }
 }
 

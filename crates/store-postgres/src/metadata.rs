@@ -14,7 +14,7 @@ use podium_core::store::metadata::{
     TaskDefRow, WorkflowDefRow, decode_listed_workflow_def, decode_task_def, decode_workflow_def,
     encode_def_revision, workflow_def_exists,
 };
-use podium_core::store::{MetadataStore, StoreResult, TagStore};
+use podium_core::store::{Change, MetadataStore, StoreResult, TagStore};
 
 use crate::{PostgresStore, map_err};
 
@@ -47,6 +47,7 @@ impl MetadataStore for PostgresStore {
             .await
             .map_err(map_err)?;
         }
+        self.announce(&tx, Change::Definitions).await?;
         tx.commit().await.map_err(map_err)
     }
 
@@ -93,6 +94,7 @@ impl MetadataStore for PostgresStore {
             .await
             .map_err(map_err)?;
         tx.execute(&statement, &[&name]).await.map_err(map_err)?;
+        self.announce(&tx, Change::Definitions).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(deleted > 0)
     }
@@ -149,6 +151,7 @@ impl MetadataStore for PostgresStore {
         tx.execute(&statement, &[&revision, &row.json])
             .await
             .map_err(map_err)?;
+        self.announce(&tx, Change::Definitions).await?;
         tx.commit().await.map_err(map_err)
     }
 
@@ -230,6 +233,7 @@ impl MetadataStore for PostgresStore {
             .await
             .map_err(map_err)?;
         tx.execute(&statement, &[&name]).await.map_err(map_err)?;
+        self.announce(&tx, Change::Definitions).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(deleted > 0)
     }
@@ -328,6 +332,7 @@ impl TagStore for PostgresStore {
             .await
             .map_err(map_err)?;
         insert_tags(&tx, resource_type, name, tags).await?;
+        self.announce(&tx, Change::Security).await?;
         tx.commit().await.map_err(map_err)
     }
 
@@ -338,6 +343,7 @@ impl TagStore for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
         insert_tags(&tx, resource_type, name, tags).await?;
+        self.announce(&tx, Change::Security).await?;
         tx.commit().await.map_err(map_err)
     }
 
@@ -358,6 +364,7 @@ impl TagStore for PostgresStore {
                 .await
                 .map_err(map_err)?;
         }
+        self.announce(&tx, Change::Security).await?;
         tx.commit().await.map_err(map_err)
     }
 

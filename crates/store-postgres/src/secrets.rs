@@ -2,7 +2,7 @@
 //! record of reads.
 
 use async_trait::async_trait;
-use podium_core::store::{SecretKind, SecretRead, SecretRecord, SecretStore, StoreResult};
+use podium_core::store::{Change, SecretKind, SecretRead, SecretRecord, SecretStore, StoreResult};
 
 use crate::{PostgresStore, map_err, to_i64};
 
@@ -63,7 +63,7 @@ impl SecretStore for PostgresStore {
             )
             .await
             .map_err(map_err)?;
-        Ok(())
+        self.announce(&client, Change::Secrets).await
     }
 
     async fn delete_secret(&self, kind: SecretKind, name: &str) -> StoreResult<bool> {
@@ -76,6 +76,9 @@ impl SecretStore for PostgresStore {
             .execute(&statement, &[&kind.as_str(), &name])
             .await
             .map_err(map_err)?;
+        if deleted > 0 {
+            self.announce(&client, Change::Secrets).await?;
+        }
         Ok(deleted > 0)
     }
 
@@ -118,6 +121,7 @@ impl SecretStore for PostgresStore {
                 .map_err(map_err)?,
             );
         }
+        self.announce(&tx, Change::Secrets).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(usize::try_from(changed).unwrap_or(usize::MAX))
     }

@@ -8,8 +8,8 @@
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
 use podium_core::store::{
-    RecordKind, SecurityData, SecurityOp, SecurityRow, SecurityStore, StoreResult, StoredGrant,
-    StoredOwner, StoredSecurity,
+    Change, RecordKind, SecurityData, SecurityOp, SecurityRow, SecurityStore, StoreResult,
+    StoredGrant, StoredOwner, StoredSecurity,
 };
 use tokio_postgres::IsolationLevel;
 
@@ -226,6 +226,7 @@ impl SecurityStore for PostgresStore {
         for row in &rows {
             write_row(&tx, row).await?;
         }
+        self.announce(&tx, Change::Security).await?;
         tx.commit().await.map_err(map_err)
     }
 

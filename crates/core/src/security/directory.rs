@@ -145,6 +145,19 @@ impl Directory {
         directory
     }
 
+    /// Replaces everything with a freshly loaded directory (another node changed the
+    /// store). Its version and subject numbering move past this one's, so no decision
+    /// or subject number cached against this directory is taken for the new one's.
+    pub fn replace_with(&mut self, mut fresh: Directory) {
+        fresh.version = self.version.saturating_add(fresh.version).saturating_add(1);
+        fresh.subjects.generation = self
+            .subjects
+            .generation
+            .saturating_add(fresh.subjects.generation)
+            .saturating_add(1);
+        *self = fresh;
+    }
+
     /// Applies a committed change.
     pub fn apply(&mut self, op: &SecurityOp) {
         self.version += 1;

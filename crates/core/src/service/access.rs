@@ -29,26 +29,44 @@ pub struct AccessControl {
     write: tokio::sync::Mutex<()>,
 }
 
+/// The directory as the store holds it, with the tags of tagged resources.
+async fn read_directory(
+    security: &dyn SecurityStore,
+    tags: &dyn TagStore,
+) -> Result<Directory, CoreError> {
+    let data = security.load_security().await?;
+    let mut directory = Directory::from_data(data);
+    for kind in TAGGED {
+        let mut by_name: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for (name, tag) in tags.all_tags(kind.name()).await? {
+            by_name.entry(name).or_default().push(tag_key(&tag));
+        }
+        for (name, tags) in by_name {
+            directory.set_tags(kind, &name, tags);
+        }
+    }
+    Ok(directory)
+}
+
 impl AccessControl {
     /// Loads the directory from the store.
     pub async fn load(stores: &Stores) -> Result<AccessControl, CoreError> {
-        let data = stores.security.load_security().await?;
-        let mut directory = Directory::from_data(data);
-        for kind in TAGGED {
-            let mut by_name: std::collections::HashMap<String, Vec<String>> = Default::default();
-            for (name, tag) in stores.tags.all_tags(kind.name()).await? {
-                by_name.entry(name).or_default().push(tag_key(&tag));
-            }
-            for (name, tags) in by_name {
-                directory.set_tags(kind, &name, tags);
-            }
-        }
+        let directory = read_directory(stores.security.as_ref(), stores.tags.as_ref()).await?;
         Ok(AccessControl {
             directory: Arc::new(RwLock::new(directory)),
             store: stores.security.clone(),
             tags: stores.tags.clone(),
             write: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Reads the directory from the store again and replaces the one in memory (another
+    /// node changed it); local changes wait meanwhile, so none is lost.
+    pub async fn reload(&self) -> Result<(), CoreError> {
+        let _one_at_a_time = self.write.lock().await;
+        let fresh = read_directory(self.store.as_ref(), self.tags.as_ref()).await?;
+        self.directory.write().replace_with(fresh);
+        Ok(())
     }
 
     /// The directory, shared with the authenticator and the authorizer.

@@ -53,6 +53,17 @@ impl DefinitionCache {
         Ok(cache)
     }
 
+    /// Reads every definition from the store again and replaces the cache (another
+    /// node changed them).
+    pub async fn reload(&self, stores: &Stores) -> CoreResult<()> {
+        let fresh = DefinitionCache::load(stores).await?;
+        let task_defs = std::mem::take(&mut *fresh.task_defs.write());
+        let workflow_defs = std::mem::take(&mut *fresh.workflow_defs.write());
+        *self.task_defs.write() = task_defs;
+        *self.workflow_defs.write() = workflow_defs;
+        Ok(())
+    }
+
     /// Adds or replaces one workflow definition version.
     pub fn put_workflow(&self, def: WorkflowDef, revision: String) {
         self.workflow_defs
@@ -192,6 +203,21 @@ impl PollTracker {
     }
 }
 
+impl PollTracker {
+    /// Takes in the poll records other nodes stored, so that routing by domain sees
+    /// workers that poll any node.
+    pub async fn refresh(&self, stores: &Stores) -> CoreResult<()> {
+        for poll in stores.execution.poll_data(None).await? {
+            self.note(
+                &poll.queue_name,
+                poll.domain.as_deref(),
+                poll.last_poll_time,
+            );
+        }
+        Ok(())
+    }
+}
+
 impl PollActivity for PollTracker {
     fn last_poll(&self, task_type: &str, domain: Option<&str>) -> Option<i64> {
         self.last
@@ -305,8 +331,23 @@ impl Signals {
         }
     }
 
-    fn wake_queue(&self, name: &str) {
+    /// Wakes one long poll of a queue (a message became pollable).
+    pub(crate) fn wake_queue(&self, name: &str) {
         self.queue(name).pushed();
+    }
+
+    /// Wakes a long poll of every queue and every waiting caller (announcements
+    /// from other nodes may have been missed).
+    pub(crate) fn wake_everyone(&self) {
+        let queues: Vec<Arc<QueueSignal>> = self.queues.lock().values().cloned().collect();
+        for queue in queues {
+            queue.pushed();
+        }
+        for notify in self.workflows.lock().values() {
+            notify.notify_waiters();
+        }
+        self.jobs.notify_one();
+        self.sweeper.notify_one();
     }
 
     /// Wakes whoever a commit concerns. Messages that become visible later wake their

@@ -170,6 +170,29 @@ impl Vault {
         })
     }
 
+    /// Reads every value from the store again and replaces those in memory (another
+    /// node changed them); local changes wait meanwhile, so none is lost. A value
+    /// sealed with a key this node does not hold (another node was given a new key
+    /// first) is kept, and fails where it is used until this node gets the key.
+    pub async fn reload(&self) -> CoreResult<()> {
+        let _one_at_a_time = self.write.lock().await;
+        let records = self.store.load_secrets().await?;
+        if let Some(warning) = unknown_keys(records.iter(), &self.keyring()) {
+            tracing::warn!(
+                "another node stored values this node cannot open yet: {}",
+                warning.public_message()
+            );
+        }
+        let mut entries = Entries::default();
+        for record in records {
+            entries
+                .of_mut(record.kind)
+                .insert(record.name.clone(), Entry::new(record));
+        }
+        *self.entries.write() = entries;
+        Ok(())
+    }
+
     /// The largest value accepted, in bytes.
     pub fn max_value_bytes(&self) -> usize {
         self.max_value_bytes

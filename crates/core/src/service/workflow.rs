@@ -582,15 +582,21 @@ impl WorkflowService {
             {
                 break Ok(run_of(&state, wait.request_id.clone()));
             }
+            // Changes made here wake the wait at once; those made by another node
+            // sharing the store are seen at the next look.
+            let next_look = (tokio::time::Instant::now() + EXECUTE_RECHECK).min(deadline);
             tokio::select! {
                 _ = notified => {}
-                _ = tokio::time::sleep_until(deadline) => {}
+                _ = tokio::time::sleep_until(next_look) => {}
             }
         };
         self.rt.signals.release_workflow(&id, notify);
         result
     }
 }
+
+/// How often a synchronous start looks at its workflow when nothing here woke it.
+const EXECUTE_RECHECK: Duration = Duration::from_millis(200);
 
 /// Whether a synchronous start has reached what it waits for: the named task, or (with
 /// none named) a task that waits for the outside world.

@@ -29,6 +29,24 @@ pub use sealing::PayloadSealer;
 pub use secrets::*;
 pub use security::*;
 
+/// A change another node made to what every node keeps in memory or waits on, as the
+/// store that several nodes share announces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Messages became pollable on the named queue: long polls wake.
+    Queue(String),
+    /// Access control changed (applications, keys, users, groups, grants, owners,
+    /// tags): the directory is reloaded.
+    Security,
+    /// Secrets or environment variables changed: the vault is reloaded.
+    Secrets,
+    /// Task or workflow definitions changed: the definition cache is reloaded.
+    Definitions,
+    /// Announcements may have been missed (the connection that hears them was
+    /// lost): everything is reloaded and every waiter woken.
+    Resync,
+}
+
 /// What the server needs of a store besides its data: sealing at rest, a
 /// reachability check, what to call it in the log, and shutdown.
 #[async_trait::async_trait]
@@ -42,6 +60,11 @@ pub trait StoreControl: Send + Sync {
     fn describe(&self) -> String;
     /// Finishes what was sent and stops; later calls fail as unavailable.
     fn close(&self);
+    /// The changes other nodes make, as they are announced; None for a store that
+    /// only this process uses. Called once, at start-up.
+    fn changes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Change>> {
+        None
+    }
 }
 
 /// The store a server runs on: one value holding every concern.

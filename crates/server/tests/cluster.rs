@@ -1,0 +1,554 @@
+//! Several real `podium serve` processes on one PostgreSQL database, as a cluster
+//! behind a load balancer runs them: work moves between nodes, long polls wake
+//! across nodes, a task is leased once across all of them, access-control changes
+//! reach every node within a second, and a node killed with SIGKILL under load
+//! loses nothing. Needs `PODIUM_TEST_DATABASE_URL` (`scripts/test` starts a
+//! throwaway server); skipped without it unless `PODIUM_TEST_POSTGRES_REQUIRED` is
+//! set.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod process;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use process::{
+    Acknowledged, Server, admin_token, client_with, setup, verify, wait_completed, worker,
+};
+use serde_json::{Value, json};
+
+/// The test server's URL, or None when these tests are skipped.
+fn server_url() -> Option<String> {
+    match std::env::var("PODIUM_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("PODIUM_TEST_POSTGRES_REQUIRED").is_none(),
+                "PODIUM_TEST_DATABASE_URL is not set, and the PostgreSQL suites are required"
+            );
+            eprintln!("PODIUM_TEST_DATABASE_URL is not set: the cluster tests are skipped");
+            None
+        }
+    }
+}
+
+/// A URL whose connections use a new, empty schema of their own.
+async fn fresh_schema(url: &str, name: &str) -> String {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test server");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name};"
+        ))
+        .await
+        .expect("create schema");
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-c%20search_path%3D{name}")
+}
+
+/// Nodes sharing one database, the server key and the secrets master key: the
+/// shared configuration a cluster needs.
+struct Cluster {
+    nodes: Vec<Option<Server>>,
+    bases: Vec<String>,
+    /// Holds each node's data directory and the shared key file.
+    _dir: tempfile::TempDir,
+}
+
+const SECRETS_KEY: &str = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7";
+
+impl Cluster {
+    async fn start(url: &str, name: &str, count: usize) -> Cluster {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let schema = format!(
+            "{name}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let database = fresh_schema(url, &schema).await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let key_file: PathBuf = dir.path().join("server.key");
+        let key_file = key_file.to_string_lossy().to_string();
+        let mut nodes = Vec::new();
+        // The first node creates the server key file and the first admin; the others
+        // start once it is up and find both.
+        for n in 0..count {
+            let data = dir.path().join(format!("node{n}"));
+            nodes.push(Some(Server::start_with(
+                &data,
+                &[
+                    ("PODIUM_DATABASE_URL", database.as_str()),
+                    ("PODIUM_SERVER_KEY_FILE", key_file.as_str()),
+                    ("PODIUM_SECRETS_KEY", SECRETS_KEY),
+                    ("PODIUM_DATABASE_POOL_SIZE", "8"),
+                ],
+            )));
+        }
+        let bases = nodes
+            .iter()
+            .map(|n| n.as_ref().expect("node").base.clone())
+            .collect();
+        Cluster {
+            nodes,
+            bases,
+            _dir: dir,
+        }
+    }
+
+    fn base(&self, n: usize) -> &str {
+        &self.bases[n]
+    }
+
+    async fn stop(self) {
+        for node in self.nodes.into_iter().flatten() {
+            node.stop().await;
+        }
+    }
+}
+
+/// Polls `base` for one task of `task_type`, waiting up to `timeout_ms`.
+async fn poll_one(
+    client: &reqwest::Client,
+    base: &str,
+    task_type: &str,
+    timeout_ms: u64,
+) -> Option<Value> {
+    let answer = client
+        .get(format!(
+            "{base}/api/tasks/poll/batch/{task_type}?workerid=cluster&count=1&timeout={timeout_ms}"
+        ))
+        .send()
+        .await
+        .expect("poll");
+    assert!(answer.status().is_success(), "poll: {}", answer.status());
+    let tasks: Vec<Value> = answer.json().await.expect("json");
+    tasks.into_iter().next()
+}
+
+async fn complete(client: &reqwest::Client, base: &str, task: &Value) {
+    let answer = client
+        .post(format!("{base}/api/tasks"))
+        .json(&json!({
+            "workflowInstanceId": task["workflowInstanceId"],
+            "taskId": task["taskId"],
+            "status": "COMPLETED",
+            "outputData": {"by": base}
+        }))
+        .send()
+        .await
+        .expect("update");
+    assert!(answer.status().is_success(), "update: {}", answer.status());
+}
+
+/// Starts a workflow; retries for up to a second while the node has not yet heard
+/// of a definition registered on another node.
+async fn start_workflow(client: &reqwest::Client, base: &str, name: &str, input: Value) -> String {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let answer = client
+            .post(format!("{base}/api/workflow/{name}"))
+            .json(&input)
+            .send()
+            .await
+            .expect("start");
+        let status = answer.status();
+        let text = answer.text().await.unwrap_or_default();
+        if status.is_success() {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "start on {base}: {status} {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn median(mut values: Vec<u128>) -> u128 {
+    values.sort_unstable();
+    values[values.len() / 2]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_workflow_moves_across_three_nodes_and_long_polls_wake_across_them() {
+    let Some(url) = server_url() else { return };
+    let cluster = Cluster::start(&url, "cluster_move", 3).await;
+    let token = admin_token(cluster.base(0)).await;
+    let client = client_with(&token, Some(Duration::from_secs(20)));
+    // Registered on node 0: every node runs the workflow.
+    setup(&client, cluster.base(0)).await;
+
+    // A workflow started on node 1 (which heard of the definition from node 0),
+    // each step polled and completed on different nodes.
+    let id = start_workflow(&client, cluster.base(1), "durable", json!({})).await;
+    for (step, (poll_on, complete_on)) in [(2, 0), (0, 1), (1, 2)].into_iter().enumerate() {
+        let task = poll_one(&client, cluster.base(poll_on), process::TASKS[step], 5000)
+            .await
+            .unwrap_or_else(|| panic!("step {step} reached node {poll_on}"));
+        complete(&client, cluster.base(complete_on), &task).await;
+    }
+    let workflow: Value = client
+        .get(format!("{}/api/workflow/{id}", cluster.base(0)))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(workflow["status"], "COMPLETED", "{workflow}");
+
+    // A long poll parked on one node wakes when a task is scheduled on another.
+    let mut waits = Vec::new();
+    for round in 0..7 {
+        let (poll_on, start_on) = (round % 3, (round + 1) % 3);
+        let poller = {
+            let client = client.clone();
+            let base = cluster.base(poll_on).to_string();
+            tokio::spawn(async move {
+                let polled = poll_one(&client, &base, process::TASKS[0], 5000).await;
+                (polled, Instant::now())
+            })
+        };
+        // Parked before the start.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started_at = Instant::now();
+        start_workflow(
+            &client,
+            cluster.base(start_on),
+            "durable",
+            json!({"round": round}),
+        )
+        .await;
+        let (polled, woke_at) = poller.await.expect("poller");
+        assert!(
+            polled.is_some(),
+            "the long poll on node {poll_on} got the task"
+        );
+        waits.push(woke_at.duration_since(started_at).as_millis());
+    }
+    eprintln!("cross-node long-poll wake-ups (ms, from the start request): {waits:?}");
+    assert!(
+        median(waits.clone()) <= 100,
+        "long polls wake within 100 ms of a task scheduled on another node: {waits:?}"
+    );
+    assert!(waits.iter().all(|w| *w < 1000), "{waits:?}");
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_task_is_leased_to_exactly_one_worker_across_nodes() {
+    let Some(url) = server_url() else { return };
+    let cluster = Cluster::start(&url, "cluster_lease", 3).await;
+    let token = admin_token(cluster.base(0)).await;
+    let client = client_with(&token, Some(Duration::from_secs(20)));
+    setup(&client, cluster.base(0)).await;
+    const COUNT: usize = 90;
+    for n in 0..COUNT {
+        start_workflow(&client, cluster.base(n % 3), "durable", json!({"n": n})).await;
+    }
+    // Nine pollers, three per node, take tasks until none is left.
+    let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let mut pollers = Vec::new();
+    for p in 0..9 {
+        let client = client.clone();
+        let base = cluster.base(p % 3).to_string();
+        let seen = seen.clone();
+        pollers.push(tokio::spawn(async move {
+            let mut empty = 0;
+            while empty < 3 {
+                let answer = client
+                    .get(format!(
+                        "{base}/api/tasks/poll/batch/{}?workerid=p{p}&count=4&timeout=200",
+                        process::TASKS[0]
+                    ))
+                    .send()
+                    .await
+                    .expect("poll");
+                let tasks: Vec<Value> = answer.json().await.expect("json");
+                if tasks.is_empty() {
+                    empty += 1;
+                }
+                for task in tasks {
+                    *seen
+                        .lock()
+                        .unwrap()
+                        .entry(task["taskId"].as_str().unwrap_or_default().to_string())
+                        .or_default() += 1;
+                }
+            }
+        }));
+    }
+    for poller in pollers {
+        poller.await.expect("poller");
+    }
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    assert_eq!(seen.len(), COUNT, "every task was handed out");
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "tasks handed out twice: {twice:?}");
+    cluster.stop().await;
+}
+
+/// Sends `request` until `done` holds for the answer's status, at most 5 s; returns
+/// how long it took.
+async fn until_status(
+    request: impl Fn() -> reqwest::RequestBuilder,
+    done: impl Fn(u16) -> bool,
+    what: &str,
+) -> Duration {
+    let began = Instant::now();
+    loop {
+        let status = request().send().await.expect("request").status().as_u16();
+        if done(status) {
+            return began.elapsed();
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(5),
+            "{what}: still {status} after 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn access_changes_reach_every_node_within_a_second() {
+    let Some(url) = server_url() else { return };
+    let cluster = Cluster::start(&url, "cluster_access", 3).await;
+    let token = admin_token(cluster.base(0)).await;
+    let admin = client_with(&token, Some(Duration::from_secs(20)));
+    setup(&admin, cluster.base(0)).await;
+
+    // An application with a key, made on node 0; its token is minted on node 1.
+    let app: Value = admin
+        .post(format!("{}/api/applications", cluster.base(0)))
+        .json(&json!({"name": "cluster-app"}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let app_id = app["id"].as_str().expect("id").to_string();
+    let key: Value = admin
+        .post(format!(
+            "{}/api/applications/{app_id}/accessKeys",
+            cluster.base(0)
+        ))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("key")
+        .json()
+        .await
+        .expect("json");
+    let key_id = key["id"].as_str().expect("key id").to_string();
+    let secret = key["secret"].as_str().expect("secret").to_string();
+    let mint_started = Instant::now();
+    let app_token = loop {
+        let answer = reqwest::Client::new()
+            .post(format!("{}/api/token", cluster.base(1)))
+            .json(&json!({"keyId": key_id, "keySecret": secret}))
+            .send()
+            .await
+            .expect("token");
+        if answer.status().is_success() {
+            let body: Value = answer.json().await.expect("json");
+            break body["token"].as_str().expect("token").to_string();
+        }
+        assert!(
+            mint_started.elapsed() < Duration::from_secs(1),
+            "the key reached node 1"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let as_app = client_with(&app_token, Some(Duration::from_secs(20)));
+    let read_def = |n: usize| {
+        let url = format!("{}/api/metadata/workflow/durable", cluster.bases[n]);
+        let client = as_app.clone();
+        move || client.get(url.clone())
+    };
+    assert_eq!(read_def(2)().send().await.expect("read").status(), 403);
+
+    let mut measured = Vec::new();
+    // A grant made on node 0 lets node 2 answer.
+    let grant = json!({"subject": {"type": "USER", "id": format!("app:{app_id}")},
+        "target": {"type": "WORKFLOW_DEF", "id": "durable"}, "access": ["READ"]});
+    let answer = admin
+        .post(format!("{}/api/auth/authorization", cluster.base(0)))
+        .json(&grant)
+        .send()
+        .await
+        .expect("grant");
+    assert!(answer.status().is_success(), "grant: {}", answer.status());
+    measured.push((
+        "grant",
+        until_status(read_def(2), |s| s == 200, "grant on node 2").await,
+    ));
+
+    // Removed on node 1: node 0 refuses.
+    let answer = admin
+        .delete(format!("{}/api/auth/authorization", cluster.base(1)))
+        .json(&grant)
+        .send()
+        .await
+        .expect("revoke");
+    assert!(answer.status().is_success(), "revoke: {}", answer.status());
+    measured.push((
+        "revoke",
+        until_status(read_def(0), |s| s == 403, "revoke on node 0").await,
+    ));
+
+    // A role given on node 2 works on node 1.
+    let answer = admin
+        .post(format!(
+            "{}/api/applications/{app_id}/roles/METADATA_MANAGER",
+            cluster.base(2)
+        ))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("role");
+    assert!(answer.status().is_success(), "role: {}", answer.status());
+    measured.push((
+        "role",
+        until_status(read_def(1), |s| s == 200, "role on node 1").await,
+    ));
+
+    // The key paused on node 0: its token stops on node 2.
+    let answer = admin
+        .post(format!(
+            "{}/api/applications/{app_id}/accessKeys/{key_id}/status",
+            cluster.base(0)
+        ))
+        .send()
+        .await
+        .expect("pause");
+    assert!(answer.status().is_success(), "pause: {}", answer.status());
+    measured.push((
+        "paused key",
+        until_status(read_def(2), |s| s == 401, "paused key on node 2").await,
+    ));
+
+    // Resumed, then deleted on node 1: its token stops on node 0.
+    let answer = admin
+        .post(format!(
+            "{}/api/applications/{app_id}/accessKeys/{key_id}/status",
+            cluster.base(1)
+        ))
+        .send()
+        .await
+        .expect("resume");
+    assert!(answer.status().is_success(), "resume: {}", answer.status());
+    until_status(read_def(0), |s| s == 200, "resumed key on node 0").await;
+    let answer = admin
+        .delete(format!(
+            "{}/api/applications/{app_id}/accessKeys/{key_id}",
+            cluster.base(1)
+        ))
+        .send()
+        .await
+        .expect("delete key");
+    assert!(
+        answer.status().is_success(),
+        "delete key: {}",
+        answer.status()
+    );
+    measured.push((
+        "deleted key",
+        until_status(read_def(0), |s| s == 401, "deleted key on node 0").await,
+    ));
+
+    eprintln!("access changes seen by another node after: {measured:?}");
+    for (what, took) in &measured {
+        assert!(*took < Duration::from_secs(1), "{what} took {took:?}");
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_killed_under_load_loses_nothing_and_its_tasks_move_on() {
+    let Some(url) = server_url() else { return };
+    let mut cluster = Cluster::start(&url, "cluster_kill", 3).await;
+    let token = admin_token(cluster.base(0)).await;
+    let client = client_with(&token, Some(Duration::from_secs(20)));
+    setup(&client, cluster.base(0)).await;
+    let acked = Arc::new(Mutex::new(Acknowledged::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_node1 = Arc::new(AtomicBool::new(false));
+    // Two workers per node; those of node 1 move to node 2 when node 1 dies.
+    let mut workers = Vec::new();
+    for id in 0..6 {
+        let on = id % 3;
+        let halt = if on == 1 {
+            stop_node1.clone()
+        } else {
+            stop.clone()
+        };
+        workers.push(tokio::spawn(worker(
+            cluster.base(on).to_string(),
+            token.clone(),
+            acked.clone(),
+            halt,
+            id,
+        )));
+    }
+    let starter = {
+        let bases = cluster.bases.clone();
+        let acked = acked.clone();
+        let client = client.clone();
+        tokio::spawn(async move {
+            for n in 0..150 {
+                // Round robin over the nodes that are up, as a load balancer does.
+                let base = &bases[[0, 2][n % 2]];
+                if let Ok(answer) = client
+                    .post(format!("{base}/api/workflow/durable"))
+                    .json(&json!({"n": n}))
+                    .send()
+                    .await
+                    && answer.status().is_success()
+                {
+                    let id = answer.text().await.unwrap_or_default();
+                    acked.lock().unwrap().started.insert(id);
+                }
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let killed = cluster.nodes[1].take().expect("node 1");
+    {
+        let acked = acked.lock().unwrap();
+        eprintln!(
+            "SIGKILL of node 1 with {} starts and {} completions acknowledged",
+            acked.started.len(),
+            acked.completed.len()
+        );
+    }
+    killed.kill();
+    stop_node1.store(true, Ordering::Relaxed);
+    for id in [1, 4] {
+        workers.push(tokio::spawn(worker(
+            cluster.base(2).to_string(),
+            token.clone(),
+            acked.clone(),
+            stop.clone(),
+            id + 10,
+        )));
+    }
+    starter.await.expect("starter");
+    let started: Vec<String> = acked.lock().unwrap().started.iter().cloned().collect();
+    assert!(started.len() >= 100, "workflows started: {}", started.len());
+    let workflows =
+        wait_completed(&client, cluster.base(0), &started, Duration::from_secs(60)).await;
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        let _ = w.await;
+    }
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
+    verify(&acked, &workflows);
+    cluster.stop().await;
+}
