@@ -57,14 +57,29 @@ async fn fresh_schema(url: &str, name: &str) -> String {
 struct Cluster {
     nodes: Vec<Option<Server>>,
     bases: Vec<String>,
+    /// The database URL every node uses.
+    database: String,
     /// Holds each node's data directory and the shared key file.
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 const SECRETS_KEY: &str = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7";
 
+/// Where each node's secrets master key comes from.
+enum Keys {
+    /// One key for every node, in `PODIUM_SECRETS_KEY`.
+    Shared,
+    /// Each node's key file and configuration file (for rotation by SIGHUP), in its
+    /// data directory, starting with this key.
+    Files(String),
+}
+
 impl Cluster {
     async fn start(url: &str, name: &str, count: usize) -> Cluster {
+        Cluster::start_with(url, name, count, Keys::Shared).await
+    }
+
+    async fn start_with(url: &str, name: &str, count: usize, keys: Keys) -> Cluster {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let schema = format!(
             "{name}_{}_{}",
@@ -80,15 +95,39 @@ impl Cluster {
         // start once it is up and find both.
         for n in 0..count {
             let data = dir.path().join(format!("node{n}"));
-            nodes.push(Some(Server::start_with(
-                &data,
-                &[
-                    ("PODIUM_DATABASE_URL", database.as_str()),
-                    ("PODIUM_SERVER_KEY_FILE", key_file.as_str()),
-                    ("PODIUM_SECRETS_KEY", SECRETS_KEY),
-                    ("PODIUM_DATABASE_POOL_SIZE", "8"),
-                ],
-            )));
+            let mut env = vec![
+                ("PODIUM_DATABASE_URL".to_string(), database.clone()),
+                ("PODIUM_SERVER_KEY_FILE".to_string(), key_file.clone()),
+                ("PODIUM_DATABASE_POOL_SIZE".to_string(), "8".to_string()),
+            ];
+            match &keys {
+                Keys::Shared => env.push(("PODIUM_SECRETS_KEY".into(), SECRETS_KEY.into())),
+                Keys::Files(key) => {
+                    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+                    std::fs::DirBuilder::new()
+                        .mode(0o700)
+                        .create(&data)
+                        .expect("data dir");
+                    for (file, text) in [
+                        ("secrets.key", format!("{key}\n")),
+                        ("podium.toml", String::new()),
+                    ] {
+                        std::fs::write(data.join(file), text).expect("write");
+                        std::fs::set_permissions(
+                            data.join(file),
+                            std::fs::Permissions::from_mode(0o600),
+                        )
+                        .expect("chmod");
+                    }
+                    env.push((
+                        "PODIUM_CONFIG".into(),
+                        data.join("podium.toml").to_string_lossy().to_string(),
+                    ));
+                }
+            }
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            nodes.push(Some(Server::start_with(&data, &env)));
         }
         let bases = nodes
             .iter()
@@ -97,8 +136,14 @@ impl Cluster {
         Cluster {
             nodes,
             bases,
-            _dir: dir,
+            database,
+            dir,
         }
+    }
+
+    /// A node's data directory.
+    fn data(&self, n: usize) -> PathBuf {
+        self.dir.path().join(format!("node{n}"))
     }
 
     fn base(&self, n: usize) -> &str {
@@ -550,5 +595,149 @@ async fn a_node_killed_under_load_loses_nothing_and_its_tasks_move_on() {
     }
     let acked = std::mem::take(&mut *acked.lock().unwrap());
     verify(&acked, &workflows);
+    cluster.stop().await;
+}
+
+/// Writes a file only its owner can read, as key files must be.
+fn write_private(path: &std::path::Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("write");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+}
+
+fn new_key_hex() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// The secrets master key rotated one node at a time, each by SIGHUP, while the
+/// cluster serves: every node can open what the others seal at every step, so a
+/// secret reaches workers through any node throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_secrets_key_rotates_node_by_node_without_downtime() {
+    let Some(url) = server_url() else { return };
+    let (old_key, new_key) = (new_key_hex(), new_key_hex());
+    let cluster =
+        Cluster::start_with(&url, "cluster_rotate", 2, Keys::Files(old_key.clone())).await;
+    let token = admin_token(cluster.base(0)).await;
+    let client = client_with(&token, Some(Duration::from_secs(20)));
+    let put = |n: usize, value: &'static str| {
+        let (client, base) = (client.clone(), cluster.base(n).to_string());
+        async move {
+            let answer = client
+                .put(format!("{base}/api/secrets/rotating"))
+                .header("content-type", "text/plain")
+                .body(value)
+                .send()
+                .await
+                .expect("put");
+            assert!(answer.status().is_success(), "put: {}", answer.status());
+        }
+    };
+    put(0, "value-1").await;
+    let answer = client
+        .post(format!("{}/api/metadata/taskdefs", cluster.base(0)))
+        .json(&json!([{"name": "rot_task", "responseTimeoutSeconds": 30}]))
+        .send()
+        .await
+        .expect("def");
+    assert!(answer.status().is_success());
+    let answer = client
+        .post(format!("{}/api/metadata/workflow?overwrite=true", cluster.base(0)))
+        .json(&json!({"name": "rot", "version": 1, "tasks": [{"name": "rot_task", "taskReferenceName": "t",
+            "inputParameters": {"token": "${workflow.secrets.rotating}"}}]}))
+        .send()
+        .await
+        .expect("workflow");
+    assert!(answer.status().is_success());
+    // A worker on node `poll_on` gets the secret's value for a workflow started on
+    // node `start_on`.
+    let handed = |start_on: usize, poll_on: usize| {
+        let (client, bases) = (client.clone(), cluster.bases.clone());
+        async move {
+            start_workflow(&client, &bases[start_on], "rot", json!({})).await;
+            let task = poll_one(&client, &bases[poll_on], "rot_task", 5000)
+                .await
+                .expect("task");
+            complete(&client, &bases[poll_on], &task).await;
+            task["inputData"]["token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    assert_eq!(handed(0, 1).await, "value-1");
+
+    // 1. Every node learns the new key as one it may open with.
+    for n in 0..2 {
+        write_private(
+            &cluster.data(n).join("podium.toml"),
+            &format!("secrets_previous_keys = \"{new_key}\"\n"),
+        );
+        cluster.nodes[n].as_ref().expect("node").signal("HUP");
+        cluster.nodes[n]
+            .as_ref()
+            .expect("node")
+            .wait_for_log("secrets master keys reloaded")
+            .await;
+    }
+    // 2. One node at a time seals with the new key; between the two, each node opens
+    // what the other sealed.
+    write_private(
+        &cluster.data(0).join("secrets.key"),
+        &format!("{new_key}\n"),
+    );
+    write_private(
+        &cluster.data(0).join("podium.toml"),
+        &format!("secrets_previous_keys = \"{old_key}\"\n"),
+    );
+    cluster.nodes[0].as_ref().expect("node").signal("HUP");
+    cluster.nodes[0]
+        .as_ref()
+        .expect("node")
+        .wait_for_log("previous keys can now be removed from the configuration")
+        .await;
+    assert_eq!(
+        handed(1, 1).await,
+        "value-1",
+        "node 1 opens what node 0 re-sealed"
+    );
+    put(1, "value-2").await;
+    assert_eq!(
+        handed(1, 0).await,
+        "value-2",
+        "node 0 opens what node 1 sealed with the old key"
+    );
+    write_private(
+        &cluster.data(1).join("secrets.key"),
+        &format!("{new_key}\n"),
+    );
+    write_private(
+        &cluster.data(1).join("podium.toml"),
+        &format!("secrets_previous_keys = \"{old_key}\"\n"),
+    );
+    cluster.nodes[1].as_ref().expect("node").signal("HUP");
+    cluster.nodes[1]
+        .as_ref()
+        .expect("node")
+        .wait_for_log("previous keys can now be removed from the configuration")
+        .await;
+    assert_eq!(handed(0, 1).await, "value-2");
+    assert_eq!(handed(1, 0).await, "value-2");
+
+    // 3. Every value is sealed with the new key: the old one can go, node by node.
+    let (client_db, connection) = tokio_postgres::connect(&cluster.database, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let old_sealed: i64 = client_db
+        .query_one("SELECT COUNT(*) FROM secret_value WHERE key_id <> (SELECT key_id FROM secret_value LIMIT 1)", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(old_sealed, 0, "one key seals every value");
     cluster.stop().await;
 }

@@ -15,6 +15,7 @@ use podium_core::store::{
 };
 use tokio_postgres::types::ToSql;
 
+use crate::figures::Kind;
 use crate::rows::{self, Writes, get, load_state, lock_state, persist_changes, persist_state};
 use crate::{PostgresStore, map_err, to_i64};
 
@@ -221,9 +222,8 @@ impl PostgresStore {
     }
 }
 
-#[async_trait]
-impl ExecutionStore for PostgresStore {
-    async fn run(&self, unit: UnitOfWork) -> Result<Committed, CoreError> {
+impl PostgresStore {
+    async fn run_unit(&self, unit: UnitOfWork) -> Result<Committed, CoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
         let state = match &unit.lock {
@@ -278,7 +278,7 @@ impl ExecutionStore for PostgresStore {
         }
     }
 
-    async fn claim(&self, claim: Claim, on_claim: OnClaim) -> StoreResult<Vec<Task>> {
+    async fn claim_tasks(&self, claim: Claim, on_claim: OnClaim) -> StoreResult<Vec<Task>> {
         // Messages passed over because their workflow was busy are tried again after
         // a moment, so a poll does not wait for a wake-up that already happened.
         let mut attempts = 0;
@@ -292,7 +292,7 @@ impl ExecutionStore for PostgresStore {
         }
     }
 
-    async fn claim_jobs(&self, now: i64, limit: usize, lease_ms: i64) -> StoreResult<Vec<Job>> {
+    async fn lease_jobs(&self, now: i64, limit: usize, lease_ms: i64) -> StoreResult<Vec<Job>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
         let statement = tx
@@ -340,6 +340,23 @@ impl ExecutionStore for PostgresStore {
         tx.commit().await.map_err(map_err)?;
         jobs.sort_by_key(|job| job.due_at);
         Ok(jobs)
+    }
+}
+
+#[async_trait]
+impl ExecutionStore for PostgresStore {
+    async fn run(&self, unit: UnitOfWork) -> Result<Committed, CoreError> {
+        self.timed(Kind::UnitOfWork, self.run_unit(unit)).await
+    }
+
+    async fn claim(&self, claim: Claim, on_claim: OnClaim) -> StoreResult<Vec<Task>> {
+        self.timed(Kind::Claim, self.claim_tasks(claim, on_claim))
+            .await
+    }
+
+    async fn claim_jobs(&self, now: i64, limit: usize, lease_ms: i64) -> StoreResult<Vec<Job>> {
+        self.timed(Kind::ClaimJobs, self.lease_jobs(now, limit, lease_ms))
+            .await
     }
 
     async fn next_job_due(&self) -> StoreResult<Option<i64>> {

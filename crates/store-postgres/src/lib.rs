@@ -13,6 +13,7 @@
 
 mod connect;
 mod execution;
+mod figures;
 mod listen;
 mod metadata;
 mod migrate;
@@ -46,6 +47,10 @@ pub struct PostgresStore {
     changes: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<podium_core::store::Change>>>,
     /// Tells the listener to stop.
     closed: tokio::sync::watch::Sender<bool>,
+    /// Call timings, for `/metrics`.
+    timings: figures::Timings,
+    /// Most connections the pool opens.
+    pool_size: usize,
 }
 
 /// Definitions by revision id; revisions never change, so caching them is always
@@ -148,6 +153,8 @@ impl PostgresStore {
             node,
             changes: Mutex::new(Some(changes)),
             closed,
+            timings: figures::Timings::default(),
+            pool_size: options.pool_size.max(1),
         }))
     }
 
@@ -165,7 +172,23 @@ impl PostgresStore {
 
     /// A pooled connection; waits at most the configured pool wait.
     pub(crate) async fn client(&self) -> StoreResult<Object> {
-        self.pool.get().await.map_err(connect::pool_error)
+        let began = std::time::Instant::now();
+        let got = self.pool.get().await.map_err(connect::pool_error);
+        self.timings
+            .record(figures::Kind::PoolWait, began, got.is_err());
+        got
+    }
+
+    /// Times a call of a kind.
+    pub(crate) async fn timed<T, E>(
+        &self,
+        kind: figures::Kind,
+        call: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let began = std::time::Instant::now();
+        let result = call.await;
+        self.timings.record(kind, began, result.is_err());
+        result
     }
 
     /// The statement and parameter that announce a change to the other nodes when the
@@ -191,12 +214,6 @@ impl PostgresStore {
             .map_err(map_err)?;
         Ok(())
     }
-
-    /// Pool figures: (connections open, idle, callers waiting).
-    pub fn pool_status(&self) -> (usize, usize, usize) {
-        let status = self.pool.status();
-        (status.size, status.available, status.waiting)
-    }
 }
 
 #[async_trait::async_trait]
@@ -218,6 +235,19 @@ impl podium_core::store::StoreControl for PostgresStore {
     fn close(&self) {
         let _ = self.closed.send(true);
         self.pool.close();
+    }
+
+    fn figures(&self) -> podium_core::store::StoreFigures {
+        let status = self.pool.status();
+        podium_core::store::StoreFigures {
+            pool: Some(podium_core::store::PoolFigures {
+                open: status.size,
+                idle: status.available,
+                waiting: status.waiting,
+                max: self.pool_size,
+            }),
+            calls: self.timings.figures(),
+        }
     }
 
     fn changes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<podium_core::store::Change>> {

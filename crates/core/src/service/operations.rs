@@ -17,6 +17,8 @@ pub struct Gauges {
     pub queues: HashMap<String, i64>,
     /// Workflows per status.
     pub workflows: HashMap<WorkflowStatus, i64>,
+    /// The store's connection pool and call timings.
+    pub store: crate::store::StoreFigures,
 }
 
 /// Health and gauges.
@@ -56,6 +58,7 @@ impl OperationsService {
         Ok(Gauges {
             queues: self.rt.stores.execution.queue_sizes(&[]).await?,
             workflows: self.rt.stores.execution.workflow_counts().await?,
+            store: self.rt.stores.control.figures(),
         })
     }
 }

@@ -47,6 +47,38 @@ pub enum Change {
     Resync,
 }
 
+/// Figures a store keeps about its own work, for `/metrics`.
+#[derive(Debug, Default, Clone)]
+pub struct StoreFigures {
+    /// The connection pool, when the store has one.
+    pub pool: Option<PoolFigures>,
+    /// Calls by kind since the start.
+    pub calls: Vec<CallFigures>,
+}
+
+/// A connection pool's state now.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PoolFigures {
+    /// Connections open.
+    pub open: usize,
+    /// Of those, free.
+    pub idle: usize,
+    /// Calls waiting for a connection.
+    pub waiting: usize,
+    /// Most connections it opens.
+    pub max: usize,
+}
+
+/// One kind of store call since the start: how many, how long in all, how many
+/// failed.
+#[derive(Debug, Default, Clone)]
+pub struct CallFigures {
+    pub kind: &'static str,
+    pub count: u64,
+    pub seconds: f64,
+    pub errors: u64,
+}
+
 /// What the server needs of a store besides its data: sealing at rest, a
 /// reachability check, what to call it in the log, and shutdown.
 #[async_trait::async_trait]
@@ -60,6 +92,10 @@ pub trait StoreControl: Send + Sync {
     fn describe(&self) -> String;
     /// Finishes what was sent and stops; later calls fail as unavailable.
     fn close(&self);
+    /// Figures about the store's own work.
+    fn figures(&self) -> StoreFigures {
+        StoreFigures::default()
+    }
     /// The changes other nodes make, as they are announced; None for a store that
     /// only this process uses. Called once, at start-up.
     fn changes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Change>> {

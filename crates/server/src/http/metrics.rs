@@ -44,6 +44,19 @@ struct StatusLabels {
     status: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    kind: &'static str,
+}
+
+/// A gauge holding a float (seconds).
+type SecondsGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+
 fn latency_histogram() -> Histogram {
     Histogram::new([
         0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -57,6 +70,10 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     queue_depth: Family<QueueLabels, Gauge>,
     workflows: Family<StatusLabels, Gauge>,
+    pool: Family<PoolLabels, Gauge>,
+    store_calls: Family<CallLabels, Gauge>,
+    store_call_errors: Family<CallLabels, Gauge>,
+    store_call_seconds: Family<CallLabels, SecondsGauge>,
 }
 
 impl Metrics {
@@ -85,12 +102,40 @@ impl Metrics {
             queue_depth.clone(),
         );
         registry.register("workflows", "Workflows by status", workflows.clone());
+        let pool = Family::<PoolLabels, Gauge>::default();
+        registry.register(
+            "db_pool_connections",
+            "Database connections by state (open, idle, waiting callers, max); PostgreSQL only",
+            pool.clone(),
+        );
+        let store_calls = Family::<CallLabels, Gauge>::default();
+        registry.register(
+            "store_calls",
+            "Store calls by kind since the start (unit_of_work, claim, claim_jobs, pool_wait)",
+            store_calls.clone(),
+        );
+        let store_call_errors = Family::<CallLabels, Gauge>::default();
+        registry.register(
+            "store_call_errors",
+            "Failed store calls by kind since the start",
+            store_call_errors.clone(),
+        );
+        let store_call_seconds = Family::<CallLabels, SecondsGauge>::default();
+        registry.register(
+            "store_call_seconds",
+            "Time spent in store calls by kind since the start, in seconds (divide by store_calls for the mean)",
+            store_call_seconds.clone(),
+        );
         Metrics {
             registry: parking_lot::Mutex::new(registry),
             requests,
             latency,
             queue_depth,
             workflows,
+            pool,
+            store_calls,
+            store_call_errors,
+            store_call_seconds,
         }
     }
 
@@ -126,7 +171,33 @@ impl Metrics {
         let Gauges {
             queues,
             workflows: counts,
+            store,
         } = gauges;
+        if let Some(pool) = store.pool {
+            for (state, value) in [
+                ("open", pool.open),
+                ("idle", pool.idle),
+                ("waiting", pool.waiting),
+                ("max", pool.max),
+            ] {
+                self.pool
+                    .get_or_create(&PoolLabels { state })
+                    .set(i64::try_from(value).unwrap_or(i64::MAX));
+            }
+        }
+        for call in store.calls {
+            let labels = CallLabels { kind: call.kind };
+            let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            self.store_calls
+                .get_or_create(&labels)
+                .set(count(call.count));
+            self.store_call_errors
+                .get_or_create(&labels)
+                .set(count(call.errors));
+            self.store_call_seconds
+                .get_or_create(&labels)
+                .set(call.seconds);
+        }
         self.queue_depth.clear();
         for (queue, size) in queues {
             self.queue_depth

@@ -70,6 +70,23 @@ async fn the_metrics_listener_serves_a_scraper_without_credentials() {
         text.contains("podium_workflows{status=\"RUNNING\"} 1"),
         "{text}"
     );
+    if crate::database::server_url().is_some() {
+        // On PostgreSQL: the pool and the time spent in store calls.
+        assert!(
+            text.contains("podium_db_pool_connections{state=\"max\"} 16"),
+            "{text}"
+        );
+        let units = text
+            .lines()
+            .find_map(|l| l.strip_prefix("podium_store_calls{kind=\"unit_of_work\"} "))
+            .and_then(|n| n.parse::<i64>().ok())
+            .unwrap_or(0);
+        assert!(units >= 1, "{text}");
+        assert!(
+            text.contains("podium_store_call_seconds{kind=\"pool_wait\"}"),
+            "{text}"
+        );
+    }
     // The metrics listener serves nothing else, and the API still wants a token.
     for path in ["/api/metadata/taskdefs", "/api/token", "/health"] {
         let other = plain
