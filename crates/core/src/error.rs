@@ -52,7 +52,9 @@ pub enum CoreError {
     /// Too many attempts; the message says when to try again (429).
     #[error("{0}")]
     TooManyRequests(String),
-    /// The server cannot serve this now, e.g. while shutting down (503).
+    /// The server cannot serve this now, e.g. while shutting down or while its
+    /// database is away (503). The message is shown to the client: it never holds a
+    /// database's own words.
     #[error("{0}")]
     Unavailable(String),
     /// Something failed inside Podium (500). The text is logged, never sent.

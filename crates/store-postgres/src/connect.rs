@@ -205,7 +205,9 @@ pub(crate) fn pool(options: &PgOptions, settings: &Settings) -> StoreResult<Pool
 pub(crate) fn pool_error(err: PoolError) -> StoreError {
     match err {
         PoolError::Backend(err) => crate::map_err(err),
-        PoolError::Closed => StoreError::Unavailable("the store is closed".to_string()),
+        PoolError::Closed => {
+            StoreError::Unavailable("The server is shutting down; try again shortly.".to_string())
+        }
         other => {
             tracing::warn!(error = %other, "no database connection became free in time");
             StoreError::Unavailable(UNAVAILABLE.to_string())

@@ -258,8 +258,8 @@ impl PostgresStore {
         // Announced at commit (PostgreSQL delivers notifications then), once per queue.
         let queues: BTreeSet<&String> = committed.queues.iter().map(|(q, _)| q).collect();
         for queue in queues {
-            let (sql, payload) = self.announcement(&Change::Queue(queue.clone()));
-            writes.push(sql, vec![Box::new(payload)]);
+            let (sql, [channel, payload]) = self.announcement(&Change::Queue(queue.clone()));
+            writes.push(sql, vec![Box::new(channel), Box::new(payload)]);
         }
         let keyed = txn
             .changes

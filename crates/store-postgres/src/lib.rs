@@ -43,6 +43,8 @@ pub struct PostgresStore {
     target: String,
     /// This node's name in its announcements.
     node: String,
+    /// The channel this cluster's announcements go on.
+    channel: String,
     /// What other nodes announce, until the server takes it.
     changes: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<podium_core::store::Change>>>,
     /// Tells the listener to stop.
@@ -143,14 +145,22 @@ impl PostgresStore {
         let node = uuid::Uuid::new_v4().simple().to_string();
         let mut client = pool.get().await.map_err(connect::pool_error)?;
         migrate::run(&mut client).await?;
+        let schema: String = client
+            .query_one("SELECT current_schema()::text", &[])
+            .await
+            .map_err(map_err)?
+            .try_get(0)
+            .map_err(map_err)?;
         drop(client);
-        let changes = listen::start(&settings, node.clone(), on_close).await?;
+        let channel = listen::channel(&schema);
+        let changes = listen::start(&settings, channel.clone(), node.clone(), on_close).await?;
         Ok(Arc::new(PostgresStore {
             pool,
             revisions: Revisions::default(),
             codec: RowCodec::default(),
             target: settings.target,
             node,
+            channel,
             changes: Mutex::new(Some(changes)),
             closed,
             timings: figures::Timings::default(),
@@ -196,8 +206,26 @@ impl PostgresStore {
     pub(crate) fn announcement(
         &self,
         change: &podium_core::store::Change,
-    ) -> (&'static str, String) {
-        (listen::NOTIFY, listen::payload(&self.node, change))
+    ) -> (&'static str, [String; 2]) {
+        (
+            listen::NOTIFY,
+            [self.channel.clone(), listen::payload(&self.node, change)],
+        )
+    }
+
+    /// Moves the access-control version on, in the transaction of a change to it.
+    pub(crate) async fn bump_security_version(
+        &self,
+        client: &impl deadpool_postgres::GenericClient,
+    ) -> StoreResult<()> {
+        let statement = client
+            .prepare_cached(
+                "UPDATE podium_version SET version = version + 1 WHERE name = 'security'",
+            )
+            .await
+            .map_err(map_err)?;
+        client.execute(&statement, &[]).await.map_err(map_err)?;
+        Ok(())
     }
 
     /// Announces a change in the transaction (or, outside one, at once).
@@ -206,10 +234,10 @@ impl PostgresStore {
         client: &impl deadpool_postgres::GenericClient,
         change: podium_core::store::Change,
     ) -> StoreResult<()> {
-        let (sql, payload) = self.announcement(&change);
+        let (sql, [channel, payload]) = self.announcement(&change);
         let statement = client.prepare_cached(sql).await.map_err(map_err)?;
         client
-            .execute(&statement, &[&payload])
+            .execute(&statement, &[&channel, &payload])
             .await
             .map_err(map_err)?;
         Ok(())

@@ -15,11 +15,19 @@ use tokio_postgres::AsyncMessage;
 use crate::connect::Settings;
 use crate::map_err;
 
-/// The channel every node listens on.
-pub(crate) const CHANNEL: &str = "podium_change";
+/// The channel the nodes of one cluster listen on: one per schema, so clusters (or
+/// test servers) in other schemas of the same database are not heard.
+pub(crate) fn channel(schema: &str) -> String {
+    let mut name = format!("podium_change:{schema}");
+    // An identifier holds at most 63 bytes.
+    while name.len() > 63 {
+        name.pop();
+    }
+    name
+}
 
-/// The statement that announces a change (its payload from [`payload`]).
-pub(crate) const NOTIFY: &str = "SELECT pg_notify('podium_change', $1)";
+/// The statement that announces a change on a channel (its payload from [`payload`]).
+pub(crate) const NOTIFY: &str = "SELECT pg_notify($1, $2)";
 
 /// A notification's text: `<node>|<kind>|<argument>`.
 pub(crate) fn payload(node: &str, change: &Change) -> String {
@@ -57,6 +65,7 @@ const MOST_PAUSE: Duration = Duration::from_secs(2);
 /// announced after the store opened is missed) with the receiver of changes.
 pub(crate) async fn start(
     settings: &Settings,
+    channel: String,
     node: String,
     closed: watch::Receiver<bool>,
 ) -> StoreResult<UnboundedReceiver<Change>> {
@@ -69,8 +78,16 @@ pub(crate) async fn start(
         let mut pause = Duration::from_millis(100);
         let mut closed = closed;
         loop {
-            let outcome =
-                listen_once(&config, &tls, &node, &changes, &mut listening, &mut closed).await;
+            let outcome = listen_once(
+                &config,
+                &tls,
+                &channel,
+                &node,
+                &changes,
+                &mut listening,
+                &mut closed,
+            )
+            .await;
             if *closed.borrow() || changes.is_closed() {
                 return;
             }
@@ -104,6 +121,7 @@ pub(crate) async fn start(
 async fn listen_once(
     config: &tokio_postgres::Config,
     tls: &tokio_postgres_rustls::MakeRustlsConnect,
+    channel: &str,
     node: &str,
     changes: &UnboundedSender<Change>,
     first: &mut Option<oneshot::Sender<StoreResult<()>>>,
@@ -129,7 +147,7 @@ async fn listen_once(
         }
     });
     client
-        .batch_execute(&format!("LISTEN {CHANNEL}"))
+        .batch_execute(&format!("LISTEN \"{}\"", channel.replace('"', "\"\"")))
         .await
         .map_err(map_err)?;
     match first.take() {

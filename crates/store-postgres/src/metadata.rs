@@ -94,6 +94,9 @@ impl MetadataStore for PostgresStore {
             .await
             .map_err(map_err)?;
         tx.execute(&statement, &[&name]).await.map_err(map_err)?;
+        // Its tags went with it.
+        self.bump_security_version(&tx).await?;
+        self.announce(&tx, Change::Security).await?;
         self.announce(&tx, Change::Definitions).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(deleted > 0)
@@ -233,6 +236,9 @@ impl MetadataStore for PostgresStore {
             .await
             .map_err(map_err)?;
         tx.execute(&statement, &[&name]).await.map_err(map_err)?;
+        // Its tags went with it.
+        self.bump_security_version(&tx).await?;
+        self.announce(&tx, Change::Security).await?;
         self.announce(&tx, Change::Definitions).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(deleted > 0)
@@ -332,6 +338,7 @@ impl TagStore for PostgresStore {
             .await
             .map_err(map_err)?;
         insert_tags(&tx, resource_type, name, tags).await?;
+        self.bump_security_version(&tx).await?;
         self.announce(&tx, Change::Security).await?;
         tx.commit().await.map_err(map_err)
     }
@@ -343,6 +350,7 @@ impl TagStore for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
         insert_tags(&tx, resource_type, name, tags).await?;
+        self.bump_security_version(&tx).await?;
         self.announce(&tx, Change::Security).await?;
         tx.commit().await.map_err(map_err)
     }
@@ -364,6 +372,7 @@ impl TagStore for PostgresStore {
                 .await
                 .map_err(map_err)?;
         }
+        self.bump_security_version(&tx).await?;
         self.announce(&tx, Change::Security).await?;
         tx.commit().await.map_err(map_err)
     }

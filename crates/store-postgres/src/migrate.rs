@@ -5,7 +5,13 @@ use podium_core::store::{StoreError, StoreResult};
 
 use crate::map_err;
 
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("migrations/0001_init.sql")),
+    (
+        "0002_versions",
+        include_str!("migrations/0002_versions.sql"),
+    ),
+];
 
 /// The advisory lock every node takes to migrate ("podium" in ASCII).
 const MIGRATION_LOCK: i64 = 0x706f_6469_756d;

@@ -226,6 +226,7 @@ impl SecurityStore for PostgresStore {
         for row in &rows {
             write_row(&tx, row).await?;
         }
+        self.bump_security_version(&tx).await?;
         self.announce(&tx, Change::Security).await?;
         tx.commit().await.map_err(map_err)
     }
@@ -253,5 +254,15 @@ impl SecurityStore for PostgresStore {
                 .map_err(map_err)?;
         }
         tx.commit().await.map_err(map_err)
+    }
+
+    async fn security_version(&self) -> StoreResult<i64> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("SELECT version FROM podium_version WHERE name = 'security'")
+            .await
+            .map_err(map_err)?;
+        let row = client.query_one(&statement, &[]).await.map_err(map_err)?;
+        row.try_get(0).map_err(map_err)
     }
 }

@@ -321,11 +321,9 @@ impl SqliteStore {
     {
         let readers = self.readers.clone();
         let revisions = self.revisions.clone();
-        let _permit = readers
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+        let _permit = readers.permits.acquire().await.map_err(|_| {
+            StoreError::Unavailable("The server is shutting down; try again shortly.".into())
+        })?;
         let pool = readers.clone();
         tokio::task::spawn_blocking(move || {
             let conn = pool.take()?;

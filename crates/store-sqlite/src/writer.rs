@@ -160,10 +160,12 @@ impl Writer {
             Box::new(move |ctx| change(ctx).map(|v| Box::new(v) as Box<dyn Any + Send>));
         self.sender
             .send(Request::Change { change, reply })
-            .map_err(|_| CoreError::Unavailable("the store is closed".into()))?;
-        let (value, committed) = answer
-            .await
-            .map_err(|_| CoreError::Unavailable("the store writer stopped".into()))??;
+            .map_err(|_| {
+                CoreError::Unavailable("The server is shutting down; try again shortly.".into())
+            })?;
+        let (value, committed) = answer.await.map_err(|_| {
+            CoreError::Unavailable("The server is shutting down; try again shortly.".into())
+        })??;
         let value = value
             .downcast::<T>()
             .map_err(|_| CoreError::Internal("writer returned a value of the wrong type".into()))?;

@@ -4,6 +4,10 @@ The server listens on a free 127.0.0.1 port with a fresh data directory and writ
 log to a file, so a failing test can show the server's side of the story. `stop()`
 sends SIGTERM and, when the process has not exited within the grace period, SIGKILL.
 Servers still running when the interpreter exits are killed by an atexit hook.
+
+The store is the embedded SQLite in the data directory, or, when PODIUM_SDK_DATABASE_URL
+names a PostgreSQL server (scripts/test starts a throwaway one), a new empty database on
+it for each server (made and dropped with psql), passed as PODIUM_DATABASE_URL.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +58,44 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_databases = 0
+
+
+def _psql(url: str, sql: str) -> None:
+    # -X: no ~/.psqlrc; the statement fails the call when it fails.
+    try:
+        result = subprocess.run(
+            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except FileNotFoundError:
+        raise RuntimeError("psql is not installed (PODIUM_SDK_DATABASE_URL needs it)") from None
+    if result.returncode != 0:
+        raise RuntimeError(f"psql failed ({sql}): {result.stderr.strip()}")
+
+
+def _create_database(server_url: str) -> tuple[str, str]:
+    """A new, empty database on the PostgreSQL server `server_url` names (whose own
+    database is only used to connect): its name and its URL."""
+    global _databases
+    _databases += 1
+    name = f"podium_sdk_py_{os.getpid()}_{_databases}"
+    _psql(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    _psql(server_url, f"CREATE DATABASE {name}")
+    parts = urllib.parse.urlsplit(server_url)
+    return name, urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    try:
+        _psql(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:
+        print(f"could not drop the test database {name}: {e}")
+
+
 def _die_with_parent() -> None:
     # Linux only: the server gets SIGTERM if the test process dies without cleanup
     # (e.g. SIGKILL), so no orphan keeps a port or a data directory busy.
@@ -80,6 +123,10 @@ class PodiumServer:
     root: Path
     data_dir: Path
     log_path: Path
+    # The PostgreSQL database made for this server, if any, and the URL of the
+    # PostgreSQL server it is on (PODIUM_SDK_DATABASE_URL).
+    database: str = ""
+    database_server_url: str = field(default="", repr=False)
     # The first admin application's access key, configured for this run.
     key_id: str = ""
     key_secret: str = field(default="", repr=False)
@@ -115,6 +162,8 @@ class PodiumServer:
             _running.discard(self.proc)
             if not os.environ.get("PODIUM_SDK_KEEP_DATA"):
                 shutil.rmtree(self.root, ignore_errors=True)
+                if self.database:
+                    _drop_database(self.database_server_url, self.database)
         return self.proc.returncode
 
 
@@ -153,6 +202,12 @@ def start_podium(
     # HTTP tasks may not reach loopback by default; the suite's echo server runs on
     # 127.0.0.1, so this run allows that address (Podium's own port stays refused).
     env["PODIUM_HTTP_TASK_ALLOW"] = "127.0.0.1"
+    # PostgreSQL when the run asks for it: a database of its own for this server (the
+    # data directory still holds the server's key files).
+    database = ""
+    pg_server_url = os.environ.get("PODIUM_SDK_DATABASE_URL", "")
+    if pg_server_url:
+        database, env["PODIUM_DATABASE_URL"] = _create_database(pg_server_url)
     env.update(extra_env or {})
 
     last_error = "not started"
@@ -176,6 +231,8 @@ def start_podium(
             root=root,
             data_dir=data_dir,
             log_path=log_path,
+            database=database,
+            database_server_url=pg_server_url,
             key_id=key_id,
             key_secret=key_secret,
         )
@@ -203,4 +260,6 @@ def start_podium(
         if not died_early:
             break
     shutil.rmtree(root, ignore_errors=True)
+    if database:
+        _drop_database(pg_server_url, database)
     raise RuntimeError(last_error)

@@ -2,7 +2,9 @@
 # Runs the Python SDK acceptance suite: creates (or reuses) a virtualenv at <repo>/.venv-sdk,
 # installs requirements.txt into it only when that file changed, then runs pytest on the
 # tests here. The suite starts its own Podium server ($PODIUM_BIN, default
-# <repo>/target/debug/podium) on a free 127.0.0.1 port and always stops it.
+# <repo>/target/debug/podium) on a free 127.0.0.1 port and always stops it. Its store is
+# the embedded SQLite, or, when PODIUM_SDK_DATABASE_URL names a PostgreSQL server, a new
+# empty database there for each server (podium_server.py; needs psql).
 # Fails when a test fails or when no test ran.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,6 +41,16 @@ else
     echo "Python SDK requirements unchanged; skipping install"
 fi
 
+if [ -n "${PODIUM_SDK_DATABASE_URL:-}" ]; then
+    command -v psql >/dev/null 2>&1 \
+        || { echo "PODIUM_SDK_DATABASE_URL is set but psql is not installed" >&2; exit 1; }
+    store="PostgreSQL"
+    echo "Store: PostgreSQL, a new database per server on $PODIUM_SDK_DATABASE_URL"
+else
+    store="SQLite"
+    echo "Store: SQLite (embedded, in each server's data directory)"
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cd "$here"
@@ -47,17 +59,17 @@ status=0
 PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" -m pytest -p no:cacheprovider -v -rfE "$@" \
     2>&1 | tee "$log" || status=$?
 if [ "$status" -eq 5 ]; then
-    echo "Python SDK suite collected no tests" >&2
+    echo "Python SDK suite ($store) collected no tests" >&2
     exit 1
 fi
 if [ "$status" -ne 0 ]; then
-    echo "Python SDK suite failed (pytest exit $status)" >&2
+    echo "Python SDK suite ($store) failed (pytest exit $status)" >&2
     exit "$status"
 fi
 # pytest's summary line reads like "== 42 passed, 1 skipped in 12.34s ==".
 passed=$(grep -Eo '[0-9]+ passed' "$log" | tail -n1 | awk '{print $1}')
 if [ -z "$passed" ] || [ "$passed" -eq 0 ]; then
-    echo "Python SDK suite ran no tests" >&2
+    echo "Python SDK suite ($store) ran no tests" >&2
     exit 1
 fi
-echo "Python SDK suite: $passed tests passed"
+echo "Python SDK suite ($store): $passed tests passed"

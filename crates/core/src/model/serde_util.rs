@@ -3,7 +3,6 @@
 
 use std::cell::Cell;
 
-use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 
 /// Decodes `null` (or an absent field, with `#[serde(default)]`) as the type's default.
@@ -32,15 +31,21 @@ thread_local! {
 }
 
 /// One level of task-list nesting, released when dropped (also on error or panic).
-struct NestingLevel;
+struct NestingLevel {
+    /// The level this list is at (1 for the lists of a top-level task).
+    depth: usize,
+}
 
 impl NestingLevel {
+    /// Enters a list one level deeper. A list one level past the bound is still
+    /// entered, since a task at the deepest level is written with its (empty) nested
+    /// lists, but no deeper: decoding never recurses further than that.
     fn enter() -> Option<NestingLevel> {
         TASK_NESTING.with(|depth| {
             let current = depth.get();
-            (current < MAX_TASK_NESTING).then(|| {
+            (current <= MAX_TASK_NESTING).then(|| {
                 depth.set(current + 1);
-                NestingLevel
+                NestingLevel { depth: current + 1 }
             })
         })
     }
@@ -52,20 +57,45 @@ impl Drop for NestingLevel {
     }
 }
 
+/// Task lists nested in a task: whether one holds any task.
+pub trait TaskLists {
+    fn holds_tasks(&self) -> bool;
+}
+
+impl<T> TaskLists for Vec<T> {
+    fn holds_tasks(&self) -> bool {
+        !self.is_empty()
+    }
+}
+
+impl<K, V: TaskLists> TaskLists for indexmap::IndexMap<K, V> {
+    fn holds_tasks(&self) -> bool {
+        self.values().any(TaskLists::holds_tasks)
+    }
+}
+
+fn too_deep<E: serde::de::Error>() -> E {
+    E::custom(format!(
+        "tasks are nested more than {MAX_TASK_NESTING} levels deep inside forks, switches and loops"
+    ))
+}
+
 /// Decodes task lists nested in a task (switch cases, fork branches, loop bodies) as
-/// [`null_default`] does, refusing more than [`MAX_TASK_NESTING`] levels before the
-/// decoder recurses into them.
+/// [`null_default`] does, refusing tasks nested more than [`MAX_TASK_NESTING`] levels
+/// deep; decoding stops one level past the bound, before it could recurse further.
+/// A definition decodes from what it encodes to: a task at the deepest level carries
+/// its nested lists, empty.
 pub fn nested_tasks<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
+    T: Default + Deserialize<'de> + TaskLists,
 {
-    let _level = NestingLevel::enter().ok_or_else(|| {
-        D::Error::custom(format!(
-            "tasks are nested more than {MAX_TASK_NESTING} levels deep inside forks, switches and loops"
-        ))
-    })?;
-    null_default(deserializer)
+    let level = NestingLevel::enter().ok_or_else(too_deep::<D::Error>)?;
+    let lists: T = null_default(deserializer)?;
+    if level.depth > MAX_TASK_NESTING && lists.holds_tasks() {
+        return Err(too_deep());
+    }
+    Ok(lists)
 }
 
 /// `skip_serializing_if` helper for `bool` fields that Conductor omits when false.
@@ -113,5 +143,31 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("nested more than 24 levels"));
         assert_eq!(TASK_NESTING.with(Cell::get), 0);
+    }
+
+    #[test]
+    fn a_definition_at_the_bound_decodes_from_what_it_encodes_to() {
+        // Encoding writes every task's nested lists, empty ones too: the deepest task's
+        // come one level past the bound, and must still decode (a store reads the
+        // definition back at every start).
+        for def in [
+            serde_json::from_str::<WorkflowDef>(&nested_loops(MAX_TASK_NESTING)).unwrap(),
+            serde_json::from_str::<WorkflowDef>(&nested_forks(MAX_TASK_NESTING)).unwrap(),
+        ] {
+            let stored = serde_json::to_string(&def).unwrap();
+            let read: WorkflowDef = serde_json::from_str(&stored).unwrap();
+            assert_eq!(read, def);
+        }
+        assert!(serde_json::from_str::<WorkflowDef>(&nested_forks(MAX_TASK_NESTING + 1)).is_err());
+        assert_eq!(TASK_NESTING.with(Cell::get), 0);
+    }
+
+    /// A definition with `levels` forks, each holding the next in its one branch.
+    fn nested_forks(levels: usize) -> String {
+        let mut task = json!({"name": "leaf", "taskReferenceName": "leaf"});
+        for level in 0..levels {
+            task = json!({"name": "f", "taskReferenceName": format!("f{level}"), "type": "FORK_JOIN", "forkTasks": [[task]]});
+        }
+        json!({"name": "w", "tasks": [task]}).to_string()
     }
 }

@@ -26,7 +26,9 @@ pub struct AccessControl {
     directory: Arc<RwLock<Directory>>,
     store: Arc<dyn SecurityStore>,
     tags: Arc<dyn TagStore>,
-    write: tokio::sync::Mutex<()>,
+    /// Held while the directory and the store are brought in line; holds the store's
+    /// [`SecurityStore::security_version`] the directory was last read at.
+    write: tokio::sync::Mutex<i64>,
 }
 
 /// The directory as the store holds it, with the tags of tagged resources.
@@ -51,21 +53,40 @@ async fn read_directory(
 impl AccessControl {
     /// Loads the directory from the store.
     pub async fn load(stores: &Stores) -> Result<AccessControl, CoreError> {
+        let version = stores.security.security_version().await?;
         let directory = read_directory(stores.security.as_ref(), stores.tags.as_ref()).await?;
         Ok(AccessControl {
             directory: Arc::new(RwLock::new(directory)),
             store: stores.security.clone(),
             tags: stores.tags.clone(),
-            write: tokio::sync::Mutex::new(()),
+            write: tokio::sync::Mutex::new(version),
         })
     }
 
     /// Reads the directory from the store again and replaces the one in memory (another
     /// node changed it); local changes wait meanwhile, so none is lost.
     pub async fn reload(&self) -> Result<(), CoreError> {
-        let _one_at_a_time = self.write.lock().await;
+        let mut version = self.write.lock().await;
+        self.read_again(&mut version).await
+    }
+
+    /// Brings the directory up to date with the store when another node changed it
+    /// since it was read (one cheap query otherwise): called before a change is
+    /// computed from the directory, so it is computed from what the store holds.
+    pub async fn fresh(&self) -> Result<(), CoreError> {
+        let mut version = self.write.lock().await;
+        if self.store.security_version().await? != *version {
+            self.read_again(&mut version).await?;
+        }
+        Ok(())
+    }
+
+    async fn read_again(&self, version: &mut i64) -> Result<(), CoreError> {
+        // The version first: a change made while reading makes the next look read again.
+        let at = self.store.security_version().await?;
         let fresh = read_directory(self.store.as_ref(), self.tags.as_ref()).await?;
         self.directory.write().replace_with(fresh);
+        *version = at;
         Ok(())
     }
 

@@ -112,6 +112,8 @@ impl IdentityService {
         principal: &Principal,
         name: &str,
     ) -> CoreResult<ApplicationView> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         let name = application_name(name)?;
         self.authorize_app(principal, Access::Create, name)?;
         let now = self.rt.now();
@@ -179,6 +181,8 @@ impl IdentityService {
         id: &str,
         name: &str,
     ) -> CoreResult<ApplicationView> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         let name = application_name(name)?;
         self.authorize_app(principal, Access::Update, id)?;
         let mut app = self.application(id)?;
@@ -195,6 +199,8 @@ impl IdentityService {
     /// Deletes an application, its keys (their tokens stop at once), its grants and
     /// the grants on it.
     pub async fn delete_application(&self, principal: &Principal, id: &str) -> CoreResult<()> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         self.authorize_app(principal, Access::Delete, id)?;
         let app = self.application(id)?;
         let user_id = app.user_id();
@@ -248,6 +254,8 @@ impl IdentityService {
         role: &str,
         add: bool,
     ) -> CoreResult<ApplicationView> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         let role = parse_app_role(role)?;
         self.authorize_app(principal, Access::Update, id)?;
         if role.admin_only_for_applications() {
@@ -287,6 +295,8 @@ impl IdentityService {
 
     /// Creates an access key; its secret is in the answer and nowhere else.
     pub async fn create_key(&self, principal: &Principal, id: &str) -> CoreResult<CreatedKey> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         let Some(hasher) = self.hasher.clone() else {
             return Err(CoreError::invalid(
                 "Access keys need security: this server runs with security disabled",
@@ -342,6 +352,8 @@ impl IdentityService {
         app_id: &str,
         key_id: &str,
     ) -> CoreResult<KeyView> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         self.authorize_app(principal, Access::Update, app_id)?;
         self.application(app_id)?;
         let mut key = self.key_of(app_id, key_id)?;
@@ -363,6 +375,8 @@ impl IdentityService {
         app_id: &str,
         key_id: &str,
     ) -> CoreResult<()> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         self.authorize_app(principal, Access::Update, app_id)?;
         self.application(app_id)?;
         self.key_of(app_id, key_id)?;

@@ -177,6 +177,8 @@ impl UserService {
         principal: &Principal,
         request: AuthorizationRequest,
     ) -> CoreResult<()> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         let target = parse_target(request.target.as_ref())?;
         let access = parse_accesses(&request.access)?;
         if access.is_empty() {
@@ -201,6 +203,8 @@ impl UserService {
         principal: &Principal,
         request: AuthorizationRequest,
     ) -> CoreResult<()> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         let target = parse_target(request.target.as_ref())?;
         let access = parse_accesses(&request.access)?;
         let subject = self.parse_subject(request.subject.as_ref())?;

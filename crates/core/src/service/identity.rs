@@ -313,6 +313,8 @@ impl IdentityService {
         &self,
         configured_key: Option<(String, String)>,
     ) -> CoreResult<Option<FirstAdmin>> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         let Some(hasher) = self.hasher.clone() else {
             return Ok(None);
         };

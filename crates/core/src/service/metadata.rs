@@ -104,6 +104,8 @@ impl MetadataService {
         principal: &Principal,
         defs: Vec<TaskDef>,
     ) -> CoreResult<()> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         if defs.is_empty() {
             return Err(CoreError::invalid("Task definitions cannot be empty"));
         }
@@ -247,6 +249,8 @@ impl MetadataService {
 
     /// Deletes a task definition.
     pub async fn delete_task_def(&self, principal: &Principal, name: &str) -> CoreResult<()> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         self.rt
             .authorizer
             .authorize(principal, Access::Delete, Resource::task_def(name))?;
@@ -287,6 +291,8 @@ impl MetadataService {
         mut def: WorkflowDef,
         overwrite: bool,
     ) -> CoreResult<()> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         let is_new = self.rt.defs.workflow(&def.name, None).is_none();
         let tags = def.tags.take();
         if let Some(tags) = &tags {
@@ -427,6 +433,8 @@ impl MetadataService {
         name: &str,
         version: i32,
     ) -> CoreResult<()> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         self.rt
             .authorizer
             .authorize(principal, Access::Delete, Resource::workflow_def(name))?;

@@ -28,6 +28,10 @@ use crate::store::{Committed, Stores, Txn, UnitOfWork};
 pub struct DefinitionCache {
     task_defs: RwLock<HashMap<String, Arc<TaskDef>>>,
     workflow_defs: RwLock<HashMap<String, Versions>>,
+    /// Counts this node's own changes, each made while holding the lock of the map it
+    /// changes: a reload that read the store before one of them starts over, so it
+    /// never puts back what was there before it.
+    local_changes: AtomicU64,
 }
 
 /// The versions of one workflow definition, each with its revision id.
@@ -56,21 +60,30 @@ impl DefinitionCache {
     /// Reads every definition from the store again and replaces the cache (another
     /// node changed them).
     pub async fn reload(&self, stores: &Stores) -> CoreResult<()> {
-        let fresh = DefinitionCache::load(stores).await?;
-        let task_defs = std::mem::take(&mut *fresh.task_defs.write());
-        let workflow_defs = std::mem::take(&mut *fresh.workflow_defs.write());
-        *self.task_defs.write() = task_defs;
-        *self.workflow_defs.write() = workflow_defs;
+        for _ in 0..5 {
+            let before = self.local_changes.load(Ordering::Acquire);
+            let fresh = DefinitionCache::load(stores).await?;
+            let task_defs = std::mem::take(&mut *fresh.task_defs.write());
+            let workflow_defs = std::mem::take(&mut *fresh.workflow_defs.write());
+            let mut tasks = self.task_defs.write();
+            let mut workflows = self.workflow_defs.write();
+            if self.local_changes.load(Ordering::Acquire) == before {
+                *tasks = task_defs;
+                *workflows = workflow_defs;
+                return Ok(());
+            }
+        }
+        // Changed here all along: what this node holds is as new as the store.
         Ok(())
     }
 
     /// Adds or replaces one workflow definition version.
     pub fn put_workflow(&self, def: WorkflowDef, revision: String) {
-        self.workflow_defs
-            .write()
-            .entry(def.name.clone())
+        let mut defs = self.workflow_defs.write();
+        defs.entry(def.name.clone())
             .or_default()
             .insert(def.version, (Arc::new(def), revision));
+        self.local_changes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Forgets one workflow definition version.
@@ -82,6 +95,7 @@ impl DefinitionCache {
                 defs.remove(name);
             }
         }
+        self.local_changes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// A workflow definition version (the latest when `version` is None), with its revision.
@@ -116,19 +130,23 @@ impl DefinitionCache {
             .into_iter()
             .map(|d| (d.name.clone(), Arc::new(d)))
             .collect();
-        *self.task_defs.write() = map;
+        let mut task_defs = self.task_defs.write();
+        *task_defs = map;
+        self.local_changes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Adds or replaces one definition.
     pub fn put(&self, def: TaskDef) {
-        self.task_defs
-            .write()
-            .insert(def.name.clone(), Arc::new(def));
+        let mut task_defs = self.task_defs.write();
+        task_defs.insert(def.name.clone(), Arc::new(def));
+        self.local_changes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Forgets one definition.
     pub fn remove(&self, name: &str) {
-        self.task_defs.write().remove(name);
+        let mut task_defs = self.task_defs.write();
+        task_defs.remove(name);
+        self.local_changes.fetch_add(1, Ordering::AcqRel);
     }
 }
 

@@ -94,6 +94,8 @@ impl SecretService {
     /// caller who may do neither hears the same refusal whether the name exists or
     /// not; one who may create values learns it anyway (a new name is created).
     pub async fn put(&self, principal: &Principal, name: &str, value: &str) -> CoreResult<()> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         crate::service::vault::check_name(self.kind, name)?;
         let allowed = if self.rt.vault.exists(self.kind, name) {
             self.authorize(principal, Access::Update, name)
@@ -159,6 +161,8 @@ impl SecretService {
     /// Deletes a value (needs DELETE), its grants, owner and tags. Returns the value
     /// for environment variables (as Orkes does), nothing for secrets.
     pub async fn delete(&self, principal: &Principal, name: &str) -> CoreResult<Option<String>> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         self.authorize(principal, Access::Delete, name)?;
         let previous = match self.kind {
             SecretKind::Env => self.rt.vault.value(self.kind, name)?,

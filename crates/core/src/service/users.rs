@@ -201,6 +201,8 @@ impl UserService {
         id: &str,
         request: UpsertUser,
     ) -> CoreResult<Value> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         self.admin(principal, "manage users")?;
         check_id("user", id)?;
         if id.starts_with("app:") {
@@ -265,6 +267,8 @@ impl UserService {
     /// Deletes a user with their grants; their tokens stop working at once. Admin
     /// only; nobody deletes themself.
     pub async fn delete_user(&self, principal: &Principal, id: &str) -> CoreResult<()> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         self.admin(principal, "manage users")?;
         if principal.id() == id {
             return Err(CoreError::invalid("You cannot delete yourself"));
@@ -311,6 +315,8 @@ impl UserService {
         id: &str,
         request: UpsertGroup,
     ) -> CoreResult<Value> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         self.admin(principal, "manage groups")?;
         check_id("group", id)?;
         let roles = request
@@ -372,6 +378,8 @@ impl UserService {
 
     /// Deletes a group: its members leave it, its grants go. Admin only.
     pub async fn delete_group(&self, principal: &Principal, id: &str) -> CoreResult<()> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         self.admin(principal, "manage groups")?;
         let ops = {
             let directory = self.rt.access.directory().read();
@@ -419,6 +427,8 @@ impl UserService {
         user_ids: Vec<String>,
         add: bool,
     ) -> CoreResult<()> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
         self.admin(principal, "manage groups")?;
         let ops = {
             let directory = self.rt.access.directory().read();

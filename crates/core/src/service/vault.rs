@@ -334,9 +334,10 @@ impl Vault {
                 },
             )
             .map_err(|_| {
-                CoreError::Unavailable(format!(
-                    "a value sealed with secrets master key {key_id} does not open; that key is not configured"
-                ))
+                tracing::error!(key_id = %key_id, "a value sealed with this secrets master key does not open: the key is not configured on this node");
+                CoreError::Unavailable(
+                    "A secret value cannot be opened: the secrets master key that sealed it is not configured on this server.".to_string(),
+                )
             })?;
         serde_json::from_slice(&plain)
             .map_err(|_| CoreError::Internal("a sealed value is not JSON".into()))

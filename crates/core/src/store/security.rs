@@ -56,6 +56,12 @@ pub trait SecurityStore: Send + Sync {
     async fn apply_security(&self, ops: Vec<SecurityOp>) -> StoreResult<()>;
     /// Records when access keys were last used, as (key id, time).
     async fn record_key_use(&self, uses: Vec<(String, i64)>) -> StoreResult<()>;
+    /// A number that changes with every change to access control (tags included)
+    /// by any node, so a node can tell whether its copy is current. A store only one
+    /// process uses may answer a constant: that process's copy is always current.
+    async fn security_version(&self) -> StoreResult<i64> {
+        Ok(0)
+    }
 }
 
 /// What a `security_record` row holds, by its `kind` column.

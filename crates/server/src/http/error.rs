@@ -107,10 +107,9 @@ impl IntoResponse for ApiError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     ErrorBody {
                         retryable: true,
-                        ..body(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "The service is unavailable, try again".into(),
-                        )
+                        // Every such message is written for the caller (the store's
+                        // are fixed texts; the database's own words reach the log only).
+                        ..body(StatusCode::SERVICE_UNAVAILABLE, message)
                     },
                 )
             }

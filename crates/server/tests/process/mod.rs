@@ -231,7 +231,9 @@ pub async fn worker(
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
+        // A refusal (the server or its database is away): try again shortly.
         let Ok(tasks) = polled.json::<Vec<Value>>().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         for task in tasks {
@@ -258,6 +260,14 @@ pub async fn worker(
                     .insert(task_id, (token, now_millis()));
             }
         }
+    }
+}
+
+impl Drop for Server {
+    /// A test that fails leaves no server running behind it.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

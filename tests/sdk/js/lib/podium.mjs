@@ -4,9 +4,14 @@
 // talks to it only through the official SDK. `startPodium()` resolves once
 // `GET /health` answers `{"healthy": true}`; `stop()` sends SIGTERM and, if the process
 // has not exited within the grace period, SIGKILL.
+//
+// The store is the embedded SQLite in the data directory, or, when
+// PODIUM_SDK_DATABASE_URL names a PostgreSQL server (scripts/test starts a throwaway
+// one), a new empty database on it for each server (made and dropped with psql),
+// passed as PODIUM_DATABASE_URL.
 
 import { randomBytes } from "node:crypto";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -34,6 +39,50 @@ export function freePort() {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs one SQL statement with psql (no ~/.psqlrc); rejects when it fails. */
+function psql(url, sql) {
+  return new Promise((resolvePsql, reject) => {
+    execFile(
+      "psql",
+      ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+      { timeout: 60_000 },
+      (err, _stdout, stderr) => {
+        if (err?.code === "ENOENT") {
+          reject(new Error("psql is not installed (PODIUM_SDK_DATABASE_URL needs it)"));
+        } else if (err) {
+          reject(new Error(`psql failed (${sql}): ${String(stderr).trim() || err.message}`));
+        } else {
+          resolvePsql();
+        }
+      },
+    );
+  });
+}
+
+let databases = 0;
+
+/**
+ * A new, empty database on the PostgreSQL server `serverUrl` names (whose own database
+ * is only used to connect): its name and its URL.
+ */
+async function createDatabase(serverUrl) {
+  databases += 1;
+  const name = `podium_sdk_js_${process.pid}_${databases}`;
+  await psql(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await psql(serverUrl, `CREATE DATABASE ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return { name, url: url.toString() };
+}
+
+async function dropDatabase(serverUrl, name) {
+  try {
+    await psql(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } catch (err) {
+    console.error(`could not drop the test database ${name}: ${err.message}`);
+  }
+}
 
 /**
  * Removes the variables through which the SDK would reach another server or send
@@ -112,7 +161,16 @@ export async function startPodium(options = {}) {
   env.NO_PROXY = env.no_proxy = "127.0.0.1,localhost";
 
   let lastError;
+  const pgServerUrl = process.env.PODIUM_SDK_DATABASE_URL;
   for (let attempt = 1; attempt <= 3; attempt++) {
+    // PostgreSQL when the run asks for it: a database of its own for this server (the
+    // data directory still holds the server's key files). Like the data directory, it
+    // is new for each attempt.
+    let database;
+    if (pgServerUrl) {
+      database = await createDatabase(pgServerUrl);
+      env.PODIUM_DATABASE_URL = database.url;
+    }
     const port = await freePort();
     const logFd = openSync(logPath, "a");
     const child = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir], {
@@ -171,6 +229,10 @@ export async function startPodium(options = {}) {
       }
       if (!process.env.PODIUM_SDK_KEEP_DATA) {
         rmSync(dataDir, { recursive: true, force: true });
+        if (database) {
+          await dropDatabase(pgServerUrl, database.name);
+          database = undefined;
+        }
       }
       return exited;
     };
@@ -185,6 +247,7 @@ export async function startPodium(options = {}) {
         pid: child.pid,
         keyId,
         keySecret,
+        database: database?.name,
         stop,
         logTail: (n) => tail(logPath, n),
       };
