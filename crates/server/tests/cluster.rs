@@ -76,10 +76,16 @@ enum Keys {
 
 impl Cluster {
     async fn start(url: &str, name: &str, count: usize) -> Cluster {
-        Cluster::start_with(url, name, count, Keys::Shared).await
+        Cluster::start_with(url, name, count, Keys::Shared, &[]).await
     }
 
-    async fn start_with(url: &str, name: &str, count: usize, keys: Keys) -> Cluster {
+    async fn start_with(
+        url: &str,
+        name: &str,
+        count: usize,
+        keys: Keys,
+        more_env: &[(&str, &str)],
+    ) -> Cluster {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let schema = format!(
             "{name}_{}_{}",
@@ -100,6 +106,7 @@ impl Cluster {
                 ("PODIUM_SERVER_KEY_FILE".to_string(), key_file.clone()),
                 ("PODIUM_DATABASE_POOL_SIZE".to_string(), "8".to_string()),
             ];
+            env.extend(more_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
             match &keys {
                 Keys::Shared => env.push(("PODIUM_SECRETS_KEY".into(), SECRETS_KEY.into())),
                 Keys::Files(key) => {
@@ -621,7 +628,7 @@ async fn the_secrets_key_rotates_node_by_node_without_downtime() {
     let Some(url) = server_url() else { return };
     let (old_key, new_key) = (new_key_hex(), new_key_hex());
     let cluster =
-        Cluster::start_with(&url, "cluster_rotate", 2, Keys::Files(old_key.clone())).await;
+        Cluster::start_with(&url, "cluster_rotate", 2, Keys::Files(old_key.clone()), &[]).await;
     let token = admin_token(cluster.base(0)).await;
     let client = client_with(&token, Some(Duration::from_secs(20)));
     let put = |n: usize, value: &'static str| {
@@ -739,5 +746,88 @@ async fn the_secrets_key_rotates_node_by_node_without_downtime() {
         .expect("count")
         .get(0);
     assert_eq!(old_sealed, 0, "one key seals every value");
+    cluster.stop().await;
+}
+
+/// A local service counting the calls it gets per path.
+async fn counting_service() -> (String, Arc<Mutex<HashMap<String, usize>>>) {
+    let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let counted = hits.clone();
+    let router = axum::Router::new().route(
+        "/hit/{n}",
+        axum::routing::post(move |axum::extract::Path(n): axum::extract::Path<String>| {
+            let counted = counted.clone();
+            async move {
+                *counted.lock().unwrap().entry(n).or_default() += 1;
+                axum::Json(json!({"ok": true}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (format!("http://{addr}"), hits)
+}
+
+/// Work the server does itself runs once across the cluster: three nodes share the
+/// jobs of HTTP tasks started on all of them, and each call is made once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn system_tasks_run_once_across_the_cluster() {
+    let Some(url) = server_url() else { return };
+    let (service, hits) = counting_service().await;
+    let cluster = Cluster::start_with(
+        &url,
+        "cluster_jobs",
+        3,
+        Keys::Shared,
+        &[("PODIUM_HTTP_TASK_ALLOW", "127.0.0.1")],
+    )
+    .await;
+    let token = admin_token(cluster.base(0)).await;
+    let client = client_with(&token, Some(Duration::from_secs(20)));
+    let answer = client
+        .post(format!("{}/api/metadata/workflow?overwrite=true", cluster.base(0)))
+        .json(&json!({"name": "calls", "version": 1, "tasks": [
+            {"name": "call", "taskReferenceName": "call", "type": "HTTP", "inputParameters": {"http_request": {
+                "uri": format!("{service}/hit/${{workflow.input.n}}"), "method": "POST", "body": {}
+            }}}
+        ]}))
+        .send()
+        .await
+        .expect("workflow");
+    assert!(answer.status().is_success(), "{}", answer.status());
+    const COUNT: usize = 60;
+    let mut started = Vec::new();
+    for n in 0..COUNT {
+        started.push(start_workflow(&client, cluster.base(n % 3), "calls", json!({"n": n})).await);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for id in &started {
+        loop {
+            let workflow: Value = client
+                .get(format!("{}/api/workflow/{id}", cluster.base(2)))
+                .send()
+                .await
+                .expect("get")
+                .json()
+                .await
+                .expect("json");
+            if workflow["status"] == "COMPLETED" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{workflow}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    // Settled: no late second call arrives.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let hits = std::mem::take(&mut *hits.lock().unwrap());
+    assert_eq!(hits.len(), COUNT, "every workflow called once: {hits:?}");
+    let twice: Vec<_> = hits.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(twice.is_empty(), "called more than once: {twice:?}");
     cluster.stop().await;
 }
