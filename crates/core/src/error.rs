@@ -126,6 +126,19 @@ impl From<StoreError> for CoreError {
     }
 }
 
+impl From<crate::store::UnitError> for CoreError {
+    fn from(err: crate::store::UnitError) -> Self {
+        match err {
+            // The closure's own error, as it was raised.
+            crate::store::UnitError::Refused(refusal) => match refusal.downcast::<CoreError>() {
+                Ok(err) => *err,
+                Err(other) => CoreError::Internal(error_chain(other.as_ref())),
+            },
+            crate::store::UnitError::Store(err) => err.into(),
+        }
+    }
+}
+
 /// An error's text followed by each of its sources'.
 pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();

@@ -1,5 +1,5 @@
 //! Workflow and access-control benchmarks, each measured side by side with its
-//! baseline in one run (scenarios S3, S4, S1 and S5 of the performance plan).
+//! baseline in one run (scenarios S3, S4, S1, S5, S7 and S6 of the performance plan).
 //!
 //! - `s3`: a 3-task SIMPLE workflow driven by HTTP workers against a real server
 //!   process, against a raw SQLite "state transition" harness on the same disk with
@@ -13,10 +13,15 @@
 //!   same values written literally.
 //! - `s5`: minting tokens against a plain authenticated JSON POST, and the cost of a
 //!   wrong secret against a right one.
+//! - `s6 [--pg-fast] [--node-pool=N]`: the S3 load on PostgreSQL (a throwaway cluster
+//!   from `scripts/postgres`, fsync and synchronous_commit on unless `--pg-fast`), one
+//!   node with 8 connections and two nodes sharing the database (`N` connections each,
+//!   4 by default), against pgbench running the plan's transition script with 8
+//!   clients on the same cluster. `all` skips it when PostgreSQL is not installed.
 //! - `s3-server [--security-off] [--inputs=secrets|literals]`: one S3 pass, to run
 //!   under a profiler (the S7 task inputs with `--inputs`).
 //!
-//! Run: `cargo bench -p podium-server --bench workflow -- [s3|s4|s1|s7|s5|all] [--full]`
+//! Run: `cargo bench -p podium-server --bench workflow -- [s3|s4|s1|s7|s5|s6|all] [--full]`
 //! (`--full` also runs S3 with `durability = power-loss` against the FULL harness).
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -106,6 +111,21 @@ fn main() {
     }
     if which == "s5" || which == "all" {
         runtime.block_on(s5());
+    }
+    if which == "s6" || which == "all" {
+        match server::postgres::missing() {
+            Some(why) if which == "all" => {
+                println!("\nS6 skipped: {why} (PostgreSQL is not installed)")
+            }
+            _ => {
+                let durable = !args.iter().any(|a| a == "--pg-fast");
+                let node_pool = args
+                    .iter()
+                    .find_map(|a| a.strip_prefix("--node-pool="))
+                    .map_or(4, |n| n.parse().expect("--node-pool=N"));
+                runtime.block_on(server::postgres::s6(PAIRS, RUN_SECONDS, durable, node_pool));
+            }
+        }
     }
 }
 

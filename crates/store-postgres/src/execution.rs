@@ -6,12 +6,11 @@ use std::panic::AssertUnwindSafe;
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use podium_core::engine::state::WorkflowState;
-use podium_core::error::CoreError;
 use podium_core::model::{PollData, Task, TaskExecLog, Workflow, WorkflowStatus};
 use podium_core::service::search::{TaskSearch, WorkflowSearch};
 use podium_core::store::{
     ArchivedWorkflow, Change, ChangeSet, Claim, Committed, Effect, ExecutionStore, Job, OnClaim,
-    StoreError, StoreResult, Txn, UnitOfWork,
+    StoreError, StoreResult, Txn, UnitError, UnitOfWork,
 };
 use tokio_postgres::types::ToSql;
 
@@ -35,7 +34,7 @@ async fn check_idempotency(
     tx: &Transaction<'_>,
     locked: Option<&WorkflowState>,
     changes: &ChangeSet,
-) -> Result<(), CoreError> {
+) -> StoreResult<()> {
     for state in &changes.new_workflows {
         let Some(key) = &state.workflow.idempotency_key else {
             continue;
@@ -62,8 +61,8 @@ async fn check_idempotency(
     Ok(())
 }
 
-fn taken(key: &str) -> CoreError {
-    CoreError::Conflict(format!(
+fn taken(key: &str) -> StoreError {
+    StoreError::Conflict(format!(
         "Workflow with idempotency key {key} already exists"
     ))
 }
@@ -223,7 +222,7 @@ impl PostgresStore {
 }
 
 impl PostgresStore {
-    async fn run_unit(&self, unit: UnitOfWork) -> Result<Committed, CoreError> {
+    async fn run_unit(&self, unit: UnitOfWork) -> Result<Committed, UnitError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
         let state = match &unit.lock {
@@ -239,13 +238,13 @@ impl PostgresStore {
         let work = unit.work;
         match std::panic::catch_unwind(AssertUnwindSafe(|| work(&mut txn))) {
             Ok(Ok(())) => {}
-            Ok(Err(err)) => return Err(err),
+            Ok(Err(err)) => return Err(UnitError::Refused(err)),
             Err(panic) => {
                 let what = panic_text(panic.as_ref());
                 tracing::error!(panic = %what, "a unit of work panicked; it fails alone");
-                return Err(CoreError::Internal(format!(
-                    "a change panicked in the store: {what}"
-                )));
+                return Err(
+                    StoreError::backend(format!("a change panicked in the store: {what}")).into(),
+                );
             }
         }
         check_idempotency(&tx, txn.state.as_ref(), &txn.changes).await?;
@@ -273,7 +272,7 @@ impl PostgresStore {
         match (written.await, keyed) {
             (Ok(()), _) => Ok(committed),
             // Another node took the key between the check and the insert.
-            (Err(StoreError::Conflict(_)), Some(key)) => Err(taken(&key)),
+            (Err(StoreError::Conflict(_)), Some(key)) => Err(taken(&key).into()),
             (Err(err), _) => Err(err.into()),
         }
     }
@@ -345,7 +344,7 @@ impl PostgresStore {
 
 #[async_trait]
 impl ExecutionStore for PostgresStore {
-    async fn run(&self, unit: UnitOfWork) -> Result<Committed, CoreError> {
+    async fn run(&self, unit: UnitOfWork) -> Result<Committed, UnitError> {
         self.timed(Kind::UnitOfWork, self.run_unit(unit)).await
     }
 

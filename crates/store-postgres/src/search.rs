@@ -7,7 +7,7 @@ use podium_core::service::search::{
     FieldKind, Filter, Op, Search, SearchField, SearchValue, SortOrder, TaskField, WorkflowField,
 };
 use podium_core::store::StoreResult;
-use podium_core::store::search::Column;
+use podium_core::store::query::Column;
 
 use crate::rows::{Param, get};
 use crate::{PostgresStore, map_err};

@@ -4,13 +4,12 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use podium_core::engine::state::WorkflowState;
-use podium_core::error::CoreError;
 use podium_core::model::{PollData, Task, TaskExecLog, Workflow, WorkflowStatus};
 use podium_core::service::masking::run_masked_values;
 use podium_core::service::search::{TaskSearch, WorkflowSearch};
 use podium_core::store::{
     ArchivedWorkflow, Claim, Committed, Effect, ExecutionStore, Job, OnClaim, StoreResult, Txn,
-    UnitOfWork,
+    UnitError, UnitOfWork,
 };
 use rusqlite::{OptionalExtension, params};
 
@@ -20,7 +19,7 @@ use crate::{SqliteStore, map_err, search, to_store};
 
 #[async_trait]
 impl ExecutionStore for SqliteStore {
-    async fn run(&self, unit: UnitOfWork) -> Result<Committed, CoreError> {
+    async fn run(&self, unit: UnitOfWork) -> Result<Committed, UnitError> {
         let revisions = self.revisions.clone();
         let codec = self.codec.clone();
         let ((), committed) = self
@@ -32,7 +31,7 @@ impl ExecutionStore for SqliteStore {
                     Some(id) => match ctx.cache.get(id) {
                         Some(held) => held,
                         None => load_state(ctx.conn, &revisions, &codec, id)
-                            .map_err(|e| Failure::Refused(e.into()))?,
+                            .map_err(|e| Failure::Refused(UnitError::Store(e)))?,
                     },
                     None => None,
                 };
@@ -41,9 +40,9 @@ impl ExecutionStore for SqliteStore {
                     state,
                     changes: Default::default(),
                 };
-                (unit.work)(&mut txn).map_err(Failure::Refused)?;
+                (unit.work)(&mut txn).map_err(|e| Failure::Refused(UnitError::Refused(e)))?;
                 rows::check_idempotency(ctx.conn, txn.state.as_ref(), &txn.changes)
-                    .map_err(Failure::Refused)?;
+                    .map_err(|e| Failure::Refused(e.into()))?;
                 if let Some(mut state) = txn.state.take() {
                     persist_state(ctx.conn, &codec, &mut state, stored.as_ref(), ctx.committed)?;
                     ctx.cache.put(state);

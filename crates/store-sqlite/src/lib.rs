@@ -179,12 +179,14 @@ pub(crate) fn map_err(err: rusqlite::Error) -> StoreError {
 }
 
 /// Maps an error from the writer back to a store error.
-pub(crate) fn to_store(err: podium_core::error::CoreError) -> StoreError {
-    use podium_core::error::CoreError;
+pub(crate) fn to_store(err: podium_core::store::UnitError) -> StoreError {
+    use podium_core::store::UnitError;
     match err {
-        CoreError::Conflict(message) => StoreError::Conflict(message),
-        CoreError::Unavailable(message) => StoreError::Unavailable(message),
-        other => StoreError::backend(other.to_string()),
+        UnitError::Store(err) => err,
+        UnitError::Refused(refusal) => match refusal.downcast::<StoreError>() {
+            Ok(err) => *err,
+            Err(other) => StoreError::Backend(other),
+        },
     }
 }
 

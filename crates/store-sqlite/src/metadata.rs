@@ -26,7 +26,7 @@ impl SqliteStore {
                 f(ctx.conn).map_err(|e| match e {
                     // Conflicts are found before anything is written.
                     StoreError::Conflict(_) => Failure::Refused(e.into()),
-                    other => Failure::Broken(other.into()),
+                    other => Failure::Broken(other),
                 })
             })
             .await

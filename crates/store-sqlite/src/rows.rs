@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use podium_core::engine::state::{Authority, WorkflowState};
-use podium_core::error::CoreError;
 use podium_core::model::{Task, TaskStatus, Workflow, WorkflowStatus};
 use podium_core::store::{
     ArchivedWorkflow, ChangeSet, Committed, RowPlan, StoreError, StoreResult, rows_to_write,
@@ -572,7 +571,7 @@ pub(crate) fn check_idempotency(
     conn: &Connection,
     locked: Option<&WorkflowState>,
     changes: &ChangeSet,
-) -> Result<(), CoreError> {
+) -> StoreResult<()> {
     for state in &changes.new_workflows {
         let Some(key) = &state.workflow.idempotency_key else {
             continue;
@@ -583,12 +582,12 @@ pub(crate) fn check_idempotency(
                 s.query_row(params![state.workflow.workflow_name, key], |row| row.get(0))
                     .optional()
             })
-            .map_err(|e| CoreError::from(map_err(e)))?;
+            .map_err(map_err)?;
         let released = locked.is_some_and(|l| {
             Some(l.id()) == holder.as_deref() && l.workflow.idempotency_key.is_none()
         });
         if holder.is_some() && !released {
-            return Err(CoreError::Conflict(format!(
+            return Err(StoreError::Conflict(format!(
                 "Workflow with idempotency key {key} already exists"
             )));
         }

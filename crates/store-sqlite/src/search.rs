@@ -10,7 +10,7 @@ use podium_core::service::search::{
     Filter, Op, Search, SearchValue, SortOrder, TaskField, WorkflowField,
 };
 use podium_core::store::StoreResult;
-use podium_core::store::search::Column;
+use podium_core::store::query::Column;
 use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
 

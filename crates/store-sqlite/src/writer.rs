@@ -21,8 +21,8 @@ use std::panic::AssertUnwindSafe;
 use std::thread::JoinHandle;
 
 use podium_core::engine::state::WorkflowState;
-use podium_core::error::CoreError;
-use podium_core::store::{Committed, StoreError};
+use podium_core::error::error_chain;
+use podium_core::store::{Committed, StoreError, UnitError};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 use tracing::error;
@@ -31,14 +31,14 @@ use tracing::error;
 #[derive(Debug)]
 pub(crate) enum Failure {
     /// Refused before writing anything: only this change fails.
-    Refused(CoreError),
+    Refused(UnitError),
     /// Failed while writing: the whole batch is rolled back.
-    Broken(CoreError),
+    Broken(StoreError),
 }
 
 impl From<StoreError> for Failure {
     fn from(err: StoreError) -> Self {
-        Failure::Broken(err.into())
+        Failure::Broken(err)
     }
 }
 
@@ -51,7 +51,7 @@ pub(crate) struct WriteCtx<'a> {
 
 type Change = Box<dyn FnOnce(&mut WriteCtx<'_>) -> Result<Box<dyn Any + Send>, Failure> + Send>;
 
-type Reply = oneshot::Sender<Result<(Box<dyn Any + Send>, Committed), CoreError>>;
+type Reply = oneshot::Sender<Result<(Box<dyn Any + Send>, Committed), UnitError>>;
 
 enum Request {
     Change {
@@ -150,7 +150,7 @@ impl Writer {
     }
 
     /// Applies a change and waits for its commit.
-    pub(crate) async fn write<T, F>(&self, change: F) -> Result<(T, Committed), CoreError>
+    pub(crate) async fn write<T, F>(&self, change: F) -> Result<(T, Committed), UnitError>
     where
         T: Send + 'static,
         F: FnOnce(&mut WriteCtx<'_>) -> Result<T, Failure> + Send + 'static,
@@ -161,14 +161,14 @@ impl Writer {
         self.sender
             .send(Request::Change { change, reply })
             .map_err(|_| {
-                CoreError::Unavailable("The server is shutting down; try again shortly.".into())
+                StoreError::Unavailable("The server is shutting down; try again shortly.".into())
             })?;
         let (value, committed) = answer.await.map_err(|_| {
-            CoreError::Unavailable("The server is shutting down; try again shortly.".into())
+            StoreError::Unavailable("The server is shutting down; try again shortly.".into())
         })??;
         let value = value
             .downcast::<T>()
-            .map_err(|_| CoreError::Internal("writer returned a value of the wrong type".into()))?;
+            .map_err(|_| StoreError::backend("the writer returned a value of the wrong type"))?;
         Ok((*value, committed))
     }
 
@@ -219,8 +219,8 @@ fn panic_text(payload: &(dyn Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".to_string())
 }
 
-fn failed(err: &impl std::fmt::Display) -> CoreError {
-    CoreError::Internal(format!("database error: {err}"))
+fn failed(err: rusqlite::Error) -> StoreError {
+    StoreError::backend(err)
 }
 
 fn apply_batch(conn: &mut Connection, cache: &mut WorkflowCache, batch: Vec<(Change, Reply)>) {
@@ -228,14 +228,18 @@ fn apply_batch(conn: &mut Connection, cache: &mut WorkflowCache, batch: Vec<(Cha
         Ok(tx) => tx,
         Err(err) => {
             error!(error = %err, "cannot begin a write transaction");
+            let text = err.to_string();
             for (_, reply) in batch {
-                let _ = reply.send(Err(failed(&err)));
+                let _ = reply.send(Err(StoreError::backend(format!(
+                    "cannot begin a write transaction: {text}"
+                ))
+                .into()));
             }
             return;
         }
     };
     let mut outcomes = Vec::with_capacity(batch.len());
-    let mut broken: Option<CoreError> = None;
+    let mut broken: Option<StoreError> = None;
     for (change, reply) in batch {
         if broken.is_some() {
             outcomes.push((reply, None));
@@ -262,10 +266,10 @@ fn apply_batch(conn: &mut Connection, cache: &mut WorkflowCache, batch: Vec<(Cha
             Err(panic) => {
                 let what = panic_text(panic.as_ref());
                 let err =
-                    CoreError::Internal(format!("a change panicked in the store writer: {what}"));
+                    StoreError::backend(format!("a change panicked in the store writer: {what}"));
                 if tx.total_changes() == written_before {
                     error!(panic = %what, "a change panicked before writing; it fails alone");
-                    outcomes.push((reply, Some(Err(err))));
+                    outcomes.push((reply, Some(Err(err.into()))));
                 } else {
                     error!(panic = %what, "a change panicked while writing; the batch is rolled back");
                     broken = Some(err);
@@ -278,7 +282,7 @@ fn apply_batch(conn: &mut Connection, cache: &mut WorkflowCache, batch: Vec<(Cha
         Some(err) => Err(err),
         None => tx.commit().map_err(|e| {
             error!(error = %e, "commit failed; the batch is rolled back");
-            failed(&e)
+            failed(e)
         }),
     };
     match result {
@@ -294,11 +298,12 @@ fn apply_batch(conn: &mut Connection, cache: &mut WorkflowCache, batch: Vec<(Cha
             cache.roll_back();
             // Whatever the transaction held is gone: drop what the cache knew too.
             cache.committed.clear();
-            let message = err.to_string();
+            let message = error_chain(&err);
             for (reply, _) in outcomes {
-                let _ = reply.send(Err(CoreError::Internal(format!(
+                let _ = reply.send(Err(StoreError::backend(format!(
                     "the write was rolled back: {message}"
-                ))));
+                ))
+                .into()));
             }
         }
     }
@@ -314,7 +319,7 @@ mod tests {
         Box::new(move |ctx| {
             ctx.conn
                 .execute("INSERT INTO t (x) VALUES (?1)", [value])
-                .map_err(|e| Failure::Broken(failed(&e)))?;
+                .map_err(|e| Failure::Broken(failed(e)))?;
             Ok(Box::new(()) as Box<dyn Any + Send>)
         })
     }
@@ -323,7 +328,7 @@ mod tests {
         Box::new(move |ctx| {
             ctx.conn
                 .execute("INSERT INTO t (x) VALUES (?1)", [value])
-                .map_err(|e| Failure::Broken(failed(&e)))?;
+                .map_err(|e| Failure::Broken(failed(e)))?;
             panic!("poisoned after writing");
         })
     }
@@ -350,7 +355,7 @@ mod tests {
             .into_iter()
             .map(|mut a| match a.try_recv().expect("answered") {
                 Ok(_) => Ok(()),
-                Err(err) => Err(err.to_string()),
+                Err(err) => Err(podium_core::error::error_chain(&err)),
             })
             .collect()
     }

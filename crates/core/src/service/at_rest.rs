@@ -17,8 +17,7 @@ use super::vault::Vault;
 use crate::error::CoreResult;
 use crate::store::{PayloadSealer, StoreError, StoreResult};
 
-/// The key of a value sealed at rest.
-pub const AT_REST: &str = "$podiumAtRest";
+pub use crate::store::sealing::{AT_REST, holds_sealed, may_hold_sealable};
 
 /// The map keys whose values are sealed.
 const SEALED_KEYS: [&str; 2] = ["_secrets", "_masked"];
@@ -153,16 +152,6 @@ fn open_all(
         Value::Array(items) => items.iter_mut().try_for_each(|v| open_all(v, keyed, f)),
         _ => Ok(()),
     }
-}
-
-/// Whether encoded JSON may hold a value to seal (a cheap test before parsing).
-pub fn may_hold_sealable(json: &str) -> bool {
-    json.contains("\"_secrets\"") || json.contains("\"_masked\"")
-}
-
-/// Whether encoded JSON holds sealed values.
-pub fn holds_sealed(json: &str) -> bool {
-    json.contains(AT_REST)
 }
 
 /// Rewrites, sealed with the current key, the live workflows holding values sealed

@@ -28,8 +28,7 @@ use crate::store::SecretKind;
 /// What masked values show as.
 pub const MASK: &str = "***";
 
-/// A secret value held to mask it.
-pub type SecretText = Arc<str>;
+pub use crate::engine::masked::SecretText;
 
 /// Values shorter than this are not masked by value (masking `a` everywhere would
 /// garble every output); they are still never stored or logged by Podium itself.

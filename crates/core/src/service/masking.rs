@@ -6,21 +6,16 @@
 //! values are what the store seals at rest (`at_rest`), so a free-text search of
 //! the database cannot find them either.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
 use super::handoff::{MASK, SecretText, mask_text_values, mask_values};
 use crate::engine::expr::{SECRETS_PREFIX, expression_spans};
-use crate::engine::state::WorkflowState;
-use crate::model::{JsonMap, Task, TaskResult, Workflow, WorkflowDef};
+use crate::model::{JsonMap, Task, TaskResult, Workflow};
 
-/// Keys whose whole value is masked.
-const MASKED_KEYS: [&str; 2] = ["_secrets", "_masked"];
-
-/// Masked values shorter than this are left alone elsewhere (masking `a` everywhere
-/// would garble every output); the field itself still shows as `***`.
-const MIN_VALUE_LEN: usize = 3;
+use crate::engine::masked::MASKED_KEYS;
+pub use crate::engine::masked::{
+    masked_fields, masked_values, record_masked_values, run_masked_values,
+};
 
 /// Masks `_secrets` and `_masked` values at any depth of a map.
 pub fn mask_map(map: &mut JsonMap) {
@@ -48,115 +43,6 @@ fn mask_fields(map: &mut JsonMap, fields: &[String]) {
             *value = Value::String(MASK.to_string());
         }
     }
-}
-
-/// The fields a run masks: those recorded on it and its definition's.
-pub fn masked_fields(workflow: &Workflow, def: Option<&WorkflowDef>) -> Vec<String> {
-    let mut fields = workflow.masked_fields.clone();
-    for field in def
-        .and_then(|d| d.masked_fields.as_ref())
-        .into_iter()
-        .flatten()
-    {
-        if !fields.contains(field) {
-            fields.push(field.clone());
-        }
-    }
-    fields
-}
-
-/// The values a run masks, longest first (so a value is masked before a part of
-/// it): those it has recorded (`Workflow::masked_values`: values that reached it
-/// under `_secrets` or `_masked`, or from a parent, a child or an earlier input),
-/// every text and number its masked fields hold in its input and output, and those
-/// under `_secrets` and `_masked` in its input, output and variables.
-pub fn masked_values(workflow: &Workflow, fields: &[String]) -> Vec<SecretText> {
-    let mut values: Vec<SecretText> = workflow
-        .masked_values
-        .iter()
-        .map(|v| Arc::from(v.as_str()))
-        .collect();
-    for field in fields {
-        for map in [&workflow.input, &workflow.output] {
-            if let Some(value) = map.get(field) {
-                leaves(value, &mut values);
-            }
-        }
-    }
-    for map in [&workflow.input, &workflow.output, &workflow.variables] {
-        sealed_leaves(map, &mut values);
-    }
-    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    values.dedup();
-    values
-}
-
-fn leaves(value: &Value, out: &mut Vec<SecretText>) {
-    let text = match value {
-        Value::String(text) => text.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Array(items) => return items.iter().for_each(|v| leaves(v, out)),
-        Value::Object(map) => return map.values().for_each(|v| leaves(v, out)),
-        Value::Bool(_) | Value::Null => return,
-    };
-    if text.len() >= MIN_VALUE_LEN {
-        out.push(Arc::from(text.as_str()));
-    }
-}
-
-/// The texts and numbers under `_secrets` and `_masked` keys, at any depth. The
-/// `secretKey` of an `UPDATE_SECRET` input (`_secrets.secretKey`) names a secret and
-/// is not one: a refusal may name it.
-fn sealed_leaves(map: &JsonMap, out: &mut Vec<SecretText>) {
-    for (key, value) in map {
-        if MASKED_KEYS.contains(&key.as_str()) {
-            match value {
-                Value::Object(inner) if key == "_secrets" => inner
-                    .iter()
-                    .filter(|(k, _)| *k != "secretKey")
-                    .for_each(|(_, v)| leaves(v, out)),
-                other => leaves(other, out),
-            }
-        } else {
-            match value {
-                Value::Object(inner) => sealed_leaves(inner, out),
-                Value::Array(items) => items.iter().for_each(|item| {
-                    if let Value::Object(inner) = item {
-                        sealed_leaves(inner, out);
-                    }
-                }),
-                _ => {}
-            }
-        }
-    }
-}
-
-/// The values a workflow run masks (see [`masked_values`]).
-pub fn run_masked_values(state: &WorkflowState) -> Vec<SecretText> {
-    let fields = masked_fields(&state.workflow, Some(&state.def));
-    masked_values(&state.workflow, &fields)
-}
-
-/// The values a run masks, recording on it those that reached its changed tasks
-/// under `_secrets` or `_masked` (a token a task fetched, a secret a task was given
-/// to write) and those its fields and maps hold now, so they stay masked wherever
-/// they go and whatever later replaces them (a rerun's new input). Called as the
-/// run is written.
-pub fn record_masked_values(state: &mut WorkflowState) -> Vec<SecretText> {
-    let mut values = run_masked_values(state);
-    let before = values.len();
-    for task in state.dirty_tasks() {
-        sealed_leaves(&task.input_data, &mut values);
-        sealed_leaves(&task.output_data, &mut values);
-    }
-    if values.len() > before {
-        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-        values.dedup();
-    }
-    if values.len() != state.workflow.masked_values.len() {
-        state.workflow.masked_values = values.iter().map(|v| v.to_string()).collect();
-    }
-    values
 }
 
 /// The values of `values` that `map` carries (for a run receiving it).
@@ -333,6 +219,7 @@ pub fn view_workflow(workflow: &mut Workflow, def_fields: &[String]) {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::sync::Arc;
 
     fn map(value: Value) -> JsonMap {
         value.as_object().cloned().unwrap_or_default()

@@ -523,7 +523,7 @@ impl Runtime {
                 polls: polls.as_ref(),
                 limits: limits.as_ref(),
             };
-            let value = f(txn, &ctx)?;
+            let value = f(txn, &ctx).map_err(|e| Box::new(e) as crate::store::Refusal)?;
             *out.lock() = Some(value);
             Ok(())
         });

@@ -10,9 +10,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::sealing::{holds_sealed, may_hold_sealable};
 use super::{PayloadSealer, StoreError, StoreResult};
 use crate::model::{Task, Workflow};
-use crate::service::at_rest::{holds_sealed, may_hold_sealable};
 
 /// A row's JSON and the id of the key it holds values sealed with, if any, which
 /// the store records in the same transaction (so a start can tell which keys the

@@ -7,11 +7,10 @@ use serde_json::Value;
 
 use std::sync::Arc;
 
-use super::StoreResult;
+use super::query::{TaskSearch, WorkflowSearch};
+use super::{StoreError, StoreResult};
 use crate::engine::state::WorkflowState;
-use crate::error::CoreError;
 use crate::model::{PollData, Task, TaskExecLog, Workflow, WorkflowStatus};
-use crate::service::search::{TaskSearch, WorkflowSearch};
 
 /// A message that makes a task pollable from a named queue.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,7 +160,22 @@ pub struct Txn {
 
 /// The closure of a unit of work. It must not block: it runs while the workflow is
 /// locked (on SQLite, on the single writer thread).
-pub type Work = Box<dyn FnOnce(&mut Txn) -> Result<(), CoreError> + Send>;
+pub type Work = Box<dyn FnOnce(&mut Txn) -> Result<(), Refusal> + Send>;
+
+/// What a unit of work's closure refuses with: the caller's own error, which `run`
+/// hands back untouched.
+pub type Refusal = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a unit of work did not commit.
+#[derive(Debug, thiserror::Error)]
+pub enum UnitError {
+    /// Its closure refused; nothing was written.
+    #[error("{0}")]
+    Refused(Refusal),
+    /// The store could not commit it; nothing was written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// A change applied atomically, and acknowledged only after it is committed.
 pub struct UnitOfWork {
@@ -202,7 +216,7 @@ pub type OnClaim = fn(&mut Task, &Claim) -> Option<i64>;
 #[async_trait]
 pub trait ExecutionStore: Send + Sync {
     /// Runs a unit of work atomically; see the module documentation.
-    async fn run(&self, unit: UnitOfWork) -> Result<Committed, CoreError>;
+    async fn run(&self, unit: UnitOfWork) -> Result<Committed, UnitError>;
 
     /// Claims up to `count` visible messages of a queue: each claimed task is changed
     /// by `on_claim` (marked in progress), its message removed, and the tasks returned.
@@ -322,7 +336,7 @@ pub fn rows_to_write(state: &mut WorkflowState) -> Option<Vec<Arc<str>>> {
     if !state.is_dirty() && !state.is_new() {
         return None;
     }
-    Some(crate::service::masking::record_masked_values(state))
+    Some(crate::engine::masked::record_masked_values(state))
 }
 
 impl<'a> RowPlan<'a> {

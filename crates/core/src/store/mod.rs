@@ -7,8 +7,8 @@
 //! after the commit. Reads may run concurrently and see only committed data.
 
 //! One file per concern: [`executions`] (units of work, queues, jobs, the archive),
-//! [`metadata`] (definitions and tags), [`security`], [`secrets`], [`sealing`] and
-//! [`error`].
+//! [`metadata`] (definitions and tags), [`security`], [`secrets`], [`sealing`],
+//! [`query`] (searches) and [`error`]. It imports nothing from the services above it.
 
 use std::sync::Arc;
 
@@ -16,8 +16,8 @@ pub mod codec;
 pub mod error;
 pub mod executions;
 pub mod metadata;
+pub mod query;
 pub mod sealing;
-pub mod search;
 pub mod secrets;
 pub mod security;
 

@@ -24,3 +24,16 @@ pub trait PayloadSealer: Send + Sync {
     /// claim) seals them again.
     fn open(&self, workflow_id: &str, json: &mut serde_json::Value) -> StoreResult<Vec<Arc<str>>>;
 }
+
+/// The key of a value sealed at rest.
+pub const AT_REST: &str = "$podiumAtRest";
+
+/// Whether encoded JSON may hold a value to seal (a cheap test before parsing).
+pub fn may_hold_sealable(json: &str) -> bool {
+    json.contains("\"_secrets\"") || json.contains("\"_masked\"")
+}
+
+/// Whether encoded JSON holds sealed values.
+pub fn holds_sealed(json: &str) -> bool {
+    json.contains(AT_REST)
+}

@@ -23,11 +23,14 @@ pub(super) async fn units_of_work_are_atomic(stores: Stores) {
             work: Box::new(move |txn| {
                 txn.changes = changes;
                 txn.changes.new_workflows.push(state);
-                Err(CoreError::Conflict("changed my mind".into()))
+                Err(Box::new(CoreError::Conflict("changed my mind".into())))
             }),
         })
         .await;
-    assert!(matches!(failed, Err(CoreError::Conflict(_))));
+    // The closure's refusal comes back as it was raised.
+    assert!(
+        matches!(failed.map_err(CoreError::from), Err(CoreError::Conflict(ref m)) if m == "changed my mind")
+    );
     assert!(
         stores
             .execution
@@ -77,8 +80,11 @@ pub(super) async fn units_of_work_are_atomic(stores: Stores) {
         })
         .await;
     assert!(
-        matches!(panicked, Err(CoreError::Internal(_))),
-        "{panicked:?}"
+        matches!(
+            panicked.map_err(CoreError::from),
+            Err(CoreError::Internal(_))
+        ),
+        "a panicking unit fails with an internal error"
     );
     assert!(
         stores
@@ -389,7 +395,8 @@ pub(super) async fn idempotency_keys_are_unique_per_definition(stores: Stores) {
                 Ok(())
             }),
         })
-        .await;
+        .await
+        .map_err(CoreError::from);
     assert!(
         matches!(duplicate, Err(CoreError::Conflict(_))),
         "{duplicate:?}"

@@ -1,6 +1,7 @@
 //! The S3 load: a 3-task workflow kept in flight by starters, and workers
-//! batch-polling and completing its tasks over HTTP, against one server process.
-//! S3, S1 and S7 measure it.
+//! batch-polling and completing its tasks over HTTP, against one server process on
+//! SQLite, or one or more processes sharing a PostgreSQL database. S3, S1, S7 and S6
+//! measure it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -73,11 +74,89 @@ async fn s3_register(client: &reqwest::Client, base: &str, inputs: Inputs) {
     .await;
 }
 
-/// The S3 load on one server: starters keeping 400 workflows in flight and, per task
-/// type, four workers batch-polling and completing tasks. It runs only while
-/// `active` is set (paused otherwise), and counts only while `measuring` is.
+/// Where the servers of an [`S3Load`] keep their data.
+#[derive(Debug, Clone, Copy)]
+pub enum Store<'a> {
+    /// One server on SQLite in its data directory, with this `durability`.
+    Sqlite(&'a str),
+    /// `nodes` servers sharing the PostgreSQL database at `url` (and one server key),
+    /// each with a pool of `pool` connections.
+    Postgres {
+        url: &'a str,
+        nodes: usize,
+        pool: usize,
+    },
+}
+
+/// The secrets master key every PostgreSQL node shares.
+const SHARED_SECRETS_KEY: &str = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7";
+
+/// Starts the servers `store` names, data under `data` (the first is started alone:
+/// it migrates a new database and creates the server key and the first admin).
+fn start_servers(data: &Path, store: Store<'_>, security: Security) -> Vec<Server> {
+    match store {
+        Store::Sqlite(durability) => vec![Server::start(data, durability, security)],
+        Store::Postgres { url, nodes, pool } => {
+            std::fs::create_dir_all(data).expect("data dir");
+            let env = vec![
+                ("PODIUM_DATABASE_URL".to_string(), url.to_string()),
+                ("PODIUM_DATABASE_POOL_SIZE".to_string(), pool.to_string()),
+                (
+                    "PODIUM_SERVER_KEY_FILE".to_string(),
+                    data.join("server.key").to_string_lossy().to_string(),
+                ),
+                (
+                    "PODIUM_SECRETS_KEY".to_string(),
+                    SHARED_SECRETS_KEY.to_string(),
+                ),
+            ];
+            (0..nodes.max(1))
+                .map(|n| {
+                    Server::start_with(&data.join(format!("node{n}")), "process", security, &env)
+                })
+                .collect()
+        }
+    }
+}
+
+/// Waits until `base` (a node other than the one everything was set up on) knows
+/// the workers' grants and the workflow: a poll answers 200 and a start succeeds.
+/// Returns how many workflows it started (0 or 1).
+async fn wait_ready(base: &str, workers: &reqwest::Client, starter: &reqwest::Client) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let polled = workers
+            .get(format!(
+                "{base}/api/tasks/poll/batch/{}?workerid=probe&count=1&timeout=0",
+                S3_TYPES[0]
+            ))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if polled
+            && starter
+                .post(format!("{base}/api/workflow/s3_flow"))
+                .json(&json!({"n": 0}))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        {
+            return 1;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{base} did not learn the S3 setup within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The S3 load on its servers: starters keeping 400 workflows in flight and, per task
+/// type, four workers batch-polling and completing tasks (spread over the servers
+/// round-robin when there are several). It runs only while `active` is set (paused
+/// otherwise), and counts only while `measuring` is.
 pub struct S3Load {
-    server: Server,
+    servers: Vec<Server>,
     data: std::path::PathBuf,
     active: Arc<AtomicBool>,
     measuring: Arc<AtomicBool>,
@@ -94,6 +173,15 @@ pub struct S3Result {
     pub updates_per_second: f64,
     /// Server CPU time (all threads) per task update while measuring, in µs.
     pub cpu_us_per_update: f64,
+    /// The measured stretch, in milliseconds since the Unix epoch (as the server
+    /// stamps start and end times).
+    pub window_ms: (i64, i64),
+}
+
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Sleeps while the load is paused; false once it is stopped.
@@ -108,11 +196,23 @@ async fn wait_active(active: &AtomicBool, stop: &AtomicBool) -> bool {
 }
 
 impl S3Load {
-    /// Starts a server with the S3 definitions and its load, paused.
+    /// Starts a server on SQLite with the S3 definitions and its load, paused.
     pub async fn start(dir: &Path, durability: &str, security: Security, inputs: Inputs) -> S3Load {
+        S3Load::start_on(dir, Store::Sqlite(durability), security, inputs).await
+    }
+
+    /// Starts the servers `store` names with the S3 definitions and the load, paused.
+    pub async fn start_on(
+        dir: &Path,
+        store: Store<'_>,
+        security: Security,
+        inputs: Inputs,
+    ) -> S3Load {
         let data = dir.join(format!("server-{}", uuid::Uuid::new_v4()));
-        let server = Server::start(&data, durability, security);
+        let servers = start_servers(&data, store, security);
+        let server = &servers[0];
         let base = server.base.clone();
+        let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
         s3_register(&server.admin().await, &base, inputs).await;
         // A starter program and a worker application with only what they need.
         let mut grants: Vec<(&str, &str)> = S3_TYPES.iter().map(|t| ("TASK_DEF", *t)).collect();
@@ -123,22 +223,28 @@ impl S3Load {
             grants.extend(secret_names.iter().map(|n| ("SECRET_NAME", n.as_str())));
         }
         let http = server.application("s3-starter", &[], &grants).await;
+        // The other nodes hear of the setup from the database; each starts a workflow
+        // once it has, which stays in flight with the load's.
+        let mut probes = 0;
+        for other in &bases[1..] {
+            probes += wait_ready(other, &workers_http, &http).await;
+        }
         let mut load = S3Load {
-            server,
+            servers,
             data,
             active: Arc::new(AtomicBool::new(false)),
             measuring: Arc::new(AtomicBool::new(false)),
             stop: Arc::new(AtomicBool::new(false)),
             completed: Arc::new(AtomicU64::new(0)),
             updates: Arc::new(AtomicU64::new(0)),
-            in_flight: Arc::new(tokio::sync::Semaphore::new(400)),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(400 - probes)),
             handles: Vec::new(),
         };
         // Starters: keep up to 400 workflows in flight.
         for s in 0..4 {
             let (http, base, stop, active, in_flight) = (
                 http.clone(),
-                base.clone(),
+                bases[s % bases.len()].clone(),
                 load.stop.clone(),
                 load.active.clone(),
                 load.in_flight.clone(),
@@ -167,7 +273,7 @@ impl S3Load {
             for w in 0..4 {
                 let (http, base, stop, active, in_flight) = (
                     workers_http.clone(),
-                    base.clone(),
+                    bases[w % bases.len()].clone(),
                     load.stop.clone(),
                     load.active.clone(),
                     load.in_flight.clone(),
@@ -232,13 +338,14 @@ impl S3Load {
             self.updates.load(Ordering::Relaxed),
         );
         self.measuring.store(true, Ordering::Relaxed);
-        let cpu_before = self.server.cpu_seconds();
-        let started = Instant::now();
+        let cpu_before = self.cpu_seconds();
+        let (started, started_ms) = (Instant::now(), epoch_ms());
         tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
         self.measuring.store(false, Ordering::Relaxed);
         let elapsed = started.elapsed().as_secs_f64();
+        let window_ms = (started_ms, epoch_ms());
         let cpu = cpu_before
-            .zip(self.server.cpu_seconds())
+            .zip(self.cpu_seconds())
             .map_or(f64::NAN, |(before, after)| after - before);
         self.active.store(false, Ordering::Relaxed);
         let updates = (self.updates.load(Ordering::Relaxed) - updates) as f64;
@@ -247,17 +354,25 @@ impl S3Load {
             workflows_per_second: completed / elapsed,
             updates_per_second: updates / elapsed,
             cpu_us_per_update: cpu * 1e6 / updates.max(1.0),
+            window_ms,
         }
     }
 
-    /// Stops the load and the server, and removes its data.
+    /// CPU time all the load's servers have used so far.
+    fn cpu_seconds(&self) -> Option<f64> {
+        self.servers.iter().map(Server::cpu_seconds).sum()
+    }
+
+    /// Stops the load and the servers, and removes their data.
     pub async fn finish(self) {
         self.stop.store(true, Ordering::Relaxed);
         self.in_flight.add_permits(10_000);
         for handle in self.handles {
             let _ = tokio::time::timeout(Duration::from_secs(5), handle).await;
         }
-        self.server.stop();
+        for server in self.servers {
+            server.stop();
+        }
         let _ = std::fs::remove_dir_all(&self.data);
     }
 }

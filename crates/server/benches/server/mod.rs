@@ -31,6 +31,17 @@ pub struct Server {
 
 impl Server {
     pub fn start(data_dir: &Path, durability: &str, security: Security) -> Server {
+        Server::start_with(data_dir, durability, security, &[])
+    }
+
+    /// [`Server::start`] with more environment for the server (e.g. `PODIUM_DATABASE_URL`
+    /// to run it on PostgreSQL).
+    pub fn start_with(
+        data_dir: &Path,
+        durability: &str,
+        security: Security,
+        env: &[(String, String)],
+    ) -> Server {
         // BENCH_SERVER_WRAP runs the server under another command (a profiler), e.g.
         // `perf record -e cpu-clock -g -o perf.data --`.
         let wrap = std::env::var("BENCH_SERVER_WRAP").unwrap_or_default();
@@ -49,6 +60,10 @@ impl Server {
             ])
             .arg(data_dir)
             .env("PODIUM_DURABILITY", durability)
+            // scripts/postgres's setting, not the server's: the server refuses PODIUM_*
+            // variables it does not know.
+            .env_remove("PODIUM_PG_DURABLE")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         match security {
@@ -242,3 +257,4 @@ pub async fn post(client: &reqwest::Client, url: String, body: &Value) -> reqwes
     response
 }
 pub mod load;
+pub mod postgres;
