@@ -21,35 +21,8 @@ use process::{
 };
 use serde_json::{Value, json};
 
-/// The test server's URL, or None when these tests are skipped.
 fn server_url() -> Option<String> {
-    match std::env::var("PODIUM_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("PODIUM_TEST_POSTGRES_REQUIRED").is_none(),
-                "PODIUM_TEST_DATABASE_URL is not set, and the PostgreSQL suites are required"
-            );
-            eprintln!("PODIUM_TEST_DATABASE_URL is not set: the cluster tests are skipped");
-            None
-        }
-    }
-}
-
-/// A URL whose connections use a new, empty schema of their own.
-async fn fresh_schema(url: &str, name: &str) -> String {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .expect("connect to the test server");
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name};"
-        ))
-        .await
-        .expect("create schema");
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}options=-c%20search_path%3D{name}")
+    podium_store_postgres::testing::server_url("the cluster suite")
 }
 
 /// Nodes sharing one database, the server key and the secrets master key: the
@@ -92,7 +65,9 @@ impl Cluster {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let database = fresh_schema(url, &schema).await;
+        let database = podium_store_postgres::testing::fresh_schema(url, &schema)
+            .await
+            .expect("schema");
         let dir = tempfile::tempdir().expect("temp dir");
         let key_file: PathBuf = dir.path().join("server.key");
         let key_file = key_file.to_string_lossy().to_string();
@@ -426,95 +401,64 @@ async fn access_changes_reach_every_node_within_a_second() {
     };
     assert_eq!(read_def(2)().send().await.expect("read").status(), 403);
 
-    let mut measured = Vec::new();
-    // A grant made on node 0 lets node 2 answer.
+    // Each change is made on one node and checked on another: the status the app's
+    // token gets there once the change has arrived.
     let grant = json!({"subject": {"type": "USER", "id": format!("app:{app_id}")},
         "target": {"type": "WORKFLOW_DEF", "id": "durable"}, "access": ["READ"]});
-    let answer = admin
-        .post(format!("{}/api/auth/authorization", cluster.base(0)))
-        .json(&grant)
-        .send()
-        .await
-        .expect("grant");
-    assert!(answer.status().is_success(), "grant: {}", answer.status());
-    measured.push((
-        "grant",
-        until_status(read_def(2), |s| s == 200, "grant on node 2").await,
-    ));
-
-    // Removed on node 1: node 0 refuses.
-    let answer = admin
-        .delete(format!("{}/api/auth/authorization", cluster.base(1)))
-        .json(&grant)
-        .send()
-        .await
-        .expect("revoke");
-    assert!(answer.status().is_success(), "revoke: {}", answer.status());
-    measured.push((
-        "revoke",
-        until_status(read_def(0), |s| s == 403, "revoke on node 0").await,
-    ));
-
-    // A role given on node 2 works on node 1.
-    let answer = admin
-        .post(format!(
-            "{}/api/applications/{app_id}/roles/METADATA_MANAGER",
-            cluster.base(2)
-        ))
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("role");
-    assert!(answer.status().is_success(), "role: {}", answer.status());
-    measured.push((
-        "role",
-        until_status(read_def(1), |s| s == 200, "role on node 1").await,
-    ));
-
-    // The key paused on node 0: its token stops on node 2.
-    let answer = admin
-        .post(format!(
+    let base = |n: usize| cluster.base(n).to_string();
+    let key_status = |n: usize| {
+        admin.post(format!(
             "{}/api/applications/{app_id}/accessKeys/{key_id}/status",
-            cluster.base(0)
+            base(n)
         ))
-        .send()
-        .await
-        .expect("pause");
-    assert!(answer.status().is_success(), "pause: {}", answer.status());
-    measured.push((
-        "paused key",
-        until_status(read_def(2), |s| s == 401, "paused key on node 2").await,
-    ));
-
-    // Resumed, then deleted on node 1: its token stops on node 0.
-    let answer = admin
-        .post(format!(
-            "{}/api/applications/{app_id}/accessKeys/{key_id}/status",
-            cluster.base(1)
-        ))
-        .send()
-        .await
-        .expect("resume");
-    assert!(answer.status().is_success(), "resume: {}", answer.status());
-    until_status(read_def(0), |s| s == 200, "resumed key on node 0").await;
-    let answer = admin
-        .delete(format!(
-            "{}/api/applications/{app_id}/accessKeys/{key_id}",
-            cluster.base(1)
-        ))
-        .send()
-        .await
-        .expect("delete key");
-    assert!(
-        answer.status().is_success(),
-        "delete key: {}",
-        answer.status()
-    );
-    measured.push((
-        "deleted key",
-        until_status(read_def(0), |s| s == 401, "deleted key on node 0").await,
-    ));
-
+    };
+    let steps = vec![
+        (
+            "grant",
+            admin
+                .post(format!("{}/api/auth/authorization", base(0)))
+                .json(&grant),
+            2,
+            200,
+        ),
+        (
+            "revoke",
+            admin
+                .delete(format!("{}/api/auth/authorization", base(1)))
+                .json(&grant),
+            0,
+            403,
+        ),
+        (
+            "role",
+            admin
+                .post(format!(
+                    "{}/api/applications/{app_id}/roles/METADATA_MANAGER",
+                    base(2)
+                ))
+                .json(&json!({})),
+            1,
+            200,
+        ),
+        ("paused key", key_status(0), 2, 401),
+        ("resumed key", key_status(1), 0, 200),
+        (
+            "deleted key",
+            admin.delete(format!(
+                "{}/api/applications/{app_id}/accessKeys/{key_id}",
+                base(1)
+            )),
+            0,
+            401,
+        ),
+    ];
+    let mut measured = Vec::new();
+    for (what, change, checked_on, status) in steps {
+        let answer = change.send().await.expect("change");
+        assert!(answer.status().is_success(), "{what}: {}", answer.status());
+        let took = until_status(read_def(checked_on), |s| s == status, what).await;
+        measured.push((what, took));
+    }
     eprintln!("access changes seen by another node after: {measured:?}");
     for (what, took) in &measured {
         assert!(*took < Duration::from_secs(1), "{what} took {took:?}");

@@ -21,17 +21,7 @@ use process::{
 use serde_json::json;
 
 fn postgres_available() -> bool {
-    match std::env::var("PODIUM_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => true,
-        _ => {
-            assert!(
-                std::env::var_os("PODIUM_TEST_POSTGRES_REQUIRED").is_none(),
-                "PODIUM_TEST_DATABASE_URL is not set, and the PostgreSQL suites are required"
-            );
-            eprintln!("PODIUM_TEST_DATABASE_URL is not set: the outage test is skipped");
-            false
-        }
-    }
+    podium_store_postgres::testing::server_url("the outage test").is_some()
 }
 
 /// Runs `scripts/postgres <command> <dir>`; returns its last line of output.

@@ -21,6 +21,7 @@ mod rows;
 mod search;
 mod secrets;
 mod security;
+pub mod testing;
 
 use std::collections::HashMap;
 use std::sync::Arc;

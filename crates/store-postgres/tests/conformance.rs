@@ -10,41 +10,14 @@ use std::sync::Arc;
 
 use podium_store_postgres::{PgOptions, PostgresStore};
 
-/// The test server's URL, or None when the suite is skipped.
-fn server_url() -> Option<String> {
-    match std::env::var("PODIUM_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("PODIUM_TEST_POSTGRES_REQUIRED").is_none(),
-                "PODIUM_TEST_DATABASE_URL is not set, and the PostgreSQL suite is required"
-            );
-            eprintln!("PODIUM_TEST_DATABASE_URL is not set: the PostgreSQL suite is skipped");
-            None
-        }
-    }
-}
+use podium_store_postgres::testing::fresh_schema;
 
-/// A URL whose connections use a new, empty schema of their own.
-async fn fresh_schema(url: &str, name: &str) -> String {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .expect("connect to the test server");
-    let driver = tokio::spawn(connection);
-    client
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name};"
-        ))
-        .await
-        .expect("create schema");
-    drop(client);
-    let _ = driver.await;
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}options=-c%20search_path%3D{name}")
+fn server_url() -> Option<String> {
+    podium_store_postgres::testing::server_url("the PostgreSQL store conformance suite")
 }
 
 async fn open(url: &str, schema: &str) -> Arc<PostgresStore> {
-    let url = fresh_schema(url, schema).await;
+    let url = fresh_schema(url, schema).await.expect("schema");
     PostgresStore::open(&PgOptions::new(url))
         .await
         .expect("open")
@@ -64,7 +37,9 @@ async fn postgres_store_conforms() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_starting_together_migrate_once_and_a_newer_schema_is_refused() {
     let Some(url) = server_url() else { return };
-    let shared = fresh_schema(&url, "conform_migrations").await;
+    let shared = fresh_schema(&url, "conform_migrations")
+        .await
+        .expect("schema");
     let opens = (0..4).map(|_| {
         let url = shared.clone();
         tokio::spawn(async move { PostgresStore::open(&PgOptions::new(url)).await })

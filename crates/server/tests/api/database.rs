@@ -34,17 +34,10 @@ pub async fn use_test_database(config: &mut Config) {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
-    connect(&url)
-        .await
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"
-        ))
+    let database = podium_store_postgres::testing::fresh_schema(&url, &schema)
         .await
         .expect("create the test schema");
-    let separator = if url.contains('?') { '&' } else { '?' };
-    config.database_url = Some(SecretValue::new(format!(
-        "{url}{separator}options=-c%20search_path%3D{schema}"
-    )));
+    config.database_url = Some(SecretValue::new(database));
 }
 
 /// Every row of every table the database URL's schema holds, as text (what a dump
