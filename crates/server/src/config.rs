@@ -29,8 +29,9 @@ pub enum Command {
     Serve(ServeArgs),
 }
 
-/// Flags of `podium serve`; each overrides the same setting from elsewhere.
-#[derive(Debug, Args, Default, Clone)]
+/// Flags of `podium serve`; each overrides the same setting from elsewhere. Its
+/// `Debug` leaves the database URL out (it may hold a password).
+#[derive(Args, Default, Clone)]
 pub struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, env = "PODIUM_CONFIG", value_name = "FILE")]
@@ -53,6 +54,19 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `podium=debug` [default: info; env: PODIUM_LOG_LEVEL].
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
+}
+
+impl std::fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("config", &self.config)
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_ref().map(|_| "***"))
+            .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .finish()
+    }
 }
 
 /// How log lines are written.
@@ -507,6 +521,45 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_database_url_is_read_from_env_or_flag_and_never_printed() {
+        let url = "postgres://podium:hunter2-pw@db:5432/podium";
+        let config =
+            Config::load(&ServeArgs::default(), &env(&[("PODIUM_DATABASE_URL", url)])).unwrap();
+        assert_eq!(
+            config.database_url.as_ref().map(SecretValue::expose),
+            Some(url)
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let args = ServeArgs {
+            database_url: Some(url.to_string()),
+            ..ServeArgs::default()
+        };
+        assert!(!format!("{args:?}").contains("hunter2"));
+        let config = Config::load(&args, &[]).unwrap();
+        assert_eq!(
+            config.database_url.as_ref().map(SecretValue::expose),
+            Some(url)
+        );
+        let err = Config::load(
+            &ServeArgs::default(),
+            &env(&[("PODIUM_DATABASE_URL", "mysql://x:hunter2@db/x")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("PostgreSQL URL") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let err = Config::load(
+            &ServeArgs::default(),
+            &env(&[("PODIUM_DATABASE_POOL_SIZE", "0")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("database_pool_size"), "{err}");
     }
 
     #[test]
