@@ -1,5 +1,6 @@
 //! Workflow and access-control benchmarks, each measured side by side with its
-//! baseline in one run (scenarios S3, S4, S1, S5, S7 and S6 of the performance plan).
+//! baseline in one run (scenarios S3, S4, S1, S5, S7 and S6 of the performance plan,
+//! and S8 against a peer engine).
 //!
 //! - `s3`: a 3-task SIMPLE workflow driven by HTTP workers against a real server
 //!   process, against a raw SQLite "state transition" harness on the same disk with
@@ -13,15 +14,26 @@
 //!   same values written literally.
 //! - `s5`: minting tokens against a plain authenticated JSON POST, and the cost of a
 //!   wrong secret against a right one.
-//! - `s6 [--pg-fast] [--node-pool=N]`: the S3 load on PostgreSQL (a throwaway cluster
-//!   from `scripts/postgres`, fsync and synchronous_commit on unless `--pg-fast`), one
-//!   node with 8 connections and two nodes sharing the database (`N` connections each,
-//!   4 by default), against pgbench running the plan's transition script with 8
-//!   clients on the same cluster. `all` skips it when PostgreSQL is not installed.
+//! - `s6 [--pg-fast] [--node-pool=N] [--pg-statements]`: the S3 load on PostgreSQL (a
+//!   throwaway cluster from `scripts/postgres`, fsync and synchronous_commit on unless
+//!   `--pg-fast`), one node with 8 connections and two nodes sharing the database (`N`
+//!   connections each, 4 by default), against pgbench running the plan's transition
+//!   script with 8 clients on the same cluster (`--pg-statements`: also what the
+//!   server's statements cost, from pg_stat_statements). `all` skips it when
+//!   PostgreSQL is not installed.
+//! - `s8 [--no-pg] [--rounds=N] [--only=SIDE,...] [--pg-statements] [--pg-pool=N]`:
+//!   Podium (the S3 load on SQLite with durability `process` and `power-loss`, and on
+//!   PostgreSQL with fsync on and a pool of 8 connections unless `--pg-pool`) against
+//!   Restate running the same 3-step job (`benches/peers`, installed with `npm ci`
+//!   when missing): completed workflows per second, start-to-completed latency of
+//!   single workflows and server-side CPU per workflow, the sides taking turns, 5
+//!   rounds unless `--rounds`; `--only` picks sides (`sqlite/process`,
+//!   `sqlite/power-loss`, `postgres`, `restate`), e.g. to profile one;
+//!   `--pg-statements` prints what the PostgreSQL side's statements cost. Not in `all`.
 //! - `s3-server [--security-off] [--inputs=secrets|literals]`: one S3 pass, to run
 //!   under a profiler (the S7 task inputs with `--inputs`).
 //!
-//! Run: `cargo bench -p podium-server --bench workflow -- [s3|s4|s1|s7|s5|s6|all] [--full]`
+//! Run: `cargo bench -p podium-server --bench workflow -- [s3|s4|s1|s7|s5|s6|s8|all] [--full]`
 //! (`--full` also runs S3 with `durability = power-loss` against the FULL harness).
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -112,6 +124,31 @@ fn main() {
     if which == "s5" || which == "all" {
         runtime.block_on(s5());
     }
+    if which == "s8" {
+        // Without PostgreSQL installed (or with --no-pg), the SQLite sides and Restate.
+        let postgres =
+            !args.iter().any(|a| a == "--no-pg") && server::postgres::missing().is_none();
+        let rounds = args
+            .iter()
+            .find_map(|a| a.strip_prefix("--rounds="))
+            .map_or(PAIRS, |n| n.parse().expect("--rounds=N"));
+        let only: Vec<String> = args
+            .iter()
+            .find_map(|a| a.strip_prefix("--only="))
+            .map(|o| o.split(',').map(str::to_string).collect())
+            .unwrap_or_default();
+        runtime.block_on(server::peers::s8(server::peers::Options {
+            rounds,
+            seconds: RUN_SECONDS,
+            postgres,
+            pool: args
+                .iter()
+                .find_map(|a| a.strip_prefix("--pg-pool="))
+                .map_or(8, |n| n.parse().expect("--pg-pool=N")),
+            only,
+            statements: args.iter().any(|a| a == "--pg-statements"),
+        }));
+    }
     if which == "s6" || which == "all" {
         match server::postgres::missing() {
             Some(why) if which == "all" => {
@@ -123,7 +160,14 @@ fn main() {
                     .iter()
                     .find_map(|a| a.strip_prefix("--node-pool="))
                     .map_or(4, |n| n.parse().expect("--node-pool=N"));
-                runtime.block_on(server::postgres::s6(PAIRS, RUN_SECONDS, durable, node_pool));
+                let statements = args.iter().any(|a| a == "--pg-statements");
+                runtime.block_on(server::postgres::s6(
+                    PAIRS,
+                    RUN_SECONDS,
+                    durable,
+                    node_pool,
+                    statements,
+                ));
             }
         }
     }

@@ -4,7 +4,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::panic::AssertUnwindSafe;
 
 use async_trait::async_trait;
-use deadpool_postgres::Transaction;
 use podium_core::engine::state::WorkflowState;
 use podium_core::model::{PollData, Task, TaskExecLog, Workflow, WorkflowStatus};
 use podium_core::service::search::{TaskSearch, WorkflowSearch};
@@ -16,6 +15,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::figures::Kind;
 use crate::rows::{self, Writes, get, load_state, lock_state, persist_changes, persist_state};
+use crate::tx::Tx;
 use crate::{PostgresStore, map_err, to_i64};
 
 /// The text of a panic, if it was text.
@@ -31,7 +31,7 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 /// (unless the locked workflow of the same unit gives the key up), before anything is
 /// written. The unique index decides between two nodes starting at once.
 async fn check_idempotency(
-    tx: &Transaction<'_>,
+    client: &deadpool_postgres::Object,
     locked: Option<&WorkflowState>,
     changes: &ChangeSet,
 ) -> StoreResult<()> {
@@ -39,11 +39,11 @@ async fn check_idempotency(
         let Some(key) = &state.workflow.idempotency_key else {
             continue;
         };
-        let statement = tx
+        let statement = client
             .prepare_cached("SELECT id FROM workflow WHERE name = $1 AND idempotency_key = $2")
             .await
             .map_err(map_err)?;
-        let holder: Option<String> = match tx
+        let holder: Option<String> = match client
             .query_opt(&statement, &[&state.workflow.workflow_name, key])
             .await
             .map_err(map_err)?
@@ -75,24 +75,22 @@ impl PostgresStore {
         claim: &Claim,
         on_claim: OnClaim,
     ) -> StoreResult<(Vec<Task>, usize)> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(map_err)?;
+        let tx = Tx::new(self.client().await?);
         let pick = tx
-            .prepare_cached(
+            .prepare(
                 "SELECT id, task_id, workflow_id FROM queue
                  WHERE queue_name = $1 AND visible_at <= $2
                  ORDER BY priority DESC, visible_at, id LIMIT $3 FOR UPDATE SKIP LOCKED",
             )
-            .await
-            .map_err(map_err)?;
+            .await?;
         let picked = tx
-            .query(
+            .begin_with_query(
                 &pick,
                 &[&claim.queue_name, &claim.now, &to_i64(claim.count)],
             )
-            .await
-            .map_err(map_err)?;
+            .await?;
         if picked.is_empty() {
+            tx.abandon();
             return Ok((Vec::new(), 0));
         }
         let mut messages = Vec::with_capacity(picked.len());
@@ -114,19 +112,18 @@ impl PostgresStore {
             .collect();
         let task_ids: Vec<String> = messages.iter().map(|(_, t, _)| t.clone()).collect();
         let lock = tx
-            .prepare_cached(
+            .prepare(
                 "SELECT id, next_check_at FROM workflow WHERE id = ANY($1)
                  ORDER BY id FOR UPDATE SKIP LOCKED",
             )
-            .await
-            .map_err(map_err)?;
+            .await?;
         let read_tasks = tx
-            .prepare_cached("SELECT id, json FROM task WHERE id = ANY($1)")
-            .await
-            .map_err(map_err)?;
+            .prepare("SELECT id, json FROM task WHERE id = ANY($1)")
+            .await?;
+        let client = tx.client();
         let (locked_rows, task_rows) = futures_util::future::try_join(
-            tx.query(&lock, &[&workflow_ids]),
-            tx.query(&read_tasks, &[&task_ids]),
+            client.query(&lock, &[&workflow_ids]),
+            client.query(&read_tasks, &[&task_ids]),
         )
         .await
         .map_err(map_err)?;
@@ -147,10 +144,9 @@ impl PostgresStore {
         let mut existing = BTreeSet::new();
         if !unlocked.is_empty() {
             let exists = tx
-                .prepare_cached("SELECT id FROM workflow WHERE id = ANY($1)")
-                .await
-                .map_err(map_err)?;
-            for row in tx.query(&exists, &[&unlocked]).await.map_err(map_err)? {
+                .prepare("SELECT id FROM workflow WHERE id = ANY($1)")
+                .await?;
+            for row in client.query(&exists, &[&unlocked]).await.map_err(map_err)? {
                 existing.insert(get::<String>(&row, 0)?);
             }
         }
@@ -190,10 +186,11 @@ impl PostgresStore {
             }
             claimed.push(task);
         }
-        if !writes.is_empty() {
-            writes.run(&tx).await?;
+        if writes.is_empty() {
+            tx.abandon();
+        } else {
+            tx.commit(writes).await?;
         }
-        tx.commit().await.map_err(map_err)?;
         Ok((claimed, passed_over))
     }
 
@@ -223,8 +220,7 @@ impl PostgresStore {
 
 impl PostgresStore {
     async fn run_unit(&self, unit: UnitOfWork) -> Result<Committed, UnitError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(map_err)?;
+        let tx = Tx::new(self.client().await?);
         let state = match &unit.lock {
             Some(id) => lock_state(&tx, &self.revisions, &self.codec, id).await?,
             None => None,
@@ -247,7 +243,7 @@ impl PostgresStore {
                 );
             }
         }
-        check_idempotency(&tx, txn.state.as_ref(), &txn.changes).await?;
+        check_idempotency(tx.client(), txn.state.as_ref(), &txn.changes).await?;
         let mut committed = Committed::default();
         let mut writes = Writes::default();
         if let Some(mut state) = txn.state.take() {
@@ -265,12 +261,8 @@ impl PostgresStore {
             .new_workflows
             .iter()
             .find_map(|s| s.workflow.idempotency_key.clone());
-        let written = async {
-            writes.run(&tx).await?;
-            tx.commit().await.map_err(map_err)
-        };
-        match (written.await, keyed) {
-            (Ok(()), _) => Ok(committed),
+        match (tx.commit(writes).await, keyed) {
+            (Ok(_), _) => Ok(committed),
             // Another node took the key between the check and the insert.
             (Err(StoreError::Conflict(_)), Some(key)) => Err(taken(&key).into()),
             (Err(err), _) => Err(err.into()),

@@ -22,6 +22,7 @@ mod search;
 mod secrets;
 mod security;
 pub mod testing;
+mod tx;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -8,7 +8,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use deadpool_postgres::{GenericClient, Transaction};
+use deadpool_postgres::GenericClient;
+use futures_util::FutureExt;
 use futures_util::future::try_join_all;
 use podium_core::engine::state::{Authority, WorkflowState};
 use podium_core::model::{Task, Workflow, WorkflowStatus};
@@ -16,9 +17,10 @@ use podium_core::store::{
     ArchivedWorkflow, ChangeSet, Committed, RowCodec, RowPlan, StoreError, StoreResult,
     rows_to_write,
 };
-use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement};
 
+use crate::tx::Tx;
 use crate::{Revisions, map_err};
 
 /// A bound parameter, owned until the batch is sent.
@@ -43,28 +45,50 @@ impl Writes {
 
     /// Sends every statement (pipelined, in order) and waits for all; returns the
     /// rows each changed.
-    pub(crate) async fn run(mut self, tx: &Transaction<'_>) -> StoreResult<Vec<u64>> {
+    pub(crate) async fn run(self, client: &impl GenericClient) -> StoreResult<Vec<u64>> {
+        let prepared = self.prepare(client).await?;
+        try_join_all(prepared.sends(client)).await
+    }
+
+    /// Prepares every statement (the `payload_key` rows last), so that sending them
+    /// afterwards never waits between two of them.
+    pub(crate) async fn prepare(mut self, client: &impl GenericClient) -> StoreResult<Prepared> {
         for key in std::mem::take(&mut self.keys) {
             self.push(
                 "INSERT INTO payload_key (key_id) VALUES ($1) ON CONFLICT DO NOTHING",
                 vec![Box::new(key)],
             );
         }
-        let mut statements = Vec::with_capacity(self.items.len());
-        for (sql, _) in &self.items {
-            statements.push(tx.prepare_cached(sql).await.map_err(map_err)?);
+        let mut items = Vec::with_capacity(self.items.len());
+        for (sql, params) in self.items {
+            items.push((client.prepare_cached(sql).await.map_err(map_err)?, params));
         }
-        let sends = self
-            .items
+        Ok(Prepared { items })
+    }
+}
+
+/// A batch whose statements are prepared: sending it costs no round trip of its own.
+pub(crate) struct Prepared {
+    items: Vec<(Statement, Vec<Param>)>,
+}
+
+impl Prepared {
+    /// One future per statement, in order; each sends its statement when first polled.
+    pub(crate) fn sends<'a, C: GenericClient>(
+        &'a self,
+        client: &'a C,
+    ) -> Vec<impl Future<Output = StoreResult<u64>> + Send + 'a> {
+        self.items
             .iter()
-            .zip(statements.iter())
-            .map(|((_, params), statement)| {
-                tx.execute_raw(
-                    statement,
-                    params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)),
-                )
-            });
-        try_join_all(sends).await.map_err(map_err)
+            .map(|(statement, params)| {
+                client
+                    .execute_raw(
+                        statement,
+                        params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)),
+                    )
+                    .map(|done| done.map_err(map_err))
+            })
+            .collect()
     }
 }
 
@@ -186,24 +210,29 @@ pub(crate) async fn load_state(
         .map(Some)
 }
 
-/// Locks a workflow's row for the rest of the transaction and loads it with its
-/// tasks (both requests sent at once).
+/// Opens the transaction, locks a workflow's row for the rest of it and loads the
+/// workflow with its tasks: `BEGIN` and both statements in one round trip. The tasks
+/// are read by a statement of their own, which starts after the lock is held: its
+/// snapshot then shows every change made to them before the lock was granted.
 pub(crate) async fn lock_state(
-    tx: &Transaction<'_>,
+    tx: &Tx,
     revisions: &Revisions,
     codec: &RowCodec,
     id: &str,
 ) -> StoreResult<Option<WorkflowState>> {
-    let lock = tx.prepare_cached(LOCK_WORKFLOW).await.map_err(map_err)?;
-    let tasks = tx.prepare_cached(SELECT_TASKS).await.map_err(map_err)?;
-    let (row, task_rows) =
-        futures_util::future::try_join(tx.query_opt(&lock, &[&id]), tx.query(&tasks, &[&id]))
-            .await
-            .map_err(map_err)?;
+    let lock = tx.prepare(LOCK_WORKFLOW).await?;
+    let tasks = tx.prepare(SELECT_TASKS).await?;
+    let client = tx.client();
+    let ((), row, task_rows) = futures_util::future::try_join3(
+        tx.begin(),
+        async { client.query_opt(&lock, &[&id]).await.map_err(map_err) },
+        async { client.query(&tasks, &[&id]).await.map_err(map_err) },
+    )
+    .await?;
     let Some(row) = row else { return Ok(None) };
     let row = workflow_row(codec, &row)?;
     let tasks = task_rows.iter().map(|r| get::<String>(r, 0));
-    assemble(tx, revisions, codec, id, row, tasks)
+    assemble(client, revisions, codec, id, row, tasks)
         .await
         .map(Some)
 }

@@ -233,3 +233,87 @@ pub(super) async fn jobs_are_leased(stores: Stores) {
         .expect("deleted");
     assert_eq!(stores.execution.next_job_due().await.expect("next"), None);
 }
+
+/// A unit that refuses, panics or is dropped part-way (a cancelled request) after
+/// locking a workflow releases it: the next unit locks the same workflow at once,
+/// whichever connection or thread it gets. Claims that find nothing, or only tasks
+/// that ended, leave nothing held either. Each step must finish within seconds; a
+/// lock left behind would hold the next unit until the database's statement timeout.
+pub(super) async fn abandoned_units_release_their_locks(stores: Stores) {
+    use std::time::Duration;
+    let ids = setup_queue(&stores, &[("held", 0, 0)]).await;
+    let workflow = stores
+        .execution
+        .get_task(&ids[0])
+        .await
+        .expect("read")
+        .expect("task")
+        .workflow_instance_id;
+    let stored_update = load(&stores, &workflow).await.tasks()[0].update_time;
+    let soon = Duration::from_secs(5);
+    let lock = |work: crate::store::Work| UnitOfWork {
+        lock: Some(workflow.clone()),
+        work,
+    };
+    for round in 0..6 {
+        let refused = tokio::time::timeout(
+            soon,
+            stores.execution.run(lock(Box::new(|txn| {
+                assert!(txn.state.is_some(), "the workflow is loaded");
+                Err(Box::new(CoreError::Conflict("no".into())))
+            }))),
+        )
+        .await
+        .expect("a refused unit ends");
+        assert!(refused.is_err(), "round {round}: the refusal comes back");
+        let panicked = tokio::time::timeout(
+            soon,
+            stores.execution.run(lock(Box::new(|_| {
+                panic!("a unit that panics while locked")
+            }))),
+        )
+        .await
+        .expect("a panicking unit ends");
+        assert!(panicked.is_err(), "round {round}: the panic is an error");
+        // Polled once, then dropped: its statements may be on their way already.
+        let cancelled = tokio::time::timeout(
+            Duration::ZERO,
+            stores.execution.run(lock(Box::new(|_| Ok(())))),
+        )
+        .await;
+        drop(cancelled);
+        let empty = tokio::time::timeout(
+            soon,
+            stores
+                .execution
+                .claim(claim("nothing-here", 5, 10, "w"), mark),
+        )
+        .await
+        .expect("an empty claim ends")
+        .expect("claim");
+        assert!(empty.is_empty());
+        tokio::time::timeout(
+            soon,
+            stores.execution.run(lock(Box::new(|txn| {
+                let state = txn.state.as_mut().expect("the workflow is there");
+                state.task_mut(0).expect("its task").update_time += 1;
+                Ok(())
+            }))),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("round {round}: the workflow is still locked"))
+        .expect("the next unit commits");
+    }
+    let state = load(&stores, &workflow).await;
+    assert_eq!(
+        state.tasks()[0].update_time,
+        stored_update + 6,
+        "the six committed units changed the task, the others nothing"
+    );
+    let claimed = stores
+        .execution
+        .claim(claim("held", 1, 10, "w"), mark)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1, "the task is still there to claim");
+}

@@ -1,7 +1,7 @@
 //! The S3 load: a 3-task workflow kept in flight by starters, and workers
 //! batch-polling and completing its tasks over HTTP, against one server process on
-//! SQLite, or one or more processes sharing a PostgreSQL database. S3, S1, S7 and S6
-//! measure it.
+//! SQLite, or one or more processes sharing a PostgreSQL database. S3, S1, S7, S6 and
+//! S8 measure it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -158,7 +158,13 @@ async fn wait_ready(base: &str, workers: &reqwest::Client, starter: &reqwest::Cl
 pub struct S3Load {
     servers: Vec<Server>,
     data: std::path::PathBuf,
+    /// The starter program's client and the first server, for [`S3Load::latencies`].
+    starter: reqwest::Client,
+    base: String,
     active: Arc<AtomicBool>,
+    /// Whether the starters start workflows while the load is active (not while
+    /// [`S3Load::latencies`] runs its workflows one at a time).
+    starting: Arc<AtomicBool>,
     measuring: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     completed: Arc<AtomicU64>,
@@ -232,7 +238,10 @@ impl S3Load {
         let mut load = S3Load {
             servers,
             data,
+            starter: http.clone(),
+            base: base.clone(),
             active: Arc::new(AtomicBool::new(false)),
+            starting: Arc::new(AtomicBool::new(true)),
             measuring: Arc::new(AtomicBool::new(false)),
             stop: Arc::new(AtomicBool::new(false)),
             completed: Arc::new(AtomicU64::new(0)),
@@ -249,9 +258,14 @@ impl S3Load {
                 load.active.clone(),
                 load.in_flight.clone(),
             );
+            let starting = load.starting.clone();
             load.handles.push(tokio::spawn(async move {
                 let mut n = 0u64;
                 while wait_active(&active, &stop).await {
+                    if !starting.load(Ordering::Relaxed) {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        continue;
+                    }
                     let Ok(permit) = in_flight.clone().acquire_owned().await else {
                         break;
                     };
@@ -328,9 +342,50 @@ impl S3Load {
         load
     }
 
+    /// Runs `warmup` workflows and then `samples` more one at a time, each through the
+    /// synchronous start (`POST /api/workflow/execute/s3_flow/1`, answered once the
+    /// workflow has completed) while the workers poll as under load and the starters
+    /// rest; returns the samples' start-to-completed times in milliseconds.
+    pub async fn latencies(&self, warmup: usize, samples: usize) -> Vec<f64> {
+        self.starting.store(false, Ordering::Relaxed);
+        self.active.store(true, Ordering::Relaxed);
+        let url = format!("{}/api/workflow/execute/s3_flow/1", self.base);
+        let mut times = Vec::with_capacity(samples);
+        for i in 0..warmup + samples {
+            let started = Instant::now();
+            let run: Value = post(&self.starter, url.clone(), &json!({"input": {"n": i}}))
+                .await
+                .json()
+                .await
+                .expect("execute answer");
+            let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+            assert_eq!(
+                run["targetWorkflowStatus"], "COMPLETED",
+                "a synchronous start did not complete: {run}"
+            );
+            if i >= warmup {
+                times.push(elapsed);
+            }
+        }
+        self.active.store(false, Ordering::Relaxed);
+        self.starting.store(true, Ordering::Relaxed);
+        times
+    }
+
     /// Runs the load for `settle` seconds, then measures it for `seconds`, then
     /// pauses it.
     pub async fn measure(&self, settle: f64, seconds: f64) -> S3Result {
+        self.measure_with(settle, seconds, || ()).await.0
+    }
+
+    /// [`S3Load::measure`], and `sample` taken at the start and at the end of the
+    /// measured stretch (e.g. the CPU time of other processes).
+    pub async fn measure_with<T>(
+        &self,
+        settle: f64,
+        seconds: f64,
+        sample: impl Fn() -> T,
+    ) -> (S3Result, T, T) {
         self.active.store(true, Ordering::Relaxed);
         tokio::time::sleep(Duration::from_secs_f64(settle)).await;
         let (completed, updates) = (
@@ -338,24 +393,26 @@ impl S3Load {
             self.updates.load(Ordering::Relaxed),
         );
         self.measuring.store(true, Ordering::Relaxed);
-        let cpu_before = self.cpu_seconds();
+        let (cpu_before, sample_before) = (self.cpu_seconds(), sample());
         let (started, started_ms) = (Instant::now(), epoch_ms());
         tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
         self.measuring.store(false, Ordering::Relaxed);
         let elapsed = started.elapsed().as_secs_f64();
         let window_ms = (started_ms, epoch_ms());
+        let sample_after = sample();
         let cpu = cpu_before
             .zip(self.cpu_seconds())
             .map_or(f64::NAN, |(before, after)| after - before);
         self.active.store(false, Ordering::Relaxed);
         let updates = (self.updates.load(Ordering::Relaxed) - updates) as f64;
         let completed = (self.completed.load(Ordering::Relaxed) - completed) as f64;
-        S3Result {
+        let result = S3Result {
             workflows_per_second: completed / elapsed,
             updates_per_second: updates / elapsed,
             cpu_us_per_update: cpu * 1e6 / updates.max(1.0),
             window_ms,
-        }
+        };
+        (result, sample_before, sample_after)
     }
 
     /// CPU time all the load's servers have used so far.

@@ -257,4 +257,5 @@ pub async fn post(client: &reqwest::Client, url: String, body: &Value) -> reqwes
     response
 }
 pub mod load;
+pub mod peers;
 pub mod postgres;

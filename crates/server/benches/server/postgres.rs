@@ -47,6 +47,8 @@ pub struct Cluster {
     dir: tempfile::TempDir,
     /// `postgres://podium@127.0.0.1:PORT/postgres`.
     url: String,
+    /// Whether pg_stat_statements is loaded.
+    statements: bool,
 }
 
 fn script() -> PathBuf {
@@ -72,6 +74,7 @@ impl Cluster {
         let mut cluster = Cluster {
             dir,
             url: String::new(),
+            statements: false,
         };
         let output = Command::new(script())
             .arg("start")
@@ -92,6 +95,61 @@ impl Cluster {
             .trim()
             .to_string();
         cluster
+    }
+
+    /// Restarts the cluster with pg_stat_statements loaded (it slows statements down a
+    /// little: for finding where time goes, not for the figures).
+    async fn load_statements(&mut self) {
+        self.execute(
+            "postgres",
+            "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'",
+        )
+        .await;
+        for command in ["stop", "resume"] {
+            let status = Command::new(script())
+                .arg(command)
+                .arg(self.dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("run scripts/postgres");
+            assert!(status.success(), "scripts/postgres {command} failed");
+        }
+        self.execute("postgres", "CREATE EXTENSION pg_stat_statements")
+            .await;
+        self.statements = true;
+    }
+
+    /// Prints the statements database `name` ran since the last reset, the most
+    /// time-consuming first, per task update.
+    async fn print_statements(&self, name: &str, updates: f64) {
+        let client = self.connect("postgres").await;
+        let rows = client
+            .query(
+                "SELECT s.calls::float8, s.total_exec_time, s.query
+                 FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+                 WHERE d.datname = $1 ORDER BY s.total_exec_time DESC",
+                &[&name],
+            )
+            .await
+            .expect("pg_stat_statements");
+        let calls: f64 = rows.iter().map(|r| r.get::<_, f64>(0)).sum();
+        let time: f64 = rows.iter().map(|r| r.get::<_, f64>(1)).sum();
+        println!(
+            "  statements of {name}, per task update: {:.1} calls, {:.0} us executing (pg_stat_statements; top 15 by time):",
+            calls / updates,
+            time * 1000.0 / updates
+        );
+        for row in rows.iter().take(15) {
+            let (calls, total, query): (f64, f64, String) = (row.get(0), row.get(1), row.get(2));
+            let query: String = query.split_whitespace().collect::<Vec<_>>().join(" ");
+            println!(
+                "    {:>5.2} calls {:>5.1} us/call  {}",
+                calls / updates,
+                total * 1000.0 / calls.max(1.0),
+                query.chars().take(110).collect::<String>()
+            );
+        }
     }
 
     /// The URL of database `name` on this cluster.
@@ -117,32 +175,18 @@ impl Cluster {
         let Some(postmaster) = self.postmaster() else {
             return f64::NAN;
         };
-        let mut total = 0.0;
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return f64::NAN;
-        };
-        for entry in entries.filter_map(|e| e.ok()) {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                continue;
-            };
-            let Some((_, rest)) = stat.rsplit_once(')') else {
-                continue;
-            };
-            let fields: Vec<f64> = rest
-                .split_whitespace()
-                .map(|f| f.parse().unwrap_or(0.0))
-                .collect();
-            // From the state (field 3): ppid is index 1, utime 11, stime 12, cutime 13, cstime 14.
-            if pid == postmaster {
-                total += fields[11..=14].iter().sum::<f64>();
-            } else if fields.get(1) == Some(&f64::from(postmaster)) {
-                total += fields[11] + fields[12];
-            }
-        }
-        total / super::clock_ticks_per_second()
+        processes()
+            .iter()
+            .map(|p| {
+                if p.pid == postmaster {
+                    p.own + p.reaped
+                } else if p.parent == postmaster {
+                    p.own
+                } else {
+                    0.0
+                }
+            })
+            .sum()
     }
 
     /// Runs `sql` (several statements) in database `name`.
@@ -212,6 +256,103 @@ impl Drop for Cluster {
     }
 }
 
+/// A process's CPU seconds: its own (all threads) and its reaped children's.
+struct Process {
+    pid: u32,
+    parent: u32,
+    own: f64,
+    reaped: f64,
+}
+
+/// Every process in `/proc`.
+fn processes() -> Vec<Process> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let ticks = super::clock_ticks_per_second();
+    let mut all = Vec::new();
+    for entry in entries.filter_map(|e| e.ok()) {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<f64> = rest
+            .split_whitespace()
+            .map(|f| f.parse().unwrap_or(0.0))
+            .collect();
+        // From the state (field 3): ppid is index 1, utime 11, stime 12, cutime 13, cstime 14.
+        if fields.len() > 14 {
+            all.push(Process {
+                pid,
+                parent: fields[1] as u32,
+                own: (fields[11] + fields[12]) / ticks,
+                reaped: (fields[13] + fields[14]) / ticks,
+            });
+        }
+    }
+    all
+}
+
+/// How busy the machine was and how much of that was this benchmark's (this
+/// process, its children such as the servers and pgbench, and the cluster), so a
+/// run can say how much other work shared the machine with it.
+#[derive(Clone, Copy)]
+struct Machine {
+    at: Instant,
+    /// CPU seconds all cores were busy (including time stolen by the hypervisor).
+    busy: f64,
+    ours: f64,
+}
+
+impl Machine {
+    fn now(cluster: &Cluster) -> Machine {
+        let ticks = super::clock_ticks_per_second();
+        let busy = std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|stat| {
+                let line = stat.lines().next()?.to_string();
+                let f: Vec<f64> = line
+                    .split_whitespace()
+                    .skip(1)
+                    .map(|v| v.parse().unwrap_or(0.0))
+                    .collect();
+                // user nice system idle iowait irq softirq steal: all but idle and iowait.
+                Some(
+                    (f.first()? + f.get(1)? + f.get(2)? + f.get(5)? + f.get(6)? + f.get(7)?)
+                        / ticks,
+                )
+            })
+            .unwrap_or(f64::NAN);
+        let me = std::process::id();
+        let ours: f64 = processes()
+            .iter()
+            .map(|p| match p {
+                p if p.pid == me => p.own + p.reaped,
+                p if p.parent == me => p.own + p.reaped,
+                _ => 0.0,
+            })
+            .sum();
+        Machine {
+            at: Instant::now(),
+            busy,
+            ours: ours + cluster.cpu_seconds(),
+        }
+    }
+
+    /// The share of the machine's cores that other work used since `self`.
+    fn others_since(self, cluster: &Cluster) -> f64 {
+        let now = Machine::now(cluster);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let wall = now.at.duration_since(self.at).as_secs_f64() * cores;
+        (((now.busy - self.busy) - (now.ours - self.ours)) / wall).max(0.0)
+    }
+}
+
 /// Cluster-wide counters read before and after a run.
 #[derive(Clone, Copy)]
 struct Counters {
@@ -248,8 +389,12 @@ impl Counters {
 const BENCH_WORKFLOWS: u32 = 100_000;
 const BENCH_TASKS: u32 = 1_000_000;
 
-/// A task row's JSON of the size Podium writes (about 300 bytes).
-const ROW_JSON: &str = r#"{"taskType":"s3_b","status":"SCHEDULED","referenceTaskName":"s3_b","seq":2,"retryCount":0,"pollCount":0,"workflowType":"s3_flow","workflowInstanceId":"0193a5c4-7f1e-7c3a-9d2b-5e8f1a2b3c4d","taskId":"0193a5c4-7f20-7b11-8a9c-0d1e2f3a4b5c","scheduledTime":1764999999999,"inputData":{"n":42},"outputData":{}}"#;
+/// The JSON of rows as Podium stores them for the S3 workflow (taken from its
+/// tables): a task once completed (756 bytes), a task when scheduled (693 bytes), and
+/// a running workflow (429 bytes).
+const TASK_COMPLETED_JSON: &str = r#"{"taskType":"s3_a","status":"COMPLETED","inputData":{"n":42},"referenceTaskName":"s3_a","retryCount":0,"seq":1,"pollCount":1,"taskDefName":"s3_a","scheduledTime":1796545336826,"startTime":1796545336842,"endTime":1796545337018,"updateTime":1796545337018,"startDelayInSeconds":0,"retried":false,"executed":true,"callbackFromWorker":true,"responseTimeoutSeconds":300,"workflowInstanceId":"01a24a72-55fa-7340-90a9-e35518781304","workflowType":"s3_flow","taskId":"01a24a72-55fa-7340-90a9-e356a1c09458","callbackAfterSeconds":0,"workerId":"w1","outputData":{"done":true},"rateLimitPerFrequency":0,"rateLimitFrequencyInSeconds":0,"workflowPriority":0,"iteration":0,"subworkflowChanged":false,"loopOverTask":false,"firstStartTime":1796545336842,"queueWaitTime":16}"#;
+const TASK_SCHEDULED_JSON: &str = r#"{"taskType":"s3_b","status":"SCHEDULED","inputData":{"n":42},"referenceTaskName":"s3_b","retryCount":0,"seq":2,"pollCount":0,"taskDefName":"s3_b","scheduledTime":1796545337018,"startTime":0,"endTime":0,"updateTime":1796545337018,"startDelayInSeconds":0,"retried":false,"executed":false,"callbackFromWorker":true,"responseTimeoutSeconds":300,"workflowInstanceId":"01a24a72-55fa-7340-90a9-e35518781304","workflowType":"s3_flow","taskId":"01a24a72-56ba-70e2-a403-9b06cd065a97","callbackAfterSeconds":0,"outputData":{},"rateLimitPerFrequency":0,"rateLimitFrequencyInSeconds":0,"workflowPriority":0,"iteration":0,"subworkflowChanged":false,"loopOverTask":false,"firstStartTime":0,"queueWaitTime":0}"#;
+const WORKFLOW_JSON: &str = r#"{"createTime":1796545336826,"updateTime":1796545336826,"createdBy":"anonymous","status":"RUNNING","startTime":1796545336826,"endTime":0,"workflowId":"01a24a72-55fa-7340-90a9-e35518781304","tasks":[],"input":{"n":42,"s":1},"output":{},"taskToDomain":{},"failedReferenceTaskNames":[],"failedTaskNames":[],"priority":0,"variables":{},"lastRetriedTime":0,"history":[],"rateLimited":false,"workflowName":"s3_flow","workflowVersion":1}"#;
 
 /// Creates database `bench` with the appendix's tables, 100k workflows and 1M tasks.
 async fn pgbench_setup(cluster: &Cluster) {
@@ -260,32 +405,49 @@ async fn pgbench_setup(cluster: &Cluster) {
             &format!(
                 "CREATE TABLE workflow (id BIGINT PRIMARY KEY, status TEXT NOT NULL, updated TIMESTAMPTZ NOT NULL, json TEXT NOT NULL);
                  CREATE TABLE task (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, wf_id BIGINT NOT NULL, ref TEXT NOT NULL, status TEXT NOT NULL, updated TIMESTAMPTZ NOT NULL, json TEXT NOT NULL);
-                 INSERT INTO workflow SELECT g, 'RUNNING', now(), '{json}' FROM generate_series(1, {BENCH_WORKFLOWS}) g;
+                 INSERT INTO workflow SELECT g, 'RUNNING', now(), '{WORKFLOW_JSON}' FROM generate_series(1, {BENCH_WORKFLOWS}) g;
                  INSERT INTO task (id, wf_id, ref, status, updated, json)
-                     SELECT g, 1 + (g - 1) % {BENCH_WORKFLOWS}, 't0', 'COMPLETED', now(), '{json}' FROM generate_series(1, {BENCH_TASKS}) g;
+                     SELECT g, 1 + (g - 1) % {BENCH_WORKFLOWS}, 't0', 'SCHEDULED', now(), '{TASK_SCHEDULED_JSON}' FROM generate_series(1, {BENCH_TASKS}) g;
                  SELECT setval(pg_get_serial_sequence('task', 'id'), {BENCH_TASKS});
                  CREATE INDEX task_wf ON task (wf_id);
-                 CREATE INDEX task_status ON task (status, updated);
-                 VACUUM ANALYZE;
-                 CHECKPOINT;",
-                json = ROW_JSON
+                 CREATE INDEX task_status ON task (status, updated);"
             ),
         )
         .await;
+    // Each on its own: VACUUM cannot run in the transaction of a statement batch.
+    cluster.execute("bench", "VACUUM ANALYZE").await;
+    cluster.execute("bench", "CHECKPOINT").await;
+}
+
+/// `json` for a pgbench script: a space after each `:` that a letter follows, since
+/// pgbench takes `:name` for a variable even inside a string literal.
+fn pgbench_text(json: &str) -> String {
+    let mut text = String::with_capacity(json.len() + 16);
+    let mut chars = json.chars().peekable();
+    while let Some(c) = chars.next() {
+        text.push(c);
+        if c == ':' && chars.peek().is_some_and(|n| n.is_alphabetic() || *n == '_') {
+            text.push(' ');
+        }
+    }
+    text
 }
 
 /// The transition script for `pgbench -n -M prepared -f`.
 fn transition_script() -> String {
+    let (completed, scheduled) = (
+        pgbench_text(TASK_COMPLETED_JSON),
+        pgbench_text(TASK_SCHEDULED_JSON),
+    );
     format!(
         "\\set w random(1, {BENCH_WORKFLOWS})
 \\set t random(1, {BENCH_TASKS})
 BEGIN;
-UPDATE task SET status = 'COMPLETED', updated = now(), json = '{json}' WHERE id = :t;
-INSERT INTO task (wf_id, ref, status, updated, json) VALUES (:w, 't1', 'SCHEDULED', now(), '{json}');
+UPDATE task SET status = 'COMPLETED', updated = now(), json = '{completed}' WHERE id = :t;
+INSERT INTO task (wf_id, ref, status, updated, json) VALUES (:w, 't1', 'SCHEDULED', now(), '{scheduled}');
 UPDATE workflow SET updated = now() WHERE id = :w;
 END;
-",
-        json = ROW_JSON
+"
     )
 }
 
@@ -332,24 +494,38 @@ fn pgbench(cluster: &Cluster, script: &Path, seconds: u64) -> (f64, f64) {
 // Podium on the cluster
 // ---------------------------------------------------------------------------------
 
-/// One measured S3 run of `nodes` servers on a fresh database, and what the
+/// Single workflows timed one at a time on a fresh database, after this many
+/// untimed ones.
+const LATENCY_SAMPLES: usize = 200;
+const LATENCY_WARMUP: usize = 50;
+
+/// One S3 run of a side on a fresh database: the throughput under load, what the
 /// cluster did per task update, the 99th percentile start-to-complete time of the
-/// workflows that completed in the measured stretch (ms), and the average size of
-/// the task and workflow JSON Podium stored.
+/// workflows that completed in the measured stretch (ms, 400 in flight), the median
+/// and 99th percentile of single workflows run one at a time before the load (ms, as
+/// the client saw them and as the server stamped them), and the average size of the
+/// task and workflow JSON Podium stored.
 struct NodeRun {
     result: S3Result,
     per: PerTransition,
     p99_ms: f64,
+    single_ms: (f64, f64),
+    /// The same from the workflows' start and end times in the database.
+    stamped_ms: (f64, f64),
+    /// The share of the machine other work used while the load ran.
+    others: f64,
     json_bytes: (f64, f64),
 }
 
+/// A run of `nodes` nodes with `pool` connections each; with `statements`, prints
+/// what its statements cost (when pg_stat_statements is loaded).
 async fn podium_run(
     cluster: &Cluster,
     work: &Path,
     name: &str,
-    nodes: usize,
-    pool: usize,
+    (nodes, pool): (usize, usize),
     seconds: f64,
+    statements: bool,
 ) -> NodeRun {
     cluster
         .execute("postgres", &format!("CREATE DATABASE {name}"))
@@ -366,6 +542,16 @@ async fn podium_run(
         Inputs::Plain,
     )
     .await;
+    // Single workflows through the synchronous start, on the otherwise idle nodes.
+    let mut single = load.latencies(LATENCY_WARMUP, LATENCY_SAMPLES).await;
+    let singles_end = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    single.sort_by(f64::total_cmp);
+    let single_ms = (
+        single[single.len() / 2],
+        single[(single.len() * 99 / 100).min(single.len() - 1)],
+    );
     let client = cluster.connect(name).await;
     let completed = async || -> f64 {
         let row = client
@@ -377,10 +563,25 @@ async fn podium_run(
             .expect("count");
         row.get(0)
     };
+    let report_statements = statements && cluster.statements;
+    if report_statements {
+        cluster
+            .execute("postgres", "SELECT pg_stat_statements_reset()")
+            .await;
+    }
+    // Every run starts from a checkpoint, so none pays for another's dirty pages.
+    cluster.execute("postgres", "CHECKPOINT").await;
     let (before, done_before) = (cluster.counters().await, completed().await);
+    let machine = Machine::now(cluster);
     let result = load.measure(1.0, seconds).await;
+    let others = machine.others_since(cluster);
     load.finish().await;
     let (after, done_after) = (cluster.counters().await, completed().await);
+    if report_statements {
+        cluster
+            .print_statements(name, done_after - done_before)
+            .await;
+    }
     let per = before.per(after, done_after - done_before);
     let (start, end) = result.window_ms;
     let row = client
@@ -393,6 +594,21 @@ async fn podium_run(
         )
         .await
         .expect("latency");
+    // The single workflows' own start and end times, as the server stamped them (a
+    // synchronous start sees a completion on another node only at its next look).
+    let stamped = client
+        .query_one(
+            &format!(
+                "SELECT coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY d), 0)::float8,
+                        coalesce(percentile_disc(0.99) WITHIN GROUP (ORDER BY d), 0)::float8
+                 FROM (SELECT end_time - start_time AS d FROM workflow
+                       WHERE status = 'COMPLETED' AND start_time < $1
+                       ORDER BY start_time OFFSET {LATENCY_WARMUP}) singles"
+            ),
+            &[&singles_end],
+        )
+        .await
+        .expect("single latencies");
     drop(client);
     cluster
         .execute("postgres", &format!("DROP DATABASE {name} WITH (FORCE)"))
@@ -401,6 +617,9 @@ async fn podium_run(
         result,
         per,
         p99_ms: row.get(0),
+        single_ms,
+        stamped_ms: (stamped.get(0), stamped.get(1)),
+        others,
         json_bytes: (row.get(1), row.get(2)),
     }
 }
@@ -412,19 +631,30 @@ async fn podium_run(
 /// S6: pgbench's transition at 8 clients, the S3 load on one node with 8 database
 /// connections, and the S3 load split over two nodes (`node_pool` connections
 /// each) sharing one database; `pairs` rounds, alternating the order.
-pub async fn s6(pairs: usize, seconds: f64, durable: bool, node_pool: usize) {
+/// With `statements`, pg_stat_statements is loaded and the statements of the first
+/// pair's Podium runs are printed.
+pub async fn s6(pairs: usize, seconds: f64, durable: bool, node_pool: usize, statements: bool) {
     use crate::median;
     println!();
     println!(
         "S6: Podium on PostgreSQL (3-task SIMPLE workflow, S3 load) vs pgbench's transition script at -c8; one node (pool 8) and two nodes (pool {node_pool} each) on one database"
     );
-    let cluster = Cluster::start(durable);
+    println!(
+        "  (others: the share of the cores that processes outside the benchmark, or the hypervisor, took during a run)"
+    );
+    let mut cluster = Cluster::start(durable);
+    if statements {
+        cluster.load_statements().await;
+    }
+    let cluster = cluster;
     println!("  cluster: {}", cluster.settings().await);
     let started = Instant::now();
     pgbench_setup(&cluster).await;
     println!(
-        "  pgbench tables: {BENCH_WORKFLOWS} workflows, {BENCH_TASKS} tasks, {}-byte JSON, loaded in {:.1} s",
-        ROW_JSON.len(),
+        "  pgbench tables: {BENCH_WORKFLOWS} workflows, {BENCH_TASKS} tasks, JSON as Podium's rows ({}/{} bytes per task, {} per workflow), loaded in {:.1} s",
+        TASK_COMPLETED_JSON.len(),
+        TASK_SCHEDULED_JSON.len(),
+        WORKFLOW_JSON.len(),
         started.elapsed().as_secs_f64()
     );
     let work = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
@@ -432,82 +662,98 @@ pub async fn s6(pairs: usize, seconds: f64, durable: bool, node_pool: usize) {
     std::fs::write(&script, transition_script()).expect("script");
     let pgbench_seconds = seconds.round().max(1.0) as u64;
 
-    let (mut bench_tps, mut one_upd, mut two_upd) = (vec![], vec![], vec![]);
-    let (mut one_wf, mut two_wf, mut ratios, mut scaling) = (vec![], vec![], vec![], vec![]);
-    let (mut one_cpu, mut two_cpu, mut one_p99, mut two_p99) = (vec![], vec![], vec![], vec![]);
-    let (mut bench_per, mut one_per, mut two_per) = (vec![], vec![], vec![]);
-    let mut json_bytes = (0.0, 0.0);
+    let (one_node, two_nodes) = ((1, 8), (2, node_pool));
+    let (mut benches, mut ones, mut twos) = (vec![], vec![], vec![]);
+    let (mut ratios, mut scaling) = (vec![], vec![]);
     for pair in 0..pairs {
         let run_bench = async || {
+            cluster.execute("postgres", "CHECKPOINT").await;
             let before = cluster.counters().await;
+            let machine = Machine::now(&cluster);
             let (tps, count) =
                 tokio::task::block_in_place(|| pgbench(&cluster, &script, pgbench_seconds));
-            (tps, before.per(cluster.counters().await, count))
+            let others = machine.others_since(&cluster);
+            (tps, before.per(cluster.counters().await, count), others)
         };
         let one_name = format!("podium_{pair}_one");
         let two_name = format!("podium_{pair}_two");
+        let (dir, first) = (work.path(), pair == 0);
         // Alternate the order, so drift on the machine favours no side.
         let (bench, one, two) = if pair % 2 == 0 {
             let bench = run_bench().await;
-            let one = podium_run(&cluster, work.path(), &one_name, 1, 8, seconds).await;
-            let two = podium_run(&cluster, work.path(), &two_name, 2, node_pool, seconds).await;
+            let one = podium_run(&cluster, dir, &one_name, one_node, seconds, first).await;
+            let two = podium_run(&cluster, dir, &two_name, two_nodes, seconds, first).await;
             (bench, one, two)
         } else {
-            let two = podium_run(&cluster, work.path(), &two_name, 2, node_pool, seconds).await;
-            let one = podium_run(&cluster, work.path(), &one_name, 1, 8, seconds).await;
+            let two = podium_run(&cluster, dir, &two_name, two_nodes, seconds, false).await;
+            let one = podium_run(&cluster, dir, &one_name, one_node, seconds, false).await;
             (run_bench().await, one, two)
         };
         let ratio = one.result.updates_per_second / bench.0;
         let scale = two.result.updates_per_second / one.result.updates_per_second;
+        let side = |run: &NodeRun| {
+            format!(
+                "{:>4.0} wf/s, {:>5.0} upd/s, {:>4.0} cpu us/upd, p99 {:>4.0} ms loaded; single p50/p99 {:>4.1}/{:>5.1} ms ({:.0}/{:.0} stamped); others {:.0}%",
+                run.result.workflows_per_second,
+                run.result.updates_per_second,
+                run.result.cpu_us_per_update,
+                run.p99_ms,
+                run.single_ms.0,
+                run.single_ms.1,
+                run.stamped_ms.0,
+                run.stamped_ms.1,
+                run.others * 100.0
+            )
+        };
         println!(
-            "  pair {}: pgbench {:>5.0} tx/s | 1 node {:>5.0} wf/s, {:>5.0} upd/s, {:>4.0} cpu us/upd, p99 {:>4.0} ms | 2 nodes {:>5.0} wf/s, {:>5.0} upd/s, {:>4.0} cpu us/upd, p99 {:>4.0} ms | 1 node/pgbench {:.3}, 2 nodes/1 node {:.3}",
+            "  pair {}: pgbench {:>5.0} tx/s, others {:.0}% | 1 node {} | 2 nodes {} | 1 node/pgbench {:.3}, 2 nodes/1 node {:.3}",
             pair + 1,
             bench.0,
-            one.result.workflows_per_second,
-            one.result.updates_per_second,
-            one.result.cpu_us_per_update,
-            one.p99_ms,
-            two.result.workflows_per_second,
-            two.result.updates_per_second,
-            two.result.cpu_us_per_update,
-            two.p99_ms,
+            bench.2 * 100.0,
+            side(&one),
+            side(&two),
             ratio,
             scale
         );
-        bench_tps.push(bench.0);
-        bench_per.push(bench.1);
-        one_upd.push(one.result.updates_per_second);
-        two_upd.push(two.result.updates_per_second);
-        one_wf.push(one.result.workflows_per_second);
-        two_wf.push(two.result.workflows_per_second);
-        one_cpu.push(one.result.cpu_us_per_update);
-        two_cpu.push(two.result.cpu_us_per_update);
-        one_p99.push(one.p99_ms);
-        two_p99.push(two.p99_ms);
-        one_per.push(one.per);
-        two_per.push(two.per);
+        benches.push(bench);
+        ones.push(one);
+        twos.push(two);
         ratios.push(ratio);
         scaling.push(scale);
-        json_bytes = one.json_bytes;
     }
+    let of =
+        |runs: &[NodeRun], value: fn(&NodeRun) -> f64| median(runs.iter().map(value).collect());
+    let side = |runs: &[NodeRun]| {
+        format!(
+            "{:.0} wf/s, {:.0} task updates/s, {:.0} server cpu us/update, p99 start->complete {:.0} ms with 400 in flight; single workflows p50 {:.1} ms p99 {:.1} ms at the client, {:.0}/{:.0} ms stamped",
+            of(runs, |r| r.result.workflows_per_second),
+            of(runs, |r| r.result.updates_per_second),
+            of(runs, |r| r.result.cpu_us_per_update),
+            of(runs, |r| r.p99_ms),
+            of(runs, |r| r.single_ms.0),
+            of(runs, |r| r.single_ms.1),
+            of(runs, |r| r.stamped_ms.0),
+            of(runs, |r| r.stamped_ms.1)
+        )
+    };
     println!(
-        "  median: pgbench {:.0} tx/s; 1 node {:.0} wf/s, {:.0} task updates/s, {:.0} cpu us/update, p99 start->complete {:.0} ms; 2 nodes {:.0} wf/s, {:.0} task updates/s, {:.0} cpu us/update (both servers), p99 {:.0} ms",
-        median(bench_tps),
-        median(one_wf),
-        median(one_upd),
-        median(one_cpu),
-        median(one_p99),
-        median(two_wf),
-        median(two_upd),
-        median(two_cpu),
-        median(two_p99)
+        "  median: pgbench {:.0} tx/s",
+        median(benches.iter().map(|b| b.0).collect())
     );
+    println!("  median: 1 node: {}", side(&ones));
+    println!("  median: 2 nodes: {} (cpu of both servers)", side(&twos));
+    let per_workflow: Vec<f64> = ones
+        .iter()
+        .zip(&benches)
+        .map(|(one, bench)| 4.0 * one.result.workflows_per_second / bench.0)
+        .collect();
     println!(
-        "  median ratios: server transitions/s / pgbench tps {:.3} (target >= 0.5); 2 nodes / 1 node {:.3} (target >= 1.0)",
+        "  median ratios: server transitions (task updates)/s / pgbench tps {:.3} (target >= 0.5; counting 4 transitions per workflow as S3 does, {:.3}); 2 nodes / 1 node {:.3} (target >= 1.0)",
         median(ratios),
+        median(per_workflow),
         median(scaling)
     );
-    let describe = |name: &str, per: &[PerTransition]| {
+    let describe = |name: &str, per: Vec<PerTransition>| {
         println!(
             "  per transition, {name}: {:.2} write transactions, {:.0} WAL bytes, {:.0} us PostgreSQL CPU",
             median(per.iter().map(|p| p.write_transactions).collect()),
@@ -515,13 +761,19 @@ pub async fn s6(pairs: usize, seconds: f64, durable: bool, node_pool: usize) {
             median(per.iter().map(|p| p.pg_cpu_us).collect())
         );
     };
-    describe("pgbench", &bench_per);
-    describe("1 node (per task update)", &one_per);
-    describe("2 nodes (per task update)", &two_per);
-    println!(
-        "  Podium's stored JSON: task rows {:.0} bytes, workflow rows {:.0} bytes on average (pgbench rows {} bytes)",
-        json_bytes.0,
-        json_bytes.1,
-        ROW_JSON.len()
+    describe("pgbench", benches.iter().map(|b| b.1).collect());
+    describe(
+        "1 node (per task update)",
+        ones.iter().map(|r| r.per).collect(),
     );
+    describe(
+        "2 nodes (per task update)",
+        twos.iter().map(|r| r.per).collect(),
+    );
+    if let Some(run) = ones.last() {
+        println!(
+            "  Podium's stored JSON: task rows {:.0} bytes, workflow rows {:.0} bytes on average",
+            run.json_bytes.0, run.json_bytes.1
+        );
+    }
 }
