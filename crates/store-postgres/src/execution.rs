@@ -67,22 +67,47 @@ fn taken(key: &str) -> StoreError {
     ))
 }
 
+/// A claim's read, one statement: the next messages of the queue (locked, never
+/// waited for), their workflows locked as a unit of work locks them (never waited for
+/// either: a claim holding messages never waits, so it cannot deadlock), and for
+/// each message its message id, workflow id, whether the workflow was locked, its
+/// next check, whether it exists at all, whether the locked row is the version this
+/// statement's snapshot shows, and the task's JSON from that snapshot; in the queue's
+/// order.
+///
+/// The last check matters: in READ COMMITTED a row lock waits for nobody here but
+/// does follow an update committed after the snapshot was taken, so the workflow
+/// locked can be newer than the tasks read beside it. Every change to a task by a
+/// unit of work rewrites its workflow's row, so an unchanged row version (`ctid`; a
+/// version this snapshot still sees cannot be reused) means the task read is current.
+/// Messages of a workflow that changed are left for the next claim.
+const CLAIM_PICK: &str = "WITH picked AS MATERIALIZED (
+        SELECT id, task_id, workflow_id, priority, visible_at FROM queue
+        WHERE queue_name = $1 AND visible_at <= $2
+        ORDER BY priority DESC, visible_at, id LIMIT $3 FOR UPDATE SKIP LOCKED),
+    locked AS MATERIALIZED (
+        SELECT id, next_check_at, ctid FROM workflow
+        WHERE id IN (SELECT workflow_id FROM picked)
+        ORDER BY id FOR UPDATE SKIP LOCKED)
+    SELECT p.id, p.workflow_id, l.id IS NOT NULL, l.next_check_at, w.id IS NOT NULL,
+        COALESCE(l.ctid = w.ctid, false), t.json
+    FROM picked p
+    LEFT JOIN locked l ON l.id = p.workflow_id
+    LEFT JOIN workflow w ON w.id = p.workflow_id
+    LEFT JOIN task t ON t.id = p.task_id
+    ORDER BY p.priority DESC, p.visible_at, p.id";
+
 impl PostgresStore {
     /// Claims once; returns the tasks and how many messages were passed over because
-    /// their workflow was locked by a unit of work at that moment.
+    /// their workflow was locked by a unit of work at that moment. Two round trips:
+    /// `BEGIN` with [`CLAIM_PICK`], then the writes with `COMMIT`.
     async fn claim_once(
         &self,
         claim: &Claim,
         on_claim: OnClaim,
     ) -> StoreResult<(Vec<Task>, usize)> {
         let tx = Tx::new(self.client().await?);
-        let pick = tx
-            .prepare(
-                "SELECT id, task_id, workflow_id FROM queue
-                 WHERE queue_name = $1 AND visible_at <= $2
-                 ORDER BY priority DESC, visible_at, id LIMIT $3 FOR UPDATE SKIP LOCKED",
-            )
-            .await?;
+        let pick = tx.prepare(CLAIM_PICK).await?;
         let picked = tx
             .begin_with_query(
                 &pick,
@@ -93,80 +118,35 @@ impl PostgresStore {
             tx.abandon();
             return Ok((Vec::new(), 0));
         }
-        let mut messages = Vec::with_capacity(picked.len());
-        for row in &picked {
-            messages.push((
-                get::<i64>(row, 0)?,
-                get::<String>(row, 1)?,
-                get::<String>(row, 2)?,
-            ));
-        }
-        // The workflows are locked as a unit of work locks them, but never waited
-        // for: a message whose workflow is being changed stays for the next claim.
-        // So a claim never waits while holding messages, and never deadlocks.
-        let workflow_ids: Vec<String> = messages
-            .iter()
-            .map(|(_, _, w)| w.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let task_ids: Vec<String> = messages.iter().map(|(_, t, _)| t.clone()).collect();
-        let lock = tx
-            .prepare(
-                "SELECT id, next_check_at FROM workflow WHERE id = ANY($1)
-                 ORDER BY id FOR UPDATE SKIP LOCKED",
-            )
-            .await?;
-        let read_tasks = tx
-            .prepare("SELECT id, json FROM task WHERE id = ANY($1)")
-            .await?;
-        let client = tx.client();
-        let (locked_rows, task_rows) = futures_util::future::try_join(
-            client.query(&lock, &[&workflow_ids]),
-            client.query(&read_tasks, &[&task_ids]),
-        )
-        .await
-        .map_err(map_err)?;
-        let mut next_checks: HashMap<String, Option<i64>> = HashMap::new();
-        for row in &locked_rows {
-            next_checks.insert(get(row, 0)?, get(row, 1)?);
-        }
-        let mut task_json: HashMap<String, String> = HashMap::new();
-        for row in &task_rows {
-            task_json.insert(get(row, 0)?, get(row, 1)?);
-        }
-        // Workflows that were not locked: busy, or gone (their messages are dropped).
-        let unlocked: Vec<String> = workflow_ids
-            .iter()
-            .filter(|id| !next_checks.contains_key(*id))
-            .cloned()
-            .collect();
-        let mut existing = BTreeSet::new();
-        if !unlocked.is_empty() {
-            let exists = tx
-                .prepare("SELECT id FROM workflow WHERE id = ANY($1)")
-                .await?;
-            for row in client.query(&exists, &[&unlocked]).await.map_err(map_err)? {
-                existing.insert(get::<String>(&row, 0)?);
-            }
-        }
         let mut writes = Writes::default();
-        let mut claimed = Vec::with_capacity(messages.len());
+        let mut dropped: Vec<i64> = Vec::new();
+        let mut claimed = Vec::with_capacity(picked.len());
+        let mut next_checks: HashMap<String, Option<i64>> = HashMap::new();
         let mut passed_over = 0;
-        for (queue_id, task_id, workflow_id) in messages {
-            if existing.contains(&workflow_id) {
+        for row in &picked {
+            let (queue_id, workflow_id): (i64, String) = (get(row, 0)?, get(row, 1)?);
+            let (locked, exists, current): (bool, bool, bool) =
+                (get(row, 2)?, get(row, 4)?, get(row, 5)?);
+            if !exists {
+                // The workflow is gone: its message goes with it.
+                dropped.push(queue_id);
+                continue;
+            }
+            if !locked || !current {
+                // Busy, or changed after this statement's snapshot was taken (so the
+                // task read with it may be stale): left for the next claim.
                 passed_over += 1;
                 continue;
             }
-            writes.push("DELETE FROM queue WHERE id = $1", vec![Box::new(queue_id)]);
-            let Some(next_check) = next_checks.get_mut(&workflow_id) else {
+            dropped.push(queue_id);
+            let Some(json) = get::<Option<String>>(row, 6)? else {
                 continue;
             };
-            let Some(json) = task_json.get(&task_id) else {
-                continue;
-            };
+            let next_check = next_checks
+                .entry(workflow_id.clone())
+                .or_insert(get::<Option<i64>>(row, 3)?);
             // The texts the row held sealed are sealed again as it is rewritten.
-            let (mut task, masked) = self.codec.decode_task_keeping(json)?;
+            let (mut task, masked) = self.codec.decode_task_keeping(&json)?;
             // Stale messages (ended tasks) are dropped, as Conductor does.
             if task.status.is_terminal() {
                 continue;
@@ -181,10 +161,16 @@ impl PostgresStore {
                 *next_check = Some(at);
                 writes.push(
                     "UPDATE workflow SET next_check_at = $2 WHERE id = $1",
-                    vec![Box::new(workflow_id.clone()), Box::new(at)],
+                    vec![Box::new(workflow_id), Box::new(at)],
                 );
             }
             claimed.push(task);
+        }
+        if !dropped.is_empty() {
+            writes.push(
+                "DELETE FROM queue WHERE id = ANY($1)",
+                vec![Box::new(dropped)],
+            );
         }
         if writes.is_empty() {
             tx.abandon();

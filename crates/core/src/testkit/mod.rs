@@ -53,7 +53,8 @@ use metadata::{
 };
 use queues::{
     abandoned_units_release_their_locks, claims_hand_each_task_out_once,
-    claims_respect_visibility_and_priority, concurrent_claims_never_share_a_task, jobs_are_leased,
+    claims_never_revive_a_task_a_unit_ended, claims_respect_visibility_and_priority,
+    concurrent_claims_never_share_a_task, jobs_are_leased,
 };
 use runs::runs_keep_their_authority_and_masks;
 use secrets::secrets_are_stored_resealed_and_their_reads_recorded;
@@ -77,6 +78,7 @@ cases!(
     concurrent_claims_never_share_a_task,
     jobs_are_leased,
     abandoned_units_release_their_locks,
+    claims_never_revive_a_task_a_unit_ended,
     searches_filter_page_and_sort,
     lookups_by_correlation_key_and_parent,
     idempotency_keys_are_unique_per_definition,

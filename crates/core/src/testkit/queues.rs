@@ -317,3 +317,82 @@ pub(super) async fn abandoned_units_release_their_locks(stores: Stores) {
         .expect("claim");
     assert_eq!(claimed.len(), 1, "the task is still there to claim");
 }
+
+/// Claims racing units of work that cancel the same tasks: whichever commits first,
+/// every task ends cancelled. A claim never rewrites a task from a read older than
+/// the cancellation (which would hand out, and store as in progress, a task of a
+/// stopped workflow).
+pub(super) async fn claims_never_revive_a_task_a_unit_ended(stores: Stores) {
+    let maker = Maker::new("race");
+    let def = definition("race", json!([simple("a")]));
+    let mut workflows = Vec::new();
+    for w in 0..40 {
+        let (mut state, _) = maker.start(&def, StartParams::default(), 1000);
+        let task_id = format!("race-{w}");
+        state.push_task(Task {
+            task_id: task_id.clone(),
+            task_type: "work".into(),
+            reference_task_name: format!("r{w}"),
+            workflow_instance_id: state.id().to_string(),
+            status: TaskStatus::Scheduled,
+            ..Task::default()
+        });
+        let changes = ChangeSet {
+            queue_pushes: vec![QueueMessage {
+                queue_name: "race".into(),
+                task_id: task_id.clone(),
+                workflow_id: state.id().to_string(),
+                priority: 0,
+                visible_at: 0,
+            }],
+            ..ChangeSet::default()
+        };
+        workflows.push((insert(&stores, state, changes).await, task_id));
+    }
+    let mut claimers = Vec::new();
+    for worker in 0..4 {
+        let execution = stores.execution.clone();
+        claimers.push(tokio::spawn(async move {
+            for _ in 0..200 {
+                let got = execution
+                    .claim(claim("race", 2, 10, &format!("w{worker}")), mark)
+                    .await
+                    .expect("claim");
+                if got.is_empty() {
+                    tokio::task::yield_now().await;
+                }
+            }
+        }));
+    }
+    let mut cancels = Vec::new();
+    for (workflow, task_id) in workflows.clone() {
+        let execution = stores.execution.clone();
+        cancels.push(tokio::spawn(async move {
+            execution
+                .run(UnitOfWork {
+                    lock: Some(workflow),
+                    work: Box::new(move |txn| {
+                        let state = txn.state.as_mut().expect("the workflow");
+                        let index = state.task_index(&task_id).expect("its task");
+                        state.task_mut(index).expect("task").status = TaskStatus::Canceled;
+                        txn.changes.queue_removals.push(task_id);
+                        Ok(())
+                    }),
+                })
+                .await
+                .expect("cancelled");
+        }));
+    }
+    for handle in cancels.into_iter().chain(claimers) {
+        handle.await.expect("joined");
+    }
+    for (workflow, task_id) in workflows {
+        let state = load(&stores, &workflow).await;
+        let task = &state.tasks()[state.task_index(&task_id).expect("task")];
+        assert_eq!(
+            task.status,
+            TaskStatus::Canceled,
+            "task {task_id} stays cancelled"
+        );
+    }
+}
