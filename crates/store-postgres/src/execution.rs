@@ -81,10 +81,22 @@ fn taken(key: &str) -> StoreError {
 /// unit of work rewrites its workflow's row, so an unchanged row version (`ctid`; a
 /// version this snapshot still sees cannot be reused) means the task read is current.
 /// Messages of a workflow that changed are left for the next claim.
+///
+/// The count is written into the text, not bound: PostgreSQL plans a statement with a
+/// bound `LIMIT` again at every call, and planning this one costs about as much as
+/// running it. Counts up to [`CACHED_COUNTS`] (what workers ask for) each get a
+/// statement prepared once per connection; a larger one is prepared for its call.
+fn claim_pick(count: usize) -> String {
+    CLAIM_PICK.replace("{limit}", &count.to_string())
+}
+
+/// Claim counts whose statement stays prepared on the connection.
+const CACHED_COUNTS: usize = 32;
+
 const CLAIM_PICK: &str = "WITH picked AS MATERIALIZED (
         SELECT id, task_id, workflow_id, priority, visible_at FROM queue
         WHERE queue_name = $1 AND visible_at <= $2
-        ORDER BY priority DESC, visible_at, id LIMIT $3 FOR UPDATE SKIP LOCKED),
+        ORDER BY priority DESC, visible_at, id LIMIT {limit} FOR UPDATE SKIP LOCKED),
     locked AS MATERIALIZED (
         SELECT id, next_check_at, ctid FROM workflow
         WHERE id IN (SELECT workflow_id FROM picked)
@@ -107,12 +119,14 @@ impl PostgresStore {
         on_claim: OnClaim,
     ) -> StoreResult<(Vec<Task>, usize)> {
         let tx = Tx::new(self.client().await?);
-        let pick = tx.prepare(CLAIM_PICK).await?;
+        let sql = claim_pick(claim.count);
+        let pick = if claim.count <= CACHED_COUNTS {
+            tx.prepare(&sql).await?
+        } else {
+            tx.client().prepare(&sql).await.map_err(map_err)?
+        };
         let picked = tx
-            .begin_with_query(
-                &pick,
-                &[&claim.queue_name, &claim.now, &to_i64(claim.count)],
-            )
+            .begin_with_query(&pick, &[&claim.queue_name, &claim.now])
             .await?;
         if picked.is_empty() {
             tx.abandon();
@@ -166,11 +180,14 @@ impl PostgresStore {
             }
             claimed.push(task);
         }
-        if !dropped.is_empty() {
-            writes.push(
+        match dropped.as_slice() {
+            [] => {}
+            // A plan for one row is made once; one for an array at every call.
+            [one] => writes.push("DELETE FROM queue WHERE id = $1", vec![Box::new(*one)]),
+            _ => writes.push(
                 "DELETE FROM queue WHERE id = ANY($1)",
                 vec![Box::new(dropped)],
-            );
+            ),
         }
         if writes.is_empty() {
             tx.abandon();
