@@ -17,6 +17,25 @@ use crate::rows::{self, load_state, persist_changes, persist_state};
 use crate::writer::Failure;
 use crate::{SqliteStore, map_err, search, to_store};
 
+/// A claim's pick: the queue's visible messages in the order they are handed out.
+///
+/// Written so that SQLite plans it once per connection. A bound value in an indexable
+/// range (`visible_at <= ?`) or in a LIMIT makes SQLite plan the statement again at
+/// every run, and so does a bare `queue_name = ?1` next to an ORDER BY (SQLite marks
+/// the parameter as one the plan may depend on); `CAST(?1 AS TEXT)` is the same
+/// comparison without that mark. So the index serves the queue name and the order,
+/// the time is checked row by row (`+visible_at`), and the count is taken by the
+/// caller: the rows stream in index order, so stepping stops after the last one
+/// needed.
+pub(crate) const CLAIM_PICK: &str = "SELECT id, task_id, workflow_id FROM queue
+    WHERE queue_name = CAST(?1 AS TEXT) AND +visible_at <= ?2
+    ORDER BY priority DESC, visible_at, id";
+
+/// The jobs due, soonest first (planned once, as [`CLAIM_PICK`] is).
+pub(crate) const JOB_PICK: &str = "SELECT id, kind, workflow_id, task_id, payload, due_at FROM job
+    WHERE +due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
+    ORDER BY due_at";
+
 #[async_trait]
 impl ExecutionStore for SqliteStore {
     async fn run(&self, unit: UnitOfWork) -> Result<Committed, UnitError> {
@@ -66,17 +85,7 @@ impl ExecutionStore for SqliteStore {
             .writer
             .write(move |ctx| {
                 let conn = ctx.conn;
-                // A bound value in an indexable range (`visible_at <= ?`) or in a LIMIT
-                // makes SQLite re-plan the statement on every run. So the index serves
-                // the queue name and the order, the time is checked row by row
-                // (`+visible_at`), and the count is taken here: the rows stream in
-                // index order, so stepping stops after the last one needed.
-                let mut pick = conn
-                    .prepare_cached(
-                        "SELECT id, task_id, workflow_id FROM queue WHERE queue_name = ?1 AND +visible_at <= ?2
-                         ORDER BY priority DESC, visible_at, id",
-                    )
-                    .map_err(map_err)?;
+                let mut pick = conn.prepare_cached(CLAIM_PICK).map_err(map_err)?;
                 let picked: Vec<(i64, String, String)> = pick
                     .query_map(params![claim.queue_name, claim.now], |row| {
                         Ok((row.get(0)?, row.get(1)?, row.get(2)?))
@@ -149,13 +158,7 @@ impl ExecutionStore for SqliteStore {
             .writer
             .write(move |ctx| {
                 let conn = ctx.conn;
-                let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT id, kind, workflow_id, task_id, payload, due_at FROM job
-                         WHERE +due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
-                         ORDER BY due_at",
-                    )
-                    .map_err(map_err)?;
+                let mut stmt = conn.prepare_cached(JOB_PICK).map_err(map_err)?;
                 // No bound LIMIT (see `claim`): the rows stream in index order.
                 let rows: Vec<(String, String, String, Option<String>, String, i64)> = stmt
                     .query_map(params![now], |row| {
@@ -612,5 +615,49 @@ impl SqliteStore {
                 .map_err(map_err)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use rusqlite::{Connection, StatementStatus, params};
+
+    /// The picks run at every poll and every sweep: SQLite must plan them once per
+    /// connection, not again at each run with new values (as it does when a bound
+    /// value can change the plan).
+    #[test]
+    fn the_picks_are_planned_once() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::migrate(&mut conn).unwrap();
+        for (index, queue) in ["a", "b", "c"].iter().enumerate() {
+            let at = index as i64 * 10;
+            conn.execute(
+                "INSERT INTO queue (task_id, queue_name, workflow_id, priority, visible_at)
+                 VALUES (?1, ?2, 'w', 0, ?3)",
+                params![format!("t{index}"), queue, at],
+            )
+            .unwrap();
+        }
+        for run in 0..4_i64 {
+            let queue = ["a", "b", "c", "d"][run as usize];
+            let mut pick = conn.prepare_cached(super::CLAIM_PICK).unwrap();
+            let found: Vec<i64> = pick
+                .query_map(params![queue, 100 + run], |row| row.get(0))
+                .unwrap()
+                .take(1)
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(found.len(), usize::from(run < 3), "queue {queue}");
+            assert_eq!(pick.get_status(StatementStatus::RePrepare), 0);
+            let mut jobs = conn.prepare_cached(super::JOB_PICK).unwrap();
+            let due: Vec<String> = jobs
+                .query_map(params![run], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(due.is_empty());
+            assert_eq!(jobs.get_status(StatementStatus::RePrepare), 0);
+        }
     }
 }
