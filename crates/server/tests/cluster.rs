@@ -230,6 +230,44 @@ async fn a_workflow_moves_across_three_nodes_and_long_polls_wake_across_them() {
         .expect("json");
     assert_eq!(workflow["status"], "COMPLETED", "{workflow}");
 
+    // A synchronous start waiting on one node answers as soon as the workflow ends
+    // on another: the end is announced, not found at the waiting node's next look
+    // (every 200 ms). Each round's workflow is the only one with tasks to poll.
+    let mut answers = Vec::new();
+    for round in 0..7 {
+        let (wait_on, work_on) = (round % 3, (round + 1) % 3);
+        let waiter = {
+            let client = client.clone();
+            let base = cluster.base(wait_on).to_string();
+            tokio::spawn(async move {
+                let answer = client
+                    .post(format!("{base}/api/workflow/execute/durable/1"))
+                    .json(&json!({"input": {"round": round}}))
+                    .send()
+                    .await
+                    .expect("execute");
+                assert!(answer.status().is_success(), "execute: {}", answer.status());
+                let run: Value = answer.json().await.expect("json");
+                (run, Instant::now())
+            })
+        };
+        let mut ended_at = Instant::now();
+        for task_type in process::TASKS {
+            let task = poll_one(&client, cluster.base(work_on), task_type, 5000)
+                .await
+                .unwrap_or_else(|| panic!("round {round}: {task_type} reached node {work_on}"));
+            complete(&client, cluster.base(work_on), &task).await;
+            ended_at = Instant::now();
+        }
+        let (run, answered_at) = waiter.await.expect("waiter");
+        assert_eq!(run["status"], "COMPLETED", "{run}");
+        answers.push(answered_at.saturating_duration_since(ended_at).as_millis());
+    }
+    eprintln!("synchronous starts answered after the end on another node (ms): {answers:?}");
+    assert!(
+        median(answers.clone()) <= 50,
+        "a synchronous start hears of its workflow's end on another node at once: {answers:?}"
+    );
     // A long poll parked on one node wakes when a task is scheduled on another.
     let mut waits = Vec::new();
     for round in 0..7 {
@@ -265,6 +303,7 @@ async fn a_workflow_moves_across_three_nodes_and_long_polls_wake_across_them() {
         "long polls wake within 100 ms of a task scheduled on another node: {waits:?}"
     );
     assert!(waits.iter().all(|w| *w < 1000), "{waits:?}");
+
     cluster.stop().await;
 }
 

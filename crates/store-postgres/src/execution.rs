@@ -259,6 +259,15 @@ impl PostgresStore {
             let (sql, [channel, payload]) = self.announcement(&Change::Queue(queue.clone()));
             writes.push(sql, vec![Box::new(channel), Box::new(payload)]);
         }
+        // A caller may wait for the workflow's end on another node (a synchronous
+        // start sent there); only ends are announced, so a running workflow's steps
+        // cost no announcement.
+        for (id, status) in &committed.workflows {
+            if status.is_terminal() {
+                let (sql, [channel, payload]) = self.announcement(&Change::Workflow(id.clone()));
+                writes.push(sql, vec![Box::new(channel), Box::new(payload)]);
+            }
+        }
         let keyed = txn
             .changes
             .new_workflows

@@ -33,6 +33,7 @@ pub(crate) const NOTIFY: &str = "SELECT pg_notify($1, $2)";
 pub(crate) fn payload(node: &str, change: &Change) -> String {
     match change {
         Change::Queue(name) => format!("{node}|queue|{name}"),
+        Change::Workflow(id) => format!("{node}|workflow|{id}"),
         Change::Security => format!("{node}|security|"),
         Change::Secrets => format!("{node}|secrets|"),
         Change::Definitions => format!("{node}|definitions|"),
@@ -49,6 +50,7 @@ fn parse(own: &str, text: &str) -> Option<Change> {
     let (node, kind, argument) = (parts.next()?, parts.next()?, parts.next()?);
     match kind {
         "queue" if node != own => Some(Change::Queue(argument.to_string())),
+        "workflow" if node != own => Some(Change::Workflow(argument.to_string())),
         "queue" => None,
         "security" => Some(Change::Security),
         "secrets" => Some(Change::Secrets),
@@ -190,6 +192,7 @@ mod tests {
     fn payloads_round_trip_and_own_queue_wake_ups_are_skipped() {
         for change in [
             Change::Queue("dom:task|odd".into()),
+            Change::Workflow("0190-wf".into()),
             Change::Security,
             Change::Secrets,
             Change::Definitions,

@@ -354,6 +354,13 @@ impl Signals {
         self.queue(name).pushed();
     }
 
+    /// Wakes the callers waiting on a workflow (it ended on another node).
+    pub(crate) fn wake_workflow(&self, id: &str) {
+        if let Some(notify) = self.workflows.lock().get(id) {
+            notify.notify_waiters();
+        }
+    }
+
     /// Wakes a long poll of every queue and every waiting caller (announcements
     /// from other nodes may have been missed).
     pub(crate) fn wake_everyone(&self) {

@@ -582,8 +582,9 @@ impl WorkflowService {
             {
                 break Ok(run_of(&state, wait.request_id.clone()));
             }
-            // Changes made here wake the wait at once; those made by another node
-            // sharing the store are seen at the next look.
+            // Changes made here wake the wait at once, and so does the workflow's
+            // end on another node sharing the store (it is announced); a step
+            // reached there is seen at the next look.
             let next_look = (tokio::time::Instant::now() + EXECUTE_RECHECK).min(deadline);
             tokio::select! {
                 _ = notified => {}

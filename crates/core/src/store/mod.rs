@@ -35,6 +35,8 @@ pub use security::*;
 pub enum Change {
     /// Messages became pollable on the named queue: long polls wake.
     Queue(String),
+    /// The workflow ended: callers waiting on it (a synchronous start) look again.
+    Workflow(String),
     /// Access control changed (applications, keys, users, groups, grants, owners,
     /// tags): the directory is reloaded.
     Security,
