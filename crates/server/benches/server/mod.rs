@@ -259,3 +259,4 @@ pub async fn post(client: &reqwest::Client, url: String, body: &Value) -> reqwes
 pub mod load;
 pub mod peers;
 pub mod postgres;
+pub mod procs;

@@ -22,6 +22,8 @@ use serde_json::Value;
 
 use super::Security;
 use super::load::{Inputs, S3Load, Store};
+use super::postgres::{Cluster, DATABASE_COUNTERS};
+use super::procs::{Machine, own_cpu_seconds};
 
 /// Workflows run one at a time before the timed ones.
 const WARMUP: usize = 100;
@@ -91,311 +93,10 @@ struct Run {
     others: f64,
 }
 
-// ---------------------------------------------------------------------------------
-// PostgreSQL: a throwaway cluster with production durability
-// ---------------------------------------------------------------------------------
-
 fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .join(relative)
-}
-
-/// A cluster from `scripts/postgres` with fsync, synchronous_commit and
-/// full_page_writes on; stopped when dropped.
-struct Postgres {
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Postgres {
-    fn start() -> Postgres {
-        // The server's socket path must stay short.
-        let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        let parent = if target.as_os_str().len() <= 60 {
-            target
-        } else {
-            Path::new("/tmp")
-        };
-        let dir = tempfile::Builder::new()
-            .prefix("s8-")
-            .tempdir_in(parent)
-            .expect("cluster dir");
-        let mut cluster = Postgres {
-            dir,
-            url: String::new(),
-        };
-        let output = Command::new(repo_path("scripts/postgres"))
-            .arg("start")
-            .arg(cluster.dir.path())
-            .env("PODIUM_PG_DURABLE", "1")
-            .stderr(Stdio::piped())
-            .output()
-            .expect("run scripts/postgres");
-        assert!(
-            output.status.success(),
-            "scripts/postgres start failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        cluster.url = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .last()
-            .expect("scripts/postgres prints the URL")
-            .trim()
-            .to_string();
-        cluster
-    }
-
-    /// Times the cluster's WAL writes and fsyncs (for [`Postgres::counters`]); with
-    /// `statements`, also loads pg_stat_statements (restarting the cluster).
-    async fn configure(&self, statements: bool) {
-        self.execute("ALTER SYSTEM SET track_wal_io_timing = on")
-            .await;
-        self.execute("SELECT pg_reload_conf()").await;
-        if !statements {
-            return;
-        }
-        self.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
-            .await;
-        for command in ["stop", "resume"] {
-            let status = Command::new(repo_path("scripts/postgres"))
-                .arg(command)
-                .arg(self.dir.path())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .expect("run scripts/postgres");
-            assert!(status.success(), "scripts/postgres {command} failed");
-        }
-        self.execute("CREATE EXTENSION pg_stat_statements").await;
-    }
-
-    /// Prints what database `name` ran, the most time-consuming statements first, per
-    /// completed workflow.
-    async fn print_statements(&self, name: &str, workflows: f64) {
-        let client = self.connect("postgres").await;
-        let rows = client
-            .query(
-                "SELECT s.calls::float8, s.total_exec_time, s.query
-                 FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-                 WHERE d.datname = $1 ORDER BY s.total_exec_time DESC",
-                &[&name],
-            )
-            .await
-            .expect("pg_stat_statements");
-        let calls: f64 = rows.iter().map(|r| r.get::<_, f64>(0)).sum();
-        let time: f64 = rows.iter().map(|r| r.get::<_, f64>(1)).sum();
-        println!(
-            "    statements per completed workflow: {:.1} calls, {:.0} us executing; the top 12 by time:",
-            calls / workflows,
-            time * 1000.0 / workflows
-        );
-        for row in rows.iter().take(12) {
-            let (calls, total, query): (f64, f64, String) = (row.get(0), row.get(1), row.get(2));
-            let query: String = query.split_whitespace().collect::<Vec<_>>().join(" ");
-            println!(
-                "      {:>5.2} calls {:>6.1} us/call  {}",
-                calls / workflows,
-                total * 1000.0 / calls.max(1.0),
-                query.chars().take(100).collect::<String>()
-            );
-        }
-    }
-
-    fn url_of(&self, name: &str) -> String {
-        let base = self.url.rsplit_once('/').expect("database in URL").0;
-        format!("{base}/{name}")
-    }
-
-    async fn connect(&self, name: &str) -> tokio_postgres::Client {
-        let (client, connection) =
-            tokio_postgres::connect(&self.url_of(name), tokio_postgres::NoTls)
-                .await
-                .expect("connect to the benchmark cluster");
-        tokio::spawn(connection);
-        client
-    }
-
-    async fn execute(&self, sql: &str) {
-        let client = self.connect("postgres").await;
-        client.batch_execute(sql).await.expect("sql");
-    }
-
-    /// What the cluster has done so far for database `name`: [transactions committed,
-    /// write transactions (transaction ids handed out), WAL records, WAL bytes, WAL
-    /// fsyncs, ms spent in them, rows inserted, updated, deleted, and completed
-    /// workflows in it]; the transaction ids and WAL figures are cluster-wide.
-    async fn counters(&self, name: &str) -> [f64; COUNTERS + 1] {
-        let client = self.connect(name).await;
-        let row = client
-            .query_one(
-                "SELECT d.xact_commit::float8,
-                        pg_snapshot_xmax(pg_current_snapshot())::text::float8,
-                        w.wal_records::float8, w.wal_bytes::float8, w.wal_sync::float8,
-                        w.wal_sync_time::float8,
-                        d.tup_inserted::float8, d.tup_updated::float8, d.tup_deleted::float8,
-                        (SELECT count(*) FROM pg_tables WHERE tablename = 'workflow')::float8
-                 FROM pg_stat_database d, pg_stat_wal w WHERE d.datname = $1",
-                &[&name],
-            )
-            .await
-            .expect("counters");
-        let mut counters = [0.0; COUNTERS + 1];
-        for (i, value) in counters.iter_mut().enumerate().take(COUNTERS) {
-            *value = row.get(i);
-        }
-        if row.get::<_, f64>(COUNTERS) > 0.0 {
-            let done = client
-                .query_one(
-                    "SELECT count(*)::float8 FROM workflow WHERE status = 'COMPLETED'",
-                    &[],
-                )
-                .await
-                .expect("completed");
-            counters[COUNTERS] = done.get(0);
-        }
-        counters
-    }
-
-    /// CPU seconds of the postmaster and its children (with those they reaped).
-    fn cpu_seconds(&self) -> f64 {
-        let pid = std::fs::read_to_string(self.dir.path().join("data/postmaster.pid"))
-            .ok()
-            .and_then(|p| p.lines().next()?.trim().parse::<u32>().ok());
-        pid.map_or(f64::NAN, |pid| tree_cpu(&processes(), pid))
-    }
-}
-
-/// How many figures [`Postgres::counters`] reads besides the completed workflows.
-const COUNTERS: usize = 9;
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let _ = Command::new(repo_path("scripts/postgres"))
-            .arg("stop")
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-// ---------------------------------------------------------------------------------
-// CPU time from /proc
-// ---------------------------------------------------------------------------------
-
-/// A live process: its id, its parent's, and its CPU seconds (its own, and those of
-/// the children it has reaped).
-struct Process {
-    pid: u32,
-    parent: u32,
-    own: f64,
-    reaped: f64,
-}
-
-fn processes() -> Vec<Process> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let ticks = super::clock_ticks_per_second();
-    let mut all = Vec::new();
-    for entry in entries.filter_map(|e| e.ok()) {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let f: Vec<f64> = rest
-            .split_whitespace()
-            .map(|v| v.parse().unwrap_or(0.0))
-            .collect();
-        // From the state (field 3): ppid 1, utime 11, stime 12, cutime 13, cstime 14.
-        if f.len() > 14 {
-            all.push(Process {
-                pid,
-                parent: f[1] as u32,
-                own: (f[11] + f[12]) / ticks,
-                reaped: (f[13] + f[14]) / ticks,
-            });
-        }
-    }
-    all
-}
-
-/// CPU seconds of `root` and every live process under it, with what they reaped.
-fn tree_cpu(all: &[Process], root: u32) -> f64 {
-    let mut total = 0.0;
-    let mut stack = vec![root];
-    while let Some(pid) = stack.pop() {
-        for p in all {
-            if p.pid == pid {
-                total += p.own + p.reaped;
-            }
-            if p.parent == pid {
-                stack.push(p.pid);
-            }
-        }
-    }
-    total
-}
-
-/// CPU seconds of this process (the Podium side's load).
-fn own_cpu_seconds() -> f64 {
-    let me = std::process::id();
-    processes()
-        .iter()
-        .find(|p| p.pid == me)
-        .map_or(f64::NAN, |p| p.own)
-}
-
-/// How busy the machine's cores have been, and how much of that was this benchmark's
-/// (this process, everything it started, and the cluster), in CPU seconds.
-struct Machine {
-    at: std::time::Instant,
-    busy: f64,
-    ours: f64,
-}
-
-impl Machine {
-    fn now(cluster: Option<&Postgres>) -> Machine {
-        let ticks = super::clock_ticks_per_second();
-        let busy = std::fs::read_to_string("/proc/stat")
-            .ok()
-            .and_then(|stat| {
-                let f: Vec<f64> = stat
-                    .lines()
-                    .next()?
-                    .split_whitespace()
-                    .skip(1)
-                    .map(|v| v.parse().unwrap_or(0.0))
-                    .collect();
-                // user nice system (idle iowait) irq softirq steal.
-                Some(
-                    (f.first()? + f.get(1)? + f.get(2)? + f.get(5)? + f.get(6)? + f.get(7)?)
-                        / ticks,
-                )
-            })
-            .unwrap_or(f64::NAN);
-        let ours =
-            tree_cpu(&processes(), std::process::id()) + cluster.map_or(0.0, Postgres::cpu_seconds);
-        Machine {
-            at: std::time::Instant::now(),
-            busy,
-            ours,
-        }
-    }
-
-    /// The share of the cores that other work (or the hypervisor) took since `self`.
-    fn others_since(&self, cluster: Option<&Postgres>) -> f64 {
-        let now = Machine::now(cluster);
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-        let wall = now.at.duration_since(self.at).as_secs_f64() * cores;
-        (((now.busy - self.busy) - (now.ours - self.ours)) / wall).max(0.0)
-    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -556,9 +257,16 @@ pub async fn s8(options: Options) {
     {
         panic!("S8 cannot run the Restate side: {why}");
     }
-    let cluster = sides.contains(&Side::Postgres).then(Postgres::start);
-    if let Some(cluster) = &cluster {
-        cluster.configure(statements).await;
+    // A cluster with production durability (fsync, synchronous_commit and
+    // full_page_writes on), stopped when dropped.
+    let mut cluster = sides
+        .contains(&Side::Postgres)
+        .then(|| Cluster::start(true, "s8-"));
+    if let Some(cluster) = &mut cluster {
+        cluster.time_wal_io().await;
+        if statements {
+            cluster.load_statements().await;
+        }
     }
     for side in &sides {
         println!("  {}: {}", side.name(), side.durability());
@@ -569,7 +277,7 @@ pub async fn s8(options: Options) {
     for round in 0..rounds {
         for k in 0..sides.len() {
             let i = (round + k) % sides.len();
-            let machine = Machine::now(cluster.as_ref());
+            let machine = Machine::now(cluster.as_ref().map_or(0.0, Cluster::cpu_seconds));
             let mut run = match sides[i] {
                 Side::SqliteProcess => {
                     podium_run(work.path(), Store::Sqlite("process"), seconds, || 0.0).await
@@ -580,7 +288,9 @@ pub async fn s8(options: Options) {
                 Side::Postgres => {
                     let cluster = cluster.as_ref().expect("cluster");
                     let name = format!("s8_{round}");
-                    cluster.execute(&format!("CREATE DATABASE {name}")).await;
+                    cluster
+                        .execute("postgres", &format!("CREATE DATABASE {name}"))
+                        .await;
                     let url = cluster.url_of(&name);
                     let store = Store::Postgres {
                         url: &url,
@@ -588,37 +298,41 @@ pub async fn s8(options: Options) {
                         pool,
                     };
                     if statements {
-                        cluster.execute("SELECT pg_stat_statements_reset()").await;
+                        cluster
+                            .execute("postgres", "SELECT pg_stat_statements_reset()")
+                            .await;
                     }
-                    let before = cluster.counters(&name).await;
+                    let before = cluster.database_counters(&name).await;
                     let run =
                         podium_run(work.path(), store, seconds, || cluster.cpu_seconds()).await;
                     // The servers have stopped: their statistics have reached the cluster.
                     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
-                    let after = cluster.counters(&name).await;
-                    let per: Vec<f64> = (0..COUNTERS)
-                        .map(|i| (after[i] - before[i]) / after[COUNTERS].max(1.0))
+                    let after = cluster.database_counters(&name).await;
+                    let per: Vec<f64> = (0..DATABASE_COUNTERS)
+                        .map(|i| (after[i] - before[i]) / after[DATABASE_COUNTERS].max(1.0))
                         .collect();
                     println!(
                         "    postgres, per completed workflow (all phases): {:.1} commits, {:.1} write transactions, {:.0} WAL records, {:.0} WAL bytes, {:.2} WAL fsyncs taking {:.2} ms, rows {:.1} inserted / {:.1} updated / {:.1} deleted",
                         per[0], per[1], per[2], per[3], per[4], per[5], per[6], per[7], per[8]
                     );
                     if statements && round == 0 {
-                        cluster.print_statements(&name, after[COUNTERS]).await;
+                        cluster
+                            .print_statements(&name, after[DATABASE_COUNTERS], "completed workflow")
+                            .await;
                     }
                     // Nothing of this run is left for the cluster to do during the next.
                     // Each on its own: DROP DATABASE cannot run in a batch's transaction.
                     cluster
-                        .execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                        .execute("postgres", &format!("DROP DATABASE {name} WITH (FORCE)"))
                         .await;
-                    cluster.execute("CHECKPOINT").await;
+                    cluster.execute("postgres", "CHECKPOINT").await;
                     run
                 }
                 Side::Restate => tokio::task::block_in_place(|| {
                     restate_run(work.path(), seconds, &mut restate_settings)
                 }),
             };
-            run.others = machine.others_since(cluster.as_ref());
+            run.others = machine.others_since(cluster.as_ref().map_or(0.0, Cluster::cpu_seconds));
             runs[i].push(run);
         }
         let line: Vec<String> = sides

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use super::Security;
 use super::load::{Inputs, S3Load, S3Result, Store};
+use super::procs::{Machine, processes, tree_cpu};
 
 /// What `scripts/postgres` and pgbench need that is missing here, if anything:
 /// `all` skips S6 then (an explicit `s6` lets the script install PostgreSQL).
@@ -59,7 +60,7 @@ impl Cluster {
     /// Starts a cluster under the target directory (on the disk a real data
     /// directory would use), or under /tmp when that path is too long for the
     /// server's socket. `durable`: fsync, synchronous_commit and full_page_writes on.
-    pub fn start(durable: bool) -> Cluster {
+    pub fn start(durable: bool, prefix: &str) -> Cluster {
         let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
         let parent = if target.as_os_str().len() <= 60 {
             target
@@ -67,7 +68,7 @@ impl Cluster {
             Path::new("/tmp")
         };
         let dir = tempfile::Builder::new()
-            .prefix("s6-")
+            .prefix(prefix)
             .tempdir_in(parent)
             .expect("cluster dir");
         // The guard exists before the script runs: whatever it started is stopped.
@@ -99,7 +100,7 @@ impl Cluster {
 
     /// Restarts the cluster with pg_stat_statements loaded (it slows statements down a
     /// little: for finding where time goes, not for the figures).
-    async fn load_statements(&mut self) {
+    pub(super) async fn load_statements(&mut self) {
         self.execute(
             "postgres",
             "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'",
@@ -121,8 +122,8 @@ impl Cluster {
     }
 
     /// Prints the statements database `name` ran since the last reset, the most
-    /// time-consuming first, per task update.
-    async fn print_statements(&self, name: &str, updates: f64) {
+    /// time-consuming first, per unit of work done (`per` of them, named `unit`).
+    pub(super) async fn print_statements(&self, name: &str, per: f64, unit: &str) {
         let client = self.connect("postgres").await;
         let rows = client
             .query(
@@ -135,25 +136,69 @@ impl Cluster {
             .expect("pg_stat_statements");
         let calls: f64 = rows.iter().map(|r| r.get::<_, f64>(0)).sum();
         let time: f64 = rows.iter().map(|r| r.get::<_, f64>(1)).sum();
+        let per = per.max(1.0);
         println!(
-            "  statements of {name}, per task update: {:.1} calls, {:.0} us executing (pg_stat_statements; top 15 by time):",
-            calls / updates,
-            time * 1000.0 / updates
+            "    statements of {name}, per {unit}: {:.1} calls, {:.0} us executing (pg_stat_statements; the top 12 by time):",
+            calls / per,
+            time * 1000.0 / per
         );
-        for row in rows.iter().take(15) {
+        for row in rows.iter().take(12) {
             let (calls, total, query): (f64, f64, String) = (row.get(0), row.get(1), row.get(2));
             let query: String = query.split_whitespace().collect::<Vec<_>>().join(" ");
             println!(
-                "    {:>5.2} calls {:>5.1} us/call  {}",
-                calls / updates,
+                "      {:>5.2} calls {:>6.1} us/call  {}",
+                calls / per,
                 total * 1000.0 / calls.max(1.0),
-                query.chars().take(110).collect::<String>()
+                query.chars().take(100).collect::<String>()
             );
         }
     }
 
+    /// Times the cluster's WAL writes and fsyncs, for [`Cluster::database_counters`].
+    pub(super) async fn time_wal_io(&self) {
+        self.execute("postgres", "ALTER SYSTEM SET track_wal_io_timing = on")
+            .await;
+        self.execute("postgres", "SELECT pg_reload_conf()").await;
+    }
+
+    /// What the cluster has done so far for database `name`: [transactions committed,
+    /// write transactions (transaction ids handed out), WAL records, WAL bytes, WAL
+    /// fsyncs, ms spent in them, rows inserted, updated, deleted, and completed
+    /// workflows in it]; the transaction ids and WAL figures are cluster-wide.
+    pub(super) async fn database_counters(&self, name: &str) -> [f64; DATABASE_COUNTERS + 1] {
+        let client = self.connect(name).await;
+        let row = client
+            .query_one(
+                "SELECT d.xact_commit::float8,
+                        pg_snapshot_xmax(pg_current_snapshot())::text::float8,
+                        w.wal_records::float8, w.wal_bytes::float8, w.wal_sync::float8,
+                        w.wal_sync_time::float8,
+                        d.tup_inserted::float8, d.tup_updated::float8, d.tup_deleted::float8,
+                        (SELECT count(*) FROM pg_tables WHERE tablename = 'workflow')::float8
+                 FROM pg_stat_database d, pg_stat_wal w WHERE d.datname = $1",
+                &[&name],
+            )
+            .await
+            .expect("counters");
+        let mut counters = [0.0; DATABASE_COUNTERS + 1];
+        for (i, value) in counters.iter_mut().enumerate().take(DATABASE_COUNTERS) {
+            *value = row.get(i);
+        }
+        if row.get::<_, f64>(DATABASE_COUNTERS) > 0.0 {
+            let done = client
+                .query_one(
+                    "SELECT count(*)::float8 FROM workflow WHERE status = 'COMPLETED'",
+                    &[],
+                )
+                .await
+                .expect("completed");
+            counters[DATABASE_COUNTERS] = done.get(0);
+        }
+        counters
+    }
+
     /// The URL of database `name` on this cluster.
-    fn url_of(&self, name: &str) -> String {
+    pub(super) fn url_of(&self, name: &str) -> String {
         let base = self.url.rsplit_once('/').expect("database in URL").0;
         format!("{base}/{name}")
     }
@@ -169,28 +214,15 @@ impl Cluster {
         pid.lines().next()?.trim().parse().ok()
     }
 
-    /// CPU seconds the cluster has used so far: the postmaster with the children it
-    /// has reaped, and its live children (backends and background processes).
-    fn cpu_seconds(&self) -> f64 {
-        let Some(postmaster) = self.postmaster() else {
-            return f64::NAN;
-        };
-        processes()
-            .iter()
-            .map(|p| {
-                if p.pid == postmaster {
-                    p.own + p.reaped
-                } else if p.parent == postmaster {
-                    p.own
-                } else {
-                    0.0
-                }
-            })
-            .sum()
+    /// CPU seconds the cluster has used so far: the postmaster and every process
+    /// under it (backends and background processes), with what they reaped.
+    pub(super) fn cpu_seconds(&self) -> f64 {
+        self.postmaster()
+            .map_or(f64::NAN, |pid| tree_cpu(&processes(), pid))
     }
 
     /// Runs `sql` (several statements) in database `name`.
-    async fn execute(&self, name: &str, sql: &str) {
+    pub(super) async fn execute(&self, name: &str, sql: &str) {
         let client = self.connect(name).await;
         client.batch_execute(sql).await.expect("sql");
     }
@@ -256,102 +288,9 @@ impl Drop for Cluster {
     }
 }
 
-/// A process's CPU seconds: its own (all threads) and its reaped children's.
-struct Process {
-    pid: u32,
-    parent: u32,
-    own: f64,
-    reaped: f64,
-}
-
-/// Every process in `/proc`.
-fn processes() -> Vec<Process> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let ticks = super::clock_ticks_per_second();
-    let mut all = Vec::new();
-    for entry in entries.filter_map(|e| e.ok()) {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let fields: Vec<f64> = rest
-            .split_whitespace()
-            .map(|f| f.parse().unwrap_or(0.0))
-            .collect();
-        // From the state (field 3): ppid is index 1, utime 11, stime 12, cutime 13, cstime 14.
-        if fields.len() > 14 {
-            all.push(Process {
-                pid,
-                parent: fields[1] as u32,
-                own: (fields[11] + fields[12]) / ticks,
-                reaped: (fields[13] + fields[14]) / ticks,
-            });
-        }
-    }
-    all
-}
-
-/// How busy the machine was and how much of that was this benchmark's (this
-/// process, its children such as the servers and pgbench, and the cluster), so a
-/// run can say how much other work shared the machine with it.
-#[derive(Clone, Copy)]
-struct Machine {
-    at: Instant,
-    /// CPU seconds all cores were busy (including time stolen by the hypervisor).
-    busy: f64,
-    ours: f64,
-}
-
-impl Machine {
-    fn now(cluster: &Cluster) -> Machine {
-        let ticks = super::clock_ticks_per_second();
-        let busy = std::fs::read_to_string("/proc/stat")
-            .ok()
-            .and_then(|stat| {
-                let line = stat.lines().next()?.to_string();
-                let f: Vec<f64> = line
-                    .split_whitespace()
-                    .skip(1)
-                    .map(|v| v.parse().unwrap_or(0.0))
-                    .collect();
-                // user nice system idle iowait irq softirq steal: all but idle and iowait.
-                Some(
-                    (f.first()? + f.get(1)? + f.get(2)? + f.get(5)? + f.get(6)? + f.get(7)?)
-                        / ticks,
-                )
-            })
-            .unwrap_or(f64::NAN);
-        let me = std::process::id();
-        let ours: f64 = processes()
-            .iter()
-            .map(|p| match p {
-                p if p.pid == me => p.own + p.reaped,
-                p if p.parent == me => p.own + p.reaped,
-                _ => 0.0,
-            })
-            .sum();
-        Machine {
-            at: Instant::now(),
-            busy,
-            ours: ours + cluster.cpu_seconds(),
-        }
-    }
-
-    /// The share of the machine's cores that other work used since `self`.
-    fn others_since(self, cluster: &Cluster) -> f64 {
-        let now = Machine::now(cluster);
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-        let wall = now.at.duration_since(self.at).as_secs_f64() * cores;
-        (((now.busy - self.busy) - (now.ours - self.ours)) / wall).max(0.0)
-    }
-}
+/// How many figures [`Cluster::database_counters`] reads besides the completed
+/// workflows.
+pub(super) const DATABASE_COUNTERS: usize = 9;
 
 /// Cluster-wide counters read before and after a run.
 #[derive(Clone, Copy)]
@@ -572,14 +511,14 @@ async fn podium_run(
     // Every run starts from a checkpoint, so none pays for another's dirty pages.
     cluster.execute("postgres", "CHECKPOINT").await;
     let (before, done_before) = (cluster.counters().await, completed().await);
-    let machine = Machine::now(cluster);
+    let machine = Machine::now(cluster.cpu_seconds());
     let result = load.measure(1.0, seconds).await;
-    let others = machine.others_since(cluster);
+    let others = machine.others_since(cluster.cpu_seconds());
     load.finish().await;
     let (after, done_after) = (cluster.counters().await, completed().await);
     if report_statements {
         cluster
-            .print_statements(name, done_after - done_before)
+            .print_statements(name, done_after - done_before, "task update")
             .await;
     }
     let per = before.per(after, done_after - done_before);
@@ -642,7 +581,7 @@ pub async fn s6(pairs: usize, seconds: f64, durable: bool, node_pool: usize, sta
     println!(
         "  (others: the share of the cores that processes outside the benchmark, or the hypervisor, took during a run)"
     );
-    let mut cluster = Cluster::start(durable);
+    let mut cluster = Cluster::start(durable, "s6-");
     if statements {
         cluster.load_statements().await;
     }
@@ -669,10 +608,10 @@ pub async fn s6(pairs: usize, seconds: f64, durable: bool, node_pool: usize, sta
         let run_bench = async || {
             cluster.execute("postgres", "CHECKPOINT").await;
             let before = cluster.counters().await;
-            let machine = Machine::now(&cluster);
+            let machine = Machine::now(cluster.cpu_seconds());
             let (tps, count) =
                 tokio::task::block_in_place(|| pgbench(&cluster, &script, pgbench_seconds));
-            let others = machine.others_since(&cluster);
+            let others = machine.others_since(cluster.cpu_seconds());
             (tps, before.per(cluster.counters().await, count), others)
         };
         let one_name = format!("podium_{pair}_one");
