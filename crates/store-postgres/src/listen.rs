@@ -29,10 +29,17 @@ pub(crate) fn channel(schema: &str) -> String {
 /// The statement that announces a change on a channel (its payload from [`payload`]).
 pub(crate) const NOTIFY: &str = "SELECT pg_notify($1, $2)";
 
+/// The longest queue name announced as itself; a longer one (domains and task names
+/// are the caller's) is announced as [`Change::AnyQueue`]. PostgreSQL refuses a
+/// notification of 8000 bytes or more, and a refused one fails its transaction.
+const ANNOUNCED_NAME_MAX: usize = 1000;
+
 /// A notification's text: `<node>|<kind>|<argument>`.
 pub(crate) fn payload(node: &str, change: &Change) -> String {
     match change {
+        Change::Queue(name) if name.len() > ANNOUNCED_NAME_MAX => format!("{node}|any-queue|"),
         Change::Queue(name) => format!("{node}|queue|{name}"),
+        Change::AnyQueue => format!("{node}|any-queue|"),
         Change::Workflow(id) => format!("{node}|workflow|{id}"),
         Change::Security => format!("{node}|security|"),
         Change::Secrets => format!("{node}|secrets|"),
@@ -51,7 +58,8 @@ fn parse(own: &str, text: &str) -> Option<Change> {
     match kind {
         "queue" if node != own => Some(Change::Queue(argument.to_string())),
         "workflow" if node != own => Some(Change::Workflow(argument.to_string())),
-        "queue" => None,
+        "any-queue" if node != own => Some(Change::AnyQueue),
+        "queue" | "any-queue" | "workflow" => None,
         "security" => Some(Change::Security),
         "secrets" => Some(Change::Secrets),
         "definitions" => Some(Change::Definitions),
@@ -193,6 +201,7 @@ mod tests {
         for change in [
             Change::Queue("dom:task|odd".into()),
             Change::Workflow("0190-wf".into()),
+            Change::AnyQueue,
             Change::Security,
             Change::Secrets,
             Change::Definitions,
@@ -211,6 +220,13 @@ mod tests {
             parse("node-a", &payload("node-a", &Change::Security)),
             Some(Change::Security)
         );
+        // A queue name too long for a notification wakes every queue instead; the
+        // text stays far below PostgreSQL's bound of 8000 bytes.
+        let long = Change::Queue(format!("{}:task", "d".repeat(9000)));
+        let text = payload("node-a", &long);
+        assert!(text.len() < 100, "{}", text.len());
+        assert_eq!(parse("other", &text), Some(Change::AnyQueue));
+        assert_eq!(parse("node-a", &text), None);
         assert_eq!(parse("x", "garbage"), None);
         assert_eq!(parse("x", "n|unknown|"), None);
     }

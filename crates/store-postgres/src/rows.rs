@@ -20,7 +20,7 @@ use podium_core::store::{
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
 
-use crate::tx::Tx;
+use crate::tx::{Tx, sent};
 use crate::{Revisions, map_err};
 
 /// A bound parameter, owned until the batch is sent.
@@ -223,12 +223,10 @@ pub(crate) async fn lock_state(
     let lock = tx.prepare(LOCK_WORKFLOW).await?;
     let tasks = tx.prepare(SELECT_TASKS).await?;
     let client = tx.client();
-    let ((), row, task_rows) = futures_util::future::try_join3(
-        tx.begin(),
-        async { client.query_opt(&lock, &[&id]).await.map_err(map_err) },
-        async { client.query(&tasks, &[&id]).await.map_err(map_err) },
-    )
-    .await?;
+    let begin = sent(tx.begin())?;
+    let row = sent(async { client.query_opt(&lock, &[&id]).await.map_err(map_err) })?;
+    let task_rows = sent(async { client.query(&tasks, &[&id]).await.map_err(map_err) })?;
+    let ((), row, task_rows) = futures_util::future::try_join3(begin, row, task_rows).await?;
     let Some(row) = row else { return Ok(None) };
     let row = workflow_row(codec, &row)?;
     let tasks = task_rows.iter().map(|r| get::<String>(r, 0));
@@ -294,7 +292,7 @@ const INSERT_TASK: &str = "INSERT INTO task (id, workflow_id, seq, ref_name, tas
     status, domain, worker_id, workflow_type, scheduled_time, start_time, end_time, update_time, json)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 
-// A task's workflow and position never change; $2 and $3 are bound but unused.
+// A task's workflow and position never change: $2 and $3 only confirm the row.
 const UPDATE_TASK: &str = "UPDATE task SET ref_name = $4, task_type = $5,
     task_def_name = $6, status = $7, domain = $8, worker_id = $9, workflow_type = $10,
     scheduled_time = $11, start_time = $12, end_time = $13, update_time = $14, json = $15

@@ -8,21 +8,25 @@
 //! sees exactly what it would have seen one at a time. A unit that reads a workflow
 //! and writes its changes costs two round trips; a claim that finds nothing costs one.
 //!
-//! The order matters: a statement must be *sent* after `BEGIN` and before `COMMIT`.
-//! tokio-postgres sends a request when its future is first polled, and `try_join`
-//! polls its futures in order, so every statement is prepared before the futures are
-//! built (an uncached `prepare` would otherwise wait, and let `COMMIT` overtake it).
+//! The order matters: a statement must be *sent* after `BEGIN` and before `COMMIT`,
+//! and `COMMIT` only once every write of the transaction was sent. tokio-postgres
+//! sends a request when its future is first polled, so each request's future is
+//! polled once, in order, as it is made ([`sent`]): one that fails then (a parameter
+//! that cannot be encoded) was not sent, and nothing after it is. Only then are the
+//! answers awaited. Every statement is prepared before (an uncached `prepare` waits).
 //!
 //! A transaction not committed (refused, failed, or dropped part-way, as when a
 //! request is cancelled) is rolled back: `ROLLBACK` is sent at once without waiting
 //! for its answer, as tokio-postgres's own `Transaction` does when dropped, so it
 //! precedes whatever the connection's next user sends after the pool hands it on.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::Object;
 use futures_util::FutureExt;
-use futures_util::future::{try_join, try_join_all};
+use futures_util::future::{try_join, try_join_all, try_join3};
 use podium_core::store::StoreResult;
 use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
@@ -67,8 +71,9 @@ impl Tx {
         statement: &Statement,
         params: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Vec<tokio_postgres::Row>> {
-        let query = async { self.client.query(statement, params).await.map_err(map_err) };
-        let ((), rows) = try_join(self.begin(), query).await?;
+        let begin = sent(self.begin())?;
+        let query = sent(async { self.client.query(statement, params).await.map_err(map_err) })?;
+        let ((), rows) = try_join(begin, query).await?;
         Ok(rows)
     }
 
@@ -82,16 +87,19 @@ impl Tx {
             return Ok(Vec::new());
         }
         let prepared = writes.prepare(&self.client).await?;
-        let begin = async {
-            if self.open.load(Ordering::SeqCst) {
-                Ok(())
-            } else {
-                self.begin().await
-            }
+        let begin = if self.open.load(Ordering::SeqCst) {
+            sent(async { Ok(()) })?
+        } else {
+            sent(self.begin())?
         };
-        let sends = try_join_all(prepared.sends(&self.client));
-        let commit = async { self.client.batch_execute("COMMIT").await.map_err(map_err) };
-        let ((), (counts, ())) = try_join(begin, try_join(sends, commit)).await?;
+        let mut sends = Vec::new();
+        for write in prepared.sends(&self.client) {
+            // A write that fails before it is sent stops here: no COMMIT follows it,
+            // and the transaction is rolled back when dropped.
+            sends.push(sent(write)?);
+        }
+        let commit = sent(async { self.client.batch_execute("COMMIT").await.map_err(map_err) })?;
+        let ((), counts, ()) = try_join3(begin, try_join_all(sends), commit).await?;
         self.open.store(false, Ordering::SeqCst);
         Ok(counts)
     }
@@ -102,11 +110,91 @@ impl Tx {
     }
 }
 
+/// A request's future, polled once so that its request is sent now; an error then
+/// means it was not sent. Its answer is awaited later.
+pub(crate) fn sent<'a, T: Send + 'a>(
+    future: impl Future<Output = StoreResult<T>> + Send + 'a,
+) -> StoreResult<Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'a>>> {
+    let mut future: Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'a>> = Box::pin(future);
+    match future.as_mut().now_or_never() {
+        Some(Err(err)) => Err(err),
+        Some(Ok(value)) => Ok(Box::pin(std::future::ready(Ok(value)))),
+        None => Ok(future),
+    }
+}
+
 impl Drop for Tx {
     fn drop(&mut self) {
         if self.open.load(Ordering::SeqCst) {
             // The first poll sends the request; its answer is not waited for.
             let _ = self.client.batch_execute("ROLLBACK").now_or_never();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::Tx;
+    use crate::rows::Writes;
+    use crate::{PgOptions, PostgresStore};
+
+    async fn count(store: &PostgresStore) -> i64 {
+        let client = store.client().await.unwrap();
+        client
+            .query_one("SELECT count(*) FROM scratch", &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// A write whose parameter cannot be sent (here one of the wrong type) stops the
+    /// transaction before its COMMIT, whether it comes early or late in a batch and
+    /// however long the batch: nothing of the batch is kept, and the connection goes
+    /// on to commit the next one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_cannot_be_sent_commits_nothing() {
+        let Some(url) = crate::testing::server_url("the transaction tests") else {
+            return;
+        };
+        let url = crate::testing::fresh_schema(&url, "tx_unsent")
+            .await
+            .expect("schema");
+        let mut options = PgOptions::new(url);
+        options.pool_size = 1;
+        let store = PostgresStore::open(&options).await.expect("open");
+        store
+            .client()
+            .await
+            .unwrap()
+            .batch_execute("CREATE TABLE scratch (n integer)")
+            .await
+            .unwrap();
+        for (total, bad) in [(5, 1), (40, 1), (40, 35)] {
+            let mut writes = Writes::default();
+            for n in 0..total {
+                if n == bad {
+                    writes.push(
+                        "INSERT INTO scratch (n) VALUES ($1)",
+                        vec![Box::new("not a number")],
+                    );
+                } else {
+                    writes.push("INSERT INTO scratch (n) VALUES ($1)", vec![Box::new(n)]);
+                }
+            }
+            let tx = Tx::new(store.client().await.unwrap());
+            assert!(
+                tx.commit(writes).await.is_err(),
+                "{total} writes, bad #{bad}"
+            );
+            assert_eq!(count(&store).await, 0, "{total} writes, bad #{bad}");
+        }
+        let mut writes = Writes::default();
+        writes.push("INSERT INTO scratch (n) VALUES ($1)", vec![Box::new(7_i32)]);
+        Tx::new(store.client().await.unwrap())
+            .commit(writes)
+            .await
+            .expect("the next transaction commits");
+        assert_eq!(count(&store).await, 1);
     }
 }

@@ -31,6 +31,7 @@ impl Pending {
     fn note(&mut self, rt: &Runtime, change: Change) {
         match change {
             Change::Queue(name) => rt.signals.wake_queue(&name),
+            Change::AnyQueue => rt.signals.wake_every_queue(),
             Change::Workflow(id) => rt.signals.wake_workflow(&id),
             Change::Security => self.security = true,
             Change::Secrets => self.secrets = true,

@@ -27,6 +27,10 @@ use crate::model::{JsonMap, TaskDef, WorkflowDef, WorkflowTask};
 pub use crate::model::serde_util::MAX_TASK_NESTING;
 /// Most tasks in one definition, nested ones included.
 pub const MAX_DEFINITION_TASKS: usize = 2000;
+/// Longest name of a definition, a task, a task reference or a domain, in bytes.
+/// Names become queue names, index keys and announcements between nodes, which
+/// databases bound (PostgreSQL: an index key of about 2.7 kB, a notification of 8 kB).
+pub const MAX_NAME_BYTES: usize = 255;
 /// Most levels of JSON nesting in a definition.
 pub const MAX_DEFINITION_DEPTH: usize = 100;
 /// Longest duration a definition may name, in seconds: a hundred years.
@@ -87,6 +91,16 @@ fn check_parameters(params: &JsonMap, path: &str, what: &str, errors: &mut Vec<V
     }
 }
 
+/// Refuses a name longer than [`MAX_NAME_BYTES`].
+pub fn check_name(value: &str, path: String, what: &str, errors: &mut Vec<ValidationError>) {
+    if value.len() > MAX_NAME_BYTES {
+        errors.push(ValidationError::new(
+            path,
+            format!("{what} must be at most {MAX_NAME_BYTES} bytes long"),
+        ));
+    }
+}
+
 fn check_seconds(value: i64, path: String, message: String, errors: &mut Vec<ValidationError>) {
     if value > MAX_TIME_SECONDS {
         errors.push(ValidationError::new(path, message));
@@ -96,6 +110,7 @@ fn check_seconds(value: i64, path: String, message: String, errors: &mut Vec<Val
 /// Bounds of a task definition, registered or inline; `at` gives a field's path.
 pub fn task_def(def: &TaskDef, at: &dyn Fn(&str) -> String) -> Vec<ValidationError> {
     let mut errors = Vec::new();
+    check_name(&def.name, at("name"), "TaskDef name", &mut errors);
     let too_long = |field: &str| {
         format!("TaskDef {field}: must be at most {MAX_TIME_SECONDS} seconds (100 years)")
     };
@@ -144,6 +159,13 @@ pub fn task_def(def: &TaskDef, at: &dyn Fn(&str) -> String) -> Vec<ValidationErr
 /// Bounds of one node of a workflow definition at `at`.
 fn node(task: &WorkflowTask, at: &str, errors: &mut Vec<ValidationError>) {
     let reference = &task.task_reference_name;
+    check_name(&task.name, format!("{at}.name"), "task name", errors);
+    check_name(
+        reference,
+        format!("{at}.taskReferenceName"),
+        "taskReferenceName",
+        errors,
+    );
     check_parameters(
         &task.input_parameters,
         &format!("{at}.inputParameters"),
@@ -202,6 +224,7 @@ fn children<'d>(task: &'d WorkflowTask, at: &str) -> Vec<(&'d [WorkflowTask], St
 /// Bounds of a workflow definition.
 pub fn workflow_def(def: &WorkflowDef) -> Vec<ValidationError> {
     let mut errors = Vec::new();
+    check_name(&def.name, "name".into(), "WorkflowDef name", &mut errors);
     if let Ok(json) = serde_json::to_value(def)
         && json_depth(&json, MAX_DEFINITION_DEPTH) > MAX_DEFINITION_DEPTH
     {

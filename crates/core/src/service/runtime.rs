@@ -354,6 +354,15 @@ impl Signals {
         self.queue(name).pushed();
     }
 
+    /// Wakes a long poll of every queue (a message arrived on one whose name another
+    /// node could not announce).
+    pub(crate) fn wake_every_queue(&self) {
+        let queues: Vec<Arc<QueueSignal>> = self.queues.lock().values().cloned().collect();
+        for queue in queues {
+            queue.pushed();
+        }
+    }
+
     /// Wakes the callers waiting on a workflow (it ended on another node).
     pub(crate) fn wake_workflow(&self, id: &str) {
         if let Some(notify) = self.workflows.lock().get(id) {
@@ -364,10 +373,7 @@ impl Signals {
     /// Wakes a long poll of every queue and every waiting caller (announcements
     /// from other nodes may have been missed).
     pub(crate) fn wake_everyone(&self) {
-        let queues: Vec<Arc<QueueSignal>> = self.queues.lock().values().cloned().collect();
-        for queue in queues {
-            queue.pushed();
-        }
+        self.wake_every_queue();
         for notify in self.workflows.lock().values() {
             notify.notify_waiters();
         }

@@ -19,6 +19,7 @@ use crate::security::authz::refusal;
 use crate::security::{Access, Actor, Authorizer, Principal, Resource, ResourceType};
 use crate::store::Claim;
 
+use super::definition_bounds::MAX_NAME_BYTES;
 use super::disclosure;
 use super::handoff::{self, SecretText};
 use super::masking;
@@ -95,6 +96,16 @@ impl TaskService {
             return Err(CoreError::invalid(
                 "Long Poll Timeout value cannot be more than 5 seconds",
             ));
+        }
+        if poll.task_type.len() > MAX_NAME_BYTES
+            || poll
+                .domain
+                .as_ref()
+                .is_some_and(|d| d.len() > MAX_NAME_BYTES)
+        {
+            return Err(CoreError::invalid(format!(
+                "task type and domain must be at most {MAX_NAME_BYTES} bytes long"
+            )));
         }
         if poll.count == 0 || poll.count > MAX_BATCH_COUNT {
             return Err(CoreError::invalid(format!(

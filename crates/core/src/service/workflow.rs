@@ -19,6 +19,7 @@ use crate::model::{
 use crate::security::{Access, Actor, Principal, Resource, ResourceType};
 use crate::store::Txn;
 
+use super::definition_bounds::MAX_NAME_BYTES;
 use super::disclosure;
 use super::masking;
 use super::runtime::Runtime;
@@ -196,9 +197,14 @@ impl WorkflowService {
             )));
         }
         for (task, domain) in &request.task_to_domain {
-            if !domain.is_string() {
+            let Some(domain) = domain.as_str() else {
                 return Err(CoreError::invalid(format!(
                     "taskToDomain[{task}] must be a string"
+                )));
+            };
+            if domain.len() > MAX_NAME_BYTES || task.len() > MAX_NAME_BYTES {
+                return Err(CoreError::invalid(format!(
+                    "taskToDomain: task names and domains must be at most {MAX_NAME_BYTES} bytes long"
                 )));
             }
         }

@@ -35,6 +35,9 @@ pub use security::*;
 pub enum Change {
     /// Messages became pollable on the named queue: long polls wake.
     Queue(String),
+    /// Messages became pollable on a queue whose name is too long to announce (a
+    /// notification's text is bounded): a long poll of every queue looks.
+    AnyQueue,
     /// The workflow ended: callers waiting on it (a synchronous start) look again.
     Workflow(String),
     /// Access control changed (applications, keys, users, groups, grants, owners,

@@ -229,3 +229,79 @@ async fn huge_timeouts_are_refused_or_handled_safely() {
     assert_eq!(app.get("/health").await.status, 200);
     app.stop().await;
 }
+
+/// Names become queue names, index keys and announcements between nodes: a name
+/// longer than 255 bytes is refused with a 400 where it comes in (a task definition,
+/// a workflow's name, task name and reference, a domain at start, a poll), on every
+/// store alike, and nothing is stored.
+#[tokio::test]
+async fn names_longer_than_the_bound_are_refused_where_they_come_in() {
+    let app = TestApp::spawn().await;
+    let long = "n".repeat(256);
+    let answer = app
+        .post("/api/metadata/taskdefs", json!([task_def(&long)]))
+        .await;
+    assert_eq!(
+        validation_errors(&answer),
+        vec![(
+            "[0].name".to_string(),
+            "TaskDef name must be at most 255 bytes long".to_string()
+        )]
+    );
+    let answer = app
+        .post(
+            "/api/metadata/workflow",
+            json!({"name": long, "version": 1, "tasks": [
+                {"name": long, "taskReferenceName": long, "type": "SIMPLE"}
+            ]}),
+        )
+        .await;
+    let paths: Vec<String> = validation_errors(&answer)
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
+    for path in ["name", "tasks[0].name", "tasks[0].taskReferenceName"] {
+        assert!(paths.iter().any(|p| p == path), "{path} in {paths:?}");
+    }
+    assert_eq!(
+        app.get(&format!("/api/metadata/workflow/{long}"))
+            .await
+            .status,
+        404
+    );
+
+    // The bound itself is fine.
+    let fits = "f".repeat(255);
+    let answer = app
+        .post("/api/metadata/taskdefs", json!([task_def(&fits)]))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let answer = app
+        .post(
+            "/api/metadata/workflow",
+            linear("bounded", &[(&fits, &fits)]),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let answer = app
+        .post(
+            "/api/workflow",
+            json!({"name": "bounded", "version": 1, "input": {}, "taskToDomain": {"*": "d".repeat(256)}}),
+        )
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    assert!(answer.text.contains("at most 255 bytes"), "{}", answer.text);
+    let answer = app
+        .post(
+            "/api/workflow",
+            json!({"name": "bounded", "version": 1, "input": {}, "taskToDomain": {"*": "d".repeat(255)}}),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let answer = app
+        .get(&format!(
+            "/api/tasks/poll/batch/{long}?workerid=w&count=1&timeout=0"
+        ))
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+}
