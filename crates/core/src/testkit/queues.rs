@@ -2,6 +2,32 @@
 
 use super::*;
 
+/// Adds a scheduled task to `state`; returns its queue message.
+fn schedule(
+    state: &mut WorkflowState,
+    task_id: &str,
+    reference: &str,
+    queue: &str,
+    priority: i32,
+    visible_at: i64,
+) -> QueueMessage {
+    state.push_task(Task {
+        task_id: task_id.into(),
+        task_type: "work".into(),
+        reference_task_name: reference.into(),
+        workflow_instance_id: state.id().to_string(),
+        status: TaskStatus::Scheduled,
+        ..Task::default()
+    });
+    QueueMessage {
+        queue_name: queue.into(),
+        task_id: task_id.into(),
+        workflow_id: state.id().to_string(),
+        priority,
+        visible_at,
+    }
+}
+
 async fn setup_queue(stores: &Stores, messages: &[(&str, i32, i64)]) -> Vec<String> {
     let maker = Maker::new("queue");
     let refs: Vec<Value> = (0..messages.len())
@@ -13,23 +39,16 @@ async fn setup_queue(stores: &Stores, messages: &[(&str, i32, i64)]) -> Vec<Stri
     let mut pushes = Vec::new();
     let mut ids = Vec::new();
     for (i, (queue, priority, visible_at)) in messages.iter().enumerate() {
-        let task = Task {
-            task_id: format!("task-{i}"),
-            task_type: "work".into(),
-            reference_task_name: format!("m{i}"),
-            workflow_instance_id: state.id().to_string(),
-            status: TaskStatus::Scheduled,
-            ..Task::default()
-        };
-        state.push_task(task);
-        pushes.push(QueueMessage {
-            queue_name: (*queue).into(),
-            task_id: format!("task-{i}"),
-            workflow_id: state.id().to_string(),
-            priority: *priority,
-            visible_at: *visible_at,
-        });
-        ids.push(format!("task-{i}"));
+        let id = format!("task-{i}");
+        pushes.push(schedule(
+            &mut state,
+            &id,
+            &format!("m{i}"),
+            queue,
+            *priority,
+            *visible_at,
+        ));
+        ids.push(id);
     }
     let changes = ChangeSet {
         queue_pushes: pushes,
@@ -329,22 +348,9 @@ pub(super) async fn claims_never_revive_a_task_a_unit_ended(stores: Stores) {
     for w in 0..40 {
         let (mut state, _) = maker.start(&def, StartParams::default(), 1000);
         let task_id = format!("race-{w}");
-        state.push_task(Task {
-            task_id: task_id.clone(),
-            task_type: "work".into(),
-            reference_task_name: format!("r{w}"),
-            workflow_instance_id: state.id().to_string(),
-            status: TaskStatus::Scheduled,
-            ..Task::default()
-        });
+        let message = schedule(&mut state, &task_id, &format!("r{w}"), "race", 0, 0);
         let changes = ChangeSet {
-            queue_pushes: vec![QueueMessage {
-                queue_name: "race".into(),
-                task_id: task_id.clone(),
-                workflow_id: state.id().to_string(),
-                priority: 0,
-                visible_at: 0,
-            }],
+            queue_pushes: vec![message],
             ..ChangeSet::default()
         };
         workflows.push((insert(&stores, state, changes).await, task_id));
