@@ -253,31 +253,35 @@ impl PostgresStore {
             persist_state(&mut writes, &self.codec, &mut state, &mut committed)?;
         }
         persist_changes(&mut writes, &self.codec, &mut txn.changes, &mut committed)?;
-        // Announced at commit (PostgreSQL delivers notifications then), once per queue.
-        let queues: BTreeSet<&String> = committed.queues.iter().map(|(q, _)| q).collect();
-        for queue in queues {
-            let (sql, [channel, payload]) = self.announcement(&Change::Queue(queue.clone()));
-            writes.push(sql, vec![Box::new(channel), Box::new(payload)]);
-        }
-        // A caller may wait for the workflow's end on another node (a synchronous
-        // start sent there); only ends are announced, so a running workflow's steps
-        // cost no announcement.
-        for (id, status) in &committed.workflows {
-            if status.is_terminal() {
-                let (sql, [channel, payload]) = self.announcement(&Change::Workflow(id.clone()));
-                writes.push(sql, vec![Box::new(channel), Box::new(payload)]);
-            }
-        }
         let keyed = txn
             .changes
             .new_workflows
             .iter()
             .find_map(|s| s.workflow.idempotency_key.clone());
         match (tx.commit(writes).await, keyed) {
-            (Ok(_), _) => Ok(committed),
+            (Ok(_), _) => {
+                self.wake_other_nodes(&committed);
+                Ok(committed)
+            }
             // Another node took the key between the check and the insert.
             (Err(StoreError::Conflict(_)), Some(key)) => Err(taken(&key).into()),
             (Err(err), _) => Err(err.into()),
+        }
+    }
+
+    /// After a unit committed: the other nodes' polls of the queues it filled wake up,
+    /// and so does a caller on another node waiting for a workflow it ended (a
+    /// synchronous start sent there). A running workflow's steps are not announced:
+    /// they would cost a notification per task update.
+    fn wake_other_nodes(&self, committed: &Committed) {
+        let queues: BTreeSet<&String> = committed.queues.iter().map(|(q, _)| q).collect();
+        for queue in queues {
+            self.wake_others(&Change::Queue(queue.clone()));
+        }
+        for (id, status) in &committed.workflows {
+            if status.is_terminal() {
+                self.wake_others(&Change::Workflow(id.clone()));
+            }
         }
     }
 

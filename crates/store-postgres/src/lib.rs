@@ -23,6 +23,7 @@ mod secrets;
 mod security;
 pub mod testing;
 mod tx;
+mod wakeups;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -49,6 +50,8 @@ pub struct PostgresStore {
     channel: String,
     /// What other nodes announce, until the server takes it.
     changes: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<podium_core::store::Change>>>,
+    /// Sends queue and workflow wake-ups to the other nodes after commit.
+    wakeups: wakeups::Wakeups,
     /// Tells the listener to stop.
     closed: tokio::sync::watch::Sender<bool>,
     /// Call timings, for `/metrics`.
@@ -155,6 +158,7 @@ impl PostgresStore {
             .map_err(map_err)?;
         drop(client);
         let channel = listen::channel(&schema);
+        let wakeups = wakeups::Wakeups::start(pool.clone(), channel.clone(), on_close.clone());
         let changes = listen::start(&settings, channel.clone(), node.clone(), on_close).await?;
         Ok(Arc::new(PostgresStore {
             pool,
@@ -164,6 +168,7 @@ impl PostgresStore {
             node,
             channel,
             changes: Mutex::new(Some(changes)),
+            wakeups,
             closed,
             timings: figures::Timings::default(),
             pool_size: options.pool_size.max(1),
@@ -203,16 +208,9 @@ impl PostgresStore {
         result
     }
 
-    /// The statement and parameter that announce a change to the other nodes when the
-    /// transaction running it commits.
-    pub(crate) fn announcement(
-        &self,
-        change: &podium_core::store::Change,
-    ) -> (&'static str, [String; 2]) {
-        (
-            listen::NOTIFY,
-            [self.channel.clone(), listen::payload(&self.node, change)],
-        )
+    /// Wakes the other nodes for a change that has committed (see [`wakeups`]).
+    pub(crate) fn wake_others(&self, change: &podium_core::store::Change) {
+        self.wakeups.send(listen::payload(&self.node, change));
     }
 
     /// Moves the access-control version on, in the transaction of a change to it.
@@ -236,10 +234,13 @@ impl PostgresStore {
         client: &impl deadpool_postgres::GenericClient,
         change: podium_core::store::Change,
     ) -> StoreResult<()> {
-        let (sql, [channel, payload]) = self.announcement(&change);
-        let statement = client.prepare_cached(sql).await.map_err(map_err)?;
+        let payload = listen::payload(&self.node, &change);
+        let statement = client
+            .prepare_cached(listen::NOTIFY)
+            .await
+            .map_err(map_err)?;
         client
-            .execute(&statement, &[&channel, &payload])
+            .execute(&statement, &[&self.channel, &payload])
             .await
             .map_err(map_err)?;
         Ok(())

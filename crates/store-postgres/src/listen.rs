@@ -1,7 +1,8 @@
-//! Announcements between the nodes sharing the database: each store NOTIFYs
-//! `podium_change` in the transaction of a change other nodes must hear of (so it is
-//! delivered exactly when the change commits), and LISTENs on a connection of its
-//! own. A lost connection is re-opened with a growing pause; once it listens again,
+//! Announcements between the nodes sharing the database: each store NOTIFYs the
+//! cluster's channel of a change other nodes must hear of, in the change's own
+//! transaction for access control, secrets and definitions (delivered exactly when
+//! it commits), after commit for wake-ups (see [`crate::wakeups`]), and LISTENs on a
+//! connection of its own. A lost connection is re-opened with a growing pause; once it listens again,
 //! a [`Change::Resync`] tells the node to reload what it may have missed.
 
 use std::time::Duration;
