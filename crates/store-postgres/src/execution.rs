@@ -61,6 +61,16 @@ async fn check_idempotency(
     Ok(())
 }
 
+/// Logs a queued task whose row cannot be read; its message is dropped.
+fn unreadable_task(workflow_id: &str, task_id: &str, err: &StoreError) {
+    tracing::error!(
+        workflow_id = %workflow_id,
+        task_id = %task_id,
+        error = %podium_core::error::error_chain(err),
+        "a queued task's stored row cannot be read; its queue message is dropped and the task is not handed out"
+    );
+}
+
 fn taken(key: &str) -> StoreError {
     StoreError::Conflict(format!(
         "Workflow with idempotency key {key} already exists"
@@ -72,10 +82,10 @@ fn taken(key: &str) -> StoreError {
 /// either: a claim holding messages never waits, so it cannot deadlock), and for
 /// each message its message id, workflow id, whether the workflow was locked, its
 /// next check, whether it exists at all, whether the locked row is the version this
-/// statement's snapshot shows, and the task's JSON from that snapshot; in the queue's
-/// order.
+/// statement's snapshot shows, the task's JSON from that snapshot and the task's
+/// id; in the queue's order.
 ///
-/// The last check matters: in READ COMMITTED a row lock waits for nobody here but
+/// The version check matters: in READ COMMITTED a row lock waits for nobody here but
 /// does follow an update committed after the snapshot was taken, so the workflow
 /// locked can be newer than the tasks read beside it. Every change to a task by a
 /// unit of work rewrites its workflow's row, so an unchanged row version (`ctid`; a
@@ -102,7 +112,7 @@ const CLAIM_PICK: &str = "WITH picked AS MATERIALIZED (
         WHERE id IN (SELECT workflow_id FROM picked)
         ORDER BY id FOR UPDATE SKIP LOCKED)
     SELECT p.id, p.workflow_id, l.id IS NOT NULL, l.next_check_at, w.id IS NOT NULL,
-        COALESCE(l.ctid = w.ctid, false), t.json
+        COALESCE(l.ctid = w.ctid, false), t.json, p.task_id
     FROM picked p
     LEFT JOIN locked l ON l.id = p.workflow_id
     LEFT JOIN workflow w ON w.id = p.workflow_id
@@ -160,7 +170,15 @@ impl PostgresStore {
                 .entry(workflow_id.clone())
                 .or_insert(get::<Option<i64>>(row, 3)?);
             // The texts the row held sealed are sealed again as it is rewritten.
-            let (mut task, masked) = self.codec.decode_task_keeping(&json)?;
+            let (mut task, masked) = match self.codec.decode_task_keeping(&json) {
+                Ok(decoded) => decoded,
+                Err(err) => {
+                    // Its message goes: a row no claim can read must not stop the
+                    // queue behind it at every poll.
+                    unreadable_task(&workflow_id, &get::<String>(row, 7)?, &err);
+                    continue;
+                }
+            };
             // Stale messages (ended tasks) are dropped, as Conductor does.
             if task.status.is_terminal() {
                 continue;

@@ -113,7 +113,18 @@ impl ExecutionStore for SqliteStore {
                             .and_then(|mut s| s.query_row([&task_id], |row| row.get::<_, String>(0)).optional())
                             .map_err(map_err)?
                             .map(|json| codec.decode_task_keeping(&json))
-                            .transpose()?,
+                            .transpose()
+                            .unwrap_or_else(|err| {
+                                // Its message is gone already: a row no claim can
+                                // read must not stop the queue behind it.
+                                tracing::error!(
+                                    workflow_id = %workflow_id,
+                                    task_id = %task_id,
+                                    error = %podium_core::error::error_chain(&err),
+                                    "a queued task's stored row cannot be read; its queue message is dropped and the task is not handed out"
+                                );
+                                None
+                            }),
                     };
                     let Some((mut task, masked)) = task else { continue };
                     // Stale messages (ended tasks) are dropped, as Conductor does.

@@ -114,3 +114,69 @@ async fn a_definition_that_cannot_be_read_is_left_out_of_the_list() {
     );
     store.close();
 }
+
+/// A queued task whose row cannot be read (here: not JSON at all), found when the
+/// writer does not hold its workflow (after a restart), is passed over: the claim
+/// hands out the task behind it, and later claims do not fail.
+#[tokio::test]
+async fn a_task_row_that_cannot_be_read_does_not_stop_its_queue() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("podium.db");
+    SqliteStore::open(&SqliteOptions::new(&path))
+        .expect("open")
+        .close();
+    let task: podium_core::model::Task = serde_json::from_value(serde_json::json!({
+        "taskId": "good", "taskType": "work", "referenceTaskName": "good",
+        "workflowInstanceId": "wf-good", "status": "SCHEDULED"
+    }))
+    .expect("task");
+    let conn = rusqlite::Connection::open(&path).expect("raw open");
+    for (id, workflow, json, priority) in [
+        ("bad", "wf-bad", "{not json".to_string(), 9),
+        (
+            "good",
+            "wf-good",
+            serde_json::to_string(&task).expect("json"),
+            0,
+        ),
+    ] {
+        conn.execute(
+            "INSERT INTO task (id, workflow_id, seq, ref_name, task_type, task_def_name, status,
+                 workflow_type, scheduled_time, start_time, end_time, update_time, json)
+             VALUES (?1, ?2, 0, ?1, 'work', 'work', 'SCHEDULED', 'wf', 0, 0, 0, 0, ?3)",
+            rusqlite::params![id, workflow, json],
+        )
+        .expect("task row");
+        conn.execute(
+            "INSERT INTO queue (task_id, queue_name, workflow_id, priority, visible_at)
+             VALUES (?1, 'q', ?2, ?3, 0)",
+            rusqlite::params![id, workflow, priority],
+        )
+        .expect("queue row");
+    }
+    drop(conn);
+    let store = SqliteStore::open(&SqliteOptions::new(&path)).expect("reopen");
+    let claim = || podium_core::store::Claim {
+        queue_name: "q".into(),
+        count: 10,
+        now: 10,
+        worker_id: "w".into(),
+    };
+    fn mark(task: &mut podium_core::model::Task, _: &podium_core::store::Claim) -> Option<i64> {
+        task.status = podium_core::model::TaskStatus::InProgress;
+        None
+    }
+    let execution = podium_core::store::ExecutionStore::claim;
+    let got = execution(store.as_ref(), claim(), mark)
+        .await
+        .expect("a row that cannot be read does not fail the claim");
+    let ids: Vec<&str> = got.iter().map(|t| t.task_id.as_str()).collect();
+    assert_eq!(ids, ["good"]);
+    assert!(
+        execution(store.as_ref(), claim(), mark)
+            .await
+            .expect("the next claim does not fail")
+            .is_empty()
+    );
+    store.close();
+}

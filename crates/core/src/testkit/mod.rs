@@ -41,6 +41,7 @@ mod queues;
 mod runs;
 mod secrets;
 mod security;
+mod unreadable;
 use archive::ended_workflows_move_to_the_archive_and_back;
 use executions::{
     changed_columns_reach_every_query, deletes_remove_everything_of_a_workflow,
@@ -59,6 +60,7 @@ use queues::{
 use runs::runs_keep_their_authority_and_masks;
 use secrets::secrets_are_stored_resealed_and_their_reads_recorded;
 use security::security_records_grants_and_owners_round_trip;
+use unreadable::claims_pass_over_rows_they_cannot_read;
 
 macro_rules! cases {
     ($($name:ident),* $(,)?) => {
@@ -79,6 +81,7 @@ cases!(
     jobs_are_leased,
     abandoned_units_release_their_locks,
     claims_never_revive_a_task_a_unit_ended,
+    claims_pass_over_rows_they_cannot_read,
     searches_filter_page_and_sort,
     lookups_by_correlation_key_and_parent,
     idempotency_keys_are_unique_per_definition,

@@ -1,0 +1,110 @@
+//! A stored row the store cannot read never stops the work behind it.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::{Maker, claim, definition, insert, mark, simple};
+use crate::engine::ops::StartParams;
+use crate::model::{Task, TaskStatus};
+use crate::store::sealing::AT_REST;
+use crate::store::{ChangeSet, PayloadSealer, QueueMessage, StoreError, StoreResult, Stores};
+
+/// Seals `_secrets` as `{AT_REST: value}`, and cannot open a value whose `key` is
+/// `gone`, as when the key that sealed a row is no longer known.
+struct LosesAKey;
+
+impl PayloadSealer for LosesAKey {
+    fn seal(
+        &self,
+        _workflow_id: &str,
+        json: &mut Value,
+        _masked: &[Arc<str>],
+    ) -> StoreResult<Option<String>> {
+        let Some(input) = json.get_mut("inputData").and_then(Value::as_object_mut) else {
+            return Ok(None);
+        };
+        let Some(secrets) = input.remove("_secrets") else {
+            return Ok(None);
+        };
+        input.insert("_secrets".into(), json!({ AT_REST: secrets }));
+        Ok(Some("test-key".into()))
+    }
+
+    fn open(&self, _workflow_id: &str, json: &mut Value) -> StoreResult<Vec<Arc<str>>> {
+        let Some(input) = json.get_mut("inputData").and_then(Value::as_object_mut) else {
+            return Ok(Vec::new());
+        };
+        if let Some(Value::Object(mut sealed)) = input.remove("_secrets") {
+            let value = sealed.remove(AT_REST).unwrap_or(Value::Object(Map::new()));
+            if value.get("key").and_then(Value::as_str) == Some("gone") {
+                return Err(StoreError::Corrupt(
+                    "the key that sealed this value is not known".into(),
+                ));
+            }
+            input.insert("_secrets".into(), value);
+        }
+        Ok(Vec::new())
+    }
+}
+
+/// A workflow with one scheduled task in queue `q`, its input as given.
+async fn one_task(stores: &Stores, maker: &Maker, input: Value, priority: i32) -> (String, String) {
+    let def = definition("unreadable", Value::Array(vec![simple("t")]));
+    let (mut state, _) = maker.start(&def, StartParams::default(), 1000);
+    let task_id = format!("{}-task", state.id());
+    state.push_task(Task {
+        task_id: task_id.clone(),
+        task_type: "work".into(),
+        reference_task_name: "t".into(),
+        workflow_instance_id: state.id().to_string(),
+        status: TaskStatus::Scheduled,
+        input_data: serde_json::from_value(input).unwrap_or_default(),
+        ..Task::default()
+    });
+    let message = QueueMessage {
+        queue_name: "q".into(),
+        task_id: task_id.clone(),
+        workflow_id: state.id().to_string(),
+        priority,
+        visible_at: 0,
+    };
+    let changes = ChangeSet {
+        queue_pushes: vec![message],
+        ..ChangeSet::default()
+    };
+    (insert(stores, state, changes).await, task_id)
+}
+
+/// A task row that cannot be read (here: sealed with a key that is gone) at the head
+/// of a queue is passed over: the claim hands out the tasks behind it instead of
+/// failing, and the claims after it do not fail either.
+pub(super) async fn claims_pass_over_rows_they_cannot_read(stores: Stores) {
+    stores.control.set_payload_sealer(Arc::new(LosesAKey));
+    let maker = Maker::new("unreadable");
+    let lost = json!({"_secrets": {"key": "gone", "token": "s3cret"}});
+    let (_, unreadable) = one_task(&stores, &maker, lost, 9).await;
+    let (_, readable) = one_task(&stores, &maker, json!({"_secrets": {"key": "kept"}}), 0).await;
+    let got = stores
+        .execution
+        .claim(claim("q", 10, 10, "w"), mark)
+        .await
+        .expect("a row that cannot be read does not fail the claim");
+    let ids: Vec<&str> = got.iter().map(|t| t.task_id.as_str()).collect();
+    assert!(ids.contains(&readable.as_str()), "{ids:?}");
+    // A store that kept the row readable elsewhere (a cache) may hand it out too.
+    assert!(
+        ids.iter()
+            .all(|id| [readable.as_str(), unreadable.as_str()].contains(id))
+    );
+    for _ in 0..2 {
+        assert!(
+            stores
+                .execution
+                .claim(claim("q", 10, 10, "w"), mark)
+                .await
+                .expect("the claims after it do not fail")
+                .is_empty()
+        );
+    }
+}
