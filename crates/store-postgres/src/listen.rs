@@ -16,17 +16,6 @@ use tokio_postgres::AsyncMessage;
 use crate::connect::Settings;
 use crate::map_err;
 
-/// The channel the nodes of one cluster listen on: one per schema, so clusters (or
-/// test servers) in other schemas of the same database are not heard.
-pub(crate) fn channel(schema: &str) -> String {
-    let mut name = format!("podium_change:{schema}");
-    // An identifier holds at most 63 bytes.
-    while name.len() > 63 {
-        name.pop();
-    }
-    name
-}
-
 /// The statement that announces a change on a channel (its payload from [`payload`]).
 pub(crate) const NOTIFY: &str = "SELECT pg_notify($1, $2)";
 

@@ -11,6 +11,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_versions",
         include_str!("migrations/0002_versions.sql"),
     ),
+    ("0003_channel", include_str!("migrations/0003_channel.sql")),
 ];
 
 /// The advisory lock every node takes to migrate ("podium" in ASCII).

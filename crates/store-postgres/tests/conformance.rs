@@ -67,6 +67,36 @@ async fn nodes_starting_together_migrate_once_and_a_newer_schema_is_refused() {
     let (applied, newest): (i64, i64) = (row.get(0), row.get(1));
     assert!(newest >= 2, "the migrations ran ({newest})");
     assert_eq!(applied, newest, "each migration is recorded once");
+    // The nodes' channel was drawn once, at random: not a name another role could
+    // derive from the schema's.
+    let channels: Vec<String> = client
+        .query("SELECT name FROM podium_channel", &[])
+        .await
+        .expect("channel")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(channels.len(), 1, "{channels:?}");
+    let random = channels[0].strip_prefix("podium_").expect("prefix");
+    assert_eq!(random.len(), 32, "{random}");
+    assert!(random.bytes().all(|b| b.is_ascii_hexdigit()), "{random}");
+    let other = fresh_schema(&url, "conform_migrations_other")
+        .await
+        .expect("schema");
+    PostgresStore::open(&PgOptions::new(other.clone()))
+        .await
+        .expect("open the other schema");
+    let (other_client, other_connection) = tokio_postgres::connect(&other, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    let other_driver = tokio::spawn(other_connection);
+    let other_channel: String = other_client
+        .query_one("SELECT name FROM podium_channel", &[])
+        .await
+        .expect("channel")
+        .get(0);
+    assert_ne!(other_channel, channels[0]);
+    other_driver.abort();
     client
         .execute(
             "INSERT INTO podium_schema (version, name) VALUES (999, 'future')",
