@@ -11,7 +11,7 @@ use podium_core::store::{
     ArchivedWorkflow, Change, ChangeSet, Claim, Committed, Effect, ExecutionStore, Job, OnClaim,
     StoreError, StoreResult, Txn, UnitError, UnitOfWork,
 };
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 use crate::figures::Kind;
 use crate::rows::{self, Writes, get, load_state, lock_state, persist_changes, persist_state};
@@ -95,7 +95,8 @@ fn taken(key: &str) -> StoreError {
 /// The count is written into the text, not bound: PostgreSQL plans a statement with a
 /// bound `LIMIT` again at every call, and planning this one costs about as much as
 /// running it. Counts up to [`CACHED_COUNTS`] (what workers ask for) each get a
-/// statement prepared once per connection; a larger one is prepared for its call.
+/// statement prepared once per connection; a larger one is sent with its parameters'
+/// types in the same round trip, and not kept.
 fn claim_pick(count: usize) -> String {
     CLAIM_PICK.replace("{limit}", &count.to_string())
 }
@@ -130,14 +131,17 @@ impl PostgresStore {
     ) -> StoreResult<(Vec<Task>, usize)> {
         let tx = Tx::new(self.client().await?);
         let sql = claim_pick(claim.count);
-        let pick = if claim.count <= CACHED_COUNTS {
-            tx.prepare(&sql).await?
+        let picked = if claim.count <= CACHED_COUNTS {
+            let pick = tx.prepare(&sql).await?;
+            tx.begin_with_query(&pick, &[&claim.queue_name, &claim.now])
+                .await?
         } else {
-            tx.client().prepare(&sql).await.map_err(map_err)?
+            tx.begin_with_typed_query(
+                &sql,
+                &[(&claim.queue_name, Type::TEXT), (&claim.now, Type::INT8)],
+            )
+            .await?
         };
-        let picked = tx
-            .begin_with_query(&pick, &[&claim.queue_name, &claim.now])
-            .await?;
         if picked.is_empty() {
             tx.abandon();
             return Ok((Vec::new(), 0));

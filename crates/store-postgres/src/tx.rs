@@ -29,7 +29,7 @@ use futures_util::FutureExt;
 use futures_util::future::{try_join, try_join_all, try_join3};
 use podium_core::store::StoreResult;
 use tokio_postgres::Statement;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 use crate::map_err;
 use crate::rows::Writes;
@@ -73,6 +73,20 @@ impl Tx {
     ) -> StoreResult<Vec<tokio_postgres::Row>> {
         let begin = sent(self.begin())?;
         let query = sent(async { self.client.query(statement, params).await.map_err(map_err) })?;
+        let ((), rows) = try_join(begin, query).await?;
+        Ok(rows)
+    }
+
+    /// Opens the transaction with one query sent with its parameters' types, neither
+    /// prepared before nor kept after (for a statement used once), and returns its
+    /// rows: one round trip, as with a prepared statement.
+    pub(crate) async fn begin_with_typed_query(
+        &self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> StoreResult<Vec<tokio_postgres::Row>> {
+        let begin = sent(self.begin())?;
+        let query = sent(async { self.client.query_typed(sql, params).await.map_err(map_err) })?;
         let ((), rows) = try_join(begin, query).await?;
         Ok(rows)
     }

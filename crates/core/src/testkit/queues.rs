@@ -129,9 +129,10 @@ pub(super) async fn claims_respect_visibility_and_priority(stores: Stores) {
         vec![ids[1].clone(), ids[3].clone(), ids[0].clone()],
         "higher priority first, delayed ones wait"
     );
+    // A count larger than workers usually ask for (a statement not kept prepared).
     let later = stores
         .execution
-        .claim(claim("q", 10, 100, "w"), mark)
+        .claim(claim("q", 100, 100, "w"), mark)
         .await
         .expect("claim");
     assert_eq!(later.len(), 1);
