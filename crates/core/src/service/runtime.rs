@@ -19,7 +19,7 @@ use crate::security::{Authorizer, SecurityMode};
 use crate::service::access::AccessControl;
 use crate::service::handoff::HandoffCache;
 use crate::service::vault::Vault;
-use crate::store::{Committed, Stores, Txn, UnitOfWork};
+use crate::store::{Committed, Stores, Txn, UnitError, UnitOfWork};
 
 /// Registered definitions, held in memory for the engine (which cannot wait on a
 /// store while it decides). Every definition write goes through the metadata service,
@@ -540,8 +540,25 @@ impl Runtime {
             *out.lock() = Some(value);
             Ok(())
         });
-        let committed = self.stores.execution.run(UnitOfWork { lock, work }).await?;
-        self.signals.after_commit(&committed, self.now());
+        // The unit and the wake-ups after it run to their end even when the caller
+        // stops waiting (a request its client gave up on): cut off after its commit,
+        // a unit would be kept without waking the polls and callers it concerns.
+        let execution = self.stores.execution.clone();
+        let signals = self.signals.clone();
+        let clock = self.clock.clone();
+        let unit = tokio::spawn(async move {
+            let committed = execution.run(UnitOfWork { lock, work }).await?;
+            signals.after_commit(&committed, clock.now_millis());
+            Ok::<(), UnitError>(())
+        });
+        match unit.await {
+            Ok(done) => done?,
+            Err(err) => {
+                return Err(CoreError::Internal(format!(
+                    "a unit of work stopped before its end: {err}"
+                )));
+            }
+        }
         let value = slot.lock().take();
         value.ok_or_else(|| CoreError::Internal("a unit of work returned no value".into()))
     }

@@ -318,3 +318,55 @@ async fn domains_route_tasks_to_their_workers() {
     );
     app.stop().await;
 }
+
+/// A unit of work runs to its end, and wakes the long polls it concerns, even when
+/// its caller stops waiting for it part-way (a request its client gave up on): the
+/// unit below completes the first task of a workflow while its caller waits 50 ms
+/// only, and a long poll for the second task, already waiting, gets it at once
+/// (without the wake-up it would find it only when its queue hint expires, a second
+/// later, or never if the unit had been cut off before its commit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_whose_caller_gives_up_still_ends_and_wakes_long_polls() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("given_up_a"), task_def("given_up_b")]),
+        linear("given_up", &[("given_up_a", "a"), ("given_up_b", "b")]),
+    )
+    .await;
+    let id = app.start("given_up", json!({})).await;
+    let first = app
+        .poll("given_up_a", 1, 1000)
+        .await
+        .pop()
+        .expect("first task");
+    let result: podium_core::model::TaskResult = serde_json::from_value(json!({
+        "workflowInstanceId": id,
+        "taskId": first["taskId"],
+        "status": "COMPLETED",
+    }))
+    .expect("result");
+    let rt = app.runtime().clone();
+    let unit = rt.mutate(Some(id.clone()), move |txn, ctx| {
+        // Long enough for the caller to give up while the unit runs.
+        std::thread::sleep(Duration::from_millis(200));
+        let state = txn.state.as_mut().expect("workflow");
+        let mut changes = std::mem::take(&mut txn.changes);
+        let outcome = podium_core::engine::ops::apply_result(state, &result, ctx, &mut changes);
+        txn.changes = changes;
+        outcome.map(|_| ())
+    });
+    let began = Instant::now();
+    let (second, gave_up) = tokio::join!(app.poll("given_up_b", 1, 5000), async {
+        // The long poll is waiting on an empty queue before the unit starts.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::timeout(Duration::from_millis(50), unit).await
+    });
+    assert!(gave_up.is_err(), "the caller gave up before the unit ended");
+    assert_eq!(second.len(), 1, "the long poll got the second task");
+    let waited = began.elapsed();
+    assert!(
+        waited < Duration::from_millis(800),
+        "the long poll was woken by the unit, not by its queue hint expiring: {waited:?}"
+    );
+    app.stop().await;
+}
