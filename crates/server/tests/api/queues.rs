@@ -347,7 +347,9 @@ async fn a_unit_whose_caller_gives_up_still_ends_and_wakes_long_polls() {
     .expect("result");
     let rt = app.runtime().clone();
     let unit = rt.mutate(Some(id.clone()), move |txn, ctx| {
-        // Long enough for the caller to give up while the unit runs.
+        // Long enough for the caller to give up while the unit runs; a unit's work
+        // is synchronous, so a slow one blocks like this.
+        #[allow(clippy::disallowed_methods)]
         std::thread::sleep(Duration::from_millis(200));
         let state = txn.state.as_mut().expect("workflow");
         let mut changes = std::mem::take(&mut txn.changes);
