@@ -11,6 +11,7 @@
 //!   the pool reconnects by itself when it is back. Database text reaches the log
 //!   only.
 
+mod claims;
 mod connect;
 mod execution;
 mod figures;

@@ -118,6 +118,30 @@ impl Tx {
         Ok(counts)
     }
 
+    /// Sends the writes, then a query, without committing (with `BEGIN` ahead of
+    /// them if the transaction is not open yet), and returns the query's rows: one
+    /// round trip. A write that fails aborts the transaction, and so the query.
+    pub(crate) async fn write_then_query(
+        &self,
+        writes: Writes,
+        statement: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> StoreResult<Vec<tokio_postgres::Row>> {
+        let prepared = writes.prepare(&self.client).await?;
+        let begin = if self.open.load(Ordering::SeqCst) {
+            sent(async { Ok(()) })?
+        } else {
+            sent(self.begin())?
+        };
+        let mut sends = Vec::new();
+        for write in prepared.sends(&self.client) {
+            sends.push(sent(write)?);
+        }
+        let query = sent(async { self.client.query(statement, params).await.map_err(map_err) })?;
+        let ((), _, rows) = try_join3(begin, try_join_all(sends), query).await?;
+        Ok(rows)
+    }
+
     /// Ends the transaction without keeping anything, without waiting.
     pub(crate) fn abandon(self) {
         drop(self);

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use podium_core::engine::state::WorkflowState;
 use podium_core::model::{PollData, Task, TaskExecLog, Workflow, WorkflowStatus};
-use podium_core::service::masking::run_masked_values;
 use podium_core::service::search::{TaskSearch, WorkflowSearch};
 use podium_core::store::{
     ArchivedWorkflow, Claim, Committed, Effect, ExecutionStore, Job, OnClaim, StoreResult, Txn,
@@ -13,25 +12,12 @@ use podium_core::store::{
 };
 use rusqlite::{OptionalExtension, params};
 
+use crate::claims::claim_in;
 use crate::rows::{self, load_state, persist_changes, persist_state};
 use crate::writer::Failure;
 use crate::{SqliteStore, map_err, search, to_store};
 
-/// A claim's pick: the queue's visible messages in the order they are handed out.
-///
-/// Written so that SQLite plans it once per connection. A bound value in an indexable
-/// range (`visible_at <= ?`) or in a LIMIT makes SQLite plan the statement again at
-/// every run, and so does a bare `queue_name = ?1` next to an ORDER BY (SQLite marks
-/// the parameter as one the plan may depend on); `CAST(?1 AS TEXT)` is the same
-/// comparison without that mark. So the index serves the queue name and the order,
-/// the time is checked row by row (`+visible_at`), and the count is taken by the
-/// caller: the rows stream in index order, so stepping stops after the last one
-/// needed.
-pub(crate) const CLAIM_PICK: &str = "SELECT id, task_id, workflow_id FROM queue
-    WHERE queue_name = CAST(?1 AS TEXT) AND +visible_at <= ?2
-    ORDER BY priority DESC, visible_at, id";
-
-/// The jobs due, soonest first (planned once, as [`CLAIM_PICK`] is).
+/// The jobs due, soonest first (planned once, as `claims::CLAIM_PICK` is).
 pub(crate) const JOB_PICK: &str = "SELECT id, kind, workflow_id, task_id, payload, due_at FROM job
     WHERE +due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
     ORDER BY due_at";
@@ -41,7 +27,7 @@ impl ExecutionStore for SqliteStore {
     async fn run(&self, unit: UnitOfWork) -> Result<Committed, UnitError> {
         let revisions = self.revisions.clone();
         let codec = self.codec.clone();
-        let ((), committed) = self
+        let (claimed, mut committed) = self
             .writer
             .write(move |ctx| {
                 // Reading and deciding write nothing: failures up to here refuse only
@@ -58,6 +44,7 @@ impl ExecutionStore for SqliteStore {
                 let mut txn = Txn {
                     state,
                     changes: Default::default(),
+                    then_claim: None,
                 };
                 (unit.work)(&mut txn).map_err(|e| Failure::Refused(UnitError::Refused(e)))?;
                 rows::check_idempotency(ctx.conn, txn.state.as_ref(), &txn.changes)
@@ -73,9 +60,13 @@ impl ExecutionStore for SqliteStore {
                 for id in &txn.changes.workflow_deletes {
                     ctx.cache.remove(id);
                 }
-                Ok(())
+                match &txn.then_claim {
+                    Some(next) => claim_in(ctx, &codec, &next.claim, next.on_claim),
+                    None => Ok(Vec::new()),
+                }
             })
             .await?;
+        committed.claimed = claimed;
         Ok(committed)
     }
 
@@ -83,82 +74,7 @@ impl ExecutionStore for SqliteStore {
         let codec = self.codec.clone();
         let (tasks, _) = self
             .writer
-            .write(move |ctx| {
-                let conn = ctx.conn;
-                let mut pick = conn.prepare_cached(CLAIM_PICK).map_err(map_err)?;
-                let picked: Vec<(i64, String, String)> = pick
-                    .query_map(params![claim.queue_name, claim.now], |row| {
-                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-                    })
-                    .map_err(map_err)?
-                    .take(claim.count)
-                    .collect::<Result<_, _>>()
-                    .map_err(map_err)?;
-                let mut claimed = Vec::with_capacity(picked.len());
-                for (queue_id, task_id, workflow_id) in picked {
-                    conn.prepare_cached("DELETE FROM queue WHERE id = ?1")
-                        .and_then(|mut s| s.execute([queue_id]))
-                        .map_err(map_err)?;
-                    // The values the run masks are sealed again as the row is
-                    // rewritten: from the run when the writer holds it, else the
-                    // texts the row held sealed.
-                    let held = ctx.cache.get_mut(&workflow_id).and_then(|state| {
-                        let task = state.tasks().iter().find(|t| t.task_id == task_id).cloned()?;
-                        Some((task, run_masked_values(state)))
-                    });
-                    let task = match held {
-                        Some(held) => Some(held),
-                        None => conn
-                            .prepare_cached("SELECT json FROM task WHERE id = ?1")
-                            .and_then(|mut s| s.query_row([&task_id], |row| row.get::<_, String>(0)).optional())
-                            .map_err(map_err)?
-                            .map(|json| codec.decode_task_keeping(&json))
-                            .transpose()
-                            .unwrap_or_else(|err| {
-                                // Its message is gone already: a row no claim can
-                                // read must not stop the queue behind it.
-                                tracing::error!(
-                                    workflow_id = %workflow_id,
-                                    task_id = %task_id,
-                                    error = %podium_core::error::error_chain(&err),
-                                    "a queued task's stored row cannot be read; its queue message is dropped and the task is not handed out"
-                                );
-                                None
-                            }),
-                    };
-                    let Some((mut task, masked)) = task else { continue };
-                    // Stale messages (ended tasks) are dropped, as Conductor does.
-                    if task.status.is_terminal() {
-                        continue;
-                    }
-                    let check_by = on_claim(&mut task, &claim);
-                    rows::update_task(conn, &codec, &task, &masked)?;
-                    // The lease end becomes the workflow's next check, unless an
-                    // earlier check is already due.
-                    let held = ctx.cache.get_mut(&workflow_id);
-                    let earlier = |current: Option<i64>, at: i64| current.is_none_or(|n| n > at);
-                    let needed = match (&held, check_by) {
-                        (_, None) => false,
-                        (Some(state), Some(at)) => earlier(state.next_check_at, at),
-                        (None, Some(_)) => true,
-                    };
-                    if let Some(state) = held {
-                        state.refresh_task(task.clone());
-                        if let Some(at) = check_by.filter(|at| earlier(state.next_check_at, *at)) {
-                            state.next_check_at = Some(at);
-                        }
-                    }
-                    if let (true, Some(at)) = (needed, check_by) {
-                        conn.prepare_cached(
-                            "UPDATE workflow SET next_check_at = ?2 WHERE id = ?1 AND (next_check_at IS NULL OR next_check_at > ?2)",
-                        )
-                        .and_then(|mut s| s.execute(params![workflow_id, at]))
-                        .map_err(map_err)?;
-                    }
-                    claimed.push(task);
-                }
-                Ok(claimed)
-            })
+            .write(move |ctx| claim_in(ctx, &codec, &claim, on_claim))
             .await
             .map_err(to_store)?;
         Ok(tasks)
@@ -652,7 +568,7 @@ mod tests {
         }
         for run in 0..4_i64 {
             let queue = ["a", "b", "c", "d"][run as usize];
-            let mut pick = conn.prepare_cached(super::CLAIM_PICK).unwrap();
+            let mut pick = conn.prepare_cached(crate::claims::CLAIM_PICK).unwrap();
             let found: Vec<i64> = pick
                 .query_map(params![queue, 100 + run], |row| row.get(0))
                 .unwrap()

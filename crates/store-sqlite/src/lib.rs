@@ -4,6 +4,7 @@
 //! read-only connections, which WAL mode lets run beside the writer and see only
 //! committed data.
 
+mod claims;
 mod codec;
 mod execution;
 mod metadata;

@@ -521,6 +521,19 @@ impl Runtime {
         T: Send + 'static,
         F: FnOnce(&mut Txn, &EngineContext<'_>) -> CoreResult<T> + Send + 'static,
     {
+        self.mutate_committed(lock, f).await.map(|(value, _)| value)
+    }
+
+    /// [`Runtime::mutate`], also returning what the commit wrote (and claimed).
+    pub async fn mutate_committed<T, F>(
+        &self,
+        lock: Option<String>,
+        f: F,
+    ) -> CoreResult<(T, Committed)>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Txn, &EngineContext<'_>) -> CoreResult<T> + Send + 'static,
+    {
         let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
         let out = slot.clone();
         let clock = self.clock.clone();
@@ -549,17 +562,19 @@ impl Runtime {
         let unit = tokio::spawn(async move {
             let committed = execution.run(UnitOfWork { lock, work }).await?;
             signals.after_commit(&committed, clock.now_millis());
-            Ok::<(), UnitError>(())
+            Ok::<Committed, UnitError>(committed)
         });
-        match unit.await {
+        let committed = match unit.await {
             Ok(done) => done?,
             Err(err) => {
                 return Err(CoreError::Internal(format!(
                     "a unit of work stopped before its end: {err}"
                 )));
             }
-        }
+        };
         let value = slot.lock().take();
-        value.ok_or_else(|| CoreError::Internal("a unit of work returned no value".into()))
+        let value =
+            value.ok_or_else(|| CoreError::Internal("a unit of work returned no value".into()))?;
+        Ok((value, committed))
     }
 }

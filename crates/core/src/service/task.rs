@@ -17,7 +17,7 @@ use crate::model::{
 };
 use crate::security::authz::refusal;
 use crate::security::{Access, Actor, Authorizer, Principal, Resource, ResourceType};
-use crate::store::Claim;
+use crate::store::{Claim, ThenClaim};
 
 use super::definition_bounds::MAX_NAME_BYTES;
 use super::disclosure;
@@ -80,6 +80,56 @@ fn mark_polled(task: &mut Task, claim: &Claim) -> Option<i64> {
         .then(|| at_seconds_after(claim.now, task.response_timeout_seconds))
 }
 
+/// The worker a next task is claimed for when the result names none.
+const UNKNOWN_WORKER: &str = "unknown";
+
+/// The domain of a task's queue: none when blank.
+fn queue_domain(task: &Task) -> Option<&str> {
+    task.domain
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+}
+
+/// In the unit that records a worker's result for `task` (ended), sets up the claim
+/// of the worker's next task of the same type and domain, when the worker may poll
+/// that queue and it may hold a message: one commit for both. Returns the queue and
+/// the signal's mark, to note an empty find against.
+fn claim_next(
+    rt: &Runtime,
+    actor: &Actor,
+    task: &Task,
+    worker: Option<String>,
+    now: i64,
+    txn: &mut crate::store::Txn,
+) -> Option<(String, u64)> {
+    let domain = queue_domain(task);
+    let target = Target {
+        task: Some(TaskRef::queue(&task.task_type, domain)),
+        ..Target::default()
+    };
+    command::authorize(rt, actor, Command::Poll, &target).ok()?;
+    let queue = queue_name(&task.task_type, domain);
+    let signal = rt.signals.queue(&queue);
+    if !signal.may_have_messages(now) {
+        return None;
+    }
+    let mark = signal.mark();
+    let worker_id = worker
+        .or_else(|| task.worker_id.clone())
+        .unwrap_or_else(|| UNKNOWN_WORKER.to_string());
+    txn.then_claim = Some(ThenClaim {
+        claim: Claim {
+            queue_name: queue.clone(),
+            count: 1,
+            now,
+            worker_id,
+        },
+        on_claim: mark_polled,
+    });
+    Some((queue, mark))
+}
+
 impl TaskService {
     /// The service over a runtime.
     pub fn new(rt: Arc<Runtime>) -> TaskService {
@@ -123,17 +173,8 @@ impl TaskService {
         };
         command::authorize(&self.rt, &Actor::caller(principal), Command::Poll, &target)?;
         let queue = queue_name(&poll.task_type, domain);
-        let now = self.rt.now();
-        if let Some(record) = self
-            .rt
-            .polls
-            .record(&poll.task_type, domain, &poll.worker_id, now)
-        {
-            // Best effort: the poll itself matters more than its record.
-            if let Err(err) = self.rt.stores.execution.record_poll(record).await {
-                tracing::warn!(error = %err, "could not record poll data");
-            }
-        }
+        self.record_poll(&poll.task_type, domain, &poll.worker_id)
+            .await;
         let deadline = tokio::time::Instant::now() + Duration::from_millis(poll.timeout_ms);
         let signal = self.rt.signals.queue(&queue);
         loop {
@@ -165,6 +206,17 @@ impl TaskService {
             tokio::select! {
                 _ = notified => {}
                 _ = tokio::time::sleep_until(deadline.min(recheck)) => {}
+            }
+        }
+    }
+
+    /// Records that a worker polled a queue (throttled: most polls write nothing).
+    async fn record_poll(&self, task_type: &str, domain: Option<&str>, worker_id: &str) {
+        let now = self.rt.now();
+        if let Some(record) = self.rt.polls.record(task_type, domain, worker_id, now) {
+            // Best effort: the poll itself matters more than its record.
+            if let Err(err) = self.rt.stores.execution.record_poll(record).await {
+                tracing::warn!(error = %err, "could not record poll data");
             }
         }
     }
@@ -209,7 +261,7 @@ impl TaskService {
         };
         // The engine fails what it could not hand over (the poller may not even be
         // allowed to report on it).
-        if let Err(err) = self.apply_result(Actor::engine(), result).await {
+        if let Err(err) = self.apply_result(Actor::engine(), result, false).await {
             tracing::warn!(task_id = %task.task_id, error = %err, "could not fail the task");
         }
     }
@@ -224,13 +276,24 @@ impl TaskService {
         if result.task_id.trim().is_empty() {
             return Err(CoreError::invalid("Task ID cannot be null or empty"));
         }
-        self.apply_result(Actor::caller(principal), result).await
+        self.apply_result(Actor::caller(principal), result, false)
+            .await
+            .map(|(task, _)| task)
     }
 
     /// Applies a result to a task, reported by `actor`, who must be allowed to
-    /// update the task (the engine is, for a task it could not hand over).
-    async fn apply_result(&self, actor: Actor, result: TaskResult) -> CoreResult<Task> {
+    /// update the task (the engine is, for a task it could not hand over). With
+    /// `then_poll`, when the task ended, the same commit claims the worker's next task
+    /// (see [`claim_next`]); returns the updated task and what was claimed, not yet
+    /// handed off.
+    async fn apply_result(
+        &self,
+        actor: Actor,
+        result: TaskResult,
+        then_poll: bool,
+    ) -> CoreResult<(Task, Vec<Task>)> {
         let rt = self.rt.clone();
+        let worker = result.worker_id.clone().filter(|w| !w.trim().is_empty());
         let mut result = result;
         // Values this node handed the task are masked here, off the store's writer;
         // otherwise (a restart since, an update without a poll) inside the unit.
@@ -240,8 +303,9 @@ impl TaskService {
         }
         let workflow_id = result.workflow_instance_id.clone();
         let task_id = result.task_id.clone();
-        self.rt
-            .mutate(Some(workflow_id.clone()), move |txn, ctx| {
+        let ((task, next), committed) = self
+            .rt
+            .mutate_committed(Some(workflow_id.clone()), move |txn, ctx| {
                 let mut changes = std::mem::take(&mut txn.changes);
                 let sees_all = || sees_every_task(&rt.authorizer, actor.principal());
                 let Some(state) = txn.state.as_mut() else {
@@ -276,40 +340,51 @@ impl TaskService {
                 let outcome = ops::apply_result(state, &result, ctx, &mut changes);
                 txn.changes = changes;
                 outcome?;
-                Ok(state.tasks()[index].clone())
+                let task = state.tasks()[index].clone();
+                let next = (then_poll && task.status.is_terminal())
+                    .then(|| claim_next(&rt, &actor, &task, worker, ctx.now, txn))
+                    .flatten();
+                Ok((task, next))
             })
-            .await
+            .await?;
+        if let Some((queue, mark)) = next
+            && committed.claimed.is_empty()
+        {
+            self.rt
+                .signals
+                .queue(&queue)
+                .found_empty(mark, self.rt.now());
+        }
+        Ok((task, committed.claimed))
     }
 
-    /// `POST /tasks/update-v2`: applies the result; when the task ended, polls the next
-    /// task of the same type and domain for the same worker.
+    /// `POST /tasks/update-v2`: applies the result; when the task ended, hands the
+    /// worker its next task of the same type and domain, claimed in the same commit.
     pub async fn update_and_poll(
         &self,
         principal: &Principal,
         result: TaskResult,
     ) -> CoreResult<Option<Task>> {
-        let worker_id = result.worker_id.clone().filter(|w| !w.trim().is_empty());
-        let extend_lease = result.extend_lease;
-        let task = self.update(principal, result).await?;
-        let worker_id = worker_id
-            .or_else(|| task.worker_id.clone())
-            .unwrap_or_else(|| "unknown".to_string());
-        if extend_lease || !task.status.is_terminal() {
-            return Ok(None);
+        if result.workflow_instance_id.trim().is_empty() {
+            return Err(CoreError::invalid("Workflow Id cannot be null or empty"));
         }
-        let next = self
-            .poll(
-                principal,
-                Poll {
-                    task_type: task.task_type.clone(),
-                    worker_id,
-                    domain: task.domain.clone(),
-                    count: 1,
-                    timeout_ms: 0,
-                },
-            )
+        if result.task_id.trim().is_empty() {
+            return Err(CoreError::invalid("Task ID cannot be null or empty"));
+        }
+        let worker = result.worker_id.clone().filter(|w| !w.trim().is_empty());
+        let then_poll = !result.extend_lease;
+        let (task, claimed) = self
+            .apply_result(Actor::caller(principal), result, then_poll)
             .await?;
-        Ok(next.into_iter().next())
+        let next = self.hand_off(claimed).await.into_iter().next();
+        if then_poll && task.status.is_terminal() {
+            let worker = worker
+                .or_else(|| task.worker_id.clone())
+                .unwrap_or_else(|| UNKNOWN_WORKER.to_string());
+            self.record_poll(&task.task_type, queue_domain(&task), &worker)
+                .await;
+        }
+        Ok(next)
     }
 
     /// `POST /tasks/{workflowId}/{ref}/{status}`: updates the first unfinished task with

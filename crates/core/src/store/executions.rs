@@ -156,6 +156,17 @@ pub struct Txn {
     pub state: Option<WorkflowState>,
     /// Further changes to write with it.
     pub changes: ChangeSet,
+    /// A claim to make in the unit's own transaction after its writes, if the unit
+    /// succeeds; the tasks come back in [`Committed::claimed`].
+    pub then_claim: Option<ThenClaim>,
+}
+
+/// A claim made in a unit's transaction: `update-v2` hands a worker its next task
+/// with the same commit that records the result of its last one.
+#[derive(Debug)]
+pub struct ThenClaim {
+    pub claim: Claim,
+    pub on_claim: OnClaim,
 }
 
 /// The closure of a unit of work. It must not block: it runs while the workflow is
@@ -196,6 +207,8 @@ pub struct Committed {
     pub jobs_added: bool,
     /// The earliest `next_check_at` written, if any.
     pub earliest_check: Option<i64>,
+    /// The tasks the unit's [`Txn::then_claim`] claimed.
+    pub claimed: Vec<Task>,
 }
 
 /// A poll: claim up to `count` visible messages of a queue for a worker.
@@ -215,7 +228,10 @@ pub type OnClaim = fn(&mut Task, &Claim) -> Option<i64>;
 /// Workflow and task executions, their queues, jobs and logs.
 #[async_trait]
 pub trait ExecutionStore: Send + Sync {
-    /// Runs a unit of work atomically; see the module documentation.
+    /// Runs a unit of work atomically; see the module documentation. When the work
+    /// sets [`Txn::then_claim`], the claim is made in the same transaction after the
+    /// unit's writes (it sees them), exactly as [`ExecutionStore::claim`] would make
+    /// it, and commits with them.
     async fn run(&self, unit: UnitOfWork) -> Result<Committed, UnitError>;
 
     /// Claims up to `count` visible messages of a queue: each claimed task is changed

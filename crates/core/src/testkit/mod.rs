@@ -26,7 +26,7 @@ use crate::model::{
     PollData, Tag, Task, TaskDef, TaskExecLog, TaskStatus, WorkflowDef, WorkflowStatus,
 };
 use crate::service::search::{Filter, SearchValue, TaskSearch, WorkflowField, WorkflowSearch};
-use crate::store::{ChangeSet, Claim, Effect, Job, QueueMessage, Stores, UnitOfWork};
+use crate::store::{ChangeSet, Claim, Effect, Job, QueueMessage, Stores, ThenClaim, UnitOfWork};
 
 /// One conformance case.
 pub struct Case {
@@ -55,7 +55,7 @@ use metadata::{
 use queues::{
     abandoned_units_release_their_locks, claims_hand_each_task_out_once,
     claims_never_revive_a_task_a_unit_ended, claims_respect_visibility_and_priority,
-    concurrent_claims_never_share_a_task, jobs_are_leased,
+    concurrent_claims_never_share_a_task, jobs_are_leased, units_claim_in_their_own_transaction,
 };
 use runs::runs_keep_their_authority_and_masks;
 use secrets::secrets_are_stored_resealed_and_their_reads_recorded;
@@ -82,6 +82,7 @@ cases!(
     abandoned_units_release_their_locks,
     claims_never_revive_a_task_a_unit_ended,
     claims_pass_over_rows_they_cannot_read,
+    units_claim_in_their_own_transaction,
     searches_filter_page_and_sort,
     lookups_by_correlation_key_and_parent,
     idempotency_keys_are_unique_per_definition,

@@ -403,3 +403,80 @@ pub(super) async fn claims_never_revive_a_task_a_unit_ended(stores: Stores) {
         );
     }
 }
+
+fn then_claim() -> ThenClaim {
+    ThenClaim {
+        claim: claim("then", 10, 10, "w"),
+        on_claim: mark,
+    }
+}
+
+/// A unit's `then_claim` claims in the unit's own transaction: it sees the unit's
+/// writes (a task the unit scheduled is claimed with the one queued before it), the
+/// tasks come back in `Committed::claimed` and are stored as claimed, and a refused
+/// unit claims nothing.
+pub(super) async fn units_claim_in_their_own_transaction(stores: Stores) {
+    let maker = Maker::new("then");
+    let def = definition("then", json!([simple("a"), simple("b")]));
+    let (mut state, _) = maker.start(&def, StartParams::default(), 1000);
+    let message = schedule(&mut state, "then-0", "m0", "then", 0, 0);
+    let changes = ChangeSet {
+        queue_pushes: vec![message],
+        ..ChangeSet::default()
+    };
+    let workflow = insert(&stores, state, changes).await;
+    let refused = stores
+        .execution
+        .run(UnitOfWork {
+            lock: Some(workflow.clone()),
+            work: Box::new(|txn| {
+                txn.then_claim = Some(then_claim());
+                Err("refused".into())
+            }),
+        })
+        .await;
+    assert!(refused.is_err());
+    let committed = stores
+        .execution
+        .run(UnitOfWork {
+            lock: Some(workflow.clone()),
+            work: Box::new(|txn| {
+                let state = txn.state.as_mut().expect("the workflow");
+                let message = schedule(state, "then-1", "m1", "then", 5, 0);
+                txn.changes.queue_pushes.push(message);
+                txn.then_claim = Some(then_claim());
+                Ok(())
+            }),
+        })
+        .await
+        .expect("the unit commits");
+    let ids: Vec<&str> = committed
+        .claimed
+        .iter()
+        .map(|t| t.task_id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        ["then-1", "then-0"],
+        "the unit's own task (higher priority) first, then the one queued before"
+    );
+    let state = load(&stores, &workflow).await;
+    for id in ["then-0", "then-1"] {
+        let task = &state.tasks()[state.task_index(id).expect("task")];
+        assert_eq!(
+            task.status,
+            TaskStatus::InProgress,
+            "{id} stored as claimed"
+        );
+        assert_eq!(task.worker_id.as_deref(), Some("w"));
+    }
+    assert!(
+        stores
+            .execution
+            .claim(claim("then", 10, 10, "w2"), mark)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "their messages are gone"
+    );
+}

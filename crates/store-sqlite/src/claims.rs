@@ -1,0 +1,117 @@
+//! Claims on SQLite: queue messages handed to workers, alone or in a unit's
+//! transaction (`update-v2`).
+
+use podium_core::model::Task;
+use podium_core::service::masking::run_masked_values;
+use podium_core::store::{Claim, OnClaim};
+use rusqlite::{OptionalExtension, params};
+
+use crate::codec::Codec;
+use crate::map_err;
+use crate::rows;
+use crate::writer::{Failure, WriteCtx};
+
+/// A claim's pick: the queue's visible messages in the order they are handed out.
+///
+/// Written so that SQLite plans it once per connection. A bound value in an indexable
+/// range (`visible_at <= ?`) or in a LIMIT makes SQLite plan the statement again at
+/// every run, and so does a bare `queue_name = ?1` next to an ORDER BY (SQLite marks
+/// the parameter as one the plan may depend on); `CAST(?1 AS TEXT)` is the same
+/// comparison without that mark. So the index serves the queue name and the order,
+/// the time is checked row by row (`+visible_at`), and the count is taken by the
+/// caller: the rows stream in index order, so stepping stops after the last one
+/// needed.
+pub(crate) const CLAIM_PICK: &str = "SELECT id, task_id, workflow_id FROM queue
+    WHERE queue_name = CAST(?1 AS TEXT) AND +visible_at <= ?2
+    ORDER BY priority DESC, visible_at, id";
+
+/// Claims up to `claim.count` visible messages of a queue in the writer's
+/// transaction: each task is changed by `on_claim`, its message removed, and the
+/// workflow's next check moved up to the lease end.
+pub(crate) fn claim_in(
+    ctx: &mut WriteCtx<'_>,
+    codec: &Codec,
+    claim: &Claim,
+    on_claim: OnClaim,
+) -> Result<Vec<Task>, Failure> {
+    let conn = ctx.conn;
+    let mut pick = conn.prepare_cached(CLAIM_PICK).map_err(map_err)?;
+    let picked: Vec<(i64, String, String)> = pick
+        .query_map(params![claim.queue_name, claim.now], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .map_err(map_err)?
+        .take(claim.count)
+        .collect::<Result<_, _>>()
+        .map_err(map_err)?;
+    let mut claimed = Vec::with_capacity(picked.len());
+    for (queue_id, task_id, workflow_id) in picked {
+        conn.prepare_cached("DELETE FROM queue WHERE id = ?1")
+            .and_then(|mut s| s.execute([queue_id]))
+            .map_err(map_err)?;
+        // The values the run masks are sealed again as the row is
+        // rewritten: from the run when the writer holds it, else the
+        // texts the row held sealed.
+        let held = ctx.cache.get_mut(&workflow_id).and_then(|state| {
+            let task = state
+                .tasks()
+                .iter()
+                .find(|t| t.task_id == task_id)
+                .cloned()?;
+            Some((task, run_masked_values(state)))
+        });
+        let task = match held {
+                Some(held) => Some(held),
+                None => conn
+                    .prepare_cached("SELECT json FROM task WHERE id = ?1")
+                    .and_then(|mut s| s.query_row([&task_id], |row| row.get::<_, String>(0)).optional())
+                    .map_err(map_err)?
+                    .map(|json| codec.decode_task_keeping(&json))
+                    .transpose()
+                    .unwrap_or_else(|err| {
+                        // Its message is gone already: a row no claim can
+                        // read must not stop the queue behind it.
+                        tracing::error!(
+                            workflow_id = %workflow_id,
+                            task_id = %task_id,
+                            error = %podium_core::error::error_chain(&err),
+                            "a queued task's stored row cannot be read; its queue message is dropped and the task is not handed out"
+                        );
+                        None
+                    }),
+            };
+        let Some((mut task, masked)) = task else {
+            continue;
+        };
+        // Stale messages (ended tasks) are dropped, as Conductor does.
+        if task.status.is_terminal() {
+            continue;
+        }
+        let check_by = on_claim(&mut task, &claim);
+        rows::update_task(conn, &codec, &task, &masked)?;
+        // The lease end becomes the workflow's next check, unless an
+        // earlier check is already due.
+        let held = ctx.cache.get_mut(&workflow_id);
+        let earlier = |current: Option<i64>, at: i64| current.is_none_or(|n| n > at);
+        let needed = match (&held, check_by) {
+            (_, None) => false,
+            (Some(state), Some(at)) => earlier(state.next_check_at, at),
+            (None, Some(_)) => true,
+        };
+        if let Some(state) = held {
+            state.refresh_task(task.clone());
+            if let Some(at) = check_by.filter(|at| earlier(state.next_check_at, *at)) {
+                state.next_check_at = Some(at);
+            }
+        }
+        if let (true, Some(at)) = (needed, check_by) {
+            conn.prepare_cached(
+                    "UPDATE workflow SET next_check_at = ?2 WHERE id = ?1 AND (next_check_at IS NULL OR next_check_at > ?2)",
+                )
+                .and_then(|mut s| s.execute(params![workflow_id, at]))
+                .map_err(map_err)?;
+        }
+        claimed.push(task);
+    }
+    Ok(claimed)
+}
