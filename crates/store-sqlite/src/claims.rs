@@ -87,8 +87,8 @@ pub(crate) fn claim_in(
         if task.status.is_terminal() {
             continue;
         }
-        let check_by = on_claim(&mut task, &claim);
-        rows::update_task(conn, &codec, &task, &masked)?;
+        let check_by = on_claim(&mut task, claim);
+        rows::update_task(conn, codec, &task, &masked)?;
         // The lease end becomes the workflow's next check, unless an
         // earlier check is already due.
         let held = ctx.cache.get_mut(&workflow_id);
