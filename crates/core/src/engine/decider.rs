@@ -709,8 +709,23 @@ fn next_check(state: &WorkflowState, ctx: &EngineContext<'_>) -> Option<i64> {
         for (at, _) in task_deadlines(task, task_def.as_deref()) {
             consider(at);
         }
+        if let Some(at) = earliest_lease_end(task, ctx.now) {
+            consider(at);
+        }
     }
     next
+}
+
+/// A worker task waiting in its queue is leased for its response timeout when it is
+/// polled, and its workflow must be looked at when that lease ends. A check no later
+/// than any such lease end (were the task polled now) is set while it waits, so the
+/// claim that leases it finds an earlier check in place and writes none: claims stay
+/// off the workflow's row. The check, if it comes, finds nothing due and sets the next.
+fn earliest_lease_end(task: &crate::model::Task, now: i64) -> Option<i64> {
+    (task.status == TaskStatus::Scheduled
+        && task.response_timeout_seconds > 0
+        && TaskKind::of_execution(task).is_worker_task())
+    .then(|| at_seconds_after(now, task.response_timeout_seconds))
 }
 
 /// Skipped or rerun tasks may leave a JSON `null` input; keep the shape of a map.

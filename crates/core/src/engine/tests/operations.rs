@@ -37,6 +37,20 @@ fn wait_without_a_time_waits_for_an_outside_update() {
     assert_eq!(h.state().workflow.output, map(json!({"approved": true})));
 }
 
+/// While a worker task waits in its queue, its workflow's next check comes no later
+/// than the lease a poll would give it, so the claim that leases it finds an earlier
+/// check in place and need not write one. Nobody polling, the check finds nothing to
+/// do and sets the next.
+#[test]
+fn a_queued_task_has_a_check_no_later_than_its_lease_would_end() {
+    let mut h = Harness::new().task_def(json!({"name": "work", "responseTimeoutSeconds": 5}));
+    h.start(json!({"name": "w", "tasks": [simple("a")]}), json!({}));
+    assert_eq!(h.state().next_check_at, Some(h.now + 5000));
+    h.tick(5000);
+    assert_eq!(h.tasks(), vec![("a".into(), TaskStatus::Scheduled)]);
+    assert_eq!(h.state().next_check_at, Some(h.now + 5000));
+}
+
 #[test]
 fn response_timeout_times_the_task_out_and_retries_it() {
     let mut h = Harness::new().task_def(json!({"name": "work", "responseTimeoutSeconds": 5, "retryCount": 1, "retryDelaySeconds": 0}));
