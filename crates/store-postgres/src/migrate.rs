@@ -12,6 +12,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0002_versions.sql"),
     ),
     ("0003_channel", include_str!("migrations/0003_channel.sql")),
+    (
+        "0004_fillfactor",
+        include_str!("migrations/0004_fillfactor.sql"),
+    ),
 ];
 
 /// The advisory lock every node takes to migrate ("podium" in ASCII).

@@ -44,11 +44,22 @@ fn wait_without_a_time_waits_for_an_outside_update() {
 #[test]
 fn a_queued_task_has_a_check_no_later_than_its_lease_would_end() {
     let mut h = Harness::new().task_def(json!({"name": "work", "responseTimeoutSeconds": 5}));
-    h.start(json!({"name": "w", "tasks": [simple("a")]}), json!({}));
-    assert_eq!(h.state().next_check_at, Some(h.now + 5000));
-    h.tick(5000);
-    assert_eq!(h.tasks(), vec![("a".into(), TaskStatus::Scheduled)]);
-    assert_eq!(h.state().next_check_at, Some(h.now + 5000));
+    h.start(
+        json!({"name": "w", "tasks": [simple("a"), simple("b")]}),
+        json!({}),
+    );
+    let created = h.state().workflow.create_time;
+    assert_eq!(h.state().next_check_at, Some(created + 5000));
+    // A step within the same period keeps the check where it was.
+    h.tick(1200);
+    h.complete("a", json!({}));
+    assert_eq!(h.tasks()[1], ("b".into(), TaskStatus::Scheduled));
+    assert_eq!(h.state().next_check_at, Some(created + 5000));
+    // Nobody polls: the check finds nothing to do and sets the next, in the future.
+    h.tick(3800);
+    assert_eq!(h.tasks()[1], ("b".into(), TaskStatus::Scheduled));
+    assert_eq!(h.state().next_check_at, Some(created + 10_000));
+    assert!(h.state().next_check_at > Some(h.now));
 }
 
 #[test]
