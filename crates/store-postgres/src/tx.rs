@@ -26,13 +26,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::Object;
 use futures_util::FutureExt;
-use futures_util::future::{try_join, try_join_all, try_join3};
+use futures_util::future::{try_join, try_join_all};
 use podium_core::store::StoreResult;
 use tokio_postgres::Statement;
 use tokio_postgres::types::{ToSql, Type};
 
 use crate::map_err;
-use crate::rows::Writes;
+use crate::rows::{Prepared, Writes};
 
 /// A transaction on a pooled connection; see the module's text.
 pub(crate) struct Tx {
@@ -101,19 +101,11 @@ impl Tx {
             return Ok(Vec::new());
         }
         let prepared = writes.prepare(&self.client).await?;
-        let begin = if self.open.load(Ordering::SeqCst) {
-            sent(async { Ok(()) })?
-        } else {
-            sent(self.begin())?
-        };
-        let mut sends = Vec::new();
-        for write in prepared.sends(&self.client) {
-            // A write that fails before it is sent stops here: no COMMIT follows it,
-            // and the transaction is rolled back when dropped.
-            sends.push(sent(write)?);
-        }
+        // A write that fails before it is sent stops here: no COMMIT follows it, and
+        // the transaction is rolled back when dropped.
+        let written = self.send_writes(&prepared)?;
         let commit = sent(async { self.client.batch_execute("COMMIT").await.map_err(map_err) })?;
-        let ((), counts, ()) = try_join3(begin, try_join_all(sends), commit).await?;
+        let (counts, ()) = try_join(written, commit).await?;
         self.open.store(false, Ordering::SeqCst);
         Ok(counts)
     }
@@ -128,6 +120,20 @@ impl Tx {
         params: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Vec<tokio_postgres::Row>> {
         let prepared = writes.prepare(&self.client).await?;
+        let written = self.send_writes(&prepared)?;
+        let query = sent(async { self.client.query(statement, params).await.map_err(map_err) })?;
+        let (_, rows) = try_join(written, query).await?;
+        Ok(rows)
+    }
+
+    /// Sends `BEGIN` (unless the transaction is open) and every prepared write, in
+    /// order, now; returns what waits for their answers (the rows each write
+    /// changed). A write that fails before it is sent is an error here, and nothing
+    /// after it was sent.
+    fn send_writes<'a>(
+        &'a self,
+        prepared: &'a Prepared,
+    ) -> StoreResult<impl Future<Output = StoreResult<Vec<u64>>> + Send + 'a> {
         let begin = if self.open.load(Ordering::SeqCst) {
             sent(async { Ok(()) })?
         } else {
@@ -137,9 +143,10 @@ impl Tx {
         for write in prepared.sends(&self.client) {
             sends.push(sent(write)?);
         }
-        let query = sent(async { self.client.query(statement, params).await.map_err(map_err) })?;
-        let ((), _, rows) = try_join3(begin, try_join_all(sends), query).await?;
-        Ok(rows)
+        Ok(async move {
+            let ((), counts) = try_join(begin, try_join_all(sends)).await?;
+            Ok(counts)
+        })
     }
 
     /// Ends the transaction without keeping anything, without waiting.

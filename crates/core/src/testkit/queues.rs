@@ -3,7 +3,7 @@
 use super::*;
 
 /// Adds a scheduled task to `state`; returns its queue message.
-fn schedule(
+pub(super) fn schedule(
     state: &mut WorkflowState,
     task_id: &str,
     reference: &str,

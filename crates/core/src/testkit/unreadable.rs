@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use super::queues::schedule;
 use super::{Maker, claim, definition, insert, mark, simple};
 use crate::engine::ops::StartParams;
-use crate::model::{Task, TaskStatus};
 use crate::store::sealing::AT_REST;
-use crate::store::{ChangeSet, PayloadSealer, QueueMessage, StoreError, StoreResult, Stores};
+use crate::store::{ChangeSet, PayloadSealer, StoreError, StoreResult, Stores};
 
 /// Seals `_secrets` as `{AT_REST: value}`, and cannot open a value whose `key` is
 /// `gone`, as when the key that sealed a row is no longer known.
@@ -53,22 +53,10 @@ async fn one_task(stores: &Stores, maker: &Maker, input: Value, priority: i32) -
     let def = definition("unreadable", Value::Array(vec![simple("t")]));
     let (mut state, _) = maker.start(&def, StartParams::default(), 1000);
     let task_id = format!("{}-task", state.id());
-    state.push_task(Task {
-        task_id: task_id.clone(),
-        task_type: "work".into(),
-        reference_task_name: "t".into(),
-        workflow_instance_id: state.id().to_string(),
-        status: TaskStatus::Scheduled,
-        input_data: serde_json::from_value(input).unwrap_or_default(),
-        ..Task::default()
-    });
-    let message = QueueMessage {
-        queue_name: "q".into(),
-        task_id: task_id.clone(),
-        workflow_id: state.id().to_string(),
-        priority,
-        visible_at: 0,
-    };
+    let message = schedule(&mut state, &task_id, "t", "q", priority, 0);
+    let index = state.task_index(&task_id).expect("the task");
+    state.task_mut(index).expect("the task").input_data =
+        serde_json::from_value(input).unwrap_or_default();
     let changes = ChangeSet {
         queue_pushes: vec![message],
         ..ChangeSet::default()
