@@ -726,10 +726,15 @@ fn next_check(state: &WorkflowState, ctx: &EngineContext<'_>) -> Option<i64> {
 /// of the current period of that length counted from the workflow's creation, so the
 /// steps of a workflow that runs for less than a period keep the same check time, and
 /// rewriting its row changes no indexed column (PostgreSQL then updates it in place).
+///
+/// Only while the task has waited less than one timeout: a task nobody polls (its
+/// workers are down) costs its workflow one such check, not one every period, and
+/// the claim that finally leases it writes the check itself.
 fn earliest_lease_end(task: &crate::model::Task, created: i64, now: i64) -> Option<i64> {
     if task.status != TaskStatus::Scheduled
         || task.response_timeout_seconds <= 0
         || !TaskKind::of_execution(task).is_worker_task()
+        || now >= at_seconds_after(task.scheduled_time, task.response_timeout_seconds)
     {
         return None;
     }

@@ -40,7 +40,8 @@ fn wait_without_a_time_waits_for_an_outside_update() {
 /// While a worker task waits in its queue, its workflow's next check comes no later
 /// than the lease a poll would give it, so the claim that leases it finds an earlier
 /// check in place and need not write one. Nobody polling, the check finds nothing to
-/// do and sets the next.
+/// do and sets the next, until the task has waited a whole timeout: a task whose
+/// workers are down does not bring its workflow back every period.
 #[test]
 fn a_queued_task_has_a_check_no_later_than_its_lease_would_end() {
     let mut h = Harness::new().task_def(json!({"name": "work", "responseTimeoutSeconds": 5}));
@@ -60,6 +61,10 @@ fn a_queued_task_has_a_check_no_later_than_its_lease_would_end() {
     assert_eq!(h.tasks()[1], ("b".into(), TaskStatus::Scheduled));
     assert_eq!(h.state().next_check_at, Some(created + 10_000));
     assert!(h.state().next_check_at > Some(h.now));
+    // "b" was scheduled at +1200: at +10000 it has waited a whole timeout.
+    h.tick(5000);
+    assert_eq!(h.tasks()[1], ("b".into(), TaskStatus::Scheduled));
+    assert_eq!(h.state().next_check_at, None);
 }
 
 #[test]
