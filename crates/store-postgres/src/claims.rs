@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use podium_core::model::Task;
-use podium_core::store::{Claim, OnClaim, StoreError, StoreResult, ThenClaim};
+use podium_core::store::{Claim, OnClaim, StoreError, StoreResult, ThenClaim, UNREADABLE_RETRY_MS};
 use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
@@ -55,13 +55,13 @@ const CLAIM_PICK: &str = "WITH picked AS MATERIALIZED (
     LEFT JOIN task t ON t.id = p.task_id
     ORDER BY p.priority DESC, p.visible_at, p.id";
 
-/// Logs a queued task whose row cannot be read; its message is dropped.
+/// Logs a queued task whose row cannot be read; its message is tried again later.
 fn unreadable_task(workflow_id: &str, task_id: &str, err: &StoreError) {
     tracing::error!(
         workflow_id = %workflow_id,
         task_id = %task_id,
         error = %podium_core::error::error_chain(err),
-        "a queued task's stored row cannot be read; its queue message is dropped and the task is not handed out"
+        "a queued task's stored row cannot be read; it is not handed out, and its message is tried again in a minute"
     );
 }
 
@@ -157,8 +157,8 @@ impl PostgresStore {
                 passed_over += 1;
                 continue;
             }
-            dropped.push(queue_id);
             let Some(json) = get::<Option<String>>(row, 6)? else {
+                dropped.push(queue_id);
                 continue;
             };
             let next_check = next_checks
@@ -168,12 +168,20 @@ impl PostgresStore {
             let (mut task, masked) = match self.codec.decode_task_keeping(&json) {
                 Ok(decoded) => decoded,
                 Err(err) => {
-                    // Its message goes: a row no claim can read must not stop the
-                    // queue behind it at every poll.
+                    // Its message waits: a row no claim can read must not stop the
+                    // queue behind it at every poll, nor be lost.
                     unreadable_task(&workflow_id, &get::<String>(row, 7)?, &err);
+                    writes.push(
+                        "UPDATE queue SET visible_at = $2 WHERE id = $1",
+                        vec![
+                            Box::new(queue_id),
+                            Box::new(claim.now.saturating_add(UNREADABLE_RETRY_MS)),
+                        ],
+                    );
                     continue;
                 }
             };
+            dropped.push(queue_id);
             // Stale messages (ended tasks) are dropped, as Conductor does.
             if task.status.is_terminal() {
                 continue;

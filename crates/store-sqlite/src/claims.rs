@@ -3,7 +3,7 @@
 
 use podium_core::model::Task;
 use podium_core::service::masking::run_masked_values;
-use podium_core::store::{Claim, OnClaim};
+use podium_core::store::{Claim, OnClaim, UNREADABLE_RETRY_MS};
 use rusqlite::{OptionalExtension, params};
 
 use crate::codec::Codec;
@@ -46,9 +46,6 @@ pub(crate) fn claim_in(
         .map_err(map_err)?;
     let mut claimed = Vec::with_capacity(picked.len());
     for (queue_id, task_id, workflow_id) in picked {
-        conn.prepare_cached("DELETE FROM queue WHERE id = ?1")
-            .and_then(|mut s| s.execute([queue_id]))
-            .map_err(map_err)?;
         // The values the run masks are sealed again as the row is
         // rewritten: from the run when the writer holds it, else the
         // texts the row held sealed.
@@ -61,25 +58,40 @@ pub(crate) fn claim_in(
             Some((task, run_masked_values(state)))
         });
         let task = match held {
-                Some(held) => Some(held),
-                None => conn
+            Some(held) => Some(held),
+            None => {
+                let json: Option<String> = conn
                     .prepare_cached("SELECT json FROM task WHERE id = ?1")
-                    .and_then(|mut s| s.query_row([&task_id], |row| row.get::<_, String>(0)).optional())
-                    .map_err(map_err)?
-                    .map(|json| codec.decode_task_keeping(&json))
-                    .transpose()
-                    .unwrap_or_else(|err| {
-                        // Its message is gone already: a row no claim can
-                        // read must not stop the queue behind it.
+                    .and_then(|mut s| s.query_row([&task_id], |row| row.get(0)).optional())
+                    .map_err(map_err)?;
+                match json.map(|json| codec.decode_task_keeping(&json)) {
+                    Some(Err(err)) => {
+                        // Its message waits: a row no claim can read must not stop
+                        // the queue behind it at every poll, nor be lost.
                         tracing::error!(
                             workflow_id = %workflow_id,
                             task_id = %task_id,
                             error = %podium_core::error::error_chain(&err),
-                            "a queued task's stored row cannot be read; its queue message is dropped and the task is not handed out"
+                            "a queued task's stored row cannot be read; it is not handed out, and its message is tried again in a minute"
                         );
-                        None
-                    }),
-            };
+                        conn.prepare_cached("UPDATE queue SET visible_at = ?2 WHERE id = ?1")
+                            .and_then(|mut s| {
+                                s.execute(params![
+                                    queue_id,
+                                    claim.now.saturating_add(UNREADABLE_RETRY_MS)
+                                ])
+                            })
+                            .map_err(map_err)?;
+                        continue;
+                    }
+                    Some(Ok(task)) => Some(task),
+                    None => None,
+                }
+            }
+        };
+        conn.prepare_cached("DELETE FROM queue WHERE id = ?1")
+            .and_then(|mut s| s.execute([queue_id]))
+            .map_err(map_err)?;
         let Some((mut task, masked)) = task else {
             continue;
         };

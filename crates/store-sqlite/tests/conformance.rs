@@ -117,7 +117,7 @@ async fn a_definition_that_cannot_be_read_is_left_out_of_the_list() {
 
 /// A queued task whose row cannot be read (here: not JSON at all), found when the
 /// writer does not hold its workflow (after a restart), is passed over: the claim
-/// hands out the task behind it, and later claims do not fail.
+/// hands out the task behind it, later claims do not fail, and its message stays.
 #[tokio::test]
 async fn a_task_row_that_cannot_be_read_does_not_stop_its_queue() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -177,6 +177,14 @@ async fn a_task_row_that_cannot_be_read_does_not_stop_its_queue() {
             .await
             .expect("the next claim does not fail")
             .is_empty()
+    );
+    let sizes = podium_core::store::ExecutionStore::queue_sizes(store.as_ref(), &["q".into()])
+        .await
+        .expect("sizes");
+    assert_eq!(
+        sizes.get("q"),
+        Some(&1),
+        "the unreadable task's message stays"
     );
     store.close();
 }

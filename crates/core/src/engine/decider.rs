@@ -739,13 +739,10 @@ fn earliest_lease_end(task: &crate::model::Task, created: i64, now: i64) -> Opti
         return None;
     }
     let period = task.response_timeout_seconds.saturating_mul(1000);
-    let since = now.saturating_sub(created).max(0);
-    let periods = since / period + 1;
-    Some(
-        created
-            .max(0)
-            .saturating_add(periods.saturating_mul(period)),
-    )
+    // A creation time after now (another node's clock) counts from now.
+    let base = created.max(0).min(now);
+    let periods = now.saturating_sub(base) / period + 1;
+    Some(base.saturating_add(periods.saturating_mul(period)))
 }
 
 /// Skipped or rerun tasks may leave a JSON `null` input; keep the shape of a map.

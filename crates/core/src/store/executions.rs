@@ -220,6 +220,11 @@ pub struct Claim {
     pub worker_id: String,
 }
 
+/// How much later a claim tries again a queued task whose stored row it cannot read
+/// (say, sealed with a key this node was not given): its message stays, so nothing is
+/// lost once the row can be read, and the tasks behind it are handed out meanwhile.
+pub const UNREADABLE_RETRY_MS: i64 = 60_000;
+
 /// How a claimed task is changed (marked in progress for its worker). It returns when
 /// the task's workflow must be checked next (its lease ends), which the store merges
 /// into the workflow's next check time.

@@ -66,7 +66,8 @@ async fn one_task(stores: &Stores, maker: &Maker, input: Value, priority: i32) -
 
 /// A task row that cannot be read (here: sealed with a key that is gone) at the head
 /// of a queue is passed over: the claim hands out the tasks behind it instead of
-/// failing, and the claims after it do not fail either.
+/// failing, the claims after it do not fail either, and its message stays queued, to
+/// be tried again later (the key may be configured by then).
 pub(super) async fn claims_pass_over_rows_they_cannot_read(stores: Stores) {
     stores.control.set_payload_sealer(Arc::new(LosesAKey));
     let maker = Maker::new("unreadable");
@@ -94,5 +95,31 @@ pub(super) async fn claims_pass_over_rows_they_cannot_read(stores: Stores) {
                 .expect("the claims after it do not fail")
                 .is_empty()
         );
+    }
+    if !ids.contains(&unreadable.as_str()) {
+        // Not lost: its message waits, and is tried again later.
+        let sizes = stores
+            .execution
+            .queue_sizes(&["q".to_string()])
+            .await
+            .expect("sizes");
+        assert_eq!(
+            sizes.get("q"),
+            Some(&1),
+            "the unreadable task's message stays"
+        );
+        let later = 10 + crate::store::UNREADABLE_RETRY_MS;
+        let again = stores
+            .execution
+            .claim(claim("q", 10, later, "w"), mark)
+            .await
+            .expect("tried again without failing");
+        assert!(again.is_empty(), "still unreadable, still not handed out");
+        let sizes = stores
+            .execution
+            .queue_sizes(&["q".to_string()])
+            .await
+            .expect("sizes");
+        assert_eq!(sizes.get("q"), Some(&1), "and still queued");
     }
 }
