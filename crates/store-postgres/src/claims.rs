@@ -65,6 +65,15 @@ fn unreadable_task(workflow_id: &str, task_id: &str, err: &StoreError) {
     );
 }
 
+/// Logs a claim made in a unit's transaction that failed; the unit commits without it.
+fn claim_failed(claim: &Claim, err: &StoreError) {
+    tracing::warn!(
+        queue = %claim.queue_name,
+        error = %podium_core::error::error_chain(err),
+        "claiming the next task with a worker's update failed; the update is kept and nothing is handed out"
+    );
+}
+
 impl PostgresStore {
     /// Claims once; returns the tasks and how many messages were passed over because
     /// their workflow was locked by a unit of work at that moment. Two round trips:
@@ -103,7 +112,9 @@ impl PostgresStore {
 
     /// Commits a unit's writes with a claim made after them in the same transaction
     /// (which sees them): the writes and the pick in one round trip, the claim's
-    /// writes and `COMMIT` in the next. Returns the tasks claimed.
+    /// writes and `COMMIT` in the next. Returns the tasks claimed. The claim runs
+    /// behind a savepoint: when it fails, the unit's writes are committed all the
+    /// same, with nothing claimed (the worker polls again).
     pub(crate) async fn commit_with_claim(
         &self,
         tx: Tx,
@@ -113,15 +124,33 @@ impl PostgresStore {
         let claim = &next.claim;
         let sql = claim_pick(claim.count);
         let pick = if claim.count <= CACHED_COUNTS {
-            tx.prepare(&sql).await?
+            tx.prepare(&sql).await
         } else {
-            tx.client().prepare(&sql).await.map_err(map_err)?
+            tx.client().prepare(&sql).await.map_err(map_err)
+        };
+        let pick = match pick {
+            Ok(pick) => pick,
+            Err(err) => {
+                claim_failed(claim, &err);
+                tx.commit(writes).await?;
+                return Ok(Vec::new());
+            }
         };
         let picked = tx
-            .write_then_query(writes, &pick, &[&claim.queue_name, &claim.now])
+            .write_then_query_apart(writes, &pick, &[&claim.queue_name, &claim.now])
             .await?;
         let mut claim_writes = Writes::default();
-        let (claimed, _) = self.take_picked(&picked, claim, next.on_claim, &mut claim_writes)?;
+        let taken = picked
+            .and_then(|picked| self.take_picked(&picked, claim, next.on_claim, &mut claim_writes));
+        let claimed = match taken {
+            Ok((claimed, _)) => claimed,
+            Err(err) => {
+                claim_failed(claim, &err);
+                tx.back_to_savepoint().await?;
+                claim_writes = Writes::default();
+                Vec::new()
+            }
+        };
         tx.commit(claim_writes).await?;
         Ok(claimed)
     }

@@ -26,12 +26,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::Object;
 use futures_util::FutureExt;
-use futures_util::future::{try_join, try_join_all};
+use futures_util::future::{join3, try_join, try_join_all};
 use podium_core::store::StoreResult;
 use tokio_postgres::Statement;
 use tokio_postgres::types::{ToSql, Type};
 
 use crate::map_err;
+
+/// The savepoint a unit's claim runs behind.
+const SAVEPOINT: &str = "SAVEPOINT podium_claim";
+const ROLLBACK_TO_SAVEPOINT: &str = "ROLLBACK TO SAVEPOINT podium_claim";
 use crate::rows::{Prepared, Writes};
 
 /// A transaction on a pooled connection; see the module's text.
@@ -110,20 +114,36 @@ impl Tx {
         Ok(counts)
     }
 
-    /// Sends the writes, then a query, without committing (with `BEGIN` ahead of
-    /// them if the transaction is not open yet), and returns the query's rows: one
-    /// round trip. A write that fails aborts the transaction, and so the query.
-    pub(crate) async fn write_then_query(
+    /// Sends the writes, then a query behind a savepoint, without committing (with
+    /// `BEGIN` ahead of them if the transaction is not open yet): one round trip. A
+    /// write that fails is an error (it aborts the transaction, and so the query).
+    /// When only the query fails, it is rolled back alone and its error returned
+    /// inside `Ok`: the writes stay, to be committed.
+    pub(crate) async fn write_then_query_apart(
         &self,
         writes: Writes,
         statement: &Statement,
         params: &[&(dyn ToSql + Sync)],
-    ) -> StoreResult<Vec<tokio_postgres::Row>> {
+    ) -> StoreResult<StoreResult<Vec<tokio_postgres::Row>>> {
         let prepared = writes.prepare(&self.client).await?;
         let written = self.send_writes(&prepared)?;
+        let mark = sent(async { self.client.batch_execute(SAVEPOINT).await.map_err(map_err) })?;
         let query = sent(async { self.client.query(statement, params).await.map_err(map_err) })?;
-        let (_, rows) = try_join(written, query).await?;
+        let (written, mark, rows) = join3(written, mark, query).await;
+        written?;
+        mark?;
+        if rows.is_err() {
+            self.back_to_savepoint().await?;
+        }
         Ok(rows)
+    }
+
+    /// Undoes what was done since the savepoint of [`Tx::write_then_query_apart`].
+    pub(crate) async fn back_to_savepoint(&self) -> StoreResult<()> {
+        self.client
+            .batch_execute(ROLLBACK_TO_SAVEPOINT)
+            .await
+            .map_err(map_err)
     }
 
     /// Sends `BEGIN` (unless the transaction is open) and every prepared write, in

@@ -18,6 +18,7 @@ use crate::error::CoreResult;
 use crate::store::{PayloadSealer, StoreError, StoreResult};
 
 pub use crate::store::sealing::{AT_REST, holds_sealed, may_hold_sealable};
+use crate::store::sealing::sealed_object;
 
 /// The map keys whose values are sealed.
 const SEALED_KEYS: [&str; 2] = ["_secrets", "_masked"];
@@ -85,15 +86,6 @@ impl PayloadSealer for VaultSealer {
         })?;
         Ok(by_value)
     }
-}
-
-/// The sealed form `{"$podiumAtRest": {...}}`, if `value` is one.
-fn sealed_object(value: &Value) -> Option<&serde_json::Map<String, Value>> {
-    let map = value.as_object()?;
-    if map.len() != 1 {
-        return None;
-    }
-    map.get(AT_REST)?.as_object()
 }
 
 /// Whether a text or number holds one of the masked values.

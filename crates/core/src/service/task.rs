@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::engine::ops;
@@ -128,6 +129,26 @@ fn claim_next(
         on_claim: mark_polled,
     });
     Some((queue, mark))
+}
+
+/// Set while the caller of a unit still waits for its answer; cleared when the
+/// caller's future is dropped (the client went away).
+struct CallerWaits(Arc<AtomicBool>);
+
+impl CallerWaits {
+    fn new() -> CallerWaits {
+        CallerWaits(Arc::new(AtomicBool::new(true)))
+    }
+
+    fn flag(&self) -> Arc<AtomicBool> {
+        self.0.clone()
+    }
+}
+
+impl Drop for CallerWaits {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 impl TaskService {
@@ -303,6 +324,10 @@ impl TaskService {
         }
         let workflow_id = result.workflow_instance_id.clone();
         let task_id = result.task_id.clone();
+        // The unit runs to its end even when the caller gives up; then it claims
+        // nothing, since no one would receive the task and it would sit leased.
+        let waiting = CallerWaits::new();
+        let still_waiting = waiting.flag();
         let ((task, next), committed) = self
             .rt
             .mutate_committed(Some(workflow_id.clone()), move |txn, ctx| {
@@ -341,7 +366,10 @@ impl TaskService {
                 txn.changes = changes;
                 outcome?;
                 let task = state.tasks()[index].clone();
-                let next = (then_poll && task.status.is_terminal())
+                let wanted = then_poll
+                    && task.status.is_terminal()
+                    && still_waiting.load(Ordering::Acquire);
+                let next = wanted
                     .then(|| claim_next(&rt, &actor, &task, worker, ctx.now, txn))
                     .flatten();
                 Ok((task, next))

@@ -10,7 +10,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::sealing::{holds_sealed, may_hold_sealable};
+use super::sealing::{
+    contains_sealed, escape_reserved, holds_sealed, may_hold_sealable, unescape_reserved,
+};
 use super::{PayloadSealer, StoreError, StoreResult};
 use crate::model::{Task, Workflow};
 
@@ -81,20 +83,25 @@ impl RowCodec {
         masked: &[Arc<str>],
     ) -> StoreResult<Encoded> {
         let json = plain(value)?;
-        let Some(sealer) = self.sealer.get() else {
-            return Ok(Encoded {
-                json,
-                sealed_with: None,
-            });
-        };
-        if !may_hold_sealable(&json) && masked.is_empty() {
+        // A payload holding the key of a sealed value (an input, an output, an HTTP
+        // response) has it escaped, so that reading the row opens only what was sealed.
+        let reserved = holds_sealed(&json);
+        let sealer = self.sealer.get();
+        let must_seal = sealer.is_some() && (may_hold_sealable(&json) || !masked.is_empty());
+        if !reserved && !must_seal {
             return Ok(Encoded {
                 json,
                 sealed_with: None,
             });
         }
         let mut tree = serde_json::to_value(value).map_err(StoreError::backend)?;
-        let sealed_with = sealer.seal(workflow_id, &mut tree, masked)?;
+        if reserved {
+            escape_reserved(&mut tree);
+        }
+        let sealed_with = match sealer {
+            Some(sealer) if must_seal => sealer.seal(workflow_id, &mut tree, masked)?,
+            _ => None,
+        };
         Ok(Encoded {
             json: plain(&tree)?,
             sealed_with,
@@ -112,18 +119,24 @@ impl RowCodec {
                 .map(|v| (v, Vec::new()))
                 .map_err(|e| corrupt(what, e));
         }
-        let sealer = self.sealer.get().ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "a {what} holds sealed values, and this store was opened without the secrets master key"
-            ))
-        })?;
         let mut tree: Value = serde_json::from_str(json).map_err(|e| corrupt(what, e))?;
-        let workflow_id = tree
-            .get(id_field)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let sealed_texts = sealer.open(&workflow_id, &mut tree)?;
+        let sealed_texts = match self.sealer.get() {
+            Some(sealer) => {
+                let workflow_id = tree
+                    .get(id_field)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                sealer.open(&workflow_id, &mut tree)?
+            }
+            None if contains_sealed(&tree) => {
+                return Err(StoreError::Corrupt(format!(
+                    "a {what} holds sealed values, and this store was opened without the secrets master key"
+                )));
+            }
+            None => Vec::new(),
+        };
+        unescape_reserved(&mut tree);
         let value = serde_json::from_value(tree).map_err(|e| corrupt(what, e))?;
         Ok((value, sealed_texts))
     }

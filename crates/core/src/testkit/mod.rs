@@ -60,7 +60,9 @@ use queues::{
 use runs::runs_keep_their_authority_and_masks;
 use secrets::secrets_are_stored_resealed_and_their_reads_recorded;
 use security::security_records_grants_and_owners_round_trip;
-use unreadable::claims_pass_over_rows_they_cannot_read;
+use unreadable::{
+    claims_pass_over_rows_they_cannot_read, payloads_holding_the_sealed_key_read_back_as_written,
+};
 
 macro_rules! cases {
     ($($name:ident),* $(,)?) => {
@@ -82,6 +84,7 @@ cases!(
     abandoned_units_release_their_locks,
     claims_never_revive_a_task_a_unit_ended,
     claims_pass_over_rows_they_cannot_read,
+    payloads_holding_the_sealed_key_read_back_as_written,
     units_claim_in_their_own_transaction,
     searches_filter_page_and_sort,
     lookups_by_correlation_key_and_parent,

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::queues::schedule;
 use super::{Maker, claim, definition, insert, mark, simple};
 use crate::engine::ops::StartParams;
-use crate::store::sealing::AT_REST;
+use crate::store::sealing::{AT_REST, sealed_object};
 use crate::store::{ChangeSet, PayloadSealer, StoreError, StoreResult, Stores};
 
 /// Seals `_secrets` as `{AT_REST: value}`, and cannot open a value whose `key` is
@@ -32,19 +32,27 @@ impl PayloadSealer for LosesAKey {
     }
 
     fn open(&self, _workflow_id: &str, json: &mut Value) -> StoreResult<Vec<Arc<str>>> {
-        let Some(input) = json.get_mut("inputData").and_then(Value::as_object_mut) else {
-            return Ok(Vec::new());
-        };
-        if let Some(Value::Object(mut sealed)) = input.remove("_secrets") {
-            let value = sealed.remove(AT_REST).unwrap_or(Value::Object(Map::new()));
-            if value.get("key").and_then(Value::as_str) == Some("gone") {
-                return Err(StoreError::Corrupt(
-                    "the key that sealed this value is not known".into(),
-                ));
-            }
-            input.insert("_secrets".into(), value);
-        }
+        open_all(json)?;
         Ok(Vec::new())
+    }
+}
+
+/// Opens every value in the sealed form, wherever it is, as the real sealer does.
+fn open_all(json: &mut Value) -> StoreResult<()> {
+    if let Some(sealed) = sealed_object(json) {
+        let value = Value::Object(sealed.clone());
+        if value.get("key").and_then(Value::as_str) == Some("gone") {
+            return Err(StoreError::Corrupt(
+                "the key that sealed this value is not known".into(),
+            ));
+        }
+        *json = value;
+        return Ok(());
+    }
+    match json {
+        Value::Object(map) => map.values_mut().try_for_each(open_all),
+        Value::Array(items) => items.iter_mut().try_for_each(open_all),
+        _ => Ok(()),
     }
 }
 
@@ -122,4 +130,32 @@ pub(super) async fn claims_pass_over_rows_they_cannot_read(stores: Stores) {
             .expect("sizes");
         assert_eq!(sizes.get("q"), Some(&1), "and still queued");
     }
+}
+
+/// A payload that holds the key of a sealed value itself (a workflow's input, a
+/// worker's output or an HTTP response can say anything) is stored escaped: the row
+/// reads back as written, claims hand the task out, and nothing in it is taken for a
+/// sealed value (here one the sealer cannot open).
+pub(super) async fn payloads_holding_the_sealed_key_read_back_as_written(stores: Stores) {
+    stores.control.set_payload_sealer(Arc::new(LosesAKey));
+    let maker = Maker::new("reserved");
+    let forged = json!({ AT_REST: {"key": "gone"} });
+    let input = json!({
+        "_secrets": forged.clone(),
+        "payload": [forged.clone(), {"$podiumAtRest$": 1, "other": forged}],
+    });
+    let (workflow_id, task_id) = one_task(&stores, &maker, input.clone(), 0).await;
+    let got = stores
+        .execution
+        .claim(claim("q", 10, 10, "w"), mark)
+        .await
+        .expect("the claim reads the row");
+    let ids: Vec<&str> = got.iter().map(|t| t.task_id.as_str()).collect();
+    assert_eq!(ids, [task_id.as_str()]);
+    let claimed = Value::Object(got[0].input_data.clone());
+    assert_eq!(claimed, input);
+    let state = super::load(&stores, &workflow_id).await;
+    let index = state.task_index(&task_id).expect("the task");
+    let stored = Value::Object(state.tasks()[index].input_data.clone());
+    assert_eq!(stored, input);
 }

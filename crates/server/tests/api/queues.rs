@@ -372,3 +372,51 @@ async fn a_unit_whose_caller_gives_up_still_ends_and_wakes_long_polls() {
     );
     app.stop().await;
 }
+
+/// A worker whose `update-v2` call gave up (a client timeout) before its unit ran
+/// is not handed a next task: the result is still recorded, but nothing is claimed
+/// for a caller who will never receive it, so the next task is not left leased to
+/// nobody until its response timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_v2_whose_caller_gave_up_claims_nothing() {
+    let app = TestApp::spawn().await;
+    app.register(json!([task_def("gone")]), linear("gone_flow", &[("gone", "a")]))
+        .await;
+    let id = app.start("gone_flow", json!({})).await;
+    let first = app.poll("gone", 1, 1000).await.pop().expect("first task");
+    let other = app.start("gone_flow", json!({})).await;
+    // A slow unit on the same workflow holds it while the caller gives up.
+    let rt = app.runtime().clone();
+    let held = id.clone();
+    let slow = tokio::spawn(async move {
+        rt.mutate(Some(held), |_, _| {
+            // On PostgreSQL the unit runs on a runtime thread: its timers must go on.
+            #[allow(clippy::disallowed_methods)]
+            tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(300)));
+            Ok(())
+        })
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let update = app
+        .client
+        .post(format!("{}/api/tasks/update-v2", app.base))
+        .json(&json!({"workflowInstanceId": id, "taskId": first["taskId"],
+                       "status": "COMPLETED", "workerId": "w1"}))
+        .timeout(Duration::from_millis(100))
+        .send()
+        .await;
+    assert!(
+        update.is_err(),
+        "the caller gave up before the unit ran: {:?}",
+        update.map(|r| r.status())
+    );
+    slow.await.expect("joined").expect("the slow unit");
+    // The result was recorded all the same, and the other run's task waits in its
+    // queue for the next poll.
+    app.wait_for_status(&id, "COMPLETED").await;
+    let next = app.poll("gone", 1, 2000).await;
+    assert_eq!(next.len(), 1, "the next task was not claimed for the gone caller");
+    assert_eq!(next[0]["workflowInstanceId"], other);
+    app.stop().await;
+}

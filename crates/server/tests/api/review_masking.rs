@@ -302,3 +302,45 @@ async fn a_rerun_with_new_input_unmasks_the_old_value_in_kept_tasks() {
     );
     app.stop().await;
 }
+
+/// A payload that looks like a value sealed at rest. The store seals `_secrets`
+/// values as `{"$podiumAtRest": {...}}` and opened every object of that form when it
+/// read a row, so a workflow input or a worker's output holding one made the row
+/// unreadable: the task was never handed out and the run could not be read.
+///
+/// 1. `POST /api/workflow/echo_forged` with the sealed form in its input and in
+///    its `_secrets`;
+/// 2. a worker polls the task and completes it with the sealed form in its output;
+/// 3. `GET /api/workflow/{id}`.
+#[tokio::test]
+async fn a_payload_shaped_like_a_sealed_value_stalls_its_run() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("echo_forged")]),
+        json!({"name": "echo_forged", "version": 1, "tasks": [
+            {"name": "echo_forged", "taskReferenceName": "e", "type": "SIMPLE",
+             "inputParameters": {"given": "${workflow.input.payload}"}}
+        ], "outputParameters": {"echoed": "${e.output.echo}"}}),
+    )
+    .await;
+    let forged = json!({"$podiumAtRest": {"v": 1, "k": "x", "n": "AAAA", "c": "AAAA"}});
+    let id = app
+        .start(
+            "echo_forged",
+            json!({"payload": forged.clone(), "_secrets": {
+                "token": {"$podiumAtRest": {"v": 1, "k": "y", "n": "BBBB", "c": "CCCC"}}
+            }}),
+        )
+        .await;
+    let tasks = app.poll("echo_forged", 1, 1000).await;
+    assert_eq!(tasks.len(), 1, "the task is handed out");
+    assert_eq!(tasks[0]["inputData"]["given"], forged);
+    let done = app
+        .complete(&tasks[0], json!({"echo": {"nested": forged.clone()}}))
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    let run = app.wait_for_status(&id, "COMPLETED").await;
+    assert_eq!(run["output"]["echoed"]["nested"], forged, "{run}");
+    assert_eq!(run["input"]["payload"], forged, "{run}");
+    app.stop().await;
+}

@@ -1,0 +1,74 @@
+//! A claim made in a unit's transaction (`update-v2`) on PostgreSQL, when it fails.
+//! Runs on the server `PODIUM_TEST_DATABASE_URL` names, as the conformance suite.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::time::Duration;
+
+use podium_core::model::{Task, TaskExecLog, TaskStatus};
+use podium_core::store::{Claim, ThenClaim, UnitOfWork};
+use podium_store_postgres::testing::fresh_schema;
+use podium_store_postgres::{PgOptions, PostgresStore};
+
+fn mark(task: &mut Task, claim: &Claim) -> Option<i64> {
+    task.status = TaskStatus::InProgress;
+    task.worker_id = Some(claim.worker_id.clone());
+    Some(claim.now + 5000)
+}
+
+/// The claim that follows a worker's result fails (here: another session holds the
+/// queue table locked past the statement timeout). The result must be kept: the
+/// unit commits its writes with nothing claimed, rather than failing as a whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_claim_keeps_the_units_writes() {
+    let Some(url) =
+        podium_store_postgres::testing::server_url("the PostgreSQL claim-failure test")
+    else {
+        return;
+    };
+    let schema = fresh_schema(&url, "claim_fails").await.expect("schema");
+    let mut options = PgOptions::new(schema.clone());
+    options.statement_timeout = Duration::from_millis(300);
+    let store = PostgresStore::open(&options).await.expect("open");
+    let stores = store.stores();
+    let (client, connection) = tokio_postgres::connect(&schema, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    let driver = tokio::spawn(connection);
+    client
+        .batch_execute("BEGIN; LOCK TABLE queue IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let committed = stores
+        .execution
+        .run(UnitOfWork {
+            lock: None,
+            work: Box::new(|txn| {
+                txn.changes.task_logs.push(TaskExecLog {
+                    log: "kept".into(),
+                    task_id: Some("t1".into()),
+                    created_time: 1,
+                });
+                txn.then_claim = Some(ThenClaim {
+                    claim: Claim {
+                        queue_name: "q".into(),
+                        count: 1,
+                        now: 10,
+                        worker_id: "w".into(),
+                    },
+                    on_claim: mark,
+                });
+                Ok(())
+            }),
+        })
+        .await
+        .expect("the unit commits although its claim failed");
+    assert!(committed.claimed.is_empty());
+    client.batch_execute("ROLLBACK").await.expect("unlock");
+    let logs = stores.execution.task_logs("t1").await.expect("logs");
+    assert_eq!(logs.len(), 1, "the unit's write was kept");
+    assert_eq!(logs[0].log, "kept");
+    podium_core::store::StoreControl::close(store.as_ref());
+    drop(client);
+    driver.await.expect("joined").expect("connection");
+}
