@@ -16,6 +16,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_fillfactor",
         include_str!("migrations/0004_fillfactor.sql"),
     ),
+    (
+        "0005_task_updates",
+        include_str!("migrations/0005_task_updates.sql"),
+    ),
 ];
 
 /// The advisory lock every node takes to migrate ("podium" in ASCII).
