@@ -150,7 +150,10 @@ mod tests {
             pending.add(format!("workflow:{n}"));
         }
         assert!(pending.add("queue:a".into()), "one already pending stays");
-        assert!(!pending.add("queue:b".into()), "a new one past the bound is dropped");
+        assert!(
+            !pending.add("queue:b".into()),
+            "a new one past the bound is dropped"
+        );
         let mut taken = 0;
         loop {
             let batch = pending.take(MOST_PER_TRANSACTION);

@@ -21,8 +21,7 @@ fn mark(task: &mut Task, claim: &Claim) -> Option<i64> {
 /// unit commits its writes with nothing claimed, rather than failing as a whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_claim_keeps_the_units_writes() {
-    let Some(url) =
-        podium_store_postgres::testing::server_url("the PostgreSQL claim-failure test")
+    let Some(url) = podium_store_postgres::testing::server_url("the PostgreSQL claim-failure test")
     else {
         return;
     };

@@ -17,8 +17,8 @@ use super::vault::Vault;
 use crate::error::CoreResult;
 use crate::store::{PayloadSealer, StoreError, StoreResult};
 
-pub use crate::store::sealing::{AT_REST, holds_sealed, may_hold_sealable};
 use crate::store::sealing::sealed_object;
+pub use crate::store::sealing::{AT_REST, holds_sealed, may_hold_sealable};
 
 /// The map keys whose values are sealed.
 const SEALED_KEYS: [&str; 2] = ["_secrets", "_masked"];

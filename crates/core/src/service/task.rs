@@ -366,9 +366,8 @@ impl TaskService {
                 txn.changes = changes;
                 outcome?;
                 let task = state.tasks()[index].clone();
-                let wanted = then_poll
-                    && task.status.is_terminal()
-                    && still_waiting.load(Ordering::Acquire);
+                let wanted =
+                    then_poll && task.status.is_terminal() && still_waiting.load(Ordering::Acquire);
                 let next = wanted
                     .then(|| claim_next(&rt, &actor, &task, worker, ctx.now, txn))
                     .flatten();

@@ -380,8 +380,11 @@ async fn a_unit_whose_caller_gives_up_still_ends_and_wakes_long_polls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_v2_whose_caller_gave_up_claims_nothing() {
     let app = TestApp::spawn().await;
-    app.register(json!([task_def("gone")]), linear("gone_flow", &[("gone", "a")]))
-        .await;
+    app.register(
+        json!([task_def("gone")]),
+        linear("gone_flow", &[("gone", "a")]),
+    )
+    .await;
     let id = app.start("gone_flow", json!({})).await;
     let first = app.poll("gone", 1, 1000).await.pop().expect("first task");
     let other = app.start("gone_flow", json!({})).await;
@@ -416,7 +419,11 @@ async fn an_update_v2_whose_caller_gave_up_claims_nothing() {
     // queue for the next poll.
     app.wait_for_status(&id, "COMPLETED").await;
     let next = app.poll("gone", 1, 2000).await;
-    assert_eq!(next.len(), 1, "the next task was not claimed for the gone caller");
+    assert_eq!(
+        next.len(),
+        1,
+        "the next task was not claimed for the gone caller"
+    );
     assert_eq!(next[0]["workflowInstanceId"], other);
     app.stop().await;
 }
