@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
+use podium_core::service::passwords::ConfiguredUser;
 use serde::{Deserialize, Serialize};
 
 /// Podium: a secure, Conductor-compatible workflow orchestration server.
@@ -212,6 +213,12 @@ pub struct Config {
     /// with an optional port (`api.internal:8443`, `*.corp.example`). As an
     /// environment variable, comma-separated.
     pub http_task_allow: Vec<String>,
+    /// Built-in users created at start when they do not exist yet (`[[users]]`, in the
+    /// configuration file only): `id`, `display_name`, `password_hash` (bcrypt as
+    /// Spring writes it, or argon2id; never a password in clear) and `roles`. Users
+    /// that exist are left as they are.
+    #[serde(default)]
+    pub users: Vec<ConfiguredUser>,
 }
 
 impl Default for Config {
@@ -250,6 +257,7 @@ impl Default for Config {
             secret_max_bytes: podium_core::service::vault::DEFAULT_MAX_VALUE_BYTES,
             archive_after_seconds: 30 * 24 * 3600,
             http_task_allow: Vec::new(),
+            users: Vec::new(),
         }
     }
 }

@@ -317,6 +317,16 @@ impl Application {
             .bootstrap(configured_key)
             .await
             .map_err(|e| StartError::Core(e.to_string()))?;
+        let imported = identity
+            .import_users(&config.users)
+            .await
+            .map_err(|e| StartError::Core(e.to_string()))?;
+        if imported > 0 {
+            info!(
+                users = imported,
+                "created the users the configuration declares"
+            );
+        }
         let metrics = Arc::new(Metrics::new());
         let state = AppState::new(Shared {
             metadata: MetadataService::new(runtime.clone()),

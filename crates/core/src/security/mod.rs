@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod directory;
 pub mod model;
 pub mod password;
+pub mod password_policy;
 pub mod principal;
 pub mod secret_box;
 pub mod throttle;
@@ -129,7 +130,17 @@ impl Authenticator {
         let directory = self.directory.read();
         match claims.key.as_deref() {
             Some(key_id) => principal_for_key(&directory, key_id, &claims.sub),
-            None => principal_for_user(&directory, &claims.sub),
+            None => {
+                let changed = directory
+                    .user(&claims.sub)
+                    .is_some_and(|u| claims.iat < u.tokens_after);
+                if changed {
+                    return Err(invalid_token(
+                        "Invalid token: the password changed after it was issued; get a new one from POST /api/token",
+                    ));
+                }
+                principal_for_user(&directory, &claims.sub)
+            }
         }
     }
 }

@@ -514,6 +514,10 @@ pub struct User {
     pub password_hash: Option<String>,
     #[serde(default)]
     pub disabled: bool,
+    /// Tokens issued before this time (epoch seconds) are refused: set when the
+    /// password changes, so a token taken with the old one stops working.
+    #[serde(default)]
+    pub tokens_after: i64,
     pub create_time: i64,
     pub update_time: i64,
 }

@@ -1,7 +1,11 @@
 //! Passwords of built-in users: argon2id at the OWASP minimum parameters
-//! (19 MiB, two passes), stored as PHC strings.
+//! (19 MiB, two passes), stored as PHC strings. Hashes imported from elsewhere may
+//! also be bcrypt (`$2a$`, `$2b$`, `$2y$`, as Spring's encoder writes them); such a
+//! hash is replaced by an argon2id one at the user's next sign-in.
 
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use std::str::FromStr;
+
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 
 use crate::error::CoreError;
 
@@ -28,6 +32,65 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
         && Argon2::default()
             .verify_password(password.as_bytes(), stored)
             .is_ok()
+}
+
+/// Highest bcrypt cost accepted on import: each step doubles what one sign-in costs,
+/// and a hash with cost 31 would take a core for days.
+pub const MAX_BCRYPT_COST: u32 = 14;
+
+fn is_bcrypt(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .any(|p| stored.starts_with(p))
+}
+
+/// Refuses, with a 400 that says why, a password hash brought from elsewhere that
+/// is neither bcrypt (cost 4 to [`MAX_BCRYPT_COST`]) nor argon2id.
+pub fn check_imported_hash(hash: &str) -> Result<(), CoreError> {
+    if is_bcrypt(hash) {
+        let parts = bcrypt::HashParts::from_str(hash).map_err(|_| {
+            CoreError::invalid("passwordHash is not a well-formed bcrypt hash ($2a$/$2b$/$2y$, cost, 53 characters of salt and hash)")
+        })?;
+        if parts.get_cost() > MAX_BCRYPT_COST {
+            return Err(CoreError::invalid(format!(
+                "passwordHash has bcrypt cost {}; at most {MAX_BCRYPT_COST} is accepted (rehash it, or set a password)",
+                parts.get_cost()
+            )));
+        }
+        return Ok(());
+    }
+    match PasswordHash::new(hash) {
+        Ok(parsed) if parsed.algorithm.as_str() == "argon2id" && parsed.hash.is_some() => Ok(()),
+        _ => Err(CoreError::invalid(
+            "passwordHash must be a bcrypt hash ($2a$, $2b$ or $2y$) or an argon2id PHC string ($argon2id$...)",
+        )),
+    }
+}
+
+/// What checking a password against a stored hash found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checked {
+    pub matches: bool,
+    /// The hash is of a kind Podium replaces (bcrypt): store an argon2id one.
+    pub rehash: bool,
+}
+
+/// Checks `password` against a stored hash of either kind.
+pub fn verify_stored(password: &str, stored: &str) -> Checked {
+    if is_bcrypt(stored) {
+        let matches = password.len() <= MAX_PASSWORD_BYTES
+            && bcrypt::HashParts::from_str(stored)
+                .is_ok_and(|parts| parts.get_cost() <= MAX_BCRYPT_COST)
+            && bcrypt::verify(password, stored).unwrap_or(false);
+        return Checked {
+            matches,
+            rehash: true,
+        };
+    }
+    Checked {
+        matches: verify_password(password, stored),
+        rehash: false,
+    }
 }
 
 /// A random password for a generated account: 24 characters from an unambiguous
@@ -62,5 +125,44 @@ mod tests {
         assert!(hash_password(&long).is_err());
         let generated = generate_password().expect("password");
         assert_eq!(generated.len(), 24);
+    }
+
+    #[test]
+    fn bcrypt_hashes_verify_and_ask_to_be_replaced() {
+        let stored = bcrypt::hash("correct horse battery", 4).expect("bcrypt");
+        check_imported_hash(&stored).expect("a bcrypt hash is accepted");
+        let spring = stored.replacen("$2b$", "$2a$", 1);
+        check_imported_hash(&spring).expect("as Spring writes it");
+        assert_eq!(
+            verify_stored("correct horse battery", &spring),
+            Checked {
+                matches: true,
+                rehash: true
+            }
+        );
+        assert!(!verify_stored("correct horse batter", &spring).matches);
+        let argon = hash_password("correct horse battery").expect("hash");
+        check_imported_hash(&argon).expect("an argon2id hash is accepted");
+        assert_eq!(
+            verify_stored("correct horse battery", &argon),
+            Checked {
+                matches: true,
+                rehash: false
+            }
+        );
+        for bad in [
+            "",
+            "plain text",
+            "$2b$04$short",
+            "$argon2i$v=19$m=16,t=2,p=1$c2FsdHNhbHQ$aGFzaA",
+        ] {
+            assert!(check_imported_hash(bad).is_err(), "{bad}");
+        }
+        let costly = format!("$2b$15${}", &stored[7..]);
+        let err = check_imported_hash(&costly)
+            .expect_err("cost 15")
+            .to_string();
+        assert!(err.contains("at most 14"), "{err}");
+        assert!(!verify_stored("correct horse battery", &costly).matches);
     }
 }

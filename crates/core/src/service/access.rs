@@ -109,6 +109,30 @@ impl AccessControl {
         Ok(())
     }
 
+    /// Commits the changes `change` computes from the directory as the store holds
+    /// it now, with no other change of this node in between: for a change that must
+    /// not undo one made since its caller looked (a password hash replaced only if
+    /// it is still the one that was checked).
+    pub async fn commit_with(
+        &self,
+        change: impl FnOnce(&Directory) -> Vec<SecurityOp>,
+    ) -> Result<(), CoreError> {
+        let mut version = self.write.lock().await;
+        if self.store.security_version().await? != *version {
+            self.read_again(&mut version).await?;
+        }
+        let ops = change(&self.directory.read());
+        if ops.is_empty() {
+            return Ok(());
+        }
+        self.store.apply_security(ops.clone()).await?;
+        let mut directory = self.directory.write();
+        for op in &ops {
+            directory.apply(op);
+        }
+        Ok(())
+    }
+
     /// Records when access keys were last used (best effort).
     pub async fn record_key_use(&self, uses: Vec<(String, i64)>) -> Result<(), CoreError> {
         self.store.record_key_use(uses.clone()).await?;

@@ -11,7 +11,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::security::Principal;
 use crate::security::crypto::{SecretHasher, hex, random_bytes};
 use crate::security::model::{AccessKey, Application, KeyStatus, Role, User};
-use crate::security::password::{generate_password, hash_password, verify_password};
+use crate::security::password::{generate_password, hash_password};
 use crate::security::throttle::{SignInThrottle, ThrottleLimits};
 use crate::security::token::{Claims, ISSUER, TokenKeys};
 use crate::store::SecurityOp;
@@ -87,7 +87,7 @@ pub struct IdentityService {
     tokens: Option<Arc<TokenKeys>>,
     pub(super) hasher: Option<Arc<SecretHasher>>,
     policy: TokenPolicy,
-    throttle: Arc<SignInThrottle>,
+    pub(super) throttle: Arc<SignInThrottle>,
 }
 
 fn bad_credentials() -> CoreError {
@@ -124,7 +124,7 @@ impl IdentityService {
         }
     }
 
-    fn now_seconds(&self) -> i64 {
+    pub(super) fn now_seconds(&self) -> i64 {
         self.rt.now() / 1000
     }
 
@@ -210,7 +210,7 @@ impl IdentityService {
         }
     }
 
-    fn too_many(&self) -> CoreError {
+    pub(super) fn too_many(&self) -> CoreError {
         CoreError::TooManyRequests(format!(
             "Too many failed token requests; try again in {} seconds",
             self.throttle.limits().window_seconds
@@ -288,16 +288,15 @@ impl IdentityService {
                 .filter(|u| !u.disabled)
                 .and_then(|u| u.password_hash.clone())
         };
-        let password = password.to_string();
         // Unknown users cost one hash too.
-        let known = stored.is_some();
-        let ok = tokio::task::spawn_blocking(move || {
-            let stored = stored.unwrap_or_else(dummy_hash);
-            verify_password(&password, &stored)
-        })
-        .await
-        .unwrap_or(false);
-        (ok && known).then(|| Claims {
+        let (ok, rehash) = super::passwords::check_password(password, stored.clone()).await;
+        if ok
+            && rehash
+            && let Some(old_hash) = stored
+        {
+            self.replace_bcrypt_hash(user_id, password, old_hash);
+        }
+        ok.then(|| Claims {
             sub: user_id.to_string(),
             key: None,
             iat: now,
@@ -362,6 +361,7 @@ impl IdentityService {
                 groups: Vec::new(),
                 password_hash: Some(hashed),
                 disabled: false,
+                tokens_after: 0,
                 create_time: now,
                 update_time: now,
             }));
@@ -384,7 +384,7 @@ fn client_text(client: Option<IpAddr>) -> String {
 
 /// An argon2id hash of a random password nobody knows, so unknown users cost the
 /// same as known ones. Made once, on first need.
-fn dummy_hash() -> String {
+pub(super) fn dummy_hash() -> String {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY
         .get_or_init(|| {

@@ -16,6 +16,7 @@ pub mod masking;
 pub mod metadata;
 pub mod names;
 pub mod operations;
+pub mod passwords;
 pub mod runtime;
 pub mod search;
 pub mod secrets;

@@ -439,6 +439,13 @@ pub struct VaultSettings {
 }
 
 impl Runtime {
+    /// A user as the directory holds it, password hash included (for tests of what
+    /// is stored; nothing a request can reach).
+    #[cfg(feature = "testkit")]
+    pub fn stored_user(&self, id: &str) -> Option<crate::security::model::User> {
+        self.access.directory().read().user(id).cloned()
+    }
+
     /// A runtime over stores, loading the caches from them.
     pub async fn new(
         stores: Stores,

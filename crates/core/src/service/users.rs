@@ -8,19 +8,21 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::identity::role_view;
+use super::passwords::new_password_hash;
 use super::runtime::Runtime;
 use crate::error::{CoreError, CoreResult};
 use crate::security::model::{
     Access, AccessSet, Group, Role, Subject, SubjectType, TargetType, User,
 };
+use crate::security::password::check_imported_hash;
 use crate::security::{Directory, Principal};
 use crate::store::SecurityOp;
 
 /// Longest id of a user or a group.
 const MAX_ID: usize = 256;
 
-/// `UpsertUserRequest`.
-#[derive(Debug, Default, Deserialize)]
+/// `UpsertUserRequest`. Its `Debug` shows no password.
+#[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct UpsertUser {
     pub name: Option<String>,
@@ -28,6 +30,21 @@ pub struct UpsertUser {
     pub groups: Option<Vec<String>>,
     /// Podium's addition: a disabled user's tokens are refused from the next request.
     pub disabled: Option<bool>,
+    /// Podium's addition: a password for built-in sign-in, which must meet the policy.
+    pub password: Option<String>,
+    /// Podium's addition: a hash brought from elsewhere instead (bcrypt or argon2id).
+    pub password_hash: Option<String>,
+}
+
+impl std::fmt::Debug for UpsertUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpsertUser")
+            .field("name", &self.name)
+            .field("roles", &self.roles)
+            .field("groups", &self.groups)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `UpsertGroupRequest`.
@@ -47,7 +64,7 @@ pub(super) fn group_not_found(id: &str) -> CoreError {
     CoreError::NotFound(format!("Group '{id}' not found"))
 }
 
-fn check_id(kind: &str, id: &str) -> CoreResult<()> {
+pub(super) fn check_id(kind: &str, id: &str) -> CoreResult<()> {
     if id.trim().is_empty() || id.len() > MAX_ID || id.chars().any(char::is_control) {
         return Err(CoreError::invalid(format!(
             "A {kind} id must hold 1 to {MAX_ID} characters and no control characters"
@@ -224,6 +241,7 @@ impl UserService {
             groups: Vec::new(),
             password_hash: None,
             disabled: false,
+            tokens_after: 0,
             create_time: now,
             update_time: now,
         });
@@ -254,6 +272,24 @@ impl UserService {
                 return Err(CoreError::invalid("You cannot disable yourself"));
             }
             user.disabled = disabled;
+        }
+        let password_hash = match (request.password, request.password_hash) {
+            (Some(_), Some(_)) => {
+                return Err(CoreError::invalid(
+                    "Send password or passwordHash, not both",
+                ));
+            }
+            (Some(password), None) => Some(new_password_hash(id, &password).await?),
+            (None, Some(hash)) => {
+                check_imported_hash(hash.trim())?;
+                Some(hash.trim().to_string())
+            }
+            (None, None) => None,
+        };
+        if let Some(hash) = password_hash {
+            // Tokens taken with the old password stop working.
+            user.password_hash = Some(hash);
+            user.tokens_after = now / 1000;
         }
         user.update_time = now;
         self.rt

@@ -18,6 +18,7 @@ mod lifecycle;
 mod masking;
 mod metrics;
 mod names;
+mod passwords;
 mod queues;
 mod review;
 mod review_masking;

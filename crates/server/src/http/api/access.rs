@@ -1,12 +1,15 @@
 //! `/api/users`, `/api/groups` and `/api/auth`: users, groups, grants, and why a
 //! principal may or may not do something.
 
-use axum::Json;
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::Method;
 use axum::response::IntoResponse;
+use axum::{Extension, Json};
 use podium_core::security::RouteAccess;
 use podium_core::service::grants::{AuthorizationRequest, Explanation, GrantedAccess};
+use podium_core::service::passwords::PasswordChange;
 use podium_core::service::users::{UpsertGroup, UpsertUser};
 use serde_json::{Value, json};
 
@@ -23,6 +26,12 @@ pub fn routes(routes: Routes) -> Routes {
         .add(Method::GET, "/api/users/{id}", Authenticated, user_get)
         .add(Method::PUT, "/api/users/{id}", Admin, user_upsert)
         .add(Method::DELETE, "/api/users/{id}", Admin, user_delete)
+        .add(
+            Method::POST,
+            "/api/users/{id}/password",
+            Authenticated,
+            user_password,
+        )
         .add(
             Method::GET,
             "/api/users/{id}/permissions",
@@ -126,6 +135,23 @@ async fn user_upsert(
     Ok(Json(
         state.users.upsert_user(&principal, &id, request).await?,
     ))
+}
+
+/// Changes a user's password: their own with `oldPassword`, or (ADMIN) anyone's.
+/// Needs: being that user, or ADMIN. Answers 204.
+async fn user_password(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Path(id): Path<String>,
+    JsonBody(change): JsonBody<PasswordChange>,
+) -> ApiResult<impl IntoResponse> {
+    let client = client.map(|Extension(ConnectInfo(addr))| addr.ip());
+    state
+        .identity
+        .change_password(&principal, &id, change, client)
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 /// Deletes a user and their grants. Needs: ADMIN.

@@ -1,0 +1,265 @@
+//! Built-in users' passwords: set by an administrator (a new password, or a hash
+//! imported from elsewhere), changed by the user with the old one, and a bcrypt hash
+//! replaced by an argon2id one when its user signs in. A new password must meet the
+//! policy (`password_policy`); a change ends the tokens taken with the old one.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::identity::IdentityService;
+use super::users::user_not_found;
+use crate::error::{CoreError, CoreResult};
+use crate::security::model::{Role, User};
+use crate::security::password::{check_imported_hash, hash_password, verify_stored};
+use crate::security::password_policy::check_new_password;
+use crate::security::{Principal, PrincipalKind};
+use crate::store::SecurityOp;
+
+/// `POST /api/users/{id}/password`. Its `Debug` shows no password.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PasswordChange {
+    /// The current password: required when users change their own.
+    pub old_password: Option<String>,
+    pub new_password: Option<String>,
+}
+
+impl std::fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordChange").finish_non_exhaustive()
+    }
+}
+
+/// A user the configuration file declares (`[[users]]`), created at start when absent.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConfiguredUser {
+    pub id: String,
+    pub display_name: Option<String>,
+    /// bcrypt (`$2a$`, `$2b$`, `$2y$`) or argon2id; never a password in clear.
+    pub password_hash: Option<String>,
+    pub roles: Vec<String>,
+}
+
+impl std::fmt::Debug for ConfiguredUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfiguredUser")
+            .field("id", &self.id)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The argon2id hash of a new password for `user_id`, once it meets the policy.
+/// Hashed off the async threads: it takes a core for tens of milliseconds.
+pub async fn new_password_hash(user_id: &str, password: &str) -> CoreResult<String> {
+    check_new_password(user_id, password)?;
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| CoreError::Internal(format!("password hashing failed: {e}")))?
+}
+
+/// Whether `password` matches `stored` (none: no password), checked off the async
+/// threads, costing one hash either way.
+pub(super) async fn check_password(password: &str, stored: Option<String>) -> (bool, bool) {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || {
+        let known = stored.is_some();
+        let stored = stored.unwrap_or_else(super::identity::dummy_hash);
+        let checked = verify_stored(&password, &stored);
+        (checked.matches && known, checked.rehash && known)
+    })
+    .await
+    .unwrap_or((false, false))
+}
+
+fn wrong_old_password() -> CoreError {
+    CoreError::invalid("oldPassword is not the current password")
+}
+
+impl IdentityService {
+    /// A user changes their own password (the old one required), or an ADMIN sets
+    /// another user's. Tokens issued before the change stop working. Failed checks
+    /// of the old password count towards sign-in throttling, as failed sign-ins do.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        id: &str,
+        change: PasswordChange,
+        client: Option<IpAddr>,
+    ) -> CoreResult<()> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
+        let Some(new_password) = change.new_password.as_deref() else {
+            return Err(CoreError::invalid(
+                "Send {\"oldPassword\": ..., \"newPassword\": ...} (an ADMIN setting another user's password sends newPassword only)",
+            ));
+        };
+        let own = principal.kind() == PrincipalKind::User && principal.id() == id;
+        if !own {
+            self.rt
+                .authorizer
+                .require_admin(principal, "set other users' passwords")?;
+        }
+        let user = self.rt.access.directory().read().user(id).cloned();
+        let Some(user) = user else {
+            return Err(user_not_found(id));
+        };
+        if own {
+            let now = self.now_seconds();
+            if self.throttle.admit(client, now).is_err() {
+                return Err(self.too_many());
+            }
+            let old = change.old_password.unwrap_or_default();
+            let (matches, _) = check_password(&old, user.password_hash.clone()).await;
+            if !matches {
+                let throttled = self.throttle.failed(client, &format!("user:{id}"), now);
+                tracing::info!(user = %id, "password change refused: the old password is wrong");
+                return Err(if throttled.is_err() {
+                    self.too_many()
+                } else {
+                    wrong_old_password()
+                });
+            }
+        }
+        let hash = new_password_hash(id, new_password).await?;
+        let (now, now_seconds) = (self.rt.now(), self.now_seconds());
+        // The version of the user that was checked (replacing a bcrypt hash by an
+        // argon2id one of the same password leaves it as it is).
+        let checked = user.update_time;
+        let mut changed = false;
+        self.rt
+            .access
+            .commit_with(|directory| {
+                // Unless it changed meanwhile (then the old password checked may be
+                // one replaced since).
+                let Some(mut user) = directory
+                    .user(id)
+                    .filter(|u| !own || u.update_time == checked)
+                    .cloned()
+                else {
+                    return Vec::new();
+                };
+                user.password_hash = Some(hash);
+                user.tokens_after = now_seconds;
+                user.update_time = now;
+                changed = true;
+                vec![SecurityOp::PutUser(user)]
+            })
+            .await?;
+        if !changed {
+            return Err(CoreError::Conflict(
+                "The user changed meanwhile; try again".into(),
+            ));
+        }
+        tracing::info!(user = %id, by = %principal.id(), "password changed");
+        Ok(())
+    }
+
+    /// After a sign-in with a bcrypt hash: stores an argon2id hash of the same
+    /// password instead, unless the user's hash changed meanwhile. In the background;
+    /// a failure leaves the bcrypt hash, to be replaced at a later sign-in.
+    pub(super) fn replace_bcrypt_hash(&self, user_id: &str, password: &str, old_hash: String) {
+        let rt = self.rt.clone();
+        let (user_id, password) = (user_id.to_string(), password.to_string());
+        tokio::spawn(async move {
+            let hashed = tokio::task::spawn_blocking(move || hash_password(&password)).await;
+            let Ok(Ok(hashed)) = hashed else {
+                tracing::warn!(user = %user_id, "could not rehash a bcrypt password");
+                return;
+            };
+            let stored = rt
+                .access
+                .commit_with(|directory| {
+                    let Some(mut user) = directory
+                        .user(&user_id)
+                        .filter(|u| u.password_hash.as_ref() == Some(&old_hash))
+                        .cloned()
+                    else {
+                        return Vec::new();
+                    };
+                    user.password_hash = Some(hashed);
+                    vec![SecurityOp::PutUser(user)]
+                })
+                .await;
+            match stored {
+                Ok(()) => {
+                    tracing::info!(user = %user_id, "a bcrypt password hash was replaced by argon2id")
+                }
+                Err(err) => {
+                    tracing::warn!(user = %user_id, error = %err, "could not store a rehashed password")
+                }
+            }
+        });
+    }
+
+    /// Creates the users the configuration declares that do not exist yet; those
+    /// that exist are left as they are (their password or roles may have changed
+    /// since). Returns how many were created. Refuses the whole list, naming the
+    /// entry, when one is malformed.
+    pub async fn import_users(&self, users: &[ConfiguredUser]) -> CoreResult<usize> {
+        if users.is_empty() {
+            return Ok(0);
+        }
+        self.rt.access.fresh().await?;
+        let now = self.rt.now();
+        let mut ops = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for configured in users {
+            let id = configured.id.trim();
+            let entry = |e: CoreError| CoreError::invalid(format!("[[users]] entry '{id}': {e}"));
+            super::users::check_id("user", id).map_err(entry)?;
+            if !seen.insert(id.to_string()) {
+                return Err(entry(CoreError::invalid("declared twice")));
+            }
+            if let Some(hash) = &configured.password_hash {
+                check_imported_hash(hash.trim()).map_err(entry)?;
+            }
+            let mut roles = Vec::new();
+            for name in &configured.roles {
+                let role = Role::parse(name).ok_or_else(|| {
+                    entry(super::users::unknown(
+                        "role",
+                        name,
+                        Role::ALL.map(Role::name),
+                    ))
+                })?;
+                if !roles.contains(&role) {
+                    roles.push(role);
+                }
+            }
+            if roles.is_empty() {
+                roles.push(Role::User);
+            }
+            if self.rt.access.directory().read().user(id).is_some() {
+                tracing::info!(user = %id, "a configured user exists already; left as it is");
+                continue;
+            }
+            ops.push(SecurityOp::PutUser(User {
+                id: id.to_string(),
+                name: configured
+                    .display_name
+                    .clone()
+                    .filter(|n| !n.trim().is_empty())
+                    .unwrap_or_else(|| id.to_string()),
+                roles,
+                groups: Vec::new(),
+                password_hash: configured
+                    .password_hash
+                    .as_ref()
+                    .map(|h| h.trim().to_string()),
+                disabled: false,
+                tokens_after: 0,
+                create_time: now,
+                update_time: now,
+            }));
+        }
+        let created = ops.len();
+        if created > 0 {
+            self.rt.access.commit(ops).await?;
+        }
+        Ok(created)
+    }
+}

@@ -1,0 +1,269 @@
+//! Built-in users' passwords: set by an ADMIN or imported as a bcrypt hash (through
+//! the API or the configuration file), used to sign in at `POST /api/token`, changed
+//! with the old one or reset by an ADMIN, and refused when easy to guess.
+
+use std::time::Duration;
+
+use podium_core::service::passwords::ConfiguredUser;
+use serde_json::{Value, json};
+
+use crate::helpers::{Answer, TestApp};
+
+async fn sign_in(app: &TestApp, user: &str, password: &str) -> Answer {
+    app.call_as(
+        None,
+        "POST",
+        "/api/token",
+        Some(json!({"userId": user, "password": password})),
+    )
+    .await
+}
+
+async fn token(app: &TestApp, user: &str, password: &str) -> String {
+    let answer = sign_in(app, user, password).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    answer.json()["token"].as_str().expect("token").to_string()
+}
+
+async fn put_user(app: &TestApp, id: &str, body: Value) -> Answer {
+    app.call("PUT", &format!("/api/users/{id}"), Some(body))
+        .await
+}
+
+/// A bcrypt hash as Spring's encoder writes it (`$2a$`).
+fn spring_bcrypt(password: &str) -> String {
+    bcrypt::hash(password, 4)
+        .expect("bcrypt")
+        .replacen("$2b$", "$2a$", 1)
+}
+
+#[tokio::test]
+async fn an_admin_creates_a_user_who_signs_in_with_exactly_their_roles() {
+    let app = TestApp::spawn().await;
+    let password = "plum kettle harbour 9";
+    let created = put_user(
+        &app,
+        "carol",
+        json!({"name": "Carol", "roles": ["METADATA_MANAGER"], "password": password}),
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert!(!created.text.contains(password) && !created.text.contains("argon2"));
+    let stored = app.runtime().stored_user("carol").expect("stored");
+    let hash = stored.password_hash.expect("a password hash");
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(
+        !app.stored_bytes()
+            .await
+            .windows(password.len())
+            .any(|w| w == password.as_bytes())
+    );
+
+    let carol = token(&app, "carol", password).await;
+    let by_email = app
+        .call_as(
+            None,
+            "POST",
+            "/api/token",
+            Some(json!({"email": "carol", "password": password})),
+        )
+        .await;
+    assert_eq!(by_email.status, 200, "{}", by_email.text);
+    let me = app
+        .call_as(Some(&carol), "GET", "/api/token/userInfo", None)
+        .await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    let roles: Vec<Value> = me.json()["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .map(|r| r["name"].clone())
+        .collect();
+    assert_eq!(me.json()["id"], "carol");
+    assert_eq!(roles, [json!("METADATA_MANAGER")]);
+    let admin_only = app.call_as(Some(&carol), "GET", "/api/users", None).await;
+    assert_eq!(admin_only.status, 403, "{}", admin_only.text);
+
+    // A wrong password and an unknown user get the same answer.
+    let wrong = sign_in(&app, "carol", "plum kettle harbour 8").await;
+    let unknown = sign_in(&app, "nobody-here", password).await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!((wrong.status, wrong.text), (unknown.status, unknown.text));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn guessable_passwords_and_bad_hashes_are_refused_with_a_clear_400() {
+    let app = TestApp::spawn().await;
+    for (password, why) in [
+        ("Sh0rt!pw", "too short"),
+        ("Password1234", "attackers try first"),
+        ("dave-the-builder", "user's id"),
+        ("123456789012", "sequence"),
+    ] {
+        let answer = put_user(&app, "dave", json!({"password": password})).await;
+        assert_eq!(answer.status, 400, "{password}: {}", answer.text);
+        assert!(
+            answer.json()["message"]
+                .as_str()
+                .expect("message")
+                .contains(why),
+            "{}",
+            answer.text
+        );
+        assert!(!answer.text.contains(password), "{}", answer.text);
+    }
+    for body in [
+        json!({"password": "plum kettle harbour 9", "passwordHash": spring_bcrypt("x")}),
+        json!({"passwordHash": "plain-text-password"}),
+        json!({"passwordHash": format!("$2a$20${}", &spring_bcrypt("x")[7..])}),
+    ] {
+        let answer = put_user(&app, "dave", body).await;
+        assert_eq!(answer.status, 400, "{}", answer.text);
+    }
+    let missing = app.get("/api/users/dave").await;
+    assert_eq!(missing.status, 404, "no user was created: {}", missing.text);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_bcrypt_hash_is_imported_and_replaced_by_argon2id_at_sign_in() {
+    let app = TestApp::spawn().await;
+    let password = "spring imported secret";
+    let hash = spring_bcrypt(password);
+    let created = put_user(
+        &app,
+        "erin",
+        json!({"passwordHash": hash, "roles": ["USER"]}),
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert_eq!(
+        sign_in(&app, "erin", "spring imported secreT").await.status,
+        401
+    );
+    token(&app, "erin", password).await;
+    let mut rehashed = String::new();
+    for _ in 0..100 {
+        rehashed = app
+            .runtime()
+            .stored_user("erin")
+            .and_then(|u| u.password_hash)
+            .unwrap_or_default();
+        if rehashed.starts_with("$argon2id$") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(rehashed.starts_with("$argon2id$"), "{rehashed}");
+    token(&app, "erin", password).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn users_change_their_own_password_with_the_old_one_and_old_tokens_stop() {
+    let app = TestApp::spawn().await;
+    let (first, second, third) = (
+        "first long passphrase",
+        "second long passphrase",
+        "third long passphrase",
+    );
+    assert_eq!(
+        put_user(&app, "frank", json!({"password": first}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        put_user(&app, "gina", json!({"password": first}))
+            .await
+            .status,
+        200
+    );
+    let frank = token(&app, "frank", first).await;
+    let change = |old: Option<&str>, new: &str| {
+        let mut body = json!({"newPassword": new});
+        if let Some(old) = old {
+            body["oldPassword"] = json!(old);
+        }
+        body
+    };
+    let path = "/api/users/frank/password";
+    for (body, status) in [
+        (change(Some("not the password"), second), 400),
+        (change(None, second), 400),
+        (change(Some(first), "Password1234"), 400),
+    ] {
+        let answer = app.call_as(Some(&frank), "POST", path, Some(body)).await;
+        assert_eq!(answer.status, status, "{}", answer.text);
+    }
+    let others = app
+        .call_as(
+            Some(&frank),
+            "POST",
+            "/api/users/gina/password",
+            Some(change(Some(first), second)),
+        )
+        .await;
+    assert_eq!(others.status, 403, "{}", others.text);
+
+    app.advance(1000);
+    let changed = app
+        .call_as(
+            Some(&frank),
+            "POST",
+            path,
+            Some(change(Some(first), second)),
+        )
+        .await;
+    assert_eq!(changed.status, 204, "{}", changed.text);
+    let old_token = app
+        .call_as(Some(&frank), "GET", "/api/token/userInfo", None)
+        .await;
+    assert_eq!(old_token.status, 401, "{}", old_token.text);
+    assert_eq!(sign_in(&app, "frank", first).await.status, 401);
+    token(&app, "frank", second).await;
+
+    // An ADMIN resets it without the old one.
+    app.advance(1000);
+    let reset = app.call("POST", path, Some(change(None, third))).await;
+    assert_eq!(reset.status, 204, "{}", reset.text);
+    assert_eq!(sign_in(&app, "frank", second).await.status, 401);
+    token(&app, "frank", third).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn configured_users_are_created_at_start_and_left_alone_after() {
+    let password = "configured admin passphrase";
+    let hash = spring_bcrypt(password);
+    let app = TestApp::spawn_with(move |config| {
+        config.users = vec![ConfiguredUser {
+            id: "hank".into(),
+            display_name: Some("Hank".into()),
+            password_hash: Some(hash),
+            roles: vec!["ADMIN".into()],
+        }];
+    })
+    .await;
+    let hank = token(&app, "hank", password).await;
+    let me = app
+        .call_as(Some(&hank), "GET", "/api/token/userInfo", None)
+        .await;
+    assert_eq!(me.json()["name"], "Hank", "{}", me.text);
+    assert_eq!(me.json()["roles"][0]["name"], "ADMIN", "{}", me.text);
+    let changed = app
+        .call_as(
+            Some(&hank),
+            "POST",
+            "/api/users/hank/password",
+            Some(json!({"oldPassword": password, "newPassword": "a newer admin passphrase"})),
+        )
+        .await;
+    assert_eq!(changed.status, 204, "{}", changed.text);
+    // A restart with the same configuration keeps the user as it is now.
+    let app = app.restart().await;
+    assert_eq!(sign_in(&app, "hank", password).await.status, 401);
+    token(&app, "hank", "a newer admin passphrase").await;
+    app.stop().await;
+}
