@@ -28,6 +28,20 @@ pub enum Command {
     /// PODIUM_CONFIG), then PODIUM_* environment variables (PODIUM_LISTEN,
     /// PODIUM_DATA_DIR, PODIUM_LOG_FORMAT, ...), then these flags.
     Serve(ServeArgs),
+    /// Work with the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// What to do with the audit trail.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Checks the audit trail's hash chain from its first entry and names the first
+    /// entry that was changed, removed or put out of order (exit status 1). Takes
+    /// the store settings of `podium serve` (--config, --data-dir, --database-url
+    /// and the PODIUM_* variables); on SQLite, run it while the server is stopped,
+    /// or on a copy of the data directory.
+    Verify(ServeArgs),
 }
 
 /// Flags of `podium serve`; each overrides the same setting from elsewhere. Its

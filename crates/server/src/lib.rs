@@ -220,6 +220,46 @@ fn addr_of(listener: &TcpListener, configured: SocketAddr) -> Result<SocketAddr,
 
 pub use store::DATABASE_FILE;
 
+/// What `podium audit verify` found.
+#[derive(Debug)]
+pub enum AuditVerdict {
+    /// The chain is whole; this many entries.
+    Intact(i64),
+    /// The first place it is broken.
+    Broken(podium_core::store::audit::Broken),
+}
+
+/// Checks the audit trail of the configured store from its first entry, a page at
+/// a time.
+pub async fn verify_audit(config: &Config) -> Result<AuditVerdict, StartError> {
+    let file = config.data_dir.join(DATABASE_FILE);
+    if config.database_url.is_none() && !file.is_file() {
+        return Err(StartError::Store(format!(
+            "there is no Podium database at {}",
+            file.display()
+        )));
+    }
+    let stores = store::open_store(config).await?;
+    let mut check = podium_core::store::audit::ChainCheck::default();
+    let mut after = 0;
+    let verdict = loop {
+        let page = stores
+            .audit
+            .audit_after(after, 1000)
+            .await
+            .map_err(|e| StartError::Store(podium_core::error::error_chain(&e)))?;
+        if page.is_empty() {
+            break AuditVerdict::Intact(check.checked());
+        }
+        if let Some(broken) = page.iter().find_map(|entry| check.check(entry).err()) {
+            break AuditVerdict::Broken(broken);
+        }
+        after = page.last().map_or(after, |e| e.seq);
+    };
+    stores.control.close();
+    Ok(verdict)
+}
+
 impl Application {
     /// Opens the store (creating the data directory, owner-only, or refusing one
     /// that other users can open), builds the services and binds the

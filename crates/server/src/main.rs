@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use podium_server::Application;
-use podium_server::config::{Cli, Command, Config};
+use podium_server::config::{AuditCommand, Cli, Command, Config};
 
 /// mimalloc instead of the system allocator: the server allocates on its runtime and
 /// store threads and frees across them, where glibc's malloc spends a large share
@@ -14,6 +14,30 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Audit(AuditCommand::Verify(args)) => {
+            let env: Vec<(String, String)> = std::env::vars().collect();
+            let config = match Config::load(&args, &env) {
+                Ok(config) => config,
+                Err(err) => {
+                    eprintln!("podium: {err}");
+                    return std::process::ExitCode::from(2);
+                }
+            };
+            match podium_server::verify_audit(&config).await {
+                Ok(podium_server::AuditVerdict::Intact(count)) => {
+                    println!("audit trail intact: {count} entries");
+                    std::process::ExitCode::SUCCESS
+                }
+                Ok(podium_server::AuditVerdict::Broken(broken)) => {
+                    println!("audit trail broken at entry {}: {}", broken.seq, broken.why);
+                    std::process::ExitCode::FAILURE
+                }
+                Err(err) => {
+                    eprintln!("podium: {err}");
+                    std::process::ExitCode::from(2)
+                }
+            }
+        }
         Command::Serve(args) => {
             let env: Vec<(String, String)> = std::env::vars().collect();
             let config = match Config::load(&args, &env) {

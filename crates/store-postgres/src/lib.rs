@@ -11,6 +11,7 @@
 //!   the pool reconnects by itself when it is back. Database text reaches the log
 //!   only.
 
+mod audit;
 mod claims;
 mod connect;
 mod execution;
@@ -185,6 +186,7 @@ impl PostgresStore {
             execution: self.clone(),
             security: self.clone(),
             secrets: self.clone(),
+            audit: self.clone(),
         }
     }
 

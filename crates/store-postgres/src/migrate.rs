@@ -20,6 +20,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_task_updates",
         include_str!("migrations/0005_task_updates.sql"),
     ),
+    ("0006_audit", include_str!("migrations/0006_audit.sql")),
 ];
 
 /// The advisory lock every node takes to migrate ("podium" in ASCII).

@@ -102,6 +102,9 @@ async fn load(client: &impl GenericClient) -> StoreResult<StoredSecurity> {
 /// Writes one row change.
 async fn write_row(tx: &Transaction<'_>, row: &SecurityRow) -> StoreResult<()> {
     match row {
+        SecurityRow::Audit(event) => {
+            return crate::audit::append(tx, [event.clone()]).await;
+        }
         SecurityRow::PutRecord { kind, id, json } => {
             let statement = tx
                 .prepare_cached(

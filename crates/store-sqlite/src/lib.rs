@@ -4,6 +4,7 @@
 //! read-only connections, which WAL mode lets run beside the writer and see only
 //! committed data.
 
+mod audit;
 mod claims;
 mod codec;
 mod execution;
@@ -156,6 +157,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_archive_authority",
         include_str!("migrations/0008_archive_authority.sql"),
     ),
+    ("0009_audit", include_str!("migrations/0009_audit.sql")),
 ];
 
 /// Maps a database error to a store error; uniqueness violations become conflicts.
@@ -296,6 +298,7 @@ impl SqliteStore {
             execution: self.clone(),
             security: self.clone(),
             secrets: self.clone(),
+            audit: self.clone(),
         }
     }
 

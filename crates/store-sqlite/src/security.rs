@@ -20,6 +20,7 @@ fn records(conn: &Connection, kind: RecordKind) -> StoreResult<Vec<String>> {
 
 fn write_row(conn: &Connection, row: SecurityRow) -> StoreResult<()> {
     match row {
+        SecurityRow::Audit(event) => return crate::audit::append_one(conn, event),
         SecurityRow::PutRecord { kind, id, json } => conn
             .prepare_cached(
                 "INSERT INTO security_record (kind, id, json) VALUES (?1, ?2, ?3)

@@ -162,6 +162,8 @@ impl Directory {
     pub fn apply(&mut self, op: &SecurityOp) {
         self.version += 1;
         match op {
+            // The trail is not part of the directory.
+            SecurityOp::Audit(_) => {}
             SecurityOp::PutApplication(app) => {
                 self.applications.insert(app.id.clone(), app.clone());
             }

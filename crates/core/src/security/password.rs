@@ -38,6 +38,9 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 /// and a hash with cost 31 would take a core for days.
 pub const MAX_BCRYPT_COST: u32 = 14;
 
+/// The most of a password bcrypt reads.
+const BCRYPT_MAX_BYTES: usize = 72;
+
 fn is_bcrypt(stored: &str) -> bool {
     ["$2a$", "$2b$", "$2y$"]
         .iter()
@@ -78,7 +81,9 @@ pub struct Checked {
 /// Checks `password` against a stored hash of either kind.
 pub fn verify_stored(password: &str, stored: &str) -> Checked {
     if is_bcrypt(stored) {
-        let matches = password.len() <= MAX_PASSWORD_BYTES
+        // bcrypt reads only the first 72 bytes: a longer password is refused rather
+        // than checked by its beginning.
+        let matches = password.len() <= BCRYPT_MAX_BYTES
             && bcrypt::HashParts::from_str(stored)
                 .is_ok_and(|parts| parts.get_cost() <= MAX_BCRYPT_COST)
             && bcrypt::verify(password, stored).unwrap_or(false);
@@ -141,6 +146,11 @@ mod tests {
             }
         );
         assert!(!verify_stored("correct horse batter", &spring).matches);
+        // bcrypt reads 72 bytes; a password that only begins like the right one fails.
+        let long = "x".repeat(72);
+        let truncated = bcrypt::hash(&long, 4).expect("bcrypt");
+        assert!(verify_stored(&long, &truncated).matches);
+        assert!(!verify_stored(&format!("{long}tail"), &truncated).matches);
         let argon = hash_password("correct horse battery").expect("hash");
         check_imported_hash(&argon).expect("an argon2id hash is accepted");
         assert_eq!(

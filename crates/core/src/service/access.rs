@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+use super::audit;
+use crate::clock::Clock;
 use crate::error::CoreError;
 use crate::model::Tag;
 use crate::security::model::{AccessSet, Grant, Ownership, Subject, Target, TargetType};
@@ -29,6 +31,8 @@ pub struct AccessControl {
     /// Held while the directory and the store are brought in line; holds the store's
     /// [`SecurityStore::security_version`] the directory was last read at.
     write: tokio::sync::Mutex<i64>,
+    /// The time of audit events.
+    clock: Arc<dyn Clock>,
 }
 
 /// The directory as the store holds it, with the tags of tagged resources.
@@ -52,7 +56,7 @@ async fn read_directory(
 
 impl AccessControl {
     /// Loads the directory from the store.
-    pub async fn load(stores: &Stores) -> Result<AccessControl, CoreError> {
+    pub async fn load(stores: &Stores, clock: Arc<dyn Clock>) -> Result<AccessControl, CoreError> {
         let version = stores.security.security_version().await?;
         let directory = read_directory(stores.security.as_ref(), stores.tags.as_ref()).await?;
         Ok(AccessControl {
@@ -60,6 +64,7 @@ impl AccessControl {
             store: stores.security.clone(),
             tags: stores.tags.clone(),
             write: tokio::sync::Mutex::new(version),
+            clock,
         })
     }
 
@@ -95,13 +100,21 @@ impl AccessControl {
         &self.directory
     }
 
-    /// Commits changes, then applies them to the directory.
+    /// The changes with their audit events, to commit together.
+    fn audited(&self, ops: &[SecurityOp]) -> Vec<SecurityOp> {
+        let events = audit::events_of(ops, self.clock.now_millis());
+        let mut all = ops.to_vec();
+        all.extend(events.into_iter().map(SecurityOp::Audit));
+        all
+    }
+
+    /// Commits changes, with their audit events, then applies them to the directory.
     pub async fn commit(&self, ops: Vec<SecurityOp>) -> Result<(), CoreError> {
         if ops.is_empty() {
             return Ok(());
         }
         let _one_at_a_time = self.write.lock().await;
-        self.store.apply_security(ops.clone()).await?;
+        self.store.apply_security(self.audited(&ops)).await?;
         let mut directory = self.directory.write();
         for op in &ops {
             directory.apply(op);
@@ -125,7 +138,7 @@ impl AccessControl {
         if ops.is_empty() {
             return Ok(());
         }
-        self.store.apply_security(ops.clone()).await?;
+        self.store.apply_security(self.audited(&ops)).await?;
         let mut directory = self.directory.write();
         for op in &ops {
             directory.apply(op);

@@ -14,6 +14,7 @@ use crate::security::model::{AccessKey, Application, KeyStatus, Role, User};
 use crate::security::password::{generate_password, hash_password};
 use crate::security::throttle::{SignInThrottle, ThrottleLimits};
 use crate::security::token::{Claims, ISSUER, TokenKeys};
+use crate::store::AuditEvent;
 use crate::store::SecurityOp;
 
 /// How tokens are minted.
@@ -179,11 +180,21 @@ impl IdentityService {
                 ));
             }
         };
+        let client_address = client.map(|ip| ip.to_string());
+        let audit = |principal: &str, success: bool| AuditEvent {
+            time: self.rt.now(),
+            principal: principal.to_string(),
+            client: client_address.clone(),
+            action: "token.mint".into(),
+            target: subject.clone(),
+            outcome: if success { "success" } else { "failure" }.into(),
+        };
         match claims {
             Some(claims) => {
                 if let Some(key_id) = claims.key.clone() {
                     self.note_key_use(key_id);
                 }
+                self.rt.auditor.record(audit(&claims.sub, true));
                 tokens.mint(&claims)
             }
             None => {
@@ -195,6 +206,7 @@ impl IdentityService {
                     exp: now,
                     iss: ISSUER.into(),
                 });
+                self.rt.auditor.record(audit("anonymous", false));
                 let throttled = self.throttle.failed(client, &subject, now).is_err();
                 tracing::info!(
                     client = %client_text(client),

@@ -5,6 +5,7 @@ pub mod access;
 pub mod applications;
 pub mod archive;
 pub mod at_rest;
+pub mod audit;
 pub mod cluster;
 pub mod definition_bounds;
 pub(crate) mod disclosure;

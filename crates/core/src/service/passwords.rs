@@ -7,6 +7,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::audit;
 use super::identity::IdentityService;
 use super::users::user_not_found;
 use crate::error::{CoreError, CoreResult};
@@ -117,6 +118,12 @@ impl IdentityService {
             if !matches {
                 let throttled = self.throttle.failed(client, &format!("user:{id}"), now);
                 tracing::info!(user = %id, "password change refused: the old password is wrong");
+                self.rt.auditor.record(audit::event(
+                    self.rt.now(),
+                    "user.password",
+                    format!("user:{id}"),
+                    false,
+                ));
                 return Err(if throttled.is_err() {
                     self.too_many()
                 } else {
@@ -146,7 +153,8 @@ impl IdentityService {
                 user.tokens_after = now_seconds;
                 user.update_time = now;
                 changed = true;
-                vec![SecurityOp::PutUser(user)]
+                let event = audit::event(now, "user.password", format!("user:{id}"), true);
+                vec![SecurityOp::PutUser(user), SecurityOp::Audit(event)]
             })
             .await?;
         if !changed {

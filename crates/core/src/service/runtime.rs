@@ -17,6 +17,7 @@ use crate::model::{PollData, TaskDef, WorkflowDef};
 use crate::security::secret_box::Keyring;
 use crate::security::{Authorizer, SecurityMode};
 use crate::service::access::AccessControl;
+use crate::service::audit::Auditor;
 use crate::service::handoff::HandoffCache;
 use crate::service::vault::Vault;
 use crate::store::{Committed, Stores, Txn, UnitError, UnitOfWork};
@@ -428,6 +429,8 @@ pub struct Runtime {
     pub(crate) signals: Arc<Signals>,
     pub(crate) authorizer: Authorizer,
     pub(crate) access: Arc<AccessControl>,
+    /// Appends security events outside access-control changes to the audit trail.
+    pub(crate) auditor: Auditor,
     pub(crate) vault: Arc<Vault>,
     pub(crate) handoffs: HandoffCache,
 }
@@ -457,7 +460,8 @@ impl Runtime {
     ) -> CoreResult<Arc<Runtime>> {
         let defs = Arc::new(DefinitionCache::load(&stores).await?);
         let polls = Arc::new(PollTracker::load(&stores).await?);
-        let access = Arc::new(AccessControl::load(&stores).await?);
+        let access = Arc::new(AccessControl::load(&stores, clock.clone()).await?);
+        let auditor = Auditor::start(stores.audit.clone());
         let authorizer = Authorizer::new(mode, access.directory().clone());
         let vault = Arc::new(
             Vault::load(stores.secrets.clone(), vault.keyring, vault.max_value_bytes).await?,
@@ -472,6 +476,7 @@ impl Runtime {
             signals: Arc::new(Signals::default()),
             authorizer,
             access,
+            auditor,
             vault,
             handoffs: HandoffCache::default(),
         }))

@@ -127,7 +127,23 @@ impl SecretService {
                 .creation_ops(principal, Target::new(target_type(self.kind), name));
             self.rt.access.commit(ops).await?;
         }
+        self.audit("put", name);
         Ok(())
+    }
+
+    /// Records a write, read or deletion of a value in the audit trail.
+    fn audit(&self, what: &str, name: &str) {
+        let noun = match self.kind {
+            SecretKind::Secret => "secret",
+            SecretKind::Env => "env",
+        };
+        let target = format!("{}:{name}", target_type(self.kind).name());
+        self.rt.auditor.record(super::audit::event(
+            self.rt.now(),
+            &format!("{noun}.{what}"),
+            target,
+            true,
+        ));
     }
 
     /// The value (needs READ). Every read is recorded before the value is returned.
@@ -155,6 +171,7 @@ impl SecretService {
                 "secret value read"
             );
         }
+        self.audit("read", name);
         Ok(value)
     }
 
@@ -183,6 +200,7 @@ impl SecretService {
                 .refresh_tags(target_type(self.kind), name)
                 .await?;
         }
+        self.audit("delete", name);
         Ok(previous)
     }
 

@@ -12,6 +12,7 @@
 
 use std::sync::Arc;
 
+pub mod audit;
 pub mod codec;
 pub mod error;
 pub mod executions;
@@ -21,6 +22,7 @@ pub mod sealing;
 pub mod secrets;
 pub mod security;
 
+pub use audit::{AuditEntry, AuditEvent, AuditQuery, AuditStore};
 pub use codec::{Encoded, RowCodec};
 pub use error::{StoreError, StoreResult};
 pub use executions::*;
@@ -117,4 +119,5 @@ pub struct Stores {
     pub execution: Arc<dyn ExecutionStore>,
     pub security: Arc<dyn SecurityStore>,
     pub secrets: Arc<dyn SecretStore>,
+    pub audit: Arc<dyn AuditStore>,
 }

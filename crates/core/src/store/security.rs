@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 
+use super::audit::AuditEvent;
 use super::metadata::to_json;
 use super::{StoreError, StoreResult};
 use crate::security::model::{
@@ -43,6 +44,8 @@ pub enum SecurityOp {
     },
     PutOwner(Ownership),
     DeleteOwner(Target),
+    /// Appends an event to the audit trail, in the same transaction as the changes.
+    Audit(AuditEvent),
 }
 
 /// Applications, access keys, users, groups, grants and owners. The data is small
@@ -107,6 +110,8 @@ pub enum SecurityRow {
     PutOwner(Ownership),
     /// Deletes a `resource_owner` row, if there is one.
     DeleteOwner(Target),
+    /// Appends an `audit_log` row, chained to the last one.
+    Audit(AuditEvent),
 }
 
 impl SecurityRow {
@@ -155,6 +160,7 @@ impl SecurityRow {
                 }
                 SecurityOp::PutOwner(ownership) => rows.push(SecurityRow::PutOwner(ownership)),
                 SecurityOp::DeleteOwner(target) => rows.push(SecurityRow::DeleteOwner(target)),
+                SecurityOp::Audit(event) => rows.push(SecurityRow::Audit(event)),
             }
         }
         Ok(rows)

@@ -35,6 +35,7 @@ pub struct Case {
 }
 
 mod archive;
+mod audit;
 mod executions;
 mod metadata;
 mod queues;
@@ -43,6 +44,7 @@ mod secrets;
 mod security;
 mod unreadable;
 use archive::ended_workflows_move_to_the_archive_and_back;
+use audit::the_audit_trail_is_one_chain;
 use executions::{
     changed_columns_reach_every_query, deletes_remove_everything_of_a_workflow,
     due_workflows_are_found, idempotency_keys_are_unique_per_definition, logs_and_poll_data,
@@ -97,6 +99,7 @@ cases!(
     secrets_are_stored_resealed_and_their_reads_recorded,
     ended_workflows_move_to_the_archive_and_back,
     runs_keep_their_authority_and_masks,
+    the_audit_trail_is_one_chain,
 );
 
 struct NoDefs;

@@ -2,14 +2,17 @@
 //! authenticates the caller (once, before the handler) for every route that is not
 //! public, so a handler cannot be reached without a principal.
 
+use std::net::SocketAddr;
+
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::handler::Handler;
 use axum::http::{HeaderMap, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use podium_core::security::{Credentials, RouteAccess};
+use podium_core::service::audit::{self, AuditContext};
 
 use super::error::ApiError;
 use super::state::AppState;
@@ -54,8 +57,16 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
     match principal {
         Ok(principal) => {
             tracing::Span::current().record("principal", principal.id());
+            // The author of the security events the request causes.
+            let author = AuditContext {
+                principal: principal.id().to_string(),
+                client: req
+                    .extensions()
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|ConnectInfo(addr)| addr.ip().to_string()),
+            };
             req.extensions_mut().insert(principal);
-            next.run(req).await
+            audit::scoped(author, next.run(req)).await
         }
         Err(err) => ApiError::from(err).into_response(),
     }

@@ -233,6 +233,19 @@ impl TestApp {
         }
     }
 
+    /// Stops the server and hands over its directory, whose data stays until the
+    /// directory is dropped.
+    pub async fn stop_keeping_data(mut self) -> tempfile::TempDir {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+        }
+        let TestApp { dir, .. } = self;
+        dir
+    }
+
     /// Sends a request as the admin; `body` is sent as JSON.
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
         self.call_as(self.token.as_deref(), method, path, body)

@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod archive;
+mod audit;
 mod data_dir;
 mod database;
 mod definition_limits;

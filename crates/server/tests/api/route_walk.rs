@@ -53,6 +53,7 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
             Forbidden,
         ),
         ("DELETE", "/api/users/{id}") => r("/api/users/jane".into(), None, Forbidden),
+        ("GET", "/api/audit") => r("/api/audit".into(), None, Forbidden),
         ("POST", "/api/users/{id}/password") => r(
             "/api/users/jane/password".into(),
             Some(json!({"newPassword": "a stranger's chosen passphrase"})),

@@ -11,6 +11,7 @@ use podium_core::security::RouteAccess;
 use podium_core::service::grants::{AuthorizationRequest, Explanation, GrantedAccess};
 use podium_core::service::passwords::PasswordChange;
 use podium_core::service::users::{UpsertGroup, UpsertUser};
+use podium_core::store::AuditQuery;
 use serde_json::{Value, json};
 
 use crate::http::error::{ApiError, ApiResult};
@@ -104,6 +105,7 @@ pub fn routes(routes: Routes) -> Routes {
             subject_grants,
         )
         .add(Method::GET, "/api/auth/explain", Authenticated, explain)
+        .add(Method::GET, "/api/audit", Admin, audit_trail)
 }
 
 /// Users, and with `apps=true` applications as users. Needs: ADMIN.
@@ -152,6 +154,26 @@ async fn user_password(
         .change_password(&principal, &id, change, client)
         .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// The audit trail, newest first: `principal`, `action`, `target`, `from` and `to`
+/// (epoch milliseconds), `start`, `size` (default 100). Needs: ADMIN.
+async fn audit_trail(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let query = AuditQuery {
+        principal: params.text("principal"),
+        action: params.text("action"),
+        target: params.text("target"),
+        from: params.int("from")?,
+        to: params.int("to")?,
+        start: params.int("start")?.unwrap_or(0),
+        size: params.int("size")?.unwrap_or(100),
+    };
+    let (total, entries) = state.identity.audit_trail(&principal, query).await?;
+    Ok(Json(json!({"totalHits": total, "results": entries})))
 }
 
 /// Deletes a user and their grants. Needs: ADMIN.

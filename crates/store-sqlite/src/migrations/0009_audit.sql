@@ -1,0 +1,14 @@
+-- The audit trail: security events in order, each with the SHA-256 of the one before
+-- it (core::store::audit), so an edit or a deletion is detectable.
+CREATE TABLE audit_log (
+    seq       INTEGER PRIMARY KEY,
+    time      INTEGER NOT NULL,
+    principal TEXT NOT NULL,
+    client    TEXT,
+    action    TEXT NOT NULL,
+    target    TEXT NOT NULL,
+    outcome   TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+);
+CREATE INDEX audit_log_time ON audit_log (time);
