@@ -45,7 +45,7 @@ pub fn event(now: i64, action: &str, target: String, success: bool) -> AuditEven
         principal: author.principal,
         client: author.client,
         action: action.to_string(),
-        target,
+        target: crate::store::audit::bounded(&target),
         outcome: if success { "success" } else { "failure" }.into(),
     }
 }

@@ -186,7 +186,7 @@ impl IdentityService {
             principal: principal.to_string(),
             client: client_address.clone(),
             action: "token.mint".into(),
-            target: subject.clone(),
+            target: crate::store::audit::bounded(&subject),
             outcome: if success { "success" } else { "failure" }.into(),
         };
         match claims {

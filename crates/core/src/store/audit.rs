@@ -33,6 +33,18 @@ pub struct AuditEvent {
     pub outcome: String,
 }
 
+/// Most characters of an event's target kept: a target can hold what a stranger
+/// typed (the user id of a refused sign-in), and the trail must not grow by it.
+pub const MAX_TARGET_CHARS: usize = 256;
+
+/// `text`, cut to [`MAX_TARGET_CHARS`] characters (marked with `…` when cut).
+pub fn bounded(text: &str) -> String {
+    match text.char_indices().nth(MAX_TARGET_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
 /// An event in the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -173,6 +185,15 @@ mod tests {
             target: format!("user:u{n}"),
             outcome: "success".into(),
         }
+    }
+
+    #[test]
+    fn long_targets_are_cut() {
+        assert_eq!(bounded("user:carol"), "user:carol");
+        let long = "é".repeat(MAX_TARGET_CHARS + 10);
+        let cut = bounded(&long);
+        assert_eq!(cut.chars().count(), MAX_TARGET_CHARS + 1);
+        assert!(cut.ends_with('…'));
     }
 
     #[test]

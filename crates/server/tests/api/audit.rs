@@ -129,6 +129,24 @@ async fn security_events_are_recorded_with_their_author_and_no_secret() {
             "the trail holds {leaked}"
         );
     }
+    // What a stranger types is kept only so long.
+    let huge = "x".repeat(100_000);
+    let refused = app
+        .call_as(
+            None,
+            "POST",
+            "/api/token",
+            Some(json!({"userId": huge, "password": wrong})),
+        )
+        .await;
+    assert_eq!(refused.status, 401);
+    let anonymous = entries(&app, "principal=anonymous", 2).await;
+    let target = anonymous[0]["target"].as_str().expect("target");
+    assert!(
+        target.starts_with("user:xxx") && target.chars().count() <= 257,
+        "{}",
+        target.len()
+    );
     let bad = app.get("/api/audit?size=0").await;
     assert_eq!(bad.status, 400, "{}", bad.text);
     let new_token = app
