@@ -292,6 +292,7 @@ async fn s5() {
         iat: 0,
         exp: 3600,
         iss: "podium".into(),
+        ver: None,
     };
     // Both paths verify the secret and sign a token (the refusal throws its away).
     let attempt = |candidate: &str| {

@@ -241,7 +241,8 @@ pub async fn verify_audit(config: &Config) -> Result<AuditVerdict, StartError> {
     }
     let stores = store::open_store(config).await?;
     let mut check = podium_core::store::audit::ChainCheck::default();
-    let mut after = 0;
+    // From below the first entry, so a row put before it is found too.
+    let mut after = i64::MIN;
     let verdict = loop {
         let page = stores
             .audit

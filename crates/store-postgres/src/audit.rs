@@ -1,6 +1,6 @@
-//! The audit trail on PostgreSQL. Every append locks the table first (a lock that
-//! conflicts with itself and not with reads), so appends by several nodes form one
-//! chain in the order of their commits.
+//! The audit trail on PostgreSQL. Every append takes an advisory lock first (held to
+//! the end of its transaction), so appends by several nodes form one chain in the
+//! order of their commits.
 
 use deadpool_postgres::GenericClient;
 use podium_core::store::audit::next_entry;
@@ -11,12 +11,16 @@ use tokio_postgres::types::ToSql;
 use crate::rows::get;
 use crate::{PostgresStore, map_err};
 
+/// The advisory lock appends take ("audit" in ASCII): one at a time across nodes,
+/// without the table lock that would conflict with autovacuum.
+const AUDIT_LOCK: i64 = 0x0061_7564_6974;
+
 /// Appends events after the last entry, in the caller's transaction.
 pub(crate) async fn append(
     tx: &impl GenericClient,
     events: impl IntoIterator<Item = AuditEvent>,
 ) -> StoreResult<()> {
-    tx.batch_execute("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
         .await
         .map_err(map_err)?;
     let last = tx

@@ -220,18 +220,11 @@ impl SecurityStore for PostgresStore {
     }
 
     async fn apply_security(&self, ops: Vec<SecurityOp>) -> StoreResult<()> {
-        let rows = SecurityRow::encode(ops)?;
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(map_err)?;
-        for row in &rows {
-            write_row(&tx, row).await?;
-        }
-        self.bump_security_version(&tx).await?;
-        self.announce(&tx, Change::Security).await?;
-        tx.commit().await.map_err(map_err)
+        self.apply_security_if(ops, None).await.map(|_| ())
+    }
+
+    async fn apply_security_at(&self, ops: Vec<SecurityOp>, version: i64) -> StoreResult<bool> {
+        self.apply_security_if(ops, Some(version)).await
     }
 
     /// Keeps the latest use of each key: an older one arriving late changes nothing.
@@ -267,5 +260,43 @@ impl SecurityStore for PostgresStore {
             .map_err(map_err)?;
         let row = client.query_one(&statement, &[]).await.map_err(map_err)?;
         row.try_get(0).map_err(map_err)
+    }
+}
+
+impl PostgresStore {
+    /// Applies security changes in one transaction; with `expected`, only if the
+    /// access-control version is still that (false otherwise). The version row is
+    /// locked first, so security changes from every node take their locks in one
+    /// order and never deadlock.
+    async fn apply_security_if(
+        &self,
+        ops: Vec<SecurityOp>,
+        expected: Option<i64>,
+    ) -> StoreResult<bool> {
+        let rows = SecurityRow::encode(ops)?;
+        if rows.is_empty() {
+            return Ok(true);
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        let version: i64 = tx
+            .query_one(
+                "SELECT version FROM podium_version WHERE name = 'security' FOR UPDATE",
+                &[],
+            )
+            .await
+            .map_err(map_err)?
+            .try_get(0)
+            .map_err(map_err)?;
+        if expected.is_some_and(|expected| expected != version) {
+            return Ok(false);
+        }
+        for row in &rows {
+            write_row(&tx, row).await?;
+        }
+        self.bump_security_version(&tx).await?;
+        self.announce(&tx, Change::Security).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
     }
 }

@@ -1,4 +1,6 @@
-//! A claim made in a unit's transaction (`update-v2`) on PostgreSQL, when it fails.
+//! PostgreSQL-only behaviour of writes that must not undo others: a claim made in a
+//! unit's transaction (`update-v2`) when it fails, and access-control changes
+//! computed from a stale copy.
 //! Runs on the server `PODIUM_TEST_DATABASE_URL` names, as the conformance suite.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -70,4 +72,60 @@ async fn a_failing_claim_keeps_the_units_writes() {
     podium_core::store::StoreControl::close(store.as_ref());
     drop(client);
     driver.await.expect("joined").expect("connection");
+}
+
+fn group(id: &str) -> podium_core::security::model::Group {
+    podium_core::security::model::Group {
+        id: id.into(),
+        description: "a team".into(),
+        roles: Vec::new(),
+        default_access: Default::default(),
+        create_time: 1,
+        update_time: 1,
+    }
+}
+
+/// A change to access control computed from a copy another node has since changed
+/// is not applied (a password reset must not be undone by a node that read the
+/// user before it): `apply_security_at` with the old version applies nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_computed_from_a_stale_copy_is_not_applied() {
+    use podium_core::store::{SecurityOp, SecurityStore};
+    let Some(url) =
+        podium_store_postgres::testing::server_url("the PostgreSQL security-version test")
+    else {
+        return;
+    };
+    let schema = fresh_schema(&url, "stale_security").await.expect("schema");
+    let store = PostgresStore::open(&PgOptions::new(schema))
+        .await
+        .expect("open");
+    let seen = store.security_version().await.expect("version");
+    // Another node changes access control.
+    store
+        .apply_security(vec![SecurityOp::PutGroup(group("first"))])
+        .await
+        .expect("a change");
+    let applied = store
+        .apply_security_at(vec![SecurityOp::PutGroup(group("stale"))], seen)
+        .await
+        .expect("no error");
+    assert!(!applied, "a change computed at an old version is refused");
+    let now = store.security_version().await.expect("version");
+    assert!(
+        store
+            .apply_security_at(vec![SecurityOp::PutGroup(group("fresh"))], now)
+            .await
+            .expect("applied")
+    );
+    let groups: Vec<String> = store
+        .load_security()
+        .await
+        .expect("load")
+        .groups
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    assert_eq!(groups, ["first", "fresh"]);
+    podium_core::store::StoreControl::close(store.as_ref());
 }

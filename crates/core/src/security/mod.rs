@@ -133,10 +133,10 @@ impl Authenticator {
             None => {
                 let changed = directory
                     .user(&claims.sub)
-                    .is_some_and(|u| claims.iat < u.tokens_after);
+                    .is_some_and(|u| claims.ver.unwrap_or(0) != u.token_version);
                 if changed {
                     return Err(invalid_token(
-                        "Invalid token: the password changed after it was issued; get a new one from POST /api/token",
+                        "Invalid token: the user's password or status changed after it was issued; get a new one from POST /api/token",
                     ));
                 }
                 principal_for_user(&directory, &claims.sub)

@@ -499,8 +499,8 @@ pub struct AccessKey {
     pub last_used_at: Option<i64>,
 }
 
-/// A person known to Podium.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A person known to Podium. Its `Debug` leaves the password hash out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: String,
@@ -514,12 +514,34 @@ pub struct User {
     pub password_hash: Option<String>,
     #[serde(default)]
     pub disabled: bool,
-    /// Tokens issued before this time (epoch seconds) are refused: set when the
-    /// password changes, so a token taken with the old one stops working.
+    /// The version a token of this user must carry (`Claims::ver`): moved on when
+    /// the user is created, their password changes, or they are disabled or enabled,
+    /// so every token issued before stops working.
     #[serde(default)]
-    pub tokens_after: i64,
+    pub token_version: i64,
     pub create_time: i64,
     pub update_time: i64,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("roles", &self.roles)
+            .field("groups", &self.groups)
+            .field("disabled", &self.disabled)
+            .field("token_version", &self.token_version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl User {
+    /// The next [`User::token_version`]: past every earlier one, and past any a
+    /// deleted user of the same id could have had (it is at least the time now).
+    pub fn next_token_version(&self, now_ms: i64) -> i64 {
+        self.token_version.saturating_add(1).max(now_ms)
+    }
 }
 
 /// A group of users: its roles and grants reach every member.

@@ -26,12 +26,16 @@ pub fn hash_password(password: &str) -> Result<String, CoreError> {
         .map_err(|e| CoreError::Internal(format!("password hashing failed: {e}")))
 }
 
-/// Whether `password` matches a stored PHC string.
+/// Whether `password` matches a stored PHC string (one whose parameters are within
+/// what a sign-in may cost).
 pub fn verify_password(password: &str, stored: &str) -> bool {
     password.len() <= MAX_PASSWORD_BYTES
-        && Argon2::default()
-            .verify_password(password.as_bytes(), stored)
-            .is_ok()
+        && PasswordHash::new(stored).is_ok_and(|parsed| {
+            argon2_cost_ok(&parsed)
+                && Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+        })
 }
 
 /// Highest bcrypt cost accepted on import: each step doubles what one sign-in costs,
@@ -63,11 +67,34 @@ pub fn check_imported_hash(hash: &str) -> Result<(), CoreError> {
         return Ok(());
     }
     match PasswordHash::new(hash) {
-        Ok(parsed) if parsed.algorithm.as_str() == "argon2id" && parsed.hash.is_some() => Ok(()),
+        Ok(parsed) if parsed.algorithm.as_str() == "argon2id" && parsed.hash.is_some() => {
+            if argon2_cost_ok(&parsed) {
+                Ok(())
+            } else {
+                Err(CoreError::invalid(format!(
+                    "passwordHash asks for more work than Podium allows (argon2id m <= {MAX_ARGON2_MEMORY_KIB}, t <= {MAX_ARGON2_PASSES}, p <= {MAX_ARGON2_LANES})"
+                )))
+            }
+        }
         _ => Err(CoreError::invalid(
             "passwordHash must be a bcrypt hash ($2a$, $2b$ or $2y$) or an argon2id PHC string ($argon2id$...)",
         )),
     }
+}
+
+/// Most memory (KiB), passes and lanes an imported argon2id hash may ask for: each
+/// sign-in of its user costs that, and anyone may try one.
+pub const MAX_ARGON2_MEMORY_KIB: u32 = 65_536;
+pub const MAX_ARGON2_PASSES: u32 = 10;
+pub const MAX_ARGON2_LANES: u32 = 4;
+
+/// Whether an argon2 hash's parameters are within what a sign-in may cost.
+fn argon2_cost_ok(parsed: &PasswordHash) -> bool {
+    argon2::Params::try_from(parsed).is_ok_and(|p| {
+        p.m_cost() <= MAX_ARGON2_MEMORY_KIB
+            && p.t_cost() <= MAX_ARGON2_PASSES
+            && p.p_cost() <= MAX_ARGON2_LANES
+    })
 }
 
 /// What checking a password against a stored hash found.
@@ -168,6 +195,10 @@ mod tests {
         ] {
             assert!(check_imported_hash(bad).is_err(), "{bad}");
         }
+        let greedy = "$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA";
+        let err = check_imported_hash(greedy).expect_err("4 GiB").to_string();
+        assert!(err.contains("more work"), "{err}");
+        assert!(!verify_stored("anything", greedy).matches);
         let costly = format!("$2b$15${}", &stored[7..]);
         let err = check_imported_hash(&costly)
             .expect_err("cost 15")

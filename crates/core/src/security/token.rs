@@ -30,6 +30,10 @@ pub struct Claims {
     /// Expires at, seconds since the epoch.
     pub exp: i64,
     pub iss: String,
+    /// A user's token version when it was issued (users only): a token whose
+    /// version is no longer the user's is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ver: Option<i64>,
 }
 
 /// Why a token was refused.
@@ -195,6 +199,7 @@ mod tests {
             iat: 100,
             exp,
             iss: ISSUER.into(),
+            ver: None,
         }
     }
 

@@ -23,6 +23,10 @@ const TAGGED: [TargetType; 5] = [
     TargetType::Application,
 ];
 
+/// Times a change computed from the directory is tried when other nodes keep
+/// changing access control under it.
+const COMMIT_ATTEMPTS: usize = 5;
+
 /// The writer of access-control data.
 pub struct AccessControl {
     directory: Arc<RwLock<Directory>>,
@@ -126,24 +130,39 @@ impl AccessControl {
     /// it now, with no other change of this node in between: for a change that must
     /// not undo one made since its caller looked (a password hash replaced only if
     /// it is still the one that was checked).
+    ///
+    /// Across nodes too: the changes are applied only if no node changed access
+    /// control since the directory was read, else the directory is read again and
+    /// the changes computed anew (a few times, then 409).
     pub async fn commit_with(
         &self,
-        change: impl FnOnce(&Directory) -> Vec<SecurityOp>,
+        mut change: impl FnMut(&Directory) -> Vec<SecurityOp>,
     ) -> Result<(), CoreError> {
         let mut version = self.write.lock().await;
-        if self.store.security_version().await? != *version {
-            self.read_again(&mut version).await?;
-        }
-        let ops = change(&self.directory.read());
-        if ops.is_empty() {
+        for _ in 0..COMMIT_ATTEMPTS {
+            if self.store.security_version().await? != *version {
+                self.read_again(&mut version).await?;
+            }
+            let ops = change(&self.directory.read());
+            if ops.is_empty() {
+                return Ok(());
+            }
+            if !self
+                .store
+                .apply_security_at(self.audited(&ops), *version)
+                .await?
+            {
+                continue;
+            }
+            let mut directory = self.directory.write();
+            for op in &ops {
+                directory.apply(op);
+            }
             return Ok(());
         }
-        self.store.apply_security(self.audited(&ops)).await?;
-        let mut directory = self.directory.write();
-        for op in &ops {
-            directory.apply(op);
-        }
-        Ok(())
+        Err(CoreError::Conflict(
+            "Access control is being changed by other nodes; try again".into(),
+        ))
     }
 
     /// Records when access keys were last used (best effort).

@@ -131,9 +131,14 @@ impl Auditor {
                         Err(_) => break,
                     }
                 }
-                let count = batch.len();
-                if let Err(err) = store.append_audit(batch).await {
-                    tracing::error!(error = %err, events = count, "audit events could not be written; they are lost");
+                if store.append_audit(batch.clone()).await.is_err() {
+                    // One event the store refuses must not take the others down.
+                    for event in batch {
+                        let action = event.action.clone();
+                        if let Err(err) = store.append_audit(vec![event]).await {
+                            tracing::error!(error = %err, action = %action, "an audit event could not be written; it is lost");
+                        }
+                    }
                 }
             }
         });

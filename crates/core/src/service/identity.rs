@@ -205,6 +205,7 @@ impl IdentityService {
                     iat: now,
                     exp: now,
                     iss: ISSUER.into(),
+                    ver: None,
                 });
                 self.rt.auditor.record(audit("anonymous", false));
                 let throttled = self.throttle.failed(client, &subject, now).is_err();
@@ -283,6 +284,7 @@ impl IdentityService {
             iat: now,
             exp: now + ttl,
             iss: ISSUER.into(),
+            ver: None,
         })
     }
 
@@ -293,12 +295,15 @@ impl IdentityService {
         now: i64,
         ttl: i64,
     ) -> Option<Claims> {
-        let stored = {
+        // The hash and the token version are read together: the token carries the
+        // version of the password that was checked, so a change made meanwhile
+        // refuses it.
+        let (stored, version) = {
             let directory = self.rt.access.directory().read();
-            directory
-                .user(user_id)
-                .filter(|u| !u.disabled)
-                .and_then(|u| u.password_hash.clone())
+            match directory.user(user_id).filter(|u| !u.disabled) {
+                Some(user) => (user.password_hash.clone(), user.token_version),
+                None => (None, 0),
+            }
         };
         // Unknown users cost one hash too.
         let (ok, rehash) = super::passwords::check_password(password, stored.clone()).await;
@@ -314,6 +319,7 @@ impl IdentityService {
             iat: now,
             exp: now + ttl,
             iss: ISSUER.into(),
+            ver: Some(version),
         })
     }
 
@@ -373,7 +379,7 @@ impl IdentityService {
                 groups: Vec::new(),
                 password_hash: Some(hashed),
                 disabled: false,
-                tokens_after: 0,
+                token_version: now,
                 create_time: now,
                 update_time: now,
             }));

@@ -132,7 +132,7 @@ impl IdentityService {
             }
         }
         let hash = new_password_hash(id, new_password).await?;
-        let (now, now_seconds) = (self.rt.now(), self.now_seconds());
+        let now = self.rt.now();
         // The version of the user that was checked (replacing a bcrypt hash by an
         // argon2id one of the same password leaves it as it is).
         let checked = user.update_time;
@@ -140,6 +140,7 @@ impl IdentityService {
         self.rt
             .access
             .commit_with(|directory| {
+                changed = false;
                 // Unless it changed meanwhile (then the old password checked may be
                 // one replaced since).
                 let Some(mut user) = directory
@@ -149,8 +150,8 @@ impl IdentityService {
                 else {
                     return Vec::new();
                 };
-                user.password_hash = Some(hash);
-                user.tokens_after = now_seconds;
+                user.password_hash = Some(hash.clone());
+                user.token_version = user.next_token_version(now);
                 user.update_time = now;
                 changed = true;
                 let event = audit::event(now, "user.password", format!("user:{id}"), true);
@@ -188,7 +189,7 @@ impl IdentityService {
                     else {
                         return Vec::new();
                     };
-                    user.password_hash = Some(hashed);
+                    user.password_hash = Some(hashed.clone());
                     vec![SecurityOp::PutUser(user)]
                 })
                 .await;
@@ -219,6 +220,11 @@ impl IdentityService {
             let id = configured.id.trim();
             let entry = |e: CoreError| CoreError::invalid(format!("[[users]] entry '{id}': {e}"));
             super::users::check_id("user", id).map_err(entry)?;
+            if id.starts_with("app:") {
+                return Err(entry(CoreError::invalid(
+                    "ids starting with app: name applications",
+                )));
+            }
             if !seen.insert(id.to_string()) {
                 return Err(entry(CoreError::invalid("declared twice")));
             }
@@ -259,7 +265,7 @@ impl IdentityService {
                     .as_ref()
                     .map(|h| h.trim().to_string()),
                 disabled: false,
-                tokens_after: 0,
+                token_version: now,
                 create_time: now,
                 update_time: now,
             }));

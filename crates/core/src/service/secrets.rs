@@ -127,23 +127,27 @@ impl SecretService {
                 .creation_ops(principal, Target::new(target_type(self.kind), name));
             self.rt.access.commit(ops).await?;
         }
-        self.audit("put", name);
+        self.audit("put", name).await;
         Ok(())
     }
 
-    /// Records a write, read or deletion of a value in the audit trail.
-    fn audit(&self, what: &str, name: &str) {
+    /// The audit event of a write, read or deletion of a value.
+    fn audit_event(&self, what: &str, name: &str) -> crate::store::AuditEvent {
         let noun = match self.kind {
             SecretKind::Secret => "secret",
             SecretKind::Env => "env",
         };
         let target = format!("{}:{name}", target_type(self.kind).name());
-        self.rt.auditor.record(super::audit::event(
-            self.rt.now(),
-            &format!("{noun}.{what}"),
-            target,
-            true,
-        ));
+        super::audit::event(self.rt.now(), &format!("{noun}.{what}"), target, true)
+    }
+
+    /// Records a write or deletion of a value in the audit trail, at once (never
+    /// dropped from a queue); the change is made, so a failure is only logged.
+    async fn audit(&self, what: &str, name: &str) {
+        let event = self.audit_event(what, name);
+        if let Err(err) = self.rt.stores.audit.append_audit(vec![event]).await {
+            tracing::error!(error = %err, name, "a change to a value could not be recorded in the audit trail");
+        }
     }
 
     /// The value (needs READ). Every read is recorded before the value is returned.
@@ -171,7 +175,9 @@ impl SecretService {
                 "secret value read"
             );
         }
-        self.audit("read", name);
+        // Recorded before the value is returned; no record, no value.
+        let event = self.audit_event("read", name);
+        self.rt.stores.audit.append_audit(vec![event]).await?;
         Ok(value)
     }
 
@@ -200,7 +206,7 @@ impl SecretService {
                 .refresh_tags(target_type(self.kind), name)
                 .await?;
         }
-        self.audit("delete", name);
+        self.audit("delete", name).await;
         Ok(previous)
     }
 

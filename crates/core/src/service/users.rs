@@ -233,50 +233,32 @@ impl UserService {
             .map(|r| parse_roles(r, false))
             .transpose()?;
         let now = self.rt.now();
-        let existing = self.rt.access.directory().read().user(id).cloned();
-        let mut user = existing.unwrap_or_else(|| User {
-            id: id.to_string(),
-            name: id.to_string(),
-            roles: vec![Role::User],
-            groups: Vec::new(),
-            password_hash: None,
-            disabled: false,
-            tokens_after: 0,
-            create_time: now,
-            update_time: now,
-        });
-        if let Some(name) = request.name.filter(|n| !n.trim().is_empty()) {
-            user.name = name.trim().to_string();
-        }
-        if let Some(roles) = roles {
-            user.roles = roles;
-        }
-        if let Some(groups) = request.groups {
-            let directory = self.rt.access.directory().read();
-            let mut set = BTreeSet::new();
-            for group in groups {
-                if directory.group(&group).is_none() {
-                    return Err(group_not_found(&group));
+        let groups = match request.groups {
+            Some(groups) => {
+                let directory = self.rt.access.directory().read();
+                let mut set = BTreeSet::new();
+                for group in groups {
+                    if directory.group(&group).is_none() {
+                        return Err(group_not_found(&group));
+                    }
+                    set.insert(group);
                 }
-                set.insert(group);
+                Some(set.into_iter().collect::<Vec<_>>())
             }
-            if user.roles.contains(&Role::UserReadOnly) && !set.is_empty() {
-                return Err(CoreError::invalid(
-                    "A USER_READ_ONLY user cannot be added to groups",
-                ));
-            }
-            user.groups = set.into_iter().collect();
-        }
-        if let Some(disabled) = request.disabled {
-            if disabled && principal.id() == id {
-                return Err(CoreError::invalid("You cannot disable yourself"));
-            }
-            user.disabled = disabled;
+            None => None,
+        };
+        if request.disabled == Some(true) && principal.id() == id {
+            return Err(CoreError::invalid("You cannot disable yourself"));
         }
         let password_hash = match (request.password, request.password_hash) {
             (Some(_), Some(_)) => {
                 return Err(CoreError::invalid(
                     "Send password or passwordHash, not both",
+                ));
+            }
+            (Some(_), None) | (None, Some(_)) if principal.id() == id => {
+                return Err(CoreError::invalid(
+                    "Change your own password with POST /api/users/{id}/password, giving the old one",
                 ));
             }
             (Some(password), None) => Some(new_password_hash(id, &password).await?),
@@ -286,16 +268,66 @@ impl UserService {
             }
             (None, None) => None,
         };
-        if let Some(hash) = password_hash {
-            // Tokens taken with the old password stop working.
-            user.password_hash = Some(hash);
-            user.tokens_after = now / 1000;
-        }
-        user.update_time = now;
+        let name = request.name.filter(|n| !n.trim().is_empty());
+        // The changes are made to the user as the store holds it when they are
+        // committed, so a change made meanwhile (a password) is not written back.
+        let mut refused = None;
+        let mut written = None;
         self.rt
             .access
-            .commit(vec![SecurityOp::PutUser(user.clone())])
+            .commit_with(|directory| {
+                (refused, written) = (None, None);
+                let existing = directory.user(id).cloned();
+                let new = existing.is_none();
+                let mut user = existing.unwrap_or_else(|| User {
+                    id: id.to_string(),
+                    name: id.to_string(),
+                    roles: vec![Role::User],
+                    groups: Vec::new(),
+                    password_hash: None,
+                    disabled: false,
+                    token_version: 0,
+                    create_time: now,
+                    update_time: now,
+                });
+                if let Some(name) = &name {
+                    user.name = name.trim().to_string();
+                }
+                if let Some(roles) = &roles {
+                    user.roles = roles.clone();
+                }
+                if let Some(groups) = &groups {
+                    if user.roles.contains(&Role::UserReadOnly) && !groups.is_empty() {
+                        refused = Some(CoreError::invalid(
+                            "A USER_READ_ONLY user cannot be added to groups",
+                        ));
+                        return Vec::new();
+                    }
+                    user.groups = groups.clone();
+                }
+                let mut end_tokens = new;
+                if let Some(disabled) = request.disabled {
+                    end_tokens |= disabled != user.disabled;
+                    user.disabled = disabled;
+                }
+                if let Some(hash) = &password_hash {
+                    user.password_hash = Some(hash.clone());
+                    end_tokens = true;
+                }
+                if end_tokens {
+                    // Tokens issued before (with an old password, before a disabling,
+                    // or to a deleted user of the same id) stop working.
+                    user.token_version = user.next_token_version(now);
+                }
+                user.update_time = now;
+                written = Some(user.clone());
+                vec![SecurityOp::PutUser(user)]
+            })
             .await?;
+        if let Some(err) = refused {
+            return Err(err);
+        }
+        let user = written.ok_or_else(|| CoreError::Internal("the user was not written".into()))?;
         let directory = self.rt.access.directory().read();
         Ok(Self::user_view(&directory, &user))
     }

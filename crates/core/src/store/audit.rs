@@ -37,12 +37,23 @@ pub struct AuditEvent {
 /// typed (the user id of a refused sign-in), and the trail must not grow by it.
 pub const MAX_TARGET_CHARS: usize = 256;
 
-/// `text`, cut to [`MAX_TARGET_CHARS`] characters (marked with `…` when cut).
+/// `text`, its control characters written as escapes (`\u{0}`: a database may
+/// refuse some, and a log reader must not be fooled by a line break), cut to
+/// [`MAX_TARGET_CHARS`] characters (marked with `…` when cut).
 pub fn bounded(text: &str) -> String {
-    match text.char_indices().nth(MAX_TARGET_CHARS) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_string(),
+    let mut out = String::with_capacity(text.len().min(MAX_TARGET_CHARS * 4));
+    for (count, c) in text.chars().enumerate() {
+        if count == MAX_TARGET_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
     }
+    out
 }
 
 /// An event in the chain.
@@ -194,6 +205,7 @@ mod tests {
         let cut = bounded(&long);
         assert_eq!(cut.chars().count(), MAX_TARGET_CHARS + 1);
         assert!(cut.ends_with('…'));
+        assert_eq!(bounded("user:\u{0}x\ny"), "user:\\u{0}x\\u{a}y");
     }
 
     #[test]

@@ -57,6 +57,14 @@ pub trait SecurityStore: Send + Sync {
     async fn load_security(&self) -> StoreResult<SecurityData>;
     /// Applies the changes in one transaction.
     async fn apply_security(&self, ops: Vec<SecurityOp>) -> StoreResult<()>;
+    /// Applies the changes in one transaction only if access control is still at
+    /// `version` ([`SecurityStore::security_version`]) when it commits; false, with
+    /// nothing applied, if another node changed it meanwhile. A store only one
+    /// process uses applies them at once.
+    async fn apply_security_at(&self, ops: Vec<SecurityOp>, version: i64) -> StoreResult<bool> {
+        let _ = version;
+        self.apply_security(ops).await.map(|()| true)
+    }
     /// Records when access keys were last used, as (key id, time).
     async fn record_key_use(&self, uses: Vec<(String, i64)>) -> StoreResult<()>;
     /// A number that changes with every change to access control (tags included)

@@ -37,7 +37,7 @@ pub(super) async fn security_records_grants_and_owners_round_trip(stores: Stores
         groups: vec!["team".into()],
         password_hash: None,
         disabled: false,
-        tokens_after: 0,
+        token_version: 0,
         create_time: 3,
         update_time: 3,
     };

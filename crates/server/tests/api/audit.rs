@@ -142,6 +142,19 @@ async fn security_events_are_recorded_with_their_author_and_no_secret() {
     assert_eq!(refused.status, 401);
     let anonymous = entries(&app, "principal=anonymous", 2).await;
     let target = anonymous[0]["target"].as_str().expect("target");
+    // A control character in what was typed (PostgreSQL refuses NUL in text) is
+    // kept escaped, and takes no other event down with it.
+    let nul = app
+        .call_as(
+            None,
+            "POST",
+            "/api/token",
+            Some(json!({"userId": "\u{0}x", "password": wrong})),
+        )
+        .await;
+    assert_eq!(nul.status, 401);
+    let escaped = entries(&app, "target=user:%5Cu%7B0%7Dx", 1).await;
+    assert_eq!(escaped.len(), 1, "the refusal with NUL was recorded");
     assert!(
         target.starts_with("user:xxx") && target.chars().count() <= 257,
         "{}",

@@ -534,7 +534,8 @@ async fn the_first_admin_logs_in_with_a_password_until_deleted() {
         shared.text
     );
 
-    // Disabling the user refuses its token at once; enabling accepts it again.
+    // Disabling the user refuses its token at once; enabling it again does not bring
+    // back the tokens issued before (a new sign-in does).
     let disabled = as_app("PUT", "/api/users/admin", json!({"disabled": true})).await;
     assert_eq!(disabled.status, 200, "{}", disabled.text);
     let refused = app
@@ -542,6 +543,19 @@ async fn the_first_admin_logs_in_with_a_password_until_deleted() {
         .await;
     assert_eq!(refused.status, 401);
     as_app("PUT", "/api/users/admin", json!({"disabled": false})).await;
+    let still_refused = app
+        .call_as(Some(&user_token), "GET", "/api/token/userInfo", None)
+        .await;
+    assert_eq!(still_refused.status, 401);
+    let login = app
+        .call_as(
+            None,
+            "POST",
+            "/api/token",
+            Some(json!({"email": "admin", "password": password})),
+        )
+        .await;
+    let user_token = login.json()["token"].as_str().expect("token").to_string();
     let back = app
         .call_as(Some(&user_token), "GET", "/api/token/userInfo", None)
         .await;

@@ -1,6 +1,6 @@
 -- The audit trail: security events in order, each with the SHA-256 of the one before
--- it (core::store::audit), so an edit or a deletion is detectable. Appends take a
--- lock on the table, so the nodes' entries form one chain.
+-- it (core::store::audit), so an edit or a deletion is detectable. Appends take an
+-- advisory lock, so the nodes' entries form one chain.
 CREATE TABLE audit_log (
     seq       BIGINT PRIMARY KEY,
     time      BIGINT NOT NULL,
