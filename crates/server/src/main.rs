@@ -16,12 +16,9 @@ async fn main() -> std::process::ExitCode {
     match cli.command {
         Command::Audit(AuditCommand::Verify(args)) => {
             let env: Vec<(String, String)> = std::env::vars().collect();
-            let config = match Config::load(&args, &env) {
+            let config = match load_config(&args, &env) {
                 Ok(config) => config,
-                Err(err) => {
-                    eprintln!("podium: {err}");
-                    return std::process::ExitCode::from(2);
-                }
+                Err(code) => return code,
             };
             match podium_server::verify_audit(&config).await {
                 Ok(podium_server::AuditVerdict::Intact(count)) => {
@@ -40,12 +37,9 @@ async fn main() -> std::process::ExitCode {
         }
         Command::Serve(args) => {
             let env: Vec<(String, String)> = std::env::vars().collect();
-            let config = match Config::load(&args, &env) {
+            let config = match load_config(&args, &env) {
                 Ok(config) => config,
-                Err(err) => {
-                    eprintln!("podium: {err}");
-                    return std::process::ExitCode::from(2);
-                }
+                Err(code) => return code,
             };
             podium_server::telemetry::init(&config);
             let app = match Application::build(&config).await {
@@ -67,6 +61,17 @@ async fn main() -> std::process::ExitCode {
             }
         }
     }
+}
+
+/// The configuration from every source; a bad one is reported, with exit status 2.
+fn load_config(
+    args: &podium_server::config::ServeArgs,
+    env: &[(String, String)],
+) -> Result<Config, std::process::ExitCode> {
+    Config::load(args, env).map_err(|err| {
+        eprintln!("podium: {err}");
+        std::process::ExitCode::from(2)
+    })
 }
 
 /// On SIGHUP, reads the configuration again (the config file, the secrets key file)

@@ -3,7 +3,7 @@
 //! order of their commits.
 
 use deadpool_postgres::GenericClient;
-use podium_core::store::audit::next_entry;
+use podium_core::store::audit::{AuditParam, next_entry};
 use podium_core::store::{AuditEntry, AuditEvent, AuditQuery, AuditStore, StoreResult};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -95,31 +95,16 @@ impl AuditStore for PostgresStore {
     }
 
     async fn search_audit(&self, query: &AuditQuery) -> StoreResult<(i64, Vec<AuditEntry>)> {
-        let mut conditions = Vec::new();
-        let mut values: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-        for (column, value) in [
-            ("principal", &query.principal),
-            ("action", &query.action),
-            ("target", &query.target),
-        ] {
-            if let Some(value) = value {
-                values.push(Box::new(value.clone()));
-                conditions.push(format!("{column} = ${}", values.len()));
-            }
-        }
-        if let Some(from) = query.from {
-            values.push(Box::new(from));
-            conditions.push(format!("time >= ${}", values.len()));
-        }
-        if let Some(to) = query.to {
-            values.push(Box::new(to));
-            conditions.push(format!("time <= ${}", values.len()));
-        }
-        let filter = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
+        let (filter, values) = query.filter(|n| format!("${n}"));
+        let values: Vec<Box<dyn ToSql + Sync + Send>> = values
+            .into_iter()
+            .map(|v| -> Box<dyn ToSql + Sync + Send> {
+                match v {
+                    AuditParam::Text(text) => Box::new(text),
+                    AuditParam::Int(int) => Box::new(int),
+                }
+            })
+            .collect();
         let params: Vec<&(dyn ToSql + Sync)> = values
             .iter()
             .map(|v| v.as_ref() as &(dyn ToSql + Sync))

@@ -1,7 +1,7 @@
 //! The audit trail on SQLite: appended on the single writer, so the chain is in the
 //! order of the commits.
 
-use podium_core::store::audit::next_entry;
+use podium_core::store::audit::{AuditParam, next_entry};
 use podium_core::store::{AuditEntry, AuditEvent, AuditQuery, AuditStore, StoreResult};
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -67,31 +67,16 @@ impl AuditStore for SqliteStore {
     async fn search_audit(&self, query: &AuditQuery) -> StoreResult<(i64, Vec<AuditEntry>)> {
         let query = query.clone();
         self.read(move |conn, _| {
-            let mut conditions = Vec::new();
-            let mut values: Vec<Box<dyn ToSql>> = Vec::new();
-            for (column, value) in [
-                ("principal", &query.principal),
-                ("action", &query.action),
-                ("target", &query.target),
-            ] {
-                if let Some(value) = value {
-                    values.push(Box::new(value.clone()));
-                    conditions.push(format!("{column} = ?{}", values.len()));
-                }
-            }
-            if let Some(from) = query.from {
-                values.push(Box::new(from));
-                conditions.push(format!("time >= ?{}", values.len()));
-            }
-            if let Some(to) = query.to {
-                values.push(Box::new(to));
-                conditions.push(format!("time <= ?{}", values.len()));
-            }
-            let filter = if conditions.is_empty() {
-                String::new()
-            } else {
-                format!("WHERE {}", conditions.join(" AND "))
-            };
+            let (filter, values) = query.filter(|n| format!("?{n}"));
+            let values: Vec<Box<dyn ToSql>> = values
+                .into_iter()
+                .map(|v| -> Box<dyn ToSql> {
+                    match v {
+                        AuditParam::Text(text) => Box::new(text),
+                        AuditParam::Int(int) => Box::new(int),
+                    }
+                })
+                .collect();
             let params: Vec<&dyn ToSql> = values.iter().map(|v| v.as_ref()).collect();
             let total: i64 = conn
                 .prepare(&format!("SELECT COUNT(*) FROM audit_log {filter}"))

@@ -171,6 +171,45 @@ pub struct AuditQuery {
     pub size: i64,
 }
 
+/// A value a search filters on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditParam {
+    Text(String),
+    Int(i64),
+}
+
+impl AuditQuery {
+    /// The search's `WHERE` clause (empty when nothing is filtered), written with the
+    /// store's placeholder for the n-th value (from 1), and the values in order.
+    pub fn filter(&self, placeholder: impl Fn(usize) -> String) -> (String, Vec<AuditParam>) {
+        let mut conditions = Vec::new();
+        let mut values = Vec::new();
+        let texts = [
+            ("principal", &self.principal),
+            ("action", &self.action),
+            ("target", &self.target),
+        ];
+        for (column, value) in texts {
+            if let Some(value) = value {
+                values.push(AuditParam::Text(value.clone()));
+                conditions.push(format!("{column} = {}", placeholder(values.len())));
+            }
+        }
+        for (condition, value) in [("time >=", self.from), ("time <=", self.to)] {
+            if let Some(value) = value {
+                values.push(AuditParam::Int(value));
+                conditions.push(format!("{condition} {}", placeholder(values.len())));
+            }
+        }
+        let clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        (clause, values)
+    }
+}
+
 /// The audit trail.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
