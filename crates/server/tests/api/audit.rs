@@ -41,23 +41,9 @@ async fn security_events_are_recorded_with_their_author_and_no_secret() {
         .call("PUT", "/api/users/carol", Some(json!({"password": first})))
         .await;
     assert_eq!(created.status, 200, "{}", created.text);
-    let refused = app
-        .call_as(
-            None,
-            "POST",
-            "/api/token",
-            Some(json!({"userId": "carol", "password": wrong})),
-        )
-        .await;
+    let refused = app.sign_in("carol", wrong).await;
     assert_eq!(refused.status, 401);
-    let signed_in = app
-        .call_as(
-            None,
-            "POST",
-            "/api/token",
-            Some(json!({"userId": "carol", "password": first})),
-        )
-        .await;
+    let signed_in = app.sign_in("carol", first).await;
     let carol = signed_in.json()["token"]
         .as_str()
         .expect("token")
@@ -131,27 +117,13 @@ async fn security_events_are_recorded_with_their_author_and_no_secret() {
     }
     // What a stranger types is kept only so long.
     let huge = "x".repeat(100_000);
-    let refused = app
-        .call_as(
-            None,
-            "POST",
-            "/api/token",
-            Some(json!({"userId": huge, "password": wrong})),
-        )
-        .await;
+    let refused = app.sign_in(&huge, wrong).await;
     assert_eq!(refused.status, 401);
     let anonymous = entries(&app, "principal=anonymous", 2).await;
     let target = anonymous[0]["target"].as_str().expect("target");
     // A control character in what was typed (PostgreSQL refuses NUL in text) is
     // kept escaped, and takes no other event down with it.
-    let nul = app
-        .call_as(
-            None,
-            "POST",
-            "/api/token",
-            Some(json!({"userId": "\u{0}x", "password": wrong})),
-        )
-        .await;
+    let nul = app.sign_in("\u{0}x", wrong).await;
     assert_eq!(nul.status, 401);
     let escaped = entries(&app, "target=user:%5Cu%7B0%7Dx", 1).await;
     assert_eq!(escaped.len(), 1, "the refusal with NUL was recorded");
@@ -162,15 +134,7 @@ async fn security_events_are_recorded_with_their_author_and_no_secret() {
     );
     let bad = app.get("/api/audit?size=0").await;
     assert_eq!(bad.status, 400, "{}", bad.text);
-    let new_token = app
-        .call_as(
-            None,
-            "POST",
-            "/api/token",
-            Some(json!({"userId": "carol", "password": second})),
-        )
-        .await
-        .json()["token"]
+    let new_token = app.sign_in("carol", second).await.json()["token"]
         .as_str()
         .expect("token")
         .to_string();

@@ -186,6 +186,12 @@ impl TestApp {
         answer.json()["token"].as_str().expect("token").to_string()
     }
 
+    /// A built-in user's sign-in at `POST /api/token`.
+    pub async fn sign_in(&self, user: &str, password: &str) -> Answer {
+        let body = json!({"userId": user, "password": password});
+        self.call_as(None, "POST", "/api/token", Some(body)).await
+    }
+
     /// Sends a request with a given token (or none).
     pub async fn call_as(
         &self,

@@ -10,13 +10,7 @@ use serde_json::{Value, json};
 use crate::helpers::{Answer, TestApp};
 
 async fn sign_in(app: &TestApp, user: &str, password: &str) -> Answer {
-    app.call_as(
-        None,
-        "POST",
-        "/api/token",
-        Some(json!({"userId": user, "password": password})),
-    )
-    .await
+    app.sign_in(user, password).await
 }
 
 async fn token(app: &TestApp, user: &str, password: &str) -> String {

@@ -547,14 +547,7 @@ async fn the_first_admin_logs_in_with_a_password_until_deleted() {
         .call_as(Some(&user_token), "GET", "/api/token/userInfo", None)
         .await;
     assert_eq!(still_refused.status, 401);
-    let login = app
-        .call_as(
-            None,
-            "POST",
-            "/api/token",
-            Some(json!({"email": "admin", "password": password})),
-        )
-        .await;
+    let login = app.sign_in("admin", &password).await;
     let user_token = login.json()["token"].as_str().expect("token").to_string();
     let back = app
         .call_as(Some(&user_token), "GET", "/api/token/userInfo", None)
