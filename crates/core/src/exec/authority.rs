@@ -80,15 +80,16 @@ pub fn check_run(rt: &Runtime, principal: &Principal, needs: &RunNeeds<'_>) -> C
 
 /// Whether `principal` may take `access` on one execution: through the grants on its
 /// definition, or as the principal who started it (who may read, operate and remove
-/// their own runs; re-running one needs what a start needs as well, see
-/// `exec::command`).
+/// their own runs; re-running one is checked against the run's own principals as
+/// well, see `exec::command`).
 pub fn may_access_execution(
     rt: &Runtime,
     principal: &Principal,
     access: Access,
     workflow: &Workflow,
 ) -> bool {
-    let own = matches!(access, Access::Read | Access::Execute | Access::Delete)
+    let own = (matches!(access, Access::Read | Access::Execute | Access::Delete)
+        || access.is_for_executions())
         && workflow.created_by.as_deref() == Some(principal.id());
     own || rt.authorizer.can(
         principal,

@@ -49,11 +49,23 @@ pub enum Need {
     /// commands that start work or put data into a run need what a start needs, so
     /// nobody re-runs work, or feeds it input, beyond what they could start.
     Run,
-    /// An access on the execution (its definition's grants, or having started it).
-    Execution(Access),
+    /// [`Need::Run`], unless the caller may operate the execution through
+    /// UPDATE_PROCESS_INSTANCE and the command brings the run nothing new (no data
+    /// of the caller's, the definition it already runs): an operator re-runs work
+    /// as it was started, acting for the run's own principals, who are checked
+    /// again at that moment (`authority::delegate`).
+    RunUnlessOperator,
+    /// One of these accesses on the execution (its definition's grants, or having
+    /// started it); a refusal names the first.
+    Execution(&'static [Access]),
     /// An access on the task (its type and the domain it is routed to).
     Task(Access),
 }
+
+/// Operating an execution: Orkes's EXECUTE, or Operate's UPDATE_PROCESS_INSTANCE.
+pub const OPERATE: &[Access] = &[Access::UpdateProcessInstance, Access::Execute];
+/// Removing an execution: Orkes's DELETE, or Operate's DELETE_PROCESS_INSTANCE.
+pub const REMOVE: &[Access] = &[Access::DeleteProcessInstance, Access::Delete];
 
 impl Command {
     /// The declaration: what the command needs of its caller.
@@ -61,16 +73,16 @@ impl Command {
         use Need::*;
         match self {
             Command::Start => &[Run],
-            Command::Read => &[Execution(Access::Read)],
+            Command::Read => &[Execution(&[Access::Read])],
             Command::Pause
             | Command::Resume
             | Command::Terminate
             | Command::Decide
-            | Command::Restore => &[Execution(Access::Execute)],
+            | Command::Restore => &[Execution(OPERATE)],
             Command::Restart | Command::Retry | Command::Rerun | Command::SkipTask => {
-                &[Execution(Access::Execute), Run]
+                &[Execution(OPERATE), RunUnlessOperator]
             }
-            Command::Remove => &[Execution(Access::Delete)],
+            Command::Remove => &[Execution(REMOVE)],
             Command::Poll | Command::UpdateTask | Command::AddTaskLog => &[Task(Access::Execute)],
         }
     }
@@ -85,6 +97,9 @@ pub struct Target<'a> {
     pub run: Option<RunNeeds<'a>>,
     /// The task, or the queue a poll names.
     pub task: Option<TaskRef<'a>>,
+    /// Whether the command brings the run something new: data of the caller's, or
+    /// a definition other than the one it runs.
+    pub brings_new: bool,
 }
 
 /// A task type and domain, and the task itself when the caller named one by id.
@@ -155,25 +170,34 @@ pub fn authorize(
     let principal = actor.principal();
     for need in command.needs() {
         match need {
-            Need::Run => {
-                let needs = target
-                    .run
-                    .as_ref()
-                    .ok_or_else(|| missing(command, "a definition"))?;
-                authority::check_run(rt, principal, needs)?;
+            Need::Run => check_run(rt, principal, command, target)?,
+            Need::RunUnlessOperator => {
+                let operator = !target.brings_new
+                    && target.workflow.is_some_and(|workflow| {
+                        authority::may_access_execution(
+                            rt,
+                            principal,
+                            Access::UpdateProcessInstance,
+                            workflow,
+                        )
+                    });
+                if !operator {
+                    check_run(rt, principal, command, target)?;
+                }
             }
-            Need::Execution(access) => {
+            Need::Execution(accesses) => {
                 let workflow = target
                     .workflow
                     .ok_or_else(|| missing(command, "an execution"))?;
-                if !authority::may_access_execution(rt, principal, *access, workflow) {
+                let allowed = accesses
+                    .iter()
+                    .any(|a| authority::may_access_execution(rt, principal, *a, workflow));
+                if !allowed {
                     if !authority::may_access_execution(rt, principal, Access::Read, workflow) {
                         return Err(hidden_workflow(&workflow.workflow_id));
                     }
-                    return Err(refusal(
-                        *access,
-                        Resource::workflow(&workflow.workflow_name),
-                    ));
+                    let first = accesses.first().copied().unwrap_or(Access::Read);
+                    return Err(refusal(first, Resource::workflow(&workflow.workflow_name)));
                 }
             }
             Need::Task(access) => {
@@ -196,6 +220,19 @@ pub fn authorize(
     Ok(())
 }
 
+fn check_run(
+    rt: &Runtime,
+    principal: &Principal,
+    command: Command,
+    target: &Target<'_>,
+) -> CoreResult<()> {
+    let needs = target
+        .run
+        .as_ref()
+        .ok_or_else(|| missing(command, "a definition"))?;
+    authority::check_run(rt, principal, needs)
+}
+
 fn missing(command: Command, what: &str) -> CoreError {
     CoreError::Internal(format!("{command:?} was authorized without {what}"))
 }
@@ -205,7 +242,8 @@ mod tests {
     use super::*;
 
     /// Every command declares something to check, and every command that starts or
-    /// re-runs work needs what a start needs.
+    /// re-runs work needs what a start needs (re-runs: unless an operator re-runs it
+    /// as it was started).
     #[test]
     fn every_command_declares_its_needs() {
         for command in Command::ALL {
@@ -220,10 +258,11 @@ mod tests {
                     | Command::SkipTask
             );
             assert_eq!(
-                needs.contains(&Need::Run),
+                needs.contains(&Need::Run) || needs.contains(&Need::RunUnlessOperator),
                 reruns,
                 "{command:?}: commands that start work or feed a run data need what a start needs, others do not"
             );
+            assert_eq!(needs.contains(&Need::Run), *command == Command::Start);
         }
     }
 }

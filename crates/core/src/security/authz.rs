@@ -215,6 +215,9 @@ fn roles_allowing(access: Access, kind: ResourceType) -> &'static [Role] {
         ],
         (R::WorkflowDef | R::TaskDef, Update | Delete) => &[Role::MetadataManager],
         (R::WorkflowDef | R::TaskDef, Execute) => &[Role::WorkflowManager],
+        // About executions; `Authorizer::evaluate` asks them of `Workflow`.
+        (R::WorkflowDef, UpdateProcessInstance | DeleteProcessInstance) => &[Role::WorkflowManager],
+        (R::TaskDef, UpdateProcessInstance | DeleteProcessInstance) => &[],
         (R::Workflow, Read) => &[Role::WorkflowManager, Role::UserReadOnly],
         (R::Workflow, _) => &[Role::WorkflowManager],
         (R::Task, Read) => &[Role::WorkflowManager, Role::UserReadOnly],
@@ -310,15 +313,24 @@ impl Authorizer {
         if self.mode == SecurityMode::Disabled {
             return Outcome::Allowed(Found::SecurityDisabled);
         }
-        let roles = principal.roles();
+        // Operate's per-definition permissions are about a definition's executions.
+        let resource = if access.is_for_executions() && resource.kind == ResourceType::WorkflowDef {
+            Resource::workflow(resource.name)
+        } else {
+            resource
+        };
+        let roles = principal.effective_roles();
+        let held = principal.roles();
         if roles.contains(Role::Admin) {
-            return Outcome::Allowed(Found::Role(Role::Admin));
+            return Outcome::Allowed(Found::Role(
+                held.source_of(Role::Admin).unwrap_or(Role::Admin),
+            ));
         }
         if let Some(role) = roles_allowing(access, resource.kind)
             .iter()
             .find(|r| roles.contains(**r))
         {
-            return Outcome::Allowed(Found::Role(*role));
+            return Outcome::Allowed(Found::Role(held.source_of(*role).unwrap_or(*role)));
         }
         // Polling and updating tasks is for workers only, whatever the grants.
         if resource.kind == ResourceType::Task

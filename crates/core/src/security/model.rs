@@ -8,24 +8,34 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// An access a principal may hold on a resource.
+///
+/// The first five are Orkes Conductor's. The last two are Camunda Operate's
+/// per-definition permissions: granted on a workflow definition (or a tag), they
+/// reach only the executions of that definition (see `docs/access-control.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Access {
     Create,
     Read,
     Update,
     Execute,
     Delete,
+    /// Operate executions: pause, resume, terminate, retry, restart, rerun, skip.
+    UpdateProcessInstance,
+    /// Remove executions.
+    DeleteProcessInstance,
 }
 
 impl Access {
     /// Every access, in wire order.
-    pub const ALL: [Access; 5] = [
+    pub const ALL: [Access; 7] = [
         Access::Create,
         Access::Read,
         Access::Update,
         Access::Execute,
         Access::Delete,
+        Access::UpdateProcessInstance,
+        Access::DeleteProcessInstance,
     ];
 
     /// The verb used in refusal messages.
@@ -36,6 +46,8 @@ impl Access {
             Access::Update => "update",
             Access::Execute => "execute",
             Access::Delete => "delete",
+            Access::UpdateProcessInstance => "update the executions of",
+            Access::DeleteProcessInstance => "delete the executions of",
         }
     }
 
@@ -47,7 +59,18 @@ impl Access {
             Access::Update => "UPDATE",
             Access::Execute => "EXECUTE",
             Access::Delete => "DELETE",
+            Access::UpdateProcessInstance => "UPDATE_PROCESS_INSTANCE",
+            Access::DeleteProcessInstance => "DELETE_PROCESS_INSTANCE",
         }
+    }
+
+    /// Whether the access is about a definition's executions only (Operate's
+    /// per-definition permissions), never about the definition itself.
+    pub fn is_for_executions(self) -> bool {
+        matches!(
+            self,
+            Access::UpdateProcessInstance | Access::DeleteProcessInstance
+        )
     }
 
     /// Parses a wire name, case-insensitively.
@@ -70,7 +93,7 @@ impl AccessSet {
     /// No access.
     pub const EMPTY: AccessSet = AccessSet(0);
     /// Every access.
-    pub const FULL: AccessSet = AccessSet(0b1_1111);
+    pub const FULL: AccessSet = AccessSet(0b111_1111);
 
     /// Whether `access` is in the set.
     pub fn contains(self, access: Access) -> bool {
@@ -146,11 +169,15 @@ pub enum Role {
     ApplicationCreator,
     UnrestrictedWorker,
     ApplicationManager,
+    /// Operate's OWNER: full access, as ADMIN.
+    Owner,
+    /// Operate's OPERATOR: read and operate every execution, as WORKFLOW_MANAGER.
+    Operator,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 10] = [
+    pub const ALL: [Role; 12] = [
         Role::Admin,
         Role::User,
         Role::MetadataManager,
@@ -161,6 +188,8 @@ impl Role {
         Role::ApplicationCreator,
         Role::UnrestrictedWorker,
         Role::ApplicationManager,
+        Role::Owner,
+        Role::Operator,
     ];
 
     /// The wire name.
@@ -176,6 +205,8 @@ impl Role {
             Role::ApplicationCreator => "APPLICATION_CREATOR",
             Role::UnrestrictedWorker => "UNRESTRICTED_WORKER",
             Role::ApplicationManager => "APPLICATION_MANAGER",
+            Role::Owner => "OWNER",
+            Role::Operator => "OPERATOR",
         }
     }
 
@@ -186,9 +217,21 @@ impl Role {
             .find(|r| r.name().eq_ignore_ascii_case(text.trim()))
     }
 
-    /// Roles an application may hold.
+    /// Roles an application may hold (Operate's roles are people's, as in Operate).
     pub fn for_applications(self) -> bool {
-        !matches!(self, Role::User | Role::UserReadOnly)
+        !matches!(
+            self,
+            Role::User | Role::UserReadOnly | Role::Owner | Role::Operator
+        )
+    }
+
+    /// The Podium role whose capabilities an Operate role carries, if it is one.
+    pub fn acts_as(self) -> Option<Role> {
+        match self {
+            Role::Owner => Some(Role::Admin),
+            Role::Operator => Some(Role::WorkflowManager),
+            _ => None,
+        }
     }
 
     /// Roles only an administrator may give to an application.
@@ -241,6 +284,8 @@ impl Role {
             Role::ApplicationCreator => &["CREATE_APPLICATION"],
             Role::UnrestrictedWorker => &["UNRESTRICTED_WORKER"],
             Role::ApplicationManager => &["APPLICATION_MANAGEMENT", "CREATE_APPLICATION"],
+            Role::Owner => Role::Admin.atoms(),
+            Role::Operator => Role::WorkflowManager.atoms(),
         }
     }
 
@@ -278,6 +323,23 @@ impl RoleSet {
     /// The roles, in declaration order.
     pub fn iter(self) -> impl Iterator<Item = Role> {
         Role::ALL.into_iter().filter(move |r| self.contains(*r))
+    }
+
+    /// The set with the roles Operate's roles act as added (OWNER brings ADMIN,
+    /// OPERATOR brings WORKFLOW_MANAGER): the roles authorization decides with.
+    pub fn effective(self) -> RoleSet {
+        self.iter()
+            .filter_map(Role::acts_as)
+            .fold(self, RoleSet::with)
+    }
+
+    /// The role of the set that brings `role`: itself when held, else an Operate
+    /// role acting as it. For explaining a decision.
+    pub fn source_of(self, role: Role) -> Option<Role> {
+        if self.contains(role) {
+            return Some(role);
+        }
+        self.iter().find(|r| r.acts_as() == Some(role))
     }
 }
 
@@ -602,5 +664,26 @@ mod tests {
         assert!(back.contains(Access::Delete) && back.contains(Access::Read));
         assert!(!back.contains(Access::Create));
         assert_eq!(AccessSet::from_bits(0xff), AccessSet::FULL);
+    }
+
+    #[test]
+    fn operate_roles_act_as_podium_roles_and_explain_by_their_own_name() {
+        let held: RoleSet = [Role::Operator].into_iter().collect();
+        let effective = held.effective();
+        assert!(effective.contains(Role::WorkflowManager) && effective.contains(Role::Operator));
+        assert!(!effective.contains(Role::Admin));
+        assert_eq!(held.source_of(Role::WorkflowManager), Some(Role::Operator));
+        assert_eq!(held.source_of(Role::Admin), None);
+        let owner: RoleSet = [Role::Owner, Role::Admin].into_iter().collect();
+        assert_eq!(owner.source_of(Role::Admin), Some(Role::Admin));
+        assert!(!Role::Owner.for_applications() && !Role::Operator.for_applications());
+        let wire: AccessSet =
+            serde_json::from_str(r#"["UPDATE_PROCESS_INSTANCE","DELETE_PROCESS_INSTANCE"]"#)
+                .unwrap_or_default();
+        assert!(wire.iter().all(Access::is_for_executions) && wire.iter().count() == 2);
+        assert_eq!(
+            Access::parse("update_process_instance"),
+            Some(Access::UpdateProcessInstance)
+        );
     }
 }

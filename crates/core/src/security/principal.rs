@@ -30,7 +30,10 @@ pub struct Principal {
     id: String,
     kind: PrincipalKind,
     name: String,
+    /// The roles held (own and groups').
     roles: RoleSet,
+    /// With the roles Operate's roles act as (see [`RoleSet::effective`]).
+    effective: RoleSet,
     groups: Arc<[String]>,
     key_id: Option<String>,
     /// The directory's numbers for the subjects this principal answers to (itself,
@@ -72,6 +75,7 @@ impl Principal {
             kind,
             name: id.to_string(),
             roles: RoleSet::default(),
+            effective: RoleSet::default(),
             groups: Arc::from(Vec::new()),
             key_id: None,
             subject_ids: Arc::default(),
@@ -92,6 +96,7 @@ impl Principal {
             kind,
             name,
             roles,
+            effective: roles.effective(),
             groups: Arc::from(groups),
             key_id,
             subject_ids: Arc::default(),
@@ -129,7 +134,7 @@ impl Principal {
                 .filter_map(|g| subjects.get(SubjectType::Group, g)),
         );
         ids.extend(
-            self.roles
+            self.effective
                 .iter()
                 .filter_map(|r| subjects.get(SubjectType::Role, r.name())),
         );
@@ -153,14 +158,21 @@ impl Principal {
         &self.name
     }
 
-    /// Effective roles: the principal's own and those of its groups.
+    /// The roles held: the principal's own and those of its groups.
     pub fn roles(&self) -> RoleSet {
         self.roles
     }
 
-    /// Whether the principal holds `role` (directly or through a group).
+    /// The roles decisions are made with: those held, and the roles Operate's
+    /// roles among them act as.
+    pub fn effective_roles(&self) -> RoleSet {
+        self.effective
+    }
+
+    /// Whether the principal has `role`'s capabilities: holds it (directly or
+    /// through a group), or an Operate role that acts as it.
     pub fn has_role(&self, role: Role) -> bool {
-        self.roles.contains(role)
+        self.effective.contains(role)
     }
 
     /// The groups the principal belongs to.

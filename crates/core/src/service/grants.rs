@@ -73,15 +73,35 @@ fn parse_target(target: Option<&RefRequest>) -> CoreResult<Target> {
 
 /// Whether a grant of `access` on a definition reaches the work other principals
 /// create from it: READ, EXECUTE and DELETE on a workflow definition also read,
-/// operate and remove its executions; READ and EXECUTE on a task definition also
-/// read its tasks and poll its queue.
+/// operate and remove its executions, and UPDATE_PROCESS_INSTANCE and
+/// DELETE_PROCESS_INSTANCE do nothing else; READ and EXECUTE on a task definition
+/// also read its tasks and poll its queue.
 pub fn reaches_work(kind: TargetType, access: Access) -> bool {
     match kind {
         TargetType::WorkflowDef => {
             matches!(access, Access::Read | Access::Execute | Access::Delete)
+                || access.is_for_executions()
         }
         TargetType::TaskDef => matches!(access, Access::Read | Access::Execute),
         _ => false,
+    }
+}
+
+/// Refuses Operate's per-definition permissions on a target that has no executions:
+/// they are granted on a workflow definition, or on a tag that workflow definitions
+/// carry.
+fn check_applies(target: &Target, access: AccessSet) -> CoreResult<()> {
+    if matches!(target.kind, TargetType::WorkflowDef | TargetType::Tag) {
+        return Ok(());
+    }
+    match access.iter().find(|a| a.is_for_executions()) {
+        Some(access) => Err(CoreError::invalid(format!(
+            "{} applies to the executions of workflow definitions; it cannot be granted on {} {}",
+            access.name(),
+            target.kind.noun(),
+            target.id
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -184,6 +204,7 @@ impl UserService {
         if access.is_empty() {
             return Err(CoreError::invalid("access must name at least one access"));
         }
+        check_applies(&target, access)?;
         let subject = self.parse_subject(request.subject.as_ref())?;
         self.may_manage_grants(principal, &target, access)?;
         let held = self.held(&subject, &target);

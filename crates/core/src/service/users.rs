@@ -405,7 +405,17 @@ impl UserService {
                             )));
                         }
                     };
-                    parsed.insert(kind, parse_accesses(&accesses)?);
+                    let access = parse_accesses(&accesses)?;
+                    if let Some(a) = access.iter().find(|a| a.is_for_executions())
+                        && kind != TargetType::WorkflowDef
+                    {
+                        return Err(CoreError::invalid(format!(
+                            "defaultAccess for {} cannot hold {}: it applies to the executions of workflow definitions",
+                            kind.name(),
+                            a.name()
+                        )));
+                    }
+                    parsed.insert(kind, access);
                 }
                 Some(parsed)
             }

@@ -32,8 +32,9 @@ impl<F> StateChange for F where
 
 impl WorkflowService {
     /// Authorizes a command that (re)runs work or feeds a run data: the caller's
-    /// access on the execution and everything a run of `def` needs of the caller,
-    /// then of the run's own principals (its starter and cosigners) at this moment,
+    /// access on the execution and everything a run of `def` needs of the caller
+    /// (unless the caller operates the execution by UPDATE_PROCESS_INSTANCE and
+    /// brings it nothing new, see `exec::command`), then of the run's own principals (its starter and cosigners) at this moment,
     /// and of `def`'s author if the run does not vouch for them. A caller that
     /// `feeds` the run data becomes one of its principals (`authority::feeds_data`).
     /// Returns the authority the run carries from now on.
@@ -48,6 +49,7 @@ impl WorkflowService {
         let target = Target {
             workflow: Some(&state.workflow),
             run: Some(RunNeeds::of(&self.rt, def, revision)),
+            brings_new: feeds || revision != state.def_revision,
             ..Target::default()
         };
         command::authorize(&self.rt, &Actor::caller(principal), command, &target)?;

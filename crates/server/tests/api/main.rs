@@ -19,6 +19,7 @@ mod lifecycle;
 mod masking;
 mod metrics;
 mod names;
+mod operate_roles;
 mod passwords;
 mod queues;
 mod review;
