@@ -9,6 +9,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use podium_core::service::passwords::ConfiguredUser;
+
+use crate::identity::settings::{self, LdapSettings};
 use serde::{Deserialize, Serialize};
 
 /// Podium: a secure, Conductor-compatible workflow orchestration server.
@@ -27,6 +29,7 @@ pub enum Command {
     /// Settings come from defaults, then the TOML file given with --config (or
     /// PODIUM_CONFIG), then PODIUM_* environment variables (PODIUM_LISTEN,
     /// PODIUM_DATA_DIR, PODIUM_LOG_FORMAT, ...), then these flags.
+    #[command(after_long_help = settings_help())]
     Serve(ServeArgs),
     /// Work with the audit trail.
     #[command(subcommand)]
@@ -233,6 +236,10 @@ pub struct Config {
     /// that exist are left as they are.
     #[serde(default)]
     pub users: Vec<ConfiguredUser>,
+    /// People sign in through an LDAP directory or Active Directory (`[ldap]`, or
+    /// `PODIUM_LDAP_*`); see docs/sign-in.md.
+    #[serde(default)]
+    pub ldap: Option<LdapSettings>,
 }
 
 impl Default for Config {
@@ -272,6 +279,7 @@ impl Default for Config {
             archive_after_seconds: 30 * 24 * 3600,
             http_task_allow: Vec::new(),
             users: Vec::new(),
+            ldap: None,
         }
     }
 }
@@ -317,13 +325,16 @@ impl Config {
             .filter(|(k, _)| k.starts_with("PODIUM_") && k != "PODIUM_CONFIG")
             .cloned()
             .collect();
-        for (key, _) in &podium_env {
+        for (key, value) in &podium_env {
             let field = key.trim_start_matches("PODIUM_").to_ascii_lowercase();
-            if !KNOWN_KEYS.contains(&field.as_str()) {
+            if !KNOWN_KEYS.contains(&field.as_str()) && settings::from_env(&field, value).is_none()
+            {
                 return Err(ConfigError::Invalid(format!(
                     "unknown environment variable {key}; known: {}",
                     KNOWN_KEYS
                         .iter()
+                        .map(|k| k.to_string())
+                        .chain(settings::env_names())
                         .map(|k| format!("PODIUM_{}", k.to_ascii_uppercase()))
                         .collect::<Vec<_>>()
                         .join(", ")
@@ -333,6 +344,15 @@ impl Config {
         let mut from_env = figment::value::Dict::new();
         for (key, value) in podium_env {
             let field = key.trim_start_matches("PODIUM_").to_ascii_lowercase();
+            if let Some((section, name, parsed)) = settings::from_env(&field, &value) {
+                let entry = from_env
+                    .entry(section.to_string())
+                    .or_insert_with(|| figment::value::Dict::new().into());
+                if let figment::value::Value::Dict(_, dict) = entry {
+                    dict.insert(name.to_string(), parsed);
+                }
+                continue;
+            }
             // Key ids and secrets are text even when they look like numbers; lists
             // are comma-separated.
             let parsed = if STRING_KEYS.contains(&field.as_str()) {
@@ -474,10 +494,37 @@ impl Config {
         }
         crate::destinations::DestinationPolicy::parse(&self.http_task_allow)
             .map_err(ConfigError::Invalid)?;
+        if let Some(ldap) = &self.ldap {
+            ldap.validate()?;
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| ConfigError::Invalid(format!("log_level '{}': {e}", self.log_level)))?;
         Ok(())
     }
+}
+
+/// Every setting, for `podium serve --help`.
+fn settings_help() -> String {
+    let top: Vec<String> = KNOWN_KEYS
+        .iter()
+        .map(|k| format!("  {k:<34} PODIUM_{}", k.to_ascii_uppercase()))
+        .collect();
+    let ldap: Vec<String> = settings::env_names()
+        .map(|k| {
+            let name = k.trim_start_matches("ldap_");
+            format!("  {name:<34} PODIUM_{}", k.to_ascii_uppercase())
+        })
+        .collect();
+    format!(
+        "Settings (configuration file key, environment variable):\n{}\n\n\
+         [ldap]: people sign in through an LDAP directory or Active Directory\n{}\n  \
+         group_mapping (a table, in the file only)\n\n\
+         [[users]]: built-in users created at start (in the file only): id, display_name,\n  \
+         password_hash, roles\n\n\
+         See docs/deployment.md and docs/sign-in.md.",
+        top.join("\n"),
+        ldap.join("\n")
+    )
 }
 
 /// Longest duration a setting may name, in seconds: a hundred years.

@@ -5,6 +5,7 @@ pub mod config;
 mod data_dir;
 pub mod destinations;
 pub mod http;
+pub mod identity;
 mod keys;
 pub mod runner;
 mod store;
@@ -70,6 +71,8 @@ pub enum StartError {
     SecretsKey(String),
     #[error("data directory: {0}")]
     SharedDataDir(String),
+    #[error("ldap: {0}")]
+    Directory(String),
 }
 
 /// The file the first administrator's credentials go to when no terminal shows them.
@@ -336,12 +339,18 @@ impl Application {
                         window_seconds: seconds(config.token_failure_window_seconds),
                     },
                 };
-                let identity = IdentityService::new(
+                let mut identity = IdentityService::new(
                     runtime.clone(),
                     Some(tokens),
                     Some(SecretHasher::new(&master)),
                     policy,
                 );
+                if let Some(ldap) = &config.ldap {
+                    let sign_in =
+                        crate::identity::ldap_sign_in(ldap).map_err(StartError::Directory)?;
+                    tracing::info!(url = %ldap.url, "people without a Podium password sign in through the LDAP directory");
+                    identity = identity.with_directory(sign_in);
+                }
                 (authenticator, identity, created.then_some(key_path))
             }
             SecurityMode::Disabled => (

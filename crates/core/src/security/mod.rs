@@ -9,6 +9,7 @@ pub mod actor;
 pub mod authz;
 pub mod crypto;
 pub mod directory;
+pub mod external;
 pub mod model;
 pub mod password;
 pub mod password_policy;

@@ -581,8 +581,29 @@ pub struct User {
     /// so every token issued before stops working.
     #[serde(default)]
     pub token_version: i64,
+    /// Where the person's identity is kept, when not in Podium: their password
+    /// and their groups come from there, refreshed at every sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<IdentitySource>,
     pub create_time: i64,
     pub update_time: i64,
+}
+
+/// Where a person's identity is kept, when not in Podium.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum IdentitySource {
+    /// An LDAP directory or Active Directory.
+    Ldap,
+}
+
+impl IdentitySource {
+    /// How people call it.
+    pub fn name(self) -> &'static str {
+        match self {
+            IdentitySource::Ldap => "the LDAP directory",
+        }
+    }
 }
 
 impl std::fmt::Debug for User {
@@ -594,6 +615,7 @@ impl std::fmt::Debug for User {
             .field("groups", &self.groups)
             .field("disabled", &self.disabled)
             .field("token_version", &self.token_version)
+            .field("source", &self.source)
             .finish_non_exhaustive()
     }
 }

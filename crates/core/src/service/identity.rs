@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::directory_sign_in::{DirectorySignIn, SignInRefusal};
 use super::runtime::Runtime;
 use crate::error::{CoreError, CoreResult};
 use crate::security::Principal;
@@ -89,6 +90,8 @@ pub struct IdentityService {
     pub(super) hasher: Option<Arc<SecretHasher>>,
     policy: TokenPolicy,
     pub(super) throttle: Arc<SignInThrottle>,
+    /// The directory people without a Podium password sign in through, if any.
+    directory: Option<Arc<DirectorySignIn>>,
 }
 
 fn bad_credentials() -> CoreError {
@@ -122,7 +125,14 @@ impl IdentityService {
             hasher: hasher.map(Arc::new),
             policy,
             throttle: Arc::new(SignInThrottle::new(policy.throttle)),
+            directory: None,
         }
+    }
+
+    /// The service, with people signing in through `directory` too.
+    pub fn with_directory(mut self, directory: DirectorySignIn) -> IdentityService {
+        self.directory = Some(Arc::new(directory));
+        self
     }
 
     pub(super) fn now_seconds(&self) -> i64 {
@@ -166,7 +176,9 @@ impl IdentityService {
         ) {
             (Some(key_id), Some(secret), _, _) => {
                 let key_id = key_id.trim();
-                let claims = self.key_claims(&hasher, key_id, secret.trim(), now, ttl);
+                let claims = self
+                    .key_claims(&hasher, key_id, secret.trim(), now, ttl)
+                    .ok_or(SignInRefusal::BadCredentials);
                 (format!("key:{key_id}"), claims)
             }
             (None, _, Some(email), Some(password)) => {
@@ -190,14 +202,33 @@ impl IdentityService {
             outcome: if success { "success" } else { "failure" }.into(),
         };
         match claims {
-            Some(claims) => {
+            Ok(claims) => {
                 if let Some(key_id) = claims.key.clone() {
                     self.note_key_use(key_id);
                 }
                 self.rt.auditor.record(audit(&claims.sub, true));
                 tokens.mint(&claims)
             }
-            None => {
+            Err(SignInRefusal::Unavailable) => {
+                self.rt.auditor.record(audit("anonymous", false));
+                Err(CoreError::Unavailable(
+                    "The directory could not be reached to check the password; try again later"
+                        .into(),
+                ))
+            }
+            Err(SignInRefusal::Account(reason)) => {
+                self.rt.auditor.record(audit("anonymous", false));
+                let throttled = self.throttle.failed(client, &subject, now).is_err();
+                Err(if throttled {
+                    self.too_many()
+                } else {
+                    CoreError::Unauthenticated {
+                        code: "ACCOUNT_REFUSED",
+                        message: format!("The directory refused the sign-in: {reason}"),
+                    }
+                })
+            }
+            Err(SignInRefusal::BadCredentials) => {
                 // Sign (and drop) a token, so a refusal does the work of an acceptance.
                 let _ = tokens.mint(&Claims {
                     sub: String::new(),
@@ -288,13 +319,15 @@ impl IdentityService {
         })
     }
 
+    /// A person's claims: checked against their Podium password when they have one,
+    /// else through the directory when one is configured.
     async fn user_claims(
         &self,
         user_id: &str,
         password: &str,
         now: i64,
         ttl: i64,
-    ) -> Option<Claims> {
+    ) -> Result<Claims, SignInRefusal> {
         // The hash and the token version are read together: the token carries the
         // version of the password that was checked, so a change made meanwhile
         // refuses it.
@@ -305,6 +338,13 @@ impl IdentityService {
                 None => (None, 0),
             }
         };
+        if stored.is_none()
+            && let Some(sign_in) = &self.directory
+        {
+            return self
+                .directory_claims(sign_in, user_id, password, (now, ttl))
+                .await;
+        }
         // Unknown users cost one hash too.
         let (ok, rehash) = super::passwords::check_password(password, stored.clone()).await;
         if ok
@@ -321,6 +361,7 @@ impl IdentityService {
             iss: ISSUER.into(),
             ver: Some(version),
         })
+        .ok_or(SignInRefusal::BadCredentials)
     }
 
     /// Creates the first administrator when nobody exists yet: an ADMIN application
@@ -380,6 +421,7 @@ impl IdentityService {
                 password_hash: Some(hashed),
                 disabled: false,
                 token_version: now,
+                source: None,
                 create_time: now,
                 update_time: now,
             }));

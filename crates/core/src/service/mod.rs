@@ -8,6 +8,7 @@ pub mod at_rest;
 pub mod audit;
 pub mod cluster;
 pub mod definition_bounds;
+pub mod directory_sign_in;
 pub(crate) mod disclosure;
 pub mod grants;
 pub mod handoff;

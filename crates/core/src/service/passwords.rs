@@ -11,7 +11,7 @@ use super::audit;
 use super::identity::IdentityService;
 use super::users::user_not_found;
 use crate::error::{CoreError, CoreResult};
-use crate::security::model::{Role, User};
+use crate::security::model::{IdentitySource, Role, User};
 use crate::security::password::{check_imported_hash, hash_password, verify_stored};
 use crate::security::password_policy::check_new_password;
 use crate::security::{Principal, PrincipalKind};
@@ -108,6 +108,9 @@ impl IdentityService {
         let Some(user) = user else {
             return Err(user_not_found(id));
         };
+        if let Some(source) = user.source {
+            return Err(kept_elsewhere(id, source));
+        }
         if own {
             let now = self.now_seconds();
             if self.throttle.admit(client, now).is_err() {
@@ -145,7 +148,7 @@ impl IdentityService {
                 // one replaced since).
                 let Some(mut user) = directory
                     .user(id)
-                    .filter(|u| !own || u.update_time == checked)
+                    .filter(|u| u.source.is_none() && (!own || u.update_time == checked))
                     .cloned()
                 else {
                     return Vec::new();
@@ -266,6 +269,7 @@ impl IdentityService {
                     .map(|h| h.trim().to_string()),
                 disabled: false,
                 token_version: now,
+                source: None,
                 create_time: now,
                 update_time: now,
             }));
@@ -276,4 +280,12 @@ impl IdentityService {
         }
         Ok(created)
     }
+}
+
+/// The 400 for changing what a directory keeps (a password, group membership).
+pub(super) fn kept_elsewhere(id: &str, source: IdentitySource) -> CoreError {
+    CoreError::invalid(format!(
+        "User '{id}' signs in through {}: their password and groups are kept there; change them there",
+        source.name()
+    ))
 }

@@ -147,7 +147,7 @@ impl UserService {
     }
 
     fn user_view(directory: &Directory, user: &User) -> Value {
-        json!({
+        let mut view = json!({
             "id": user.id,
             "name": user.name,
             "roles": user.roles.iter().map(|r| role_view(*r)).collect::<Vec<_>>(),
@@ -157,7 +157,12 @@ impl UserService {
             "disabled": user.disabled,
             "contactInformation": {},
             "namespace": "podium",
-        })
+        });
+        // Podium's own: where a directory user's password and groups are kept.
+        if let (Some(source), Some(object)) = (user.source, view.as_object_mut()) {
+            object.insert("identitySource".into(), json!(source));
+        }
+        view
     }
 
     fn app_user_view(app: &crate::security::model::Application) -> Value {
@@ -287,6 +292,7 @@ impl UserService {
                     password_hash: None,
                     disabled: false,
                     token_version: 0,
+                    source: None,
                     create_time: now,
                     update_time: now,
                 });
@@ -295,6 +301,13 @@ impl UserService {
                 }
                 if let Some(roles) = &roles {
                     user.roles = roles.clone();
+                }
+                if let Some(source) = user.source
+                    && (groups.as_ref().is_some_and(|g| *g != user.groups)
+                        || password_hash.is_some())
+                {
+                    refused = Some(super::passwords::kept_elsewhere(id, source));
+                    return Vec::new();
                 }
                 if let Some(groups) = &groups {
                     if user.roles.contains(&Role::UserReadOnly) && !groups.is_empty() {
@@ -520,6 +533,11 @@ impl UserService {
                     .cloned()
                     .ok_or_else(|| user_not_found(user_id))?;
                 let member = user.groups.iter().any(|g| g == group_id);
+                if let Some(source) = user.source
+                    && add != member
+                {
+                    return Err(super::passwords::kept_elsewhere(user_id, source));
+                }
                 if add && !member {
                     if user.roles.contains(&Role::UserReadOnly) {
                         return Err(CoreError::invalid(format!(

@@ -38,6 +38,7 @@ pub(super) async fn security_records_grants_and_owners_round_trip(stores: Stores
         password_hash: None,
         disabled: false,
         token_version: 0,
+        source: None,
         create_time: 3,
         update_time: 3,
     };

@@ -1,0 +1,174 @@
+//! Signing in through a directory (LDAP, Active Directory): the directory checks the
+//! password and names the person and their groups; Podium keeps a user record for
+//! them, so that roles and grants can be given to them and every request resolves
+//! them like any user. Their groups come from the directory, refreshed at every
+//! sign-in; their roles are Podium's.
+
+use std::sync::Arc;
+
+use super::identity::IdentityService;
+use crate::security::external::{
+    ExternalIdentity, ExternalRefusal, GroupMapping, PasswordDirectory,
+};
+use crate::security::model::{IdentitySource, Role, User};
+use crate::security::token::{Claims, ISSUER};
+use crate::store::SecurityOp;
+
+/// A directory people sign in through, and how its groups map onto Podium's.
+pub struct DirectorySignIn {
+    pub directory: Arc<dyn PasswordDirectory>,
+    pub mapping: GroupMapping,
+}
+
+/// Why a sign-in was refused.
+#[derive(Debug)]
+pub(super) enum SignInRefusal {
+    /// The one answer for every wrong name or password.
+    BadCredentials,
+    /// The directory refused the password because of the account's state.
+    Account(&'static str),
+    /// The directory could not be asked.
+    Unavailable,
+}
+
+/// What the user record for a directory sign-in turned out to be.
+enum Outcome {
+    /// Signed in, with the token version of the record.
+    Version(i64),
+    /// The id is a built-in user's (with a password of Podium's), or disabled.
+    Refused(&'static str),
+}
+
+impl IdentityService {
+    /// Signs a person in through the directory; creates or refreshes their user
+    /// record (display name, groups), and answers the token's claims.
+    pub(super) async fn directory_claims(
+        &self,
+        sign_in: &DirectorySignIn,
+        name: &str,
+        password: &str,
+        (now, ttl): (i64, i64),
+    ) -> Result<Claims, SignInRefusal> {
+        let source = sign_in.directory.source();
+        let identity = match sign_in.directory.sign_in(name, password).await {
+            Ok(identity) => identity,
+            Err(ExternalRefusal::BadCredentials) => return Err(SignInRefusal::BadCredentials),
+            Err(ExternalRefusal::Account(reason)) => {
+                tracing::info!(reason, "the directory refused a sign-in: {reason}");
+                return Err(SignInRefusal::Account(reason));
+            }
+            Err(ExternalRefusal::Unavailable(why)) => {
+                tracing::warn!(error = %why, "could not check a password with {}", source.name());
+                return Err(SignInRefusal::Unavailable);
+            }
+        };
+        if super::users::check_id("user", &identity.id).is_err() || identity.id.starts_with("app:")
+        {
+            tracing::warn!(
+                "{} named a user id Podium cannot use (empty, too long, control characters, or app:); sign-in refused",
+                source.name()
+            );
+            return Err(SignInRefusal::BadCredentials);
+        }
+        let version = self.refresh_user(sign_in, source, &identity).await.map_err(|err| {
+            tracing::warn!(user = %identity.id, error = %err, "could not store a directory user");
+            SignInRefusal::Unavailable
+        })?;
+        match version {
+            Outcome::Version(version) => Ok(Claims {
+                sub: identity.id,
+                key: None,
+                iat: now,
+                exp: now + ttl,
+                iss: ISSUER.into(),
+                ver: Some(version),
+            }),
+            Outcome::Refused(why) => {
+                tracing::warn!(user = %identity.id, "directory sign-in refused: {why}");
+                Err(SignInRefusal::BadCredentials)
+            }
+        }
+    }
+
+    /// Creates the user record of a directory user, or brings its name and groups up
+    /// to date (written only when something changed).
+    async fn refresh_user(
+        &self,
+        sign_in: &DirectorySignIn,
+        source: IdentitySource,
+        identity: &ExternalIdentity,
+    ) -> crate::error::CoreResult<Outcome> {
+        let now = self.rt.now();
+        let mut outcome = Outcome::Refused("not signed in");
+        self.rt
+            .access
+            .commit_with(|directory| {
+                let groups = sign_in
+                    .mapping
+                    .podium_groups(&identity.groups, |g| directory.group(g).is_some());
+                let existing = directory.user(&identity.id).cloned();
+                let mut user = match existing {
+                    // A built-in user with a password of Podium's is never taken
+                    // over by a directory entry of the same name.
+                    Some(user) if user.source.is_none() && user.password_hash.is_some() => {
+                        outcome = Outcome::Refused(
+                            "a built-in user with a password has this id; the directory's person cannot sign in as them",
+                        );
+                        return Vec::new();
+                    }
+                    Some(user) if user.disabled => {
+                        outcome = Outcome::Refused("the user is disabled in Podium");
+                        return Vec::new();
+                    }
+                    Some(user) => user,
+                    None => {
+                        let mut user = User {
+                            id: identity.id.clone(),
+                            name: identity.id.clone(),
+                            roles: vec![Role::User],
+                            groups: Vec::new(),
+                            password_hash: None,
+                            disabled: false,
+                            token_version: 0,
+                            source: Some(source),
+                            create_time: now,
+                            update_time: now,
+                        };
+                        user.token_version = user.next_token_version(now);
+                        user
+                    }
+                };
+                let before = user.clone();
+                user.source = Some(source);
+                user.password_hash = None;
+                if let Some(name) = identity.display_name.as_deref().map(display_name)
+                    && !name.is_empty()
+                {
+                    user.name = name;
+                }
+                // Orkes's rule: a read-only user is in no group.
+                user.groups = if user.roles.contains(&Role::UserReadOnly) {
+                    Vec::new()
+                } else {
+                    groups
+                };
+                outcome = Outcome::Version(user.token_version);
+                if user == before {
+                    return Vec::new();
+                }
+                user.update_time = now;
+                vec![SecurityOp::PutUser(user)]
+            })
+            .await?;
+        Ok(outcome)
+    }
+}
+
+/// A display name as kept: without control characters, at most 256 characters.
+fn display_name(name: &str) -> String {
+    name.trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(256)
+        .collect()
+}
