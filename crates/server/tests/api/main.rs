@@ -26,6 +26,7 @@ mod queues;
 mod review;
 mod review_masking;
 mod route_walk;
+mod samba_ad;
 mod search_limits;
 mod secret_keys;
 mod secrets;

@@ -1,0 +1,109 @@
+//! Active Directory sign-in against a real Samba AD domain controller
+//! (`scripts/samba-ad`): binds as `name@domain`, the AD search filter, `memberOf`
+//! groups, and AD's reasons for refusing an account. Samba needs root and the fixed
+//! ports 389 and 636, so this runs only with `PODIUM_TEST_SAMBA=1`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use podium_server::identity::settings::LdapSettings;
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/samba-ad")
+}
+
+/// A running domain controller, stopped when dropped.
+struct Samba {
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Samba {
+    fn drop(&mut self) {
+        let _ = Command::new(script())
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn active_directory_people_sign_in_and_its_refusals_are_clear() {
+    if std::env::var("PODIUM_TEST_SAMBA").as_deref() != Ok("1") {
+        eprintln!("skipped: set PODIUM_TEST_SAMBA=1 to run (needs root and ports 389/636)");
+        return;
+    }
+    let samba = Samba {
+        dir: tempfile::tempdir().expect("temp dir"),
+    };
+    let started = Command::new(script())
+        .arg("start")
+        .arg(samba.dir.path().join("ad"))
+        .output()
+        .expect("run scripts/samba-ad");
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let settings = LdapSettings {
+        url: "ldap://127.0.0.1:389".into(),
+        domain: Some("corp.example.org".into()),
+        group_mapping: BTreeMap::from([("operate-admins".into(), "admins".into())]),
+        ..LdapSettings::default()
+    };
+    let app = TestApp::spawn_with(move |config| config.ldap = Some(settings)).await;
+    let group = app
+        .call(
+            "PUT",
+            "/api/groups/admins",
+            Some(json!({"description": "admins", "roles": ["ADMIN"]})),
+        )
+        .await;
+    assert_eq!(group.status, 200, "{}", group.text);
+
+    // The name alone, or with the domain: the same person, known by sAMAccountName,
+    // with their groups from memberOf.
+    for name in ["alice", "alice@corp.example.org", "alice@CORP.example.org"] {
+        let answer = app.sign_in(name, "Al1ce-Pass!23").await;
+        assert_eq!(answer.status, 200, "{name}: {}", answer.text);
+        let token = answer.json()["token"].as_str().expect("token").to_string();
+        let me = app
+            .call_as(Some(&token), "GET", "/api/token/userInfo", None)
+            .await;
+        assert_eq!(me.json()["id"], "alice", "{}", me.text);
+        assert_eq!(me.json()["name"], "Alice Admin", "{}", me.text);
+        let users = app.call_as(Some(&token), "GET", "/api/users", None).await;
+        assert_eq!(users.status, 200, "{}", users.text);
+    }
+
+    // A wrong password and an unknown name: AD's 52e, the usual answer.
+    let wrong = app.sign_in("alice", "not-her-password").await;
+    assert_eq!(wrong.status, 401, "{}", wrong.text);
+    for name in ["nobody", "*", "alice)(objectClass=*"] {
+        let answer = app.sign_in(name, "Al1ce-Pass!23").await;
+        assert_eq!(answer.status, 401, "{name}: {}", answer.text);
+        assert_eq!(answer.json(), wrong.json(), "{name}");
+    }
+
+    // AD's reasons about the account: disabled (533), locked (775).
+    let disabled = app.sign_in("dave", "Dav3-Pass!xx42").await;
+    assert_eq!(disabled.status, 401, "{}", disabled.text);
+    assert_eq!(
+        disabled.json()["error"],
+        "ACCOUNT_REFUSED",
+        "{}",
+        disabled.text
+    );
+    assert!(disabled.text.contains("disabled"), "{}", disabled.text);
+    for _ in 0..3 {
+        assert_eq!(app.sign_in("bob", "wrong-password").await.status, 401);
+    }
+    let locked = app.sign_in("bob", "B0b-Pass!xx42").await;
+    assert_eq!(locked.status, 401, "{}", locked.text);
+    assert!(locked.text.contains("locked"), "{}", locked.text);
+    app.stop().await;
+}
