@@ -10,7 +10,7 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use podium_core::service::passwords::ConfiguredUser;
 
-use crate::identity::settings::{self, LdapSettings};
+use crate::identity::settings::{self, LdapSettings, OidcSettings};
 use serde::{Deserialize, Serialize};
 
 /// Podium: a secure, Conductor-compatible workflow orchestration server.
@@ -240,6 +240,10 @@ pub struct Config {
     /// `PODIUM_LDAP_*`); see docs/sign-in.md.
     #[serde(default)]
     pub ldap: Option<LdapSettings>,
+    /// API calls may carry access tokens of an OpenID Connect provider (`[oidc]`,
+    /// or `PODIUM_OIDC_*`); see docs/sign-in.md.
+    #[serde(default)]
+    pub oidc: Option<OidcSettings>,
 }
 
 impl Default for Config {
@@ -280,6 +284,7 @@ impl Default for Config {
             http_task_allow: Vec::new(),
             users: Vec::new(),
             ldap: None,
+            oidc: None,
         }
     }
 }
@@ -334,7 +339,7 @@ impl Config {
                     KNOWN_KEYS
                         .iter()
                         .map(|k| k.to_string())
-                        .chain(settings::env_names())
+                        .chain(settings::env_names().map(|(s, n)| format!("{s}_{n}")))
                         .map(|k| format!("PODIUM_{}", k.to_ascii_uppercase()))
                         .collect::<Vec<_>>()
                         .join(", ")
@@ -497,6 +502,9 @@ impl Config {
         if let Some(ldap) = &self.ldap {
             ldap.validate()?;
         }
+        if let Some(oidc) = &self.oidc {
+            oidc.validate()?;
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| ConfigError::Invalid(format!("log_level '{}': {e}", self.log_level)))?;
         Ok(())
@@ -509,21 +517,31 @@ fn settings_help() -> String {
         .iter()
         .map(|k| format!("  {k:<34} PODIUM_{}", k.to_ascii_uppercase()))
         .collect();
-    let ldap: Vec<String> = settings::env_names()
-        .map(|k| {
-            let name = k.trim_start_matches("ldap_");
-            format!("  {name:<34} PODIUM_{}", k.to_ascii_uppercase())
-        })
-        .collect();
+    let section = |wanted: &str| -> String {
+        settings::env_names()
+            .filter(|(s, _)| *s == wanted)
+            .map(|(s, name)| {
+                format!(
+                    "  {name:<34} PODIUM_{}_{}",
+                    s.to_ascii_uppercase(),
+                    name.to_ascii_uppercase()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     format!(
         "Settings (configuration file key, environment variable):\n{}\n\n\
          [ldap]: people sign in through an LDAP directory or Active Directory\n{}\n  \
+         group_mapping (a table, in the file only)\n\n\
+         [oidc]: API calls may carry an OpenID Connect provider's access tokens\n{}\n  \
          group_mapping (a table, in the file only)\n\n\
          [[users]]: built-in users created at start (in the file only): id, display_name,\n  \
          password_hash, roles\n\n\
          See docs/deployment.md and docs/sign-in.md.",
         top.join("\n"),
-        ldap.join("\n")
+        section("ldap"),
+        section("oidc")
     )
 }
 

@@ -71,8 +71,8 @@ pub enum StartError {
     SecretsKey(String),
     #[error("data directory: {0}")]
     SharedDataDir(String),
-    #[error("ldap: {0}")]
-    Directory(String),
+    #[error("{0}")]
+    Identity(String),
 }
 
 /// The file the first administrator's credentials go to when no terminal shows them.
@@ -346,8 +346,8 @@ impl Application {
                     policy,
                 );
                 if let Some(ldap) = &config.ldap {
-                    let sign_in =
-                        crate::identity::ldap_sign_in(ldap).map_err(StartError::Directory)?;
+                    let sign_in = crate::identity::ldap_sign_in(ldap)
+                        .map_err(|e| StartError::Identity(format!("ldap: {e}")))?;
                     tracing::info!(url = %ldap.url, "people without a Podium password sign in through the LDAP directory");
                     identity = identity.with_directory(sign_in);
                 }
@@ -378,6 +378,16 @@ impl Application {
             );
         }
         let metrics = Arc::new(Metrics::new());
+        let oidc = match (&config.oidc, mode) {
+            (Some(settings), SecurityMode::Enforced) => {
+                tracing::info!(issuer = %settings.issuer_url, "API calls may carry the identity provider's access tokens");
+                Some(
+                    crate::identity::oidc::bearer(settings, runtime.clone())
+                        .map_err(|e| StartError::Identity(format!("oidc: {e}")))?,
+                )
+            }
+            _ => None,
+        };
         let state = AppState::new(Shared {
             metadata: MetadataService::new(runtime.clone()),
             workflows: WorkflowService::new(runtime.clone()),
@@ -387,6 +397,7 @@ impl Application {
             secrets: SecretService::secrets(runtime.clone()),
             environment: SecretService::environment(runtime.clone()),
             authenticator: Arc::new(authenticator),
+            oidc,
             operations: OperationsService::new(runtime.clone()),
             metrics: metrics.clone(),
             max_body_bytes: config.max_body_bytes,

@@ -196,6 +196,53 @@ pub fn principal_for_user(directory: &Directory, user_id: &str) -> Result<Princi
     ))
 }
 
+/// Who an access token of an identity provider speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExternalSubject {
+    /// A person, by Podium user id; their record must come from `source`.
+    User {
+        id: String,
+        source: model::IdentitySource,
+    },
+    /// A machine (a client credentials grant): the Podium application of that name.
+    Application { name: String },
+}
+
+/// The principal an identity provider's token speaks for, as the directory knows it
+/// now: a user of that source, enabled; or the one application with the client's
+/// name.
+pub fn principal_for_external(
+    directory: &Directory,
+    subject: &ExternalSubject,
+) -> Result<Principal, CoreError> {
+    match subject {
+        ExternalSubject::User { id, source } => {
+            if directory
+                .user(id)
+                .is_some_and(|u| u.source != Some(*source))
+            {
+                return Err(invalid_token(format!(
+                    "Invalid token: user '{id}' is not one of {}'s",
+                    source.name()
+                )));
+            }
+            principal_for_user(directory, id)
+        }
+        ExternalSubject::Application { name } => {
+            let mut named = directory.applications().filter(|a| a.name == *name);
+            match (named.next(), named.next()) {
+                (Some(app), None) => Ok(Principal::resolved_application(app)),
+                (None, _) => Err(invalid_token(format!(
+                    "Invalid token: no application is named '{name}' (the token's client id); an ADMIN creates one of that name to give the client access"
+                ))),
+                (Some(_), Some(_)) => Err(invalid_token(format!(
+                    "Invalid token: several applications are named '{name}' (the token's client id); rename all but one"
+                ))),
+            }
+        }
+    }
+}
+
 /// The principal with an id (a user id, or `app:<id>` for an application), as the
 /// directory knows it now: None when it no longer exists, or is a disabled user.
 pub fn principal_of(directory: &Directory, id: &str) -> Option<Principal> {

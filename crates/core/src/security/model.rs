@@ -595,6 +595,8 @@ pub struct User {
 pub enum IdentitySource {
     /// An LDAP directory or Active Directory.
     Ldap,
+    /// An OpenID Connect provider whose access tokens are accepted.
+    Oidc,
 }
 
 impl IdentitySource {
@@ -602,6 +604,7 @@ impl IdentitySource {
     pub fn name(self) -> &'static str {
         match self {
             IdentitySource::Ldap => "the LDAP directory",
+            IdentitySource::Oidc => "the OpenID Connect provider",
         }
     }
 }

@@ -112,65 +112,78 @@ impl TokenKeys {
 /// if all are live the memory starts over (each token is then verified once more).
 const VERIFIED_CAPACITY: usize = 65_536;
 
-/// Tokens whose signature has been checked, remembered by the SHA-256 of the token
-/// (the token itself is not kept). A hit skips only the signature and the parsing:
-/// expiry is checked on every use, and the caller checks the principal behind it.
-/// Only tokens that passed [`TokenKeys::verify`] are ever added, so unsigned input
-/// cannot fill it.
-pub struct VerifiedTokens {
-    entries: RwLock<HashMap<[u8; 32], Arc<Claims>, foldhash::fast::RandomState>>,
-    capacity: usize,
+/// Claims with an expiry, in seconds since the epoch.
+pub trait Expiring {
+    fn expires_at(&self) -> i64;
 }
 
-impl Default for VerifiedTokens {
-    fn default() -> Self {
-        VerifiedTokens::with_capacity(VERIFIED_CAPACITY)
+impl Expiring for Claims {
+    fn expires_at(&self) -> i64 {
+        self.exp
     }
 }
 
-impl std::fmt::Debug for VerifiedTokens {
+/// Tokens whose signature has been checked, remembered by the SHA-256 of the token
+/// (the token itself is not kept). A hit skips only the signature and the parsing:
+/// expiry is checked on every use, and the caller checks the principal behind it.
+/// Only tokens that passed verification are ever added, so unsigned input cannot
+/// fill it. Podium's own tokens use [`VerifiedTokens::verify`]; tokens of an
+/// identity provider are verified elsewhere and [`VerifiedTokens::remember`]ed.
+pub struct VerifiedTokens<C = Claims> {
+    entries: RwLock<HashMap<[u8; 32], Arc<C>, foldhash::fast::RandomState>>,
+    capacity: usize,
+}
+
+impl<C> Default for VerifiedTokens<C> {
+    fn default() -> Self {
+        VerifiedTokens {
+            entries: RwLock::default(),
+            capacity: VERIFIED_CAPACITY,
+        }
+    }
+}
+
+impl<C> std::fmt::Debug for VerifiedTokens<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "VerifiedTokens({})", self.entries.read().len())
     }
 }
 
-impl VerifiedTokens {
+fn digest_of(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+impl<C: Expiring> VerifiedTokens<C> {
     /// A memory of at most `capacity` tokens.
-    pub fn with_capacity(capacity: usize) -> VerifiedTokens {
+    pub fn with_capacity(capacity: usize) -> VerifiedTokens<C> {
         VerifiedTokens {
             entries: RwLock::default(),
             capacity: capacity.max(1),
         }
     }
 
-    /// The claims of `token`, verified with `keys` once and then found by digest.
-    pub fn verify(
-        &self,
-        keys: &TokenKeys,
-        token: &str,
-        now_seconds: i64,
-    ) -> Result<Arc<Claims>, TokenError> {
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let known = self.entries.read().get(&digest).cloned();
-        let claims = match known {
-            Some(claims) => claims,
-            None => {
-                let claims = Arc::new(keys.verify(token, now_seconds)?);
-                let mut entries = self.entries.write();
-                if entries.len() >= self.capacity {
-                    entries.retain(|_, c| c.exp > now_seconds);
-                    if entries.len() >= self.capacity {
-                        entries.clear();
-                    }
-                }
-                entries.insert(digest, claims.clone());
-                return Ok(claims);
-            }
-        };
-        if claims.exp <= now_seconds {
-            return Err(TokenError::Expired);
+    /// The claims of a token verified before: none when it was not, an error when
+    /// it has expired since.
+    pub fn lookup(&self, token: &str, now_seconds: i64) -> Option<Result<Arc<C>, TokenError>> {
+        let claims = self.entries.read().get(&digest_of(token)).cloned()?;
+        if claims.expires_at() <= now_seconds {
+            return Some(Err(TokenError::Expired));
         }
-        Ok(claims)
+        Some(Ok(claims))
+    }
+
+    /// Remembers the claims of a token that was just verified.
+    pub fn remember(&self, token: &str, claims: C, now_seconds: i64) -> Arc<C> {
+        let claims = Arc::new(claims);
+        let mut entries = self.entries.write();
+        if entries.len() >= self.capacity {
+            entries.retain(|_, c| c.expires_at() > now_seconds);
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+        }
+        entries.insert(digest_of(token), claims.clone());
+        claims
     }
 
     /// How many tokens are remembered.
@@ -181,6 +194,21 @@ impl VerifiedTokens {
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl VerifiedTokens<Claims> {
+    /// The claims of `token`, verified with `keys` once and then found by digest.
+    pub fn verify(
+        &self,
+        keys: &TokenKeys,
+        token: &str,
+        now_seconds: i64,
+    ) -> Result<Arc<Claims>, TokenError> {
+        match self.lookup(token, now_seconds) {
+            Some(known) => known,
+            None => Ok(self.remember(token, keys.verify(token, now_seconds)?, now_seconds)),
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use super::identity::IdentityService;
+use super::runtime::Runtime;
 use crate::security::external::{
     ExternalIdentity, ExternalRefusal, GroupMapping, PasswordDirectory,
 };
@@ -31,11 +32,12 @@ pub(super) enum SignInRefusal {
     Unavailable,
 }
 
-/// What the user record for a directory sign-in turned out to be.
-enum Outcome {
+/// What the user record of a person from elsewhere turned out to be.
+pub enum ExternalUser {
     /// Signed in, with the token version of the record.
     Version(i64),
-    /// The id is a built-in user's (with a password of Podium's), or disabled.
+    /// The id is a built-in user's (with a password of Podium's), another source's,
+    /// or disabled; the text is for the log.
     Refused(&'static str),
 }
 
@@ -62,20 +64,14 @@ impl IdentityService {
                 return Err(SignInRefusal::Unavailable);
             }
         };
-        if super::users::check_id("user", &identity.id).is_err() || identity.id.starts_with("app:")
-        {
-            tracing::warn!(
-                "{} named a user id Podium cannot use (empty, too long, control characters, or app:); sign-in refused",
-                source.name()
-            );
-            return Err(SignInRefusal::BadCredentials);
-        }
-        let version = self.refresh_user(sign_in, source, &identity).await.map_err(|err| {
-            tracing::warn!(user = %identity.id, error = %err, "could not store a directory user");
-            SignInRefusal::Unavailable
-        })?;
+        let version = refresh_external_user(&self.rt, source, &identity, &sign_in.mapping)
+            .await
+            .map_err(|err| {
+                tracing::warn!(user = %identity.id, error = %err, "could not store a directory user");
+                SignInRefusal::Unavailable
+            })?;
         match version {
-            Outcome::Version(version) => Ok(Claims {
+            ExternalUser::Version(version) => Ok(Claims {
                 sub: identity.id,
                 key: None,
                 iat: now,
@@ -83,49 +79,59 @@ impl IdentityService {
                 iss: ISSUER.into(),
                 ver: Some(version),
             }),
-            Outcome::Refused(why) => {
+            ExternalUser::Refused(why) => {
                 tracing::warn!(user = %identity.id, "directory sign-in refused: {why}");
                 Err(SignInRefusal::BadCredentials)
             }
         }
     }
+}
 
-    /// Creates the user record of a directory user, or brings its name and groups up
-    /// to date (written only when something changed).
-    async fn refresh_user(
-        &self,
-        sign_in: &DirectorySignIn,
-        source: IdentitySource,
-        identity: &ExternalIdentity,
-    ) -> crate::error::CoreResult<Outcome> {
-        let now = self.rt.now();
-        let mut outcome = Outcome::Refused("not signed in");
-        self.rt
+/// Creates the user record of a person whose identity `source` keeps, or brings its
+/// name and groups up to date (written only when something changed). Refused for a
+/// built-in user with a Podium password, a user of another source, and a disabled
+/// user.
+pub async fn refresh_external_user(
+    rt: &Runtime,
+    source: IdentitySource,
+    identity: &ExternalIdentity,
+    mapping: &GroupMapping,
+) -> crate::error::CoreResult<ExternalUser> {
+    let now = rt.now();
+    let mut outcome = ExternalUser::Refused("not signed in");
+    rt
             .access
             .commit_with(|directory| {
-                let groups = sign_in
-                    .mapping
+                let groups = mapping
                     .podium_groups(&identity.groups, |g| directory.group(g).is_some());
                 let existing = directory.user(&identity.id).cloned();
                 let mut user = match existing {
                     // A built-in user with a password of Podium's is never taken
                     // over by a directory entry of the same name.
                     Some(user) if user.source.is_none() && user.password_hash.is_some() => {
-                        outcome = Outcome::Refused(
-                            "a built-in user with a password has this id; the directory's person cannot sign in as them",
+                        outcome = ExternalUser::Refused(
+                            "a built-in user with a password has this id; the person from elsewhere cannot sign in as them",
+                        );
+                        return Vec::new();
+                    }
+                    Some(user) if user.source.is_some_and(|s| s != source) => {
+                        outcome = ExternalUser::Refused(
+                            "a user of another identity source has this id",
                         );
                         return Vec::new();
                     }
                     Some(user) if user.disabled => {
-                        outcome = Outcome::Refused("the user is disabled in Podium");
+                        outcome = ExternalUser::Refused("the user is disabled in Podium");
                         return Vec::new();
                     }
                     Some(user) => user,
                     None => {
+                        // No role of its own: what a person from elsewhere may do
+                        // comes from their groups and what an ADMIN gives them.
                         let mut user = User {
                             id: identity.id.clone(),
                             name: identity.id.clone(),
-                            roles: vec![Role::User],
+                            roles: Vec::new(),
                             groups: Vec::new(),
                             password_hash: None,
                             disabled: false,
@@ -152,7 +158,7 @@ impl IdentityService {
                 } else {
                     groups
                 };
-                outcome = Outcome::Version(user.token_version);
+                outcome = ExternalUser::Version(user.token_version);
                 if user == before {
                     return Vec::new();
                 }
@@ -160,8 +166,7 @@ impl IdentityService {
                 vec![SecurityOp::PutUser(user)]
             })
             .await?;
-        Ok(outcome)
-    }
+    Ok(outcome)
 }
 
 /// A display name as kept: without control characters, at most 256 characters.

@@ -48,11 +48,15 @@ pub fn token_of(headers: &HeaderMap) -> Option<&str> {
 }
 
 async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let principal = {
-        let credentials = Credentials {
-            token: token_of(req.headers()),
-        };
-        state.authenticator.authenticate(&credentials)
+    let token = token_of(req.headers());
+    let principal = match (&state.oidc, token) {
+        // A token naming the identity provider as its issuer is checked as one of
+        // its access tokens; any other as one of Podium's.
+        (Some(oidc), Some(token)) if oidc.claims_to_be_ours(token) => {
+            let token = token.to_string();
+            oidc.authenticate(&token).await
+        }
+        _ => state.authenticator.authenticate(&Credentials { token }),
     };
     match principal {
         Ok(principal) => {

@@ -40,6 +40,8 @@ pub struct Shared {
     pub secrets: SecretService,
     pub environment: SecretService,
     pub authenticator: Arc<Authenticator>,
+    /// Checks access tokens of the OpenID Connect provider, when one is configured.
+    pub oidc: Option<Arc<crate::identity::oidc::OidcBearer>>,
     pub operations: OperationsService,
     pub metrics: Arc<Metrics>,
     /// Largest accepted request body.

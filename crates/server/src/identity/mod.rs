@@ -1,8 +1,11 @@
 //! Where people's identities come from besides Podium's own users: an LDAP directory
-//! or Active Directory (`[ldap]`). Core decides what a sign-in means
+//! or Active Directory (`[ldap]`), and an OpenID Connect provider whose access tokens
+//! API calls may carry (`[oidc]`). Core decides what a sign-in means
 //! (`podium_core::service::directory_sign_in`); this module holds the clients.
 
+pub mod jwks;
 pub mod ldap;
+pub mod oidc;
 pub mod settings;
 
 use std::path::Path;

@@ -1,5 +1,5 @@
-//! The `[ldap]` settings (the names Operate gives them, in snake case), and how the
-//! `PODIUM_LDAP_*` environment variables set them.
+//! The `[ldap]` and `[oidc]` settings (the names Operate gives them, in snake case),
+//! and how the `PODIUM_LDAP_*` and `PODIUM_OIDC_*` environment variables set them.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -141,6 +141,145 @@ impl LdapSettings {
     }
 }
 
+/// How any API call may carry an access token of an OpenID Connect provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcSettings {
+    /// The provider's issuer (`https://login.example.org/realms/acme`): tokens must
+    /// name it in `iss`, and its discovery document is read from
+    /// `<issuer_url>/.well-known/openid-configuration`.
+    pub issuer_url: String,
+    /// The audience tokens must name in `aud` (the API's, not the browser client's).
+    pub audience: String,
+    /// Where the signing keys are, when not the discovery document's `jwks_uri`.
+    pub jwks_uri: Option<String>,
+    /// The client Podium's browser sign-in uses.
+    pub client_id: Option<String>,
+    /// Its secret. Never printed.
+    pub client_secret: Option<SecretValue>,
+    /// The root URL the provider sends browsers back to.
+    pub redirect_root_url: Option<String>,
+    /// The claim that holds the Podium user id.
+    pub user_id_claim: String,
+    /// The claim that holds the name to show.
+    pub display_name_claim: String,
+    /// The claim that holds the person's groups (a list of names).
+    pub groups_claim: String,
+    /// Provider groups to Podium group ids.
+    pub group_mapping: BTreeMap<String, String>,
+    /// A provider group with no entry in `group_mapping` maps to the Podium group
+    /// of the same name, if there is one.
+    pub map_unlisted_groups: bool,
+    /// Certificates (PEM) to trust for the provider besides the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Longest wait for the provider (discovery, keys), in milliseconds.
+    pub timeout_ms: u64,
+    /// How far the provider's clock may be from Podium's, in seconds, for `exp`
+    /// and `nbf`.
+    pub clock_skew_seconds: u64,
+}
+
+impl Default for OidcSettings {
+    fn default() -> Self {
+        OidcSettings {
+            issuer_url: String::new(),
+            audience: String::new(),
+            jwks_uri: None,
+            client_id: None,
+            client_secret: None,
+            redirect_root_url: None,
+            user_id_claim: "sub".into(),
+            display_name_claim: "name".into(),
+            groups_claim: "groups".into(),
+            group_mapping: BTreeMap::new(),
+            map_unlisted_groups: true,
+            ca_file: None,
+            timeout_ms: 5000,
+            clock_skew_seconds: 30,
+        }
+    }
+}
+
+/// Whether `url` may be used to reach the provider: `https://`, or `http://` to a
+/// loopback address only (a provider on the same machine, in tests).
+pub fn secure_or_loopback(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl OidcSettings {
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |what: &str| Err(ConfigError::Invalid(format!("oidc: {what}")));
+        if !secure_or_loopback(self.issuer_url.trim()) {
+            return invalid(
+                "issuer_url must be an https:// URL (http:// only to a loopback address)",
+            );
+        }
+        if self.audience.trim().is_empty() {
+            return invalid(
+                "audience is required: the audience the provider puts in tokens for Podium's API",
+            );
+        }
+        if let Some(uri) = &self.jwks_uri
+            && !secure_or_loopback(uri.trim())
+        {
+            return invalid(
+                "jwks_uri must be an https:// URL (http:// only to a loopback address)",
+            );
+        }
+        for (name, claim) in [
+            ("user_id_claim", &self.user_id_claim),
+            ("display_name_claim", &self.display_name_claim),
+            ("groups_claim", &self.groups_claim),
+        ] {
+            if claim.trim().is_empty() {
+                return invalid(&format!("{name} must name a claim"));
+            }
+        }
+        if !(1..=60_000).contains(&self.timeout_ms) {
+            return invalid("timeout_ms must be from 1 to 60000");
+        }
+        if self.clock_skew_seconds > 600 {
+            return invalid("clock_skew_seconds must be at most 600");
+        }
+        Ok(())
+    }
+}
+
+/// The settings of `[oidc]` that `PODIUM_OIDC_<NAME>` sets.
+const OIDC_ENV: &[(&str, EnvValue)] = &[
+    ("issuer_url", EnvValue::Text),
+    ("audience", EnvValue::Text),
+    ("jwks_uri", EnvValue::Text),
+    ("client_id", EnvValue::Text),
+    ("client_secret", EnvValue::Text),
+    ("redirect_root_url", EnvValue::Text),
+    ("user_id_claim", EnvValue::Text),
+    ("display_name_claim", EnvValue::Text),
+    ("groups_claim", EnvValue::Text),
+    ("map_unlisted_groups", EnvValue::Parsed),
+    ("ca_file", EnvValue::Text),
+    ("timeout_ms", EnvValue::Parsed),
+    ("clock_skew_seconds", EnvValue::Parsed),
+];
+
+/// The sections whose settings the environment may set, as `PODIUM_<SECTION>_<NAME>`.
+const SECTIONS: &[(&str, &[(&str, EnvValue)])] = &[("ldap", LDAP_ENV), ("oidc", OIDC_ENV)];
+
 /// The settings of `[ldap]` that `PODIUM_LDAP_<NAME>` sets, and how its value reads.
 const LDAP_ENV: &[(&str, EnvValue)] = &[
     ("url", EnvValue::Text),
@@ -172,9 +311,11 @@ enum EnvValue {
     Semicolons,
 }
 
-/// The names of the section settings the environment may set, for listing.
-pub fn env_names() -> impl Iterator<Item = String> {
-    LDAP_ENV.iter().map(|(name, _)| format!("ldap_{name}"))
+/// The section settings the environment may set, as (section, name), for listing.
+pub fn env_names() -> impl Iterator<Item = (&'static str, &'static str)> {
+    SECTIONS
+        .iter()
+        .flat_map(|(section, names)| names.iter().map(move |(name, _)| (*section, *name)))
 }
 
 /// For a `PODIUM_` variable's lower-case name, the section and setting it sets and
@@ -183,8 +324,13 @@ pub fn from_env(
     field: &str,
     value: &str,
 ) -> Option<(&'static str, &'static str, figment::value::Value)> {
-    let name = field.strip_prefix("ldap_")?;
-    let (name, kind) = LDAP_ENV.iter().find(|(n, _)| *n == name)?;
+    let (section, name, kind) = SECTIONS.iter().find_map(|(section, names)| {
+        let name = field.strip_prefix(section)?.strip_prefix('_')?;
+        names
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(n, kind)| (*section, *n, *kind))
+    })?;
     let value = match kind {
         EnvValue::Text => figment::value::Value::from(value.to_string()),
         EnvValue::Parsed => value
@@ -199,7 +345,7 @@ pub fn from_env(
                 .collect::<Vec<String>>(),
         ),
     };
-    Some(("ldap", name, value))
+    Some((section, name, value))
 }
 
 #[cfg(test)]

@@ -86,6 +86,17 @@ impl TestApp {
         TestApp::launch(config, dir, FakeClock::new(1_800_000_000_000)).await
     }
 
+    /// [`TestApp::spawn_with`] with the clock at the real time now, for tests with a
+    /// peer that stamps times of its own (an identity provider's tokens).
+    pub async fn spawn_now(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = test_config(&dir.path().join("data"));
+        crate::database::use_test_database(&mut config).await;
+        adjust(&mut config);
+        use podium_core::clock::{Clock, SystemClock};
+        TestApp::launch(config, dir, FakeClock::new(SystemClock.now_millis())).await
+    }
+
     /// [`TestApp::spawn_with`] on the embedded store whatever the test database is
     /// (for tests of the database files themselves).
     pub async fn spawn_embedded(adjust: impl FnOnce(&mut Config)) -> TestApp {
@@ -211,6 +222,17 @@ impl TestApp {
                 .body(serde_json::to_vec(&body).expect("json"));
         }
         answer(request.send().await.expect("request sent")).await
+    }
+
+    /// A client that sends no token unless told to, for requests built by hand.
+    pub fn client_without_token(&self) -> &reqwest::Client {
+        &self.plain
+    }
+
+    /// The server's clock, in seconds.
+    pub fn clock_now_seconds(&self) -> i64 {
+        use podium_core::clock::Clock;
+        self.clock.now_millis() / 1000
     }
 
     /// The services' runtime (to run background work on demand).
@@ -369,6 +391,11 @@ impl TestApp {
         let workflow = self.workflow(id).await;
         panic!("workflow {id} did not reach {status}: {workflow}");
     }
+}
+
+/// Sends a request built by hand.
+pub async fn answer_of(request: reqwest::RequestBuilder) -> Answer {
+    answer(request.send().await.expect("request sent")).await
 }
 
 async fn answer(response: reqwest::Response) -> Answer {

@@ -20,6 +20,8 @@ mod lifecycle;
 mod masking;
 mod metrics;
 mod names;
+mod oidc;
+mod oidc_provider;
 mod operate_roles;
 mod passwords;
 mod queues;

@@ -28,7 +28,7 @@ enum Expect {
 }
 
 /// Everything the walk needs to name: ids made by the admin.
-struct Fixture {
+pub struct Fixture {
     workflow_id: String,
     task_id: String,
     app_id: String,
@@ -314,9 +314,8 @@ fn is_empty(answer: &Answer) -> bool {
     }
 }
 
-#[tokio::test]
-async fn every_route_is_closed_to_strangers() {
-    let app = TestApp::spawn().await;
+/// Makes the things the walk aims at, as the admin.
+pub async fn aim(app: &TestApp) -> Fixture {
     // Things to aim at, made by the admin.
     app.register(
         json!([task_def("walk_task")]),
@@ -361,39 +360,24 @@ async fn every_route_is_closed_to_strangers() {
         .await;
     // A worker polls once, so queues and poll data are not empty for the admin.
     app.poll("other_queue", 1, 0).await;
-    // The stranger: an application with no roles and no grants.
-    let stranger = app
-        .post("/api/applications", json!({"name": "stranger"}))
-        .await;
-    let stranger_id = stranger.json()["id"].as_str().expect("id").to_string();
-    let stranger_key = app
-        .post(
-            &format!("/api/applications/{stranger_id}/accessKeys"),
-            json!({}),
-        )
-        .await
-        .json();
-    let token = app
-        .mint(
-            stranger_key["id"].as_str().expect("id"),
-            stranger_key["secret"].as_str().expect("secret"),
-            None,
-        )
-        .await;
-    let fixture = Fixture {
+    Fixture {
         workflow_id,
         task_id,
         app_id,
         key_id,
-    };
+    }
+}
 
+/// Walks every route as the holder of `token`, who has no roles and no grants.
+pub async fn walk(app: &TestApp, token: &str, fixture: &Fixture) {
+    let token = token.to_string();
     let mut unlisted = Vec::new();
     let mut walked = 0;
     for (method, path, access) in app.routes.clone() {
         if access == RouteAccess::Public {
             continue;
         }
-        let Some((concrete, body, expect)) = request(&method, &path, &fixture) else {
+        let Some((concrete, body, expect)) = request(&method, &path, fixture) else {
             unlisted.push(format!("{method} {path}"));
             continue;
         };
@@ -458,5 +442,31 @@ async fn every_route_is_closed_to_strangers() {
     // The admin still sees what the stranger could not.
     assert!(!is_empty(&app.get("/api/metadata/taskdefs").await));
     assert!(!is_empty(&app.get("/api/tasks/search?freeText=*").await));
+}
+
+#[tokio::test]
+async fn every_route_is_closed_to_strangers() {
+    let app = TestApp::spawn().await;
+    let fixture = aim(&app).await;
+    // The stranger: an application with no roles and no grants.
+    let stranger = app
+        .post("/api/applications", json!({"name": "stranger"}))
+        .await;
+    let stranger_id = stranger.json()["id"].as_str().expect("id").to_string();
+    let stranger_key = app
+        .post(
+            &format!("/api/applications/{stranger_id}/accessKeys"),
+            json!({}),
+        )
+        .await
+        .json();
+    let token = app
+        .mint(
+            stranger_key["id"].as_str().expect("id"),
+            stranger_key["secret"].as_str().expect("secret"),
+            None,
+        )
+        .await;
+    walk(&app, &token, &fixture).await;
     app.stop().await;
 }
