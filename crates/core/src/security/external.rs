@@ -12,16 +12,21 @@ use super::model::IdentitySource;
 pub struct ExternalIdentity {
     /// The Podium user id (the directory's user id attribute).
     pub id: String,
+    /// What the source knows the person by for good (an entry's DN, a token's
+    /// subject): the Podium user is bound to it at the first sign-in, so another
+    /// entry or subject that names the same id is refused.
+    pub key: String,
     /// The name to show, when the directory has one.
     pub display_name: Option<String>,
     /// The directory groups the person is in.
     pub groups: Vec<ExternalGroup>,
 }
 
-/// A directory group: its distinguished name and its common name.
+/// A directory group: its distinguished name (none from a token's groups claim)
+/// and its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalGroup {
-    pub dn: String,
+    pub dn: Option<String>,
     pub name: String,
 }
 
@@ -53,25 +58,45 @@ pub trait PasswordDirectory: Send + Sync {
     ) -> Result<ExternalIdentity, ExternalRefusal>;
 }
 
-/// How directory groups become Podium groups: through the table (keyed by a
-/// group's common name or its distinguished name, in any case), else, when
-/// `map_unlisted` is on, to the Podium group of the same name if one exists.
+/// How directory groups become Podium groups: through the table, whose keys are
+/// either a group's distinguished name (holding `=`, matched against DNs only, in
+/// any case) or its name (matched against names only); else, when `map_unlisted`
+/// is on, to the Podium group of the same name if one exists and holds no role
+/// with full access (a group that does is reached only through the table).
 #[derive(Debug, Clone, Default)]
 pub struct GroupMapping {
-    table: BTreeMap<String, String>,
+    by_dn: BTreeMap<String, String>,
+    by_name: BTreeMap<String, String>,
     map_unlisted: bool,
 }
 
+/// What Podium knows of one of its groups, for mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodiumGroup {
+    /// No such group.
+    Missing,
+    /// A group whose roles give full access (ADMIN, OWNER).
+    FullAccess,
+    /// Any other group.
+    Plain,
+}
+
 impl GroupMapping {
-    /// A mapping from `table` (directory group cn or DN to Podium group id).
+    /// A mapping from `table` (directory group DN or name to Podium group id).
     pub fn new(table: &BTreeMap<String, String>, map_unlisted: bool) -> GroupMapping {
-        GroupMapping {
-            table: table
-                .iter()
-                .map(|(k, v)| (normalize(k), v.trim().to_string()))
-                .collect(),
+        let mut mapping = GroupMapping {
             map_unlisted,
+            ..GroupMapping::default()
+        };
+        for (key, group) in table {
+            let group = group.trim().to_string();
+            if key.contains('=') {
+                mapping.by_dn.insert(normalize_dn(key), group);
+            } else {
+                mapping.by_name.insert(key.trim().to_lowercase(), group);
+            }
         }
+        mapping
     }
 
     /// The Podium groups the directory groups map to, among those that exist,
@@ -79,17 +104,23 @@ impl GroupMapping {
     pub fn podium_groups(
         &self,
         groups: &[ExternalGroup],
-        exists: impl Fn(&str) -> bool,
+        podium: impl Fn(&str) -> PodiumGroup,
     ) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for group in groups {
-            let mapped = self
-                .table
-                .get(&normalize(&group.dn))
-                .or_else(|| self.table.get(&normalize(&group.name)))
-                .map(String::as_str)
-                .or(self.map_unlisted.then_some(group.name.as_str()));
-            if let Some(id) = mapped.filter(|id| exists(id)) {
+            let listed = group
+                .dn
+                .as_deref()
+                .and_then(|dn| self.by_dn.get(&normalize_dn(dn)))
+                .or_else(|| self.by_name.get(&group.name.trim().to_lowercase()));
+            let mapped = match listed {
+                Some(id) => Some(id.as_str()).filter(|id| podium(id) != PodiumGroup::Missing),
+                None if self.map_unlisted => {
+                    Some(group.name.as_str()).filter(|id| podium(id) == PodiumGroup::Plain)
+                }
+                None => None,
+            };
+            if let Some(id) = mapped {
                 out.push(id.to_string());
             }
         }
@@ -99,9 +130,9 @@ impl GroupMapping {
     }
 }
 
-/// A group key as compared: trimmed, lower case, no spaces after the commas of a DN.
-fn normalize(key: &str) -> String {
-    key.trim()
+/// A DN as compared: lower case, no spaces around the commas between its parts.
+pub fn normalize_dn(dn: &str) -> String {
+    dn.trim()
         .split(',')
         .map(str::trim)
         .collect::<Vec<_>>()
@@ -115,8 +146,16 @@ mod tests {
 
     fn group(dn: &str, name: &str) -> ExternalGroup {
         ExternalGroup {
-            dn: dn.into(),
+            dn: Some(dn.into()),
             name: name.into(),
+        }
+    }
+
+    fn podium(id: &str) -> PodiumGroup {
+        match id {
+            "admins" | "root" => PodiumGroup::FullAccess,
+            "payments" | "viewers" => PodiumGroup::Plain,
+            _ => PodiumGroup::Missing,
         }
     }
 
@@ -130,7 +169,6 @@ mod tests {
             ),
             ("gone".to_string(), "no-such-group".to_string()),
         ]);
-        let exists = |id: &str| ["admins", "payments", "viewers"].contains(&id);
         let groups = [
             group(
                 "cn=Operate-Admins,ou=groups,dc=example,dc=org",
@@ -142,13 +180,41 @@ mod tests {
             group("cn=other,ou=groups,dc=example,dc=org", "other"),
         ];
         assert_eq!(
-            GroupMapping::new(&table, true).podium_groups(&groups, exists),
+            GroupMapping::new(&table, true).podium_groups(&groups, podium),
             ["admins", "payments", "viewers"]
         );
         // Without mapping by name, only the table counts.
         assert_eq!(
-            GroupMapping::new(&table, false).podium_groups(&groups, exists),
+            GroupMapping::new(&table, false).podium_groups(&groups, podium),
             ["admins", "payments"]
         );
+    }
+
+    #[test]
+    fn names_never_reach_full_access_and_dn_keys_match_only_dns() {
+        let table = BTreeMap::from([(
+            "cn=payments,ou=groups,dc=example,dc=org".to_string(),
+            "payments".to_string(),
+        )]);
+        let mapping = GroupMapping::new(&table, true);
+        // A directory group named like a Podium group with full access is not
+        // mapped onto it by its name.
+        assert!(
+            mapping
+                .podium_groups(&[group("cn=admins,ou=self-made,dc=x", "admins")], podium)
+                .is_empty()
+        );
+        // A group whose name is the text of a mapped DN is not that group.
+        let impostor = ExternalGroup {
+            dn: Some("cn=x,ou=self-made,dc=x".into()),
+            name: "cn=payments,ou=groups,dc=example,dc=org".into(),
+        };
+        assert!(mapping.podium_groups(&[impostor], podium).is_empty());
+        // Groups from a token have names only.
+        let named = ExternalGroup {
+            dn: None,
+            name: "viewers".into(),
+        };
+        assert_eq!(mapping.podium_groups(&[named], podium), ["viewers"]);
     }
 }

@@ -585,6 +585,10 @@ pub struct User {
     /// and their groups come from there, refreshed at every sign-in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<IdentitySource>,
+    /// What the source knows the person by (an entry's DN, a token's subject),
+    /// bound at their first sign-in: another entry naming the same id is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
     pub create_time: i64,
     pub update_time: i64,
 }
@@ -619,6 +623,7 @@ impl std::fmt::Debug for User {
             .field("disabled", &self.disabled)
             .field("token_version", &self.token_version)
             .field("source", &self.source)
+            .field("external_id", &self.external_id)
             .finish_non_exhaustive()
     }
 }

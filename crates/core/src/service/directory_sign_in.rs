@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::identity::IdentityService;
 use super::runtime::Runtime;
 use crate::security::external::{
-    ExternalIdentity, ExternalRefusal, GroupMapping, PasswordDirectory,
+    ExternalIdentity, ExternalRefusal, GroupMapping, PasswordDirectory, PodiumGroup,
 };
 use crate::security::model::{IdentitySource, Role, User};
 use crate::security::token::{Claims, ISSUER};
@@ -97,26 +97,50 @@ pub async fn refresh_external_user(
     identity: &ExternalIdentity,
     mapping: &GroupMapping,
 ) -> crate::error::CoreResult<ExternalUser> {
+    if !usable_id(&identity.id) {
+        return Ok(ExternalUser::Refused(
+            "the user id is one Podium cannot use (empty, too long, spaces at its ends, control characters, app:, or a name Podium uses itself)",
+        ));
+    }
     let now = rt.now();
     let mut outcome = ExternalUser::Refused("not signed in");
     rt
             .access
             .commit_with(|directory| {
-                let groups = mapping
-                    .podium_groups(&identity.groups, |g| directory.group(g).is_some());
+                let groups = mapping.podium_groups(&identity.groups, |id| match directory.group(id) {
+                    None => PodiumGroup::Missing,
+                    Some(group)
+                        if group
+                            .roles
+                            .iter()
+                            .any(|r| *r == Role::Admin || r.acts_as() == Some(Role::Admin)) =>
+                    {
+                        PodiumGroup::FullAccess
+                    }
+                    Some(_) => PodiumGroup::Plain,
+                });
                 let existing = directory.user(&identity.id).cloned();
                 let mut user = match existing {
                     // A built-in user with a password of Podium's is never taken
                     // over by a directory entry of the same name.
-                    Some(user) if user.source.is_none() && user.password_hash.is_some() => {
+                    // A built-in user is never taken over by a person from
+                    // elsewhere: an ADMIN marks a user made ready for one
+                    // (`identitySource`).
+                    Some(user) if user.source != Some(source) => {
                         outcome = ExternalUser::Refused(
-                            "a built-in user with a password has this id; the person from elsewhere cannot sign in as them",
+                            "a built-in user, or one of another identity source, has this id",
                         );
                         return Vec::new();
                     }
-                    Some(user) if user.source.is_some_and(|s| s != source) => {
+                    // Bound to another entry or subject at an earlier sign-in.
+                    Some(user)
+                        if user
+                            .external_id
+                            .as_deref()
+                            .is_some_and(|bound| bound != identity.key) =>
+                    {
                         outcome = ExternalUser::Refused(
-                            "a user of another identity source has this id",
+                            "the user is bound to another entry of the identity source (another DN or subject names the same id)",
                         );
                         return Vec::new();
                     }
@@ -137,6 +161,7 @@ pub async fn refresh_external_user(
                             disabled: false,
                             token_version: 0,
                             source: Some(source),
+                            external_id: None,
                             create_time: now,
                             update_time: now,
                         };
@@ -146,6 +171,7 @@ pub async fn refresh_external_user(
                 };
                 let before = user.clone();
                 user.source = Some(source);
+                user.external_id = Some(identity.key.clone());
                 user.password_hash = None;
                 if let Some(name) = identity.display_name.as_deref().map(display_name)
                     && !name.is_empty()
@@ -167,6 +193,16 @@ pub async fn refresh_external_user(
             })
             .await?;
     Ok(outcome)
+}
+
+/// Whether a source's user id can be a Podium user's.
+fn usable_id(id: &str) -> bool {
+    let lower = id.to_ascii_lowercase();
+    super::users::check_id("user", id).is_ok()
+        && id.trim() == id
+        && !lower.starts_with("app:")
+        && !lower.starts_with("podium:")
+        && !matches!(lower.as_str(), "anonymous" | "podium")
 }
 
 /// A display name as kept: without control characters, at most 256 characters.

@@ -192,6 +192,9 @@ impl IdentityService {
                 ));
             }
         };
+        // Failures count per name whatever its case: a directory matches names in
+        // any case, so "Alice" and "alice" are one person's attempts.
+        let throttle_key = subject.to_lowercase();
         let client_address = client.map(|ip| ip.to_string());
         let audit = |principal: &str, success: bool| AuditEvent {
             time: self.rt.now(),
@@ -218,7 +221,7 @@ impl IdentityService {
             }
             Err(SignInRefusal::Account(reason)) => {
                 self.rt.auditor.record(audit("anonymous", false));
-                let throttled = self.throttle.failed(client, &subject, now).is_err();
+                let throttled = self.throttle.failed(client, &throttle_key, now).is_err();
                 Err(if throttled {
                     self.too_many()
                 } else {
@@ -239,7 +242,7 @@ impl IdentityService {
                     ver: None,
                 });
                 self.rt.auditor.record(audit("anonymous", false));
-                let throttled = self.throttle.failed(client, &subject, now).is_err();
+                let throttled = self.throttle.failed(client, &throttle_key, now).is_err();
                 tracing::info!(
                     client = %client_text(client),
                     throttled,
@@ -422,6 +425,7 @@ impl IdentityService {
                 disabled: false,
                 token_version: now,
                 source: None,
+                external_id: None,
                 create_time: now,
                 update_time: now,
             }));

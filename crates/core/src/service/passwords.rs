@@ -270,6 +270,7 @@ impl IdentityService {
                 disabled: false,
                 token_version: now,
                 source: None,
+                external_id: None,
                 create_time: now,
                 update_time: now,
             }));

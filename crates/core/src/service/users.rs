@@ -12,7 +12,7 @@ use super::passwords::new_password_hash;
 use super::runtime::Runtime;
 use crate::error::{CoreError, CoreResult};
 use crate::security::model::{
-    Access, AccessSet, Group, Role, Subject, SubjectType, TargetType, User,
+    Access, AccessSet, Group, IdentitySource, Role, Subject, SubjectType, TargetType, User,
 };
 use crate::security::password::check_imported_hash;
 use crate::security::{Directory, Principal};
@@ -34,6 +34,9 @@ pub struct UpsertUser {
     pub password: Option<String>,
     /// Podium's addition: a hash brought from elsewhere instead (bcrypt or argon2id).
     pub password_hash: Option<String>,
+    /// Podium's addition: the user is the person of this identity source (`LDAP`,
+    /// `OIDC`) who signs in with this id, made ready before their first sign-in.
+    pub identity_source: Option<IdentitySource>,
 }
 
 impl std::fmt::Debug for UpsertUser {
@@ -43,6 +46,7 @@ impl std::fmt::Debug for UpsertUser {
             .field("roles", &self.roles)
             .field("groups", &self.groups)
             .field("disabled", &self.disabled)
+            .field("identity_source", &self.identity_source)
             .finish_non_exhaustive()
     }
 }
@@ -255,6 +259,14 @@ impl UserService {
         if request.disabled == Some(true) && principal.id() == id {
             return Err(CoreError::invalid("You cannot disable yourself"));
         }
+        let identity_source = request.identity_source;
+        if identity_source.is_some()
+            && (request.password.is_some() || request.password_hash.is_some())
+        {
+            return Err(CoreError::invalid(
+                "A user whose identity is kept elsewhere (identitySource) has no Podium password",
+            ));
+        }
         let password_hash = match (request.password, request.password_hash) {
             (Some(_), Some(_)) => {
                 return Err(CoreError::invalid(
@@ -293,6 +305,7 @@ impl UserService {
                     disabled: false,
                     token_version: 0,
                     source: None,
+                    external_id: None,
                     create_time: now,
                     update_time: now,
                 });
@@ -301,6 +314,20 @@ impl UserService {
                 }
                 if let Some(roles) = &roles {
                     user.roles = roles.clone();
+                }
+                if let Some(source) = identity_source
+                    && user.source != Some(source)
+                {
+                    if user.password_hash.is_some() {
+                        refused = Some(CoreError::invalid(format!(
+                            "User '{id}' has a Podium password; a user kept by {} has none (delete the user first)",
+                            source.name()
+                        )));
+                        return Vec::new();
+                    }
+                    user.source = Some(source);
+                    user.external_id = None;
+                    user.groups = Vec::new();
                 }
                 if let Some(source) = user.source
                     && (groups.as_ref().is_some_and(|g| *g != user.groups)

@@ -98,7 +98,7 @@ impl WorkflowService {
     }
 
     /// Authorizes a command that needs only an access on one execution.
-    fn authorize_execution(
+    pub(super) fn authorize_execution(
         &self,
         principal: &Principal,
         command: Command,

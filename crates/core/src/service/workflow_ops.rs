@@ -137,7 +137,16 @@ impl WorkflowService {
         };
         let authority =
             self.authorize_rerun(principal, command, &state, (&def, &revision), feeds)?;
+        // Authorized against the run as it was read: if its authority or definition
+        // changed since (another rerun, a skip with data), refuse rather than
+        // overwrite what was decided meanwhile.
+        let (seen_authority, seen_revision) = (state.authority.clone(), state.def_revision.clone());
         self.apply(id, move |state, ctx, out| {
+            if state.authority != seen_authority || state.def_revision != seen_revision {
+                return Err(CoreError::Conflict(
+                    "The workflow changed while the request was checked; try again".into(),
+                ));
+            }
             state.authority = authority;
             state.touch();
             f(state, ctx, out)
@@ -172,8 +181,31 @@ impl WorkflowService {
     ) -> CoreResult<()> {
         let rt = self.rt.clone();
         let caller = principal.clone();
+        let starts_failure_workflow = trigger_failure_workflow && {
+            let state = self
+                .rt
+                .stores
+                .execution
+                .get_workflow(id)
+                .await?
+                .ok_or_else(|| self.missing(principal, id))?;
+            let has_one = state.def.failure_workflow.is_some();
+            if has_one {
+                // The caller's reason becomes the failure workflow's input and the
+                // caller one of the run's principals: they need what a start of
+                // the run's definition needs, or they would stop every later
+                // retry of it (each is checked as every principal of the run).
+                self.authorize_execution(principal, Command::Terminate, &state.workflow)?;
+                authority::check_run(
+                    &self.rt,
+                    principal,
+                    &RunNeeds::of(&self.rt, &state.def, &state.def_revision),
+                )?;
+            }
+            has_one
+        };
         self.change(principal, id, Command::Terminate, move |state, ctx, out| {
-            if trigger_failure_workflow {
+            if starts_failure_workflow {
                 // The failure workflow it starts (with the caller's reason in its
                 // input) is work the caller asks for: it needs the caller's rights too.
                 let starter = state.workflow.created_by.clone();
@@ -242,7 +274,17 @@ impl WorkflowService {
         id: &str,
         request: RerunWorkflowRequest,
     ) -> CoreResult<String> {
-        let feeds = request.workflow_input.is_some() || request.task_input.is_some();
+        // Every field but the ids that say where to rerun from puts the caller's data
+        // into the run (the correlation id is readable as ${workflow.correlationId});
+        // naming each one makes a new field a decision.
+        let RerunWorkflowRequest {
+            re_run_from_workflow_id: _,
+            re_run_from_task_id: _,
+            workflow_input,
+            task_input,
+            correlation_id,
+        } = &request;
+        let feeds = workflow_input.is_some() || task_input.is_some() || correlation_id.is_some();
         self.rerun_with(
             principal,
             id,
@@ -263,7 +305,11 @@ impl WorkflowService {
         request: SkipTaskRequest,
     ) -> CoreResult<()> {
         let reference = reference.to_string();
-        let feeds = request.task_input.is_some() || request.task_output.is_some();
+        let SkipTaskRequest {
+            task_input,
+            task_output,
+        } = &request;
+        let feeds = task_input.is_some() || task_output.is_some();
         self.rerun_with(
             principal,
             id,

@@ -39,6 +39,7 @@ pub(super) async fn security_records_grants_and_owners_round_trip(stores: Stores
         disabled: false,
         token_version: 0,
         source: None,
+        external_id: None,
         create_time: 3,
         update_time: 3,
     };

@@ -42,7 +42,12 @@ pub struct LdapDirectory {
     group_search_filter: String,
     domain: Option<String>,
     timeout: Duration,
+    /// Sign-ins in progress at once: each holds up to three connections.
+    in_progress: tokio::sync::Semaphore,
 }
+
+/// Most sign-ins that talk to the directory at once; more wait their turn.
+const MOST_AT_ONCE: usize = 16;
 
 impl std::fmt::Debug for LdapDirectory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -102,6 +107,11 @@ fn domain_dn(domain: &str) -> String {
 
 /// What Active Directory's sub-code in a refused bind means (`data 775`), when it
 /// is about the account rather than the password.
+///
+/// Only a locked account is told to the person signing in: AD answers 775 whatever
+/// the password, while it answers the others (expired, disabled, must change) only
+/// to the right password, so telling them would tell anyone who tries that they
+/// guessed it. Those go to the log.
 pub fn ad_account_problem(text: &str) -> Option<&'static str> {
     let code = text.split("data ").nth(1)?;
     let code: String = code.chars().take_while(char::is_ascii_hexdigit).collect();
@@ -139,12 +149,13 @@ fn attributes<'e>(entry: &'e SearchEntry, name: &str) -> &'e [String] {
         .unwrap_or(&[])
 }
 
-/// A group named by its DN: the DN, and the value of its first part as the name.
+/// A group named by its DN: the DN, and the value of its first part as the name
+/// (a name with escaped characters keeps its escapes, and maps only by its DN).
 fn group_of_dn(dn: &str) -> ExternalGroup {
     let first = dn.split(',').next().unwrap_or(dn);
     let name = first.split_once('=').map(|(_, v)| v).unwrap_or(first);
     ExternalGroup {
-        dn: dn.to_string(),
+        dn: Some(dn.to_string()),
         name: name.trim().to_string(),
     }
 }
@@ -199,6 +210,7 @@ impl LdapDirectory {
             domain,
             base_dn,
             timeout: Duration::from_millis(settings.timeout_ms),
+            in_progress: tokio::sync::Semaphore::new(MOST_AT_ONCE),
         }
     }
 
@@ -285,6 +297,7 @@ impl LdapDirectory {
         })?;
         Ok(ExternalIdentity {
             id: id.to_string(),
+            key: podium_core::security::external::normalize_dn(&entry.dn),
             display_name: attribute(entry, &self.display_name_attr).map(str::to_string),
             groups,
         })
@@ -296,6 +309,8 @@ impl LdapDirectory {
             self.user_id_attr.as_str(),
             self.display_name_attr.as_str(),
             "memberOf",
+            "userPrincipalName",
+            "sAMAccountName",
         ]
     }
 
@@ -323,7 +338,7 @@ impl LdapDirectory {
             .iter()
             .map(|g| match attribute(g, "cn") {
                 Some(cn) => ExternalGroup {
-                    dn: g.dn.clone(),
+                    dn: Some(g.dn.clone()),
                     name: cn.to_string(),
                 },
                 None => group_of_dn(&g.dn),
@@ -419,12 +434,17 @@ impl LdapDirectory {
         };
         let mut person = self.connect().await?;
         let bound = self.bind(&mut person, &entry.dn, password).await?;
-        let _ = person.unbind().await;
         if bound.is_err() {
+            let _ = person.unbind().await;
             let _ = manager.unbind().await;
             return Err(ExternalRefusal::BadCredentials);
         }
-        let groups = self.groups(&mut manager, &entry.dn, name).await;
+        // As the manager; without one, as the person (not anonymously).
+        let groups = match &self.manager {
+            Some(_) => self.groups(&mut manager, &entry.dn, name).await,
+            None => self.groups(&mut person, &entry.dn, name).await,
+        };
+        let _ = person.unbind().await;
         let _ = manager.unbind().await;
         self.identity(&entry, groups?)
     }
@@ -437,15 +457,25 @@ impl LdapDirectory {
         password: &str,
     ) -> Result<ExternalIdentity, ExternalRefusal> {
         let suffix = format!("@{domain}");
-        let (upn, bare) = match name.to_lowercase().strip_suffix(&suffix) {
-            Some(_) => (name.to_string(), &name[..name.len() - suffix.len()]),
+        // Compared byte by byte, in ASCII case: lower-casing other characters can
+        // change a string's length.
+        let cut = name.len().checked_sub(suffix.len()).filter(|at| {
+            name.is_char_boundary(*at)
+                && name.as_bytes()[*at..].eq_ignore_ascii_case(suffix.as_bytes())
+        });
+        let (upn, bare) = match cut {
+            Some(at) => (name.to_string(), &name[..at]),
             None => (format!("{name}{suffix}"), name),
         };
         let mut ldap = self.connect().await?;
         if let Err(text) = self.bind(&mut ldap, &upn, password).await? {
             let _ = ldap.unbind().await;
             return Err(match ad_account_problem(&text) {
-                Some(problem) => ExternalRefusal::Account(problem),
+                Some(problem) if problem.contains("locked") => ExternalRefusal::Account(problem),
+                Some(problem) => {
+                    tracing::info!(user = %bare, "Active Directory refused a sign-in: {problem}");
+                    ExternalRefusal::BadCredentials
+                }
                 None => ExternalRefusal::BadCredentials,
             });
         }
@@ -470,6 +500,14 @@ impl LdapDirectory {
             Some(mut found) if found.len() == 1 => found.remove(0),
             _ => return Err(ExternalRefusal::BadCredentials),
         };
+        // The entry found must be the account that bound, whatever the filter.
+        let same = |attr: &str, value: &str| {
+            attribute(&entry, attr).is_some_and(|v| v.eq_ignore_ascii_case(value))
+        };
+        if !(same("userPrincipalName", &upn) || same("sAMAccountName", bare)) {
+            tracing::warn!(user = %bare, "the user search filter found an entry other than the account that bound; sign-in refused");
+            return Err(ExternalRefusal::BadCredentials);
+        }
         let groups = attributes(&entry, "memberOf")
             .iter()
             .map(|dn| group_of_dn(dn))
@@ -498,8 +536,12 @@ impl PasswordDirectory for LdapDirectory {
         {
             return Err(ExternalRefusal::BadCredentials);
         }
-        // Every step has its own timeout; this bounds the whole.
+        // Every step has its own timeout; this bounds the whole, the wait for a turn
+        // included.
         let steps = async {
+            let _turn = self.in_progress.acquire().await.map_err(|_| {
+                ExternalRefusal::Unavailable("the directory client is shutting down".into())
+            })?;
             match &self.domain {
                 Some(domain) => self.ad_sign_in(domain, name, password).await,
                 None => self.ldap_sign_in(name, password).await,

@@ -121,7 +121,7 @@ fn groups_of(claims: &Map<String, Value>, name: &str) -> Vec<ExternalGroup> {
         .filter(|n| !n.is_empty() && n.len() <= MAX_GROUP_NAME)
         .take(MAX_GROUPS)
         .map(|n| ExternalGroup {
-            dn: n.to_string(),
+            dn: None,
             name: n.to_string(),
         })
         .collect()
@@ -248,7 +248,11 @@ impl OidcBearer {
                 ))
             })?
             .to_string();
+        // The user is bound to the token's subject: a token with another subject
+        // whose user id claim names the same id is refused.
+        let key = text(&claims, "sub").unwrap_or(&id).to_string();
         let identity = ExternalIdentity {
+            key,
             display_name: text(&claims, &self.claims.display_name).map(str::to_string),
             groups: groups_of(&claims, &self.claims.groups),
             id,

@@ -16,6 +16,9 @@ pub struct LdapSettings {
     pub url: String,
     /// Upgrade an `ldap://` connection with StartTLS before anything is sent.
     pub starttls: bool,
+    /// Allow a plain `ldap://` connection without StartTLS to a host that is not
+    /// this machine: passwords then cross the network in clear.
+    pub allow_plaintext: bool,
     /// Certificates (PEM) to trust for the directory besides the system's.
     pub ca_file: Option<PathBuf>,
     /// The base every other DN is relative to (`dc=example,dc=org`). With `domain`
@@ -62,6 +65,7 @@ impl Default for LdapSettings {
         LdapSettings {
             url: String::new(),
             starttls: false,
+            allow_plaintext: false,
             ca_file: None,
             base_dn: String::new(),
             manager_dn: None,
@@ -92,6 +96,15 @@ impl LdapSettings {
         }
         if secure && self.starttls {
             return invalid("starttls is for ldap:// URLs; an ldaps:// connection is TLS already");
+        }
+        if !secure
+            && !self.starttls
+            && !self.allow_plaintext
+            && !url.strip_prefix("ldap://").is_some_and(is_loopback_host)
+        {
+            return invalid(
+                "a plain ldap:// connection sends passwords in clear: use ldaps://, starttls = true, or allow_plaintext = true",
+            );
         }
         if self.domain.is_none() && self.base_dn.trim().is_empty() {
             return invalid("base_dn is required (or domain, for Active Directory)");
@@ -206,9 +219,11 @@ pub fn secure_or_loopback(url: &str) -> bool {
     if url.starts_with("https://") {
         return true;
     }
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
+    url.strip_prefix("http://").is_some_and(is_loopback_host)
+}
+
+/// Whether the host of a URL's remainder after `scheme://` is this machine.
+fn is_loopback_host(rest: &str) -> bool {
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = match host.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or(""),
@@ -284,6 +299,7 @@ const SECTIONS: &[(&str, &[(&str, EnvValue)])] = &[("ldap", LDAP_ENV), ("oidc", 
 const LDAP_ENV: &[(&str, EnvValue)] = &[
     ("url", EnvValue::Text),
     ("starttls", EnvValue::Parsed),
+    ("allow_plaintext", EnvValue::Parsed),
     ("ca_file", EnvValue::Text),
     ("base_dn", EnvValue::Text),
     ("manager_dn", EnvValue::Text),
@@ -402,7 +418,17 @@ mod tests {
     fn settings_that_cannot_work_are_refused_with_the_reason() {
         for (pairs, says) in [
             (vec![("PODIUM_LDAP_URL", "http://x")], "ldap:// or ldaps://"),
-            (vec![("PODIUM_LDAP_URL", "ldap://x")], "base_dn is required"),
+            (
+                vec![("PODIUM_LDAP_URL", "ldap://127.0.0.1")],
+                "base_dn is required",
+            ),
+            (
+                vec![
+                    ("PODIUM_LDAP_URL", "ldap://ldap.example.org"),
+                    ("PODIUM_LDAP_BASE_DN", "dc=x"),
+                ],
+                "in clear",
+            ),
             (
                 vec![
                     ("PODIUM_LDAP_URL", "ldaps://x"),
@@ -414,6 +440,7 @@ mod tests {
             (
                 vec![
                     ("PODIUM_LDAP_URL", "ldap://x"),
+                    ("PODIUM_LDAP_STARTTLS", "true"),
                     ("PODIUM_LDAP_BASE_DN", "dc=x"),
                     ("PODIUM_LDAP_MANAGER_DN", "cn=admin"),
                 ],
@@ -422,6 +449,7 @@ mod tests {
             (
                 vec![
                     ("PODIUM_LDAP_URL", "ldap://x"),
+                    ("PODIUM_LDAP_ALLOW_PLAINTEXT", "true"),
                     ("PODIUM_LDAP_BASE_DN", "dc=x"),
                     ("PODIUM_LDAP_USER_SEARCH_FILTER", "uid={0}"),
                 ],

@@ -186,10 +186,12 @@ async fn bad_names_and_passwords_all_get_the_same_answer() {
         // Filter injection: the name is escaped, so these find nobody.
         ("*)(uid=*", "alice-directory-pw"),
         ("*", "alice-directory-pw"),
+        // Unescaped, this would find alice alone and sign her in.
+        ("alic*", "alice-directory-pw"),
         ("alice)(|(uid=*", "alice-directory-pw"),
         ("alice*", "alice-directory-pw"),
-        // A DN with an empty password is an anonymous bind that many directories
-        // accept: refused before any bind.
+        // A DN with an empty password is an anonymous bind that this directory
+        // accepts (as many do): refused before any bind.
         ("alice", ""),
     ] {
         let answer = app.sign_in(name, password).await;
@@ -218,16 +220,31 @@ async fn a_directory_entry_cannot_take_over_a_built_in_user() {
     assert_eq!(created.status, 200, "{}", created.text);
     assert_eq!(app.sign_in("carol", "carol-directory-pw").await.status, 401);
     token_of(&app.sign_in("carol", "violet harbour kettle 9").await);
-    // The bootstrap admin is a built-in user too.
-    assert_eq!(app.sign_in("admin", "alice-directory-pw").await.status, 401);
 
-    // A user an ADMIN made ready without a password (to give roles before the
+    // An ADMIN cannot hand a user with a Podium password to the directory.
+    let handed = app
+        .call(
+            "PUT",
+            "/api/users/carol",
+            Some(json!({"identitySource": "LDAP"})),
+        )
+        .await;
+    assert_eq!(handed.status, 400, "{}", handed.text);
+
+    // Nor is a built-in user without a password (say, one an SDK created).
+    let built_in = app
+        .call("PUT", "/api/users/bob", Some(json!({"roles": ["ADMIN"]})))
+        .await;
+    assert_eq!(built_in.status, 200, "{}", built_in.text);
+    assert_eq!(app.sign_in("bob", "bob-directory-pw").await.status, 401);
+
+    // A user an ADMIN made ready for the directory (to give roles before the
     // first sign-in) is the directory's person of that id.
     let ready = app
         .call(
             "PUT",
             "/api/users/alice",
-            Some(json!({"roles": ["OPERATOR"]})),
+            Some(json!({"roles": ["OPERATOR"], "identitySource": "LDAP"})),
         )
         .await;
     assert_eq!(ready.status, 200, "{}", ready.text);
@@ -251,7 +268,12 @@ async fn dn_patterns_starttls_and_ldaps_work_and_an_unknown_certificate_is_refus
         starttls: true,
         ca_file: Some(slapd.ca_file()),
         base_dn: BASE.into(),
-        user_dn_patterns: vec!["uid={0},ou=missing".into(), "uid={0},ou=people".into()],
+        user_dn_patterns: vec![
+            "uid={0},ou=missing".into(),
+            "uid={0},ou=people".into(),
+            "uid={0},ou=contractors".into(),
+            "uid={0}".into(),
+        ],
         group_search_base: "ou=groups".into(),
         ..LdapSettings::default()
     };
@@ -260,13 +282,16 @@ async fn dn_patterns_starttls_and_ldaps_work_and_an_unknown_certificate_is_refus
     token_of(&app.sign_in("alice", "alice-directory-pw").await);
     assert_eq!(groups_of(&app, "alice").await, ["operate-admins"]);
     assert_eq!(app.sign_in("alice", "wrong").await.status, 401);
-    // A name holding DN syntax is escaped into one value.
-    assert_eq!(
-        app.sign_in("alice,ou=people", "alice-directory-pw")
-            .await
-            .status,
-        401
-    );
+    // A name holding DN syntax is escaped into one value: unescaped, the last
+    // pattern would make it alice's full DN.
+    let injected = app
+        .sign_in("alice,ou=people,dc=example,dc=org", "alice-directory-pw")
+        .await;
+    assert_eq!(injected.status, 401, "{}", injected.text);
+    // Another entry with the same uid (a contractor) is not the alice who signed in
+    // first: the user is bound to her entry.
+    let contractor = app.sign_in("alice", "contractor-alice-pw").await;
+    assert_eq!(contractor.status, 401, "{}", contractor.text);
     app.stop().await;
 
     // ldaps://, searching as the manager.

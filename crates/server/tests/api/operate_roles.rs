@@ -229,18 +229,39 @@ async fn per_definition_permissions_reach_only_that_definitions_executions() {
     let started = as_user(&app, &dora, "POST", "/api/workflow/flow_a", Some(json!({}))).await;
     assert_eq!(started.status, 403, "{}", started.text);
 
-    // Feeding the run data of one's own needs what a start needs.
-    as_user(&app, &dora, "DELETE", &path(&run_a, "?reason=again"), None).await;
+    // Feeding the run data of one's own needs what a start needs: new input, task
+    // input, or a correlation id (readable as ${workflow.correlationId}).
+    let again = as_user(&app, &dora, "DELETE", &path(&run_a, "?reason=again"), None).await;
+    assert_eq!(again.status, 200, "{}", again.text);
     app.wait_for_status(&run_a, "TERMINATED").await;
-    let fed = as_user(
+    for body in [
+        json!({"workflowInput": {"n": "http://attacker.example"}}),
+        json!({"correlationId": "http://attacker.example"}),
+        json!({"reRunFromTaskId": "x", "taskInput": {"n": 2}}),
+    ] {
+        let fed = as_user(
+            &app,
+            &dora,
+            "POST",
+            &path(&run_a, "/rerun"),
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(fed.status, 403, "{body}: {}", fed.text);
+    }
+    // Restarting on another definition brings the run something new too.
+    let mut newer = linear("flow_a", &[("flow_a_task", "only")]);
+    newer["version"] = json!(2);
+    app.register(json!([]), newer).await;
+    let latest = as_user(
         &app,
         &dora,
         "POST",
-        &path(&run_a, "/rerun"),
-        Some(json!({"workflowInput": {"n": "http://attacker.example"}})),
+        &path(&run_a, "/restart?useLatestDefinitions=true"),
+        None,
     )
     .await;
-    assert_eq!(fed.status, 403, "{}", fed.text);
+    assert_eq!(latest.status, 403, "{}", latest.text);
     let plain = as_user(
         &app,
         &dora,
@@ -383,4 +404,126 @@ async fn per_definition_permissions_are_granted_only_where_they_mean_something()
         "{}",
         unknown.text
     );
+}
+
+#[tokio::test]
+async fn an_operator_cannot_poison_a_run_through_its_failure_workflow() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("cleanup_task")]),
+        linear("cleanup", &[("cleanup_task", "c")]),
+    )
+    .await;
+    let mut flow = linear("guarded", &[("guarded_task", "g")]);
+    flow["failureWorkflow"] = json!("cleanup");
+    app.register(json!([task_def("guarded_task")]), flow).await;
+    let plain = linear("unguarded", &[("guarded_task", "g")]);
+    app.register(json!([]), plain).await;
+    let guarded = app.start("guarded", json!({})).await;
+    let unguarded = app.start("unguarded", json!({})).await;
+    let olga = person(&app, "olga", &[]).await;
+    for name in ["guarded", "unguarded"] {
+        let answer = grant(
+            &app,
+            "olga",
+            "WORKFLOW_DEF",
+            name,
+            &["READ", "UPDATE_PROCESS_INSTANCE"],
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+    }
+    // Her reason would become the failure workflow's input, and she one of the
+    // run's principals, without the right to start it: refused.
+    let refused = as_user(
+        &app,
+        &olga,
+        "DELETE",
+        &format!("/api/workflow/{guarded}?reason=x&triggerFailureWorkflow=true"),
+        None,
+    )
+    .await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    // With no failure workflow to start, the flag changes nothing: she terminates,
+    // and the run can still be retried by her and by its starter.
+    let terminated = as_user(
+        &app,
+        &olga,
+        "DELETE",
+        &format!("/api/workflow/{unguarded}?reason=x&triggerFailureWorkflow=true"),
+        None,
+    )
+    .await;
+    assert_eq!(terminated.status, 200, "{}", terminated.text);
+    app.wait_for_status(&unguarded, "TERMINATED").await;
+    let retried = as_user(
+        &app,
+        &olga,
+        "POST",
+        &format!("/api/workflow/{unguarded}/retry"),
+        None,
+    )
+    .await;
+    assert_eq!(retried.status, 204, "{}", retried.text);
+    app.wait_for_status(&unguarded, "RUNNING").await;
+}
+
+#[tokio::test]
+async fn roles_and_permissions_reach_through_groups_and_tags() {
+    let app = TestApp::spawn().await;
+    let (run_a, run_b) = two_runs(&app).await;
+    // OWNER held through a group is full access.
+    let group = app
+        .call(
+            "PUT",
+            "/api/groups/owners",
+            Some(json!({"description": "owners", "roles": ["OWNER"]})),
+        )
+        .await;
+    assert_eq!(group.status, 200, "{}", group.text);
+    let owner = person(&app, "gina", &[]).await;
+    let joined = app.post("/api/groups/owners/users/gina", json!({})).await;
+    assert_eq!(joined.status, 200, "{}", joined.text);
+    assert_eq!(
+        as_user(&app, &owner, "GET", "/api/users", None)
+            .await
+            .status,
+        200
+    );
+
+    // DELETE_PROCESS_INSTANCE on a tag reaches the runs of the definitions tagged.
+    let tagged = app
+        .post(
+            "/api/metadata/workflow/flow_a/tags",
+            json!({"key": "team", "value": "payments"}),
+        )
+        .await;
+    assert_eq!(tagged.status, 200, "{}", tagged.text);
+    let hugo = person(&app, "hugo", &[]).await;
+    grant(
+        &app,
+        "hugo",
+        "TAG",
+        "team:payments",
+        &["READ", "DELETE_PROCESS_INSTANCE"],
+    )
+    .await;
+    let removed = as_user(
+        &app,
+        &hugo,
+        "DELETE",
+        &format!("/api/workflow/{run_a}/remove?archiveWorkflow=false"),
+        None,
+    )
+    .await;
+    assert_eq!(removed.status, 200, "{}", removed.text);
+    let untagged = as_user(
+        &app,
+        &hugo,
+        "DELETE",
+        &format!("/api/workflow/{run_b}/remove?archiveWorkflow=false"),
+        None,
+    )
+    .await;
+    assert_eq!(untagged.status, 403, "{}", untagged.text);
 }

@@ -2,6 +2,10 @@
 //! ports for `ldap://` (with StartTLS) and `ldaps://`, a throwaway CA, and the seed
 //! people and groups. Stopped when dropped.
 //!
+//! Like many directories, this one takes a DN with an empty password as an
+//! anonymous bind that succeeds (`allow bind_anon_dn`), so Podium must refuse empty
+//! passwords itself.
+//!
 //! `scripts/test` installs slapd and sets `PODIUM_TEST_LDAP_REQUIRED=1`, so a missing
 //! slapd fails there; elsewhere a test without slapd says so and does nothing.
 
@@ -166,6 +170,7 @@ pidfile {p}/slapd.pid
 TLSCACertificateFile {p}/ca.pem
 TLSCertificateFile {p}/server.pem
 TLSCertificateKeyFile {p}/server.key
+allow bind_anon_dn
 database mdb
 maxsize 104857600
 suffix \"{BASE}\"
@@ -251,8 +256,8 @@ access to * by users read by * none
     }
 
     /// The people and groups every test starts with: alice (in operate-admins and
-    /// operate-viewers), bob (in operate-viewers), carol, and dana, an AD-style
-    /// `user` in payments.
+    /// operate-viewers), bob (in operate-viewers), carol, dana (an AD-style `user`
+    /// in payments), and a contractor who is another alice.
     async fn seed(&self) {
         let person = |uid: &'static str, name: &'static str| {
             (uid, name, format!("uid={uid},ou=people,{BASE}"))
@@ -266,7 +271,7 @@ access to * by users read by * none
             ],
         )
         .await;
-        for ou in ["people", "groups", "ad"] {
+        for ou in ["people", "groups", "ad", "contractors"] {
             let dn = format!("ou={ou},{BASE}");
             self.add(
                 &dn,
@@ -293,6 +298,17 @@ access to * by users read by * none
             )
             .await;
         }
+        self.add(
+            &format!("uid=alice,ou=contractors,{BASE}"),
+            &[
+                ("objectClass", &["inetOrgPerson"]),
+                ("uid", &["alice"]),
+                ("cn", &["Alice Contractor"]),
+                ("sn", &["Contractor"]),
+                ("userPassword", &["contractor-alice-pw"]),
+            ],
+        )
+        .await;
         self.add(
             &format!("cn=Dana Doe,ou=ad,{BASE}"),
             &[

@@ -365,7 +365,7 @@ async fn workflow_correlated_batch(
     Ok(Json(out))
 }
 
-/// Terminates a workflow. Needs: EXECUTE.
+/// Terminates a workflow. Needs: EXECUTE or UPDATE_PROCESS_INSTANCE (see exec::command).
 async fn workflow_terminate(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -381,7 +381,7 @@ async fn workflow_terminate(
     Ok(())
 }
 
-/// Pauses a workflow. Needs: EXECUTE.
+/// Pauses a workflow. Needs: EXECUTE or UPDATE_PROCESS_INSTANCE (see exec::command).
 async fn workflow_pause(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -392,7 +392,7 @@ async fn workflow_pause(
     Ok(())
 }
 
-/// Resumes a paused workflow. Needs: EXECUTE.
+/// Resumes a paused workflow. Needs: EXECUTE or UPDATE_PROCESS_INSTANCE (see exec::command).
 async fn workflow_resume(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -403,7 +403,7 @@ async fn workflow_resume(
     Ok(())
 }
 
-/// Restarts an ended workflow; 204. Needs: EXECUTE.
+/// Restarts an ended workflow; 204. Needs: EXECUTE or UPDATE_PROCESS_INSTANCE (see exec::command).
 async fn workflow_restart(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -416,7 +416,7 @@ async fn workflow_restart(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Retries the failed tasks of an ended workflow; 204. Needs: EXECUTE.
+/// Retries the failed tasks of an ended workflow; 204. Needs: EXECUTE or UPDATE_PROCESS_INSTANCE (see exec::command).
 async fn workflow_retry(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -427,7 +427,7 @@ async fn workflow_retry(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Reruns an ended workflow; answers its id. Needs: EXECUTE.
+/// Reruns an ended workflow; answers its id. Needs: EXECUTE or UPDATE_PROCESS_INSTANCE (see exec::command).
 async fn workflow_rerun(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -438,7 +438,7 @@ async fn workflow_rerun(
 }
 
 /// Skips a task that has not been reached yet. The input and output may come as a
-/// JSON body or as `taskInput`/`taskOutput` query values. Needs: EXECUTE.
+/// JSON body or as `taskInput`/`taskOutput` query values. Needs: EXECUTE or UPDATE_PROCESS_INSTANCE (see exec::command).
 async fn workflow_skip_task(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -463,7 +463,7 @@ async fn workflow_skip_task(
     Ok(())
 }
 
-/// Deletes a workflow. Needs: DELETE.
+/// Deletes a workflow. Needs: DELETE or DELETE_PROCESS_INSTANCE.
 async fn workflow_remove(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -476,7 +476,7 @@ async fn workflow_remove(
     Ok(())
 }
 
-/// Runs the decider on a workflow now. Needs: EXECUTE.
+/// Runs the decider on a workflow now. Needs: EXECUTE or UPDATE_PROCESS_INSTANCE (see exec::command).
 async fn workflow_decide(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -577,7 +577,7 @@ fn check_bulk(ids: &[String]) -> ApiResult<()> {
     Ok(())
 }
 
-/// Pauses workflows. Needs: EXECUTE on each.
+/// Pauses workflows. Needs: EXECUTE or UPDATE_PROCESS_INSTANCE on each.
 async fn workflow_bulk_pause(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -592,7 +592,7 @@ async fn workflow_bulk_pause(
     ))
 }
 
-/// Resumes workflows. Needs: EXECUTE on each.
+/// Resumes workflows. Needs: EXECUTE or UPDATE_PROCESS_INSTANCE on each.
 async fn workflow_bulk_resume(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -607,7 +607,7 @@ async fn workflow_bulk_resume(
     ))
 }
 
-/// Restarts workflows. Needs: EXECUTE on each.
+/// Restarts workflows. Needs: EXECUTE or UPDATE_PROCESS_INSTANCE on each.
 async fn workflow_bulk_restart(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -627,7 +627,7 @@ async fn workflow_bulk_restart(
     ))
 }
 
-/// Retries workflows. Needs: EXECUTE on each.
+/// Retries workflows. Needs: EXECUTE or UPDATE_PROCESS_INSTANCE on each.
 async fn workflow_bulk_retry(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -642,7 +642,7 @@ async fn workflow_bulk_retry(
     ))
 }
 
-/// Terminates workflows. Needs: EXECUTE on each.
+/// Terminates workflows. Needs: EXECUTE or UPDATE_PROCESS_INSTANCE on each.
 async fn workflow_bulk_terminate(
     State(state): State<AppState>,
     Auth(principal): Auth,
