@@ -208,6 +208,12 @@ pub struct Config {
     pub token_max_failures_per_key: u32,
     /// The window of both counts, in seconds.
     pub token_failure_window_seconds: u64,
+    /// The first delay a failed sign-in puts before the next attempt from its
+    /// address for its account (after three free failures; after five, for any
+    /// account from that address), in milliseconds; it doubles with each failure.
+    pub token_failure_delay_ms: u64,
+    /// The longest such delay, in milliseconds (at most 30000).
+    pub token_failure_max_delay_ms: u64,
     /// The file holding the server key (token signing, key hashing); created with
     /// owner-only permissions if missing. Default: `server.key` in the data directory.
     pub server_key_file: Option<PathBuf>,
@@ -275,6 +281,8 @@ impl Default for Config {
             token_max_failures_per_address: throttle.per_address,
             token_max_failures_per_key: throttle.per_subject,
             token_failure_window_seconds: throttle.window_seconds.unsigned_abs(),
+            token_failure_delay_ms: 1000,
+            token_failure_max_delay_ms: 30_000,
             server_key_file: None,
             secrets_key: None,
             secrets_key_file: None,
@@ -453,6 +461,13 @@ impl Config {
                 "token_max_failures_per_address, token_max_failures_per_key and token_failure_window_seconds must be at least 1".into(),
             ));
         }
+        if !(1..=30_000).contains(&self.token_failure_max_delay_ms)
+            || !(1..=self.token_failure_max_delay_ms).contains(&self.token_failure_delay_ms)
+        {
+            return Err(ConfigError::Invalid(
+                "token_failure_delay_ms must be at least 1 and at most token_failure_max_delay_ms, which is at most 30000".into(),
+            ));
+        }
         if self.secret_max_bytes == 0 {
             return Err(ConfigError::Invalid(
                 "secret_max_bytes must be at least 1".into(),
@@ -575,6 +590,8 @@ const KNOWN_KEYS: &[&str] = &[
     "token_max_failures_per_address",
     "token_max_failures_per_key",
     "token_failure_window_seconds",
+    "token_failure_delay_ms",
+    "token_failure_max_delay_ms",
     "server_key_file",
     "secrets_key",
     "secrets_key_file",

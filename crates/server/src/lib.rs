@@ -19,6 +19,7 @@ use std::time::Duration;
 use podium_core::clock::{Clock, SystemClock, UuidGen};
 use podium_core::engine::EngineLimits;
 use podium_core::security::crypto::SecretHasher;
+use podium_core::security::sign_in_delay::DelayPolicy;
 use podium_core::security::throttle::ThrottleLimits;
 use podium_core::security::token::TokenKeys;
 use podium_core::security::{Authenticator, SecurityMode};
@@ -337,6 +338,11 @@ impl Application {
                         per_address: config.token_max_failures_per_address,
                         per_subject: config.token_max_failures_per_key,
                         window_seconds: seconds(config.token_failure_window_seconds),
+                    },
+                    delays: DelayPolicy {
+                        base_ms: seconds(config.token_failure_delay_ms),
+                        max_ms: seconds(config.token_failure_max_delay_ms),
+                        ..DelayPolicy::default()
                     },
                 };
                 let mut identity = IdentityService::new(

@@ -15,6 +15,7 @@ pub mod password;
 pub mod password_policy;
 pub mod principal;
 pub mod secret_box;
+pub mod sign_in_delay;
 pub mod throttle;
 pub mod token;
 

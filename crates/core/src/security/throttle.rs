@@ -34,14 +34,14 @@ impl Default for ThrottleLimits {
 /// host usually holds a whole /64), an IPv4-mapped IPv6 address as its IPv4 one.
 /// Requests whose address is unknown share one bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum AddressKey {
+pub(crate) enum AddressKey {
     V4(u32),
     V6Prefix(u64),
     Unknown,
 }
 
 impl AddressKey {
-    fn of(client: Option<IpAddr>) -> AddressKey {
+    pub(crate) fn of(client: Option<IpAddr>) -> AddressKey {
         match client {
             None => AddressKey::Unknown,
             Some(IpAddr::V4(v4)) => AddressKey::V4(u32::from(v4)),

@@ -13,6 +13,7 @@ use crate::security::Principal;
 use crate::security::crypto::{SecretHasher, hex, random_bytes};
 use crate::security::model::{AccessKey, Application, KeyStatus, Role, User};
 use crate::security::password::{generate_password, hash_password};
+use crate::security::sign_in_delay::{DelayPolicy, SignInDelays};
 use crate::security::throttle::{SignInThrottle, ThrottleLimits};
 use crate::security::token::{Claims, ISSUER, TokenKeys};
 use crate::store::AuditEvent;
@@ -27,6 +28,8 @@ pub struct TokenPolicy {
     pub max_ttl_seconds: i64,
     /// Failed attempts allowed per client address and per key or user id.
     pub throttle: ThrottleLimits,
+    /// How failed attempts delay the next ones.
+    pub delays: DelayPolicy,
 }
 
 impl Default for TokenPolicy {
@@ -35,6 +38,7 @@ impl Default for TokenPolicy {
             default_ttl_seconds: 3600,
             max_ttl_seconds: 24 * 3600,
             throttle: ThrottleLimits::default(),
+            delays: DelayPolicy::default(),
         }
     }
 }
@@ -90,6 +94,8 @@ pub struct IdentityService {
     pub(super) hasher: Option<Arc<SecretHasher>>,
     policy: TokenPolicy,
     pub(super) throttle: Arc<SignInThrottle>,
+    /// Growing delays for failed sign-ins.
+    pub(super) delays: Arc<SignInDelays>,
     /// The directory people without a Podium password sign in through, if any.
     directory: Option<Arc<DirectorySignIn>>,
 }
@@ -125,6 +131,7 @@ impl IdentityService {
             hasher: hasher.map(Arc::new),
             policy,
             throttle: Arc::new(SignInThrottle::new(policy.throttle)),
+            delays: Arc::new(SignInDelays::new(policy.delays)),
             directory: None,
         }
     }
@@ -168,24 +175,14 @@ impl IdentityService {
             return Err(self.too_many());
         }
         let ttl = self.ttl_seconds(request.expiration);
-        let (subject, claims) = match (
+        let subject = match (
             &request.key_id,
             &request.key_secret,
             &request.email,
             &request.password,
         ) {
-            (Some(key_id), Some(secret), _, _) => {
-                let key_id = key_id.trim();
-                let claims = self
-                    .key_claims(&hasher, key_id, secret.trim(), now, ttl)
-                    .ok_or(SignInRefusal::BadCredentials);
-                (format!("key:{key_id}"), claims)
-            }
-            (None, _, Some(email), Some(password)) => {
-                let user_id = email.trim();
-                let claims = self.user_claims(user_id, password, now, ttl).await;
-                (format!("user:{user_id}"), claims)
-            }
+            (Some(key_id), Some(_), _, _) => format!("key:{}", key_id.trim()),
+            (None, _, Some(email), Some(_)) => format!("user:{}", email.trim()),
             _ => {
                 return Err(CoreError::invalid(
                     "Send {\"keyId\": ..., \"keySecret\": ...} (or a user's {\"email\": ..., \"password\": ...})",
@@ -195,6 +192,21 @@ impl IdentityService {
         // Failures count per name whatever its case: a directory matches names in
         // any case, so "Alice" and "alice" are one person's attempts.
         let throttle_key = subject.to_lowercase();
+        self.wait_for_turn(client, &throttle_key).await?;
+        let claims = match (
+            &request.key_id,
+            &request.key_secret,
+            &request.email,
+            &request.password,
+        ) {
+            (Some(key_id), Some(secret), _, _) => self
+                .key_claims(&hasher, key_id.trim(), secret.trim(), now, ttl)
+                .ok_or(SignInRefusal::BadCredentials),
+            (_, _, Some(email), Some(password)) => {
+                self.user_claims(email.trim(), password, now, ttl).await
+            }
+            _ => Err(SignInRefusal::BadCredentials),
+        };
         let client_address = client.map(|ip| ip.to_string());
         let audit = |principal: &str, success: bool| AuditEvent {
             time: self.rt.now(),
@@ -206,6 +218,7 @@ impl IdentityService {
         };
         match claims {
             Ok(claims) => {
+                self.delays.succeeded(&throttle_key);
                 if let Some(key_id) = claims.key.clone() {
                     self.note_key_use(key_id);
                 }
@@ -221,6 +234,8 @@ impl IdentityService {
             }
             Err(SignInRefusal::Account(reason)) => {
                 self.rt.auditor.record(audit("anonymous", false));
+                self.delays
+                    .failed(client, &throttle_key, self.delays.now_ms());
                 let throttled = self.throttle.failed(client, &throttle_key, now).is_err();
                 Err(if throttled {
                     self.too_many()
@@ -242,6 +257,8 @@ impl IdentityService {
                     ver: None,
                 });
                 self.rt.auditor.record(audit("anonymous", false));
+                self.delays
+                    .failed(client, &throttle_key, self.delays.now_ms());
                 let throttled = self.throttle.failed(client, &throttle_key, now).is_err();
                 tracing::info!(
                     client = %client_text(client),
@@ -254,6 +271,27 @@ impl IdentityService {
                     bad_credentials()
                 })
             }
+        }
+    }
+
+    /// Waits for this attempt's turn (see `security::sign_in_delay`), or refuses it
+    /// when so many attempts from the address for the account wait already that
+    /// its turn is beyond the longest delay.
+    pub(super) async fn wait_for_turn(
+        &self,
+        client: Option<IpAddr>,
+        account: &str,
+    ) -> CoreResult<()> {
+        match self.delays.take_turn(client, account, self.delays.now_ms()) {
+            Some(0) => Ok(()),
+            Some(wait) => {
+                tokio::time::sleep(std::time::Duration::from_millis(wait.unsigned_abs())).await;
+                Ok(())
+            }
+            None => Err(CoreError::TooManyRequests(format!(
+                "Too many sign-in attempts are waiting for this account from this address; try again in {} seconds",
+                (self.delays.policy().max_ms + 999) / 1000
+            ))),
         }
     }
 

@@ -116,10 +116,13 @@ impl IdentityService {
             if self.throttle.admit(client, now).is_err() {
                 return Err(self.too_many());
             }
+            let account = format!("user:{}", id.to_lowercase());
+            self.wait_for_turn(client, &account).await?;
             let old = change.old_password.unwrap_or_default();
             let (matches, _) = check_password(&old, user.password_hash.clone()).await;
             if !matches {
-                let throttled = self.throttle.failed(client, &format!("user:{id}"), now);
+                self.delays.failed(client, &account, self.delays.now_ms());
+                let throttled = self.throttle.failed(client, &account, now);
                 tracing::info!(user = %id, "password change refused: the old password is wrong");
                 self.rt.auditor.record(audit::event(
                     self.rt.now(),

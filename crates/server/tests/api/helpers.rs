@@ -24,6 +24,10 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
         admin_key_id: Some(ADMIN_KEY_ID.into()),
         admin_key_secret: Some(SecretValue::new(ADMIN_KEY_SECRET)),
         token_max_ttl_seconds: 10 * 365 * 24 * 3600,
+        // Short, so that tests of failed sign-ins run quickly; one test measures
+        // the delays with its own.
+        token_failure_delay_ms: 5,
+        token_failure_max_delay_ms: 40,
         ..Config::default()
     }
 }

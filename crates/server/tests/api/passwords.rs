@@ -295,3 +295,85 @@ async fn configured_users_are_created_at_start_and_left_alone_after() {
     token(&app, "hank", "a newer admin passphrase").await;
     app.stop().await;
 }
+
+/// A server whose failed sign-ins delay from 200 ms to 800 ms, with ivy.
+async fn delaying_server() -> TestApp {
+    let app = TestApp::spawn_with(|config| {
+        config.token_failure_delay_ms = 200;
+        config.token_failure_max_delay_ms = 800;
+        config.token_max_failures_per_key = 1000;
+    })
+    .await;
+    let created = put_user(&app, "ivy", json!({"name": "Ivy", "password": IVY})).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    app
+}
+
+const IVY: &str = "plum kettle harbour 9";
+
+#[tokio::test]
+async fn failed_sign_ins_slow_the_guesser_down_but_never_lock_the_owner_out() {
+    // Every attempt for an account from this address, a known user or not, waits
+    // longer: free, free, free, free, then 200, 400, 800, 800 ms after the one
+    // before began.
+    for user in ["ivy", "nobody-at-all"] {
+        let app = delaying_server().await;
+        let origin = std::time::Instant::now();
+        let mut spans = Vec::new();
+        for _ in 0..8 {
+            let began = origin.elapsed();
+            let answer = sign_in(&app, user, "wrong guess for ivy").await;
+            assert_eq!(answer.status, 401, "{}", answer.text);
+            spans.push((began, origin.elapsed()));
+        }
+        for (i, least) in [(4, 200), (5, 400), (6, 800), (7, 800)] {
+            let gap = spans[i].1 - spans[i - 1].0;
+            assert!(
+                gap >= Duration::from_millis(least),
+                "{user}: attempt {} ended {gap:?} after the one before began, expected at least {least} ms: {spans:?}",
+                i + 1,
+            );
+        }
+        assert!(
+            spans[1].1 - spans[0].0 < Duration::from_millis(200),
+            "{spans:?}"
+        );
+        app.stop().await;
+    }
+
+    let app = delaying_server().await;
+    for _ in 0..6 {
+        assert_eq!(sign_in(&app, "ivy", "wrong guess").await.status, 401);
+    }
+    // Attempts sent at once take turns: those beyond the longest delay are refused.
+    let burst: Vec<u16> = futures_statuses(&app, 4).await;
+    assert!(burst.contains(&429), "{burst:?}");
+    // The right password still signs in when its turn comes, and clears the
+    // account's delays (the address's own, after its fifth failure, remain).
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let right = sign_in(&app, "ivy", IVY).await;
+    assert_eq!(right.status, 200, "{}", right.text);
+    app.stop().await;
+}
+
+/// Statuses of `n` wrong sign-ins for ivy sent at once.
+async fn futures_statuses(app: &TestApp, n: usize) -> Vec<u16> {
+    let mut handles = Vec::new();
+    for _ in 0..n {
+        let (base, client) = (app.base.clone(), reqwest::Client::new());
+        handles.push(tokio::spawn(async move {
+            client
+                .post(format!("{base}/api/token"))
+                .json(&json!({"userId": "ivy", "password": "burst guess"}))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }));
+    }
+    let mut statuses = Vec::new();
+    for handle in handles {
+        statuses.push(handle.await.unwrap_or(0));
+    }
+    statuses
+}
