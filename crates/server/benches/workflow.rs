@@ -14,6 +14,8 @@
 //!   same values written literally.
 //! - `s5`: minting tokens against a plain authenticated JSON POST, and the cost of a
 //!   wrong secret against a right one.
+//! - `s9`, `s10`: the worker loop with OpenID Connect tokens against access-key
+//!   tokens, and password sign-ins against key sign-ins (`server::identity`).
 //! - `s6 [--pg-fast] [--node-pool=N] [--pg-statements]`: the S3 load on PostgreSQL (a
 //!   throwaway cluster from `scripts/postgres`, fsync and synchronous_commit on unless
 //!   `--pg-fast`), one node with 8 connections and two nodes sharing the database (`N`
@@ -123,6 +125,12 @@ fn main() {
     }
     if which == "s5" || which == "all" {
         runtime.block_on(s5());
+    }
+    if which == "s9" || which == "all" {
+        runtime.block_on(server::identity::s9());
+    }
+    if which == "s10" || which == "all" {
+        runtime.block_on(server::identity::s10());
     }
     if which == "s8" {
         // Without PostgreSQL installed (or with --no-pg), the SQLite sides and Restate.

@@ -110,6 +110,12 @@ impl Authenticator {
         self.tokens.as_deref()
     }
 
+    /// Whether `token` looks like one of Podium's own (its header is the one Podium
+    /// mints); any other is for the identity provider, when one is configured.
+    pub fn minted_here(&self, token: &str) -> bool {
+        self.tokens.as_deref().is_some_and(|t| t.minted_here(token))
+    }
+
     /// The principal of a request. With security disabled every request is the open
     /// principal, whatever it presents.
     pub fn authenticate(&self, credentials: &Credentials<'_>) -> Result<Principal, CoreError> {
@@ -205,8 +211,9 @@ pub enum ExternalSubject {
         id: String,
         source: model::IdentitySource,
     },
-    /// A machine (a client credentials grant): the Podium application of that name.
-    Application { name: String },
+    /// A machine (a client credentials grant): the Podium application of that name
+    /// (`id`: the one found when the token was checked, tried first).
+    Application { name: String, id: Option<String> },
 }
 
 /// The principal an identity provider's token speaks for, as the directory knows it
@@ -229,7 +236,14 @@ pub fn principal_for_external(
             }
             principal_for_user(directory, id)
         }
-        ExternalSubject::Application { name } => {
+        ExternalSubject::Application { name, id } => {
+            if let Some(app) = id
+                .as_deref()
+                .and_then(|id| directory.application(id))
+                .filter(|app| app.name == *name)
+            {
+                return Ok(Principal::resolved_application(app));
+            }
             let mut named = directory.applications().filter(|a| a.name == *name);
             match (named.next(), named.next()) {
                 (Some(app), None) => Ok(Principal::resolved_application(app)),

@@ -52,6 +52,9 @@ pub struct TokenKeys {
     decoding: DecodingKey,
     kid: String,
     validation: Validation,
+    /// The first part of every token these keys mint (the encoded header), so that
+    /// a token can be told to be Podium's without decoding it.
+    header_segment: String,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -78,12 +81,31 @@ impl TokenKeys {
         validation.set_issuer(&[ISSUER]);
         validation.validate_aud = false;
         validation.leeway = 0;
-        Ok(TokenKeys {
+        let mut keys = TokenKeys {
             encoding: EncodingKey::from_secret(&secret).map_err(internal)?,
             decoding: DecodingKey::from_secret(&secret).map_err(internal)?,
             kid,
             validation,
-        })
+            header_segment: String::new(),
+        };
+        let sample = keys.mint(&Claims {
+            sub: String::new(),
+            key: None,
+            iat: 0,
+            exp: 0,
+            iss: ISSUER.into(),
+            ver: None,
+        })?;
+        keys.header_segment = sample.split('.').next().unwrap_or_default().to_string();
+        Ok(keys)
+    }
+
+    /// Whether `token` has the header of the tokens these keys mint (it may still
+    /// be forged or expired: [`TokenKeys::verify`] decides that).
+    pub fn minted_here(&self, token: &str) -> bool {
+        token
+            .strip_prefix(self.header_segment.as_str())
+            .is_some_and(|rest| rest.starts_with('.'))
     }
 
     /// A signed token for `claims`.

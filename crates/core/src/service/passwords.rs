@@ -57,15 +57,34 @@ impl std::fmt::Debug for ConfiguredUser {
 pub async fn new_password_hash(user_id: &str, password: &str) -> CoreResult<String> {
     check_new_password(user_id, password)?;
     let password = password.to_string();
+    let _turn = hashing_turn().await?;
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|e| CoreError::Internal(format!("password hashing failed: {e}")))?
+}
+
+/// Password hashes computed at once. Each argon2id hash holds 19 MiB while it runs
+/// (an imported one up to 64 MiB), so a burst of sign-ins queues here instead of
+/// taking the machine's memory; a few at a time keep its cores busy.
+const HASHES_AT_ONCE: usize = 4;
+
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HASHES_AT_ONCE);
+
+/// Waits for a turn to hash a password.
+async fn hashing_turn() -> CoreResult<tokio::sync::SemaphorePermit<'static>> {
+    HASHING
+        .acquire()
+        .await
+        .map_err(|_| CoreError::Unavailable("password checks are shut down".into()))
 }
 
 /// Whether `password` matches `stored` (none: no password), checked off the async
 /// threads, costing one hash either way.
 pub(super) async fn check_password(password: &str, stored: Option<String>) -> (bool, bool) {
     let password = password.to_string();
+    let Ok(_turn) = hashing_turn().await else {
+        return (false, false);
+    };
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(super::identity::dummy_hash);
@@ -180,6 +199,9 @@ impl IdentityService {
         let rt = self.rt.clone();
         let (user_id, password) = (user_id.to_string(), password.to_string());
         tokio::spawn(async move {
+            let Ok(_turn) = hashing_turn().await else {
+                return;
+            };
             let hashed = tokio::task::spawn_blocking(move || hash_password(&password)).await;
             let Ok(Ok(hashed)) = hashed else {
                 tracing::warn!(user = %user_id, "could not rehash a bcrypt password");

@@ -3,14 +3,14 @@
 //! SQLite, or one or more processes sharing a PostgreSQL database. S3, S1, S7, S6 and
 //! S8 measure it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Security, Server, post};
+use super::{Security, Server, bearer_client, post};
 
 pub const S3_TYPES: [&str; 3] = ["s3_a", "s3_b", "s3_c"];
 
@@ -201,6 +201,15 @@ async fn wait_active(active: &AtomicBool, stop: &AtomicBool) -> bool {
     !stop.load(Ordering::Relaxed)
 }
 
+/// How the S3 workers authenticate.
+pub enum WorkerAuth {
+    /// A token minted from an access key of their application.
+    Key,
+    /// An access token of the OpenID Connect provider's client credentials grant;
+    /// their application is named by the client id.
+    Bearer { client: String, token: String },
+}
+
 impl S3Load {
     /// Starts a server on SQLite with the S3 definitions and its load, paused.
     pub async fn start(dir: &Path, durability: &str, security: Security, inputs: Inputs) -> S3Load {
@@ -216,13 +225,43 @@ impl S3Load {
     ) -> S3Load {
         let data = dir.join(format!("server-{}", uuid::Uuid::new_v4()));
         let servers = start_servers(&data, store, security);
+        S3Load::launch(servers, data, inputs, WorkerAuth::Key).await
+    }
+
+    /// Starts a server on SQLite that accepts the access tokens of the OpenID
+    /// Connect provider at `issuer` (audience `podium-api`), with the S3 load,
+    /// paused; its workers authenticate as `workers` says.
+    pub async fn start_oidc(dir: &Path, issuer: &str, workers: WorkerAuth) -> S3Load {
+        let data = dir.join(format!("server-{}", uuid::Uuid::new_v4()));
+        let env = [
+            ("PODIUM_OIDC_ISSUER_URL".to_string(), issuer.to_string()),
+            ("PODIUM_OIDC_AUDIENCE".to_string(), "podium-api".to_string()),
+        ];
+        let servers = vec![Server::start_with(&data, "process", Security::On, &env)];
+        S3Load::launch(servers, data, Inputs::Plain, workers).await
+    }
+
+    /// Registers the S3 definitions on `servers` and starts the load, paused.
+    async fn launch(
+        servers: Vec<Server>,
+        data: PathBuf,
+        inputs: Inputs,
+        workers: WorkerAuth,
+    ) -> S3Load {
         let server = &servers[0];
         let base = server.base.clone();
         let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
         s3_register(&server.admin().await, &base, inputs).await;
         // A starter program and a worker application with only what they need.
         let mut grants: Vec<(&str, &str)> = S3_TYPES.iter().map(|t| ("TASK_DEF", *t)).collect();
-        let workers_http = server.application("s3-workers", &["WORKER"], &grants).await;
+        let workers_http = match workers {
+            WorkerAuth::Key => server.application("s3-workers", &["WORKER"], &grants).await,
+            WorkerAuth::Bearer { client, token } => {
+                // The application the provider's client acts as, named by its id.
+                server.new_key(&client, &["WORKER"], &grants).await;
+                bearer_client(&token)
+            }
+        };
         grants.push(("WORKFLOW_DEF", "s3_flow"));
         let secret_names: Vec<String> = (0..S7_SECRETS).map(|i| format!("s7-secret-{i}")).collect();
         if inputs == Inputs::Secrets {

@@ -241,6 +241,16 @@ pub fn client() -> reqwest::Client {
     client_with(reqwest::header::HeaderMap::new())
 }
 
+/// A client sending `Authorization: Bearer <token>` on every call.
+pub fn bearer_client(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
+    );
+    client_with(headers)
+}
+
 /// A client for load: many idle connections, no Nagle, these headers on every call.
 fn client_with(headers: reqwest::header::HeaderMap) -> reqwest::Client {
     reqwest::Client::builder()
@@ -256,6 +266,7 @@ pub async fn post(client: &reqwest::Client, url: String, body: &Value) -> reqwes
     assert!(response.status().is_success(), "{}", response.status());
     response
 }
+pub mod identity;
 pub mod load;
 pub mod peers;
 pub mod postgres;

@@ -50,9 +50,9 @@ pub fn token_of(headers: &HeaderMap) -> Option<&str> {
 async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let token = token_of(req.headers());
     let principal = match (&state.oidc, token) {
-        // A token naming the identity provider as its issuer is checked as one of
-        // its access tokens; any other as one of Podium's.
-        (Some(oidc), Some(token)) if oidc.claims_to_be_ours(token) => {
+        // A token that is not one of Podium's own (by its header) is checked as one
+        // of the identity provider's access tokens.
+        (Some(oidc), Some(token)) if !state.authenticator.minted_here(token) => {
             let token = token.to_string();
             oidc.authenticate(&token).await
         }

@@ -148,19 +148,6 @@ impl OidcBearer {
         })
     }
 
-    /// Whether `token` claims to come from this provider (its `iss`, unverified):
-    /// those are checked here, every other token as one of Podium's.
-    pub fn claims_to_be_ours(&self, token: &str) -> bool {
-        #[derive(serde::Deserialize)]
-        struct Issuer {
-            iss: Option<String>,
-        }
-        jsonwebtoken::dangerous::insecure_decode_claims::<Issuer>(token)
-            .ok()
-            .and_then(|c| c.iss)
-            .is_some_and(|iss| iss.trim_end_matches('/') == self.issuer)
-    }
-
     /// The principal `token` speaks for, checking it when it is new.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, CoreError> {
         let rt = &self.rt;
@@ -233,9 +220,16 @@ impl OidcBearer {
             return Err(invalid_token("Invalid token: it is not valid yet"));
         }
         if let Some(client) = client_of(&claims) {
+            let id = rt
+                .directory()
+                .read()
+                .applications()
+                .find(|a| a.name == client)
+                .map(|a| a.id.clone());
             return Ok(Verified {
                 subject: ExternalSubject::Application {
                     name: client.to_string(),
+                    id,
                 },
                 exp,
             });
