@@ -236,6 +236,10 @@ pub struct Config {
     /// with an optional port (`api.internal:8443`, `*.corp.example`). As an
     /// environment variable, comma-separated.
     pub http_task_allow: Vec<String>,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the
+    /// client: sign-in throttling and the audit trail then count each client by its
+    /// own address, not the proxy's. As an environment variable, comma-separated.
+    pub trusted_proxies: Vec<String>,
     /// Built-in users created at start when they do not exist yet (`[[users]]`, in the
     /// configuration file only): `id`, `display_name`, `password_hash` (bcrypt as
     /// Spring writes it, or argon2id; never a password in clear) and `roles`. Users
@@ -290,6 +294,7 @@ impl Default for Config {
             secret_max_bytes: podium_core::service::vault::DEFAULT_MAX_VALUE_BYTES,
             archive_after_seconds: 30 * 24 * 3600,
             http_task_allow: Vec::new(),
+            trusted_proxies: Vec::new(),
             users: Vec::new(),
             ldap: None,
             oidc: None,
@@ -514,6 +519,8 @@ impl Config {
         }
         crate::destinations::DestinationPolicy::parse(&self.http_task_allow)
             .map_err(ConfigError::Invalid)?;
+        crate::http::client_addr::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(ConfigError::Invalid)?;
         if let Some(ldap) = &self.ldap {
             ldap.validate()?;
         }
@@ -599,10 +606,11 @@ const KNOWN_KEYS: &[&str] = &[
     "secret_max_bytes",
     "archive_after_seconds",
     "http_task_allow",
+    "trusted_proxies",
 ];
 
 /// Settings whose environment values are comma-separated lists of text.
-const LIST_KEYS: &[&str] = &["http_task_allow"];
+const LIST_KEYS: &[&str] = &["http_task_allow", "trusted_proxies"];
 
 /// Settings whose environment values are always text.
 const STRING_KEYS: &[&str] = &[

@@ -108,14 +108,14 @@ fn parse_entry(raw: &str) -> Result<Entry, String> {
 }
 
 /// An IPv4-mapped IPv6 address as the IPv4 address it reaches.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     }
 }
 
-fn in_range(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
+pub(crate) fn in_range(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(ip), IpAddr::V4(net)) => {
             let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);

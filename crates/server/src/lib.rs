@@ -403,6 +403,8 @@ impl Application {
             secrets: SecretService::secrets(runtime.clone()),
             environment: SecretService::environment(runtime.clone()),
             authenticator: Arc::new(authenticator),
+            trusted_proxies: http::client_addr::TrustedProxies::parse(&config.trusted_proxies)
+                .map_err(StartError::Identity)?,
             oidc,
             operations: OperationsService::new(runtime.clone()),
             metrics: metrics.clone(),

@@ -61,8 +61,8 @@ pub trait PasswordDirectory: Send + Sync {
 /// How directory groups become Podium groups: through the table, whose keys are
 /// either a group's distinguished name (holding `=`, matched against DNs only, in
 /// any case) or its name (matched against names only); else, when `map_unlisted`
-/// is on, to the Podium group of the same name if one exists and holds no role
-/// with full access (a group that does is reached only through the table).
+/// is on, to the Podium group of the same name if one exists and is not
+/// privileged (a privileged group is reached only through the table).
 #[derive(Debug, Clone, Default)]
 pub struct GroupMapping {
     by_dn: BTreeMap<String, String>,
@@ -75,8 +75,11 @@ pub struct GroupMapping {
 pub enum PodiumGroup {
     /// No such group.
     Missing,
-    /// A group whose roles give full access (ADMIN, OWNER).
-    FullAccess,
+    /// A group with a role that reaches beyond what its members were given
+    /// (ADMIN, OWNER, OPERATOR, or a role only an ADMIN gives applications:
+    /// APPLICATION_MANAGER, METADATA_MANAGER, WORKFLOW_MANAGER,
+    /// UNRESTRICTED_WORKER).
+    Privileged,
     /// Any other group.
     Plain,
 }
@@ -153,7 +156,7 @@ mod tests {
 
     fn podium(id: &str) -> PodiumGroup {
         match id {
-            "admins" | "root" => PodiumGroup::FullAccess,
+            "admins" | "root" => PodiumGroup::Privileged,
             "payments" | "viewers" => PodiumGroup::Plain,
             _ => PodiumGroup::Missing,
         }
@@ -197,8 +200,8 @@ mod tests {
             "payments".to_string(),
         )]);
         let mapping = GroupMapping::new(&table, true);
-        // A directory group named like a Podium group with full access is not
-        // mapped onto it by its name.
+        // A directory group named like a privileged Podium group is not mapped
+        // onto it by its name.
         assert!(
             mapping
                 .podium_groups(&[group("cn=admins,ou=self-made,dc=x", "admins")], podium)

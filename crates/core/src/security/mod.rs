@@ -206,10 +206,12 @@ pub fn principal_for_user(directory: &Directory, user_id: &str) -> Result<Princi
 /// Who an access token of an identity provider speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExternalSubject {
-    /// A person, by Podium user id; their record must come from `source`.
+    /// A person, by Podium user id; their record must come from `source` and be
+    /// bound to `key` (the token's subject).
     User {
         id: String,
         source: model::IdentitySource,
+        key: String,
     },
     /// A machine (a client credentials grant): the Podium application of that name
     /// (`id`: the one found when the token was checked, tried first).
@@ -224,11 +226,12 @@ pub fn principal_for_external(
     subject: &ExternalSubject,
 ) -> Result<Principal, CoreError> {
     match subject {
-        ExternalSubject::User { id, source } => {
-            if directory
-                .user(id)
-                .is_some_and(|u| u.source != Some(*source))
-            {
+        ExternalSubject::User { id, source, key } => {
+            // Of that source, and bound to the token's subject (an ADMIN may have
+            // handed the id to another person since the token was first seen).
+            if directory.user(id).is_some_and(|u| {
+                u.source != Some(*source) || u.external_id.as_deref().is_some_and(|k| k != key)
+            }) {
                 return Err(invalid_token(format!(
                     "Invalid token: user '{id}' is not one of {}'s",
                     source.name()
@@ -240,21 +243,39 @@ pub fn principal_for_external(
             if let Some(app) = id
                 .as_deref()
                 .and_then(|id| directory.application(id))
-                .filter(|app| app.name == *name)
+                .filter(|app| app.name == *name && made_by_an_admin(directory, app))
             {
                 return Ok(Principal::resolved_application(app));
             }
-            let mut named = directory.applications().filter(|a| a.name == *name);
-            match (named.next(), named.next()) {
-                (Some(app), None) => Ok(Principal::resolved_application(app)),
-                (None, _) => Err(invalid_token(format!(
-                    "Invalid token: no application is named '{name}' (the token's client id); an ADMIN creates one of that name to give the client access"
-                ))),
-                (Some(_), Some(_)) => Err(invalid_token(format!(
-                    "Invalid token: several applications are named '{name}' (the token's client id); rename all but one"
-                ))),
-            }
+            application_for_client(directory, name).map(Principal::resolved_application)
         }
+    }
+}
+
+/// Whether an application was created by a principal who holds ADMIN now: only
+/// those act for an identity provider's clients, so nobody else can take a
+/// client's name by creating or renaming an application.
+fn made_by_an_admin(directory: &Directory, app: &model::Application) -> bool {
+    principal_of(directory, &app.created_by).is_some_and(|creator| creator.has_role(Role::Admin))
+}
+
+/// The one application an ADMIN created under a client's id, which the client's
+/// tokens act as.
+pub fn application_for_client<'d>(
+    directory: &'d Directory,
+    name: &str,
+) -> Result<&'d model::Application, CoreError> {
+    let mut named = directory
+        .applications()
+        .filter(|a| a.name == name && made_by_an_admin(directory, a));
+    match (named.next(), named.next()) {
+        (Some(app), None) => Ok(app),
+        (None, _) => Err(invalid_token(format!(
+            "Invalid token: no application an ADMIN created is named '{name}' (the token's client id); an ADMIN creates one of that name to give the client access"
+        ))),
+        (Some(_), Some(_)) => Err(invalid_token(format!(
+            "Invalid token: several applications are named '{name}' (the token's client id); rename all but one"
+        ))),
     }
 }
 

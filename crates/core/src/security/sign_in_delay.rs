@@ -7,7 +7,9 @@
 //!
 //! Nobody can lock an owner out: the delay an account's failures cause applies to
 //! the addresses they came from, so its owner, from another address, is checked at
-//! once, and a right secret is always accepted when its turn comes. What stops an
+//! once, and a right secret is always accepted when its turn comes. (Behind a
+//! reverse proxy every client would share the proxy's address: the server takes
+//! the client's from `X-Forwarded-For` when the proxy is listed as trusted.) What stops an
 //! attacker who spreads guesses over many addresses is the per-address limit
 //! (`throttle`) and the delay each address earns across accounts.
 
@@ -190,13 +192,13 @@ impl SignInDelays {
         }
     }
 
-    /// Records a right secret: the account's failures and every turn waiting on
-    /// them are forgotten (the address's own delays stay).
-    pub fn succeeded(&self, account: &str) {
-        let account = account_key(account);
-        let mut state = self.state.lock();
-        state.accounts.remove(&account);
-        state.turns.retain(|(a, _), _| *a != account);
+    /// Records a right secret from `client`: that address's turn for the account is
+    /// given back. The account's failures stay counted (until they are forgotten),
+    /// so an owner who signs in often does not reset a guesser's pace elsewhere,
+    /// and the address's own delays stay.
+    pub fn succeeded(&self, client: Option<IpAddr>, account: &str) {
+        let pair = (account_key(account), AddressKey::of(client));
+        self.state.lock().turns.remove(&pair);
     }
 }
 
@@ -272,11 +274,11 @@ mod tests {
     }
 
     #[test]
-    fn a_right_secret_gives_the_accounts_turns_back() {
+    fn a_right_secret_gives_its_address_the_turn_back_and_nothing_else() {
         let delays = delays();
-        let owner = ip("198.51.100.9");
+        let (owner, guesser) = (ip("198.51.100.9"), ip("203.0.113.7"));
         for _ in 0..4 {
-            delays.failed(owner, "user:ann", 0);
+            delays.failed(guesser, "user:ann", 0);
         }
         assert_eq!(delays.take_turn(owner, "user:ann", 0), Some(0));
         assert!(
@@ -284,13 +286,18 @@ mod tests {
                 .take_turn(owner, "user:ann", 0)
                 .is_some_and(|w| w > 0)
         );
-        delays.succeeded("user:ann");
-        // The account's delays are gone (the address's own start after its fifth
-        // failure).
+        assert_eq!(delays.take_turn(guesser, "user:ann", 0), Some(0));
+        delays.succeeded(owner, "user:ann");
+        // The owner's turn is back; the guesser still waits for the one it took.
         assert_eq!(delays.take_turn(owner, "user:ann", 1), Some(0));
+        assert!(
+            delays
+                .take_turn(guesser, "user:ann", 1)
+                .is_some_and(|w| w > 0)
+        );
         // Failures are forgotten after 15 minutes.
         for _ in 0..8 {
-            delays.failed(owner, "user:cy", 0);
+            delays.failed(guesser, "user:cy", 0);
         }
         assert_eq!(
             delays.take_turn(ip("192.0.2.1"), "user:cy", 16 * 60_000),

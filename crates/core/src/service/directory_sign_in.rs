@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::identity::IdentityService;
 use super::runtime::Runtime;
+use crate::security::Directory;
 use crate::security::external::{
     ExternalIdentity, ExternalRefusal, GroupMapping, PasswordDirectory, PodiumGroup,
 };
@@ -89,8 +90,9 @@ impl IdentityService {
 
 /// Creates the user record of a person whose identity `source` keeps, or brings its
 /// name and groups up to date (written only when something changed). Refused for a
-/// built-in user with a Podium password, a user of another source, and a disabled
-/// user.
+/// built-in user, a user of another source or bound to another entry, and a
+/// disabled user. Decided on the directory as it is first, so that a refusal or a
+/// sign-in that changes nothing takes no write lock.
 pub async fn refresh_external_user(
     rt: &Runtime,
     source: IdentitySource,
@@ -103,96 +105,130 @@ pub async fn refresh_external_user(
         ));
     }
     let now = rt.now();
-    let mut outcome = ExternalUser::Refused("not signed in");
-    rt
-            .access
+    let planned = plan(
+        &rt.access.directory().read(),
+        source,
+        identity,
+        mapping,
+        now,
+    );
+    let (mut outcome, None) = planned else {
+        let mut outcome = ExternalUser::Refused("not signed in");
+        rt.access
             .commit_with(|directory| {
-                let groups = mapping.podium_groups(&identity.groups, |id| match directory.group(id) {
-                    None => PodiumGroup::Missing,
-                    Some(group)
-                        if group
-                            .roles
-                            .iter()
-                            .any(|r| *r == Role::Admin || r.acts_as() == Some(Role::Admin)) =>
-                    {
-                        PodiumGroup::FullAccess
-                    }
-                    Some(_) => PodiumGroup::Plain,
-                });
-                let existing = directory.user(&identity.id).cloned();
-                let mut user = match existing {
-                    // A built-in user with a password of Podium's is never taken
-                    // over by a directory entry of the same name.
-                    // A built-in user is never taken over by a person from
-                    // elsewhere: an ADMIN marks a user made ready for one
-                    // (`identitySource`).
-                    Some(user) if user.source != Some(source) => {
-                        outcome = ExternalUser::Refused(
-                            "a built-in user, or one of another identity source, has this id",
-                        );
-                        return Vec::new();
-                    }
-                    // Bound to another entry or subject at an earlier sign-in.
-                    Some(user)
-                        if user
-                            .external_id
-                            .as_deref()
-                            .is_some_and(|bound| bound != identity.key) =>
-                    {
-                        outcome = ExternalUser::Refused(
-                            "the user is bound to another entry of the identity source (another DN or subject names the same id)",
-                        );
-                        return Vec::new();
-                    }
-                    Some(user) if user.disabled => {
-                        outcome = ExternalUser::Refused("the user is disabled in Podium");
-                        return Vec::new();
-                    }
-                    Some(user) => user,
-                    None => {
-                        // No role of its own: what a person from elsewhere may do
-                        // comes from their groups and what an ADMIN gives them.
-                        let mut user = User {
-                            id: identity.id.clone(),
-                            name: identity.id.clone(),
-                            roles: Vec::new(),
-                            groups: Vec::new(),
-                            password_hash: None,
-                            disabled: false,
-                            token_version: 0,
-                            source: Some(source),
-                            external_id: None,
-                            create_time: now,
-                            update_time: now,
-                        };
-                        user.token_version = user.next_token_version(now);
-                        user
-                    }
-                };
-                let before = user.clone();
-                user.source = Some(source);
-                user.external_id = Some(identity.key.clone());
-                user.password_hash = None;
-                if let Some(name) = identity.display_name.as_deref().map(display_name)
-                    && !name.is_empty()
-                {
-                    user.name = name;
-                }
-                // Orkes's rule: a read-only user is in no group.
-                user.groups = if user.roles.contains(&Role::UserReadOnly) {
-                    Vec::new()
-                } else {
-                    groups
-                };
-                outcome = ExternalUser::Version(user.token_version);
-                if user == before {
-                    return Vec::new();
-                }
-                user.update_time = now;
-                vec![SecurityOp::PutUser(user)]
+                let (decided, write) = plan(directory, source, identity, mapping, now);
+                outcome = decided;
+                write.map(SecurityOp::PutUser).into_iter().collect()
             })
             .await?;
+        return Ok(outcome);
+    };
+    if matches!(outcome, ExternalUser::Version(_)) {
+        outcome = planned_version(&rt.access.directory().read(), identity).unwrap_or(outcome);
+    }
     Ok(outcome)
+}
+
+/// The token version of a user as the directory holds it.
+fn planned_version(directory: &Directory, identity: &ExternalIdentity) -> Option<ExternalUser> {
+    directory
+        .user(&identity.id)
+        .map(|u| ExternalUser::Version(u.token_version))
+}
+
+/// What a sign-in of `identity` means on `directory`: the outcome, and the user
+/// record to write when it changes.
+fn plan(
+    directory: &Directory,
+    source: IdentitySource,
+    identity: &ExternalIdentity,
+    mapping: &GroupMapping,
+    now: i64,
+) -> (ExternalUser, Option<User>) {
+    let groups = mapping.podium_groups(&identity.groups, |id| match directory.group(id) {
+        None => PodiumGroup::Missing,
+        Some(group) if group.roles.iter().any(|r| privileged(*r)) => PodiumGroup::Privileged,
+        Some(_) => PodiumGroup::Plain,
+    });
+    let mut user = match directory.user(&identity.id).cloned() {
+        // A built-in user is never taken over by a person from elsewhere: an ADMIN
+        // marks a user made ready for one (`identitySource`).
+        Some(user) if user.source != Some(source) => {
+            return (
+                ExternalUser::Refused(
+                    "a built-in user, or one of another identity source, has this id",
+                ),
+                None,
+            );
+        }
+        // Bound to another entry or subject at an earlier sign-in.
+        Some(user)
+            if user
+                .external_id
+                .as_deref()
+                .is_some_and(|bound| bound != identity.key) =>
+        {
+            return (
+                ExternalUser::Refused(
+                    "the user is bound to another entry of the identity source (another DN or subject names the same id)",
+                ),
+                None,
+            );
+        }
+        Some(user) if user.disabled => {
+            return (
+                ExternalUser::Refused("the user is disabled in Podium"),
+                None,
+            );
+        }
+        Some(user) => user,
+        None => {
+            // No role of its own: what a person from elsewhere may do comes from
+            // their groups and what an ADMIN gives them.
+            let mut user = User {
+                id: identity.id.clone(),
+                name: identity.id.clone(),
+                roles: Vec::new(),
+                groups: Vec::new(),
+                password_hash: None,
+                disabled: false,
+                token_version: 0,
+                source: Some(source),
+                external_id: None,
+                create_time: now,
+                update_time: now,
+            };
+            user.token_version = user.next_token_version(now);
+            user
+        }
+    };
+    let before = directory.user(&identity.id).cloned();
+    user.source = Some(source);
+    user.external_id = Some(identity.key.clone());
+    user.password_hash = None;
+    if let Some(name) = identity.display_name.as_deref().map(display_name)
+        && !name.is_empty()
+    {
+        user.name = name;
+    }
+    // Orkes's rule: a read-only user is in no group.
+    user.groups = if user.roles.contains(&Role::UserReadOnly) {
+        Vec::new()
+    } else {
+        groups
+    };
+    let outcome = ExternalUser::Version(user.token_version);
+    if before.as_ref() == Some(&user) {
+        return (outcome, None);
+    }
+    user.update_time = now;
+    (outcome, Some(user))
+}
+
+/// Whether a role reaches beyond what its holder was given: a group holding one is
+/// reached from a directory or a provider only through the mapping table.
+fn privileged(role: Role) -> bool {
+    role.admin_only_for_applications() || role.acts_as().is_some()
 }
 
 /// Whether a source's user id can be a Podium user's.

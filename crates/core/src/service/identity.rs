@@ -159,7 +159,18 @@ impl IdentityService {
     /// often is refused (429) before any work; a key or user that failed too often,
     /// from anywhere, has further wrong attempts answered 429 too, but its right
     /// secret is always accepted, so nobody can lock its owner out.
+    ///
+    /// The attempt runs to its end even when its caller goes away (it runs in a
+    /// task of its own), so closing the connection mid-check neither skips the
+    /// counting of a failure nor frees a hashing turn early.
     pub async fn mint(&self, request: TokenRequest, client: Option<IpAddr>) -> CoreResult<String> {
+        let this = self.clone();
+        tokio::spawn(async move { this.attempt(request, client).await })
+            .await
+            .map_err(|e| CoreError::Internal(format!("a token request failed: {e}")))?
+    }
+
+    async fn attempt(&self, request: TokenRequest, client: Option<IpAddr>) -> CoreResult<String> {
         let (Some(tokens), Some(hasher)) = (self.tokens.clone(), self.hasher.clone()) else {
             return Err(CoreError::NotFound(
                 "Token minting is off: security is disabled on this server".into(),
@@ -218,7 +229,7 @@ impl IdentityService {
         };
         match claims {
             Ok(claims) => {
-                self.delays.succeeded(&throttle_key);
+                self.delays.succeeded(client, &throttle_key);
                 if let Some(key_id) = claims.key.clone() {
                     self.note_key_use(key_id);
                 }

@@ -57,10 +57,13 @@ impl std::fmt::Debug for ConfiguredUser {
 pub async fn new_password_hash(user_id: &str, password: &str) -> CoreResult<String> {
     check_new_password(user_id, password)?;
     let password = password.to_string();
-    let _turn = hashing_turn().await?;
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| CoreError::Internal(format!("password hashing failed: {e}")))?
+    let turn = hashing_turn().await?;
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        hash_password(&password)
+    })
+    .await
+    .map_err(|e| CoreError::Internal(format!("password hashing failed: {e}")))?
 }
 
 /// Password hashes computed at once. Each argon2id hash holds 19 MiB while it runs
@@ -70,22 +73,36 @@ const HASHES_AT_ONCE: usize = 4;
 
 static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HASHES_AT_ONCE);
 
-/// Waits for a turn to hash a password.
+/// Password checks waiting for a turn at most; more are answered 503 at once.
+const MOST_WAITING: usize = 256;
+
+static WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Waits for a turn to hash a password. The turn is held by the hashing itself (it
+/// moves into the blocking task), so a caller that goes away does not free it
+/// while the hash still runs.
 async fn hashing_turn() -> CoreResult<tokio::sync::SemaphorePermit<'static>> {
-    HASHING
-        .acquire()
-        .await
-        .map_err(|_| CoreError::Unavailable("password checks are shut down".into()))
+    use std::sync::atomic::Ordering;
+    if WAITING.fetch_add(1, Ordering::AcqRel) >= MOST_WAITING {
+        WAITING.fetch_sub(1, Ordering::AcqRel);
+        return Err(CoreError::Unavailable(
+            "Too many password checks are waiting; try again shortly".into(),
+        ));
+    }
+    let turn = HASHING.acquire().await;
+    WAITING.fetch_sub(1, Ordering::AcqRel);
+    turn.map_err(|_| CoreError::Unavailable("password checks are shut down".into()))
 }
 
 /// Whether `password` matches `stored` (none: no password), checked off the async
 /// threads, costing one hash either way.
 pub(super) async fn check_password(password: &str, stored: Option<String>) -> (bool, bool) {
     let password = password.to_string();
-    let Ok(_turn) = hashing_turn().await else {
+    let Ok(turn) = hashing_turn().await else {
         return (false, false);
     };
     tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(super::identity::dummy_hash);
         let checked = verify_stored(&password, &stored);
@@ -199,10 +216,14 @@ impl IdentityService {
         let rt = self.rt.clone();
         let (user_id, password) = (user_id.to_string(), password.to_string());
         tokio::spawn(async move {
-            let Ok(_turn) = hashing_turn().await else {
+            let Ok(turn) = hashing_turn().await else {
                 return;
             };
-            let hashed = tokio::task::spawn_blocking(move || hash_password(&password)).await;
+            let hashed = tokio::task::spawn_blocking(move || {
+                let _turn = turn;
+                hash_password(&password)
+            })
+            .await;
             let Ok(Ok(hashed)) = hashed else {
                 tracing::warn!(user = %user_id, "could not rehash a bcrypt password");
                 return;

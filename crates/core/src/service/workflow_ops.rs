@@ -31,6 +31,16 @@ impl<F> StateChange for F where
 }
 
 impl WorkflowService {
+    /// A live workflow as the store holds it, or the refusal for a missing one.
+    async fn live(&self, principal: &Principal, id: &str) -> CoreResult<WorkflowState> {
+        self.rt
+            .stores
+            .execution
+            .get_workflow(id)
+            .await?
+            .ok_or_else(|| self.missing(principal, id))
+    }
+
     /// Authorizes a command that (re)runs work or feeds a run data: the caller's
     /// access on the execution and everything a run of `def` needs of the caller
     /// (unless the caller operates the execution by UPDATE_PROCESS_INSTANCE and
@@ -124,13 +134,7 @@ impl WorkflowService {
     where
         F: StateChange,
     {
-        let state = self
-            .rt
-            .stores
-            .execution
-            .get_workflow(id)
-            .await?
-            .ok_or_else(|| self.missing(principal, id))?;
+        let state = self.live(principal, id).await?;
         let (def, revision) = match &other {
             Some((def, revision)) => (def.clone(), revision.clone()),
             None => (state.def.clone(), state.def_revision.clone()),
@@ -182,13 +186,7 @@ impl WorkflowService {
         let rt = self.rt.clone();
         let caller = principal.clone();
         let starts_failure_workflow = trigger_failure_workflow && {
-            let state = self
-                .rt
-                .stores
-                .execution
-                .get_workflow(id)
-                .await?
-                .ok_or_else(|| self.missing(principal, id))?;
+            let state = self.live(principal, id).await?;
             let has_one = state.def.failure_workflow.is_some();
             if has_one {
                 // The caller's reason becomes the failure workflow's input and the

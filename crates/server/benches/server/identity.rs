@@ -9,89 +9,20 @@
 //!   access key, 64 concurrent clients, alternating; and the cost of one argon2id
 //!   check in process.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 
 use super::load::{S3Load, WorkerAuth};
 use super::{Security, Server, client};
 
-/// The test provider (`tests/peers/oidc/server.mjs`) on a free port; stopped when
-/// dropped.
-struct Provider {
-    child: Child,
-    issuer: String,
-}
+/// The test provider, started as the API tests start it (the benchmark needs only
+/// machine tokens).
+#[path = "../../tests/api/oidc_provider.rs"]
+#[allow(dead_code)]
+mod oidc_provider;
 
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn peer_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers/oidc")
-}
-
-impl Provider {
-    async fn start() -> Option<Provider> {
-        let dir = peer_dir();
-        if !dir.join("node_modules/oidc-provider").is_dir() {
-            return None;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let child = Command::new("node")
-            .arg("server.mjs")
-            .current_dir(&dir)
-            .env("OIDC_PORT", port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start node");
-        let provider = Provider {
-            child,
-            issuer: format!("http://127.0.0.1:{port}"),
-        };
-        let discovery = format!("{}/.well-known/openid-configuration", provider.issuer);
-        for _ in 0..200 {
-            if client()
-                .get(&discovery)
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return Some(provider);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the OIDC provider did not start");
-    }
-
-    /// A client credentials token of `podium-m2m` (valid 300 s).
-    async fn machine_token(&self) -> String {
-        let answer: Value = client()
-            .post(format!("{}/token", self.issuer))
-            .basic_auth("podium-m2m", Some("m2m-secret"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("grant_type=client_credentials&scope=api%3Aread")
-            .send()
-            .await
-            .expect("token")
-            .json()
-            .await
-            .expect("token json");
-        answer["access_token"]
-            .as_str()
-            .expect("access token")
-            .to_string()
-    }
-}
+use oidc_provider::Provider;
 
 /// S9: the worker loop with the provider's tokens against Podium's own.
 pub async fn s9() {
@@ -104,7 +35,9 @@ pub async fn s9() {
         return;
     };
     let dir = crate::bench_dir();
-    let token = provider.machine_token().await;
+    let token = provider
+        .client_token("podium-m2m", "m2m-secret", None)
+        .await;
     let key = S3Load::start_oidc(dir.path(), &provider.issuer, WorkerAuth::Key).await;
     let oidc = S3Load::start_oidc(
         dir.path(),

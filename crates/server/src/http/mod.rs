@@ -2,6 +2,7 @@
 //! request passes through (request id, trace span, panic guard, metrics).
 
 pub mod api;
+pub mod client_addr;
 pub mod error;
 pub mod extract;
 pub mod metrics;

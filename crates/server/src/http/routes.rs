@@ -64,10 +64,12 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
             // The author of the security events the request causes.
             let author = AuditContext {
                 principal: principal.id().to_string(),
-                client: req
-                    .extensions()
-                    .get::<ConnectInfo<SocketAddr>>()
-                    .map(|ConnectInfo(addr)| addr.ip().to_string()),
+                client: super::client_addr::client_of(
+                    req.extensions().get::<ConnectInfo<SocketAddr>>(),
+                    req.headers(),
+                    &state,
+                )
+                .map(|ip| ip.to_string()),
             };
             req.extensions_mut().insert(principal);
             audit::scoped(author, next.run(req)).await

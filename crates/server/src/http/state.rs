@@ -40,6 +40,8 @@ pub struct Shared {
     pub secrets: SecretService,
     pub environment: SecretService,
     pub authenticator: Arc<Authenticator>,
+    /// The reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: super::client_addr::TrustedProxies,
     /// Checks access tokens of the OpenID Connect provider, when one is configured.
     pub oidc: Option<Arc<crate::identity::oidc::OidcBearer>>,
     pub operations: OperationsService,

@@ -16,6 +16,8 @@ use super::settings::{OidcSettings, secure_or_loopback};
 const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 /// How often the keys may be read again for a key not seen yet.
 const REFRESH_EVERY: Duration = Duration::from_secs(60);
+/// How long keys are used before they are read again, whatever tokens name.
+const READ_AGAIN_AFTER: Duration = Duration::from_secs(10 * 60);
 /// How soon after a failed read another may be tried.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
 
@@ -98,6 +100,16 @@ impl ProviderKeys {
         alg: Algorithm,
     ) -> Result<DecodingKey, KeyRefusal> {
         if let Some(key) = self.find(kid, alg) {
+            if self.stale() {
+                // Read again now and then, so a key the provider withdrew stops
+                // being trusted; if the provider cannot be reached, the keys read
+                // before stay in use.
+                let _reading = self.reading.lock().await;
+                if self.stale() && self.read().await.is_err() {
+                    self.known.write().failed_at = Some(Instant::now());
+                }
+                return self.find(kid, alg).ok_or(KeyRefusal::Unknown);
+            }
             return Ok(key);
         }
         let _reading = self.reading.lock().await;
@@ -111,9 +123,8 @@ impl ProviderKeys {
                 .failed_at
                 .is_some_and(|at| at.elapsed() < RETRY_AFTER_FAILURE);
             if recently_failed && known.read_at.is_none() {
-                return Err(KeyRefusal::Unavailable(
-                    "the last read of the keys failed moments ago".into(),
-                ));
+                // Said in the log when that read failed.
+                return Err(KeyRefusal::Unavailable(String::new()));
             }
             if recently_read || recently_failed {
                 return Err(KeyRefusal::Unknown);
@@ -126,6 +137,19 @@ impl ProviderKeys {
                 Err(KeyRefusal::Unavailable(why))
             }
         }
+    }
+
+    /// Whether the keys were read long enough ago to be read again (and no read
+    /// failed moments ago).
+    fn stale(&self) -> bool {
+        let known = self.known.read();
+        let read_long_ago = known
+            .read_at
+            .is_some_and(|at| at.elapsed() >= READ_AGAIN_AFTER);
+        let may_try = known
+            .failed_at
+            .is_none_or(|at| at.elapsed() >= RETRY_AFTER_FAILURE);
+        read_long_ago && may_try
     }
 
     /// A known key for the token: the one with its `kid` (or the only one, when it
@@ -164,7 +188,10 @@ impl ProviderKeys {
             (None, Some(found)) => found,
             (None, None) => return Err("the discovery document names no jwks_uri".into()),
         };
-        if !secure_or_loopback(&jwks_uri) {
+        // Plain http only for a provider on this machine, never one named by a
+        // remote provider's document.
+        let local_provider = !self.issuer.starts_with("https://") && secure_or_loopback(&jwks_uri);
+        if !jwks_uri.starts_with("https://") && !local_provider {
             return Err(format!("the key set's address {jwks_uri} is not https://"));
         }
         let set: JwkSet = serde_json::from_slice(&self.fetch(&jwks_uri).await?)

@@ -191,7 +191,9 @@ impl OidcBearer {
             Ok(key) => key,
             Err(KeyRefusal::Unknown) => return Err(refused()),
             Err(KeyRefusal::Unavailable(why)) => {
-                tracing::warn!(error = %why, "could not read the identity provider's signing keys");
+                if !why.is_empty() {
+                    tracing::warn!(error = %why, "could not read the identity provider's signing keys");
+                }
                 return Err(CoreError::Unavailable(
                     "The identity provider could not be reached to check the token; try again later"
                         .into(),
@@ -213,18 +215,17 @@ impl OidcBearer {
             })?
             .claims;
         let exp = seconds(&claims, "exp").ok_or_else(refused)?;
-        if exp.saturating_add(self.skew) <= now {
+        // Remembered until the skew after `exp` too, as it is checked here.
+        let exp = exp.saturating_add(self.skew);
+        if exp <= now {
             return Err(expired());
         }
         if seconds(&claims, "nbf").is_some_and(|nbf| nbf.saturating_sub(self.skew) > now) {
             return Err(invalid_token("Invalid token: it is not valid yet"));
         }
         if let Some(client) = client_of(&claims) {
-            let id = rt
-                .directory()
-                .read()
-                .applications()
-                .find(|a| a.name == client)
+            let id = podium_core::security::application_for_client(&rt.directory().read(), client)
+                .ok()
                 .map(|a| a.id.clone());
             return Ok(Verified {
                 subject: ExternalSubject::Application {
@@ -256,6 +257,7 @@ impl OidcBearer {
                 subject: ExternalSubject::User {
                     id: identity.id,
                     source: IdentitySource::Oidc,
+                    key: identity.key,
                 },
                 exp,
             }),

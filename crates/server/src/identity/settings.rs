@@ -225,6 +225,10 @@ pub fn secure_or_loopback(url: &str) -> bool {
 /// Whether the host of a URL's remainder after `scheme://` is this machine.
 fn is_loopback_host(rest: &str) -> bool {
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // `user@host` would be read as the host after the `@`: never a loopback one.
+    if host.contains('@') {
+        return false;
+    }
     let host = match host.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or(""),
         None => host.rsplit_once(':').map_or(host, |(h, _)| h),

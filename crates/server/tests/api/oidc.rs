@@ -56,10 +56,36 @@ async fn a_machine_token_acts_as_the_application_named_by_its_client_id() {
     assert!(
         refused
             .text
-            .contains("no application is named 'podium-m2m'"),
+            .contains("no application an ADMIN created is named 'podium-m2m'"),
         "{}",
         refused.text
     );
+    // Anyone with the USER role may create applications: one of theirs named
+    // after the client does not capture it.
+    let made = app
+        .call(
+            "PUT",
+            "/api/users/mallory",
+            Some(json!({"name": "Mallory", "roles": ["USER"], "password": "violet harbour kettle 9"})),
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.text);
+    let signed_in = app.sign_in("mallory", "violet harbour kettle 9").await;
+    let mallory = signed_in.json()["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let captured = app
+        .call_as(
+            Some(&mallory),
+            "POST",
+            "/api/applications",
+            Some(json!({"name": "podium-m2m"})),
+        )
+        .await;
+    assert_eq!(captured.status, 200, "{}", captured.text);
+    let still = bearer(&app, &token, "GET", "/api/token/userInfo").await;
+    assert_eq!(still.status, 401, "{}", still.text);
 
     // An ADMIN creates it, as a worker of one task.
     let machine = application(&app, "podium-m2m", &["WORKER"]).await;
@@ -334,11 +360,29 @@ async fn tokens_not_issued_for_podium_or_no_longer_valid_are_refused() {
         }
     }
 
-    // A valid token stops at its expiry (300 s, and 30 s for clocks that differ).
+    // A token signed with the provider's key but naming another issuer: a server
+    // whose issuer is the second provider, with the first provider's keys, refuses
+    // the first provider's tokens.
+    let mut crossed = settings(&provider);
+    crossed.issuer_url = elsewhere.issuer.clone();
+    crossed.jwks_uri = Some(format!("{}/jwks", provider.issuer));
+    let second = TestApp::spawn_now(move |config| config.oidc = Some(crossed)).await;
+    application(&second, "podium-m2m", &["ADMIN"]).await;
+    let wrong_issuer = bearer(&second, &good, "GET", "/api/users").await;
+    assert_eq!(wrong_issuer.status, 401, "{}", wrong_issuer.text);
+    second.stop().await;
+
+    // A valid token stops at its expiry (300 s, and 30 s for clocks that differ),
+    // whether it was seen before or is seen for the first time.
+    let fresh = provider
+        .client_token("podium-m2m", "m2m-secret", None)
+        .await;
     app.advance(331_000);
-    let expired = bearer(&app, &good, "GET", "/api/users").await;
-    assert_eq!(expired.status, 401, "{}", expired.text);
-    assert_eq!(expired.json()["error"], "EXPIRED_TOKEN", "{}", expired.text);
+    for token in [&good, &fresh] {
+        let expired = bearer(&app, token, "GET", "/api/users").await;
+        assert_eq!(expired.status, 401, "{}", expired.text);
+        assert_eq!(expired.json()["error"], "EXPIRED_TOKEN", "{}", expired.text);
+    }
     app.stop().await;
 }
 

@@ -348,8 +348,7 @@ async fn failed_sign_ins_slow_the_guesser_down_but_never_lock_the_owner_out() {
     // Attempts sent at once take turns: those beyond the longest delay are refused.
     let burst: Vec<u16> = futures_statuses(&app, 4).await;
     assert!(burst.contains(&429), "{burst:?}");
-    // The right password still signs in when its turn comes, and clears the
-    // account's delays (the address's own, after its fifth failure, remain).
+    // The right password still signs in when its turn comes.
     tokio::time::sleep(Duration::from_millis(900)).await;
     let right = sign_in(&app, "ivy", IVY).await;
     assert_eq!(right.status, 200, "{}", right.text);

@@ -1,12 +1,12 @@
 //! `/api/users`, `/api/groups` and `/api/auth`: users, groups, grants, and why a
 //! principal may or may not do something.
 
-use std::net::SocketAddr;
+use crate::http::client_addr::ClientAddr;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::Json;
+use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::response::IntoResponse;
-use axum::{Extension, Json};
 use podium_core::security::RouteAccess;
 use podium_core::service::grants::{AuthorizationRequest, Explanation, GrantedAccess};
 use podium_core::service::passwords::PasswordChange;
@@ -144,11 +144,10 @@ async fn user_upsert(
 async fn user_password(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ClientAddr(client): ClientAddr,
     Path(id): Path<String>,
     JsonBody(change): JsonBody<PasswordChange>,
 ) -> ApiResult<impl IntoResponse> {
-    let client = client.map(|Extension(ConnectInfo(addr))| addr.ip());
     state
         .identity
         .change_password(&principal, &id, change, client)

@@ -1,10 +1,9 @@
 //! `/api/token` and `/api/applications`: tokens, applications and access keys.
 
-use std::net::SocketAddr;
+use crate::http::client_addr::ClientAddr;
 
-use axum::Extension;
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::response::IntoResponse;
 use podium_core::model::Tag;
@@ -126,10 +125,9 @@ pub fn routes(routes: Routes) -> Routes {
 /// token sent along is ignored. 404 when security is disabled, as the SDKs expect.
 async fn token(
     State(state): State<AppState>,
-    client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ClientAddr(client): ClientAddr,
     JsonBody(request): JsonBody<TokenRequest>,
 ) -> ApiResult<Json<Value>> {
-    let client = client.map(|Extension(ConnectInfo(addr))| addr.ip());
     let token = state.identity.mint(request, client).await?;
     Ok(Json(json!({ "token": token })))
 }
