@@ -56,6 +56,12 @@ pub trait PasswordDirectory: Send + Sync {
         name: &str,
         password: &str,
     ) -> Result<ExternalIdentity, ExternalRefusal>;
+
+    /// The one spelling of a typed name that failed sign-ins are counted under:
+    /// names the directory takes for one person count together.
+    fn account_key(&self, name: &str) -> String {
+        name.trim().to_lowercase()
+    }
 }
 
 /// How directory groups become Podium groups: through the table, whose keys are

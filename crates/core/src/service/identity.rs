@@ -193,7 +193,7 @@ impl IdentityService {
             &request.password,
         ) {
             (Some(key_id), Some(_), _, _) => format!("key:{}", key_id.trim()),
-            (None, _, Some(email), Some(_)) => format!("user:{}", email.trim()),
+            (None, _, Some(email), Some(_)) => format!("user:{}", self.account_key(email)),
             _ => {
                 return Err(CoreError::invalid(
                     "Send {\"keyId\": ..., \"keySecret\": ...} (or a user's {\"email\": ..., \"password\": ...})",
@@ -201,7 +201,8 @@ impl IdentityService {
             }
         };
         // Failures count per name whatever its case: a directory matches names in
-        // any case, so "Alice" and "alice" are one person's attempts.
+        // any case, so "Alice" and "alice" are one person's attempts (and, for
+        // Active Directory, "alice@domain" too).
         let throttle_key = subject.to_lowercase();
         self.wait_for_turn(client, &throttle_key).await?;
         let claims = match (
@@ -282,6 +283,14 @@ impl IdentityService {
                     bad_credentials()
                 })
             }
+        }
+    }
+
+    /// The spelling of a typed user name that its failed sign-ins count under.
+    fn account_key(&self, name: &str) -> String {
+        match &self.directory {
+            Some(sign_in) => sign_in.directory.account_key(name),
+            None => name.trim().to_lowercase(),
         }
     }
 

@@ -522,6 +522,18 @@ impl PasswordDirectory for LdapDirectory {
         IdentitySource::Ldap
     }
 
+    /// With a domain, `alice` and `alice@domain` are one person.
+    fn account_key(&self, name: &str) -> String {
+        let name = name.trim().to_lowercase();
+        match &self.domain {
+            Some(domain) => name
+                .strip_suffix(&format!("@{domain}"))
+                .map(str::to_string)
+                .unwrap_or(name),
+            None => name,
+        }
+    }
+
     async fn sign_in(
         &self,
         name: &str,
@@ -581,6 +593,20 @@ mod tests {
             "cn=admin,DC=example,DC=org"
         );
         assert_eq!(domain_dn("corp.example.org"), "dc=corp,dc=example,dc=org");
+    }
+
+    #[test]
+    fn active_directory_names_count_as_one_account() {
+        let settings = LdapSettings {
+            url: "ldaps://dc.example.org".into(),
+            domain: Some("Example.org".into()),
+            ..LdapSettings::default()
+        };
+        let tls = Arc::new(super::super::client_tls(None).expect("tls"));
+        let directory = LdapDirectory::new(&settings, tls);
+        assert_eq!(directory.account_key(" Alice@EXAMPLE.org "), "alice");
+        assert_eq!(directory.account_key("alice"), "alice");
+        assert_eq!(directory.account_key("alice@other.org"), "alice@other.org");
     }
 
     #[test]
