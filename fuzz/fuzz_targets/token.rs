@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
         exp: NOW + 1 + i64::from(data[1]),
         iss: ISSUER.to_string(),
         ver: (data[0] & 2 == 2).then(|| i64::from(data[2]) - 128),
+        sid: (data[0] & 4 == 4).then(|| format!("{:02x}", data[3])),
     };
     let token = KEYS.mint(&claims).expect("minted");
     assert_eq!(KEYS.verify(&token, NOW), Ok(claims.clone()));

@@ -301,6 +301,7 @@ async fn s5() {
         exp: 3600,
         iss: "podium".into(),
         ver: None,
+        sid: None,
     };
     // Both paths verify the secret and sign a token (the refusal throws its away).
     let attempt = |candidate: &str| {
@@ -683,7 +684,8 @@ async fn s4_direct_once(dir: &Path) -> Duration {
     .expect("runtime");
     let principal = Authenticator::disabled(Arc::new(SystemClock))
         .authenticate(&Default::default())
-        .expect("principal");
+        .expect("principal")
+        .principal;
     let metadata = MetadataService::new(runtime.clone());
     let workflows = WorkflowService::new(runtime.clone());
     let tasks = TaskService::new(runtime.clone());

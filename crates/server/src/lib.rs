@@ -28,6 +28,7 @@ use podium_core::service::identity::{FirstAdmin, IdentityService, TokenPolicy};
 use podium_core::service::operations::OperationsService;
 use podium_core::service::runtime::VaultSettings;
 use podium_core::service::secrets::SecretService;
+use podium_core::service::sessions::{SessionPolicy, SessionService};
 use podium_core::service::users::UserService;
 use podium_core::service::{MetadataService, Runtime, TaskService, WorkflowService, jobs};
 use podium_core::service::{archive, cluster};
@@ -41,6 +42,7 @@ use destinations::DestinationPolicy;
 use http::metrics::Metrics;
 use http::routes::RouteSpec;
 use http::state::{AppState, Shared};
+use identity::oidc_login::OidcLogin;
 use keys::{SERVER_KEY_FILE, load_secrets_keyring, load_server_key, write_owner_only};
 
 /// A configured number of seconds as the services count them; validation keeps it
@@ -320,7 +322,7 @@ impl Application {
         // Before anything reads a workflow: `_secrets` and `_masked` values are
         // sealed in the live tables.
         store.set_payload_sealer(Arc::new(VaultSealer::new(runtime.vault().clone())));
-        let (authenticator, identity, created_key) = match mode {
+        let (authenticator, identity, created_key, login_signer) = match mode {
             SecurityMode::Enforced => {
                 let key_path = config
                     .server_key_file
@@ -357,11 +359,18 @@ impl Application {
                     tracing::info!(url = %ldap.url, "people without a Podium password sign in through the LDAP directory");
                     identity = identity.with_directory(sign_in);
                 }
-                (authenticator, identity, created.then_some(key_path))
+                let login_signer = SecretHasher::for_purpose(&master, "podium browser sign-in v1");
+                (
+                    authenticator,
+                    identity,
+                    created.then_some(key_path),
+                    Some(login_signer),
+                )
             }
             SecurityMode::Disabled => (
                 Authenticator::disabled(clock),
                 IdentityService::new(runtime.clone(), None, None, TokenPolicy::default()),
+                None,
                 None,
             ),
         };
@@ -394,6 +403,28 @@ impl Application {
             }
             _ => None,
         };
+        let oidc_login = match (&config.oidc, &oidc, login_signer) {
+            (Some(settings), Some(bearer), Some(signer)) => {
+                OidcLogin::new(settings, bearer.clone(), signer).map(Arc::new)
+            }
+            _ => None,
+        };
+        if let Some(login) = &oidc_login {
+            tracing::info!(provider = %login.provider_name(), "people may sign in through the identity provider in the browser");
+        }
+        let sessions = SessionService::new(
+            runtime.clone(),
+            SessionPolicy {
+                idle_ms: seconds(config.session_idle_seconds).saturating_mul(1000),
+                max_ms: seconds(config.session_max_seconds).saturating_mul(1000),
+            },
+        );
+        let public_origin = config
+            .public_url
+            .as_deref()
+            .map(http::session::Origin::parse)
+            .transpose()
+            .map_err(|why| StartError::Identity(format!("public_url: {why}")))?;
         let state = AppState::new(Shared {
             metadata: MetadataService::new(runtime.clone()),
             workflows: WorkflowService::new(runtime.clone()),
@@ -406,6 +437,9 @@ impl Application {
             trusted_proxies: http::client_addr::TrustedProxies::parse(&config.trusted_proxies)
                 .map_err(StartError::Identity)?,
             oidc,
+            oidc_login,
+            sessions,
+            public_origin,
             operations: OperationsService::new(runtime.clone()),
             metrics: metrics.clone(),
             max_body_bytes: config.max_body_bytes,

@@ -859,3 +859,115 @@ async fn system_tasks_run_once_across_the_cluster() {
     assert!(twice.is_empty(), "called more than once: {twice:?}");
     cluster.stop().await;
 }
+
+/// Signs `user` in at a node's login page; the session cookie's value.
+async fn browser_session(base: &str, user: &str, password: &str) -> String {
+    let answer = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .post(format!("{base}/login"))
+        .header("origin", base)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "username={user}&password={}",
+            password.replace(' ', "+")
+        ))
+        .send()
+        .await
+        .expect("sign-in");
+    assert_eq!(answer.status(), 303);
+    answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("podium_session="))
+        .and_then(|rest| rest.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}
+
+/// The status of a request with a session cookie (as the node's own page sends it).
+async fn with_session(method: reqwest::Method, base: &str, path: &str, cookie: &str) -> u16 {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .request(method, format!("{base}{path}"))
+        .header("cookie", format!("podium_session={cookie}"))
+        .header("origin", base)
+        .send()
+        .await
+        .expect("request")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_started_on_one_node_works_on_every_node_and_ends_on_all_at_once() {
+    let Some(url) = server_url() else { return };
+    let cluster = Cluster::start(&url, "cluster_sessions", 2).await;
+    let token = admin_token(cluster.base(0)).await;
+    let admin = client_with(&token, Some(Duration::from_secs(20)));
+    let password = "plum kettle harbour 9";
+    let created = admin
+        .put(format!("{}/api/users/nora", cluster.base(0)))
+        .json(&json!({"name": "Nora", "roles": ["USER"], "password": password}))
+        .send()
+        .await
+        .expect("create");
+    assert!(created.status().is_success());
+    // The user reaches node 1 (access-control changes travel within a second).
+    let cookie = {
+        let started = Instant::now();
+        loop {
+            let answer = reqwest::Client::new()
+                .post(format!("{}/api/token", cluster.base(1)))
+                .json(&json!({"userId": "nora", "password": password}))
+                .send()
+                .await
+                .expect("token");
+            if answer.status().is_success() {
+                break browser_session(cluster.base(0), "nora", password).await;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "nora reached node 1"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let me = "/api/token/userInfo";
+    assert_eq!(
+        with_session(reqwest::Method::GET, cluster.base(1), me, &cookie).await,
+        200
+    );
+
+    // A password reset on node 0 ends the session on node 1 at the very next request.
+    let reset = admin
+        .post(format!("{}/api/users/nora/password", cluster.base(0)))
+        .json(&json!({"newPassword": "another long passphrase 7"}))
+        .send()
+        .await
+        .expect("reset");
+    assert!(reset.status().is_success());
+    assert_eq!(
+        with_session(reqwest::Method::GET, cluster.base(1), me, &cookie).await,
+        401
+    );
+
+    // Signing out on node 1 ends the session on node 0 at once.
+    let cookie = browser_session(cluster.base(0), "nora", "another long passphrase 7").await;
+    assert_eq!(
+        with_session(reqwest::Method::GET, cluster.base(1), me, &cookie).await,
+        200
+    );
+    let out = with_session(reqwest::Method::POST, cluster.base(1), "/logout", &cookie).await;
+    assert_eq!(out, 303);
+    assert_eq!(
+        with_session(reqwest::Method::GET, cluster.base(0), me, &cookie).await,
+        401
+    );
+    cluster.stop().await;
+}

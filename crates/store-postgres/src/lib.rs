@@ -23,6 +23,7 @@ mod rows;
 mod search;
 mod secrets;
 mod security;
+mod sessions;
 pub mod testing;
 mod tx;
 mod wakeups;
@@ -187,6 +188,7 @@ impl PostgresStore {
             security: self.clone(),
             secrets: self.clone(),
             audit: self.clone(),
+            sessions: self.clone(),
         }
     }
 

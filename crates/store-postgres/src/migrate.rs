@@ -21,6 +21,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0005_task_updates.sql"),
     ),
     ("0006_audit", include_str!("migrations/0006_audit.sql")),
+    (
+        "0007_sessions",
+        include_str!("migrations/0007_sessions.sql"),
+    ),
 ];
 
 /// The advisory lock every node takes to migrate ("podium" in ASCII).

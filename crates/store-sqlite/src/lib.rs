@@ -13,6 +13,7 @@ mod rows;
 mod search;
 mod secrets;
 mod security;
+mod sessions;
 mod writer;
 
 use std::collections::HashMap;
@@ -158,6 +159,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0008_archive_authority.sql"),
     ),
     ("0009_audit", include_str!("migrations/0009_audit.sql")),
+    (
+        "0010_sessions",
+        include_str!("migrations/0010_sessions.sql"),
+    ),
 ];
 
 /// Maps a database error to a store error; uniqueness violations become conflicts.
@@ -299,6 +304,7 @@ impl SqliteStore {
             security: self.clone(),
             secrets: self.clone(),
             audit: self.clone(),
+            sessions: self.clone(),
         }
     }
 

@@ -6,7 +6,10 @@
 // Clients:
 //   podium-m2m / m2m-secret      client_credentials (a machine: a Podium application)
 //   reports-m2m / reports-secret client_credentials (no Podium application has its name)
-//   podium-web / web-secret      authorization code with PKCE, redirect $OIDC_REDIRECT
+//   podium-web / web-secret      authorization code with PKCE, redirect
+//                                http://127.0.0.1:<any port>/login/oidc/callback (a
+//                                native client: loopback redirects may name any port,
+//                                so each test's Podium on a free port can use it)
 // People (devInteractions: any password is accepted at the login form):
 //   alice (groups operate-admins), bob (operate-viewers), admin (no groups)
 import Provider from 'oidc-provider';
@@ -14,7 +17,7 @@ import { generateKeyPair, exportJWK } from 'jose';
 
 const port = Number(process.env.OIDC_PORT || 9080);
 const issuer = `http://127.0.0.1:${port}`;
-const redirect = process.env.OIDC_REDIRECT || 'http://127.0.0.1:8080/login/oidc/callback';
+const redirect = 'http://127.0.0.1:8080/login/oidc/callback';
 const { privateKey } = await generateKeyPair('RS256', { extractable: true });
 const signingKey = { ...(await exportJWK(privateKey)), kid: 'podium-test-rs256', use: 'sig', alg: 'RS256' };
 
@@ -35,9 +38,9 @@ const provider = new Provider(issuer, {
     machine('podium-m2m', 'm2m-secret'),
     machine('reports-m2m', 'reports-secret'),
     {
-      client_id: 'podium-web', client_secret: 'web-secret',
+      client_id: 'podium-web', client_secret: 'web-secret', application_type: 'native',
       grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'],
-      redirect_uris: [redirect], token_endpoint_auth_method: 'client_secret_post',
+      redirect_uris: [redirect], token_endpoint_auth_method: 'client_secret_basic',
     },
   ],
   pkce: { required: () => true },

@@ -44,10 +44,13 @@ const code = new URL(location).searchParams.get('code');
 if (!code) throw new Error(`no code in ${location}`);
 const token = await fetch(`${issuer}/token`, {
   method: 'POST',
-  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  headers: {
+    'content-type': 'application/x-www-form-urlencoded',
+    authorization: `Basic ${Buffer.from('podium-web:web-secret').toString('base64')}`,
+  },
   body: new URLSearchParams({
     grant_type: 'authorization_code', code, redirect_uri: redirect, resource,
-    client_id: 'podium-web', client_secret: 'web-secret', code_verifier: verifier,
+    code_verifier: verifier,
   }),
 });
 console.log(await token.text());

@@ -95,8 +95,14 @@ pub struct SecretHasher {
 impl SecretHasher {
     /// A hasher under the master key's key-hash subkey.
     pub fn new(master: &MasterKey) -> SecretHasher {
+        SecretHasher::for_purpose(master, "podium access key secret hash v1")
+    }
+
+    /// A hasher under the master key's subkey for another purpose (`label`), such
+    /// as signing what a browser carries between two requests.
+    pub fn for_purpose(master: &MasterKey, label: &str) -> SecretHasher {
         SecretHasher {
-            key: master.derive("podium access key secret hash v1"),
+            key: master.derive(label),
         }
     }
 

@@ -41,6 +41,17 @@ pub struct Credentials<'a> {
     pub token: Option<&'a str>,
 }
 
+/// Who a request is. A token copied from a browser session names that session:
+/// the principal stands only while the session lives, which the caller checks
+/// (`SessionService::check_bound`) before using it.
+#[must_use]
+#[derive(Debug)]
+pub struct Authenticated {
+    pub principal: Principal,
+    /// The store key of the session the token is bound to.
+    pub session: Option<String>,
+}
+
 /// The 401 the SDKs answer by minting a new token.
 pub fn invalid_token(message: impl Into<String>) -> CoreError {
     CoreError::Unauthenticated {
@@ -118,9 +129,12 @@ impl Authenticator {
 
     /// The principal of a request. With security disabled every request is the open
     /// principal, whatever it presents.
-    pub fn authenticate(&self, credentials: &Credentials<'_>) -> Result<Principal, CoreError> {
+    pub fn authenticate(&self, credentials: &Credentials<'_>) -> Result<Authenticated, CoreError> {
         let Some(tokens) = self.tokens.as_deref() else {
-            return Ok(Principal::open());
+            return Ok(Authenticated {
+                principal: Principal::open(),
+                session: None,
+            });
         };
         let token = credentials.token.ok_or_else(|| {
             invalid_token("Missing token: send X-Authorization with a token from POST /api/token")
@@ -136,7 +150,7 @@ impl Authenticator {
                 }
             })?;
         let directory = self.directory.read();
-        match claims.key.as_deref() {
+        let principal = match claims.key.as_deref() {
             Some(key_id) => principal_for_key(&directory, key_id, &claims.sub),
             None => {
                 let changed = directory
@@ -149,7 +163,11 @@ impl Authenticator {
                 }
                 principal_for_user(&directory, &claims.sub)
             }
-        }
+        }?;
+        Ok(Authenticated {
+            principal,
+            session: claims.sid.clone(),
+        })
     }
 }
 

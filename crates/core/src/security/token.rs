@@ -34,6 +34,10 @@ pub struct Claims {
     /// version is no longer the user's is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ver: Option<i64>,
+    /// The browser session the token was copied from (Copy Token): the token ends
+    /// when that session does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// Why a token was refused.
@@ -95,6 +99,7 @@ impl TokenKeys {
             exp: 0,
             iss: ISSUER.into(),
             ver: None,
+            sid: None,
         })?;
         keys.header_segment = sample.split('.').next().unwrap_or_default().to_string();
         Ok(keys)
@@ -250,6 +255,7 @@ mod tests {
             exp,
             iss: ISSUER.into(),
             ver: None,
+            sid: None,
         }
     }
 

@@ -79,6 +79,7 @@ impl IdentityService {
                 exp: now + ttl,
                 iss: ISSUER.into(),
                 ver: Some(version),
+                sid: None,
             }),
             ExternalUser::Refused(why) => {
                 tracing::warn!(user = %identity.id, "directory sign-in refused: {why}");

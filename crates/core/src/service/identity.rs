@@ -165,12 +165,96 @@ impl IdentityService {
     /// counting of a failure nor frees a hashing turn early.
     pub async fn mint(&self, request: TokenRequest, client: Option<IpAddr>) -> CoreResult<String> {
         let this = self.clone();
-        tokio::spawn(async move { this.attempt(request, client).await })
-            .await
-            .map_err(|e| CoreError::Internal(format!("a token request failed: {e}")))?
+        tokio::spawn(async move {
+            let (tokens, claims) = this.attempt(request, client, "token.mint").await?;
+            tokens.mint(&claims)
+        })
+        .await
+        .map_err(|e| CoreError::Internal(format!("a token request failed: {e}")))?
     }
 
-    async fn attempt(&self, request: TokenRequest, client: Option<IpAddr>) -> CoreResult<String> {
+    /// A person's sign-in at the login page, checked exactly as `POST /api/token`
+    /// checks it (same delays, throttling and answers): the user id and the token
+    /// version the password was checked at, and how it was checked (`password`
+    /// or `ldap`), for a session.
+    pub async fn sign_in_person(
+        &self,
+        user_id: String,
+        password: String,
+        client: Option<IpAddr>,
+    ) -> CoreResult<(String, i64, &'static str)> {
+        let this = self.clone();
+        let request = TokenRequest {
+            email: Some(user_id),
+            password: Some(password),
+            ..TokenRequest::default()
+        };
+        let claims = tokio::spawn(async move {
+            this.attempt(request, client, "sign_in")
+                .await
+                .map(|(_, claims)| claims)
+        })
+        .await
+        .map_err(|e| CoreError::Internal(format!("a sign-in failed: {e}")))??;
+        let method = match self.rt.directory().read().user(&claims.sub) {
+            Some(user) if user.source.is_some() => "ldap",
+            _ => "password",
+        };
+        Ok((claims.sub, claims.ver.unwrap_or(0), method))
+    }
+
+    /// `GET /api/token/user` (Copy Token): a token for the person signed in with
+    /// `session`, with exactly their access, that ends with the session (at its
+    /// absolute end at the latest, and sooner if it is signed out or idles out) or
+    /// after the default lifetime, whichever comes first.
+    pub fn session_token(
+        &self,
+        principal: &Principal,
+        session: &super::sessions::ActiveSession,
+        client: Option<IpAddr>,
+    ) -> CoreResult<(String, i64)> {
+        let Some(tokens) = self.tokens.clone() else {
+            return Err(CoreError::NotFound(
+                "Token minting is off: security is disabled on this server".into(),
+            ));
+        };
+        let version = self
+            .rt
+            .directory()
+            .read()
+            .user(&session.user_id)
+            .filter(|_| principal.id() == session.user_id)
+            .map(|u| u.token_version)
+            .ok_or_else(|| crate::security::invalid_token("Sign in again at /login"))?;
+        let now = self.now_seconds();
+        let exp = (now + self.policy.default_ttl_seconds).min(session.ends_at / 1000);
+        let claims = Claims {
+            sub: session.user_id.clone(),
+            key: None,
+            iat: now,
+            exp,
+            iss: ISSUER.into(),
+            ver: Some(version),
+            sid: Some(session.id.clone()),
+        };
+        let token = tokens.mint(&claims)?;
+        self.rt.auditor.record(AuditEvent {
+            time: self.rt.now(),
+            principal: session.user_id.clone(),
+            client: client.map(|ip| ip.to_string()),
+            action: "token.mint".into(),
+            target: crate::store::audit::bounded(&format!("session:{}", session.user_id)),
+            outcome: "success".into(),
+        });
+        Ok((token, exp))
+    }
+
+    async fn attempt(
+        &self,
+        request: TokenRequest,
+        client: Option<IpAddr>,
+        action: &'static str,
+    ) -> CoreResult<(Arc<TokenKeys>, Claims)> {
         let (Some(tokens), Some(hasher)) = (self.tokens.clone(), self.hasher.clone()) else {
             return Err(CoreError::NotFound(
                 "Token minting is off: security is disabled on this server".into(),
@@ -224,7 +308,7 @@ impl IdentityService {
             time: self.rt.now(),
             principal: principal.to_string(),
             client: client_address.clone(),
-            action: "token.mint".into(),
+            action: action.into(),
             target: crate::store::audit::bounded(&subject),
             outcome: if success { "success" } else { "failure" }.into(),
         };
@@ -235,7 +319,7 @@ impl IdentityService {
                     self.note_key_use(key_id);
                 }
                 self.rt.auditor.record(audit(&claims.sub, true));
-                tokens.mint(&claims)
+                Ok((tokens, claims))
             }
             Err(SignInRefusal::Unavailable) => {
                 self.rt.auditor.record(audit("anonymous", false));
@@ -267,6 +351,7 @@ impl IdentityService {
                     exp: now,
                     iss: ISSUER.into(),
                     ver: None,
+                    sid: None,
                 });
                 self.rt.auditor.record(audit("anonymous", false));
                 self.delays
@@ -284,6 +369,18 @@ impl IdentityService {
                 })
             }
         }
+    }
+
+    /// Records a sign-in the identity provider or its answer refused (`method`).
+    pub fn record_refused_sign_in(&self, client: Option<IpAddr>, method: &str) {
+        self.rt.auditor.record(AuditEvent {
+            time: self.rt.now(),
+            principal: "anonymous".into(),
+            client: client.map(|ip| ip.to_string()),
+            action: "sign_in".into(),
+            target: crate::store::audit::bounded(method),
+            outcome: "failure".into(),
+        });
     }
 
     /// The spelling of a typed user name that its failed sign-ins count under.
@@ -377,6 +474,7 @@ impl IdentityService {
             exp: now + ttl,
             iss: ISSUER.into(),
             ver: None,
+            sid: None,
         })
     }
 
@@ -421,6 +519,7 @@ impl IdentityService {
             exp: now + ttl,
             iss: ISSUER.into(),
             ver: Some(version),
+            sid: None,
         })
         .ok_or(SignInRefusal::BadCredentials)
     }

@@ -22,6 +22,7 @@ pub mod passwords;
 pub mod runtime;
 pub mod search;
 pub mod secrets;
+pub mod sessions;
 pub mod summary;
 pub mod task;
 pub mod users;

@@ -7,7 +7,7 @@
 //! after the commit. Reads may run concurrently and see only committed data.
 
 //! One file per concern: [`executions`] (units of work, queues, jobs, the archive),
-//! [`metadata`] (definitions and tags), [`security`], [`secrets`], [`sealing`],
+//! [`metadata`] (definitions and tags), [`security`], [`sessions`], [`secrets`], [`sealing`],
 //! [`query`] (searches) and [`error`]. It imports nothing from the services above it.
 
 use std::sync::Arc;
@@ -21,6 +21,7 @@ pub mod query;
 pub mod sealing;
 pub mod secrets;
 pub mod security;
+pub mod sessions;
 
 pub use audit::{AuditEntry, AuditEvent, AuditQuery, AuditStore};
 pub use codec::{Encoded, RowCodec};
@@ -30,6 +31,7 @@ pub use metadata::{MetadataStore, TagStore};
 pub use sealing::PayloadSealer;
 pub use secrets::*;
 pub use security::*;
+pub use sessions::{SessionStore, StoredSession};
 
 /// A change another node made to what every node keeps in memory or waits on, as the
 /// store that several nodes share announces it.
@@ -120,4 +122,5 @@ pub struct Stores {
     pub security: Arc<dyn SecurityStore>,
     pub secrets: Arc<dyn SecretStore>,
     pub audit: Arc<dyn AuditStore>,
+    pub sessions: Arc<dyn SessionStore>,
 }

@@ -42,6 +42,7 @@ mod queues;
 mod runs;
 mod secrets;
 mod security;
+mod sessions;
 mod unreadable;
 use archive::ended_workflows_move_to_the_archive_and_back;
 use audit::the_audit_trail_is_one_chain;
@@ -62,6 +63,7 @@ use queues::{
 use runs::runs_keep_their_authority_and_masks;
 use secrets::secrets_are_stored_resealed_and_their_reads_recorded;
 use security::security_records_grants_and_owners_round_trip;
+use sessions::sessions_round_trip_and_are_purged;
 use unreadable::{
     claims_pass_over_rows_they_cannot_read, payloads_holding_the_sealed_key_read_back_as_written,
 };
@@ -100,6 +102,7 @@ cases!(
     ended_workflows_move_to_the_archive_and_back,
     runs_keep_their_authority_and_masks,
     the_audit_trail_is_one_chain,
+    sessions_round_trip_and_are_purged,
 );
 
 struct NoDefs;

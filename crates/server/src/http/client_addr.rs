@@ -45,7 +45,8 @@ impl TrustedProxies {
         Ok(TrustedProxies(ranges))
     }
 
-    fn trusts(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is one of the trusted proxies.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
         self.0
             .iter()

@@ -5,8 +5,11 @@ pub mod api;
 pub mod client_addr;
 pub mod error;
 pub mod extract;
+pub mod login;
 pub mod metrics;
+pub mod pages;
 pub mod routes;
+pub mod session;
 pub mod state;
 
 use std::time::Duration;
@@ -36,6 +39,7 @@ pub fn router(state: AppState) -> (Router, Vec<RouteSpec>) {
     let routes = api::security::routes(routes);
     let routes = api::access::routes(routes);
     let routes = api::secrets::routes(routes);
+    let routes = login::routes(routes);
     let (router, specs) = routes.finish();
     let request_id = HeaderName::from_static(REQUEST_ID);
     let router = router

@@ -11,10 +11,13 @@ use axum::http::{HeaderMap, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
-use podium_core::security::{Credentials, RouteAccess};
+use podium_core::error::CoreError;
+use podium_core::security::{Credentials, Principal, RouteAccess, SecurityMode, invalid_token};
 use podium_core::service::audit::{self, AuditContext};
+use podium_core::service::sessions::ActiveSession;
 
 use super::error::ApiError;
+use super::session::{Site, is_safe};
 use super::state::AppState;
 
 /// One entry of the route table.
@@ -47,19 +50,61 @@ pub fn token_of(headers: &HeaderMap) -> Option<&str> {
         .filter(|v| !v.is_empty())
 }
 
-async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let token = token_of(req.headers());
-    let principal = match (&state.oidc, token) {
-        // A token that is not one of Podium's own (by its header) is checked as one
-        // of the identity provider's access tokens.
-        (Some(oidc), Some(token)) if !state.authenticator.minted_here(token) => {
-            let token = token.to_string();
-            oidc.authenticate(&token).await
+/// Who a request is: by its token (Podium's own, or the identity provider's), else
+/// by its session cookie. A request made with a session that would change
+/// something must come from Podium's own pages.
+async fn principal_of(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    peer: Option<ConnectInfo<SocketAddr>>,
+) -> Result<(Principal, Option<ActiveSession>), CoreError> {
+    if let Some(token) = token_of(headers) {
+        if let Some(oidc) = &state.oidc
+            && !state.authenticator.minted_here(token)
+        {
+            // Not one of Podium's own (by its header): one of the provider's.
+            return oidc.authenticate(token).await.map(|p| (p, None));
         }
-        _ => state.authenticator.authenticate(&Credentials { token }),
-    };
-    match principal {
-        Ok(principal) => {
+        let authenticated = state
+            .authenticator
+            .authenticate(&Credentials { token: Some(token) })?;
+        if let Some(key) = &authenticated.session {
+            state
+                .sessions
+                .check_bound(key, authenticated.principal.id())
+                .await?;
+        }
+        return Ok((authenticated.principal, None));
+    }
+    if state.authenticator.mode() == SecurityMode::Enforced {
+        let site = Site::of(state, peer.as_ref(), headers);
+        let cookie = site.session_cookie(headers).map_err(|_| {
+            invalid_token(
+                "The request carries several session cookies: clear this site's cookies and sign in again",
+            )
+        })?;
+        if let Some(cookie) = cookie {
+            if !is_safe(method) && !site.from_own_pages(headers) {
+                return Err(CoreError::Forbidden(
+                    "A change made with a browser session must come from Podium's own pages (its Origin header must name this server)".into(),
+                ));
+            }
+            let (principal, session) = state.sessions.resolve(&cookie).await?;
+            return Ok((principal, Some(session)));
+        }
+    }
+    let authenticated = state
+        .authenticator
+        .authenticate(&Credentials { token: None })?;
+    Ok((authenticated.principal, None))
+}
+
+async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
+    let found = principal_of(&state, req.method(), req.headers(), peer).await;
+    match found {
+        Ok((principal, session)) => {
             tracing::Span::current().record("principal", principal.id());
             // The author of the security events the request causes.
             let author = AuditContext {
@@ -72,6 +117,9 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
                 .map(|ip| ip.to_string()),
             };
             req.extensions_mut().insert(principal);
+            if let Some(session) = session {
+                req.extensions_mut().insert(session);
+            }
             audit::scoped(author, next.run(req)).await
         }
         Err(err) => ApiError::from(err).into_response(),

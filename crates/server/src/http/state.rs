@@ -44,6 +44,12 @@ pub struct Shared {
     pub trusted_proxies: super::client_addr::TrustedProxies,
     /// Checks access tokens of the OpenID Connect provider, when one is configured.
     pub oidc: Option<Arc<crate::identity::oidc::OidcBearer>>,
+    /// The browser sign-in through that provider, when a client is configured.
+    pub oidc_login: Option<Arc<crate::identity::oidc_login::OidcLogin>>,
+    /// Browser sessions.
+    pub sessions: podium_core::service::sessions::SessionService,
+    /// Where people reach Podium, when configured (`public_url`).
+    pub public_origin: Option<super::session::Origin>,
     pub operations: OperationsService,
     pub metrics: Arc<Metrics>,
     /// Largest accepted request body.

@@ -45,6 +45,15 @@ struct Known {
     advertised: Vec<Algorithm>,
     read_at: Option<Instant>,
     failed_at: Option<Instant>,
+    /// Where browsers sign in and codes are exchanged, when the provider says.
+    endpoints: Option<Endpoints>,
+}
+
+/// The addresses of the authorization code flow.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub authorization: String,
+    pub token: String,
 }
 
 /// The discovery document's fields Podium reads.
@@ -54,6 +63,8 @@ struct Discovery {
     jwks_uri: Option<String>,
     #[serde(default)]
     id_token_signing_alg_values_supported: Vec<String>,
+    authorization_endpoint: Option<String>,
+    token_endpoint: Option<String>,
 }
 
 /// The keys of one provider.
@@ -190,10 +201,22 @@ impl ProviderKeys {
         };
         // Plain http only for a provider on this machine, never one named by a
         // remote provider's document.
-        let local_provider = !self.issuer.starts_with("https://") && secure_or_loopback(&jwks_uri);
-        if !jwks_uri.starts_with("https://") && !local_provider {
+        let usable = |url: &str| {
+            url.starts_with("https://")
+                || (!self.issuer.starts_with("https://") && secure_or_loopback(url))
+        };
+        if !usable(&jwks_uri) {
             return Err(format!("the key set's address {jwks_uri} is not https://"));
         }
+        let endpoints = match (discovery.authorization_endpoint, discovery.token_endpoint) {
+            (Some(authorization), Some(token)) if usable(&authorization) && usable(&token) => {
+                Some(Endpoints {
+                    authorization,
+                    token,
+                })
+            }
+            _ => None,
+        };
         let set: JwkSet = serde_json::from_slice(&self.fetch(&jwks_uri).await?)
             .map_err(|e| format!("the key set at {jwks_uri} cannot be read: {e}"))?;
         let keys: Vec<SigningKey> = set.keys.iter().filter_map(signing_key).collect();
@@ -212,6 +235,7 @@ impl ProviderKeys {
             advertised,
             read_at: Some(Instant::now()),
             failed_at: None,
+            endpoints,
         };
         tracing::info!(
             keys = known.keys.len(),
@@ -220,9 +244,30 @@ impl ProviderKeys {
         Ok(())
     }
 
+    /// The addresses of the authorization code flow, read with the keys (now, if
+    /// they have not been read yet).
+    pub async fn endpoints(&self) -> Result<Endpoints, String> {
+        if let Some(found) = self.known.read().endpoints.clone() {
+            return Ok(found);
+        }
+        let _reading = self.reading.lock().await;
+        if self.known.read().endpoints.is_none() {
+            self.read().await?;
+        }
+        self.known.read().endpoints.clone().ok_or_else(|| {
+            "the discovery document names no authorization_endpoint and token_endpoint (https://)"
+                .to_string()
+        })
+    }
+
+    /// The HTTP client for the provider (its CA, its timeout, no redirects).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// GETs a JSON document of at most [`MAX_DOCUMENT_BYTES`].
     async fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
-        let mut response = self
+        let response = self
             .http
             .get(url)
             .header("accept", "application/json")
@@ -232,19 +277,24 @@ impl ProviderKeys {
         if !response.status().is_success() {
             return Err(format!("{url} answered {}", response.status()));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| format!("cannot read {url}: {e}"))?
-        {
-            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                return Err(format!("{url} is larger than {MAX_DOCUMENT_BYTES} bytes"));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        read_limited(response, url).await
     }
+}
+
+/// A response's body, at most [`MAX_DOCUMENT_BYTES`] of it.
+pub async fn read_limited(mut response: reqwest::Response, url: &str) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| format!("cannot read {url}: {e}"))?
+    {
+        if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+            return Err(format!("{url} is larger than {MAX_DOCUMENT_BYTES} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// A key of the set Podium may check signatures with: a public key for signing

@@ -6,6 +6,7 @@
 pub mod jwks;
 pub mod ldap;
 pub mod oidc;
+pub mod oidc_login;
 pub mod settings;
 
 use std::path::Path;

@@ -59,7 +59,7 @@ pub struct OidcBearer {
     claims: ClaimNames,
     mapping: GroupMapping,
     skew: i64,
-    keys: ProviderKeys,
+    keys: Arc<ProviderKeys>,
     verified: VerifiedTokens<Verified>,
 }
 
@@ -84,7 +84,7 @@ fn refused() -> CoreError {
 }
 
 /// The text of a claim, when it is a non-empty string.
-fn text<'c>(claims: &'c Map<String, Value>, name: &str) -> Option<&'c str> {
+pub(super) fn text<'c>(claims: &'c Map<String, Value>, name: &str) -> Option<&'c str> {
     claims
         .get(name)
         .and_then(Value::as_str)
@@ -92,7 +92,7 @@ fn text<'c>(claims: &'c Map<String, Value>, name: &str) -> Option<&'c str> {
 }
 
 /// A time claim in seconds.
-fn seconds(claims: &Map<String, Value>, name: &str) -> Option<i64> {
+pub(super) fn seconds(claims: &Map<String, Value>, name: &str) -> Option<i64> {
     claims.get(name).and_then(|v| {
         v.as_i64()
             .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
@@ -134,7 +134,7 @@ impl OidcBearer {
         let issuer = settings.issuer_url.trim().trim_end_matches('/').to_string();
         Ok(OidcBearer {
             rt,
-            keys: ProviderKeys::new(&issuer, settings)?,
+            keys: Arc::new(ProviderKeys::new(&issuer, settings)?),
             issuer,
             audience: settings.audience.trim().to_string(),
             claims: ClaimNames {
@@ -169,18 +169,7 @@ impl OidcBearer {
     async fn verify(&self, rt: &Runtime, token: &str, now: i64) -> Result<Verified, CoreError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| refused())?;
         let alg = header.alg;
-        if !matches!(
-            alg,
-            Algorithm::RS256
-                | Algorithm::RS384
-                | Algorithm::RS512
-                | Algorithm::PS256
-                | Algorithm::PS384
-                | Algorithm::PS512
-                | Algorithm::ES256
-                | Algorithm::ES384
-                | Algorithm::EdDSA
-        ) {
+        if !asymmetric(alg) {
             tracing::info!(
                 ?alg,
                 "an identity provider token with a symmetric algorithm was refused"
@@ -235,7 +224,25 @@ impl OidcBearer {
                 exp,
             });
         }
-        let id = text(&claims, &self.claims.user_id)
+        let (identity, _) = self.person(&claims).await?;
+        Ok(Verified {
+            subject: ExternalSubject::User {
+                id: identity.id,
+                source: IdentitySource::Oidc,
+                key: identity.key,
+            },
+            exp,
+        })
+    }
+
+    /// The person verified claims name (an access token's, or an ID token's at the
+    /// browser sign-in), their user record brought up to date: the identity and
+    /// the user's token version.
+    pub async fn person(
+        &self,
+        claims: &Map<String, Value>,
+    ) -> Result<(ExternalIdentity, i64), CoreError> {
+        let id = text(claims, &self.claims.user_id)
             .ok_or_else(|| {
                 invalid_token(format!(
                     "Invalid token: it has no {} claim to name its user",
@@ -245,22 +252,17 @@ impl OidcBearer {
             .to_string();
         // The user is bound to the token's subject: a token with another subject
         // whose user id claim names the same id is refused.
-        let key = text(&claims, "sub").unwrap_or(&id).to_string();
+        let key = text(claims, "sub").unwrap_or(&id).to_string();
         let identity = ExternalIdentity {
             key,
-            display_name: text(&claims, &self.claims.display_name).map(str::to_string),
-            groups: groups_of(&claims, &self.claims.groups),
+            display_name: text(claims, &self.claims.display_name).map(str::to_string),
+            groups: groups_of(claims, &self.claims.groups),
             id,
         };
-        match refresh_external_user(rt, IdentitySource::Oidc, &identity, &self.mapping).await? {
-            ExternalUser::Version(_) => Ok(Verified {
-                subject: ExternalSubject::User {
-                    id: identity.id,
-                    source: IdentitySource::Oidc,
-                    key: identity.key,
-                },
-                exp,
-            }),
+        match refresh_external_user(&self.rt, IdentitySource::Oidc, &identity, &self.mapping)
+            .await?
+        {
+            ExternalUser::Version(version) => Ok((identity, version)),
             ExternalUser::Refused(why) => {
                 tracing::warn!(user = %identity.id, "an identity provider token was refused: {why}");
                 Err(invalid_token(
@@ -269,6 +271,38 @@ impl OidcBearer {
             }
         }
     }
+
+    /// The provider's keys and endpoints.
+    pub fn keys(&self) -> &Arc<ProviderKeys> {
+        &self.keys
+    }
+
+    /// The issuer, without a trailing `/`.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// How far the provider's clock may be off, in seconds.
+    pub fn skew(&self) -> i64 {
+        self.skew
+    }
+}
+
+/// Whether `alg` is one Podium checks provider tokens with: asymmetric, never
+/// `none` or a shared secret.
+pub fn asymmetric(alg: Algorithm) -> bool {
+    matches!(
+        alg,
+        Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512
+            | Algorithm::ES256
+            | Algorithm::ES384
+            | Algorithm::EdDSA
+    )
 }
 
 /// The verifier `[oidc]` configures, shared by every request.

@@ -170,8 +170,15 @@ pub struct OidcSettings {
     pub client_id: Option<String>,
     /// Its secret. Never printed.
     pub client_secret: Option<SecretValue>,
-    /// The root URL the provider sends browsers back to.
+    /// The root URL the provider sends browsers back to, at
+    /// `<redirect_root_url>/login/oidc/callback`. With `client_id`, the login page
+    /// offers "Sign in with <display_name>".
     pub redirect_root_url: Option<String>,
+    /// The scopes the browser sign-in asks for (space-separated); `openid` is
+    /// required.
+    pub scopes: String,
+    /// The provider's name on the login page (default: the issuer's host).
+    pub display_name: Option<String>,
     /// The claim that holds the Podium user id.
     pub user_id_claim: String,
     /// The claim that holds the name to show.
@@ -201,6 +208,8 @@ impl Default for OidcSettings {
             client_id: None,
             client_secret: None,
             redirect_root_url: None,
+            scopes: "openid profile".into(),
+            display_name: None,
             user_id_claim: "sub".into(),
             display_name_claim: "name".into(),
             groups_claim: "groups".into(),
@@ -272,8 +281,38 @@ impl OidcSettings {
         if !(1..=60_000).contains(&self.timeout_ms) {
             return invalid("timeout_ms must be from 1 to 60000");
         }
+        if !self.scopes.split_whitespace().any(|s| s == "openid") {
+            return invalid("scopes must include openid");
+        }
+        if let Some(root) = &self.redirect_root_url
+            && !secure_or_loopback(root.trim())
+        {
+            return invalid(
+                "redirect_root_url must be an https:// URL (http:// only to a loopback address)",
+            );
+        }
+        if self.redirect_root_url.is_some() != self.client_id.is_some() {
+            return invalid(
+                "client_id and redirect_root_url are given together (for the browser sign-in), or neither",
+            );
+        }
         if self.clock_skew_seconds > 600 {
             return invalid("clock_skew_seconds must be at most 600");
+        }
+        if !self.scopes.split_whitespace().any(|s| s == "openid") {
+            return invalid("scopes must include openid");
+        }
+        if let Some(root) = &self.redirect_root_url
+            && !secure_or_loopback(root.trim())
+        {
+            return invalid(
+                "redirect_root_url must be an https:// URL (http:// only to a loopback address)",
+            );
+        }
+        if self.redirect_root_url.is_some() != self.client_id.is_some() {
+            return invalid(
+                "client_id and redirect_root_url are given together (for the browser sign-in), or neither",
+            );
         }
         Ok(())
     }
@@ -287,6 +326,8 @@ const OIDC_ENV: &[(&str, EnvValue)] = &[
     ("client_id", EnvValue::Text),
     ("client_secret", EnvValue::Text),
     ("redirect_root_url", EnvValue::Text),
+    ("scopes", EnvValue::Text),
+    ("display_name", EnvValue::Text),
     ("user_id_claim", EnvValue::Text),
     ("display_name_claim", EnvValue::Text),
     ("groups_claim", EnvValue::Text),

@@ -320,6 +320,18 @@ impl TestApp {
         String::from_utf8_lossy(&reply).into_owned()
     }
 
+    /// Creates (or replaces) a group with these roles, as the admin.
+    pub async fn put_group(&self, id: &str, roles: &[&str]) {
+        let answer = self
+            .call(
+                "PUT",
+                &format!("/api/groups/{id}"),
+                Some(json!({"description": id, "roles": roles})),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+    }
+
     pub async fn get(&self, path: &str) -> Answer {
         self.call("GET", path, None).await
     }

@@ -47,26 +47,15 @@ async fn groups_of(app: &TestApp, id: &str) -> Vec<String> {
         .collect()
 }
 
-async fn put_group(app: &TestApp, id: &str, roles: &[&str]) {
-    let answer = app
-        .call(
-            "PUT",
-            &format!("/api/groups/{id}"),
-            Some(json!({"description": id, "roles": roles})),
-        )
-        .await;
-    assert_eq!(answer.status, 200, "{}", answer.text);
-}
-
 #[tokio::test]
 async fn people_sign_in_with_their_directory_password_and_get_their_groups() {
     let Some(slapd) = Slapd::start().await else {
         return;
     };
     let app = spawn(search_settings(&slapd)).await;
-    put_group(&app, "admins", &["ADMIN"]).await;
+    app.put_group("admins", &["ADMIN"]).await;
     // No entry in the mapping: maps to the Podium group of the same name.
-    put_group(&app, "operate-viewers", &[]).await;
+    app.put_group("operate-viewers", &[]).await;
     app.register(json!([task_def("t")]), linear("reports", &[("t", "t")]))
         .await;
     let granted = app
@@ -278,7 +267,7 @@ async fn dn_patterns_starttls_and_ldaps_work_and_an_unknown_certificate_is_refus
         ..LdapSettings::default()
     };
     let app = spawn(patterns.clone()).await;
-    put_group(&app, "operate-admins", &[]).await;
+    app.put_group("operate-admins", &[]).await;
     token_of(&app.sign_in("alice", "alice-directory-pw").await);
     assert_eq!(groups_of(&app, "alice").await, ["operate-admins"]);
     assert_eq!(app.sign_in("alice", "wrong").await.status, 401);
@@ -344,7 +333,7 @@ async fn the_active_directory_filter_finds_people_by_principal_name() {
         ..search_settings(&slapd)
     };
     let app = spawn(settings).await;
-    put_group(&app, "payments", &[]).await;
+    app.put_group("payments", &[]).await;
     let dana = token_of(&app.sign_in("dana@example.org", "dana-directory-pw").await);
     let me = app
         .call_as(Some(&dana), "GET", "/api/token/userInfo", None)
@@ -386,5 +375,51 @@ async fn a_directory_that_is_down_is_a_clear_503_and_built_in_users_still_sign_i
         .await;
     assert_eq!(created.status, 200, "{}", created.text);
     token_of(&app.sign_in("erin", "amber lantern meadow 3").await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn directory_people_sign_in_at_the_login_page_too() {
+    let Some(slapd) = Slapd::start().await else {
+        return;
+    };
+    let app = spawn(search_settings(&slapd)).await;
+    app.put_group("admins", &["ADMIN"]).await;
+    let mut browser = crate::browser::Browser::new();
+    let login = format!("{}/login", app.base);
+    let wrong = browser
+        .post_form(
+            &login,
+            &[("username", "alice"), ("password", "wrong-pw")],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(wrong.status, 401, "{}", wrong.text);
+    assert!(wrong.text.contains("Invalid user name or password."));
+    // The injection attempt finds nobody, here as at POST /api/token.
+    let injected = browser
+        .post_form(
+            &login,
+            &[("username", "*)(uid=*"), ("password", "x")],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(injected.status, 401, "{}", injected.text);
+    let signed_in = browser
+        .post_form(
+            &login,
+            &[("username", "alice"), ("password", "alice-directory-pw")],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.text);
+    let me = browser
+        .get(&format!("{}/api/token/userInfo", app.base))
+        .await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.json()["id"], "alice");
+    assert_eq!(groups_of(&app, "alice").await, ["admins"]);
+    let trail = app.get("/api/audit?action=session.start").await;
+    assert!(trail.text.contains("user:alice (ldap)"), "{}", trail.text);
     app.stop().await;
 }

@@ -5,6 +5,7 @@
 
 mod archive;
 mod audit;
+mod browser;
 mod data_dir;
 mod database;
 mod definition_limits;
@@ -21,6 +22,7 @@ mod masking;
 mod metrics;
 mod names;
 mod oidc;
+mod oidc_login;
 mod oidc_provider;
 mod operate_roles;
 mod passwords;
@@ -33,6 +35,7 @@ mod search_limits;
 mod secret_keys;
 mod secrets;
 mod security;
+mod sessions;
 mod slapd;
 mod sweeper;
 mod system_tasks;

@@ -146,14 +146,7 @@ async fn a_persons_token_acts_as_their_user_with_the_groups_the_provider_names()
         return;
     };
     let app = spawn(&provider).await;
-    let group = app
-        .call(
-            "PUT",
-            "/api/groups/admins",
-            Some(json!({"description": "admins", "roles": ["ADMIN"]})),
-        )
-        .await;
-    assert_eq!(group.status, 200, "{}", group.text);
+    app.put_group("admins", &["ADMIN"]).await;
 
     let alice = provider.user_token("alice", None).await;
     let me = bearer(&app, &alice, "GET", "/api/token/userInfo").await;

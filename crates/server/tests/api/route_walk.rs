@@ -25,6 +25,16 @@ enum Expect {
     Hidden,
     /// The same for a task.
     HiddenTask,
+    /// Only for a browser session: 400 with a token, 200 about the caller with a
+    /// session.
+    SessionOnly,
+}
+
+/// Who walks: the holder of a token, or of a browser session (whose changes are
+/// sent as Podium's own pages send them, so only authorization can refuse them).
+pub enum Caller {
+    Token(String),
+    Session(String),
 }
 
 /// Everything the walk needs to name: ids made by the admin.
@@ -45,6 +55,7 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
     let tag = json!({"key": "walk", "value": "yes"});
     let r = |p: String, body: Option<Value>, e: Expect| Some((p, body, e));
     match (method, path) {
+        ("GET", "/api/token/user") => r(path.into(), None, SessionOnly),
         ("GET", "/api/users") => r("/api/users".into(), None, Forbidden),
         ("GET", "/api/users/{id}") => r("/api/users/jane".into(), None, Forbidden),
         ("PUT", "/api/users/{id}") => r(
@@ -370,7 +381,38 @@ pub async fn aim(app: &TestApp) -> Fixture {
 
 /// Walks every route as the holder of `token`, who has no roles and no grants.
 pub async fn walk(app: &TestApp, token: &str, fixture: &Fixture) {
-    let token = token.to_string();
+    walk_as(app, &Caller::Token(token.to_string()), fixture).await;
+}
+
+/// Sends a request as `caller`.
+async fn send(
+    app: &TestApp,
+    caller: &Caller,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Answer {
+    match caller {
+        Caller::Token(token) => app.call_as(Some(token), method, path, body).await,
+        Caller::Session(cookie) => {
+            let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+            let mut request = app
+                .client_without_token()
+                .request(method, format!("{}{path}", app.base))
+                .header("cookie", format!("podium_session={cookie}"))
+                .header("origin", &app.base);
+            if let Some(body) = body {
+                request = request
+                    .header("content-type", "application/json")
+                    .body(body.to_string());
+            }
+            crate::helpers::answer_of(request).await
+        }
+    }
+}
+
+/// Walks every route as `caller`, who has no roles and no grants.
+pub async fn walk_as(app: &TestApp, caller: &Caller, fixture: &Fixture) {
     let mut unlisted = Vec::new();
     let mut walked = 0;
     for (method, path, access) in app.routes.clone() {
@@ -389,8 +431,12 @@ pub async fn walk(app: &TestApp, token: &str, fixture: &Fixture) {
             anonymous.text
         );
         assert_eq!(anonymous.json()["error"], "INVALID_TOKEN");
-        let answer = app.call_as(Some(&token), &method, &concrete, body).await;
+        let answer = send(app, caller, &method, &concrete, body).await;
         let fine = match expect {
+            Expect::SessionOnly => match caller {
+                Caller::Token(_) => answer.status == 400,
+                Caller::Session(_) => answer.status == 200 && answer.json()["token"].is_string(),
+            },
             Expect::Forbidden => answer.status == 403,
             Expect::HiddenTask => {
                 answer.status == 403

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use podium_server::identity::settings::LdapSettings;
-use serde_json::json;
 
 use crate::helpers::TestApp;
 
@@ -63,14 +62,7 @@ async fn active_directory_people_sign_in_and_its_refusals_are_clear() {
         ..LdapSettings::default()
     };
     let app = TestApp::spawn_with(move |config| config.ldap = Some(settings)).await;
-    let group = app
-        .call(
-            "PUT",
-            "/api/groups/admins",
-            Some(json!({"description": "admins", "roles": ["ADMIN"]})),
-        )
-        .await;
-    assert_eq!(group.status, 200, "{}", group.text);
+    app.put_group("admins", &["ADMIN"]).await;
 
     // The name alone, or with the domain: the same person, known by sAMAccountName,
     // with their groups from memberOf.

@@ -254,6 +254,14 @@ pub struct Config {
     /// or `PODIUM_OIDC_*`); see docs/sign-in.md.
     #[serde(default)]
     pub oidc: Option<OidcSettings>,
+    /// The address people reach Podium at (`https://podium.example.org`), when it
+    /// is not what the browser's `Host` says (behind a proxy that rewrites it). An
+    /// `https://` address makes the session cookie `__Host-` prefixed and Secure.
+    pub public_url: Option<String>,
+    /// A browser session not used for this long ends.
+    pub session_idle_seconds: u64,
+    /// A browser session ends this long after sign-in, however it is used.
+    pub session_max_seconds: u64,
 }
 
 impl Default for Config {
@@ -298,6 +306,9 @@ impl Default for Config {
             users: Vec::new(),
             ldap: None,
             oidc: None,
+            public_url: None,
+            session_idle_seconds: 30 * 60,
+            session_max_seconds: 10 * 3600,
         }
     }
 }
@@ -426,6 +437,8 @@ impl Config {
             ("token_ttl_seconds", self.token_ttl_seconds),
             ("token_max_ttl_seconds", self.token_max_ttl_seconds),
             ("archive_after_seconds", self.archive_after_seconds),
+            ("session_idle_seconds", self.session_idle_seconds),
+            ("session_max_seconds", self.session_max_seconds),
         ] {
             if seconds > MAX_SECONDS {
                 return Err(ConfigError::Invalid(format!(
@@ -472,6 +485,15 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "token_failure_delay_ms must be at least 1 and at most token_failure_max_delay_ms, which is at most 30000".into(),
             ));
+        }
+        if self.session_idle_seconds < 60 || self.session_max_seconds < self.session_idle_seconds {
+            return Err(ConfigError::Invalid(
+                "session_idle_seconds must be at least 60, and session_max_seconds at least session_idle_seconds".into(),
+            ));
+        }
+        if let Some(url) = &self.public_url {
+            crate::http::session::Origin::parse(url)
+                .map_err(|why| ConfigError::Invalid(format!("public_url '{url}': {why}")))?;
         }
         if self.secret_max_bytes == 0 {
             return Err(ConfigError::Invalid(
@@ -607,6 +629,9 @@ const KNOWN_KEYS: &[&str] = &[
     "archive_after_seconds",
     "http_task_allow",
     "trusted_proxies",
+    "public_url",
+    "session_idle_seconds",
+    "session_max_seconds",
 ];
 
 /// Settings whose environment values are comma-separated lists of text.
@@ -622,184 +647,8 @@ const STRING_KEYS: &[&str] = &[
     "secrets_key",
     "secrets_key_file",
     "secrets_previous_keys",
+    "public_url",
 ];
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn the_database_url_is_read_from_env_or_flag_and_never_printed() {
-        let url = "postgres://podium:hunter2-pw@db:5432/podium";
-        let config =
-            Config::load(&ServeArgs::default(), &env(&[("PODIUM_DATABASE_URL", url)])).unwrap();
-        assert_eq!(
-            config.database_url.as_ref().map(SecretValue::expose),
-            Some(url)
-        );
-        assert!(!format!("{config:?}").contains("hunter2"));
-        let args = ServeArgs {
-            database_url: Some(url.to_string()),
-            ..ServeArgs::default()
-        };
-        assert!(!format!("{args:?}").contains("hunter2"));
-        let config = Config::load(&args, &[]).unwrap();
-        assert_eq!(
-            config.database_url.as_ref().map(SecretValue::expose),
-            Some(url)
-        );
-        let err = Config::load(
-            &ServeArgs::default(),
-            &env(&[("PODIUM_DATABASE_URL", "mysql://x:hunter2@db/x")]),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("PostgreSQL URL") && !err.contains("hunter2"),
-            "{err}"
-        );
-        let err = Config::load(
-            &ServeArgs::default(),
-            &env(&[("PODIUM_DATABASE_POOL_SIZE", "0")]),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("database_pool_size"), "{err}");
-    }
-
-    #[test]
-    fn defaults_then_file_then_env_then_flags() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("podium.toml");
-        std::fs::write(
-            &file,
-            "listen = \"127.0.0.1:9000\"\nlog_level = \"debug\"\nmax_body_bytes = 4096\n",
-        )
-        .unwrap();
-        let args = ServeArgs {
-            config: Some(file),
-            ..ServeArgs::default()
-        };
-        let config = Config::load(
-            &args,
-            &env(&[("PODIUM_LOG_LEVEL", "warn"), ("PODIUM_DATA_DIR", "/tmp/x")]),
-        )
-        .unwrap();
-        assert_eq!(config.listen.port(), 9000);
-        assert_eq!(config.log_level, "warn");
-        assert_eq!(config.max_body_bytes, 4096);
-        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
-        let args = ServeArgs {
-            listen: Some("127.0.0.1:7000".parse().unwrap()),
-            ..args
-        };
-        let config = Config::load(&args, &env(&[("PODIUM_LISTEN", "127.0.0.1:8000")])).unwrap();
-        assert_eq!(config.listen.port(), 7000);
-        assert_eq!(
-            Config::load(&ServeArgs::default(), &[]).unwrap(),
-            Config::default()
-        );
-    }
-
-    #[test]
-    fn hardening_settings_from_env_and_file() {
-        let config = Config::load(
-            &ServeArgs::default(),
-            &env(&[
-                (
-                    "PODIUM_HTTP_TASK_ALLOW",
-                    "10.0.0.0/8, api.internal:8443,,[fd00::1]:443",
-                ),
-                ("PODIUM_METRICS_LISTEN", "127.0.0.1:9100"),
-                ("PODIUM_ALLOW_SHARED_DATA_DIR", "true"),
-                ("PODIUM_TOKEN_MAX_FAILURES_PER_ADDRESS", "50"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(
-            config.http_task_allow,
-            vec!["10.0.0.0/8", "api.internal:8443", "[fd00::1]:443"]
-        );
-        assert_eq!(
-            config.metrics_listen,
-            Some("127.0.0.1:9100".parse().unwrap())
-        );
-        assert!(config.allow_shared_data_dir);
-        assert_eq!(config.token_max_failures_per_address, 50);
-        assert_eq!(config.token_max_failures_per_key, 10);
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("podium.toml");
-        std::fs::write(
-            &file,
-            "http_task_allow = [\"192.168.7.0/24\", \"*.corp.example\"]\n",
-        )
-        .unwrap();
-        let args = ServeArgs {
-            config: Some(file),
-            ..ServeArgs::default()
-        };
-        let config = Config::load(&args, &[]).unwrap();
-        assert_eq!(
-            config.http_task_allow,
-            vec!["192.168.7.0/24", "*.corp.example"]
-        );
-        let defaults = Config::default();
-        assert!(defaults.http_task_allow.is_empty());
-        assert_eq!(defaults.metrics_listen, None);
-        assert!(!defaults.allow_shared_data_dir);
-    }
-
-    #[test]
-    fn rejects_bad_settings() {
-        assert!(Config::load(&ServeArgs::default(), &env(&[("PODIUM_LISTNE", "x")])).is_err());
-        assert!(Config::load(&ServeArgs::default(), &env(&[("PODIUM_LISTEN", "nope")])).is_err());
-        assert!(
-            Config::load(
-                &ServeArgs::default(),
-                &env(&[("PODIUM_DURABILITY", "sometimes")])
-            )
-            .is_err()
-        );
-        let args = ServeArgs {
-            config: Some(PathBuf::from("/nonexistent/podium.toml")),
-            ..ServeArgs::default()
-        };
-        assert!(Config::load(&args, &[]).is_err());
-        for (key, value) in [
-            ("PODIUM_HTTP_TASK_ALLOW", "10.0.0.0/40"),
-            ("PODIUM_HTTP_TASK_ALLOW", "not a host"),
-            ("PODIUM_METRICS_LISTEN", "127.0.0.1:8080"),
-            ("PODIUM_TOKEN_MAX_FAILURES_PER_KEY", "0"),
-        ] {
-            let refused = Config::load(&ServeArgs::default(), &env(&[(key, value)]));
-            assert!(refused.is_err(), "{key}={value}");
-        }
-        for (key, value) in [
-            ("PODIUM_MAX_PAYLOAD_BYTES", "100"),
-            ("PODIUM_TOKEN_MAX_TTL_SECONDS", "18446744073709551615"),
-            ("PODIUM_ACTIVE_WORKER_SECONDS", "9223372036854775807"),
-        ] {
-            let err =
-                Config::load(&ServeArgs::default(), &env(&[(key, value)])).expect_err("refused");
-            assert!(err.to_string().contains("must be at"), "{err}");
-        }
-    }
-
-    #[test]
-    fn the_payload_limit_is_a_setting() {
-        let config = Config::load(
-            &ServeArgs::default(),
-            &env(&[("PODIUM_MAX_PAYLOAD_BYTES", "2097152")]),
-        )
-        .unwrap();
-        assert_eq!(config.max_payload_bytes, 2 * 1024 * 1024);
-        assert_eq!(Config::default().max_payload_bytes, 10 * 1024 * 1024);
-    }
-}
+mod tests;
