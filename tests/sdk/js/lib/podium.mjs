@@ -118,7 +118,8 @@ function tail(path, lines = 40) {
 
 /**
  * Starts the server. Options: `bin`, `startTimeoutMs` (default 30 s),
- * `stopTimeoutMs` (SIGTERM grace before SIGKILL, default 10 s), `env` (extra variables).
+ * `stopTimeoutMs` (SIGTERM grace before SIGKILL, default 10 s), `env` (extra variables),
+ * `envForPort` (a function of the chosen port giving more variables).
  */
 export async function startPodium(options = {}) {
   const bin = options.bin ?? podiumBin();
@@ -172,6 +173,8 @@ export async function startPodium(options = {}) {
       env.PODIUM_DATABASE_URL = database.url;
     }
     const port = await freePort();
+    // Settings that name the server's own address (an identity provider's way back).
+    Object.assign(env, options.envForPort?.(port) ?? {});
     const logFd = openSync(logPath, "a");
     const child = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir], {
       env,
