@@ -35,6 +35,9 @@ pub struct AccessControl {
     /// Held while the directory and the store are brought in line; holds the store's
     /// [`SecurityStore::security_version`] the directory was last read at.
     write: tokio::sync::Mutex<i64>,
+    /// The same version, readable without waiting for the lock (set after the
+    /// directory it names is in place).
+    seen: std::sync::atomic::AtomicI64,
     /// The time of audit events.
     clock: Arc<dyn Clock>,
 }
@@ -68,6 +71,7 @@ impl AccessControl {
             store: stores.security.clone(),
             tags: stores.tags.clone(),
             write: tokio::sync::Mutex::new(version),
+            seen: std::sync::atomic::AtomicI64::new(version),
             clock,
         })
     }
@@ -83,6 +87,11 @@ impl AccessControl {
     /// since it was read (one cheap query otherwise): called before a change is
     /// computed from the directory, so it is computed from what the store holds.
     pub async fn fresh(&self) -> Result<(), CoreError> {
+        // Most of the time nothing changed: no need to wait for the lock to see that.
+        let current = self.store.security_version().await?;
+        if current == self.seen.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
         let mut version = self.write.lock().await;
         if self.store.security_version().await? != *version {
             self.read_again(&mut version).await?;
@@ -96,6 +105,7 @@ impl AccessControl {
         let fresh = read_directory(self.store.as_ref(), self.tags.as_ref()).await?;
         self.directory.write().replace_with(fresh);
         *version = at;
+        self.seen.store(at, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 

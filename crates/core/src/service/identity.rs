@@ -371,8 +371,17 @@ impl IdentityService {
         }
     }
 
-    /// Records a sign-in the identity provider or its answer refused (`method`).
+    /// Records a sign-in the identity provider or its answer refused (`method`),
+    /// counted as a failure of the client address: an address past its limit is
+    /// not recorded one by one, so a flood cannot fill the trail.
     pub fn record_refused_sign_in(&self, client: Option<IpAddr>, method: &str) {
+        let now = self.now_seconds();
+        if self.throttle.admit(client, now).is_err() {
+            return;
+        }
+        let _ = self
+            .throttle
+            .failed(client, &format!("{method}:sign-in"), now);
         self.rt.auditor.record(AuditEvent {
             time: self.rt.now(),
             principal: "anonymous".into(),

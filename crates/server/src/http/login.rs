@@ -296,7 +296,7 @@ async fn oidc_begin(State(state): State<AppState>, site: Site) -> Response {
         Err(refusal) => pages::message(
             StatusCode::SERVICE_UNAVAILABLE,
             "Sign-in failed",
-            &refusal.0,
+            &refusal.text,
         ),
     }
 }
@@ -330,8 +330,10 @@ async fn oidc_callback(
             start_session(&state, &site, client, &user_id, version, "oidc", previous).await
         }
         Err(refusal) => {
-            state.identity.record_refused_sign_in(client, "oidc");
-            pages::message(StatusCode::UNAUTHORIZED, "Sign-in failed", &refusal.0)
+            if refusal.started_here {
+                state.identity.record_refused_sign_in(client, "oidc");
+            }
+            pages::message(StatusCode::UNAUTHORIZED, "Sign-in failed", &refusal.text)
         }
     };
     with_cookie(response, clear_pending)

@@ -20,6 +20,7 @@ use axum::http::{HeaderName, Request, Response};
 use axum::response::IntoResponse;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
@@ -50,6 +51,12 @@ pub fn router(state: AppState) -> (Router, Vec<RouteSpec>) {
             metrics::track,
         ))
         .layer(DefaultBodyLimit::disable())
+        // No answer is ever to be read as something else than its content type says
+        // (a secret's text/plain value among them).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            axum::http::header::X_CONTENT_TYPE_OPTIONS,
+            axum::http::HeaderValue::from_static("nosniff"),
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked; the request was answered with 500");
             ApiError::Core(podium_core::error::CoreError::Internal(

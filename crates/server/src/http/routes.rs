@@ -85,6 +85,17 @@ async fn principal_of(
             )
         })?;
         if let Some(cookie) = cookie {
+            // Browsers say who asked: only Podium's own pages (or the person, typing
+            // an address) may use the session, for reads too (a poll takes tasks).
+            if headers
+                .get("sec-fetch-site")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v != "same-origin" && v != "none")
+            {
+                return Err(CoreError::Forbidden(
+                    "A browser session is used only by Podium's own pages (Sec-Fetch-Site)".into(),
+                ));
+            }
             if !is_safe(method) && !site.from_own_pages(headers) {
                 return Err(CoreError::Forbidden(
                     "A change made with a browser session must come from Podium's own pages (its Origin header must name this server)".into(),

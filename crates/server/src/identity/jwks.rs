@@ -252,7 +252,27 @@ impl ProviderKeys {
         }
         let _reading = self.reading.lock().await;
         if self.known.read().endpoints.is_none() {
-            self.read().await?;
+            // A provider that failed moments ago is not asked again at once (each
+            // sign-in page visit would otherwise cost it two requests).
+            let (recently_failed, recently_read) = {
+                let known = self.known.read();
+                (
+                    known
+                        .failed_at
+                        .is_some_and(|at| at.elapsed() < RETRY_AFTER_FAILURE),
+                    known.read_at.is_some_and(|at| at.elapsed() < REFRESH_EVERY),
+                )
+            };
+            if recently_read {
+                return Err("the discovery document names no authorization_endpoint and token_endpoint (https://)".into());
+            }
+            if recently_failed {
+                return Err("the identity provider could not be read moments ago".into());
+            }
+            if let Err(why) = self.read().await {
+                self.known.write().failed_at = Some(Instant::now());
+                return Err(why);
+            }
         }
         self.known.read().endpoints.clone().ok_or_else(|| {
             "the discovery document names no authorization_endpoint and token_endpoint (https://)"

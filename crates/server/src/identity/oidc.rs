@@ -250,6 +250,14 @@ impl OidcBearer {
                 ))
             })?
             .to_string();
+        // An address the provider says it has not verified names nobody.
+        if self.claims.user_id == "email"
+            && claims.get("email_verified") == Some(&Value::Bool(false))
+        {
+            return Err(invalid_token(
+                "Invalid token: its email address is not verified by the identity provider",
+            ));
+        }
         // The user is bound to the token's subject: a token with another subject
         // whose user id claim names the same id is refused.
         let key = text(claims, "sub").unwrap_or(&id).to_string();

@@ -81,13 +81,41 @@ impl Callback {
 }
 
 /// Why a sign-in did not finish: what the person is told (never a secret, a
-/// code or a token).
+/// code or a token), and whether it was a sign-in started here (which the audit
+/// trail records; an answer nobody asked for is not worth an entry).
 #[derive(Debug)]
-pub struct Refusal(pub String);
+pub struct Refusal {
+    pub text: String,
+    pub started_here: bool,
+}
 
 fn refusal(text: impl Into<String>) -> Refusal {
-    Refusal(text.into())
+    Refusal {
+        text: text.into(),
+        started_here: false,
+    }
 }
+
+/// The error codes of OAuth 2.0 and OpenID Connect a provider may send back: only
+/// these are shown on Podium's page (anything else is someone's made-up text).
+const KNOWN_ERRORS: &[&str] = &[
+    "invalid_request",
+    "unauthorized_client",
+    "access_denied",
+    "unsupported_response_type",
+    "invalid_scope",
+    "server_error",
+    "temporarily_unavailable",
+    "interaction_required",
+    "login_required",
+    "account_selection_required",
+    "consent_required",
+    "invalid_request_uri",
+    "invalid_request_object",
+    "request_not_supported",
+    "request_uri_not_supported",
+    "registration_not_supported",
+];
 
 /// The browser sign-in `[oidc]` configures (with `client_id` and
 /// `redirect_root_url`).
@@ -191,20 +219,40 @@ impl OidcLogin {
         pending: Option<&str>,
         now: i64,
     ) -> Result<(String, i64), Refusal> {
-        if let Some(error) = &callback.error {
-            let description = callback.error_description.as_deref().unwrap_or("");
-            tracing::info!(error = %error, description = %description, "the identity provider refused a sign-in");
-            return Err(refusal(format!(
-                "The identity provider did not sign you in ({})",
-                podium_core::store::audit::bounded(error)
-            )));
-        }
         let pending = pending
             .and_then(|value| open(&self.signer, value))
             .filter(|p| p.exp > now)
             .ok_or_else(|| {
                 refusal("This sign-in was not started here or took too long: start again")
             })?;
+        self.finish_started(callback, pending, now)
+            .await
+            .map_err(|refused| Refusal {
+                started_here: true,
+                ..refused
+            })
+    }
+
+    /// Finishes a sign-in whose pending cookie this server signed.
+    async fn finish_started(
+        &self,
+        callback: &Callback,
+        pending: Pending,
+        now: i64,
+    ) -> Result<(String, i64), Refusal> {
+        if let Some(error) = &callback.error {
+            let bounded = podium_core::store::audit::bounded;
+            let description = callback.error_description.as_deref().unwrap_or("");
+            tracing::info!(error = %bounded(error), description = %bounded(description), "the identity provider refused a sign-in");
+            let shown = if KNOWN_ERRORS.contains(&error.as_str()) {
+                error.as_str()
+            } else {
+                "an unknown error"
+            };
+            return Err(refusal(format!(
+                "The identity provider did not sign you in ({shown})"
+            )));
+        }
         let (Some(code), Some(state)) = (&callback.code, &callback.state) else {
             return Err(refusal("The identity provider sent no code and state back"));
         };
@@ -329,14 +377,21 @@ impl OidcLogin {
         if seconds(&claims, "exp").is_none_or(|exp| exp.saturating_add(skew) <= now) {
             return Err(bad("expired"));
         }
-        // With several audiences, the token must have been issued to this client.
-        if claims
+        if seconds(&claims, "nbf").is_some_and(|nbf| nbf.saturating_sub(skew) > now)
+            || seconds(&claims, "iat").is_some_and(|iat| iat.saturating_sub(skew) > now)
+        {
+            return Err(bad("not valid yet, or issued in the future"));
+        }
+        // Issued to this client: its `azp` when it names one, and it must name one
+        // when the token has several audiences.
+        let several = claims
             .get("aud")
             .and_then(Value::as_array)
-            .is_some_and(|a| a.len() > 1)
-            && text(&claims, "azp") != Some(self.client_id.as_str())
-        {
-            return Err(bad("issued to another client"));
+            .is_some_and(|a| a.len() > 1);
+        match text(&claims, "azp") {
+            Some(azp) if azp != self.client_id => return Err(bad("issued to another client")),
+            None if several => return Err(bad("several audiences and no azp")),
+            _ => {}
         }
         let expected = self.signer.hash(nonce);
         let nonce_matches =

@@ -72,6 +72,20 @@ async fn follow_at_provider(browser: &mut Browser, authorize: &str, user: &str) 
     hop(browser.get(&resume).await)
 }
 
+/// How many refused provider sign-ins the audit trail records, once it has
+/// recorded at least `least` (it is written in the background).
+async fn audited_sign_ins(app: &TestApp, least: i64) -> i64 {
+    for _ in 0..100 {
+        let trail = app.get("/api/audit?action=sign_in").await;
+        let hits = trail.json()["totalHits"].as_i64().expect("totalHits");
+        if hits >= least {
+            return hits;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("fewer than {least} refused sign-ins recorded");
+}
+
 #[tokio::test]
 async fn a_person_signs_in_through_the_provider_and_gets_a_session() {
     let Some(provider) = Provider::start().await else {
@@ -166,22 +180,37 @@ async fn callbacks_an_attacker_could_send_a_browser_to_are_refused() {
     );
 
     // A provider's refusal, junk, repeated and oversized parameters: clear pages.
-    victim.get(&format!("{}/login/oidc", app.base)).await;
     for query in [
         "error=access_denied&error_description=%3Cscript%3E",
         "",
         "code=a&code=b&state=c",
         &format!("code={}&state=x", "c".repeat(5000)),
     ] {
+        victim.get(&format!("{}/login/oidc", app.base)).await;
         let page = victim.get(&format!("{callback}?{query}")).await;
         assert_eq!(page.status, 401, "{query}: {}", page.text);
         assert!(!page.text.contains("<script>"), "{}", page.text);
     }
+    // Only the error codes of the standards are repeated on the page.
+    victim.get(&format!("{}/login/oidc", app.base)).await;
+    let made_up = victim.get(&format!("{callback}?error=Call+0800+now")).await;
+    assert!(made_up.text.contains("an unknown error") && !made_up.text.contains("0800"));
+    victim.get(&format!("{}/login/oidc", app.base)).await;
+    let denied = victim.get(&format!("{callback}?error=access_denied")).await;
+    assert!(denied.text.contains("(access_denied)"), "{}", denied.text);
     // A forged pending cookie does not open.
     let mut forger = Browser::new();
     forger.plant(&app.base, "podium_oidc", "eyJzdGF0ZSI6InMifQ.00");
     let forged = forger.get(&format!("{callback}?code=x&state=s")).await;
     assert_eq!(forged.status, 401);
     assert!(forger.cookie(&app.base, "podium_session").is_none());
+
+    // The trail records the sign-ins this server started and the provider or the
+    // answer refused (the mismatched state, the provider's three errors, the
+    // missing and the oversized code), not answers nobody here asked for (the
+    // planted code, the forged cookie, the repeated parameter), so a flood of
+    // those cannot fill it.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(audited_sign_ins(&app, 6).await, 6);
     app.stop().await;
 }

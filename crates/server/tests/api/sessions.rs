@@ -145,6 +145,38 @@ async fn a_password_sign_in_starts_a_session_every_route_accepts() {
     let me = api(&app, &mut browser, "GET", "/api/token/userInfo", None, None).await;
     assert_eq!(me.status, 200, "{}", me.text);
     assert_eq!(me.json()["id"], "carol");
+    assert_eq!(me.header("x-content-type-options"), "nosniff");
+    // Another site (or a sibling subdomain) cannot use the session, not even for a
+    // GET: a poll would take tasks off a queue.
+    for site in ["cross-site", "same-site"] {
+        for path in [
+            "/api/token/userInfo",
+            "/api/tasks/poll/batch/anything?count=5",
+        ] {
+            let from_elsewhere = browser
+                .send(
+                    reqwest::Method::GET,
+                    &format!("{}{path}", app.base),
+                    None,
+                    &[("sec-fetch-site", site.to_string())],
+                )
+                .await;
+            assert_eq!(
+                from_elsewhere.status, 403,
+                "{site} {path}: {}",
+                from_elsewhere.text
+            );
+        }
+    }
+    let own_page = browser
+        .send(
+            reqwest::Method::GET,
+            &format!("{}/api/token/userInfo", app.base),
+            None,
+            &[("sec-fetch-site", "same-origin".to_string())],
+        )
+        .await;
+    assert_eq!(own_page.status, 200);
 
     // A change needs Podium's own Origin (or Referer); reads do not.
     let def = json!([{"name": "session_task", "ownerEmail": "c@example.org"}]);
