@@ -9,13 +9,6 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
 
-# npm ci is skipped when node_modules already matches the lockfile.
-stamp=node_modules/.podium-lock-stamp
-if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
-    npm ci --no-audit --no-fund --loglevel=error
-    cp package-lock.json "$stamp"
-fi
-
 if [ -n "${PODIUM_SDK_DATABASE_URL:-}" ]; then
     command -v psql >/dev/null 2>&1 \
         || { echo "PODIUM_SDK_DATABASE_URL is set but psql is not installed" >&2; exit 1; }
@@ -26,18 +19,4 @@ else
     echo "Store: SQLite (embedded, in each server's data directory)"
 fi
 
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-status=0
-node --test --test-reporter=spec --test-concurrency=1 test/*.test.mjs 2>&1 | tee "$log" || status=$?
-if [ "$status" -ne 0 ]; then
-    echo "JS SDK suite ($store) failed" >&2
-    exit "$status"
-fi
-# The spec reporter ends with "ℹ tests N" and "ℹ pass N".
-passed=$(awk '/^ℹ pass / { print $3 }' "$log" | tail -n1)
-if [ -z "$passed" ] || [ "$passed" -eq 0 ]; then
-    echo "JS SDK suite ($store) ran no tests" >&2
-    exit 1
-fi
-echo "JS SDK suite ($store): $passed tests passed"
+exec "$here/../../../scripts/node-suite" "$here" "JS SDK suite ($store)"
