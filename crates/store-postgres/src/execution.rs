@@ -412,6 +412,35 @@ impl ExecutionStore for PostgresStore {
             .next())
     }
 
+    async fn operate_seqs(&self, ids: Vec<String>) -> StoreResult<Vec<(String, i64)>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, operate_seq FROM workflow WHERE id = ANY($1) AND operate_seq IS NOT NULL
+                 UNION ALL
+                 SELECT id, operate_seq FROM archived_workflow
+                 WHERE id = ANY($1) AND operate_seq IS NOT NULL",
+                &[&ids],
+            )
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(|row| Ok((crate::rows::get(row, 0)?, crate::rows::get(row, 1)?)))
+            .collect()
+    }
+
+    async fn workflow_of_operate_seq(&self, seq: i64) -> StoreResult<Option<String>> {
+        Ok(self
+            .ids(
+                "SELECT id FROM workflow WHERE operate_seq = $1
+                 UNION ALL SELECT id FROM archived_workflow WHERE operate_seq = $1 LIMIT 1",
+                &[&seq],
+            )
+            .await?
+            .into_iter()
+            .next())
+    }
+
     async fn task_logs(&self, task_id: &str) -> StoreResult<Vec<TaskExecLog>> {
         let client = self.client().await?;
         let statement = client

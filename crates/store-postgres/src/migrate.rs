@@ -25,6 +25,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_sessions",
         include_str!("migrations/0007_sessions.sql"),
     ),
+    (
+        "0008_operate_seq",
+        include_str!("migrations/0008_operate_seq.sql"),
+    ),
 ];
 
 /// The advisory lock every node takes to migrate ("podium" in ASCII).

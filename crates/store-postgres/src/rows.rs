@@ -235,10 +235,15 @@ pub(crate) async fn lock_state(
         .map(Some)
 }
 
+// A new execution takes the next Operate sequence number; one coming back from the
+// archive keeps its own (the archived row is deleted later in the same transaction).
+// COALESCE stops at its first value, so no number is drawn for nothing.
 const INSERT_WORKFLOW: &str = "INSERT INTO workflow (id, name, version, status, correlation_id,
     parent_workflow_id, parent_task_id, idempotency_key, priority, created_by, create_time,
-    start_time, end_time, update_time, next_check_at, def_revision, json, authority)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+    start_time, end_time, update_time, next_check_at, def_revision, json, authority, operate_seq)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+        COALESCE((SELECT operate_seq FROM archived_workflow WHERE id = $1),
+            nextval('operate_seq_source')))";
 
 // PostgreSQL keeps an update "heap-only" (no index writes) when no indexed column
 // changes value, whatever the SET list names; so one statement serves every update.
@@ -420,6 +425,11 @@ pub(crate) fn persist_changes(
             ],
         );
     }
+    // Archived before the live rows go: the archived row takes the live one's
+    // Operate sequence number.
+    for archived in &changes.archives {
+        archive_workflow(writes, archived)?;
+    }
     for id in &changes.workflow_deletes {
         for sql in [
             "DELETE FROM task_log WHERE task_id IN (SELECT id FROM task WHERE workflow_id = $1)",
@@ -430,9 +440,6 @@ pub(crate) fn persist_changes(
         ] {
             writes.push(sql, vec![Box::new(id.clone())]);
         }
-    }
-    for archived in &changes.archives {
-        archive_workflow(writes, archived)?;
     }
     for id in &changes.unarchives {
         writes.push(
@@ -449,9 +456,10 @@ fn archive_workflow(writes: &mut Writes, archived: &ArchivedWorkflow) -> StoreRe
         "INSERT INTO archived_workflow (id, name, version, status, correlation_id,
             parent_workflow_id, parent_task_id, idempotency_key, priority, created_by,
             create_time, start_time, end_time, update_time, next_check_at, def_revision, json,
-            sealed_key, authority)
+            sealed_key, authority, operate_seq)
          VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10, $11, $12, $13, NULL, $14, $15,
-            $16, $17)",
+            $16, $17, COALESCE((SELECT operate_seq FROM workflow WHERE id = $1),
+                nextval('operate_seq_source')))",
         vec![
             Box::new(wf.workflow_id.clone()),
             Box::new(wf.workflow_name.clone()),

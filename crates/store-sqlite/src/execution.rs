@@ -464,6 +464,38 @@ impl ExecutionStore for SqliteStore {
             .await
     }
 
+    async fn operate_seqs(&self, ids: Vec<String>) -> StoreResult<Vec<(String, i64)>> {
+        self.read(move |conn, _| {
+            let mut statement = conn
+                .prepare_cached("SELECT operate_seq FROM workflow_all WHERE id = ?1")
+                .map_err(map_err)?;
+            let mut found = Vec::with_capacity(ids.len());
+            for id in ids {
+                let seq: Option<Option<i64>> = statement
+                    .query_row([&id], |row| row.get(0))
+                    .optional()
+                    .map_err(map_err)?;
+                if let Some(Some(seq)) = seq {
+                    found.push((id, seq));
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn workflow_of_operate_seq(&self, seq: i64) -> StoreResult<Option<String>> {
+        self.read(move |conn, _| {
+            conn.prepare_cached(
+                "SELECT id FROM workflow WHERE operate_seq = ?1
+                 UNION ALL SELECT id FROM archived_workflow WHERE operate_seq = ?1 LIMIT 1",
+            )
+            .and_then(|mut s| s.query_row([seq], |row| row.get(0)).optional())
+            .map_err(map_err)
+        })
+        .await
+    }
+
     async fn task_logs(&self, task_id: &str) -> StoreResult<Vec<TaskExecLog>> {
         let task_id = task_id.to_string();
         self.read(move |conn, _| {

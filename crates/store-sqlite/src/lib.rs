@@ -163,6 +163,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0010_sessions",
         include_str!("migrations/0010_sessions.sql"),
     ),
+    (
+        "0011_operate_seq",
+        include_str!("migrations/0011_operate_seq.sql"),
+    ),
 ];
 
 /// Maps a database error to a store error; uniqueness violations become conflicts.

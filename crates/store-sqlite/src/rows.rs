@@ -128,10 +128,15 @@ pub(crate) fn load_state(
 // running workflow is usually its times, its JSON and perhaps its status or next
 // check.
 
+// A new execution takes the next Operate sequence number; one coming back from the
+// archive keeps its own (the archived row is deleted later in the same write).
 const INSERT_WORKFLOW: &str = "INSERT INTO workflow (id, name, version, status, correlation_id,
     parent_workflow_id, parent_task_id, idempotency_key, priority, created_by, create_time,
-    start_time, end_time, update_time, next_check_at, def_revision, json, authority)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+    start_time, end_time, update_time, next_check_at, def_revision, json, authority, operate_seq)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+        COALESCE((SELECT operate_seq FROM archived_workflow WHERE id = ?1), (SELECT MAX(m) + 1 FROM (
+            SELECT COALESCE(MAX(operate_seq), 0) AS m FROM workflow
+            UNION ALL SELECT COALESCE(MAX(operate_seq), 0) FROM archived_workflow))))";
 
 const UPDATE_WORKFLOW: &str = "UPDATE workflow SET name = ?2, version = ?3, status = ?4,
     correlation_id = ?5, parent_workflow_id = ?6, parent_task_id = ?7, idempotency_key = ?8,
@@ -457,11 +462,13 @@ pub(crate) fn persist_changes(
         .and_then(|mut s| s.execute(params![log.task_id, log.created_time, log.log]))
         .map_err(map_err)?;
     }
-    for id in &changes.workflow_deletes {
-        delete_workflow(conn, id)?;
-    }
+    // Archived before the live rows go: the archived row takes the live one's
+    // Operate sequence number.
     for archived in &changes.archives {
         archive_workflow(conn, archived)?;
+    }
+    for id in &changes.workflow_deletes {
+        delete_workflow(conn, id)?;
     }
     for id in &changes.unarchives {
         conn.prepare_cached("DELETE FROM archived_workflow WHERE id = ?1")
@@ -479,8 +486,11 @@ fn archive_workflow(conn: &Connection, archived: &ArchivedWorkflow) -> StoreResu
         "INSERT INTO archived_workflow (id, name, version, status, correlation_id,
             parent_workflow_id, parent_task_id, idempotency_key, priority, created_by,
             create_time, start_time, end_time, update_time, next_check_at, def_revision, json,
-            sealed_key, authority)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10, ?11, ?12, ?13, NULL, ?14, ?15, ?16, ?17)",
+            sealed_key, authority, operate_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10, ?11, ?12, ?13, NULL, ?14, ?15, ?16, ?17,
+            COALESCE((SELECT operate_seq FROM workflow WHERE id = ?1), (SELECT MAX(m) + 1 FROM (
+                SELECT COALESCE(MAX(operate_seq), 0) AS m FROM workflow
+                UNION ALL SELECT COALESCE(MAX(operate_seq), 0) FROM archived_workflow))))",
     )
     .and_then(|mut s| {
         s.execute(params![

@@ -6,6 +6,8 @@
 // Clients:
 //   podium-m2m / m2m-secret      client_credentials (a machine: a Podium application)
 //   reports-m2m / reports-secret client_credentials (no Podium application has its name)
+//   operate-m2m / operate-secret client_credentials, its secret in the form body
+//                                (client_secret_post, as @camunda8/sdk sends it)
 //   podium-web / web-secret      authorization code with PKCE, redirect
 //                                http://127.0.0.1:<any port>/login/oidc/callback (a
 //                                native client: loopback redirects may name any port,
@@ -27,9 +29,9 @@ const people = {
   admin: { name: 'Not The Admin', preferred_username: 'admin', groups: [] },
 };
 const audiences = { 'urn:podium:api': 'podium-api', 'urn:other:api': 'other-api' };
-const machine = (id, secret) => ({
+const machine = (id, secret, auth = 'client_secret_basic') => ({
   client_id: id, client_secret: secret, grant_types: ['client_credentials'],
-  response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic',
+  response_types: [], redirect_uris: [], token_endpoint_auth_method: auth,
 });
 
 const provider = new Provider(issuer, {
@@ -37,6 +39,7 @@ const provider = new Provider(issuer, {
   clients: [
     machine('podium-m2m', 'm2m-secret'),
     machine('reports-m2m', 'reports-secret'),
+    machine('operate-m2m', 'operate-secret', 'client_secret_post'),
     {
       client_id: 'podium-web', client_secret: 'web-secret', application_type: 'native',
       grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'],

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod masking;
 pub mod metadata;
 pub mod names;
+pub mod operate;
 pub mod operations;
 pub mod passwords;
 pub mod runtime;

@@ -465,8 +465,22 @@ impl WorkflowService {
     pub async fn search(
         &self,
         principal: &Principal,
-        mut search: WorkflowSearch,
+        search: WorkflowSearch,
     ) -> CoreResult<SearchResult<WorkflowSummary>> {
+        let (total, workflows) = self.search_runs(principal, search).await?;
+        Ok(SearchResult {
+            total_hits: total,
+            results: workflows.iter().map(summary::workflow_summary).collect(),
+        })
+    }
+
+    /// Searches workflows the caller may read: the total and one page of them, as
+    /// masked views without their tasks.
+    pub async fn search_runs(
+        &self,
+        principal: &Principal,
+        mut search: WorkflowSearch,
+    ) -> CoreResult<(i64, Vec<Workflow>)> {
         if let Some(names) = self.readable_names(principal) {
             // Runs of the definitions it may read, and the runs it started itself.
             let allowed = Filter::Or(vec![
@@ -490,10 +504,7 @@ impl WorkflowService {
             let masked = self.masked_fields(workflow);
             masking::view_workflow(workflow, &masked);
         }
-        Ok(SearchResult {
-            total_hits: total,
-            results: workflows.iter().map(summary::workflow_summary).collect(),
-        })
+        Ok((total, workflows))
     }
 
     /// The `maskedFields` of a workflow's definition.

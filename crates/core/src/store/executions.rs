@@ -295,6 +295,11 @@ pub trait ExecutionStore: Send + Sync {
     ) -> StoreResult<Option<(String, WorkflowStatus)>>;
     /// The sub-workflow started for a parent task, if any.
     async fn child_of_task(&self, parent_task_id: &str) -> StoreResult<Option<String>>;
+    /// The Operate sequence numbers of workflows, live or archived (see
+    /// `docs/adr/0006-operate-keys.md`), as (id, number); ids not stored are left out.
+    async fn operate_seqs(&self, ids: Vec<String>) -> StoreResult<Vec<(String, i64)>>;
+    /// The workflow, live or archived, with an Operate sequence number.
+    async fn workflow_of_operate_seq(&self, seq: i64) -> StoreResult<Option<String>>;
 
     /// Log lines of a task, oldest first.
     async fn task_logs(&self, task_id: &str) -> StoreResult<Vec<TaskExecLog>>;

@@ -60,6 +60,8 @@ pub enum WorkflowField {
     ParentWorkflowId,
     CreatedBy,
     IdempotencyKey,
+    /// The Operate sequence number (not a field of Conductor's query language).
+    OperateSeq,
 }
 
 /// A searchable field of a task.
@@ -112,7 +114,9 @@ impl SearchField for WorkflowField {
             WorkflowField::StartTime | WorkflowField::EndTime | WorkflowField::UpdateTime => {
                 FieldKind::Time
             }
-            WorkflowField::Version | WorkflowField::Priority => FieldKind::Number,
+            WorkflowField::Version | WorkflowField::Priority | WorkflowField::OperateSeq => {
+                FieldKind::Number
+            }
             _ => FieldKind::Text,
         }
     }
@@ -185,6 +189,7 @@ impl Column for WorkflowField {
             WorkflowField::ParentWorkflowId => "parent_workflow_id",
             WorkflowField::CreatedBy => "created_by",
             WorkflowField::IdempotencyKey => "idempotency_key",
+            WorkflowField::OperateSeq => "operate_seq",
         }
     }
 }

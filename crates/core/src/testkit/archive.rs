@@ -20,6 +20,35 @@ pub(super) async fn ended_workflows_move_to_the_archive_and_back(stores: Stores)
     let running_id = insert(&stores, running, changes).await;
 
     let execution = &stores.execution;
+    // Operate sequence numbers: given in the order workflows are stored, kept in the
+    // archive and back, and found again by number.
+    let seqs = execution
+        .operate_seqs(vec![running_id.clone(), ended_id.clone(), "missing".into()])
+        .await
+        .expect("seqs");
+    let seq_of = |seqs: &[(String, i64)], id: &str| {
+        seqs.iter()
+            .find(|(found, _)| found == id)
+            .map(|(_, seq)| *seq)
+            .expect("a sequence number")
+    };
+    assert_eq!(seqs.len(), 2, "{seqs:?}");
+    let ended_seq = seq_of(&seqs, &ended_id);
+    assert!(
+        ended_seq >= 1 && ended_seq < seq_of(&seqs, &running_id),
+        "{seqs:?}"
+    );
+    assert_eq!(
+        execution
+            .workflow_of_operate_seq(ended_seq)
+            .await
+            .expect("by seq"),
+        Some(ended_id.clone())
+    );
+    assert_eq!(
+        execution.workflow_of_operate_seq(-1).await.expect("none"),
+        None
+    );
     assert_eq!(
         execution
             .archive_candidates(10_000, 10)
@@ -69,6 +98,18 @@ pub(super) async fn ended_workflows_move_to_the_archive_and_back(stores: Stores)
         .expect("archived");
     assert_eq!(archived.def_revision, "rev");
     assert_eq!(archived.authority, authority, "its cosigners are kept");
+    let archived_seqs = execution
+        .operate_seqs(vec![ended_id.clone()])
+        .await
+        .expect("seqs");
+    assert_eq!(archived_seqs, vec![(ended_id.clone(), ended_seq)]);
+    assert_eq!(
+        execution
+            .workflow_of_operate_seq(ended_seq)
+            .await
+            .expect("by seq"),
+        Some(ended_id.clone())
+    );
     assert_eq!(archived.workflow.status, WorkflowStatus::Completed);
     assert_eq!(archived.workflow.tasks.len(), 1);
     assert!(
@@ -99,7 +140,7 @@ pub(super) async fn ended_workflows_move_to_the_archive_and_back(stores: Stores)
     assert_eq!(total, 2);
     let mut ids: Vec<String> = page.into_iter().map(|w| w.workflow_id).collect();
     ids.sort();
-    let mut expected = vec![ended_id.clone(), running_id];
+    let mut expected = vec![ended_id.clone(), running_id.clone()];
     expected.sort();
     assert_eq!(ids, expected);
 
@@ -177,4 +218,22 @@ pub(super) async fn ended_workflows_move_to_the_archive_and_back(stores: Stores)
         .expect("read")
         .expect("restored");
     assert_eq!(live.tasks().len(), 1);
+    let restored_seqs = execution
+        .operate_seqs(vec![ended_id.clone()])
+        .await
+        .expect("seqs");
+    assert_eq!(restored_seqs, vec![(ended_id.clone(), ended_seq)], "kept");
+    // A workflow stored later takes a larger number than every one before.
+    let (later, changes) = maker.start(&def, StartParams::default(), 3000);
+    let later_id = insert(&stores, later, changes).await;
+    let all = execution
+        .operate_seqs(vec![ended_id.clone(), running_id.clone(), later_id.clone()])
+        .await
+        .expect("seqs");
+    let later_seq = seq_of(&all, &later_id);
+    assert!(
+        all.iter()
+            .all(|(id, seq)| id == &later_id || *seq < later_seq),
+        "{all:?}"
+    );
 }

@@ -24,6 +24,7 @@ mod names;
 mod oidc;
 mod oidc_login;
 mod oidc_provider;
+mod operate;
 mod operate_roles;
 mod passwords;
 mod queues;

@@ -28,6 +28,8 @@ enum Expect {
     /// Only for a browser session: 400 with a token, 200 about the caller with a
     /// session.
     SessionOnly,
+    /// 404 in Operate's error body: a key the caller may not read is not found.
+    Missing,
 }
 
 /// Who walks: the holder of a token, or of a browser session (whose changes are
@@ -43,6 +45,8 @@ pub struct Fixture {
     task_id: String,
     app_id: String,
     key_id: String,
+    /// The workflow's Operate key.
+    instance_key: i64,
 }
 
 /// The concrete request for a route and what the unprivileged caller must get.
@@ -54,8 +58,29 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
     let grant = json!({"subject": {"type": "USER", "id": "jane"}, "target": {"type": "WORKFLOW_DEF", "id": "walk_flow"}, "access": ["READ"]});
     let tag = json!({"key": "walk", "value": "yes"});
     let r = |p: String, body: Option<Value>, e: Expect| Some((p, body, e));
+    let ik = f.instance_key;
+    let within = json!({"filter": {"processInstanceKey": ik}});
     match (method, path) {
         ("GET", "/api/token/user") => r(path.into(), None, SessionOnly),
+        ("POST", "/v1/process-definitions/search" | "/v1/process-instances/search") => {
+            r(path.into(), Some(json!({})), Nothing)
+        }
+        ("POST", p) if p.starts_with("/v1/") && p.ends_with("/search") => {
+            r(path.into(), Some(within), Nothing)
+        }
+        ("GET", "/v1/process-definitions/{key}") => {
+            let defs = podium_core::service::operate::keys::definition_key("walk_flow", 1);
+            r(format!("/v1/process-definitions/{defs}"), None, Missing)
+        }
+        (_, "/v1/process-instances/{key}") => {
+            r(format!("/v1/process-instances/{ik}"), None, Missing)
+        }
+        ("GET", "/v1/flownode-instances/{key}" | "/v1/incidents/{key}") => {
+            r(path.replace("{key}", &(ik + 2).to_string()), None, Missing)
+        }
+        ("GET", "/v1/variables/{key}") => {
+            r(format!("/v1/variables/{}", ik + (1 << 15)), None, Missing)
+        }
         ("GET", "/api/users") => r("/api/users".into(), None, Forbidden),
         ("GET", "/api/users/{id}") => r("/api/users/jane".into(), None, Forbidden),
         ("PUT", "/api/users/{id}") => r(
@@ -317,6 +342,9 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
 fn is_empty(answer: &Answer) -> bool {
     match answer.json() {
         Value::Array(items) => items.is_empty(),
+        Value::Object(map) if map.contains_key("items") => {
+            map["items"].as_array().is_some_and(Vec::is_empty) && map["total"] == 0
+        }
         Value::Object(map) if map.contains_key("results") => {
             map["results"].as_array().is_some_and(Vec::is_empty) && map["totalHits"] == 0
         }
@@ -371,11 +399,21 @@ pub async fn aim(app: &TestApp) -> Fixture {
         .await;
     // A worker polls once, so queues and poll data are not empty for the admin.
     app.poll("other_queue", 1, 0).await;
+    let instances = app
+        .post(
+            "/v1/process-instances/search",
+            json!({"filter": {"bpmnProcessId": "walk_flow"}}),
+        )
+        .await;
+    let instance_key = instances.json()["items"][0]["key"]
+        .as_i64()
+        .expect("the admin sees the walk's instance");
     Fixture {
         workflow_id,
         task_id,
         app_id,
         key_id,
+        instance_key,
     }
 }
 
@@ -433,6 +471,9 @@ pub async fn walk_as(app: &TestApp, caller: &Caller, fixture: &Fixture) {
         assert_eq!(anonymous.json()["error"], "INVALID_TOKEN");
         let answer = send(app, caller, &method, &concrete, body).await;
         let fine = match expect {
+            Expect::Missing => {
+                answer.status == 404 && answer.json()["type"] == "Requested resource not found"
+            }
             Expect::SessionOnly => match caller {
                 Caller::Token(_) => answer.status == 400,
                 Caller::Session(_) => answer.status == 200 && answer.json()["token"].is_string(),

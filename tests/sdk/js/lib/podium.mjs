@@ -265,3 +265,23 @@ export async function startPodium(options = {}) {
   }
   throw lastError;
 }
+
+/** A token of a server's first admin application (`startPodium`'s key). */
+export async function adminToken(server) {
+  const res = await fetch(`${server.url}/api/token`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ keyId: server.keyId, keySecret: server.keySecret }),
+  });
+  if (!res.ok) throw new Error(`admin token: ${res.status}`);
+  return (await res.json()).token;
+}
+
+/** Calls a server's REST API with a token; the response. */
+export function api(server, token, method, path, body) {
+  return fetch(`${server.url}${path}`, {
+    method,
+    headers: { "x-authorization": token, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod health;
 pub mod metadata;
+pub mod operate;
 pub mod secrets;
 pub mod security;
 pub mod task;

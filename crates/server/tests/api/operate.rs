@@ -1,0 +1,410 @@
+//! Camunda Operate's REST API v1 over Podium: definitions, instances, flow-node
+//! instances, variables and incidents, searched, paged and read by key with the
+//! per-definition permissions, and Operate's error body.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Answer, TestApp, application, grant, task_def};
+
+async fn operate(
+    app: &TestApp,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Answer {
+    app.call_as(Some(token), method, path, body).await
+}
+
+/// Registers `orders` (a variable, then a worker task) and starts three: one
+/// completed, one failed, one running.
+async fn orders(app: &TestApp) -> [String; 3] {
+    app.register(
+        json!([task_def("charge")]),
+        json!({"name": "orders", "version": 1, "maskedFields": ["card"], "tasks": [
+            {"name": "vars", "taskReferenceName": "remember", "type": "SET_VARIABLE",
+             "inputParameters": {"orderId": "${workflow.input.orderId}", "card": "${workflow.input.card}"}},
+            {"name": "charge", "taskReferenceName": "charge", "type": "SIMPLE"}
+        ]}),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        ids.push(
+            app.start(
+                "orders",
+                json!({"orderId": format!("o-{n}"), "card": "4111-1111"}),
+            )
+            .await,
+        );
+    }
+    let tasks = app.poll("charge", 2, 1000).await;
+    assert_eq!(tasks.len(), 2);
+    for task in tasks {
+        let failed = task["workflowInstanceId"] == ids[1].as_str();
+        let answer = app
+            .post(
+                "/api/tasks",
+                json!({"workflowInstanceId": task["workflowInstanceId"], "taskId": task["taskId"],
+                    "status": if failed { "FAILED" } else { "COMPLETED" },
+                    "reasonForIncompletion": "card declined", "outputData": {}}),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+    }
+    app.wait_for_status(&ids[0], "COMPLETED").await;
+    app.wait_for_status(&ids[1], "FAILED").await;
+    [ids[0].clone(), ids[1].clone(), ids[2].clone()]
+}
+
+#[tokio::test]
+async fn instances_are_searched_paged_and_read_with_the_permissions_of_their_definition() {
+    let app = TestApp::spawn().await;
+    let ids = orders(&app).await;
+    let reader = application(&app, "operate-reader", &[]).await;
+    let token = reader.token.clone();
+
+    // Nothing before a grant.
+    let none = operate(
+        &app,
+        &token,
+        "POST",
+        "/v1/process-instances/search",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(none.status, 200, "{}", none.text);
+    assert_eq!(none.json(), json!({"items": [], "total": 0}));
+    let granted = grant(
+        &app,
+        &format!("app:{}", reader.id),
+        "WORKFLOW_DEF",
+        "orders",
+        &["READ"],
+    )
+    .await;
+    assert_eq!(granted.status, 200, "{}", granted.text);
+
+    let defs = operate(&app, &token, "POST", "/v1/process-definitions/search", None).await;
+    assert_eq!(defs.status, 200, "{}", defs.text);
+    let def = defs.json()["items"][0].clone();
+    assert_eq!(
+        (def["bpmnProcessId"].as_str(), def["version"].as_i64()),
+        (Some("orders"), Some(1))
+    );
+    assert_eq!(def["tenantId"], "<default>");
+    let def_key = def["key"].as_i64().expect("key");
+    let by_key = operate(
+        &app,
+        &token,
+        "GET",
+        &format!("/v1/process-definitions/{def_key}"),
+        None,
+    )
+    .await;
+    assert_eq!(by_key.json(), def);
+
+    // Three instances, in the order they were started, two per page.
+    let search = json!({"filter": {"bpmnProcessId": "orders", "tenantId": "<default>"}, "size": 2});
+    let first = operate(
+        &app,
+        &token,
+        "POST",
+        "/v1/process-instances/search",
+        Some(search.clone()),
+    )
+    .await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let first = first.json();
+    assert_eq!(first["total"], 3);
+    let states: Vec<&str> = first["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["state"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(states, ["COMPLETED", "CANCELED"]);
+    assert_eq!(first["items"][0]["processDefinitionKey"], def_key);
+    let mut next = search.clone();
+    next["searchAfter"] = first["sortValues"].clone();
+    let second = operate(
+        &app,
+        &token,
+        "POST",
+        "/v1/process-instances/search",
+        Some(next),
+    )
+    .await
+    .json();
+    assert_eq!(second["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(second["items"][0]["state"], "ACTIVE");
+    assert_eq!(second["items"][0]["endDate"], Value::Null);
+    let keys: Vec<i64> = first["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .chain(second["items"].as_array().expect("items"))
+        .map(|i| i["key"].as_i64().expect("key"))
+        .collect();
+    assert!(
+        keys.windows(2).all(|w| w[0] < w[1]) && keys.iter().all(|k| *k < 1 << 53),
+        "{keys:?}"
+    );
+    // Sorted by state, descending, with its own cursor.
+    let by_state = operate(&app, &token, "POST", "/v1/process-instances/search",
+        Some(json!({"filter": {"state": "CANCELED"}, "sort": [{"field": "startDate", "order": "DESC"}]}))).await.json();
+    assert_eq!(by_state["total"], 1);
+    assert_eq!(by_state["sortValues"].as_array().map(Vec::len), Some(2));
+
+    // By key, and what each holds.
+    let [done, failed, running] = [keys[0], keys[1], keys[2]];
+    let got = operate(
+        &app,
+        &token,
+        "GET",
+        &format!("/v1/process-instances/{failed}"),
+        None,
+    )
+    .await;
+    assert_eq!(got.json()["state"], "CANCELED");
+    let nodes = operate(
+        &app,
+        &token,
+        "POST",
+        "/v1/flownode-instances/search",
+        Some(json!({"filter": {"processInstanceKey": failed.to_string()}})),
+    )
+    .await
+    .json();
+    assert_eq!(nodes["total"], 2, "{nodes}");
+    let charge = nodes["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|n| n["flowNodeId"] == "charge")
+        .expect("charge")
+        .clone();
+    assert_eq!(
+        (charge["type"].as_str(), charge["incident"].as_bool()),
+        (Some("SERVICE_TASK"), Some(true))
+    );
+    let node_key = charge["key"].as_i64().expect("key");
+    assert_eq!(
+        operate(
+            &app,
+            &token,
+            "GET",
+            &format!("/v1/flownode-instances/{node_key}"),
+            None
+        )
+        .await
+        .json(),
+        charge
+    );
+    let incidents = operate(
+        &app,
+        &token,
+        "POST",
+        "/v1/incidents/search",
+        Some(json!({"filter": {"processInstanceKey": failed}})),
+    )
+    .await
+    .json();
+    assert_eq!(incidents["total"], 1, "{incidents}");
+    let incident = incidents["items"][0].clone();
+    assert_eq!(
+        (incident["state"].as_str(), incident["message"].as_str()),
+        (Some("ACTIVE"), Some("card declined"))
+    );
+    assert_eq!(
+        operate(
+            &app,
+            &token,
+            "GET",
+            &format!("/v1/incidents/{}", incident["key"]),
+            None
+        )
+        .await
+        .json(),
+        incident
+    );
+    let variables = operate(
+        &app,
+        &token,
+        "POST",
+        "/v1/variables/search",
+        Some(json!({"filter": {"processInstanceKey": running, "name": "orderId"}})),
+    )
+    .await
+    .json();
+    assert_eq!(variables["total"], 1, "{variables}");
+    let variable = variables["items"][0].clone();
+    assert_eq!(variable["value"], "\"o-3\"", "values are JSON text");
+    // A masked field shows as *** here as everywhere.
+    let every = operate(
+        &app,
+        &token,
+        "POST",
+        "/v1/variables/search",
+        Some(json!({"filter": {"processInstanceKey": running}})),
+    )
+    .await;
+    assert!(!every.text.contains("4111"), "{}", every.text);
+    assert!(every.text.contains("***"), "{}", every.text);
+    assert_eq!(
+        operate(
+            &app,
+            &token,
+            "GET",
+            &format!("/v1/variables/{}", variable["key"]),
+            None
+        )
+        .await
+        .json(),
+        variable
+    );
+
+    // Removing needs DELETE_PROCESS_INSTANCE, and an ended instance.
+    let refused = operate(
+        &app,
+        &token,
+        "DELETE",
+        &format!("/v1/process-instances/{done}"),
+        None,
+    )
+    .await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    let granted = grant(
+        &app,
+        &format!("app:{}", reader.id),
+        "WORKFLOW_DEF",
+        "orders",
+        &["READ", "DELETE_PROCESS_INSTANCE"],
+    )
+    .await;
+    assert_eq!(granted.status, 200, "{}", granted.text);
+    let active = operate(
+        &app,
+        &token,
+        "DELETE",
+        &format!("/v1/process-instances/{running}"),
+        None,
+    )
+    .await;
+    assert_eq!(active.status, 400, "{}", active.text);
+    let deleted = operate(
+        &app,
+        &token,
+        "DELETE",
+        &format!("/v1/process-instances/{done}"),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    assert_eq!(deleted.json()["deleted"], 1);
+    assert_eq!(
+        app.get(&format!("/api/workflow/{}", ids[0])).await.status,
+        404
+    );
+    let gone = operate(
+        &app,
+        &token,
+        "GET",
+        &format!("/v1/process-instances/{done}"),
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, 404);
+    assert_eq!(gone.content_type, "application/problem+json");
+    let body = gone.json();
+    assert_eq!(
+        (body["status"].as_i64(), body["type"].as_str()),
+        (Some(404), Some("Requested resource not found"))
+    );
+    assert!(body["instance"].as_str().is_some_and(|i| i.len() == 36));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_operates_error_body_and_strangers_see_nothing() {
+    let app = TestApp::spawn().await;
+    orders(&app).await;
+    let admin = app.token.clone().expect("admin");
+    for body in [
+        json!({"size": 0}),
+        json!({"size": 1001}),
+        json!({"searchAfter": []}),
+        json!({"sort": [{"field": "bpmnProcessId"}], "searchAfter": [1]}),
+        json!({"sort": [{"field": "nonsense"}]}),
+        json!({"filter": {"nonsense": 1}}),
+        json!("not an object"),
+    ] {
+        let answer = operate(
+            &app,
+            &admin,
+            "POST",
+            "/v1/process-instances/search",
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(answer.status, 400, "{body}: {}", answer.text);
+        assert_eq!(answer.json()["type"], "Invalid request");
+    }
+    let bad_key = operate(&app, &admin, "GET", "/v1/process-instances/abc", None).await;
+    assert_eq!(bad_key.status, 400);
+    let unfiltered = operate(
+        &app,
+        &admin,
+        "POST",
+        "/v1/incidents/search",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(unfiltered.status, 400, "{}", unfiltered.text);
+    assert!(unfiltered.text.contains("processInstanceKey"));
+
+    // An application with no grant sees nothing and finds no key.
+    let all = operate(&app, &admin, "POST", "/v1/process-instances/search", None)
+        .await
+        .json();
+    let key = all["items"][0]["key"].as_i64().expect("key");
+    let stranger = application(&app, "stranger", &[]).await;
+    for (method, path, body) in [
+        (
+            "POST",
+            "/v1/process-definitions/search".to_string(),
+            Some(json!({})),
+        ),
+        (
+            "POST",
+            "/v1/process-instances/search".to_string(),
+            Some(json!({})),
+        ),
+        (
+            "POST",
+            "/v1/flownode-instances/search".to_string(),
+            Some(json!({"filter": {"processInstanceKey": key}})),
+        ),
+    ] {
+        let answer = operate(&app, &stranger.token, method, &path, body).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.text);
+        assert_eq!(answer.json()["total"], 0, "{path}: {}", answer.text);
+    }
+    for path in [
+        format!("/v1/process-instances/{key}"),
+        format!("/v1/flownode-instances/{}", key + 1),
+    ] {
+        let answer = operate(&app, &stranger.token, "GET", &path, None).await;
+        assert_eq!(answer.status, 404, "{path}: {}", answer.text);
+    }
+    let delete = operate(
+        &app,
+        &stranger.token,
+        "DELETE",
+        &format!("/v1/process-instances/{key}"),
+        None,
+    )
+    .await;
+    assert_eq!(delete.status, 404);
+    app.stop().await;
+}
