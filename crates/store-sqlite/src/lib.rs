@@ -446,3 +446,39 @@ impl Checkpointer {
         }
     }
 }
+
+#[cfg(test)]
+mod migration_tests {
+    use super::*;
+
+    #[test]
+    fn executions_stored_before_get_operate_numbers_in_creation_order() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        let before = MIGRATIONS.len() - 1;
+        for (index, (_name, sql)) in MIGRATIONS.iter().take(before).enumerate() {
+            conn.execute_batch(sql).expect("older migration");
+            conn.execute_batch(&format!("PRAGMA user_version = {}", index + 1))
+                .expect("version");
+        }
+        let row = |table: &str, id: &str, created: i64| {
+            format!(
+                "INSERT INTO {table} (id, name, version, status, priority, create_time, start_time,
+                    end_time, update_time, def_revision, json)
+                 VALUES ('{id}', 'w', 1, 'COMPLETED', 0, {created}, {created}, {created}, {created}, 'r', '{{}}')"
+            )
+        };
+        conn.execute_batch(&row("workflow", "late", 300)).expect("live");
+        conn.execute_batch(&row("archived_workflow", "early", 100)).expect("archived");
+        conn.execute_batch(&row("workflow", "middle", 200)).expect("live");
+        migrate(&mut conn).expect("migrate");
+        let seq = |id: &str| -> i64 {
+            conn.query_row(
+                "SELECT operate_seq FROM workflow_all WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .expect("numbered")
+        };
+        assert_eq!((seq("early"), seq("middle"), seq("late")), (1, 2, 3));
+    }
+}
