@@ -467,9 +467,12 @@ mod migration_tests {
                  VALUES ('{id}', 'w', 1, 'COMPLETED', 0, {created}, {created}, {created}, {created}, 'r', '{{}}')"
             )
         };
-        conn.execute_batch(&row("workflow", "late", 300)).expect("live");
-        conn.execute_batch(&row("archived_workflow", "early", 100)).expect("archived");
-        conn.execute_batch(&row("workflow", "middle", 200)).expect("live");
+        conn.execute_batch(&row("workflow", "late", 300))
+            .expect("live");
+        conn.execute_batch(&row("archived_workflow", "early", 100))
+            .expect("archived");
+        conn.execute_batch(&row("workflow", "middle", 200))
+            .expect("live");
         migrate(&mut conn).expect("migrate");
         let seq = |id: &str| -> i64 {
             conn.query_row(
@@ -480,5 +483,9 @@ mod migration_tests {
             .expect("numbered")
         };
         assert_eq!((seq("early"), seq("middle"), seq("late")), (1, 2, 3));
+        let counter: i64 = conn
+            .query_row("SELECT n FROM operate_seq_counter", [], |r| r.get(0))
+            .expect("counter");
+        assert_eq!(counter, 3, "the next execution takes 4");
     }
 }

@@ -128,15 +128,19 @@ pub(crate) fn load_state(
 // running workflow is usually its times, its JSON and perhaps its status or next
 // check.
 
-// A new execution takes the next Operate sequence number; one coming back from the
-// archive keeps its own (the archived row is deleted later in the same write).
+// A new execution takes the next Operate sequence number (drawn just before, by
+// NEXT_OPERATE_SEQ); one coming back from the archive keeps its own (the archived row
+// is deleted later in the same write).
 const INSERT_WORKFLOW: &str = "INSERT INTO workflow (id, name, version, status, correlation_id,
     parent_workflow_id, parent_task_id, idempotency_key, priority, created_by, create_time,
     start_time, end_time, update_time, next_check_at, def_revision, json, authority, operate_seq)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-        COALESCE((SELECT operate_seq FROM archived_workflow WHERE id = ?1), (SELECT MAX(m) + 1 FROM (
-            SELECT COALESCE(MAX(operate_seq), 0) AS m FROM workflow
-            UNION ALL SELECT COALESCE(MAX(operate_seq), 0) FROM archived_workflow))))";
+        COALESCE((SELECT operate_seq FROM archived_workflow WHERE id = ?1), (SELECT n FROM operate_seq_counter)))";
+
+/// Draws the next Operate sequence number for the execution `?1` about to be stored,
+/// unless it comes back from the archive with its own.
+const NEXT_OPERATE_SEQ: &str = "UPDATE operate_seq_counter SET n = n + 1
+    WHERE NOT EXISTS (SELECT 1 FROM archived_workflow WHERE id = ?1)";
 
 const UPDATE_WORKFLOW: &str = "UPDATE workflow SET name = ?2, version = ?3, status = ?4,
     correlation_id = ?5, parent_workflow_id = ?6, parent_task_id = ?7, idempotency_key = ?8,
@@ -257,6 +261,9 @@ fn write_workflow(
         }
     }
     let sql = if state.is_new() {
+        conn.prepare_cached(NEXT_OPERATE_SEQ)
+            .and_then(|mut s| s.execute([&wf.workflow_id]))
+            .map_err(map_err)?;
         INSERT_WORKFLOW
     } else {
         UPDATE_WORKFLOW
@@ -482,15 +489,20 @@ fn archive_workflow(conn: &Connection, archived: &ArchivedWorkflow) -> StoreResu
     let wf = &archived.workflow;
     let json = encode(wf)?;
     let authority = authority_column(&archived.authority)?;
+    // A workflow archived without a live row (none here does that) takes a new number.
+    conn.prepare_cached(
+        "UPDATE operate_seq_counter SET n = n + 1
+         WHERE NOT EXISTS (SELECT 1 FROM workflow WHERE id = ?1)",
+    )
+    .and_then(|mut s| s.execute([&wf.workflow_id]))
+    .map_err(map_err)?;
     conn.prepare_cached(
         "INSERT INTO archived_workflow (id, name, version, status, correlation_id,
             parent_workflow_id, parent_task_id, idempotency_key, priority, created_by,
             create_time, start_time, end_time, update_time, next_check_at, def_revision, json,
             sealed_key, authority, operate_seq)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10, ?11, ?12, ?13, NULL, ?14, ?15, ?16, ?17,
-            COALESCE((SELECT operate_seq FROM workflow WHERE id = ?1), (SELECT MAX(m) + 1 FROM (
-                SELECT COALESCE(MAX(operate_seq), 0) AS m FROM workflow
-                UNION ALL SELECT COALESCE(MAX(operate_seq), 0) FROM archived_workflow))))",
+            COALESCE((SELECT operate_seq FROM workflow WHERE id = ?1), (SELECT n FROM operate_seq_counter)))",
     )
     .and_then(|mut s| {
         s.execute(params![

@@ -311,7 +311,7 @@ impl WorkflowService {
     }
 
     /// Whether the caller may read the workflow with this id (false when it is gone).
-    async fn may_read_id(&self, principal: &Principal, id: &str) -> CoreResult<bool> {
+    pub(crate) async fn may_read_id(&self, principal: &Principal, id: &str) -> CoreResult<bool> {
         let record = self.rt.stores.execution.get_workflow_record(id).await?;
         Ok(record.is_some_and(|r| {
             authority::may_access_execution(&self.rt, principal, Access::Read, &r)
@@ -346,7 +346,7 @@ impl WorkflowService {
     }
 
     /// An archived workflow the caller holds `access` on, if there is one.
-    async fn archived(
+    pub(super) async fn archived(
         &self,
         principal: &Principal,
         id: &str,

@@ -346,4 +346,52 @@ impl WorkflowService {
             })
             .await
     }
+
+    /// Removes an ended execution, live or archived (Operate's `DELETE`): one still
+    /// running is refused with `refusal`, decided under the execution's lock, so a
+    /// retry landing meanwhile is not removed.
+    pub async fn remove_ended(
+        &self,
+        principal: &Principal,
+        id: &str,
+        refusal: &'static str,
+    ) -> CoreResult<()> {
+        let owned = id.to_string();
+        if self
+            .rt
+            .stores
+            .execution
+            .get_workflow_record(id)
+            .await?
+            .is_none()
+        {
+            // Archived executions have ended.
+            if self
+                .archived(principal, id, Command::Remove)
+                .await?
+                .is_none()
+            {
+                return Err(self.missing(principal, id));
+            }
+            return self
+                .rt
+                .mutate(None, move |txn, _| {
+                    txn.changes.unarchives.push(owned);
+                    Ok(())
+                })
+                .await;
+        }
+        self.authorize_on(principal, id, Command::Remove).await?;
+        self.rt
+            .mutate(Some(id.to_string()), move |txn, _| {
+                let state = locked(txn, &owned)?;
+                if !state.status().is_terminal() {
+                    return Err(CoreError::invalid(refusal));
+                }
+                txn.state = None;
+                txn.changes.workflow_deletes.push(owned);
+                Ok(())
+            })
+            .await
+    }
 }

@@ -236,4 +236,26 @@ pub(super) async fn ended_workflows_move_to_the_archive_and_back(stores: Stores)
             .all(|(id, seq)| id == &later_id || *seq < later_seq),
         "{all:?}"
     );
+    // The newest deleted, the next one stored still takes a new number: a key is
+    // never given to two executions.
+    let mut changes = ChangeSet::default();
+    changes.workflow_deletes.push(later_id.clone());
+    write_changes(&stores, changes).await;
+    let (newest, changes) = maker.start(&def, StartParams::default(), 4000);
+    let newest_id = insert(&stores, newest, changes).await;
+    let newest_seqs = execution
+        .operate_seqs(vec![newest_id.clone()])
+        .await
+        .expect("seqs");
+    assert!(
+        seq_of(&newest_seqs, &newest_id) > later_seq,
+        "{newest_seqs:?}"
+    );
+    assert_eq!(
+        execution
+            .workflow_of_operate_seq(later_seq)
+            .await
+            .expect("by seq"),
+        None
+    );
 }

@@ -150,6 +150,38 @@ async fn instances_are_searched_paged_and_read_with_the_permissions_of_their_def
         keys.windows(2).all(|w| w[0] < w[1]) && keys.iter().all(|k| *k < 1 << 53),
         "{keys:?}"
     );
+    // Newest first, by key, page after page.
+    let newest = json!({"sort": [{"field": "key", "order": "DESC"}], "size": 2});
+    let page = operate(
+        &app,
+        &token,
+        "POST",
+        "/v1/process-instances/search",
+        Some(newest.clone()),
+    )
+    .await
+    .json();
+    let mut next = newest;
+    next["searchAfter"] = page["sortValues"].clone();
+    let rest = operate(
+        &app,
+        &token,
+        "POST",
+        "/v1/process-instances/search",
+        Some(next),
+    )
+    .await
+    .json();
+    let descending: Vec<i64> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .chain(rest["items"].as_array().expect("items"))
+        .map(|i| i["key"].as_i64().expect("key"))
+        .collect();
+    let mut reversed = keys.clone();
+    reversed.reverse();
+    assert_eq!(descending, reversed);
     // Sorted by state, descending, with its own cursor.
     let by_state = operate(&app, &token, "POST", "/v1/process-instances/search",
         Some(json!({"filter": {"state": "CANCELED"}, "sort": [{"field": "startDate", "order": "DESC"}]}))).await.json();
@@ -406,5 +438,66 @@ async fn bad_requests_get_operates_error_body_and_strangers_see_nothing() {
     )
     .await;
     assert_eq!(delete.status, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_archived_instance_keeps_its_key_and_can_be_deleted() {
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+    let app = TestApp::spawn().await;
+    let ids = orders(&app).await;
+    let admin = app.token.clone().expect("admin");
+    let search = json!({"filter": {"bpmnProcessId": "orders"}});
+    let before = operate(
+        &app,
+        &admin,
+        "POST",
+        "/v1/process-instances/search",
+        Some(search.clone()),
+    )
+    .await
+    .json();
+    let runtime = app.runtime().clone();
+    app.advance(2 * DAY_MS);
+    let archived = podium_core::service::archive::archive_due(&runtime, DAY_MS)
+        .await
+        .expect("archive");
+    assert_eq!(archived, 2, "the completed and the failed one");
+    let after = operate(
+        &app,
+        &admin,
+        "POST",
+        "/v1/process-instances/search",
+        Some(search),
+    )
+    .await
+    .json();
+    assert_eq!(
+        after["items"], before["items"],
+        "the same keys, from the archive"
+    );
+    let done = before["items"][0]["key"].as_i64().expect("key");
+    let deleted = operate(
+        &app,
+        &admin,
+        "DELETE",
+        &format!("/v1/process-instances/{done}"),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    assert_eq!(
+        app.get(&format!("/api/workflow/{}", ids[0])).await.status,
+        404
+    );
+    let gone = operate(
+        &app,
+        &admin,
+        "GET",
+        &format!("/v1/process-instances/{done}"),
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, 404);
     app.stop().await;
 }

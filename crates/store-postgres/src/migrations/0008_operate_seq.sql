@@ -11,6 +11,9 @@ UPDATE workflow SET operate_seq = b.seq FROM operate_seq_backfill b WHERE b.id =
 UPDATE archived_workflow SET operate_seq = b.seq FROM operate_seq_backfill b WHERE b.id = archived_workflow.id;
 SELECT setval('operate_seq_source', GREATEST((SELECT COUNT(*) FROM operate_seq_backfill), 1),
               (SELECT COUNT(*) FROM operate_seq_backfill) > 0);
+-- Rows written by a node of an older version during a rolling upgrade still get one.
+ALTER TABLE workflow ALTER COLUMN operate_seq SET DEFAULT nextval('operate_seq_source');
+ALTER TABLE archived_workflow ALTER COLUMN operate_seq SET DEFAULT nextval('operate_seq_source');
 CREATE UNIQUE INDEX workflow_operate_seq ON workflow (operate_seq);
 CREATE UNIQUE INDEX archived_workflow_operate_seq ON archived_workflow (operate_seq);
 

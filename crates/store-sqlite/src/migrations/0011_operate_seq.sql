@@ -10,6 +10,13 @@ INSERT INTO operate_seq_backfill (id, seq)
 UPDATE workflow SET operate_seq = (SELECT seq FROM operate_seq_backfill b WHERE b.id = workflow.id);
 UPDATE archived_workflow
     SET operate_seq = (SELECT seq FROM operate_seq_backfill b WHERE b.id = archived_workflow.id);
+-- The last number given: it only grows, so a number is never given twice, also
+-- after the newest execution was deleted.
+CREATE TABLE operate_seq_counter (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    n  INTEGER NOT NULL
+);
+INSERT INTO operate_seq_counter (id, n) VALUES (0, (SELECT COUNT(*) FROM operate_seq_backfill));
 DROP TABLE operate_seq_backfill;
 CREATE UNIQUE INDEX workflow_operate_seq ON workflow (operate_seq);
 CREATE UNIQUE INDEX archived_workflow_operate_seq ON archived_workflow (operate_seq);

@@ -167,6 +167,18 @@ impl OperateService {
             .workflow_of_operate_seq(seq)
             .await?
             .ok_or_else(missing)?;
+        // Who may not read it learns nothing more than for a missing key, and as
+        // soon (its tasks are not read first).
+        let live = self
+            .rt
+            .stores
+            .execution
+            .get_workflow_record(&id)
+            .await?
+            .is_some();
+        if live && !self.workflows.may_read_id(principal, &id).await? {
+            return Err(missing());
+        }
         match self.workflows.get(principal, &id, true).await {
             Ok(workflow) => Ok(workflow),
             Err(CoreError::NotFound(_) | CoreError::Forbidden(_)) => Err(missing()),
@@ -321,7 +333,14 @@ impl OperateService {
                     },
                 )
             })
-            .chain(std::iter::once((WorkflowField::OperateSeq, SortOrder::Asc)))
+            .chain(std::iter::once((
+                WorkflowField::OperateSeq,
+                if checked.key_ascending {
+                    SortOrder::Asc
+                } else {
+                    SortOrder::Desc
+                },
+            )))
             .collect();
         if let Some((values, key)) = &checked.after {
             let seq = match keys::decode(*key) {
@@ -372,13 +391,12 @@ impl OperateService {
             return Err(not_found("process instance", key));
         };
         let workflow = self.instance_of_seq(principal, seq, key).await?;
-        if !workflow.status.is_terminal() {
-            return Err(CoreError::invalid(
-                "Process instances needs to be in one of the states [COMPLETED, CANCELED]",
-            ));
-        }
         self.workflows
-            .remove(principal, &workflow.workflow_id, false)
+            .remove_ended(
+                principal,
+                &workflow.workflow_id,
+                "Process instances needs to be in one of the states [COMPLETED, CANCELED]",
+            )
             .await?;
         Ok(serde_json::json!({"message": "1 process instances are deleted", "deleted": 1}))
     }
@@ -486,10 +504,13 @@ impl OperateService {
         let Some(Decoded::FlowNode(seq, _)) = keys::decode(key) else {
             return Err(not_found(what, key));
         };
-        let workflow = self
-            .instance_of_seq(principal, seq, key)
-            .await
-            .map_err(|_| not_found(what, key))?;
+        let workflow =
+            self.instance_of_seq(principal, seq, key)
+                .await
+                .map_err(|err| match err {
+                    CoreError::NotFound(_) => not_found(what, key),
+                    other => other,
+                })?;
         let items = if incident {
             views::incidents(&workflow, seq)
         } else {
@@ -506,10 +527,13 @@ impl OperateService {
         let Some(Decoded::Variable(seq, _)) = keys::decode(key) else {
             return Err(not_found("variable", key));
         };
-        let workflow = self
-            .instance_of_seq(principal, seq, key)
-            .await
-            .map_err(|_| not_found("variable", key))?;
+        let workflow =
+            self.instance_of_seq(principal, seq, key)
+                .await
+                .map_err(|err| match err {
+                    CoreError::NotFound(_) => not_found("variable", key),
+                    other => other,
+                })?;
         let mut found: Vec<Value> = views::variables(&workflow, seq, false)
             .into_iter()
             .filter(|v| v["key"] == key)

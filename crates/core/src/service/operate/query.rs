@@ -46,6 +46,8 @@ pub struct Checked {
     pub filter: Map<String, Value>,
     pub size: usize,
     pub sort: Vec<(String, bool)>,
+    /// The direction of the key, which ends every sort.
+    pub key_ascending: bool,
     pub after: Option<(Vec<Value>, i64)>,
 }
 
@@ -118,6 +120,7 @@ impl SearchRequest {
             )));
         }
         let mut sort = Vec::new();
+        let mut key_ascending = None;
         for spec in specs {
             if !sortable.contains(&spec.field.as_str()) {
                 return Err(CoreError::invalid(format!(
@@ -140,10 +143,17 @@ impl SearchRequest {
                     )));
                 }
             };
-            if spec.field != "key" {
+            if key_ascending.is_some() {
+                // Keys are unique: nothing after the key changes the order.
+                continue;
+            }
+            if spec.field == "key" {
+                key_ascending = Some(ascending);
+            } else {
                 sort.push((spec.field, ascending));
             }
         }
+        let key_ascending = key_ascending.unwrap_or(true);
         let after = match self.search_after {
             None => None,
             Some(values) if values.is_empty() => {
@@ -167,6 +177,7 @@ impl SearchRequest {
             filter,
             size: usize::try_from(size).unwrap_or(10),
             sort,
+            key_ascending,
             after,
         })
     }
@@ -236,7 +247,12 @@ pub fn run(items: Vec<Value>, request: &Checked) -> Page {
                 return ordering;
             }
         }
-        key_of(a).cmp(&key_of(b))
+        let by_key = key_of(a).cmp(&key_of(b));
+        if request.key_ascending {
+            by_key
+        } else {
+            by_key.reverse()
+        }
     };
     found.sort_by(order);
     let total = i64::try_from(found.len()).unwrap_or(i64::MAX);
@@ -341,6 +357,15 @@ mod tests {
             .expect("checked");
         let keys: Vec<i64> = run(items.clone(), &next).items.iter().map(key_of).collect();
         assert_eq!(keys, [1, 3]);
+        let descending = request(json!({"size": 2, "sort": [{"field": "key", "order": "DESC"}]}))
+            .check(&fields, &fields)
+            .expect("checked");
+        let keys: Vec<i64> = run(items.clone(), &descending)
+            .items
+            .iter()
+            .map(key_of)
+            .collect();
+        assert_eq!(keys, [5, 4]);
         let filtered = request(json!({"filter": {"key": "3"}}))
             .check(&fields, &fields)
             .expect("checked");
