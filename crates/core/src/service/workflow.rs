@@ -517,7 +517,7 @@ impl WorkflowService {
     }
 
     /// The workflow names the caller may read, when not all of them.
-    fn readable_names(&self, principal: &Principal) -> Option<Vec<String>> {
+    pub(crate) fn readable_names(&self, principal: &Principal) -> Option<Vec<String>> {
         let all = self.rt.defs.all_workflows();
         let allowed: Vec<String> = all
             .iter()

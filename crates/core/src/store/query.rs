@@ -80,6 +80,13 @@ pub enum TaskField {
     UpdateTime,
     Domain,
     WorkerId,
+    /// The task's position in its workflow.
+    Seq,
+    /// Its workflow's Operate sequence number, version and status (read from the
+    /// workflow row; not fields of Conductor's query language).
+    WorkflowOperateSeq,
+    WorkflowVersion,
+    WorkflowStatus,
 }
 
 /// Maps query field names to typed fields.
@@ -148,6 +155,9 @@ impl SearchField for TaskField {
             | TaskField::StartTime
             | TaskField::EndTime
             | TaskField::UpdateTime => FieldKind::Time,
+            TaskField::Seq | TaskField::WorkflowOperateSeq | TaskField::WorkflowVersion => {
+                FieldKind::Number
+            }
             _ => FieldKind::Text,
         }
     }
@@ -210,6 +220,16 @@ impl Column for TaskField {
             TaskField::UpdateTime => "update_time",
             TaskField::Domain => "domain",
             TaskField::WorkerId => "worker_id",
+            TaskField::Seq => "seq",
+            TaskField::WorkflowOperateSeq => {
+                "(SELECT w.operate_seq FROM workflow w WHERE w.id = task.workflow_id)"
+            }
+            TaskField::WorkflowVersion => {
+                "(SELECT w.version FROM workflow w WHERE w.id = task.workflow_id)"
+            }
+            TaskField::WorkflowStatus => {
+                "(SELECT w.status FROM workflow w WHERE w.id = task.workflow_id)"
+            }
         }
     }
 }

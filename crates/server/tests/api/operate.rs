@@ -384,16 +384,75 @@ async fn bad_requests_get_operates_error_body_and_strangers_see_nothing() {
     }
     let bad_key = operate(&app, &admin, "GET", "/v1/process-instances/abc", None).await;
     assert_eq!(bad_key.status, 400);
-    let unfiltered = operate(
+    // Across executions: incidents and flow nodes page in key order; variables
+    // are searched within one execution.
+    let incidents = operate(
         &app,
         &admin,
         "POST",
         "/v1/incidents/search",
-        Some(json!({})),
+        Some(json!({"filter": {"state": "ACTIVE"}})),
     )
     .await;
-    assert_eq!(unfiltered.status, 400, "{}", unfiltered.text);
-    assert!(unfiltered.text.contains("processInstanceKey"));
+    assert_eq!(incidents.status, 200, "{}", incidents.text);
+    assert_eq!(incidents.json()["total"], 1, "{}", incidents.text);
+    assert_eq!(incidents.json()["items"][0]["message"], "card declined");
+    let charges = json!({"filter": {"flowNodeId": "charge"}, "size": 2});
+    let first = operate(
+        &app,
+        &admin,
+        "POST",
+        "/v1/flownode-instances/search",
+        Some(charges.clone()),
+    )
+    .await
+    .json();
+    assert_eq!(first["total"], 3, "{first}");
+    let mut next = charges;
+    next["searchAfter"] = first["sortValues"].clone();
+    let second = operate(
+        &app,
+        &admin,
+        "POST",
+        "/v1/flownode-instances/search",
+        Some(next),
+    )
+    .await
+    .json();
+    let keys: Vec<i64> = first["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .chain(second["items"].as_array().expect("items"))
+        .map(|i| i["key"].as_i64().expect("key"))
+        .collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
+    let by_state = operate(&app, &admin, "POST", "/v1/flownode-instances/search",
+        Some(json!({"filter": {"state": "ACTIVE", "flowNodeId": "charge"}, "sort": [{"field": "startDate", "order": "DESC"}]}))).await.json();
+    assert_eq!(by_state["total"], 1, "{by_state}");
+    for (path, body) in [
+        (
+            "/v1/flownode-instances/search",
+            json!({"filter": {"type": "SERVICE_TASK"}}),
+        ),
+        (
+            "/v1/incidents/search",
+            json!({"sort": [{"field": "message"}]}),
+        ),
+        (
+            "/v1/variables/search",
+            json!({"filter": {"name": "orderId"}}),
+        ),
+    ] {
+        let refused = operate(&app, &admin, "POST", path, Some(body.clone())).await;
+        assert_eq!(refused.status, 400, "{path} {body}: {}", refused.text);
+        assert!(
+            refused.text.contains("processInstanceKey"),
+            "{}",
+            refused.text
+        );
+    }
 
     // An application with no grant sees nothing and finds no key.
     let all = operate(&app, &admin, "POST", "/v1/process-instances/search", None)
@@ -417,6 +476,12 @@ async fn bad_requests_get_operates_error_body_and_strangers_see_nothing() {
             "/v1/flownode-instances/search".to_string(),
             Some(json!({"filter": {"processInstanceKey": key}})),
         ),
+        (
+            "POST",
+            "/v1/flownode-instances/search".to_string(),
+            Some(json!({})),
+        ),
+        ("POST", "/v1/incidents/search".to_string(), Some(json!({}))),
     ] {
         let answer = operate(&app, &stranger.token, method, &path, body).await;
         assert_eq!(answer.status, 200, "{path}: {}", answer.text);

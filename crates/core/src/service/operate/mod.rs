@@ -9,6 +9,7 @@
 //! and removed only by who holds `DELETE_PROCESS_INSTANCE` (or `DELETE`) on its
 //! definition. A key the caller may not read answers as a missing one.
 
+mod across;
 pub mod keys;
 pub mod query;
 mod views;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::runtime::Runtime;
+use super::task::TaskService;
 use super::workflow::WorkflowService;
 use crate::error::{CoreError, CoreResult};
 use crate::model::Workflow;
@@ -97,12 +99,14 @@ fn not_found(what: &str, key: i64) -> CoreError {
 pub struct OperateService {
     rt: Arc<Runtime>,
     workflows: WorkflowService,
+    tasks: TaskService,
 }
 
 impl OperateService {
     pub fn new(rt: Arc<Runtime>) -> OperateService {
         OperateService {
             workflows: WorkflowService::new(rt.clone()),
+            tasks: TaskService::new(rt.clone()),
             rt,
         }
     }
@@ -457,12 +461,19 @@ impl OperateService {
         Ok(query::run(items, &checked))
     }
 
-    /// `POST /v1/flownode-instances/search`.
+    /// `POST /v1/flownode-instances/search`: within one execution, or across
+    /// executions without a `processInstanceKey` filter.
     pub async fn search_flow_nodes(
         &self,
         principal: &Principal,
         request: SearchRequest,
     ) -> CoreResult<Page> {
+        if !within_one(&request) {
+            let checked = request.check(FLOW_NODE_FIELDS, FLOW_NODE_FIELDS)?;
+            return self
+                .search_across(principal, across::Kind::FlowNodes, &checked)
+                .await;
+        }
         self.search_within(principal, request, FLOW_NODE_FIELDS, views::flow_nodes)
             .await
     }
@@ -479,12 +490,19 @@ impl OperateService {
         .await
     }
 
-    /// `POST /v1/incidents/search`.
+    /// `POST /v1/incidents/search`: within one execution, or across executions
+    /// without a `processInstanceKey` filter.
     pub async fn search_incidents(
         &self,
         principal: &Principal,
         request: SearchRequest,
     ) -> CoreResult<Page> {
+        if !within_one(&request) {
+            let checked = request.check(INCIDENT_FIELDS, INCIDENT_FIELDS)?;
+            return self
+                .search_across(principal, across::Kind::Incidents, &checked)
+                .await;
+        }
         self.search_within(principal, request, INCIDENT_FIELDS, views::incidents)
             .await
     }
@@ -553,6 +571,14 @@ impl OperateService {
     }
 }
 
+/// Whether a search is about one execution (it names its key).
+fn within_one(request: &SearchRequest) -> bool {
+    request
+        .filter
+        .as_ref()
+        .is_some_and(|f| f.contains_key("processInstanceKey"))
+}
+
 /// The column an instance sort field is.
 fn instance_column(field: &str) -> WorkflowField {
     match field {
@@ -593,13 +619,10 @@ fn instance_bound(field: &str, value: &Value) -> CoreResult<SearchValue> {
 
 /// The rows after a position in a sort: the first column past its value, or equal
 /// there and the next past its value, and so on.
-fn after_filter(
-    columns: &[(WorkflowField, SortOrder)],
-    bounds: &[SearchValue],
-) -> Filter<WorkflowField> {
+fn after_filter<F: Copy>(columns: &[(F, SortOrder)], bounds: &[SearchValue]) -> Filter<F> {
     let mut any = Vec::new();
     for (i, ((column, order), bound)) in columns.iter().zip(bounds).enumerate() {
-        let mut all: Vec<Filter<WorkflowField>> = columns[..i]
+        let mut all: Vec<Filter<F>> = columns[..i]
             .iter()
             .zip(bounds)
             .map(|((c, _), b)| Filter::Compare(*c, Op::Eq, b.clone()))

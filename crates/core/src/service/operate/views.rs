@@ -161,7 +161,7 @@ pub fn incidents(workflow: &Workflow, seq: i64) -> Vec<Value> {
                 "type": "JOB_NO_RETRIES",
                 "message": task.reason_for_incompletion.clone().unwrap_or_default(),
                 "creationTime": date(if task.end_time > 0 { task.end_time } else { task.update_time }),
-                "state": if waiting && !task.retried { "ACTIVE" } else { "RESOLVED" },
+                "state": if waiting { "ACTIVE" } else { "RESOLVED" },
                 "jobKey": key,
                 "tenantId": TENANT,
             }))
