@@ -139,6 +139,10 @@ test("flow nodes, variables and incidents of an instance", async () => {
   assert.equal(Number(incidents.total), 1);
   assert.equal(incidents.items[0].message, "card declined");
   assert.equal((await operate.getIncident(incidents.items[0].key)).state, "ACTIVE");
+  // Every active incident, across instances, as an operator would look for them.
+  const active = await operate.searchIncidents({ filter: { state: "ACTIVE" } });
+  assert.equal(Number(active.total), 1);
+  assert.equal(active.items[0].processInstanceKey, declined);
   const variables = await operate.getVariablesforProcess(declined);
   const orderId = variables.items.find((v) => v.name === "orderId");
   assert.equal(orderId.value, '"o-2"');
