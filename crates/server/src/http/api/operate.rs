@@ -4,7 +4,8 @@
 //! Operate document's example sends it) or a browser session.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use podium_core::error::CoreError;
@@ -122,152 +123,116 @@ impl IntoResponse for Problem {
 
 type Answer = Result<Json<Value>, Problem>;
 
-/// A search body (an empty one is the default search).
-fn search_body(bytes: &[u8]) -> Result<SearchRequest, Problem> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(SearchRequest::default());
-    }
-    parse_json(bytes).map_err(|_| {
-        Problem(CoreError::invalid(
-            "The search must be JSON: {\"filter\": {...}, \"size\": n, \"sort\": [...], \"searchAfter\": [...]}",
-        ))
-    })
-}
+/// A search body, read within the server's limit (an empty one is the default
+/// search).
+pub struct Search(SearchRequest);
 
-/// A key from the path.
-fn key_of(text: &str) -> Result<i64, Problem> {
-    text.trim().parse().map_err(|_| {
-        Problem(CoreError::invalid(format!(
-            "'{}' is not a key: keys are numbers",
-            podium_core::store::audit::bounded(text)
-        )))
-    })
-}
+impl FromRequest<AppState> for Search {
+    type Rejection = Problem;
 
-/// Reads a body within the server's limit.
-async fn body_of(state: &AppState, body: axum::body::Body) -> Result<bytes::Bytes, Problem> {
-    axum::body::to_bytes(body, state.max_body_bytes)
-        .await
-        .map_err(|_| {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::to_bytes(req.into_body(), state.max_body_bytes)
+            .await
+            .map_err(|_| {
+                Problem(CoreError::invalid(
+                    "The request body could not be read or is too large",
+                ))
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Search(SearchRequest::default()));
+        }
+        parse_json(&bytes).map(Search).map_err(|_| {
             Problem(CoreError::invalid(
-                "The request body could not be read or is too large",
+                "The search must be JSON: {\"filter\": {...}, \"size\": n, \"sort\": [...], \"searchAfter\": [...]}",
             ))
         })
+    }
+}
+
+/// The key in the path.
+pub struct Key(i64);
+
+impl FromRequestParts<AppState> for Key {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(text) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Problem(CoreError::invalid("The path names no key")))?;
+        text.trim().parse().map(Key).map_err(|_| {
+            Problem(CoreError::invalid(format!(
+                "'{}' is not a key: keys are numbers",
+                podium_core::store::audit::bounded(&text)
+            )))
+        })
+    }
 }
 
 async fn definitions_search(
     State(state): State<AppState>,
-    Auth(principal): Auth,
-    body: axum::body::Body,
+    Auth(p): Auth,
+    Search(r): Search,
 ) -> Answer {
-    let request = search_body(&body_of(&state, body).await?)?;
-    let page = state.operate.search_definitions(&principal, request)?;
-    Ok(Json(page.to_json()))
+    Ok(Json(state.operate.search_definitions(&p, r)?.to_json()))
 }
 
-async fn definition_get(
-    State(state): State<AppState>,
-    Auth(principal): Auth,
-    Path(key): Path<String>,
-) -> Answer {
-    Ok(Json(state.operate.definition(&principal, key_of(&key)?)?))
+async fn definition_get(State(state): State<AppState>, Auth(p): Auth, Key(k): Key) -> Answer {
+    Ok(Json(state.operate.definition(&p, k)?))
 }
 
 async fn instances_search(
     State(state): State<AppState>,
-    Auth(principal): Auth,
-    body: axum::body::Body,
+    Auth(p): Auth,
+    Search(r): Search,
 ) -> Answer {
-    let request = search_body(&body_of(&state, body).await?)?;
-    let page = state.operate.search_instances(&principal, request).await?;
-    Ok(Json(page.to_json()))
+    Ok(Json(state.operate.search_instances(&p, r).await?.to_json()))
 }
 
-async fn instance_get(
-    State(state): State<AppState>,
-    Auth(principal): Auth,
-    Path(key): Path<String>,
-) -> Answer {
-    Ok(Json(
-        state.operate.instance(&principal, key_of(&key)?).await?,
-    ))
+async fn instance_get(State(state): State<AppState>, Auth(p): Auth, Key(k): Key) -> Answer {
+    Ok(Json(state.operate.instance(&p, k).await?))
 }
 
-async fn instance_delete(
-    State(state): State<AppState>,
-    Auth(principal): Auth,
-    Path(key): Path<String>,
-) -> Answer {
-    Ok(Json(
-        state
-            .operate
-            .delete_instance(&principal, key_of(&key)?)
-            .await?,
-    ))
+async fn instance_delete(State(state): State<AppState>, Auth(p): Auth, Key(k): Key) -> Answer {
+    Ok(Json(state.operate.delete_instance(&p, k).await?))
 }
 
 async fn flow_nodes_search(
     State(state): State<AppState>,
-    Auth(principal): Auth,
-    body: axum::body::Body,
-) -> Answer {
-    let request = search_body(&body_of(&state, body).await?)?;
-    let page = state.operate.search_flow_nodes(&principal, request).await?;
-    Ok(Json(page.to_json()))
-}
-
-async fn flow_node_get(
-    State(state): State<AppState>,
-    Auth(principal): Auth,
-    Path(key): Path<String>,
+    Auth(p): Auth,
+    Search(r): Search,
 ) -> Answer {
     Ok(Json(
-        state
-            .operate
-            .flow_node(&principal, key_of(&key)?, false)
-            .await?,
+        state.operate.search_flow_nodes(&p, r).await?.to_json(),
     ))
+}
+
+async fn flow_node_get(State(state): State<AppState>, Auth(p): Auth, Key(k): Key) -> Answer {
+    Ok(Json(state.operate.flow_node(&p, k, false).await?))
 }
 
 async fn variables_search(
     State(state): State<AppState>,
-    Auth(principal): Auth,
-    body: axum::body::Body,
+    Auth(p): Auth,
+    Search(r): Search,
 ) -> Answer {
-    let request = search_body(&body_of(&state, body).await?)?;
-    let page = state.operate.search_variables(&principal, request).await?;
-    Ok(Json(page.to_json()))
+    Ok(Json(state.operate.search_variables(&p, r).await?.to_json()))
 }
 
-async fn variable_get(
-    State(state): State<AppState>,
-    Auth(principal): Auth,
-    Path(key): Path<String>,
-) -> Answer {
-    Ok(Json(
-        state.operate.variable(&principal, key_of(&key)?).await?,
-    ))
+async fn variable_get(State(state): State<AppState>, Auth(p): Auth, Key(k): Key) -> Answer {
+    Ok(Json(state.operate.variable(&p, k).await?))
 }
 
 async fn incidents_search(
     State(state): State<AppState>,
-    Auth(principal): Auth,
-    body: axum::body::Body,
+    Auth(p): Auth,
+    Search(r): Search,
 ) -> Answer {
-    let request = search_body(&body_of(&state, body).await?)?;
-    let page = state.operate.search_incidents(&principal, request).await?;
-    Ok(Json(page.to_json()))
+    Ok(Json(state.operate.search_incidents(&p, r).await?.to_json()))
 }
 
-async fn incident_get(
-    State(state): State<AppState>,
-    Auth(principal): Auth,
-    Path(key): Path<String>,
-) -> Answer {
-    Ok(Json(
-        state
-            .operate
-            .flow_node(&principal, key_of(&key)?, true)
-            .await?,
-    ))
+async fn incident_get(State(state): State<AppState>, Auth(p): Auth, Key(k): Key) -> Answer {
+    Ok(Json(state.operate.flow_node(&p, k, true).await?))
 }
