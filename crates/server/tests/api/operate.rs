@@ -150,6 +150,43 @@ async fn instances_are_searched_paged_and_read_with_the_permissions_of_their_def
         keys.windows(2).all(|w| w[0] < w[1]) && keys.iter().all(|k| *k < 1 << 53),
         "{keys:?}"
     );
+    // By date, exact or rounded, as Operate writes them.
+    let started = first["items"][0]["startDate"]
+        .as_str()
+        .expect("startDate")
+        .to_string();
+    for (date, hits) in [
+        (started.clone(), 3),
+        (format!("{started}||/d"), 3),
+        ("2000-01-01T00:00:00.000+0000||/y".to_string(), 0),
+    ] {
+        let found = operate(
+            &app,
+            &token,
+            "POST",
+            "/v1/process-instances/search",
+            Some(json!({"filter": {"startDate": date}})),
+        )
+        .await;
+        assert_eq!(found.json()["total"], hits, "{date}: {}", found.text);
+        let nodes = operate(&app, &token, "POST", "/v1/flownode-instances/search",
+            Some(json!({"filter": {"processInstanceKey": first["items"][0]["key"], "startDate": format!("{date}")}}))).await;
+        assert_eq!(
+            nodes.json()["total"],
+            if hits > 0 { 2 } else { 0 },
+            "{date}: {}",
+            nodes.text
+        );
+    }
+    let bad_date = operate(
+        &app,
+        &token,
+        "POST",
+        "/v1/process-instances/search",
+        Some(json!({"filter": {"startDate": "yesterday"}})),
+    )
+    .await;
+    assert_eq!(bad_date.status, 400, "{}", bad_date.text);
     // Newest first, by key, page after page.
     let newest = json!({"sort": [{"field": "key", "order": "DESC"}], "size": 2});
     let page = operate(

@@ -165,6 +165,9 @@ impl OperateService {
                     }
                     nothing()
                 }
+                "startDate" if kind == Kind::FlowNodes => super::date_filter(TaskField::StartTime, &text)?,
+                "endDate" if kind == Kind::FlowNodes => super::date_filter(TaskField::EndTime, &text)?,
+                "creationTime" if kind == Kind::Incidents => super::date_filter(TaskField::EndTime, &text)?,
                 "tenantId" if text == super::TENANT => continue,
                 "tenantId" => nothing(),
                 other => {

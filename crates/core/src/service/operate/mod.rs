@@ -35,6 +35,8 @@ pub const TENANT: &str = "<default>";
 const DEFINITION_FIELDS: &[&str] = &["key", "name", "version", "bpmnProcessId", "tenantId"];
 const INSTANCE_FILTERS: &[&str] = &[
     "key",
+    "startDate",
+    "endDate",
     "processVersion",
     "bpmnProcessId",
     "parentKey",
@@ -320,6 +322,8 @@ impl OperateService {
                     ]),
                     None => nothing(),
                 },
+                "startDate" => date_filter(WorkflowField::StartTime, &text)?,
+                "endDate" => date_filter(WorkflowField::EndTime, &text)?,
                 "tenantId" if text == TENANT => continue,
                 _ => nothing(),
             });
@@ -569,6 +573,21 @@ impl OperateService {
             ))),
         }
     }
+}
+
+/// The filter for a date field: the times an Operate date (exact or rounded)
+/// stands for.
+fn date_filter<F: Copy>(field: F, text: &str) -> CoreResult<Filter<F>> {
+    let (from, to) = query::date_range(text).ok_or_else(|| {
+        CoreError::invalid(format!(
+            "'{}' is not a date: write it as 2022-03-17T11:50:25.729+0000, optionally rounded with ||/y, M, w, d, h, m or s",
+            crate::store::audit::bounded(text)
+        ))
+    })?;
+    Ok(Filter::And(vec![
+        Filter::Compare(field, Op::Ge, SearchValue::Number(from)),
+        Filter::Compare(field, Op::Lt, SearchValue::Number(to)),
+    ]))
 }
 
 /// Whether a search is about one execution (it names its key).

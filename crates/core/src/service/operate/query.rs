@@ -211,6 +211,10 @@ fn text(value: &Value) -> String {
 pub fn matches(item: &Value, field: &str, wanted: &Value) -> bool {
     let have = item.get(field).unwrap_or(&Value::Null);
     let wanted = scalar(wanted);
+    // A date, exact or rounded.
+    if let (Value::String(have), Some((from, to))) = (have, wanted.as_str().and_then(date_range)) {
+        return date_range(have).is_some_and(|(at, _)| (from..to).contains(&at));
+    }
     match (as_key(have), as_key(&wanted)) {
         (Some(x), Some(y)) if have.is_number() || wanted.is_number() => x == y,
         _ => match (have, &wanted) {
@@ -370,5 +374,84 @@ mod tests {
             .check(&fields, &fields)
             .expect("checked");
         assert_eq!(run(items, &filtered).total, 1);
+    }
+}
+
+/// A date filter of Operate (`2022-03-17T11:50:25.729+0000`, optionally rounded:
+/// `...||/d`, with `y`, `M`, `w`, `d`, `h`, `m`, `s`): the epoch milliseconds it
+/// matches, from (inclusive) to (exclusive).
+pub fn date_range(text: &str) -> Option<(i64, i64)> {
+    use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+    let (date, unit) = match text.split_once("||/") {
+        Some((date, unit)) => (date, Some(unit)),
+        None => (text, None),
+    };
+    let at = DateTime::parse_from_str(date.trim(), "%Y-%m-%dT%H:%M:%S%.3f%z")
+        .ok()?
+        .with_timezone(&Utc);
+    let ms = at.timestamp_millis();
+    let Some(unit) = unit else {
+        return Some((ms, ms + 1));
+    };
+    let day = at.date_naive();
+    let midnight = |d: NaiveDate| Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN));
+    let (from, to) = match unit {
+        "s" => (ms - ms.rem_euclid(1000), Duration::seconds(1)),
+        "m" => (ms - ms.rem_euclid(60_000), Duration::minutes(1)),
+        "h" => (ms - ms.rem_euclid(3_600_000), Duration::hours(1)),
+        "d" => (midnight(day).timestamp_millis(), Duration::days(1)),
+        "w" => {
+            let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
+            (midnight(monday).timestamp_millis(), Duration::weeks(1))
+        }
+        "M" => {
+            let first = NaiveDate::from_ymd_opt(day.year(), day.month(), 1)?;
+            let next = if day.month() == 12 {
+                NaiveDate::from_ymd_opt(day.year() + 1, 1, 1)?
+            } else {
+                NaiveDate::from_ymd_opt(day.year(), day.month() + 1, 1)?
+            };
+            let start = midnight(first).timestamp_millis();
+            return Some((start, midnight(next).timestamp_millis()));
+        }
+        "y" => {
+            let first = NaiveDate::from_ymd_opt(day.year(), 1, 1)?;
+            let next = NaiveDate::from_ymd_opt(day.year() + 1, 1, 1)?;
+            return Some((
+                midnight(first).timestamp_millis(),
+                midnight(next).timestamp_millis(),
+            ));
+        }
+        _ => return None,
+    };
+    Some((from, from + to.num_milliseconds()))
+}
+
+#[cfg(test)]
+mod date_tests {
+    use super::date_range;
+
+    #[test]
+    fn dates_match_exactly_or_rounded() {
+        let at = 1_647_517_825_729; // 2022-03-17T11:50:25.729Z, a Thursday
+        assert_eq!(
+            date_range("2022-03-17T11:50:25.729+0000"),
+            Some((at, at + 1))
+        );
+        assert_eq!(
+            date_range("2022-03-17T12:50:25.729+0100"),
+            Some((at, at + 1))
+        );
+        let minute = date_range("2022-03-17T11:50:25.729+0000||/m").expect("minute");
+        assert_eq!(minute, (at - 25_729, at - 25_729 + 60_000));
+        let day = date_range("2022-03-17T11:50:25.729+0000||/d").expect("day");
+        assert_eq!(day.1 - day.0, 86_400_000);
+        assert!(day.0 <= at && at < day.1);
+        let week = date_range("2022-03-17T11:50:25.729+0000||/w").expect("week");
+        assert_eq!(week.0, day.0 - 3 * 86_400_000, "from Monday");
+        let month = date_range("2022-03-17T11:50:25.729+0000||/M").expect("month");
+        assert_eq!(month.1 - month.0, 31 * 86_400_000);
+        assert!(date_range("2022-03-17").is_none());
+        assert!(date_range("2022-03-17T11:50:25.729+0000||/q").is_none());
     }
 }
