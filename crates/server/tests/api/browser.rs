@@ -6,6 +6,11 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+/// Form encoding of one value.
+fn encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
 /// One response as a browser sees it.
 pub struct Page {
     pub status: u16,
@@ -174,19 +179,4 @@ fn absolute(base: &str, location: &str) -> String {
         .find('/')
         .map_or(base.len(), |i| scheme_end + i);
     format!("{}{location}", &base[..root_end])
-}
-
-/// Form encoding of one value.
-pub fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out
 }

@@ -6,6 +6,24 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Answer, TestApp, application, grant, task_def};
 
+/// The keys of two pages of a search: the first `size`, then those after its
+/// `sortValues`.
+async fn two_pages(app: &TestApp, token: &str, path: &str, search: Value) -> Vec<i64> {
+    let first = operate(app, token, "POST", path, Some(search.clone()))
+        .await
+        .json();
+    let mut next = search;
+    next["searchAfter"] = first["sortValues"].clone();
+    let second = operate(app, token, "POST", path, Some(next)).await.json();
+    first["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .chain(second["items"].as_array().expect("items"))
+        .map(|i| i["key"].as_i64().expect("key"))
+        .collect()
+}
+
 async fn operate(
     app: &TestApp,
     token: &str,
@@ -189,33 +207,7 @@ async fn instances_are_searched_paged_and_read_with_the_permissions_of_their_def
     assert_eq!(bad_date.status, 400, "{}", bad_date.text);
     // Newest first, by key, page after page.
     let newest = json!({"sort": [{"field": "key", "order": "DESC"}], "size": 2});
-    let page = operate(
-        &app,
-        &token,
-        "POST",
-        "/v1/process-instances/search",
-        Some(newest.clone()),
-    )
-    .await
-    .json();
-    let mut next = newest;
-    next["searchAfter"] = page["sortValues"].clone();
-    let rest = operate(
-        &app,
-        &token,
-        "POST",
-        "/v1/process-instances/search",
-        Some(next),
-    )
-    .await
-    .json();
-    let descending: Vec<i64> = page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .chain(rest["items"].as_array().expect("items"))
-        .map(|i| i["key"].as_i64().expect("key"))
-        .collect();
+    let descending = two_pages(&app, &token, "/v1/process-instances/search", newest).await;
     let mut reversed = keys.clone();
     reversed.reverse();
     assert_eq!(descending, reversed);
@@ -435,7 +427,7 @@ async fn bad_requests_get_operates_error_body_and_strangers_see_nothing() {
     assert_eq!(incidents.json()["total"], 1, "{}", incidents.text);
     assert_eq!(incidents.json()["items"][0]["message"], "card declined");
     let charges = json!({"filter": {"flowNodeId": "charge"}, "size": 2});
-    let first = operate(
+    let total = operate(
         &app,
         &admin,
         "POST",
@@ -443,26 +435,10 @@ async fn bad_requests_get_operates_error_body_and_strangers_see_nothing() {
         Some(charges.clone()),
     )
     .await
-    .json();
-    assert_eq!(first["total"], 3, "{first}");
-    let mut next = charges;
-    next["searchAfter"] = first["sortValues"].clone();
-    let second = operate(
-        &app,
-        &admin,
-        "POST",
-        "/v1/flownode-instances/search",
-        Some(next),
-    )
-    .await
-    .json();
-    let keys: Vec<i64> = first["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .chain(second["items"].as_array().expect("items"))
-        .map(|i| i["key"].as_i64().expect("key"))
-        .collect();
+    .json()["total"]
+        .clone();
+    assert_eq!(total, 3);
+    let keys = two_pages(&app, &admin, "/v1/flownode-instances/search", charges).await;
     assert_eq!(keys.len(), 3, "{keys:?}");
     assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
     let by_state = operate(&app, &admin, "POST", "/v1/flownode-instances/search",

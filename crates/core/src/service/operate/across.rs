@@ -128,13 +128,13 @@ impl OperateService {
                     }
                     _ => nothing(),
                 },
-                "processDefinitionKey" => match query::as_key(&wanted).and_then(|k| self.definition_of_key(k)) {
-                    Some((name, version)) => Filter::And(vec![
-                        Filter::Compare(TaskField::WorkflowType, Op::Eq, SearchValue::Text(name)),
-                        Filter::Compare(TaskField::WorkflowVersion, Op::Eq, SearchValue::Number(i64::from(version))),
-                    ]),
-                    None => nothing(),
-                },
+                "processDefinitionKey" => self
+                    .definition_filter(
+                        query::as_key(&wanted),
+                        TaskField::WorkflowType,
+                        TaskField::WorkflowVersion,
+                    )
+                    .unwrap_or_else(nothing),
                 "flowNodeId" => Filter::Compare(TaskField::ReferenceTaskName, Op::Eq, SearchValue::Text(text)),
                 "flowNodeName" => Filter::Compare(TaskField::TaskDefName, Op::Eq, SearchValue::Text(text)),
                 "incident" => match wanted.as_bool().or_else(|| text.parse().ok()) {

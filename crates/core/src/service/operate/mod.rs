@@ -157,6 +157,21 @@ impl OperateService {
             .map(|d| (d.name.clone(), d.version))
     }
 
+    /// The filter for a definition key over the name and version fields of a
+    /// search; none when no definition has that key.
+    fn definition_filter<F: Copy>(
+        &self,
+        key: Option<i64>,
+        name: F,
+        version: F,
+    ) -> Option<Filter<F>> {
+        let (found, at) = key.and_then(|k| self.definition_of_key(k))?;
+        Some(Filter::And(vec![
+            Filter::Compare(name, Op::Eq, SearchValue::Text(found)),
+            Filter::Compare(version, Op::Eq, SearchValue::Number(i64::from(at))),
+        ]))
+    }
+
     /// The execution a key names, read as the caller (a missing or unreadable one
     /// is not found), with its sequence number and tasks.
     async fn instance_of_seq(
@@ -307,21 +322,9 @@ impl OperateService {
                         )
                     }
                 }
-                "processDefinitionKey" => match number.and_then(|k| self.definition_of_key(k)) {
-                    Some((name, version)) => Filter::And(vec![
-                        Filter::Compare(
-                            WorkflowField::WorkflowType,
-                            Op::Eq,
-                            SearchValue::Text(name),
-                        ),
-                        Filter::Compare(
-                            WorkflowField::Version,
-                            Op::Eq,
-                            SearchValue::Number(i64::from(version)),
-                        ),
-                    ]),
-                    None => nothing(),
-                },
+                "processDefinitionKey" => self
+                    .definition_filter(number, WorkflowField::WorkflowType, WorkflowField::Version)
+                    .unwrap_or_else(nothing),
                 "startDate" => date_filter(WorkflowField::StartTime, &text)?,
                 "endDate" => date_filter(WorkflowField::EndTime, &text)?,
                 "tenantId" if text == TENANT => continue,
