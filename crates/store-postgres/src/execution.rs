@@ -441,6 +441,13 @@ impl ExecutionStore for PostgresStore {
             .next())
     }
 
+    async fn search_variables(
+        &self,
+        search: &podium_core::store::query::VariableSearch,
+    ) -> StoreResult<(i64, Vec<podium_core::store::variables::VariableRow>)> {
+        self.search_variable_rows(search).await
+    }
+
     async fn task_logs(&self, task_id: &str) -> StoreResult<Vec<TaskExecLog>> {
         let client = self.client().await?;
         let statement = client

@@ -26,6 +26,7 @@ mod security;
 mod sessions;
 pub mod testing;
 mod tx;
+mod variables;
 mod wakeups;
 
 use std::collections::HashMap;

@@ -29,6 +29,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_operate_seq",
         include_str!("migrations/0008_operate_seq.sql"),
     ),
+    (
+        "0009_operate_variables",
+        include_str!("migrations/0009_operate_variables.sql"),
+    ),
 ];
 
 /// The advisory lock every node takes to migrate ("podium" in ASCII).
@@ -63,6 +67,9 @@ pub(crate) async fn run(client: &mut deadpool_postgres::Object) -> StoreResult<(
     }
     for (index, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
         tx.batch_execute(sql).await.map_err(map_err)?;
+        if *name == "0009_operate_variables" {
+            crate::variables::index_stored(&tx).await?;
+        }
         let version = i32::try_from(index + 1).unwrap_or(i32::MAX);
         tx.execute(
             "INSERT INTO podium_schema (version, name) VALUES ($1, $2)",

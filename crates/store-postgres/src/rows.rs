@@ -349,6 +349,9 @@ pub(crate) fn persist_state(
     };
     let plan = RowPlan::of(state, masked);
     write_workflow(writes, codec, state, plan.new, &plan.masked)?;
+    if let Some(rows) = &plan.variables {
+        crate::variables::write(writes, state.id(), rows);
+    }
     for (task, insert) in &plan.tasks {
         write_task(writes, codec, task, *insert, &plan.masked)?;
     }
@@ -431,6 +434,7 @@ pub(crate) fn persist_changes(
         archive_workflow(writes, archived)?;
     }
     for id in &changes.workflow_deletes {
+        crate::variables::forget_live(writes, id);
         for sql in [
             "DELETE FROM task_log WHERE task_id IN (SELECT id FROM task WHERE workflow_id = $1)",
             "DELETE FROM queue WHERE workflow_id = $1",
@@ -442,6 +446,7 @@ pub(crate) fn persist_changes(
         }
     }
     for id in &changes.unarchives {
+        crate::variables::forget_archived(writes, id);
         writes.push(
             "DELETE FROM archived_workflow WHERE id = $1",
             vec![Box::new(id.clone())],

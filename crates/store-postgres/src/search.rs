@@ -110,11 +110,15 @@ fn like_word(word: &str) -> String {
 }
 
 impl PostgresStore {
-    async fn search<F: Column + SearchField>(
+    /// Runs a search of `table`: the total and one page of the `select` expression
+    /// (text), ordered by the search's sort (or `default_sort`), then `tiebreak`.
+    pub(crate) async fn search_select<F: Column + SearchField>(
         &self,
         table: &str,
+        select: &str,
         search: &Search<F>,
         default_sort: &str,
+        tiebreak: &str,
     ) -> StoreResult<(i64, Vec<String>)> {
         let mut params: Vec<Param> = Vec::new();
         let mut conditions = Vec::new();
@@ -153,7 +157,7 @@ impl PostgresStore {
         let limit = bind(Box::new(search.size), &mut params);
         let offset = bind(Box::new(search.start), &mut params);
         let page_sql = format!(
-            "SELECT json FROM {table}{where_clause} ORDER BY {order}, id LIMIT ${limit}::bigint OFFSET ${offset}::bigint"
+            "SELECT {select} FROM {table}{where_clause} ORDER BY {order}, {tiebreak} LIMIT ${limit}::bigint OFFSET ${offset}::bigint"
         );
         let client = self.client().await?;
         let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
@@ -182,7 +186,8 @@ impl PostgresStore {
         &self,
         search: &Search<WorkflowField>,
     ) -> StoreResult<(i64, Vec<String>)> {
-        self.search("workflow_all", search, "start_time DESC").await
+        self.search_select("workflow_all", "json", search, "start_time DESC", "id")
+            .await
     }
 
     /// Runs a task search: the total and one page of task JSON documents.
@@ -190,6 +195,7 @@ impl PostgresStore {
         &self,
         search: &Search<TaskField>,
     ) -> StoreResult<(i64, Vec<String>)> {
-        self.search("task", search, "scheduled_time DESC").await
+        self.search_select("task", "json", search, "scheduled_time DESC", "id")
+            .await
     }
 }

@@ -112,3 +112,79 @@ async fn nodes_starting_together_migrate_once_and_a_newer_schema_is_refused() {
         .expect("refused");
     assert!(err.to_string().contains("newer Podium"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn variables_stored_before_the_index_are_indexed_as_people_see_them() {
+    let Some(url) = server_url() else { return };
+    let schema = fresh_schema(&url, "conform_variables_backfill")
+        .await
+        .expect("schema");
+    let store = PostgresStore::open(&PgOptions::new(schema.clone()))
+        .await
+        .expect("open");
+    podium_core::store::StoreControl::close(store.as_ref());
+    let (client, connection) = tokio_postgres::connect(&schema, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    let driver = tokio::spawn(connection);
+    // Back to the schema before the index, with rows written then.
+    client
+        .batch_execute(
+            "DROP TABLE operate_variable;
+             DELETE FROM podium_schema WHERE name = '0009_operate_variables';",
+        )
+        .await
+        .expect("older schema");
+    for (table, id, json) in [
+        (
+            "workflow",
+            "live",
+            r#"{"workflowId":"live","variables":{"a":1,"_secrets":{"$podiumAtRest":{"v":1}}}}"#,
+        ),
+        (
+            "archived_workflow",
+            "old",
+            r#"{"workflowId":"old","variables":{"b":"***"}}"#,
+        ),
+        ("workflow", "damaged", "not json"),
+    ] {
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO {table} (id, name, version, status, priority, create_time,
+                        start_time, end_time, update_time, def_revision, json)
+                     VALUES ($1, 'w', 1, 'COMPLETED', 0, 1, 1, 1, 1, 'r', $2)"
+                ),
+                &[&id, &json],
+            )
+            .await
+            .expect("row");
+    }
+    let store = PostgresStore::open(&PgOptions::new(schema.clone()))
+        .await
+        .expect("migrated");
+    podium_core::store::StoreControl::close(store.as_ref());
+    let rows: Vec<(String, String, String)> = client
+        .query(
+            "SELECT w.id, v.name, v.value FROM operate_variable v
+             JOIN (SELECT id, operate_seq FROM workflow
+                   UNION ALL SELECT id, operate_seq FROM archived_workflow) w
+               ON w.operate_seq = v.operate_seq
+             ORDER BY w.id, v.name",
+            &[],
+        )
+        .await
+        .expect("rows")
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect();
+    let expected = [
+        ("live", "_secrets", "\"***\""),
+        ("live", "a", "1"),
+        ("old", "b", "\"***\""),
+    ]
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()));
+    assert_eq!(rows, expected.to_vec());
+    drop(client);
+    let _ = driver.await;
+}

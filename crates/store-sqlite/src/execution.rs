@@ -496,6 +496,15 @@ impl ExecutionStore for SqliteStore {
         .await
     }
 
+    async fn search_variables(
+        &self,
+        query: &podium_core::store::query::VariableSearch,
+    ) -> StoreResult<(i64, Vec<podium_core::store::variables::VariableRow>)> {
+        let query = query.clone();
+        self.read(move |conn, _| crate::variables::search(conn, &query))
+            .await
+    }
+
     async fn task_logs(&self, task_id: &str) -> StoreResult<Vec<TaskExecLog>> {
         let task_id = task_id.to_string();
         self.read(move |conn, _| {

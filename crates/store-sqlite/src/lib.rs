@@ -14,6 +14,7 @@ mod search;
 mod secrets;
 mod security;
 mod sessions;
+mod variables;
 mod writer;
 
 use std::collections::HashMap;
@@ -167,6 +168,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0011_operate_seq",
         include_str!("migrations/0011_operate_seq.sql"),
     ),
+    (
+        "0012_operate_variables",
+        include_str!("migrations/0012_operate_variables.sql"),
+    ),
 ];
 
 /// Maps a database error to a store error; uniqueness violations become conflicts.
@@ -257,9 +262,12 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
             "the database was written by a newer Podium (schema {current}, this version knows {known})"
         )));
     }
-    for (index, (_name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    for (index, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction().map_err(map_err)?;
         tx.execute_batch(sql).map_err(map_err)?;
+        if *name == "0012_operate_variables" {
+            variables::index_stored(&tx)?;
+        }
         tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1))
             .map_err(map_err)?;
         tx.commit().map_err(map_err)?;
@@ -454,7 +462,10 @@ mod migration_tests {
     #[test]
     fn executions_stored_before_get_operate_numbers_in_creation_order() {
         let mut conn = Connection::open_in_memory().expect("open");
-        let before = MIGRATIONS.len() - 1;
+        let before = MIGRATIONS
+            .iter()
+            .position(|(name, _)| *name == "0011_operate_seq")
+            .expect("the migration tested");
         for (index, (_name, sql)) in MIGRATIONS.iter().take(before).enumerate() {
             conn.execute_batch(sql).expect("older migration");
             conn.execute_batch(&format!("PRAGMA user_version = {}", index + 1))
@@ -487,5 +498,59 @@ mod migration_tests {
             .query_row("SELECT n FROM operate_seq_counter", [], |r| r.get(0))
             .expect("counter");
         assert_eq!(counter, 3, "the next execution takes 4");
+    }
+
+    #[test]
+    fn variables_stored_before_are_indexed_as_people_see_them() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        let before = MIGRATIONS.len() - 1;
+        for (index, (_name, sql)) in MIGRATIONS.iter().take(before).enumerate() {
+            conn.execute_batch(sql).expect("older migration");
+            conn.execute_batch(&format!("PRAGMA user_version = {}", index + 1))
+                .expect("version");
+        }
+        let row = |table: &str, id: &str, seq: i64, json: &str| {
+            conn.execute(
+                &format!(
+                    "INSERT INTO {table} (id, name, version, status, priority, create_time,
+                        start_time, end_time, update_time, def_revision, json, operate_seq)
+                     VALUES (?1, 'w', 1, 'COMPLETED', 0, 1, 1, 1, 1, 'r', ?2, ?3)"
+                ),
+                rusqlite::params![id, json, seq],
+            )
+            .expect("row");
+        };
+        row(
+            "workflow",
+            "live",
+            1,
+            r#"{"workflowId":"live","variables":{"a":1,"_secrets":{"$podiumAtRest":{"v":1}}}}"#,
+        );
+        row(
+            "archived_workflow",
+            "old",
+            2,
+            r#"{"workflowId":"old","variables":{"b":"***"}}"#,
+        );
+        row("workflow", "damaged", 3, "not json");
+        migrate(&mut conn).expect("migrate");
+        let mut rows: Vec<(i64, String, String)> = conn
+            .prepare(
+                "SELECT operate_seq, name, value FROM operate_variable ORDER BY operate_seq, name",
+            )
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .expect("rows");
+        rows.sort();
+        assert_eq!(
+            rows,
+            vec![
+                (1, "_secrets".to_string(), "\"***\"".to_string()),
+                (1, "a".to_string(), "1".to_string()),
+                (2, "b".to_string(), "\"***\"".to_string()),
+            ]
+        );
     }
 }

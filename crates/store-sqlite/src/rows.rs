@@ -352,6 +352,7 @@ fn delete_workflow(conn: &Connection, id: &str) -> StoreResult<()> {
     )
     .and_then(|mut s| s.execute([id]))
     .map_err(map_err)?;
+    crate::variables::forget_live(conn, id)?;
     for sql in [
         "DELETE FROM queue WHERE workflow_id = ?1",
         "DELETE FROM task WHERE workflow_id = ?1",
@@ -379,6 +380,9 @@ pub(crate) fn persist_state(
     };
     let plan = RowPlan::of(state, masked);
     write_workflow(conn, codec, state, stored, &plan.masked)?;
+    if let Some(rows) = &plan.variables {
+        crate::variables::write(conn, state.id(), rows)?;
+    }
     for (task, insert) in &plan.tasks {
         write_task(conn, codec, task, *insert, &plan.masked)?;
     }
@@ -478,6 +482,7 @@ pub(crate) fn persist_changes(
         delete_workflow(conn, id)?;
     }
     for id in &changes.unarchives {
+        crate::variables::forget_archived(conn, id)?;
         conn.prepare_cached("DELETE FROM archived_workflow WHERE id = ?1")
             .and_then(|mut s| s.execute([id]))
             .map_err(map_err)?;

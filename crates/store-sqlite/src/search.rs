@@ -81,11 +81,15 @@ fn translate<F: Column>(filter: &Filter<F>, params: &mut Vec<SqlValue>) -> Strin
     }
 }
 
-fn run<F: Column>(
+/// Runs a search of `table`: the total and one page of the `select` expression,
+/// ordered by the search's sort (or `default_sort`), then `tiebreak`.
+pub(crate) fn run_select<F: Column>(
     conn: &Connection,
     table: &str,
+    select: &str,
     search: &Search<F>,
     default_sort: &str,
+    tiebreak: &str,
 ) -> StoreResult<(i64, Vec<String>)> {
     let mut params = Vec::new();
     let mut conditions = Vec::new();
@@ -134,7 +138,7 @@ fn run<F: Column>(
     params.push(SqlValue::Integer(search.size));
     params.push(SqlValue::Integer(search.start));
     let sql = format!(
-        "SELECT json FROM {table}{where_clause} ORDER BY {order}, id LIMIT ?{} OFFSET ?{}",
+        "SELECT {select} FROM {table}{where_clause} ORDER BY {order}, {tiebreak} LIMIT ?{} OFFSET ?{}",
         params.len() - 1,
         params.len()
     );
@@ -155,7 +159,14 @@ pub(crate) fn workflows(
     conn: &Connection,
     search: &Search<WorkflowField>,
 ) -> StoreResult<(i64, Vec<String>)> {
-    run(conn, "workflow_all", search, "start_time DESC")
+    run_select(
+        conn,
+        "workflow_all",
+        "json",
+        search,
+        "start_time DESC",
+        "id",
+    )
 }
 
 /// Runs a task search: the total and one page of task JSON documents.
@@ -163,5 +174,5 @@ pub(crate) fn tasks(
     conn: &Connection,
     search: &Search<TaskField>,
 ) -> StoreResult<(i64, Vec<String>)> {
-    run(conn, "task", search, "scheduled_time DESC")
+    run_select(conn, "task", "json", search, "scheduled_time DESC", "id")
 }

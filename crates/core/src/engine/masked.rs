@@ -13,6 +13,13 @@ use crate::model::{JsonMap, Workflow, WorkflowDef};
 /// A value a run masks.
 pub type SecretText = Arc<str>;
 
+/// What masked values show as.
+pub const MASK: &str = "***";
+
+/// Values shorter than this are not masked by value (masking `a` everywhere would
+/// garble every output); they are still never stored or logged by Podium itself.
+const MIN_MASKED_LEN: usize = 3;
+
 /// Keys whose whole value is masked.
 pub(crate) const MASKED_KEYS: [&str; 2] = ["_secrets", "_masked"];
 
@@ -127,4 +134,83 @@ pub fn record_masked_values(state: &mut WorkflowState) -> Vec<SecretText> {
         state.workflow.masked_values = values.iter().map(|v| v.to_string()).collect();
     }
     values
+}
+
+/// Replaces every occurrence of the values in a JSON value: in its strings, in the
+/// keys of its objects, and a number that is one of them.
+pub fn mask_values(value: &mut Value, secrets: &[SecretText]) {
+    match value {
+        Value::String(text) => mask_text(text, secrets),
+        Value::Number(n) => {
+            let text = n.to_string();
+            if secrets
+                .iter()
+                .any(|s| s.len() >= MIN_MASKED_LEN && **s == *text)
+            {
+                *value = Value::String(MASK.to_string());
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| mask_values(v, secrets)),
+        Value::Object(map) => {
+            let keyed = map.keys().any(|k| {
+                secrets
+                    .iter()
+                    .any(|s| s.len() >= MIN_MASKED_LEN && k.contains(&**s))
+            });
+            if keyed {
+                // A value echoed as a key: the key is masked too.
+                let entries = std::mem::take(map);
+                for (mut key, inner) in entries {
+                    mask_text(&mut key, secrets);
+                    map.insert(key, inner);
+                }
+            }
+            map.values_mut().for_each(|v| mask_values(v, secrets));
+        }
+        Value::Bool(_) | Value::Null => {}
+    }
+}
+
+/// Replaces every occurrence of the values in one string.
+pub(crate) fn mask_text(text: &mut String, secrets: &[SecretText]) {
+    for secret in secrets {
+        if secret.len() >= MIN_MASKED_LEN && text.contains(&**secret) {
+            *text = text.replace(&**secret, MASK);
+        }
+    }
+}
+
+/// Masks `_secrets` and `_masked` values at any depth of a map.
+pub fn mask_map(map: &mut JsonMap) {
+    for (key, value) in map.iter_mut() {
+        if MASKED_KEYS.contains(&key.as_str()) {
+            *value = Value::String(MASK.to_string());
+        } else {
+            mask_value(value);
+        }
+    }
+}
+
+fn mask_value(value: &mut Value) {
+    match value {
+        Value::Object(map) => mask_map(map),
+        Value::Array(items) => items.iter_mut().for_each(mask_value),
+        _ => {}
+    }
+}
+
+/// A run's variables as people see them: `_secrets` and `_masked` values, and the
+/// run's masked values (`masked`) wherever they are, names included, show as `***`.
+pub fn view_variables(variables: &JsonMap, masked: &[SecretText]) -> JsonMap {
+    let mut map = variables.clone();
+    mask_map(&mut map);
+    if masked.is_empty() {
+        return map;
+    }
+    let mut value = Value::Object(map);
+    mask_values(&mut value, masked);
+    match value {
+        Value::Object(map) => map,
+        _ => JsonMap::new(),
+    }
 }

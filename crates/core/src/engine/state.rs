@@ -55,6 +55,8 @@ pub struct WorkflowState {
     unsaved_tasks: BTreeSet<String>,
     workflow_dirty: bool,
     is_new: bool,
+    /// A fingerprint of the variables as last stored; None before the first write.
+    variables_stored: Option<u64>,
 }
 
 impl WorkflowState {
@@ -72,6 +74,7 @@ impl WorkflowState {
             unsaved_tasks: BTreeSet::new(),
             workflow_dirty: true,
             is_new: true,
+            variables_stored: None,
         }
     }
 
@@ -84,6 +87,7 @@ impl WorkflowState {
         authority: Authority,
         tasks: Vec<Task>,
     ) -> WorkflowState {
+        let variables_stored = Some(fingerprint(&workflow.variables));
         WorkflowState {
             workflow,
             def,
@@ -96,6 +100,7 @@ impl WorkflowState {
             unsaved_tasks: BTreeSet::new(),
             workflow_dirty: false,
             is_new: false,
+            variables_stored,
         }
     }
 
@@ -216,8 +221,14 @@ impl WorkflowState {
         &self.removed_tasks
     }
 
+    /// Whether the variables differ from those last stored (or none were stored).
+    pub fn variables_changed(&self) -> bool {
+        self.variables_stored != Some(fingerprint(&self.workflow.variables))
+    }
+
     /// Forgets the dirty marks, after the store wrote the changes.
     pub fn mark_clean(&mut self) {
+        self.variables_stored = Some(fingerprint(&self.workflow.variables));
         self.dirty_tasks.clear();
         self.removed_tasks.clear();
         self.unsaved_tasks.clear();
@@ -244,4 +255,28 @@ impl WorkflowState {
         }
         task
     }
+}
+
+/// A fingerprint of a map's JSON (to tell whether it changed without a copy).
+fn fingerprint(map: &crate::model::JsonMap) -> u64 {
+    use std::hash::Hasher;
+    struct Feed(std::collections::hash_map::DefaultHasher);
+    impl std::io::Write for Feed {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.write(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    if map.is_empty() {
+        return 0;
+    }
+    let mut feed = Feed(std::collections::hash_map::DefaultHasher::new());
+    // Writing to a hasher cannot fail; a map that cannot be written counts as changed.
+    if serde_json::to_writer(&mut feed, map).is_err() {
+        return u64::MAX;
+    }
+    feed.0.finish()
 }

@@ -25,14 +25,8 @@ use crate::security::model::Access;
 use crate::security::{Principal, Resource, ResourceType};
 use crate::store::SecretKind;
 
-/// What masked values show as.
-pub const MASK: &str = "***";
-
-pub use crate::engine::masked::SecretText;
-
-/// Values shorter than this are not masked by value (masking `a` everywhere would
-/// garble every output); they are still never stored or logged by Podium itself.
-const MIN_MASKED_LEN: usize = 3;
+use crate::engine::masked::mask_text;
+pub use crate::engine::masked::{MASK, SecretText, mask_values};
 
 /// One `${workflow.secrets.name[.path]}` or `${workflow.env.name[.path]}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -521,52 +515,9 @@ pub async fn resolve_task(
     Ok(handed)
 }
 
-/// Replaces every occurrence of the values in a JSON value: in its strings, in the
-/// keys of its objects, and a number that is one of them.
-pub fn mask_values(value: &mut Value, secrets: &[SecretText]) {
-    match value {
-        Value::String(text) => mask_text(text, secrets),
-        Value::Number(n) => {
-            let text = n.to_string();
-            if secrets
-                .iter()
-                .any(|s| s.len() >= MIN_MASKED_LEN && **s == *text)
-            {
-                *value = Value::String(MASK.to_string());
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| mask_values(v, secrets)),
-        Value::Object(map) => {
-            let keyed = map.keys().any(|k| {
-                secrets
-                    .iter()
-                    .any(|s| s.len() >= MIN_MASKED_LEN && k.contains(&**s))
-            });
-            if keyed {
-                // A value echoed as a key: the key is masked too.
-                let entries = std::mem::take(map);
-                for (mut key, inner) in entries {
-                    mask_text(&mut key, secrets);
-                    map.insert(key, inner);
-                }
-            }
-            map.values_mut().for_each(|v| mask_values(v, secrets));
-        }
-        Value::Bool(_) | Value::Null => {}
-    }
-}
-
 /// Replaces every occurrence of the values in one string.
 pub fn mask_text_values(text: &mut String, secrets: &[SecretText]) {
     mask_text(text, secrets);
-}
-
-fn mask_text(text: &mut String, secrets: &[SecretText]) {
-    for secret in secrets {
-        if secret.len() >= MIN_MASKED_LEN && text.contains(&**secret) {
-            *text = text.replace(&**secret, MASK);
-        }
-    }
 }
 
 /// Masks the secret values a task received wherever its result could carry them.

@@ -12,29 +12,9 @@ use super::handoff::{MASK, SecretText, mask_text_values, mask_values};
 use crate::engine::expr::{SECRETS_PREFIX, expression_spans};
 use crate::model::{JsonMap, Task, TaskResult, Workflow};
 
-use crate::engine::masked::MASKED_KEYS;
 pub use crate::engine::masked::{
-    masked_fields, masked_values, record_masked_values, run_masked_values,
+    mask_map, masked_fields, masked_values, record_masked_values, run_masked_values,
 };
-
-/// Masks `_secrets` and `_masked` values at any depth of a map.
-pub fn mask_map(map: &mut JsonMap) {
-    for (key, value) in map.iter_mut() {
-        if MASKED_KEYS.contains(&key.as_str()) {
-            *value = Value::String(MASK.to_string());
-        } else {
-            mask_value(value);
-        }
-    }
-}
-
-fn mask_value(value: &mut Value) {
-    match value {
-        Value::Object(map) => mask_map(map),
-        Value::Array(items) => items.iter_mut().for_each(mask_value),
-        _ => {}
-    }
-}
 
 /// Masks the named top-level fields of a map.
 fn mask_fields(map: &mut JsonMap, fields: &[String]) {

@@ -300,6 +300,13 @@ pub trait ExecutionStore: Send + Sync {
     async fn operate_seqs(&self, ids: Vec<String>) -> StoreResult<Vec<(String, i64)>>;
     /// The workflow, live or archived, with an Operate sequence number.
     async fn workflow_of_operate_seq(&self, seq: i64) -> StoreResult<Option<String>>;
+    /// A search of the variables index (`store::variables`) of live and archived
+    /// workflows: the total and one page of rows, ordered by the search's sort,
+    /// then the Operate number, the key's low bits and the name.
+    async fn search_variables(
+        &self,
+        search: &super::query::VariableSearch,
+    ) -> StoreResult<(i64, Vec<super::variables::VariableRow>)>;
 
     /// Log lines of a task, oldest first.
     async fn task_logs(&self, task_id: &str) -> StoreResult<Vec<TaskExecLog>>;
@@ -354,6 +361,9 @@ pub struct RowPlan<'a> {
     pub tasks: Vec<(&'a Task, bool)>,
     /// Tasks a restart or rerun dropped: their rows and queue messages go.
     pub removed: &'a [String],
+    /// The workflow's rows in the variables index, when they are (re)written: the
+    /// store replaces every row of the workflow's Operate number with these.
+    pub variables: Option<Vec<super::variables::IndexedVariable>>,
 }
 
 /// Whether persisting a state writes anything, and if so the values its run masks
@@ -386,11 +396,16 @@ impl<'a> RowPlan<'a> {
                 .map(|t| (t, state.is_unsaved(&t.task_id)))
                 .collect()
         };
+        // Masked values can grow without the variables changing, and a variable
+        // may hold one: a run that masks anything rewrites its rows every time.
+        let variables = (new || !masked.is_empty() || state.variables_changed())
+            .then(|| super::variables::rows(&state.workflow.variables, &masked));
         RowPlan {
             new,
             masked,
             tasks,
             removed: if new { &[] } else { state.removed_task_ids() },
+            variables,
         }
     }
 }

@@ -8,7 +8,7 @@
 
 //! One file per concern: [`executions`] (units of work, queues, jobs, the archive),
 //! [`metadata`] (definitions and tags), [`security`], [`sessions`], [`secrets`], [`sealing`],
-//! [`query`] (searches) and [`error`]. It imports nothing from the services above it.
+//! [`query`] (searches), [`variables`] (the variables index) and [`error`]. It imports nothing from the services above it.
 
 use std::sync::Arc;
 
@@ -22,6 +22,7 @@ pub mod sealing;
 pub mod secrets;
 pub mod security;
 pub mod sessions;
+pub mod variables;
 
 pub use audit::{AuditEntry, AuditEvent, AuditQuery, AuditStore};
 pub use codec::{Encoded, RowCodec};

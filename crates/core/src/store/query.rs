@@ -89,6 +89,23 @@ pub enum TaskField {
     WorkflowStatus,
 }
 
+/// A field of the variables index (`store::variables`); not part of Conductor's
+/// query language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VariableField {
+    /// The execution's Operate number.
+    OperateSeq,
+    /// The low bits of the variable's key.
+    Low,
+    Name,
+    /// The value's JSON text as shown (masked, cut).
+    Value,
+    /// 1 when the value was cut, else 0.
+    Truncated,
+    /// The execution's workflow name.
+    WorkflowType,
+}
+
 /// Maps query field names to typed fields.
 pub trait SearchField: Sized + Copy {
     /// The field with this name (case-insensitive), if searchable.
@@ -163,6 +180,21 @@ impl SearchField for TaskField {
     }
 }
 
+impl SearchField for VariableField {
+    fn from_name(_name: &str) -> Option<Self> {
+        None
+    }
+
+    fn kind(self) -> FieldKind {
+        match self {
+            VariableField::OperateSeq | VariableField::Low | VariableField::Truncated => {
+                FieldKind::Number
+            }
+            _ => FieldKind::Text,
+        }
+    }
+}
+
 /// A search over workflows or tasks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Search<F> {
@@ -178,6 +210,8 @@ pub struct Search<F> {
 pub type WorkflowSearch = Search<WorkflowField>;
 /// A task search.
 pub type TaskSearch = Search<TaskField>;
+/// A search of the variables index.
+pub type VariableSearch = Search<VariableField>;
 
 /// A column name for a search field.
 pub trait Column: Copy {
@@ -230,6 +264,19 @@ impl Column for TaskField {
             TaskField::WorkflowStatus => {
                 "(SELECT w.status FROM workflow w WHERE w.id = task.workflow_id)"
             }
+        }
+    }
+}
+
+impl Column for VariableField {
+    fn column(self) -> &'static str {
+        match self {
+            VariableField::OperateSeq => "operate_seq",
+            VariableField::Low => "low",
+            VariableField::Name => "name",
+            VariableField::Value => "value",
+            VariableField::Truncated => "truncated",
+            VariableField::WorkflowType => "workflow_name",
         }
     }
 }

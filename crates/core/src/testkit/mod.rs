@@ -44,6 +44,7 @@ mod secrets;
 mod security;
 mod sessions;
 mod unreadable;
+mod variables;
 use archive::ended_workflows_move_to_the_archive_and_back;
 use audit::the_audit_trail_is_one_chain;
 use executions::{
@@ -67,6 +68,7 @@ use sessions::sessions_round_trip_and_are_purged;
 use unreadable::{
     claims_pass_over_rows_they_cannot_read, payloads_holding_the_sealed_key_read_back_as_written,
 };
+use variables::the_variables_index_follows_every_workflow;
 
 macro_rules! cases {
     ($($name:ident),* $(,)?) => {
@@ -103,6 +105,7 @@ cases!(
     runs_keep_their_authority_and_masks,
     the_audit_trail_is_one_chain,
     sessions_round_trip_and_are_purged,
+    the_variables_index_follows_every_workflow,
 );
 
 struct NoDefs;

@@ -413,8 +413,7 @@ async fn bad_requests_get_operates_error_body_and_strangers_see_nothing() {
     }
     let bad_key = operate(&app, &admin, "GET", "/v1/process-instances/abc", None).await;
     assert_eq!(bad_key.status, 400);
-    // Across executions: incidents and flow nodes page in key order; variables
-    // are searched within one execution.
+    // Across executions: incidents and flow nodes page in key order.
     let incidents = operate(
         &app,
         &admin,
@@ -452,10 +451,6 @@ async fn bad_requests_get_operates_error_body_and_strangers_see_nothing() {
         (
             "/v1/incidents/search",
             json!({"sort": [{"field": "message"}]}),
-        ),
-        (
-            "/v1/variables/search",
-            json!({"filter": {"name": "orderId"}}),
         ),
     ] {
         let refused = operate(&app, &admin, "POST", path, Some(body.clone())).await;
@@ -495,6 +490,7 @@ async fn bad_requests_get_operates_error_body_and_strangers_see_nothing() {
             Some(json!({})),
         ),
         ("POST", "/v1/incidents/search".to_string(), Some(json!({}))),
+        ("POST", "/v1/variables/search".to_string(), Some(json!({}))),
     ] {
         let answer = operate(&app, &stranger.token, method, &path, body).await;
         assert_eq!(answer.status, 200, "{path}: {}", answer.text);
@@ -537,10 +533,33 @@ async fn an_archived_instance_keeps_its_key_and_can_be_deleted() {
     .json();
     let runtime = app.runtime().clone();
     app.advance(2 * DAY_MS);
+    let variables = json!({"filter": {"name": "orderId"}});
+    let variables_before = operate(
+        &app,
+        &admin,
+        "POST",
+        "/v1/variables/search",
+        Some(variables.clone()),
+    )
+    .await
+    .json();
     let archived = podium_core::service::archive::archive_due(&runtime, DAY_MS)
         .await
         .expect("archive");
     assert_eq!(archived, 2, "the completed and the failed one");
+    let variables_after = operate(
+        &app,
+        &admin,
+        "POST",
+        "/v1/variables/search",
+        Some(variables.clone()),
+    )
+    .await
+    .json();
+    assert_eq!(
+        variables_after, variables_before,
+        "archived executions keep their variables in the search"
+    );
     let after = operate(
         &app,
         &admin,
@@ -577,5 +596,133 @@ async fn an_archived_instance_keeps_its_key_and_can_be_deleted() {
     )
     .await;
     assert_eq!(gone.status, 404);
+    let left = operate(
+        &app,
+        &admin,
+        "POST",
+        "/v1/variables/search",
+        Some(variables),
+    )
+    .await
+    .json();
+    assert_eq!(left["total"], 2, "the removed one's are gone: {left}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn variables_are_searched_across_executions_as_people_see_them() {
+    let app = TestApp::spawn().await;
+    let ids = orders(&app).await;
+    let admin = app.token.clone().expect("admin");
+    let search = |body: Value| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            let answer = operate(app, &admin, "POST", "/v1/variables/search", Some(body)).await;
+            assert_eq!(answer.status, 200, "{}", answer.text);
+            answer.json()
+        }
+    };
+    let by_name = search(json!({"filter": {"name": "orderId"}})).await;
+    assert_eq!(by_name["total"], 3, "{by_name}");
+    let values: Vec<&str> = by_name["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["value"].as_str())
+        .collect();
+    assert_eq!(values, ["\"o-1\"", "\"o-2\"", "\"o-3\""], "in key order");
+    let first = by_name["items"][0].clone();
+    assert_eq!(first["truncated"], false);
+    assert_eq!(first["scopeKey"], first["processInstanceKey"]);
+    // The same variable as a search within its execution and a get by key show it.
+    let within = search(
+        json!({"filter": {"processInstanceKey": first["processInstanceKey"], "name": "orderId"}}),
+    )
+    .await;
+    assert_eq!(within["items"][0], first);
+    let by_key = search(json!({"filter": {"key": first["key"]}})).await;
+    assert_eq!(by_key["items"], json!([first]));
+
+    // Paged both ways, by key and by value.
+    let keys = two_pages(
+        &app,
+        &admin,
+        "/v1/variables/search",
+        json!({"filter": {"name": "orderId"}, "size": 2}),
+    )
+    .await;
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
+    let newest_first = json!({"filter": {"name": "orderId"}, "size": 2,
+        "sort": [{"field": "value", "order": "DESC"}]});
+    let keys = two_pages(&app, &admin, "/v1/variables/search", newest_first).await;
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(keys.windows(2).all(|w| w[0] > w[1]), "{keys:?}");
+
+    // A masked field shows as *** and cannot be found by its value.
+    let cards = search(json!({"filter": {"name": "card"}})).await;
+    assert_eq!(cards["total"], 3);
+    assert!(
+        cards["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|i| i["value"] == "\"***\"")
+    );
+    let guessed = search(json!({"filter": {"value": "\"4111-1111\""}})).await;
+    assert_eq!(guessed["total"], 0, "{guessed}");
+    let all = operate(
+        &app,
+        &admin,
+        "POST",
+        "/v1/variables/search",
+        Some(json!({"size": 100})),
+    )
+    .await;
+    assert!(!all.text.contains("4111"), "{}", all.text);
+    assert_eq!(all.json()["total"], 6);
+
+    // Only executions whose definition the caller may read.
+    let reader = application(&app, "variables-reader", &[]).await;
+    let none = operate(&app, &reader.token, "POST", "/v1/variables/search", None)
+        .await
+        .json();
+    assert_eq!(none["total"], 0);
+    grant(
+        &app,
+        &format!("app:{}", reader.id),
+        "WORKFLOW_DEF",
+        "orders",
+        &["READ"],
+    )
+    .await;
+    let some = operate(&app, &reader.token, "POST", "/v1/variables/search", None)
+        .await
+        .json();
+    assert_eq!(some["total"], 6, "{some}");
+
+    // A removed execution's variables are gone from the search.
+    let completed = search(json!({"filter": {"value": "\"o-1\""}})).await;
+    let instance = completed["items"][0]["processInstanceKey"].clone();
+    let removed = operate(
+        &app,
+        &admin,
+        "DELETE",
+        &format!("/v1/process-instances/{instance}"),
+        None,
+    )
+    .await;
+    assert_eq!(removed.status, 200, "{} {}", removed.text, ids[0]);
+    let left = search(json!({"filter": {"name": "orderId"}})).await;
+    assert_eq!(left["total"], 2, "{left}");
+    let bad = operate(
+        &app,
+        &admin,
+        "POST",
+        "/v1/variables/search",
+        Some(json!({"filter": {"name": "orderId"}, "searchAfter": ["x"]})),
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
     app.stop().await;
 }

@@ -1,7 +1,8 @@
 // Camunda Operate's REST API v1 on Podium, used as a Camunda user would: the Operate
 // client of @camunda8/sdk, authenticated by OAuth client credentials at the OpenID
 // Connect provider (tests/peers/oidc), reading definitions, instances, flow nodes,
-// variables and incidents, paging, and deleting an instance.
+// variables and incidents (within an instance and across instances), paging, and
+// deleting an instance.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -146,6 +147,25 @@ test("flow nodes, variables and incidents of an instance", async () => {
   const variables = await operate.getVariablesforProcess(declined);
   const orderId = variables.items.find((v) => v.name === "orderId");
   assert.equal(orderId.value, '"o-2"');
+});
+
+test("variables are searched across instances, as a support engineer finds an order", async () => {
+  const found = await operate.searchVariables({ filter: { name: "orderId", value: '"o-3"' } });
+  assert.equal(Number(found.total), 1);
+  const [variable] = found.items;
+  const instance = await operate.getProcessInstance(variable.processInstanceKey);
+  assert.equal(instance.state, "ACTIVE");
+  assert.equal((await operate.getVariables(variable.key)).value, '"o-3"');
+  // Every order's id, a page at a time, in key order.
+  const first = await operate.searchVariables({ filter: { name: "orderId" }, size: 2 });
+  assert.equal(Number(first.total), 3);
+  const second = await operate.searchVariables({
+    filter: { name: "orderId" },
+    size: 2,
+    searchAfter: first.sortValues,
+  });
+  const values = [...first.items, ...second.items].map((v) => v.value);
+  assert.deepEqual(values, ['"o-1"', '"o-2"', '"o-3"']);
 });
 
 test("an ended instance is deleted, an active one is not", async () => {

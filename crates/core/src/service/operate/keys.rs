@@ -5,10 +5,11 @@
 
 use sha2::{Digest, Sha256};
 
+pub use crate::store::variables::bucket as variable_bucket;
+use crate::store::variables::{VARIABLE_BASE, low_bits};
+
 /// The low bits of a key that name an object within its execution.
 const INSTANCE_SHIFT: u32 = 16;
-/// The first of the low values that name variables; below it, flow-node instances.
-const VARIABLE_BASE: i64 = 1 << 15;
 /// Largest sequence number that keeps keys below 2^53.
 pub const MAX_SEQ: i64 = (1 << (53 - INSTANCE_SHIFT)) - 1;
 
@@ -36,15 +37,9 @@ pub fn flow_node_key(seq: i64, task_seq: i32) -> Option<i64> {
         .then(|| instance_key(seq) + 1 + task_seq)
 }
 
-/// The bucket a variable's name falls in.
-pub fn variable_bucket(name: &str) -> i64 {
-    let digest = Sha256::digest(name.as_bytes());
-    (i64::from(digest[0]) << 8 | i64::from(digest[1])) & (VARIABLE_BASE - 1)
-}
-
 /// The key of a variable of an execution.
 pub fn variable_key(seq: i64, name: &str) -> i64 {
-    instance_key(seq) + VARIABLE_BASE + variable_bucket(name)
+    instance_key(seq) + low_bits(name)
 }
 
 /// What a key names, if it can name anything.

@@ -12,6 +12,7 @@
 mod across;
 pub mod keys;
 pub mod query;
+mod variables;
 mod views;
 
 use std::collections::HashMap;
@@ -485,12 +486,17 @@ impl OperateService {
             .await
     }
 
-    /// `POST /v1/variables/search`.
+    /// `POST /v1/variables/search`: within one execution, or across executions
+    /// without a `processInstanceKey` filter.
     pub async fn search_variables(
         &self,
         principal: &Principal,
         request: SearchRequest,
     ) -> CoreResult<Page> {
+        if !within_one(&request) {
+            let checked = request.check(VARIABLE_FIELDS, VARIABLE_FIELDS)?;
+            return self.search_variables_across(principal, &checked).await;
+        }
         self.search_within(principal, request, VARIABLE_FIELDS, |w, seq| {
             views::variables(w, seq, true)
         })

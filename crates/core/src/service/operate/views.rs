@@ -7,9 +7,7 @@ use serde_json::{Value, json};
 use super::TENANT;
 use super::keys;
 use crate::model::{Task, TaskStatus, Workflow, WorkflowStatus};
-
-/// Longest variable value a search shows; a get shows all of it.
-const MAX_SEARCH_VALUE_CHARS: usize = 8191;
+use crate::store::variables;
 
 /// A time as Operate writes dates (`2022-03-17T11:50:25.729+0000`); none for 0.
 fn date(millis: i64) -> Value {
@@ -175,12 +173,10 @@ pub fn variables(workflow: &Workflow, seq: i64, truncated: bool) -> Vec<Value> {
         .variables
         .iter()
         .map(|(name, value)| {
-            let text = value.to_string();
-            let cut = truncated && text.chars().count() > MAX_SEARCH_VALUE_CHARS;
-            let text = if cut {
-                text.chars().take(MAX_SEARCH_VALUE_CHARS).collect()
+            let (text, cut) = if truncated {
+                variables::cut(value)
             } else {
-                text
+                (value.to_string(), false)
             };
             json!({
                 "key": keys::variable_key(seq, name),

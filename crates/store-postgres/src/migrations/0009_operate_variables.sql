@@ -1,0 +1,16 @@
+-- The variables index (core::store::variables): each live or archived execution's
+-- variables as people see them (masked, cut to Operate's search length), one row
+-- per variable, for Operate's variable search across executions. Rows are written
+-- with the unit of work that changes the variables; rows of executions stored
+-- before are filled in by the migration step that follows this script.
+CREATE TABLE operate_variable (
+    operate_seq   BIGINT NOT NULL,
+    low           BIGINT NOT NULL,
+    name          TEXT NOT NULL,
+    value         TEXT NOT NULL,
+    truncated     BIGINT NOT NULL,
+    workflow_name TEXT NOT NULL
+);
+CREATE INDEX operate_variable_key ON operate_variable (operate_seq, low);
+-- A hash index: names of any length, found by equality.
+CREATE INDEX operate_variable_name ON operate_variable USING hash (name);
