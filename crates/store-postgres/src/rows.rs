@@ -350,7 +350,7 @@ pub(crate) fn persist_state(
     let plan = RowPlan::of(state, masked);
     write_workflow(writes, codec, state, plan.new, &plan.masked)?;
     if let Some(rows) = &plan.variables {
-        crate::variables::write(writes, state.id(), rows);
+        crate::variables::write(writes, state.id(), plan.new, rows);
     }
     for (task, insert) in &plan.tasks {
         write_task(writes, codec, task, *insert, &plan.masked)?;
@@ -373,6 +373,9 @@ pub(crate) fn persist_changes(
     changes: &mut ChangeSet,
     committed: &mut Committed,
 ) -> StoreResult<()> {
+    for id in &changes.unarchives {
+        crate::variables::forget_unarchived(writes, id);
+    }
     for state in &mut changes.new_workflows {
         persist_state(writes, codec, state, committed)?;
     }
@@ -446,7 +449,6 @@ pub(crate) fn persist_changes(
         }
     }
     for id in &changes.unarchives {
-        crate::variables::forget_archived(writes, id);
         writes.push(
             "DELETE FROM archived_workflow WHERE id = $1",
             vec![Box::new(id.clone())],

@@ -3,7 +3,7 @@
 //! the workflow moves to the archive and back, removed with the workflow.
 
 use podium_core::store::query::VariableSearch;
-use podium_core::store::variables::{IndexedVariable, VariableRow, rows_of_stored};
+use podium_core::store::variables::{IndexedVariable, StoredIn, VariableRow, rows_of_stored};
 use podium_core::store::{StoreError, StoreResult};
 
 use crate::rows::Writes;
@@ -12,13 +12,17 @@ use crate::{PostgresStore, map_err};
 /// Rows the migration step reads at a time.
 const BACKFILL_BATCH: i64 = 500;
 
-/// Replaces the index rows of the live workflow `id` (written earlier in the batch).
-pub(crate) fn write(writes: &mut Writes, id: &str, rows: &[IndexedVariable]) {
-    writes.push(
-        "DELETE FROM operate_variable
-         WHERE operate_seq = (SELECT operate_seq FROM workflow WHERE id = $1)",
-        vec![Box::new(id.to_string())],
-    );
+/// Writes the index rows of the live workflow `id` (written earlier in the batch),
+/// replacing those it had unless it is `new` (one coming back from the archive
+/// lost its rows through [`forget_unarchived`] first).
+pub(crate) fn write(writes: &mut Writes, id: &str, new: bool, rows: &[IndexedVariable]) {
+    if !new {
+        writes.push(
+            "DELETE FROM operate_variable
+             WHERE operate_seq = (SELECT operate_seq FROM workflow WHERE id = $1)",
+            vec![Box::new(id.to_string())],
+        );
+    }
     for row in rows {
         writes.push(
             "INSERT INTO operate_variable (operate_seq, low, name, value, truncated, workflow_name)
@@ -46,13 +50,12 @@ pub(crate) fn forget_live(writes: &mut Writes, id: &str) {
     );
 }
 
-/// Removes the rows of the archived workflow `id` about to be deleted, unless it
-/// came back to the live table (a restart from the archive keeps its rows).
-pub(crate) fn forget_archived(writes: &mut Writes, id: &str) {
+/// Removes the rows of the archived workflow `id` as it leaves the archive (a unit's
+/// first write: one restored as a live workflow writes its rows anew).
+pub(crate) fn forget_unarchived(writes: &mut Writes, id: &str) {
     writes.push(
         "DELETE FROM operate_variable
-         WHERE operate_seq = (SELECT operate_seq FROM archived_workflow WHERE id = $1)
-           AND NOT EXISTS (SELECT 1 FROM workflow WHERE id = $1)",
+         WHERE operate_seq = (SELECT operate_seq FROM archived_workflow WHERE id = $1)",
         vec![Box::new(id.to_string())],
     );
 }
@@ -66,9 +69,10 @@ pub(crate) async fn index_stored(tx: &tokio_postgres::Transaction<'_>) -> StoreR
     loop {
         let found = tx
             .query(
-                "SELECT operate_seq, name, json FROM (
-                     SELECT operate_seq, name, json FROM workflow
-                     UNION ALL SELECT operate_seq, name, json FROM archived_workflow
+                "SELECT operate_seq, name, json, def, archived FROM (
+                     SELECT w.operate_seq, w.name, w.json, d.json AS def, FALSE AS archived
+                         FROM workflow w LEFT JOIN def_revision d ON d.revision = w.def_revision
+                     UNION ALL SELECT operate_seq, name, json, NULL, TRUE FROM archived_workflow
                  ) stored WHERE operate_seq > $1 ORDER BY operate_seq LIMIT $2",
                 &[&after, &BACKFILL_BATCH],
             )
@@ -82,8 +86,15 @@ pub(crate) async fn index_stored(tx: &tokio_postgres::Transaction<'_>) -> StoreR
             let seq: i64 = row.try_get(0).map_err(map_err)?;
             let workflow_name: String = row.try_get(1).map_err(map_err)?;
             let json: String = row.try_get(2).map_err(map_err)?;
+            let def: Option<String> = row.try_get(3).map_err(map_err)?;
+            let archived: bool = row.try_get(4).map_err(map_err)?;
+            let stored_in = if archived {
+                StoredIn::Archive
+            } else {
+                StoredIn::Live(def.as_deref())
+            };
             // A row that cannot be read is left out of the index, not the start-up.
-            let Ok(rows) = rows_of_stored(&json) else {
+            let Ok(rows) = rows_of_stored(&json, stored_in) else {
                 tracing::warn!(operate_seq = seq, "a stored workflow could not be indexed");
                 continue;
             };

@@ -147,6 +147,11 @@ async fn variables_stored_before_the_index_are_indexed_as_people_see_them() {
             r#"{"workflowId":"old","variables":{"b":"***"}}"#,
         ),
         ("workflow", "damaged", "not json"),
+        (
+            "workflow",
+            "plain",
+            r#"{"workflowId":"plain","variables":{"c":2}}"#,
+        ),
     ] {
         client
             .execute(
@@ -180,8 +185,10 @@ async fn variables_stored_before_the_index_are_indexed_as_people_see_them() {
         .collect();
     let expected = [
         ("live", "_secrets", "\"***\""),
-        ("live", "a", "1"),
+        // A run that masks anything: every value, until its next write.
+        ("live", "a", "\"***\""),
         ("old", "b", "\"***\""),
+        ("plain", "c", "2"),
     ]
     .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()));
     assert_eq!(rows, expected.to_vec());

@@ -533,6 +533,12 @@ mod migration_tests {
             r#"{"workflowId":"old","variables":{"b":"***"}}"#,
         );
         row("workflow", "damaged", 3, "not json");
+        row(
+            "workflow",
+            "plain",
+            4,
+            r#"{"workflowId":"plain","variables":{"c":2}}"#,
+        );
         migrate(&mut conn).expect("migrate");
         let mut rows: Vec<(i64, String, String)> = conn
             .prepare(
@@ -548,8 +554,10 @@ mod migration_tests {
             rows,
             vec![
                 (1, "_secrets".to_string(), "\"***\"".to_string()),
-                (1, "a".to_string(), "1".to_string()),
+                // A run that masks anything: every value, until its next write.
+                (1, "a".to_string(), "\"***\"".to_string()),
                 (2, "b".to_string(), "\"***\"".to_string()),
+                (4, "c".to_string(), "2".to_string()),
             ]
         );
     }

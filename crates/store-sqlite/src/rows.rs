@@ -381,7 +381,7 @@ pub(crate) fn persist_state(
     let plan = RowPlan::of(state, masked);
     write_workflow(conn, codec, state, stored, &plan.masked)?;
     if let Some(rows) = &plan.variables {
-        crate::variables::write(conn, state.id(), rows)?;
+        crate::variables::write(conn, state.id(), plan.new, rows)?;
     }
     for (task, insert) in &plan.tasks {
         write_task(conn, codec, task, *insert, &plan.masked)?;
@@ -405,6 +405,9 @@ pub(crate) fn persist_changes(
     changes: &mut ChangeSet,
     committed: &mut Committed,
 ) -> StoreResult<()> {
+    for id in &changes.unarchives {
+        crate::variables::forget_unarchived(conn, id)?;
+    }
     for state in &mut changes.new_workflows {
         persist_state(conn, codec, state, None, committed)?;
     }
@@ -482,7 +485,6 @@ pub(crate) fn persist_changes(
         delete_workflow(conn, id)?;
     }
     for id in &changes.unarchives {
-        crate::variables::forget_archived(conn, id)?;
         conn.prepare_cached("DELETE FROM archived_workflow WHERE id = ?1")
             .and_then(|mut s| s.execute([id]))
             .map_err(map_err)?;

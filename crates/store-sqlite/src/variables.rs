@@ -4,20 +4,29 @@
 
 use podium_core::service::search::Search;
 use podium_core::store::query::VariableField;
-use podium_core::store::variables::{IndexedVariable, VariableRow, rows_of_stored};
+use podium_core::store::variables::{IndexedVariable, StoredIn, VariableRow, rows_of_stored};
 use podium_core::store::{StoreError, StoreResult};
 use rusqlite::{Connection, params};
 
 use crate::map_err;
 
-/// Replaces the index rows of the live workflow `id` (stored in this transaction).
-pub(crate) fn write(conn: &Connection, id: &str, rows: &[IndexedVariable]) -> StoreResult<()> {
-    conn.prepare_cached(
-        "DELETE FROM operate_variable
-         WHERE operate_seq = (SELECT operate_seq FROM workflow WHERE id = ?1)",
-    )
-    .and_then(|mut s| s.execute([id]))
-    .map_err(map_err)?;
+/// Writes the index rows of the live workflow `id` (stored in this transaction),
+/// replacing those it had unless it is `new` (one coming back from the archive
+/// lost its rows through [`forget_restored`] first).
+pub(crate) fn write(
+    conn: &Connection,
+    id: &str,
+    new: bool,
+    rows: &[IndexedVariable],
+) -> StoreResult<()> {
+    if !new {
+        conn.prepare_cached(
+            "DELETE FROM operate_variable
+             WHERE operate_seq = (SELECT operate_seq FROM workflow WHERE id = ?1)",
+        )
+        .and_then(|mut s| s.execute([id]))
+        .map_err(map_err)?;
+    }
     for row in rows {
         conn.prepare_cached(
             "INSERT INTO operate_variable (operate_seq, low, name, value, truncated, workflow_name)
@@ -50,13 +59,12 @@ pub(crate) fn forget_live(conn: &Connection, id: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// Removes the rows of the archived workflow `id` about to be deleted, unless it
-/// came back to the live table (a restart from the archive keeps its rows).
-pub(crate) fn forget_archived(conn: &Connection, id: &str) -> StoreResult<()> {
+/// Removes the rows of the archived workflow `id` as it leaves the archive (a unit's
+/// first write: one restored as a live workflow writes its rows anew).
+pub(crate) fn forget_unarchived(conn: &Connection, id: &str) -> StoreResult<()> {
     conn.prepare_cached(
         "DELETE FROM operate_variable
-         WHERE operate_seq = (SELECT operate_seq FROM archived_workflow WHERE id = ?1)
-           AND NOT EXISTS (SELECT 1 FROM workflow WHERE id = ?1)",
+         WHERE operate_seq = (SELECT operate_seq FROM archived_workflow WHERE id = ?1)",
     )
     .and_then(|mut s| s.execute([id]))
     .map_err(map_err)?;
@@ -68,8 +76,9 @@ pub(crate) fn forget_archived(conn: &Connection, id: &str) -> StoreResult<()> {
 pub(crate) fn index_stored(conn: &Connection) -> StoreResult<()> {
     let mut statement = conn
         .prepare(
-            "SELECT operate_seq, name, json FROM workflow
-             UNION ALL SELECT operate_seq, name, json FROM archived_workflow",
+            "SELECT w.operate_seq, w.name, w.json, d.json, 0 FROM workflow w
+                 LEFT JOIN def_revision d ON d.revision = w.def_revision
+             UNION ALL SELECT operate_seq, name, json, NULL, 1 FROM archived_workflow",
         )
         .map_err(map_err)?;
     let mut found = statement.query([]).map_err(map_err)?;
@@ -80,8 +89,15 @@ pub(crate) fn index_stored(conn: &Connection) -> StoreResult<()> {
         };
         let workflow_name: String = row.get(1).map_err(map_err)?;
         let json: String = row.get(2).map_err(map_err)?;
+        let def: Option<String> = row.get(3).map_err(map_err)?;
+        let archived: i64 = row.get(4).map_err(map_err)?;
+        let stored_in = if archived == 1 {
+            StoredIn::Archive
+        } else {
+            StoredIn::Live(def.as_deref())
+        };
         // A row that cannot be read is left out of the index, not the start-up.
-        let Ok(rows) = rows_of_stored(&json) else {
+        let Ok(rows) = rows_of_stored(&json, stored_in) else {
             tracing::warn!(operate_seq = seq, "a stored workflow could not be indexed");
             continue;
         };

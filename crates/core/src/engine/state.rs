@@ -57,6 +57,8 @@ pub struct WorkflowState {
     is_new: bool,
     /// A fingerprint of the variables as last stored; None before the first write.
     variables_stored: Option<u64>,
+    /// How many values the run masked when it was last stored.
+    masked_stored: usize,
 }
 
 impl WorkflowState {
@@ -75,6 +77,7 @@ impl WorkflowState {
             workflow_dirty: true,
             is_new: true,
             variables_stored: None,
+            masked_stored: 0,
         }
     }
 
@@ -88,6 +91,7 @@ impl WorkflowState {
         tasks: Vec<Task>,
     ) -> WorkflowState {
         let variables_stored = Some(fingerprint(&workflow.variables));
+        let masked_stored = workflow.masked_values.len();
         WorkflowState {
             workflow,
             def,
@@ -101,6 +105,7 @@ impl WorkflowState {
             workflow_dirty: false,
             is_new: false,
             variables_stored,
+            masked_stored,
         }
     }
 
@@ -226,9 +231,16 @@ impl WorkflowState {
         self.variables_stored != Some(fingerprint(&self.workflow.variables))
     }
 
+    /// Whether the run masks other values than when it was last stored (they only
+    /// grow, so a different count tells).
+    pub fn masking_changed(&self) -> bool {
+        self.is_new || self.workflow.masked_values.len() != self.masked_stored
+    }
+
     /// Forgets the dirty marks, after the store wrote the changes.
     pub fn mark_clean(&mut self) {
         self.variables_stored = Some(fingerprint(&self.workflow.variables));
+        self.masked_stored = self.workflow.masked_values.len();
         self.dirty_tasks.clear();
         self.removed_tasks.clear();
         self.unsaved_tasks.clear();

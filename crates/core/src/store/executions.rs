@@ -397,8 +397,8 @@ impl<'a> RowPlan<'a> {
                 .collect()
         };
         // Masked values can grow without the variables changing, and a variable
-        // may hold one: a run that masks anything rewrites its rows every time.
-        let variables = (new || !masked.is_empty() || state.variables_changed())
+        // may hold one: the rows are rewritten when either changed.
+        let variables = (new || state.variables_changed() || state.masking_changed())
             .then(|| super::variables::rows(&state.workflow.variables, &masked));
         RowPlan {
             new,

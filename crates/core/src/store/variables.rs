@@ -8,7 +8,7 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::sealing::{sealed_object, unescape_reserved};
+use super::sealing::{holds_sealed, sealed_object, unescape_reserved};
 use super::{StoreError, StoreResult};
 use crate::engine::masked::{MASK, SecretText, mask_map, view_variables};
 use crate::model::JsonMap;
@@ -82,15 +82,11 @@ pub fn cut(value: &Value) -> (String, bool) {
 
 /// The index rows of a run's variables; `masked` are the values the run masks.
 pub fn rows(variables: &JsonMap, masked: &[SecretText]) -> Vec<IndexedVariable> {
-    if variables.is_empty() {
-        return Vec::new();
-    }
     variables
         .iter()
         .map(|(name, value)| {
-            // One at a time: a name holding a masked value shows masked, and its
-            // key stays that of the name as stored, so the row and the
-            // execution's own view agree on it.
+            // One at a time: a name holding a masked value shows masked, and so
+            // does the key made from it, as in the execution's own view.
             let one = JsonMap::from_iter([(name.clone(), value.clone())]);
             let (shown_name, shown) = view_variables(&one, masked)
                 .into_iter()
@@ -98,8 +94,8 @@ pub fn rows(variables: &JsonMap, masked: &[SecretText]) -> Vec<IndexedVariable> 
                 .unwrap_or_else(|| (MASK.to_string(), Value::String(MASK.to_string())));
             let (value, truncated) = cut(&shown);
             IndexedVariable {
-                name: shown_name,
-                low: low_bits(name),
+                low: low_bits(&shown_name),
+                name: storable(shown_name),
                 value,
                 truncated,
             }
@@ -107,16 +103,60 @@ pub fn rows(variables: &JsonMap, masked: &[SecretText]) -> Vec<IndexedVariable> 
         .collect()
 }
 
+/// A name as every store can hold it: PostgreSQL's text holds no NUL character.
+fn storable(name: String) -> String {
+    if name.contains('\0') {
+        name.replace('\0', "\u{FFFD}")
+    } else {
+        name
+    }
+}
+
+/// Where a stored workflow row comes from, for [`rows_of_stored`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredIn<'a> {
+    /// The archive, whose rows are written already redacted.
+    Archive,
+    /// The live table; with the JSON of the definition revision the run runs.
+    Live(Option<&'a str>),
+}
+
 /// The index rows of a workflow as a live or archived row stores it (for an index
-/// built after the rows were written): sealed values show as `***`.
-pub fn rows_of_stored(json: &str) -> StoreResult<Vec<IndexedVariable>> {
+/// built after the rows were written, without the keys that open sealed values).
+/// Archived rows are redacted already. A live run that masks anything (sealed
+/// values, masked fields of its own or its definition's, recorded masked values)
+/// shows every value as `***`, since the values it masks cannot be read here; its
+/// next unit of work writes its rows exactly.
+pub fn rows_of_stored(json: &str, stored_in: StoredIn<'_>) -> StoreResult<Vec<IndexedVariable>> {
     let mut row: Value = serde_json::from_str(json)
         .map_err(|e| StoreError::Corrupt(format!("a stored workflow: {e}")))?;
+    let masks = match stored_in {
+        StoredIn::Archive => false,
+        StoredIn::Live(def) => {
+            let listed = |value: &Value, field: &str| {
+                value
+                    .get(field)
+                    .and_then(Value::as_array)
+                    .is_some_and(|list| !list.is_empty())
+            };
+            let def_masks = def
+                .and_then(|text| serde_json::from_str::<Value>(text).ok())
+                .is_some_and(|def| listed(&def, "maskedFields"));
+            holds_sealed(json)
+                || listed(&row, "maskedFields")
+                || listed(&row, "maskedValues")
+                || def_masks
+        }
+    };
     let Some(Value::Object(mut variables)) = row.get_mut("variables").map(Value::take) else {
         return Ok(Vec::new());
     };
     for value in variables.values_mut() {
-        hide_sealed(value);
+        if masks {
+            *value = Value::String(MASK.to_string());
+        } else {
+            hide_sealed(value);
+        }
     }
     let mut tree = Value::Object(variables);
     unescape_reserved(&mut tree);
@@ -170,9 +210,9 @@ mod tests {
             by_name("copy").map(|r| r.value),
             Some("\"Bearer ***\"".into())
         );
-        // A name holding a masked value is masked; its key is the stored name's.
+        // A name holding a masked value is masked, and so is its key.
         let masked_name = by_name("***").expect("masked name");
-        assert_eq!(masked_name.low, low_bits("hunter2"));
+        assert_eq!(masked_name.low, low_bits("***"));
         assert!(
             rows.iter()
                 .all(|r| !r.value.contains("hunter2") && !r.name.contains("hunter2"))
@@ -201,7 +241,7 @@ mod tests {
             }
         })
         .to_string();
-        let rows = rows_of_stored(&stored).expect("rows");
+        let rows = rows_of_stored(&stored, StoredIn::Archive).expect("rows");
         let text: Vec<String> = rows
             .iter()
             .map(|r| format!("{}={}", r.name, r.value))
@@ -213,11 +253,38 @@ mod tests {
             "{text:?}"
         );
         assert!(
-            rows_of_stored("{\"workflowId\":\"w\"}")
+            rows_of_stored("{\"workflowId\":\"w\"}", StoredIn::Live(None))
                 .expect("none")
                 .is_empty()
         );
-        assert!(rows_of_stored("not json").is_err());
+        assert!(rows_of_stored("not json", StoredIn::Archive).is_err());
+        // A live run that masks anything shows every value masked: the values it
+        // masks are sealed, or not recorded at all in rows written long ago.
+        let plain =
+            json!({"workflowId": "w", "variables": {"copy": "hunter2", "n": 1}}).to_string();
+        let unmasked =
+            rows_of_stored(&plain, StoredIn::Live(Some(r#"{"name":"d"}"#))).expect("rows");
+        assert!(unmasked.iter().any(|r| r.value == "\"hunter2\""));
+        let by_definition = rows_of_stored(
+            &plain,
+            StoredIn::Live(Some(r#"{"maskedFields":["password"]}"#)),
+        )
+        .expect("rows");
+        assert!(
+            by_definition.iter().all(|r| r.value == "\"***\""),
+            "{by_definition:?}"
+        );
+        let recorded =
+            json!({"workflowId": "w", "maskedFields": ["p"], "variables": {"copy": "x"}})
+                .to_string();
+        let by_run = rows_of_stored(&recorded, StoredIn::Live(None)).expect("rows");
+        assert_eq!(by_run[0].value, "\"***\"");
+    }
+
+    #[test]
+    fn names_every_store_can_hold() {
+        let rows = rows(&map(json!({"a\u{0}b": 1})), &[]);
+        assert_eq!(rows[0].name, "a\u{FFFD}b");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::{Maker, insert, simple, write_changes};
 use crate::engine::ops::StartParams;
+use crate::engine::state::WorkflowState;
 use crate::error::CoreError;
 use crate::model::{WorkflowDef, WorkflowStatus};
 use crate::store::query::{Filter, Op, Search, SearchValue, SortOrder, VariableField};
@@ -174,6 +175,47 @@ pub(super) async fn the_variables_index_follows_every_workflow(stores: Stores) {
         1,
         "the deleted workflow's rows are gone"
     );
+    // Back from the archive (a restart): the rows are the restored run's.
+    let archived = stores
+        .execution
+        .get_archived(&a_id)
+        .await
+        .expect("read")
+        .expect("archived");
+    let mut workflow = archived.workflow;
+    workflow.tasks.clear();
+    workflow.workflow_definition = None;
+    workflow.variables = serde_json::from_value(json!({"order": "A-3"})).unwrap_or_default();
+    let restored = WorkflowState::new(workflow, state.def.clone(), archived.def_revision);
+    let mut changes = ChangeSet::default();
+    changes.unarchives.push(a_id.clone());
+    changes.new_workflows.push(restored);
+    write_changes(&stores, changes).await;
+    let (total, rows) = find(&stores, by_a.clone(), 10).await;
+    assert_eq!(total, 1, "{rows:?}");
+    assert_eq!(
+        (rows[0].seq, rows[0].value.as_str()),
+        (a_seq, "\"A-3\""),
+        "the same number, the new variables"
+    );
+
+    // Archived again, then removed from the archive: its rows go.
+    let state = stores
+        .execution
+        .get_workflow(&a_id)
+        .await
+        .expect("read")
+        .expect("live");
+    let mut changes = ChangeSet::default();
+    changes.workflow_deletes.push(a_id.clone());
+    changes.archives.push(ArchivedWorkflow {
+        workflow: state.to_workflow(true),
+        def_revision: state.def_revision.clone(),
+        sealed_key: None,
+        authority: state.authority.clone(),
+    });
+    write_changes(&stores, changes).await;
+    assert_eq!(find(&stores, by_a.clone(), 10).await.0, 1, "archived");
     let mut changes = ChangeSet::default();
     changes.unarchives.push(a_id.clone());
     write_changes(&stores, changes).await;
