@@ -679,6 +679,7 @@ async fn s4_direct_once(dir: &Path) -> Duration {
             .expect("keyring"),
             max_value_bytes: 1024,
         },
+        podium_core::exec::script::ScriptLimits::default(),
     )
     .await
     .expect("runtime");

@@ -316,6 +316,11 @@ impl Application {
             limits,
             mode,
             vault,
+            podium_core::exec::script::ScriptLimits {
+                max_time: std::time::Duration::from_millis(config.script_max_millis),
+                max_memory_bytes: config.script_max_memory_mb.saturating_mul(1024 * 1024),
+                ..Default::default()
+            },
         )
         .await
         .map_err(|e| StartError::Core(e.to_string()))?;

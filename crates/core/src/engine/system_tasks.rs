@@ -60,9 +60,11 @@ pub fn execute(
             );
             (true, None)
         }
-        TaskKind::Simple | TaskKind::Http | TaskKind::SubWorkflow | TaskKind::UpdateSecret => {
-            (false, None)
-        }
+        TaskKind::Simple
+        | TaskKind::Http
+        | TaskKind::SubWorkflow
+        | TaskKind::UpdateSecret
+        | TaskKind::Inline => (false, None),
     }
 }
 

@@ -19,6 +19,8 @@ pub enum TaskKind {
     Noop,
     /// Upserts a secret from `_secrets.secretKey` and `_secrets.secretValue`.
     UpdateSecret,
+    /// Evaluates a script (`expression`, by `evaluatorType`) over its input.
+    Inline,
     /// A type Conductor has that Podium does not run yet.
     Unsupported,
 }
@@ -31,7 +33,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "DYNAMIC",
     "FORK_JOIN_DYNAMIC",
     "DO_WHILE",
-    "INLINE",
     "LAMBDA",
     "JSON_JQ_TRANSFORM",
     "EVENT",
@@ -58,6 +59,7 @@ impl TaskKind {
             "SET_VARIABLE" => TaskKind::SetVariable,
             "NOOP" => TaskKind::Noop,
             "UPDATE_SECRET" => TaskKind::UpdateSecret,
+            "INLINE" => TaskKind::Inline,
             other if NOT_YET_SUPPORTED.contains(&other) => TaskKind::Unsupported,
             _ => TaskKind::Simple,
         }
@@ -82,11 +84,11 @@ impl TaskKind {
     }
 
     /// Whether the server runs the task asynchronously through a job (HTTP calls,
-    /// starting a sub-workflow, writing a secret).
+    /// starting a sub-workflow, writing a secret, evaluating a script).
     pub fn is_async_system(self) -> bool {
         matches!(
             self,
-            TaskKind::Http | TaskKind::SubWorkflow | TaskKind::UpdateSecret
+            TaskKind::Http | TaskKind::SubWorkflow | TaskKind::UpdateSecret | TaskKind::Inline
         )
     }
 

@@ -25,6 +25,9 @@ crate::kinds! {
         HttpCall,
         /// `UPDATE_SECRET` writes a secret.
         UpdateSecret,
+        /// An `INLINE` task's script runs over its input, with the secrets its
+        /// definition node names.
+        EvaluateScript,
         /// A `SUB_WORKFLOW` task starts its child.
         StartSubWorkflow,
         /// A failed workflow starts its failure workflow.
@@ -79,6 +82,7 @@ impl EngineAction {
         match self {
             EngineAction::HttpCall => OnBehalfOf(Cause::SystemTask, &[References]),
             EngineAction::UpdateSecret => OnBehalfOf(Cause::SystemTask, &[References, SecretWrite]),
+            EngineAction::EvaluateScript => OnBehalfOf(Cause::SystemTask, &[References]),
             EngineAction::StartSubWorkflow => OnBehalfOf(Cause::SubWorkflow, &[Run, DataOfRun]),
             EngineAction::StartFailureWorkflow => {
                 OnBehalfOf(Cause::FailureWorkflow, &[Run, DataOfRun])
@@ -109,6 +113,7 @@ impl EngineAction {
             Effect::SystemTask => match task_kind {
                 TaskKind::Http => EngineAction::HttpCall,
                 TaskKind::UpdateSecret => EngineAction::UpdateSecret,
+                TaskKind::Inline => EngineAction::EvaluateScript,
                 TaskKind::SubWorkflow => EngineAction::StartSubWorkflow,
                 TaskKind::Simple
                 | TaskKind::Switch

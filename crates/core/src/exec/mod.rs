@@ -11,6 +11,7 @@
 //!   never approved).
 //! - [`delegated`]: running the engine's jobs under those declarations: system
 //!   tasks, sub-workflows, failure workflows, parent notifications.
+//! - [`script`]: sandboxed JavaScript for `INLINE` tasks.
 //!
 //! "The route walk" tests the request side; "the effect walk"
 //! (`effects::tests`) tests that nothing the engine does is left undeclared.
@@ -20,4 +21,5 @@ pub mod command;
 
 pub mod delegated;
 pub mod effects;
+pub mod script;
 mod system_tasks;

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::delegated::{Then, fail_task};
 use super::effects::{self, EngineAction, Scope};
+use super::script::ScriptError;
 use crate::engine::http::{self, HttpCaller};
 use crate::engine::ops;
 use crate::error::{CoreError, CoreResult};
@@ -80,6 +81,72 @@ pub(super) async fn http(
     // A response echoing a secret the request carried does not store it.
     handoff::mask_result(&mut result, &handed);
     finish_task(rt, &job, workflow_id, result).await
+}
+
+/// `INLINE`: evaluates `expression` by its `evaluatorType` over the task's input
+/// (`javascript` and `graaljs` in the sandbox of `script`, `value-param` by naming an
+/// input key). The value is `result`; a failure's reason is also `error`, as in
+/// Conductor. A value echoing a secret the input carried is masked before it is
+/// stored.
+pub(super) async fn inline(rt: &Runtime, job: Job, mut task: Task) -> CoreResult<()> {
+    let Some(handed) = hand_over(rt, &job, &mut task, EngineAction::EvaluateScript).await? else {
+        return Ok(());
+    };
+    let workflow_id = task.workflow_instance_id.clone();
+    let task_id = task.task_id.clone();
+    let mut output = JsonMap::new();
+    let (status, reason) = match evaluate_inline(rt, &task.input_data).await {
+        Ok(value) => {
+            output.insert("result".into(), value);
+            (TaskResultStatus::Completed, None)
+        }
+        Err(err) => {
+            let status = if err.is_terminal() {
+                TaskResultStatus::FailedWithTerminalError
+            } else {
+                TaskResultStatus::Failed
+            };
+            let reason = err.to_string();
+            output.insert("error".into(), Value::String(reason.clone()));
+            (status, Some(reason))
+        }
+    };
+    let mut result = result_of(workflow_id.clone(), task_id, status, output, reason);
+    handoff::mask_result(&mut result, &handed);
+    finish_task(rt, &job, workflow_id, result).await
+}
+
+/// The value of an `INLINE` task's expression.
+async fn evaluate_inline(rt: &Runtime, input: &JsonMap) -> Result<Value, ScriptError> {
+    let evaluator = match input.get("evaluatorType") {
+        None | Some(Value::Null) => "javascript",
+        Some(Value::String(kind)) if !kind.trim().is_empty() => kind.as_str(),
+        Some(_) => {
+            return Err(ScriptError::Invalid(
+                "Empty 'evaluatorType' in INLINE task's input parameters. A non-empty String value must be provided.".into(),
+            ));
+        }
+    };
+    let expression = match input.get("expression") {
+        Some(Value::String(text)) if !text.trim().is_empty() => text.as_str(),
+        _ => {
+            return Err(ScriptError::Invalid(
+                "Empty 'expression' in Inline task's input parameters. A non-empty String value must be provided.".into(),
+            ));
+        }
+    };
+    match evaluator {
+        "javascript" | "graaljs" => {
+            rt.scripts
+                .javascript(expression, &Value::Object(input.clone()))
+                .await
+        }
+        "value-param" => Ok(input.get(expression).cloned().unwrap_or(Value::Null)),
+        other => Err(ScriptError::Invalid(format!(
+            "Unknown evaluator '{}' in INLINE task.",
+            crate::store::audit::bounded(other)
+        ))),
+    }
 }
 
 /// `UPDATE_SECRET`: upserts `_secrets.secretKey` with `_secrets.secretValue`, on

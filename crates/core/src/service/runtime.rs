@@ -433,6 +433,8 @@ pub struct Runtime {
     pub(crate) auditor: Auditor,
     pub(crate) vault: Arc<Vault>,
     pub(crate) handoffs: HandoffCache,
+    /// Runs `INLINE` scripts within their limits.
+    pub(crate) scripts: Arc<crate::exec::script::Scripts>,
 }
 
 /// How the vault seals values and how large they may be.
@@ -457,6 +459,7 @@ impl Runtime {
         limits: EngineLimits,
         mode: SecurityMode,
         vault: VaultSettings,
+        scripts: crate::exec::script::ScriptLimits,
     ) -> CoreResult<Arc<Runtime>> {
         let defs = Arc::new(DefinitionCache::load(&stores).await?);
         let polls = Arc::new(PollTracker::load(&stores).await?);
@@ -479,6 +482,7 @@ impl Runtime {
             auditor,
             vault,
             handoffs: HandoffCache::default(),
+            scripts: Arc::new(crate::exec::script::Scripts::new(scripts)),
         }))
     }
 

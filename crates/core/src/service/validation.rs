@@ -454,8 +454,8 @@ mod tests {
         // run yet, a JavaScript SWITCH, a fork with no join, an unnamed inline taskDefinition.
         let d = def(json!({
             "name": "later", "tasks": [
-                {"name": "i", "taskReferenceName": "i", "type": "INLINE",
-                 "inputParameters": {"evaluatorType": "graaljs", "expression": "1"}},
+                {"name": "i", "taskReferenceName": "i", "type": "JSON_JQ_TRANSFORM",
+                 "inputParameters": {"queryExpression": "."}},
                 {"name": "llm", "taskReferenceName": "llm", "type": "LLM_CHAT_COMPLETE"},
                 {"name": "s", "taskReferenceName": "s", "type": "SWITCH", "evaluatorType": "javascript", "expression": "$.x == 1 ? 'a' : 'b'",
                  "decisionCases": {"a": [{"name": "d", "taskReferenceName": "d", "type": "DO_WHILE",
@@ -472,7 +472,7 @@ mod tests {
         let text = format!("{all:?}");
         for needle in [
             "tasks[0].type",
-            "INLINE is not supported",
+            "JSON_JQ_TRANSFORM is not supported",
             "evaluatorType 'javascript'",
             "tasks[2].decisionCases.a[0].type",
             "DO_WHILE is not supported",

@@ -189,6 +189,11 @@ pub struct Config {
     pub shutdown_grace_seconds: u64,
     /// A worker counts as active in a domain if it polled within this many seconds.
     pub active_worker_seconds: u64,
+    /// Longest an `INLINE` script may run, in milliseconds; a longer one fails its
+    /// task (Conductor's default is 4 seconds).
+    pub script_max_millis: u64,
+    /// Most memory one `INLINE` script may use, in MiB; more fails its task.
+    pub script_max_memory_mb: usize,
     /// Whether access control is enforced.
     pub security: Security,
     /// The first admin application's access key id, for automated deployments (used
@@ -285,6 +290,8 @@ impl Default for Config {
             database_ca_file: None,
             shutdown_grace_seconds: 30,
             active_worker_seconds: 10,
+            script_max_millis: 4000,
+            script_max_memory_mb: 64,
             security: Security::Enabled,
             admin_key_id: None,
             admin_key_secret: None,
@@ -427,6 +434,16 @@ impl Config {
         if self.max_payload_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "max_payload_bytes must be at least 1024".into(),
+            ));
+        }
+        if !(10..=600_000).contains(&self.script_max_millis) {
+            return Err(ConfigError::Invalid(
+                "script_max_millis must be between 10 and 600000 (ten minutes)".into(),
+            ));
+        }
+        if !(4..=4096).contains(&self.script_max_memory_mb) {
+            return Err(ConfigError::Invalid(
+                "script_max_memory_mb must be between 4 and 4096".into(),
             ));
         }
         // Durations become milliseconds and are added to the clock: keep them far
@@ -611,6 +628,8 @@ const KNOWN_KEYS: &[&str] = &[
     "database_ca_file",
     "shutdown_grace_seconds",
     "active_worker_seconds",
+    "script_max_millis",
+    "script_max_memory_mb",
     "security",
     "admin_key_id",
     "admin_key_secret",

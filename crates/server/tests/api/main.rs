@@ -16,6 +16,7 @@ mod engine_walk;
 mod errors;
 mod helpers;
 mod http_destinations;
+mod inline;
 mod ldap;
 mod lifecycle;
 mod masking;

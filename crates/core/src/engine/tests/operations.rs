@@ -321,6 +321,29 @@ fn http_and_sub_workflow_tasks_become_jobs() {
 }
 
 #[test]
+fn inline_tasks_become_jobs_and_their_result_flows_on() {
+    let mut h = Harness::new();
+    h.start(
+        json!({"name": "w", "tasks": [
+            {"name": "calc", "taskReferenceName": "calc", "type": "INLINE", "inputParameters": {
+                "evaluatorType": "graaljs", "expression": "$.n * 2", "n": "${workflow.input.n}"}},
+            {"name": "use", "taskReferenceName": "use", "inputParameters": {"doubled": "${calc.output.result}"}}
+        ]}),
+        json!({"n": 21}),
+    );
+    // The decider never runs the script: a job does, outside any lock.
+    assert!(h.queued().is_empty());
+    assert_eq!(h.out.job_adds.len(), 1);
+    assert_eq!(h.out.job_adds[0].effect, Effect::SystemTask);
+    let calc = &h.state().tasks()[0];
+    assert_eq!(calc.task_type, "INLINE");
+    assert_eq!(calc.status, TaskStatus::Scheduled);
+    assert_eq!(calc.input_data["n"], json!(21));
+    h.complete("calc", json!({"result": 42}));
+    assert_eq!(h.state().tasks()[1].input_data["doubled"], json!(42));
+}
+
+#[test]
 fn an_http_output_filter_becomes_the_output_once_the_call_succeeded() {
     let mut h = Harness::new();
     h.start(

@@ -1,0 +1,177 @@
+//! `INLINE` tasks: JavaScript in a sandbox with time and memory limits, and
+//! `value-param`, with Conductor's output (`result`, `error`) and failure kinds.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, first_task_reason};
+
+/// A one-task workflow named `name` whose task is `inline` (an INLINE node's
+/// `inputParameters`), its output the task's output.
+async fn inline_flow(app: &TestApp, name: &str, inline: Value) {
+    app.register(
+        json!([]),
+        json!({"name": name, "version": 1, "tasks": [
+            {"name": "script", "taskReferenceName": "script", "type": "INLINE", "inputParameters": inline}
+        ], "outputParameters": {"result": "${script.output.result}"}}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn inline_tasks_evaluate_javascript_and_value_params() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([]),
+        json!({"name": "totals", "version": 1, "tasks": [
+            {"name": "sum", "taskReferenceName": "sum", "type": "INLINE", "inputParameters": {
+                "evaluatorType": "graaljs",
+                "items": "${workflow.input.items}",
+                "who": "${workflow.input.who}",
+                "expression": "(function () { return {total: $.items.reduce((a, b) => a + b, 0), who: $.who.toUpperCase()}; })();"
+            }},
+            {"name": "pick", "taskReferenceName": "pick", "type": "INLINE", "inputParameters": {
+                "evaluatorType": "value-param", "expression": "chosen", "chosen": "${sum.output.result.total}"
+            }},
+            {"name": "plain", "taskReferenceName": "plain", "type": "INLINE", "inputParameters": {
+                "n": "${pick.output.result}", "expression": "celsius = ($.n - 32) * 5 / 9; celsius > 0"
+            }}
+        ], "outputParameters": {
+            "sum": "${sum.output.result}", "picked": "${pick.output.result}", "warm": "${plain.output.result}"
+        }}),
+    )
+    .await;
+    let id = app
+        .start("totals", json!({"items": [10, 20, 30], "who": "ada"}))
+        .await;
+    let done = app.wait_for_status(&id, "COMPLETED").await;
+    assert_eq!(
+        done["output"],
+        json!({"sum": {"total": 60, "who": "ADA"}, "picked": 60, "warm": true})
+    );
+    let task = &done["tasks"][0];
+    assert_eq!(task["taskType"], "INLINE");
+    assert_eq!(
+        task["outputData"],
+        json!({"result": {"total": 60, "who": "ADA"}})
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_runaway_script_fails_its_task_and_nothing_else() {
+    let app = TestApp::spawn_with(|config| {
+        config.script_max_millis = 300;
+        config.script_max_memory_mb = 16;
+    })
+    .await;
+    for (name, expression, status, reason) in [
+        (
+            "spins",
+            "while (true) {}",
+            "FAILED",
+            "Script not evaluated within 300 ms, interrupted",
+        ),
+        (
+            "hoards",
+            "var kept = []; while (true) { kept.push(new Array(1000).fill(1)); }",
+            "FAILED",
+            "Script ran out of memory: it may use at most 16 MiB",
+        ),
+        (
+            "allocates",
+            "new Array(1e9).fill(0).length",
+            "FAILED",
+            "Script ran out of memory: it may use at most 16 MiB",
+        ),
+        (
+            "throws",
+            "null.x",
+            "FAILED_WITH_TERMINAL_ERROR",
+            "Error evaluating the script `",
+        ),
+    ] {
+        inline_flow(
+            &app,
+            name,
+            json!({"evaluatorType": "javascript", "expression": expression}),
+        )
+        .await;
+        let id = app.start(name, json!({})).await;
+        let failed = app.wait_for_status(&id, "FAILED").await;
+        let task = &failed["tasks"][0];
+        assert_eq!(task["status"], status, "{name}: {task}");
+        assert!(
+            first_task_reason(&failed).starts_with(reason),
+            "{name}: {}",
+            first_task_reason(&failed)
+        );
+        assert_eq!(
+            task["outputData"]["error"], task["reasonForIncompletion"],
+            "{name}"
+        );
+    }
+    for (name, inline, reason) in [
+        (
+            "python",
+            json!({"evaluatorType": "python", "expression": "1"}),
+            "Unknown evaluator 'python' in INLINE task.",
+        ),
+        (
+            "blank",
+            json!({"evaluatorType": "javascript", "expression": "  "}),
+            "Empty 'expression' in Inline task's input parameters. A non-empty String value must be provided.",
+        ),
+    ] {
+        inline_flow(&app, name, inline).await;
+        let id = app.start(name, json!({})).await;
+        let failed = app.wait_for_status(&id, "FAILED").await;
+        assert_eq!(failed["tasks"][0]["status"], "FAILED_WITH_TERMINAL_ERROR");
+        assert_eq!(first_task_reason(&failed), reason);
+    }
+    // The server goes on evaluating.
+    inline_flow(&app, "fine", json!({"expression": "6 * 7"})).await;
+    let id = app.start("fine", json!({})).await;
+    let done = app.wait_for_status(&id, "COMPLETED").await;
+    assert_eq!(done["output"]["result"], 42);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_script_sees_a_secret_only_when_its_input_names_it() {
+    let app = TestApp::spawn().await;
+    let put = app
+        .raw(
+            "PUT",
+            "/api/secrets/api_token",
+            "text/plain",
+            "zebra-token-77",
+        )
+        .await;
+    assert!(put.status < 300, "{}", put.text);
+    inline_flow(
+        &app,
+        "named",
+        json!({"token": "${workflow.secrets.api_token}",
+               "expression": "({length: $.token.length, echo: 'Bearer ' + $.token})"}),
+    )
+    .await;
+    let id = app.start("named", json!({})).await;
+    let done = app.wait_for_status(&id, "COMPLETED").await;
+    assert_eq!(done["output"]["result"]["length"], 14);
+    assert_eq!(done["output"]["result"]["echo"], "Bearer ***");
+    assert!(!done.to_string().contains("zebra-token"), "{done}");
+    // A script whose input names no secret has no way to one.
+    inline_flow(
+        &app,
+        "unnamed",
+        json!({"expression": "[typeof secrets, typeof workflow, Object.keys($).sort()]"}),
+    )
+    .await;
+    let id = app.start("unnamed", json!({})).await;
+    let done = app.wait_for_status(&id, "COMPLETED").await;
+    assert_eq!(
+        done["output"]["result"],
+        json!(["undefined", "undefined", ["expression"]])
+    );
+    app.stop().await;
+}

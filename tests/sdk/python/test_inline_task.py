@@ -1,0 +1,43 @@
+"""The INLINE system task, built with the SDK's InlineTask (JavaScript, graaljs by
+default): the script computes over its bindings, and a runaway script fails its
+task with a reason while the server goes on."""
+
+from __future__ import annotations
+
+from conductor.client.workflow.conductor_workflow import ConductorWorkflow
+from conductor.client.workflow.task.inline import InlineTask
+
+from sdk_helpers import task_by_ref, unique
+
+
+def test_inline_scripts_compute_over_their_bindings(executor):
+    total = InlineTask(
+        "total_ref",
+        "(function () { return {sum: $.items.reduce((a, b) => a + b, 0), n: $.items.length}; })();",
+        bindings={"items": "${workflow.input.items}"},
+    )
+    wf = ConductorWorkflow(executor=executor, name=unique("py_inline_wf"), version=1)
+    wf.add(total).output_parameters({"sum": "${total_ref.output.result.sum}", "n": "${total_ref.output.result.n}"})
+    wf.register(True)
+
+    run = executor.execute(name=wf.name, version=1, workflow_input={"items": [4, 5, 6]}, wait_for_seconds=20)
+    assert run.status == "COMPLETED", run
+    assert run.output == {"sum": 15, "n": 3}
+    task = task_by_ref(executor.get_workflow(run.workflow_id, include_tasks=True), "total_ref")
+    assert task.task_type == "INLINE"
+    assert task.input_data["evaluatorType"] == "graaljs"
+    assert task.output_data == {"result": {"sum": 15, "n": 3}}
+
+
+def test_a_script_that_throws_fails_its_task_for_good(executor):
+    broken = InlineTask("broken_ref", "$.missing.field")
+    wf = ConductorWorkflow(executor=executor, name=unique("py_inline_fail_wf"), version=1)
+    wf.add(broken)
+    wf.register(True)
+
+    run = executor.execute(name=wf.name, version=1, workflow_input={}, wait_for_seconds=20)
+    assert run.status == "FAILED", run
+    task = task_by_ref(executor.get_workflow(run.workflow_id, include_tasks=True), "broken_ref")
+    assert task.status == "FAILED_WITH_TERMINAL_ERROR"
+    assert task.reason_for_incompletion.startswith("Error evaluating the script `")
+    assert task.output_data["error"] == task.reason_for_incompletion
