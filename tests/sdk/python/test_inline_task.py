@@ -1,11 +1,12 @@
 """The INLINE system task, built with the SDK's InlineTask (JavaScript, graaljs by
-default): the script computes over its bindings, and a runaway script fails its
-task with a reason while the server goes on."""
+default): the script computes over its bindings, and a script that throws fails its
+task with a reason. A SwitchTask with use_javascript picks its case the same way."""
 
 from __future__ import annotations
 
 from conductor.client.workflow.conductor_workflow import ConductorWorkflow
 from conductor.client.workflow.task.inline import InlineTask
+from conductor.client.workflow.task.switch_task import SwitchTask
 
 from sdk_helpers import task_by_ref, unique
 
@@ -41,3 +42,20 @@ def test_a_script_that_throws_fails_its_task_for_good(executor):
     assert task.status == "FAILED_WITH_TERMINAL_ERROR"
     assert task.reason_for_incompletion.startswith("Error evaluating the script `")
     assert task.output_data["error"] == task.reason_for_incompletion
+
+
+def test_a_javascript_switch_picks_its_case(executor):
+    route = SwitchTask("route_ref", "$.amount > 100 ? 'big' : 'small'", use_javascript=True)
+    route.input_parameters.update({"amount": "${workflow.input.amount}"})
+    route.switch_case("big", [InlineTask("big_ref", "'reviewed'")])
+    route.default_case([InlineTask("small_ref", "'paid'")])
+    wf = ConductorWorkflow(executor=executor, name=unique("py_js_switch_wf"), version=1)
+    wf.add(route).output_parameters({"case": "${route_ref.output.selectedCase}"})
+    wf.register(True)
+
+    for amount, case, ran in [(500, "big", "big_ref"), (5, "small", "small_ref")]:
+        run = executor.execute(name=wf.name, version=1, workflow_input={"amount": amount}, wait_for_seconds=20)
+        assert run.status == "COMPLETED", run
+        assert run.output == {"case": case}
+        done = executor.get_workflow(run.workflow_id, include_tasks=True)
+        assert [t.reference_task_name for t in done.tasks] == ["route_ref", ran]

@@ -210,11 +210,13 @@ fn schedule_successor(
             .get("selectedCase")
             .or_else(|| task.output_data.get("caseOutput").and_then(|v| v.get(0)))
             .map(expr::java_to_string);
-        if let (Some(case), Some(node)) = (
-            case,
-            graph::find_task(&state.def, &task.reference_task_name),
-        ) && !selected_case(node, &case).is_empty()
+        let def = state.def.clone();
+        if let (Some(case), Some(node)) = (case, graph::find_task(&def, &task.reference_task_name))
+            && let Some(first) = selected_case(node, &case).first()
         {
+            // Scheduled already when the decider picked the case; a case a script
+            // picked (a job completed the switch) starts here.
+            schedule_node(state, first, ctx, out);
             return;
         }
     }

@@ -297,7 +297,11 @@ pub fn add_task(
             priority,
             visible_at,
         });
-    } else if kind.is_async_system() {
+    } else if kind.is_async_system()
+        || (matches!(kind, TaskKind::Switch | TaskKind::Decision)
+            && super::graph::find_task(&state.def, &state.tasks()[index].reference_task_name)
+                .is_some_and(super::task_type::decides_by_script))
+    {
         out.job_adds.push(Job {
             id: ctx.ids.new_id(),
             effect: Effect::SystemTask,

@@ -101,6 +101,18 @@ fn node_of(state: &WorkflowState, index: usize) -> Option<WorkflowTask> {
     graph::find_task(&state.def, &task.reference_task_name).cloned()
 }
 
+/// The output of a switch or decision task that selected `case`.
+pub fn switch_output(kind: TaskKind, case: &str) -> JsonMap {
+    let mut output = JsonMap::new();
+    if kind == TaskKind::Decision {
+        output.insert("caseOutput".into(), json!([case]));
+    } else {
+        output.insert("evaluationResult".into(), json!([case]));
+        output.insert("selectedCase".into(), json!(case));
+    }
+    output
+}
+
 /// The case value of a switch/decision task (value-param evaluation), as text.
 fn case_value(node: &WorkflowTask, kind: TaskKind, input: &JsonMap) -> String {
     let key = match kind {
@@ -138,16 +150,13 @@ fn run_switch(
         );
         return true;
     };
+    if super::task_type::decides_by_script(&node) {
+        // A job evaluates the script and completes the task with its case.
+        return false;
+    }
     let input = state.tasks()[index].input_data.clone();
     let case = case_value(&node, kind, &input);
-    let mut output = JsonMap::new();
-    if kind == TaskKind::Decision {
-        output.insert("caseOutput".into(), json!([case]));
-    } else {
-        output.insert("evaluationResult".into(), json!([case]));
-        output.insert("selectedCase".into(), json!(case));
-    }
-    complete(state, index, ctx.now, output);
+    complete(state, index, ctx.now, switch_output(kind, &case));
     if let Some(first) = selected_case(&node, &case).first() {
         schedule_node(state, first, ctx, out);
     }

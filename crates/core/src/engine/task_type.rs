@@ -78,6 +78,15 @@ impl TaskKind {
         )
     }
 
+    /// Whether a task of this kind may evaluate a script: `INLINE` always, `SWITCH`
+    /// and `DECISION` when [`decides_by_script`] says so.
+    pub fn may_run_script(self) -> bool {
+        matches!(
+            self,
+            TaskKind::Inline | TaskKind::Switch | TaskKind::Decision
+        )
+    }
+
     /// Whether workers poll this task from a queue.
     pub fn is_worker_task(self) -> bool {
         self == TaskKind::Simple
@@ -100,5 +109,27 @@ impl TaskKind {
             TaskKind::ForkJoin => "FORK".to_string(),
             _ => node.task_type.clone(),
         }
+    }
+}
+
+/// Whether a `SWITCH` or `DECISION` node picks its case with JavaScript (a SWITCH with
+/// `evaluatorType` `javascript` or `graaljs`, a DECISION with a `caseExpression` and
+/// no `caseValueParam`). Such a task is evaluated by a job, never by the decider.
+pub fn decides_by_script(node: &WorkflowTask) -> bool {
+    match TaskKind::of(&node.task_type) {
+        TaskKind::Switch => matches!(
+            node.evaluator_type.as_deref(),
+            Some("javascript" | "graaljs")
+        ),
+        TaskKind::Decision => {
+            node.case_value_param
+                .as_deref()
+                .is_none_or(|p| p.trim().is_empty())
+                && node
+                    .case_expression
+                    .as_deref()
+                    .is_some_and(|e| !e.trim().is_empty())
+        }
+        _ => false,
     }
 }

@@ -54,7 +54,12 @@ pub async fn run_job(rt: &Runtime, caller: &dyn HttpCaller, job: Job) -> CoreRes
         (EngineAction::UpdateSecret, Some(task)) => {
             system_tasks::update_secret(rt, job, task).await
         }
-        (EngineAction::EvaluateScript, Some(task)) => system_tasks::inline(rt, job, task).await,
+        (EngineAction::EvaluateScript, Some(task)) if kind == TaskKind::Inline => {
+            system_tasks::inline(rt, job, task).await
+        }
+        (EngineAction::EvaluateScript, Some(task)) => {
+            system_tasks::case_by_script(rt, job, task, kind).await
+        }
         (EngineAction::StartSubWorkflow, Some(task)) => start_sub_workflow(rt, job, task).await,
         (EngineAction::StartFailureWorkflow, _) => start_failure_workflow(rt, job).await,
         (EngineAction::NotifyParent, _) => sub_workflow_ended(rt, job).await,

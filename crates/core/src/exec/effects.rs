@@ -25,7 +25,8 @@ crate::kinds! {
         HttpCall,
         /// `UPDATE_SECRET` writes a secret.
         UpdateSecret,
-        /// An `INLINE` task's script runs over its input, with the secrets its
+        /// An `INLINE` task's script, or the script that picks a `SWITCH` or
+        /// `DECISION` case, runs over the task's input, with the secrets its
         /// definition node names.
         EvaluateScript,
         /// A `SUB_WORKFLOW` task starts its child.
@@ -115,9 +116,9 @@ impl EngineAction {
                 TaskKind::UpdateSecret => EngineAction::UpdateSecret,
                 TaskKind::Inline => EngineAction::EvaluateScript,
                 TaskKind::SubWorkflow => EngineAction::StartSubWorkflow,
+                // A switch or decision has a job only when a script picks its case.
+                TaskKind::Switch | TaskKind::Decision => EngineAction::EvaluateScript,
                 TaskKind::Simple
-                | TaskKind::Switch
-                | TaskKind::Decision
                 | TaskKind::ForkJoin
                 | TaskKind::Join
                 | TaskKind::Wait
@@ -301,7 +302,8 @@ mod tests {
                 let action = EngineAction::of_job(effect, *kind);
                 let delegated = matches!(action.acts_as(), ActsAs::OnBehalfOf(..));
                 let starts_or_reads = matches!(effect, Effect::FailureWorkflow)
-                    || (matches!(effect, Effect::SystemTask) && kind.is_async_system());
+                    || (matches!(effect, Effect::SystemTask)
+                        && (kind.is_async_system() || kind.may_run_script()));
                 assert_eq!(
                     delegated, starts_or_reads,
                     "{effect:?} of a {kind:?} task must act on behalf of the run exactly when it starts work or reads secrets"

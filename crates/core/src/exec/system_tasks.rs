@@ -8,8 +8,11 @@ use serde_json::Value;
 use super::delegated::{Then, fail_task};
 use super::effects::{self, EngineAction, Scope};
 use super::script::ScriptError;
+use crate::engine::TaskKind;
+use crate::engine::graph;
 use crate::engine::http::{self, HttpCaller};
 use crate::engine::ops;
+use crate::engine::system_tasks::switch_output;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{JsonMap, Task, TaskResult, TaskResultStatus};
 use crate::security::model::{Target, TargetType};
@@ -147,6 +150,66 @@ async fn evaluate_inline(rt: &Runtime, input: &JsonMap) -> Result<Value, ScriptE
             crate::store::audit::bounded(other)
         ))),
     }
+}
+
+/// A `SWITCH` (`evaluatorType` `javascript`/`graaljs`, its `expression`) or a
+/// `DECISION` (its `caseExpression`) whose case a script picks: the script runs over
+/// the task's input and its value, as Java's `String.valueOf` writes it, is the case.
+/// A script that fails fails the task for good, and with it the workflow, as in
+/// Conductor.
+pub(super) async fn case_by_script(
+    rt: &Runtime,
+    job: Job,
+    mut task: Task,
+    kind: TaskKind,
+) -> CoreResult<()> {
+    let workflow_id = task.workflow_instance_id.clone();
+    let task_id = task.task_id.clone();
+    let node = match handoff::live_workflow(rt, &workflow_id).await {
+        Ok(state) => graph::find_task(&state.def, &task.reference_task_name).cloned(),
+        Err(_) => None,
+    };
+    let script = node.as_ref().and_then(|node| match kind {
+        TaskKind::Decision => node.case_expression.clone(),
+        _ => node.expression.clone(),
+    });
+    let Some(script) = script.filter(|s| !s.trim().is_empty()) else {
+        let reason = "The switch has no expression to evaluate".to_string();
+        return fail_task(rt, &job, workflow_id, task_id, reason, Then::Decide).await;
+    };
+    let Some(handed) = hand_over(rt, &job, &mut task, EngineAction::EvaluateScript).await? else {
+        return Ok(());
+    };
+    let outcome = rt
+        .scripts
+        .javascript(&script, &Value::Object(task.input_data.clone()))
+        .await;
+    let mut result = match outcome {
+        Ok(value) => {
+            let case = crate::engine::expr::java_to_string(&value);
+            result_of(
+                workflow_id.clone(),
+                task_id,
+                TaskResultStatus::Completed,
+                switch_output(kind, &case),
+                None,
+            )
+        }
+        Err(err) => {
+            let reason = err.to_string();
+            let mut output = JsonMap::new();
+            output.insert("error".into(), Value::String(reason.clone()));
+            result_of(
+                workflow_id.clone(),
+                task_id,
+                TaskResultStatus::FailedWithTerminalError,
+                output,
+                Some(reason),
+            )
+        }
+    };
+    handoff::mask_result(&mut result, &handed);
+    finish_task(rt, &job, workflow_id, result).await
 }
 
 /// `UPDATE_SECRET`: upserts `_secrets.secretKey` with `_secrets.secretValue`, on

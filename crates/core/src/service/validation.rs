@@ -326,11 +326,23 @@ fn check_runnable(node: &WorkflowTask, at: &str, errors: &mut Vec<ValidationErro
         ),
         TaskKind::Switch => {
             let evaluator = node.evaluator_type.as_deref().unwrap_or("");
-            if evaluator != "value-param" {
+            if !matches!(evaluator, "value-param" | "javascript" | "graaljs") {
                 err(
                     "evaluatorType",
                     format!(
-                        "task {reference}: SWITCH evaluatorType '{evaluator}' is not supported by this version of Podium; use 'value-param'"
+                        "task {reference}: SWITCH evaluatorType '{evaluator}' is not supported by this version of Podium; use 'value-param', 'javascript' or 'graaljs'"
+                    ),
+                );
+            } else if evaluator != "value-param"
+                && node
+                    .expression
+                    .as_deref()
+                    .is_none_or(|e| e.trim().is_empty())
+            {
+                err(
+                    "expression",
+                    format!(
+                        "task {reference}: a SWITCH with evaluatorType '{evaluator}' needs an expression"
                     ),
                 );
             }
@@ -339,13 +351,12 @@ fn check_runnable(node: &WorkflowTask, at: &str, errors: &mut Vec<ValidationErro
             if node
                 .case_value_param
                 .as_deref()
-                .is_none_or(|p| p.trim().is_empty()) =>
+                .is_none_or(|p| p.trim().is_empty())
+                && !crate::engine::task_type::decides_by_script(node) =>
         {
             err(
-                "caseExpression",
-                format!(
-                    "task {reference}: a DECISION with a JavaScript caseExpression is not supported by this version of Podium; use caseValueParam"
-                ),
+                "caseValueParam",
+                format!("task {reference}: a DECISION needs caseValueParam or caseExpression"),
             )
         }
         _ => {}
@@ -473,7 +484,6 @@ mod tests {
         for needle in [
             "tasks[0].type",
             "JSON_JQ_TRANSFORM is not supported",
-            "evaluatorType 'javascript'",
             "tasks[2].decisionCases.a[0].type",
             "DO_WHILE is not supported",
             "must be followed by a JOIN",
@@ -482,7 +492,7 @@ mod tests {
         }
         // A type Conductor does not define is a worker task, as in Conductor.
         assert!(!text.contains("LLM_CHAT_COMPLETE"), "{text}");
-        assert_eq!(all.len(), 4, "{text}");
+        assert_eq!(all.len(), 3, "{text}");
     }
 
     #[test]

@@ -175,3 +175,76 @@ async fn a_script_sees_a_secret_only_when_its_input_names_it() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn switches_and_decisions_pick_their_case_with_javascript() {
+    let app = TestApp::spawn().await;
+    let pick = |reference: &str, value: &str| {
+        json!({"name": "set", "taskReferenceName": reference, "type": "SET_VARIABLE",
+               "inputParameters": {"picked": value}})
+    };
+    app.register(
+        json!([]),
+        json!({"name": "routes", "version": 1, "tasks": [
+            {"name": "route", "taskReferenceName": "route", "type": "SWITCH", "evaluatorType": "javascript",
+             "expression": "$.amount > 100 ? 'review' : ($.amount > 0 ? 'pay' : 'refuse')",
+             "inputParameters": {"amount": "${workflow.input.amount}"},
+             "decisionCases": {"review": [pick("r", "review")], "pay": [pick("p", "pay")]},
+             "defaultCase": [pick("x", "refuse")]},
+            {"name": "legacy", "taskReferenceName": "legacy", "type": "DECISION",
+             "caseExpression": "$.amount % 2 == 0 ? 'even' : 'odd'",
+             "inputParameters": {"amount": "${workflow.input.amount}"},
+             "decisionCases": {"even": [pick("e", "${workflow.variables.picked}-even")]},
+             "defaultCase": [pick("o", "${workflow.variables.picked}-odd")]}
+        ], "outputParameters": {"picked": "${workflow.variables.picked}",
+                                "case": "${route.output.selectedCase}"}}),
+    )
+    .await;
+    for (amount, picked, case) in [
+        (500, "review-even", "review"),
+        (7, "pay-odd", "pay"),
+        (-2, "refuse-even", "refuse"),
+    ] {
+        let id = app.start("routes", json!({"amount": amount})).await;
+        let done = app.wait_for_status(&id, "COMPLETED").await;
+        assert_eq!(
+            done["output"],
+            json!({"picked": picked, "case": case}),
+            "{amount}"
+        );
+    }
+    // A script that throws fails the switch for good, and the workflow with it.
+    app.register(
+        json!([]),
+        json!({"name": "broken_route", "version": 1, "tasks": [
+            {"name": "route", "taskReferenceName": "route", "type": "SWITCH", "evaluatorType": "graaljs",
+             "expression": "$.missing.field", "decisionCases": {"a": [pick("a", "a")]}}
+        ]}),
+    )
+    .await;
+    let id = app.start("broken_route", json!({})).await;
+    let failed = app.wait_for_status(&id, "FAILED").await;
+    assert_eq!(failed["tasks"][0]["status"], "FAILED_WITH_TERMINAL_ERROR");
+    assert!(
+        first_task_reason(&failed).starts_with("Error evaluating the script `"),
+        "{}",
+        first_task_reason(&failed)
+    );
+    // An evaluator Podium does not have is refused at start.
+    app.register(
+        json!([]),
+        json!({"name": "python_route", "version": 1, "tasks": [
+            {"name": "route", "taskReferenceName": "route", "type": "SWITCH", "evaluatorType": "python",
+             "expression": "1", "decisionCases": {"a": [pick("a", "a")]}}
+        ]}),
+    )
+    .await;
+    let refused = app.post("/api/workflow/python_route", json!({})).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(
+        refused.text.contains("evaluatorType 'python'"),
+        "{}",
+        refused.text
+    );
+    app.stop().await;
+}

@@ -344,6 +344,64 @@ fn inline_tasks_become_jobs_and_their_result_flows_on() {
 }
 
 #[test]
+fn a_switch_whose_case_a_script_picks_waits_for_its_job() {
+    let mut h = Harness::new();
+    h.start(
+        json!({"name": "w", "tasks": [
+            {"name": "s", "taskReferenceName": "s", "type": "SWITCH", "evaluatorType": "graaljs",
+             "expression": "$.n > 1 ? 'big' : 'small'", "inputParameters": {"n": "${workflow.input.n}"},
+             "decisionCases": {"big": [{"name": "b", "taskReferenceName": "b"}],
+                               "small": [{"name": "sm", "taskReferenceName": "sm"}]},
+             "defaultCase": [{"name": "d", "taskReferenceName": "d"}]},
+            {"name": "after", "taskReferenceName": "after"}
+        ]}),
+        json!({"n": 5}),
+    );
+    // Nothing is picked in the decider: a job evaluates the script.
+    assert_eq!(h.state().tasks().len(), 1);
+    assert_eq!(h.state().tasks()[0].status, TaskStatus::Scheduled);
+    assert_eq!(h.out.job_adds.len(), 1);
+    h.complete(
+        "s",
+        json!({"evaluationResult": ["big"], "selectedCase": "big"}),
+    );
+    let refs: Vec<&str> = h
+        .state()
+        .tasks()
+        .iter()
+        .map(|t| t.reference_task_name.as_str())
+        .collect();
+    assert_eq!(refs, ["s", "b"]);
+    h.complete("b", json!({}));
+    assert_eq!(
+        h.state()
+            .tasks()
+            .last()
+            .map(|t| t.reference_task_name.as_str()),
+        Some("after")
+    );
+
+    // A DECISION with a caseExpression, the same way; an empty case runs the default.
+    let mut h = Harness::new();
+    h.start(
+        json!({"name": "w", "tasks": [
+            {"name": "dec", "taskReferenceName": "dec", "type": "DECISION", "caseExpression": "'none'",
+             "decisionCases": {"none": []}, "defaultCase": [{"name": "d", "taskReferenceName": "d"}]}
+        ]}),
+        json!({}),
+    );
+    assert_eq!(h.out.job_adds.len(), 1);
+    h.complete("dec", json!({"caseOutput": ["none"]}));
+    assert_eq!(
+        h.state()
+            .tasks()
+            .last()
+            .map(|t| t.reference_task_name.as_str()),
+        Some("d")
+    );
+}
+
+#[test]
 fn an_http_output_filter_becomes_the_output_once_the_call_succeeded() {
     let mut h = Harness::new();
     h.start(
