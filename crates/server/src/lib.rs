@@ -319,6 +319,14 @@ impl Application {
             podium_core::exec::script::ScriptLimits {
                 max_time: std::time::Duration::from_millis(config.script_max_millis),
                 max_memory_bytes: config.script_max_memory_mb.saturating_mul(1024 * 1024),
+                max_result_bytes: config.max_payload_bytes,
+                max_concurrent: config.script_max_concurrent,
+                // Each evaluation in a process of this binary (or the one named), which
+                // is killed at the deadline.
+                runner: config
+                    .script_runner
+                    .clone()
+                    .or_else(|| std::env::current_exe().ok()),
                 ..Default::default()
             },
         )

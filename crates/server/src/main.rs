@@ -10,8 +10,49 @@ use podium_server::config::{AuditCommand, Cli, Command, Config};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    // `podium script-runner`: one script evaluation for a server, which starts it
+    // with no environment and kills it past the script's deadline. Nothing else is
+    // started for it: no runtime, no settings, no logging.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "script-runner")
+    {
+        return script_runner();
+    }
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(err) => {
+            eprintln!("podium: cannot start the runtime: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Most CPU seconds a script runner may use, should its server be gone before it
+/// can kill it (the longest script deadline is 60 seconds).
+const SCRIPT_RUNNER_CPU_SECONDS: u64 = 61;
+
+fn script_runner() -> std::process::ExitCode {
+    // Best effort: the server kills the runner at the deadline anyway.
+    let _ = rlimit::setrlimit(
+        rlimit::Resource::CPU,
+        SCRIPT_RUNNER_CPU_SECONDS,
+        SCRIPT_RUNNER_CPU_SECONDS + 1,
+    );
+    match podium_core::exec::script::runner::serve(
+        std::io::stdin().lock(),
+        std::io::stdout().lock(),
+    ) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(_) => std::process::ExitCode::FAILURE,
+    }
+}
+
+async fn run() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Audit(AuditCommand::Verify(args)) => {

@@ -115,8 +115,25 @@ pub(super) async fn inline(rt: &Runtime, job: Job, mut task: Task) -> CoreResult
         }
     };
     let mut result = result_of(workflow_id.clone(), task_id, status, output, reason);
-    handoff::mask_result(&mut result, &handed);
+    handoff::mask_result(&mut result, &with_json_forms(&handed));
     finish_task(rt, &job, workflow_id, result).await
+}
+
+/// The secrets a script was handed, and each as it reads inside JSON text (a
+/// script that returns `JSON.stringify($)` escapes quotes, backslashes and line
+/// breaks). Masking cannot stop a script that transforms a secret: only an input
+/// that names a secret gets one.
+fn with_json_forms(handed: &[SecretText]) -> Vec<SecretText> {
+    let mut all = handed.to_vec();
+    for secret in handed {
+        let quoted = Value::String(secret.to_string()).to_string();
+        let escaped = &quoted[1..quoted.len() - 1];
+        if escaped != &**secret {
+            all.push(std::sync::Arc::from(escaped));
+        }
+    }
+    all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    all
 }
 
 /// The value of an `INLINE` task's expression.
@@ -208,7 +225,7 @@ pub(super) async fn case_by_script(
             )
         }
     };
-    handoff::mask_result(&mut result, &handed);
+    handoff::mask_result(&mut result, &with_json_forms(&handed));
     finish_task(rt, &job, workflow_id, result).await
 }
 

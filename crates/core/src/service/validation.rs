@@ -317,6 +317,22 @@ fn check_runnable(node: &WorkflowTask, at: &str, errors: &mut Vec<ValidationErro
         errors.push(ValidationError::new(format!("{at}.{field}"), message))
     };
     match TaskKind::of(&node.task_type) {
+        TaskKind::Inline
+            if node
+                .input_parameters
+                .get("expression")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|e| e.contains("${workflow.secrets.")) =>
+        {
+            // Spliced into the source, a secret would reach error messages and
+            // whatever the script does with its own text.
+            err(
+                "inputParameters.expression",
+                format!(
+                    "task {reference}: a script cannot name a secret in its expression; pass it as another input parameter and read it from $"
+                ),
+            )
+        }
         TaskKind::Unsupported => err(
             "type",
             format!(

@@ -194,6 +194,11 @@ pub struct Config {
     pub script_max_millis: u64,
     /// Most memory one `INLINE` script may use, in MiB; more fails its task.
     pub script_max_memory_mb: usize,
+    /// Most scripts evaluated at once (each in a process of its own).
+    pub script_max_concurrent: usize,
+    /// The `podium` binary that evaluates scripts (`podium script-runner`); by
+    /// default, this one.
+    pub script_runner: Option<PathBuf>,
     /// Whether access control is enforced.
     pub security: Security,
     /// The first admin application's access key id, for automated deployments (used
@@ -292,6 +297,8 @@ impl Default for Config {
             active_worker_seconds: 10,
             script_max_millis: 4000,
             script_max_memory_mb: 64,
+            script_max_concurrent: 2,
+            script_runner: None,
             security: Security::Enabled,
             admin_key_id: None,
             admin_key_secret: None,
@@ -436,14 +443,19 @@ impl Config {
                 "max_payload_bytes must be at least 1024".into(),
             ));
         }
-        if !(10..=600_000).contains(&self.script_max_millis) {
+        if !(10..=60_000).contains(&self.script_max_millis) {
             return Err(ConfigError::Invalid(
-                "script_max_millis must be between 10 and 600000 (ten minutes)".into(),
+                "script_max_millis must be between 10 and 60000 (a minute)".into(),
             ));
         }
-        if !(4..=4096).contains(&self.script_max_memory_mb) {
+        if !(4..=512).contains(&self.script_max_memory_mb) {
             return Err(ConfigError::Invalid(
-                "script_max_memory_mb must be between 4 and 4096".into(),
+                "script_max_memory_mb must be between 4 and 512".into(),
+            ));
+        }
+        if !(1..=64).contains(&self.script_max_concurrent) {
+            return Err(ConfigError::Invalid(
+                "script_max_concurrent must be between 1 and 64".into(),
             ));
         }
         // Durations become milliseconds and are added to the clock: keep them far
@@ -630,6 +642,8 @@ const KNOWN_KEYS: &[&str] = &[
     "active_worker_seconds",
     "script_max_millis",
     "script_max_memory_mb",
+    "script_max_concurrent",
+    "script_runner",
     "security",
     "admin_key_id",
     "admin_key_secret",
@@ -660,6 +674,7 @@ const LIST_KEYS: &[&str] = &["http_task_allow", "trusted_proxies"];
 const STRING_KEYS: &[&str] = &[
     "database_url",
     "database_ca_file",
+    "script_runner",
     "admin_key_id",
     "admin_key_secret",
     "server_key_file",

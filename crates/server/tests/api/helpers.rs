@@ -28,6 +28,8 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
         // the delays with its own.
         token_failure_delay_ms: 5,
         token_failure_max_delay_ms: 40,
+        // The server runs in this test process: scripts run in the built `podium`.
+        script_runner: Some(env!("CARGO_BIN_EXE_podium").into()),
         ..Config::default()
     }
 }

@@ -74,14 +74,28 @@ async fn a_runaway_script_fails_its_task_and_nothing_else() {
         (
             "hoards",
             "var kept = []; while (true) { kept.push(new Array(1000).fill(1)); }",
-            "FAILED",
+            "FAILED_WITH_TERMINAL_ERROR",
             "Script ran out of memory: it may use at most 16 MiB",
         ),
         (
             "allocates",
             "new Array(1e9).fill(0).length",
-            "FAILED",
+            "FAILED_WITH_TERMINAL_ERROR",
             "Script ran out of memory: it may use at most 16 MiB",
+        ),
+        (
+            // A built-in that loops in C without looking at the deadline: its
+            // process is killed.
+            "reverses",
+            "Array.prototype.reverse.call({length: 2 ** 53 - 1})",
+            "FAILED",
+            "Script not evaluated within 300 ms, interrupted",
+        ),
+        (
+            "searches",
+            "var a = 'a'.repeat(1 << 22); a.indexOf('a'.repeat(1 << 21) + 'b')",
+            "FAILED",
+            "Script not evaluated within 300 ms, interrupted",
         ),
         (
             "throws",
@@ -160,6 +174,39 @@ async fn a_script_sees_a_secret_only_when_its_input_names_it() {
     assert_eq!(done["output"]["result"]["length"], 14);
     assert_eq!(done["output"]["result"]["echo"], "Bearer ***");
     assert!(!done.to_string().contains("zebra-token"), "{done}");
+    // Written into JSON text by the script, a secret with quotes is masked too.
+    app.raw(
+        "PUT",
+        "/api/secrets/quoted",
+        "text/plain",
+        r#"say "zebra" \ now"#,
+    )
+    .await;
+    inline_flow(
+        &app,
+        "stringified",
+        json!({"q": "${workflow.secrets.quoted}", "expression": "JSON.stringify({q: $.q})"}),
+    )
+    .await;
+    let id = app.start("stringified", json!({})).await;
+    let done = app.wait_for_status(&id, "COMPLETED").await;
+    assert_eq!(done["output"]["result"], r#"{"q":"***"}"#);
+    // A secret spliced into the script's source is refused before the run starts.
+    inline_flow(
+        &app,
+        "spliced",
+        json!({"expression": "'${workflow.secrets.api_token}'.length"}),
+    )
+    .await;
+    let refused = app.post("/api/workflow/spliced", json!({})).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(
+        refused
+            .text
+            .contains("cannot name a secret in its expression"),
+        "{}",
+        refused.text
+    );
     // A script whose input names no secret has no way to one.
     inline_flow(
         &app,

@@ -1,123 +1,36 @@
-//! Sandboxed JavaScript, as `INLINE` tasks run it (`docs/adr/0007-script-engine.md`).
-//!
-//! Each evaluation gets a fresh QuickJS runtime with a memory limit, a stack limit
-//! and a deadline checked by the interpreter as it runs, so an endless loop or a
-//! huge allocation fails that one evaluation with a clear reason instead of
-//! stalling the server. The script sees its task's input as `$` and nothing else:
-//! the context has the language's own objects (`JSON`, `Math`, `Date`, `RegExp`,
-//! `Map`, `Set`, ...) and no module loader, file, network, process or timer API.
-//! Evaluations run on the blocking pool, at most one per core at a time.
+//! One evaluation in QuickJS (`docs/adr/0007-script-engine.md`): a fresh runtime
+//! with a heap limit, a stack limit and a deadline the interpreter checks as it
+//! runs. The script sees its task's input as `$` and nothing else: the context has
+//! the language's own objects (`JSON`, `Math`, `Date`, `RegExp`, `Map`, `Set`, ...)
+//! and no module loader, file, network, process or timer API. Some built-ins loop in
+//! C without looking at the deadline; the process that runs this (`runner`) is
+//! killed when it passes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rquickjs::context::EvalOptions;
 use rquickjs::context::intrinsic;
 use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Runtime as JsRuntime};
 use serde_json::Value;
-use tokio::sync::Semaphore;
 
-/// Limits of one evaluation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScriptLimits {
-    /// Longest an evaluation may run (Conductor's default is 4 seconds).
-    pub max_time: Duration,
-    /// Most memory one evaluation's heap may hold.
-    pub max_memory_bytes: usize,
-    /// Deepest the interpreter's stack may grow.
-    pub max_stack_bytes: usize,
-    /// Most evaluations running at once.
-    pub max_concurrent: usize,
-}
+use super::{ScriptError, ScriptLimits};
 
-impl Default for ScriptLimits {
-    fn default() -> Self {
-        ScriptLimits {
-            max_time: Duration::from_secs(4),
-            max_memory_bytes: 64 * 1024 * 1024,
-            max_stack_bytes: 512 * 1024,
-            max_concurrent: std::thread::available_parallelism().map_or(2, |n| n.get()),
-        }
-    }
-}
-
-/// Why an evaluation gave no value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ScriptError {
-    /// It ran past its time limit.
-    #[error("Script not evaluated within {0} ms, interrupted")]
-    TimedOut(u128),
-    /// It needed more memory than its limit.
-    #[error("Script ran out of memory: it may use at most {0} MiB")]
-    OutOfMemory(usize),
-    /// The script threw (at `line`, when known), or its value cannot be written as
-    /// JSON.
-    #[error("Error evaluating the script `{message}`{}", line.map(|l| format!(" at line {l}")).unwrap_or_default())]
-    Failed { message: String, line: Option<i32> },
-    /// The task's input does not describe an evaluation.
-    #[error("{0}")]
-    Invalid(String),
-}
-
-impl ScriptError {
-    /// A failure with no line to point at.
-    pub fn failed(message: impl Into<String>) -> ScriptError {
-        ScriptError::Failed {
-            message: message.into(),
-            line: None,
-        }
-    }
-
-    /// Whether trying the same evaluation again cannot help (Conductor fails a script
-    /// that throws, or bad input, for good; a time-out may pass on a quieter machine).
-    pub fn is_terminal(&self) -> bool {
-        matches!(self, ScriptError::Failed { .. } | ScriptError::Invalid(_))
-    }
-}
-
-/// Runs scripts within limits.
-pub struct Scripts {
-    limits: ScriptLimits,
-    permits: Arc<Semaphore>,
-}
-
-impl Scripts {
-    pub fn new(limits: ScriptLimits) -> Scripts {
-        let permits = Arc::new(Semaphore::new(limits.max_concurrent.max(1)));
-        Scripts { limits, permits }
-    }
-
-    /// The limits evaluations run with.
-    pub fn limits(&self) -> &ScriptLimits {
-        &self.limits
-    }
-
-    /// Evaluates `script` with `$` bound to `input`; its completion value (the value
-    /// of its last statement), as JSON. `undefined` and functions are `null`.
-    pub async fn javascript(&self, script: &str, input: &Value) -> Result<Value, ScriptError> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| ScriptError::Invalid("the script engine is shutting down".into()))?;
-        let input = input.to_string();
-        let script = script.to_string();
-        let limits = self.limits.clone();
-        let evaluation = tokio::task::spawn_blocking(move || {
-            let result = evaluate(&script, &input, &limits);
-            drop(permit);
-            result
-        });
-        evaluation
-            .await
-            .map_err(|_| ScriptError::failed("the evaluation stopped unexpectedly"))?
-    }
-}
-
-/// One evaluation, on the calling thread.
+/// One evaluation, on the calling thread: the completion value as parsed JSON.
 pub fn evaluate(script: &str, input: &str, limits: &ScriptLimits) -> Result<Value, ScriptError> {
+    let text = evaluate_to_json(script, input, limits)?;
+    serde_json::from_str(&text)
+        .map_err(|e| ScriptError::failed(format!("the value is not JSON: {e}")))
+}
+
+/// One evaluation, on the calling thread: the completion value as JSON text (`null`
+/// for `undefined` and functions), at most `limits.max_result_bytes` long.
+pub fn evaluate_to_json(
+    script: &str,
+    input: &str,
+    limits: &ScriptLimits,
+) -> Result<String, ScriptError> {
     let broken = |what: &str, err: rquickjs::Error| {
         ScriptError::failed(format!("the script engine could not {what}: {err}"))
     };
@@ -144,13 +57,14 @@ pub fn evaluate(script: &str, input: &str, limits: &ScriptLimits) -> Result<Valu
         intrinsic::MapSet,
     )>(&runtime)
     .map_err(|e| broken("make a context", e))?;
-    let outcome = context.with(|ctx| run(&ctx, script, input));
+    let outcome = context.with(|ctx| run(&ctx, script, input, limits.max_result_bytes));
     let out_of_memory = || ScriptError::OutOfMemory(limits.max_memory_bytes / (1024 * 1024));
     match outcome {
         Ok(value) => Ok(value),
         Err(_) if interrupted.load(Ordering::Relaxed) => {
             Err(ScriptError::TimedOut(limits.max_time.as_millis()))
         }
+        Err(thrown) if thrown.too_large => Err(ScriptError::Invalid(thrown.message)),
         Err(thrown) if thrown.message.contains("out of memory") => Err(out_of_memory()),
         // With the heap full, QuickJS cannot even make the error it throws.
         Err(thrown)
@@ -173,6 +87,8 @@ struct Thrown {
     message: String,
     line: Option<i32>,
     nothing: bool,
+    /// The value was too large to hand back.
+    too_large: bool,
 }
 
 impl Thrown {
@@ -181,11 +97,12 @@ impl Thrown {
             message,
             line: None,
             nothing: false,
+            too_large: false,
         }
     }
 }
 
-fn run(ctx: &Ctx<'_>, script: &str, input: &str) -> Result<Value, Thrown> {
+fn run(ctx: &Ctx<'_>, script: &str, input: &str, max_bytes: usize) -> Result<String, Thrown> {
     let input = ctx.json_parse(input).catch(ctx).map_err(|e| caught(&e))?;
     ctx.globals()
         .set("$", input)
@@ -203,12 +120,23 @@ fn run(ctx: &Ctx<'_>, script: &str, input: &str) -> Result<Value, Thrown> {
         .catch(ctx)
         .map_err(|e| caught(&e))?;
     let Some(text) = text else {
-        return Ok(Value::Null);
+        return Ok("null".to_string());
     };
     let text = text
         .to_string()
         .map_err(|e| Thrown::text(format!("the value is not text: {e}")))?;
-    serde_json::from_str(&text).map_err(|e| Thrown::text(format!("the value is not JSON: {e}")))
+    if text.len() > max_bytes {
+        return Err(Thrown {
+            message: format!(
+                "The script's value is {} bytes of JSON, more than the permissible limit: {max_bytes} bytes",
+                text.len()
+            ),
+            line: None,
+            nothing: false,
+            too_large: true,
+        });
+    }
+    Ok(text)
 }
 
 /// An error's message, with the line it was thrown at when known.
@@ -227,6 +155,7 @@ fn caught(error: &CaughtError<'_>) -> Thrown {
                 message,
                 line: line.filter(|l| *l > 0),
                 nothing: false,
+                too_large: false,
             }
         }
         CaughtError::Value(value) => match value.as_string().and_then(|s| s.to_string().ok()) {
@@ -235,6 +164,7 @@ fn caught(error: &CaughtError<'_>) -> Thrown {
                 message: format!("a {} was thrown", value.type_name()),
                 line: None,
                 nothing: value.is_null() || value.is_undefined(),
+                too_large: false,
             },
         },
         CaughtError::Error(error) => Thrown::text(error.to_string()),
@@ -256,11 +186,13 @@ fn line_of(stack: &str) -> Option<i32> {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::time::Duration;
 
     fn quick() -> ScriptLimits {
         ScriptLimits {
             max_time: Duration::from_millis(300),
             max_memory_bytes: 16 * 1024 * 1024,
+            max_result_bytes: 64 * 1024,
             ..ScriptLimits::default()
         }
     }
@@ -366,6 +298,19 @@ mod tests {
     }
 
     #[test]
+    fn a_value_too_large_to_hand_back_is_refused() {
+        let Err(ScriptError::Invalid(message)) =
+            eval("Array(1000).fill('x'.repeat(100))", json!({}))
+        else {
+            panic!("refused");
+        };
+        assert!(
+            message.contains("more than the permissible limit: 65536 bytes"),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn nothing_outside_the_language_is_reachable() {
         for name in [
             "require",
@@ -382,12 +327,5 @@ mod tests {
             let script = format!("typeof globalThis['{name}']");
             assert_eq!(eval(&script, json!({})), Ok(json!("undefined")), "{name}");
         }
-    }
-
-    #[tokio::test]
-    async fn evaluations_run_off_the_async_threads() {
-        let scripts = Scripts::new(quick());
-        let value = scripts.javascript("$.n * 2", &json!({"n": 4})).await;
-        assert_eq!(value, Ok(json!(8)));
     }
 }
