@@ -36,16 +36,32 @@ fn main() -> std::process::ExitCode {
 /// can kill it (the longest script deadline is 60 seconds).
 const SCRIPT_RUNNER_CPU_SECONDS: u64 = 61;
 
+/// Address space a script runner needs besides its evaluation's memory limit: the
+/// program and its libraries (about 50 MiB, with mimalloc's up-front reservation
+/// turned off by the server), with room to spare.
+const SCRIPT_RUNNER_BASE_BYTES: u64 = 256 * 1024 * 1024;
+
 fn script_runner() -> std::process::ExitCode {
+    // A runner that aborts (a stack overflow, an allocation past its cap) leaves no
+    // core file: its memory holds the task's input, secrets included.
+    let _ = rlimit::setrlimit(rlimit::Resource::CORE, 0, 0);
     // Best effort: the server kills the runner at the deadline anyway.
     let _ = rlimit::setrlimit(
         rlimit::Resource::CPU,
         SCRIPT_RUNNER_CPU_SECONDS,
         SCRIPT_RUNNER_CPU_SECONDS + 1,
     );
+    let cap_memory = |bytes: usize| {
+        // The evaluation's own limit, plus room for the program itself.
+        let bytes = u64::try_from(bytes)
+            .unwrap_or(u64::MAX)
+            .saturating_add(SCRIPT_RUNNER_BASE_BYTES);
+        let _ = rlimit::setrlimit(rlimit::Resource::AS, bytes, bytes);
+    };
     match podium_core::exec::script::runner::serve(
         std::io::stdin().lock(),
         std::io::stdout().lock(),
+        cap_memory,
     ) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(_) => std::process::ExitCode::FAILURE,

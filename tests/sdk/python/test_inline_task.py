@@ -1,11 +1,13 @@
 """The INLINE system task, built with the SDK's InlineTask (JavaScript, graaljs by
 default): the script computes over its bindings, and a script that throws fails its
-task with a reason. A SwitchTask with use_javascript picks its case the same way."""
+task with a reason. A SwitchTask with use_javascript picks its case the same way,
+and a JsonJQTask transforms its input with jq."""
 
 from __future__ import annotations
 
 from conductor.client.workflow.conductor_workflow import ConductorWorkflow
 from conductor.client.workflow.task.inline import InlineTask
+from conductor.client.workflow.task.json_jq_task import JsonJQTask
 from conductor.client.workflow.task.switch_task import SwitchTask
 
 from sdk_helpers import task_by_ref, unique
@@ -59,3 +61,16 @@ def test_a_javascript_switch_picks_its_case(executor):
         assert run.output == {"case": case}
         done = executor.get_workflow(run.workflow_id, include_tasks=True)
         assert [t.reference_task_name for t in done.tasks] == ["route_ref", ran]
+
+
+def test_a_jq_task_answers_its_first_output_and_all_of_them(executor):
+    names = JsonJQTask("names_ref", ".people[] | select(.age >= 18) | .name")
+    names.input_parameters.update({"people": "${workflow.input.people}"})
+    wf = ConductorWorkflow(executor=executor, name=unique("py_jq_wf"), version=1)
+    wf.add(names).output_parameters({"first": "${names_ref.output.result}", "all": "${names_ref.output.resultList}"})
+    wf.register(True)
+
+    people = [{"name": "ada", "age": 36}, {"name": "kid", "age": 9}, {"name": "alan", "age": 41}]
+    run = executor.execute(name=wf.name, version=1, workflow_input={"people": people}, wait_for_seconds=20)
+    assert run.status == "COMPLETED", run
+    assert run.output == {"first": "ada", "all": ["ada", "alan"]}

@@ -64,7 +64,8 @@ pub fn execute(
         | TaskKind::Http
         | TaskKind::SubWorkflow
         | TaskKind::UpdateSecret
-        | TaskKind::Inline => (false, None),
+        | TaskKind::Inline
+        | TaskKind::JsonJqTransform => (false, None),
     }
 }
 

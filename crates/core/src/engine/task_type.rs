@@ -21,6 +21,8 @@ pub enum TaskKind {
     UpdateSecret,
     /// Evaluates a script (`expression`, by `evaluatorType`) over its input.
     Inline,
+    /// Runs a jq program (`queryExpression`) over its input.
+    JsonJqTransform,
     /// A type Conductor has that Podium does not run yet.
     Unsupported,
 }
@@ -34,7 +36,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "FORK_JOIN_DYNAMIC",
     "DO_WHILE",
     "LAMBDA",
-    "JSON_JQ_TRANSFORM",
     "EVENT",
     "HUMAN",
     "START_WORKFLOW",
@@ -60,6 +61,7 @@ impl TaskKind {
             "NOOP" => TaskKind::Noop,
             "UPDATE_SECRET" => TaskKind::UpdateSecret,
             "INLINE" => TaskKind::Inline,
+            "JSON_JQ_TRANSFORM" => TaskKind::JsonJqTransform,
             other if NOT_YET_SUPPORTED.contains(&other) => TaskKind::Unsupported,
             _ => TaskKind::Simple,
         }
@@ -78,7 +80,8 @@ impl TaskKind {
         )
     }
 
-    /// Whether a task of this kind may evaluate a script: `INLINE` always, `SWITCH`
+    /// Whether a task of this kind may evaluate a script: `INLINE` and
+    /// `JSON_JQ_TRANSFORM` always, `SWITCH`
     /// and `DECISION` when [`decides_by_script`] says so.
     pub fn may_run_script(self) -> bool {
         matches!(
@@ -97,7 +100,11 @@ impl TaskKind {
     pub fn is_async_system(self) -> bool {
         matches!(
             self,
-            TaskKind::Http | TaskKind::SubWorkflow | TaskKind::UpdateSecret | TaskKind::Inline
+            TaskKind::Http
+                | TaskKind::SubWorkflow
+                | TaskKind::UpdateSecret
+                | TaskKind::Inline
+                | TaskKind::JsonJqTransform
         )
     }
 

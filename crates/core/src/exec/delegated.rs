@@ -57,6 +57,9 @@ pub async fn run_job(rt: &Runtime, caller: &dyn HttpCaller, job: Job) -> CoreRes
         (EngineAction::EvaluateScript, Some(task)) if kind == TaskKind::Inline => {
             system_tasks::inline(rt, job, task).await
         }
+        (EngineAction::EvaluateScript, Some(task)) if kind == TaskKind::JsonJqTransform => {
+            system_tasks::jq_transform(rt, job, task).await
+        }
         (EngineAction::EvaluateScript, Some(task)) => {
             system_tasks::case_by_script(rt, job, task, kind).await
         }

@@ -25,9 +25,9 @@ crate::kinds! {
         HttpCall,
         /// `UPDATE_SECRET` writes a secret.
         UpdateSecret,
-        /// An `INLINE` task's script, or the script that picks a `SWITCH` or
-        /// `DECISION` case, runs over the task's input, with the secrets its
-        /// definition node names.
+        /// An `INLINE` task's script, a `JSON_JQ_TRANSFORM` task's program, or the
+        /// script that picks a `SWITCH` or `DECISION` case, runs over the task's
+        /// input, with the secrets its definition node names.
         EvaluateScript,
         /// A `SUB_WORKFLOW` task starts its child.
         StartSubWorkflow,
@@ -114,7 +114,7 @@ impl EngineAction {
             Effect::SystemTask => match task_kind {
                 TaskKind::Http => EngineAction::HttpCall,
                 TaskKind::UpdateSecret => EngineAction::UpdateSecret,
-                TaskKind::Inline => EngineAction::EvaluateScript,
+                TaskKind::Inline | TaskKind::JsonJqTransform => EngineAction::EvaluateScript,
                 TaskKind::SubWorkflow => EngineAction::StartSubWorkflow,
                 // A switch or decision has a job only when a script picks its case.
                 TaskKind::Switch | TaskKind::Decision => EngineAction::EvaluateScript,

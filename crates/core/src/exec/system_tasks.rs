@@ -136,6 +136,53 @@ fn with_json_forms(handed: &[SecretText]) -> Vec<SecretText> {
     all
 }
 
+/// `JSON_JQ_TRANSFORM`: runs the jq program `queryExpression` over the task's whole
+/// input, as Conductor does; the first output is `result` (null for none), all of
+/// them `resultList`. A program that fails fails the task (`FAILED`, with the
+/// message as the reason and as `error`).
+pub(super) async fn jq_transform(rt: &Runtime, job: Job, mut task: Task) -> CoreResult<()> {
+    let Some(handed) = hand_over(rt, &job, &mut task, EngineAction::EvaluateScript).await? else {
+        return Ok(());
+    };
+    let workflow_id = task.workflow_instance_id.clone();
+    let task_id = task.task_id.clone();
+    let query = task
+        .input_data
+        .get("queryExpression")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let Some(query) = query else {
+        let reason = "Missing 'queryExpression' in input parameters".to_string();
+        return fail_task(rt, &job, workflow_id, task_id, reason, Then::Decide).await;
+    };
+    let mut output = JsonMap::new();
+    let (status, reason) = match rt
+        .scripts
+        .jq(&query, &Value::Object(task.input_data.clone()))
+        .await
+    {
+        Ok(outputs) => {
+            output.insert(
+                "result".into(),
+                outputs.first().cloned().unwrap_or(Value::Null),
+            );
+            output.insert("resultList".into(), Value::Array(outputs));
+            (TaskResultStatus::Completed, None)
+        }
+        Err(err) => {
+            let reason = match err {
+                ScriptError::Failed { message, .. } => message,
+                other => other.to_string(),
+            };
+            output.insert("error".into(), Value::String(reason.clone()));
+            (TaskResultStatus::Failed, Some(reason))
+        }
+    };
+    let mut result = result_of(workflow_id.clone(), task_id, status, output, reason);
+    handoff::mask_result(&mut result, &with_json_forms(&handed));
+    finish_task(rt, &job, workflow_id, result).await
+}
+
 /// The value of an `INLINE` task's expression.
 async fn evaluate_inline(rt: &Runtime, input: &JsonMap) -> Result<Value, ScriptError> {
     let evaluator = match input.get("evaluatorType") {

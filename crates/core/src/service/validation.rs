@@ -310,6 +310,15 @@ fn check_node(
     }
 }
 
+/// The input parameter that holds a task's program.
+fn script_parameter(kind: TaskKind) -> &'static str {
+    if kind == TaskKind::JsonJqTransform {
+        "queryExpression"
+    } else {
+        "expression"
+    }
+}
+
 /// The run-time limits of this version for one task.
 fn check_runnable(node: &WorkflowTask, at: &str, errors: &mut Vec<ValidationError>) {
     let reference = &node.task_reference_name;
@@ -317,19 +326,20 @@ fn check_runnable(node: &WorkflowTask, at: &str, errors: &mut Vec<ValidationErro
         errors.push(ValidationError::new(format!("{at}.{field}"), message))
     };
     match TaskKind::of(&node.task_type) {
-        TaskKind::Inline
+        kind @ (TaskKind::Inline | TaskKind::JsonJqTransform)
             if node
                 .input_parameters
-                .get("expression")
+                .get(script_parameter(kind))
                 .and_then(serde_json::Value::as_str)
                 .is_some_and(|e| e.contains("${workflow.secrets.")) =>
         {
             // Spliced into the source, a secret would reach error messages and
-            // whatever the script does with its own text.
+            // whatever the program does with its own text.
+            let parameter = script_parameter(kind);
             err(
-                "inputParameters.expression",
+                &format!("inputParameters.{parameter}"),
                 format!(
-                    "task {reference}: a script cannot name a secret in its expression; pass it as another input parameter and read it from $"
+                    "task {reference}: a script cannot name a secret in its {parameter}; pass it as another input parameter and read it from the input"
                 ),
             )
         }
@@ -481,8 +491,8 @@ mod tests {
         // run yet, a JavaScript SWITCH, a fork with no join, an unnamed inline taskDefinition.
         let d = def(json!({
             "name": "later", "tasks": [
-                {"name": "i", "taskReferenceName": "i", "type": "JSON_JQ_TRANSFORM",
-                 "inputParameters": {"queryExpression": "."}},
+                {"name": "i", "taskReferenceName": "i", "type": "LAMBDA",
+                 "inputParameters": {"scriptExpression": "return 1;"}},
                 {"name": "llm", "taskReferenceName": "llm", "type": "LLM_CHAT_COMPLETE"},
                 {"name": "s", "taskReferenceName": "s", "type": "SWITCH", "evaluatorType": "javascript", "expression": "$.x == 1 ? 'a' : 'b'",
                  "decisionCases": {"a": [{"name": "d", "taskReferenceName": "d", "type": "DO_WHILE",
@@ -499,7 +509,7 @@ mod tests {
         let text = format!("{all:?}");
         for needle in [
             "tasks[0].type",
-            "JSON_JQ_TRANSFORM is not supported",
+            "LAMBDA is not supported",
             "tasks[2].decisionCases.a[0].type",
             "DO_WHILE is not supported",
             "must be followed by a JOIN",

@@ -295,3 +295,65 @@ async fn switches_and_decisions_pick_their_case_with_javascript() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn jq_transforms_answer_every_output_and_fail_alone() {
+    let app = TestApp::spawn_with(|config| {
+        config.script_max_millis = 300;
+        config.script_max_memory_mb = 32;
+    })
+    .await;
+    let jq = |name: &str, query: &str| {
+        json!({"name": name, "version": 1, "tasks": [
+            {"name": "jq", "taskReferenceName": "jq", "type": "JSON_JQ_TRANSFORM",
+             "inputParameters": {"items": "${workflow.input.items}", "queryExpression": query}}
+        ], "outputParameters": {"result": "${jq.output.result}", "list": "${jq.output.resultList}"}})
+    };
+    let items =
+        json!({"items": [{"n": 1, "name": "a"}, {"n": 2, "name": "b"}, {"n": 3, "name": "c"}]});
+    app.register(json!([]), jq("names", ".items[] | select(.n > 1) | .name"))
+        .await;
+    let id = app.start("names", items.clone()).await;
+    let done = app.wait_for_status(&id, "COMPLETED").await;
+    assert_eq!(done["output"], json!({"result": "b", "list": ["b", "c"]}));
+    app.register(json!([]), jq("total", "{total: (.items | map(.n) | add)}"))
+        .await;
+    let id = app.start("total", items.clone()).await;
+    let done = app.wait_for_status(&id, "COMPLETED").await;
+    assert_eq!(
+        done["output"],
+        json!({"result": {"total": 6}, "list": [{"total": 6}]})
+    );
+    for (name, query, expected) in [
+        ("indexes", ".items.x", &["cannot index"][..]),
+        ("unreadable", ".items[", &["cannot be read"]),
+        ("spins", "def f: f; f", &["interrupted"]),
+        // A stack overflow or an exhausted memory ends the runner process only.
+        (
+            "overflows",
+            "def f: 1 + f; f",
+            &["process stopped", "interrupted"],
+        ),
+        (
+            "hoards",
+            "[range(1e10)]",
+            &["process stopped", "interrupted"],
+        ),
+    ] {
+        app.register(json!([]), jq(name, query)).await;
+        let id = app.start(name, items.clone()).await;
+        let failed = app.wait_for_status(&id, "FAILED").await;
+        let task = &failed["tasks"][0];
+        assert_eq!(task["status"], "FAILED", "{name}");
+        let reason = first_task_reason(&failed);
+        assert!(
+            expected.iter().any(|part| reason.contains(part)),
+            "{name}: {reason}"
+        );
+        assert_eq!(task["outputData"]["error"], task["reasonForIncompletion"]);
+    }
+    // The server goes on transforming.
+    let id = app.start("names", items).await;
+    app.wait_for_status(&id, "COMPLETED").await;
+    app.stop().await;
+}

@@ -341,6 +341,20 @@ fn inline_tasks_become_jobs_and_their_result_flows_on() {
     assert_eq!(calc.input_data["n"], json!(21));
     h.complete("calc", json!({"result": 42}));
     assert_eq!(h.state().tasks()[1].input_data["doubled"], json!(42));
+
+    // A jq transform, the same way.
+    let mut h = Harness::new();
+    h.start(
+        json!({"name": "w", "tasks": [
+            {"name": "jq", "taskReferenceName": "jq", "type": "JSON_JQ_TRANSFORM",
+             "inputParameters": {"queryExpression": ".x", "x": 1}}
+        ]}),
+        json!({}),
+    );
+    assert_eq!(h.out.job_adds.len(), 1);
+    assert_eq!(h.state().tasks()[0].task_type, "JSON_JQ_TRANSFORM");
+    h.complete("jq", json!({"result": 1, "resultList": [1]}));
+    assert_eq!(h.status(), WorkflowStatus::Completed);
 }
 
 #[test]

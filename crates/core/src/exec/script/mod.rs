@@ -8,6 +8,7 @@
 //! deadline has passed; a crash in the engine ends that process only. At most
 //! [`ScriptLimits::max_concurrent`] evaluations run at once.
 
+pub mod jq;
 pub mod runner;
 pub mod sandbox;
 
@@ -114,7 +115,14 @@ impl Scripts {
             .await
             .map_err(|_| ScriptError::Invalid("the script engine is shutting down".into()))?;
         if let Some(runner) = &self.limits.runner {
-            return runner::in_child(runner, script, input, &self.limits).await;
+            return runner::in_child(
+                runner,
+                runner::Language::Javascript,
+                script,
+                input,
+                &self.limits,
+            )
+            .await;
         }
         let input = input.to_string();
         let script = script.to_string();
@@ -122,6 +130,42 @@ impl Scripts {
         tokio::task::spawn_blocking(move || sandbox::evaluate(&script, &input, &limits))
             .await
             .map_err(|_| ScriptError::failed("the evaluation stopped unexpectedly"))?
+    }
+}
+
+impl Scripts {
+    /// Runs the jq program `query` over `input`; its outputs, in order. Without a
+    /// runner process the program runs on a blocking thread of this process, where
+    /// nothing bounds it (for tests of the engine alone).
+    pub async fn jq(&self, query: &str, input: &Value) -> Result<Vec<Value>, ScriptError> {
+        let _permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ScriptError::Invalid("the script engine is shutting down".into()))?;
+        let outputs = match &self.limits.runner {
+            Some(runner) => {
+                runner::in_child(runner, runner::Language::Jq, query, input, &self.limits).await?
+            }
+            None => {
+                let (query, input) = (query.to_string(), input.to_string());
+                let max = self.limits.max_result_bytes;
+                let texts = tokio::task::spawn_blocking(move || jq::transform(&query, &input, max))
+                    .await
+                    .map_err(|_| ScriptError::failed("the program stopped unexpectedly"))??;
+                let parsed: Result<Vec<Value>, _> =
+                    texts.iter().map(|t| serde_json::from_str(t)).collect();
+                Value::Array(
+                    parsed
+                        .map_err(|e| ScriptError::failed(format!("an output is not JSON: {e}")))?,
+                )
+            }
+        };
+        match outputs {
+            Value::Array(items) => Ok(items),
+            _ => Err(ScriptError::failed("the program's outputs are not a list")),
+        }
     }
 }
 

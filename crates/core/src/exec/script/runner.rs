@@ -3,7 +3,8 @@
 //! answer from its standard output; past the deadline (plus a moment to start) it
 //! kills the process, so a built-in that loops in C without looking at the
 //! deadline, or a crash in the engine, ends that process and fails that task only.
-//! The process gets no environment (no setting or secret of the server's).
+//! The process gets no environment (no setting or secret of the server's) but
+//! one allocator setting.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -19,10 +20,23 @@ use super::{ScriptError, ScriptLimits, sandbox};
 /// How long a runner process may take to start and answer beyond the deadline.
 const START_GRACE: Duration = Duration::from_millis(1500);
 
+/// The languages a runner evaluates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// JavaScript in QuickJS: the answer is the completion value.
+    #[default]
+    Javascript,
+    /// A jq program: the answer is the list of its outputs.
+    Jq,
+}
+
 /// What the server asks a runner.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Request {
+    #[serde(default)]
+    language: Language,
     script: String,
     input: Value,
     max_millis: u64,
@@ -31,9 +45,14 @@ struct Request {
     max_result_bytes: usize,
 }
 
-/// The runner's side: reads one request, evaluates it, writes one answer
-/// (`{"ok": value}` or `{"error": {"kind", "message", "line"}}`).
-pub fn serve(mut input: impl Read, mut output: impl Write) -> std::io::Result<()> {
+/// The runner's side: reads one request, caps the process's memory for it with
+/// `limit_memory` (given the evaluation's memory limit in bytes), evaluates it, and
+/// writes one answer (`{"ok": value}` or `{"error": {"kind", "message", "line"}}`).
+pub fn serve(
+    mut input: impl Read,
+    mut output: impl Write,
+    limit_memory: impl FnOnce(usize),
+) -> std::io::Result<()> {
     let mut text = String::new();
     input.read_to_string(&mut text)?;
     let answer = match serde_json::from_str::<Request>(&text) {
@@ -48,7 +67,15 @@ pub fn serve(mut input: impl Read, mut output: impl Write) -> std::io::Result<()
             };
             let input = request.input.to_string();
             drop(text);
-            match sandbox::evaluate_to_json(&request.script, &input, &limits) {
+            limit_memory(limits.max_memory_bytes);
+            let value = match request.language {
+                Language::Javascript => sandbox::evaluate_to_json(&request.script, &input, &limits),
+                Language::Jq => {
+                    super::jq::transform(&request.script, &input, limits.max_result_bytes)
+                        .map(|outputs| format!("[{}]", outputs.join(",")))
+                }
+            };
+            match value {
                 Ok(json) => format!("{{\"ok\":{json}}}"),
                 Err(err) => json!({"error": error_json(&err)}).to_string(),
             }
@@ -91,11 +118,13 @@ fn error_of(value: &Value, limits: &ScriptLimits) -> ScriptError {
 /// The server's side: one evaluation in a new `script-runner` process of `runner`.
 pub async fn in_child(
     runner: &Path,
+    language: Language,
     script: &str,
     input: &Value,
     limits: &ScriptLimits,
 ) -> Result<Value, ScriptError> {
     let request = serde_json::to_vec(&Request {
+        language,
         script: script.to_string(),
         input: input.clone(),
         max_millis: u64::try_from(limits.max_time.as_millis()).unwrap_or(u64::MAX),
@@ -110,6 +139,9 @@ pub async fn in_child(
     let mut child = tokio::process::Command::new(runner)
         .arg("script-runner")
         .env_clear()
+        // The runner caps its address space; the allocator of the `podium` binary
+        // (mimalloc) would otherwise reserve a gigabyte of it up front.
+        .env("MIMALLOC_ARENA_RESERVE", "0")
         .current_dir("/")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -152,8 +184,11 @@ pub async fn in_child(
             Ok(map.remove("ok").unwrap_or(Value::Null))
         }
         Ok(Value::Object(map)) if map.contains_key("error") => Err(error_of(&map["error"], limits)),
+        // An abort: the runner's memory cap or its stack was exceeded.
         _ => Err(ScriptError::failed(match status {
-            Some(status) => format!("the script's process stopped without an answer ({status})"),
+            Some(status) => format!(
+                "the script's process stopped without an answer ({status}): it may have run out of memory or stack"
+            ),
             None => "the script's process stopped without an answer".to_string(),
         })),
     }
@@ -165,7 +200,17 @@ mod tests {
 
     fn exchange(request: Value) -> Value {
         let mut out = Vec::new();
-        serve(request.to_string().as_bytes(), &mut out).expect("served");
+        let mut capped = None;
+        serve(request.to_string().as_bytes(), &mut out, |bytes| {
+            capped = Some(bytes)
+        })
+        .expect("served");
+        if request.get("maxMemoryBytes").is_some() {
+            assert_eq!(
+                capped,
+                request["maxMemoryBytes"].as_u64().map(|b| b as usize)
+            );
+        }
         serde_json::from_slice(&out).expect("an answer")
     }
 
@@ -199,5 +244,8 @@ mod tests {
         ));
         let error = exchange(json!({"nonsense": true}));
         assert_eq!(error["error"]["kind"], "invalid");
+        let mut jq = request(".n, .n * 10");
+        jq["language"] = json!("jq");
+        assert_eq!(exchange(jq), json!({"ok": [2, 20]}));
     }
 }
