@@ -309,6 +309,16 @@ impl Application {
             keyring,
             max_value_bytes: config.secret_max_bytes,
         };
+        // Scripts never run in the server's own process: without a runner binary,
+        // the server does not start.
+        let script_runner = match config.script_runner.clone() {
+            Some(path) => path,
+            None => std::env::current_exe().map_err(|e| {
+                StartError::Core(format!(
+                    "cannot find this program's path to run scripts in ({e}); set script_runner"
+                ))
+            })?,
+        };
         let runtime = Runtime::new(
             stores,
             clock.clone(),
@@ -323,10 +333,7 @@ impl Application {
                 max_concurrent: config.script_max_concurrent,
                 // Each evaluation in a process of this binary (or the one named), which
                 // is killed at the deadline.
-                runner: config
-                    .script_runner
-                    .clone()
-                    .or_else(|| std::env::current_exe().ok()),
+                runner: Some(script_runner),
                 ..Default::default()
             },
         )

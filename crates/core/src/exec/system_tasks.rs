@@ -92,6 +92,10 @@ pub(super) async fn http(
 /// Conductor. A value echoing a secret the input carried is masked before it is
 /// stored.
 pub(super) async fn inline(rt: &Runtime, job: Job, mut task: Task) -> CoreResult<()> {
+    if let Some(reason) = secret_in_program(rt, &task, "expression").await {
+        let (workflow_id, task_id) = (task.workflow_instance_id, task.task_id);
+        return fail_task(rt, &job, workflow_id, task_id, reason, Then::Decide).await;
+    }
     let Some(handed) = hand_over(rt, &job, &mut task, EngineAction::EvaluateScript).await? else {
         return Ok(());
     };
@@ -119,6 +123,27 @@ pub(super) async fn inline(rt: &Runtime, job: Job, mut task: Task) -> CoreResult
     finish_task(rt, &job, workflow_id, result).await
 }
 
+/// Why a task's program may not run: its definition splices a secret into the
+/// program's text (`parameter`), where it would reach error messages. Starts refuse
+/// such definitions; this catches the runs that reach one otherwise (a restart on
+/// the latest definition, a failure workflow).
+async fn secret_in_program(rt: &Runtime, task: &Task, parameter: &str) -> Option<String> {
+    let state = handoff::live_workflow(rt, &task.workflow_instance_id)
+        .await
+        .ok()?;
+    let node = graph::find_task(&state.def, &task.reference_task_name)?;
+    node.input_parameters
+        .get(parameter)
+        .and_then(Value::as_str)
+        .filter(|text| text.contains("${workflow.secrets."))
+        .map(|_| {
+            format!(
+                "task {}: a script cannot name a secret in its {parameter}; pass it as another input parameter and read it from the input",
+                task.reference_task_name
+            )
+        })
+}
+
 /// The secrets a script was handed, and each as it reads inside JSON text (a
 /// script that returns `JSON.stringify($)` escapes quotes, backslashes and line
 /// breaks). Masking cannot stop a script that transforms a secret: only an input
@@ -141,6 +166,10 @@ fn with_json_forms(handed: &[SecretText]) -> Vec<SecretText> {
 /// them `resultList`. A program that fails fails the task (`FAILED`, with the
 /// message as the reason and as `error`).
 pub(super) async fn jq_transform(rt: &Runtime, job: Job, mut task: Task) -> CoreResult<()> {
+    if let Some(reason) = secret_in_program(rt, &task, "queryExpression").await {
+        let (workflow_id, task_id) = (task.workflow_instance_id, task.task_id);
+        return fail_task(rt, &job, workflow_id, task_id, reason, Then::Decide).await;
+    }
     let Some(handed) = hand_over(rt, &job, &mut task, EngineAction::EvaluateScript).await? else {
         return Ok(());
     };
@@ -170,12 +199,18 @@ pub(super) async fn jq_transform(rt: &Runtime, job: Job, mut task: Task) -> Core
             (TaskResultStatus::Completed, None)
         }
         Err(err) => {
+            // As in Conductor, a program's error fails the task, to be retried; one
+            // that ran out of memory or stack, or answered too much, would again.
+            let status = match err {
+                ScriptError::TimedOut(_) | ScriptError::Failed { .. } => TaskResultStatus::Failed,
+                _ => TaskResultStatus::FailedWithTerminalError,
+            };
             let reason = match err {
                 ScriptError::Failed { message, .. } => message,
                 other => other.to_string(),
             };
             output.insert("error".into(), Value::String(reason.clone()));
-            (TaskResultStatus::Failed, Some(reason))
+            (status, Some(reason))
         }
     };
     let mut result = result_of(workflow_id.clone(), task_id, status, output, reason);

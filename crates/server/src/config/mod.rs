@@ -453,6 +453,15 @@ impl Config {
                 "script_max_memory_mb must be between 4 and 512".into(),
             ));
         }
+        if self
+            .script_runner
+            .as_ref()
+            .is_some_and(|path| !path.is_absolute())
+        {
+            return Err(ConfigError::Invalid(
+                "script_runner must be an absolute path to the podium binary".into(),
+            ));
+        }
         if !(1..=64).contains(&self.script_max_concurrent) {
             return Err(ConfigError::Invalid(
                 "script_max_concurrent must be between 1 and 64".into(),

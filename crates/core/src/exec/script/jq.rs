@@ -50,6 +50,14 @@ pub fn transform(query: &str, input: &str, max_bytes: usize) -> Result<Vec<Strin
             }
         };
         let text = value.to_string();
+        // jaq writes some values JSON has no form for (NaN, infinities, byte
+        // strings, non-string keys) as they are.
+        if serde_json::from_str::<serde::de::IgnoredAny>(&text).is_err() {
+            return Err(ScriptError::failed(format!(
+                "an output cannot be written as JSON: {}",
+                cut(&text)
+            )));
+        }
         used = used.saturating_add(text.len() + 1);
         if used > max_bytes {
             return Err(ScriptError::Invalid(format!(
@@ -137,6 +145,10 @@ mod tests {
             Err(ScriptError::failed("the program stopped with halt"))
         );
         assert!(matches!(run(".", "not json"), Err(ScriptError::Invalid(_))));
+        let Err(ScriptError::Failed { message, .. }) = run("nan", "null") else {
+            panic!("refused");
+        };
+        assert!(message.contains("cannot be written as JSON"), "{message}");
         assert!(matches!(
             run("[range(100000)]", "null"),
             Err(ScriptError::Invalid(_))

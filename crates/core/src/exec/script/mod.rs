@@ -70,6 +70,10 @@ pub enum ScriptError {
     /// to hand back.
     #[error("{0}")]
     Invalid(String),
+    /// The process that evaluated it stopped without an answer: it ran out of
+    /// memory or stack.
+    #[error("The script's process stopped without an answer ({0}): it ran out of memory or stack")]
+    Stopped(String),
 }
 
 impl ScriptError {

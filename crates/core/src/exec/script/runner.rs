@@ -96,6 +96,7 @@ fn error_json(err: &ScriptError) -> Value {
             json!({"kind": "failed", "message": message, "line": line})
         }
         ScriptError::Invalid(message) => json!({"kind": "invalid", "message": message}),
+        ScriptError::Stopped(status) => json!({"kind": "invalid", "message": status}),
     }
 }
 
@@ -185,11 +186,9 @@ pub async fn in_child(
         }
         Ok(Value::Object(map)) if map.contains_key("error") => Err(error_of(&map["error"], limits)),
         // An abort: the runner's memory cap or its stack was exceeded.
-        _ => Err(ScriptError::failed(match status {
-            Some(status) => format!(
-                "the script's process stopped without an answer ({status}): it may have run out of memory or stack"
-            ),
-            None => "the script's process stopped without an answer".to_string(),
+        _ => Err(ScriptError::Stopped(match status {
+            Some(status) => status.to_string(),
+            None => "no exit status".to_string(),
         })),
     }
 }
