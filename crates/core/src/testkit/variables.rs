@@ -44,6 +44,28 @@ async fn find(
         .expect("search")
 }
 
+/// Moves the live workflow `id` to the archive, ended; its state as it was.
+async fn archive(stores: &Stores, id: &str) -> WorkflowState {
+    let state = stores
+        .execution
+        .get_workflow(id)
+        .await
+        .expect("read")
+        .expect("live");
+    let mut ended = state.to_workflow(true);
+    ended.status = WorkflowStatus::Completed;
+    let mut changes = ChangeSet::default();
+    changes.workflow_deletes.push(id.to_string());
+    changes.archives.push(ArchivedWorkflow {
+        workflow: ended,
+        def_revision: state.def_revision.clone(),
+        sealed_key: None,
+        authority: state.authority.clone(),
+    });
+    write_changes(stores, changes).await;
+    state
+}
+
 pub(super) async fn the_variables_index_follows_every_workflow(stores: Stores) {
     let maker = Maker::new("variables");
     let a_def = with_variables(
@@ -142,23 +164,7 @@ pub(super) async fn the_variables_index_follows_every_workflow(stores: Stores) {
     assert_eq!(total, 0, "a removed variable leaves the index");
 
     // The archive keeps the rows; deleting a live or an archived workflow removes them.
-    let state = stores
-        .execution
-        .get_workflow(&a_id)
-        .await
-        .expect("read")
-        .expect("live");
-    let mut ended = state.to_workflow(true);
-    ended.status = WorkflowStatus::Completed;
-    let mut changes = ChangeSet::default();
-    changes.workflow_deletes.push(a_id.clone());
-    changes.archives.push(ArchivedWorkflow {
-        workflow: ended,
-        def_revision: state.def_revision.clone(),
-        sealed_key: None,
-        authority: state.authority.clone(),
-    });
-    write_changes(&stores, changes).await;
+    let state = archive(&stores, &a_id).await;
     let by_a = Some(Filter::Compare(
         VariableField::OperateSeq,
         Op::Eq,
@@ -200,21 +206,7 @@ pub(super) async fn the_variables_index_follows_every_workflow(stores: Stores) {
     );
 
     // Archived again, then removed from the archive: its rows go.
-    let state = stores
-        .execution
-        .get_workflow(&a_id)
-        .await
-        .expect("read")
-        .expect("live");
-    let mut changes = ChangeSet::default();
-    changes.workflow_deletes.push(a_id.clone());
-    changes.archives.push(ArchivedWorkflow {
-        workflow: state.to_workflow(true),
-        def_revision: state.def_revision.clone(),
-        sealed_key: None,
-        authority: state.authority.clone(),
-    });
-    write_changes(&stores, changes).await;
+    archive(&stores, &a_id).await;
     assert_eq!(find(&stores, by_a.clone(), 10).await.0, 1, "archived");
     let mut changes = ChangeSet::default();
     changes.unarchives.push(a_id.clone());

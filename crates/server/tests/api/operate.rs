@@ -24,6 +24,13 @@ async fn two_pages(app: &TestApp, token: &str, path: &str, search: Value) -> Vec
         .collect()
 }
 
+/// A search's answer, which must be a 200.
+async fn found(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
+    let answer = operate(app, token, "POST", path, Some(body)).await;
+    assert_eq!(answer.status, 200, "{path}: {}", answer.text);
+    answer.json()
+}
+
 async fn operate(
     app: &TestApp,
     token: &str,
@@ -145,15 +152,7 @@ async fn instances_are_searched_paged_and_read_with_the_permissions_of_their_def
     assert_eq!(first["items"][0]["processDefinitionKey"], def_key);
     let mut next = search.clone();
     next["searchAfter"] = first["sortValues"].clone();
-    let second = operate(
-        &app,
-        &token,
-        "POST",
-        "/v1/process-instances/search",
-        Some(next),
-    )
-    .await
-    .json();
+    let second = found(&app, &token, "/v1/process-instances/search", next).await;
     assert_eq!(second["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(second["items"][0]["state"], "ACTIVE");
     assert_eq!(second["items"][0]["endDate"], Value::Null);
@@ -212,8 +211,13 @@ async fn instances_are_searched_paged_and_read_with_the_permissions_of_their_def
     reversed.reverse();
     assert_eq!(descending, reversed);
     // Sorted by state, descending, with its own cursor.
-    let by_state = operate(&app, &token, "POST", "/v1/process-instances/search",
-        Some(json!({"filter": {"state": "CANCELED"}, "sort": [{"field": "startDate", "order": "DESC"}]}))).await.json();
+    let by_state = found(
+        &app,
+        &token,
+        "/v1/process-instances/search",
+        json!({"filter": {"state": "CANCELED"}, "sort": [{"field": "startDate", "order": "DESC"}]}),
+    )
+    .await;
     assert_eq!(by_state["total"], 1);
     assert_eq!(by_state["sortValues"].as_array().map(Vec::len), Some(2));
 
@@ -228,15 +232,13 @@ async fn instances_are_searched_paged_and_read_with_the_permissions_of_their_def
     )
     .await;
     assert_eq!(got.json()["state"], "CANCELED");
-    let nodes = operate(
+    let nodes = found(
         &app,
         &token,
-        "POST",
         "/v1/flownode-instances/search",
-        Some(json!({"filter": {"processInstanceKey": failed.to_string()}})),
+        json!({"filter": {"processInstanceKey": failed.to_string()}}),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(nodes["total"], 2, "{nodes}");
     let charge = nodes["items"]
         .as_array()
@@ -262,15 +264,13 @@ async fn instances_are_searched_paged_and_read_with_the_permissions_of_their_def
         .json(),
         charge
     );
-    let incidents = operate(
+    let incidents = found(
         &app,
         &token,
-        "POST",
         "/v1/incidents/search",
-        Some(json!({"filter": {"processInstanceKey": failed}})),
+        json!({"filter": {"processInstanceKey": failed}}),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(incidents["total"], 1, "{incidents}");
     let incident = incidents["items"][0].clone();
     assert_eq!(
@@ -289,15 +289,13 @@ async fn instances_are_searched_paged_and_read_with_the_permissions_of_their_def
         .json(),
         incident
     );
-    let variables = operate(
+    let variables = found(
         &app,
         &token,
-        "POST",
         "/v1/variables/search",
-        Some(json!({"filter": {"processInstanceKey": running, "name": "orderId"}})),
+        json!({"filter": {"processInstanceKey": running, "name": "orderId"}}),
     )
-    .await
-    .json();
+    .await;
     assert_eq!(variables["total"], 1, "{variables}");
     let variable = variables["items"][0].clone();
     assert_eq!(variable["value"], "\"o-3\"", "values are JSON text");
@@ -426,22 +424,19 @@ async fn bad_requests_get_operates_error_body_and_strangers_see_nothing() {
     assert_eq!(incidents.json()["total"], 1, "{}", incidents.text);
     assert_eq!(incidents.json()["items"][0]["message"], "card declined");
     let charges = json!({"filter": {"flowNodeId": "charge"}, "size": 2});
-    let total = operate(
+    let total = found(
         &app,
         &admin,
-        "POST",
         "/v1/flownode-instances/search",
-        Some(charges.clone()),
+        charges.clone(),
     )
-    .await
-    .json()["total"]
+    .await["total"]
         .clone();
     assert_eq!(total, 3);
     let keys = two_pages(&app, &admin, "/v1/flownode-instances/search", charges).await;
     assert_eq!(keys.len(), 3, "{keys:?}");
     assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
-    let by_state = operate(&app, &admin, "POST", "/v1/flownode-instances/search",
-        Some(json!({"filter": {"state": "ACTIVE", "flowNodeId": "charge"}, "sort": [{"field": "startDate", "order": "DESC"}]}))).await.json();
+    let by_state = found(&app, &admin, "/v1/flownode-instances/search", json!({"filter": {"state": "ACTIVE", "flowNodeId": "charge"}, "sort": [{"field": "startDate", "order": "DESC"}]})).await;
     assert_eq!(by_state["total"], 1, "{by_state}");
     for (path, body) in [
         (
@@ -522,53 +517,21 @@ async fn an_archived_instance_keeps_its_key_and_can_be_deleted() {
     let ids = orders(&app).await;
     let admin = app.token.clone().expect("admin");
     let search = json!({"filter": {"bpmnProcessId": "orders"}});
-    let before = operate(
-        &app,
-        &admin,
-        "POST",
-        "/v1/process-instances/search",
-        Some(search.clone()),
-    )
-    .await
-    .json();
+    let before = found(&app, &admin, "/v1/process-instances/search", search.clone()).await;
     let runtime = app.runtime().clone();
     app.advance(2 * DAY_MS);
     let variables = json!({"filter": {"name": "orderId"}});
-    let variables_before = operate(
-        &app,
-        &admin,
-        "POST",
-        "/v1/variables/search",
-        Some(variables.clone()),
-    )
-    .await
-    .json();
+    let variables_before = found(&app, &admin, "/v1/variables/search", variables.clone()).await;
     let archived = podium_core::service::archive::archive_due(&runtime, DAY_MS)
         .await
         .expect("archive");
     assert_eq!(archived, 2, "the completed and the failed one");
-    let variables_after = operate(
-        &app,
-        &admin,
-        "POST",
-        "/v1/variables/search",
-        Some(variables.clone()),
-    )
-    .await
-    .json();
+    let variables_after = found(&app, &admin, "/v1/variables/search", variables.clone()).await;
     assert_eq!(
         variables_after, variables_before,
         "archived executions keep their variables in the search"
     );
-    let after = operate(
-        &app,
-        &admin,
-        "POST",
-        "/v1/process-instances/search",
-        Some(search),
-    )
-    .await
-    .json();
+    let after = found(&app, &admin, "/v1/process-instances/search", search).await;
     assert_eq!(
         after["items"], before["items"],
         "the same keys, from the archive"
@@ -596,15 +559,7 @@ async fn an_archived_instance_keeps_its_key_and_can_be_deleted() {
     )
     .await;
     assert_eq!(gone.status, 404);
-    let left = operate(
-        &app,
-        &admin,
-        "POST",
-        "/v1/variables/search",
-        Some(variables),
-    )
-    .await
-    .json();
+    let left = found(&app, &admin, "/v1/variables/search", variables).await;
     assert_eq!(left["total"], 2, "the removed one's are gone: {left}");
     app.stop().await;
 }
@@ -614,14 +569,7 @@ async fn variables_are_searched_across_executions_as_people_see_them() {
     let app = TestApp::spawn().await;
     let ids = orders(&app).await;
     let admin = app.token.clone().expect("admin");
-    let search = |body: Value| {
-        let (app, admin) = (&app, admin.clone());
-        async move {
-            let answer = operate(app, &admin, "POST", "/v1/variables/search", Some(body)).await;
-            assert_eq!(answer.status, 200, "{}", answer.text);
-            answer.json()
-        }
-    };
+    let search = |body: Value| found(&app, &admin, "/v1/variables/search", body);
     let by_name = search(json!({"filter": {"name": "orderId"}})).await;
     assert_eq!(by_name["total"], 3, "{by_name}");
     let values: Vec<&str> = by_name["items"]

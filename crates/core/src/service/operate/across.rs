@@ -13,7 +13,7 @@ use super::{OperateService, views};
 use crate::error::{CoreError, CoreResult};
 use crate::model::{Task, Workflow};
 use crate::security::Principal;
-use crate::store::query::{Filter, Op, SearchValue, SortOrder, TaskField, TaskSearch};
+use crate::store::query::{Filter, Op, SearchValue, TaskField, TaskSearch};
 
 /// The task statuses that are incidents.
 const FAILED: [&str; 3] = ["FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT"];
@@ -177,13 +177,7 @@ impl OperateService {
                 }
             });
         }
-        let order = |ascending: bool| {
-            if ascending {
-                SortOrder::Asc
-            } else {
-                SortOrder::Desc
-            }
-        };
+        let order = super::sort_order;
         let mut columns = Vec::new();
         for (field, ascending) in &checked.sort {
             columns.push((column(kind, field)?, order(*ascending)));

@@ -335,23 +335,10 @@ impl OperateService {
         let columns: Vec<(WorkflowField, SortOrder)> = checked
             .sort
             .iter()
-            .map(|(field, ascending)| {
-                (
-                    instance_column(field),
-                    if *ascending {
-                        SortOrder::Asc
-                    } else {
-                        SortOrder::Desc
-                    },
-                )
-            })
+            .map(|(field, ascending)| (instance_column(field), sort_order(*ascending)))
             .chain(std::iter::once((
                 WorkflowField::OperateSeq,
-                if checked.key_ascending {
-                    SortOrder::Asc
-                } else {
-                    SortOrder::Desc
-                },
+                sort_order(checked.key_ascending),
             )))
             .collect();
         if let Some((values, key)) = &checked.after {
@@ -597,6 +584,15 @@ fn date_filter<F: Copy>(field: F, text: &str) -> CoreResult<Filter<F>> {
         Filter::Compare(field, Op::Ge, SearchValue::Number(from)),
         Filter::Compare(field, Op::Lt, SearchValue::Number(to)),
     ]))
+}
+
+/// The direction of a sort field Operate sorts ascending or not.
+fn sort_order(ascending: bool) -> SortOrder {
+    if ascending {
+        SortOrder::Asc
+    } else {
+        SortOrder::Desc
+    }
 }
 
 /// Whether a search is about one execution (it names its key).

@@ -142,13 +142,7 @@ impl OperateService {
                 _ => nothing(),
             });
         }
-        let order = |ascending: bool| {
-            if ascending {
-                SortOrder::Asc
-            } else {
-                SortOrder::Desc
-            }
-        };
+        let order = super::sort_order;
         let mut columns: Vec<(VariableField, SortOrder)> = checked
             .sort
             .iter()
