@@ -92,11 +92,7 @@ pub(super) async fn http(
 /// Conductor. A value echoing a secret the input carried is masked before it is
 /// stored.
 pub(super) async fn inline(rt: &Runtime, job: Job, mut task: Task) -> CoreResult<()> {
-    if let Some(reason) = secret_in_program(rt, &task, "expression").await {
-        let (workflow_id, task_id) = (task.workflow_instance_id, task.task_id);
-        return fail_task(rt, &job, workflow_id, task_id, reason, Then::Decide).await;
-    }
-    let Some(handed) = hand_over(rt, &job, &mut task, EngineAction::EvaluateScript).await? else {
+    let Some(handed) = program_input(rt, &job, &mut task, "expression").await? else {
         return Ok(());
     };
     let workflow_id = task.workflow_instance_id.clone();
@@ -121,6 +117,23 @@ pub(super) async fn inline(rt: &Runtime, job: Job, mut task: Task) -> CoreResult
     let mut result = result_of(workflow_id.clone(), task_id, status, output, reason);
     handoff::mask_result(&mut result, &with_json_forms(&handed));
     finish_task(rt, &job, workflow_id, result).await
+}
+
+/// The secrets handed into a task whose program is its input parameter
+/// `parameter`; None when the task was failed instead (its program names a secret,
+/// or its input cannot be handed over).
+async fn program_input(
+    rt: &Runtime,
+    job: &Job,
+    task: &mut Task,
+    parameter: &str,
+) -> CoreResult<Option<Vec<SecretText>>> {
+    if let Some(reason) = secret_in_program(rt, task, parameter).await {
+        let (workflow_id, task_id) = (task.workflow_instance_id.clone(), task.task_id.clone());
+        fail_task(rt, job, workflow_id, task_id, reason, Then::Decide).await?;
+        return Ok(None);
+    }
+    hand_over(rt, job, task, EngineAction::EvaluateScript).await
 }
 
 /// Why a task's program may not run: its definition splices a secret into the
@@ -166,11 +179,7 @@ fn with_json_forms(handed: &[SecretText]) -> Vec<SecretText> {
 /// them `resultList`. A program that fails fails the task (`FAILED`, with the
 /// message as the reason and as `error`).
 pub(super) async fn jq_transform(rt: &Runtime, job: Job, mut task: Task) -> CoreResult<()> {
-    if let Some(reason) = secret_in_program(rt, &task, "queryExpression").await {
-        let (workflow_id, task_id) = (task.workflow_instance_id, task.task_id);
-        return fail_task(rt, &job, workflow_id, task_id, reason, Then::Decide).await;
-    }
-    let Some(handed) = hand_over(rt, &job, &mut task, EngineAction::EvaluateScript).await? else {
+    let Some(handed) = program_input(rt, &job, &mut task, "queryExpression").await? else {
         return Ok(());
     };
     let workflow_id = task.workflow_instance_id.clone();

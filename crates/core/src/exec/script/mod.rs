@@ -104,20 +104,18 @@ impl Scripts {
         Scripts { limits, permits }
     }
 
-    /// The limits evaluations run with.
-    pub fn limits(&self) -> &ScriptLimits {
-        &self.limits
+    /// Waits for a free evaluation slot.
+    async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ScriptError> {
+        self.permits
+            .acquire()
+            .await
+            .map_err(|_| ScriptError::Invalid("the script engine is shutting down".into()))
     }
 
     /// Evaluates `script` with `$` bound to `input`; its completion value (the value
     /// of its last statement), as JSON. `undefined` and functions are `null`.
     pub async fn javascript(&self, script: &str, input: &Value) -> Result<Value, ScriptError> {
-        let _permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| ScriptError::Invalid("the script engine is shutting down".into()))?;
+        let _permit = self.turn().await?;
         if let Some(runner) = &self.limits.runner {
             return runner::in_child(
                 runner,
@@ -135,19 +133,12 @@ impl Scripts {
             .await
             .map_err(|_| ScriptError::failed("the evaluation stopped unexpectedly"))?
     }
-}
 
-impl Scripts {
     /// Runs the jq program `query` over `input`; its outputs, in order. Without a
     /// runner process the program runs on a blocking thread of this process, where
     /// nothing bounds it (for tests of the engine alone).
     pub async fn jq(&self, query: &str, input: &Value) -> Result<Vec<Value>, ScriptError> {
-        let _permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| ScriptError::Invalid("the script engine is shutting down".into()))?;
+        let _permit = self.turn().await?;
         let outputs = match &self.limits.runner {
             Some(runner) => {
                 runner::in_child(runner, runner::Language::Jq, query, input, &self.limits).await?
