@@ -492,7 +492,16 @@ impl Application {
         let caller = Arc::new(runner::ReqwestCaller::new(destinations).map_err(StartError::Core)?);
         let mut background = vec![
             tokio::spawn(jobs::run_sweeper(runtime.clone(), stopped.clone())),
-            tokio::spawn(jobs::run_jobs(runtime.clone(), caller, stopped.clone())),
+            tokio::spawn(jobs::run_jobs(
+                runtime.clone(),
+                caller.clone(),
+                stopped.clone(),
+            )),
+            tokio::spawn(jobs::run_script_jobs(
+                runtime.clone(),
+                caller,
+                stopped.clone(),
+            )),
         ];
         // Several nodes on one database: what the others change reaches this one.
         if let Some(changes) = store.changes() {

@@ -8,8 +8,8 @@ use podium_core::engine::state::WorkflowState;
 use podium_core::model::{PollData, Task, TaskExecLog, Workflow, WorkflowStatus};
 use podium_core::service::search::{TaskSearch, WorkflowSearch};
 use podium_core::store::{
-    ArchivedWorkflow, Change, ChangeSet, Claim, Committed, Effect, ExecutionStore, Job, OnClaim,
-    StoreError, StoreResult, Txn, UnitError, UnitOfWork,
+    ArchivedWorkflow, Change, ChangeSet, Claim, Committed, Effect, ExecutionStore, Job, JobLane,
+    OnClaim, StoreError, StoreResult, Txn, UnitError, UnitOfWork,
 };
 use tokio_postgres::types::ToSql;
 
@@ -162,14 +162,21 @@ impl PostgresStore {
         }
     }
 
-    async fn lease_jobs(&self, now: i64, limit: usize, lease_ms: i64) -> StoreResult<Vec<Job>> {
+    async fn lease_jobs(
+        &self,
+        now: i64,
+        limit: usize,
+        lease_ms: i64,
+        lane: JobLane,
+    ) -> StoreResult<Vec<Job>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
         let statement = tx
             .prepare_cached(
                 "UPDATE job SET lease_until = $2 WHERE id IN (
                      SELECT id FROM job
-                     WHERE due_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
+                     WHERE (kind = 'SCRIPT') = $4 AND due_at <= $1
+                       AND (lease_until IS NULL OR lease_until <= $1)
                      ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED)
                  RETURNING id, kind, workflow_id, task_id, payload, due_at",
             )
@@ -178,7 +185,12 @@ impl PostgresStore {
         let rows = tx
             .query(
                 &statement,
-                &[&now, &now.saturating_add(lease_ms), &to_i64(limit)],
+                &[
+                    &now,
+                    &now.saturating_add(lease_ms),
+                    &to_i64(limit),
+                    &lane.scripts(),
+                ],
             )
             .await
             .map_err(map_err)?;
@@ -224,14 +236,31 @@ impl ExecutionStore for PostgresStore {
             .await
     }
 
-    async fn claim_jobs(&self, now: i64, limit: usize, lease_ms: i64) -> StoreResult<Vec<Job>> {
-        self.timed(Kind::ClaimJobs, self.lease_jobs(now, limit, lease_ms))
+    async fn claim_jobs(
+        &self,
+        now: i64,
+        limit: usize,
+        lease_ms: i64,
+        lane: JobLane,
+    ) -> StoreResult<Vec<Job>> {
+        self.timed(Kind::ClaimJobs, self.lease_jobs(now, limit, lease_ms, lane))
             .await
     }
 
-    async fn next_job_due(&self) -> StoreResult<Option<i64>> {
-        self.optional_number("SELECT MIN(GREATEST(due_at, COALESCE(lease_until, 0))) FROM job")
+    async fn next_job_due(&self, lane: JobLane) -> StoreResult<Option<i64>> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT MIN(GREATEST(due_at, COALESCE(lease_until, 0))) FROM job
+                 WHERE (kind = 'SCRIPT') = $1",
+            )
             .await
+            .map_err(map_err)?;
+        let row = client
+            .query_one(&statement, &[&lane.scripts()])
+            .await
+            .map_err(map_err)?;
+        get(&row, 0)
     }
 
     async fn get_workflow(&self, id: &str) -> StoreResult<Option<WorkflowState>> {

@@ -33,6 +33,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0009_operate_variables",
         include_str!("migrations/0009_operate_variables.sql"),
     ),
+    (
+        "0010_job_lanes",
+        include_str!("migrations/0010_job_lanes.sql"),
+    ),
 ];
 
 /// The advisory lock every node takes to migrate ("podium" in ASCII).

@@ -7,8 +7,8 @@ use podium_core::engine::state::WorkflowState;
 use podium_core::model::{PollData, Task, TaskExecLog, Workflow, WorkflowStatus};
 use podium_core::service::search::{TaskSearch, WorkflowSearch};
 use podium_core::store::{
-    ArchivedWorkflow, Claim, Committed, Effect, ExecutionStore, Job, OnClaim, StoreResult, Txn,
-    UnitError, UnitOfWork,
+    ArchivedWorkflow, Claim, Committed, Effect, ExecutionStore, Job, JobLane, OnClaim, StoreResult,
+    Txn, UnitError, UnitOfWork,
 };
 use rusqlite::{OptionalExtension, params};
 
@@ -17,10 +17,31 @@ use crate::rows::{self, load_state, persist_changes, persist_state};
 use crate::writer::Failure;
 use crate::{SqliteStore, map_err, search, to_store};
 
-/// The jobs due, soonest first (planned once, as `claims::CLAIM_PICK` is).
+/// The jobs due of the lane of every job but script evaluations, soonest first
+/// (planned once, as `claims::CLAIM_PICK` is: each lane has its own statement, as a
+/// bound lane would have SQLite plan the statement again at each run).
 pub(crate) const JOB_PICK: &str = "SELECT id, kind, workflow_id, task_id, payload, due_at FROM job
-    WHERE +due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
+    WHERE (kind = 'SCRIPT') = 0 AND +due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
     ORDER BY due_at";
+/// The script evaluations due, soonest first.
+pub(crate) const SCRIPT_PICK: &str =
+    "SELECT id, kind, workflow_id, task_id, payload, due_at FROM job
+    WHERE (kind = 'SCRIPT') = 1 AND +due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
+    ORDER BY due_at";
+
+/// The statements that pick a lane's due jobs, and tell when its next job is due.
+fn lane_statements(lane: JobLane) -> (&'static str, &'static str) {
+    match lane {
+        JobLane::Work => (
+            JOB_PICK,
+            "SELECT MIN(MAX(due_at, COALESCE(lease_until, 0))) FROM job WHERE (kind = 'SCRIPT') = 0",
+        ),
+        JobLane::Scripts => (
+            SCRIPT_PICK,
+            "SELECT MIN(MAX(due_at, COALESCE(lease_until, 0))) FROM job WHERE (kind = 'SCRIPT') = 1",
+        ),
+    }
+}
 
 #[async_trait]
 impl ExecutionStore for SqliteStore {
@@ -80,12 +101,20 @@ impl ExecutionStore for SqliteStore {
         Ok(tasks)
     }
 
-    async fn claim_jobs(&self, now: i64, limit: usize, lease_ms: i64) -> StoreResult<Vec<Job>> {
+    async fn claim_jobs(
+        &self,
+        now: i64,
+        limit: usize,
+        lease_ms: i64,
+        lane: JobLane,
+    ) -> StoreResult<Vec<Job>> {
         let (jobs, _) = self
             .writer
             .write(move |ctx| {
                 let conn = ctx.conn;
-                let mut stmt = conn.prepare_cached(JOB_PICK).map_err(map_err)?;
+                let mut stmt = conn
+                    .prepare_cached(lane_statements(lane).0)
+                    .map_err(map_err)?;
                 // No bound LIMIT (see `claim`): the rows stream in index order.
                 let rows: Vec<(String, String, String, Option<String>, String, i64)> = stmt
                     .query_map(params![now], |row| {
@@ -132,9 +161,8 @@ impl ExecutionStore for SqliteStore {
         Ok(jobs)
     }
 
-    async fn next_job_due(&self) -> StoreResult<Option<i64>> {
-        self.read_value("SELECT MIN(MAX(due_at, COALESCE(lease_until, 0))) FROM job")
-            .await
+    async fn next_job_due(&self, lane: JobLane) -> StoreResult<Option<i64>> {
+        self.read_value(lane_statements(lane).1).await
     }
 
     async fn get_workflow(&self, id: &str) -> StoreResult<Option<WorkflowState>> {
@@ -618,14 +646,16 @@ mod tests {
                 .unwrap();
             assert_eq!(found.len(), usize::from(run < 3), "queue {queue}");
             assert_eq!(pick.get_status(StatementStatus::RePrepare), 0);
-            let mut jobs = conn.prepare_cached(super::JOB_PICK).unwrap();
-            let due: Vec<String> = jobs
-                .query_map(params![run], |row| row.get(0))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
-            assert!(due.is_empty());
-            assert_eq!(jobs.get_status(StatementStatus::RePrepare), 0);
+            for statement in [super::JOB_PICK, super::SCRIPT_PICK] {
+                let mut jobs = conn.prepare_cached(statement).unwrap();
+                let due: Vec<String> = jobs
+                    .query_map(params![run], |row| row.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                assert!(due.is_empty());
+                assert_eq!(jobs.get_status(StatementStatus::RePrepare), 0);
+            }
         }
     }
 }

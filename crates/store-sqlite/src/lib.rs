@@ -172,6 +172,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0012_operate_variables",
         include_str!("migrations/0012_operate_variables.sql"),
     ),
+    (
+        "0013_job_lanes",
+        include_str!("migrations/0013_job_lanes.sql"),
+    ),
 ];
 
 /// Maps a database error to a store error; uniqueness violations become conflicts.
@@ -503,7 +507,10 @@ mod migration_tests {
     #[test]
     fn variables_stored_before_are_indexed_as_people_see_them() {
         let mut conn = Connection::open_in_memory().expect("open");
-        let before = MIGRATIONS.len() - 1;
+        let before = MIGRATIONS
+            .iter()
+            .position(|(name, _)| *name == "0012_operate_variables")
+            .expect("the migration that indexes variables");
         for (index, (_name, sql)) in MIGRATIONS.iter().take(before).enumerate() {
             conn.execute_batch(sql).expect("older migration");
             conn.execute_batch(&format!("PRAGMA user_version = {}", index + 1))

@@ -605,10 +605,10 @@ fn requeue_in_place(
             priority: task.workflow_priority,
             visible_at: ctx.now,
         });
-    } else if kind.is_async_system() {
+    } else if let Some(effect) = super::schedule::job_effect(state, &task) {
         out.job_adds.push(crate::store::Job {
             id: ctx.ids.new_id(),
-            effect: crate::store::Effect::SystemTask,
+            effect,
             workflow_id: task.workflow_instance_id.clone(),
             task_id: Some(task.task_id.clone()),
             due_at: ctx.now,

@@ -297,20 +297,34 @@ pub fn add_task(
             priority,
             visible_at,
         });
-    } else if kind.is_async_system()
-        || (matches!(kind, TaskKind::Switch | TaskKind::Decision)
-            && super::graph::find_task(&state.def, &state.tasks()[index].reference_task_name)
-                .is_some_and(super::task_type::decides_by_script))
-    {
+    } else if let Some(effect) = job_effect(state, &state.tasks()[index]) {
         out.job_adds.push(Job {
             id: ctx.ids.new_id(),
-            effect: Effect::SystemTask,
+            effect,
             workflow_id: state.id().to_string(),
             task_id: Some(task_id),
             due_at: visible_at,
         });
     }
     index
+}
+
+/// The job that runs a task the server runs itself, if it has one: a script
+/// evaluation for `INLINE`, `JSON_JQ_TRANSFORM` and a switch or decision whose case
+/// a script picks (in the scripts' lane); a system task for the other asynchronous
+/// system tasks.
+pub(crate) fn job_effect(state: &WorkflowState, task: &Task) -> Option<Effect> {
+    let kind = TaskKind::of_execution(task);
+    match kind {
+        TaskKind::Inline | TaskKind::JsonJqTransform => Some(Effect::Script),
+        TaskKind::Switch | TaskKind::Decision => {
+            super::graph::find_task(&state.def, &task.reference_task_name)
+                .is_some_and(super::task_type::decides_by_script)
+                .then_some(Effect::Script)
+        }
+        _ if kind.is_async_system() => Some(Effect::SystemTask),
+        _ => None,
+    }
 }
 
 /// Starts a `WAIT` task: in progress until its `duration` or `until` passes, or until

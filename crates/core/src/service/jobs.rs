@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tracing::warn;
 
 use super::runtime::Runtime;
@@ -17,6 +17,7 @@ use crate::engine::{decide, http};
 use crate::error::{CoreError, CoreResult};
 use crate::exec::delegated::run_job;
 use crate::model::{TaskStatus, WorkflowStatus};
+use crate::store::{Job, JobLane};
 
 /// How long a claimed job stays invisible to other runners.
 const JOB_LEASE_MS: i64 = 10 * 60 * 1000;
@@ -24,6 +25,8 @@ const JOB_LEASE_MS: i64 = 10 * 60 * 1000;
 const JOB_BATCH: usize = 64;
 /// Most jobs running at once (HTTP calls in flight).
 const JOB_CONCURRENCY: usize = 64;
+/// How much longer than its longest evaluation a claimed script job stays invisible.
+const SCRIPT_LEASE_MARGIN_MS: i64 = 2 * 60 * 1000;
 /// Longest idle wait of a loop before it looks at the store again.
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 /// Most workflows the sweeper decides per pass.
@@ -217,7 +220,7 @@ pub async fn run_reseal(rt: Arc<Runtime>, shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// Runs due jobs until shutdown.
+/// Runs due jobs until shutdown, but script evaluations (see [`run_script_jobs`]).
 pub async fn run_jobs(
     rt: Arc<Runtime>,
     caller: Arc<dyn http::HttpCaller>,
@@ -225,38 +228,102 @@ pub async fn run_jobs(
 ) {
     let permits = Arc::new(Semaphore::new(JOB_CONCURRENCY));
     while !*shutdown.borrow() {
-        let jobs = match rt
-            .stores
-            .execution
-            .claim_jobs(rt.now(), JOB_BATCH, JOB_LEASE_MS)
-            .await
-        {
-            Ok(jobs) => jobs,
-            Err(err) => {
-                warn!(error = %err, "job runner could not claim jobs");
-                Vec::new()
-            }
-        };
+        let jobs = claim_jobs(&rt, JOB_BATCH, JOB_LEASE_MS, JobLane::Work).await;
         let claimed = jobs.len();
         for job in jobs {
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 return;
             };
-            let rt = rt.clone();
-            let caller = caller.clone();
-            tokio::spawn(async move {
-                let id = job.id.clone();
-                let kind = job.effect.kind_name();
-                if let Err(err) = run_job(&rt, caller.as_ref(), job).await {
-                    warn!(job_id = %id, kind, error = %err, "job failed; it runs again after its lease");
-                }
-                drop(permit);
-            });
+            spawn_job(&rt, &caller, job, permit);
         }
         if claimed == JOB_BATCH {
             continue;
         }
-        let next = rt.stores.execution.next_job_due().await.ok().flatten();
+        let next = rt
+            .stores
+            .execution
+            .next_job_due(JobLane::Work)
+            .await
+            .ok()
+            .flatten();
         idle(&rt, next, &rt.signals.jobs, &mut shutdown).await;
     }
+}
+
+/// Runs due script evaluations until shutdown. It claims only as many as there are
+/// free evaluation slots, so a job never waits for a slot under its lease, and a
+/// flood of slow scripts holds none of the slots of the other jobs.
+pub async fn run_script_jobs(
+    rt: Arc<Runtime>,
+    caller: Arc<dyn http::HttpCaller>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(rt.scripts.max_concurrent()));
+    // Long enough for an evaluation, the runner's kill and the unit of work after it.
+    let lease = i64::try_from(rt.scripts.max_time().as_millis())
+        .unwrap_or(i64::MAX)
+        .saturating_add(SCRIPT_LEASE_MARGIN_MS);
+    while !*shutdown.borrow() {
+        let first = tokio::select! {
+            permit = slots.clone().acquire_owned() => permit,
+            _ = shutdown.changed() => continue,
+        };
+        let Ok(first) = first else { return };
+        let mut free = vec![first];
+        while let Ok(permit) = slots.clone().try_acquire_owned() {
+            free.push(permit);
+        }
+        let wanted = free.len();
+        let jobs = claim_jobs(&rt, wanted, lease, JobLane::Scripts).await;
+        let claimed = jobs.len();
+        for (job, permit) in jobs.into_iter().zip(free) {
+            spawn_job(&rt, &caller, job, permit);
+        }
+        if claimed == wanted {
+            continue;
+        }
+        let next = rt
+            .stores
+            .execution
+            .next_job_due(JobLane::Scripts)
+            .await
+            .ok()
+            .flatten();
+        idle(&rt, next, &rt.signals.scripts, &mut shutdown).await;
+    }
+}
+
+/// Claims due jobs of a lane; none when the store fails (it is logged).
+async fn claim_jobs(rt: &Runtime, limit: usize, lease_ms: i64, lane: JobLane) -> Vec<Job> {
+    match rt
+        .stores
+        .execution
+        .claim_jobs(rt.now(), limit, lease_ms, lane)
+        .await
+    {
+        Ok(jobs) => jobs,
+        Err(err) => {
+            warn!(error = %err, ?lane, "job runner could not claim jobs");
+            Vec::new()
+        }
+    }
+}
+
+/// Runs a claimed job on its own task, holding `permit` until it ends.
+fn spawn_job(
+    rt: &Arc<Runtime>,
+    caller: &Arc<dyn http::HttpCaller>,
+    job: Job,
+    permit: OwnedSemaphorePermit,
+) {
+    let rt = rt.clone();
+    let caller = caller.clone();
+    tokio::spawn(async move {
+        let id = job.id.clone();
+        let kind = job.effect.kind_name();
+        if let Err(err) = run_job(&rt, caller.as_ref(), job).await {
+            warn!(job_id = %id, kind, error = %err, "job failed; it runs again after its lease");
+        }
+        drop(permit);
+    });
 }

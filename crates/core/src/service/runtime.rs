@@ -317,6 +317,8 @@ pub struct Signals {
     workflows: Mutex<HashMap<String, Arc<Notify>>>,
     /// Wakes the job runner.
     pub jobs: Notify,
+    /// Wakes the job runner's lane of script evaluations.
+    pub scripts: Notify,
     /// Wakes the sweeper.
     pub sweeper: Notify,
 }
@@ -378,8 +380,14 @@ impl Signals {
         for notify in self.workflows.lock().values() {
             notify.notify_waiters();
         }
-        self.jobs.notify_one();
+        self.wake_jobs();
         self.sweeper.notify_one();
+    }
+
+    /// Wakes both lanes of the job runner.
+    pub fn wake_jobs(&self) {
+        self.jobs.notify_one();
+        self.scripts.notify_one();
     }
 
     /// Wakes whoever a commit concerns. Messages that become visible later wake their
@@ -407,7 +415,7 @@ impl Signals {
             }
         }
         if committed.jobs_added {
-            self.jobs.notify_one();
+            self.wake_jobs();
         }
         if committed.earliest_check.is_some() {
             self.sweeper.notify_one();
@@ -514,7 +522,7 @@ impl Runtime {
     /// Wakes the sweeper and the job runner (after a test moved its clock).
     pub fn wake_background(&self) {
         self.signals.sweeper.notify_one();
-        self.signals.jobs.notify_one();
+        self.signals.wake_jobs();
     }
 
     /// The stores, for tests that set up what no API can.

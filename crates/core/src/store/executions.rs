@@ -41,12 +41,39 @@ pub struct Job {
     pub due_at: i64,
 }
 
+/// The stored kind name of [`Effect::Script`], which the stores' lane filter names.
+pub const SCRIPT_KIND: &str = "SCRIPT";
+
+/// Which jobs a claim takes. Script evaluations wait for one of a few slots; in a
+/// lane of their own they are claimed only when a slot is free, so a flood of slow
+/// scripts never holds the slots of HTTP calls and sub-workflow starts, and never
+/// outlives its lease while waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobLane {
+    /// Every job but script evaluations.
+    Work,
+    /// Script evaluations only ([`Effect::Script`]).
+    Scripts,
+}
+
+impl JobLane {
+    /// Whether the lane's jobs are script evaluations (the value the stores compare
+    /// `kind = 'SCRIPT'` with).
+    pub fn scripts(self) -> bool {
+        self == JobLane::Scripts
+    }
+}
+
 /// What a [`Job`] does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// Run the asynchronous system task `task_id` (an HTTP call, `UPDATE_SECRET`, or
     /// starting a `SUB_WORKFLOW`'s child).
     SystemTask,
+    /// Evaluate the script of task `task_id` (`INLINE`, `JSON_JQ_TRANSFORM`, a
+    /// switch or decision whose case a script picks). Such jobs have a lane of their
+    /// own ([`JobLane::Scripts`]), claimed only when an evaluation slot is free.
+    Script,
     /// Tell the workflow that its sub-workflow ended.
     SubWorkflowEnded { child_id: String },
     /// Start the failure workflow of the workflow, which has failed.
@@ -60,6 +87,7 @@ impl Effect {
     pub fn kind_name(&self) -> &'static str {
         match self {
             Effect::SystemTask => "SYSTEM_TASK",
+            Effect::Script => SCRIPT_KIND,
             Effect::SubWorkflowEnded { .. } => "SUB_WORKFLOW_ENDED",
             Effect::FailureWorkflow => "FAILURE_WORKFLOW",
             Effect::TerminateWorkflow { .. } => "TERMINATE_WORKFLOW",
@@ -69,7 +97,7 @@ impl Effect {
     /// The stored parameters of the effect.
     pub fn payload(&self) -> Value {
         match self {
-            Effect::SystemTask | Effect::FailureWorkflow => Value::Null,
+            Effect::SystemTask | Effect::Script | Effect::FailureWorkflow => Value::Null,
             Effect::SubWorkflowEnded { child_id } => {
                 serde_json::json!({ "subWorkflowId": child_id })
             }
@@ -83,6 +111,7 @@ impl Effect {
         let text = |key: &str| payload.get(key).and_then(Value::as_str).map(str::to_string);
         match kind {
             "SYSTEM_TASK" => Some(Effect::SystemTask),
+            SCRIPT_KIND => Some(Effect::Script),
             "SUB_WORKFLOW_ENDED" => Some(Effect::SubWorkflowEnded {
                 child_id: text("subWorkflowId")?,
             }),
@@ -244,11 +273,17 @@ pub trait ExecutionStore: Send + Sync {
     /// A task is never handed to two claims.
     async fn claim(&self, claim: Claim, on_claim: OnClaim) -> StoreResult<Vec<Task>>;
 
-    /// Claims due jobs, making each invisible for `lease_ms`; a job comes back if it is
-    /// not deleted before its lease ends.
-    async fn claim_jobs(&self, now: i64, limit: usize, lease_ms: i64) -> StoreResult<Vec<Job>>;
-    /// When the next job is due, if any.
-    async fn next_job_due(&self) -> StoreResult<Option<i64>>;
+    /// Claims due jobs of a lane, making each invisible for `lease_ms`; a job comes
+    /// back if it is not deleted before its lease ends.
+    async fn claim_jobs(
+        &self,
+        now: i64,
+        limit: usize,
+        lease_ms: i64,
+        lane: JobLane,
+    ) -> StoreResult<Vec<Job>>;
+    /// When the next job of a lane is due (or its lease ends), if any.
+    async fn next_job_due(&self, lane: JobLane) -> StoreResult<Option<i64>>;
 
     /// A workflow with its tasks, as committed.
     async fn get_workflow(&self, id: &str) -> StoreResult<Option<WorkflowState>>;

@@ -1,6 +1,7 @@
 //! Conformance: task queues and claims, and leased jobs.
 
 use super::*;
+use crate::store::JobLane;
 
 /// Adds a scheduled task to `state`; returns its queue message.
 pub(super) fn schedule(
@@ -189,6 +190,13 @@ pub(super) async fn jobs_are_leased(stores: Stores) {
             task_id: None,
             due_at: 500,
         },
+        Job {
+            id: "s1".into(),
+            effect: Effect::Script,
+            workflow_id: "w".into(),
+            task_id: Some("t2".into()),
+            due_at: 50,
+        },
     ];
     stores
         .execution
@@ -201,23 +209,27 @@ pub(super) async fn jobs_are_leased(stores: Stores) {
         })
         .await
         .expect("jobs added");
-    assert_eq!(
-        stores.execution.next_job_due().await.expect("next"),
-        Some(100)
-    );
+    let next = |lane| {
+        let stores = stores.clone();
+        async move { stores.execution.next_job_due(lane).await.expect("next") }
+    };
+    let claim = |now, lane| {
+        let stores = stores.clone();
+        async move {
+            stores
+                .execution
+                .claim_jobs(now, 10, 1000, lane)
+                .await
+                .expect("claim")
+        }
+    };
+    assert_eq!(next(JobLane::Work).await, Some(100));
+    assert_eq!(next(JobLane::Scripts).await, Some(50));
     assert!(
-        stores
-            .execution
-            .claim_jobs(50, 10, 1000)
-            .await
-            .expect("claim")
-            .is_empty()
+        claim(60, JobLane::Work).await.is_empty(),
+        "a due script evaluation is not in the lane of the other jobs"
     );
-    let due = stores
-        .execution
-        .claim_jobs(200, 10, 1000)
-        .await
-        .expect("claim");
+    let due = claim(200, JobLane::Work).await;
     assert_eq!(due.len(), 1);
     assert_eq!(
         due[0].effect,
@@ -225,33 +237,30 @@ pub(super) async fn jobs_are_leased(stores: Stores) {
             child_id: "c".into()
         }
     );
-    assert!(
-        stores
-            .execution
-            .claim_jobs(300, 10, 1000)
-            .await
-            .expect("claim")
-            .is_empty(),
-        "leased"
+    assert!(claim(300, JobLane::Work).await.is_empty(), "leased");
+    let scripts = claim(300, JobLane::Scripts).await;
+    assert_eq!(scripts.len(), 1, "the scripts' lane has its own job");
+    assert_eq!(
+        (scripts[0].effect.clone(), scripts[0].task_id.as_deref()),
+        (Effect::Script, Some("t2"))
     );
-    let again = stores
-        .execution
-        .claim_jobs(1300, 10, 1000)
-        .await
-        .expect("claim");
+    assert!(claim(400, JobLane::Scripts).await.is_empty(), "leased");
+    assert_eq!(next(JobLane::Scripts).await, Some(1300), "its lease ends");
+    let again = claim(1300, JobLane::Work).await;
     assert_eq!(again.len(), 2, "the lease ran out and j2 is due");
     stores
         .execution
         .run(UnitOfWork {
             lock: None,
             work: Box::new(|txn| {
-                txn.changes.job_deletes = vec!["j1".into(), "j2".into()];
+                txn.changes.job_deletes = vec!["j1".into(), "j2".into(), "s1".into()];
                 Ok(())
             }),
         })
         .await
         .expect("deleted");
-    assert_eq!(stores.execution.next_job_due().await.expect("next"), None);
+    assert_eq!(next(JobLane::Work).await, None);
+    assert_eq!(next(JobLane::Scripts).await, None);
 }
 
 /// A unit that refuses, panics or is dropped part-way (a cancelled request) after

@@ -331,10 +331,11 @@ fn inline_tasks_become_jobs_and_their_result_flows_on() {
         ]}),
         json!({"n": 21}),
     );
-    // The decider never runs the script: a job does, outside any lock.
+    // The decider never runs the script: a job in the scripts' lane does, outside
+    // any lock.
     assert!(h.queued().is_empty());
     assert_eq!(h.out.job_adds.len(), 1);
-    assert_eq!(h.out.job_adds[0].effect, Effect::SystemTask);
+    assert_eq!(h.out.job_adds[0].effect, Effect::Script);
     let calc = &h.state().tasks()[0];
     assert_eq!(calc.task_type, "INLINE");
     assert_eq!(calc.status, TaskStatus::Scheduled);
@@ -352,6 +353,7 @@ fn inline_tasks_become_jobs_and_their_result_flows_on() {
         json!({}),
     );
     assert_eq!(h.out.job_adds.len(), 1);
+    assert_eq!(h.out.job_adds[0].effect, Effect::Script);
     assert_eq!(h.state().tasks()[0].task_type, "JSON_JQ_TRANSFORM");
     h.complete("jq", json!({"result": 1, "resultList": [1]}));
     assert_eq!(h.status(), WorkflowStatus::Completed);
@@ -375,6 +377,7 @@ fn a_switch_whose_case_a_script_picks_waits_for_its_job() {
     assert_eq!(h.state().tasks().len(), 1);
     assert_eq!(h.state().tasks()[0].status, TaskStatus::Scheduled);
     assert_eq!(h.out.job_adds.len(), 1);
+    assert_eq!(h.out.job_adds[0].effect, Effect::Script);
     h.complete(
         "s",
         json!({"evaluationResult": ["big"], "selectedCase": "big"}),
@@ -394,6 +397,24 @@ fn a_switch_whose_case_a_script_picks_waits_for_its_job() {
             .map(|t| t.reference_task_name.as_str()),
         Some("after")
     );
+
+    // A rerun from the switch evaluates its script again, through a new job.
+    h.complete("after", json!({}));
+    assert_eq!(h.status(), WorkflowStatus::Completed);
+    let request = RerunWorkflowRequest {
+        re_run_from_task_id: Some(h.task_id("s")),
+        ..RerunWorkflowRequest::default()
+    };
+    h.with_state(|state, ctx, out| ops::rerun(state, &request, ctx, out))
+        .unwrap();
+    assert_eq!(h.tasks(), vec![("s".into(), TaskStatus::Scheduled)]);
+    assert_eq!(
+        h.out.job_adds.len(),
+        1,
+        "the switch waits for a new evaluation"
+    );
+    assert_eq!(h.out.job_adds[0].effect, Effect::Script);
+    assert_eq!(h.out.job_adds[0].task_id, Some(h.task_id("s")));
 
     // A DECISION with a caseExpression, the same way; an empty case runs the default.
     let mut h = Harness::new();

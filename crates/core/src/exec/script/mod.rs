@@ -104,6 +104,16 @@ impl Scripts {
         Scripts { limits, permits }
     }
 
+    /// Most evaluations that run at once.
+    pub fn max_concurrent(&self) -> usize {
+        self.limits.max_concurrent.max(1)
+    }
+
+    /// Longest one evaluation may run.
+    pub fn max_time(&self) -> Duration {
+        self.limits.max_time
+    }
+
     /// Waits for a free evaluation slot.
     async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ScriptError> {
         self.permits
