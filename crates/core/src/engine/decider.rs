@@ -15,6 +15,7 @@ use crate::store::{ChangeSet, Effect, Job};
 use super::context::EngineContext;
 use super::expr;
 use super::graph;
+use super::loops;
 use super::payload;
 use super::schedule::{add_task, at_seconds_after, expr_context, fail_at_schedule, resolve_input};
 use super::state::WorkflowState;
@@ -203,6 +204,8 @@ fn schedule_successor(
     out: &mut ChangeSet,
 ) {
     let kind = TaskKind::of_execution(task);
+    // What follows a task inside a loop runs in the same iteration.
+    let iteration = loops::place_of(task);
     if matches!(kind, TaskKind::Switch | TaskKind::Decision) && task.status != TaskStatus::Skipped {
         // A switch whose selected case has tasks continues through that case.
         let case = task
@@ -216,24 +219,29 @@ fn schedule_successor(
         {
             // Scheduled already when the decider picked the case; a case a script
             // picked (a job completed the switch) starts here.
-            schedule_node(state, first, ctx, out);
+            schedule_node(state, first, iteration, ctx, out);
             return;
         }
     }
     let def = state.def.clone();
-    if let Some(next) = runnable_after(state, &def, &task.reference_task_name) {
-        schedule_node(state, next, ctx, out);
+    if let Some(next) = runnable_after(state, &def, &task.reference_task_name, iteration) {
+        schedule_node(state, next, iteration, ctx, out);
     }
 }
 
-/// The node after `reference`, stepping over nodes that were skipped in advance.
+/// The node after `reference`, stepping over nodes that were skipped in advance (in
+/// loop iteration `iteration`, 0 outside loops).
 fn runnable_after<'d>(
     state: &WorkflowState,
     def: &'d crate::model::WorkflowDef,
     reference: &str,
+    iteration: i32,
 ) -> Option<&'d crate::model::WorkflowTask> {
     let mut next = graph::next_task(def, reference)?;
-    while is_skipped(state, &next.task_reference_name) {
+    while is_skipped(
+        state,
+        &loops::iteration_ref(&next.task_reference_name, iteration),
+    ) {
         next = graph::next_task(def, &next.task_reference_name)?;
     }
     Some(next)
@@ -246,7 +254,7 @@ pub fn first_runnable<'d>(
 ) -> Option<&'d crate::model::WorkflowTask> {
     let first = def.tasks.first()?;
     if is_skipped(state, &first.task_reference_name) {
-        runnable_after(state, def, &first.task_reference_name)
+        runnable_after(state, def, &first.task_reference_name, 0)
     } else {
         Some(first)
     }
@@ -319,6 +327,8 @@ fn retry_task(
             rate_limit_frequency_in_seconds: old.rate_limit_frequency_in_seconds,
             isolation_group_id: old.isolation_group_id.clone(),
             execution_name_space: old.execution_name_space.clone(),
+            iteration: old.iteration,
+            loop_over_task: old.loop_over_task,
             ..crate::model::Task::default()
         }
     };

@@ -48,9 +48,19 @@ pub fn children(task: &WorkflowTask) -> Vec<&[WorkflowTask]> {
     out
 }
 
-/// The definition node with this reference name, anywhere in the graph.
+/// Where the node of a task's reference name sits: an iteration of a loop's task
+/// (`ref__3`) is its node's (`ref`), unless a node has the suffixed name itself.
+fn locate_ref<'d>(def: &'d WorkflowDef, reference: &str) -> Option<Location<'d>> {
+    locate(&def.tasks, None, reference).or_else(|| {
+        let (bare, _) = super::loops::split_iteration(reference)?;
+        locate(&def.tasks, None, bare)
+    })
+}
+
+/// The definition node with this reference name, anywhere in the graph; a loop
+/// iteration's reference (`ref__3`) finds its node.
 pub fn find_task<'d>(def: &'d WorkflowDef, reference: &str) -> Option<&'d WorkflowTask> {
-    locate(&def.tasks, None, reference).and_then(|loc| loc.list.get(loc.index))
+    locate_ref(def, reference).and_then(|loc| loc.list.get(loc.index))
 }
 
 /// The node to schedule after `reference` finished successfully, if any.
@@ -58,7 +68,7 @@ pub fn find_task<'d>(def: &'d WorkflowDef, reference: &str) -> Option<&'d Workfl
 /// The last node of a switch case continues after the switch; the last node of a fork
 /// branch has no successor (the fork's join waits for it); a `TERMINATE` has none.
 pub fn next_task<'d>(def: &'d WorkflowDef, reference: &str) -> Option<&'d WorkflowTask> {
-    let loc = locate(&def.tasks, None, reference)?;
+    let loc = locate_ref(def, reference)?;
     let node = loc.list.get(loc.index)?;
     if TaskKind::of(&node.task_type) == TaskKind::Terminate {
         return None;
@@ -80,9 +90,20 @@ fn next_after<'d>(def: &'d WorkflowDef, loc: Location<'d>) -> Option<&'d Workflo
     }
 }
 
+/// The `DO_WHILE` node whose body holds the node `reference`, if any.
+pub fn enclosing_loop<'d>(def: &'d WorkflowDef, reference: &str) -> Option<&'d WorkflowTask> {
+    def.all_tasks().into_iter().find(|node| {
+        TaskKind::of(&node.task_type) == TaskKind::DoWhile
+            && node
+                .loop_body()
+                .iter()
+                .any(|inner| inner.task_reference_name == reference)
+    })
+}
+
 /// The node right after a fork in its list: its join.
 pub fn join_after_fork<'d>(def: &'d WorkflowDef, fork_reference: &str) -> Option<&'d WorkflowTask> {
-    let loc = locate(&def.tasks, None, fork_reference)?;
+    let loc = locate_ref(def, fork_reference)?;
     loc.list
         .get(loc.index + 1)
         .filter(|t| TaskKind::of(&t.task_type) == TaskKind::Join)

@@ -7,6 +7,7 @@ pub mod duration;
 pub mod expr;
 pub mod graph;
 pub mod http;
+pub mod loops;
 pub mod masked;
 pub mod ops;
 pub mod payload;

@@ -16,6 +16,7 @@ use crate::store::{ChangeSet, QueueMessage};
 use super::context::EngineContext;
 use super::decider::{self, WorkflowEnd, decide};
 use super::graph;
+use super::loops;
 use super::payload;
 use super::schedule::{add_task, at_seconds_after, expr_context, new_task, queue_name, start_wait};
 use super::state::WorkflowState;
@@ -468,6 +469,14 @@ pub fn retry(
         let Some(node) = graph::find_task(&state.def, &old.reference_task_name).cloned() else {
             continue;
         };
+        if TaskKind::of_execution(&old) == TaskKind::DoWhile {
+            // A loop carries on from the iteration it stopped in.
+            if let Some(task) = state.task_mut(index) {
+                loops::reopen(task, None);
+                task.retry_count = task.retry_count.saturating_add(1);
+            }
+            continue;
+        }
         if TaskKind::of_execution(&old).is_control_flow() {
             // Joins and forks are reopened in place.
             if let Some(task) = state.task_mut(index) {
@@ -485,6 +494,7 @@ pub fn retry(
             task.executed = true;
         }
         let mut fresh = new_task(state, &node, ctx);
+        loops::same_place(&mut fresh, &old);
         fresh.retry_count = old.retry_count.saturating_add(1);
         fresh.retried_task_id = Some(old.task_id.clone());
         fresh.domain = old.domain.clone().or(fresh.domain);
@@ -571,7 +581,17 @@ pub fn rerun(
         }
     }
     requeue_in_place(state, index, ctx, out);
-    // Other unsuccessful tasks (e.g. in sibling fork branches) run again as well.
+    // A task inside a loop: the loop carries on from that task's iteration.
+    let target = state.tasks()[index].clone();
+    if target.loop_over_task
+        && let Some(node) = graph::enclosing_loop(&state.def, loops::bare_ref(&target))
+        && let Some(at) = state.latest_task_index(&node.task_reference_name)
+        && let Some(task) = state.task_mut(at)
+    {
+        loops::reopen(task, Some(target.iteration));
+    }
+    // Other unsuccessful tasks (e.g. in sibling fork branches) run again as well; a
+    // loop carries on from its iteration.
     let others: Vec<usize> = (0..state.tasks().len())
         .filter(|&i| {
             let t = &state.tasks()[i];
@@ -579,7 +599,12 @@ pub fn rerun(
         })
         .collect();
     for other in others {
+        let is_loop = TaskKind::of_execution(&state.tasks()[other]) == TaskKind::DoWhile;
         if let Some(task) = state.task_mut(other) {
+            if is_loop {
+                loops::reopen(task, None);
+                continue;
+            }
             reset(task, ctx.now);
         }
         requeue_in_place(state, other, ctx, out);

@@ -1,5 +1,6 @@
 //! System tasks the engine runs in place while deciding: `SWITCH`, `DECISION`,
-//! `FORK`, `JOIN`, `SET_VARIABLE`, `TERMINATE`, `NOOP` and the timer of `WAIT`.
+//! `FORK`, `JOIN`, `SET_VARIABLE`, `TERMINATE`, `NOOP`, the timer of `WAIT` and
+//! the steps of `DO_WHILE` (in `loops`).
 //! (`HTTP` and `SUB_WORKFLOW` run through jobs; see `async_tasks`.)
 
 use serde_json::{Value, json};
@@ -10,6 +11,7 @@ use crate::store::ChangeSet;
 use super::context::EngineContext;
 use super::expr::java_to_string;
 use super::graph;
+use super::loops::{iteration_ref, place_of, put_in_iteration};
 use super::payload;
 use super::schedule::{add_task, new_task};
 use super::state::WorkflowState;
@@ -49,6 +51,7 @@ pub fn execute(
             (true, None)
         }
         TaskKind::Wait => (run_wait_timer(state, index, ctx.now), None),
+        TaskKind::DoWhile => (super::loops::run_do_while(state, index, ctx, out), None),
         TaskKind::Unsupported => {
             let task_type = task.task_type.clone();
             fail(
@@ -69,7 +72,7 @@ pub fn execute(
     }
 }
 
-fn complete(state: &mut WorkflowState, index: usize, now: i64, output: JsonMap) {
+pub(super) fn complete(state: &mut WorkflowState, index: usize, now: i64, output: JsonMap) {
     if let Some(task) = state.task_mut(index) {
         task.status = TaskStatus::Completed;
         if task.start_time == 0 {
@@ -81,7 +84,13 @@ fn complete(state: &mut WorkflowState, index: usize, now: i64, output: JsonMap) 
     }
 }
 
-fn fail(state: &mut WorkflowState, index: usize, now: i64, reason: String, terminal: bool) {
+pub(super) fn fail(
+    state: &mut WorkflowState,
+    index: usize,
+    now: i64,
+    reason: String,
+    terminal: bool,
+) {
     if let Some(task) = state.task_mut(index) {
         task.status = if terminal {
             TaskStatus::FailedWithTerminalError
@@ -159,7 +168,8 @@ fn run_switch(
     let case = case_value(&node, kind, &input);
     complete(state, index, ctx.now, switch_output(kind, &case));
     if let Some(first) = selected_case(&node, &case).first() {
-        schedule_node(state, first, ctx, out);
+        let iteration = place_of(&state.tasks()[index]);
+        schedule_node(state, first, iteration, ctx, out);
     }
     true
 }
@@ -181,25 +191,30 @@ fn run_fork(
         return true;
     };
     complete(state, index, ctx.now, JsonMap::new());
+    let iteration = place_of(&state.tasks()[index]);
     for branch in &node.fork_tasks {
         if let Some(first) = branch.first() {
-            schedule_node(state, first, ctx, out);
+            schedule_node(state, first, iteration, ctx, out);
         }
     }
     true
 }
 
-/// Schedules a node unless a task with its reference name already exists.
+/// Schedules a node, in loop iteration `iteration` (0: outside loops), unless a
+/// task with its reference name (in that iteration) already exists.
 pub fn schedule_node(
     state: &mut WorkflowState,
     node: &WorkflowTask,
+    iteration: i32,
     ctx: &EngineContext<'_>,
     out: &mut ChangeSet,
 ) -> bool {
-    if state.latest_task_index(&node.task_reference_name).is_some() {
+    let reference = iteration_ref(&node.task_reference_name, iteration);
+    if state.latest_task_index(&reference).is_some() {
         return false;
     }
-    let task = new_task(state, node, ctx);
+    let mut task = new_task(state, node, ctx);
+    put_in_iteration(&mut task, iteration);
     let delay = task.start_delay_in_seconds;
     add_task(state, task, delay, ctx, out);
     true
@@ -210,6 +225,8 @@ fn run_join(state: &mut WorkflowState, index: usize, ctx: &EngineContext<'_>) ->
     let Some(node) = node_of(state, index) else {
         return false;
     };
+    // A join inside a loop waits for the tasks of its own iteration.
+    let iteration = place_of(&state.tasks()[index]);
     let mut output = JsonMap::new();
     let mut all_done = true;
     let mut failure: Option<String> = None;
@@ -218,7 +235,7 @@ fn run_join(state: &mut WorkflowState, index: usize, ctx: &EngineContext<'_>) ->
     let mut size = 0usize;
     for reference in &node.join_on {
         let Some(forked) = state
-            .latest_task_index(reference)
+            .latest_task_index(&iteration_ref(reference, iteration))
             .map(|i| &state.tasks()[i])
         else {
             all_done = false;

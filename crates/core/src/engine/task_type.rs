@@ -23,6 +23,8 @@ pub enum TaskKind {
     Inline,
     /// Runs a jq program (`queryExpression`) over its input.
     JsonJqTransform,
+    /// Runs its `loopOver` tasks again while its `loopCondition` holds.
+    DoWhile,
     /// A type Conductor has that Podium does not run yet.
     Unsupported,
 }
@@ -34,7 +36,6 @@ pub enum TaskKind {
 const NOT_YET_SUPPORTED: &[&str] = &[
     "DYNAMIC",
     "FORK_JOIN_DYNAMIC",
-    "DO_WHILE",
     "LAMBDA",
     "EVENT",
     "HUMAN",
@@ -62,6 +63,7 @@ impl TaskKind {
             "UPDATE_SECRET" => TaskKind::UpdateSecret,
             "INLINE" => TaskKind::Inline,
             "JSON_JQ_TRANSFORM" => TaskKind::JsonJqTransform,
+            "DO_WHILE" => TaskKind::DoWhile,
             other if NOT_YET_SUPPORTED.contains(&other) => TaskKind::Unsupported,
             _ => TaskKind::Simple,
         }
@@ -76,17 +78,20 @@ impl TaskKind {
     pub fn is_control_flow(self) -> bool {
         matches!(
             self,
-            TaskKind::Switch | TaskKind::Decision | TaskKind::ForkJoin | TaskKind::Join
+            TaskKind::Switch
+                | TaskKind::Decision
+                | TaskKind::ForkJoin
+                | TaskKind::Join
+                | TaskKind::DoWhile
         )
     }
 
-    /// Whether a task of this kind may evaluate a script: `INLINE` and
-    /// `JSON_JQ_TRANSFORM` always, `SWITCH`
-    /// and `DECISION` when [`decides_by_script`] says so.
+    /// Whether a task of this kind may evaluate a script: `INLINE` always, `SWITCH`
+    /// and `DECISION` when [`decides_by_script`] says so, `DO_WHILE` its condition.
     pub fn may_run_script(self) -> bool {
         matches!(
             self,
-            TaskKind::Inline | TaskKind::Switch | TaskKind::Decision
+            TaskKind::Inline | TaskKind::Switch | TaskKind::Decision | TaskKind::DoWhile
         )
     }
 

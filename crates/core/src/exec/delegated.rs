@@ -62,6 +62,9 @@ pub async fn run_job(rt: &Runtime, caller: &dyn HttpCaller, job: Job) -> CoreRes
         (EngineAction::EvaluateScript, Some(task)) if kind == TaskKind::JsonJqTransform => {
             system_tasks::jq_transform(rt, job, task).await
         }
+        (EngineAction::EvaluateScript, Some(task)) if kind == TaskKind::DoWhile => {
+            system_tasks::loop_condition(rt, job, task).await
+        }
         (EngineAction::EvaluateScript, Some(task)) => {
             system_tasks::case_by_script(rt, job, task, kind).await
         }

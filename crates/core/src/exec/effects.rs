@@ -116,8 +116,11 @@ impl EngineAction {
                 TaskKind::UpdateSecret => EngineAction::UpdateSecret,
                 TaskKind::Inline | TaskKind::JsonJqTransform => EngineAction::EvaluateScript,
                 TaskKind::SubWorkflow => EngineAction::StartSubWorkflow,
-                // A switch or decision has a job only when a script picks its case.
-                TaskKind::Switch | TaskKind::Decision => EngineAction::EvaluateScript,
+                // A switch or decision has a job only when a script picks its case, a
+                // loop when a script decides whether it goes on.
+                TaskKind::Switch | TaskKind::Decision | TaskKind::DoWhile => {
+                    EngineAction::EvaluateScript
+                }
                 TaskKind::Simple
                 | TaskKind::ForkJoin
                 | TaskKind::Join

@@ -5,12 +5,13 @@
 
 use serde_json::Value;
 
-use super::delegated::{Then, fail_task};
+use super::delegated::{Then, drop_job, fail_task};
 use super::effects::{self, EngineAction, Scope};
 use super::script::ScriptError;
 use crate::engine::TaskKind;
 use crate::engine::graph;
 use crate::engine::http::{self, HttpCaller};
+use crate::engine::loops;
 use crate::engine::ops;
 use crate::engine::system_tasks::switch_output;
 use crate::error::{CoreError, CoreResult};
@@ -318,6 +319,68 @@ pub(super) async fn case_by_script(
     };
     handoff::mask_result(&mut result, &with_json_forms(&handed));
     finish_task(rt, &job, workflow_id, result).await
+}
+
+/// A `DO_WHILE`'s `loopCondition`, asked when an iteration ended: the script runs
+/// over the loop's input, its output and its tasks' latest outputs (see
+/// `engine::loops`), and the loop goes on or ends in the unit of work that deletes
+/// the job. A condition that fails fails the loop for good, as in Conductor.
+pub(super) async fn loop_condition(rt: &Runtime, job: Job, mut task: Task) -> CoreResult<()> {
+    let workflow_id = task.workflow_instance_id.clone();
+    let task_id = task.task_id.clone();
+    let Ok(state) = handoff::live_workflow(rt, &workflow_id).await else {
+        return drop_job(rt, &job).await;
+    };
+    let asked = state
+        .task_index(&task_id)
+        .and_then(|i| loops::asked_iteration(&state.tasks()[i]));
+    let condition = graph::find_task(&state.def, &task.reference_task_name)
+        .and_then(|node| node.loop_condition.clone());
+    let (Some(iteration), Some(condition)) = (asked, condition) else {
+        return drop_job(rt, &job).await;
+    };
+    if condition.contains("${workflow.secrets.") {
+        let reason = format!(
+            "task {}: a loop condition cannot name a secret; pass it as an input parameter of the loop and read it from $",
+            task.reference_task_name
+        );
+        return fail_task(rt, &job, workflow_id, task_id, reason, Then::Decide).await;
+    }
+    // The loop's input as the decider last resolved it, with the secrets it names.
+    if let Some(stored) = state.task_index(&task_id) {
+        task.input_data = state.tasks()[stored].input_data.clone();
+    }
+    let Some(handed) = hand_over(rt, &job, &mut task, EngineAction::EvaluateScript).await? else {
+        return Ok(());
+    };
+    let loop_task = state
+        .task_index(&task_id)
+        .map(|i| state.tasks()[i].clone())
+        .unwrap_or_else(|| task.clone());
+    let document = loops::condition_input(&state, &loop_task, &task.input_data);
+    let outcome = match rt
+        .scripts
+        .javascript(&condition, &Value::Object(document))
+        .await
+    {
+        Ok(value) => Ok(loops::holds(&value)),
+        Err(err) => {
+            let mut reason = err.to_string();
+            handoff::mask_text_values(&mut reason, &with_json_forms(&handed));
+            Err(reason)
+        }
+    };
+    let job_id = job.id.clone();
+    rt.mutate(Some(workflow_id), move |txn, ctx| {
+        let mut changes = std::mem::take(&mut txn.changes);
+        if let Some(state) = txn.state.as_mut() {
+            loops::apply_condition(state, &task_id, iteration, outcome, ctx, &mut changes)?;
+        }
+        changes.job_deletes.push(job_id);
+        txn.changes = changes;
+        Ok(())
+    })
+    .await
 }
 
 /// `UPDATE_SECRET`: upserts `_secrets.secretKey` with `_secrets.secretValue`, on

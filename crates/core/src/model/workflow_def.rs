@@ -228,6 +228,10 @@ pub struct WorkflowTask {
     pub loop_condition: Option<String>,
     #[serde(deserialize_with = "nested_tasks")]
     pub loop_over: Vec<WorkflowTask>,
+    /// A `DO_WHILE` over a list: the expression (`${...}`) of the list, one iteration
+    /// per item.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_count: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -281,6 +285,7 @@ impl Default for WorkflowTask {
             async_complete: false,
             loop_condition: None,
             loop_over: Vec::new(),
+            items: None,
             retry_count: None,
             evaluator_type: None,
             expression: None,
@@ -310,5 +315,15 @@ impl WorkflowTask {
         for task in &self.loop_over {
             task.collect(out);
         }
+    }
+
+    /// Every task of a loop's body (its `loopOver` tasks and the tasks nested in
+    /// them), depth first.
+    pub fn loop_body(&self) -> Vec<&WorkflowTask> {
+        let mut out = Vec::new();
+        for task in &self.loop_over {
+            task.collect(&mut out);
+        }
+        out
     }
 }

@@ -291,6 +291,28 @@ fn check_node(
                 }
             }
         }
+        TaskKind::DoWhile => {
+            // As Conductor: both are required, an empty condition (run once, or
+            // once per item) included.
+            if node.loop_condition.is_none() {
+                err(
+                    "loopCondition",
+                    format!(
+                        "loopCondition field is required for taskType: DO_WHILE taskName: {}",
+                        node.name
+                    ),
+                );
+            }
+            if node.loop_over.is_empty() {
+                err(
+                    "loopOver",
+                    format!(
+                        "loopOver field is required for taskType: DO_WHILE taskName: {}",
+                        node.name
+                    ),
+                );
+            }
+        }
         TaskKind::SubWorkflow => {
             let named = node.sub_workflow_param.as_ref().is_some_and(|p| {
                 !p.name.trim().is_empty()
@@ -340,6 +362,32 @@ fn check_runnable(node: &WorkflowTask, at: &str, errors: &mut Vec<ValidationErro
                 &format!("inputParameters.{parameter}"),
                 format!(
                     "task {reference}: a script cannot name a secret in its {parameter}; pass it as another input parameter and read it from the input"
+                ),
+            )
+        }
+        TaskKind::DoWhile
+            if node
+                .loop_condition
+                .as_deref()
+                .is_some_and(|c| c.contains("${workflow.secrets.")) =>
+        {
+            err(
+                "loopCondition",
+                format!(
+                    "task {reference}: a loop condition cannot name a secret; pass it as an input parameter of the loop and read it from $"
+                ),
+            )
+        }
+        TaskKind::DoWhile
+            if node
+                .loop_body()
+                .iter()
+                .any(|inner| TaskKind::of(&inner.task_type) == TaskKind::DoWhile) =>
+        {
+            err(
+                "loopOver",
+                format!(
+                    "task {reference}: a DO_WHILE inside a DO_WHILE is not supported (as in Conductor); put the inner loop in a SUB_WORKFLOW"
                 ),
             )
         }
@@ -495,8 +543,8 @@ mod tests {
                  "inputParameters": {"scriptExpression": "return 1;"}},
                 {"name": "llm", "taskReferenceName": "llm", "type": "LLM_CHAT_COMPLETE"},
                 {"name": "s", "taskReferenceName": "s", "type": "SWITCH", "evaluatorType": "javascript", "expression": "$.x == 1 ? 'a' : 'b'",
-                 "decisionCases": {"a": [{"name": "d", "taskReferenceName": "d", "type": "DO_WHILE",
-                     "loopCondition": "false", "loopOver": [{"name": "w", "taskReferenceName": "w"}]}]}},
+                 "decisionCases": {"a": [{"name": "d", "taskReferenceName": "d", "type": "DYNAMIC",
+                     "dynamicTaskNameParam": "n"}]}},
                 {"name": "t", "taskReferenceName": "t", "taskDefinition": {"retryCount": 1}},
                 {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN", "forkTasks": [[{"name": "c", "taskReferenceName": "c"}]]}
             ]
@@ -511,7 +559,7 @@ mod tests {
             "tasks[0].type",
             "LAMBDA is not supported",
             "tasks[2].decisionCases.a[0].type",
-            "DO_WHILE is not supported",
+            "DYNAMIC is not supported",
             "must be followed by a JOIN",
         ] {
             assert!(text.contains(needle), "missing {needle} in {text}");
@@ -519,6 +567,44 @@ mod tests {
         // A type Conductor does not define is a worker task, as in Conductor.
         assert!(!text.contains("LLM_CHAT_COMPLETE"), "{text}");
         assert_eq!(all.len(), 3, "{text}");
+    }
+
+    #[test]
+    fn loops_need_a_condition_and_a_body_and_run_alone() {
+        let d = def(json!({"name": "l", "tasks": [
+            {"name": "bare", "taskReferenceName": "bare", "type": "DO_WHILE"}
+        ]}));
+        let text = format!("{:?}", workflow_def(&d));
+        assert!(
+            text.contains("loopCondition field is required for taskType: DO_WHILE taskName: bare"),
+            "{text}"
+        );
+        assert!(text.contains("loopOver field is required"), "{text}");
+        // Conductor takes an empty condition: the loop runs once.
+        let once = def(json!({"name": "l", "tasks": [
+            {"name": "l", "taskReferenceName": "l", "type": "DO_WHILE", "loopCondition": "",
+             "loopOver": [{"name": "w", "taskReferenceName": "w"}]}
+        ]}));
+        assert_eq!(workflow_def(&once), vec![]);
+        assert_eq!(runnable(&once), vec![]);
+        let d = def(json!({"name": "l", "tasks": [
+            {"name": "outer", "taskReferenceName": "outer", "type": "DO_WHILE", "loopCondition": "false",
+             "loopOver": [{"name": "inner", "taskReferenceName": "inner", "type": "DO_WHILE",
+                           "loopCondition": "false", "loopOver": [{"name": "w", "taskReferenceName": "w"}]}]},
+            {"name": "s", "taskReferenceName": "s", "type": "DO_WHILE",
+             "loopCondition": "$.k == '${workflow.secrets.k}'",
+             "loopOver": [{"name": "x", "taskReferenceName": "x"}]}
+        ]}));
+        assert_eq!(workflow_def(&d), vec![]);
+        let text = format!("{:?}", runnable(&d));
+        assert!(
+            text.contains("a DO_WHILE inside a DO_WHILE is not supported"),
+            "{text}"
+        );
+        assert!(
+            text.contains("a loop condition cannot name a secret"),
+            "{text}"
+        );
     }
 
     #[test]

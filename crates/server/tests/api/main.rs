@@ -19,6 +19,7 @@ mod http_destinations;
 mod inline;
 mod ldap;
 mod lifecycle;
+mod loops;
 mod masking;
 mod metrics;
 mod names;

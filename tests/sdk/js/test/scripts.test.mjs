@@ -1,10 +1,18 @@
 // Scripts and transforms built with the SDK's builders: inlineTask (JavaScript, with
 // the SDK's "javascript" default and "graaljs"), switchTask with a JavaScript
-// expression, and jsonJqTask, registered and run through the SDK.
+// expression, jsonJqTask, and loops (newLoopTask, doWhileTask), registered and run
+// through the SDK.
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { inlineTask, jsonJqTask, switchTask, workflow } from "@io-orkes/conductor-javascript";
+import {
+  doWhileTask,
+  inlineTask,
+  jsonJqTask,
+  newLoopTask,
+  switchTask,
+  workflow,
+} from "@io-orkes/conductor-javascript";
 
 import { taskByRef, unique, usePodium, waitForWorkflow } from "../lib/fixture.mjs";
 
@@ -43,6 +51,42 @@ describe("scripts and transforms", () => {
     assert.equal(taskByRef(done, "route").outputData.selectedCase, "big");
     assert.deepEqual(taskByRef(done, "evens").outputData.resultList, [[4, 6]]);
     assert.equal(taskByRef(done, "small"), undefined);
+  });
+
+  test("a counted loop and a loop on an inner output run their iterations", async () => {
+    const name = unique("js_loops_wf");
+    // newLoopTask's condition reads the loop's own input: `$.value`.
+    const square = inlineTask("square", "$.i * $.i");
+    square.inputParameters.i = "${counted.output.iteration}";
+    const grow = inlineTask("grow", "($.last || 1) * 3");
+    grow.inputParameters.last = "${grow.output.result}";
+    const def = {
+      ...workflow(name, [
+        newLoopTask("counted", 3, [square]),
+        doWhileTask("until", "$.grow['result'] < 20", [grow]),
+      ]),
+      outputParameters: {
+        squares: "${counted.output}",
+        grown: "${grow.output.result}",
+        rounds: "${until.output.iteration}",
+      },
+    };
+    await ctx.metadata.registerWorkflowDef(def, true);
+
+    const id = await ctx.executor.startWorkflowByName(name, {});
+    const done = await waitForWorkflow(ctx.executor, id, "COMPLETED");
+    assert.equal(done.output.squares.iteration, 3);
+    assert.deepEqual(
+      [1, 2, 3].map((n) => done.output.squares[String(n)].square.result),
+      [1, 4, 9],
+    );
+    // 3, 9, 27: the third round ends the loop.
+    assert.equal(done.output.grown, 27);
+    assert.equal(done.output.rounds, 3);
+    assert.deepEqual(
+      done.tasks.filter((t) => t.referenceTaskName.startsWith("square")).map((t) => t.referenceTaskName),
+      ["square__1", "square__2", "square__3"],
+    );
   });
 
   test("a script that throws fails its workflow with the script's error", async () => {

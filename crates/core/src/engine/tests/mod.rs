@@ -4,6 +4,7 @@
 
 mod flow;
 mod limits;
+mod loops;
 mod operations;
 
 use std::collections::HashMap;
