@@ -32,10 +32,13 @@
 //!   rounds unless `--rounds`; `--only` picks sides (`sqlite/process`,
 //!   `sqlite/power-loss`, `postgres`, `restate`), e.g. to profile one;
 //!   `--pg-statements` prints what the PostgreSQL side's statements cost. Not in `all`.
+//! - `inline`, `loop`: an INLINE evaluation in its runner process against one on a
+//!   thread (p50/p99), 3-task INLINE workflows against 3-task SIMPLE ones, and a
+//!   100-iteration DO_WHILE against 100 tasks in a row (`server::scripts`).
 //! - `s3-server [--security-off] [--inputs=secrets|literals]`: one S3 pass, to run
 //!   under a profiler (the S7 task inputs with `--inputs`).
 //!
-//! Run: `cargo bench -p podium-server --bench workflow -- [s3|s4|s1|s7|s5|s6|s8|all] [--full]`
+//! Run: `cargo bench -p podium-server --bench workflow -- [s3|s4|s1|s7|s5|s6|s8|inline|loop|all] [--full]`
 //! (`--full` also runs S3 with `durability = power-loss` against the FULL harness).
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -125,6 +128,14 @@ fn main() {
     }
     if which == "s5" || which == "all" {
         runtime.block_on(s5());
+    }
+    if which == "inline" || which == "all" {
+        let dir = bench_dir();
+        runtime.block_on(server::scripts::inline(dir.path(), PAIRS, RUN_SECONDS));
+    }
+    if which == "loop" || which == "all" {
+        let dir = bench_dir();
+        runtime.block_on(server::scripts::loops(dir.path(), PAIRS));
     }
     if which == "s9" || which == "all" {
         runtime.block_on(server::identity::s9());

@@ -271,3 +271,4 @@ pub mod load;
 pub mod peers;
 pub mod postgres;
 pub mod procs;
+pub mod scripts;
