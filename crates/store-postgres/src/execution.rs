@@ -175,7 +175,7 @@ impl PostgresStore {
             .prepare_cached(
                 "UPDATE job SET lease_until = $2 WHERE id IN (
                      SELECT id FROM job
-                     WHERE (kind = 'SCRIPT') = $4 AND due_at <= $1
+                     WHERE lane = $4 AND due_at <= $1
                        AND (lease_until IS NULL OR lease_until <= $1)
                      ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED)
                  RETURNING id, kind, workflow_id, task_id, payload, due_at",
@@ -189,23 +189,22 @@ impl PostgresStore {
                     &now,
                     &now.saturating_add(lease_ms),
                     &to_i64(limit),
-                    &lane.scripts(),
+                    &lane.number(),
                 ],
             )
             .await
             .map_err(map_err)?;
         let mut jobs = Vec::with_capacity(rows.len());
-        let mut writes = Writes::default();
         for row in &rows {
             let (id, kind, workflow_id): (String, String, String) =
                 (get(row, 0)?, get(row, 1)?, get(row, 2)?);
             let payload: String = get(row, 4)?;
             let payload = serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null);
             let Some(effect) = Effect::decode(&kind, &payload) else {
-                // A row that names no effect is dropped: it must not stop the jobs
-                // behind it from running.
-                tracing::warn!(job_id = %id, kind = %kind, workflow_id = %workflow_id, "dropping a stored job that names no known effect");
-                writes.push("DELETE FROM job WHERE id = $1", vec![Box::new(id)]);
+                // A row that names no effect this version knows (a newer node's,
+                // during a rolling upgrade) is left for a node that does, leased
+                // like the others so it never holds up the jobs behind it.
+                tracing::warn!(job_id = %id, kind = %kind, workflow_id = %workflow_id, "leaving a stored job that names no effect this version knows");
                 continue;
             };
             jobs.push(Job {
@@ -214,10 +213,8 @@ impl PostgresStore {
                 task_id: get(row, 3)?,
                 effect,
                 due_at: get(row, 5)?,
+                lane,
             });
-        }
-        if !writes.is_empty() {
-            writes.run(&tx).await?;
         }
         tx.commit().await.map_err(map_err)?;
         jobs.sort_by_key(|job| job.due_at);
@@ -252,12 +249,12 @@ impl ExecutionStore for PostgresStore {
         let statement = client
             .prepare_cached(
                 "SELECT MIN(GREATEST(due_at, COALESCE(lease_until, 0))) FROM job
-                 WHERE (kind = 'SCRIPT') = $1",
+                 WHERE lane = $1",
             )
             .await
             .map_err(map_err)?;
         let row = client
-            .query_one(&statement, &[&lane.scripts()])
+            .query_one(&statement, &[&lane.number()])
             .await
             .map_err(map_err)?;
         get(&row, 0)

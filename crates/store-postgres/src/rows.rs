@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use deadpool_postgres::GenericClient;
 use futures_util::FutureExt;
-use futures_util::future::try_join_all;
 use podium_core::engine::state::{Authority, WorkflowState};
 use podium_core::model::{Task, Workflow, WorkflowStatus};
 use podium_core::store::{
@@ -41,13 +40,6 @@ impl Writes {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty() && self.keys.is_empty()
-    }
-
-    /// Sends every statement (pipelined, in order) and waits for all; returns the
-    /// rows each changed.
-    pub(crate) async fn run(self, client: &impl GenericClient) -> StoreResult<Vec<u64>> {
-        let prepared = self.prepare(client).await?;
-        try_join_all(prepared.sends(client)).await
     }
 
     /// Prepares every statement (the `payload_key` rows last), so that sending them
@@ -405,8 +397,8 @@ pub(crate) fn persist_changes(
     }
     for job in &changes.job_adds {
         writes.push(
-            "INSERT INTO job (id, kind, workflow_id, task_id, payload, due_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO job (id, kind, workflow_id, task_id, payload, due_at, lane)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
             vec![
                 Box::new(job.id.clone()),
                 Box::new(job.effect.kind_name()),
@@ -414,6 +406,7 @@ pub(crate) fn persist_changes(
                 Box::new(job.task_id.clone()),
                 Box::new(job.effect.payload().to_string()),
                 Box::new(job.due_at),
+                Box::new(job.lane.number()),
             ],
         );
         committed.jobs_added = true;

@@ -132,7 +132,7 @@ async fn variables_stored_before_the_index_are_indexed_as_people_see_them() {
     client
         .batch_execute(
             "DROP TABLE operate_variable;
-             DROP INDEX job_lane;
+             ALTER TABLE job DROP COLUMN lane;
              DELETE FROM podium_schema WHERE version >= 9;",
         )
         .await

@@ -17,16 +17,16 @@ use crate::rows::{self, load_state, persist_changes, persist_state};
 use crate::writer::Failure;
 use crate::{SqliteStore, map_err, search, to_store};
 
-/// The jobs due of the lane of every job but script evaluations, soonest first
+/// The jobs due in the lane of every job but script evaluations, soonest first
 /// (planned once, as `claims::CLAIM_PICK` is: each lane has its own statement, as a
 /// bound lane would have SQLite plan the statement again at each run).
 pub(crate) const JOB_PICK: &str = "SELECT id, kind, workflow_id, task_id, payload, due_at FROM job
-    WHERE (kind = 'SCRIPT') = 0 AND +due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
+    WHERE lane = 0 AND +due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
     ORDER BY due_at";
 /// The script evaluations due, soonest first.
 pub(crate) const SCRIPT_PICK: &str =
     "SELECT id, kind, workflow_id, task_id, payload, due_at FROM job
-    WHERE (kind = 'SCRIPT') = 1 AND +due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
+    WHERE lane = 1 AND +due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
     ORDER BY due_at";
 
 /// The statements that pick a lane's due jobs, and tell when its next job is due.
@@ -34,11 +34,11 @@ fn lane_statements(lane: JobLane) -> (&'static str, &'static str) {
     match lane {
         JobLane::Work => (
             JOB_PICK,
-            "SELECT MIN(MAX(due_at, COALESCE(lease_until, 0))) FROM job WHERE (kind = 'SCRIPT') = 0",
+            "SELECT MIN(MAX(due_at, COALESCE(lease_until, 0))) FROM job WHERE lane = 0",
         ),
         JobLane::Scripts => (
             SCRIPT_PICK,
-            "SELECT MIN(MAX(due_at, COALESCE(lease_until, 0))) FROM job WHERE (kind = 'SCRIPT') = 1",
+            "SELECT MIN(MAX(due_at, COALESCE(lease_until, 0))) FROM job WHERE lane = 1",
         ),
     }
 }
@@ -134,24 +134,24 @@ impl ExecutionStore for SqliteStore {
                 let mut jobs = Vec::with_capacity(rows.len());
                 for (id, kind, workflow_id, task_id, payload, due_at) in rows {
                     let payload = serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null);
-                    let Some(effect) = Effect::decode(&kind, &payload) else {
-                        // A row that names no effect is dropped: it must not stop the
-                        // jobs behind it from running.
-                        tracing::warn!(job_id = %id, kind = %kind, workflow_id = %workflow_id, "dropping a stored job that names no known effect");
-                        conn.prepare_cached("DELETE FROM job WHERE id = ?1")
-                            .and_then(|mut s| s.execute([&id]))
-                            .map_err(map_err)?;
-                        continue;
-                    };
                     conn.prepare_cached("UPDATE job SET lease_until = ?2 WHERE id = ?1")
                         .and_then(|mut s| s.execute(params![id, now + lease_ms]))
                         .map_err(map_err)?;
+                    let Some(effect) = Effect::decode(&kind, &payload) else {
+                        // A row that names no effect this version knows (a newer
+                        // node's, during a rolling upgrade) is left for a node that
+                        // does, leased like the others so it never holds up the jobs
+                        // behind it.
+                        tracing::warn!(job_id = %id, kind = %kind, workflow_id = %workflow_id, "leaving a stored job that names no effect this version knows");
+                        continue;
+                    };
                     jobs.push(Job {
                         id,
                         workflow_id,
                         task_id,
                         effect,
                         due_at,
+                        lane,
                     });
                 }
                 Ok(jobs)

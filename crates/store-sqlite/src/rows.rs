@@ -449,7 +449,7 @@ pub(crate) fn persist_changes(
     }
     for job in &changes.job_adds {
         conn.prepare_cached(
-            "INSERT INTO job (id, kind, workflow_id, task_id, payload, due_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO job (id, kind, workflow_id, task_id, payload, due_at, lane) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .and_then(|mut s| {
             s.execute(params![
@@ -458,7 +458,8 @@ pub(crate) fn persist_changes(
                 job.workflow_id,
                 job.task_id,
                 job.effect.payload().to_string(),
-                job.due_at
+                job.due_at,
+                job.lane.number()
             ])
         })
         .map_err(map_err)?;

@@ -188,3 +188,49 @@ async fn a_task_row_that_cannot_be_read_does_not_stop_its_queue() {
     );
     store.close();
 }
+
+/// A job row of a kind this version does not know (a newer node's, during a rolling
+/// upgrade) is left for a node that knows it: leased, never deleted, and the jobs
+/// behind it are claimed.
+#[tokio::test]
+async fn a_job_of_an_unknown_kind_is_left_for_a_newer_node() {
+    use podium_core::store::{ExecutionStore, JobLane};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("podium.db");
+    SqliteStore::open(&SqliteOptions::new(&path))
+        .expect("open")
+        .close();
+    let conn = rusqlite::Connection::open(&path).expect("raw open");
+    for (id, kind, due) in [
+        ("newer", "A_LATER_KIND", 1),
+        ("known", "FAILURE_WORKFLOW", 2),
+    ] {
+        conn.execute(
+            "INSERT INTO job (id, kind, workflow_id, task_id, payload, due_at)
+             VALUES (?1, ?2, 'w', NULL, 'null', ?3)",
+            rusqlite::params![id, kind, due],
+        )
+        .expect("job row");
+    }
+    drop(conn);
+    let store = SqliteStore::open(&SqliteOptions::new(&path)).expect("reopen");
+    let jobs = store
+        .claim_jobs(10, 10, 1000, JobLane::Work)
+        .await
+        .expect("claim");
+    let ids: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(ids, ["known"]);
+    assert_eq!(
+        store.next_job_due(JobLane::Work).await.expect("next"),
+        Some(1010),
+        "both are leased"
+    );
+    store.close();
+    let conn = rusqlite::Connection::open(&path).expect("raw open");
+    let kept: i64 = conn
+        .query_row("SELECT COUNT(*) FROM job WHERE id = 'newer'", [], |r| {
+            r.get(0)
+        })
+        .expect("count");
+    assert_eq!(kept, 1, "the newer node's job is still there");
+}

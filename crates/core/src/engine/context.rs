@@ -52,6 +52,8 @@ pub struct EngineLimits {
     pub max_expressions: usize,
     /// Most JSONPath queries run by one resolution.
     pub max_path_queries: usize,
+    /// Most tasks one `DO_WHILE` keeps in its workflow, all iterations together.
+    pub max_loop_tasks: usize,
 }
 
 impl Default for EngineLimits {
@@ -63,6 +65,7 @@ impl Default for EngineLimits {
             max_expression_nesting: MAX_EXPRESSION_NESTING,
             max_expressions: MAX_EXPRESSIONS,
             max_path_queries: MAX_PATH_QUERIES,
+            max_loop_tasks: super::loops::MAX_LOOP_TASKS,
         }
     }
 }

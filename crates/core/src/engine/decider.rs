@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::model::{
     RetryLogic, TaskDef, TaskStatus, TaskTimeoutPolicy, WorkflowStatus, WorkflowTimeoutPolicy,
 };
-use crate::store::{ChangeSet, Effect, Job};
+use crate::store::{ChangeSet, Effect, Job, JobLane};
 
 use super::context::EngineContext;
 use super::expr;
@@ -55,17 +55,24 @@ pub fn decide(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut Chan
             end_workflow(state, end, ctx, out);
         } else if let Some(end) = check_task_timeouts(state, ctx, out) {
             end_workflow(state, end, ctx, out);
-        } else {
-            run(state, ctx, out);
+        } else if !run(state, ctx, out) {
+            // The passes ran out with work left: the sweeper goes on with it in a
+            // unit of its own.
+            state.next_check_at = Some(ctx.now);
+            return;
         }
     }
     state.next_check_at = next_check(state, ctx);
 }
 
-fn run(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
-    // Each pass either changes something or stops; the bound guards against a
-    // definition that would loop forever.
-    for _ in 0..10_000 {
+/// Most passes of one decision over a workflow's tasks.
+const MAX_PASSES: usize = 10_000;
+
+/// Runs passes until nothing changes; false when the passes ran out first.
+fn run(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) -> bool {
+    // Each pass either changes something or stops; the bound keeps one decision
+    // short whatever the definition.
+    for _ in 0..MAX_PASSES {
         let mut progress = false;
         let mut index = 0;
         while index < state.tasks().len() {
@@ -80,7 +87,7 @@ fn run(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) 
                 progress = true;
                 if let Some(end) = handle_finished(state, index, ctx, out) {
                     end_workflow(state, end, ctx, out);
-                    return;
+                    return true;
                 }
             }
             index += 1;
@@ -94,17 +101,18 @@ fn run(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) 
                 mark_executed(state, index);
                 let task_id = state.tasks()[index].task_id.clone();
                 end_workflow(state, terminate_end(request, task_id), ctx, out);
-                return;
+                return true;
             }
             index += 1;
         }
         if !progress {
-            break;
+            if is_complete(state) {
+                end_workflow(state, WorkflowEnd::completed(), ctx, out);
+            }
+            return true;
         }
     }
-    if is_complete(state) {
-        end_workflow(state, WorkflowEnd::completed(), ctx, out);
-    }
+    false
 }
 
 fn terminate_end(request: TerminateRequest, task_id: String) -> WorkflowEnd {
@@ -405,6 +413,7 @@ pub fn end_workflow(
             workflow_id: child,
             task_id: None,
             due_at: now,
+            lane: JobLane::Work,
         });
     }
     let output = end.output.take().map_or_else(
@@ -444,6 +453,7 @@ pub fn end_workflow(
             workflow_id: state.id().to_string(),
             task_id: end.failed_task_id,
             due_at: now,
+            lane: JobLane::Work,
         });
     }
     notify_parent(state, ctx, out);
@@ -482,6 +492,7 @@ pub fn notify_parent(state: &WorkflowState, ctx: &EngineContext<'_>, out: &mut C
             workflow_id: parent.clone(),
             task_id: Some(parent_task.clone()),
             due_at: ctx.now,
+            lane: JobLane::Work,
         });
     }
 }

@@ -17,15 +17,19 @@
 //!   `loopIndex` are in the loop's output while each iteration runs, and the loop
 //!   ends after the last item (and earlier when the condition says so).
 //! - `keepLastN` in the loop's input parameters keeps only the last N iterations'
-//!   tasks and outputs. Without it a loop keeps at most [`MAX_KEPT_ITERATIONS`].
+//!   tasks and outputs (N at most [`MAX_KEPT_ITERATIONS`]). Without it a loop runs
+//!   at most [`MAX_KEPT_ITERATIONS`] iterations, and a loop never keeps more than
+//!   [`MAX_LOOP_TASKS`] tasks.
+//! - Every iteration ends through a job, also without a condition (a list alone),
+//!   so one decision never runs more than one iteration's tasks in place.
 
 use std::collections::HashSet;
 
 use serde_json::Value;
 
 use crate::error::CoreError;
-use crate::model::{JsonMap, Task, TaskStatus, WorkflowTask};
-use crate::store::{ChangeSet, Effect, Job};
+use crate::model::{JsonMap, Task, TaskStatus, WorkflowStatus, WorkflowTask};
+use crate::store::{ChangeSet, Effect, Job, JobLane};
 
 use super::context::EngineContext;
 use super::expr;
@@ -35,9 +39,11 @@ use super::schedule::{expr_context, resolve_input};
 use super::state::WorkflowState;
 use super::system_tasks::{complete, fail, schedule_node};
 
-/// Most iterations a loop without `keepLastN` runs: each one keeps its tasks in
-/// the workflow.
+/// Most iterations a loop without `keepLastN` runs (each one keeps its tasks in the
+/// workflow), and the largest `keepLastN`.
 pub const MAX_KEPT_ITERATIONS: i32 = 1_000;
+/// Most tasks a loop keeps in its workflow, all iterations together.
+pub const MAX_LOOP_TASKS: usize = 10_000;
 
 /// A loop iteration's reference (`ref__3`) split into its node's reference and the
 /// iteration; None for a reference that names no iteration.
@@ -100,13 +106,14 @@ fn body_refs(node: &WorkflowTask) -> HashSet<&str> {
         .collect()
 }
 
-/// `keepLastN` of a loop: an integer literal in its input parameters.
+/// `keepLastN` of a loop: an integer literal in its input parameters, at most
+/// [`MAX_KEPT_ITERATIONS`].
 fn keep_last(node: &WorkflowTask) -> Option<i32> {
     node.input_parameters
         .get("keepLastN")
         .and_then(Value::as_i64)
         .filter(|n| *n > 0)
-        .map(|n| i32::try_from(n).unwrap_or(i32::MAX))
+        .map(|n| i32::try_from(n.min(i64::from(MAX_KEPT_ITERATIONS))).unwrap_or(1))
 }
 
 /// The list a loop runs over, resolved now; None when it loops on its condition.
@@ -148,6 +155,19 @@ pub fn run_do_while(
         fail(state, index, ctx.now, reason, true);
         return true;
     };
+    // Starts check definitions for these; a restart on a later definition or a
+    // failure workflow may bring one anyway.
+    let refused = if state.tasks()[index].loop_over_task {
+        Some("a DO_WHILE inside a DO_WHILE is not supported; put the inner loop in a SUB_WORKFLOW")
+    } else if node.loop_over.is_empty() {
+        Some("a DO_WHILE needs loopOver tasks")
+    } else {
+        None
+    };
+    if let Some(reason) = refused {
+        fail(state, index, ctx.now, reason.to_string(), true);
+        return true;
+    }
     if state.tasks()[index].status == TaskStatus::Scheduled {
         // New, or rerun from the loop itself: it starts over.
         if let Some(task) = state.task_mut(index) {
@@ -262,7 +282,11 @@ fn begin_iteration(
         }
         task.update_time = ctx.now;
     }
-    if let Some(first) = node.loop_over.first() {
+    // A paused workflow schedules nothing: the decision after its resume starts
+    // the iteration (see `run_do_while`).
+    if state.status() == WorkflowStatus::Running
+        && let Some(first) = node.loop_over.first()
+    {
         schedule_node(state, first, iteration, ctx, out);
     }
 }
@@ -282,10 +306,10 @@ fn end_iteration(
     let mut output = state.tasks()[index].output_data.clone();
     output.insert(iteration.to_string(), Value::Object(outputs));
     let task_id = state.tasks()[index].task_id.clone();
+    let body = body_refs(node);
     if let Some(keep) = keep_last(node) {
         let last_dropped = iteration.saturating_sub(keep);
         output.retain(|key, _| key.parse::<i32>().map_or(true, |n| n > last_dropped));
-        let body = body_refs(node);
         state.remove_tasks(|t| {
             t.loop_over_task && t.iteration <= last_dropped && body.contains(bare_ref(t))
         });
@@ -293,6 +317,20 @@ fn end_iteration(
     let Some(index) = state.task_index(&task_id) else {
         return true;
     };
+    let kept = state
+        .tasks()
+        .iter()
+        .filter(|t| t.loop_over_task && body.contains(bare_ref(t)))
+        .count();
+    let most = ctx.limits.max_loop_tasks;
+    if kept > most {
+        let reason = format!(
+            "The loop {} holds {kept} tasks, more than the {most} a loop may keep; set a smaller keepLastN in its inputParameters",
+            node.task_reference_name
+        );
+        fail(state, index, ctx.now, reason, true);
+        return true;
+    }
     let max = ctx.limits.max_payload_bytes;
     if let Err(excess) = payload::check(&output, max) {
         let reason = payload::task_reason(excess, &task_id, state.id(), max);
@@ -309,23 +347,24 @@ fn end_iteration(
     if let Ok(input) = input {
         task.input_data = input;
     }
-    let asks = node
-        .loop_condition
-        .as_deref()
-        .is_some_and(|c| !c.trim().is_empty());
-    if asks {
-        out.job_adds.push(Job {
-            id: ctx.ids.new_id(),
-            effect: Effect::Script,
-            workflow_id: state.id().to_string(),
-            task_id: Some(task_id),
-            due_at: ctx.now,
-        });
-    } else {
-        // Without a condition, Conductor's is false: only a list goes on.
-        go_on_or_end(state, index, node, true, ctx, out);
-    }
+    // Also without a condition (Conductor's is then false: only a list goes on),
+    // the next iteration starts in a unit of its own.
+    out.job_adds.push(Job {
+        id: ctx.ids.new_id(),
+        effect: Effect::SystemTask,
+        workflow_id: state.id().to_string(),
+        task_id: Some(task_id),
+        due_at: ctx.now,
+        lane: JobLane::Scripts,
+    });
     true
+}
+
+/// Whether a loop has a condition to evaluate (an empty one is false).
+pub fn has_condition(node: &WorkflowTask) -> bool {
+    node.loop_condition
+        .as_deref()
+        .is_some_and(|c| !c.trim().is_empty())
 }
 
 /// Whether a loop task waits for the condition of an iteration: the iteration its
@@ -429,10 +468,7 @@ fn go_on_or_end(
             return;
         }
     };
-    let asks = node
-        .loop_condition
-        .as_deref()
-        .is_some_and(|c| !c.trim().is_empty());
+    let asks = has_condition(node);
     let go_on = match &list {
         Some(list) => {
             let more = usize::try_from(iteration).is_ok_and(|done| done < list.len());
@@ -457,10 +493,17 @@ fn go_on_or_end(
     begin_iteration(state, index, node, next, list.as_deref(), ctx, out);
 }
 
-/// Reopens an ended loop in place (a retry or a rerun of the workflow): it carries
-/// on from iteration `from` (its current one when None), dropping what it recorded
-/// for that iteration and later ones, so their condition is asked again.
-pub fn reopen(task: &mut Task, from: Option<i32>) {
+/// Reopens the ended loop at `index` in place (a retry or a rerun of the
+/// workflow): it carries on from iteration `from` (its current one when None),
+/// dropping what it recorded for that iteration and later ones, so their condition
+/// is asked again, and, over a list, with that iteration's item.
+pub fn reopen(state: &mut WorkflowState, index: usize, from: Option<i32>, ctx: &EngineContext<'_>) {
+    let reference = state.tasks()[index].reference_task_name.clone();
+    let list = graph::find_task(&state.def, &reference)
+        .and_then(|node| items(state, node, ctx).ok().flatten());
+    let Some(task) = state.task_mut(index) else {
+        return;
+    };
     let from = from.unwrap_or(task.iteration);
     task.status = TaskStatus::InProgress;
     task.executed = false;
@@ -473,5 +516,14 @@ pub fn reopen(task: &mut Task, from: Option<i32>) {
             .retain(|key, _| key.parse::<i32>().map_or(true, |n| n < from));
         task.output_data
             .insert("iteration".into(), Value::from(from));
+        if let Some(list) = list {
+            let at = usize::try_from(from - 1).unwrap_or(0);
+            task.output_data
+                .insert("loopIndex".into(), Value::from(from - 1));
+            task.output_data.insert(
+                "loopItem".into(),
+                list.get(at).cloned().unwrap_or(Value::Null),
+            );
+        }
     }
 }

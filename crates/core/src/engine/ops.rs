@@ -471,21 +471,36 @@ pub fn retry(
         };
         if TaskKind::of_execution(&old) == TaskKind::DoWhile {
             // A loop carries on from the iteration it stopped in.
+            loops::reopen(state, index, None, ctx);
             if let Some(task) = state.task_mut(index) {
-                loops::reopen(task, None);
                 task.retry_count = task.retry_count.saturating_add(1);
             }
             continue;
         }
         if TaskKind::of_execution(&old).is_control_flow() {
-            // Joins and forks are reopened in place.
+            // Joins and forks are reopened in place; a switch whose case a script
+            // picks waits for a new evaluation.
+            let lane = super::schedule::job_lane(state, &old);
             if let Some(task) = state.task_mut(index) {
-                task.status = TaskStatus::InProgress;
+                task.status = match lane {
+                    Some(_) => TaskStatus::Scheduled,
+                    None => TaskStatus::InProgress,
+                };
                 task.retry_count = task.retry_count.saturating_add(1);
                 task.retried = false;
                 task.executed = false;
                 task.end_time = 0;
                 task.reason_for_incompletion = None;
+            }
+            if let Some(lane) = lane {
+                out.job_adds.push(crate::store::Job {
+                    id: ctx.ids.new_id(),
+                    effect: crate::store::Effect::SystemTask,
+                    lane,
+                    workflow_id: old.workflow_instance_id.clone(),
+                    task_id: Some(old.task_id.clone()),
+                    due_at: ctx.now,
+                });
             }
             continue;
         }
@@ -586,9 +601,8 @@ pub fn rerun(
     if target.loop_over_task
         && let Some(node) = graph::enclosing_loop(&state.def, loops::bare_ref(&target))
         && let Some(at) = state.latest_task_index(&node.task_reference_name)
-        && let Some(task) = state.task_mut(at)
     {
-        loops::reopen(task, Some(target.iteration));
+        loops::reopen(state, at, Some(target.iteration), ctx);
     }
     // Other unsuccessful tasks (e.g. in sibling fork branches) run again as well; a
     // loop carries on from its iteration.
@@ -599,12 +613,11 @@ pub fn rerun(
         })
         .collect();
     for other in others {
-        let is_loop = TaskKind::of_execution(&state.tasks()[other]) == TaskKind::DoWhile;
+        if TaskKind::of_execution(&state.tasks()[other]) == TaskKind::DoWhile {
+            loops::reopen(state, other, None, ctx);
+            continue;
+        }
         if let Some(task) = state.task_mut(other) {
-            if is_loop {
-                loops::reopen(task, None);
-                continue;
-            }
             reset(task, ctx.now);
         }
         requeue_in_place(state, other, ctx, out);
@@ -630,10 +643,11 @@ fn requeue_in_place(
             priority: task.workflow_priority,
             visible_at: ctx.now,
         });
-    } else if let Some(effect) = super::schedule::job_effect(state, &task) {
+    } else if let Some(lane) = super::schedule::job_lane(state, &task) {
         out.job_adds.push(crate::store::Job {
             id: ctx.ids.new_id(),
-            effect,
+            effect: crate::store::Effect::SystemTask,
+            lane,
             workflow_id: task.workflow_instance_id.clone(),
             task_id: Some(task.task_id.clone()),
             due_at: ctx.now,
@@ -667,6 +681,11 @@ pub fn skip(
             state.workflow.workflow_name
         )));
     };
+    if graph::enclosing_loop(&state.def, &node.task_reference_name).is_some() {
+        return Err(CoreError::invalid(format!(
+            "The task referenced by {reference} is inside a DO_WHILE: a task of a loop's iterations cannot be skipped in advance"
+        )));
+    }
     if state.latest_task_index(reference).is_some() {
         return Err(CoreError::Conflict(format!(
             "The task referenced {reference} has already been processed, cannot be skipped"

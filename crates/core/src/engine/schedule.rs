@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 use crate::model::{JsonMap, Task, TaskStatus, WorkflowTask};
-use crate::store::{ChangeSet, Effect, Job, QueueMessage};
+use crate::store::{ChangeSet, Effect, Job, JobLane, QueueMessage};
 
 use super::context::{EngineContext, EngineLimits};
 use super::duration::{parse_duration_seconds, parse_until_millis};
@@ -297,32 +297,33 @@ pub fn add_task(
             priority,
             visible_at,
         });
-    } else if let Some(effect) = job_effect(state, &state.tasks()[index]) {
+    } else if let Some(lane) = job_lane(state, &state.tasks()[index]) {
         out.job_adds.push(Job {
             id: ctx.ids.new_id(),
-            effect,
+            effect: Effect::SystemTask,
             workflow_id: state.id().to_string(),
             task_id: Some(task_id),
             due_at: visible_at,
+            lane,
         });
     }
     index
 }
 
-/// The job that runs a task the server runs itself, if it has one: a script
-/// evaluation for `INLINE`, `JSON_JQ_TRANSFORM` and a switch or decision whose case
-/// a script picks (in the scripts' lane); a system task for the other asynchronous
-/// system tasks.
-pub(crate) fn job_effect(state: &WorkflowState, task: &Task) -> Option<Effect> {
+/// Whether a task the server runs itself gets a job when it is made runnable, and in
+/// which lane: the scripts' lane for `INLINE`, `JSON_JQ_TRANSFORM` and a switch or
+/// decision whose case a script picks; the other lane for the other asynchronous
+/// system tasks. (A loop's condition gets its job when an iteration ends.)
+pub(crate) fn job_lane(state: &WorkflowState, task: &Task) -> Option<JobLane> {
     let kind = TaskKind::of_execution(task);
     match kind {
-        TaskKind::Inline | TaskKind::JsonJqTransform => Some(Effect::Script),
+        TaskKind::Inline | TaskKind::JsonJqTransform => Some(JobLane::Scripts),
         TaskKind::Switch | TaskKind::Decision => {
             super::graph::find_task(&state.def, &task.reference_task_name)
                 .is_some_and(super::task_type::decides_by_script)
-                .then_some(Effect::Script)
+                .then_some(JobLane::Scripts)
         }
-        _ if kind.is_async_system() => Some(Effect::SystemTask),
+        _ if kind.is_async_system() => Some(JobLane::Work),
         _ => None,
     }
 }

@@ -38,13 +38,11 @@ pub(super) async fn drop_job(rt: &Runtime, job: &Job) -> CoreResult<()> {
 pub async fn run_job(rt: &Runtime, caller: &dyn HttpCaller, job: Job) -> CoreResult<()> {
     debug!(job_id = %job.id, kind = job.effect.kind_name(), workflow_id = %job.workflow_id, "running job");
     let task = match (&job.effect, &job.task_id) {
-        (Effect::SystemTask | Effect::Script, Some(task_id)) => {
-            match rt.stores.execution.get_task(task_id).await? {
-                Some(task) if !task.status.is_terminal() => Some(task),
-                _ => return drop_job(rt, &job).await,
-            }
-        }
-        (Effect::SystemTask | Effect::Script, None) => return drop_job(rt, &job).await,
+        (Effect::SystemTask, Some(task_id)) => match rt.stores.execution.get_task(task_id).await? {
+            Some(task) if !task.status.is_terminal() => Some(task),
+            _ => return drop_job(rt, &job).await,
+        },
+        (Effect::SystemTask, None) => return drop_job(rt, &job).await,
         _ => None,
     };
     let kind = task

@@ -130,12 +130,6 @@ impl EngineAction {
                 | TaskKind::Noop
                 | TaskKind::Unsupported => EngineAction::SettleSystemTask,
             },
-            Effect::Script
-                if task_kind.may_run_script() || task_kind == TaskKind::JsonJqTransform =>
-            {
-                EngineAction::EvaluateScript
-            }
-            Effect::Script => EngineAction::SettleSystemTask,
             Effect::SubWorkflowEnded { .. } => EngineAction::NotifyParent,
             Effect::FailureWorkflow => EngineAction::StartFailureWorkflow,
             Effect::TerminateWorkflow { .. } => EngineAction::TerminateChild,
@@ -300,7 +294,6 @@ mod tests {
     fn every_job_maps_to_a_declared_action() {
         let effects = [
             Effect::SystemTask,
-            Effect::Script,
             Effect::SubWorkflowEnded {
                 child_id: "c".into(),
             },
@@ -313,9 +306,7 @@ mod tests {
                 let delegated = matches!(action.acts_as(), ActsAs::OnBehalfOf(..));
                 let starts_or_reads = matches!(effect, Effect::FailureWorkflow)
                     || (matches!(effect, Effect::SystemTask)
-                        && (kind.is_async_system() || kind.may_run_script()))
-                    || (matches!(effect, Effect::Script)
-                        && (kind.may_run_script() || *kind == TaskKind::JsonJqTransform));
+                        && (kind.is_async_system() || kind.may_run_script()));
                 assert_eq!(
                     delegated, starts_or_reads,
                     "{effect:?} of a {kind:?} task must act on behalf of the run exactly when it starts work or reads secrets"

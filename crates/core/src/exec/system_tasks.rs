@@ -324,21 +324,27 @@ pub(super) async fn case_by_script(
 /// A `DO_WHILE`'s `loopCondition`, asked when an iteration ended: the script runs
 /// over the loop's input, its output and its tasks' latest outputs (see
 /// `engine::loops`), and the loop goes on or ends in the unit of work that deletes
-/// the job. A condition that fails fails the loop for good, as in Conductor.
+/// the job. A condition that fails fails the loop for good, as in Conductor. An
+/// empty condition is false without a script (a list alone decides).
 pub(super) async fn loop_condition(rt: &Runtime, job: Job, mut task: Task) -> CoreResult<()> {
     let workflow_id = task.workflow_instance_id.clone();
     let task_id = task.task_id.clone();
-    let Ok(state) = handoff::live_workflow(rt, &workflow_id).await else {
+    // Gone: nothing to ask. A store that cannot answer now: the job runs again
+    // after its lease.
+    let Some(state) = rt.stores.execution.get_workflow(&workflow_id).await? else {
         return drop_job(rt, &job).await;
     };
     let asked = state
         .task_index(&task_id)
         .and_then(|i| loops::asked_iteration(&state.tasks()[i]));
-    let condition = graph::find_task(&state.def, &task.reference_task_name)
-        .and_then(|node| node.loop_condition.clone());
-    let (Some(iteration), Some(condition)) = (asked, condition) else {
+    let node = graph::find_task(&state.def, &task.reference_task_name);
+    let (Some(iteration), Some(node)) = (asked, node) else {
         return drop_job(rt, &job).await;
     };
+    if !loops::has_condition(node) {
+        return apply_loop_condition(rt, &job, workflow_id, task_id, iteration, Ok(false)).await;
+    }
+    let condition = node.loop_condition.clone().unwrap_or_default();
     if condition.contains("${workflow.secrets.") {
         let reason = format!(
             "task {}: a loop condition cannot name a secret; pass it as an input parameter of the loop and read it from $",
@@ -370,6 +376,18 @@ pub(super) async fn loop_condition(rt: &Runtime, job: Job, mut task: Task) -> Co
             Err(reason)
         }
     };
+    apply_loop_condition(rt, &job, workflow_id, task_id, iteration, outcome).await
+}
+
+/// Applies a loop condition's outcome in the unit of work that deletes its job.
+async fn apply_loop_condition(
+    rt: &Runtime,
+    job: &Job,
+    workflow_id: String,
+    task_id: String,
+    iteration: i32,
+    outcome: loops::ConditionOutcome,
+) -> CoreResult<()> {
     let job_id = job.id.clone();
     rt.mutate(Some(workflow_id), move |txn, ctx| {
         let mut changes = std::mem::take(&mut txn.changes);

@@ -266,7 +266,11 @@ pub async fn run_script_jobs(
     while !*shutdown.borrow() {
         let first = tokio::select! {
             permit = slots.clone().acquire_owned() => permit,
-            _ = shutdown.changed() => continue,
+            changed = shutdown.changed() => match changed {
+                Ok(()) => continue,
+                // The sender is gone: nobody will say stop, so stop now.
+                Err(_) => return,
+            },
         };
         let Ok(first) = first else { return };
         let mut free = vec![first];

@@ -124,6 +124,25 @@ pub fn runnable(def: &WorkflowDef) -> Vec<ValidationError> {
     let mut errors = Vec::new();
     let refs = HashSet::new();
     check_list(&def.tasks, "tasks", &refs, Check::Runnable, &mut errors);
+    let all = def.all_tasks();
+    if all
+        .iter()
+        .any(|node| TaskKind::of(&node.task_type) == TaskKind::DoWhile)
+    {
+        // A loop names its iterations' tasks `ref__N`: a reference written that way
+        // would be taken for one of them.
+        for node in all {
+            if crate::engine::loops::split_iteration(&node.task_reference_name).is_some() {
+                errors.push(ValidationError::new(
+                    format!("tasks.{}", node.task_reference_name),
+                    format!(
+                        "taskReferenceName: {} ends like a loop iteration's (__N) in a workflow with a DO_WHILE; rename it",
+                        node.task_reference_name
+                    ),
+                ));
+            }
+        }
+    }
     errors
 }
 
@@ -348,6 +367,14 @@ fn check_runnable(node: &WorkflowTask, at: &str, errors: &mut Vec<ValidationErro
         errors.push(ValidationError::new(format!("{at}.{field}"), message))
     };
     match TaskKind::of(&node.task_type) {
+        // A worker task's executions carry its name as their type.
+        TaskKind::Simple if TaskKind::of(&node.name) != TaskKind::Simple => err(
+            "name",
+            format!(
+                "task {reference}: a worker task cannot be named {}, the name of a system task type",
+                node.name
+            ),
+        ),
         kind @ (TaskKind::Inline | TaskKind::JsonJqTransform)
             if node
                 .input_parameters
@@ -603,6 +630,20 @@ mod tests {
         );
         assert!(
             text.contains("a loop condition cannot name a secret"),
+            "{text}"
+        );
+        // A reference written like an iteration's, and a worker task named after a
+        // system type (its executions would run as that type).
+        let d = def(json!({"name": "l", "tasks": [
+            {"name": "l", "taskReferenceName": "l", "type": "DO_WHILE", "loopCondition": "",
+             "loopOver": [{"name": "w", "taskReferenceName": "a"}]},
+            {"name": "check", "taskReferenceName": "a__2"},
+            {"name": "DO_WHILE", "taskReferenceName": "disguised", "type": "SIMPLE"}
+        ]}));
+        let text = format!("{:?}", runnable(&d));
+        assert!(text.contains("a__2 ends like a loop iteration's"), "{text}");
+        assert!(
+            text.contains("a worker task cannot be named DO_WHILE"),
             "{text}"
         );
     }

@@ -39,41 +39,41 @@ pub struct Job {
     pub effect: Effect,
     /// Not run before this time (epoch ms).
     pub due_at: i64,
+    /// Which claims take it.
+    pub lane: JobLane,
 }
 
-/// The stored kind name of [`Effect::Script`], which the stores' lane filter names.
-pub const SCRIPT_KIND: &str = "SCRIPT";
-
-/// Which jobs a claim takes. Script evaluations wait for one of a few slots; in a
-/// lane of their own they are claimed only when a slot is free, so a flood of slow
-/// scripts never holds the slots of HTTP calls and sub-workflow starts, and never
-/// outlives its lease while waiting.
+/// Which claims take a job. Script evaluations (`INLINE`, `JSON_JQ_TRANSFORM`, a
+/// switch or decision whose case a script picks, a loop's condition) wait for one of
+/// a few slots; in a lane of their own they are claimed only when a slot is free, so
+/// a flood of slow scripts never holds the slots of HTTP calls and sub-workflow
+/// starts, and never outlives its lease while waiting. The lane is a column of its
+/// own, not a kind: a node of an earlier version claims every job and runs a script
+/// job as it always did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobLane {
     /// Every job but script evaluations.
     Work,
-    /// Script evaluations only ([`Effect::Script`]).
+    /// Script evaluations.
     Scripts,
 }
 
 impl JobLane {
-    /// Whether the lane's jobs are script evaluations (the value the stores compare
-    /// `kind = 'SCRIPT'` with).
-    pub fn scripts(self) -> bool {
-        self == JobLane::Scripts
+    /// The lane's stored number.
+    pub fn number(self) -> i16 {
+        match self {
+            JobLane::Work => 0,
+            JobLane::Scripts => 1,
+        }
     }
 }
 
 /// What a [`Job`] does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    /// Run the asynchronous system task `task_id` (an HTTP call, `UPDATE_SECRET`, or
-    /// starting a `SUB_WORKFLOW`'s child).
+    /// Run the asynchronous system task `task_id` (an HTTP call, `UPDATE_SECRET`,
+    /// starting a `SUB_WORKFLOW`'s child, a script, a loop's condition).
     SystemTask,
-    /// Evaluate the script of task `task_id` (`INLINE`, `JSON_JQ_TRANSFORM`, a
-    /// switch or decision whose case a script picks). Such jobs have a lane of their
-    /// own ([`JobLane::Scripts`]), claimed only when an evaluation slot is free.
-    Script,
     /// Tell the workflow that its sub-workflow ended.
     SubWorkflowEnded { child_id: String },
     /// Start the failure workflow of the workflow, which has failed.
@@ -87,7 +87,6 @@ impl Effect {
     pub fn kind_name(&self) -> &'static str {
         match self {
             Effect::SystemTask => "SYSTEM_TASK",
-            Effect::Script => SCRIPT_KIND,
             Effect::SubWorkflowEnded { .. } => "SUB_WORKFLOW_ENDED",
             Effect::FailureWorkflow => "FAILURE_WORKFLOW",
             Effect::TerminateWorkflow { .. } => "TERMINATE_WORKFLOW",
@@ -97,7 +96,7 @@ impl Effect {
     /// The stored parameters of the effect.
     pub fn payload(&self) -> Value {
         match self {
-            Effect::SystemTask | Effect::Script | Effect::FailureWorkflow => Value::Null,
+            Effect::SystemTask | Effect::FailureWorkflow => Value::Null,
             Effect::SubWorkflowEnded { child_id } => {
                 serde_json::json!({ "subWorkflowId": child_id })
             }
@@ -111,7 +110,6 @@ impl Effect {
         let text = |key: &str| payload.get(key).and_then(Value::as_str).map(str::to_string);
         match kind {
             "SYSTEM_TASK" => Some(Effect::SystemTask),
-            SCRIPT_KIND => Some(Effect::Script),
             "SUB_WORKFLOW_ENDED" => Some(Effect::SubWorkflowEnded {
                 child_id: text("subWorkflowId")?,
             }),

@@ -182,6 +182,7 @@ pub(super) async fn jobs_are_leased(stores: Stores) {
             workflow_id: "w".into(),
             task_id: Some("t".into()),
             due_at: 100,
+            lane: JobLane::Work,
         },
         Job {
             id: "j2".into(),
@@ -189,13 +190,15 @@ pub(super) async fn jobs_are_leased(stores: Stores) {
             workflow_id: "w".into(),
             task_id: None,
             due_at: 500,
+            lane: JobLane::Work,
         },
         Job {
             id: "s1".into(),
-            effect: Effect::Script,
+            effect: Effect::SystemTask,
             workflow_id: "w".into(),
             task_id: Some("t2".into()),
             due_at: 50,
+            lane: JobLane::Scripts,
         },
     ];
     stores
@@ -241,8 +244,12 @@ pub(super) async fn jobs_are_leased(stores: Stores) {
     let scripts = claim(300, JobLane::Scripts).await;
     assert_eq!(scripts.len(), 1, "the scripts' lane has its own job");
     assert_eq!(
-        (scripts[0].effect.clone(), scripts[0].task_id.as_deref()),
-        (Effect::Script, Some("t2"))
+        (
+            scripts[0].effect.clone(),
+            scripts[0].task_id.as_deref(),
+            scripts[0].lane
+        ),
+        (Effect::SystemTask, Some("t2"), JobLane::Scripts)
     );
     assert!(claim(400, JobLane::Scripts).await.is_empty(), "leased");
     assert_eq!(next(JobLane::Scripts).await, Some(1300), "its lease ends");

@@ -1,3 +1,5 @@
--- Script evaluations are claimed in a lane of their own (JobLane::Scripts), and
--- every other job in the other lane: each claim walks its lane's jobs in due order.
-CREATE INDEX job_lane ON job ((kind = 'SCRIPT'), due_at);
+-- Script evaluations are claimed in a lane of their own (JobLane::Scripts = 1), every
+-- other job in lane 0. A column, not a kind: a node of the version before claims
+-- every job whatever its lane, and runs a script job as it always did.
+ALTER TABLE job ADD COLUMN lane SMALLINT NOT NULL DEFAULT 0;
+CREATE INDEX job_lane ON job (lane, due_at);

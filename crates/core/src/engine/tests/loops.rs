@@ -58,7 +58,7 @@ impl Harness {
         self.out
             .job_adds
             .iter()
-            .filter(|j| j.effect == Effect::Script)
+            .filter(|j| j.lane == JobLane::Scripts)
             .count()
     }
 }
@@ -187,14 +187,17 @@ fn a_list_runs_once_per_item_and_an_empty_list_not_at_all() {
     assert_eq!(h.loop_task().output_data["loopItem"], json!("x"));
     assert_eq!(h.state().tasks()[1].input_data["item"], json!("x"));
     h.complete("a__1", json!({}));
-    // No condition: the list alone decides, without a job.
-    assert_eq!(h.script_jobs(), 0);
+    // No condition: the list alone decides, still through a job, so one decision
+    // never runs iteration after iteration.
+    assert_eq!(h.script_jobs(), 1);
+    h.condition("loop", Ok(false));
     assert_eq!(h.loop_task().output_data["loopIndex"], json!(1));
     assert_eq!(
         h.state().tasks()[h.state().latest_task_index("a__2").unwrap()].input_data["item"],
         json!("y")
     );
     h.complete("a__2", json!({}));
+    h.condition("loop", Ok(false));
     assert_eq!(h.status(), WorkflowStatus::Completed);
     assert_eq!(h.loop_task().output_data["iteration"], json!(2));
 
@@ -394,6 +397,89 @@ fn an_optional_task_that_fails_lets_the_loop_go_on() {
     h.complete("b__1", json!({}));
     h.condition("loop", Ok(false));
     assert_eq!(h.status(), WorkflowStatus::Completed);
+}
+
+#[test]
+fn a_paused_workflow_starts_no_iteration_until_it_is_resumed() {
+    let mut h = Harness::new();
+    h.start(counting_loop(3), json!({}));
+    h.complete("a__1", json!({}));
+    h.complete("b__1", json!({}));
+    h.with_state(|state, ctx, _| ops::pause(state, ctx))
+        .unwrap();
+    h.condition("loop", Ok(true));
+    assert_eq!(h.loop_task().iteration, 2);
+    assert!(
+        h.state().latest_task_index("a__2").is_none(),
+        "nothing scheduled while paused"
+    );
+    h.with_state(ops::resume).unwrap();
+    assert_eq!(
+        h.tasks().last().unwrap(),
+        &("a__2".to_string(), TaskStatus::Scheduled)
+    );
+}
+
+#[test]
+fn loops_the_starts_refuse_fail_when_they_run_anyway() {
+    // A loop inside a loop (a restart on a later definition, a failure workflow).
+    let mut h = Harness::new();
+    h.start(
+        json!({"name": "w", "tasks": [
+            {"name": "outer", "taskReferenceName": "outer", "type": "DO_WHILE", "loopCondition": "true",
+             "loopOver": [{"name": "inner", "taskReferenceName": "inner", "type": "DO_WHILE",
+                           "loopCondition": "true", "loopOver": [simple("w")]}]}
+        ]}),
+        json!({}),
+    );
+    assert_eq!(h.status(), WorkflowStatus::Failed);
+    let inner = &h.state().tasks()[1];
+    assert_eq!(inner.reference_task_name, "inner__1");
+    assert_eq!(inner.status, TaskStatus::FailedWithTerminalError);
+    assert!(
+        inner
+            .reason_for_incompletion
+            .as_deref()
+            .unwrap()
+            .contains("a DO_WHILE inside a DO_WHILE is not supported")
+    );
+    // A task inside a loop cannot be skipped in advance.
+    let mut h = Harness::new();
+    h.start(counting_loop(2), json!({}));
+    let err = h
+        .with_state(|state, ctx, out| ops::skip(state, "b", &SkipTaskRequest::default(), ctx, out))
+        .unwrap_err();
+    assert!(err.to_string().contains("inside a DO_WHILE"), "{err}");
+}
+
+#[test]
+fn a_loop_keeps_a_bounded_number_of_tasks() {
+    // keepLastN past the iteration bound counts as the bound, and the tasks the
+    // loop keeps are bounded (here at 100).
+    let mut h = Harness::new();
+    h.limits.max_loop_tasks = 100;
+    let body: Vec<Value> = (0..20)
+        .map(|i| json!({"name": "n", "taskReferenceName": format!("n{i}"), "type": "NOOP"}))
+        .collect();
+    h.start(
+        json!({"name": "w", "tasks": [
+            {"name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE", "loopCondition": "true",
+             "inputParameters": {"keepLastN": 2147483647}, "loopOver": body}
+        ]}),
+        json!({}),
+    );
+    let mut rounds = 0;
+    while h.status() == WorkflowStatus::Running {
+        h.condition("loop", Ok(true));
+        rounds += 1;
+        assert!(rounds <= 10, "the loop was not stopped");
+    }
+    assert_eq!(h.status(), WorkflowStatus::Failed);
+    let reason = h.loop_task().reason_for_incompletion.clone().unwrap();
+    assert!(
+        reason.contains("holds 120 tasks, more than the 100 a loop may keep"),
+        "{reason}"
+    );
 }
 
 #[test]

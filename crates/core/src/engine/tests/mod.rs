@@ -21,7 +21,7 @@ use crate::model::{
     JsonMap, RerunWorkflowRequest, SkipTaskRequest, TaskDef, TaskResult, TaskResultStatus,
     TaskStatus, WorkflowDef, WorkflowStatus,
 };
-use crate::store::{ChangeSet, Effect};
+use crate::store::{ChangeSet, Effect, JobLane};
 
 #[derive(Default)]
 struct Defs(HashMap<String, Arc<TaskDef>>);

@@ -335,7 +335,7 @@ fn inline_tasks_become_jobs_and_their_result_flows_on() {
     // any lock.
     assert!(h.queued().is_empty());
     assert_eq!(h.out.job_adds.len(), 1);
-    assert_eq!(h.out.job_adds[0].effect, Effect::Script);
+    assert_eq!(h.out.job_adds[0].lane, JobLane::Scripts);
     let calc = &h.state().tasks()[0];
     assert_eq!(calc.task_type, "INLINE");
     assert_eq!(calc.status, TaskStatus::Scheduled);
@@ -353,7 +353,7 @@ fn inline_tasks_become_jobs_and_their_result_flows_on() {
         json!({}),
     );
     assert_eq!(h.out.job_adds.len(), 1);
-    assert_eq!(h.out.job_adds[0].effect, Effect::Script);
+    assert_eq!(h.out.job_adds[0].lane, JobLane::Scripts);
     assert_eq!(h.state().tasks()[0].task_type, "JSON_JQ_TRANSFORM");
     h.complete("jq", json!({"result": 1, "resultList": [1]}));
     assert_eq!(h.status(), WorkflowStatus::Completed);
@@ -377,7 +377,7 @@ fn a_switch_whose_case_a_script_picks_waits_for_its_job() {
     assert_eq!(h.state().tasks().len(), 1);
     assert_eq!(h.state().tasks()[0].status, TaskStatus::Scheduled);
     assert_eq!(h.out.job_adds.len(), 1);
-    assert_eq!(h.out.job_adds[0].effect, Effect::Script);
+    assert_eq!(h.out.job_adds[0].lane, JobLane::Scripts);
     h.complete(
         "s",
         json!({"evaluationResult": ["big"], "selectedCase": "big"}),
@@ -413,8 +413,24 @@ fn a_switch_whose_case_a_script_picks_waits_for_its_job() {
         1,
         "the switch waits for a new evaluation"
     );
-    assert_eq!(h.out.job_adds[0].effect, Effect::Script);
+    assert_eq!(h.out.job_adds[0].lane, JobLane::Scripts);
     assert_eq!(h.out.job_adds[0].task_id, Some(h.task_id("s")));
+
+    // A retry of a switch whose script failed evaluates it again, through a job.
+    let mut h = Harness::new();
+    h.start(
+        json!({"name": "w", "tasks": [
+            {"name": "s", "taskReferenceName": "s", "type": "SWITCH", "evaluatorType": "javascript",
+             "expression": "$.x.y", "decisionCases": {"a": [simple("a")]}}
+        ]}),
+        json!({}),
+    );
+    h.report("s", TaskResultStatus::FailedWithTerminalError, json!({}));
+    assert_eq!(h.status(), WorkflowStatus::Failed);
+    h.with_state(ops::retry).unwrap();
+    assert_eq!(h.tasks(), vec![("s".into(), TaskStatus::Scheduled)]);
+    assert_eq!(h.out.job_adds.len(), 1);
+    assert_eq!(h.out.job_adds[0].lane, JobLane::Scripts);
 
     // A DECISION with a caseExpression, the same way; an empty case runs the default.
     let mut h = Harness::new();
