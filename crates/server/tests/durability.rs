@@ -2,6 +2,7 @@
 //! several moments, and started again on the same data directory. No acknowledged start
 //! or task update may be lost, no task may be completed twice, and every workflow must
 //! still complete (the sweeper retries tasks whose leases died with the process).
+//! The same with a DO_WHILE, a fork and INLINE tasks in each workflow.
 //! Key rotation: SIGHUP takes a new secrets master key while the server serves, and
 //! a start with a key that cannot open the sealed workflow data is refused.
 
@@ -113,6 +114,169 @@ async fn sigkill_under_load_loses_nothing_and_strands_nothing() {
     let acked = std::mem::take(&mut *acked.lock().unwrap());
     verify(&acked, &workflows);
     server.stop().await;
+}
+
+/// The workflow language's durable parts under SIGKILL: workflows with an INLINE
+/// task, a fork of worker tasks and its JOIN, and a DO_WHILE over a worker task and
+/// an INLINE task, killed at several moments. Every acknowledged
+/// workflow completes with each task completed once per branch and iteration, and
+/// every acknowledged completion is stored as sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_in_loops_forks_and_scripts_loses_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let acked = Arc::new(Mutex::new(Acknowledged::default()));
+    let mut server = Server::start(&data);
+    let token = admin_token(&server.base).await;
+    let client = client_with(&token, None);
+    setup(&client, &server.base).await;
+    let answer = client
+        .post(format!(
+            "{}/api/metadata/workflow?overwrite=true",
+            server.base
+        ))
+        .json(&mixed_definition())
+        .send()
+        .await
+        .expect("definition");
+    assert!(
+        answer.status().is_success(),
+        "{}",
+        answer.text().await.unwrap_or_default()
+    );
+
+    for (round, kill_after_ms) in [(0, 400u64), (1, 900)] {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let workers: Vec<_> = (0..6)
+            .map(|id| {
+                tokio::spawn(worker(
+                    server.base.clone(),
+                    token.clone(),
+                    acked.clone(),
+                    stop.clone(),
+                    id,
+                ))
+            })
+            .collect();
+        let starter = {
+            let (base, acked) = (server.base.clone(), acked.clone());
+            let client = client_with(&token, Some(Duration::from_secs(5)));
+            tokio::spawn(async move {
+                for n in 0..30 {
+                    let answer = client
+                        .post(format!("{base}/api/workflow/mixed"))
+                        .json(&json!({"round": round, "n": n}))
+                        .send()
+                        .await;
+                    match answer {
+                        Ok(answer) if answer.status().is_success() => {
+                            let id = answer.text().await.unwrap_or_default();
+                            acked.lock().unwrap().started.insert(id);
+                        }
+                        _ => break,
+                    }
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(kill_after_ms)).await;
+        server.kill();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = starter.await;
+        for w in workers {
+            let _ = w.await;
+        }
+        server = Server::start(&data);
+    }
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..6)
+        .map(|id| {
+            tokio::spawn(worker(
+                server.base.clone(),
+                token.clone(),
+                acked.clone(),
+                stop.clone(),
+                id,
+            ))
+        })
+        .collect();
+    let started: Vec<String> = acked.lock().unwrap().started.iter().cloned().collect();
+    assert!(
+        started.len() >= 5,
+        "the rounds started workflows ({})",
+        started.len()
+    );
+    let workflows = wait_completed(&client, &server.base, &started, Duration::from_secs(120)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in workers {
+        let _ = w.await;
+    }
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
+    let mut stored = std::collections::HashMap::new();
+    for workflow in workflows.values() {
+        assert_eq!(workflow["output"]["last"], 20, "{workflow}");
+        let tasks = workflow["tasks"].as_array().cloned().unwrap_or_default();
+        for reference in [
+            "plan", "fan_a", "fan_b", "step__1", "step__2", "count__1", "count__2",
+        ] {
+            let completed = tasks
+                .iter()
+                .filter(|t| t["referenceTaskName"] == reference && t["status"] == "COMPLETED")
+                .count();
+            assert_eq!(
+                completed, 1,
+                "{reference} of {} completed once",
+                workflow["workflowId"]
+            );
+        }
+        for task in tasks {
+            stored.insert(
+                task["taskId"].as_str().unwrap_or_default().to_string(),
+                task,
+            );
+        }
+    }
+    for (task_id, (token, acked_at)) in &acked.completed {
+        let Some(task) = stored.get(task_id) else {
+            continue;
+        };
+        if task["status"] == "COMPLETED" {
+            assert_eq!(
+                task["outputData"]["token"],
+                json!(token),
+                "stored as acknowledged"
+            );
+        } else {
+            let timed_out_at = task["endTime"].as_i64().unwrap_or(i64::MAX);
+            assert!(
+                task["status"] == "TIMED_OUT" && timed_out_at <= *acked_at,
+                "acknowledged completion of {task_id} at {acked_at} was lost: {task}"
+            );
+        }
+    }
+    server.stop().await;
+}
+
+/// An INLINE task, a fork of two worker tasks (`dur_a`, `dur_b`) with its join, then
+/// a two-iteration loop over a worker task (`dur_c`) and an INLINE task.
+fn mixed_definition() -> Value {
+    json!({"name": "mixed", "version": 1, "tasks": [
+        {"name": "plan", "taskReferenceName": "plan", "type": "INLINE", "inputParameters": {
+            "n": "${workflow.input.n}", "expression": "$.n + 1"}},
+        {"name": "fan", "taskReferenceName": "fan", "type": "FORK_JOIN", "forkTasks": [
+            [{"name": "dur_a", "taskReferenceName": "fan_a", "inputParameters": {"n": "${plan.output.result}"}}],
+            [{"name": "dur_b", "taskReferenceName": "fan_b", "inputParameters": {"n": "${plan.output.result}"}}]
+        ]},
+        {"name": "fan_join", "taskReferenceName": "fan_join", "type": "JOIN", "joinOn": ["fan_a", "fan_b"]},
+        {"name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE",
+         "inputParameters": {"times": 2},
+         "loopCondition": "$.loop['iteration'] < $.times",
+         "loopOver": [
+            {"name": "dur_c", "taskReferenceName": "step"},
+            {"name": "count", "taskReferenceName": "count", "type": "INLINE",
+             "inputParameters": {"i": "${loop.output.iteration}", "expression": "$.i * 10"}}
+         ]}
+    ], "outputParameters": {"last": "${count.output.result}"}})
 }
 
 /// Starts the binary expecting it to refuse to start; returns what it printed.

@@ -18,6 +18,9 @@ use super::payload;
 use super::state::WorkflowState;
 use super::task_type::TaskKind;
 
+/// Why a `SUB_WORKFLOW` whose inline definition is not written out is refused.
+pub const INLINE_DEFINITION_FROM_DATA: &str = "the inline sub-workflow definition must be written in the workflow definition; one given as an expression or built from data is refused";
+
 /// The reserved domain name meaning "no domain" in `taskToDomain` lists.
 pub const NO_DOMAIN: &str = "NO_DOMAIN";
 
@@ -232,6 +235,11 @@ pub fn new_task(state: &WorkflowState, node: &WorkflowTask, ctx: &EngineContext<
 
 /// The input of a `SUB_WORKFLOW` task, as Conductor lays it out: the resolved
 /// `subWorkflowParam` fields and the child's input under `workflowInput`.
+///
+/// An inline child definition is taken as the parent's author wrote it, never
+/// resolved: its expressions are the child's own (as in Conductor), and nothing from
+/// data (a worker's output, the workflow's input) can become a definition, whose
+/// secret references a hand-off would honour. One given as an expression is refused.
 fn sub_workflow_input(
     state: &WorkflowState,
     node: &WorkflowTask,
@@ -239,21 +247,28 @@ fn sub_workflow_input(
     workflow_input: JsonMap,
     ctx: &EngineContext<'_>,
 ) -> Result<JsonMap, String> {
-    let params = match node
-        .sub_workflow_param
-        .as_ref()
-        .and_then(|p| serde_json::to_value(p).ok())
-    {
-        Some(v) => expr::resolve_value(&v, &expr_context(state, None, ctx.limits))
+    let mut literal = Value::Null;
+    let params = match node.sub_workflow_param.as_ref().map(|p| {
+        let mut p = p.clone();
+        literal = p.workflow_definition.take().unwrap_or(Value::Null);
+        serde_json::to_value(p).ok()
+    }) {
+        Some(Some(v)) => expr::resolve_value(&v, &expr_context(state, None, ctx.limits))
             .map_err(|err| input_reason(&err, task_id, node, state.id()))?,
-        None => Value::Null,
+        _ => Value::Null,
     };
+    if !matches!(literal, Value::Null | Value::Object(_)) {
+        return Err(format!(
+            "task {}: {INLINE_DEFINITION_FROM_DATA}",
+            node.task_reference_name
+        ));
+    }
     let field = |name: &str| params.get(name).cloned().unwrap_or(Value::Null);
     let mut input = JsonMap::new();
     input.insert("subWorkflowName".into(), field("name"));
     input.insert("subWorkflowVersion".into(), field("version"));
     input.insert("subWorkflowTaskToDomain".into(), field("taskToDomain"));
-    input.insert("subWorkflowDefinition".into(), field("workflowDefinition"));
+    input.insert("subWorkflowDefinition".into(), literal);
     input.insert("priority".into(), field("priority"));
     input.insert("idempotencyKey".into(), field("idempotencyKey"));
     input.insert("idempotencyStrategy".into(), field("idempotencyStrategy"));
@@ -282,6 +297,8 @@ pub fn add_task(
     }
     if kind == TaskKind::Wait {
         start_wait(&mut task, ctx.now);
+    } else if kind == TaskKind::Human {
+        start_human(&mut task, ctx.now);
     }
     let task_id = task.task_id.clone();
     let queue = kind
@@ -326,6 +343,13 @@ pub(crate) fn job_lane(state: &WorkflowState, task: &Task) -> Option<JobLane> {
         _ if kind.is_async_system() => Some(JobLane::Work),
         _ => None,
     }
+}
+
+/// Starts a `HUMAN` task: in progress until it is completed through the task update
+/// API, as in Conductor (workers do not poll it).
+pub(crate) fn start_human(task: &mut Task, now: i64) {
+    task.status = TaskStatus::InProgress;
+    task.start_time = now;
 }
 
 /// Starts a `WAIT` task: in progress until its `duration` or `until` passes, or until

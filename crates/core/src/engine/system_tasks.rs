@@ -68,7 +68,9 @@ pub fn execute(
         | TaskKind::SubWorkflow
         | TaskKind::UpdateSecret
         | TaskKind::Inline
-        | TaskKind::JsonJqTransform => (false, None),
+        | TaskKind::JsonJqTransform
+        // A HUMAN task ends when someone completes it.
+        | TaskKind::Human => (false, None),
     }
 }
 

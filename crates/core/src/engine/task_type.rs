@@ -25,6 +25,8 @@ pub enum TaskKind {
     JsonJqTransform,
     /// Runs its `loopOver` tasks again while its `loopCondition` holds.
     DoWhile,
+    /// Waits, in progress, until completed through the task update API.
+    Human,
     /// A type Conductor has that Podium does not run yet.
     Unsupported,
 }
@@ -38,7 +40,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "FORK_JOIN_DYNAMIC",
     "LAMBDA",
     "EVENT",
-    "HUMAN",
     "START_WORKFLOW",
     "EXCLUSIVE_JOIN",
     "KAFKA_PUBLISH",
@@ -64,6 +65,7 @@ impl TaskKind {
             "INLINE" => TaskKind::Inline,
             "JSON_JQ_TRANSFORM" => TaskKind::JsonJqTransform,
             "DO_WHILE" => TaskKind::DoWhile,
+            "HUMAN" => TaskKind::Human,
             other if NOT_YET_SUPPORTED.contains(&other) => TaskKind::Unsupported,
             _ => TaskKind::Simple,
         }

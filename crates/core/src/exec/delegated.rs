@@ -202,7 +202,10 @@ async fn start_sub_workflow(rt: &Runtime, job: Job, task: Task) -> CoreResult<()
     let Some(parent) = rt.stores.execution.get_workflow(&workflow_id).await? else {
         return drop_job(rt, &job).await;
     };
-    let found = child_definition(rt, &task.input_data, &parent.def).await;
+    let found = match literal_definition(&parent.def, &task) {
+        Ok(()) => child_definition(rt, &task.input_data, &parent.def).await,
+        Err(reason) => Err(reason),
+    };
     let allowed = found.and_then(|(def, revision)| {
         let scope = Scope {
             starter: parent.workflow.created_by.as_deref(),
@@ -243,6 +246,25 @@ async fn start_sub_workflow(rt: &Runtime, job: Job, task: Task) -> CoreResult<()
         Ok(())
     })
     .await
+}
+
+/// Refuses an inline child definition that is not the one the parent's definition
+/// writes for this task (its author vouches for that one only): whatever else
+/// reached the task's input came from data.
+fn literal_definition(parent: &WorkflowDef, task: &Task) -> Result<(), String> {
+    let given = task
+        .input_data
+        .get("subWorkflowDefinition")
+        .filter(|v| !v.is_null());
+    let Some(given) = given else { return Ok(()) };
+    let written = crate::engine::graph::find_task(parent, &task.reference_task_name)
+        .and_then(|node| node.sub_workflow_param.as_ref())
+        .and_then(|p| p.workflow_definition.as_ref());
+    if written == Some(given) {
+        Ok(())
+    } else {
+        Err("The inline sub-workflow definition is not the one the workflow definition writes for this task; a definition built from data is refused".to_string())
+    }
 }
 
 /// How a parent's `SUB_WORKFLOW` task starts its child.

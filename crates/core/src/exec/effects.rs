@@ -128,6 +128,7 @@ impl EngineAction {
                 | TaskKind::Terminate
                 | TaskKind::SetVariable
                 | TaskKind::Noop
+                | TaskKind::Human
                 | TaskKind::Unsupported => EngineAction::SettleSystemTask,
             },
             Effect::SubWorkflowEnded { .. } => EngineAction::NotifyParent,

@@ -418,6 +418,23 @@ fn check_runnable(node: &WorkflowTask, at: &str, errors: &mut Vec<ValidationErro
                 ),
             )
         }
+        TaskKind::SubWorkflow
+            if node
+                .sub_workflow_param
+                .as_ref()
+                .and_then(|p| p.workflow_definition.as_ref())
+                .is_some_and(|d| {
+                    !matches!(d, serde_json::Value::Null | serde_json::Value::Object(_))
+                }) =>
+        {
+            err(
+                "subWorkflowParam.workflowDefinition",
+                format!(
+                    "task {reference}: {}",
+                    crate::engine::schedule::INLINE_DEFINITION_FROM_DATA
+                ),
+            )
+        }
         TaskKind::Unsupported => err(
             "type",
             format!(
@@ -570,8 +587,7 @@ mod tests {
                  "inputParameters": {"scriptExpression": "return 1;"}},
                 {"name": "llm", "taskReferenceName": "llm", "type": "LLM_CHAT_COMPLETE"},
                 {"name": "s", "taskReferenceName": "s", "type": "SWITCH", "evaluatorType": "javascript", "expression": "$.x == 1 ? 'a' : 'b'",
-                 "decisionCases": {"a": [{"name": "d", "taskReferenceName": "d", "type": "DYNAMIC",
-                     "dynamicTaskNameParam": "n"}]}},
+                 "decisionCases": {"a": [{"name": "d", "taskReferenceName": "d", "type": "EVENT", "sink": "conductor"}]}},
                 {"name": "t", "taskReferenceName": "t", "taskDefinition": {"retryCount": 1}},
                 {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN", "forkTasks": [[{"name": "c", "taskReferenceName": "c"}]]}
             ]
@@ -586,7 +602,7 @@ mod tests {
             "tasks[0].type",
             "LAMBDA is not supported",
             "tasks[2].decisionCases.a[0].type",
-            "DYNAMIC is not supported",
+            "EVENT is not supported",
             "must be followed by a JOIN",
         ] {
             assert!(text.contains(needle), "missing {needle} in {text}");
@@ -644,6 +660,16 @@ mod tests {
         assert!(text.contains("a__2 ends like a loop iteration's"), "{text}");
         assert!(
             text.contains("a worker task cannot be named DO_WHILE"),
+            "{text}"
+        );
+        // A sub-workflow's inline definition given as an expression (from data).
+        let d = def(json!({"name": "s", "tasks": [
+            {"name": "kid", "taskReferenceName": "kid", "type": "SUB_WORKFLOW",
+             "subWorkflowParam": {"name": "kid", "workflowDefinition": "${prep.output.def}"}}
+        ]}));
+        let text = format!("{:?}", runnable(&d));
+        assert!(
+            text.contains("one given as an expression or built from data is refused"),
             "{text}"
         );
     }

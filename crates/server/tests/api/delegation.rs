@@ -369,3 +369,71 @@ async fn work_for_a_deleted_starter_stops() {
     assert!(poll_once(&app, "refund_money").await.is_empty());
     app.stop().await;
 }
+
+/// A worker's output never becomes a sub-workflow definition: a definition given
+/// as an expression is refused at start, and the expressions inside a literal one
+/// are the child's own, not resolved against the parent (where a worker's output
+/// could put a secret reference into it).
+#[tokio::test]
+async fn a_worker_output_never_becomes_a_sub_workflow_definition() {
+    let app = TestApp::spawn().await;
+    let put = app
+        .raw(
+            "PUT",
+            "/api/secrets/db_password",
+            "text/plain",
+            "kestrel-77",
+        )
+        .await;
+    assert!(put.status < 300, "{}", put.text);
+    let child = json!({"name": "kid", "version": 1, "tasks": [
+        {"name": "grab", "taskReferenceName": "grab", "inputParameters": {"pw": "${prep.output.x}"}}
+    ]});
+    app.register(
+        json!([{"name": "prep"}, {"name": "grab"}]),
+        json!({"name": "built", "version": 1, "tasks": [
+            {"name": "prep", "taskReferenceName": "prep"},
+            {"name": "kid", "taskReferenceName": "kid", "type": "SUB_WORKFLOW",
+             "subWorkflowParam": {"name": "kid", "workflowDefinition": "${prep.output.def}"}}
+        ]}),
+    )
+    .await;
+    app.register(
+        json!([]),
+        json!({"name": "literal", "version": 1, "tasks": [
+            {"name": "prep", "taskReferenceName": "prep"},
+            {"name": "kid", "taskReferenceName": "kid", "type": "SUB_WORKFLOW",
+             "subWorkflowParam": {"name": "kid", "workflowDefinition": child}}
+        ]}),
+    )
+    .await;
+    let poisoned = json!({
+        "x": "${workflow.secrets.db_password}",
+        "def": {"name": "kid", "version": 1, "tasks": [
+            {"name": "grab", "taskReferenceName": "grab",
+             "inputParameters": {"pw": "${workflow.secrets.db_password}"}}
+        ]}
+    });
+
+    let refused = app.post("/api/workflow/built", json!({})).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(
+        refused
+            .text
+            .contains("one given as an expression or built from data is refused"),
+        "{}",
+        refused.text
+    );
+
+    let id = app.start("literal", json!({})).await;
+    let prep = app.poll("prep", 1, 2000).await;
+    assert_eq!(app.complete(&prep[0], poisoned).await.status, 200);
+    let grabbed = app.poll("grab", 1, 5000).await;
+    assert_eq!(grabbed.len(), 1, "the child's task runs");
+    // In the child, `prep` names the child's own task (none): null, not the secret.
+    assert_eq!(grabbed[0]["inputData"]["pw"], serde_json::Value::Null);
+    assert!(!grabbed[0].to_string().contains("kestrel-77"));
+    assert_eq!(app.complete(&grabbed[0], json!({})).await.status, 200);
+    app.wait_for_status(&id, "COMPLETED").await;
+    app.stop().await;
+}

@@ -280,3 +280,27 @@ fn set_variable_merges_and_is_visible_to_later_tasks() {
     );
     assert_eq!(h.status(), WorkflowStatus::Failed);
 }
+
+#[test]
+fn a_human_task_waits_in_progress_until_someone_completes_it() {
+    let mut h = Harness::new();
+    h.start(
+        json!({"name": "w", "tasks": [
+            {"name": "approve", "taskReferenceName": "approve", "type": "HUMAN",
+             "inputParameters": {"__humanTaskDefinition": {"displayName": "Approve"}}},
+            simple("after")
+        ]}),
+        json!({}),
+    );
+    let task = &h.state().tasks()[0];
+    assert_eq!(
+        (task.task_type.as_str(), task.status),
+        ("HUMAN", TaskStatus::InProgress)
+    );
+    assert!(h.queued().is_empty(), "no worker polls it");
+    assert!(h.out.job_adds.is_empty());
+    h.tick(3_600_000);
+    assert_eq!(h.state().tasks()[0].status, TaskStatus::InProgress);
+    h.complete("approve", json!({"approved": true}));
+    assert_eq!(h.tasks()[1], ("after".into(), TaskStatus::Scheduled));
+}

@@ -4,7 +4,6 @@
 
 use super::*;
 use crate::engine::loops::{self, ConditionOutcome};
-use crate::model::Workflow;
 
 fn counting_loop(times: i64) -> Value {
     json!({"name": "w", "tasks": [
@@ -27,26 +26,6 @@ impl Harness {
             loops::apply_condition(state, &id, asked, outcome, ctx, out)
         })
         .expect("applies");
-    }
-
-    /// The process stopped: the workflow as the store holds it is loaded again.
-    fn reload(&mut self) {
-        let state = self.state.take().expect("started");
-        let workflow: Workflow =
-            serde_json::from_value(serde_json::to_value(&state.workflow).unwrap()).unwrap();
-        let tasks = state
-            .tasks()
-            .iter()
-            .map(|t| serde_json::from_value(serde_json::to_value(t).unwrap()).unwrap())
-            .collect();
-        self.state = Some(WorkflowState::loaded(
-            workflow,
-            state.def.clone(),
-            state.def_revision.clone(),
-            state.next_check_at,
-            state.authority.clone(),
-            tasks,
-        ));
     }
 
     fn loop_task(&self) -> &crate::model::Task {

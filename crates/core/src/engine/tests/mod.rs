@@ -183,6 +183,26 @@ impl Harness {
         self.with_state(decide);
     }
 
+    /// The process stopped: the workflow as the store holds it is loaded again.
+    fn reload(&mut self) {
+        let state = self.state.take().expect("started");
+        let workflow: crate::model::Workflow =
+            serde_json::from_value(serde_json::to_value(&state.workflow).unwrap()).unwrap();
+        let tasks = state
+            .tasks()
+            .iter()
+            .map(|t| serde_json::from_value(serde_json::to_value(t).unwrap()).unwrap())
+            .collect();
+        self.state = Some(WorkflowState::loaded(
+            workflow,
+            state.def.clone(),
+            state.def_revision.clone(),
+            state.next_check_at,
+            state.authority.clone(),
+            tasks,
+        ));
+    }
+
     fn queued(&self) -> Vec<String> {
         self.out
             .queue_pushes
