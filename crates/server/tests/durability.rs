@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 mod process;
 
 use process::{
-    Acknowledged, Server, admin_token, client_with, setup, verify, wait_completed, worker,
+    Acknowledged, Server, admin_token, client_with, setup, starter, verify, verify_steps,
+    wait_completed, workers,
 };
 
 const WORKFLOWS: usize = 300;
@@ -38,37 +39,15 @@ async fn sigkill_under_load_loses_nothing_and_strands_nothing() {
     // different moment each round.
     for (round, kill_after_ms) in [(0, 350u64), (1, 120), (2, 600)] {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let mut workers = Vec::new();
-        for id in 0..6 {
-            workers.push(tokio::spawn(worker(
-                server.base.clone(),
-                token.clone(),
-                acked.clone(),
-                stop.clone(),
-                id,
-            )));
-        }
-        let starter = {
-            let base = server.base.clone();
-            let acked = acked.clone();
-            let client = client_with(&token, Some(Duration::from_secs(5)));
-            tokio::spawn(async move {
-                for n in 0..WORKFLOWS / 3 {
-                    let answer = client
-                        .post(format!("{base}/api/workflow/durable"))
-                        .json(&json!({"round": round, "n": n}))
-                        .send()
-                        .await;
-                    match answer {
-                        Ok(answer) if answer.status().is_success() => {
-                            let id = answer.text().await.unwrap_or_default();
-                            acked.lock().unwrap().started.insert(id);
-                        }
-                        _ => break,
-                    }
-                }
-            })
-        };
+        let running = workers(&server.base, &token, &acked, &stop);
+        let starting = starter(
+            &server.base,
+            &token,
+            &acked,
+            "durable",
+            round,
+            WORKFLOWS / 3,
+        );
         tokio::time::sleep(Duration::from_millis(kill_after_ms)).await;
         {
             let acked = acked.lock().unwrap();
@@ -80,8 +59,8 @@ async fn sigkill_under_load_loses_nothing_and_strands_nothing() {
         }
         server.kill();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let _ = starter.await;
-        for w in workers {
+        let _ = starting.await;
+        for w in running {
             let _ = w.await;
         }
         server = Server::start(&data);
@@ -89,16 +68,7 @@ async fn sigkill_under_load_loses_nothing_and_strands_nothing() {
 
     // Finish everything on the last process.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut workers = Vec::new();
-    for id in 0..6 {
-        workers.push(tokio::spawn(worker(
-            server.base.clone(),
-            token.clone(),
-            acked.clone(),
-            stop.clone(),
-            id,
-        )));
-    }
+    let running = workers(&server.base, &token, &acked, &stop);
     let started: Vec<String> = acked.lock().unwrap().started.iter().cloned().collect();
     assert!(
         started.len() >= 10,
@@ -107,7 +77,7 @@ async fn sigkill_under_load_loses_nothing_and_strands_nothing() {
     );
     let workflows = wait_completed(&client, &server.base, &started, Duration::from_secs(90)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for w in workers {
+    for w in running {
         let _ = w.await;
     }
 
@@ -147,59 +117,20 @@ async fn sigkill_in_loops_forks_and_scripts_loses_nothing() {
 
     for (round, kill_after_ms) in [(0, 400u64), (1, 900)] {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let workers: Vec<_> = (0..6)
-            .map(|id| {
-                tokio::spawn(worker(
-                    server.base.clone(),
-                    token.clone(),
-                    acked.clone(),
-                    stop.clone(),
-                    id,
-                ))
-            })
-            .collect();
-        let starter = {
-            let (base, acked) = (server.base.clone(), acked.clone());
-            let client = client_with(&token, Some(Duration::from_secs(5)));
-            tokio::spawn(async move {
-                for n in 0..30 {
-                    let answer = client
-                        .post(format!("{base}/api/workflow/mixed"))
-                        .json(&json!({"round": round, "n": n}))
-                        .send()
-                        .await;
-                    match answer {
-                        Ok(answer) if answer.status().is_success() => {
-                            let id = answer.text().await.unwrap_or_default();
-                            acked.lock().unwrap().started.insert(id);
-                        }
-                        _ => break,
-                    }
-                }
-            })
-        };
+        let running = workers(&server.base, &token, &acked, &stop);
+        let starting = starter(&server.base, &token, &acked, "mixed", round, 30);
         tokio::time::sleep(Duration::from_millis(kill_after_ms)).await;
         server.kill();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let _ = starter.await;
-        for w in workers {
+        let _ = starting.await;
+        for w in running {
             let _ = w.await;
         }
         server = Server::start(&data);
     }
 
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let workers: Vec<_> = (0..6)
-        .map(|id| {
-            tokio::spawn(worker(
-                server.base.clone(),
-                token.clone(),
-                acked.clone(),
-                stop.clone(),
-                id,
-            ))
-        })
-        .collect();
+    let running = workers(&server.base, &token, &acked, &stop);
     let started: Vec<String> = acked.lock().unwrap().started.iter().cloned().collect();
     assert!(
         started.len() >= 5,
@@ -208,52 +139,20 @@ async fn sigkill_in_loops_forks_and_scripts_loses_nothing() {
     );
     let workflows = wait_completed(&client, &server.base, &started, Duration::from_secs(120)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for w in workers {
+    for w in running {
         let _ = w.await;
     }
     let acked = std::mem::take(&mut *acked.lock().unwrap());
-    let mut stored = std::collections::HashMap::new();
     for workflow in workflows.values() {
         assert_eq!(workflow["output"]["last"], 20, "{workflow}");
-        let tasks = workflow["tasks"].as_array().cloned().unwrap_or_default();
-        for reference in [
+    }
+    verify_steps(
+        &acked,
+        &workflows,
+        &[
             "plan", "fan_a", "fan_b", "step__1", "step__2", "count__1", "count__2",
-        ] {
-            let completed = tasks
-                .iter()
-                .filter(|t| t["referenceTaskName"] == reference && t["status"] == "COMPLETED")
-                .count();
-            assert_eq!(
-                completed, 1,
-                "{reference} of {} completed once",
-                workflow["workflowId"]
-            );
-        }
-        for task in tasks {
-            stored.insert(
-                task["taskId"].as_str().unwrap_or_default().to_string(),
-                task,
-            );
-        }
-    }
-    for (task_id, (token, acked_at)) in &acked.completed {
-        let Some(task) = stored.get(task_id) else {
-            continue;
-        };
-        if task["status"] == "COMPLETED" {
-            assert_eq!(
-                task["outputData"]["token"],
-                json!(token),
-                "stored as acknowledged"
-            );
-        } else {
-            let timed_out_at = task["endTime"].as_i64().unwrap_or(i64::MAX);
-            assert!(
-                task["status"] == "TIMED_OUT" && timed_out_at <= *acked_at,
-                "acknowledged completion of {task_id} at {acked_at} was lost: {task}"
-            );
-        }
-    }
+        ],
+    );
     server.stop().await;
 }
 

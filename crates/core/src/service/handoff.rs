@@ -211,6 +211,19 @@ pub(crate) async fn live_workflow(
         .ok_or_else(|| "the workflow no longer exists".to_string())
 }
 
+/// [`secret_values_of`] for a task of a workflow not at hand. A workflow that is no
+/// longer live (archived) has its stored input's references counted instead: a
+/// log line then hides more, never less.
+pub async fn secret_values_of_task(rt: &Runtime, task: &Task) -> Vec<SecretText> {
+    if !has_references(&task.input_data) {
+        return Vec::new();
+    }
+    match workflow_of(rt, &task.workflow_instance_id).await {
+        Ok(known) => secret_values_of(rt, &known.def, task),
+        Err(_) => opened(rt, &Value::Object(task.input_data.clone())),
+    }
+}
+
 /// A workflow's starter and definition, from the cache or the store.
 async fn workflow_of(rt: &Runtime, workflow_id: &str) -> Result<Known, String> {
     if let Some(found) = rt.handoffs.workflows.lock().get(workflow_id) {
@@ -554,15 +567,23 @@ pub fn mask_log(log: &mut TaskExecLog, secrets: &[SecretText]) {
     mask_text(&mut log.log, secrets);
 }
 
-/// The secret values a stored task input refers to (and the fields it reads), for
-/// masking its result when this node did not hand the task over. Missing secrets
-/// are skipped.
-pub fn secret_values_of(rt: &Runtime, input: &JsonMap) -> Vec<SecretText> {
-    if !has_references(input) {
+/// The secret values a task's definition hands it (and the fields it reads), for
+/// masking its result when this node did not hand the task over. Only the
+/// references its definition node writes count, as at the hand-off: reference text
+/// that came in as data (a workflow's input) names nothing, or masking would tell
+/// a worker whether its guess of that secret was right. Missing secrets are skipped.
+pub fn secret_values_of(rt: &Runtime, def: &WorkflowDef, task: &Task) -> Vec<SecretText> {
+    if !has_references(&task.input_data) {
         return Vec::new();
     }
+    opened(rt, &Value::Object(template_of(def, task)))
+}
+
+/// The secret values the references in `value` name (and the fields they read);
+/// missing secrets are skipped.
+fn opened(rt: &Runtime, value: &Value) -> Vec<SecretText> {
     let mut out = Vec::new();
-    for r in references(&Value::Object(input.clone())) {
+    for r in references(value) {
         if r.kind != SecretKind::Secret {
             continue;
         }

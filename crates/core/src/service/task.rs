@@ -356,7 +356,7 @@ impl TaskService {
                 command::authorize(&rt, &actor, Command::UpdateTask, &target)?;
                 // A worker echoing a secret it was handed does not store it.
                 if handed.is_none() {
-                    let values = handoff::secret_values_of(&rt, &task.input_data);
+                    let values = handoff::secret_values_of(&rt, &state.def, task);
                     handoff::mask_result(&mut result, &values);
                 }
                 // Values the run masks are sealed where they are kept, but log lines
@@ -575,7 +575,7 @@ impl TaskService {
         };
         handoff::mask_log(
             &mut log,
-            &handoff::secret_values_of(&self.rt, &task.input_data),
+            &handoff::secret_values_of_task(&self.rt, &task).await,
         );
         handoff::mask_log(&mut log, &self.masked_of(&task.workflow_instance_id).await?);
         self.rt

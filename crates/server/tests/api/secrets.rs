@@ -688,3 +688,47 @@ async fn a_field_of_a_secret_that_is_not_json_fails_the_task_clearly() {
     assert!(!failed.to_string().contains("not json at all"));
     app.stop().await;
 }
+
+/// A result is masked with the secrets its task's definition names, also when the
+/// node that takes the result did not hand the task over (here: after a restart).
+/// Reference text that came in as data names nothing: were it masked, a worker
+/// could learn whether its guess of a secret was right.
+#[tokio::test]
+async fn masking_never_confirms_a_guess_of_a_secret() {
+    let app = TestApp::spawn().await;
+    let put = app
+        .raw("PUT", "/api/secrets/guarded", "text/plain", "lynx-3141")
+        .await;
+    assert!(put.status < 300, "{}", put.text);
+    app.register(
+        json!([{"name": "guesser"}, {"name": "holder"}]),
+        json!({"name": "oracle", "version": 1, "tasks": [
+            {"name": "guesser", "taskReferenceName": "guesser",
+             "inputParameters": {"x": "${workflow.input.x}"}},
+            {"name": "holder", "taskReferenceName": "holder",
+             "inputParameters": {"key": "${workflow.secrets.guarded}"}}
+        ]}),
+    )
+    .await;
+    let id = app
+        .start("oracle", json!({"x": "${workflow.secrets.guarded}"}))
+        .await;
+    let polled = app.poll("guesser", 1, 2000).await;
+    assert_eq!(polled[0]["inputData"]["x"], "${workflow.secrets.guarded}");
+    let app = app.restart().await;
+    let answer = app
+        .complete(&polled[0], json!({"guess": "lynx-3141"}))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let holder = app.poll("holder", 1, 5000).await;
+    assert_eq!(holder[0]["inputData"]["key"], "lynx-3141");
+    let app = app.restart().await;
+    let answer = app.complete(&holder[0], json!({"echo": "lynx-3141"})).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let done = app.wait_for_status(&id, "COMPLETED").await;
+    // The guess is stored as sent: nothing tells the guesser it was right.
+    assert_eq!(done["tasks"][0]["outputData"]["guess"], "lynx-3141");
+    // The task the definition handed the secret has its echo masked.
+    assert_eq!(done["tasks"][1]["outputData"]["echo"], "***");
+    app.stop().await;
+}

@@ -309,17 +309,73 @@ pub async fn wait_completed(
     workflows
 }
 
+/// Six [`worker`]s against `base` until `stop` is set.
+pub fn workers(
+    base: &str,
+    token: &str,
+    acked: &Arc<Mutex<Acknowledged>>,
+    stop: &Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..6)
+        .map(|id| {
+            tokio::spawn(worker(
+                base.to_string(),
+                token.to_string(),
+                acked.clone(),
+                stop.clone(),
+                id,
+            ))
+        })
+        .collect()
+}
+
+/// Starts up to `count` workflows of `name` (input `{"round", "n"}`) against `base`,
+/// one after the other, recording each acknowledged start; stops at the first
+/// failure (the server died).
+pub fn starter(
+    base: &str,
+    token: &str,
+    acked: &Arc<Mutex<Acknowledged>>,
+    name: &'static str,
+    round: usize,
+    count: usize,
+) -> tokio::task::JoinHandle<()> {
+    let (base, acked) = (base.to_string(), acked.clone());
+    let client = client_with(token, Some(Duration::from_secs(5)));
+    tokio::spawn(async move {
+        for n in 0..count {
+            let answer = client
+                .post(format!("{base}/api/workflow/{name}"))
+                .json(&json!({"round": round, "n": n}))
+                .send()
+                .await;
+            match answer {
+                Ok(answer) if answer.status().is_success() => {
+                    let id = answer.text().await.unwrap_or_default();
+                    acked.lock().unwrap().started.insert(id);
+                }
+                _ => break,
+            }
+        }
+    })
+}
+
 /// Checks that every acknowledged completion is stored as sent and that each step
 /// of each workflow completed once.
 pub fn verify(acked: &Acknowledged, workflows: &HashMap<String, Value>) {
-    // Every acknowledged completion is stored as sent; each step completed once.
+    verify_steps(acked, workflows, &TASKS);
+}
+
+/// Checks that every acknowledged completion is stored as sent and that the task of
+/// each reference in `steps` completed once in each workflow.
+pub fn verify_steps(acked: &Acknowledged, workflows: &HashMap<String, Value>, steps: &[&str]) {
     let mut tasks_by_id: HashMap<String, Value> = HashMap::new();
     for workflow in workflows.values() {
         let tasks = workflow["tasks"].as_array().cloned().unwrap_or_default();
-        for name in TASKS {
+        for name in steps {
             let completed = tasks
                 .iter()
-                .filter(|t| t["referenceTaskName"] == name && t["status"] == "COMPLETED")
+                .filter(|t| t["referenceTaskName"] == *name && t["status"] == "COMPLETED")
                 .count();
             assert_eq!(
                 completed, 1,
