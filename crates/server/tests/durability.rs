@@ -30,41 +30,23 @@ async fn sigkill_under_load_loses_nothing_and_strands_nothing() {
     let data = dir.path().join("data");
     let acked = Arc::new(Mutex::new(Acknowledged::default()));
 
-    let mut server = Server::start(&data);
+    let server = Server::start(&data);
     let token = admin_token(&server.base).await;
     let client = client_with(&token, None);
     setup(&client, &server.base).await;
 
     // Three rounds: start workflows and work on them under load, then SIGKILL at a
     // different moment each round.
-    for (round, kill_after_ms) in [(0, 350u64), (1, 120), (2, 600)] {
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let running = workers(&server.base, &token, &acked, &stop);
-        let starting = starter(
-            &server.base,
-            &token,
-            &acked,
-            "durable",
-            round,
-            WORKFLOWS / 3,
-        );
-        tokio::time::sleep(Duration::from_millis(kill_after_ms)).await;
-        {
-            let acked = acked.lock().unwrap();
-            eprintln!(
-                "round {round}: SIGKILL after {kill_after_ms} ms with {} starts and {} completions acknowledged so far",
-                acked.started.len(),
-                acked.completed.len()
-            );
-        }
-        server.kill();
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let _ = starting.await;
-        for w in running {
-            let _ = w.await;
-        }
-        server = Server::start(&data);
-    }
+    let server = crash_rounds(
+        server,
+        &data,
+        &token,
+        &acked,
+        "durable",
+        WORKFLOWS / 3,
+        &[350, 120, 600],
+    )
+    .await;
 
     // Finish everything on the last process.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -96,7 +78,7 @@ async fn sigkill_in_loops_forks_and_scripts_loses_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     let acked = Arc::new(Mutex::new(Acknowledged::default()));
-    let mut server = Server::start(&data);
+    let server = Server::start(&data);
     let token = admin_token(&server.base).await;
     let client = client_with(&token, None);
     setup(&client, &server.base).await;
@@ -115,19 +97,7 @@ async fn sigkill_in_loops_forks_and_scripts_loses_nothing() {
         answer.text().await.unwrap_or_default()
     );
 
-    for (round, kill_after_ms) in [(0, 400u64), (1, 900)] {
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let running = workers(&server.base, &token, &acked, &stop);
-        let starting = starter(&server.base, &token, &acked, "mixed", round, 30);
-        tokio::time::sleep(Duration::from_millis(kill_after_ms)).await;
-        server.kill();
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let _ = starting.await;
-        for w in running {
-            let _ = w.await;
-        }
-        server = Server::start(&data);
-    }
+    let server = crash_rounds(server, &data, &token, &acked, "mixed", 30, &[400, 900]).await;
 
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let running = workers(&server.base, &token, &acked, &stop);
@@ -176,6 +146,42 @@ fn mixed_definition() -> Value {
              "inputParameters": {"i": "${loop.output.iteration}", "expression": "$.i * 10"}}
          ]}
     ], "outputParameters": {"last": "${count.output.result}"}})
+}
+
+/// One round per entry of `kills`: workers work and a starter starts up to `starts`
+/// workflows of `name` on `server`, which is killed with SIGKILL after that many
+/// milliseconds and started again on `data`. Returns the last process.
+async fn crash_rounds(
+    mut server: Server,
+    data: &Path,
+    token: &str,
+    acked: &Arc<Mutex<Acknowledged>>,
+    name: &'static str,
+    starts: usize,
+    kills: &[u64],
+) -> Server {
+    for (round, kill_after_ms) in kills.iter().enumerate() {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let running = workers(&server.base, token, acked, &stop);
+        let starting = starter(&server.base, token, acked, name, round, starts);
+        tokio::time::sleep(Duration::from_millis(*kill_after_ms)).await;
+        {
+            let acked = acked.lock().unwrap();
+            eprintln!(
+                "round {round}: SIGKILL after {kill_after_ms} ms with {} starts and {} completions acknowledged so far",
+                acked.started.len(),
+                acked.completed.len()
+            );
+        }
+        server.kill();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = starting.await;
+        for w in running {
+            let _ = w.await;
+        }
+        server = Server::start(data);
+    }
+    server
 }
 
 /// Starts the binary expecting it to refuse to start; returns what it printed.

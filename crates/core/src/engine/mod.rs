@@ -11,6 +11,7 @@ pub mod loops;
 pub mod masked;
 pub mod ops;
 pub mod payload;
+pub mod repair;
 pub mod schedule;
 pub mod state;
 pub mod system_tasks;

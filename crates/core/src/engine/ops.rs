@@ -8,19 +8,20 @@ use serde_json::Value;
 
 use crate::error::CoreError;
 use crate::model::{
-    JsonMap, RerunWorkflowRequest, SkipTaskRequest, Task, TaskExecLog, TaskResult,
-    TaskResultStatus, TaskStatus, Workflow, WorkflowDef, WorkflowStatus,
+    JsonMap, SkipTaskRequest, Task, TaskExecLog, TaskResult, TaskResultStatus, TaskStatus,
+    Workflow, WorkflowDef, WorkflowStatus,
 };
 use crate::store::{ChangeSet, QueueMessage};
 
 use super::context::EngineContext;
 use super::decider::{self, WorkflowEnd, decide};
 use super::graph;
-use super::loops;
 use super::payload;
-use super::schedule::{add_task, at_seconds_after, expr_context, new_task, queue_name, start_wait};
+use super::schedule::{add_task, at_seconds_after, expr_context, new_task, queue_name};
 use super::state::WorkflowState;
 use super::task_type::TaskKind;
+
+pub use super::repair::{rerun, restart, retry};
 
 /// Longest `reasonForIncompletion` kept, as in Conductor.
 const MAX_REASON_CHARS: usize = 500;
@@ -98,7 +99,7 @@ pub fn start(
 }
 
 /// The fields a run masks: `extra` and the definition's `maskedFields`, once each.
-fn merged_masks(def: &WorkflowDef, mut extra: Vec<String>) -> Vec<String> {
+pub(super) fn merged_masks(def: &WorkflowDef, mut extra: Vec<String>) -> Vec<String> {
     for field in def.masked_fields.iter().flatten() {
         if !extra.contains(field) {
             extra.push(field.clone());
@@ -118,7 +119,11 @@ fn failed_at_start(reason: String) -> WorkflowEnd {
 }
 
 /// Refuses a payload a caller supplies (rerun or skip input and output) past the limits.
-fn check_supplied(map: &JsonMap, what: &str, ctx: &EngineContext<'_>) -> Result<(), CoreError> {
+pub(super) fn check_supplied(
+    map: &JsonMap,
+    what: &str,
+    ctx: &EngineContext<'_>,
+) -> Result<(), CoreError> {
     let max = ctx.limits.max_payload_bytes;
     match payload::check(map, max) {
         Ok(_) => Ok(()),
@@ -134,7 +139,11 @@ fn check_supplied(map: &JsonMap, what: &str, ctx: &EngineContext<'_>) -> Result<
     }
 }
 
-fn schedule_first(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
+pub(super) fn schedule_first(
+    state: &mut WorkflowState,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) {
     let def = state.def.clone();
     if let Some(first) = decider::first_runnable(state, &def) {
         let task = new_task(state, first, ctx);
@@ -283,7 +292,7 @@ fn apply_output_filter(state: &mut WorkflowState, index: usize, ctx: &EngineCont
 }
 
 /// `name.version/id`, as Conductor names a workflow in messages.
-fn short_name(state: &WorkflowState) -> String {
+pub(super) fn short_name(state: &WorkflowState) -> String {
     format!(
         "{}.{}/{}",
         state.workflow.workflow_name,
@@ -293,7 +302,7 @@ fn short_name(state: &WorkflowState) -> String {
 }
 
 /// `name.version/id.STATUS`.
-fn long_name(state: &WorkflowState) -> String {
+pub(super) fn long_name(state: &WorkflowState) -> String {
     format!("{}.{}", short_name(state), state.status().as_str())
 }
 
@@ -365,302 +374,6 @@ pub fn terminate(
             );
             Ok(())
         }
-    }
-}
-
-/// Sets an ended workflow running again, clearing how it ended.
-fn reopen(state: &mut WorkflowState, now: i64) {
-    let wf = &mut state.workflow;
-    wf.status = WorkflowStatus::Running;
-    wf.reason_for_incompletion = None;
-    wf.end_time = 0;
-    wf.update_time = now;
-    state.touch();
-}
-
-/// Drops every task and starts the workflow over from its first task.
-fn start_over(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut ChangeSet) {
-    let removed = state.remove_tasks(|_| true);
-    out.queue_removals
-        .extend(removed.into_iter().map(|t| t.task_id));
-    reopen(state, ctx.now);
-    state.workflow.output = JsonMap::new();
-    state.workflow.variables = state.def.variables.clone();
-    state.workflow.failed_reference_task_names.clear();
-    state.workflow.failed_task_names.clear();
-    schedule_first(state, ctx, out);
-    decide(state, ctx, out);
-}
-
-/// Restarts an ended workflow from the beginning with its original input, optionally
-/// on another definition (the latest one). The workflow keeps its id.
-pub fn restart(
-    state: &mut WorkflowState,
-    new_def: Option<(Arc<WorkflowDef>, String)>,
-    ctx: &EngineContext<'_>,
-    out: &mut ChangeSet,
-) -> Result<(), CoreError> {
-    if !state.status().is_terminal() {
-        return Err(CoreError::Conflict(format!(
-            "Workflow: {} is not in terminal state, unable to restart.",
-            long_name(state)
-        )));
-    }
-    if let Some((def, revision)) = new_def {
-        state.workflow.workflow_version = def.version;
-        // What the run masked stays masked on the new definition.
-        state.workflow.masked_fields =
-            merged_masks(&def, std::mem::take(&mut state.workflow.masked_fields));
-        state.def = def;
-        state.def_revision = revision;
-    }
-    if !state.def.restartable && state.status() == WorkflowStatus::Completed {
-        return Err(CoreError::Conflict(format!(
-            "Workflow: {} is non-restartable",
-            long_name(state)
-        )));
-    }
-    state.workflow.create_time = ctx.now;
-    state.workflow.start_time = ctx.now;
-    state.workflow.last_retried_time = 0;
-    start_over(state, ctx, out);
-    Ok(())
-}
-
-/// Retries an ended, unsuccessful workflow: the latest attempt of every reference that
-/// failed, timed out or was canceled is scheduled again; joins are reopened in place.
-pub fn retry(
-    state: &mut WorkflowState,
-    ctx: &EngineContext<'_>,
-    out: &mut ChangeSet,
-) -> Result<(), CoreError> {
-    if !state.status().is_terminal() {
-        return Err(CoreError::Conflict(format!(
-            "Workflow is still running.  status={}",
-            state.status().as_str()
-        )));
-    }
-    if state.tasks().is_empty() {
-        return Err(CoreError::Conflict(
-            "Workflow has not started yet".to_string(),
-        ));
-    }
-    let retriable: Vec<usize> = (0..state.tasks().len())
-        .filter(|&i| {
-            let t = &state.tasks()[i];
-            matches!(
-                t.status,
-                TaskStatus::Failed
-                    | TaskStatus::FailedWithTerminalError
-                    | TaskStatus::TimedOut
-                    | TaskStatus::Canceled
-            ) && state.latest_task_index(&t.reference_task_name) == Some(i)
-        })
-        .collect();
-    if retriable.is_empty() && state.status() != WorkflowStatus::TimedOut {
-        return Err(CoreError::Conflict(
-            "There are no retryable tasks! Use restart if you want to attempt entire workflow execution again.".to_string(),
-        ));
-    }
-    reopen(state, ctx.now);
-    state.workflow.last_retried_time = ctx.now;
-    for index in retriable {
-        let old = state.tasks()[index].clone();
-        let Some(node) = graph::find_task(&state.def, &old.reference_task_name).cloned() else {
-            continue;
-        };
-        if TaskKind::of_execution(&old) == TaskKind::DoWhile {
-            // A loop carries on from the iteration it stopped in.
-            loops::reopen(state, index, None, ctx);
-            if let Some(task) = state.task_mut(index) {
-                task.retry_count = task.retry_count.saturating_add(1);
-            }
-            continue;
-        }
-        if TaskKind::of_execution(&old).is_control_flow() {
-            // Joins and forks are reopened in place; a switch whose case a script
-            // picks waits for a new evaluation.
-            let lane = super::schedule::job_lane(state, &old);
-            if let Some(task) = state.task_mut(index) {
-                task.status = match lane {
-                    Some(_) => TaskStatus::Scheduled,
-                    None => TaskStatus::InProgress,
-                };
-                task.retry_count = task.retry_count.saturating_add(1);
-                task.retried = false;
-                task.executed = false;
-                task.end_time = 0;
-                task.reason_for_incompletion = None;
-            }
-            if let Some(lane) = lane {
-                out.job_adds.push(crate::store::Job {
-                    id: ctx.ids.new_id(),
-                    effect: crate::store::Effect::SystemTask,
-                    lane,
-                    workflow_id: old.workflow_instance_id.clone(),
-                    task_id: Some(old.task_id.clone()),
-                    due_at: ctx.now,
-                });
-            }
-            continue;
-        }
-        if let Some(task) = state.task_mut(index) {
-            task.retried = true;
-            task.executed = true;
-        }
-        let mut fresh = new_task(state, &node, ctx);
-        loops::same_place(&mut fresh, &old);
-        fresh.retry_count = old.retry_count.saturating_add(1);
-        fresh.retried_task_id = Some(old.task_id.clone());
-        fresh.domain = old.domain.clone().or(fresh.domain);
-        add_task(state, fresh, 0, ctx, out);
-    }
-    decide(state, ctx, out);
-    Ok(())
-}
-
-/// Reruns an ended workflow from one of its tasks (dropping every later task and
-/// resetting that task in place, optionally with new input), or from the start with
-/// optional new workflow input. The workflow keeps its id.
-pub fn rerun(
-    state: &mut WorkflowState,
-    request: &RerunWorkflowRequest,
-    ctx: &EngineContext<'_>,
-    out: &mut ChangeSet,
-) -> Result<(), CoreError> {
-    if !state.status().is_terminal() {
-        return Err(CoreError::Conflict(format!(
-            "Workflow: {} is not in terminal state, unable to rerun.",
-            long_name(state)
-        )));
-    }
-    let from_task = request
-        .re_run_from_task_id
-        .as_deref()
-        .filter(|t| !t.is_empty());
-    let index = match from_task {
-        Some(task_id) => Some(
-            state
-                .task_index(task_id)
-                .ok_or_else(|| CoreError::invalid(format!("Task {task_id} not found")))?,
-        ),
-        None => None,
-    };
-    if let Some(input) = &request.workflow_input {
-        check_supplied(input, "workflow input", ctx)?;
-    }
-    if let Some(input) = &request.task_input {
-        check_supplied(input, "task input", ctx)?;
-    }
-    if let Some(correlation) = &request.correlation_id {
-        state.workflow.correlation_id = Some(correlation.clone());
-    }
-    if let Some(input) = &request.workflow_input {
-        state.workflow.input = input.clone();
-    }
-    let Some(index) = index else {
-        start_over(state, ctx, out);
-        return Ok(());
-    };
-    let target_seq = state.tasks()[index].seq;
-    let target_id = state.tasks()[index].task_id.clone();
-    let removed = state.remove_tasks(|t| t.seq > target_seq);
-    out.queue_removals
-        .extend(removed.into_iter().map(|t| t.task_id));
-    reopen(state, ctx.now);
-    state.workflow.failed_reference_task_names.clear();
-    state.workflow.failed_task_names.clear();
-    let Some(index) = state.task_index(&target_id) else {
-        return Err(CoreError::Internal(format!("rerun lost task {target_id}")));
-    };
-    let reset = |task: &mut Task, now: i64| {
-        task.status = TaskStatus::Scheduled;
-        task.scheduled_time = now;
-        task.start_time = 0;
-        task.end_time = 0;
-        task.update_time = now;
-        task.output_data = JsonMap::new();
-        task.retried = false;
-        task.executed = false;
-        task.poll_count = 0;
-        task.callback_after_seconds = 0;
-        task.reason_for_incompletion = None;
-        task.worker_id = None;
-        task.sub_workflow_id = None;
-        task.wait_until = None;
-    };
-    if let Some(task) = state.task_mut(index) {
-        reset(task, ctx.now);
-        if let Some(input) = &request.task_input {
-            task.input_data = input.clone();
-        }
-    }
-    requeue_in_place(state, index, ctx, out);
-    // A task inside a loop: the loop carries on from that task's iteration.
-    let target = state.tasks()[index].clone();
-    if target.loop_over_task
-        && let Some(node) = graph::enclosing_loop(&state.def, loops::bare_ref(&target))
-        && let Some(at) = state.latest_task_index(&node.task_reference_name)
-    {
-        loops::reopen(state, at, Some(target.iteration), ctx);
-    }
-    // Other unsuccessful tasks (e.g. in sibling fork branches) run again as well; a
-    // loop carries on from its iteration.
-    let others: Vec<usize> = (0..state.tasks().len())
-        .filter(|&i| {
-            let t = &state.tasks()[i];
-            i != index && t.status.is_terminal() && !t.status.is_successful() && !t.retried
-        })
-        .collect();
-    for other in others {
-        if TaskKind::of_execution(&state.tasks()[other]) == TaskKind::DoWhile {
-            loops::reopen(state, other, None, ctx);
-            continue;
-        }
-        if let Some(task) = state.task_mut(other) {
-            reset(task, ctx.now);
-        }
-        requeue_in_place(state, other, ctx, out);
-    }
-    decide(state, ctx, out);
-    Ok(())
-}
-
-/// Makes a reset task runnable again: queued, a job, or started in place.
-fn requeue_in_place(
-    state: &mut WorkflowState,
-    index: usize,
-    ctx: &EngineContext<'_>,
-    out: &mut ChangeSet,
-) {
-    let task = state.tasks()[index].clone();
-    let kind = TaskKind::of_execution(&task);
-    if kind.is_worker_task() {
-        out.queue_pushes.push(QueueMessage {
-            queue_name: queue_name(&task.task_type, task.domain.as_deref()),
-            task_id: task.task_id.clone(),
-            workflow_id: task.workflow_instance_id.clone(),
-            priority: task.workflow_priority,
-            visible_at: ctx.now,
-        });
-    } else if let Some(lane) = super::schedule::job_lane(state, &task) {
-        out.job_adds.push(crate::store::Job {
-            id: ctx.ids.new_id(),
-            effect: crate::store::Effect::SystemTask,
-            lane,
-            workflow_id: task.workflow_instance_id.clone(),
-            task_id: Some(task.task_id.clone()),
-            due_at: ctx.now,
-        });
-    } else if kind == TaskKind::Wait
-        && let Some(task) = state.task_mut(index)
-    {
-        // A reset WAIT starts over: its deadline is computed again from its input.
-        start_wait(task, ctx.now);
-    } else if kind == TaskKind::Human
-        && let Some(task) = state.task_mut(index)
-    {
-        super::schedule::start_human(task, ctx.now);
     }
 }
 
