@@ -2,7 +2,8 @@
 //! several moments, and started again on the same data directory. No acknowledged start
 //! or task update may be lost, no task may be completed twice, and every workflow must
 //! still complete (the sweeper retries tasks whose leases died with the process).
-//! The same with a DO_WHILE, a fork and INLINE tasks in each workflow.
+//! The same with a DO_WHILE, a dynamic fork (its branches listed by an INLINE task)
+//! and INLINE tasks in each workflow.
 //! Key rotation: SIGHUP takes a new secrets master key while the server serves, and
 //! a start with a key that cannot open the sealed workflow data is refused.
 
@@ -69,7 +70,7 @@ async fn sigkill_under_load_loses_nothing_and_strands_nothing() {
 }
 
 /// The workflow language's durable parts under SIGKILL: workflows with an INLINE
-/// task, a fork of worker tasks and its JOIN, and a DO_WHILE over a worker task and
+/// task listing the branches of a dynamic fork of worker tasks and its JOIN, and a DO_WHILE over a worker task and
 /// an INLINE task, killed at several moments. Every acknowledged
 /// workflow completes with each task completed once per branch and iteration, and
 /// every acknowledged completion is stored as sent.
@@ -126,17 +127,18 @@ async fn sigkill_in_loops_forks_and_scripts_loses_nothing() {
     server.stop().await;
 }
 
-/// An INLINE task, a fork of two worker tasks (`dur_a`, `dur_b`) with its join, then
+/// An INLINE task listing two worker tasks (`dur_a`, `dur_b`), the dynamic fork that
+/// starts them with its join, then
 /// a two-iteration loop over a worker task (`dur_c`) and an INLINE task.
 fn mixed_definition() -> Value {
     json!({"name": "mixed", "version": 1, "tasks": [
         {"name": "plan", "taskReferenceName": "plan", "type": "INLINE", "inputParameters": {
-            "n": "${workflow.input.n}", "expression": "$.n + 1"}},
-        {"name": "fan", "taskReferenceName": "fan", "type": "FORK_JOIN", "forkTasks": [
-            [{"name": "dur_a", "taskReferenceName": "fan_a", "inputParameters": {"n": "${plan.output.result}"}}],
-            [{"name": "dur_b", "taskReferenceName": "fan_b", "inputParameters": {"n": "${plan.output.result}"}}]
-        ]},
-        {"name": "fan_join", "taskReferenceName": "fan_join", "type": "JOIN", "joinOn": ["fan_a", "fan_b"]},
+            "n": "${workflow.input.n}",
+            "expression": "({tasks: [{name: 'dur_a', taskReferenceName: 'fan_a', type: 'SIMPLE'}, {name: 'dur_b', taskReferenceName: 'fan_b', type: 'SIMPLE'}], inputs: {fan_a: {n: $.n}, fan_b: {n: $.n}}})"}},
+        {"name": "fan", "taskReferenceName": "fan", "type": "FORK_JOIN_DYNAMIC",
+         "dynamicForkTasksParam": "tasks", "dynamicForkTasksInputParamName": "inputs",
+         "inputParameters": {"tasks": "${plan.output.result.tasks}", "inputs": "${plan.output.result.inputs}"}},
+        {"name": "fan_join", "taskReferenceName": "fan_join", "type": "JOIN"},
         {"name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE",
          "inputParameters": {"times": 2},
          "loopCondition": "$.loop['iteration'] < $.times",

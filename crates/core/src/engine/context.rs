@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::clock::IdGen;
-use crate::model::{TaskDef, WorkflowTask};
+use crate::model::{Task, TaskDef, WorkflowTask};
 
 use super::task_type::TaskKind;
 
@@ -54,6 +54,8 @@ pub struct EngineLimits {
     pub max_path_queries: usize,
     /// Most tasks one `DO_WHILE` keeps in its workflow, all iterations together.
     pub max_loop_tasks: usize,
+    /// Most branches the dynamic forks of one workflow start, all forks together.
+    pub max_dynamic_branches: usize,
 }
 
 impl Default for EngineLimits {
@@ -66,9 +68,13 @@ impl Default for EngineLimits {
             max_expressions: MAX_EXPRESSIONS,
             max_path_queries: MAX_PATH_QUERIES,
             max_loop_tasks: super::loops::MAX_LOOP_TASKS,
+            max_dynamic_branches: MAX_WORKFLOW_BRANCHES,
         }
     }
 }
+
+/// Most branches the dynamic forks of one workflow start by default.
+pub const MAX_WORKFLOW_BRANCHES: usize = 10_000;
 
 /// Everything a decision depends on besides the workflow state.
 pub struct EngineContext<'a> {
@@ -94,5 +100,14 @@ impl EngineContext<'_> {
         TaskKind::of(&node.task_type)
             .is_worker_task()
             .then(|| Arc::new(TaskDef::ad_hoc(&node.name)))
+    }
+
+    /// The definition that governs a task of `node`: for a `DYNAMIC` node, that of
+    /// the task it chose (none before the choice).
+    pub fn task_def_of(&self, node: &WorkflowTask, task: &Task) -> Option<Arc<TaskDef>> {
+        if TaskKind::of(&node.task_type) == TaskKind::Dynamic {
+            return super::dynamic::chosen_node_of(node, task).and_then(|n| self.task_def_for(&n));
+        }
+        self.task_def_for(node)
     }
 }

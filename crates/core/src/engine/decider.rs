@@ -8,7 +8,8 @@
 use serde_json::Value;
 
 use crate::model::{
-    RetryLogic, TaskDef, TaskStatus, TaskTimeoutPolicy, WorkflowStatus, WorkflowTimeoutPolicy,
+    JsonMap, RetryLogic, TaskDef, TaskStatus, TaskTimeoutPolicy, WorkflowStatus,
+    WorkflowTimeoutPolicy,
 };
 use crate::store::{ChangeSet, Effect, Job, JobLane};
 
@@ -155,7 +156,7 @@ fn handle_finished(
         return None;
     }
     let node = graph::find_task(&state.def, &task.reference_task_name).cloned();
-    let def = node.as_ref().and_then(|n| ctx.task_def_for(n));
+    let def = node.as_ref().and_then(|n| ctx.task_def_of(n, &task));
     let allowed_retries = match &def {
         Some(def) => node
             .as_ref()
@@ -306,7 +307,15 @@ fn retry_task(
     }
     let task_id = ctx.ids.new_id();
     let mut input = old.input_data.clone();
-    let resolved = resolve_input(state, node, &task_id, ctx);
+    // A dynamic fork's branch keeps the input data gave it; a DYNAMIC task the
+    // input its choice was made with.
+    let given = super::dynamic::is_branch(&state.def, &old.reference_task_name)
+        || TaskKind::of(&node.task_type) == TaskKind::Dynamic;
+    let resolved = if given {
+        Ok(JsonMap::new())
+    } else {
+        resolve_input(state, node, &task_id, ctx)
+    };
     if let Ok(resolved) = &resolved {
         for (key, value) in resolved {
             input.insert(key.clone(), value.clone());
@@ -656,7 +665,7 @@ fn check_task_timeouts(
             continue; // a WAIT timer completes its task; it is not a timeout
         }
         let node = graph::find_task(&state.def, &task.reference_task_name);
-        let Some(def) = node.and_then(|n| ctx.task_def_for(n)) else {
+        let Some(def) = node.and_then(|n| ctx.task_def_of(n, task)) else {
             continue;
         };
         let Some((_, kind)) = task_deadlines(task, Some(&def))
@@ -728,7 +737,7 @@ fn next_check(state: &WorkflowState, ctx: &EngineContext<'_>) -> Option<i64> {
     }
     for task in state.tasks() {
         let node = graph::find_task(def, &task.reference_task_name);
-        let task_def = node.and_then(|n| ctx.task_def_for(n));
+        let task_def = node.and_then(|n| ctx.task_def_of(n, task));
         for (at, _) in task_deadlines(task, task_def.as_deref()) {
             consider(at);
         }

@@ -101,6 +101,18 @@ pub fn enclosing_loop<'d>(def: &'d WorkflowDef, reference: &str) -> Option<&'d W
     })
 }
 
+/// The node whose task list holds the node `reference` (a switch, a fork, a loop),
+/// if it is nested.
+pub fn owner_of<'d>(def: &'d WorkflowDef, reference: &str) -> Option<&'d WorkflowTask> {
+    locate_ref(def, reference).and_then(|loc| loc.owner)
+}
+
+/// The node right before a join in its list (its fork), if any.
+pub fn fork_before<'d>(def: &'d WorkflowDef, join_reference: &str) -> Option<&'d WorkflowTask> {
+    let loc = locate_ref(def, join_reference)?;
+    loc.index.checked_sub(1).and_then(|i| loc.list.get(i))
+}
+
 /// The node right after a fork in its list: its join.
 pub fn join_after_fork<'d>(def: &'d WorkflowDef, fork_reference: &str) -> Option<&'d WorkflowTask> {
     let loc = locate_ref(def, fork_reference)?;

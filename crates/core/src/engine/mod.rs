@@ -1,9 +1,11 @@
 //! The workflow engine: a pure decider over a workflow's state, the system tasks it
 //! runs, and the operations that change a workflow from outside.
 
+pub mod choice;
 pub mod context;
 pub mod decider;
 pub mod duration;
+pub mod dynamic;
 pub mod expr;
 pub mod graph;
 pub mod http;

@@ -187,6 +187,10 @@ pub fn apply_result(
     if state.status().is_terminal() || task_status.is_terminal() {
         return Ok(ResultOutcome::Ignored);
     }
+    // A dynamic fork's branch has no author: an `outputFilter` in its input is data,
+    // never resolved against the run.
+    let is_branch = TaskKind::of_execution(&state.tasks()[index]) == TaskKind::Http
+        && super::dynamic::is_branch(&state.def, &state.tasks()[index].reference_task_name);
     let Some(task) = state.task_mut(index) else {
         return Err(CoreError::task_not_found(&result.task_id));
     };
@@ -245,7 +249,7 @@ pub fn apply_result(
         }
     };
     let task_id = task.task_id.clone();
-    let filtered = kind == TaskKind::Http && task.status == TaskStatus::Completed;
+    let filtered = kind == TaskKind::Http && task.status == TaskStatus::Completed && !is_branch;
     match requeue {
         Some(message) => out.queue_pushes.push(message),
         None => out.queue_removals.push(task_id),

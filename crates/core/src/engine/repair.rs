@@ -12,7 +12,7 @@ use super::decider::decide;
 use super::graph;
 use super::loops;
 use super::ops::{check_supplied, long_name, merged_masks, schedule_first};
-use super::schedule::{add_task, new_task, queue_name, start_wait};
+use super::schedule::{add_task, new_task, queue_name, start_wait, task_with_input};
 use super::state::WorkflowState;
 use super::task_type::TaskKind;
 
@@ -31,6 +31,7 @@ fn start_over(state: &mut WorkflowState, ctx: &EngineContext<'_>, out: &mut Chan
     let removed = state.remove_tasks(|_| true);
     out.queue_removals
         .extend(removed.into_iter().map(|t| t.task_id));
+    state.regraft();
     reopen(state, ctx.now);
     state.workflow.output = JsonMap::new();
     state.workflow.variables = state.def.variables.clone();
@@ -59,8 +60,7 @@ pub fn restart(
         // What the run masked stays masked on the new definition.
         state.workflow.masked_fields =
             merged_masks(&def, std::mem::take(&mut state.workflow.masked_fields));
-        state.def = def;
-        state.def_revision = revision;
+        state.set_def(def, revision);
     }
     if !state.def.restartable && state.status() == WorkflowStatus::Completed {
         return Err(CoreError::Conflict(format!(
@@ -156,7 +156,13 @@ pub fn retry(
             task.retried = true;
             task.executed = true;
         }
-        let mut fresh = new_task(state, &node, ctx);
+        // A dynamic fork's branch keeps the input data gave it.
+        let mut fresh = if super::dynamic::is_branch(&state.def, &old.reference_task_name) {
+            let input = Ok(old.input_data.clone());
+            task_with_input(state, &node, ctx.ids.new_id(), input, ctx)
+        } else {
+            new_task(state, &node, ctx)
+        };
         loops::same_place(&mut fresh, &old);
         fresh.retry_count = old.retry_count.saturating_add(1);
         fresh.retried_task_id = Some(old.task_id.clone());
@@ -243,6 +249,8 @@ pub fn rerun(
             task.input_data = input.clone();
         }
     }
+    // A dynamic fork run again forks again.
+    state.regraft();
     requeue_in_place(state, index, ctx, out);
     // A task inside a loop: the loop carries on from that task's iteration.
     let target = state.tasks()[index].clone();
@@ -270,6 +278,7 @@ pub fn rerun(
         }
         requeue_in_place(state, other, ctx, out);
     }
+    state.regraft();
     decide(state, ctx, out);
     Ok(())
 }
@@ -281,6 +290,17 @@ fn requeue_in_place(
     ctx: &EngineContext<'_>,
     out: &mut ChangeSet,
 ) {
+    // A DYNAMIC task chooses again, authorized again.
+    if let Some(node) = graph::find_task(&state.def, &state.tasks()[index].reference_task_name)
+        && TaskKind::of(&node.task_type) == TaskKind::Dynamic
+    {
+        let name = node.name.clone();
+        if let Some(task) = state.task_mut(index) {
+            task.task_type = super::dynamic::UNCHOSEN.to_string();
+            task.task_def_name = name;
+            task.domain = None;
+        }
+    }
     let task = state.tasks()[index].clone();
     let kind = TaskKind::of_execution(&task);
     if kind.is_worker_task() {

@@ -70,7 +70,7 @@ fn input_reason(err: &ExprError, task_id: &str, node: &WorkflowTask, workflow_id
 }
 
 /// Checks a built task input against the payload limits.
-fn checked_input(
+pub(crate) fn checked_input(
     input: JsonMap,
     task_id: &str,
     workflow_id: &str,
@@ -185,7 +185,26 @@ pub fn queue_name(task_type: &str, domain: Option<&str>) -> String {
 /// input cannot be built it is already failed, with the reason.
 pub fn new_task(state: &WorkflowState, node: &WorkflowTask, ctx: &EngineContext<'_>) -> Task {
     let task_id = ctx.ids.new_id();
-    let input = resolve_input(state, node, &task_id, ctx);
+    let input = resolve_input(state, node, &task_id, ctx).and_then(|input| {
+        if TaskKind::of(&node.task_type) == TaskKind::SubWorkflow {
+            sub_workflow_input(state, node, &task_id, input, ctx)
+                .and_then(|input| checked_input(input, &task_id, state.id(), ctx))
+        } else {
+            Ok(input)
+        }
+    });
+    task_with_input(state, node, task_id, input, ctx)
+}
+
+/// A new task `task_id` for `node` whose input is built (resolved, or given as
+/// data), or failed with the reason.
+pub fn task_with_input(
+    state: &WorkflowState,
+    node: &WorkflowTask,
+    task_id: String,
+    input: Result<JsonMap, String>,
+    ctx: &EngineContext<'_>,
+) -> Task {
     let def = ctx.task_def_for(node);
     let kind = TaskKind::of(&node.task_type);
     let wf = &state.workflow;
@@ -214,13 +233,6 @@ pub fn new_task(state: &WorkflowState, node: &WorkflowTask, ctx: &EngineContext<
     if kind.is_worker_task() {
         task.domain = pick_domain(state, &task.task_type, ctx);
     }
-    let input = match input {
-        Ok(input) if kind == TaskKind::SubWorkflow => {
-            sub_workflow_input(state, node, &task.task_id, input, ctx)
-                .and_then(|input| checked_input(input, &task.task_id, state.id(), ctx))
-        }
-        other => other,
-    };
     match input {
         Ok(input) => task.input_data = input,
         Err(reason) => fail_at_schedule(&mut task, reason, ctx.now),
@@ -290,22 +302,41 @@ pub fn add_task(
         // Failed as it was scheduled: nothing to queue; the decider handles it.
         return state.push_task(task);
     }
-    let kind = TaskKind::of_execution(&task);
-    let visible_at = at_seconds_after(ctx.now, delay_seconds);
     if delay_seconds > 0 {
         task.callback_after_seconds = delay_seconds;
     }
+    let index = state.push_task(task);
+    make_runnable(state, index, delay_seconds, ctx, out);
+    index
+}
+
+/// Makes the scheduled task at `index` runnable: queued for workers, a job for
+/// asynchronous system tasks, or started in place for waits.
+pub(crate) fn make_runnable(
+    state: &mut WorkflowState,
+    index: usize,
+    delay_seconds: i64,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) {
+    let visible_at = at_seconds_after(ctx.now, delay_seconds);
+    let Some(task) = state.task_mut(index) else {
+        return;
+    };
+    let kind = TaskKind::of_execution(task);
     if kind == TaskKind::Wait {
-        start_wait(&mut task, ctx.now);
+        start_wait(task, ctx.now);
     } else if kind == TaskKind::Human {
-        start_human(&mut task, ctx.now);
+        start_human(task, ctx.now);
+    }
+    if task.status.is_terminal() {
+        return;
     }
     let task_id = task.task_id.clone();
     let queue = kind
         .is_worker_task()
         .then(|| queue_name(&task.task_type, task.domain.as_deref()));
     let priority = task.workflow_priority;
-    let index = state.push_task(task);
     if let Some(queue_name) = queue {
         out.queue_pushes.push(QueueMessage {
             queue_name,
@@ -324,7 +355,6 @@ pub fn add_task(
             lane,
         });
     }
-    index
 }
 
 /// Whether a task the server runs itself gets a job when it is made runnable, and in
@@ -340,6 +370,12 @@ pub(crate) fn job_lane(state: &WorkflowState, task: &Task) -> Option<JobLane> {
                 .is_some_and(super::task_type::decides_by_script)
                 .then_some(JobLane::Scripts)
         }
+        // What data chooses waits for a job that authorizes it as the run's
+        // principals: a DYNAMIC task's type, a dynamic fork's branches.
+        TaskKind::Dynamic => Some(JobLane::Work),
+        TaskKind::ForkJoin => super::graph::find_task(&state.def, &task.reference_task_name)
+            .is_some_and(|n| TaskKind::of(&n.task_type) == TaskKind::ForkJoinDynamic)
+            .then_some(JobLane::Work),
         _ if kind.is_async_system() => Some(JobLane::Work),
         _ => None,
     }

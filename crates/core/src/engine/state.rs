@@ -40,8 +40,11 @@ pub struct WorkflowState {
     /// The workflow record. `tasks` and `workflow_definition` are always empty here;
     /// they live in [`WorkflowState::tasks`] and [`WorkflowState::def`].
     pub workflow: Workflow,
-    /// The definition this execution runs.
+    /// The definition this execution runs, with the branches its dynamic forks
+    /// started grafted in (read it; change it with [`WorkflowState::set_def`]).
     pub def: Arc<WorkflowDef>,
+    /// The definition as stored under `def_revision`, without grafts.
+    base: Arc<WorkflowDef>,
     /// Identifies `def` in the store; definitions are stored once per revision.
     pub def_revision: String,
     /// When the sweeper must look at this workflow next (timeouts, waits), if ever.
@@ -66,6 +69,7 @@ impl WorkflowState {
     pub fn new(workflow: Workflow, def: Arc<WorkflowDef>, def_revision: String) -> WorkflowState {
         WorkflowState {
             workflow,
+            base: def.clone(),
             def,
             def_revision,
             next_check_at: None,
@@ -92,9 +96,12 @@ impl WorkflowState {
     ) -> WorkflowState {
         let variables_stored = Some(fingerprint(&workflow.variables));
         let masked_stored = workflow.masked_values.len();
+        // The branches its dynamic forks started are part of its definition.
+        let grafted = super::dynamic::grafted(&def, &tasks);
         WorkflowState {
             workflow,
-            def,
+            base: def,
+            def: grafted,
             def_revision,
             next_check_at,
             authority,
@@ -194,6 +201,25 @@ impl WorkflowState {
         if let Some(slot) = self.tasks.iter_mut().find(|t| t.task_id == task.task_id) {
             *slot = task;
         }
+    }
+
+    /// The definition as stored, without the branches of its dynamic forks.
+    pub fn base_def(&self) -> &Arc<WorkflowDef> {
+        &self.base
+    }
+
+    /// Runs another definition from now on (a restart on the latest version).
+    pub fn set_def(&mut self, def: Arc<WorkflowDef>, revision: String) {
+        self.base = def;
+        self.def_revision = revision;
+        self.regraft();
+    }
+
+    /// Derives the definition again from the stored one and the dynamic forks that
+    /// have forked among the tasks (after tasks were removed or reset, or a
+    /// workflow was rebuilt from its tasks, as one restored from the archive).
+    pub fn regraft(&mut self) {
+        self.def = super::dynamic::grafted(&self.base, &self.tasks);
     }
 
     /// Marks the workflow record as changed.

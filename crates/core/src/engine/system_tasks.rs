@@ -69,6 +69,9 @@ pub fn execute(
         | TaskKind::UpdateSecret
         | TaskKind::Inline
         | TaskKind::JsonJqTransform
+        // A DYNAMIC node's executions carry the type of the task they run.
+        | TaskKind::Dynamic
+        | TaskKind::ForkJoinDynamic
         // A HUMAN task ends when someone completes it.
         | TaskKind::Human => (false, None),
     }
@@ -192,6 +195,11 @@ fn run_fork(
         );
         return true;
     };
+    if TaskKind::of(&node.task_type) == TaskKind::ForkJoinDynamic {
+        // Its branches come from data: a job authorizes them, then forks
+        // (`dynamic::apply_choice`).
+        return false;
+    }
     complete(state, index, ctx.now, JsonMap::new());
     let iteration = place_of(&state.tasks()[index]);
     for branch in &node.fork_tasks {
@@ -227,15 +235,19 @@ fn run_join(state: &mut WorkflowState, index: usize, ctx: &EngineContext<'_>) ->
     let Some(node) = node_of(state, index) else {
         return false;
     };
-    // A join inside a loop waits for the tasks of its own iteration.
+    // A join inside a loop waits for the tasks of its own iteration; the join of a
+    // dynamic fork for the branches that fork started.
     let iteration = place_of(&state.tasks()[index]);
+    let Some(join_on) = joined_refs(state, &node, iteration) else {
+        return false;
+    };
     let mut output = JsonMap::new();
     let mut all_done = true;
     let mut failure: Option<String> = None;
     // The join's output holds its branches' outputs: measured before each is copied.
     let max = ctx.limits.max_payload_bytes;
     let mut size = 0usize;
-    for reference in &node.join_on {
+    for reference in &join_on {
         let Some(forked) = state
             .latest_task_index(&iteration_ref(reference, iteration))
             .map(|i| &state.tasks()[i])
@@ -284,6 +296,35 @@ fn run_join(state: &mut WorkflowState, index: usize, ctx: &EngineContext<'_>) ->
         task.output_data = output;
     }
     false
+}
+
+/// The references a join waits for: its `joinOn`, or, after a dynamic fork, the
+/// branches that fork started (none when it ended without forking: an optional fork
+/// that failed, a skipped one); None while that fork has not ended.
+fn joined_refs(state: &WorkflowState, node: &WorkflowTask, iteration: i32) -> Option<Vec<String>> {
+    let Some(fork) = graph::fork_before(&state.def, &node.task_reference_name)
+        .filter(|f| TaskKind::of(&f.task_type) == TaskKind::ForkJoinDynamic)
+    else {
+        return Some(node.join_on.clone());
+    };
+    let fork_task = state
+        .latest_task_index(&iteration_ref(&fork.task_reference_name, iteration))
+        .map(|i| &state.tasks()[i])
+        .filter(|t| t.status.is_terminal())?;
+    let Some(Value::Array(started)) = fork_task
+        .input_data
+        .get("forkedTasks")
+        .filter(|_| fork_task.status == crate::model::TaskStatus::Completed)
+    else {
+        return Some(Vec::new());
+    };
+    Some(
+        started
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+    )
 }
 
 fn run_set_variable(state: &mut WorkflowState, index: usize, ctx: &EngineContext<'_>) -> bool {

@@ -27,6 +27,11 @@ pub enum TaskKind {
     DoWhile,
     /// Waits, in progress, until completed through the task update API.
     Human,
+    /// A fork whose branches come from its input; its task is a `FORK`.
+    ForkJoinDynamic,
+    /// A node whose task is the one its input names (`dynamicTaskNameParam`); its
+    /// executions carry that task's type, never this one.
+    Dynamic,
     /// A type Conductor has that Podium does not run yet.
     Unsupported,
 }
@@ -36,8 +41,6 @@ pub enum TaskKind {
 /// using them are stored, and refused when a workflow would start (see
 /// `service::validation::runnable`), so a run never fails half-way for that reason.
 const NOT_YET_SUPPORTED: &[&str] = &[
-    "DYNAMIC",
-    "FORK_JOIN_DYNAMIC",
     "LAMBDA",
     "EVENT",
     "START_WORKFLOW",
@@ -66,6 +69,8 @@ impl TaskKind {
             "JSON_JQ_TRANSFORM" => TaskKind::JsonJqTransform,
             "DO_WHILE" => TaskKind::DoWhile,
             "HUMAN" => TaskKind::Human,
+            "DYNAMIC" => TaskKind::Dynamic,
+            "FORK_JOIN_DYNAMIC" => TaskKind::ForkJoinDynamic,
             other if NOT_YET_SUPPORTED.contains(&other) => TaskKind::Unsupported,
             _ => TaskKind::Simple,
         }
@@ -85,6 +90,7 @@ impl TaskKind {
                 | TaskKind::ForkJoin
                 | TaskKind::Join
                 | TaskKind::DoWhile
+                | TaskKind::ForkJoinDynamic
         )
     }
 
@@ -94,6 +100,15 @@ impl TaskKind {
         matches!(
             self,
             TaskKind::Inline | TaskKind::Switch | TaskKind::Decision | TaskKind::DoWhile
+        )
+    }
+
+    /// Whether a task of this kind may run tasks its input chooses: `DYNAMIC`, and a
+    /// fork when its node is a `FORK_JOIN_DYNAMIC`.
+    pub fn may_choose_tasks(self) -> bool {
+        matches!(
+            self,
+            TaskKind::Dynamic | TaskKind::ForkJoin | TaskKind::ForkJoinDynamic
         )
     }
 
@@ -120,7 +135,7 @@ impl TaskKind {
     pub fn execution_type(node: &WorkflowTask) -> String {
         match TaskKind::of(&node.task_type) {
             TaskKind::Simple => node.name.clone(),
-            TaskKind::ForkJoin => "FORK".to_string(),
+            TaskKind::ForkJoin | TaskKind::ForkJoinDynamic => "FORK".to_string(),
             _ => node.task_type.clone(),
         }
     }

@@ -66,6 +66,7 @@ pub async fn run_job(rt: &Runtime, caller: &dyn HttpCaller, job: Job) -> CoreRes
         (EngineAction::EvaluateScript, Some(task)) => {
             system_tasks::case_by_script(rt, job, task, kind).await
         }
+        (EngineAction::ChooseTasks, Some(task)) => super::chosen::choose_tasks(rt, job, task).await,
         (EngineAction::StartSubWorkflow, Some(task)) => start_sub_workflow(rt, job, task).await,
         (EngineAction::StartFailureWorkflow, _) => start_failure_workflow(rt, job).await,
         (EngineAction::NotifyParent, _) => sub_workflow_ended(rt, job).await,
@@ -214,6 +215,7 @@ async fn start_sub_workflow(rt: &Runtime, job: Job, task: Task) -> CoreResult<()
             start: Some((&def, &revision)),
             references: None,
             secret: None,
+            chosen: None,
         };
         effects::authorize(rt, EngineAction::StartSubWorkflow, &scope)
             .map(|authority| (def.clone(), revision.clone(), authority))
@@ -390,6 +392,7 @@ async fn start_failure_workflow(rt: &Runtime, job: Job) -> CoreResult<()> {
             start: Some((&def, &revision)),
             references: None,
             secret: None,
+            chosen: None,
         };
         effects::authorize(rt, EngineAction::StartFailureWorkflow, &scope)
             .map(|authority| (def.clone(), revision.clone(), authority))

@@ -13,7 +13,7 @@ use super::authority::{self, Handover};
 use crate::engine::TaskKind;
 use crate::engine::state::Authority;
 use crate::model::{Workflow, WorkflowDef};
-use crate::security::{Access, Cause};
+use crate::security::{Access, Cause, Resource};
 use crate::service::Runtime;
 use crate::service::handoff::{self, Reference};
 use crate::store::{Effect, SecretKind};
@@ -29,6 +29,9 @@ crate::kinds! {
         /// script that picks a `SWITCH` or `DECISION` case, runs over the task's
         /// input, with the secrets its definition node names.
         EvaluateScript,
+        /// A `DYNAMIC` task runs the task its input names, a `FORK_JOIN_DYNAMIC`
+        /// task starts the branches its input lists: types chosen by data.
+        ChooseTasks,
         /// A `SUB_WORKFLOW` task starts its child.
         StartSubWorkflow,
         /// A failed workflow starts its failure workflow.
@@ -64,6 +67,8 @@ pub enum Need {
     References,
     /// Writing the named secret: UPDATE, or the create permission for a new name.
     SecretWrite,
+    /// EXECUTE on each worker task type data chose, as if the definition named it.
+    ChosenTasks,
 }
 
 /// Whom an action acts as.
@@ -84,6 +89,7 @@ impl EngineAction {
             EngineAction::HttpCall => OnBehalfOf(Cause::SystemTask, &[References]),
             EngineAction::UpdateSecret => OnBehalfOf(Cause::SystemTask, &[References, SecretWrite]),
             EngineAction::EvaluateScript => OnBehalfOf(Cause::SystemTask, &[References]),
+            EngineAction::ChooseTasks => OnBehalfOf(Cause::SystemTask, &[ChosenTasks]),
             EngineAction::StartSubWorkflow => OnBehalfOf(Cause::SubWorkflow, &[Run, DataOfRun]),
             EngineAction::StartFailureWorkflow => {
                 OnBehalfOf(Cause::FailureWorkflow, &[Run, DataOfRun])
@@ -121,8 +127,11 @@ impl EngineAction {
                 TaskKind::Switch | TaskKind::Decision | TaskKind::DoWhile => {
                     EngineAction::EvaluateScript
                 }
+                // A fork has a job only when data chooses its branches.
+                TaskKind::Dynamic | TaskKind::ForkJoin | TaskKind::ForkJoinDynamic => {
+                    EngineAction::ChooseTasks
+                }
                 TaskKind::Simple
-                | TaskKind::ForkJoin
                 | TaskKind::Join
                 | TaskKind::Wait
                 | TaskKind::Terminate
@@ -152,6 +161,8 @@ pub struct Scope<'a> {
     pub references: Option<&'a BTreeSet<Reference>>,
     /// The secret the action writes.
     pub secret: Option<&'a str>,
+    /// The worker task types data chose.
+    pub chosen: Option<&'a BTreeSet<String>>,
 }
 
 /// Allows an action, checking each of its needs for each principal it acts for at
@@ -226,6 +237,17 @@ fn check(
             for (who, principal) in principals {
                 if let Err(r) = handoff::check_readable(rt, principal, refs.iter()) {
                     return Err(handoff::unreadable(rt, who, r));
+                }
+            }
+            Ok(())
+        }
+        Need::ChosenTasks => {
+            let chosen = scope.chosen.ok_or("no chosen tasks were named")?;
+            for (who, principal) in principals {
+                for name in chosen {
+                    rt.authorizer
+                        .authorize(principal, Access::Execute, Resource::task_def(name))
+                        .map_err(|err| authority::refused_for(who, &err))?;
                 }
             }
             Ok(())
@@ -307,7 +329,9 @@ mod tests {
                 let delegated = matches!(action.acts_as(), ActsAs::OnBehalfOf(..));
                 let starts_or_reads = matches!(effect, Effect::FailureWorkflow)
                     || (matches!(effect, Effect::SystemTask)
-                        && (kind.is_async_system() || kind.may_run_script()));
+                        && (kind.is_async_system()
+                            || kind.may_run_script()
+                            || kind.may_choose_tasks()));
                 assert_eq!(
                     delegated, starts_or_reads,
                     "{effect:?} of a {kind:?} task must act on behalf of the run exactly when it starts work or reads secrets"

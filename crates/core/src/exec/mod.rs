@@ -11,14 +11,16 @@
 //!   never approved).
 //! - [`delegated`]: running the engine's jobs under those declarations: system
 //!   tasks, sub-workflows, failure workflows, parent notifications.
+//! - `chosen`: authorizing the task types data chooses (`DYNAMIC`, dynamic forks)
+//!   before they run.
 //! - [`script`]: sandboxed JavaScript for `INLINE` tasks.
 //!
 //! "The route walk" tests the request side; "the effect walk"
 //! (`effects::tests`) tests that nothing the engine does is left undeclared.
 
 pub mod authority;
+mod chosen;
 pub mod command;
-
 pub mod delegated;
 pub mod effects;
 pub mod script;

@@ -465,6 +465,7 @@ async fn write_secret(
         start: None,
         references: Some(&references),
         secret: Some(key),
+        chosen: None,
     };
     effects::authorize(rt, EngineAction::UpdateSecret, &scope)?;
     let by = starter.unwrap_or("podium:system");

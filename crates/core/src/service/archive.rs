@@ -326,6 +326,7 @@ pub async fn restore(rt: &Runtime, archived: ArchivedWorkflow) -> CoreResult<()>
         task.workflow_task = None;
         state.push_task(task);
     }
+    state.regraft();
     rt.mutate(None, move |txn, _| {
         txn.changes.unarchives.push(id);
         txn.changes.new_workflows.push(state);

@@ -295,6 +295,11 @@ pub fn template_of(def: &WorkflowDef, task: &Task) -> JsonMap {
         task.reference_task_name.as_str()
     };
     crate::engine::graph::find_task(def, reference)
+        // A DYNAMIC node's task is chosen by data: it is handed no secret (its
+        // definition may name none, see `validation`).
+        .filter(|node| {
+            crate::engine::TaskKind::of(&node.task_type) != crate::engine::TaskKind::Dynamic
+        })
         .map(|node| node.input_parameters.clone())
         .unwrap_or_default()
 }
@@ -514,6 +519,7 @@ pub async fn resolve_task(
             start: None,
             references: Some(&all),
             secret: None,
+            chosen: None,
         };
         effects::authorize_need(rt, action, effects::Need::References, &scope)?;
         bounded_insert(

@@ -17,6 +17,21 @@ use crate::error::ValidationError;
 use crate::model::{TaskDef, WorkflowDef, WorkflowTask};
 
 /// Names may not contain these (Conductor's rule: `:` separates domains in queue names).
+/// Whether any text in `input` names a secret or an environment variable.
+fn names_a_reference(input: &crate::model::JsonMap) -> bool {
+    fn walk(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(s) => {
+                s.contains("${workflow.secrets.") || s.contains("${workflow.env.")
+            }
+            serde_json::Value::Array(items) => items.iter().any(walk),
+            serde_json::Value::Object(map) => map.values().any(walk),
+            _ => false,
+        }
+    }
+    input.values().any(walk)
+}
+
 fn bad_name_chars(name: &str) -> bool {
     name.contains(':') || name.chars().any(char::is_control)
 }
@@ -218,7 +233,10 @@ fn check_list(
             Check::Runnable => check_runnable(node, &at, errors),
         }
         check_children(node, &at, refs, check, errors);
-        if check == Check::Runnable && TaskKind::of(&node.task_type) == TaskKind::ForkJoin {
+        let kind = TaskKind::of(&node.task_type);
+        if check == Check::Runnable
+            && matches!(kind, TaskKind::ForkJoin | TaskKind::ForkJoinDynamic)
+        {
             let follows_join = list
                 .get(index + 1)
                 .is_some_and(|next| TaskKind::of(&next.task_type) == TaskKind::Join);
@@ -226,8 +244,8 @@ fn check_list(
                 errors.push(ValidationError::new(
                     at.clone(),
                     format!(
-                        "FORK_JOIN task {} must be followed by a JOIN task",
-                        node.task_reference_name
+                        "{} task {} must be followed by a JOIN task",
+                        node.task_type, node.task_reference_name
                     ),
                 ));
             }
@@ -309,6 +327,43 @@ fn check_node(
                     );
                 }
             }
+        }
+        TaskKind::ForkJoinDynamic => {
+            let set = |p: &Option<String>| p.as_deref().is_some_and(|p| !p.trim().is_empty());
+            let classic = set(&node.dynamic_fork_tasks_param)
+                && set(&node.dynamic_fork_tasks_input_param_name);
+            let simple = node.input_parameters.contains_key("forkTaskInputs");
+            let legacy = set(&node.dynamic_fork_join_tasks_param);
+            if !(classic || simple || legacy) {
+                err(
+                    "dynamicForkTasksParam",
+                    format!(
+                        "task {reference}: a FORK_JOIN_DYNAMIC needs dynamicForkTasksParam and dynamicForkTasksInputParamName, or forkTaskInputs in its inputParameters"
+                    ),
+                );
+            } else if legacy && classic {
+                err(
+                    "dynamicForkJoinTasksParam",
+                    format!(
+                        "task {reference}: dynamicForkJoinTasksParam or combination of dynamicForkTasksInputParamName and dynamicForkTasksParam cam be used for taskType: FORK_JOIN_DYNAMIC taskName: {}",
+                        node.name
+                    ),
+                );
+            }
+        }
+        TaskKind::Dynamic
+            if node
+                .dynamic_task_name_param
+                .as_deref()
+                .is_none_or(|p| p.trim().is_empty()) =>
+        {
+            err(
+                "dynamicTaskNameParam",
+                format!(
+                    "dynamicTaskNameParam field is required for taskType: DYNAMIC taskName: {}",
+                    node.name
+                ),
+            )
         }
         TaskKind::DoWhile => {
             // As Conductor: both are required, an empty condition (run once, or
@@ -392,6 +447,18 @@ fn check_runnable(node: &WorkflowTask, at: &str, errors: &mut Vec<ValidationErro
                 ),
             )
         }
+        TaskKind::Dynamic if names_a_reference(&node.input_parameters) => err(
+            "inputParameters",
+            format!(
+                "task {reference}: a DYNAMIC task cannot name a secret or environment variable: the task that would receive it is chosen by data"
+            ),
+        ),
+        TaskKind::ForkJoinDynamic if !node.fork_tasks.is_empty() => err(
+            "forkTasks",
+            format!(
+                "task {reference}: a FORK_JOIN_DYNAMIC takes its branches from its input, not from forkTasks"
+            ),
+        ),
         TaskKind::DoWhile
             if node
                 .loop_condition
@@ -432,6 +499,34 @@ fn check_runnable(node: &WorkflowTask, at: &str, errors: &mut Vec<ValidationErro
                 format!(
                     "task {reference}: {}",
                     crate::engine::schedule::INLINE_DEFINITION_FROM_DATA
+                ),
+            )
+        }
+        TaskKind::DoWhile
+            if node
+                .loop_body()
+                .iter()
+                .any(|inner| TaskKind::of(&inner.task_type) == TaskKind::ForkJoinDynamic) =>
+        {
+            err(
+                "loopOver",
+                format!(
+                    "task {reference}: a FORK_JOIN_DYNAMIC inside a DO_WHILE is not supported by this version of Podium; put the fork in a SUB_WORKFLOW"
+                ),
+            )
+        }
+        TaskKind::ForkJoinDynamic
+            if node
+                .dynamic_fork_join_tasks_param
+                .as_deref()
+                .is_some_and(|p| !p.trim().is_empty())
+                && node.dynamic_fork_tasks_param.is_none()
+                && !node.input_parameters.contains_key("forkTaskInputs") =>
+        {
+            err(
+                "dynamicForkJoinTasksParam",
+                format!(
+                    "task {reference}: the legacy dynamicForkJoinTasksParam form is not supported by this version of Podium; use dynamicForkTasksParam and dynamicForkTasksInputParamName"
                 ),
             )
         }

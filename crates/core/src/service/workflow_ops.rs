@@ -137,7 +137,9 @@ impl WorkflowService {
         let state = self.live(principal, id).await?;
         let (def, revision) = match &other {
             Some((def, revision)) => (def.clone(), revision.clone()),
-            None => (state.def.clone(), state.def_revision.clone()),
+            // As stored: what its dynamic forks choose is authorized again when
+            // they fork again.
+            None => (state.base_def().clone(), state.def_revision.clone()),
         };
         let authority =
             self.authorize_rerun(principal, command, &state, (&def, &revision), feeds)?;
@@ -197,7 +199,7 @@ impl WorkflowService {
                 authority::check_run(
                     &self.rt,
                     principal,
-                    &RunNeeds::of(&self.rt, &state.def, &state.def_revision),
+                    &RunNeeds::of(&self.rt, state.base_def(), &state.def_revision),
                 )?;
             }
             has_one

@@ -11,6 +11,7 @@ mod database;
 mod definition_limits;
 mod delegation;
 mod disclosure;
+mod dynamic;
 mod engine_limits;
 mod engine_walk;
 mod errors;

@@ -2,6 +2,7 @@
 //! asserting on the tasks scheduled, the queue messages and jobs produced, and the
 //! workflow's status. The harness is here; the cases are split by what they drive.
 
+mod dynamic;
 mod flow;
 mod limits;
 mod loops;
@@ -195,12 +196,25 @@ impl Harness {
             .collect();
         self.state = Some(WorkflowState::loaded(
             workflow,
-            state.def.clone(),
+            state.base_def().clone(),
             state.def_revision.clone(),
             state.next_check_at,
             state.authority.clone(),
             tasks,
         ));
+    }
+
+    /// The job of the task `reference` that applies what its input chose, as
+    /// `exec::chosen` runs it once the run's principals may run the chosen types.
+    fn choose(&mut self, reference: &str) -> bool {
+        let index = self
+            .state()
+            .latest_task_index(reference)
+            .expect("task exists");
+        let task = self.state().tasks()[index].clone();
+        self.with_state(|state, ctx, out| {
+            super::dynamic::apply_choice(state, &task.task_id, &task.input_data, ctx, out)
+        })
     }
 
     fn queued(&self) -> Vec<String> {
