@@ -24,7 +24,7 @@
 //! Which worker types the choice runs is authorized as the run's principals before
 //! anything is scheduled (`exec::chosen`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -64,19 +64,9 @@ pub fn chosen(node: &WorkflowTask, input: &JsonMap) -> Result<Vec<Chosen>, Strin
                 Some(Value::Array(items)) => simple_form(node, input, items)?,
                 _ => classic_form(node, input)?,
             };
-            if found.len() > MAX_DYNAMIC_BRANCHES {
-                return Err(format!(
-                    "The dynamic fork {} has {} branches, more than the {MAX_DYNAMIC_BRANCHES} a fork may start",
-                    node.task_reference_name,
-                    found.len()
-                ));
-            }
             for branch in &found {
                 if let Some(why) = refused(&branch.node) {
-                    return Err(format!(
-                        "No dynamic tasks could be created for the Dynamic Fork Task: {}: {why}",
-                        node.task_reference_name
-                    ));
+                    return Err(refusal(node, &why));
                 }
             }
             Ok(found)
@@ -182,14 +172,22 @@ fn sanitized(given: &WorkflowTask, optional: bool) -> WorkflowTask {
             version: p.version.clone().filter(|v| v.is_number()),
             ..SubWorkflowParams::default()
         });
+    let task_type = if given.task_type.is_empty() {
+        "SIMPLE".to_string()
+    } else {
+        given.task_type.clone()
+    };
+    // A system task's name picks the registered definition that governs it (its
+    // retries, timeouts) and who may update it: never data's choice.
+    let name = if TaskKind::of(&task_type).is_worker_task() {
+        given.name.clone()
+    } else {
+        task_type.clone()
+    };
     WorkflowTask {
-        name: given.name.clone(),
+        name,
         task_reference_name: given.task_reference_name.clone(),
-        task_type: if given.task_type.is_empty() {
-            "SIMPLE".to_string()
-        } else {
-            given.task_type.clone()
-        },
+        task_type,
         optional: given.optional || optional,
         sub_workflow_param,
         ..WorkflowTask::default()
@@ -197,7 +195,7 @@ fn sanitized(given: &WorkflowTask, optional: bool) -> WorkflowTask {
 }
 
 /// Why a (sanitized) branch may not run, if it may not.
-fn refused(branch: &WorkflowTask) -> Option<String> {
+pub(crate) fn refused(branch: &WorkflowTask) -> Option<String> {
     let reference = &branch.task_reference_name;
     let kind = TaskKind::of(&branch.task_type);
     let named_after_a_type =
@@ -218,7 +216,7 @@ fn refused(branch: &WorkflowTask) -> Option<String> {
     } else if !may_run(kind, true) {
         Some(format!(
             "the task {reference} is a {}, which a dynamic fork does not start",
-            branch.task_type
+            crate::store::audit::bounded(&branch.task_type)
         ))
     } else if kind == TaskKind::SubWorkflow
         && branch
@@ -251,13 +249,7 @@ fn classic_form(node: &WorkflowTask, input: &JsonMap) -> Result<Vec<Chosen>, Str
     let Value::Array(items) = listed else {
         return Err(invalid());
     };
-    if items.len() > MAX_DYNAMIC_BRANCHES {
-        return Err(format!(
-            "The dynamic fork {} has {} branches, more than the {MAX_DYNAMIC_BRANCHES} a fork may start",
-            node.task_reference_name,
-            items.len()
-        ));
-    }
+    too_many(node, items.len())?;
     let inputs = match input.get(inputs_param) {
         Some(Value::Object(map)) => map,
         other => {
@@ -267,31 +259,65 @@ fn classic_form(node: &WorkflowTask, input: &JsonMap) -> Result<Vec<Chosen>, Str
             ));
         }
     };
-    items
-        .iter()
-        .map(|item| {
-            let given = WorkflowTask::deserialize(item).map_err(|_| invalid())?;
-            // Data's own `inputParameters` are input, as in Conductor; never a template.
-            let mut branch_input = given.input_parameters.clone();
-            match inputs.get(&given.task_reference_name) {
-                Some(Value::Object(more)) => {
-                    branch_input.extend(more.iter().map(|(k, v)| (k.clone(), v.clone())))
-                }
-                None | Some(Value::Null) => {}
-                Some(other) => {
-                    return Err(format!(
-                        "Tasks could not be dynamically forked due to invalid input: the input of {} is not a map but {}",
-                        crate::store::audit::bounded(&given.task_reference_name),
-                        crate::store::audit::bounded(&other.to_string())
-                    ));
-                }
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut found = Vec::with_capacity(items.len());
+    for item in items {
+        let given = WorkflowTask::deserialize(item).map_err(|_| invalid())?;
+        // Checked before any input is copied: each branch's entry in the inputs is
+        // used once, so the branches together hold no more than the fork's input.
+        let branch = sanitized(&given, node.optional);
+        if let Some(why) = refused(&branch) {
+            return Err(refusal(node, &why));
+        }
+        if !seen.insert(branch.task_reference_name.clone()) {
+            return Err(refusal(
+                node,
+                &format!(
+                    "attempted to create a duplicate task reference name: {}",
+                    branch.task_reference_name
+                ),
+            ));
+        }
+        // Data's own `inputParameters` are input, as in Conductor; never a template.
+        let mut branch_input = given.input_parameters;
+        match inputs.get(&branch.task_reference_name) {
+            Some(Value::Object(more)) => {
+                branch_input.extend(more.iter().map(|(k, v)| (k.clone(), v.clone())))
             }
-            Ok(Chosen {
-                node: sanitized(&given, node.optional),
-                input: branch_input,
-            })
-        })
-        .collect()
+            None | Some(Value::Null) => {}
+            Some(other) => {
+                return Err(format!(
+                    "Tasks could not be dynamically forked due to invalid input: the input of {} is not a map but {}",
+                    branch.task_reference_name,
+                    crate::store::audit::bounded(&other.to_string())
+                ));
+            }
+        }
+        found.push(Chosen {
+            node: branch,
+            input: branch_input,
+        });
+    }
+    Ok(found)
+}
+
+/// Refuses more branches than a fork may start.
+fn too_many(node: &WorkflowTask, count: usize) -> Result<(), String> {
+    if count > MAX_DYNAMIC_BRANCHES {
+        return Err(format!(
+            "The dynamic fork {} has {count} branches, more than the {MAX_DYNAMIC_BRANCHES} a fork may start",
+            node.task_reference_name
+        ));
+    }
+    Ok(())
+}
+
+/// Conductor's reason for a branch that cannot be created.
+fn refusal(node: &WorkflowTask, why: &str) -> String {
+    format!(
+        "No dynamic tasks could be created for the Dynamic Fork Task: {}: {why}",
+        node.task_reference_name
+    )
 }
 
 /// `forkTaskName`/`forkTaskType`/`forkTaskWorkflow` and `forkTaskInputs`.
@@ -300,13 +326,7 @@ fn simple_form(
     input: &JsonMap,
     items: &[Value],
 ) -> Result<Vec<Chosen>, String> {
-    if items.len() > MAX_DYNAMIC_BRANCHES {
-        return Err(format!(
-            "The dynamic fork {} has {} branches, more than the {MAX_DYNAMIC_BRANCHES} a fork may start",
-            node.task_reference_name,
-            items.len()
-        ));
-    }
+    too_many(node, items.len())?;
     let text = |key: &str| {
         input
             .get(key)
@@ -323,6 +343,21 @@ fn simple_form(
         (None, None) if TaskKind::of(&task_type) != TaskKind::Simple => task_type.clone(),
         (None, None) => node.task_reference_name.clone(),
     };
+    // Checked before the name is copied into every branch.
+    for given in [Some(&name), workflow.as_ref(), Some(&task_type)]
+        .into_iter()
+        .flatten()
+    {
+        if bad_name(given) {
+            return Err(refusal(
+                node,
+                &format!(
+                    "'{}' cannot name a task",
+                    crate::store::audit::bounded(given)
+                ),
+            ));
+        }
+    }
     let version = input
         .get("forkTaskWorkflowVersion")
         .filter(|v| v.is_number())

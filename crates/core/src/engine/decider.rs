@@ -661,7 +661,7 @@ fn check_task_timeouts(
     let mut timed_out: Vec<(usize, String)> = Vec::new();
     let mut end = None;
     for (index, task) in state.tasks().iter().enumerate() {
-        if task.wait_until.is_some() {
+        if task.wait_until.is_some() || task.status.is_terminal() {
             continue; // a WAIT timer completes its task; it is not a timeout
         }
         let node = graph::find_task(&state.def, &task.reference_task_name);
@@ -735,7 +735,8 @@ fn next_check(state: &WorkflowState, ctx: &EngineContext<'_>) -> Option<i64> {
             def.timeout_seconds,
         ));
     }
-    for task in state.tasks() {
+    // Ended tasks have no deadline: their nodes are not looked up.
+    for task in state.tasks().iter().filter(|t| !t.status.is_terminal()) {
         let node = graph::find_task(def, &task.reference_task_name);
         let task_def = node.and_then(|n| ctx.task_def_of(n, task));
         for (at, _) in task_deadlines(task, task_def.as_deref()) {

@@ -97,6 +97,7 @@ fn run_dynamic(
         return;
     };
     let kept = std::mem::replace(task, built);
+    task.reference_task_name = kept.reference_task_name;
     task.seq = kept.seq;
     task.iteration = kept.iteration;
     task.loop_over_task = kept.loop_over_task;
@@ -242,6 +243,34 @@ pub fn is_branch(def: &WorkflowDef, reference: &str) -> bool {
         .is_some_and(|owner| TaskKind::of(&owner.task_type) == TaskKind::ForkJoinDynamic)
 }
 
+/// The definition a command that re-runs the workflow's work is authorized
+/// against: its definition with the branches its forks started and a worker node
+/// for each type its `DYNAMIC` tasks chose, so that running again what data chose
+/// needs what running it needed.
+pub fn as_run(state: &WorkflowState) -> Arc<WorkflowDef> {
+    let chosen: Vec<WorkflowTask> = state
+        .tasks()
+        .iter()
+        .filter(|t| t.task_type != UNCHOSEN && TaskKind::of_execution(t).is_worker_task())
+        .filter(|t| {
+            graph::find_task(&state.def, &t.reference_task_name)
+                .is_some_and(|n| TaskKind::of(&n.task_type) == TaskKind::Dynamic)
+        })
+        .map(|t| WorkflowTask {
+            name: t.task_def_name.clone(),
+            task_reference_name: format!("{}#chosen", t.reference_task_name),
+            task_type: "SIMPLE".to_string(),
+            ..WorkflowTask::default()
+        })
+        .collect();
+    if chosen.is_empty() {
+        return state.def.clone();
+    }
+    let mut def = WorkflowDef::clone(&state.def);
+    def.tasks.extend(chosen);
+    Arc::new(def)
+}
+
 /// How many branches the workflow's dynamic forks have started so far.
 fn forked_so_far(state: &WorkflowState) -> usize {
     forked(state.tasks())
@@ -288,8 +317,10 @@ impl Recorded {
 }
 
 /// The dynamic forks that have forked among `tasks`, each with the branch nodes it
-/// recorded: only what the engine wrote when the fork ran (its `FORK` task
-/// completed), never an input the fork was given.
+/// recorded when the fork ran (its `FORK` task completed). Only the engine writes a
+/// completed `FORK` (the task update API refuses it), and each record is checked
+/// again as it is read: a node data could not have chosen, or that would stand in
+/// for another node, drops that fork's graft.
 fn forked(tasks: &[Task]) -> impl Iterator<Item = (&str, Vec<WorkflowTask>)> {
     tasks
         .iter()
@@ -298,9 +329,13 @@ fn forked(tasks: &[Task]) -> impl Iterator<Item = (&str, Vec<WorkflowTask>)> {
             let Some(Value::Array(defs)) = t.input_data.get("forkedTaskDefs") else {
                 return None;
             };
+            if defs.len() > choice::MAX_DYNAMIC_BRANCHES {
+                return None;
+            }
             let nodes: Option<Vec<WorkflowTask>> = defs
                 .iter()
                 .map(|d| Recorded::deserialize(d).ok().map(Recorded::node))
+                .map(|n| n.filter(|n| choice::refused(n).is_none()))
                 .collect();
             Some((bare_ref(t), nodes?))
         })
@@ -309,9 +344,27 @@ fn forked(tasks: &[Task]) -> impl Iterator<Item = (&str, Vec<WorkflowTask>)> {
 /// The stored definition `base` with the branches the dynamic forks among `tasks`
 /// started grafted in: `base` itself when none has forked.
 pub fn grafted(base: &Arc<WorkflowDef>, tasks: &[Task]) -> Arc<WorkflowDef> {
-    let grafts: HashMap<&str, Vec<WorkflowTask>> = forked(tasks).collect();
+    let mut grafts: HashMap<&str, Vec<WorkflowTask>> = forked(tasks).collect();
     if grafts.is_empty() {
         return base.clone();
+    }
+    // No branch may stand in for a node of the definition, or for another branch.
+    let mut taken: HashSet<&str> = base
+        .all_tasks()
+        .into_iter()
+        .map(|n| n.task_reference_name.as_str())
+        .collect();
+    let mut clashing = Vec::new();
+    for (fork, branches) in &grafts {
+        if !branches
+            .iter()
+            .all(|b| taken.insert(b.task_reference_name.as_str()))
+        {
+            clashing.push(*fork);
+        }
+    }
+    for fork in clashing {
+        grafts.remove(fork);
     }
     let mut def = WorkflowDef::clone(base);
     graft_into(&mut def.tasks, &grafts);

@@ -7,16 +7,16 @@
 
 use tracing::warn;
 
-use super::delegated::{Then, drop_job, fail_task};
+use super::delegated::drop_job;
 use super::effects::{self, EngineAction, Scope};
 use crate::engine::choice;
 use crate::engine::dynamic;
 use crate::engine::graph;
 use crate::engine::loops::bare_ref;
+use crate::engine::ops;
 use crate::error::CoreResult;
 use crate::model::{Task, TaskStatus};
 use crate::service::Runtime;
-use crate::service::handoff;
 use crate::store::Job;
 
 pub(super) async fn choose_tasks(rt: &Runtime, job: Job, task: Task) -> CoreResult<()> {
@@ -25,14 +25,15 @@ pub(super) async fn choose_tasks(rt: &Runtime, job: Job, task: Task) -> CoreResu
     }
     let workflow_id = task.workflow_instance_id.clone();
     let task_id = task.task_id.clone();
-    let state = match handoff::live_workflow(rt, &workflow_id).await {
-        Ok(state) => state,
-        Err(_) => return drop_job(rt, &job).await,
+    // A store error leaves the job for its next run; a workflow gone drops it.
+    let Some(state) = rt.stores.execution.get_workflow(&workflow_id).await? else {
+        return drop_job(rt, &job).await;
     };
     let Some(node) = graph::find_task(state.base_def(), bare_ref(&task)) else {
         return drop_job(rt, &job).await;
     };
     // A choice the engine refuses fails the task in the unit below, with its reason.
+    let mut refusal = None;
     if let Ok(chosen) = choice::chosen(node, &task.input_data) {
         let workers = choice::worker_types(&chosen);
         let scope = Scope {
@@ -50,15 +51,37 @@ pub(super) async fn choose_tasks(rt: &Runtime, job: Job, task: Task) -> CoreResu
                 node.task_reference_name
             );
             warn!(workflow_id = %workflow_id, task_id = %task_id, reason = %reason, "tasks chosen by data were refused");
-            return fail_task(rt, &job, workflow_id, task_id, reason, Then::Decide).await;
+            refusal = Some(reason);
         }
     }
+    // Applied only to the run as it was checked: the same input, the same
+    // principals, the same definition. Otherwise the choice is checked again.
+    let seen = (state.authority.clone(), state.def_revision.clone());
     let input = task.input_data;
     let job_id = job.id.clone();
     rt.mutate(Some(workflow_id), move |txn, ctx| {
         let mut changes = std::mem::take(&mut txn.changes);
         if let Some(state) = txn.state.as_mut() {
-            dynamic::apply_choice(state, &task_id, &input, ctx, &mut changes);
+            let waiting = state.task_index(&task_id).is_some_and(|i| {
+                let t = &state.tasks()[i];
+                t.status == TaskStatus::Scheduled && t.input_data == input
+            });
+            if waiting && (&state.authority, &state.def_revision) != (&seen.0, &seen.1) {
+                changes.job_adds.push(Job {
+                    id: ctx.ids.new_id(),
+                    due_at: ctx.now,
+                    ..job
+                });
+            } else if waiting {
+                match refusal {
+                    Some(reason) => {
+                        ops::fail_system_task(state, &task_id, reason, true, ctx, &mut changes)
+                    }
+                    None => {
+                        dynamic::apply_choice(state, &task_id, &input, ctx, &mut changes);
+                    }
+                }
+            }
         }
         changes.job_deletes.push(job_id);
         txn.changes = changes;

@@ -287,13 +287,7 @@ pub fn has_references(input: &JsonMap) -> bool {
 /// The definition's own input parameters for a task: the template its stored input
 /// was made from. Only references written there are resolved.
 pub fn template_of(def: &WorkflowDef, task: &Task) -> JsonMap {
-    let reference = if task.loop_over_task {
-        task.reference_task_name
-            .rsplit_once("__")
-            .map_or(task.reference_task_name.as_str(), |(base, _)| base)
-    } else {
-        task.reference_task_name.as_str()
-    };
+    let reference = crate::engine::loops::bare_ref(task);
     crate::engine::graph::find_task(def, reference)
         // A DYNAMIC node's task is chosen by data: it is handed no secret (its
         // definition may name none, see `validation`).

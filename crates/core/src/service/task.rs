@@ -354,6 +354,19 @@ impl TaskService {
                     ..Target::default()
                 };
                 command::authorize(&rt, &actor, Command::UpdateTask, &target)?;
+                // What a fork starts, and what a DYNAMIC task runs, only the engine
+                // decides (see `engine::dynamic`).
+                let kind = crate::engine::TaskKind::of_execution(task);
+                if matches!(
+                    kind,
+                    crate::engine::TaskKind::ForkJoin | crate::engine::TaskKind::Dynamic
+                ) && !task.status.is_terminal()
+                {
+                    return Err(CoreError::invalid(format!(
+                        "Task {} is a {} the server runs itself; its result cannot be set through the task API",
+                        task.task_id, task.task_type
+                    )));
+                }
                 // A worker echoing a secret it was handed does not store it.
                 if handed.is_none() {
                     let values = handoff::secret_values_of(&rt, &state.def, task);
@@ -448,9 +461,7 @@ impl TaskService {
         let pending = state.tasks().iter().find(|t| {
             !t.status.is_terminal()
                 && (t.reference_task_name == reference
-                    || t.reference_task_name
-                        .rsplit_once("__")
-                        .is_some_and(|(base, _)| base == reference))
+                    || (t.loop_over_task && crate::engine::loops::bare_ref(t) == reference))
         });
         let task = match pending {
             Some(task) => {

@@ -137,9 +137,11 @@ impl WorkflowService {
         let state = self.live(principal, id).await?;
         let (def, revision) = match &other {
             Some((def, revision)) => (def.clone(), revision.clone()),
-            // As stored: what its dynamic forks choose is authorized again when
-            // they fork again.
-            None => (state.base_def().clone(), state.def_revision.clone()),
+            // With what data chose for it: re-running that needs what running it did.
+            None => (
+                crate::engine::dynamic::as_run(&state),
+                state.def_revision.clone(),
+            ),
         };
         let authority =
             self.authorize_rerun(principal, command, &state, (&def, &revision), feeds)?;
@@ -199,7 +201,11 @@ impl WorkflowService {
                 authority::check_run(
                     &self.rt,
                     principal,
-                    &RunNeeds::of(&self.rt, state.base_def(), &state.def_revision),
+                    &RunNeeds::of(
+                        &self.rt,
+                        &crate::engine::dynamic::as_run(&state),
+                        &state.def_revision,
+                    ),
                 )?;
             }
             has_one

@@ -302,3 +302,101 @@ async fn a_dynamic_fork_runs_again_on_restart_and_rerun() {
     assert_eq!(refs, ["fan", "_work_0", "_work_1", "join"], "{done}");
     app.stop().await;
 }
+
+/// What a fork starts and what a DYNAMIC task runs only the engine decides: the
+/// task API does not set the result of a task still waiting for its choice.
+#[tokio::test]
+async fn a_task_waiting_for_its_choice_cannot_be_completed_through_the_api() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([]),
+        json!({"name": "later", "version": 1, "tasks": [
+            {"name": "dynamic_task", "taskReferenceName": "dyn", "type": "DYNAMIC",
+             "dynamicTaskNameParam": "t", "startDelay": 3600,
+             "inputParameters": {"t": "resize"}}
+        ]}),
+    )
+    .await;
+    let id = app.start("later", json!({})).await;
+    let workflow = app.workflow(&id).await;
+    let task = &workflow["tasks"][0];
+    assert_eq!(
+        (task["taskType"].as_str(), task["status"].as_str()),
+        (Some("DYNAMIC"), Some("SCHEDULED"))
+    );
+    let answer = app
+        .post(
+            "/api/tasks",
+            json!({"workflowInstanceId": id, "taskId": task["taskId"], "status": "COMPLETED",
+                   "outputData": {"forged": true}}),
+        )
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    assert!(
+        answer.text.contains("the server runs itself"),
+        "{}",
+        answer.text
+    );
+    assert_eq!(app.workflow(&id).await["tasks"][0]["status"], "SCHEDULED");
+    app.stop().await;
+}
+
+/// Running again what data chose needs what running it did: a starter whose
+/// EXECUTE on a branch's type was revoked cannot rerun that branch.
+#[tokio::test]
+async fn a_rerun_of_a_branch_needs_execute_on_its_type() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("resize")]),
+        json!({"name": "fan", "version": 1, "tasks": [
+            {"name": "fan", "taskReferenceName": "fan", "type": "FORK_JOIN_DYNAMIC",
+             "inputParameters": {"forkTaskName": "resize", "forkTaskInputs": [1]}},
+            {"name": "join", "taskReferenceName": "join", "type": "JOIN"}
+        ]}),
+    )
+    .await;
+    let program = application(&app, "program", &[]).await;
+    let subject = format!("app:{}", program.id);
+    for (kind, target) in [("WORKFLOW_DEF", "fan"), ("TASK_DEF", "resize")] {
+        let answer = grant(&app, &subject, kind, target, &["EXECUTE"]).await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+    }
+    let started = app
+        .call_as(
+            Some(&program.token),
+            "POST",
+            "/api/workflow/fan",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    let id = started.text.trim_matches('"').to_string();
+    let branch = app.poll("resize", 1, 5000).await.remove(0);
+    let failed = app
+        .post(
+            "/api/tasks",
+            json!({"workflowInstanceId": id, "taskId": branch["taskId"], "status": "FAILED_WITH_TERMINAL_ERROR"}),
+        )
+        .await;
+    assert_eq!(failed.status, 200, "{}", failed.text);
+    app.wait_for_status(&id, "FAILED").await;
+    let revoked = app
+        .call(
+            "DELETE",
+            "/api/auth/authorization",
+            Some(json!({"subject": {"type": "USER", "id": subject}, "target": {"type": "TASK_DEF", "id": "resize"}, "access": ["EXECUTE"]})),
+        )
+        .await;
+    assert!(revoked.status < 300, "{}", revoked.text);
+    let rerun = app
+        .call_as(
+            Some(&program.token),
+            "POST",
+            &format!("/api/workflow/{id}/rerun"),
+            Some(json!({"reRunFromTaskId": branch["taskId"], "taskInput": {"n": 2}})),
+        )
+        .await;
+    assert_eq!(rerun.status, 403, "{}", rerun.text);
+    assert!(rerun.text.contains("resize"), "{}", rerun.text);
+    app.stop().await;
+}

@@ -179,22 +179,13 @@ pub fn select(value: &Value, path: &str) -> Value {
 fn latest_task<'t>(tasks: &'t [Task], reference: &str) -> Option<&'t Task> {
     tasks.iter().rev().find(|t| {
         t.reference_task_name == reference
-            || (t.loop_over_task
-                && t.reference_task_name
-                    .rsplit_once("__")
-                    .is_some_and(|(base, _)| base == reference))
+            || (t.loop_over_task && crate::engine::loops::bare_ref(t) == reference)
     })
 }
 
 /// The key a task has in the whole document: loop iterations under the bare name.
 fn document_key(task: &Task) -> &str {
-    if task.loop_over_task {
-        task.reference_task_name
-            .rsplit_once("__")
-            .map_or(task.reference_task_name.as_str(), |(base, _)| base)
-    } else {
-        task.reference_task_name.as_str()
-    }
+    crate::engine::loops::bare_ref(task)
 }
 
 fn opt_str(value: Option<&str>) -> Value {

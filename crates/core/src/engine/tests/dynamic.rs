@@ -409,3 +409,87 @@ fn a_choice_made_for_other_input_is_not_applied() {
     assert!(!applied);
     assert_eq!(h.tasks(), vec![("fan".into(), TaskStatus::Scheduled)]);
 }
+
+#[test]
+fn names_are_checked_before_they_are_copied_into_branches() {
+    let mut h = Harness::new();
+    h.start(
+        json!({"name": "w", "tasks": [
+            {"name": "fan", "taskReferenceName": "fan", "type": "FORK_JOIN_DYNAMIC",
+             "inputParameters": {"forkTaskName": "${workflow.input.name}", "forkTaskInputs": [1, 2]}},
+            {"name": "join", "taskReferenceName": "join", "type": "JOIN"}
+        ]}),
+        json!({"name": "n".repeat(1000)}),
+    );
+    h.choose("fan");
+    let text = h.state().tasks()[0]
+        .reason_for_incompletion
+        .clone()
+        .unwrap_or_default();
+    assert!(text.contains("cannot name a task"), "{text}");
+    assert!(text.len() < 600, "the reason is bounded");
+}
+
+#[test]
+fn a_system_task_branch_runs_under_its_type_never_a_name_data_gives() {
+    let mut h = Harness::new().task_def(json!({"name": "billing", "retryCount": 9}));
+    h.start(
+        dynamic_fork(),
+        json!({"tasks": [{"name": "billing", "taskReferenceName": "h", "type": "HUMAN"}], "inputs": {}}),
+    );
+    h.choose("fan");
+    let task = &h.state().tasks()[h.state().latest_task_index("h").unwrap()];
+    assert_eq!(
+        (task.task_type.as_str(), task.task_def_name.as_str()),
+        ("HUMAN", "HUMAN")
+    );
+}
+
+#[test]
+fn a_dynamic_task_in_a_loop_keeps_its_iteration() {
+    let mut h = Harness::new();
+    h.start(
+        json!({"name": "w", "tasks": [
+            {"name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE",
+             "loopCondition": "", "loopOver": [
+                {"name": "dynamic_task", "taskReferenceName": "dyn", "type": "DYNAMIC",
+                 "dynamicTaskNameParam": "t", "inputParameters": {"t": "resize"}}
+             ]}
+        ]}),
+        json!({}),
+    );
+    h.choose("dyn__1");
+    let task = &h.state().tasks()[h.state().latest_task_index("dyn__1").unwrap()];
+    assert_eq!(
+        (
+            task.reference_task_name.as_str(),
+            task.task_type.as_str(),
+            task.iteration
+        ),
+        ("dyn__1", "resize", 1)
+    );
+}
+
+#[test]
+fn a_branch_record_the_engine_could_not_have_written_is_never_grafted() {
+    let mut h = Harness::new();
+    h.start(dynamic_fork(), two_branches());
+    h.choose("fan");
+    let base = h.state().base_def().clone();
+    let mut tasks = h.state().tasks().to_vec();
+    for (forged, why) in [
+        (
+            json!([{"name": "s", "taskReferenceName": "s", "type": "UPDATE_SECRET"}]),
+            "a type data may not choose",
+        ),
+        (
+            json!([{"name": "work", "taskReferenceName": "after", "type": "SIMPLE"}]),
+            "a definition node's reference",
+        ),
+    ] {
+        tasks[0].input_data.insert("forkedTaskDefs".into(), forged);
+        let def = crate::engine::dynamic::grafted(&base, &tasks);
+        let fork = crate::engine::graph::find_task(&def, "fan").expect("fork");
+        assert!(fork.fork_tasks.is_empty(), "{why}");
+    }
+}
