@@ -9,6 +9,7 @@ pub mod dynamic;
 pub mod expr;
 pub mod graph;
 pub mod http;
+pub mod joins;
 pub mod loops;
 pub mod masked;
 pub mod ops;

@@ -43,7 +43,8 @@ pub fn execute(
     match kind {
         TaskKind::Switch | TaskKind::Decision => (run_switch(state, index, kind, ctx, out), None),
         TaskKind::ForkJoin => (run_fork(state, index, ctx, out), None),
-        TaskKind::Join => (run_join(state, index, ctx), None),
+        TaskKind::Join => (super::joins::run_join(state, index, ctx), None),
+        TaskKind::ExclusiveJoin => (super::joins::run_exclusive_join(state, index, ctx), None),
         TaskKind::SetVariable => (run_set_variable(state, index, ctx), None),
         TaskKind::Terminate => run_terminate(state, index, ctx.now),
         TaskKind::Noop => {
@@ -66,6 +67,7 @@ pub fn execute(
         TaskKind::Simple
         | TaskKind::Http
         | TaskKind::SubWorkflow
+        | TaskKind::StartWorkflow
         | TaskKind::UpdateSecret
         | TaskKind::Inline
         | TaskKind::JsonJqTransform
@@ -228,103 +230,6 @@ pub fn schedule_node(
     let delay = task.start_delay_in_seconds;
     add_task(state, task, delay, ctx, out);
     true
-}
-
-fn run_join(state: &mut WorkflowState, index: usize, ctx: &EngineContext<'_>) -> bool {
-    let now = ctx.now;
-    let Some(node) = node_of(state, index) else {
-        return false;
-    };
-    // A join inside a loop waits for the tasks of its own iteration; the join of a
-    // dynamic fork for the branches that fork started.
-    let iteration = place_of(&state.tasks()[index]);
-    let Some(join_on) = joined_refs(state, &node, iteration) else {
-        return false;
-    };
-    let mut output = JsonMap::new();
-    let mut all_done = true;
-    let mut failure: Option<String> = None;
-    // The join's output holds its branches' outputs: measured before each is copied.
-    let max = ctx.limits.max_payload_bytes;
-    let mut size = 0usize;
-    for reference in &join_on {
-        let Some(forked) = state
-            .latest_task_index(&iteration_ref(reference, iteration))
-            .map(|i| &state.tasks()[i])
-        else {
-            all_done = false;
-            break;
-        };
-        if !forked.output_data.is_empty() {
-            match payload::encoded_len(&forked.output_data, max.saturating_sub(size)) {
-                Ok(n) => size += n,
-                Err(n) => {
-                    let excess = payload::Excess::AtLeast {
-                        size: size.saturating_add(n),
-                    };
-                    let task = &state.tasks()[index];
-                    let reason = payload::task_reason(excess, &task.task_id, state.id(), max);
-                    fail(state, index, now, reason, true);
-                    return true;
-                }
-            }
-            output.insert(reference.clone(), Value::Object(forked.output_data.clone()));
-        }
-        if !forked.status.is_terminal() {
-            all_done = false;
-        } else if !forked.status.is_successful() && !forked.retried {
-            failure = Some(forked.reason_for_incompletion.clone().unwrap_or_default());
-            break;
-        }
-    }
-    if let Some(reason) = failure {
-        fail(state, index, now, reason, false);
-        return true;
-    }
-    if let Err(excess) = payload::check(&output, max) {
-        // Nested one level deeper than its branches' outputs.
-        let reason = payload::task_reason(excess, &state.tasks()[index].task_id, state.id(), max);
-        fail(state, index, now, reason, true);
-        return true;
-    }
-    let changed = state.tasks()[index].output_data != output;
-    if all_done {
-        complete(state, index, now, output);
-        return true;
-    }
-    if changed && let Some(task) = state.task_mut(index) {
-        task.output_data = output;
-    }
-    false
-}
-
-/// The references a join waits for: its `joinOn`, or, after a dynamic fork, the
-/// branches that fork started (none when it ended without forking: an optional fork
-/// that failed, a skipped one); None while that fork has not ended.
-fn joined_refs(state: &WorkflowState, node: &WorkflowTask, iteration: i32) -> Option<Vec<String>> {
-    let Some(fork) = graph::fork_before(&state.def, &node.task_reference_name)
-        .filter(|f| TaskKind::of(&f.task_type) == TaskKind::ForkJoinDynamic)
-    else {
-        return Some(node.join_on.clone());
-    };
-    let fork_task = state
-        .latest_task_index(&iteration_ref(&fork.task_reference_name, iteration))
-        .map(|i| &state.tasks()[i])
-        .filter(|t| t.status.is_terminal())?;
-    let Some(Value::Array(started)) = fork_task
-        .input_data
-        .get("forkedTasks")
-        .filter(|_| fork_task.status == crate::model::TaskStatus::Completed)
-    else {
-        return Some(Vec::new());
-    };
-    Some(
-        started
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-    )
 }
 
 fn run_set_variable(state: &mut WorkflowState, index: usize, ctx: &EngineContext<'_>) -> bool {

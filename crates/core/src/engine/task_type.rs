@@ -32,6 +32,10 @@ pub enum TaskKind {
     /// A node whose task is the one its input names (`dynamicTaskNameParam`); its
     /// executions carry that task's type, never this one.
     Dynamic,
+    /// Takes the outcome of the first of its `joinOn` tasks that ran (after a switch).
+    ExclusiveJoin,
+    /// Starts another workflow and completes with its id, without waiting for it.
+    StartWorkflow,
     /// A type Conductor has that Podium does not run yet.
     Unsupported,
 }
@@ -40,14 +44,7 @@ pub enum TaskKind {
 /// Task types Conductor defines that this version of Podium cannot run: definitions
 /// using them are stored, and refused when a workflow would start (see
 /// `service::validation::runnable`), so a run never fails half-way for that reason.
-const NOT_YET_SUPPORTED: &[&str] = &[
-    "LAMBDA",
-    "EVENT",
-    "START_WORKFLOW",
-    "EXCLUSIVE_JOIN",
-    "KAFKA_PUBLISH",
-    "USER_DEFINED",
-];
+const NOT_YET_SUPPORTED: &[&str] = &["LAMBDA", "EVENT", "KAFKA_PUBLISH", "USER_DEFINED"];
 
 impl TaskKind {
     /// Parses a definition's `type` (case-sensitive, as Conductor).
@@ -71,6 +68,8 @@ impl TaskKind {
             "HUMAN" => TaskKind::Human,
             "DYNAMIC" => TaskKind::Dynamic,
             "FORK_JOIN_DYNAMIC" => TaskKind::ForkJoinDynamic,
+            "EXCLUSIVE_JOIN" => TaskKind::ExclusiveJoin,
+            "START_WORKFLOW" => TaskKind::StartWorkflow,
             other if NOT_YET_SUPPORTED.contains(&other) => TaskKind::Unsupported,
             _ => TaskKind::Simple,
         }
@@ -89,6 +88,7 @@ impl TaskKind {
                 | TaskKind::Decision
                 | TaskKind::ForkJoin
                 | TaskKind::Join
+                | TaskKind::ExclusiveJoin
                 | TaskKind::DoWhile
                 | TaskKind::ForkJoinDynamic
         )
@@ -124,6 +124,7 @@ impl TaskKind {
             self,
             TaskKind::Http
                 | TaskKind::SubWorkflow
+                | TaskKind::StartWorkflow
                 | TaskKind::UpdateSecret
                 | TaskKind::Inline
                 | TaskKind::JsonJqTransform

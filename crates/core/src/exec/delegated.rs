@@ -68,6 +68,9 @@ pub async fn run_job(rt: &Runtime, caller: &dyn HttpCaller, job: Job) -> CoreRes
         }
         (EngineAction::ChooseTasks, Some(task)) => super::chosen::choose_tasks(rt, job, task).await,
         (EngineAction::StartSubWorkflow, Some(task)) => start_sub_workflow(rt, job, task).await,
+        (EngineAction::StartWorkflow, Some(task)) => {
+            super::start_workflow::start_workflow(rt, job, task).await
+        }
         (EngineAction::StartFailureWorkflow, _) => start_failure_workflow(rt, job).await,
         (EngineAction::NotifyParent, _) => sub_workflow_ended(rt, job).await,
         (EngineAction::TerminateChild, _) => terminate_workflow(rt, job).await,

@@ -32,6 +32,8 @@ crate::kinds! {
         /// A `DYNAMIC` task runs the task its input names, a `FORK_JOIN_DYNAMIC`
         /// task starts the branches its input lists: types chosen by data.
         ChooseTasks,
+        /// A `START_WORKFLOW` task starts a workflow of its own (no parent).
+        StartWorkflow,
         /// A `SUB_WORKFLOW` task starts its child.
         StartSubWorkflow,
         /// A failed workflow starts its failure workflow.
@@ -91,6 +93,7 @@ impl EngineAction {
             EngineAction::EvaluateScript => OnBehalfOf(Cause::SystemTask, &[References]),
             EngineAction::ChooseTasks => OnBehalfOf(Cause::SystemTask, &[ChosenTasks]),
             EngineAction::StartSubWorkflow => OnBehalfOf(Cause::SubWorkflow, &[Run, DataOfRun]),
+            EngineAction::StartWorkflow => OnBehalfOf(Cause::StartWorkflow, &[Run, DataOfRun]),
             EngineAction::StartFailureWorkflow => {
                 OnBehalfOf(Cause::FailureWorkflow, &[Run, DataOfRun])
             }
@@ -122,6 +125,7 @@ impl EngineAction {
                 TaskKind::UpdateSecret => EngineAction::UpdateSecret,
                 TaskKind::Inline | TaskKind::JsonJqTransform => EngineAction::EvaluateScript,
                 TaskKind::SubWorkflow => EngineAction::StartSubWorkflow,
+                TaskKind::StartWorkflow => EngineAction::StartWorkflow,
                 // A switch or decision has a job only when a script picks its case, a
                 // loop when a script decides whether it goes on.
                 TaskKind::Switch | TaskKind::Decision | TaskKind::DoWhile => {
@@ -133,6 +137,7 @@ impl EngineAction {
                 }
                 TaskKind::Simple
                 | TaskKind::Join
+                | TaskKind::ExclusiveJoin
                 | TaskKind::Wait
                 | TaskKind::Terminate
                 | TaskKind::SetVariable

@@ -10,7 +10,8 @@
 //!   carries (its starter, and the authors of definitions it runs that its starter
 //!   never approved).
 //! - [`delegated`]: running the engine's jobs under those declarations: system
-//!   tasks, sub-workflows, failure workflows, parent notifications.
+//!   tasks, sub-workflows, failure workflows, parent notifications
+//!   (`start_workflow`: the workflows `START_WORKFLOW` tasks start).
 //! - `chosen`: authorizing the task types data chooses (`DYNAMIC`, dynamic forks)
 //!   before they run.
 //! - [`script`]: sandboxed JavaScript for `INLINE` tasks.
@@ -24,4 +25,5 @@ pub mod command;
 pub mod delegated;
 pub mod effects;
 pub mod script;
+mod start_workflow;
 mod system_tasks;

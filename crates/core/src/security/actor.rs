@@ -20,6 +20,8 @@ pub enum Cause {
     SubWorkflow,
     /// A failed workflow starts its failure workflow.
     FailureWorkflow,
+    /// A `START_WORKFLOW` task starts a workflow.
+    StartWorkflow,
     /// A system task runs (an HTTP call, `UPDATE_SECRET`).
     SystemTask,
     /// A task is handed to its worker with the secrets its definition names.
@@ -34,6 +36,7 @@ impl Cause {
         match self {
             Cause::SubWorkflow => "start a sub-workflow",
             Cause::FailureWorkflow => "start a failure workflow",
+            Cause::StartWorkflow => "start a workflow",
             Cause::SystemTask => "run a system task",
             Cause::HandOff => "hand a task over",
             Cause::Rerun => "run a workflow again",

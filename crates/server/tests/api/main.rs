@@ -41,6 +41,7 @@ mod secrets;
 mod security;
 mod sessions;
 mod slapd;
+mod start_workflow;
 mod sweeper;
 mod system_tasks;
 mod tokens;

@@ -4,6 +4,7 @@
 
 mod dynamic;
 mod flow;
+mod joins;
 mod limits;
 mod loops;
 mod operations;
