@@ -113,6 +113,45 @@ pub fn fork_before<'d>(def: &'d WorkflowDef, join_reference: &str) -> Option<&'d
     loc.index.checked_sub(1).and_then(|i| loc.list.get(i))
 }
 
+/// What runs beside the node `reference`: for each fork whose branch holds it
+/// (nested forks too), the references of every node of the fork's other branches,
+/// and the fork's join. A rerun from the node keeps those tasks (the other branches
+/// run on, the join waits again) rather than dropping everything scheduled later.
+pub fn beside(def: &WorkflowDef, reference: &str) -> (Vec<String>, Vec<String>) {
+    fn collect(list: &[WorkflowTask], out: &mut Vec<String>) {
+        for node in list {
+            out.push(node.task_reference_name.clone());
+            for child in children(node) {
+                collect(child, out);
+            }
+        }
+    }
+    let (mut others, mut joins) = (Vec::new(), Vec::new());
+    let mut current = reference.to_string();
+    // Bounded by the definition's depth: each step moves to the enclosing node.
+    while let Some(owner) = owner_of(def, &current) {
+        if matches!(
+            TaskKind::of(&owner.task_type),
+            TaskKind::ForkJoin | TaskKind::ForkJoinDynamic
+        ) {
+            for branch in &owner.fork_tasks {
+                let holds = branch.iter().any(|n| {
+                    n.task_reference_name == current
+                        || locate(std::slice::from_ref(n), None, &current).is_some()
+                });
+                if !holds {
+                    collect(branch, &mut others);
+                }
+            }
+            if let Some(join) = join_after_fork(def, &owner.task_reference_name) {
+                joins.push(join.task_reference_name.clone());
+            }
+        }
+        current = owner.task_reference_name.clone();
+    }
+    (others, joins)
+}
+
 /// The node right after a fork in its list: its join.
 pub fn join_after_fork<'d>(def: &'d WorkflowDef, fork_reference: &str) -> Option<&'d WorkflowTask> {
     let loc = locate_ref(def, fork_reference)?;
@@ -162,6 +201,25 @@ mod tests {
         assert_eq!(next("t"), None);
         assert_eq!(next("z"), None);
         assert_eq!(next("missing"), None);
+    }
+
+    #[test]
+    fn a_branch_node_runs_beside_the_other_branches() {
+        let def = def();
+        let (others, joins) = beside(&def, "f");
+        assert_eq!(
+            (others, joins),
+            (vec!["g".to_string()], vec!["join".to_string()])
+        );
+        let (others, joins) = beside(&def, "g");
+        assert_eq!(
+            (others, joins),
+            (
+                vec!["e".to_string(), "f".to_string()],
+                vec!["join".to_string()]
+            )
+        );
+        assert_eq!(beside(&def, "c"), (vec![], vec![]));
     }
 
     #[test]

@@ -218,7 +218,14 @@ pub fn rerun(
     };
     let target_seq = state.tasks()[index].seq;
     let target_id = state.tasks()[index].task_id.clone();
-    let removed = state.remove_tasks(|t| t.seq > target_seq);
+    // Inside a fork's branch, the other branches run on and the join waits again;
+    // everything else scheduled after the task is dropped.
+    let (beside, joins) = graph::beside(&state.def, loops::bare_ref(&state.tasks()[index]));
+    let kept = |t: &Task| {
+        let bare = loops::bare_ref(t);
+        beside.iter().chain(&joins).any(|r| r == bare)
+    };
+    let removed = state.remove_tasks(|t| t.seq > target_seq && !kept(t));
     out.queue_removals
         .extend(removed.into_iter().map(|t| t.task_id));
     reopen(state, ctx.now);
@@ -227,6 +234,17 @@ pub fn rerun(
     let Some(index) = state.task_index(&target_id) else {
         return Err(CoreError::Internal(format!("rerun lost task {target_id}")));
     };
+    for join in &joins {
+        if let Some(at) = state.latest_task_index(join)
+            && let Some(task) = state.task_mut(at)
+        {
+            task.status = TaskStatus::Scheduled;
+            task.end_time = 0;
+            task.executed = false;
+            task.reason_for_incompletion = None;
+            task.output_data = JsonMap::new();
+        }
+    }
     let reset = |task: &mut Task, now: i64| {
         task.status = TaskStatus::Scheduled;
         task.scheduled_time = now;

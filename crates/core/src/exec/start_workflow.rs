@@ -54,7 +54,9 @@ fn request(input: &JsonMap) -> Result<Request, String> {
         Some(Value::String(s)) if s.trim().is_empty() => None,
         Some(Value::String(s)) => s.trim().parse::<i32>().ok(),
         Some(_) => {
-            return Err("Error reading StartWorkflowRequest. 'version' is not a number".to_string());
+            return Err(
+                "Error reading StartWorkflowRequest. 'version' is not a number".to_string(),
+            );
         }
     };
     let input = match asked.get("input") {

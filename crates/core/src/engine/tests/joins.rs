@@ -146,3 +146,43 @@ fn an_exclusive_join_fails_as_its_task_did() {
     assert_eq!(ej.status, TaskStatus::Completed);
     assert_eq!(h.status(), WorkflowStatus::Completed);
 }
+
+#[test]
+fn a_rerun_from_a_branch_keeps_the_other_branches_and_joins_again() {
+    let mut h = Harness::new();
+    h.start(
+        json!({"name": "w", "tasks": [
+            {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN",
+             "forkTasks": [[simple("a"), simple("a2")], [simple("b")]]},
+            {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["a2", "b"]},
+            simple("after")
+        ]}),
+        json!({}),
+    );
+    for reference in ["a", "b", "a2", "after"] {
+        h.complete(reference, json!({"r": reference}));
+    }
+    assert_eq!(h.status(), WorkflowStatus::Completed);
+    let request = RerunWorkflowRequest {
+        re_run_from_task_id: Some(h.task_id("a")),
+        ..RerunWorkflowRequest::default()
+    };
+    h.with_state(|state, ctx, out| ops::rerun(state, &request, ctx, out))
+        .unwrap();
+    assert_eq!(h.status(), WorkflowStatus::Running);
+    let statuses: HashMap<String, TaskStatus> = h.tasks().into_iter().collect();
+    assert_eq!(statuses["a"], TaskStatus::Scheduled);
+    assert_eq!(
+        statuses["b"],
+        TaskStatus::Completed,
+        "the other branch stays"
+    );
+    assert!(!statuses["join"].is_terminal(), "the join waits again");
+    assert!(!statuses.contains_key("a2") && !statuses.contains_key("after"));
+    h.complete("a", json!({}));
+    h.complete("a2", json!({"again": true}));
+    assert_eq!(join_task(&h).status, TaskStatus::Completed);
+    assert_eq!(join_task(&h).output_data["b"], json!({"r": "b"}));
+    h.complete("after", json!({}));
+    assert_eq!(h.status(), WorkflowStatus::Completed);
+}
