@@ -2,6 +2,8 @@
 //! configuration, and runs them until asked to stop.
 
 pub mod config;
+#[cfg(target_os = "linux")]
+pub mod confine;
 mod data_dir;
 pub mod destinations;
 pub mod http;

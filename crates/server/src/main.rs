@@ -43,25 +43,35 @@ const SCRIPT_RUNNER_BASE_BYTES: u64 = 256 * 1024 * 1024;
 
 fn script_runner() -> std::process::ExitCode {
     // A runner that aborts (a stack overflow, an allocation past its cap) leaves no
-    // core file: its memory holds the task's input, secrets included.
+    // core file: its memory holds the task's input, secrets included. Nor may
+    // another process of the same user trace it or read its memory.
     let _ = rlimit::setrlimit(rlimit::Resource::CORE, 0, 0);
+    #[cfg(target_os = "linux")]
+    if podium_server::confine::unreadable().is_err() {
+        return std::process::ExitCode::FAILURE;
+    }
     // Best effort: the server kills the runner at the deadline anyway.
     let _ = rlimit::setrlimit(
         rlimit::Resource::CPU,
         SCRIPT_RUNNER_CPU_SECONDS,
         SCRIPT_RUNNER_CPU_SECONDS + 1,
     );
-    let cap_memory = |bytes: usize| {
+    let confine = |bytes: usize| {
         // The evaluation's own limit, plus room for the program itself.
         let bytes = u64::try_from(bytes)
             .unwrap_or(u64::MAX)
             .saturating_add(SCRIPT_RUNNER_BASE_BYTES);
-        let _ = rlimit::setrlimit(rlimit::Resource::AS, bytes, bytes);
+        rlimit::setrlimit(rlimit::Resource::AS, bytes, bytes)
+            .map_err(|e| format!("the memory limit: {e}"))?;
+        // From here on it may only compute, allocate and answer.
+        #[cfg(target_os = "linux")]
+        podium_server::confine::lock_down()?;
+        Ok(())
     };
     match podium_core::exec::script::runner::serve(
         std::io::stdin().lock(),
         std::io::stdout().lock(),
-        cap_memory,
+        confine,
     ) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(_) => std::process::ExitCode::FAILURE,

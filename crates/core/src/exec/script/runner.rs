@@ -45,13 +45,15 @@ struct Request {
     max_result_bytes: usize,
 }
 
-/// The runner's side: reads one request, caps the process's memory for it with
-/// `limit_memory` (given the evaluation's memory limit in bytes), evaluates it, and
-/// writes one answer (`{"ok": value}` or `{"error": {"kind", "message", "line"}}`).
+/// The runner's side: reads one request, confines the process for it with
+/// `confine` (given the evaluation's memory limit in bytes: it caps the memory and
+/// locks the process down; an evaluation it cannot confine is refused), evaluates
+/// it, and writes one answer (`{"ok": value}` or
+/// `{"error": {"kind", "message", "line"}}`).
 pub fn serve(
     mut input: impl Read,
     mut output: impl Write,
-    limit_memory: impl FnOnce(usize),
+    confine: impl FnOnce(usize) -> Result<(), String>,
 ) -> std::io::Result<()> {
     let mut text = String::new();
     input.read_to_string(&mut text)?;
@@ -67,14 +69,18 @@ pub fn serve(
             };
             let input = request.input.to_string();
             drop(text);
-            limit_memory(limits.max_memory_bytes);
-            let value = match request.language {
+            let confined = confine(limits.max_memory_bytes).map_err(|why| {
+                ScriptError::Invalid(format!(
+                    "the script sandbox cannot confine its process: {why}"
+                ))
+            });
+            let value = confined.and_then(|()| match request.language {
                 Language::Javascript => sandbox::evaluate_to_json(&request.script, &input, &limits),
                 Language::Jq => {
                     super::jq::transform(&request.script, &input, limits.max_result_bytes)
                         .map(|outputs| format!("[{}]", outputs.join(",")))
                 }
-            };
+            });
             match value {
                 Ok(json) => format!("{{\"ok\":{json}}}"),
                 Err(err) => json!({"error": error_json(&err)}).to_string(),
@@ -201,7 +207,8 @@ mod tests {
         let mut out = Vec::new();
         let mut capped = None;
         serve(request.to_string().as_bytes(), &mut out, |bytes| {
-            capped = Some(bytes)
+            capped = Some(bytes);
+            Ok(())
         })
         .expect("served");
         if request.get("maxMemoryBytes").is_some() {
