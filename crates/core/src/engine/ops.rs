@@ -381,6 +381,41 @@ pub fn terminate(
     }
 }
 
+/// Merges `variables` into a running workflow's variables (a null value is set as
+/// null, as Orkes does) and lets the decider carry on.
+pub fn update_variables(
+    state: &mut WorkflowState,
+    variables: JsonMap,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> Result<(), CoreError> {
+    if state.status().is_terminal() {
+        return Err(CoreError::Conflict(format!(
+            "Workflow: {} is in terminal state {}; its variables cannot change",
+            long_name(state),
+            state.status().as_str()
+        )));
+    }
+    check_supplied(&variables, "variables", ctx)?;
+    let mut merged = state.workflow.variables.clone();
+    merged.extend(variables);
+    let size = payload::encoded_len(&merged, usize::MAX).unwrap_or(usize::MAX);
+    if size > ctx.limits.max_variables_bytes {
+        return Err(CoreError::invalid(format!(
+            "The variables payload size: {size} of workflow: {} is greater than the permissible limit: {} bytes",
+            state.id(),
+            ctx.limits.max_variables_bytes
+        )));
+    }
+    state.workflow.variables = merged;
+    state.workflow.update_time = ctx.now;
+    state.touch();
+    if state.status() == WorkflowStatus::Running {
+        decide(state, ctx, out);
+    }
+    Ok(())
+}
+
 /// Skips a task of a running workflow before it is reached: it is recorded as
 /// `SKIPPED` (with the given input and output) and the decider steps over it.
 pub fn skip(

@@ -343,7 +343,7 @@ fn requeue_in_place(
     {
         // A reset WAIT starts over: its deadline is computed again from its input.
         start_wait(task, ctx.now);
-    } else if kind == TaskKind::Human
+    } else if matches!(kind, TaskKind::Human | TaskKind::Yield)
         && let Some(task) = state.task_mut(index)
     {
         super::schedule::start_human(task, ctx.now);

@@ -326,7 +326,7 @@ pub(crate) fn make_runnable(
     let kind = TaskKind::of_execution(task);
     if kind == TaskKind::Wait {
         start_wait(task, ctx.now);
-    } else if kind == TaskKind::Human {
+    } else if matches!(kind, TaskKind::Human | TaskKind::Yield) {
         start_human(task, ctx.now);
     }
     if task.status.is_terminal() {
@@ -381,8 +381,8 @@ pub(crate) fn job_lane(state: &WorkflowState, task: &Task) -> Option<JobLane> {
     }
 }
 
-/// Starts a `HUMAN` task: in progress until it is completed through the task update
-/// API, as in Conductor (workers do not poll it).
+/// Starts a `HUMAN` (or `YIELD`) task: in progress until it is completed through the
+/// task update API (or a signal), as in Conductor (workers do not poll it).
 pub(crate) fn start_human(task: &mut Task, now: i64) {
     task.status = TaskStatus::InProgress;
     task.start_time = now;

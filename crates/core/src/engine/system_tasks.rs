@@ -74,8 +74,9 @@ pub fn execute(
         // A DYNAMIC node's executions carry the type of the task they run.
         | TaskKind::Dynamic
         | TaskKind::ForkJoinDynamic
-        // A HUMAN task ends when someone completes it.
-        | TaskKind::Human => (false, None),
+        // A HUMAN or YIELD task ends when someone completes or signals it.
+        | TaskKind::Human
+        | TaskKind::Yield => (false, None),
     }
 }
 

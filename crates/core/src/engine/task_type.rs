@@ -27,6 +27,9 @@ pub enum TaskKind {
     DoWhile,
     /// Waits, in progress, until completed through the task update API.
     Human,
+    /// Orkes' `YIELD`: waits, in progress, until a signal (or a task update)
+    /// completes it.
+    Yield,
     /// A fork whose branches come from its input; its task is a `FORK`.
     ForkJoinDynamic,
     /// A node whose task is the one its input names (`dynamicTaskNameParam`); its
@@ -66,6 +69,7 @@ impl TaskKind {
             "JSON_JQ_TRANSFORM" => TaskKind::JsonJqTransform,
             "DO_WHILE" => TaskKind::DoWhile,
             "HUMAN" => TaskKind::Human,
+            "YIELD" => TaskKind::Yield,
             "DYNAMIC" => TaskKind::Dynamic,
             "FORK_JOIN_DYNAMIC" => TaskKind::ForkJoinDynamic,
             "EXCLUSIVE_JOIN" => TaskKind::ExclusiveJoin,

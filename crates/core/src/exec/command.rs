@@ -29,6 +29,10 @@ crate::kinds! {
         Rerun,
         /// Skip a task of a running run, possibly with its input and output.
         SkipTask,
+        /// Set variables of a running run (data the run acts on).
+        UpdateVariables,
+        /// Signal the run's waiting task (`WAIT`, `YIELD`), completing it with data.
+        Signal,
         /// Run the decider on a run now.
         Decide,
         /// Delete a run.
@@ -79,9 +83,13 @@ impl Command {
             | Command::Terminate
             | Command::Decide
             | Command::Restore => &[Execution(OPERATE)],
-            Command::Restart | Command::Retry | Command::Rerun | Command::SkipTask => {
-                &[Execution(OPERATE), RunUnlessOperator]
-            }
+            Command::Restart
+            | Command::Retry
+            | Command::Rerun
+            | Command::SkipTask
+            | Command::UpdateVariables => &[Execution(OPERATE), RunUnlessOperator],
+            // As completing the task would: its output is data like a worker's.
+            Command::Signal => &[Execution(OPERATE)],
             Command::Remove => &[Execution(REMOVE)],
             Command::Poll | Command::UpdateTask | Command::AddTaskLog => &[Task(Access::Execute)],
         }

@@ -143,6 +143,7 @@ impl EngineAction {
                 | TaskKind::SetVariable
                 | TaskKind::Noop
                 | TaskKind::Human
+                | TaskKind::Yield
                 | TaskKind::Unsupported => EngineAction::SettleSystemTask,
             },
             Effect::SubWorkflowEnded { .. } => EngineAction::NotifyParent,

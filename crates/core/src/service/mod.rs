@@ -24,6 +24,7 @@ pub mod runtime;
 pub mod search;
 pub mod secrets;
 pub mod sessions;
+pub mod signals;
 pub mod summary;
 pub mod task;
 pub mod users;

@@ -48,13 +48,13 @@ pub struct Poll {
 /// The task API.
 #[derive(Clone)]
 pub struct TaskService {
-    rt: Arc<Runtime>,
+    pub(super) rt: Arc<Runtime>,
 }
 
 /// Whether a principal may see every task (by a role, or as the engine): only then
 /// does "no such task" or "no such workflow" tell it nothing it could not see. Asked
 /// on refusals only (each question builds an explanation).
-fn sees_every_task(authz: &Authorizer, principal: &Principal) -> bool {
+pub(super) fn sees_every_task(authz: &Authorizer, principal: &Principal) -> bool {
     disclosure::covers_every(authz, principal, Access::Read, ResourceType::Workflow)
         || disclosure::covers_every(authz, principal, Access::Read, ResourceType::Task)
         || disclosure::covers_every(authz, principal, Access::Execute, ResourceType::Task)
@@ -307,7 +307,7 @@ impl TaskService {
     /// `then_poll`, when the task ended, the same commit claims the worker's next task
     /// (see [`claim_next`]); returns the updated task and what was claimed, not yet
     /// handed off.
-    async fn apply_result(
+    pub(super) async fn apply_result(
         &self,
         actor: Actor,
         result: TaskResult,

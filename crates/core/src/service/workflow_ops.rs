@@ -13,7 +13,7 @@ use crate::engine::state::{Authority, WorkflowState};
 use crate::error::{CoreError, CoreResult};
 use crate::exec::authority::{self, Handover, RunNeeds};
 use crate::exec::command::{self, Command, Target};
-use crate::model::{RerunWorkflowRequest, SkipTaskRequest, WorkflowDef};
+use crate::model::{JsonMap, RerunWorkflowRequest, SkipTaskRequest, WorkflowDef};
 use crate::security::{Actor, Cause, Principal};
 use crate::store::ChangeSet;
 
@@ -322,6 +322,26 @@ impl WorkflowService {
             (Command::SkipTask, feeds),
             None,
             move |state, ctx, out| ops::skip(state, &reference, &request, ctx, out),
+        )
+        .await
+    }
+
+    /// `POST /workflow/{id}/variables`: merges variables into a running workflow.
+    /// They are data the run acts on (a switch on them, an input naming them), so
+    /// the caller needs what a start of its definition needs and becomes one of the
+    /// run's principals (`authority::feeds_data`).
+    pub async fn update_variables(
+        &self,
+        principal: &Principal,
+        id: &str,
+        variables: JsonMap,
+    ) -> CoreResult<()> {
+        self.rerun_with(
+            principal,
+            id,
+            (Command::UpdateVariables, true),
+            None,
+            move |state, ctx, out| ops::update_variables(state, variables, ctx, out),
         )
         .await
     }

@@ -40,6 +40,7 @@ mod secret_keys;
 mod secrets;
 mod security;
 mod sessions;
+mod signals;
 mod slapd;
 mod start_workflow;
 mod sweeper;

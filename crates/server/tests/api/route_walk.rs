@@ -268,6 +268,21 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
             Some(json!({})),
             Forbidden,
         ),
+        ("POST", "/api/tasks/{id}/{reference}/signal") => r(
+            format!("/api/tasks/{wid}/COMPLETED/signal"),
+            Some(json!({})),
+            Hidden,
+        ),
+        ("POST", "/api/tasks/{id}/{reference}/signal/sync") => r(
+            format!("/api/tasks/{wid}/COMPLETED/signal/sync"),
+            Some(json!({})),
+            Hidden,
+        ),
+        ("POST", "/api/workflow/{id}/variables") => r(
+            format!("/api/workflow/{wid}/variables"),
+            Some(json!({"x": 1})),
+            Hidden,
+        ),
         ("POST", "/api/workflow") => r(path.into(), Some(json!({"name": "walk_flow"})), Forbidden),
         ("GET", "/api/workflow/search") | ("GET", "/api/workflow/search-v2") => {
             r(format!("{path}?freeText=*"), None, Nothing)

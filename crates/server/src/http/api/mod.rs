@@ -6,5 +6,6 @@ pub mod metadata;
 pub mod operate;
 pub mod secrets;
 pub mod security;
+mod signal;
 pub mod task;
 pub mod workflow;

@@ -82,6 +82,19 @@ pub fn routes(routes: Routes) -> Routes {
             exec,
             task_update_by_ref_sync,
         )
+        // Signals: the service checks the caller may operate the workflow.
+        .add(
+            Method::POST,
+            "/api/tasks/{id}/{reference}/signal",
+            RouteAccess::Authenticated,
+            super::signal::signal_async,
+        )
+        .add(
+            Method::POST,
+            "/api/tasks/{id}/{reference}/signal/sync",
+            RouteAccess::Authenticated,
+            super::signal::signal_sync,
+        )
 }
 
 fn poll_of(task_type: String, params: &Params, count: usize, timeout_ms: u64) -> Poll {

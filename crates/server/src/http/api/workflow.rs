@@ -167,6 +167,12 @@ pub fn routes(routes: Routes) -> Routes {
             workflow_skip_task,
         )
         .add(
+            Method::POST,
+            "/api/workflow/{id}/variables",
+            exec,
+            workflow_update_variables,
+        )
+        .add(
             Method::DELETE,
             "/api/workflow/{id}/remove",
             RouteAccess::Resource(W, Access::Delete),
@@ -461,6 +467,21 @@ async fn workflow_skip_task(
         .skip_task(&principal, &id, &reference, request)
         .await?;
     Ok(())
+}
+
+/// Merges variables into a running workflow; answers the workflow. Needs: what
+/// a start of its definition needs, and EXECUTE or UPDATE_PROCESS_INSTANCE on it.
+async fn workflow_update_variables(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    JsonBody(variables): JsonBody<JsonMap>,
+) -> ApiResult<Json<Workflow>> {
+    state
+        .workflows
+        .update_variables(&principal, &id, variables)
+        .await?;
+    Ok(Json(state.workflows.get(&principal, &id, true).await?))
 }
 
 /// Deletes a workflow. Needs: DELETE or DELETE_PROCESS_INSTANCE.

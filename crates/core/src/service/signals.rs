@@ -1,0 +1,139 @@
+//! Signals (`POST /tasks/{workflowId}/{status}/signal`): a workflow's waiting task
+//! (`WAIT`, `YIELD`) is completed, or failed, with the signal's data merged into its
+//! output, without the caller knowing the task. As Conductor finds it: the first
+//! waiting task of the workflow, else, in order, in its running sub-workflows
+//! (depth-first, bounded).
+//!
+//! Signalling needs what operating the workflow that owns the task needs (Orkes's
+//! EXECUTE or Operate's UPDATE_PROCESS_INSTANCE on its definition, or having started
+//! it). Someone who may not read the addressed workflow hears the same refusal
+//! whether it, or a waiting task in it, exists or not.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use super::disclosure;
+use super::task::{TaskService, sees_every_task};
+use crate::engine::TaskKind;
+use crate::engine::state::WorkflowState;
+use crate::error::{CoreError, CoreResult};
+use crate::exec::authority::may_access_execution;
+use crate::exec::command::{self, Command, Target};
+use crate::model::{JsonMap, Task, TaskResult, TaskResultStatus};
+use crate::security::{Access, Actor, Principal};
+use crate::service::Runtime;
+
+/// How deep signals look into sub-workflows (a definition nests at most 100 levels;
+/// real ones a few).
+pub const MAX_SIGNAL_DEPTH: usize = 32;
+
+/// Whether a task waits for a signal: a `WAIT` or a `YIELD` that has not ended.
+pub fn is_signalable(task: &Task) -> bool {
+    !task.status.is_terminal()
+        && matches!(
+            TaskKind::of_execution(task),
+            TaskKind::Wait | TaskKind::Yield
+        )
+}
+
+/// Whether a task blocks its workflow until someone acts: a `YIELD` or a `WAIT`
+/// with neither a duration nor an end time, not ended (what a synchronous signal
+/// waits for next).
+pub fn is_blocking(task: &Task) -> bool {
+    is_signalable(task) && task.wait_until.is_none()
+}
+
+type Found<'a> =
+    Pin<Box<dyn Future<Output = CoreResult<Option<(WorkflowState, Task)>>> + Send + 'a>>;
+
+/// The task a signal to `state` completes, with the workflow that owns it.
+fn find<'a>(rt: &'a Runtime, state: WorkflowState, depth: usize) -> Found<'a> {
+    Box::pin(async move {
+        if let Some(task) = state.tasks().iter().find(|t| is_signalable(t)).cloned() {
+            return Ok(Some((state, task)));
+        }
+        if depth >= MAX_SIGNAL_DEPTH {
+            return Ok(None);
+        }
+        let children: Vec<String> = state
+            .tasks()
+            .iter()
+            .filter(|t| {
+                !t.status.is_terminal() && TaskKind::of_execution(t) == TaskKind::SubWorkflow
+            })
+            .filter_map(|t| t.sub_workflow_id.clone())
+            .collect();
+        for child in children {
+            let Some(child) = rt.stores.execution.get_workflow(&child).await? else {
+                continue;
+            };
+            if child.status().is_terminal() {
+                continue;
+            }
+            if let Some(found) = find(rt, child, depth + 1).await? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    })
+}
+
+impl TaskService {
+    /// Signals the waiting task of workflow `workflow_id` (or of one of its running
+    /// sub-workflows) with `status`, merging `output` into its output. Returns the
+    /// task as it was before, or None when nothing waits (which only a caller who
+    /// may read the workflow hears).
+    pub async fn signal(
+        &self,
+        principal: &Principal,
+        workflow_id: &str,
+        status: TaskResultStatus,
+        output: JsonMap,
+    ) -> CoreResult<Option<Task>> {
+        let rt = &self.rt;
+        let hidden = || disclosure::hidden(format_args!("access workflow {workflow_id}"));
+        let Some(root) = rt.stores.execution.get_workflow(workflow_id).await? else {
+            return Err(if sees_every_task(&rt.authorizer, principal) {
+                CoreError::workflow_not_found(workflow_id)
+            } else {
+                hidden()
+            });
+        };
+        let reads_root = may_access_execution(rt, principal, Access::Read, &root.workflow)
+            || sees_every_task(&rt.authorizer, principal);
+        let found = find(rt, root, 0).await?;
+        let Some((owner, task)) = found else {
+            return if reads_root { Ok(None) } else { Err(hidden()) };
+        };
+        let target = Target {
+            workflow: Some(&owner.workflow),
+            ..Target::default()
+        };
+        if let Err(err) =
+            command::authorize(rt, &Actor::caller(principal), Command::Signal, &target)
+        {
+            return Err(if reads_root { err } else { hidden() });
+        }
+        let mut merged = task.output_data.clone();
+        merged.extend(output);
+        let result = TaskResult {
+            workflow_instance_id: task.workflow_instance_id.clone(),
+            task_id: task.task_id.clone(),
+            reason_for_incompletion: (status != TaskResultStatus::Completed
+                && status != TaskResultStatus::InProgress)
+                .then(|| "Signalled".to_string()),
+            callback_after_seconds: 0,
+            worker_id: None,
+            status,
+            output_data: merged,
+            logs: Vec::new(),
+            external_output_payload_storage_path: None,
+            sub_workflow_id: None,
+            extend_lease: false,
+        };
+        // Allowed above as the caller; applied as the engine, since the task is
+        // reached through its workflow, not by its type.
+        self.apply_result(Actor::engine(), result, false).await?;
+        Ok(Some(task))
+    }
+}

@@ -1,0 +1,171 @@
+//! Signals and variables: a workflow's waiting task (WAIT, YIELD, in sub-workflows
+//! too) is completed by a signal, synchronously or not; variables are merged into a
+//! running workflow.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, application, grant};
+
+async fn register(app: &TestApp) {
+    app.register(
+        json!([]),
+        json!({"name": "approval", "version": 1, "tasks": [
+            {"name": "first", "taskReferenceName": "first", "type": "YIELD"},
+            {"name": "second", "taskReferenceName": "second", "type": "YIELD"}
+        ], "outputParameters": {"first": "${first.output}", "second": "${second.output.ok}"}}),
+    )
+    .await;
+    app.register(
+        json!([]),
+        json!({"name": "outer", "version": 1, "tasks": [
+            {"name": "hold", "taskReferenceName": "hold", "type": "WAIT"},
+            {"name": "approval", "taskReferenceName": "inner", "type": "SUB_WORKFLOW",
+             "subWorkflowParam": {"name": "approval", "version": 1}},
+            {"name": "done", "taskReferenceName": "done", "type": "INLINE",
+             "inputParameters": {"v": "${workflow.variables.approved}", "expression": "$.v"}}
+        ], "outputParameters": {"inner": "${inner.output}", "approved": "${done.output.result}",
+                                 "held": "${hold.output.note}"}}),
+    )
+    .await;
+}
+
+async fn signal(
+    app: &TestApp,
+    id: &str,
+    status: &str,
+    strategy: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let query = strategy
+        .map(|s| format!("?returnStrategy={s}"))
+        .unwrap_or_default();
+    let answer = app
+        .post(
+            &format!("/api/tasks/{id}/{status}/signal/sync{query}"),
+            body,
+        )
+        .await;
+    let json = if answer.text.is_empty() {
+        Value::Null
+    } else {
+        answer.json()
+    };
+    (answer.status, json)
+}
+
+#[tokio::test]
+async fn signals_complete_the_waiting_task_down_into_sub_workflows() {
+    let app = TestApp::spawn().await;
+    register(&app).await;
+    let id = app.start("outer", json!({})).await;
+
+    // The WAIT at the top first; the answer shows where the workflow waits next.
+    let (status, run) = signal(
+        &app,
+        &id,
+        "COMPLETED",
+        Some("BLOCKING_TASK"),
+        json!({"note": "go"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["responseType"], "BLOCKING_TASK");
+    assert_eq!(run["targetWorkflowId"], id.as_str());
+    assert_eq!(run["targetWorkflowStatus"], "RUNNING");
+    assert_eq!(run["referenceTaskName"], "first");
+    assert_eq!(run["taskType"], "YIELD");
+    let child = run["workflowId"].as_str().unwrap_or_default().to_string();
+    assert_ne!(child, id, "the task waits in the sub-workflow");
+
+    // Variables merged into the running workflow.
+    let updated = app
+        .post(
+            &format!("/api/workflow/{id}/variables"),
+            json!({"approved": "yes"}),
+        )
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.text);
+    assert_eq!(updated.json()["variables"]["approved"], "yes");
+
+    // Async: 200, no body; then the blocking workflow, then the whole run.
+    let answer = app
+        .post(
+            &format!("/api/tasks/{id}/COMPLETED/signal"),
+            json!({"step": 1}),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let (status, run) = signal(&app, &id, "COMPLETED", None, json!({"ok": true})).await;
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["responseType"], "TARGET_WORKFLOW");
+    assert_eq!(run["status"], "COMPLETED", "{run}");
+    assert_eq!(run["output"]["approved"], "yes");
+    assert_eq!(run["output"]["held"], "go");
+    assert_eq!(run["output"]["inner"]["first"], json!({"step": 1}));
+    assert_eq!(run["output"]["inner"]["second"], true);
+
+    // Nothing waits any more: async still 200, sync 404; variables of an ended run 409.
+    let answer = app
+        .post(&format!("/api/tasks/{id}/COMPLETED/signal"), json!({}))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let (status, body) = signal(&app, &id, "COMPLETED", None, json!({})).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.to_string().contains("Found no blocked task"), "{body}");
+    let ended = app
+        .post(
+            &format!("/api/workflow/{id}/variables"),
+            json!({"approved": "no"}),
+        )
+        .await;
+    assert_eq!(ended.status, 409, "{}", ended.text);
+    let bad = app
+        .post(&format!("/api/tasks/{id}/SKIPPED/signal"), json!({}))
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    app.stop().await;
+}
+
+/// Signalling is operating the workflow: a program that may not gets the same
+/// refusal whether anything waits or not, and changes nothing.
+#[tokio::test]
+async fn only_those_who_operate_a_workflow_may_signal_it() {
+    let app = TestApp::spawn().await;
+    register(&app).await;
+    let id = app.start("outer", json!({})).await;
+    let stranger = application(&app, "stranger", &["WORKER"]).await;
+    let answer = grant(
+        &app,
+        &format!("app:{}", stranger.id),
+        "TASK_DEF",
+        "hold",
+        &["EXECUTE"],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    for path in [
+        format!("/api/tasks/{id}/COMPLETED/signal"),
+        format!("/api/tasks/{id}/COMPLETED/signal/sync"),
+        format!("/api/workflow/{id}/variables"),
+        "/api/tasks/no-such-workflow/COMPLETED/signal".to_string(),
+    ] {
+        let answer = app
+            .call_as(
+                Some(&stranger.token),
+                "POST",
+                &path,
+                Some(json!({"forged": true})),
+            )
+            .await;
+        assert_eq!(answer.status, 403, "{path}: {}", answer.text);
+        assert!(
+            answer.text.contains("You don't have permissions to"),
+            "{}",
+            answer.text
+        );
+    }
+    let workflow = app.workflow(&id).await;
+    assert_eq!(workflow["tasks"][0]["status"], "IN_PROGRESS");
+    assert!(workflow["variables"].get("forged").is_none());
+    app.stop().await;
+}
