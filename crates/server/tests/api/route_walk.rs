@@ -278,6 +278,11 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
             Some(json!({})),
             Hidden,
         ),
+        ("POST", "/api/workflow/{id}/state") => r(
+            format!("/api/workflow/{wid}/state?requestId=r"),
+            Some(json!({"variables": {"x": 1}})),
+            Hidden,
+        ),
         ("POST", "/api/workflow/{id}/variables") => r(
             format!("/api/workflow/{wid}/variables"),
             Some(json!({"x": 1})),

@@ -169,3 +169,56 @@ async fn only_those_who_operate_a_workflow_may_signal_it() {
     assert!(workflow["variables"].get("forged").is_none());
     app.stop().await;
 }
+
+/// Orkes's update of a workflow's state: variables first (a switch after the task
+/// sees them), then the task by reference, then a wait for the next task named.
+#[tokio::test]
+async fn a_state_update_sets_variables_then_the_task_and_waits() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([]),
+        json!({"name": "sync_updates", "version": 1, "tasks": [
+            {"name": "w", "taskReferenceName": "wait_task_ref", "type": "WAIT"},
+            {"name": "route", "taskReferenceName": "route", "type": "SWITCH", "evaluatorType": "value-param",
+             "expression": "c", "inputParameters": {"c": "${workflow.variables.case}"},
+             "decisionCases": {
+                "case1": [{"name": "w", "taskReferenceName": "wait_task_ref_2", "type": "WAIT"}],
+                "case2": [{"name": "w", "taskReferenceName": "wait_task_ref_1", "type": "WAIT"}]}}
+        ]}),
+    )
+    .await;
+    let id = app.start("sync_updates", json!({})).await;
+    let first = app
+        .post(
+            &format!("/api/workflow/{id}/state?requestId=r-1&waitUntilTaskRef=wait_task_ref_1,wait_task_ref_2&waitForSeconds=5"),
+            json!({"taskReferenceName": "wait_task_ref", "taskResult": {"outputData": {"a": "b"}},
+                   "variables": {"case": "case1"}}),
+        )
+        .await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let run = first.json();
+    assert_eq!(run["status"], "RUNNING");
+    assert_eq!(run["requestId"], "r-1");
+    let tasks = run["tasks"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        tasks.last().map(|t| t["referenceTaskName"].clone()),
+        Some(json!("wait_task_ref_2"))
+    );
+    assert_eq!(tasks[0]["outputData"], json!({"a": "b"}));
+    let second = app
+        .post(
+            &format!("/api/workflow/{id}/state?requestId=r-2&waitForSeconds=1"),
+            json!({"taskReferenceName": "wait_task_ref_2", "taskResult": {"status": "COMPLETED"}}),
+        )
+        .await;
+    assert_eq!(second.status, 200, "{}", second.text);
+    assert_eq!(second.json()["status"], "COMPLETED", "{}", second.text);
+    let missing = app
+        .post(
+            &format!("/api/workflow/{id}/state?requestId=r-3"),
+            json!({"taskReferenceName": "wait_task_ref_2"}),
+        )
+        .await;
+    assert_eq!(missing.status, 404, "{}", missing.text);
+    app.stop().await;
+}

@@ -49,4 +49,22 @@ describe("signals and variables", () => {
     const finished = await waitForWorkflow(ctx.executor, id, "COMPLETED");
     assert.deepEqual(finished.output, { approved: "yes", inner: true });
   });
+
+  test("updateState sets variables and completes a task by reference", async () => {
+    const name = unique("js_state_wf");
+    const hold = { name: "hold", taskReferenceName: "wait_ref", type: "WAIT", inputParameters: {} };
+    await ctx.metadata.registerWorkflowDef(
+      { ...workflow(name, [hold]), outputParameters: { from: "${workflow.variables.fromState}" } },
+      true,
+    );
+    const id = await ctx.executor.startWorkflowByName(name, {});
+    const run = await ctx.executor.updateState(
+      id,
+      { taskReferenceName: "wait_ref", taskResult: { status: "COMPLETED", outputData: { stateUpdate: true } }, variables: { fromState: "updated" } },
+      "request-1",
+    );
+    assert.equal(run.status, "COMPLETED");
+    assert.equal(run.variables.fromState, "updated");
+    assert.deepEqual(run.output, { from: "updated" });
+  });
 });

@@ -1,5 +1,6 @@
 //! `POST /api/tasks/{workflowId}/{status}/signal[/sync]`: signals a workflow's
-//! waiting task (see `core::service::signals`). The synchronous form then waits, a
+//! waiting task (see `core::service::signals`); and `POST /api/workflow/{id}/state`,
+//! which sets variables and a task's result by reference, then waits likewise. The synchronous form then waits, a
 //! few seconds at most, until the workflow ends or waits again, and answers with
 //! what `returnStrategy` asks for: the workflow (`TARGET_WORKFLOW`), the (sub-)
 //! workflow that waits (`BLOCKING_WORKFLOW`), or the task it waits in
@@ -145,6 +146,113 @@ pub(super) async fn signal_sync(
     answer.insert("targetWorkflowStatus".into(), json!(root.status.as_str()));
     answer.insert("requestId".into(), json!(request_id));
     answer.insert("signalTimeout".into(), json!(timed_out));
+    Ok(Json(Value::Object(answer)))
+}
+
+/// Orkes's `WorkflowStateUpdate`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(super) struct StateUpdate {
+    task_reference_name: Option<String>,
+    task_result: Option<StateTaskResult>,
+    variables: Option<JsonMap>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct StateTaskResult {
+    status: Option<String>,
+    output_data: Option<JsonMap>,
+}
+
+/// Longest `waitForSeconds` honoured.
+const MAX_STATE_WAIT_SECONDS: u64 = 60;
+
+/// `POST /api/workflow/{id}/state`: merges `variables` into the running workflow,
+/// then applies `taskResult` (COMPLETED when it names no status) to its pending task
+/// `taskReferenceName`, then waits up to `waitForSeconds` (10) until one of
+/// `waitUntilTaskRef` (comma-separated) is scheduled, the workflow ends, or, with
+/// none named, it waits for someone; answers the workflow as a WorkflowRun. Each
+/// part needs what it needs on its own: a variables update, a task update.
+pub(super) async fn update_state(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(workflow_id): Path<String>,
+    params: Params,
+    OptionalJson(update): OptionalJson<StateUpdate>,
+) -> ApiResult<Json<Value>> {
+    let wait_for = params
+        .text("waitForSeconds")
+        .map(|s| {
+            s.trim().parse::<u64>().map_err(|_| {
+                ApiError::bad_request(format!("waitForSeconds '{s}' is not a number of seconds"))
+            })
+        })
+        .transpose()?
+        .unwrap_or(10)
+        .min(MAX_STATE_WAIT_SECONDS);
+    let until: Vec<String> = params
+        .text("waitUntilTaskRef")
+        .map(|refs| {
+            refs.split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty() && *r != "None")
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(variables) = update.variables.filter(|v| !v.is_empty()) {
+        state
+            .workflows
+            .update_variables(&principal, &workflow_id, variables)
+            .await?;
+    }
+    if let Some(reference) = update.task_reference_name.filter(|r| !r.trim().is_empty()) {
+        let result = update.task_result.unwrap_or_default();
+        let status = match result.status.as_deref() {
+            None => TaskResultStatus::Completed,
+            Some(text) => signal_status(text)?,
+        };
+        let updated = state
+            .tasks
+            .update_by_ref(
+                &principal,
+                &workflow_id,
+                &reference,
+                status,
+                result.output_data.unwrap_or_default(),
+                None,
+            )
+            .await?;
+        if updated.is_none() {
+            return Err(ApiError::Core(CoreError::NotFound(format!(
+                "Found no running task {reference} of workflow {workflow_id} to update"
+            ))));
+        }
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait_for);
+    let root = loop {
+        let root = state.workflows.get(&principal, &workflow_id, true).await?;
+        let reached = if until.is_empty() {
+            blocking_in(&state, &principal, root.clone(), 0, "")
+                .await
+                .is_some()
+        } else {
+            root.tasks
+                .iter()
+                .any(|t| until.contains(&t.reference_task_name))
+        };
+        if root.status.is_terminal() || reached || tokio::time::Instant::now() >= deadline {
+            break root;
+        }
+        tokio::time::sleep(STEP).await;
+    };
+    let mut answer = workflow_run(&root);
+    let request_id = params
+        .text("requestId")
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    answer.insert("requestId".into(), json!(request_id));
     Ok(Json(Value::Object(answer)))
 }
 

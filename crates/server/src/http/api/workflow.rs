@@ -173,6 +173,12 @@ pub fn routes(routes: Routes) -> Routes {
             workflow_update_variables,
         )
         .add(
+            Method::POST,
+            "/api/workflow/{id}/state",
+            exec,
+            super::signal::update_state,
+        )
+        .add(
             Method::DELETE,
             "/api/workflow/{id}/remove",
             RouteAccess::Resource(W, Access::Delete),
