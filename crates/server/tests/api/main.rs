@@ -46,4 +46,5 @@ mod start_workflow;
 mod sweeper;
 mod system_tasks;
 mod tokens;
+mod workflow_test;
 mod workflows;

@@ -288,7 +288,9 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
             Some(json!({"x": 1})),
             Hidden,
         ),
-        ("POST", "/api/workflow") => r(path.into(), Some(json!({"name": "walk_flow"})), Forbidden),
+        ("POST", "/api/workflow") | ("POST", "/api/workflow/test") => {
+            r(path.into(), Some(json!({"name": "walk_flow"})), Forbidden)
+        }
         ("GET", "/api/workflow/search") | ("GET", "/api/workflow/search-v2") => {
             r(format!("{path}?freeText=*"), None, Nothing)
         }

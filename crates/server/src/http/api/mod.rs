@@ -9,3 +9,4 @@ pub mod security;
 mod signal;
 pub mod task;
 pub mod workflow;
+mod workflow_test;

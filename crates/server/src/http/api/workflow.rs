@@ -28,6 +28,12 @@ pub fn routes(routes: Routes) -> Routes {
     routes
         .add(Method::POST, "/api/workflow", exec, workflow_start)
         .add(
+            Method::POST,
+            "/api/workflow/test",
+            exec,
+            super::workflow_test::workflow_test,
+        )
+        .add(
             Method::GET,
             "/api/workflow/search",
             RouteAccess::Authenticated,
