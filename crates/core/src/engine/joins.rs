@@ -54,6 +54,7 @@ fn reasons(joined: &[(String, Option<&Task>)]) -> String {
         .filter_map(|(_, t)| *t)
         .filter(|t| t.status.is_terminal() && !t.status.is_successful())
         .filter_map(|t| t.reason_for_incompletion.as_deref())
+        .map(crate::store::audit::bounded)
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -204,7 +205,8 @@ pub(super) fn run_exclusive_join(
     let mut outcome: Option<(Task, bool, String)> = None;
     if let Some(task) = ran(&joined) {
         let permissive = flags(state, &task).1;
-        let failed = !task.status.is_successful() && (!permissive || all_ended);
+        let failed =
+            task.status.is_terminal() && !task.status.is_successful() && (!permissive || all_ended);
         if task.status.is_terminal() || failed {
             let reason = if failed {
                 reasons(&joined)
@@ -217,7 +219,7 @@ pub(super) fn run_exclusive_join(
     if outcome.is_none() {
         let defaults = joined_defaults(state, &node, iteration);
         if let Some(task) = ran(&defaults) {
-            let failed = !task.status.is_successful();
+            let failed = task.status.is_terminal() && !task.status.is_successful();
             if task.status.is_terminal() || failed {
                 let reason = format!(
                     "{} ",

@@ -220,7 +220,12 @@ pub fn rerun(
     let target_id = state.tasks()[index].task_id.clone();
     // Inside a fork's branch, the other branches run on and the join waits again;
     // everything else scheduled after the task is dropped.
-    let (beside, joins) = graph::beside(&state.def, loops::bare_ref(&state.tasks()[index]));
+    // (Inside a loop, the loop's own rerun carries on from the task's iteration.)
+    let (beside, joins) = if state.tasks()[index].loop_over_task {
+        (Vec::new(), Vec::new())
+    } else {
+        graph::beside(&state.def, loops::bare_ref(&state.tasks()[index]))
+    };
     let kept = |t: &Task| {
         let bare = loops::bare_ref(t);
         beside.iter().chain(&joins).any(|r| r == bare)

@@ -20,6 +20,14 @@ pub struct Authority {
     /// everything the run does must be allowed to each of them as well.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cosigners: Vec<String>,
+    /// How many `START_WORKFLOW` tasks led to this run, one after the other (0: a
+    /// person or program started it); children and failure workflows inherit it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Authority {

@@ -110,6 +110,7 @@ pub fn for_start(principal: &Principal, def: &WorkflowDef) -> Authority {
     Authority {
         vouched,
         cosigners: Vec::new(),
+        generation: 0,
     }
 }
 

@@ -88,8 +88,8 @@ impl Command {
             | Command::Rerun
             | Command::SkipTask
             | Command::UpdateVariables => &[Execution(OPERATE), RunUnlessOperator],
-            // As completing the task would: its output is data like a worker's.
-            Command::Signal => &[Execution(OPERATE)],
+            // Its data is the waiting task's output, which the run acts on.
+            Command::Signal => &[Execution(OPERATE), RunUnlessOperator],
             Command::Remove => &[Execution(REMOVE)],
             Command::Poll | Command::UpdateTask | Command::AddTaskLog => &[Task(Access::Execute)],
         }
@@ -264,6 +264,8 @@ mod tests {
                     | Command::Retry
                     | Command::Rerun
                     | Command::SkipTask
+                    | Command::UpdateVariables
+                    | Command::Signal
             );
             assert_eq!(
                 needs.contains(&Need::Run) || needs.contains(&Need::RunUnlessOperator),

@@ -21,6 +21,10 @@ use crate::model::{JsonMap, Task, TaskResult, TaskResultStatus, TaskStatus};
 use crate::service::{Runtime, masking, validation};
 use crate::store::Job;
 
+/// Most workflows in a row a chain of `START_WORKFLOW` tasks may start (a workflow
+/// starting itself would otherwise go on, or multiply, without end).
+pub const MAX_GENERATIONS: u32 = 8;
+
 /// What a `START_WORKFLOW` task's input asks to start.
 struct Request {
     name: String,
@@ -126,8 +130,15 @@ pub(super) async fn start_workflow(rt: &Runtime, job: Job, task: Task) -> CoreRe
             secret: None,
             chosen: None,
         };
-        let authority = effects::authorize(rt, EngineAction::StartWorkflow, &scope)
+        if run.authority.generation >= MAX_GENERATIONS {
+            return Err(format!(
+                "Cannot start workflow {}: {} workflows in a row were started by START_WORKFLOW tasks, the most Podium allows",
+                def.name, MAX_GENERATIONS
+            ));
+        }
+        let mut authority = effects::authorize(rt, EngineAction::StartWorkflow, &scope)
             .map_err(|reason| format!("Cannot start workflow {}: {reason}", def.name))?;
+        authority.generation = run.authority.generation.saturating_add(1);
         Ok((asked, def, revision, authority))
     });
     let (asked, def, revision, authority) = match allowed {

@@ -6,7 +6,9 @@
 //!
 //! Signalling needs what operating the workflow that owns the task needs (Orkes's
 //! EXECUTE or Operate's UPDATE_PROCESS_INSTANCE on its definition, or having started
-//! it). Someone who may not read the addressed workflow hears the same refusal
+//! it), and, since its data becomes the task's output which the run acts on, what a
+//! start of the run's definition needs; the caller becomes one of the run's
+//! principals (`authority::feeds_data`), as with a skip that brings output. Someone who may not read the addressed workflow hears the same refusal
 //! whether it, or a waiting task in it, exists or not.
 
 use std::future::Future;
@@ -17,7 +19,7 @@ use super::task::{TaskService, sees_every_task};
 use crate::engine::TaskKind;
 use crate::engine::state::WorkflowState;
 use crate::error::{CoreError, CoreResult};
-use crate::exec::authority::may_access_execution;
+use crate::exec::authority::{self, RunNeeds, may_access_execution};
 use crate::exec::command::{self, Command, Target};
 use crate::model::{JsonMap, Task, TaskResult, TaskResultStatus};
 use crate::security::{Access, Actor, Principal};
@@ -105,14 +107,45 @@ impl TaskService {
         let Some((owner, task)) = found else {
             return if reads_root { Ok(None) } else { Err(hidden()) };
         };
+        // The signal's data becomes the task's output, which the run acts on: the
+        // caller needs what a start of the run's definition needs (unless it only
+        // operates it and brings nothing), and becomes one of the run's principals.
+        let feeds = !output.is_empty();
+        let as_run = crate::engine::dynamic::as_run(&owner);
         let target = Target {
             workflow: Some(&owner.workflow),
+            run: Some(RunNeeds::of(rt, &as_run, &owner.def_revision)),
+            brings_new: feeds,
             ..Target::default()
         };
         if let Err(err) =
             command::authorize(rt, &Actor::caller(principal), Command::Signal, &target)
         {
             return Err(if reads_root { err } else { hidden() });
+        }
+        if feeds {
+            let owner_id = owner.id().to_string();
+            let caller = principal.clone();
+            let runtime = self.rt.clone();
+            rt.mutate(Some(owner_id), move |txn, _| {
+                if let Some(state) = txn.state.as_mut() {
+                    let starter = state.workflow.created_by.clone();
+                    let before = state.authority.clone();
+                    authority::feeds_data(
+                        &runtime,
+                        &mut state.authority,
+                        starter.as_deref(),
+                        &caller,
+                    );
+                    if state.authority != before {
+                        state.touch();
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+            // It acts for one more principal from now on.
+            rt.handoffs.forget_workflow(owner.id());
         }
         let mut merged = task.output_data.clone();
         merged.extend(output);

@@ -76,6 +76,7 @@ pub(super) async fn ended_workflows_move_to_the_archive_and_back(stores: Stores)
     let authority = Authority {
         vouched: vec!["starter".into()],
         cosigners: vec!["cosigner".into()],
+        generation: 0,
     };
     changes.archives.push(ArchivedWorkflow {
         workflow: state.to_workflow(true),

@@ -13,6 +13,8 @@ pub(super) async fn runs_keep_their_authority_and_masks(stores: Stores) {
     let authority = Authority {
         vouched: vec!["app:starter".into(), "author".into()],
         cosigners: vec!["app:other".into()],
+        // Started by a chain of START_WORKFLOW tasks.
+        generation: 3,
     };
     let (state, changes) = maker.start(
         &def,
@@ -32,6 +34,7 @@ pub(super) async fn runs_keep_their_authority_and_masks(stores: Stores) {
     let changed = Authority {
         vouched: vec!["app:starter".into()],
         cosigners: Vec::new(),
+        generation: 0,
     };
     let written = changed.clone();
     stores

@@ -222,3 +222,41 @@ async fn a_state_update_sets_variables_then_the_task_and_waits() {
     assert_eq!(missing.status, 404, "{}", missing.text);
     app.stop().await;
 }
+
+/// A signal's data becomes output the run acts on: someone who may operate a
+/// workflow but could not start it (no EXECUTE on its worker task) may not feed it.
+#[tokio::test]
+async fn a_signal_with_data_needs_what_a_start_needs() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([crate::helpers::task_def("payout")]),
+        json!({"name": "gated", "version": 1, "tasks": [
+            {"name": "hold", "taskReferenceName": "hold", "type": "WAIT"},
+            {"name": "payout", "taskReferenceName": "payout", "inputParameters": {"to": "${hold.output.account}"}}
+        ]}),
+    )
+    .await;
+    let id = app.start("gated", json!({})).await;
+    let operator = application(&app, "operator", &[]).await;
+    let answer = grant(
+        &app,
+        &format!("app:{}", operator.id),
+        "WORKFLOW_DEF",
+        "gated",
+        &["EXECUTE", "READ"],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let refused = app
+        .call_as(
+            Some(&operator.token),
+            "POST",
+            &format!("/api/tasks/{id}/COMPLETED/signal"),
+            Some(json!({"account": "attacker"})),
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert!(refused.text.contains("payout"), "{}", refused.text);
+    assert_eq!(app.workflow(&id).await["tasks"][0]["status"], "IN_PROGRESS");
+    app.stop().await;
+}

@@ -105,3 +105,45 @@ async fn a_start_workflow_task_starts_only_what_the_starter_may_start() {
     assert_eq!(runs.json()["totalHits"], 0, "{}", runs.text);
     app.stop().await;
 }
+
+/// A workflow that starts itself stops after a bounded chain of starts.
+#[tokio::test]
+async fn a_chain_of_start_workflow_tasks_is_bounded() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([]),
+        json!({"name": "again", "version": 1, "tasks": [
+            {"name": "start", "taskReferenceName": "start", "type": "START_WORKFLOW",
+             "inputParameters": {"startWorkflow": {"name": "again"}}}
+        ]}),
+    )
+    .await;
+    app.start("again", json!({})).await;
+    let mut total = 0;
+    for _ in 0..100 {
+        let runs = app
+            .get("/api/workflow/search?query=workflowType%3D%27again%27&size=100")
+            .await
+            .json();
+        total = runs["totalHits"].as_i64().unwrap_or(0);
+        let failed = runs["results"]
+            .as_array()
+            .map(|r| r.iter().filter(|w| w["status"] == "FAILED").count())
+            .unwrap_or(0);
+        if failed == 1 && total == 9 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(total, 9, "the first run and eight it led to");
+    let last = app
+        .get("/api/workflow/search?query=workflowType%3D%27again%27%20AND%20status%3D%27FAILED%27")
+        .await
+        .json();
+    let reason = last["results"][0]["reasonForIncompletion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(reason.contains("8 workflows in a row"), "{reason}");
+    app.stop().await;
+}

@@ -1,7 +1,8 @@
 //! `POST /api/workflow/test`: runs a workflow with its worker tasks' outputs mocked,
 //! as Conductor does. It is a real execution, started as the caller (so it needs
 //! what any start needs) with every task routed to a domain of its own, so no real
-//! worker ever receives one. System tasks and operators run for real; each
+//! worker receives one (unless the request maps a task type to a domain itself,
+//! which Conductor respects too). System tasks and operators run for real; each
 //! scheduled worker task is completed (or failed) by the caller with the next mock
 //! listed for its reference (`ref__N` in a loop, else the bare reference), as the
 //! caller's own task update, authorized as such. A `SUB_WORKFLOW` task with a
@@ -70,6 +71,8 @@ pub(super) async fn workflow_test(
     Auth(principal): Auth,
     JsonBody(mut request): JsonBody<TestRequest>,
 ) -> ApiResult<Json<Workflow>> {
+    // A test always starts a run of its own: never one an idempotency key finds.
+    request.start.idempotency_key = None;
     // A domain no worker polls: the test's worker tasks are only ever mocked.
     request.start.task_to_domain.insert(
         "*".into(),
