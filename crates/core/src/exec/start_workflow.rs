@@ -25,6 +25,31 @@ use crate::store::Job;
 /// starting itself would otherwise go on, or multiply, without end).
 pub const MAX_GENERATIONS: u32 = 8;
 
+/// Longest task name or domain a `taskToDomain` may hold: a definition's bound.
+const MAX_NAME_BYTES: usize = crate::service::definition_bounds::MAX_NAME_BYTES;
+
+/// Refuses a `taskToDomain` that is not the one the definition writes for this
+/// task: one built from data would send the started run's tasks (and the secrets
+/// they are handed) to a domain that data chose.
+fn literal_domains(
+    def: &crate::model::WorkflowDef,
+    task: &Task,
+    asked: Request,
+) -> Result<Request, String> {
+    let Some(given) = &asked.task_to_domain else {
+        return Ok(asked);
+    };
+    let written = crate::engine::graph::find_task(def, crate::engine::loops::bare_ref(task))
+        .and_then(|node| node.input_parameters.get("startWorkflow"))
+        .and_then(|start| start.get("taskToDomain"))
+        .and_then(Value::as_object);
+    if written == Some(given) {
+        Ok(asked)
+    } else {
+        Err("START_WORKFLOW's taskToDomain must be written in the workflow definition; one built from data is refused".to_string())
+    }
+}
+
 /// What a `START_WORKFLOW` task's input asks to start.
 struct Request {
     name: String,
@@ -56,7 +81,9 @@ fn request(input: &JsonMap) -> Result<Request, String> {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => n.as_i64().and_then(|v| i32::try_from(v).ok()),
         Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) => s.trim().parse::<i32>().ok(),
+        Some(Value::String(s)) => Some(s.trim().parse::<i32>().map_err(|_| {
+            "Error reading StartWorkflowRequest. 'version' is not a number".to_string()
+        })?),
         Some(_) => {
             return Err(
                 "Error reading StartWorkflowRequest. 'version' is not a number".to_string(),
@@ -79,6 +106,19 @@ fn request(input: &JsonMap) -> Result<Request, String> {
         Some(Value::Object(map)) if !map.is_empty() => Some(map.clone()),
         _ => None,
     };
+    if let Some(map) = &task_to_domain {
+        for (task, domain) in map {
+            let fine = domain
+                .as_str()
+                .is_some_and(|d| d.len() <= MAX_NAME_BYTES && !d.chars().any(char::is_control))
+                && task.len() <= MAX_NAME_BYTES;
+            if !fine {
+                return Err(format!(
+                    "startWorkflow validation failed. 'taskToDomain' -> the domain of a task must be a text of at most {MAX_NAME_BYTES} bytes"
+                ));
+            }
+        }
+    }
     let priority = asked
         .get("priority")
         .and_then(Value::as_i64)
@@ -102,7 +142,9 @@ pub(super) async fn start_workflow(rt: &Runtime, job: Job, task: Task) -> CoreRe
     let Some(run) = rt.stores.execution.get_workflow(&workflow_id).await? else {
         return drop_job(rt, &job).await;
     };
-    let allowed = request(&task.input_data).and_then(|asked| {
+    let allowed = request(&task.input_data)
+        .and_then(|asked| literal_domains(&run.def, &task, asked))
+        .and_then(|asked| {
         let (def, revision) = rt
             .defs
             .workflow(&asked.name, asked.version)
@@ -242,6 +284,14 @@ mod tests {
             (
                 json!({"startWorkflow": {"name": "w", "input": [1]}}),
                 "'input' is not a map",
+            ),
+            (
+                json!({"startWorkflow": {"name": "w", "version": "two"}}),
+                "'version' is not a number",
+            ),
+            (
+                json!({"startWorkflow": {"name": "w", "taskToDomain": {"*": 7}}}),
+                "the domain of a task must be a text",
             ),
         ] {
             let text = named(&input(given)).unwrap_err();

@@ -147,3 +147,32 @@ async fn a_chain_of_start_workflow_tasks_is_bounded() {
     assert!(reason.contains("8 workflows in a row"), "{reason}");
     app.stop().await;
 }
+
+/// The domains of the started run's tasks are the definition's to choose: a
+/// `taskToDomain` built from data could send them (and their secrets) to a domain
+/// its sender polls.
+#[tokio::test]
+async fn data_never_chooses_the_started_runs_domains() {
+    let app = TestApp::spawn().await;
+    register(&app).await;
+    app.register(
+        json!([]),
+        json!({"name": "routed", "version": 1, "tasks": [
+            {"name": "start", "taskReferenceName": "start", "type": "START_WORKFLOW",
+             "inputParameters": {"startWorkflow": {"name": "square", "input": {"n": 2},
+                                                    "taskToDomain": "${workflow.input.domains}"}}}
+        ]}),
+    )
+    .await;
+    let id = app
+        .start("routed", json!({"domains": {"*": "attacker"}}))
+        .await;
+    let failed = app.wait_for_status(&id, "FAILED").await;
+    assert!(
+        failed
+            .to_string()
+            .contains("taskToDomain must be written in the workflow definition"),
+        "{failed}"
+    );
+    app.stop().await;
+}
