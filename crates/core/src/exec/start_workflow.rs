@@ -219,19 +219,13 @@ pub(super) async fn start_workflow(rt: &Runtime, job: Job, task: Task) -> CoreRe
             let mut output = JsonMap::new();
             output.insert("workflowId".into(), Value::String(started.id().to_string()));
             changes.new_workflows.push(started);
-            let result = TaskResult {
-                workflow_instance_id: workflow_id,
+            let result = TaskResult::reported(
+                workflow_id,
                 task_id,
-                reason_for_incompletion: None,
-                callback_after_seconds: 0,
-                worker_id: None,
-                status: TaskResultStatus::Completed,
-                output_data: output,
-                logs: Vec::new(),
-                external_output_payload_storage_path: None,
-                sub_workflow_id: None,
-                extend_lease: false,
-            };
+                TaskResultStatus::Completed,
+                output,
+                None,
+            );
             ops::apply_result(state, &result, ctx, &mut changes)?;
         }
         changes.job_deletes.push(job_id);

@@ -498,19 +498,7 @@ fn result_of(
     output: JsonMap,
     reason: Option<String>,
 ) -> TaskResult {
-    TaskResult {
-        workflow_instance_id: workflow_id,
-        task_id,
-        reason_for_incompletion: reason,
-        callback_after_seconds: 0,
-        worker_id: None,
-        status,
-        output_data: output,
-        logs: Vec::new(),
-        external_output_payload_storage_path: None,
-        sub_workflow_id: None,
-        extend_lease: false,
-    }
+    TaskResult::reported(workflow_id, task_id, status, output, reason)
 }
 
 /// Finishes a system task with a result, in the unit of work that deletes its job.

@@ -260,6 +260,32 @@ pub struct TaskResult {
     pub extend_lease: bool,
 }
 
+impl TaskResult {
+    /// A result the server reports itself (a system task, a signal, a mock): the
+    /// status and output, with a reason for anything but success or progress.
+    pub fn reported(
+        workflow_id: String,
+        task_id: String,
+        status: TaskResultStatus,
+        output: JsonMap,
+        reason: Option<String>,
+    ) -> TaskResult {
+        TaskResult {
+            workflow_instance_id: workflow_id,
+            task_id,
+            reason_for_incompletion: reason,
+            callback_after_seconds: 0,
+            worker_id: None,
+            status,
+            output_data: output,
+            logs: Vec::new(),
+            external_output_payload_storage_path: None,
+            sub_workflow_id: None,
+            extend_lease: false,
+        }
+    }
+}
+
 /// One log line attached to a task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]

@@ -149,21 +149,18 @@ impl TaskService {
         }
         let mut merged = task.output_data.clone();
         merged.extend(output);
-        let result = TaskResult {
-            workflow_instance_id: task.workflow_instance_id.clone(),
-            task_id: task.task_id.clone(),
-            reason_for_incompletion: (status != TaskResultStatus::Completed
-                && status != TaskResultStatus::InProgress)
-                .then(|| "Signalled".to_string()),
-            callback_after_seconds: 0,
-            worker_id: None,
+        let reason = (!matches!(
             status,
-            output_data: merged,
-            logs: Vec::new(),
-            external_output_payload_storage_path: None,
-            sub_workflow_id: None,
-            extend_lease: false,
-        };
+            TaskResultStatus::Completed | TaskResultStatus::InProgress
+        ))
+        .then(|| "Signalled".to_string());
+        let result = TaskResult::reported(
+            task.workflow_instance_id.clone(),
+            task.task_id.clone(),
+            status,
+            merged,
+            reason,
+        );
         // Allowed above as the caller; applied as the engine, since the task is
         // reached through its workflow, not by its type.
         self.apply_result(Actor::engine(), result, false).await?;

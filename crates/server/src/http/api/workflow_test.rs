@@ -171,23 +171,19 @@ fn drive<'a>(
                         ))
                     })?,
                 };
-                let result = TaskResult {
-                    workflow_instance_id: id.clone(),
-                    task_id: task.task_id.clone(),
-                    reason_for_incompletion: (!matches!(
-                        status,
-                        TaskResultStatus::Completed | TaskResultStatus::InProgress
-                    ))
-                    .then(|| "Mocked".to_string()),
-                    callback_after_seconds: 0,
-                    worker_id: Some("workflow-test".into()),
+                let reason = (!matches!(
                     status,
-                    output_data: mock.output.unwrap_or_default(),
-                    logs: Vec::new(),
-                    external_output_payload_storage_path: None,
-                    sub_workflow_id: None,
-                    extend_lease: false,
-                };
+                    TaskResultStatus::Completed | TaskResultStatus::InProgress
+                ))
+                .then(|| "Mocked".to_string());
+                let mut result = TaskResult::reported(
+                    id.clone(),
+                    task.task_id.clone(),
+                    status,
+                    mock.output.unwrap_or_default(),
+                    reason,
+                );
+                result.worker_id = Some("workflow-test".into());
                 state.tasks.update(principal, result).await?;
                 *steps += 1;
                 progressed = true;
