@@ -7,7 +7,8 @@
 //!   input, secrets included), and it leaves no core file.
 //! - [`lock_down`], once the request is read and the memory cap is set: no new
 //!   privileges (no set-uid program could gain any), and a seccomp filter that
-//!   allows only the system calls an evaluation makes: writing its answer, managing
+//!   allows only the system calls an evaluation makes: writing its answer (to
+//!   standard output or error only, never to a descriptor it inherited), managing
 //!   memory (never executable), the clock, and exiting. Anything else (opening a
 //!   file, a socket, starting a process, tracing, changing limits) fails with
 //!   `EPERM`. The list was read off evaluations of scripts and jq programs with
@@ -49,12 +50,24 @@ fn never_executable(arg: u8) -> Result<Vec<SeccompRule>, String> {
     ])
 }
 
+/// Rules that hold when the call's first argument (a file descriptor) is one of
+/// `fds`.
+fn only_descriptors(fds: &[u64]) -> Result<Vec<SeccompRule>, String> {
+    fds.iter()
+        .map(|fd| {
+            let condition =
+                SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, *fd)
+                    .map_err(|e| format!("seccomp condition: {e}"))?;
+            SeccompRule::new(vec![condition]).map_err(|e| format!("seccomp rule: {e}"))
+        })
+        .collect()
+}
+
 fn filter() -> Result<BpfProgram, String> {
     let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| format!("seccomp: {e}"))?;
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     // An empty rule list allows the call whatever its arguments.
     for call in [
-        libc::SYS_write,
         libc::SYS_exit,
         libc::SYS_exit_group,
         libc::SYS_brk,
@@ -74,6 +87,9 @@ fn filter() -> Result<BpfProgram, String> {
     ] {
         rules.insert(call, Vec::new());
     }
+    // Writing only the answer (and standard error): never to a descriptor the
+    // process may have inherited from whatever started its server.
+    rules.insert(libc::SYS_write, only_descriptors(&[1, 2])?);
     rules.insert(libc::SYS_mmap, never_executable(2)?);
     rules.insert(libc::SYS_mprotect, never_executable(2)?);
     let filter = SeccompFilter::new(
