@@ -81,7 +81,7 @@ pub(super) async fn http(
             Some(format!("Failed to invoke HTTP task due to: {reason}")),
         ),
     };
-    let mut result = result_of(workflow_id.clone(), task_id, status, output, reason);
+    let mut result = TaskResult::reported(workflow_id.clone(), task_id, status, output, reason);
     // A response echoing a secret the request carried does not store it.
     handoff::mask_result(&mut result, &handed);
     finish_task(rt, &job, workflow_id, result).await
@@ -115,7 +115,7 @@ pub(super) async fn inline(rt: &Runtime, job: Job, mut task: Task) -> CoreResult
             (status, Some(reason))
         }
     };
-    let mut result = result_of(workflow_id.clone(), task_id, status, output, reason);
+    let mut result = TaskResult::reported(workflow_id.clone(), task_id, status, output, reason);
     handoff::mask_result(&mut result, &with_json_forms(&handed));
     finish_task(rt, &job, workflow_id, result).await
 }
@@ -223,7 +223,7 @@ pub(super) async fn jq_transform(rt: &Runtime, job: Job, mut task: Task) -> Core
             (status, Some(reason))
         }
     };
-    let mut result = result_of(workflow_id.clone(), task_id, status, output, reason);
+    let mut result = TaskResult::reported(workflow_id.clone(), task_id, status, output, reason);
     handoff::mask_result(&mut result, &with_json_forms(&handed));
     finish_task(rt, &job, workflow_id, result).await
 }
@@ -296,7 +296,7 @@ pub(super) async fn case_by_script(
     let mut result = match outcome {
         Ok(value) => {
             let case = crate::engine::expr::java_to_string(&value);
-            result_of(
+            TaskResult::reported(
                 workflow_id.clone(),
                 task_id,
                 TaskResultStatus::Completed,
@@ -308,7 +308,7 @@ pub(super) async fn case_by_script(
             let reason = err.to_string();
             let mut output = JsonMap::new();
             output.insert("error".into(), Value::String(reason.clone()));
-            result_of(
+            TaskResult::reported(
                 workflow_id.clone(),
                 task_id,
                 TaskResultStatus::FailedWithTerminalError,
@@ -430,7 +430,7 @@ pub(super) async fn update_secret(rt: &Runtime, job: Job, mut task: Task) -> Cor
     let outcome = write_secret(rt, &workflow_id, &key, &value).await;
     match outcome {
         Ok(()) => {
-            let result = result_of(
+            let result = TaskResult::reported(
                 workflow_id.clone(),
                 task_id,
                 TaskResultStatus::Completed,
@@ -489,16 +489,6 @@ async fn write_secret(
             .map_err(CoreError::into_reason)?;
     }
     Ok(())
-}
-
-fn result_of(
-    workflow_id: String,
-    task_id: String,
-    status: TaskResultStatus,
-    output: JsonMap,
-    reason: Option<String>,
-) -> TaskResult {
-    TaskResult::reported(workflow_id, task_id, status, output, reason)
 }
 
 /// Finishes a system task with a result, in the unit of work that deletes its job.
