@@ -32,12 +32,12 @@ use crate::{PostgresStore, map_err};
 /// running it. Counts up to [`CACHED_COUNTS`] (what workers ask for) each get a
 /// statement prepared once per connection; a larger one is sent with its parameters'
 /// types in the same round trip, and not kept.
-fn claim_pick(count: usize) -> String {
+pub(crate) fn claim_pick(count: usize) -> String {
     CLAIM_PICK.replace("{limit}", &count.to_string())
 }
 
 /// Claim counts whose statement stays prepared on the connection.
-const CACHED_COUNTS: usize = 32;
+pub(crate) const CACHED_COUNTS: usize = 32;
 
 const CLAIM_PICK: &str = "WITH picked AS MATERIALIZED (
         SELECT id, task_id, workflow_id, priority, visible_at FROM queue
@@ -66,7 +66,7 @@ fn unreadable_task(workflow_id: &str, task_id: &str, err: &StoreError) {
 }
 
 /// Logs a claim made in a unit's transaction that failed; the unit commits without it.
-fn claim_failed(claim: &Claim, err: &StoreError) {
+pub(crate) fn claim_failed(claim: &Claim, err: &StoreError) {
     tracing::warn!(
         queue = %claim.queue_name,
         error = %podium_core::error::error_chain(err),
@@ -122,6 +122,11 @@ impl PostgresStore {
         next: &ThenClaim,
     ) -> StoreResult<Vec<Task>> {
         let claim = &next.claim;
+        if let Some(limits) = &claim.limits {
+            return self
+                .commit_with_limited_claim(tx, writes, next, limits)
+                .await;
+        }
         let sql = claim_pick(claim.count);
         let pick = if claim.count <= CACHED_COUNTS {
             tx.prepare(&sql).await
@@ -160,7 +165,7 @@ impl PostgresStore {
     /// to the lease end; all added to `writes`. Returns the tasks and how many
     /// messages were passed over (their workflow busy or changed since the pick's
     /// snapshot).
-    fn take_picked(
+    pub(crate) fn take_picked(
         &self,
         picked: &[Row],
         claim: &Claim,
@@ -251,7 +256,10 @@ impl PostgresStore {
         // a moment, so a poll does not wait for a wake-up that already happened.
         let mut attempts = 0;
         loop {
-            let (tasks, passed_over) = self.claim_once(&claim, on_claim).await?;
+            let (tasks, passed_over) = match &claim.limits {
+                None => self.claim_once(&claim, on_claim).await?,
+                Some(limits) => self.claim_limited_once(&claim, limits, on_claim).await?,
+            };
             attempts += 1;
             if !tasks.is_empty() || passed_over == 0 || attempts == 5 {
                 return Ok(tasks);

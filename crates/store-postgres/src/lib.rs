@@ -16,6 +16,7 @@ mod claims;
 mod connect;
 mod execution;
 mod figures;
+mod limits;
 mod listen;
 mod metadata;
 mod migrate;

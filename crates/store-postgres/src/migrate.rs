@@ -37,6 +37,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0010_job_lanes",
         include_str!("migrations/0010_job_lanes.sql"),
     ),
+    (
+        "0011_queue_handouts",
+        include_str!("migrations/0011_queue_handouts.sql"),
+    ),
 ];
 
 /// The advisory lock every node takes to migrate ("podium" in ASCII).

@@ -56,6 +56,7 @@ async fn a_failing_claim_keeps_the_units_writes() {
                         count: 1,
                         now: 10,
                         worker_id: "w".into(),
+                        limits: None,
                     },
                     on_claim: mark,
                 });

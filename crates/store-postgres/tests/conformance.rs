@@ -133,6 +133,7 @@ async fn variables_stored_before_the_index_are_indexed_as_people_see_them() {
         .batch_execute(
             "DROP TABLE operate_variable;
              ALTER TABLE job DROP COLUMN lane;
+             DROP TABLE queue_handout;
              DELETE FROM podium_schema WHERE version >= 9;",
         )
         .await

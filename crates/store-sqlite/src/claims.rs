@@ -3,7 +3,7 @@
 
 use podium_core::model::Task;
 use podium_core::service::masking::run_masked_values;
-use podium_core::store::{Claim, OnClaim, UNREADABLE_RETRY_MS};
+use podium_core::store::{Claim, ClaimLimits, OnClaim, UNREADABLE_RETRY_MS};
 use rusqlite::{OptionalExtension, params};
 
 use crate::codec::Codec;
@@ -35,13 +35,20 @@ pub(crate) fn claim_in(
     on_claim: OnClaim,
 ) -> Result<Vec<Task>, Failure> {
     let conn = ctx.conn;
+    let wanted = match &claim.limits {
+        None => claim.count,
+        Some(limits) => allowance(conn, limits, claim)?,
+    };
+    if wanted == 0 {
+        return Ok(Vec::new());
+    }
     let mut pick = conn.prepare_cached(CLAIM_PICK).map_err(map_err)?;
     let picked: Vec<(i64, String, String)> = pick
         .query_map(params![claim.queue_name, claim.now], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })
         .map_err(map_err)?
-        .take(claim.count)
+        .take(wanted)
         .collect::<Result<_, _>>()
         .map_err(map_err)?;
     let mut claimed = Vec::with_capacity(picked.len());
@@ -125,5 +132,47 @@ pub(crate) fn claim_in(
         }
         claimed.push(task);
     }
+    if let Some(limits) = claim.limits.as_ref().filter(|l| l.rate.is_some()) {
+        let mut note = conn
+            .prepare_cached("INSERT INTO queue_handout (task_type, at) VALUES (?1, ?2)")
+            .map_err(map_err)?;
+        for _ in &claimed {
+            note.execute(params![limits.task_type, claim.now])
+                .map_err(map_err)?;
+        }
+    }
     Ok(claimed)
+}
+
+/// How many tasks a claim of a limited type may take now: the type's tasks in
+/// progress and its hand-outs in the window are counted (the writer runs one claim
+/// at a time, so no other claim takes a place meanwhile). Hand-outs older than the
+/// window are removed.
+fn allowance(
+    conn: &rusqlite::Connection,
+    limits: &ClaimLimits,
+    claim: &Claim,
+) -> Result<usize, Failure> {
+    let running: i64 = match limits.in_progress {
+        None => 0,
+        Some(_) => conn
+            .prepare_cached(
+                "SELECT count(*) FROM task WHERE task_type = ?1 AND status = 'IN_PROGRESS'",
+            )
+            .and_then(|mut s| s.query_row([&limits.task_type], |row| row.get(0)))
+            .map_err(map_err)?,
+    };
+    let handed_out: i64 = match limits.rate {
+        None => 0,
+        Some(_) => {
+            let start = limits.window_start(claim.now);
+            conn.prepare_cached("DELETE FROM queue_handout WHERE task_type = ?1 AND at <= ?2")
+                .and_then(|mut s| s.execute(params![limits.task_type, start]))
+                .map_err(map_err)?;
+            conn.prepare_cached("SELECT count(*) FROM queue_handout WHERE task_type = ?1")
+                .and_then(|mut s| s.query_row([&limits.task_type], |row| row.get(0)))
+                .map_err(map_err)?
+        }
+    };
+    Ok(limits.allowance(claim.count, running, handed_out))
 }

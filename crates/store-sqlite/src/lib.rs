@@ -176,6 +176,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0013_job_lanes",
         include_str!("migrations/0013_job_lanes.sql"),
     ),
+    (
+        "0014_queue_handouts",
+        include_str!("migrations/0014_queue_handouts.sql"),
+    ),
 ];
 
 /// Maps a database error to a store error; uniqueness violations become conflicts.

@@ -161,6 +161,7 @@ async fn a_task_row_that_cannot_be_read_does_not_stop_its_queue() {
         count: 10,
         now: 10,
         worker_id: "w".into(),
+        limits: None,
     };
     fn mark(task: &mut podium_core::model::Task, _: &podium_core::store::Claim) -> Option<i64> {
         task.status = podium_core::model::TaskStatus::InProgress;

@@ -21,7 +21,7 @@ use super::schedule::{add_task, at_seconds_after, expr_context, new_task, queue_
 use super::state::WorkflowState;
 use super::task_type::TaskKind;
 
-pub use super::repair::{rerun, restart, retry};
+pub use super::repair::{rerun, restart, retry, retry_resuming};
 
 /// Longest `reasonForIncompletion` kept, as in Conductor.
 const MAX_REASON_CHARS: usize = 500;
@@ -326,6 +326,50 @@ pub fn pause(state: &mut WorkflowState, ctx: &EngineContext<'_>) -> Result<(), C
             short_name(state)
         ))),
     }
+}
+
+/// Hands every worker task that waits for its callback (a worker reported it in
+/// progress with `callbackAfterSeconds`) back to its queue now, as Conductor's
+/// `resetcallbacks` does; an ended workflow is a conflict.
+pub fn reset_callbacks(
+    state: &mut WorkflowState,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> Result<(), CoreError> {
+    if state.status().is_terminal() {
+        return Err(CoreError::Conflict(format!(
+            "Workflow is in terminal state. Status = {}",
+            state.status().as_str()
+        )));
+    }
+    let waiting: Vec<usize> = (0..state.tasks().len())
+        .filter(|&i| {
+            let task = &state.tasks()[i];
+            // Handed back by its worker: it started (a retry's delay waits on).
+            task.status == TaskStatus::Scheduled
+                && task.start_time > 0
+                && task.callback_after_seconds > 0
+                && TaskKind::of_execution(task).is_worker_task()
+        })
+        .collect();
+    for index in &waiting {
+        if let Some(task) = state.task_mut(*index) {
+            task.callback_after_seconds = 0;
+            task.update_time = ctx.now;
+            out.queue_pushes.push(QueueMessage {
+                queue_name: queue_name(&task.task_type, task.domain.as_deref()),
+                task_id: task.task_id.clone(),
+                workflow_id: task.workflow_instance_id.clone(),
+                priority: task.workflow_priority,
+                visible_at: ctx.now,
+            });
+        }
+    }
+    if !waiting.is_empty() && state.status() == WorkflowStatus::Running {
+        // The tasks' deadlines moved up.
+        decide(state, ctx, out);
+    }
+    Ok(())
 }
 
 /// Resumes a paused workflow and decides. The workflow timeout restarts from now.

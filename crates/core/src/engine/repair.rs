@@ -82,6 +82,28 @@ pub fn retry(
     ctx: &EngineContext<'_>,
     out: &mut ChangeSet,
 ) -> Result<(), CoreError> {
+    retry_with(state, None, ctx, out)
+}
+
+/// [`retry`], except that the `SUB_WORKFLOW` task `task_id` is not scheduled again
+/// but waits in place for its sub-workflow, retried before (Conductor's
+/// `resumeSubworkflowTasks`). The sub-workflow may have ended again meanwhile: its end
+/// is looked at once more by a job, so the task learns it either way.
+pub fn retry_resuming(
+    state: &mut WorkflowState,
+    task_id: &str,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> Result<(), CoreError> {
+    retry_with(state, Some(task_id), ctx, out)
+}
+
+fn retry_with(
+    state: &mut WorkflowState,
+    resumed: Option<&str>,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> Result<(), CoreError> {
     if !state.status().is_terminal() {
         return Err(CoreError::Conflict(format!(
             "Workflow is still running.  status={}",
@@ -114,6 +136,12 @@ pub fn retry(
     state.workflow.last_retried_time = ctx.now;
     for index in retriable {
         let old = state.tasks()[index].clone();
+        if resumed == Some(old.task_id.as_str())
+            && let Some(child_id) = old.sub_workflow_id.clone()
+        {
+            resume_sub_workflow_task(state, index, child_id, ctx, out);
+            continue;
+        }
         let Some(node) = graph::find_task(&state.def, &old.reference_task_name).cloned() else {
             continue;
         };
@@ -171,6 +199,39 @@ pub fn retry(
     }
     decide(state, ctx, out);
     Ok(())
+}
+
+/// Sets a `SUB_WORKFLOW` task waiting again for its (retried) sub-workflow, and has
+/// the sub-workflow's state looked at now.
+fn resume_sub_workflow_task(
+    state: &mut WorkflowState,
+    index: usize,
+    child_id: String,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) {
+    let Some(task) = state.task_mut(index) else {
+        return;
+    };
+    task.status = TaskStatus::InProgress;
+    task.end_time = 0;
+    task.update_time = ctx.now;
+    task.reason_for_incompletion = None;
+    task.output_data = JsonMap::new();
+    task.output_data.insert(
+        "subWorkflowId".into(),
+        serde_json::Value::String(child_id.clone()),
+    );
+    task.subworkflow_changed = true;
+    let task_id = task.task_id.clone();
+    out.job_adds.push(crate::store::Job {
+        id: ctx.ids.new_id(),
+        effect: crate::store::Effect::SubWorkflowEnded { child_id },
+        lane: crate::store::JobLane::Work,
+        workflow_id: state.id().to_string(),
+        task_id: Some(task_id),
+        due_at: ctx.now,
+    });
 }
 
 /// Reruns an ended workflow from one of its tasks (dropping every later task and

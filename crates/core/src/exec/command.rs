@@ -35,6 +35,8 @@ crate::kinds! {
         Signal,
         /// Run the decider on a run now.
         Decide,
+        /// Hand a run's tasks that wait for a callback back to their queues now.
+        ResetCallbacks,
         /// Delete a run.
         Remove,
         /// Poll a task type's queue.
@@ -82,6 +84,7 @@ impl Command {
             | Command::Resume
             | Command::Terminate
             | Command::Decide
+            | Command::ResetCallbacks
             | Command::Restore => &[Execution(OPERATE)],
             Command::Restart
             | Command::Retry

@@ -20,6 +20,7 @@ pub mod names;
 pub mod operate;
 pub mod operations;
 pub mod passwords;
+mod retry_resume;
 pub mod runtime;
 pub mod search;
 pub mod secrets;

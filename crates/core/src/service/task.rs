@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::engine::ops;
 use crate::engine::schedule::{at_seconds_after, queue_name};
+use crate::engine::{TaskDefs, ops};
 use crate::error::{CoreError, CoreResult};
 use crate::exec::authority::may_access_execution;
 use crate::exec::command::{self, Command, Target, TaskRef};
@@ -18,7 +18,7 @@ use crate::model::{
 };
 use crate::security::authz::refusal;
 use crate::security::{Access, Actor, Authorizer, Principal, Resource, ResourceType};
-use crate::store::{Claim, ThenClaim};
+use crate::store::{Claim, ClaimLimits, ThenClaim};
 
 use super::definition_bounds::MAX_NAME_BYTES;
 use super::disclosure;
@@ -81,6 +81,14 @@ fn mark_polled(task: &mut Task, claim: &Claim) -> Option<i64> {
         .then(|| at_seconds_after(claim.now, task.response_timeout_seconds))
 }
 
+/// The limits on handing out tasks of a type, from its definition as it is now.
+fn claim_limits(rt: &Runtime, task_type: &str) -> Option<ClaimLimits> {
+    rt.defs()
+        .task_def(task_type)
+        .as_deref()
+        .and_then(ClaimLimits::of)
+}
+
 /// The worker a next task is claimed for when the result names none.
 const UNKNOWN_WORKER: &str = "unknown";
 
@@ -95,7 +103,7 @@ fn queue_domain(task: &Task) -> Option<&str> {
 /// In the unit that records a worker's result for `task` (ended), sets up the claim
 /// of the worker's next task of the same type and domain, when the worker may poll
 /// that queue and it may hold a message: one commit for both. Returns the queue and
-/// the signal's mark, to note an empty find against.
+/// the signal's mark, to note an empty find against (none for a limited type).
 fn claim_next(
     rt: &Runtime,
     actor: &Actor,
@@ -119,16 +127,20 @@ fn claim_next(
     let worker_id = worker
         .or_else(|| task.worker_id.clone())
         .unwrap_or_else(|| UNKNOWN_WORKER.to_string());
+    let limits = claim_limits(rt, &task.task_type);
+    // A limited type's claim may come back short with messages waiting: no mark.
+    let empty_mark = limits.is_none().then(|| (queue.clone(), mark));
     txn.then_claim = Some(ThenClaim {
         claim: Claim {
-            queue_name: queue.clone(),
+            queue_name: queue,
             count: 1,
             now,
             worker_id,
+            limits,
         },
         on_claim: mark_polled,
     });
-    Some((queue, mark))
+    empty_mark
 }
 
 /// Set while the caller of a unit still waits for its answer; cleared when the
@@ -211,9 +223,13 @@ impl TaskService {
                     count: poll.count,
                     now,
                     worker_id: poll.worker_id.clone(),
+                    limits: claim_limits(&self.rt, &poll.task_type),
                 };
+                // A limited type's claim may come back short with messages waiting:
+                // the queue is not taken for empty.
+                let limited = claim.limits.is_some();
                 tasks = self.rt.stores.execution.claim(claim, mark_polled).await?;
-                if tasks.len() < poll.count {
+                if tasks.len() < poll.count && !limited {
                     signal.found_empty(mark, now);
                 }
             }

@@ -17,8 +17,16 @@ use crate::model::{JsonMap, RerunWorkflowRequest, SkipTaskRequest, WorkflowDef};
 use crate::security::{Actor, Cause, Principal};
 use crate::store::ChangeSet;
 
+/// A rerun's authorization, made against the run as it was read.
+pub(super) struct Authorized {
+    /// The authority the run carries from now on.
+    authority: Authority,
+    seen_authority: Authority,
+    seen_revision: String,
+}
+
 /// A change made to a workflow's state in one unit of work.
-trait StateChange:
+pub(super) trait StateChange:
     FnOnce(&mut WorkflowState, &EngineContext<'_>, &mut ChangeSet) -> CoreResult<()> + Send + 'static
 {
 }
@@ -32,7 +40,7 @@ impl<F> StateChange for F where
 
 impl WorkflowService {
     /// A live workflow as the store holds it, or the refusal for a missing one.
-    async fn live(&self, principal: &Principal, id: &str) -> CoreResult<WorkflowState> {
+    pub(super) async fn live(&self, principal: &Principal, id: &str) -> CoreResult<WorkflowState> {
         self.rt
             .stores
             .execution
@@ -127,7 +135,7 @@ impl WorkflowService {
         &self,
         principal: &Principal,
         id: &str,
-        (command, feeds): (Command, bool),
+        command: (Command, bool),
         other: Option<(Arc<WorkflowDef>, String)>,
         f: F,
     ) -> CoreResult<()>
@@ -135,20 +143,53 @@ impl WorkflowService {
         F: StateChange,
     {
         let state = self.live(principal, id).await?;
+        let authorized = self.authorize_run_again(principal, &state, command, other)?;
+        self.apply_authorized(id, authorized, f).await
+    }
+
+    /// [`WorkflowService::authorize_rerun`] for the run as read in `state`.
+    pub(super) fn authorize_run_again(
+        &self,
+        principal: &Principal,
+        state: &WorkflowState,
+        (command, feeds): (Command, bool),
+        other: Option<(Arc<WorkflowDef>, String)>,
+    ) -> CoreResult<Authorized> {
         let (def, revision) = match &other {
             Some((def, revision)) => (def.clone(), revision.clone()),
             // With what data chose for it: re-running that needs what running it did.
             None => (
-                crate::engine::dynamic::as_run(&state),
+                crate::engine::dynamic::as_run(state),
                 state.def_revision.clone(),
             ),
         };
         let authority =
-            self.authorize_rerun(principal, command, &state, (&def, &revision), feeds)?;
+            self.authorize_rerun(principal, command, state, (&def, &revision), feeds)?;
+        Ok(Authorized {
+            authority,
+            seen_authority: state.authority.clone(),
+            seen_revision: state.def_revision.clone(),
+        })
+    }
+
+    /// Runs `f` on a workflow with the authority a rerun check returned.
+    pub(super) async fn apply_authorized<F>(
+        &self,
+        id: &str,
+        authorized: Authorized,
+        f: F,
+    ) -> CoreResult<()>
+    where
+        F: StateChange,
+    {
+        let Authorized {
+            authority,
+            seen_authority,
+            seen_revision,
+        } = authorized;
         // Authorized against the run as it was read: if its authority or definition
         // changed since (another rerun, a skip with data), refuse rather than
         // overwrite what was decided meanwhile.
-        let (seen_authority, seen_revision) = (state.authority.clone(), state.def_revision.clone());
         self.apply(id, move |state, ctx, out| {
             if state.authority != seen_authority || state.def_revision != seen_revision {
                 return Err(CoreError::Conflict(
@@ -353,6 +394,12 @@ impl WorkflowService {
             Ok(())
         })
         .await
+    }
+
+    /// Hands the tasks of a workflow that wait for a callback back to their queues now.
+    pub async fn reset_callbacks(&self, principal: &Principal, id: &str) -> CoreResult<()> {
+        self.change(principal, id, Command::ResetCallbacks, ops::reset_callbacks)
+            .await
     }
 
     /// Deletes a workflow with its tasks. With `archive`, only an ended workflow.

@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use super::query::{TaskSearch, WorkflowSearch};
-use super::{StoreError, StoreResult};
+use super::{ClaimLimits, StoreError, StoreResult};
 use crate::engine::state::WorkflowState;
 use crate::model::{PollData, Task, TaskExecLog, Workflow, WorkflowStatus};
 
@@ -245,6 +245,8 @@ pub struct Claim {
     pub count: usize,
     pub now: i64,
     pub worker_id: String,
+    /// The task type's limits on hand-outs, when its definition sets any.
+    pub limits: Option<ClaimLimits>,
 }
 
 /// How much later a claim tries again a queued task whose stored row it cannot read

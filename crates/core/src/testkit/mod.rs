@@ -37,6 +37,7 @@ pub struct Case {
 mod archive;
 mod audit;
 mod executions;
+mod limits;
 mod metadata;
 mod queues;
 mod runs;
@@ -53,6 +54,7 @@ use executions::{
     lookups_by_correlation_key_and_parent, searches_filter_page_and_sort, units_of_work_are_atomic,
     workflows_round_trip_with_their_tasks,
 };
+use limits::claims_honour_task_type_limits;
 use metadata::{
     tags_are_per_resource, task_definitions_round_trip, workflow_definitions_have_versions,
 };
@@ -92,6 +94,7 @@ cases!(
     claims_pass_over_rows_they_cannot_read,
     payloads_holding_the_sealed_key_read_back_as_written,
     units_claim_in_their_own_transaction,
+    claims_honour_task_type_limits,
     searches_filter_page_and_sort,
     lookups_by_correlation_key_and_parent,
     idempotency_keys_are_unique_per_definition,
@@ -217,5 +220,6 @@ fn claim(queue: &str, count: usize, now: i64, worker: &str) -> Claim {
         count,
         now,
         worker_id: worker.into(),
+        limits: None,
     }
 }

@@ -31,6 +31,7 @@ mod operate;
 mod operate_roles;
 mod passwords;
 mod queues;
+mod retry_resume;
 mod review;
 mod review_masking;
 mod route_walk;

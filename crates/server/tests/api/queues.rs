@@ -427,3 +427,108 @@ async fn an_update_v2_whose_caller_gave_up_claims_nothing() {
     assert_eq!(next[0]["workflowInstanceId"], other);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_task_types_limits_hold_its_tasks_back_until_there_is_room() {
+    let app = TestApp::spawn().await;
+    let mut capped = task_def("capped");
+    capped["concurrentExecLimit"] = json!(1);
+    let mut paced = task_def("paced");
+    paced["rateLimitPerFrequency"] = json!(2);
+    paced["rateLimitFrequencyInSeconds"] = json!(60);
+    app.register(
+        json!([capped.clone(), paced]),
+        linear("capped_flow", &[("capped", "a")]),
+    )
+    .await;
+    app.register(json!([]), linear("paced_flow", &[("paced", "a")]))
+        .await;
+    for n in 0..3 {
+        app.start("capped_flow", json!({"n": n})).await;
+        app.start("paced_flow", json!({"n": n})).await;
+    }
+
+    // One in progress at a time: a batch gets one, and the next poll none.
+    let first = app.poll("capped", 3, 0).await;
+    assert_eq!(first.len(), 1);
+    assert!(app.poll("capped", 3, 100).await.is_empty());
+    // Its worker's update-v2 frees the place and is handed the next task.
+    let answer = app
+        .post(
+            "/api/tasks/update-v2",
+            json!({
+                "workflowInstanceId": first[0]["workflowInstanceId"],
+                "taskId": first[0]["taskId"],
+                "status": "COMPLETED",
+                "workerId": "tester"
+            }),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.json()["taskType"], "capped", "{}", answer.text);
+    assert!(app.poll("capped", 3, 0).await.is_empty());
+    // A raised limit counts from the next poll.
+    capped["concurrentExecLimit"] = json!(5);
+    let answer = app
+        .call("PUT", "/api/metadata/taskdefs", Some(capped))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(app.poll("capped", 3, 0).await.len(), 1);
+
+    // Two hand-outs a minute.
+    assert_eq!(app.poll("paced", 3, 0).await.len(), 2);
+    assert!(app.poll("paced", 3, 0).await.is_empty());
+    app.advance(61_000);
+    let last = app.poll("paced", 3, 0).await;
+    assert_eq!(last.len(), 1);
+    let task = app
+        .get(&format!(
+            "/api/tasks/{}",
+            last[0]["taskId"].as_str().unwrap_or_default()
+        ))
+        .await
+        .json();
+    assert_eq!(task["rateLimitPerFrequency"], 2);
+    assert_eq!(task["rateLimitFrequencyInSeconds"], 60);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reset_callbacks_hands_a_waiting_task_back_now() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("patient")]),
+        linear("patient_flow", &[("patient", "a")]),
+    )
+    .await;
+    let id = app.start("patient_flow", json!({})).await;
+    let task = app.poll("patient", 1, 0).await.remove(0);
+    let answer = app
+        .post(
+            "/api/tasks",
+            json!({"workflowInstanceId": id, "taskId": task["taskId"], "status": "IN_PROGRESS", "callbackAfterSeconds": 3600}),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert!(app.poll("patient", 1, 0).await.is_empty());
+    let answer = app
+        .post(&format!("/api/workflow/{id}/resetcallbacks"), json!({}))
+        .await;
+    assert_eq!(answer.status, 204, "{}", answer.text);
+    let again = app.poll("patient", 1, 0).await;
+    assert_eq!(again.len(), 1, "handed back without waiting an hour");
+    assert_eq!(again[0]["callbackAfterSeconds"], 0);
+    app.complete(&again[0], json!({})).await;
+    app.wait_for_status(&id, "COMPLETED").await;
+    // An ended workflow has no callbacks to reset: Conductor answers a conflict.
+    let answer = app
+        .post(&format!("/api/workflow/{id}/resetcallbacks"), json!({}))
+        .await;
+    assert_eq!(answer.status, 409, "{}", answer.text);
+    assert!(
+        answer.text.contains("Workflow is in terminal state"),
+        "{}",
+        answer.text
+    );
+    app.stop().await;
+}

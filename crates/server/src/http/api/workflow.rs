@@ -162,6 +162,12 @@ pub fn routes(routes: Routes) -> Routes {
         )
         .add(
             Method::POST,
+            "/api/workflow/{id}/resetcallbacks",
+            exec,
+            workflow_reset_callbacks,
+        )
+        .add(
+            Method::POST,
             "/api/workflow/{id}/rerun",
             exec,
             workflow_rerun,
@@ -434,14 +440,32 @@ async fn workflow_restart(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Retries the failed tasks of an ended workflow; 204. Needs: EXECUTE or UPDATE_PROCESS_INSTANCE (see exec::command).
+/// Retries the failed tasks of an ended workflow (with `resumeSubworkflowTasks`, a
+/// failed sub-workflow is retried in place); 204. Needs: EXECUTE or UPDATE_PROCESS_INSTANCE (see exec::command).
 async fn workflow_retry(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    params: Params,
+    _body: IgnoredBody,
+) -> ApiResult<StatusCode> {
+    if params.flag("resumeSubworkflowTasks", false)? {
+        state.workflows.retry_resuming(&principal, &id).await?;
+    } else {
+        state.workflows.retry(&principal, &id).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Hands the workflow's tasks that wait for a callback back to their queues now; 204.
+/// Needs: EXECUTE or UPDATE_PROCESS_INSTANCE (see exec::command).
+async fn workflow_reset_callbacks(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(id): Path<String>,
     _body: IgnoredBody,
 ) -> ApiResult<StatusCode> {
-    state.workflows.retry(&principal, &id).await?;
+    state.workflows.reset_callbacks(&principal, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
