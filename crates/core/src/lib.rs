@@ -22,6 +22,7 @@ pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod model;
+pub mod scheduler;
 pub mod security;
 pub mod service;
 pub mod store;

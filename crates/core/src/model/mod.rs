@@ -1,6 +1,7 @@
 //! Conductor's JSON types (serde, camelCase) and Podium's id newtypes.
 
 pub mod requests;
+pub mod schedule;
 pub mod serde_util;
 pub mod task;
 pub mod task_def;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use requests::*;
+pub use schedule::{ScheduleExecution, ScheduleExecutionState, WorkflowSchedule};
 pub use task::{Task, TaskExecLog, TaskResult, TaskResultStatus, TaskStatus};
 pub use task_def::{RetryLogic, TaskDef, TaskTimeoutPolicy};
 pub use workflow::{Workflow, WorkflowStatus};

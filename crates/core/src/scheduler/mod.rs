@@ -1,0 +1,4 @@
+//! Workflow schedules: cron expressions, and starting a schedule's workflow once per
+//! due time.
+
+pub mod cron;
