@@ -463,6 +463,7 @@ impl Application {
             sessions,
             public_origin,
             operations: OperationsService::new(runtime.clone()),
+            schedules: podium_core::service::schedules::ScheduleService::new(runtime.clone()),
             operate: podium_core::service::operate::OperateService::new(runtime.clone()),
             metrics: metrics.clone(),
             max_body_bytes: config.max_body_bytes,

@@ -1,6 +1,6 @@
 //! Cron expressions as the Conductor scheduler reads them: Spring's six fields
 //! (`second minute hour day-of-month month day-of-week`, with `?`, `L`, `W`, `#`,
-//! names such as `MON` and `JAN`, and macros such as `@daily`), evaluated in the
+//! names such as `MON` and `JAN`, `0/5` steps, and macros such as `@daily`), evaluated in the
 //! schedule's time zone. The day of the month and the day of the week must both
 //! match when both are given, as in Spring; Sunday is `0` or `7`.
 
@@ -33,6 +33,8 @@ impl CronSchedule {
             .seconds(Seconds::Required)
             .year(Year::Disallowed)
             .dom_and_dow(true)
+            // Spring reads `0/5` as "from 0, every 5".
+            .sloppy_ranges(true)
             .build()
             .parse(expression)
             .map_err(|err| format!("Invalid cron expression '{expression}': {err}"))?;
@@ -134,6 +136,7 @@ mod tests {
             ("0 0 0 ? * 1#2", "2027-02-08T00:00:00Z"),
             ("@daily", "2027-01-16T00:00:00Z"),
             ("0 0 0 1 JAN ?", "2028-01-01T00:00:00Z"),
+            ("0/20 * * ? * *", "2027-01-15T08:00:20Z"),
         ] {
             let cron = CronSchedule::parse(expression, Some("UTC")).unwrap();
             assert_eq!(cron.next_after(FRIDAY_8H), Some(at(next)), "{expression}");

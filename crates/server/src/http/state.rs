@@ -51,6 +51,8 @@ pub struct Shared {
     /// Where people reach Podium, when configured (`public_url`).
     pub public_origin: Option<super::session::Origin>,
     pub operations: OperationsService,
+    /// Workflow schedules.
+    pub schedules: podium_core::service::schedules::ScheduleService,
     /// Camunda Operate's REST API v1.
     pub operate: podium_core::service::operate::OperateService,
     pub metrics: Arc<Metrics>,

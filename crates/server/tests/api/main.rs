@@ -36,6 +36,7 @@ mod review;
 mod review_masking;
 mod route_walk;
 mod samba_ad;
+mod schedules;
 mod search_limits;
 mod secret_keys;
 mod secrets;

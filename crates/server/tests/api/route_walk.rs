@@ -188,6 +188,12 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
         }
         ("GET", "/api/metadata/tags") => r(path.into(), None, Nothing),
         ("GET", "/api/token/userInfo") => r(path.into(), None, AboutSelf),
+        // A computation over the caller's own input: no resource is read.
+        ("GET", "/api/scheduler/nextFewSchedules") => r(
+            format!("{path}?cronExpression=0+0+12+*+*+*"),
+            None,
+            AboutSelf,
+        ),
         ("GET", "/metrics") => r(path.into(), None, Forbidden),
         ("GET", "/api/applications") => r(path.into(), None, Nothing),
         ("POST", "/api/applications") => r(path.into(), Some(json!({"name": "mine"})), Forbidden),
