@@ -17,10 +17,15 @@ use crate::{PostgresStore, map_err};
 /// Waits for the type's turn; released when the transaction ends.
 const TAKE_TURN: &str = "SELECT pg_advisory_xact_lock(hashtextextended('podium.claim:' || $1, 0))";
 
-/// The type's tasks in progress, and its hand-outs after the window's start.
+/// The type's tasks in progress (when `$3`), and its hand-outs after the window's
+/// start (when `$4`); a count not asked for is not made.
 const COUNT: &str = "SELECT
-    (SELECT count(*) FROM task WHERE task_type = $1 AND status = 'IN_PROGRESS'),
-    (SELECT count(*) FROM queue_handout WHERE task_type = $1 AND at > $2)";
+    CASE WHEN $3 THEN
+        (SELECT count(*) FROM task WHERE task_type = $1 AND status = 'IN_PROGRESS')
+    ELSE 0 END,
+    CASE WHEN $4 THEN
+        (SELECT count(*) FROM queue_handout WHERE task_type = $1 AND at > $2)
+    ELSE 0 END";
 
 impl PostgresStore {
     /// Claims once for a limited type; returns the tasks and how many messages were
@@ -117,7 +122,12 @@ impl PostgresStore {
             .client()
             .query_one(
                 &count,
-                &[&limits.task_type, &limits.window_start(claim.now)],
+                &[
+                    &limits.task_type,
+                    &limits.window_start(claim.now),
+                    &limits.in_progress.is_some(),
+                    &limits.rate.is_some(),
+                ],
             )
             .await
             .map_err(map_err)?;

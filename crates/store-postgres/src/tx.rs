@@ -61,7 +61,11 @@ impl Tx {
     /// `BEGIN`, to be joined with (and polled before) the first statements.
     pub(crate) async fn begin(&self) -> StoreResult<()> {
         self.open.store(true, Ordering::SeqCst);
-        self.client.batch_execute("BEGIN").await.map_err(map_err)
+        // Said, not assumed: the claims' reads count on a new snapshot per statement.
+        self.client
+            .batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            .await
+            .map_err(map_err)
     }
 
     /// Prepares a statement (from the connection's cache after the first time).

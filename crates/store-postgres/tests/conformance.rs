@@ -134,6 +134,7 @@ async fn variables_stored_before_the_index_are_indexed_as_people_see_them() {
             "DROP TABLE operate_variable;
              ALTER TABLE job DROP COLUMN lane;
              DROP TABLE queue_handout;
+             DROP INDEX task_in_progress;
              DELETE FROM podium_schema WHERE version >= 9;",
         )
         .await

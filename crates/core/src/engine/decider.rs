@@ -618,8 +618,13 @@ fn task_deadlines(task: &crate::model::Task, def: Option<&TaskDef>) -> Vec<(i64,
     let delay = task.start_delay_in_seconds.max(0);
     let callback = task.callback_after_seconds.max(0);
     let alert_only = def.timeout_policy == TaskTimeoutPolicy::AlertOnly;
+    // A task its worker handed back (reported in progress, to be called back) is in
+    // progress for Conductor: its response timeout runs from the hand-back (or from a
+    // reset of its callback), and the poll timeout no longer applies.
+    let handed_back = task.status == TaskStatus::Scheduled && task.start_time > 0;
     if kind.is_worker_task()
         && task.status == TaskStatus::Scheduled
+        && !handed_back
         && !alert_only
         && let Some(poll) = def.poll_timeout_seconds.filter(|p| *p > 0)
     {
@@ -630,7 +635,7 @@ fn task_deadlines(task: &crate::model::Task, def: Option<&TaskDef>) -> Vec<(i64,
         ));
     }
     if kind.is_worker_task()
-        && task.status == TaskStatus::InProgress
+        && (task.status == TaskStatus::InProgress || handed_back)
         && task.response_timeout_seconds > 0
     {
         let after = task.response_timeout_seconds.saturating_add(callback);

@@ -3,10 +3,14 @@
 //! deepest failed sub-workflow is retried where it failed, and each workflow above
 //! it has its `SUB_WORKFLOW` task wait for it again.
 //!
-//! Every workflow of the chain is authorized as a retry of its own before anything
-//! changes; the changes are then made from the bottom up (each in its own unit), so
-//! a parent is set waiting only once its child runs again, and looks at the child's
-//! state after it is set waiting (the child may already have ended again).
+//! Every workflow of the chain must have ended and is authorized as a retry of its
+//! own before anything changes; the changes are then made from the bottom up (each
+//! in its own unit), so a parent is set waiting only once its child runs again, and
+//! looks at the child's state after it is set waiting (the child may already have
+//! ended again). When a request stops part-way (the process ends, a unit fails),
+//! the child runs while its parents stay failed; the same request again finds the
+//! running (or completed) child and sets its parents waiting for it, rather than
+//! starting a second child.
 
 use std::collections::HashSet;
 
@@ -15,7 +19,7 @@ use super::workflow_ops::Authorized;
 use crate::engine::ops;
 use crate::engine::state::WorkflowState;
 use crate::engine::task_type::TaskKind;
-use crate::error::CoreResult;
+use crate::error::{CoreError, CoreResult};
 use crate::exec::command::Command;
 use crate::model::{TaskStatus, WorkflowStatus};
 use crate::security::Principal;
@@ -30,12 +34,20 @@ struct Link {
 }
 
 impl WorkflowService {
-    /// Retries a workflow; with `resume_sub_workflows`, a failed sub-workflow is
-    /// retried in place rather than started again (see the module's text).
+    /// Retries a workflow; a failed sub-workflow is retried in place rather than
+    /// started again (see the module's text).
     pub async fn retry_resuming(&self, principal: &Principal, id: &str) -> CoreResult<()> {
         let chain = self.failed_chain(principal, id).await?;
+        // Every workflow that changes is checked before the first change: each must
+        // have ended, and the caller may retry each.
         let mut plans: Vec<(String, Option<String>, Authorized)> = Vec::with_capacity(chain.len());
         for link in &chain {
+            if !link.state.status().is_terminal() {
+                return Err(CoreError::Conflict(format!(
+                    "Workflow is still running.  status={}",
+                    link.state.status().as_str()
+                )));
+            }
             let authorized =
                 self.authorize_run_again(principal, &link.state, (Command::Retry, false), None)?;
             plans.push((
@@ -58,9 +70,11 @@ impl WorkflowService {
         Ok(())
     }
 
-    /// The workflow `id` and, while the one reached has a failed `SUB_WORKFLOW` task
-    /// whose sub-workflow (still live, its own child) ended unsuccessfully, that
-    /// sub-workflow: top first.
+    /// The workflows to change, top first: `id`, and while the one reached has a
+    /// failed `SUB_WORKFLOW` task whose sub-workflow (live, started for that very
+    /// task) ended unsuccessfully, that sub-workflow. A sub-workflow found running
+    /// or completed was retried by an earlier request that stopped before its parent
+    /// was set waiting: the parent is set waiting for it, and it is left as it is.
     async fn failed_chain(&self, principal: &Principal, id: &str) -> CoreResult<Vec<Link>> {
         let mut chain: Vec<Link> = Vec::new();
         let mut seen = HashSet::new();
@@ -71,15 +85,27 @@ impl WorkflowService {
             };
             let child = self.rt.stores.execution.get_workflow(&child_id).await?;
             let Some(child) = child.filter(|child| {
-                child.workflow.parent_workflow_id.as_deref() == Some(state.id()) && retriable(child)
+                child.workflow.parent_workflow_id.as_deref() == Some(state.id())
+                    && child.workflow.parent_workflow_task_id.as_deref() == Some(task_id.as_str())
             }) else {
                 break;
             };
-            chain.push(Link {
-                state,
-                resumed: Some(task_id),
-            });
-            state = child;
+            match child.status() {
+                WorkflowStatus::Failed | WorkflowStatus::TimedOut | WorkflowStatus::Terminated => {
+                    chain.push(Link {
+                        state,
+                        resumed: Some(task_id),
+                    });
+                    state = child;
+                }
+                WorkflowStatus::Running | WorkflowStatus::Paused | WorkflowStatus::Completed => {
+                    chain.push(Link {
+                        state,
+                        resumed: Some(task_id),
+                    });
+                    return Ok(chain);
+                }
+            }
         }
         chain.push(Link {
             state,
@@ -110,12 +136,4 @@ fn failed_sub_workflow(state: &WorkflowState) -> Option<(String, String)> {
         })
         .flatten()
     })
-}
-
-/// Whether a sub-workflow can be retried: it ended unsuccessfully.
-fn retriable(child: &WorkflowState) -> bool {
-    matches!(
-        child.status(),
-        WorkflowStatus::Failed | WorkflowStatus::TimedOut | WorkflowStatus::Terminated
-    )
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, linear, task_def};
+use crate::helpers::{TestApp, application, linear, task_def};
 
 #[tokio::test]
 async fn concurrent_pollers_never_get_the_same_task() {
@@ -496,8 +496,12 @@ async fn a_task_types_limits_hold_its_tasks_back_until_there_is_room() {
 #[tokio::test]
 async fn reset_callbacks_hands_a_waiting_task_back_now() {
     let app = TestApp::spawn().await;
+    let mut patient = task_def("patient");
+    // A poll timeout does not apply to a task its worker handed back: it is in
+    // progress, as in Conductor.
+    patient["pollTimeoutSeconds"] = json!(10);
     app.register(
-        json!([task_def("patient")]),
+        json!([patient]),
         linear("patient_flow", &[("patient", "a")]),
     )
     .await;
@@ -511,10 +515,12 @@ async fn reset_callbacks_hands_a_waiting_task_back_now() {
         .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert!(app.poll("patient", 1, 0).await.is_empty());
+    app.advance(20_000);
     let answer = app
         .post(&format!("/api/workflow/{id}/resetcallbacks"), json!({}))
         .await;
     assert_eq!(answer.status, 204, "{}", answer.text);
+    assert_eq!(app.workflow(&id).await["status"], "RUNNING");
     let again = app.poll("patient", 1, 0).await;
     assert_eq!(again.len(), 1, "handed back without waiting an hour");
     assert_eq!(again[0]["callbackAfterSeconds"], 0);
@@ -530,5 +536,16 @@ async fn reset_callbacks_hands_a_waiting_task_back_now() {
         "{}",
         answer.text
     );
+    // A caller who may not operate the workflow is refused as for a missing one.
+    let stranger = application(&app, "stranger", &["WORKER"]).await;
+    let answer = app
+        .call_as(
+            Some(&stranger.token),
+            "POST",
+            &format!("/api/workflow/{id}/resetcallbacks"),
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, 403, "{}", answer.text);
     app.stop().await;
 }

@@ -153,3 +153,34 @@ async fn resuming_needs_a_retry_of_every_workflow_it_changes() {
     assert_eq!(answer.status, 400, "{}", answer.text);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_resume_that_stopped_part_way_is_finished_by_the_next() {
+    let app = TestApp::spawn().await;
+    let grand = three_levels(&app).await;
+    let (mid, leaf) = fail_the_leaf(&app, &grand).await;
+    // As if a resuming retry had stopped after its first unit: the leaf runs
+    // again while mid and grand stay failed.
+    let answer = app
+        .post(&format!("/api/workflow/{leaf}/retry"), json!({}))
+        .await;
+    assert_eq!(answer.status, 204, "{}", answer.text);
+    assert_eq!(app.workflow(&mid).await["status"], "FAILED");
+    let answer = app
+        .post(
+            &format!("/api/workflow/{grand}/retry?resumeSubworkflowTasks=true"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(answer.status, 204, "{}", answer.text);
+    // mid waits for the running leaf; no second leaf is started.
+    let (task, waits_for) = sub_task(&app, &mid).await;
+    assert_eq!(waits_for, leaf);
+    assert_eq!(task["status"], "IN_PROGRESS", "{task}");
+    let step = app.poll("leaf_step", 1, 1000).await.remove(0);
+    assert_eq!(step["workflowInstanceId"], leaf.as_str());
+    assert!(app.poll("leaf_step", 1, 0).await.is_empty());
+    app.complete(&step, json!({})).await;
+    app.wait_for_status(&grand, "COMPLETED").await;
+    app.stop().await;
+}

@@ -6,3 +6,6 @@ CREATE TABLE queue_handout (
     at        BIGINT NOT NULL
 );
 CREATE INDEX queue_handout_type_at ON queue_handout (task_type, at);
+
+-- A limited claim counts the type's tasks in progress: only those rows are indexed.
+CREATE INDEX task_in_progress ON task (task_type) WHERE status = 'IN_PROGRESS';
