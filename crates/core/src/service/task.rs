@@ -83,7 +83,7 @@ fn mark_polled(task: &mut Task, claim: &Claim) -> Option<i64> {
 
 /// The limits on handing out tasks of a type, from its definition as it is now.
 fn claim_limits(rt: &Runtime, task_type: &str) -> Option<ClaimLimits> {
-    rt.defs()
+    rt.defs
         .task_def(task_type)
         .as_deref()
         .and_then(ClaimLimits::of)
