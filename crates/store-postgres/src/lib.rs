@@ -21,6 +21,7 @@ mod listen;
 mod metadata;
 mod migrate;
 mod rows;
+mod schedules;
 mod search;
 mod secrets;
 mod security;
@@ -191,6 +192,7 @@ impl PostgresStore {
             secrets: self.clone(),
             audit: self.clone(),
             sessions: self.clone(),
+            schedules: self.clone(),
         }
     }
 

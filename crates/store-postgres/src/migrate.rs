@@ -41,6 +41,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0011_queue_handouts",
         include_str!("migrations/0011_queue_handouts.sql"),
     ),
+    (
+        "0012_schedules",
+        include_str!("migrations/0012_schedules.sql"),
+    ),
 ];
 
 /// The advisory lock every node takes to migrate ("podium" in ASCII).

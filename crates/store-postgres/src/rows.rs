@@ -447,6 +447,7 @@ pub(crate) fn persist_changes(
             vec![Box::new(id.clone())],
         );
     }
+    crate::schedules::persist_runs(writes, &changes.schedule_runs)?;
     Ok(())
 }
 

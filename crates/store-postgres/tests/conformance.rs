@@ -135,6 +135,8 @@ async fn variables_stored_before_the_index_are_indexed_as_people_see_them() {
              ALTER TABLE job DROP COLUMN lane;
              DROP TABLE queue_handout;
              DROP INDEX task_in_progress;
+             DROP TABLE schedule;
+             DROP TABLE schedule_run;
              DELETE FROM podium_schema WHERE version >= 9;",
         )
         .await

@@ -10,6 +10,7 @@ mod codec;
 mod execution;
 mod metadata;
 mod rows;
+mod schedules;
 mod search;
 mod secrets;
 mod security;
@@ -180,6 +181,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0014_queue_handouts",
         include_str!("migrations/0014_queue_handouts.sql"),
     ),
+    (
+        "0015_schedules",
+        include_str!("migrations/0015_schedules.sql"),
+    ),
 ];
 
 /// Maps a database error to a store error; uniqueness violations become conflicts.
@@ -325,6 +330,7 @@ impl SqliteStore {
             secrets: self.clone(),
             audit: self.clone(),
             sessions: self.clone(),
+            schedules: self.clone(),
         }
     }
 

@@ -490,6 +490,7 @@ pub(crate) fn persist_changes(
             .and_then(|mut s| s.execute([id]))
             .map_err(map_err)?;
     }
+    crate::schedules::persist_runs(conn, &changes.schedule_runs)?;
     Ok(())
 }
 

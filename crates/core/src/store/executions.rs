@@ -145,6 +145,8 @@ pub struct ChangeSet {
     /// Archived workflows taken out of the archive (restored as new workflows in the
     /// same unit).
     pub unarchives: Vec<String>,
+    /// Due times of schedules acted on (see `store::schedules`).
+    pub schedule_runs: Vec<super::ScheduleRun>,
 }
 
 /// An ended workflow as the archive keeps it: the workflow with its tasks, already
@@ -173,6 +175,7 @@ impl ChangeSet {
             && self.workflow_deletes.is_empty()
             && self.archives.is_empty()
             && self.unarchives.is_empty()
+            && self.schedule_runs.is_empty()
     }
 }
 

@@ -19,6 +19,7 @@ pub mod executions;
 pub mod limits;
 pub mod metadata;
 pub mod query;
+pub mod schedules;
 pub mod sealing;
 pub mod secrets;
 pub mod security;
@@ -31,6 +32,7 @@ pub use error::{StoreError, StoreResult};
 pub use executions::*;
 pub use limits::{ClaimLimits, RateLimit};
 pub use metadata::{MetadataStore, TagStore};
+pub use schedules::{RunOrder, RunSearch, ScheduleRun, ScheduleStore, StoredSchedule};
 pub use sealing::PayloadSealer;
 pub use secrets::*;
 pub use security::*;
@@ -126,4 +128,5 @@ pub struct Stores {
     pub secrets: Arc<dyn SecretStore>,
     pub audit: Arc<dyn AuditStore>,
     pub sessions: Arc<dyn SessionStore>,
+    pub schedules: Arc<dyn ScheduleStore>,
 }

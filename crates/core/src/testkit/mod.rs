@@ -41,6 +41,7 @@ mod limits;
 mod metadata;
 mod queues;
 mod runs;
+mod schedules;
 mod secrets;
 mod security;
 mod sessions;
@@ -64,6 +65,7 @@ use queues::{
     concurrent_claims_never_share_a_task, jobs_are_leased, units_claim_in_their_own_transaction,
 };
 use runs::runs_keep_their_authority_and_masks;
+use schedules::schedules_run_once_per_due_time;
 use secrets::secrets_are_stored_resealed_and_their_reads_recorded;
 use security::security_records_grants_and_owners_round_trip;
 use sessions::sessions_round_trip_and_are_purged;
@@ -109,6 +111,7 @@ cases!(
     the_audit_trail_is_one_chain,
     sessions_round_trip_and_are_purged,
     the_variables_index_follows_every_workflow,
+    schedules_run_once_per_due_time,
 );
 
 struct NoDefs;
