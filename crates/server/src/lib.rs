@@ -33,7 +33,7 @@ use podium_core::service::secrets::SecretService;
 use podium_core::service::sessions::{SessionPolicy, SessionService};
 use podium_core::service::users::UserService;
 use podium_core::service::{MetadataService, Runtime, TaskService, WorkflowService, jobs};
-use podium_core::service::{archive, cluster};
+use podium_core::service::{archive, cluster, schedule_runs};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -503,6 +503,10 @@ impl Application {
             tokio::spawn(jobs::run_script_jobs(
                 runtime.clone(),
                 caller,
+                stopped.clone(),
+            )),
+            tokio::spawn(schedule_runs::run_scheduler(
+                runtime.clone(),
                 stopped.clone(),
             )),
         ];

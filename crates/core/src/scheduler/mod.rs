@@ -2,3 +2,4 @@
 //! due time.
 
 pub mod cron;
+pub mod run_query;

@@ -28,6 +28,8 @@ pub enum Cause {
     HandOff,
     /// A run is restarted, retried or rerun (possibly on another definition).
     Rerun,
+    /// A schedule starts its workflow.
+    Schedule,
 }
 
 impl Cause {
@@ -40,6 +42,7 @@ impl Cause {
             Cause::SystemTask => "run a system task",
             Cause::HandOff => "hand a task over",
             Cause::Rerun => "run a workflow again",
+            Cause::Schedule => "start a scheduled workflow",
         }
     }
 }

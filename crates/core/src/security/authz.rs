@@ -30,6 +30,8 @@ pub enum ResourceType {
     Application,
     Domain,
     Tag,
+    /// Workflow schedules.
+    Schedule,
 }
 
 impl ResourceType {
@@ -43,6 +45,7 @@ impl ResourceType {
             ResourceType::Application => TargetType::Application,
             ResourceType::Domain => TargetType::Domain,
             ResourceType::Tag => TargetType::Tag,
+            ResourceType::Schedule => TargetType::WorkflowSchedule,
         }
     }
 
@@ -85,6 +88,11 @@ impl<'a> Resource<'a> {
     /// A task definition.
     pub fn task_def(name: &'a str) -> Resource<'a> {
         Resource::new(ResourceType::TaskDef, name)
+    }
+
+    /// A workflow schedule.
+    pub fn schedule(name: &'a str) -> Resource<'a> {
+        Resource::new(ResourceType::Schedule, name)
     }
 
     /// The executions of a workflow definition.
@@ -234,6 +242,11 @@ fn roles_allowing(access: Access, kind: ResourceType) -> &'static [Role] {
         ],
         (R::Application, Read) => &[Role::ApplicationManager, Role::UserReadOnly],
         (R::Application, _) => &[Role::ApplicationManager],
+        // A schedule runs as whoever last saved it, so managing others' schedules
+        // lends nobody else's rights.
+        (R::Schedule, Create) => &[Role::User, Role::MetadataApi, Role::WorkflowManager],
+        (R::Schedule, Read) => &[Role::WorkflowManager, Role::UserReadOnly],
+        (R::Schedule, _) => &[Role::WorkflowManager],
         (R::Secret | R::Domain | R::Tag, _) => &[],
     }
 }

@@ -427,11 +427,12 @@ pub enum TargetType {
     Application,
     Domain,
     Tag,
+    WorkflowSchedule,
 }
 
 impl TargetType {
     /// Every target type.
-    pub const ALL: [TargetType; 7] = [
+    pub const ALL: [TargetType; 8] = [
         TargetType::WorkflowDef,
         TargetType::TaskDef,
         TargetType::SecretName,
@@ -439,6 +440,7 @@ impl TargetType {
         TargetType::Application,
         TargetType::Domain,
         TargetType::Tag,
+        TargetType::WorkflowSchedule,
     ];
 
     /// The wire name.
@@ -450,6 +452,7 @@ impl TargetType {
             TargetType::EnvVariable => "ENV_VARIABLE",
             TargetType::Application => "APPLICATION",
             TargetType::Domain => "DOMAIN",
+            TargetType::WorkflowSchedule => "WORKFLOW_SCHEDULE",
             TargetType::Tag => "TAG",
         }
     }
@@ -476,6 +479,7 @@ impl TargetType {
             TargetType::Application => "application",
             TargetType::Domain => "domain",
             TargetType::Tag => "tag",
+            TargetType::WorkflowSchedule => "schedule",
         }
     }
 }

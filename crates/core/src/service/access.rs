@@ -15,12 +15,13 @@ use crate::security::{Directory, Principal, PrincipalKind};
 use crate::store::{SecurityOp, SecurityStore, Stores, TagStore};
 
 /// Target types whose resources carry tags that tag grants reach.
-const TAGGED: [TargetType; 5] = [
+const TAGGED: [TargetType; 6] = [
     TargetType::WorkflowDef,
     TargetType::TaskDef,
     TargetType::SecretName,
     TargetType::EnvVariable,
     TargetType::Application,
+    TargetType::WorkflowSchedule,
 ];
 
 /// Times a change computed from the directory is tried when other nodes keep

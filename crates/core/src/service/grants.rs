@@ -115,6 +115,7 @@ fn resource_of(target: &Target) -> Resource<'_> {
         TargetType::Application => ResourceType::Application,
         TargetType::Domain => ResourceType::Domain,
         TargetType::Tag => ResourceType::Tag,
+        TargetType::WorkflowSchedule => ResourceType::Schedule,
     };
     Resource::new(kind, &target.id)
 }

@@ -22,6 +22,7 @@ pub mod operations;
 pub mod passwords;
 mod retry_resume;
 pub mod runtime;
+pub mod schedule_runs;
 pub mod schedules;
 pub mod search;
 pub mod secrets;

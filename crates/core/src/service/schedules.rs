@@ -1,25 +1,384 @@
-//! Workflow schedules (Orkes' scheduler API). This step serves the preview of a cron
-//! expression's next times; saving schedules and starting their workflows follow.
+//! Workflow schedules (Orkes' scheduler API): save, read, list, pause, resume,
+//! delete, tags, the record of their runs, and the preview of a cron expression.
+//!
+//! A schedule starts its workflow as the principal who last saved it: whoever
+//! decides what it starts is who it runs as, so updating someone else's schedule
+//! lends nobody else's rights. Saving checks that this principal may start the
+//! workflow now; each run checks again at that moment (`service::schedule_runs`).
 
 use std::sync::Arc;
 
 use super::Runtime;
+use super::disclosure;
+use super::workflow::WorkflowService;
 use crate::error::{CoreError, CoreResult};
+use crate::model::{ScheduleExecution, Tag, WorkflowSchedule};
 use crate::scheduler::cron::CronSchedule;
+use crate::security::model::{Target, TargetType};
+use crate::security::{Access, Principal, Resource, ResourceType};
+use crate::store::{RunSearch, StoredSchedule};
 
 /// The most times a preview answers (Conductor's cap).
 pub const MAX_PREVIEW: i64 = 5;
+
+/// The longest schedule name.
+pub const MAX_SCHEDULE_NAME: usize = 255;
+
+/// The most runs a search answers at once.
+pub const MAX_RUN_PAGE: usize = 1000;
 
 /// Schedules.
 #[derive(Clone)]
 pub struct ScheduleService {
     rt: Arc<Runtime>,
+    workflows: WorkflowService,
+}
+
+/// Refuses a name that is empty, too long, or holds anything but letters, digits,
+/// `_`, `-` and `.`.
+fn check_name(name: &str) -> CoreResult<()> {
+    if name.is_empty() || name.len() > MAX_SCHEDULE_NAME {
+        return Err(CoreError::invalid(format!(
+            "Schedule name must have 1 to {MAX_SCHEDULE_NAME} characters"
+        )));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err(CoreError::invalid(format!(
+            "Schedule name '{name}' is not valid: use letters, digits, '_', '-' and '.'"
+        )));
+    }
+    Ok(())
+}
+
+fn not_found(name: &str) -> CoreError {
+    CoreError::NotFound(format!("Schedule '{name}' not found"))
+}
+
+/// The first time a schedule is due from `now`: none while paused, before its
+/// start time, or after its end time.
+pub fn first_due(schedule: &WorkflowSchedule, cron: &CronSchedule, now: i64) -> Option<i64> {
+    if schedule.paused {
+        return None;
+    }
+    next_due(schedule, cron, now)
+}
+
+/// The first time the expression matches after `after` (and no earlier than the
+/// schedule's start time), unless that is past its end time.
+pub fn next_due(schedule: &WorkflowSchedule, cron: &CronSchedule, after: i64) -> Option<i64> {
+    let from = match schedule.schedule_start_time {
+        Some(start) if start > after => start.saturating_sub(1),
+        _ => after,
+    };
+    cron.next_after(from)
+        .filter(|at| schedule.schedule_end_time.is_none_or(|end| *at <= end))
 }
 
 impl ScheduleService {
     /// The service over a runtime.
     pub fn new(rt: Arc<Runtime>) -> ScheduleService {
-        ScheduleService { rt }
+        ScheduleService {
+            workflows: WorkflowService::new(rt.clone()),
+            rt,
+        }
+    }
+
+    fn may(&self, principal: &Principal, access: Access, name: &str) -> bool {
+        self.rt
+            .authorizer
+            .can(principal, access, Resource::schedule(name))
+    }
+
+    /// The stored schedule, when the caller holds `access` on it. A caller who does
+    /// not hears the same refusal whether it exists or not.
+    async fn visible(
+        &self,
+        principal: &Principal,
+        access: Access,
+        name: &str,
+    ) -> CoreResult<StoredSchedule> {
+        if !self.may(principal, access, name) {
+            return Err(disclosure::hidden(format_args!(
+                "{} schedule: {name}",
+                access.verb()
+            )));
+        }
+        self.rt
+            .stores
+            .schedules
+            .schedule(name)
+            .await?
+            .ok_or_else(|| not_found(name))
+    }
+
+    /// Creates or replaces a schedule; it runs as the caller from now on. Answers
+    /// the schedule as stored.
+    pub async fn save(
+        &self,
+        principal: &Principal,
+        mut schedule: WorkflowSchedule,
+    ) -> CoreResult<WorkflowSchedule> {
+        self.rt.access.fresh().await?;
+        schedule.name = schedule.name.trim().to_string();
+        check_name(&schedule.name)?;
+        let cron = CronSchedule::parse(&schedule.cron_expression, schedule.zone_id.as_deref())
+            .map_err(CoreError::invalid)?;
+        let request = schedule
+            .start_workflow_request
+            .as_ref()
+            .filter(|r| !r.name.trim().is_empty())
+            .ok_or_else(|| {
+                CoreError::invalid(
+                    "startWorkflowRequest with the name of the workflow to start is required",
+                )
+            })?;
+        if request.workflow_def.is_some() {
+            return Err(CoreError::invalid(
+                "A schedule starts a registered workflow; an inline workflowDef is not supported",
+            ));
+        }
+        if let (Some(start), Some(end)) = (schedule.schedule_start_time, schedule.schedule_end_time)
+            && end < start
+        {
+            return Err(CoreError::invalid(
+                "scheduleEndTime must not be before scheduleStartTime",
+            ));
+        }
+        let name = schedule.name.clone();
+        let existing = self.rt.stores.schedules.schedule(&name).await?;
+        let allowed = match &existing {
+            Some(_) => {
+                self.rt
+                    .authorizer
+                    .authorize(principal, Access::Update, Resource::schedule(&name))
+            }
+            None => self
+                .rt
+                .authorizer
+                .authorize_create(principal, Resource::schedule(&name)),
+        };
+        if let Err(err) = allowed {
+            if existing.is_none() || self.may(principal, Access::Read, &name) {
+                return Err(err);
+            }
+            return Err(disclosure::hidden(format_args!(
+                "create or update schedule: {name}"
+            )));
+        }
+        // It runs as the caller: who may not start the workflow may not schedule it.
+        self.workflows.check_start(principal, request).await?;
+        let now = self.rt.now();
+        let who = principal.id().to_string();
+        match &existing {
+            Some(old) => {
+                schedule.create_time = old.schedule.create_time;
+                schedule.created_by = old.schedule.created_by.clone();
+            }
+            None => {
+                schedule.create_time = Some(now);
+                schedule.created_by = Some(who.clone());
+            }
+        }
+        schedule.updated_time = Some(now);
+        schedule.updated_by = Some(who);
+        if !schedule.paused {
+            schedule.paused_reason = None;
+        }
+        // Tags are kept with the tag routes, not in the schedule.
+        schedule.tags = Vec::new();
+        let next_run_at = first_due(&schedule, &cron, now);
+        self.rt
+            .stores
+            .schedules
+            .put_schedule(StoredSchedule {
+                schedule: schedule.clone(),
+                next_run_at,
+            })
+            .await?;
+        if existing.is_none() {
+            let ops = self
+                .rt
+                .access
+                .creation_ops(principal, Target::new(TargetType::WorkflowSchedule, &name));
+            self.rt.access.commit(ops).await?;
+        }
+        self.with_tags(schedule).await
+    }
+
+    /// A schedule with its tags (needs READ).
+    pub async fn get(&self, principal: &Principal, name: &str) -> CoreResult<WorkflowSchedule> {
+        let stored = self.visible(principal, Access::Read, name).await?;
+        self.with_tags(stored.schedule).await
+    }
+
+    async fn with_tags(&self, mut schedule: WorkflowSchedule) -> CoreResult<WorkflowSchedule> {
+        schedule.tags = self
+            .rt
+            .stores
+            .tags
+            .get_tags(TargetType::WorkflowSchedule.name(), &schedule.name)
+            .await?;
+        Ok(schedule)
+    }
+
+    /// The schedules the caller may read, or those starting one workflow, by name.
+    pub async fn list(
+        &self,
+        principal: &Principal,
+        workflow_name: Option<&str>,
+    ) -> CoreResult<Vec<WorkflowSchedule>> {
+        let stored = self
+            .rt
+            .stores
+            .schedules
+            .list_schedules(workflow_name.filter(|w| !w.trim().is_empty()))
+            .await?;
+        let mut out = Vec::new();
+        for s in stored {
+            if self.may(principal, Access::Read, &s.schedule.name) {
+                out.push(self.with_tags(s.schedule).await?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Pauses a schedule (needs UPDATE); it is due no more until resumed.
+    pub async fn pause(
+        &self,
+        principal: &Principal,
+        name: &str,
+        reason: Option<String>,
+    ) -> CoreResult<()> {
+        let mut stored = self.visible(principal, Access::Update, name).await?;
+        stored.schedule.paused = true;
+        stored.schedule.paused_reason = reason.filter(|r| !r.trim().is_empty());
+        stored.schedule.updated_time = Some(self.rt.now());
+        stored.next_run_at = None;
+        self.rt.stores.schedules.put_schedule(stored).await?;
+        Ok(())
+    }
+
+    /// Resumes a schedule (needs UPDATE): it is due again from now (missed times
+    /// are not run). It runs as the caller from now on, who must be able to start
+    /// its workflow.
+    pub async fn resume(&self, principal: &Principal, name: &str) -> CoreResult<()> {
+        let mut stored = self.visible(principal, Access::Update, name).await?;
+        if let Some(request) = &stored.schedule.start_workflow_request {
+            self.workflows.check_start(principal, request).await?;
+        }
+        let cron = CronSchedule::parse(
+            &stored.schedule.cron_expression,
+            stored.schedule.zone_id.as_deref(),
+        )
+        .map_err(CoreError::invalid)?;
+        let now = self.rt.now();
+        stored.schedule.paused = false;
+        stored.schedule.paused_reason = None;
+        stored.schedule.updated_time = Some(now);
+        stored.schedule.updated_by = Some(principal.id().to_string());
+        stored.next_run_at = first_due(&stored.schedule, &cron, now);
+        self.rt.stores.schedules.put_schedule(stored).await?;
+        Ok(())
+    }
+
+    /// Deletes a schedule with the record of its runs, its grants and tags (needs
+    /// DELETE). Deleting one that is not there succeeds, as in Conductor.
+    pub async fn delete(&self, principal: &Principal, name: &str) -> CoreResult<()> {
+        if !self.may(principal, Access::Delete, name) {
+            return Err(disclosure::hidden(format_args!("delete schedule: {name}")));
+        }
+        self.rt.access.fresh().await?;
+        if !self.rt.stores.schedules.delete_schedule(name).await? {
+            return Ok(());
+        }
+        let target = Target::new(TargetType::WorkflowSchedule, name);
+        let ops = self.rt.access.deletion_ops(&target);
+        self.rt.access.commit(ops).await?;
+        let kind = TargetType::WorkflowSchedule.name();
+        if !self.rt.stores.tags.get_tags(kind, name).await?.is_empty() {
+            self.rt.stores.tags.set_tags(kind, name, &[]).await?;
+            self.rt
+                .access
+                .refresh_tags(TargetType::WorkflowSchedule, name)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The tags of a schedule (needs READ).
+    pub async fn tags(&self, principal: &Principal, name: &str) -> CoreResult<Vec<Tag>> {
+        self.visible(principal, Access::Read, name).await?;
+        Ok(self
+            .rt
+            .stores
+            .tags
+            .get_tags(TargetType::WorkflowSchedule.name(), name)
+            .await?)
+    }
+
+    /// Adds tags to a schedule, or removes them (needs UPDATE); tag grants follow.
+    pub async fn change_tags(
+        &self,
+        principal: &Principal,
+        name: &str,
+        tags: Vec<Tag>,
+        remove: bool,
+    ) -> CoreResult<()> {
+        self.visible(principal, Access::Update, name).await?;
+        if tags.iter().any(|t| t.key.trim().is_empty()) {
+            return Err(CoreError::invalid("A tag needs a non-empty key"));
+        }
+        let store = &self.rt.stores.tags;
+        let kind = TargetType::WorkflowSchedule.name();
+        if remove {
+            store.remove_tags(kind, name, &tags).await?;
+        } else {
+            store.add_tags(kind, name, &tags).await?;
+        }
+        self.rt
+            .access
+            .refresh_tags(TargetType::WorkflowSchedule, name)
+            .await
+    }
+
+    /// The runs a search selects among the schedules the caller may read, and how
+    /// many it selects in all.
+    pub async fn search_runs(
+        &self,
+        principal: &Principal,
+        mut search: RunSearch,
+    ) -> CoreResult<(u64, Vec<ScheduleExecution>)> {
+        search.size = search.size.min(MAX_RUN_PAGE);
+        if !disclosure::covers_every(
+            &self.rt.authorizer,
+            principal,
+            Access::Read,
+            ResourceType::Schedule,
+        ) {
+            let readable: Vec<String> = self
+                .rt
+                .stores
+                .schedules
+                .list_schedules(None)
+                .await?
+                .into_iter()
+                .map(|s| s.schedule.name)
+                .filter(|name| self.may(principal, Access::Read, name))
+                .collect();
+            search.schedule_names = Some(match search.schedule_names.take() {
+                Some(asked) => asked.into_iter().filter(|n| readable.contains(n)).collect(),
+                None => readable,
+            });
+        }
+        Ok(self
+            .rt
+            .stores
+            .schedules
+            .search_schedule_runs(&search)
+            .await?)
     }
 
     /// The next times (epoch milliseconds, ascending) a cron expression matches, in

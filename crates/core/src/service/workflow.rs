@@ -131,6 +131,16 @@ impl WorkflowService {
         Ok((def, revision))
     }
 
+    /// Refuses unless `principal` may start what `request` names now (the
+    /// definition exists, can run, and everything a run of it does is allowed).
+    pub(crate) async fn check_start(
+        &self,
+        principal: &Principal,
+        request: &StartWorkflowRequest,
+    ) -> CoreResult<()> {
+        self.definition_for(principal, request).await.map(|_| ())
+    }
+
     /// The definition a start names, without asking whether this version can run it.
     async fn named_definition(
         &self,
@@ -189,6 +199,18 @@ impl WorkflowService {
         &self,
         principal: &Principal,
         request: StartWorkflowRequest,
+    ) -> CoreResult<String> {
+        self.start_recorded(principal, request, None).await
+    }
+
+    /// [`WorkflowService::start`], writing `run` (a schedule's due time, with the
+    /// new workflow's id) in the same unit: a due time already recorded fails the
+    /// start whole.
+    pub(crate) async fn start_recorded(
+        &self,
+        principal: &Principal,
+        request: StartWorkflowRequest,
+        run: Option<crate::store::ScheduleRun>,
     ) -> CoreResult<String> {
         let priority = request.priority.unwrap_or(0);
         if !(0..=MAX_PRIORITY).contains(&priority) {
@@ -285,6 +307,10 @@ impl WorkflowService {
                         .remember_workflow(&id, Some(starter), authority, def, &revision);
                 }
                 txn.changes.new_workflows.push(state);
+                if let Some(mut run) = run {
+                    run.execution.workflow_id = Some(id.clone());
+                    txn.changes.schedule_runs.push(run);
+                }
                 Ok(id)
             })
             .await;

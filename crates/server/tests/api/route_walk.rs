@@ -194,6 +194,20 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
             None,
             AboutSelf,
         ),
+        ("POST", "/api/scheduler/schedules") => r(
+            path.into(),
+            Some(json!({"name": "mine", "cronExpression": "0 0 * * * *",
+                        "startWorkflowRequest": {"name": "walk_flow"}})),
+            Forbidden,
+        ),
+        ("GET", "/api/scheduler/schedules") | ("GET", "/api/scheduler/search/executions") => {
+            r(path.into(), None, Nothing)
+        }
+        (_, p) if p.starts_with("/api/scheduler/schedules/{name}") => {
+            let body = p.ends_with("/tags").then(|| json!([tag]));
+            let body = if method == "GET" { None } else { body };
+            r(p.replace("{name}", "walk_schedule"), body, Forbidden)
+        }
         ("GET", "/metrics") => r(path.into(), None, Forbidden),
         ("GET", "/api/applications") => r(path.into(), None, Nothing),
         ("POST", "/api/applications") => r(path.into(), Some(json!({"name": "mine"})), Forbidden),
@@ -394,6 +408,14 @@ pub async fn aim(app: &TestApp) -> Fixture {
         json!({"key": "walk", "value": "yes"}),
     )
     .await;
+    let scheduled = app
+        .post(
+            "/api/scheduler/schedules",
+            json!({"name": "walk_schedule", "cronExpression": "0 0 0 1 1 ?",
+                   "startWorkflowRequest": {"name": "walk_flow"}}),
+        )
+        .await;
+    assert_eq!(scheduled.status, 200, "{}", scheduled.text);
     let started = app
         .post(
             "/api/workflow",

@@ -1,24 +1,235 @@
-//! Orkes' scheduler API. This step serves the preview of a cron expression's next
-//! times; the schedules themselves follow.
+//! Orkes' scheduler API (`/api/scheduler/...`), as both SDKs' scheduler clients
+//! call it: schedules (save, get, list, delete, pause, resume, tags), the record of
+//! their runs, and the preview of a cron expression. Pause and resume answer `PUT`
+//! (Conductor's verb) and `GET` (Orkes', which the SDKs fall back to).
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::Method;
-use podium_core::security::RouteAccess;
+use podium_core::model::{ScheduleExecution, Tag, WorkflowSchedule};
+use podium_core::scheduler::run_query;
+use podium_core::security::{Access, ResourceType, RouteAccess};
+use serde::Serialize;
 
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Auth, Params};
+use crate::http::extract::{Auth, IgnoredBody, JsonBody, Params};
 use crate::http::routes::Routes;
 use crate::http::state::AppState;
 
+/// The default page of a search of runs.
+const DEFAULT_PAGE: usize = 100;
+
 /// Adds the scheduler routes.
 pub fn routes(routes: Routes) -> Routes {
-    routes.add(
-        Method::GET,
-        "/api/scheduler/nextFewSchedules",
-        RouteAccess::Authenticated,
-        next_few_schedules,
+    use ResourceType::Schedule as S;
+    let signed_in = RouteAccess::Authenticated;
+    let read = RouteAccess::Resource(S, Access::Read);
+    let update = RouteAccess::Resource(S, Access::Update);
+    routes
+        .add(
+            Method::GET,
+            "/api/scheduler/nextFewSchedules",
+            signed_in,
+            next_few_schedules,
+        )
+        .add(Method::POST, "/api/scheduler/schedules", signed_in, save)
+        .add(Method::GET, "/api/scheduler/schedules", signed_in, list)
+        .add(Method::GET, "/api/scheduler/schedules/{name}", read, get)
+        .add(
+            Method::DELETE,
+            "/api/scheduler/schedules/{name}",
+            RouteAccess::Resource(S, Access::Delete),
+            delete,
+        )
+        .add(
+            Method::PUT,
+            "/api/scheduler/schedules/{name}/pause",
+            update,
+            pause,
+        )
+        .add(
+            Method::GET,
+            "/api/scheduler/schedules/{name}/pause",
+            update,
+            pause,
+        )
+        .add(
+            Method::PUT,
+            "/api/scheduler/schedules/{name}/resume",
+            update,
+            resume,
+        )
+        .add(
+            Method::GET,
+            "/api/scheduler/schedules/{name}/resume",
+            update,
+            resume,
+        )
+        .add(
+            Method::GET,
+            "/api/scheduler/schedules/{name}/tags",
+            read,
+            tags_get,
+        )
+        .add(
+            Method::PUT,
+            "/api/scheduler/schedules/{name}/tags",
+            update,
+            tags_put,
+        )
+        .add(
+            Method::DELETE,
+            "/api/scheduler/schedules/{name}/tags",
+            update,
+            tags_delete,
+        )
+        .add(
+            Method::GET,
+            "/api/scheduler/search/executions",
+            signed_in,
+            search_runs,
+        )
+}
+
+/// Creates or replaces a schedule, which runs as the caller from now on; answers it.
+/// Needs CREATE (a new name) or UPDATE on the schedule, and what a start of its
+/// workflow needs.
+async fn save(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    JsonBody(schedule): JsonBody<WorkflowSchedule>,
+) -> ApiResult<Json<WorkflowSchedule>> {
+    Ok(Json(state.schedules.save(&principal, schedule).await?))
+}
+
+/// The schedules the caller may read (`workflowName` selects one workflow's).
+async fn list(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    params: Params,
+) -> ApiResult<Json<Vec<WorkflowSchedule>>> {
+    let workflow = params.text("workflowName");
+    Ok(Json(
+        state
+            .schedules
+            .list(&principal, workflow.as_deref())
+            .await?,
+    ))
+}
+
+/// A schedule. Needs READ; 404 `Schedule '<name>' not found`.
+async fn get(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(name): Path<String>,
+) -> ApiResult<Json<WorkflowSchedule>> {
+    Ok(Json(state.schedules.get(&principal, &name).await?))
+}
+
+/// Deletes a schedule with its run records. Needs DELETE.
+async fn delete(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(name): Path<String>,
+    _body: IgnoredBody,
+) -> ApiResult<()> {
+    state.schedules.delete(&principal, &name).await?;
+    Ok(())
+}
+
+/// Pauses a schedule (`reason` is kept as `pausedReason`). Needs UPDATE.
+async fn pause(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(name): Path<String>,
+    params: Params,
+    _body: IgnoredBody,
+) -> ApiResult<()> {
+    let reason = params.text("reason");
+    state.schedules.pause(&principal, &name, reason).await?;
+    Ok(())
+}
+
+/// Resumes a schedule from now; it runs as the caller from now on. Needs UPDATE.
+async fn resume(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(name): Path<String>,
+    _body: IgnoredBody,
+) -> ApiResult<()> {
+    state.schedules.resume(&principal, &name).await?;
+    Ok(())
+}
+
+async fn tags_get(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Vec<Tag>>> {
+    Ok(Json(state.schedules.tags(&principal, &name).await?))
+}
+
+async fn tags_put(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(name): Path<String>,
+    JsonBody(tags): JsonBody<Vec<Tag>>,
+) -> ApiResult<()> {
+    state
+        .schedules
+        .change_tags(&principal, &name, tags, false)
+        .await?;
+    Ok(())
+}
+
+async fn tags_delete(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(name): Path<String>,
+    JsonBody(tags): JsonBody<Vec<Tag>>,
+) -> ApiResult<()> {
+    state
+        .schedules
+        .change_tags(&principal, &name, tags, true)
+        .await?;
+    Ok(())
+}
+
+/// `SearchResult<WorkflowScheduleExecutionModel>`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RunPage {
+    total_hits: u64,
+    results: Vec<ScheduleExecution>,
+}
+
+/// The runs of the schedules the caller may read: `query` (see
+/// `podium_core::scheduler::run_query`), `sort`, `start`, `size`; `freeText` is
+/// ignored, as in Conductor.
+async fn search_runs(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    params: Params,
+) -> ApiResult<Json<RunPage>> {
+    let mut search = run_query::parse(
+        params.text("query").as_deref(),
+        params.text("sort").as_deref(),
     )
+    .map_err(ApiError::bad_request)?;
+    let count = |name: &str, default: usize| -> ApiResult<usize> {
+        match params.int(name)? {
+            None => Ok(default),
+            Some(n) => usize::try_from(n)
+                .map_err(|_| ApiError::bad_request(format!("{name} must not be negative"))),
+        }
+    };
+    search.start = count("start", 0)?;
+    search.size = count("size", DEFAULT_PAGE)?;
+    let (total_hits, results) = state.schedules.search_runs(&principal, search).await?;
+    Ok(Json(RunPage {
+        total_hits,
+        results,
+    }))
 }
 
 /// The next times (epoch milliseconds) a cron expression matches, in UTC:
