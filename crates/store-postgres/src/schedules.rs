@@ -34,14 +34,17 @@ fn decode_run(row: &Row) -> StoreResult<ScheduleExecution> {
 }
 
 /// Adds the runs of a unit to its writes: each record (a second one for the same
-/// due time violates the uniqueness, which fails the unit as a conflict), and the
-/// schedule moved on if it is still due at the run's due time.
+/// due time violates the uniqueness, which fails the unit as a conflict; none for a
+/// schedule deleted meanwhile), and the schedule moved on if it is still due at
+/// the run's due time.
 pub(crate) fn persist_runs(writes: &mut Writes, runs: &[ScheduleRun]) -> StoreResult<()> {
     for run in runs {
         let e = &run.execution;
         writes.push(
             "INSERT INTO schedule_run (id, schedule_name, scheduled_time, execution_time,
-                workflow_name, state, json) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                workflow_name, state, json)
+             SELECT $1::TEXT, $2::TEXT, $3::BIGINT, $4::BIGINT, $5::TEXT, $6::TEXT, $7::TEXT
+             WHERE EXISTS (SELECT 1 FROM schedule WHERE name = $2::TEXT)",
             vec![
                 Box::new(e.execution_id.clone()),
                 Box::new(e.schedule_name.clone()),

@@ -33,15 +33,16 @@ fn decode_run(json: String) -> StoreResult<ScheduleExecution> {
 }
 
 /// Writes the runs of a unit: each record (a second one for the same due time is a
-/// conflict, which fails the unit), and the schedule moved on if it is still due
-/// at the run's due time.
+/// conflict, which fails the unit; none for a schedule deleted meanwhile), and the
+/// schedule moved on if it is still due at the run's due time.
 pub(crate) fn persist_runs(conn: &Connection, runs: &[ScheduleRun]) -> StoreResult<()> {
     for run in runs {
         let e = &run.execution;
         let record = encode(e)?;
         conn.prepare_cached(
             "INSERT INTO schedule_run (id, schedule_name, scheduled_time, execution_time,
-                workflow_name, state, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                workflow_name, state, json)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM schedule WHERE name = ?2)",
         )
         .and_then(|mut s| {
             s.execute(params![

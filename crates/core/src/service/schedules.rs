@@ -135,11 +135,6 @@ impl ScheduleService {
                     "startWorkflowRequest with the name of the workflow to start is required",
                 )
             })?;
-        if request.workflow_def.is_some() {
-            return Err(CoreError::invalid(
-                "A schedule starts a registered workflow; an inline workflowDef is not supported",
-            ));
-        }
         if let (Some(start), Some(end)) = (schedule.schedule_start_time, schedule.schedule_end_time)
             && end < start
         {

@@ -164,7 +164,7 @@ impl WorkflowService {
                 Access::Execute,
                 Resource::workflow_def(&def.name),
             )?;
-            let revision = self.rt.ids.new_id();
+            let revision = inline_revision(&def)?;
             self.rt
                 .stores
                 .metadata
@@ -685,4 +685,17 @@ fn view(state: &WorkflowState, include_tasks: bool) -> Workflow {
     let masked = state.def.masked_fields.clone().unwrap_or_default();
     masking::view_workflow(&mut workflow, &masked);
     workflow
+}
+
+/// The revision id of an inline definition: named by its content (its author
+/// included), so starting the same definition again (a schedule's every run, say)
+/// stores it once.
+fn inline_revision(def: &WorkflowDef) -> CoreResult<String> {
+    use sha2::{Digest, Sha256};
+    let json = serde_json::to_vec(def).map_err(|err| {
+        CoreError::invalid(format!("the workflow definition cannot be read: {err}"))
+    })?;
+    let digest = Sha256::digest(&json);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("inline-{hex}"))
 }
