@@ -27,6 +27,20 @@ fn decode_schedule(row: &Row) -> StoreResult<StoredSchedule> {
     })
 }
 
+/// The schedules of rows that can be read; the others are logged and left out, so
+/// one damaged row stops no other schedule.
+fn readable(rows: &[Row]) -> Vec<StoredSchedule> {
+    rows.iter()
+        .filter_map(|row| match decode_schedule(row) {
+            Ok(stored) => Some(stored),
+            Err(err) => {
+                tracing::error!(error = %err, "a stored schedule cannot be read; it is left out");
+                None
+            }
+        })
+        .collect()
+}
+
 fn decode_run(row: &Row) -> StoreResult<ScheduleExecution> {
     let json: String = get(row, 0)?;
     serde_json::from_str(&json)
@@ -165,10 +179,8 @@ impl ScheduleStore for PostgresStore {
                 &[&workflow_name],
             )
             .await
-            .map_err(map_err)?
-            .iter()
-            .map(decode_schedule)
-            .collect()
+            .map_err(map_err)
+            .map(|rows| readable(&rows))
     }
 
     async fn delete_schedule(&self, name: &str) -> StoreResult<bool> {
@@ -199,10 +211,8 @@ impl ScheduleStore for PostgresStore {
                 &[&now, &limit],
             )
             .await
-            .map_err(map_err)?
-            .iter()
-            .map(decode_schedule)
-            .collect()
+            .map_err(map_err)
+            .map(|rows| readable(&rows))
     }
 
     async fn search_schedule_runs(
@@ -239,6 +249,18 @@ impl ScheduleStore for PostgresStore {
             .map(decode_run)
             .collect::<StoreResult<Vec<_>>>()?;
         Ok((u64::try_from(total).unwrap_or(0), runs))
+    }
+
+    async fn move_schedule_on(&self, name: &str, due: i64, next: Option<i64>) -> StoreResult<bool> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE schedule SET next_run_at = $3 WHERE name = $1 AND next_run_at = $2",
+                &[&name, &due, &next],
+            )
+            .await
+            .map(|n| n > 0)
+            .map_err(map_err)
     }
 
     async fn prune_schedule_runs(&self, before: i64) -> StoreResult<u64> {

@@ -27,6 +27,20 @@ fn decode_schedule((next_run_at, json): (Option<i64>, String)) -> StoreResult<St
     })
 }
 
+/// The schedules of rows that can be read; the others are logged and left out, so
+/// one damaged row stops no other schedule.
+fn readable(rows: Vec<(Option<i64>, String)>) -> Vec<StoredSchedule> {
+    rows.into_iter()
+        .filter_map(|row| match decode_schedule(row) {
+            Ok(stored) => Some(stored),
+            Err(err) => {
+                tracing::error!(error = %err, "a stored schedule cannot be read; it is left out");
+                None
+            }
+        })
+        .collect()
+}
+
 fn decode_run(json: String) -> StoreResult<ScheduleExecution> {
     serde_json::from_str(&json)
         .map_err(|err| StoreError::Corrupt(format!("a stored schedule run cannot be read: {err}")))
@@ -180,7 +194,7 @@ impl ScheduleStore for SqliteStore {
                         .collect::<Result<_, _>>()
                 })
                 .map_err(map_err)?;
-            rows.into_iter().map(decode_schedule).collect()
+            Ok(readable(rows))
         })
         .await
     }
@@ -213,7 +227,7 @@ impl ScheduleStore for SqliteStore {
                         .collect::<Result<_, _>>()
                 })
                 .map_err(map_err)?;
-            rows.into_iter().map(decode_schedule).collect()
+            Ok(readable(rows))
         })
         .await
     }
@@ -249,6 +263,19 @@ impl ScheduleStore for SqliteStore {
                 .map(decode_run)
                 .collect::<StoreResult<Vec<_>>>()?;
             Ok((u64::try_from(total).unwrap_or(0), runs))
+        })
+        .await
+    }
+
+    async fn move_schedule_on(&self, name: &str, due: i64, next: Option<i64>) -> StoreResult<bool> {
+        let name = name.to_string();
+        self.write_value(move |conn| {
+            conn.prepare_cached(
+                "UPDATE schedule SET next_run_at = ?3 WHERE name = ?1 AND next_run_at = ?2",
+            )
+            .and_then(|mut s| s.execute(params![name, due, next]))
+            .map(|n| n > 0)
+            .map_err(map_err)
         })
         .await
     }

@@ -11,8 +11,12 @@
 //!
 //! Missed due times (the server was down): without `runCatchupScheduleInstances`
 //! the earliest missed time runs once and the schedule goes on from now, as in
-//! Conductor; with it, every missed time runs in turn, at most
-//! [`CATCH_UP_PER_TICK`] per schedule and second.
+//! Conductor; with it, every missed time of the last [`CATCH_UP_WINDOW_MS`] runs in
+//! turn, at most [`CATCH_UP_PER_TICK`] per schedule and second (older ones are
+//! skipped).
+//!
+//! A run record keeps the request's name, version, correlation id and priority,
+//! not its input (the started workflow has it).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +42,9 @@ const BATCH: usize = 100;
 
 /// Most missed due times one schedule catches up on in one look.
 pub const CATCH_UP_PER_TICK: usize = 10;
+
+/// How far back a catching-up schedule runs missed due times.
+pub const CATCH_UP_WINDOW_MS: i64 = 24 * 3_600_000;
 
 /// How long the record of a run is kept.
 pub const RUN_RETENTION_MS: i64 = 30 * 24 * 3_600_000;
@@ -142,6 +149,13 @@ async fn fire_once(
 ) -> CoreResult<()> {
     let schedule = &stored.schedule;
     let request = schedule.start_workflow_request.clone().unwrap_or_default();
+    let recorded_request = crate::model::StartWorkflowRequest {
+        name: request.name.clone(),
+        version: request.version,
+        correlation_id: request.correlation_id.clone(),
+        priority: request.priority,
+        ..crate::model::StartWorkflowRequest::default()
+    };
     let mut run = ScheduleRun {
         execution: ScheduleExecution {
             execution_id: rt.ids.new_id(),
@@ -151,7 +165,7 @@ async fn fire_once(
             workflow_name: request.name.clone(),
             workflow_id: None,
             reason: None,
-            start_workflow_request: Some(request.clone()),
+            start_workflow_request: Some(recorded_request),
             state: ScheduleExecutionState::Executed,
             zone_id: schedule.zone_id.clone(),
         },
@@ -161,10 +175,14 @@ async fn fire_once(
     };
     let cron = match CronSchedule::parse(&schedule.cron_expression, schedule.zone_id.as_deref()) {
         Ok(cron) => cron,
-        Err(reason) => return refused(rt, run, schedule, reason).await,
+        Err(reason) => return paused(rt, run, schedule, reason).await,
     };
     run.next_run_at = if schedule.run_catchup_schedule_instances {
-        next_due(schedule, &cron, due)
+        next_due(
+            schedule,
+            &cron,
+            due.max(now.saturating_sub(CATCH_UP_WINDOW_MS)),
+        )
     } else {
         next_due(schedule, &cron, now.max(due))
     };
@@ -182,7 +200,7 @@ async fn fire_once(
     };
     let principal = match principal {
         Ok(actor) => actor.into_principal(),
-        Err(reason) => return refused(rt, run, schedule, reason).await,
+        Err(reason) => return paused(rt, run, schedule, security_error(&reason)).await,
     };
     let mut start = request;
     start.created_by = None;
@@ -190,7 +208,11 @@ async fn fire_once(
         .input
         .extend(scheduler_input(schedule, &run.execution));
     match workflows
-        .start_recorded(&principal, start, Some(run.clone()))
+        .start_recorded(
+            &principal,
+            start,
+            Some((run.clone(), schedule.updated_time.unwrap_or(0))),
+        )
         .await
     {
         Ok(id) => {
@@ -207,7 +229,9 @@ async fn fire_once(
             }
             Ok(())
         }
-        Err(CoreError::Forbidden(reason)) => refused(rt, run, schedule, reason).await,
+        Err(CoreError::Forbidden(reason)) => {
+            paused(rt, run, schedule, security_error(&reason)).await
+        }
         Err(err) => {
             run.execution.state = ScheduleExecutionState::Failed;
             run.execution.reason = Some(err.to_string().chars().take(MAX_REASON_CHARS).collect());
@@ -216,18 +240,21 @@ async fn fire_once(
     }
 }
 
-/// Records a run refused for its principal and pauses the schedule.
-async fn refused(
+/// The reason of a run refused for its principal, in Orkes' words.
+fn security_error(reason: &str) -> String {
+    format!("Security Error: {reason}")
+}
+
+/// Records a run that could not start for a reason a new run would meet again (a
+/// refusal, an expression that cannot be read), and pauses the schedule.
+async fn paused(
     rt: &Runtime,
     mut run: ScheduleRun,
     schedule: &WorkflowSchedule,
     reason: String,
 ) -> CoreResult<()> {
-    warn!(schedule = %schedule.name, reason = %reason, "a schedule may no longer start its workflow; it is paused");
-    let reason: String = format!("Security Error: {reason}")
-        .chars()
-        .take(MAX_REASON_CHARS)
-        .collect();
+    warn!(schedule = %schedule.name, reason = %reason, "a schedule cannot start its workflow; it is paused");
+    let reason: String = reason.chars().take(MAX_REASON_CHARS).collect();
     let mut paused = schedule.clone();
     paused.paused = true;
     paused.paused_reason = Some(reason.clone());
@@ -239,8 +266,15 @@ async fn refused(
     record(rt, run).await
 }
 
-/// Writes a run record alone; one already written for its due time is kept.
+/// Writes a run record alone. When its due time was recorded before (a node whose
+/// clock was behind set the schedule back to it), the record is kept and the
+/// schedule moves on all the same, so it never sticks on that time.
 async fn record(rt: &Runtime, run: ScheduleRun) -> CoreResult<()> {
+    let (name, due, next) = (
+        run.execution.schedule_name.clone(),
+        run.due,
+        run.next_run_at,
+    );
     match rt
         .mutate(None, move |txn, _| {
             txn.changes.schedule_runs.push(run);
@@ -248,7 +282,14 @@ async fn record(rt: &Runtime, run: ScheduleRun) -> CoreResult<()> {
         })
         .await
     {
-        Ok(()) | Err(CoreError::Conflict(_)) => Ok(()),
+        Ok(()) => Ok(()),
+        Err(CoreError::Conflict(_)) => {
+            rt.stores
+                .schedules
+                .move_schedule_on(&name, due, next)
+                .await?;
+            Ok(())
+        }
         Err(err) => Err(err),
     }
 }

@@ -45,9 +45,10 @@ fn check_name(name: &str) -> CoreResult<()> {
     if !name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        || !name.chars().any(|c| c.is_ascii_alphanumeric())
     {
         return Err(CoreError::invalid(format!(
-            "Schedule name '{name}' is not valid: use letters, digits, '_', '-' and '.'"
+            "Schedule name '{name}' is not valid: use letters, digits, '_', '-' and '.', with at least one letter or digit"
         )));
     }
     Ok(())
@@ -156,7 +157,8 @@ impl ScheduleService {
                 .authorize_create(principal, Resource::schedule(&name)),
         };
         if let Err(err) = allowed {
-            if existing.is_none() || self.may(principal, Access::Read, &name) {
+            // Who may not read it hears the same whether it exists or not.
+            if self.may(principal, Access::Read, &name) {
                 return Err(err);
             }
             return Err(disclosure::hidden(format_args!(
@@ -164,6 +166,7 @@ impl ScheduleService {
             )));
         }
         // It runs as the caller: who may not start the workflow may not schedule it.
+        self.workflows.check_request(request)?;
         self.workflows.check_start(principal, request).await?;
         let now = self.rt.now();
         let who = principal.id().to_string();
@@ -378,8 +381,9 @@ impl ScheduleService {
 
     /// The next times (epoch milliseconds, ascending) a cron expression matches, in
     /// UTC, after `start` (now when none) and no later than `end`: at most `limit`,
-    /// and at most five. A limit of zero or less answers none.
-    pub fn next_few(
+    /// and at most five. A limit of zero or less answers none. Evaluated off the
+    /// request threads: an expression that never matches is searched for a while.
+    pub async fn next_few(
         &self,
         expression: &str,
         start: Option<i64>,
@@ -389,6 +393,8 @@ impl ScheduleService {
         let cron = CronSchedule::parse(expression, None).map_err(CoreError::invalid)?;
         let count = usize::try_from(limit.clamp(0, MAX_PREVIEW)).unwrap_or(0);
         let start = start.unwrap_or_else(|| self.rt.now());
-        Ok(cron.next_few(start, end, count))
+        tokio::task::spawn_blocking(move || cron.next_few(start, end, count))
+            .await
+            .map_err(|err| CoreError::Internal(format!("the preview failed: {err}")))
     }
 }

@@ -131,6 +131,73 @@ impl WorkflowService {
         Ok((def, revision))
     }
 
+    /// Makes the author of a definition written after `saved_at` a cosigner of the
+    /// run, and refuses unless that author may do everything the run does.
+    fn cosign_since(
+        &self,
+        principal: &Principal,
+        def: &WorkflowDef,
+        revision: &str,
+        saved_at: i64,
+        authority: &mut crate::engine::state::Authority,
+    ) -> CoreResult<()> {
+        let written = def.update_time.or(def.create_time).unwrap_or(i64::MAX);
+        let Some(author) = authority::author_of(def).filter(|a| *a != principal.id()) else {
+            return Ok(());
+        };
+        if written <= saved_at {
+            return Ok(());
+        }
+        authority.vouched.retain(|v| v != author);
+        if !authority.cosigners.iter().any(|c| c == author) {
+            authority.cosigners.push(author.to_string());
+        }
+        let cosigner = {
+            let directory = self.rt.authorizer.directory().read();
+            Actor::on_behalf_of(
+                &directory,
+                self.rt.authorizer.mode(),
+                Some(author),
+                crate::security::Cause::Schedule,
+            )
+            .map_err(CoreError::Forbidden)?
+        };
+        authority::check_run(
+            &self.rt,
+            &cosigner.into_principal(),
+            &RunNeeds::of(&self.rt, def, revision),
+        )
+        .map_err(|err| {
+            CoreError::Forbidden(format!(
+                "{author}, who changed workflow {} after the schedule was saved, may not run it: {err}",
+                def.name
+            ))
+        })
+    }
+
+    /// Refuses a request's priority and task-to-domain map that a start would refuse.
+    pub(crate) fn check_request(&self, request: &StartWorkflowRequest) -> CoreResult<()> {
+        let priority = request.priority.unwrap_or(0);
+        if !(0..=MAX_PRIORITY).contains(&priority) {
+            return Err(CoreError::invalid(format!(
+                "priority: {priority} should be between 0 and {MAX_PRIORITY}"
+            )));
+        }
+        for (task, domain) in &request.task_to_domain {
+            let Some(domain) = domain.as_str() else {
+                return Err(CoreError::invalid(format!(
+                    "taskToDomain[{task}] must be a string"
+                )));
+            };
+            if domain.len() > MAX_NAME_BYTES || task.len() > MAX_NAME_BYTES {
+                return Err(CoreError::invalid(format!(
+                    "taskToDomain: task names and domains must be at most {MAX_NAME_BYTES} bytes long"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Refuses unless `principal` may start what `request` names now (the
     /// definition exists, can run, and everything a run of it does is allowed).
     pub(crate) async fn check_start(
@@ -205,31 +272,18 @@ impl WorkflowService {
 
     /// [`WorkflowService::start`], writing `run` (a schedule's due time, with the
     /// new workflow's id) in the same unit: a due time already recorded fails the
-    /// start whole.
+    /// start whole. `run` comes with when its schedule was last saved: the saver
+    /// vouched for the definition as it was then, so the author of a definition
+    /// written since is a cosigner of the run, who must be allowed everything it does
+    /// too (an editor of the definition never borrows the saver's rights).
     pub(crate) async fn start_recorded(
         &self,
         principal: &Principal,
         request: StartWorkflowRequest,
-        run: Option<crate::store::ScheduleRun>,
+        run: Option<(crate::store::ScheduleRun, i64)>,
     ) -> CoreResult<String> {
+        self.check_request(&request)?;
         let priority = request.priority.unwrap_or(0);
-        if !(0..=MAX_PRIORITY).contains(&priority) {
-            return Err(CoreError::invalid(format!(
-                "priority: {priority} should be between 0 and {MAX_PRIORITY}"
-            )));
-        }
-        for (task, domain) in &request.task_to_domain {
-            let Some(domain) = domain.as_str() else {
-                return Err(CoreError::invalid(format!(
-                    "taskToDomain[{task}] must be a string"
-                )));
-            };
-            if domain.len() > MAX_NAME_BYTES || task.len() > MAX_NAME_BYTES {
-                return Err(CoreError::invalid(format!(
-                    "taskToDomain: task names and domains must be at most {MAX_NAME_BYTES} bytes long"
-                )));
-            }
-        }
         let (def, revision) = self.definition_for(principal, &request).await?;
         let key = request
             .idempotency_key
@@ -266,7 +320,14 @@ impl WorkflowService {
                 IdempotencyStrategy::FailOnRunning => replaces = Some(existing),
             }
         }
-        let authority = authority::for_start(principal, &def);
+        let mut authority = authority::for_start(principal, &def);
+        let run = match run {
+            Some((run, saved_at)) => {
+                self.cosign_since(principal, &def, &revision, saved_at, &mut authority)?;
+                Some(run)
+            }
+            None => None,
+        };
         let params = StartParams {
             input: request.input,
             correlation_id: request.correlation_id,

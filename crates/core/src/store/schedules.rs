@@ -72,7 +72,8 @@ pub trait ScheduleStore: Send + Sync {
     async fn put_schedule(&self, stored: StoredSchedule) -> StoreResult<()>;
     /// The schedule of this name.
     async fn schedule(&self, name: &str) -> StoreResult<Option<StoredSchedule>>;
-    /// Every schedule, or those starting one workflow, by name.
+    /// Every schedule, or those starting one workflow, by name. A stored schedule
+    /// that cannot be read is left out (and logged), here and in the due ones.
     async fn list_schedules(&self, workflow_name: Option<&str>)
     -> StoreResult<Vec<StoredSchedule>>;
     /// Deletes a schedule and the record of its runs; whether there was one.
@@ -86,4 +87,7 @@ pub trait ScheduleStore: Send + Sync {
     ) -> StoreResult<(u64, Vec<ScheduleExecution>)>;
     /// Deletes the records of runs due before `before`; how many.
     async fn prune_schedule_runs(&self, before: i64) -> StoreResult<u64>;
+    /// Moves a schedule still due at `due` on to `next` (a due time whose run was
+    /// recorded before); whether it was still due then.
+    async fn move_schedule_on(&self, name: &str, due: i64, next: Option<i64>) -> StoreResult<bool>;
 }

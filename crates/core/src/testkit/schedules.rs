@@ -244,6 +244,24 @@ pub(super) async fn schedules_run_once_per_due_time(stores: Stores) {
         );
     }
 
+    // A schedule moves on from a due time only while it is still due then.
+    s.put_schedule(StoredSchedule {
+        schedule: schedule("c", "w1"),
+        next_run_at: Some(100),
+    })
+    .await
+    .expect("stored");
+    assert!(!s.move_schedule_on("c", 99, Some(200)).await.expect("moved"));
+    assert!(
+        s.move_schedule_on("c", 100, Some(200))
+            .await
+            .expect("moved")
+    );
+    assert_eq!(next_run(&stores, "c").await, Some(200));
+    assert!(s.move_schedule_on("c", 200, None).await.expect("moved"));
+    assert_eq!(next_run(&stores, "c").await, None);
+    assert!(s.delete_schedule("c").await.expect("deleted"));
+
     // Old records go; deleting a schedule takes its records with it.
     assert_eq!(s.prune_schedule_runs(1500).await.expect("pruned"), 1);
     assert!(s.delete_schedule("a").await.expect("deleted"));

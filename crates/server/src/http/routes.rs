@@ -53,9 +53,19 @@ pub fn token_of(headers: &HeaderMap) -> Option<&str> {
 /// Who a request is: by its token (Podium's own, or the identity provider's), else
 /// by its session cookie. A request made with a session that would change
 /// something must come from Podium's own pages.
+/// Whether a request changes something: every method but the safe ones, and the
+/// scheduler's pause and resume, which Orkes serves on `GET` (the SDKs fall back to
+/// it): a link followed in a browser must not pause or take over a schedule.
+fn changes_state(method: &Method, path: &str) -> bool {
+    !is_safe(method)
+        || (path.starts_with("/api/scheduler/schedules/")
+            && (path.ends_with("/pause") || path.ends_with("/resume")))
+}
+
 async fn principal_of(
     state: &AppState,
     method: &Method,
+    path: &str,
     headers: &HeaderMap,
     peer: Option<ConnectInfo<SocketAddr>>,
 ) -> Result<(Principal, Option<ActiveSession>), CoreError> {
@@ -96,7 +106,7 @@ async fn principal_of(
                     "A browser session is used only by Podium's own pages (Sec-Fetch-Site)".into(),
                 ));
             }
-            if !is_safe(method) && !site.from_own_pages(headers) {
+            if changes_state(method, path) && !site.from_own_pages(headers) {
                 return Err(CoreError::Forbidden(
                     "A change made with a browser session must come from Podium's own pages (its Origin header must name this server)".into(),
                 ));
@@ -113,7 +123,7 @@ async fn principal_of(
 
 async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
-    let found = principal_of(&state, req.method(), req.headers(), peer).await;
+    let found = principal_of(&state, req.method(), req.uri().path(), req.headers(), peer).await;
     match found {
         Ok((principal, session)) => {
             tracing::Span::current().record("principal", principal.id());

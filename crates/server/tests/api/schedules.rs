@@ -224,6 +224,8 @@ async fn what_cannot_be_scheduled_is_refused_clearly() {
     let mut backwards = schedule("s1", "0 0 * * * *");
     backwards["scheduleStartTime"] = json!(2_000);
     backwards["scheduleEndTime"] = json!(1_000);
+    let mut prioritized = schedule("s1", "0 0 * * * *");
+    prioritized["startWorkflowRequest"]["priority"] = json!(500);
     let mut bad_zone = schedule("s1", "0 0 * * * *");
     bad_zone["zoneId"] = json!("Mars/Olympus");
     for (body, says) in [
@@ -234,6 +236,8 @@ async fn what_cannot_be_scheduled_is_refused_clearly() {
         (backwards, "scheduleEndTime"),
         (schedule("bad name!", "0 0 * * * *"), "Schedule name"),
         (schedule("", "0 0 * * * *"), "Schedule name"),
+        (schedule("..", "0 0 * * * *"), "Schedule name"),
+        (prioritized, "priority"),
     ] {
         let answer = app.post("/api/scheduler/schedules", body.clone()).await;
         assert_eq!(answer.status, 400, "{body}: {}", answer.text);
@@ -430,5 +434,71 @@ async fn a_schedule_outlives_a_restart_and_runs_its_missed_time_once() {
         .unwrap_or_default()
         .to_string();
     assert_eq!(app.workflow(&id).await["status"], "RUNNING");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_editor_of_the_workflow_does_not_borrow_the_savers_rights() {
+    let app = TestApp::spawn().await;
+    nightly(&app).await;
+    let answer = app
+        .call("PUT", "/api/secrets/vault_key", Some(json!("s3cr3t-value")))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    // The admin schedules `nightly`; an editor may change `nightly` but may not
+    // read the admin's secret.
+    let answer = app
+        .post(
+            "/api/scheduler/schedules",
+            schedule("admins-nightly", "0 * * * * *"),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let editor = application(&app, "editor", &["METADATA_API"]).await;
+    let subject = format!("app:{}", editor.id);
+    for (kind, name, access) in [
+        (
+            "WORKFLOW_DEF",
+            "nightly",
+            &["UPDATE", "READ", "EXECUTE"][..],
+        ),
+        ("TASK_DEF", "nightly_step", &["EXECUTE"][..]),
+    ] {
+        let granted = grant(&app, &subject, kind, name, access).await;
+        assert_eq!(granted.status, 200, "{}", granted.text);
+    }
+    app.advance(1_000);
+    let changed = json!({"name": "nightly", "version": 1, "tasks": [
+        {"name": "nightly_step", "taskReferenceName": "a", "type": "SIMPLE",
+         "inputParameters": {"key": "${workflow.secrets.vault_key}"}}
+    ]});
+    let answer = app
+        .call_as(
+            Some(&editor.token),
+            "POST",
+            "/api/metadata/workflow?overwrite=true",
+            Some(changed),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    app.advance(60_000);
+    let found = wait_for_runs(&app, "admins-nightly", 1).await;
+    assert_eq!(found[0]["state"], "FAILED", "{found:?}");
+    let reason = found[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains(&editor.id) && reason.contains("vault_key"),
+        "{reason}"
+    );
+    assert!(!reason.contains("s3cr3t-value"), "{reason}");
+    assert_eq!(
+        app.get("/api/scheduler/schedules/admins-nightly")
+            .await
+            .json()["paused"],
+        true
+    );
+    assert!(
+        app.poll("nightly_step", 1, 0).await.is_empty(),
+        "nothing was started"
+    );
     app.stop().await;
 }

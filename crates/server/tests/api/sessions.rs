@@ -211,6 +211,20 @@ async fn a_password_sign_in_starts_a_session_every_route_accepts() {
         app.get("/api/metadata/taskdefs/session_task").await.status,
         200
     );
+    // Orkes pauses and resumes schedules on GET: with a session, that is a change
+    // too (a link followed must not take a schedule over).
+    for path in [
+        "/api/scheduler/schedules/any/pause",
+        "/api/scheduler/schedules/any/resume",
+    ] {
+        let followed = api(&app, &mut browser, "GET", path, None, None).await;
+        assert_eq!(followed.status, 403, "{path}: {}", followed.text);
+        assert!(
+            followed.text.contains("Podium's own pages"),
+            "{}",
+            followed.text
+        );
+    }
     // A token in the request wins over the cookie (and needs no Origin).
     let admin_token = app.token.clone().expect("admin token");
     let as_admin = api(&app, &mut browser, "GET", "/api/users", None, None).await;

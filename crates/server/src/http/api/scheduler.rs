@@ -243,11 +243,14 @@ async fn next_few_schedules(
     let expression = params
         .text("cronExpression")
         .ok_or_else(|| ApiError::bad_request("cronExpression is required"))?;
-    let times = state.schedules.next_few(
-        &expression,
-        params.int("scheduleStartTime")?,
-        params.int("scheduleEndTime")?,
-        params.int("limit")?.unwrap_or(5),
-    )?;
+    let times = state
+        .schedules
+        .next_few(
+            &expression,
+            params.int("scheduleStartTime")?,
+            params.int("scheduleEndTime")?,
+            params.int("limit")?.unwrap_or(5),
+        )
+        .await?;
     Ok(Json(times))
 }
