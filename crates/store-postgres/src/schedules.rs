@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use podium_core::model::{ScheduleExecution, WorkflowSchedule};
 use podium_core::store::{
-    RunOrder, RunSearch, ScheduleRun, ScheduleStore, StoreError, StoreResult, StoredSchedule,
+    RunSearch, ScheduleRun, ScheduleStore, StoreError, StoreResult, StoredSchedule,
 };
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -82,16 +82,6 @@ pub(crate) fn persist_runs(writes: &mut Writes, runs: &[ScheduleRun]) -> StoreRe
         );
     }
     Ok(())
-}
-
-fn order_column(order: RunOrder) -> &'static str {
-    match order {
-        RunOrder::ScheduledTime => "scheduled_time",
-        RunOrder::ExecutionTime => "execution_time",
-        RunOrder::ScheduleName => "schedule_name",
-        RunOrder::WorkflowName => "workflow_name",
-        RunOrder::State => "state",
-    }
 }
 
 /// The WHERE clause of a search and its values.
@@ -237,7 +227,7 @@ impl ScheduleStore for PostgresStore {
         let sql = format!(
             "SELECT json FROM schedule_run{filter} ORDER BY {} {direction}, id {direction}
              LIMIT {} OFFSET {}",
-            order_column(search.order),
+            search.order.column(),
             search.size,
             search.start
         );

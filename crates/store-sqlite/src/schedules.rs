@@ -3,7 +3,7 @@
 
 use podium_core::model::{ScheduleExecution, WorkflowSchedule};
 use podium_core::store::{
-    RunOrder, RunSearch, ScheduleRun, ScheduleStore, StoreError, StoreResult, StoredSchedule,
+    RunSearch, ScheduleRun, ScheduleStore, StoreError, StoreResult, StoredSchedule,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -79,16 +79,6 @@ pub(crate) fn persist_runs(conn: &Connection, runs: &[ScheduleRun]) -> StoreResu
         .map_err(map_err)?;
     }
     Ok(())
-}
-
-fn order_column(order: RunOrder) -> &'static str {
-    match order {
-        RunOrder::ScheduledTime => "scheduled_time",
-        RunOrder::ExecutionTime => "execution_time",
-        RunOrder::ScheduleName => "schedule_name",
-        RunOrder::WorkflowName => "workflow_name",
-        RunOrder::State => "state",
-    }
 }
 
 /// The WHERE clause of a search and its values.
@@ -247,7 +237,7 @@ impl ScheduleStore for SqliteStore {
             let sql = format!(
                 "SELECT json FROM schedule_run{filter} ORDER BY {} {direction}, id {direction}
                  LIMIT {} OFFSET {}",
-                order_column(search.order),
+                search.order.column(),
                 search.size,
                 search.start
             );

@@ -44,6 +44,19 @@ pub enum RunOrder {
     State,
 }
 
+impl RunOrder {
+    /// The `schedule_run` column it sorts by (the same in every store).
+    pub fn column(self) -> &'static str {
+        match self {
+            RunOrder::ScheduledTime => "scheduled_time",
+            RunOrder::ExecutionTime => "execution_time",
+            RunOrder::ScheduleName => "schedule_name",
+            RunOrder::WorkflowName => "workflow_name",
+            RunOrder::State => "state",
+        }
+    }
+}
+
 /// Which runs a search answers, and in which order.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunSearch {
