@@ -971,3 +971,84 @@ async fn a_session_started_on_one_node_works_on_every_node_and_ends_on_all_at_on
     );
     cluster.stop().await;
 }
+
+#[tokio::test]
+async fn a_schedule_starts_each_due_time_once_across_the_cluster() {
+    let Some(url) = server_url() else { return };
+    let cluster = Cluster::start(&url, "cluster_schedules", 3).await;
+    let token = admin_token(cluster.base(0)).await;
+    let client = client_with(&token, Some(Duration::from_secs(20)));
+    let answer = client
+        .post(format!(
+            "{}/api/metadata/workflow?overwrite=true",
+            cluster.base(0)
+        ))
+        .json(&json!({"name": "tick", "version": 1, "tasks": [
+            {"name": "say", "taskReferenceName": "say", "type": "INLINE",
+             "inputParameters": {"evaluatorType": "javascript", "expression": "'tick'"}}
+        ]}))
+        .send()
+        .await
+        .expect("workflow");
+    assert!(answer.status().is_success(), "{}", answer.status());
+    let answer = client
+        .post(format!("{}/api/scheduler/schedules", cluster.base(1)))
+        .json(
+            &json!({"name": "every-second", "cronExpression": "* * * * * *",
+                      "startWorkflowRequest": {"name": "tick", "version": 1}}),
+        )
+        .send()
+        .await
+        .expect("schedule");
+    assert!(answer.status().is_success(), "{}", answer.status());
+    // Every node looks for due schedules every second; let them race for a while.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let answer = client
+        .put(format!(
+            "{}/api/scheduler/schedules/every-second/pause",
+            cluster.base(2)
+        ))
+        .send()
+        .await
+        .expect("pause");
+    assert!(answer.status().is_success(), "{}", answer.status());
+    // Settled: a run that was under way when the pause came is recorded.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let runs: Value = client
+        .get(format!(
+            "{}/api/scheduler/search/executions?query=scheduleName+IN+(every-second)&size=1000",
+            cluster.base(0)
+        ))
+        .send()
+        .await
+        .expect("runs")
+        .json()
+        .await
+        .expect("json");
+    let records = runs["results"].as_array().cloned().unwrap_or_default();
+    assert!(records.len() >= 3, "{runs}");
+    let started: Value = client
+        .get(format!(
+            "{}/api/workflow/search?query=workflowType+%3D+'tick'&size=1000",
+            cluster.base(0)
+        ))
+        .send()
+        .await
+        .expect("search")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        started["totalHits"].as_u64(),
+        Some(records.len() as u64),
+        "one workflow per recorded due time: {started} {runs}"
+    );
+    let mut due: Vec<i64> = records
+        .iter()
+        .filter_map(|r| r["scheduledTime"].as_i64())
+        .collect();
+    due.sort_unstable();
+    due.dedup();
+    assert_eq!(due.len(), records.len(), "each due time once: {runs}");
+    cluster.stop().await;
+}
