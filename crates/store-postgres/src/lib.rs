@@ -22,6 +22,7 @@ mod metadata;
 mod migrate;
 mod rows;
 mod schedules;
+mod schemas;
 mod search;
 mod secrets;
 mod security;
@@ -193,6 +194,7 @@ impl PostgresStore {
             audit: self.clone(),
             sessions: self.clone(),
             schedules: self.clone(),
+            schemas: self.clone(),
         }
     }
 

@@ -45,6 +45,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0012_schedules",
         include_str!("migrations/0012_schedules.sql"),
     ),
+    ("0013_schemas", include_str!("migrations/0013_schemas.sql")),
 ];
 
 /// The advisory lock every node takes to migrate ("podium" in ASCII).

@@ -137,6 +137,7 @@ async fn variables_stored_before_the_index_are_indexed_as_people_see_them() {
              DROP INDEX task_in_progress;
              DROP TABLE schedule;
              DROP TABLE schedule_run;
+             DROP TABLE schema_def;
              DELETE FROM podium_schema WHERE version >= 9;",
         )
         .await

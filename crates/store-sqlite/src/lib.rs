@@ -11,6 +11,7 @@ mod execution;
 mod metadata;
 mod rows;
 mod schedules;
+mod schemas;
 mod search;
 mod secrets;
 mod security;
@@ -185,6 +186,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0015_schedules",
         include_str!("migrations/0015_schedules.sql"),
     ),
+    ("0016_schemas", include_str!("migrations/0016_schemas.sql")),
 ];
 
 /// Maps a database error to a store error; uniqueness violations become conflicts.
@@ -331,6 +333,7 @@ impl SqliteStore {
             audit: self.clone(),
             sessions: self.clone(),
             schedules: self.clone(),
+            schemas: self.clone(),
         }
     }
 

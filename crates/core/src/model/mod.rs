@@ -2,6 +2,7 @@
 
 pub mod requests;
 pub mod schedule;
+pub mod schema;
 pub mod serde_util;
 pub mod task;
 pub mod task_def;
@@ -15,6 +16,7 @@ use serde_json::Value;
 
 pub use requests::*;
 pub use schedule::{ScheduleExecution, ScheduleExecutionState, WorkflowSchedule};
+pub use schema::{SchemaDef, SchemaType};
 pub use task::{Task, TaskExecLog, TaskResult, TaskResultStatus, TaskStatus};
 pub use task_def::{RetryLogic, TaskDef, TaskTimeoutPolicy};
 pub use workflow::{Workflow, WorkflowStatus};

@@ -32,6 +32,8 @@ pub enum ResourceType {
     Tag,
     /// Workflow schedules.
     Schedule,
+    /// Schemas that definitions name.
+    Schema,
 }
 
 impl ResourceType {
@@ -46,6 +48,7 @@ impl ResourceType {
             ResourceType::Domain => TargetType::Domain,
             ResourceType::Tag => TargetType::Tag,
             ResourceType::Schedule => TargetType::WorkflowSchedule,
+            ResourceType::Schema => TargetType::Schema,
         }
     }
 
@@ -88,6 +91,11 @@ impl<'a> Resource<'a> {
     /// A task definition.
     pub fn task_def(name: &'a str) -> Resource<'a> {
         Resource::new(ResourceType::TaskDef, name)
+    }
+
+    /// A schema.
+    pub fn schema(name: &'a str) -> Resource<'a> {
+        Resource::new(ResourceType::Schema, name)
     }
 
     /// A workflow schedule.
@@ -247,6 +255,14 @@ fn roles_allowing(access: Access, kind: ResourceType) -> &'static [Role] {
         (R::Schedule, Create) => &[Role::User, Role::MetadataApi, Role::WorkflowManager],
         (R::Schedule, Read) => &[Role::WorkflowManager, Role::UserReadOnly],
         (R::Schedule, _) => &[Role::WorkflowManager],
+        // Schemas are metadata: whoever may create definitions may create them.
+        (R::Schema, Create) => &[Role::User, Role::MetadataApi, Role::MetadataManager],
+        (R::Schema, Read) => &[
+            Role::MetadataManager,
+            Role::WorkflowManager,
+            Role::UserReadOnly,
+        ],
+        (R::Schema, _) => &[Role::MetadataManager],
         (R::Secret | R::Domain | R::Tag, _) => &[],
     }
 }

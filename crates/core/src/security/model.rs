@@ -428,11 +428,12 @@ pub enum TargetType {
     Domain,
     Tag,
     WorkflowSchedule,
+    Schema,
 }
 
 impl TargetType {
     /// Every target type.
-    pub const ALL: [TargetType; 8] = [
+    pub const ALL: [TargetType; 9] = [
         TargetType::WorkflowDef,
         TargetType::TaskDef,
         TargetType::SecretName,
@@ -441,6 +442,7 @@ impl TargetType {
         TargetType::Domain,
         TargetType::Tag,
         TargetType::WorkflowSchedule,
+        TargetType::Schema,
     ];
 
     /// The wire name.
@@ -453,6 +455,7 @@ impl TargetType {
             TargetType::Application => "APPLICATION",
             TargetType::Domain => "DOMAIN",
             TargetType::WorkflowSchedule => "WORKFLOW_SCHEDULE",
+            TargetType::Schema => "SCHEMA",
             TargetType::Tag => "TAG",
         }
     }
@@ -480,6 +483,7 @@ impl TargetType {
             TargetType::Domain => "domain",
             TargetType::Tag => "tag",
             TargetType::WorkflowSchedule => "schedule",
+            TargetType::Schema => "schema",
         }
     }
 }

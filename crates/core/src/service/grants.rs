@@ -116,6 +116,7 @@ fn resource_of(target: &Target) -> Resource<'_> {
         TargetType::Domain => ResourceType::Domain,
         TargetType::Tag => ResourceType::Tag,
         TargetType::WorkflowSchedule => ResourceType::Schedule,
+        TargetType::Schema => ResourceType::Schema,
     };
     Resource::new(kind, &target.id)
 }

@@ -24,6 +24,7 @@ mod retry_resume;
 pub mod runtime;
 pub mod schedule_runs;
 pub mod schedules;
+pub mod schemas;
 pub mod search;
 pub mod secrets;
 pub mod sessions;

@@ -20,6 +20,7 @@ pub mod limits;
 pub mod metadata;
 pub mod query;
 pub mod schedules;
+pub mod schemas;
 pub mod sealing;
 pub mod secrets;
 pub mod security;
@@ -33,6 +34,7 @@ pub use executions::*;
 pub use limits::{ClaimLimits, RateLimit};
 pub use metadata::{MetadataStore, TagStore};
 pub use schedules::{RunOrder, RunSearch, ScheduleRun, ScheduleStore, StoredSchedule};
+pub use schemas::SchemaStore;
 pub use sealing::PayloadSealer;
 pub use secrets::*;
 pub use security::*;
@@ -129,4 +131,5 @@ pub struct Stores {
     pub audit: Arc<dyn AuditStore>,
     pub sessions: Arc<dyn SessionStore>,
     pub schedules: Arc<dyn ScheduleStore>,
+    pub schemas: Arc<dyn SchemaStore>,
 }

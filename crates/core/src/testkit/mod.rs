@@ -42,6 +42,7 @@ mod metadata;
 mod queues;
 mod runs;
 mod schedules;
+mod schemas;
 mod secrets;
 mod security;
 mod sessions;
@@ -66,6 +67,7 @@ use queues::{
 };
 use runs::runs_keep_their_authority_and_masks;
 use schedules::schedules_run_once_per_due_time;
+use schemas::schemas_have_versions;
 use secrets::secrets_are_stored_resealed_and_their_reads_recorded;
 use security::security_records_grants_and_owners_round_trip;
 use sessions::sessions_round_trip_and_are_purged;
@@ -112,6 +114,7 @@ cases!(
     sessions_round_trip_and_are_purged,
     the_variables_index_follows_every_workflow,
     schedules_run_once_per_due_time,
+    schemas_have_versions,
 );
 
 struct NoDefs;

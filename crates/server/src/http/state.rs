@@ -53,6 +53,8 @@ pub struct Shared {
     pub operations: OperationsService,
     /// Workflow schedules.
     pub schedules: podium_core::service::schedules::ScheduleService,
+    /// Schemas.
+    pub schemas: podium_core::service::schemas::SchemaService,
     /// Camunda Operate's REST API v1.
     pub operate: podium_core::service::operate::OperateService,
     pub metrics: Arc<Metrics>,

@@ -37,6 +37,7 @@ mod review_masking;
 mod route_walk;
 mod samba_ad;
 mod schedules;
+mod schemas;
 mod search_limits;
 mod secret_keys;
 mod secrets;

@@ -203,6 +203,17 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
         ("GET", "/api/scheduler/schedules") | ("GET", "/api/scheduler/search/executions") => {
             r(path.into(), None, Nothing)
         }
+        ("POST", "/api/schema") => r(
+            path.into(),
+            Some(json!({"name": "mine", "version": 1, "type": "JSON", "data": {"type": "object"}})),
+            Forbidden,
+        ),
+        ("GET", "/api/schema") => r(path.into(), None, Nothing),
+        (_, p) if p.starts_with("/api/schema/{name}") => r(
+            p.replace("{name}", "walk_schema").replace("{version}", "1"),
+            None,
+            Forbidden,
+        ),
         (_, p) if p.starts_with("/api/scheduler/schedules/{name}") => {
             let body = p.ends_with("/tags").then(|| json!([tag]));
             let body = if method == "GET" { None } else { body };
@@ -416,6 +427,13 @@ pub async fn aim(app: &TestApp) -> Fixture {
         )
         .await;
     assert_eq!(scheduled.status, 200, "{}", scheduled.text);
+    let schema = app
+        .post(
+            "/api/schema",
+            json!([{"name": "walk_schema", "version": 1, "type": "JSON", "data": {"type": "object"}}]),
+        )
+        .await;
+    assert_eq!(schema.status, 200, "{}", schema.text);
     let started = app
         .post(
             "/api/workflow",

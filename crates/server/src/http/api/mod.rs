@@ -5,6 +5,7 @@ pub mod health;
 pub mod metadata;
 pub mod operate;
 pub mod scheduler;
+pub mod schemas;
 pub mod secrets;
 pub mod security;
 mod signal;
