@@ -286,7 +286,7 @@ impl WorkflowService {
         let priority = request.priority.unwrap_or(0);
         let (def, revision) = self.definition_for(principal, &request).await?;
         super::schemas::SchemaService::new(self.rt.clone())
-            .check_workflow_input(&def, &request.input)
+            .check_workflow_input(principal, &def, &request.input)
             .await?;
         let key = request
             .idempotency_key

@@ -222,3 +222,70 @@ async fn a_schema_belongs_to_those_granted_it() {
     assert_eq!(listed.json(), json!([]));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_schema_too_costly_to_enforce_or_registered_by_someone_else_is_not_used() {
+    let app = TestApp::spawn().await;
+    // Nested anyOfs of references: checking a value would take 2^30 steps.
+    let mut defs = serde_json::Map::new();
+    for i in 0..30 {
+        let next = format!("#/$defs/d{}", i + 1);
+        defs.insert(
+            format!("d{i}"),
+            json!({"anyOf": [{"$ref": next}, {"$ref": next}]}),
+        );
+    }
+    defs.insert("d30".into(), json!({"type": "integer"}));
+    let costly = json!({"name": "costly", "type": "JSON",
+        "data": {"$defs": defs, "properties": {"x": {"$ref": "#/$defs/d0"}}}});
+    let answer = app.post("/api/schema", costly).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let flow = json!({"name": "costly_flow", "version": 1, "enforceSchema": true,
+        "inputSchema": {"name": "costly"},
+        "tasks": [{"name": "noop", "taskReferenceName": "n", "type": "NOOP"}]});
+    app.register(json!([]), flow).await;
+    let refused = app
+        .post("/api/workflow/costly_flow", json!({"x": "a string"}))
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(
+        refused.text.contains("too large to enforce"),
+        "{}",
+        refused.text
+    );
+
+    // Someone else took the name a team's definition names: their schema is not used.
+    let squatter = application(&app, "squatter", &["METADATA_API"]).await;
+    let answer = app
+        .call_as(
+            Some(&squatter.token),
+            "POST",
+            "/api/schema",
+            Some(json!({"name": "team_input", "type": "JSON", "data": true})),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let team = application(&app, "team", &["METADATA_API"]).await;
+    let flow = json!({"name": "team_flow", "version": 1, "enforceSchema": true,
+        "inputSchema": {"name": "team_input"},
+        "tasks": [{"name": "noop", "taskReferenceName": "n", "type": "NOOP"}]});
+    let answer = app
+        .call_as(
+            Some(&team.token),
+            "POST",
+            "/api/metadata/workflow",
+            Some(flow),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let refused = app.post("/api/workflow/team_flow", json!({})).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(
+        refused
+            .text
+            .contains("not readable by the workflow's author"),
+        "{}",
+        refused.text
+    );
+    app.stop().await;
+}
