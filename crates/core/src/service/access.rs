@@ -198,6 +198,35 @@ impl AccessControl {
         Ok(())
     }
 
+    /// Adds tags to a resource, or removes them; tag grants follow at once. A tag
+    /// needs a key.
+    pub async fn change_tags(
+        &self,
+        kind: TargetType,
+        name: &str,
+        tags: &[Tag],
+        remove: bool,
+    ) -> Result<(), CoreError> {
+        if tags.iter().any(|t| t.key.trim().is_empty()) {
+            return Err(CoreError::invalid("A tag needs a non-empty key"));
+        }
+        if remove {
+            self.tags.remove_tags(kind.name(), name, tags).await?;
+        } else {
+            self.tags.add_tags(kind.name(), name, tags).await?;
+        }
+        self.refresh_tags(kind, name).await
+    }
+
+    /// Removes every tag of a deleted resource, and the reach of its tag grants.
+    pub async fn clear_tags(&self, kind: TargetType, name: &str) -> Result<(), CoreError> {
+        if self.tags.get_tags(kind.name(), name).await?.is_empty() {
+            return Ok(());
+        }
+        self.tags.set_tags(kind.name(), name, &[]).await?;
+        self.refresh_tags(kind, name).await
+    }
+
     /// What creating a resource grants: full access to its creator, and to each of
     /// the creator's groups the group's default access for that type.
     pub fn creation_ops(&self, principal: &Principal, target: Target) -> Vec<SecurityOp> {

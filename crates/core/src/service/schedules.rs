@@ -295,14 +295,10 @@ impl ScheduleService {
         let target = Target::new(TargetType::WorkflowSchedule, name);
         let ops = self.rt.access.deletion_ops(&target);
         self.rt.access.commit(ops).await?;
-        let kind = TargetType::WorkflowSchedule.name();
-        if !self.rt.stores.tags.get_tags(kind, name).await?.is_empty() {
-            self.rt.stores.tags.set_tags(kind, name, &[]).await?;
-            self.rt
-                .access
-                .refresh_tags(TargetType::WorkflowSchedule, name)
-                .await?;
-        }
+        self.rt
+            .access
+            .clear_tags(TargetType::WorkflowSchedule, name)
+            .await?;
         Ok(())
     }
 
@@ -326,19 +322,9 @@ impl ScheduleService {
         remove: bool,
     ) -> CoreResult<()> {
         self.visible(principal, Access::Update, name).await?;
-        if tags.iter().any(|t| t.key.trim().is_empty()) {
-            return Err(CoreError::invalid("A tag needs a non-empty key"));
-        }
-        let store = &self.rt.stores.tags;
-        let kind = TargetType::WorkflowSchedule.name();
-        if remove {
-            store.remove_tags(kind, name, &tags).await?;
-        } else {
-            store.add_tags(kind, name, &tags).await?;
-        }
         self.rt
             .access
-            .refresh_tags(TargetType::WorkflowSchedule, name)
+            .change_tags(TargetType::WorkflowSchedule, name, &tags, remove)
             .await
     }
 

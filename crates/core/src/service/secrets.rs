@@ -197,15 +197,10 @@ impl SecretService {
         let target = Target::new(target_type(self.kind), name);
         let ops = self.rt.access.deletion_ops(&target);
         self.rt.access.commit(ops).await?;
-        let kind_name = target_type(self.kind).name();
-        let tags = self.rt.stores.tags.get_tags(kind_name, name).await?;
-        if !tags.is_empty() {
-            self.rt.stores.tags.set_tags(kind_name, name, &[]).await?;
-            self.rt
-                .access
-                .refresh_tags(target_type(self.kind), name)
-                .await?;
-        }
+        self.rt
+            .access
+            .clear_tags(target_type(self.kind), name)
+            .await?;
         self.audit("delete", name).await;
         Ok(previous)
     }
@@ -314,19 +309,9 @@ impl SecretService {
     ) -> CoreResult<()> {
         self.authorize(principal, Access::Update, name)?;
         self.require(name)?;
-        if tags.iter().any(|t| t.key.trim().is_empty()) {
-            return Err(CoreError::invalid("A tag needs a non-empty key"));
-        }
-        let store = &self.rt.stores.tags;
-        let kind_name = target_type(self.kind).name();
-        if remove {
-            store.remove_tags(kind_name, name, &tags).await?;
-        } else {
-            store.add_tags(kind_name, name, &tags).await?;
-        }
         self.rt
             .access
-            .refresh_tags(target_type(self.kind), name)
+            .change_tags(target_type(self.kind), name, &tags, remove)
             .await
     }
 
