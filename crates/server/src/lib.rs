@@ -465,6 +465,7 @@ impl Application {
             operations: OperationsService::new(runtime.clone()),
             schedules: podium_core::service::schedules::ScheduleService::new(runtime.clone()),
             schemas: podium_core::service::schemas::SchemaService::new(runtime.clone()),
+            roles: podium_core::service::roles::RoleService::new(runtime.clone()),
             operate: podium_core::service::operate::OperateService::new(runtime.clone()),
             metrics: metrics.clone(),
             max_body_bytes: config.max_body_bytes,

@@ -93,6 +93,7 @@ async fn load(client: &impl GenericClient) -> StoreResult<StoredSecurity> {
         keys: records(client, RecordKind::AccessKey).await?,
         users: records(client, RecordKind::User).await?,
         groups: records(client, RecordKind::Group).await?,
+        roles: records(client, RecordKind::Role).await?,
         key_uses,
         grants,
         owners,

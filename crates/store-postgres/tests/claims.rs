@@ -80,6 +80,7 @@ fn group(id: &str) -> podium_core::security::model::Group {
         id: id.into(),
         description: "a team".into(),
         roles: Vec::new(),
+        custom_roles: Vec::new(),
         default_access: Default::default(),
         create_time: 1,
         update_time: 1,

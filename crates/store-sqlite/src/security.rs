@@ -125,6 +125,7 @@ fn load(conn: &Connection) -> StoreResult<SecurityData> {
         keys: records(conn, RecordKind::AccessKey)?,
         users: records(conn, RecordKind::User)?,
         groups: records(conn, RecordKind::Group)?,
+        roles: records(conn, RecordKind::Role)?,
         key_uses,
         grants,
         owners,

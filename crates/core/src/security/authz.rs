@@ -8,6 +8,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use serde::Serialize;
 
+use super::custom_roles::Permission;
 use super::directory::{Directory, SubjectId};
 use super::model::{Access, AccessSet, Role, Subject, SubjectType, Target, TargetType};
 use super::principal::{Principal, PrincipalKind};
@@ -150,6 +151,9 @@ pub enum Via {
     SecurityDisabled,
     /// A role of the principal (its own or a group's) allows it.
     Role { role: Role },
+    /// A custom role of the principal (its own or a group's) allows it, through
+    /// one of its permission atoms.
+    CustomRole { role: String, permission: String },
     /// A grant allows it: to the principal, one of its groups or roles, on the
     /// resource itself, one of its tags or its domain.
     Grant {
@@ -167,6 +171,9 @@ impl fmt::Display for Via {
             Via::System => f.write_str("Podium's engine acts for itself"),
             Via::SecurityDisabled => f.write_str("security is disabled"),
             Via::Role { role } => write!(f, "role {role}"),
+            Via::CustomRole { role, permission } => {
+                write!(f, "custom role {role} (its permission {permission})")
+            }
             Via::Grant {
                 subject, target, ..
             } => {
@@ -368,6 +375,9 @@ impl Authorizer {
         {
             return Outcome::NeedsWorkerRole;
         }
+        if let Some(found) = custom_role_allowing(directory, principal, access, resource) {
+            return Outcome::Allowed(found);
+        }
         match find_grant(directory, principal, access, resource) {
             Some(found) => Outcome::Allowed(found),
             None => Outcome::Refused,
@@ -461,6 +471,7 @@ enum Found<'d> {
     System,
     SecurityDisabled,
     Role(Role),
+    CustomRole(&'d str, Permission),
     Owner,
     Grant {
         who: SubjectId,
@@ -483,6 +494,10 @@ impl Found<'_> {
             Found::System => Via::System,
             Found::SecurityDisabled => Via::SecurityDisabled,
             Found::Role(role) => Via::Role { role },
+            Found::CustomRole(role, permission) => Via::CustomRole {
+                role: role.to_string(),
+                permission: permission.to_string(),
+            },
             Found::Owner => Via::Owner,
             Found::Grant {
                 who,
@@ -503,6 +518,22 @@ impl Found<'_> {
             },
         }
     }
+}
+
+/// A custom role of the principal whose atoms reach `access` on every resource of
+/// the kind: as a grant on each of them would.
+fn custom_role_allowing<'d>(
+    directory: &'d Directory,
+    principal: &Principal,
+    access: Access,
+    resource: Resource<'_>,
+) -> Option<Found<'d>> {
+    let target = resource.kind.target_type();
+    principal.custom_roles().iter().find_map(|name| {
+        let role = directory.custom_role(name)?;
+        let permission = role.permission_for(access, target)?;
+        Some(Found::CustomRole(role.name.as_str(), permission))
+    })
 }
 
 fn find_grant<'d>(
@@ -733,6 +764,88 @@ mod tests {
         assert!(!authz.can(&any, Access::Execute, Resource::workflow_def("w")));
         assert!(authz.require_admin(&any, "manage users").is_err());
         assert!(authz.require_admin(&admin, "manage users").is_ok());
+    }
+
+    #[test]
+    fn custom_roles_reach_every_resource_of_their_atoms_types() {
+        use crate::security::custom_roles::{CustomRole, parse_permissions};
+        let role = |name: &str, atoms: &[&str]| {
+            SecurityOp::PutRole(CustomRole {
+                name: name.into(),
+                permissions: parse_permissions(
+                    &atoms.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                )
+                .unwrap_or_default(),
+                created_by: "admin".into(),
+                updated_by: "admin".into(),
+                create_time: 0,
+                update_time: 0,
+            })
+        };
+        let authz = setup(&[
+            role("RUNNER", &["EXECUTE_WORKFLOW_DEF", "EXECUTE_TASK_DEF"]),
+            grant(
+                Subject::user("nobody"),
+                TargetType::WorkflowDef,
+                "w",
+                &[Access::Read],
+            ),
+        ]);
+        let holder = |roles: &[Role]| {
+            Principal::resolved(
+                "app:r".into(),
+                PrincipalKind::Application,
+                "r".into(),
+                roles.iter().copied().collect(),
+                vec!["RUNNER".into()],
+                Vec::new(),
+                None,
+            )
+        };
+        let runner = holder(&[]);
+        assert!(authz.can(&runner, Access::Execute, Resource::workflow_def("any")));
+        // EXECUTE brings READ, here of every execution; never UPDATE or DELETE.
+        assert!(authz.can(&runner, Access::Read, Resource::workflow("other")));
+        assert!(!authz.can(&runner, Access::Update, Resource::workflow_def("w")));
+        assert!(!authz.can(&runner, Access::Delete, Resource::workflow("w")));
+        assert!(!authz.can(
+            &runner,
+            Access::Read,
+            Resource::new(ResourceType::Secret, "s")
+        ));
+        assert_eq!(
+            authz
+                .decide(&runner, Access::Execute, Resource::workflow_def("w"))
+                .via,
+            Some(Via::CustomRole {
+                role: "RUNNER".into(),
+                permission: "EXECUTE_WORKFLOW_DEF".into()
+            })
+        );
+        // An atom is a grant, not a worker role.
+        let poll = authz.decide(&runner, Access::Execute, Resource::task("t", None));
+        assert_eq!(poll.missing.as_deref(), Some("the WORKER role"));
+        let worker = holder(&[Role::Worker]);
+        assert!(authz.can(&worker, Access::Execute, Resource::task("t", None)));
+        // No atom names domains or tags, and no custom role makes an administrator.
+        assert!(!authz.can(
+            &runner,
+            Access::Read,
+            Resource::new(ResourceType::Domain, "d")
+        ));
+        assert!(authz.require_admin(&runner, "manage users").is_err());
+        // A role's change applies to the next decision of every holder.
+        authz
+            .directory()
+            .write()
+            .apply(&role("RUNNER", &["READ_SCHEMA"]));
+        assert!(!authz.can(&runner, Access::Execute, Resource::workflow_def("any")));
+        assert!(authz.can(&runner, Access::Read, Resource::schema("x")));
+        authz
+            .directory()
+            .write()
+            .apply(&SecurityOp::DeleteRole("RUNNER".into()));
+        assert!(!authz.can(&runner, Access::Read, Resource::schema("x")));
     }
 
     #[test]

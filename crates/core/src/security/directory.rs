@@ -3,8 +3,9 @@
 //! the store: a change is committed to the store first and then applied here, so the
 //! next request on this node sees it. Lookups never allocate.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
+use super::custom_roles::CustomRole;
 use super::model::{
     AccessKey, AccessSet, Application, Grant, Group, Ownership, RoleSet, Subject, SubjectType,
     Target, TargetType, User,
@@ -106,6 +107,8 @@ pub struct Directory {
     pub(crate) keys: HashMap<String, AccessKey>,
     pub(crate) users: HashMap<String, User>,
     pub(crate) groups: HashMap<String, Group>,
+    /// Custom roles, by name.
+    pub(crate) custom_roles: BTreeMap<String, CustomRole>,
     /// What the directory knows of each resource (grants on it, its owner, its tags),
     /// by target type, then id: one lookup answers a decision.
     pub(crate) targets: PerType<TargetEntry>,
@@ -135,6 +138,9 @@ impl Directory {
         }
         for group in data.groups {
             directory.groups.insert(group.id.clone(), group);
+        }
+        for role in data.roles {
+            directory.custom_roles.insert(role.name.clone(), role);
         }
         for grant in data.grants {
             directory.put_grant(grant);
@@ -187,6 +193,12 @@ impl Directory {
             }
             SecurityOp::DeleteGroup(id) => {
                 self.groups.remove(id);
+            }
+            SecurityOp::PutRole(role) => {
+                self.custom_roles.insert(role.name.clone(), role.clone());
+            }
+            SecurityOp::DeleteRole(name) => {
+                self.custom_roles.remove(name);
             }
             SecurityOp::PutGrant(grant) => self.put_grant(grant.clone()),
             SecurityOp::DeleteGrant { subject, target } => {
@@ -341,6 +353,29 @@ impl Directory {
             .filter_map(|g| self.groups.get(g))
             .flat_map(|g| g.roles.iter().copied())
             .collect()
+    }
+
+    /// The custom roles a user holds: their own and their groups', once each.
+    pub(crate) fn custom_roles_of(&self, own: &[String], groups: &[String]) -> Vec<String> {
+        let mut roles: Vec<String> = own.to_vec();
+        for group in groups.iter().filter_map(|g| self.groups.get(g)) {
+            for role in &group.custom_roles {
+                if !roles.contains(role) {
+                    roles.push(role.clone());
+                }
+            }
+        }
+        roles
+    }
+
+    /// A custom role.
+    pub fn custom_role(&self, name: &str) -> Option<&CustomRole> {
+        self.custom_roles.get(name)
+    }
+
+    /// Every custom role, by name.
+    pub fn custom_role_list(&self) -> impl Iterator<Item = &CustomRole> {
+        self.custom_roles.values()
     }
 
     /// Whether nobody can log in yet: no users and no applications.

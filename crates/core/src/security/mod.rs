@@ -8,6 +8,7 @@
 pub mod actor;
 pub mod authz;
 pub mod crypto;
+pub mod custom_roles;
 pub mod directory;
 pub mod external;
 pub mod model;
@@ -198,6 +199,7 @@ pub fn principal_for_key(
         PrincipalKind::Application,
         app.name.clone(),
         roles,
+        app.custom_roles.clone(),
         Vec::new(),
         Some(key.id.clone()),
     ))
@@ -216,6 +218,7 @@ pub fn principal_for_user(directory: &Directory, user_id: &str) -> Result<Princi
         PrincipalKind::User,
         user.name.clone(),
         roles,
+        directory.custom_roles_of(&user.custom_roles, &user.groups),
         user.groups.clone(),
         None,
     ))

@@ -537,6 +537,9 @@ pub struct Application {
     pub name: String,
     #[serde(default)]
     pub roles: Vec<Role>,
+    /// Custom roles held, by name (see `custom_roles`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_roles: Vec<String>,
     pub created_by: String,
     pub updated_by: String,
     pub create_time: i64,
@@ -577,6 +580,9 @@ pub struct User {
     pub name: String,
     #[serde(default)]
     pub roles: Vec<Role>,
+    /// Custom roles held, by name (see `custom_roles`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_roles: Vec<String>,
     #[serde(default)]
     pub groups: Vec<String>,
     /// An argon2id PHC string for built-in login; none for users who log in elsewhere.
@@ -627,6 +633,7 @@ impl std::fmt::Debug for User {
             .field("id", &self.id)
             .field("name", &self.name)
             .field("roles", &self.roles)
+            .field("custom_roles", &self.custom_roles)
             .field("groups", &self.groups)
             .field("disabled", &self.disabled)
             .field("token_version", &self.token_version)
@@ -652,6 +659,9 @@ pub struct Group {
     pub description: String,
     #[serde(default)]
     pub roles: Vec<Role>,
+    /// Custom roles held, by name (see `custom_roles`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_roles: Vec<String>,
     /// Accesses the group receives on what its members create, by target type.
     #[serde(default)]
     pub default_access: BTreeMap<TargetType, AccessSet>,

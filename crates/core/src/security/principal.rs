@@ -34,6 +34,9 @@ pub struct Principal {
     roles: RoleSet,
     /// With the roles Operate's roles act as (see [`RoleSet::effective`]).
     effective: RoleSet,
+    /// The custom roles held (own and groups'), by name: what they allow is read
+    /// from the directory at each decision, so a role's change applies at once.
+    custom_roles: Arc<[String]>,
     groups: Arc<[String]>,
     key_id: Option<String>,
     /// The directory's numbers for the subjects this principal answers to (itself,
@@ -51,6 +54,7 @@ impl PartialEq for Principal {
             && self.kind == other.kind
             && self.name == other.name
             && self.roles == other.roles
+            && self.custom_roles == other.custom_roles
             && self.groups == other.groups
             && self.key_id == other.key_id
     }
@@ -76,6 +80,7 @@ impl Principal {
             name: id.to_string(),
             roles: RoleSet::default(),
             effective: RoleSet::default(),
+            custom_roles: Arc::from(Vec::new()),
             groups: Arc::from(Vec::new()),
             key_id: None,
             subject_ids: Arc::default(),
@@ -88,6 +93,7 @@ impl Principal {
         kind: PrincipalKind,
         name: String,
         roles: RoleSet,
+        custom_roles: Vec<String>,
         groups: Vec<String>,
         key_id: Option<String>,
     ) -> Principal {
@@ -97,6 +103,7 @@ impl Principal {
             name,
             roles,
             effective: roles.effective(),
+            custom_roles: Arc::from(custom_roles),
             groups: Arc::from(groups),
             key_id,
             subject_ids: Arc::default(),
@@ -111,6 +118,7 @@ impl Principal {
             PrincipalKind::Application,
             app.name.clone(),
             app.roles.iter().copied().collect(),
+            app.custom_roles.clone(),
             Vec::new(),
             None,
         )
@@ -137,6 +145,11 @@ impl Principal {
             self.effective
                 .iter()
                 .filter_map(|r| subjects.get(SubjectType::Role, r.name())),
+        );
+        ids.extend(
+            self.custom_roles
+                .iter()
+                .filter_map(|r| subjects.get(SubjectType::Role, r)),
         );
         let ids: Arc<[SubjectId]> = Arc::from(ids);
         *cached = Some((generation, ids.clone()));
@@ -175,6 +188,11 @@ impl Principal {
         self.effective.contains(role)
     }
 
+    /// The custom roles held (own and groups'), by name.
+    pub fn custom_roles(&self) -> &[String] {
+        &self.custom_roles
+    }
+
     /// The groups the principal belongs to.
     pub fn groups(&self) -> &[String] {
         &self.groups
@@ -206,6 +224,7 @@ impl Principal {
             kind,
             id.to_string(),
             roles.iter().copied().collect(),
+            Vec::new(),
             groups.iter().map(|g| g.to_string()).collect(),
             None,
         )

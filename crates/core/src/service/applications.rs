@@ -121,6 +121,7 @@ impl IdentityService {
             id: self.rt.ids.new_id(),
             name: name.to_string(),
             roles: Vec::new(),
+            custom_roles: Vec::new(),
             created_by: principal.id().to_string(),
             updated_by: principal.id().to_string(),
             create_time: now,
@@ -256,6 +257,11 @@ impl IdentityService {
     ) -> CoreResult<ApplicationView> {
         // Computed from the directory: first take in what other nodes changed.
         self.rt.access.fresh().await?;
+        if Role::parse(role).is_none() {
+            return self
+                .change_custom_role(principal, id, role.trim(), add)
+                .await;
+        }
         let role = parse_app_role(role)?;
         self.authorize_app(principal, Access::Update, id)?;
         if role.admin_only_for_applications() {
@@ -284,6 +290,80 @@ impl IdentityService {
             app.roles.push(role);
             app.roles.sort();
         }
+        self.save_roles(principal, app).await
+    }
+
+    /// A key acts as its application: a principal who is not an administrator
+    /// makes one only for an application whose roles (custom ones included) it
+    /// holds itself, so managing applications is no way to roles it lacks.
+    fn may_act_as(&self, principal: &Principal, app: &Application) -> CoreResult<()> {
+        if self
+            .rt
+            .authorizer
+            .require_admin(principal, "act as an application")
+            .is_ok()
+        {
+            return Ok(());
+        }
+        let lacking = app
+            .roles
+            .iter()
+            .find(|r| !principal.has_role(**r))
+            .map(|r| r.name().to_string())
+            .or_else(|| {
+                app.custom_roles
+                    .iter()
+                    .find(|r| !principal.custom_roles().contains(r))
+                    .cloned()
+            });
+        match lacking {
+            None => Ok(()),
+            Some(role) => Err(CoreError::Forbidden(format!(
+                "You don't have permissions to create an access key for application {}: it holds the role {role}, which you do not hold",
+                app.id
+            ))),
+        }
+    }
+
+    /// Gives an application a custom role, or takes it away: for administrators
+    /// only, as a custom role may reach every resource of a type. A role deleted
+    /// since it was given can still be taken away.
+    async fn change_custom_role(
+        &self,
+        principal: &Principal,
+        id: &str,
+        role: &str,
+        add: bool,
+    ) -> CoreResult<ApplicationView> {
+        self.authorize_app(principal, Access::Update, id)?;
+        let mut app = self.application(id)?;
+        {
+            let directory = self.rt.access.directory().read();
+            // A role deleted since it was given can still be taken away.
+            let taking_held = !add && app.custom_roles.iter().any(|r| r == role);
+            if directory.custom_role(role).is_none() && !taking_held {
+                return Err(super::roles::unknown_role(&directory, role));
+            }
+        }
+        let what = if add {
+            format!("give an application the custom role {role}")
+        } else {
+            format!("take the custom role {role} from an application")
+        };
+        self.rt.authorizer.require_admin(principal, &what)?;
+        app.custom_roles.retain(|r| r != role);
+        if add {
+            app.custom_roles.push(role.to_string());
+            app.custom_roles.sort();
+        }
+        self.save_roles(principal, app).await
+    }
+
+    async fn save_roles(
+        &self,
+        principal: &Principal,
+        mut app: Application,
+    ) -> CoreResult<ApplicationView> {
         app.updated_by = principal.id().to_string();
         app.update_time = self.rt.now();
         self.rt
@@ -303,7 +383,8 @@ impl IdentityService {
             ));
         };
         self.authorize_app(principal, Access::Update, id)?;
-        self.application(id)?;
+        let app = self.application(id)?;
+        self.may_act_as(principal, &app)?;
         let (key_id, secret) = (new_key_id()?, new_key_secret()?);
         let key = AccessKey {
             id: key_id.clone(),

@@ -78,6 +78,8 @@ pub fn events_of(ops: &[SecurityOp], now: i64) -> Vec<AuditEvent> {
                 SecurityOp::DeleteUser(id) => ("user.delete", format!("user:{id}")),
                 SecurityOp::PutGroup(group) => ("group.put", format!("group:{}", group.id)),
                 SecurityOp::DeleteGroup(id) => ("group.delete", format!("group:{id}")),
+                SecurityOp::PutRole(role) => ("role.put", format!("role:{}", role.name)),
+                SecurityOp::DeleteRole(name) => ("role.delete", format!("role:{name}")),
                 SecurityOp::PutGrant(grant) => {
                     let accesses: Vec<&str> = grant.access.iter().map(|a| a.name()).collect();
                     (

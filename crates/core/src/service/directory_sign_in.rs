@@ -190,6 +190,7 @@ fn plan(
                 id: identity.id.clone(),
                 name: identity.id.clone(),
                 roles: Vec::new(),
+                custom_roles: Vec::new(),
                 groups: Vec::new(),
                 password_hash: None,
                 disabled: false,

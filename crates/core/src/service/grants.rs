@@ -187,9 +187,14 @@ impl UserService {
                 }
                 Ok(Subject::group(id))
             }
-            SubjectType::Role => Role::parse(id)
-                .map(Subject::role)
-                .ok_or_else(|| unknown("role", id, Role::ALL.map(Role::name))),
+            SubjectType::Role => match Role::parse(id) {
+                Some(role) => Ok(Subject::role(role)),
+                None if directory.custom_role(id).is_some() => Ok(Subject {
+                    kind: SubjectType::Role,
+                    id: id.to_string(),
+                }),
+                None => Err(super::roles::unknown_role(&directory, id)),
+            },
         }
     }
 

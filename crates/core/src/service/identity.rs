@@ -554,6 +554,7 @@ impl IdentityService {
             id: app_id.clone(),
             name: "podium-admin".into(),
             roles: vec![Role::Admin],
+            custom_roles: Vec::new(),
             created_by: "podium".into(),
             updated_by: "podium".into(),
             create_time: now,
@@ -586,6 +587,7 @@ impl IdentityService {
                 id: "admin".into(),
                 name: "Administrator".into(),
                 roles: vec![Role::Admin],
+                custom_roles: Vec::new(),
                 groups: Vec::new(),
                 password_hash: Some(hashed),
                 disabled: false,
@@ -625,17 +627,10 @@ pub(super) fn dummy_hash() -> String {
         .clone()
 }
 
-/// A role as `userInfo` and the user APIs show it: its name and permission atoms.
-pub fn role_view(role: Role) -> serde_json::Value {
-    serde_json::json!({
-        "name": role.name(),
-        "permissions": role.atoms().iter().map(|a| serde_json::json!({"name": a})).collect::<Vec<_>>(),
-    })
-}
-
 impl IdentityService {
     /// `GET /api/token/userInfo`: the caller in the `ConductorUser` shape.
     pub fn user_info(&self, principal: &Principal) -> serde_json::Value {
+        use super::roles::held_roles_view;
         use crate::security::PrincipalKind;
         let directory = self.rt.access.directory().read();
         let groups: Vec<serde_json::Value> = principal
@@ -646,7 +641,7 @@ impl IdentityService {
                 serde_json::json!({
                     "id": g.id,
                     "description": g.description,
-                    "roles": g.roles.iter().map(|r| role_view(*r)).collect::<Vec<_>>(),
+                    "roles": held_roles_view(&directory, g.roles.iter().copied(), &g.custom_roles),
                     "defaultAccess": g.default_access,
                 })
             })
@@ -655,7 +650,7 @@ impl IdentityService {
         serde_json::json!({
             "id": principal.id(),
             "name": principal.name(),
-            "roles": principal.roles().iter().map(role_view).collect::<Vec<_>>(),
+            "roles": held_roles_view(&directory, principal.roles().iter(), principal.custom_roles()),
             "groups": groups,
             "uuid": principal.id(),
             "applicationUser": is_app,

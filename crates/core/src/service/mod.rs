@@ -21,6 +21,7 @@ pub mod operate;
 pub mod operations;
 pub mod passwords;
 mod retry_resume;
+pub mod roles;
 pub mod runtime;
 pub mod schedule_runs;
 pub mod schedules;

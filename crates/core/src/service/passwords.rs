@@ -308,6 +308,7 @@ impl IdentityService {
                     .filter(|n| !n.trim().is_empty())
                     .unwrap_or_else(|| id.to_string()),
                 roles,
+                custom_roles: Vec::new(),
                 groups: Vec::new(),
                 password_hash: configured
                     .password_hash

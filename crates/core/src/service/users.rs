@@ -7,8 +7,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::identity::role_view;
 use super::passwords::new_password_hash;
+use super::roles::{RoleNames, held_roles_view};
 use super::runtime::Runtime;
 use crate::error::{CoreError, CoreResult};
 use crate::security::model::{
@@ -100,19 +100,19 @@ pub(super) fn parse_subject_type(name: &str) -> CoreResult<SubjectType> {
     SubjectType::parse(name).ok_or_else(|| unknown("subject type", name, ["USER", "ROLE", "GROUP"]))
 }
 
-fn parse_roles(names: &[String], for_group: bool) -> CoreResult<Vec<Role>> {
-    let mut roles = BTreeSet::new();
-    for name in names {
-        let role =
-            Role::parse(name).ok_or_else(|| unknown("role", name, Role::ALL.map(Role::name)))?;
-        if for_group && role == Role::UserReadOnly {
-            return Err(CoreError::invalid(
-                "USER_READ_ONLY cannot be given to a group",
-            ));
-        }
-        roles.insert(role);
+fn parse_roles(directory: &Directory, names: &[String], for_group: bool) -> CoreResult<RoleNames> {
+    let roles = RoleNames::parse(directory, names)?;
+    if for_group && roles.system.contains(&Role::UserReadOnly) {
+        return Err(CoreError::invalid(
+            "USER_READ_ONLY cannot be given to a group",
+        ));
     }
-    Ok(roles.into_iter().collect())
+    Ok(roles)
+}
+
+/// The 400 for a custom role deleted while it was being given.
+fn role_gone(name: &str) -> CoreError {
+    CoreError::invalid(format!("Role '{name}' was deleted meanwhile"))
 }
 
 pub(super) fn parse_accesses(names: &[String]) -> CoreResult<AccessSet> {
@@ -140,11 +140,11 @@ impl UserService {
         self.rt.authorizer.require_admin(principal, what)
     }
 
-    fn group_view(group: &Group) -> Value {
+    fn group_view(directory: &Directory, group: &Group) -> Value {
         json!({
             "id": group.id,
             "description": group.description,
-            "roles": group.roles.iter().map(|r| role_view(*r)).collect::<Vec<_>>(),
+            "roles": held_roles_view(directory, group.roles.iter().copied(), &group.custom_roles),
             "defaultAccess": group.default_access,
             "contactInformation": {},
         })
@@ -154,8 +154,8 @@ impl UserService {
         let mut view = json!({
             "id": user.id,
             "name": user.name,
-            "roles": user.roles.iter().map(|r| role_view(*r)).collect::<Vec<_>>(),
-            "groups": user.groups.iter().filter_map(|g| directory.group(g)).map(Self::group_view).collect::<Vec<_>>(),
+            "roles": held_roles_view(directory, user.roles.iter().copied(), &user.custom_roles),
+            "groups": user.groups.iter().filter_map(|g| directory.group(g)).map(|g| Self::group_view(directory, g)).collect::<Vec<_>>(),
             "uuid": user.id,
             "applicationUser": false,
             "disabled": user.disabled,
@@ -169,11 +169,11 @@ impl UserService {
         view
     }
 
-    fn app_user_view(app: &crate::security::model::Application) -> Value {
+    fn app_user_view(directory: &Directory, app: &crate::security::model::Application) -> Value {
         json!({
             "id": app.user_id(),
             "name": app.name,
-            "roles": app.roles.iter().map(|r| role_view(*r)).collect::<Vec<_>>(),
+            "roles": held_roles_view(directory, app.roles.iter().copied(), &app.custom_roles),
             "groups": [],
             "uuid": app.user_id(),
             "applicationUser": true,
@@ -197,7 +197,7 @@ impl UserService {
         if apps {
             let mut apps: Vec<_> = directory.applications().collect();
             apps.sort_by(|a, b| a.id.cmp(&b.id));
-            out.extend(apps.into_iter().map(Self::app_user_view));
+            out.extend(apps.into_iter().map(|a| Self::app_user_view(&directory, a)));
         }
         Ok(out)
     }
@@ -211,7 +211,7 @@ impl UserService {
         if let Some(app_id) = id.strip_prefix("app:") {
             return directory
                 .application(app_id)
-                .map(Self::app_user_view)
+                .map(|a| Self::app_user_view(&directory, a))
                 .ok_or_else(|| user_not_found(id));
         }
         directory
@@ -239,7 +239,7 @@ impl UserService {
         let roles = request
             .roles
             .as_deref()
-            .map(|r| parse_roles(r, false))
+            .map(|r| parse_roles(&self.rt.access.directory().read(), r, false))
             .transpose()?;
         let now = self.rt.now();
         let groups = match request.groups {
@@ -300,6 +300,7 @@ impl UserService {
                     id: id.to_string(),
                     name: id.to_string(),
                     roles: vec![Role::User],
+                    custom_roles: Vec::new(),
                     groups: Vec::new(),
                     password_hash: None,
                     disabled: false,
@@ -313,7 +314,12 @@ impl UserService {
                     user.name = name.trim().to_string();
                 }
                 if let Some(roles) = &roles {
-                    user.roles = roles.clone();
+                    if let Some(gone) = roles.missing(directory) {
+                        refused = Some(role_gone(gone));
+                        return Vec::new();
+                    }
+                    user.roles = roles.system.clone();
+                    user.custom_roles = roles.custom.clone();
                 }
                 if let Some(source) = identity_source
                     && user.source != Some(source)
@@ -401,18 +407,19 @@ impl UserService {
         let directory = self.rt.access.directory().read();
         let mut groups: Vec<&Group> = directory.groups().collect();
         groups.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(groups.into_iter().map(Self::group_view).collect())
+        Ok(groups
+            .into_iter()
+            .map(|g| Self::group_view(&directory, g))
+            .collect())
     }
 
     /// One group. Admin only.
     pub fn get_group(&self, principal: &Principal, id: &str) -> CoreResult<Value> {
         self.admin(principal, "read groups")?;
-        self.rt
-            .access
-            .directory()
-            .read()
+        let directory = self.rt.access.directory().read();
+        directory
             .group(id)
-            .map(Self::group_view)
+            .map(|g| Self::group_view(&directory, g))
             .ok_or_else(|| group_not_found(id))
     }
 
@@ -430,7 +437,7 @@ impl UserService {
         let roles = request
             .roles
             .as_deref()
-            .map(|r| parse_roles(r, true))
+            .map(|r| parse_roles(&self.rt.access.directory().read(), r, true))
             .transpose()?;
         let default_access = match request.default_access {
             None => None,
@@ -461,37 +468,54 @@ impl UserService {
             }
         };
         let now = self.rt.now();
-        let existing = self.rt.access.directory().read().group(id).cloned();
-        let mut group = match existing {
-            Some(group) => group,
-            None => Group {
-                id: id.to_string(),
-                description: String::new(),
-                roles: Vec::new(),
-                default_access: BTreeMap::new(),
-                create_time: now,
-                update_time: now,
-            },
-        };
-        match request.description {
-            Some(d) => group.description = d,
-            None if group.description.is_empty() => {
-                return Err(CoreError::invalid("description is required"));
-            }
-            None => {}
-        }
-        if let Some(roles) = roles {
-            group.roles = roles;
-        }
-        if let Some(default_access) = default_access {
-            group.default_access = default_access;
-        }
-        group.update_time = now;
+        // Made from the group as the store holds it when committed, with the custom
+        // roles it is given still there.
+        let mut refused = None;
+        let mut written = None;
         self.rt
             .access
-            .commit(vec![SecurityOp::PutGroup(group.clone())])
+            .commit_with(|directory| {
+                (refused, written) = (None, None);
+                let mut group = directory.group(id).cloned().unwrap_or_else(|| Group {
+                    id: id.to_string(),
+                    description: String::new(),
+                    roles: Vec::new(),
+                    custom_roles: Vec::new(),
+                    default_access: BTreeMap::new(),
+                    create_time: now,
+                    update_time: now,
+                });
+                match &request.description {
+                    Some(d) => group.description = d.clone(),
+                    None if group.description.is_empty() => {
+                        refused = Some(CoreError::invalid("description is required"));
+                        return Vec::new();
+                    }
+                    None => {}
+                }
+                if let Some(roles) = &roles {
+                    if let Some(gone) = roles.missing(directory) {
+                        refused = Some(role_gone(gone));
+                        return Vec::new();
+                    }
+                    group.roles = roles.system.clone();
+                    group.custom_roles = roles.custom.clone();
+                }
+                if let Some(default_access) = &default_access {
+                    group.default_access = default_access.clone();
+                }
+                group.update_time = now;
+                written = Some(group.clone());
+                vec![SecurityOp::PutGroup(group)]
+            })
             .await?;
-        Ok(Self::group_view(&group))
+        if let Some(err) = refused {
+            return Err(err);
+        }
+        let group =
+            written.ok_or_else(|| CoreError::Internal("the group was not written".into()))?;
+        let directory = self.rt.access.directory().read();
+        Ok(Self::group_view(&directory, &group))
     }
 
     /// Deletes a group: its members leave it, its grants go. Admin only.

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use super::audit::AuditEvent;
 use super::metadata::to_json;
 use super::{StoreError, StoreResult};
+use crate::security::custom_roles::CustomRole;
 use crate::security::model::{
     AccessKey, AccessSet, Application, Grant, Group, Ownership, Subject, SubjectType, Target,
     TargetType, User,
@@ -21,6 +22,7 @@ pub struct SecurityData {
     pub keys: Vec<AccessKey>,
     pub users: Vec<User>,
     pub groups: Vec<Group>,
+    pub roles: Vec<CustomRole>,
     pub grants: Vec<Grant>,
     pub owners: Vec<Ownership>,
 }
@@ -36,6 +38,9 @@ pub enum SecurityOp {
     DeleteUser(String),
     PutGroup(Group),
     DeleteGroup(String),
+    /// Creates or replaces a custom role.
+    PutRole(CustomRole),
+    DeleteRole(String),
     /// Sets a subject's accesses on a target (replacing what it held there).
     PutGrant(Grant),
     DeleteGrant {
@@ -82,6 +87,7 @@ pub enum RecordKind {
     AccessKey,
     User,
     Group,
+    Role,
 }
 
 impl RecordKind {
@@ -92,6 +98,7 @@ impl RecordKind {
             RecordKind::AccessKey => "access_key",
             RecordKind::User => "user",
             RecordKind::Group => "group",
+            RecordKind::Role => "role",
         }
     }
 }
@@ -156,6 +163,13 @@ impl SecurityRow {
                     kind: RecordKind::Group,
                     id,
                 }),
+                SecurityOp::PutRole(role) => {
+                    rows.push(record(RecordKind::Role, &role.name, &role)?);
+                }
+                SecurityOp::DeleteRole(name) => rows.push(SecurityRow::DeleteRecord {
+                    kind: RecordKind::Role,
+                    id: name,
+                }),
                 SecurityOp::PutGrant(grant) if grant.access.is_empty() => {
                     rows.push(SecurityRow::DeleteGrant {
                         subject: grant.subject,
@@ -215,6 +229,8 @@ pub struct StoredSecurity {
     pub users: Vec<String>,
     /// The same for [`RecordKind::Group`].
     pub groups: Vec<String>,
+    /// The same for [`RecordKind::Role`].
+    pub roles: Vec<String>,
     /// `access_key_use` rows: (key id, last used at).
     pub key_uses: Vec<(String, i64)>,
     pub grants: Vec<StoredGrant>,
@@ -252,6 +268,7 @@ impl StoredSecurity {
             keys,
             users: decode_records(RecordKind::User, &self.users)?,
             groups: decode_records(RecordKind::Group, &self.groups)?,
+            roles: decode_records(RecordKind::Role, &self.roles)?,
             grants,
             owners,
         })

@@ -3,6 +3,7 @@
 use crate::store::Stores;
 
 pub(super) async fn security_records_grants_and_owners_round_trip(stores: Stores) {
+    use crate::security::custom_roles::{CustomRole, parse_permissions};
     use crate::security::model::{
         Access, AccessKey, AccessSet, Application, Grant, Group, KeyStatus, Ownership, Role,
         Subject, Target, TargetType, User,
@@ -17,6 +18,7 @@ pub(super) async fn security_records_grants_and_owners_round_trip(stores: Stores
         id: "a1".into(),
         name: "worker".into(),
         roles: vec![Role::Worker],
+        custom_roles: vec!["RUNNER".into()],
         created_by: "admin".into(),
         updated_by: "admin".into(),
         create_time: 1,
@@ -34,6 +36,7 @@ pub(super) async fn security_records_grants_and_owners_round_trip(stores: Stores
         id: "jane@example.com".into(),
         name: "Jane".into(),
         roles: vec![Role::User],
+        custom_roles: vec!["RUNNER".into()],
         groups: vec!["team".into()],
         password_hash: None,
         disabled: false,
@@ -47,11 +50,21 @@ pub(super) async fn security_records_grants_and_owners_round_trip(stores: Stores
         id: "team".into(),
         description: "A team".into(),
         roles: vec![Role::WorkflowManager],
+        custom_roles: Vec::new(),
         default_access: [(TargetType::WorkflowDef, AccessSet::FULL)]
             .into_iter()
             .collect(),
         create_time: 4,
         update_time: 4,
+    };
+    let role = CustomRole {
+        name: "RUNNER".into(),
+        permissions: parse_permissions(&["EXECUTE_WORKFLOW_DEF".into(), "READ_TASK_DEF".into()])
+            .expect("atoms"),
+        created_by: "admin".into(),
+        updated_by: "admin".into(),
+        create_time: 5,
+        update_time: 5,
     };
     let read_execute: AccessSet = [Access::Read, Access::Execute].into_iter().collect();
     let grant = Grant {
@@ -70,6 +83,7 @@ pub(super) async fn security_records_grants_and_owners_round_trip(stores: Stores
             SecurityOp::PutKey(key.clone()),
             SecurityOp::PutUser(user.clone()),
             SecurityOp::PutGroup(group.clone()),
+            SecurityOp::PutRole(role.clone()),
             SecurityOp::PutGrant(grant.clone()),
             SecurityOp::PutGrant(tag_grant.clone()),
             SecurityOp::PutOwner(Ownership {
@@ -90,6 +104,7 @@ pub(super) async fn security_records_grants_and_owners_round_trip(stores: Stores
     assert_eq!(data.keys[0].last_used_at, Some(50), "the latest use wins");
     assert_eq!(data.users, vec![user]);
     assert_eq!(data.groups, vec![group]);
+    assert_eq!(data.roles, vec![role.clone()]);
     assert_eq!(data.grants.len(), 2);
     assert!(data.grants.contains(&grant) && data.grants.contains(&tag_grant));
     assert_eq!(data.owners.len(), 1);
@@ -112,6 +127,11 @@ pub(super) async fn security_records_grants_and_owners_round_trip(stores: Stores
                 ..key.clone()
             }),
             SecurityOp::DeleteOwner(Target::new(TargetType::WorkflowDef, "w")),
+            SecurityOp::PutRole(CustomRole {
+                permissions: Vec::new(),
+                update_time: 6,
+                ..role.clone()
+            }),
         ])
         .await
         .expect("apply");
@@ -119,6 +139,11 @@ pub(super) async fn security_records_grants_and_owners_round_trip(stores: Stores
     assert_eq!(data.grants, vec![narrowed.clone()]);
     assert_eq!(data.keys[0].status, KeyStatus::Inactive);
     assert!(data.owners.is_empty());
+    assert_eq!(data.roles.len(), 1);
+    assert!(
+        data.roles[0].permissions.is_empty(),
+        "a role is replaced whole"
+    );
 
     store
         .apply_security(vec![
@@ -130,10 +155,11 @@ pub(super) async fn security_records_grants_and_owners_round_trip(stores: Stores
             SecurityOp::DeleteApplication("a1".into()),
             SecurityOp::DeleteUser("jane@example.com".into()),
             SecurityOp::DeleteGroup("team".into()),
+            SecurityOp::DeleteRole("RUNNER".into()),
         ])
         .await
         .expect("apply");
     let data = store.load_security().await.expect("load");
     assert!(data.applications.is_empty() && data.keys.is_empty() && data.users.is_empty());
-    assert!(data.groups.is_empty() && data.grants.is_empty());
+    assert!(data.groups.is_empty() && data.grants.is_empty() && data.roles.is_empty());
 }

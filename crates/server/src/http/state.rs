@@ -55,6 +55,7 @@ pub struct Shared {
     pub schedules: podium_core::service::schedules::ScheduleService,
     /// Schemas.
     pub schemas: podium_core::service::schemas::SchemaService,
+    pub roles: podium_core::service::roles::RoleService,
     /// Camunda Operate's REST API v1.
     pub operate: podium_core::service::operate::OperateService,
     pub metrics: Arc<Metrics>,

@@ -34,6 +34,7 @@ mod queues;
 mod retry_resume;
 mod review;
 mod review_masking;
+mod roles;
 mod route_walk;
 mod samba_ad;
 mod schedules;

@@ -219,6 +219,22 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
             let body = if method == "GET" { None } else { body };
             r(p.replace("{name}", "walk_schedule"), body, Forbidden)
         }
+        // The built-in roles and the atoms are the same for everyone; custom roles
+        // show only to administrators and their holders.
+        ("GET", "/api/roles" | "/api/roles/system" | "/api/roles/permissions") => {
+            r(path.into(), None, AboutSelf)
+        }
+        ("GET", "/api/roles/custom") => r(path.into(), None, Nothing),
+        ("POST", "/api/roles") => r(
+            path.into(),
+            Some(json!({"name": "MINE", "permissions": ["READ_WORKFLOW_DEF"]})),
+            Forbidden,
+        ),
+        (_, "/api/roles/{name}") => r(
+            "/api/roles/WALK_ROLE".into(),
+            (method == "PUT").then(|| json!({"name": "WALK_ROLE", "permissions": []})),
+            Forbidden,
+        ),
         ("GET", "/metrics") => r(path.into(), None, Forbidden),
         ("GET", "/api/applications") => r(path.into(), None, Nothing),
         ("POST", "/api/applications") => r(path.into(), Some(json!({"name": "mine"})), Forbidden),
@@ -434,6 +450,13 @@ pub async fn aim(app: &TestApp) -> Fixture {
         )
         .await;
     assert_eq!(schema.status, 200, "{}", schema.text);
+    let role = app
+        .post(
+            "/api/roles",
+            json!({"name": "WALK_ROLE", "permissions": ["READ_WORKFLOW_DEF"]}),
+        )
+        .await;
+    assert_eq!(role.status, 200, "{}", role.text);
     let started = app
         .post(
             "/api/workflow",
@@ -564,7 +587,11 @@ pub async fn walk_as(app: &TestApp, caller: &Caller, fixture: &Fixture) {
                         )
             }
             Expect::Nothing => answer.status == 200 && is_empty(&answer),
-            Expect::AboutSelf => answer.status == 200 && !answer.text.contains("walk_task"),
+            Expect::AboutSelf => {
+                answer.status == 200
+                    && !answer.text.contains("walk_task")
+                    && !answer.text.contains("WALK_ROLE")
+            }
             Expect::BulkRefused => {
                 let body = answer.json();
                 answer.status == 200

@@ -4,6 +4,7 @@ pub mod access;
 pub mod health;
 pub mod metadata;
 pub mod operate;
+pub mod roles;
 pub mod scheduler;
 pub mod schemas;
 pub mod secrets;
