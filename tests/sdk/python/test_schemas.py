@@ -68,3 +68,60 @@ def test_a_workflow_refuses_input_that_breaks_its_schema(schemas, metadata, exec
         executor.start_workflow(StartWorkflowRequest(name=wf_name, version=1, input={"amount": 3}))
     assert refused.value.status == 400
     assert "orderId" in str(refused.value.body)
+
+
+def test_a_task_definition_enforcing_its_schemas(schemas, metadata, executor, task_client):
+    from conductor.client.http.models import TaskDef, TaskResult
+    from conductor.client.http.models.task_result_status import TaskResultStatus
+    from conductor.client.workflow.conductor_workflow import ConductorWorkflow
+    from conductor.client.workflow.task.simple_task import SimpleTask
+
+    from sdk_helpers import task_by_ref, wait_for_workflow
+
+    in_name, out_name = unique("py_task_in"), unique("py_task_out")
+    for name, required in ((in_name, "orderId"), (out_name, "receipt")):
+        data = {"type": "object", "required": [required], "properties": {required: {"type": "string"}}}
+        schemas.register_schema(SchemaDef(name=name, version=1, type=SchemaType.JSON, data=data))
+    task = unique("py_charge")
+    # As the SDK's worker registration links them: {name, version}.
+    metadata.register_task_def(
+        TaskDef(
+            name=task,
+            retry_count=0,
+            response_timeout_seconds=120,
+            input_schema=SchemaDef(name=in_name, version=1),
+            output_schema=SchemaDef(name=out_name, version=1),
+            enforce_schema=True,
+        )
+    )
+    wf = ConductorWorkflow(executor=executor, name=unique("py_task_schema_wf"), version=1)
+    charge = SimpleTask(task, "charge")
+    charge.input_parameters.update({"orderId": "${workflow.input.orderId}"})
+    wf.add(charge)
+    wf.register(True)
+
+    # Input that breaks the task's schema: the task fails before any worker sees it.
+    bad_input = executor.start_workflow(StartWorkflowRequest(name=wf.name, version=1, input={"orderId": 7}))
+    assert task_client.batch_poll_tasks(task, worker_id="py-schema", count=1, timeout_in_millisecond=300) == []
+    failed = wait_for_workflow(executor, bad_input, "FAILED")
+    assert "Task input does not match schema" in task_by_ref(failed, "charge").reason_for_incompletion
+
+    # Output that breaks it fails the task.
+    run = executor.start_workflow(StartWorkflowRequest(name=wf.name, version=1, input={"orderId": "o-1"}))
+    polled = []
+    for _ in range(20):
+        polled = task_client.batch_poll_tasks(task, worker_id="py-schema", count=1, timeout_in_millisecond=500)
+        if polled:
+            break
+    assert polled and polled[0].workflow_instance_id == run
+    task_client.update_task(
+        TaskResult(
+            workflow_instance_id=run,
+            task_id=polled[0].task_id,
+            status=TaskResultStatus.COMPLETED,
+            output_data={"note": "no receipt"},
+            worker_id="py-schema",
+        )
+    )
+    failed = wait_for_workflow(executor, run, "FAILED")
+    assert "Task output does not match schema" in task_by_ref(failed, "charge").reason_for_incompletion

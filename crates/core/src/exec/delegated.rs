@@ -21,7 +21,7 @@ use crate::engine::state::WorkflowState;
 use crate::error::CoreResult;
 use crate::model::{JsonMap, Task, TaskStatus, WorkflowDef};
 use crate::service::validation;
-use crate::service::{Runtime, masking};
+use crate::service::{Runtime, masking, schema_checks};
 use crate::store::{Effect, Job};
 
 /// Deletes a job that has nothing (left) to do.
@@ -231,6 +231,12 @@ async fn start_sub_workflow(rt: &Runtime, job: Job, task: Task) -> CoreResult<()
             return fail_task(rt, &job, workflow_id, task_id, reason, Then::Decide).await;
         }
     };
+    let starter = parent.workflow.created_by.as_deref();
+    if let Err(reason) =
+        schema_checks::check_started_input(rt, starter, &def, &child_input(&task.input_data)).await
+    {
+        return fail_task(rt, &job, workflow_id, task_id, reason, Then::Decide).await;
+    }
     let input = task.input_data;
     let job_id = job.id.clone();
     rt.mutate(Some(workflow_id), move |txn, ctx| {
@@ -272,6 +278,15 @@ fn literal_definition(parent: &WorkflowDef, task: &Task) -> Result<(), String> {
     }
 }
 
+/// The input a `SUB_WORKFLOW` task gives its child: `workflowInput`, or (when that
+/// is absent or empty) the task's whole input, as Conductor does.
+fn child_input(input: &JsonMap) -> JsonMap {
+    match input.get("workflowInput") {
+        Some(Value::Object(map)) if !map.is_empty() => map.clone(),
+        _ => input.clone(),
+    }
+}
+
 /// How a parent's `SUB_WORKFLOW` task starts its child.
 fn child_params(
     parent: &WorkflowState,
@@ -279,10 +294,7 @@ fn child_params(
     input: &JsonMap,
     authority: crate::engine::state::Authority,
 ) -> StartParams {
-    let child_input = match input.get("workflowInput") {
-        Some(Value::Object(map)) if !map.is_empty() => map.clone(),
-        _ => input.clone(),
-    };
+    let child_input = child_input(input);
     let task_to_domain = match input.get("subWorkflowTaskToDomain") {
         Some(Value::Object(map)) => map.clone(),
         _ => parent.workflow.task_to_domain.clone(),

@@ -18,7 +18,7 @@ use super::effects::{self, EngineAction, Scope};
 use crate::engine::ops::{self, StartParams};
 use crate::error::CoreResult;
 use crate::model::{JsonMap, Task, TaskResult, TaskResultStatus, TaskStatus};
-use crate::service::{Runtime, masking, validation};
+use crate::service::{Runtime, masking, schema_checks, validation};
 use crate::store::Job;
 
 /// Most workflows in a row a chain of `START_WORKFLOW` tasks may start (a workflow
@@ -190,6 +190,10 @@ pub(super) async fn start_workflow(rt: &Runtime, job: Job, task: Task) -> CoreRe
             return fail_task(rt, &job, workflow_id, task_id, reason, Then::Decide).await;
         }
     };
+    let starter = run.workflow.created_by.as_deref();
+    if let Err(reason) = schema_checks::check_started_input(rt, starter, &def, &asked.input).await {
+        return fail_task(rt, &job, workflow_id, task_id, reason, Then::Decide).await;
+    }
     let job_id = job.id.clone();
     rt.mutate(Some(workflow_id.clone()), move |txn, ctx| {
         let mut changes = std::mem::take(&mut txn.changes);

@@ -121,7 +121,8 @@ impl Default for WorkflowDef {
             input_template: JsonMap::new(),
             input_schema: None,
             output_schema: None,
-            enforce_schema: false,
+            // Conductor enforces a named input schema unless told not to.
+            enforce_schema: true,
             metadata: None,
             rate_limit_config: None,
             cache_config: None,

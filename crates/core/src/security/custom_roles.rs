@@ -4,8 +4,9 @@
 //! An atom is `<ACCESS>_<TARGET>`, for example `READ_WORKFLOW_DEF`: the access on
 //! every resource of that type, as if the holder had that grant on each of them.
 //! `UPDATE`, `EXECUTE` and `DELETE` bring `READ` on the same type. An atom is never
-//! more than a grant: polling tasks still needs a worker role, and nothing but ADMIN
-//! manages users, groups or roles.
+//! more than a grant: polling tasks still needs a worker role (with which
+//! `EXECUTE_TASK_DEF` reaches every task type in every domain), and nothing but
+//! ADMIN manages users, groups or roles.
 
 use std::fmt;
 
@@ -21,7 +22,7 @@ const MAX_NAME: usize = 64;
 const MAX_PERMISSIONS: usize = 200;
 
 /// The target types atoms can name. Tags and domains are ways of granting, not
-/// resources; an atom over every domain would be an unrestricted worker.
+/// resources, and no atom names them.
 pub const PERMISSION_TARGETS: [TargetType; 7] = [
     TargetType::WorkflowDef,
     TargetType::TaskDef,

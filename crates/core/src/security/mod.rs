@@ -276,7 +276,7 @@ pub fn principal_for_external(
 /// Whether an application was created by a principal who holds ADMIN now: only
 /// those act for an identity provider's clients, so nobody else can take a
 /// client's name by creating or renaming an application.
-fn made_by_an_admin(directory: &Directory, app: &model::Application) -> bool {
+pub fn made_by_an_admin(directory: &Directory, app: &model::Application) -> bool {
     principal_of(directory, &app.created_by).is_some_and(|creator| creator.has_role(Role::Admin))
 }
 

@@ -149,6 +149,7 @@ impl Principal {
         ids.extend(
             self.custom_roles
                 .iter()
+                .filter(|r| directory.custom_role(r).is_some())
                 .filter_map(|r| subjects.get(SubjectType::Role, r)),
         );
         let ids: Arc<[SubjectId]> = Arc::from(ids);

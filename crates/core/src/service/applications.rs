@@ -186,14 +186,59 @@ impl IdentityService {
         self.rt.access.fresh().await?;
         let name = application_name(name)?;
         self.authorize_app(principal, Access::Update, id)?;
-        let mut app = self.application(id)?;
-        app.name = name.to_string();
-        app.updated_by = principal.id().to_string();
-        app.update_time = self.rt.now();
+        let admin = self.is_admin(principal);
+        self.change_app(principal, id, |directory, app| {
+            // An identity provider's client acts as the application an ADMIN made
+            // under its id: renaming one would hand it to another client.
+            if !admin && crate::security::made_by_an_admin(directory, app) {
+                return Err(CoreError::Forbidden(format!(
+                    "You don't have permissions to rename application {}: an ADMIN made it, and only administrators rename it",
+                    app.id
+                )));
+            }
+            app.name = name.to_string();
+            Ok(())
+        })
+        .await
+    }
+
+    fn is_admin(&self, principal: &Principal) -> bool {
+        self.rt.authorizer.require_admin(principal, "").is_ok()
+    }
+
+    /// Changes an application as the store holds it when the change commits (so
+    /// no change made meanwhile is written back); `change` may refuse.
+    async fn change_app(
+        &self,
+        principal: &Principal,
+        id: &str,
+        mut change: impl FnMut(&crate::security::Directory, &mut Application) -> CoreResult<()>,
+    ) -> CoreResult<ApplicationView> {
+        let now = self.rt.now();
+        let (mut refused, mut written) = (None, None);
         self.rt
             .access
-            .commit(vec![SecurityOp::PutApplication(app.clone())])
+            .commit_with(|directory| {
+                (refused, written) = (None, None);
+                let Some(mut app) = directory.application(id).cloned() else {
+                    refused = Some(application_not_found(id));
+                    return Vec::new();
+                };
+                if let Err(err) = change(directory, &mut app) {
+                    refused = Some(err);
+                    return Vec::new();
+                }
+                app.updated_by = principal.id().to_string();
+                app.update_time = now;
+                written = Some(app.clone());
+                vec![SecurityOp::PutApplication(app)]
+            })
             .await?;
+        if let Some(err) = refused {
+            return Err(err);
+        }
+        let app =
+            written.ok_or_else(|| CoreError::Internal("the application was not written".into()))?;
         self.view(&app).await
     }
 
@@ -284,13 +329,15 @@ impl IdentityService {
                 "You don't have permissions to give an application the {role} role: you do not hold it yourself"
             )));
         }
-        let mut app = self.application(id)?;
-        app.roles.retain(|r| *r != role);
-        if add {
-            app.roles.push(role);
-            app.roles.sort();
-        }
-        self.save_roles(principal, app).await
+        self.change_app(principal, id, |_, app| {
+            app.roles.retain(|r| *r != role);
+            if add {
+                app.roles.push(role);
+                app.roles.sort();
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// A key acts as its application: a principal who is not an administrator
@@ -335,42 +382,26 @@ impl IdentityService {
         role: &str,
         add: bool,
     ) -> CoreResult<ApplicationView> {
-        self.authorize_app(principal, Access::Update, id)?;
-        let mut app = self.application(id)?;
-        {
-            let directory = self.rt.access.directory().read();
-            // A role deleted since it was given can still be taken away.
-            let taking_held = !add && app.custom_roles.iter().any(|r| r == role);
-            if directory.custom_role(role).is_none() && !taking_held {
-                return Err(super::roles::unknown_role(&directory, role));
-            }
-        }
         let what = if add {
             format!("give an application the custom role {role}")
         } else {
             format!("take the custom role {role} from an application")
         };
         self.rt.authorizer.require_admin(principal, &what)?;
-        app.custom_roles.retain(|r| r != role);
-        if add {
-            app.custom_roles.push(role.to_string());
-            app.custom_roles.sort();
-        }
-        self.save_roles(principal, app).await
-    }
-
-    async fn save_roles(
-        &self,
-        principal: &Principal,
-        mut app: Application,
-    ) -> CoreResult<ApplicationView> {
-        app.updated_by = principal.id().to_string();
-        app.update_time = self.rt.now();
-        self.rt
-            .access
-            .commit(vec![SecurityOp::PutApplication(app.clone())])
-            .await?;
-        self.view(&app).await
+        self.authorize_app(principal, Access::Update, id)?;
+        self.change_app(principal, id, |directory, app| {
+            let taking_held = !add && app.custom_roles.iter().any(|r| r == role);
+            if directory.custom_role(role).is_none() && !taking_held {
+                return Err(super::roles::unknown_role(role));
+            }
+            app.custom_roles.retain(|r| r != role);
+            if add {
+                app.custom_roles.push(role.to_string());
+                app.custom_roles.sort();
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Creates an access key; its secret is in the answer and nowhere else.

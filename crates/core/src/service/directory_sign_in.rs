@@ -148,7 +148,12 @@ fn plan(
 ) -> (ExternalUser, Option<User>) {
     let groups = mapping.podium_groups(&identity.groups, |id| match directory.group(id) {
         None => PodiumGroup::Missing,
-        Some(group) if group.roles.iter().any(|r| privileged(*r)) => PodiumGroup::Privileged,
+        // A custom role can reach every resource of a type, as a manager role does.
+        Some(group)
+            if group.roles.iter().any(|r| privileged(*r)) || !group.custom_roles.is_empty() =>
+        {
+            PodiumGroup::Privileged
+        }
         Some(_) => PodiumGroup::Plain,
     });
     let mut user = match directory.user(&identity.id).cloned() {

@@ -22,7 +22,7 @@ pub(crate) fn covers_every(
     decision.allowed
         && matches!(
             decision.via,
-            Some(Via::System | Via::SecurityDisabled | Via::Role { .. })
+            Some(Via::System | Via::SecurityDisabled | Via::Role { .. } | Via::CustomRole { .. })
         )
 }
 

@@ -12,7 +12,7 @@ use super::users::{
     unknown, user_not_found,
 };
 use crate::error::{CoreError, CoreResult};
-use crate::security::authz::{Decision, Via};
+use crate::security::authz::Decision;
 use crate::security::model::{
     Access, AccessSet, Grant, Role, Subject, SubjectType, Target, TargetType,
 };
@@ -147,13 +147,14 @@ impl UserService {
                 target.id
             )));
         }
-        let owner = matches!(
-            self.rt
-                .authorizer
-                .decide(principal, Access::Update, resource_of(target))
-                .via,
-            Some(Via::Owner)
-        );
+        // Owning it, whatever else (a role) would also allow changing it.
+        let owner = self
+            .rt
+            .authorizer
+            .directory()
+            .read()
+            .owner(target.kind, &target.id)
+            == Some(principal.id());
         if owner && !matches!(target.kind, TargetType::Tag | TargetType::Domain) {
             Ok(())
         } else {
@@ -193,7 +194,7 @@ impl UserService {
                     kind: SubjectType::Role,
                     id: id.to_string(),
                 }),
-                None => Err(super::roles::unknown_role(&directory, id)),
+                None => Err(super::roles::unknown_role(id)),
             },
         }
     }

@@ -25,6 +25,7 @@ pub mod roles;
 pub mod runtime;
 pub mod schedule_runs;
 pub mod schedules;
+pub mod schema_checks;
 pub mod schemas;
 pub mod search;
 pub mod secrets;

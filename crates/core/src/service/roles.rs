@@ -83,7 +83,7 @@ impl RoleNames {
             }
             let name = name.trim();
             if directory.custom_role(name).is_none() {
-                return Err(unknown_role(directory, name));
+                return Err(unknown_role(name));
             }
             if !out.custom.iter().any(|c| c == name) {
                 out.custom.push(name.to_string());
@@ -104,13 +104,13 @@ impl RoleNames {
     }
 }
 
-/// The 400 for a name that is no role.
-pub fn unknown_role(directory: &Directory, name: &str) -> CoreError {
+/// The 400 for a name that is no role. Custom roles are not listed: who may see
+/// them is decided where they are read (`GET /api/roles/custom`).
+pub fn unknown_role(name: &str) -> CoreError {
     let shown: String = name.chars().take(80).collect();
-    let mut known: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
-    known.extend(directory.custom_role_list().map(|r| r.name.as_str()));
+    let known: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
     CoreError::invalid(format!(
-        "Unknown role '{shown}'; known: {}",
+        "Unknown role '{shown}'; built-in roles: {}, or a custom role an ADMIN made (GET /api/roles/custom)",
         known.join(", ")
     ))
 }
@@ -200,15 +200,17 @@ impl RoleService {
         if let Some(role) = Role::parse(name) {
             return Ok(role_view(role));
         }
+        // A caller who may not read it does not learn whether it exists.
+        if !self.may_read(principal, name) {
+            let shown: String = name.chars().take(80).collect();
+            return Err(CoreError::Forbidden(format!(
+                "You don't have permissions to read role: {shown}"
+            )));
+        }
         let directory = self.rt.access.directory().read();
         let role = directory
             .custom_role(name)
             .ok_or_else(|| role_not_found(name))?;
-        if !self.may_read(principal, name) {
-            return Err(CoreError::Forbidden(format!(
-                "You don't have permissions to read role: {name}"
-            )));
-        }
         Ok(custom_role_view(role))
     }
 
@@ -242,7 +244,17 @@ impl RoleService {
                 if refused.is_some() {
                     return Vec::new();
                 }
-                vec![SecurityOp::PutRole(role.clone())]
+                // A name still given to someone (a role deleted while it was being
+                // given) is not made again: the new role would reach them unasked.
+                let holders = holders_of(directory, &role.name);
+                if !holders.is_empty() {
+                    refused = Some(still_held(&role.name, &holders, "was deleted but is"));
+                    return Vec::new();
+                }
+                // Nor do grants left to the old role reach the new one.
+                let mut ops = grants_of_subject(directory, &role_subject(&role.name));
+                ops.push(SecurityOp::PutRole(role.clone()));
+                ops
             })
             .await?;
         match refused {
@@ -315,31 +327,40 @@ impl RoleService {
                 }
                 let holders = holders_of(directory, name);
                 if !holders.is_empty() {
-                    let shown: Vec<&str> = holders.iter().take(5).map(String::as_str).collect();
-                    let more = holders.len().saturating_sub(shown.len());
-                    refused = Some(CoreError::Conflict(format!(
-                        "Role '{name}' is still held by {}{}: take it from them first",
-                        shown.join(", "),
-                        if more > 0 {
-                            format!(" and {more} more")
-                        } else {
-                            String::new()
-                        }
-                    )));
+                    refused = Some(still_held(name, &holders, "is"));
                     return Vec::new();
                 }
                 refused = None;
-                let subject = Subject {
-                    kind: SubjectType::Role,
-                    id: name.to_string(),
-                };
-                let mut ops = grants_of_subject(directory, &subject);
+                let mut ops = grants_of_subject(directory, &role_subject(name));
                 ops.push(SecurityOp::DeleteRole(name.to_string()));
                 ops
             })
             .await?;
         refused.map_or(Ok(()), Err)
     }
+}
+
+/// The grant subject of a custom role.
+fn role_subject(name: &str) -> Subject {
+    Subject {
+        kind: SubjectType::Role,
+        id: name.to_string(),
+    }
+}
+
+/// The 409 for a role name still given to `holders` (at least one).
+fn still_held(name: &str, holders: &[String], is: &str) -> CoreError {
+    let shown: Vec<&str> = holders.iter().take(5).map(String::as_str).collect();
+    let more = holders.len().saturating_sub(shown.len());
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    CoreError::Conflict(format!(
+        "Role '{name}' {is} still held by {}{more}: take it from them first",
+        shown.join(", ")
+    ))
 }
 
 /// Who holds a custom role: users, groups and applications, by name, sorted.

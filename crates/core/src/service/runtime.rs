@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
@@ -33,6 +33,14 @@ pub struct DefinitionCache {
     /// changes: a reload that read the store before one of them starts over, so it
     /// never puts back what was there before it.
     local_changes: AtomicU64,
+    /// Whether some task definition enforces a schema: when none does, a task's
+    /// result needs no look at its definition.
+    task_schemas: AtomicBool,
+}
+
+/// Whether a task definition enforces an input or output schema.
+fn enforces_schema(def: &TaskDef) -> bool {
+    def.enforce_schema && (def.input_schema.is_some() || def.output_schema.is_some())
 }
 
 /// The versions of one workflow definition, each with its revision id.
@@ -70,6 +78,7 @@ impl DefinitionCache {
             let mut workflows = self.workflow_defs.write();
             if self.local_changes.load(Ordering::Acquire) == before {
                 *tasks = task_defs;
+                self.note_task_schemas(&tasks);
                 *workflows = workflow_defs;
                 return Ok(());
             }
@@ -133,13 +142,25 @@ impl DefinitionCache {
             .collect();
         let mut task_defs = self.task_defs.write();
         *task_defs = map;
+        self.note_task_schemas(&task_defs);
         self.local_changes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Whether some task definition enforces an input or output schema.
+    pub fn enforces_task_schemas(&self) -> bool {
+        self.task_schemas.load(Ordering::Acquire)
+    }
+
+    fn note_task_schemas(&self, defs: &HashMap<String, Arc<TaskDef>>) {
+        let any = defs.values().any(|d| enforces_schema(d));
+        self.task_schemas.store(any, Ordering::Release);
     }
 
     /// Adds or replaces one definition.
     pub fn put(&self, def: TaskDef) {
         let mut task_defs = self.task_defs.write();
         task_defs.insert(def.name.clone(), Arc::new(def));
+        self.note_task_schemas(&task_defs);
         self.local_changes.fetch_add(1, Ordering::AcqRel);
     }
 
@@ -147,6 +168,7 @@ impl DefinitionCache {
     pub fn remove(&self, name: &str) {
         let mut task_defs = self.task_defs.write();
         task_defs.remove(name);
+        self.note_task_schemas(&task_defs);
         self.local_changes.fetch_add(1, Ordering::AcqRel);
     }
 }

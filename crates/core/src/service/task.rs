@@ -25,6 +25,7 @@ use super::disclosure;
 use super::handoff::{self, SecretText};
 use super::masking;
 use super::runtime::{QueueSignal, Runtime};
+use super::schema_checks;
 use super::search::{Filter, SearchValue, TaskField, TaskSearch};
 use super::summary;
 
@@ -264,6 +265,10 @@ impl TaskService {
     async fn hand_off(&self, tasks: Vec<Task>) -> Vec<Task> {
         let mut out = Vec::with_capacity(tasks.len());
         for mut task in tasks {
+            if let Some(reason) = self.schema_refusal(&task, false, &task.input_data).await {
+                self.fail_at_hand_off(&task, &reason).await;
+                continue;
+            }
             if !handoff::has_references(&task.input_data) {
                 out.push(task);
                 continue;
@@ -274,6 +279,17 @@ impl TaskService {
             }
         }
         out
+    }
+
+    /// Why a task's input (or output) breaks the schema its definition enforces,
+    /// if it does: checked before a worker is handed the task, and when a worker
+    /// completes it.
+    async fn schema_refusal(&self, task: &Task, output: bool, value: &JsonMap) -> Option<String> {
+        if !self.rt.defs.enforces_task_schemas() {
+            return None;
+        }
+        let def = self.rt.defs.task_def(&task.task_def_name)?;
+        schema_checks::task_refusal(&self.rt, &def, output, value).await
     }
 
     async fn fail_at_hand_off(&self, task: &Task, reason: &str) {
@@ -332,6 +348,18 @@ impl TaskService {
         let rt = self.rt.clone();
         let worker = result.worker_id.clone().filter(|w| !w.trim().is_empty());
         let mut result = result;
+        // Output that breaks the schema the task's definition enforces fails the
+        // task (it may be retried), with the output kept as the worker sent it.
+        if result.status == TaskResultStatus::Completed
+            && self.rt.defs.enforces_task_schemas()
+            && let Some(task) = self.rt.stores.execution.get_task(&result.task_id).await?
+            && task.workflow_instance_id == result.workflow_instance_id
+            && !task.status.is_terminal()
+            && let Some(reason) = self.schema_refusal(&task, true, &result.output_data).await
+        {
+            result.status = TaskResultStatus::Failed;
+            result.reason_for_incompletion = Some(reason);
+        }
         // Values this node handed the task are masked here, off the store's writer;
         // otherwise (a restart since, an update without a poll) inside the unit.
         let handed = self.rt.handoffs.take_handed(&result.task_id);

@@ -285,8 +285,7 @@ impl WorkflowService {
         self.check_request(&request)?;
         let priority = request.priority.unwrap_or(0);
         let (def, revision) = self.definition_for(principal, &request).await?;
-        super::schemas::SchemaService::new(self.rt.clone())
-            .check_workflow_input(principal, &def, &request.input)
+        super::schema_checks::check_workflow_input(&self.rt, principal, &def, &request.input)
             .await?;
         let key = request
             .idempotency_key

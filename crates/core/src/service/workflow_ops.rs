@@ -332,13 +332,17 @@ impl WorkflowService {
             correlation_id,
         } = &request;
         let feeds = workflow_input.is_some() || task_input.is_some() || correlation_id.is_some();
-        self.rerun_with(
-            principal,
-            id,
-            (Command::Rerun, feeds),
-            None,
-            move |state, ctx, out| ops::rerun(state, &request, ctx, out),
-        )
+        let state = self.live(principal, id).await?;
+        let authorized =
+            self.authorize_run_again(principal, &state, (Command::Rerun, feeds), None)?;
+        // New input meets the schema the run's definition enforces, as at a start.
+        if let Some(input) = workflow_input {
+            super::schema_checks::check_workflow_input(&self.rt, principal, &state.def, input)
+                .await?;
+        }
+        self.apply_authorized(id, authorized, move |state, ctx, out| {
+            ops::rerun(state, &request, ctx, out)
+        })
         .await?;
         Ok(id.to_string())
     }

@@ -49,6 +49,7 @@ mod slapd;
 mod start_workflow;
 mod sweeper;
 mod system_tasks;
+mod task_schemas;
 mod tokens;
 mod workflow_test;
 mod workflows;

@@ -158,7 +158,16 @@ async fn a_persons_token_acts_as_their_user_with_the_groups_the_provider_names()
     assert_eq!(record["identitySource"], "OIDC", "{record}");
     assert_eq!(record["groups"][0]["id"], "admins", "{record}");
 
-    // Bob's group maps to nothing: no roles, nothing to see.
+    // Bob's group maps to nothing by name when the Podium group of that name holds a
+    // custom role (one can reach every resource of a type): no roles, nothing to see.
+    let made = app
+        .post(
+            "/api/roles",
+            json!({"name": "SECRET_READER", "permissions": ["READ_SECRET_NAME"]}),
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.text);
+    app.put_group("operate-viewers", &["SECRET_READER"]).await;
     let bob = provider.user_token("bob", None).await;
     assert_eq!(
         bearer(&app, &bob, "GET", "/api/token/userInfo")
@@ -167,6 +176,8 @@ async fn a_persons_token_acts_as_their_user_with_the_groups_the_provider_names()
         200
     );
     assert_eq!(bearer(&app, &bob, "GET", "/api/users").await.status, 403);
+    let record = app.get("/api/users/bob").await.json();
+    assert_eq!(record["groups"], json!([]), "{record}");
 
     // A built-in user with a Podium password is not the provider's person of the
     // same id.

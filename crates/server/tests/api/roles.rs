@@ -279,13 +279,46 @@ async fn a_custom_role_is_enforced_from_its_holders_next_request() {
         .call_as(Some(&vera), "GET", "/api/roles/RUNNER", None)
         .await;
     assert_eq!(other.status, 403, "{}", other.text);
+    // An owner who also holds a role allowing changes still manages her own grants.
+    let updater = app
+        .post(
+            "/api/roles",
+            json!({"name": "FLOW_EDITOR", "permissions": ["UPDATE_WORKFLOW_DEF"]}),
+        )
+        .await;
+    assert_eq!(updater.status, 200, "{}", updater.text);
+    put_user(
+        &app,
+        "vera",
+        json!({"roles": ["USER", "FLOW_EDITOR"], "groups": ["viewers"]}),
+    )
+    .await;
+    let own_flow = app
+        .call_as(
+            Some(&vera),
+            "POST",
+            "/api/metadata/workflow",
+            Some(linear("vera_flow", &[("role_task", "a")])),
+        )
+        .await;
+    assert_eq!(own_flow.status, 200, "{}", own_flow.text);
+    let shared = app
+        .call_as(
+            Some(&vera),
+            "POST",
+            "/api/auth/authorization",
+            Some(json!({"subject": {"type": "USER", "id": format!("app:{}", program.id)},
+                        "target": {"type": "WORKFLOW_DEF", "id": "vera_flow"}, "access": ["UPDATE"]})),
+        )
+        .await;
+    assert_eq!(shared.status, 200, "{}", shared.text);
     assert_eq!(
         names(
             &app.call_as(Some(&vera), "GET", "/api/roles/custom", None)
                 .await
                 .json()
         ),
-        ["FLOW_VIEWER"]
+        ["FLOW_EDITOR", "FLOW_VIEWER"]
     );
 
     // Narrowing the role takes starting away from the next request on.
@@ -428,7 +461,36 @@ async fn only_administrators_make_custom_roles_or_hand_them_out() {
         )
         .await;
     assert_eq!(unknown.status, 400, "{}", unknown.text);
-    assert!(unknown.text.contains("SECRET_READER"), "{}", unknown.text);
+    assert!(
+        unknown.text.contains("built-in roles: ADMIN"),
+        "{}",
+        unknown.text
+    );
+    // Nobody learns custom roles' names from a refusal.
+    let grant = call(
+        "POST",
+        "/api/auth/authorization".into(),
+        Some(json!({"subject": {"type": "ROLE", "id": "NOT_A_ROLE"},
+                    "target": {"type": "WORKFLOW_DEF", "id": "x"}, "access": ["READ"]})),
+    )
+    .await;
+    assert_eq!(grant.status, 400, "{}", grant.text);
+    assert!(!grant.text.contains("SECRET_READER"), "{}", grant.text);
+    let given = call(
+        "POST",
+        format!("/api/applications/{own_id}/roles/NOT_A_ROLE"),
+        Some(json!({})),
+    )
+    .await;
+    assert!(!given.text.contains("SECRET_READER"), "{}", given.text);
+    for name in ["SECRET_READER", "NO_SUCH_ROLE"] {
+        let read = call("GET", format!("/api/roles/{name}"), None).await;
+        assert_eq!(
+            read.status, 403,
+            "the same answer for {name}: {}",
+            read.text
+        );
+    }
     let unknown = app
         .post(
             &format!("/api/applications/{own_id}/roles/NOT_A_ROLE"),
@@ -499,6 +561,17 @@ async fn managing_applications_makes_no_key_for_roles_one_lacks() {
         assert_eq!(key.status, 403, "{}", key.text);
         assert!(key.text.contains(role), "{}", key.text);
     }
+    // Nor does renaming an application an ADMIN made hand it to an identity
+    // provider's client of the new name.
+    let renamed = app
+        .call_as(
+            Some(&manny),
+            "PUT",
+            &format!("/api/applications/{}", admin_app.id),
+            Some(json!({"name": "manny-client"})),
+        )
+        .await;
+    assert_eq!(renamed.status, 403, "{}", renamed.text);
     // An application whose roles the manager holds is still his to key.
     let key = app
         .call_as(

@@ -283,7 +283,7 @@ async fn a_schema_too_costly_to_enforce_or_registered_by_someone_else_is_not_use
     assert!(
         refused
             .text
-            .contains("not readable by the workflow's author"),
+            .contains("not readable by the workflow definition's author"),
         "{}",
         refused.text
     );
