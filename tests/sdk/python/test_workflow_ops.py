@@ -460,3 +460,50 @@ class TestErrors:
         assert name in err.message, err.body
         err = expect_api_error(lambda: workflow_client.start_workflow_by_name(name, {}), 404)
         assert name in err.message, err.body
+
+
+class TestRequeueAndUpgrade:
+    def test_requeue_answers_how_many_waiting_tasks_were_queued_again(self, workflow_client, task_client, metadata):
+        task_type = unique("py_requeue")
+        name = unique("py_requeue_wf")
+        metadata.register_task_def(TaskDef(name=task_type, retry_count=0))
+        metadata.register_workflow_def(
+            WorkflowDef(name=name, version=1, tasks=[WorkflowTask(name=task_type, task_reference_name="t", type="SIMPLE")]),
+            overwrite=True,
+        )
+        ids = {workflow_client.start_workflow(StartWorkflowRequest(name=name, version=1, input={})) for _ in range(2)}
+        assert task_client.taskResourceApi.requeue_pending_task(task_type) == "2"
+        polled = task_client.batch_poll_tasks(task_type, worker_id="py-requeue", count=5, timeout_in_millisecond=500)
+        assert {t.workflow_instance_id for t in polled} == ids, "each task once"
+
+    def test_a_running_workflow_is_upgraded_to_its_next_version(self, workflow_client, executor, metadata, wf_name):
+        wid = start(workflow_client, wf_name, 7)
+        finish(executor, wid, "first", {"v": "first-7"})
+        pending_task(executor, wid, "second")
+        first, second = (t.name for t in metadata.get_workflow_def(wf_name, version=1).tasks)
+        # Version 2 checks something before `second` and says goodbye after it.
+        name = wf_name
+        metadata.register_workflow_def(
+            WorkflowDef(
+                name=name,
+                version=2,
+                tasks=[
+                    WorkflowTask(name=first, task_reference_name="first", type="SIMPLE"),
+                    WorkflowTask(name="check", task_reference_name="check", type="NOOP"),
+                    WorkflowTask(name=second, task_reference_name="second", type="SIMPLE"),
+                    WorkflowTask(name=first, task_reference_name="bye", type="SIMPLE", input_parameters={"c": "${check.output.ok}"}),
+                ],
+            ),
+            overwrite=True,
+        )
+        body = {"name": name, "version": 2, "taskOutput": {"check": {"ok": True}}}
+        workflow_client.workflowResourceApi.upgrade_running_workflow_to_version(body, wid)
+        wf = executor.get_workflow(wid, include_tasks=True)
+        assert wf.workflow_version == 2
+        assert task_by_ref(wf, "check").status == "SKIPPED"
+        finish(executor, wid, "second", {"v": "second-7"})
+        bye = pending_task(executor, wid, "bye")
+        assert bye.input_data == {"c": True}
+        finish(executor, wid, "bye", {})
+        wait_for_workflow(executor, wid, "COMPLETED")
+        metadata.unregister_workflow_def(name, 2)

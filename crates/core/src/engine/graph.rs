@@ -57,6 +57,12 @@ fn locate_ref<'d>(def: &'d WorkflowDef, reference: &str) -> Option<Location<'d>>
     })
 }
 
+/// Whether `node` is the node of `reference` or holds it (in a case, a branch or
+/// a loop's body).
+pub fn holds(node: &WorkflowTask, reference: &str) -> bool {
+    locate(std::slice::from_ref(node), None, reference).is_some()
+}
+
 /// The definition node with this reference name, anywhere in the graph; a loop
 /// iteration's reference (`ref__3`) finds its node.
 pub fn find_task<'d>(def: &'d WorkflowDef, reference: &str) -> Option<&'d WorkflowTask> {

@@ -19,6 +19,7 @@ pub mod schedule;
 pub mod state;
 pub mod system_tasks;
 pub mod task_type;
+pub mod upgrade;
 
 #[cfg(test)]
 mod tests;

@@ -328,6 +328,40 @@ pub fn pause(state: &mut WorkflowState, ctx: &EngineContext<'_>) -> Result<(), C
     }
 }
 
+/// Queues the waiting worker tasks of a type again (Conductor's `requeue`): each
+/// one SCHEDULED is visible again when its callback or delay runs out, counted
+/// from its last update, as Conductor does; a task a worker holds is left with it.
+/// Answers how many were queued.
+pub fn requeue(
+    state: &mut WorkflowState,
+    task_type: &str,
+    ctx: &EngineContext<'_>,
+    out: &mut ChangeSet,
+) -> usize {
+    if state.status().is_terminal() {
+        return 0;
+    }
+    let mut count = 0;
+    for task in state.tasks() {
+        if task.status != TaskStatus::Scheduled
+            || task.task_type != task_type
+            || !TaskKind::of_execution(task).is_worker_task()
+        {
+            continue;
+        }
+        let due = at_seconds_after(task.update_time, task.callback_after_seconds.max(0));
+        out.queue_pushes.push(QueueMessage {
+            queue_name: queue_name(&task.task_type, task.domain.as_deref()),
+            task_id: task.task_id.clone(),
+            workflow_id: task.workflow_instance_id.clone(),
+            priority: task.workflow_priority,
+            visible_at: due.max(ctx.now),
+        });
+        count += 1;
+    }
+    count
+}
+
 /// Hands every worker task that waits for its callback (a worker reported it in
 /// progress with `callbackAfterSeconds`) back to its queue now, as Conductor's
 /// `resetcallbacks` does; an ended workflow is a conflict.

@@ -21,6 +21,8 @@ crate::kinds! {
         Terminate,
         /// Restart an ended run from the beginning (possibly on the latest definition).
         Restart,
+        /// Move a running run to another version of its definition.
+        Upgrade,
         /// Bring an archived run back into the live tables, to restart it.
         Restore,
         /// Retry the failed tasks of an ended run.
@@ -87,6 +89,7 @@ impl Command {
             | Command::ResetCallbacks
             | Command::Restore => &[Execution(OPERATE)],
             Command::Restart
+            | Command::Upgrade
             | Command::Retry
             | Command::Rerun
             | Command::SkipTask
@@ -264,6 +267,7 @@ mod tests {
                 command,
                 Command::Start
                     | Command::Restart
+                    | Command::Upgrade
                     | Command::Retry
                     | Command::Rerun
                     | Command::SkipTask

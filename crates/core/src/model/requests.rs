@@ -78,6 +78,20 @@ pub struct SkipTaskRequest {
     pub task_output: Option<JsonMap>,
 }
 
+/// Orkes's `UpgradeWorkflowRequest`: the version to move a running workflow to, its
+/// input there, and the output of the tasks the upgrade skips, by reference name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct UpgradeWorkflowRequest {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow_input: Option<JsonMap>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_output: Option<std::collections::BTreeMap<String, JsonMap>>,
+}
+
 /// Result of a bulk operation: ids that worked, and an error per id that did not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]

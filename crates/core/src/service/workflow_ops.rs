@@ -13,9 +13,19 @@ use crate::engine::state::{Authority, WorkflowState};
 use crate::error::{CoreError, CoreResult};
 use crate::exec::authority::{self, Handover, RunNeeds};
 use crate::exec::command::{self, Command, Target};
-use crate::model::{JsonMap, RerunWorkflowRequest, SkipTaskRequest, WorkflowDef};
+use crate::model::{
+    JsonMap, RerunWorkflowRequest, SkipTaskRequest, UpgradeWorkflowRequest, WorkflowDef,
+};
 use crate::security::{Actor, Cause, Principal};
 use crate::store::ChangeSet;
+
+use super::definition_bounds::MAX_NAME_BYTES;
+
+/// The most waiting tasks one requeue looks at.
+pub const MAX_REQUEUE_TASKS: i64 = 10_000;
+
+/// How many waiting tasks one search of a requeue reads.
+const REQUEUE_PAGE: i64 = 500;
 
 /// A rerun's authorization, made against the run as it was read.
 pub(super) struct Authorized {
@@ -347,6 +357,60 @@ impl WorkflowService {
         Ok(id.to_string())
     }
 
+    /// `POST /workflow/{id}/upgrade`: moves a running workflow to another version
+    /// of its definition (the latest when none is named), as Orkes does (see
+    /// [`crate::engine::upgrade`]). It needs what a start of that version needs, as
+    /// a restart on another definition does; new input meets its input schema.
+    pub async fn upgrade(
+        &self,
+        principal: &Principal,
+        id: &str,
+        request: UpgradeWorkflowRequest,
+    ) -> CoreResult<()> {
+        // Whoever may not see the execution learns nothing of it from a refusal.
+        self.authorize_on(principal, id, Command::Read).await?;
+        let state = self.live(principal, id).await?;
+        let name = request.name.trim();
+        if name.is_empty() {
+            return Err(CoreError::invalid("name is required: the workflow's name"));
+        }
+        if name != state.workflow.workflow_name {
+            return Err(CoreError::invalid(format!(
+                "Workflow {id} runs {}; it can be upgraded to another version of that workflow only, not to {name}",
+                state.workflow.workflow_name
+            )));
+        }
+        let (def, revision) = self
+            .rt
+            .defs
+            .workflow(name, request.version)
+            .ok_or_else(|| {
+                CoreError::NotFound(format!(
+                    "No such workflow defined. name={name}, version={}",
+                    request
+                        .version
+                        .map_or_else(|| "latest".to_string(), |v| v.to_string())
+                ))
+            })?;
+        if let Some(first) = super::validation::runnable(&def).first() {
+            return Err(CoreError::invalid(format!(
+                "Workflow {} version {} cannot run: {}",
+                def.name, def.version, first.message
+            )));
+        }
+        let feeds = request.workflow_input.is_some() || request.task_output.is_some();
+        let next = Some((def.clone(), revision.clone()));
+        let authorized =
+            self.authorize_run_again(principal, &state, (Command::Upgrade, feeds), next)?;
+        if let Some(input) = &request.workflow_input {
+            super::schema_checks::check_workflow_input(&self.rt, principal, &def, input).await?;
+        }
+        self.apply_authorized(id, authorized, move |state, ctx, out| {
+            crate::engine::upgrade::upgrade(state, def, revision, &request, ctx, out)
+        })
+        .await
+    }
+
     /// Skips a task of a running workflow before it is reached.
     pub async fn skip_task(
         &self,
@@ -404,6 +468,63 @@ impl WorkflowService {
     pub async fn reset_callbacks(&self, principal: &Principal, id: &str) -> CoreResult<()> {
         self.change(principal, id, Command::ResetCallbacks, ops::reset_callbacks)
             .await
+    }
+
+    /// `POST /tasks/queue/requeue/{type}`: queues the waiting tasks of a type again
+    /// (see [`ops::requeue`]) in every execution the caller may operate, others
+    /// left as they are; answers how many were queued. At most
+    /// [`MAX_REQUEUE_TASKS`] waiting tasks are looked at in one call.
+    pub async fn requeue(&self, principal: &Principal, task_type: &str) -> CoreResult<usize> {
+        use crate::store::query::{Filter, Op, SearchValue, SortOrder, TaskField, TaskSearch};
+        let task_type = task_type.trim();
+        if task_type.is_empty() || task_type.len() > MAX_NAME_BYTES {
+            return Err(CoreError::invalid(format!(
+                "taskType must hold 1 to {MAX_NAME_BYTES} bytes"
+            )));
+        }
+        let text = |t: &str| SearchValue::Text(t.to_string());
+        let mut workflows = std::collections::BTreeSet::new();
+        let mut start = 0;
+        while start < MAX_REQUEUE_TASKS {
+            let search = TaskSearch {
+                filter: Some(Filter::And(vec![
+                    Filter::Compare(TaskField::TaskType, Op::Eq, text(task_type)),
+                    Filter::Compare(TaskField::Status, Op::Eq, text("SCHEDULED")),
+                ])),
+                free_text: None,
+                start,
+                size: REQUEUE_PAGE,
+                sort: vec![(TaskField::TaskId, SortOrder::Asc)],
+            };
+            let (_, page) = self.rt.stores.execution.search_tasks(&search).await?;
+            workflows.extend(page.iter().map(|t| t.workflow_instance_id.clone()));
+            if page.len() < REQUEUE_PAGE as usize {
+                break;
+            }
+            start += REQUEUE_PAGE;
+        }
+        let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        for id in workflows {
+            let (owned, counter) = (task_type.to_string(), queued.clone());
+            let done = self
+                .change(
+                    principal,
+                    &id,
+                    Command::ResetCallbacks,
+                    move |state, ctx, out| {
+                        let count = ops::requeue(state, &owned, ctx, out);
+                        counter.fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+                        Ok(())
+                    },
+                )
+                .await;
+            match done {
+                // Not the caller's to operate, or gone since the search: left alone.
+                Ok(()) | Err(CoreError::Forbidden(_) | CoreError::NotFound(_)) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(queued.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Deletes a workflow with its tasks. With `archive`, only an ended workflow.

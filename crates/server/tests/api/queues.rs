@@ -549,3 +549,64 @@ async fn reset_callbacks_hands_a_waiting_task_back_now() {
     assert_eq!(answer.status, 403, "{}", answer.text);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn requeue_queues_a_types_waiting_tasks_again_in_the_callers_executions() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("requeued")]),
+        linear("requeue_flow", &[("requeued", "a")]),
+    )
+    .await;
+    let handed_back = app.start("requeue_flow", json!({"n": 1})).await;
+    let task = app.poll("requeued", 1, 0).await.remove(0);
+    let answer = app
+        .post(
+            "/api/tasks",
+            json!({"workflowInstanceId": handed_back, "taskId": task["taskId"],
+                   "status": "IN_PROGRESS", "callbackAfterSeconds": 3600}),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let held = app.start("requeue_flow", json!({"n": 2})).await;
+    let held_task = app.poll("requeued", 1, 0).await.remove(0);
+    assert_eq!(held_task["workflowInstanceId"], held.as_str());
+    let waiting = app.start("requeue_flow", json!({"n": 3})).await;
+
+    // A caller who may operate none of them queues nothing.
+    let stranger = application(&app, "stranger", &["WORKER"]).await;
+    let nothing = app
+        .call_as(
+            Some(&stranger.token),
+            "POST",
+            "/api/tasks/queue/requeue/requeued",
+            None,
+        )
+        .await;
+    assert_eq!(nothing.status, 200, "{}", nothing.text);
+    assert_eq!(nothing.text, "0");
+
+    // The two waiting tasks are queued again (the one a worker holds stays with it).
+    let answer = app
+        .post("/api/tasks/queue/requeue/requeued", json!({}))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert!(
+        answer.content_type.starts_with("text/plain"),
+        "{}",
+        answer.content_type
+    );
+    assert_eq!(answer.text, "2");
+    // Each is handed out once: the waiting one now, the handed-back one when its
+    // callback runs out, counted from its last update.
+    let now = app.poll("requeued", 5, 0).await;
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_eq!(now[0]["workflowInstanceId"], waiting.as_str());
+    app.advance(3_601_000);
+    let later = app.poll("requeued", 5, 0).await;
+    assert_eq!(later.len(), 1, "{later:?}");
+    assert_eq!(later[0]["workflowInstanceId"], handed_back.as_str());
+    let answer = app.post("/api/tasks/queue/requeue/%20", json!({})).await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    app.stop().await;
+}

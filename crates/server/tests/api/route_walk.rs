@@ -235,6 +235,10 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
             (method == "PUT").then(|| json!({"name": "WALK_ROLE", "permissions": []})),
             Forbidden,
         ),
+        // Queues again only what the caller may operate: nothing, for nobody.
+        ("POST", "/api/tasks/queue/requeue/{task_type}") => {
+            r("/api/tasks/queue/requeue/walk_task".into(), None, AboutSelf)
+        }
         ("GET", "/metrics") => r(path.into(), None, Forbidden),
         ("GET", "/api/applications") => r(path.into(), None, Nothing),
         ("POST", "/api/applications") => r(path.into(), Some(json!({"name": "mine"})), Forbidden),

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, linear, task_def};
+use crate::helpers::{TestApp, application, linear, task_def};
 
 async fn setup(app: &TestApp) {
     app.register(
@@ -485,4 +485,158 @@ async fn definitions_and_tags_round_trip() {
         404
     );
     app.stop().await;
+}
+
+#[tokio::test]
+async fn a_running_workflow_is_upgraded_to_a_new_version_and_goes_on_there() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("up_a"), task_def("up_b"), task_def("up_c")]),
+        linear("upgraded", &[("up_a", "a"), ("up_b", "b")]),
+    )
+    .await;
+    let id = app.start("upgraded", json!({"n": 1})).await;
+    let first = app.poll("up_a", 1, 0).await.remove(0);
+    app.complete(&first, json!({"a": 1})).await;
+    // Version 2 puts a new task before b and one after it.
+    let v2 = json!({"name": "upgraded", "version": 2, "tasks": [
+        {"name": "up_c", "taskReferenceName": "pre", "type": "SIMPLE"},
+        {"name": "up_a", "taskReferenceName": "a", "type": "SIMPLE"},
+        {"name": "up_b", "taskReferenceName": "b", "type": "SIMPLE"},
+        {"name": "up_c", "taskReferenceName": "post", "type": "SIMPLE",
+         "inputParameters": {"pre": "${pre.output.note}"}}]});
+    app.register(json!([]), v2).await;
+
+    // Refused: another workflow's name, output for a task not skipped, no such version.
+    for (body, status) in [
+        (json!({"name": "other", "version": 2}), 400),
+        (
+            json!({"name": "upgraded", "version": 2, "taskOutput": {"post": {}}}),
+            400,
+        ),
+        (json!({"name": "upgraded", "version": 9}), 404),
+    ] {
+        let answer = app
+            .post(&format!("/api/workflow/{id}/upgrade"), body.clone())
+            .await;
+        assert_eq!(answer.status, status, "{body}: {}", answer.text);
+    }
+    let answer = app
+        .post(
+            &format!("/api/workflow/{id}/upgrade"),
+            json!({"name": "upgraded", "version": 2,
+                   "taskOutput": {"pre": {"note": "given"}}, "workflowInput": {"n": 2}}),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let workflow = app.workflow(&id).await;
+    assert_eq!(workflow["workflowVersion"], 2, "{workflow}");
+    assert_eq!(workflow["input"]["n"], 2);
+    let pre = workflow["tasks"]
+        .as_array()
+        .and_then(|tasks| tasks.iter().find(|t| t["referenceTaskName"] == "pre"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(pre["status"], "SKIPPED", "{workflow}");
+    assert_eq!(pre["outputData"]["note"], "given");
+    // It goes on from b, then runs the new task after it, which reads pre's output.
+    let b = app.poll("up_b", 1, 0).await.remove(0);
+    assert_eq!(b["workflowInstanceId"], id.as_str());
+    app.complete(&b, json!({})).await;
+    let post = app.poll("up_c", 1, 500).await.remove(0);
+    assert_eq!(post["referenceTaskName"], "post");
+    assert_eq!(post["inputData"]["pre"], "given");
+    app.complete(&post, json!({})).await;
+    app.wait_for_status(&id, "COMPLETED").await;
+    // An ended workflow is not upgraded.
+    let answer = app
+        .post(
+            &format!("/api/workflow/{id}/upgrade"),
+            json!({"name": "upgraded", "version": 1}),
+        )
+        .await;
+    assert_eq!(answer.status, 409, "{}", answer.text);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_upgrade_needs_a_version_that_has_the_tasks_in_progress_and_the_right_to_run_it() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([task_def("keep_a"), task_def("secret_task")]),
+        linear("guarded", &[("keep_a", "a")]),
+    )
+    .await;
+    let id = app.start("guarded", json!({})).await;
+    // Version 2 drops the task the run is at.
+    app.register(json!([]), linear_v("guarded", 2, &[("secret_task", "s")]))
+        .await;
+    let answer = app
+        .post(
+            &format!("/api/workflow/{id}/upgrade"),
+            json!({"name": "guarded", "version": 2}),
+        )
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    assert!(
+        answer.text.contains("Task a is not finished"),
+        "{}",
+        answer.text
+    );
+
+    // An operator of the run who may not start version 3 (a task it has no
+    // EXECUTE on) cannot move the run onto it.
+    app.register(
+        json!([]),
+        linear_v("guarded", 3, &[("keep_a", "a"), ("secret_task", "s")]),
+    )
+    .await;
+    let operator = application(&app, "operator", &[]).await;
+    let granted = crate::helpers::grant(
+        &app,
+        &format!("app:{}", operator.id),
+        "WORKFLOW_DEF",
+        "guarded",
+        &["EXECUTE", "READ"],
+    )
+    .await;
+    assert_eq!(granted.status, 200, "{}", granted.text);
+    let granted = crate::helpers::grant(
+        &app,
+        &format!("app:{}", operator.id),
+        "TASK_DEF",
+        "keep_a",
+        &["EXECUTE"],
+    )
+    .await;
+    assert_eq!(granted.status, 200, "{}", granted.text);
+    let refused = app
+        .call_as(
+            Some(&operator.token),
+            "POST",
+            &format!("/api/workflow/{id}/upgrade"),
+            Some(json!({"name": "guarded", "version": 3})),
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert!(refused.text.contains("secret_task"), "{}", refused.text);
+    // A stranger learns nothing of the run.
+    let stranger = application(&app, "stranger", &[]).await;
+    let hidden = app
+        .call_as(
+            Some(&stranger.token),
+            "POST",
+            &format!("/api/workflow/{id}/upgrade"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(hidden.status, 403, "{}", hidden.text);
+    assert!(!hidden.text.contains("name"), "{}", hidden.text);
+    app.stop().await;
+}
+
+fn linear_v(name: &str, version: i32, refs: &[(&str, &str)]) -> Value {
+    let mut def = linear(name, refs);
+    def["version"] = json!(version);
+    def
 }

@@ -16,7 +16,7 @@ use podium_core::service::task::Poll;
 
 use super::workflow::text;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Auth, JsonBody, OptionalJson, Params, StringBody};
+use crate::http::extract::{Auth, IgnoredBody, JsonBody, OptionalJson, Params, StringBody};
 use crate::http::routes::Routes;
 use crate::http::state::AppState;
 
@@ -47,6 +47,12 @@ pub fn routes(routes: Routes) -> Routes {
             "/api/tasks/queue/all/verbose",
             RouteAccess::Authenticated,
             queue_all_verbose,
+        )
+        .add(
+            Method::POST,
+            "/api/tasks/queue/requeue/{task_type}",
+            RouteAccess::Authenticated,
+            requeue,
         )
         .add(Method::GET, "/api/tasks/queue/polldata", read, poll_data)
         .add(
@@ -357,4 +363,16 @@ async fn task_search_full(
         total_hits: total,
         results,
     }))
+}
+
+/// Queues the waiting tasks of a type again, in the executions the caller may
+/// operate; answers how many as text, as Conductor does.
+async fn requeue(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(task_type): Path<String>,
+    _body: IgnoredBody,
+) -> ApiResult<Response> {
+    let count = state.workflows.requeue(&principal, &task_type).await?;
+    Ok(text(count.to_string()))
 }

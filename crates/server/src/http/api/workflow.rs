@@ -173,6 +173,12 @@ pub fn routes(routes: Routes) -> Routes {
             workflow_rerun,
         )
         .add(
+            Method::POST,
+            "/api/workflow/{id}/upgrade",
+            exec,
+            workflow_upgrade,
+        )
+        .add(
             Method::PUT,
             "/api/workflow/{id}/skiptask/{reference}",
             exec,
@@ -467,6 +473,19 @@ async fn workflow_reset_callbacks(
 ) -> ApiResult<StatusCode> {
     state.workflows.reset_callbacks(&principal, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Moves a running workflow to another version of its definition. Needs: EXECUTE
+/// or UPDATE_PROCESS_INSTANCE, and what a start of that version needs (see
+/// exec::command).
+async fn workflow_upgrade(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<podium_core::model::UpgradeWorkflowRequest>,
+) -> ApiResult<()> {
+    state.workflows.upgrade(&principal, &id, request).await?;
+    Ok(())
 }
 
 /// Reruns an ended workflow; answers its id. Needs: EXECUTE or UPDATE_PROCESS_INSTANCE (see exec::command).
