@@ -465,6 +465,9 @@ pub struct Runtime {
     pub(crate) handoffs: HandoffCache,
     /// Runs `INLINE` scripts within their limits.
     pub(crate) scripts: Arc<crate::exec::script::Scripts>,
+    /// Whether this node starts no due schedules (Orkes's "pause all scheduling
+    /// in a server instance", for debugging); not kept across a restart.
+    pub(crate) scheduling_paused: AtomicBool,
 }
 
 /// How the vault seals values and how large they may be.
@@ -513,6 +516,7 @@ impl Runtime {
             vault,
             handoffs: HandoffCache::default(),
             scripts: Arc::new(crate::exec::script::Scripts::new(scripts)),
+            scheduling_paused: AtomicBool::new(false),
         }))
     }
 

@@ -83,6 +83,12 @@ pub async fn run_scheduler(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>
 
 /// Starts every schedule due now; returns how many runs were recorded.
 pub async fn fire_due(rt: &Runtime, workflows: &WorkflowService) -> CoreResult<usize> {
+    if rt
+        .scheduling_paused
+        .load(std::sync::atomic::Ordering::Acquire)
+    {
+        return Ok(0);
+    }
     let now = rt.now();
     let due = rt.stores.schedules.due_schedules(now, BATCH).await?;
     let mut runs = 0;

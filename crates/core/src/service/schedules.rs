@@ -282,6 +282,37 @@ impl ScheduleService {
         Ok(())
     }
 
+    /// Stops (`paused`) or restarts the starting of due schedules on this node, as
+    /// Orkes's admin pause and resume of all scheduling do. Admin only. The
+    /// schedules themselves are not changed: due times that pass meanwhile are
+    /// caught up as after a downtime.
+    pub fn pause_scheduling(&self, principal: &Principal, paused: bool) -> CoreResult<()> {
+        self.rt
+            .authorizer
+            .require_admin(principal, "pause or resume all scheduling")?;
+        self.rt
+            .scheduling_paused
+            .store(paused, std::sync::atomic::Ordering::Release);
+        tracing::info!(
+            by = principal.id(),
+            paused,
+            "scheduling on this node was {}",
+            if paused { "paused" } else { "resumed" }
+        );
+        Ok(())
+    }
+
+    /// Whether this node starts due schedules. Admin only.
+    pub fn scheduling_paused(&self, principal: &Principal) -> CoreResult<bool> {
+        self.rt
+            .authorizer
+            .require_admin(principal, "read the state of scheduling")?;
+        Ok(self
+            .rt
+            .scheduling_paused
+            .load(std::sync::atomic::Ordering::Acquire))
+    }
+
     /// Deletes a schedule with the record of its runs, its grants and tags (needs
     /// DELETE). Deleting one that is not there succeeds, as in Conductor.
     pub async fn delete(&self, principal: &Principal, name: &str) -> CoreResult<()> {

@@ -239,6 +239,10 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
         ("POST", "/api/tasks/queue/requeue/{task_type}") => {
             r("/api/tasks/queue/requeue/walk_task".into(), None, AboutSelf)
         }
+        ("PUT", "/api/scheduler/bulk/pause" | "/api/scheduler/bulk/resume") => {
+            r(path.into(), Some(json!(["walk_schedule"])), BulkRefused)
+        }
+        ("GET", p) if p.starts_with("/api/scheduler/admin/") => r(path.into(), None, Forbidden),
         ("GET", "/metrics") => r(path.into(), None, Forbidden),
         ("GET", "/api/applications") => r(path.into(), None, Nothing),
         ("POST", "/api/applications") => r(path.into(), Some(json!({"name": "mine"})), Forbidden),
@@ -605,11 +609,13 @@ pub async fn walk_as(app: &TestApp, caller: &Caller, fixture: &Fixture) {
                     && body["bulkErrorResults"].as_object().is_some_and(|errors| {
                         errors.len() == 1
                             && errors.values().all(|e| {
-                                e.as_str()
-                                    == Some(&*format!(
-                                        "You don't have permissions to access workflow {}",
-                                        fixture.workflow_id
-                                    ))
+                                let workflow = format!(
+                                    "You don't have permissions to access workflow {}",
+                                    fixture.workflow_id
+                                );
+                                let schedule =
+                                    "You don't have permissions to update schedule: walk_schedule";
+                                e.as_str() == Some(&*workflow) || e.as_str() == Some(schedule)
                             })
                     })
             }

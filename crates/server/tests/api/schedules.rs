@@ -502,3 +502,69 @@ async fn an_editor_of_the_workflow_does_not_borrow_the_savers_rights() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn schedules_are_paused_and_resumed_in_bulk_and_scheduling_stopped_by_an_admin() {
+    let app = TestApp::spawn().await;
+    nightly(&app).await;
+    for name in ["bulk-a", "bulk-b"] {
+        let answer = app
+            .post("/api/scheduler/schedules", schedule(name, "0 * * * * *"))
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+    }
+    let paused = app
+        .call(
+            "PUT",
+            "/api/scheduler/bulk/pause",
+            Some(json!(["bulk-a", "bulk-b", "no-such-schedule"])),
+        )
+        .await;
+    assert_eq!(paused.status, 200, "{}", paused.text);
+    let paused = paused.json();
+    assert_eq!(paused["bulkSuccessfulResults"], json!(["bulk-a", "bulk-b"]));
+    assert!(
+        paused["bulkErrorResults"]["no-such-schedule"].is_string(),
+        "{paused}"
+    );
+    assert_eq!(
+        app.get("/api/scheduler/schedules/bulk-b").await.json()["paused"],
+        true
+    );
+    // Someone who may not change them changes none.
+    let stranger = application(&app, "stranger", &["METADATA_API"]).await;
+    let refused = app
+        .call_as(
+            Some(&stranger.token),
+            "PUT",
+            "/api/scheduler/bulk/resume",
+            Some(json!(["bulk-a"])),
+        )
+        .await;
+    assert_eq!(refused.status, 200, "{}", refused.text);
+    assert!(refused.json()["bulkErrorResults"]["bulk-a"].is_string());
+    let resumed = app
+        .call("PUT", "/api/scheduler/bulk/resume", Some(json!(["bulk-a"])))
+        .await;
+    assert_eq!(resumed.json()["bulkSuccessfulResults"], json!(["bulk-a"]));
+
+    // An admin stops all scheduling on the node: a due time passes without a run,
+    // and is run once scheduling resumes.
+    let stopped = app.get("/api/scheduler/admin/pause").await;
+    assert_eq!(stopped.status, 200, "{}", stopped.text);
+    assert_eq!(stopped.json()["schedulingPaused"], true);
+    app.advance(60_000);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(runs(&app, "bulk-a").await["totalHits"], 0);
+    let requeued = app.get("/api/scheduler/admin/requeue").await;
+    assert_eq!(requeued.status, 200, "{}", requeued.text);
+    for path in ["/api/scheduler/admin/pause", "/api/scheduler/admin/resume"] {
+        let refused = app.call_as(Some(&stranger.token), "GET", path, None).await;
+        assert_eq!(refused.status, 403, "{path}: {}", refused.text);
+    }
+    let started = app.get("/api/scheduler/admin/resume").await;
+    assert_eq!(started.json()["schedulingPaused"], false);
+    wait_for_runs(&app, "bulk-a", 1).await;
+    assert_eq!(runs(&app, "bulk-b").await["totalHits"], 0, "still paused");
+    app.stop().await;
+}

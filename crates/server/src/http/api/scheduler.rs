@@ -6,9 +6,9 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::Method;
-use podium_core::model::{ScheduleExecution, Tag, WorkflowSchedule};
+use podium_core::model::{BulkResponse, ScheduleExecution, Tag, WorkflowSchedule};
 use podium_core::scheduler::run_query;
-use podium_core::security::{Access, ResourceType, RouteAccess};
+use podium_core::security::{Access, Principal, ResourceType, RouteAccess};
 use serde::Serialize;
 
 use crate::http::error::{ApiError, ApiResult};
@@ -35,6 +35,36 @@ pub fn routes(routes: Routes) -> Routes {
         .add(Method::POST, "/api/scheduler/schedules", signed_in, save)
         .add(Method::GET, "/api/scheduler/schedules", signed_in, list)
         .add(Method::GET, "/api/scheduler/schedules/{name}", read, get)
+        .add(
+            Method::PUT,
+            "/api/scheduler/bulk/pause",
+            signed_in,
+            bulk_pause,
+        )
+        .add(
+            Method::PUT,
+            "/api/scheduler/bulk/resume",
+            signed_in,
+            bulk_resume,
+        )
+        .add(
+            Method::GET,
+            "/api/scheduler/admin/pause",
+            RouteAccess::Admin,
+            pause_scheduling,
+        )
+        .add(
+            Method::GET,
+            "/api/scheduler/admin/resume",
+            RouteAccess::Admin,
+            resume_scheduling,
+        )
+        .add(
+            Method::GET,
+            "/api/scheduler/admin/requeue",
+            RouteAccess::Admin,
+            requeue_records,
+        )
         .add(
             Method::DELETE,
             "/api/scheduler/schedules/{name}",
@@ -159,6 +189,89 @@ async fn resume(
 ) -> ApiResult<()> {
     state.schedules.resume(&principal, &name).await?;
     Ok(())
+}
+
+/// Most schedules one bulk request may name.
+const MAX_BULK: usize = 1000;
+
+fn check_bulk(names: &[String]) -> ApiResult<()> {
+    if names.len() > MAX_BULK {
+        return Err(ApiError::bad_request(format!(
+            "At most {MAX_BULK} schedules per bulk request"
+        )));
+    }
+    Ok(())
+}
+
+/// Pauses schedules by name. Needs UPDATE on each.
+async fn bulk_pause(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    JsonBody(names): JsonBody<Vec<String>>,
+) -> ApiResult<Json<BulkResponse>> {
+    check_bulk(&names)?;
+    let (schedules, principal) = (&state.schedules, &principal);
+    Ok(Json(
+        state
+            .workflows
+            .bulk(names, |name| async move {
+                schedules.pause(principal, &name, None).await
+            })
+            .await,
+    ))
+}
+
+/// Resumes schedules by name; each runs as the caller from now on. Needs UPDATE
+/// on each and what a start of its workflow needs.
+async fn bulk_resume(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    JsonBody(names): JsonBody<Vec<String>>,
+) -> ApiResult<Json<BulkResponse>> {
+    check_bulk(&names)?;
+    let (schedules, principal) = (&state.schedules, &principal);
+    Ok(Json(
+        state
+            .workflows
+            .bulk(names, |name| async move {
+                schedules.resume(principal, &name).await
+            })
+            .await,
+    ))
+}
+
+/// Whether this node starts due schedules, as the admin routes answer it.
+fn scheduling(state: &AppState, principal: &Principal) -> ApiResult<Json<serde_json::Value>> {
+    let paused = state.schedules.scheduling_paused(principal)?;
+    Ok(Json(serde_json::json!({"schedulingPaused": paused})))
+}
+
+/// Stops starting due schedules on this node (Orkes: for debugging). ADMIN.
+async fn pause_scheduling(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+) -> ApiResult<Json<serde_json::Value>> {
+    state.schedules.pause_scheduling(&principal, true)?;
+    scheduling(&state, &principal)
+}
+
+/// Starts due schedules on this node again; missed due times are caught up. ADMIN.
+async fn resume_scheduling(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+) -> ApiResult<Json<serde_json::Value>> {
+    state.schedules.pause_scheduling(&principal, false)?;
+    scheduling(&state, &principal)
+}
+
+/// Orkes's requeue of its execution records: Podium keeps no queue of them (each
+/// schedule's next due time is read from the store every second), so there is
+/// nothing to put back; answers the node's scheduling state. ADMIN.
+async fn requeue_records(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+) -> ApiResult<Json<serde_json::Value>> {
+    scheduling(&state, &principal)
 }
 
 async fn tags_get(
