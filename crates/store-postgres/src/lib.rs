@@ -14,6 +14,7 @@
 mod audit;
 mod claims;
 mod connect;
+mod event_handlers;
 mod execution;
 mod figures;
 mod limits;
@@ -195,6 +196,7 @@ impl PostgresStore {
             sessions: self.clone(),
             schedules: self.clone(),
             schemas: self.clone(),
+            events: self.clone(),
         }
     }
 

@@ -46,6 +46,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0012_schedules.sql"),
     ),
     ("0013_schemas", include_str!("migrations/0013_schemas.sql")),
+    (
+        "0014_event_handlers",
+        include_str!("migrations/0014_event_handlers.sql"),
+    ),
 ];
 
 /// The advisory lock every node takes to migrate ("podium" in ASCII).

@@ -138,6 +138,7 @@ async fn variables_stored_before_the_index_are_indexed_as_people_see_them() {
              DROP TABLE schedule;
              DROP TABLE schedule_run;
              DROP TABLE schema_def;
+             DROP TABLE event_handler;
              DELETE FROM podium_schema WHERE version >= 9;",
         )
         .await

@@ -7,6 +7,7 @@
 mod audit;
 mod claims;
 mod codec;
+mod event_handlers;
 mod execution;
 mod metadata;
 mod rows;
@@ -187,6 +188,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0015_schedules.sql"),
     ),
     ("0016_schemas", include_str!("migrations/0016_schemas.sql")),
+    (
+        "0017_event_handlers",
+        include_str!("migrations/0017_event_handlers.sql"),
+    ),
 ];
 
 /// Maps a database error to a store error; uniqueness violations become conflicts.
@@ -334,6 +339,7 @@ impl SqliteStore {
             sessions: self.clone(),
             schedules: self.clone(),
             schemas: self.clone(),
+            events: self.clone(),
         }
     }
 

@@ -48,6 +48,7 @@ pub fn expr_context<'a>(
         },
         tasks: state.tasks(),
         task_id,
+        document: None,
         limits,
     }
 }

@@ -68,6 +68,7 @@ pub fn execute(
         | TaskKind::Http
         | TaskKind::SubWorkflow
         | TaskKind::StartWorkflow
+        | TaskKind::Event
         | TaskKind::UpdateSecret
         | TaskKind::Inline
         | TaskKind::JsonJqTransform

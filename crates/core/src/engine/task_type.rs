@@ -39,6 +39,9 @@ pub enum TaskKind {
     ExclusiveJoin,
     /// Starts another workflow and completes with its id, without waiting for it.
     StartWorkflow,
+    /// Publishes its input as an event (the `conductor` sink) to the event
+    /// handlers listening for it.
+    Event,
     /// A type Conductor has that Podium does not run yet.
     Unsupported,
 }
@@ -47,7 +50,7 @@ pub enum TaskKind {
 /// Task types Conductor defines that this version of Podium cannot run: definitions
 /// using them are stored, and refused when a workflow would start (see
 /// `service::validation::runnable`), so a run never fails half-way for that reason.
-const NOT_YET_SUPPORTED: &[&str] = &["LAMBDA", "EVENT", "KAFKA_PUBLISH", "USER_DEFINED"];
+const NOT_YET_SUPPORTED: &[&str] = &["LAMBDA", "KAFKA_PUBLISH", "USER_DEFINED"];
 
 impl TaskKind {
     /// Parses a definition's `type` (case-sensitive, as Conductor).
@@ -74,6 +77,7 @@ impl TaskKind {
             "FORK_JOIN_DYNAMIC" => TaskKind::ForkJoinDynamic,
             "EXCLUSIVE_JOIN" => TaskKind::ExclusiveJoin,
             "START_WORKFLOW" => TaskKind::StartWorkflow,
+            "EVENT" => TaskKind::Event,
             other if NOT_YET_SUPPORTED.contains(&other) => TaskKind::Unsupported,
             _ => TaskKind::Simple,
         }
@@ -129,6 +133,7 @@ impl TaskKind {
             TaskKind::Http
                 | TaskKind::SubWorkflow
                 | TaskKind::StartWorkflow
+                | TaskKind::Event
                 | TaskKind::UpdateSecret
                 | TaskKind::Inline
                 | TaskKind::JsonJqTransform

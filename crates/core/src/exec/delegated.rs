@@ -35,7 +35,7 @@ pub(super) async fn drop_job(rt: &Runtime, job: &Job) -> CoreResult<()> {
 }
 
 /// Runs one job.
-pub async fn run_job(rt: &Runtime, caller: &dyn HttpCaller, job: Job) -> CoreResult<()> {
+pub async fn run_job(rt: &Arc<Runtime>, caller: &dyn HttpCaller, job: Job) -> CoreResult<()> {
     debug!(job_id = %job.id, kind = job.effect.kind_name(), workflow_id = %job.workflow_id, "running job");
     let task = match (&job.effect, &job.task_id) {
         (Effect::SystemTask, Some(task_id)) => match rt.stores.execution.get_task(task_id).await? {
@@ -71,6 +71,9 @@ pub async fn run_job(rt: &Runtime, caller: &dyn HttpCaller, job: Job) -> CoreRes
         (EngineAction::StartWorkflow, Some(task)) => {
             super::start_workflow::start_workflow(rt, job, task).await
         }
+        (EngineAction::PublishEvent, Some(task)) => super::events::publish(rt, job, task).await,
+        (EngineAction::DeliverEvent, _) => super::events::deliver(rt, job).await,
+        (EngineAction::HandleEvent, _) => super::events::act(rt, job).await,
         (EngineAction::StartFailureWorkflow, _) => start_failure_workflow(rt, job).await,
         (EngineAction::NotifyParent, _) => sub_workflow_ended(rt, job).await,
         (EngineAction::TerminateChild, _) => terminate_workflow(rt, job).await,

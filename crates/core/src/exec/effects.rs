@@ -38,6 +38,12 @@ crate::kinds! {
         StartSubWorkflow,
         /// A failed workflow starts its failure workflow.
         StartFailureWorkflow,
+        /// An `EVENT` task publishes its input as an event of its own workflow.
+        PublishEvent,
+        /// An event is handed to the active handlers listening for it.
+        DeliverEvent,
+        /// An event handler's action runs.
+        HandleEvent,
         /// A task is handed to its worker with the secrets its definition node names.
         HandOff,
         /// A child's end is recorded on its parent's `SUB_WORKFLOW` task.
@@ -98,6 +104,15 @@ impl EngineAction {
                 OnBehalfOf(Cause::FailureWorkflow, &[Run, DataOfRun])
             }
             EngineAction::HandOff => OnBehalfOf(Cause::HandOff, &[References]),
+            EngineAction::PublishEvent => Engine(
+                "an EVENT task publishes its own data under its own workflow's name (conductor:<workflow>:<name>), with the values its run masks masked; it runs nothing",
+            ),
+            EngineAction::DeliverEvent => Engine(
+                "finds the active handlers of an event and evaluates their conditions in the script sandbox; each action is a job of its own",
+            ),
+            EngineAction::HandleEvent => Engine(
+                "carries out a handler's action as the principal who last saved the handler, through the same checks as that principal's own request (exec::events)",
+            ),
             EngineAction::NotifyParent => Engine(
                 "records a child's result on the parent task that started it, as the parent's definition asked; it starts nothing",
             ),
@@ -126,6 +141,7 @@ impl EngineAction {
                 TaskKind::Inline | TaskKind::JsonJqTransform => EngineAction::EvaluateScript,
                 TaskKind::SubWorkflow => EngineAction::StartSubWorkflow,
                 TaskKind::StartWorkflow => EngineAction::StartWorkflow,
+                TaskKind::Event => EngineAction::PublishEvent,
                 // A switch or decision has a job only when a script picks its case, a
                 // loop when a script decides whether it goes on.
                 TaskKind::Switch | TaskKind::Decision | TaskKind::DoWhile => {
@@ -149,6 +165,8 @@ impl EngineAction {
             Effect::SubWorkflowEnded { .. } => EngineAction::NotifyParent,
             Effect::FailureWorkflow => EngineAction::StartFailureWorkflow,
             Effect::TerminateWorkflow { .. } => EngineAction::TerminateChild,
+            Effect::EventDelivery { .. } => EngineAction::DeliverEvent,
+            Effect::EventAction { .. } => EngineAction::HandleEvent,
         }
     }
 }
@@ -293,6 +311,9 @@ mod tests {
             EngineAction::Sweep,
             EngineAction::Archive,
             EngineAction::Reseal,
+            EngineAction::PublishEvent,
+            EngineAction::DeliverEvent,
+            EngineAction::HandleEvent,
         ];
         for action in EngineAction::ALL {
             match action.acts_as() {
@@ -328,13 +349,23 @@ mod tests {
             },
             Effect::FailureWorkflow,
             Effect::TerminateWorkflow { reason: None },
+            Effect::EventDelivery { event: "e".into() },
+            Effect::EventAction {
+                handler: "h".into(),
+                action: 0,
+                event: "e".into(),
+            },
         ];
         for effect in &effects {
             for kind in TaskKind::ALL {
                 let action = EngineAction::of_job(effect, *kind);
                 let delegated = matches!(action.acts_as(), ActsAs::OnBehalfOf(..));
+                // An EVENT task reads no secret and starts nothing for its run: the
+                // handlers that take its event act as their savers (exec::events).
+                let publishes = *kind == TaskKind::Event;
                 let starts_or_reads = matches!(effect, Effect::FailureWorkflow)
                     || (matches!(effect, Effect::SystemTask)
+                        && !publishes
                         && (kind.is_async_system()
                             || kind.may_run_script()
                             || kind.may_choose_tasks()));

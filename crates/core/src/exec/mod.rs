@@ -12,6 +12,8 @@
 //! - [`delegated`]: running the engine's jobs under those declarations: system
 //!   tasks, sub-workflows, failure workflows, parent notifications
 //!   (`start_workflow`: the workflows `START_WORKFLOW` tasks start).
+//! - [`events`]: `EVENT` tasks publishing, and event handlers acting on what they
+//!   publish, as the principal who last saved each handler.
 //! - `chosen`: authorizing the task types data chooses (`DYNAMIC`, dynamic forks)
 //!   before they run.
 //! - [`script`]: sandboxed JavaScript for `INLINE` tasks.
@@ -24,6 +26,7 @@ mod chosen;
 pub mod command;
 pub mod delegated;
 pub mod effects;
+pub mod events;
 pub mod script;
 mod start_workflow;
 mod system_tasks;

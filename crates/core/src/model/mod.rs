@@ -1,5 +1,6 @@
 //! Conductor's JSON types (serde, camelCase) and Podium's id newtypes.
 
+pub mod event_handler;
 pub mod requests;
 pub mod schedule;
 pub mod schema;
@@ -14,6 +15,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use event_handler::{ActionKind, EventAction, EventHandler};
 pub use requests::*;
 pub use schedule::{ScheduleExecution, ScheduleExecutionState, WorkflowSchedule};
 pub use schema::{SchemaDef, SchemaType};

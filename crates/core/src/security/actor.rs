@@ -30,6 +30,8 @@ pub enum Cause {
     Rerun,
     /// A schedule starts its workflow.
     Schedule,
+    /// An event handler acts on an event.
+    EventHandler,
 }
 
 impl Cause {
@@ -43,6 +45,7 @@ impl Cause {
             Cause::HandOff => "hand a task over",
             Cause::Rerun => "run a workflow again",
             Cause::Schedule => "start a scheduled workflow",
+            Cause::EventHandler => "act for an event handler",
         }
     }
 }

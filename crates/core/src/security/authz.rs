@@ -35,6 +35,8 @@ pub enum ResourceType {
     Schedule,
     /// Schemas that definitions name.
     Schema,
+    /// Event handlers.
+    EventHandler,
 }
 
 impl ResourceType {
@@ -50,6 +52,7 @@ impl ResourceType {
             ResourceType::Tag => TargetType::Tag,
             ResourceType::Schedule => TargetType::WorkflowSchedule,
             ResourceType::Schema => TargetType::Schema,
+            ResourceType::EventHandler => TargetType::EventHandler,
         }
     }
 
@@ -270,6 +273,15 @@ fn roles_allowing(access: Access, kind: ResourceType) -> &'static [Role] {
             Role::UserReadOnly,
         ],
         (R::Schema, _) => &[Role::MetadataManager],
+        // A handler acts as whoever last saved it, so managing others' handlers
+        // lends nobody else's rights.
+        (R::EventHandler, Create) => &[Role::User, Role::MetadataApi, Role::MetadataManager],
+        (R::EventHandler, Read) => &[
+            Role::MetadataManager,
+            Role::WorkflowManager,
+            Role::UserReadOnly,
+        ],
+        (R::EventHandler, _) => &[Role::MetadataManager],
         (R::Secret | R::Domain | R::Tag, _) => &[],
     }
 }

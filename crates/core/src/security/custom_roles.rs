@@ -23,7 +23,7 @@ const MAX_PERMISSIONS: usize = 200;
 
 /// The target types atoms can name. Tags and domains are ways of granting, not
 /// resources, and no atom names them.
-pub const PERMISSION_TARGETS: [TargetType; 7] = [
+pub const PERMISSION_TARGETS: [TargetType; 8] = [
     TargetType::WorkflowDef,
     TargetType::TaskDef,
     TargetType::SecretName,
@@ -31,6 +31,7 @@ pub const PERMISSION_TARGETS: [TargetType; 7] = [
     TargetType::Application,
     TargetType::WorkflowSchedule,
     TargetType::Schema,
+    TargetType::EventHandler,
 ];
 
 /// The accesses atoms can name.
@@ -177,7 +178,7 @@ mod tests {
     #[test]
     fn atoms_round_trip_and_imply_read() {
         let all: Vec<Permission> = Permission::all().collect();
-        assert_eq!(all.len(), 35);
+        assert_eq!(all.len(), 40);
         for p in &all {
             assert_eq!(Permission::parse(&p.to_string()), Some(*p));
         }

@@ -429,11 +429,12 @@ pub enum TargetType {
     Tag,
     WorkflowSchedule,
     Schema,
+    EventHandler,
 }
 
 impl TargetType {
     /// Every target type.
-    pub const ALL: [TargetType; 9] = [
+    pub const ALL: [TargetType; 10] = [
         TargetType::WorkflowDef,
         TargetType::TaskDef,
         TargetType::SecretName,
@@ -443,6 +444,7 @@ impl TargetType {
         TargetType::Tag,
         TargetType::WorkflowSchedule,
         TargetType::Schema,
+        TargetType::EventHandler,
     ];
 
     /// The wire name.
@@ -456,6 +458,7 @@ impl TargetType {
             TargetType::Domain => "DOMAIN",
             TargetType::WorkflowSchedule => "WORKFLOW_SCHEDULE",
             TargetType::Schema => "SCHEMA",
+            TargetType::EventHandler => "EVENT_HANDLER",
             TargetType::Tag => "TAG",
         }
     }
@@ -484,6 +487,7 @@ impl TargetType {
             TargetType::Tag => "tag",
             TargetType::WorkflowSchedule => "schedule",
             TargetType::Schema => "schema",
+            TargetType::EventHandler => "event handler",
         }
     }
 }

@@ -117,6 +117,7 @@ fn resource_of(target: &Target) -> Resource<'_> {
         TargetType::Tag => ResourceType::Tag,
         TargetType::WorkflowSchedule => ResourceType::Schedule,
         TargetType::Schema => ResourceType::Schema,
+        TargetType::EventHandler => ResourceType::EventHandler,
     };
     Resource::new(kind, &target.id)
 }

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod definition_bounds;
 pub mod directory_sign_in;
 pub(crate) mod disclosure;
+pub mod event_handlers;
 pub mod grants;
 pub mod handoff;
 pub mod identity;

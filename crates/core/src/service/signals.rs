@@ -107,22 +107,48 @@ impl TaskService {
         let Some((owner, task)) = found else {
             return if reads_root { Ok(None) } else { Err(hidden()) };
         };
-        // The signal's data becomes the task's output, which the run acts on: the
-        // caller needs what a start of the run's definition needs (unless it only
-        // operates it and brings nothing), and becomes one of the run's principals.
-        let feeds = !output.is_empty();
-        let as_run = crate::engine::dynamic::as_run(&owner);
+        if let Err(err) = self.allow_data(principal, &owner, !output.is_empty()).await {
+            return Err(if reads_root { err } else { hidden() });
+        }
+        let mut merged = task.output_data.clone();
+        merged.extend(output);
+        let reason = (!matches!(
+            status,
+            TaskResultStatus::Completed | TaskResultStatus::InProgress
+        ))
+        .then(|| "Signalled".to_string());
+        let result = TaskResult::reported(
+            task.workflow_instance_id.clone(),
+            task.task_id.clone(),
+            status,
+            merged,
+            reason,
+        );
+        // Allowed above as the caller; applied as the engine, since the task is
+        // reached through its workflow, not by its type.
+        self.apply_result(Actor::engine(), result, false).await?;
+        Ok(Some(task))
+    }
+
+    /// Allows `principal` to end a task of `owner` with data: what operating the
+    /// run needs, and, when it `feeds` the run data (the task's output, which the
+    /// run acts on), what a start of the run's definition needs; the principal then
+    /// becomes one of the run's principals.
+    async fn allow_data(
+        &self,
+        principal: &Principal,
+        owner: &WorkflowState,
+        feeds: bool,
+    ) -> CoreResult<()> {
+        let rt = &self.rt;
+        let as_run = crate::engine::dynamic::as_run(owner);
         let target = Target {
             workflow: Some(&owner.workflow),
             run: Some(RunNeeds::of(rt, &as_run, &owner.def_revision)),
             brings_new: feeds,
             ..Target::default()
         };
-        if let Err(err) =
-            command::authorize(rt, &Actor::caller(principal), Command::Signal, &target)
-        {
-            return Err(if reads_root { err } else { hidden() });
-        }
+        command::authorize(rt, &Actor::caller(principal), Command::Signal, &target)?;
         if feeds {
             let owner_id = owner.id().to_string();
             let caller = principal.clone();
@@ -147,23 +173,68 @@ impl TaskService {
             // It acts for one more principal from now on.
             rt.handoffs.forget_workflow(owner.id());
         }
-        let mut merged = task.output_data.clone();
-        merged.extend(output);
-        let reason = (!matches!(
-            status,
-            TaskResultStatus::Completed | TaskResultStatus::InProgress
-        ))
-        .then(|| "Signalled".to_string());
+        Ok(())
+    }
+
+    /// Ends a task of a workflow (by id, or by reference name, the latest
+    /// iteration of a loop's) with `status` and `output`, as an event handler's
+    /// `complete_task` and `fail_task` do: with what a signal needs of `principal`.
+    /// Returns the task's id, or None when it had ended already.
+    pub async fn end_task(
+        &self,
+        principal: &Principal,
+        workflow_id: &str,
+        task: TaskPick<'_>,
+        status: TaskResultStatus,
+        output: JsonMap,
+        reason: Option<String>,
+    ) -> CoreResult<Option<String>> {
+        let rt = &self.rt;
+        let Some(owner) = rt.stores.execution.get_workflow(workflow_id).await? else {
+            return Err(CoreError::workflow_not_found(workflow_id));
+        };
+        let found = owner
+            .tasks()
+            .iter()
+            .rev()
+            .find(|t| match task {
+                TaskPick::Id(id) => t.task_id == id,
+                TaskPick::Reference(reference) => {
+                    t.reference_task_name == reference
+                        || crate::engine::loops::bare_ref(t) == reference
+                }
+            })
+            .cloned();
+        let Some(found) = found else {
+            return Err(CoreError::NotFound(match task {
+                TaskPick::Id(id) => {
+                    format!("No task found with taskId: {id}, workflowId: {workflow_id}")
+                }
+                TaskPick::Reference(r) => {
+                    format!("No task found with reference name: {r}, workflowId: {workflow_id}")
+                }
+            }));
+        };
+        if found.status.is_terminal() {
+            return Ok(None);
+        }
+        self.allow_data(principal, &owner, !output.is_empty())
+            .await?;
         let result = TaskResult::reported(
-            task.workflow_instance_id.clone(),
-            task.task_id.clone(),
+            found.workflow_instance_id.clone(),
+            found.task_id.clone(),
             status,
-            merged,
+            output,
             reason,
         );
-        // Allowed above as the caller; applied as the engine, since the task is
-        // reached through its workflow, not by its type.
         self.apply_result(Actor::engine(), result, false).await?;
-        Ok(Some(task))
+        Ok(Some(found.task_id))
     }
+}
+
+/// How an event handler names the task it ends.
+#[derive(Debug, Clone, Copy)]
+pub enum TaskPick<'a> {
+    Id(&'a str),
+    Reference(&'a str),
 }

@@ -387,6 +387,18 @@ fn check_node(
                 );
             }
         }
+        TaskKind::Event
+            if node.sink.as_deref().is_none_or(|s| s.trim().is_empty())
+                && !node.input_parameters.contains_key("sink") =>
+        {
+            err(
+                "sink",
+                format!(
+                    "sink field is required for taskType: EVENT taskName: {}",
+                    node.name
+                ),
+            );
+        }
         TaskKind::SubWorkflow => {
             let named = node.sub_workflow_param.as_ref().is_some_and(|p| {
                 !p.name.trim().is_empty()
@@ -682,7 +694,7 @@ mod tests {
                  "inputParameters": {"scriptExpression": "return 1;"}},
                 {"name": "llm", "taskReferenceName": "llm", "type": "LLM_CHAT_COMPLETE"},
                 {"name": "s", "taskReferenceName": "s", "type": "SWITCH", "evaluatorType": "javascript", "expression": "$.x == 1 ? 'a' : 'b'",
-                 "decisionCases": {"a": [{"name": "d", "taskReferenceName": "d", "type": "EVENT", "sink": "conductor"}]}},
+                 "decisionCases": {"a": [{"name": "d", "taskReferenceName": "d", "type": "KAFKA_PUBLISH"}]}},
                 {"name": "t", "taskReferenceName": "t", "taskDefinition": {"retryCount": 1}},
                 {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN", "forkTasks": [[{"name": "c", "taskReferenceName": "c"}]]}
             ]
@@ -697,7 +709,7 @@ mod tests {
             "tasks[0].type",
             "LAMBDA is not supported",
             "tasks[2].decisionCases.a[0].type",
-            "EVENT is not supported",
+            "KAFKA_PUBLISH is not supported",
             "must be followed by a JOIN",
         ] {
             assert!(text.contains(needle), "missing {needle} in {text}");

@@ -80,6 +80,16 @@ pub enum Effect {
     FailureWorkflow,
     /// Terminate the workflow (a sub-workflow whose parent ended).
     TerminateWorkflow { reason: Option<String> },
+    /// Hand the event the `EVENT` task `task_id` published to the active handlers
+    /// of `event` whose condition holds.
+    EventDelivery { event: String },
+    /// Carry out action `action` of handler `handler` for the event the `EVENT`
+    /// task `task_id` published.
+    EventAction {
+        handler: String,
+        action: usize,
+        event: String,
+    },
 }
 
 impl Effect {
@@ -90,6 +100,8 @@ impl Effect {
             Effect::SubWorkflowEnded { .. } => "SUB_WORKFLOW_ENDED",
             Effect::FailureWorkflow => "FAILURE_WORKFLOW",
             Effect::TerminateWorkflow { .. } => "TERMINATE_WORKFLOW",
+            Effect::EventDelivery { .. } => "EVENT_DELIVERY",
+            Effect::EventAction { .. } => "EVENT_ACTION",
         }
     }
 
@@ -101,6 +113,12 @@ impl Effect {
                 serde_json::json!({ "subWorkflowId": child_id })
             }
             Effect::TerminateWorkflow { reason } => serde_json::json!({ "reason": reason }),
+            Effect::EventDelivery { event } => serde_json::json!({ "event": event }),
+            Effect::EventAction {
+                handler,
+                action,
+                event,
+            } => serde_json::json!({ "handler": handler, "action": action, "event": event }),
         }
     }
 
@@ -116,6 +134,14 @@ impl Effect {
             "FAILURE_WORKFLOW" => Some(Effect::FailureWorkflow),
             "TERMINATE_WORKFLOW" => Some(Effect::TerminateWorkflow {
                 reason: text("reason"),
+            }),
+            "EVENT_DELIVERY" => Some(Effect::EventDelivery {
+                event: text("event")?,
+            }),
+            "EVENT_ACTION" => Some(Effect::EventAction {
+                handler: text("handler")?,
+                action: usize::try_from(payload.get("action")?.as_u64()?).ok()?,
+                event: text("event")?,
             }),
             _ => None,
         }

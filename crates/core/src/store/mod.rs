@@ -15,6 +15,7 @@ use std::sync::Arc;
 pub mod audit;
 pub mod codec;
 pub mod error;
+pub mod event_handlers;
 pub mod executions;
 pub mod limits;
 pub mod metadata;
@@ -30,6 +31,7 @@ pub mod variables;
 pub use audit::{AuditEntry, AuditEvent, AuditQuery, AuditStore};
 pub use codec::{Encoded, RowCodec};
 pub use error::{StoreError, StoreResult};
+pub use event_handlers::EventHandlerStore;
 pub use executions::*;
 pub use limits::{ClaimLimits, RateLimit};
 pub use metadata::{MetadataStore, TagStore};
@@ -132,4 +134,5 @@ pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
     pub schedules: Arc<dyn ScheduleStore>,
     pub schemas: Arc<dyn SchemaStore>,
+    pub events: Arc<dyn EventHandlerStore>,
 }

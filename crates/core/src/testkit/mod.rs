@@ -36,6 +36,7 @@ pub struct Case {
 
 mod archive;
 mod audit;
+mod event_handlers;
 mod executions;
 mod limits;
 mod metadata;
@@ -50,6 +51,7 @@ mod unreadable;
 mod variables;
 use archive::ended_workflows_move_to_the_archive_and_back;
 use audit::the_audit_trail_is_one_chain;
+use event_handlers::event_handlers_are_found_by_event;
 use executions::{
     changed_columns_reach_every_query, deletes_remove_everything_of_a_workflow,
     due_workflows_are_found, idempotency_keys_are_unique_per_definition, logs_and_poll_data,
@@ -115,6 +117,7 @@ cases!(
     the_variables_index_follows_every_workflow,
     schedules_run_once_per_due_time,
     schemas_have_versions,
+    event_handlers_are_found_by_event,
 );
 
 struct NoDefs;

@@ -56,6 +56,7 @@ pub struct Shared {
     /// Schemas.
     pub schemas: podium_core::service::schemas::SchemaService,
     pub roles: podium_core::service::roles::RoleService,
+    pub events: podium_core::service::event_handlers::EventHandlerService,
     /// Camunda Operate's REST API v1.
     pub operate: podium_core::service::operate::OperateService,
     pub metrics: Arc<Metrics>,

@@ -137,9 +137,9 @@ async fn invalid_definitions_list_every_problem() {
 #[tokio::test]
 async fn definitions_this_version_cannot_run_are_stored_and_refused_at_start() {
     let app = TestApp::spawn().await;
-    // As the SDK builders emit it: an event task and a trailing fork without a join.
+    // As the SDK builders emit it: a Kafka task and a trailing fork without a join.
     let def = json!({"name": "later", "version": 1, "tasks": [
-        {"name": "calc", "taskReferenceName": "calc", "type": "EVENT", "sink": "conductor"},
+        {"name": "calc", "taskReferenceName": "calc", "type": "KAFKA_PUBLISH"},
         {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN",
          "forkTasks": [[{"name": "work", "taskReferenceName": "w"}]]}
     ]});
@@ -149,13 +149,13 @@ async fn definitions_this_version_cannot_run_are_stored_and_refused_at_start() {
     );
     let stored = app.get("/api/metadata/workflow/later?version=1").await;
     assert_eq!(stored.status, 200);
-    assert_eq!(stored.json()["tasks"][0]["type"], "EVENT");
+    assert_eq!(stored.json()["tasks"][0]["type"], "KAFKA_PUBLISH");
 
     let answer = app.post("/api/workflow/later", json!({})).await;
     assert_error(&answer, 400, "Validation failed");
     let errors = answer.json()["validationErrors"].clone();
     let text = errors.to_string();
-    assert!(text.contains("type EVENT is not supported"), "{text}");
+    assert!(text.contains("type KAFKA_PUBLISH is not supported"), "{text}");
     assert!(text.contains("must be followed by a JOIN"), "{text}");
     // Nothing was started.
     let search = app

@@ -15,6 +15,7 @@ mod dynamic;
 mod engine_limits;
 mod engine_walk;
 mod errors;
+mod events;
 mod helpers;
 mod http_destinations;
 mod inline;

@@ -243,6 +243,27 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
             r(path.into(), Some(json!(["walk_schedule"])), BulkRefused)
         }
         ("GET", p) if p.starts_with("/api/scheduler/admin/") => r(path.into(), None, Forbidden),
+        ("POST", "/api/event") => r(
+            path.into(),
+            Some(json!({"name": "mine", "event": "conductor:x:y", "actions": []})),
+            Forbidden,
+        ),
+        ("PUT", "/api/event") => r(
+            path.into(),
+            Some(json!({"name": "walk_handler", "event": "conductor:x:y", "actions": []})),
+            Forbidden,
+        ),
+        ("GET", "/api/event") => r(path.into(), None, Nothing),
+        ("GET", "/api/event/{name}") => r(
+            "/api/event/conductor:walk_flow:done?activeOnly=false".into(),
+            None,
+            Nothing,
+        ),
+        (_, p) if p.starts_with("/api/event/handler/") || p.starts_with("/api/event/{name}") => {
+            let body = p.ends_with("/tags").then(|| json!([tag]));
+            let body = if method == "GET" { None } else { body };
+            r(p.replace("{name}", "walk_handler"), body, Forbidden)
+        }
         ("GET", "/metrics") => r(path.into(), None, Forbidden),
         ("GET", "/api/applications") => r(path.into(), None, Nothing),
         ("POST", "/api/applications") => r(path.into(), Some(json!({"name": "mine"})), Forbidden),
@@ -458,6 +479,13 @@ pub async fn aim(app: &TestApp) -> Fixture {
         )
         .await;
     assert_eq!(schema.status, 200, "{}", schema.text);
+    let handler = app
+        .post(
+            "/api/event",
+            json!({"name": "walk_handler", "event": "conductor:walk_flow:done", "actions": []}),
+        )
+        .await;
+    assert_eq!(handler.status, 200, "{}", handler.text);
     let role = app
         .post(
             "/api/roles",

@@ -340,9 +340,12 @@ impl<'a> Resolver<'_, 'a> {
             }
             inner = rest.trim();
         }
-        let found = match simple_steps(inner) {
-            Some(steps) => self.steps(&steps).unwrap_or(Found::Built(Value::Null)),
-            None => self.query(inner)?,
+        let found = match (simple_steps(inner), self.ctx.document) {
+            (Some(steps), Some(document)) => descend(document, &steps)
+                .map(Found::Ref)
+                .unwrap_or(Found::Built(Value::Null)),
+            (Some(steps), None) => self.steps(&steps).unwrap_or(Found::Built(Value::Null)),
+            (None, _) => self.query(inner)?,
         };
         if lengths == 0 {
             return Ok(found);
@@ -407,13 +410,17 @@ impl<'a> Resolver<'_, 'a> {
         let Some((expr, parsed)) = parse_path(path) else {
             return Ok(Found::Built(Value::Null));
         };
-        let root = root_member(&expr);
-        let key = root.unwrap_or("$").to_string();
         let ctx = self.ctx;
-        let doc = self
-            .documents
-            .entry(key)
-            .or_insert_with(|| query_document(ctx, root));
+        let doc: &Value = match ctx.document {
+            Some(document) => document,
+            None => {
+                let root = root_member(&expr);
+                let key = root.unwrap_or("$").to_string();
+                self.documents
+                    .entry(key)
+                    .or_insert_with(|| query_document(ctx, root))
+            }
+        };
         let nodes = parsed.query(doc);
         let indefinite = expr.contains('*')
             || expr.contains("..")

@@ -40,6 +40,9 @@ pub struct ExprContext<'a> {
     pub tasks: &'a [Task],
     /// The id of the task being scheduled (`${CPEWF_TASK_ID}`).
     pub task_id: Option<&'a str>,
+    /// When set, paths are read from this document alone (an event's payload, as
+    /// an event handler's parameters see it), not from the workflow and its tasks.
+    pub document: Option<&'a Value>,
     /// The bounds of a resolution.
     pub limits: &'a EngineLimits,
 }
@@ -111,6 +114,39 @@ fn stop<T>(bound: Bound) -> Result<T, ExprError> {
         parameter: None,
         bound,
     })
+}
+
+/// Resolves every expression inside `value` against one JSON document: paths are
+/// JSONPath over it (`${x.y}` or `${$.x.y}`, `${$}` for the whole), as Conductor
+/// resolves an event handler's parameters against an event's payload. The same
+/// bounds apply as to a workflow's expressions.
+pub fn resolve_in_document(
+    value: &Value,
+    document: &Value,
+    limits: &EngineLimits,
+) -> Result<Value, ExprError> {
+    let none = JsonMap::new();
+    let ctx = ExprContext {
+        workflow: WorkflowFields {
+            input: &none,
+            output: &none,
+            variables: &none,
+            status: "",
+            workflow_id: "",
+            parent_workflow_id: None,
+            parent_workflow_task_id: None,
+            workflow_type: "",
+            version: 0,
+            correlation_id: None,
+            reason_for_incompletion: None,
+            schema_version: 2,
+        },
+        tasks: &[],
+        task_id: None,
+        document: Some(document),
+        limits,
+    };
+    Resolver::new(&ctx).value(value)
 }
 
 /// Resolves every expression in a map of input parameters.

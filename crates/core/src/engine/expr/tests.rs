@@ -61,6 +61,7 @@ impl Fixture {
                 schema_version: 2,
             },
             tasks: &self.tasks,
+            document: None,
             task_id: Some("task-9"),
             limits: &self.limits,
         }
@@ -285,4 +286,32 @@ fn queries_see_only_the_root_they_name() {
     assert_eq!(resolve("${$..name}"), json!(["x"]));
     assert_eq!(resolve("${['workflow'].input.x}"), json!(1));
     assert!(resolve_value(&json!("${nosuch.output[*]}"), &f.ctx()) == Ok(json!([])));
+}
+
+#[test]
+fn event_parameters_read_paths_from_the_payload_alone() {
+    let payload = json!({"workflowInstanceId": "w-1", "order": {"id": 7, "items": [1, 2]},
+                          "workflow": {"input": {"x": "not a workflow"}}});
+    let limits = EngineLimits::default();
+    let params = json!({
+        "workflowId": "${workflowInstanceId}",
+        "same": "${$.workflowInstanceId}",
+        "id": "${order.id}",
+        "count": "${order.items.length()}",
+        "all": "${order.items[*]}",
+        "text": "order ${order.id} of ${workflowInstanceId}",
+        "nested": "${workflow.input.x}",
+        "missing": "${nothing.here}",
+        "secret": "${workflow.secrets.token}",
+        "escaped": "$${literal}"
+    });
+    let resolved = resolve_in_document(&params, &payload, &limits).unwrap_or_default();
+    assert_eq!(
+        resolved,
+        json!({"workflowId": "w-1", "same": "w-1", "id": 7, "count": 2, "all": [1, 2],
+               "text": "order 7 of w-1", "nested": "not a workflow", "missing": null,
+               "secret": "${workflow.secrets.token}", "escaped": "${literal}"})
+    );
+    let whole = resolve_in_document(&json!("${$}"), &payload, &limits).unwrap_or_default();
+    assert_eq!(whole, payload);
 }

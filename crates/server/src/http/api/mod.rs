@@ -1,6 +1,7 @@
 //! The API routes, one module per resource.
 
 pub mod access;
+pub mod events;
 pub mod health;
 pub mod metadata;
 pub mod operate;

@@ -1,0 +1,499 @@
+//! Event handlers: kept and read as the SDKs' event clients do it, and acting on
+//! what `EVENT` tasks publish, as the principal who last saved each handler.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, application, grant, task_def};
+
+fn handler(name: &str, event: &str, actions: Value) -> Value {
+    json!({"name": name, "event": event, "active": true, "actions": actions})
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list.as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|h| h["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn handlers_are_added_read_changed_tagged_and_removed() {
+    let app = TestApp::spawn().await;
+    let start = json!([{"action": "start_workflow", "start_workflow": {"name": "nowhere"}}]);
+    // A workflow the saver cannot start (none of that name) is refused at once.
+    let refused = app
+        .post("/api/event", handler("h0", "conductor:a:b", start.clone()))
+        .await;
+    assert_eq!(refused.status, 404, "{}", refused.text);
+    let noop = |name: &str, event: &str| {
+        json!({"name": name, "event": event, "active": true, "description": "d",
+               "condition": "$.ok == true", "evaluatorType": "javascript",
+               "tags": [{"key": "team", "value": "a"}],
+               "actions": [{"action": "complete_task",
+                            "complete_task": {"workflowId": "${target}", "taskRefName": "wait"}}]})
+    };
+    // One handler, or a list of them as the Orkes SDK sends it.
+    let added = app
+        .post("/api/event", noop("h1", "conductor:flow:done"))
+        .await;
+    assert_eq!(added.status, 200, "{}", added.text);
+    let added = app
+        .post(
+            "/api/event",
+            json!([
+                noop("h2", "conductor:flow:done"),
+                noop("h3", "conductor:flow:other")
+            ]),
+        )
+        .await;
+    assert_eq!(added.status, 200, "{}", added.text);
+    let again = app.post("/api/event", noop("h1", "x")).await;
+    assert_eq!(again.status, 409, "{}", again.text);
+    assert!(
+        again
+            .text
+            .contains("EventHandler with name h1 already exists!")
+    );
+
+    let one = app.get("/api/event/handler/h1").await;
+    assert_eq!(one.status, 200, "{}", one.text);
+    let one = one.json();
+    assert_eq!(
+        (
+            one["event"].clone(),
+            one["condition"].clone(),
+            one["evaluatorType"].clone()
+        ),
+        (
+            json!("conductor:flow:done"),
+            json!("$.ok == true"),
+            json!("javascript")
+        )
+    );
+    assert!(
+        one["createdBy"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("app:")),
+        "{one}"
+    );
+    assert_eq!(one["tags"], json!([{"key": "team", "value": "a"}]));
+    assert_eq!(one["actions"][0]["action"], "complete_task");
+    assert_eq!(
+        names(&app.get("/api/event").await.json()),
+        ["h1", "h2", "h3"]
+    );
+    assert_eq!(
+        names(&app.get("/api/event/conductor:flow:done").await.json()),
+        ["h1", "h2"]
+    );
+
+    let mut changed = noop("h2", "conductor:flow:done");
+    changed["active"] = json!(false);
+    changed["description"] = json!("switched off");
+    let updated = app.call("PUT", "/api/event", Some(changed)).await;
+    assert_eq!(updated.status, 200, "{}", updated.text);
+    let read = app.get("/api/event/handler/h2").await.json();
+    assert_eq!(
+        (read["active"].clone(), read["description"].clone()),
+        (json!(false), json!("switched off"))
+    );
+    assert_eq!(
+        names(&app.get("/api/event/conductor:flow:done").await.json()),
+        ["h1"],
+        "active ones only by default"
+    );
+    assert_eq!(
+        names(
+            &app.get("/api/event/conductor:flow:done?activeOnly=false")
+                .await
+                .json()
+        ),
+        ["h1", "h2"]
+    );
+    let missing = app
+        .call("PUT", "/api/event", Some(noop("nope", "conductor:x:y")))
+        .await;
+    assert_eq!(missing.status, 404, "{}", missing.text);
+
+    // Tags: added, read, one taken away.
+    let tag = |key: &str| json!({"key": key, "value": "v"});
+    let put = app
+        .call(
+            "PUT",
+            "/api/event/h3/tags",
+            Some(json!([tag("x"), tag("y")])),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let removed = app
+        .call("DELETE", "/api/event/h3/tags", Some(json!([tag("x")])))
+        .await;
+    assert_eq!(removed.status, 200, "{}", removed.text);
+    let tags = app.get("/api/event/h3/tags").await.json().to_string();
+    assert!(tags.contains("\"y\"") && !tags.contains("\"x\""), "{tags}");
+
+    // Bad handlers get a clear 400.
+    for (body, says) in [
+        (json!({"name": "", "event": "e", "actions": []}), "name"),
+        (
+            json!({"name": "n", "event": "", "actions": []}),
+            "Missing event location",
+        ),
+        (
+            json!({"name": "n", "event": "e", "evaluatorType": "python", "actions": []}),
+            "evaluatorType",
+        ),
+        (
+            json!({"name": "n", "event": "e", "actions": [{"action": "fail_task"}]}),
+            "fail_task",
+        ),
+        (
+            json!({"name": "n", "event": "e", "actions": [{"action": "explode"}]}),
+            "explode",
+        ),
+    ] {
+        let answer = app.post("/api/event", body.clone()).await;
+        assert_eq!(answer.status, 400, "{body}: {}", answer.text);
+        assert!(answer.text.contains(says), "{says}: {}", answer.text);
+    }
+
+    let deleted = app.call("DELETE", "/api/event/h1", None).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    assert_eq!(app.get("/api/event/handler/h1").await.status, 404);
+    let again = app.call("DELETE", "/api/event/h1", None).await;
+    assert_eq!(again.status, 404, "{}", again.text);
+    app.stop().await;
+}
+
+/// A workflow that waits, one that publishes, and one an event starts.
+async fn flows(app: &TestApp) {
+    app.register(
+        json!([task_def("follow_up")]),
+        json!({"name": "waiter", "version": 1, "tasks": [
+            {"name": "wait", "taskReferenceName": "wait", "type": "WAIT"}]}),
+    )
+    .await;
+    app.register(
+        json!([]),
+        json!({"name": "publisher", "version": 1, "tasks": [
+            {"name": "announce", "taskReferenceName": "announce", "type": "EVENT",
+             "sink": "conductor:ready",
+             "inputParameters": {"target": "${workflow.input.target}", "go": "${workflow.input.go}",
+                                 "amount": "${workflow.input.amount}"}}]}),
+    )
+    .await;
+    app.register(
+        json!([]),
+        json!({"name": "follower", "version": 1, "tasks": [
+            {"name": "follow_up", "taskReferenceName": "f", "type": "SIMPLE"}]}),
+    )
+    .await;
+}
+
+/// Waits until `check` holds (the jobs run in real time).
+async fn eventually(
+    app: &TestApp,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+    path: &str,
+) -> Value {
+    for _ in 0..200 {
+        let answer = app.get(path).await.json();
+        if check(&answer) {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{what}: {}", app.get(path).await.text);
+}
+
+#[tokio::test]
+async fn an_event_task_signals_another_workflow_and_starts_one_through_handlers() {
+    let app = TestApp::spawn().await;
+    flows(&app).await;
+    let actions = json!([
+        {"action": "complete_task",
+         "complete_task": {"workflowId": "${target}", "taskRefName": "wait",
+                           "output": {"from": "${workflowInstanceId}", "amount": "${amount}"}}},
+        {"action": "start_workflow",
+         "start_workflow": {"name": "follower", "input": {"origin": "${workflowInstanceId}"},
+                            "correlationId": "event-${amount}"}}]);
+    let mut conditional = handler("on_ready", "conductor:publisher:ready", actions);
+    conditional["condition"] = json!("$.go == true");
+    assert_eq!(app.post("/api/event", conditional).await.status, 200);
+    // Switched off, or listening elsewhere: these never act.
+    let mut off = handler(
+        "off",
+        "conductor:publisher:ready",
+        json!([{"action": "terminate_workflow", "terminate_workflow": {"workflowId": "${target}"}}]),
+    );
+    off["active"] = json!(false);
+    assert_eq!(app.post("/api/event", off).await.status, 200);
+
+    // The condition does not hold: nothing happens to the waiter.
+    let waiter = app.start("waiter", json!({})).await;
+    let quiet = app
+        .start(
+            "publisher",
+            json!({"target": waiter, "go": false, "amount": 5}),
+        )
+        .await;
+    let published = app.wait_for_status(&quiet, "COMPLETED").await;
+    let task = &published["tasks"][0];
+    assert_eq!(
+        task["outputData"]["event_produced"], "conductor:publisher:ready",
+        "{task}"
+    );
+    assert_eq!(task["outputData"]["workflowInstanceId"], quiet.as_str());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.workflow(&waiter).await["status"], "RUNNING");
+
+    // It holds: the waiter's task completes with the event's data, and the
+    // follower starts as the handler's saver.
+    let loud = app
+        .start(
+            "publisher",
+            json!({"target": waiter, "go": true, "amount": 7}),
+        )
+        .await;
+    let done = app.wait_for_status(&waiter, "COMPLETED").await;
+    let wait = &done["tasks"][0];
+    assert_eq!(wait["outputData"]["from"], loud.as_str(), "{wait}");
+    assert_eq!(wait["outputData"]["amount"], 7);
+    assert_eq!(
+        wait["outputData"]["conductor.event.name"],
+        "conductor:publisher:ready"
+    );
+    let found = eventually(
+        &app,
+        "the follower starts",
+        |search| search["totalHits"] == 1,
+        "/api/workflow/search?query=workflowType%3D%27follower%27",
+    )
+    .await;
+    let follower = found["results"][0]["workflowId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let follower = app.workflow(&follower).await;
+    assert_eq!(follower["input"]["origin"], loud.as_str(), "{follower}");
+    assert_eq!(follower["correlationId"], "event-7");
+    let saver = app.get("/api/event/handler/on_ready").await.json()["updatedBy"].clone();
+    assert_eq!(follower["createdBy"], saver);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_handler_acts_only_with_the_rights_of_whoever_saved_it_last() {
+    let app = TestApp::spawn().await;
+    flows(&app).await;
+    // Someone who may start the follower saves a handler that starts it.
+    let author = application(&app, "author", &["METADATA_API"]).await;
+    let author_id = format!("app:{}", author.id);
+    for (kind, name, access) in [
+        ("WORKFLOW_DEF", "follower", "EXECUTE"),
+        ("TASK_DEF", "follow_up", "EXECUTE"),
+        // A handler hears only the runs its saver may read.
+        ("WORKFLOW_DEF", "publisher", "READ"),
+    ] {
+        let answer = grant(&app, &author_id, kind, name, &[access]).await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+    }
+    let starts = json!([{"action": "start_workflow", "start_workflow": {"name": "follower"}}]);
+    let saved = app
+        .call_as(
+            Some(&author.token),
+            "POST",
+            "/api/event",
+            Some(handler(
+                "starter",
+                "conductor:publisher:ready",
+                starts.clone(),
+            )),
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.text);
+    // A stranger cannot change it, nor read it, nor learn it exists.
+    let stranger = application(&app, "stranger", &["METADATA_API"]).await;
+    let seized = app
+        .call_as(
+            Some(&stranger.token),
+            "PUT",
+            "/api/event",
+            Some(handler("starter", "conductor:publisher:ready", json!([]))),
+        )
+        .await;
+    assert_eq!(seized.status, 403, "{}", seized.text);
+    let peek = app
+        .call_as(
+            Some(&stranger.token),
+            "GET",
+            "/api/event/handler/starter",
+            None,
+        )
+        .await;
+    let none = app
+        .call_as(
+            Some(&stranger.token),
+            "GET",
+            "/api/event/handler/no_such",
+            None,
+        )
+        .await;
+    assert_eq!((peek.status, none.status), (403, 403));
+    assert!(
+        names(
+            &app.call_as(Some(&stranger.token), "GET", "/api/event", None)
+                .await
+                .json()
+        )
+        .is_empty()
+    );
+    // Nor may it save a handler starting what it may not start.
+    let borrowed = app
+        .call_as(
+            Some(&stranger.token),
+            "POST",
+            "/api/event",
+            Some(handler("borrowed", "conductor:publisher:ready", starts)),
+        )
+        .await;
+    assert_eq!(borrowed.status, 403, "{}", borrowed.text);
+
+    // A stranger's handler listening for the publisher's event hears nothing of
+    // runs it may not read, even starting a workflow of its own.
+    let spy = json!({"name": "spy_flow", "version": 1, "tasks": [
+        {"name": "n", "taskReferenceName": "n", "type": "NOOP"}]});
+    let registered = app
+        .call_as(
+            Some(&stranger.token),
+            "POST",
+            "/api/metadata/workflow",
+            Some(spy),
+        )
+        .await;
+    assert_eq!(registered.status, 200, "{}", registered.text);
+    let listening = app
+        .call_as(
+            Some(&stranger.token),
+            "POST",
+            "/api/event",
+            Some(handler(
+                "spy",
+                "conductor:publisher:ready",
+                json!([{"action": "start_workflow",
+                        "start_workflow": {"name": "spy_flow", "input": {"leak": "${amount}"}}}]),
+            )),
+        )
+        .await;
+    assert_eq!(listening.status, 200, "{}", listening.text);
+    // While the author may, the event starts the follower as the author.
+    let search_path = "/api/workflow/search?query=workflowType%3D%27follower%27";
+    let first = app
+        .start(
+            "publisher",
+            json!({"target": "none", "go": true, "amount": 1}),
+        )
+        .await;
+    app.wait_for_status(&first, "COMPLETED").await;
+    let found = eventually(
+        &app,
+        "the follower starts",
+        |s| s["totalHits"] == 1,
+        search_path,
+    )
+    .await;
+    assert_eq!(
+        found["results"][0]["createdBy"],
+        author_id.as_str(),
+        "{found}"
+    );
+    // The author loses the right to start the follower: the event comes, the
+    // handler's start is refused (and logged), nothing more starts.
+    let revoked = app
+        .call(
+            "DELETE",
+            "/api/auth/authorization",
+            Some(json!({"subject": {"type": "USER", "id": author_id},
+                        "target": {"type": "WORKFLOW_DEF", "id": "follower"}, "access": ["EXECUTE"]})),
+        )
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    let run = app
+        .start(
+            "publisher",
+            json!({"target": "none", "go": true, "amount": 1}),
+        )
+        .await;
+    app.wait_for_status(&run, "COMPLETED").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let search = app.get(search_path).await.json();
+    assert_eq!(search["totalHits"], 1, "{search}");
+    let spied = app
+        .get("/api/workflow/search?query=workflowType%3D%27spy_flow%27")
+        .await
+        .json();
+    assert_eq!(spied["totalHits"], 0, "{spied}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_task_with_another_sink_fails_and_async_complete_waits() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([]),
+        json!({"name": "elsewhere", "version": 1, "tasks": [
+            {"name": "e", "taskReferenceName": "e", "type": "EVENT", "sink": "sqs:queue"}]}),
+    )
+    .await;
+    let id = app.start("elsewhere", json!({})).await;
+    let failed = app.wait_for_status(&id, "FAILED").await;
+    let reason = failed["tasks"][0]["reasonForIncompletion"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        reason.contains("Invalid / Unsupported sink specified: sqs:queue"),
+        "{reason}"
+    );
+
+    app.register(
+        json!([]),
+        json!({"name": "held", "version": 1, "tasks": [
+            {"name": "e", "taskReferenceName": "e", "type": "EVENT", "sink": "conductor",
+             "asyncComplete": true}]}),
+    )
+    .await;
+    let id = app.start("held", json!({})).await;
+    let task = eventually(
+        &app,
+        "the EVENT task publishes",
+        |wf| wf["tasks"][0]["status"] == "IN_PROGRESS",
+        &format!("/api/workflow/{id}"),
+    )
+    .await;
+    assert_eq!(
+        task["tasks"][0]["outputData"]["event_produced"],
+        "conductor:held:e"
+    );
+    // A definition's EVENT task needs a sink.
+    let answer = app
+        .post(
+            "/api/metadata/workflow",
+            json!({"name": "sinkless", "version": 1, "tasks": [
+                {"name": "e", "taskReferenceName": "e", "type": "EVENT"}]}),
+        )
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    assert!(
+        answer.text.contains("sink field is required"),
+        "{}",
+        answer.text
+    );
+    app.stop().await;
+}
