@@ -27,6 +27,7 @@ use crate::engine::loops::bare_ref;
 use crate::engine::masked::{mask_values, run_masked_values};
 use crate::engine::{graph, ops};
 use crate::error::{CoreError, CoreResult};
+use crate::exec::command::Command;
 use crate::model::event_handler::TaskDetails;
 use crate::model::{
     ActionKind, EventAction, EventHandler, IdempotencyStrategy, JsonMap, StartWorkflowRequest,
@@ -34,8 +35,15 @@ use crate::model::{
 };
 use crate::security::Principal;
 use crate::service::signals::TaskPick;
+use crate::service::workflow::Feeder;
 use crate::service::{Runtime, TaskService, WorkflowService};
 use crate::store::{Effect, Job, JobLane};
+
+/// The most active handlers one event is handed to.
+pub const MAX_HANDLERS_PER_EVENT: usize = 100;
+
+/// How deep strings holding JSON are read as JSON (`expandInlineJSON`).
+const MAX_INLINE_JSON_DEPTH: usize = 4;
 
 /// The longest event name a sink may make.
 const MAX_EVENT: usize = crate::service::event_handlers::MAX_EVENT;
@@ -152,9 +160,33 @@ pub(super) async fn publish(rt: &Runtime, job: Job, task: Task) -> CoreResult<()
     .await
 }
 
-/// The payload of the event an `EVENT` task published: its output, with the values
-/// its run masks masked. None when the run or the task is gone.
-async fn payload(rt: &Runtime, job: &Job) -> CoreResult<Option<Value>> {
+/// The event an `EVENT` task published, as its run holds it now.
+struct Published {
+    /// The task's output, as written (not yet masked).
+    payload: Value,
+    /// The values the run masks.
+    masked: Vec<crate::engine::masked::SecretText>,
+    /// The run's record, to check who may read it.
+    run: crate::model::Workflow,
+    /// How many runs in a row started one another before the run.
+    generation: u32,
+}
+
+impl Published {
+    /// The payload as handlers see it: strings holding JSON read as JSON first
+    /// when asked (depth-bounded), then what the run masks masked.
+    fn seen(&self, expand: bool) -> Value {
+        let mut payload = self.payload.clone();
+        if expand {
+            expand_inline_json(&mut payload, 0);
+        }
+        mask_values(&mut payload, &self.masked);
+        payload
+    }
+}
+
+/// The event an `EVENT` task published; None when the run or the task is gone.
+async fn published(rt: &Runtime, job: &Job) -> CoreResult<Option<Published>> {
     let Some(task_id) = &job.task_id else {
         return Ok(None);
     };
@@ -164,9 +196,12 @@ async fn payload(rt: &Runtime, job: &Job) -> CoreResult<Option<Value>> {
     let Some(task) = run.tasks().iter().find(|t| t.task_id == *task_id) else {
         return Ok(None);
     };
-    let mut payload = Value::Object(task.output_data.clone());
-    mask_values(&mut payload, &run_masked_values(&run));
-    Ok(Some(payload))
+    Ok(Some(Published {
+        payload: Value::Object(task.output_data.clone()),
+        masked: run_masked_values(&run),
+        generation: run.authority.generation,
+        run: run.workflow.clone(),
+    }))
 }
 
 /// Whether a handler's condition holds for a payload: none holds; `value-param`
@@ -205,8 +240,22 @@ fn saver_of(rt: &Runtime, handler: &EventHandler) -> Option<Principal> {
     let id = handler
         .updated_by
         .as_deref()
-        .or(handler.created_by.as_deref())?;
-    crate::security::principal_of(&rt.authorizer.directory().read(), id)
+        .or(handler.created_by.as_deref());
+    acting_as(rt, id)
+}
+
+/// A principal by id as the engine acts for it (the open principal while
+/// security is switched off).
+fn acting_as(rt: &Runtime, id: Option<&str>) -> Option<Principal> {
+    let directory = rt.authorizer.directory().read();
+    crate::security::Actor::on_behalf_of(
+        &directory,
+        rt.authorizer.mode(),
+        id,
+        crate::security::Cause::EventHandler,
+    )
+    .ok()
+    .map(crate::security::Actor::into_principal)
 }
 
 /// Whether a handler's saver may read the executions of the run that published.
@@ -222,23 +271,21 @@ pub(super) async fn deliver(rt: &Runtime, job: Job) -> CoreResult<()> {
     let Effect::EventDelivery { event } = &job.effect else {
         return drop_job(rt, &job).await;
     };
-    let Some(payload) = payload(rt, &job).await? else {
+    let Some(published) = published(rt, &job).await? else {
         return drop_job(rt, &job).await;
     };
-    let handlers = rt.stores.events.event_handlers_for(event, true).await?;
-    let Some(run) = rt
-        .stores
-        .execution
-        .get_workflow_record(&job.workflow_id)
-        .await?
-    else {
-        return drop_job(rt, &job).await;
-    };
+    let payload = published.seen(false);
+    let run = &published.run;
+    let mut handlers = rt.stores.events.event_handlers_for(event, true).await?;
+    if handlers.len() > MAX_HANDLERS_PER_EVENT {
+        warn!(event = %event, handlers = handlers.len(), "an event has more active handlers than Podium hands one event to; the first by name take it");
+        handlers.truncate(MAX_HANDLERS_PER_EVENT);
+    }
     let mut chosen = Vec::new();
     for handler in handlers {
         // A handler learns a run's data only if its saver may read the run: a
         // handler listening for someone else's workflow hears nothing of it.
-        if !saver_reads(rt, &handler, &run) {
+        if !saver_reads(rt, &handler, run) {
             warn!(handler = %handler.name, event = %event, "the principal who saved an event handler may not read the workflow that published its event; skipped");
             continue;
         }
@@ -279,17 +326,20 @@ pub(super) async fn deliver(rt: &Runtime, job: Job) -> CoreResult<()> {
 }
 
 /// Reads strings of a payload that hold JSON objects or lists as JSON (a handler's
-/// `expandInlineJSON`).
-fn expand_inline_json(value: &mut Value) {
+/// `expandInlineJSON`), at most [`MAX_INLINE_JSON_DEPTH`] strings deep (each parse
+/// is itself bounded by the JSON parser's nesting limit).
+fn expand_inline_json(value: &mut Value, depth: usize) {
     match value {
-        Value::String(text) if text.trim_start().starts_with(['{', '[']) => {
+        Value::String(text)
+            if depth < MAX_INLINE_JSON_DEPTH && text.trim_start().starts_with(['{', '[']) =>
+        {
             if let Ok(mut parsed) = serde_json::from_str::<Value>(text) {
-                expand_inline_json(&mut parsed);
+                expand_inline_json(&mut parsed, depth + 1);
                 *value = parsed;
             }
         }
-        Value::Object(map) => map.values_mut().for_each(expand_inline_json),
-        Value::Array(items) => items.iter_mut().for_each(expand_inline_json),
+        Value::Object(map) => map.values_mut().for_each(|v| expand_inline_json(v, depth)),
+        Value::Array(items) => items.iter_mut().for_each(|v| expand_inline_json(v, depth)),
         _ => {}
     }
 }
@@ -325,7 +375,7 @@ fn event_marks(map: &mut JsonMap, message_id: &str, event: &str) {
 pub(super) async fn act(rt: &Arc<Runtime>, job: Job) -> CoreResult<()> {
     let Effect::EventAction {
         handler: name,
-        action,
+        action: action_index,
         event,
     } = &job.effect
     else {
@@ -334,36 +384,41 @@ pub(super) async fn act(rt: &Arc<Runtime>, job: Job) -> CoreResult<()> {
     let handler = rt.stores.events.event_handler(name).await?;
     let Some((handler, action)) = handler
         .filter(|h| h.active && h.event == *event)
-        .and_then(|h| h.actions.get(*action).cloned().map(|a| (h, a)))
+        .and_then(|h| h.actions.get(*action_index).cloned().map(|a| (h, a)))
     else {
         info!(handler = %name, event = %event, "an event handler changed since its event came; its action is dropped");
         return drop_job(rt, &job).await;
     };
-    let Some(mut payload) = payload(rt, &job).await? else {
+    let Some(published) = published(rt, &job).await? else {
         return drop_job(rt, &job).await;
     };
-    let readable = match rt
-        .stores
-        .execution
-        .get_workflow_record(&job.workflow_id)
-        .await?
-    {
-        Some(run) => saver_reads(rt, &handler, &run),
-        None => false,
-    };
-    if !readable {
+    if !saver_reads(rt, &handler, &published.run) {
         warn!(handler = %name, event = %event, "the principal who saved an event handler may not read the workflow that published its event; its action is dropped");
         return drop_job(rt, &job).await;
     }
-    if action.expand_inline_json {
-        expand_inline_json(&mut payload);
-    }
-    let outcome = match saver_of(rt, &handler) {
-        None => Err(CoreError::Forbidden(
+    let payload = published.seen(action.expand_inline_json);
+    // The run whose data drives the action: its starter must be allowed what the
+    // action does too, so an event never borrows the handler's rights.
+    let feeder = acting_as(rt, published.run.created_by.as_deref());
+    let outcome = match (saver_of(rt, &handler), feeder) {
+        (None, _) => Err(CoreError::Forbidden(
             "the principal who saved the handler no longer exists or is disabled".into(),
         )),
-        Some(saver) => run_action(rt, &saver, &job, &action, &payload, event).await,
+        (_, None) => Err(CoreError::Forbidden(
+            "the principal who started the workflow that published the event no longer exists or is disabled".into(),
+        )),
+        (Some(saver), Some(feeder)) => {
+            let from = From {
+                feeder: &feeder,
+                generation: published.generation,
+                event,
+                handler: name,
+                action: *action_index,
+            };
+            run_action(rt, &saver, &job, &action, &payload, &from).await
+        }
     };
+
     match outcome {
         Ok(done) => {
             info!(handler = %name, event = %event, action = action.action.name(), done = %done, "an event handler acted");
@@ -377,15 +432,28 @@ pub(super) async fn act(rt: &Arc<Runtime>, job: Job) -> CoreResult<()> {
 }
 
 /// One action; what it did, in a few words.
+/// Where an action comes from: the run whose event it is, and the handler.
+struct From<'a> {
+    /// The starter of the run that published the event.
+    feeder: &'a Principal,
+    /// That run's generation (runs in a row that started one another).
+    generation: u32,
+    event: &'a str,
+    handler: &'a str,
+    action: usize,
+}
+
 async fn run_action(
     rt: &Arc<Runtime>,
     saver: &Principal,
     job: &Job,
     action: &EventAction,
     payload: &Value,
-    event: &str,
+    from: &From<'_>,
 ) -> CoreResult<String> {
     let message_id = job.task_id.as_deref().unwrap_or_default();
+    let event = from.event;
+
     let invalid = CoreError::invalid;
     let runtime = rt.clone();
     match action.action {
@@ -395,25 +463,32 @@ async fn run_action(
             let mut input = resolved(rt, &start.input, payload).map_err(invalid)?;
             event_marks(&mut input, message_id, event);
             let correlation_id = resolved(rt, &start.correlation_id, payload).map_err(invalid)?;
-            let task_to_domain = match &start.task_to_domain {
-                Some(map) => map.clone(),
-                None => payload
-                    .get("taskToDomain")
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default(),
-            };
+            // Only the handler's own: domains chosen by data would route the run's
+            // tasks, and the secrets handed to them, to whoever polls there.
+            let task_to_domain = start.task_to_domain.clone().unwrap_or_default();
             let request = StartWorkflowRequest {
                 name: start.name.trim().to_string(),
                 version: start.version,
                 correlation_id,
                 input,
                 task_to_domain,
-                idempotency_key: Some(format!("event-action:{}", job.id)),
+                // One start per published event, handler and action, however
+                // often a crash makes the delivery or the action run again.
+                idempotency_key: Some(format!(
+                    "event:{message_id}:{}:{}",
+                    from.handler, from.action
+                )),
                 idempotency_strategy: IdempotencyStrategy::ReturnExisting,
                 ..StartWorkflowRequest::default()
             };
-            let id = WorkflowService::new(runtime).start(saver, request).await?;
+            let feeder = Feeder {
+                principal: from.feeder,
+                generation: from.generation,
+            };
+            let id = WorkflowService::new(runtime)
+                .start_fed(saver, request, feeder)
+                .await?;
+
             Ok(format!("started workflow {id}"))
         }
         ActionKind::CompleteTask | ActionKind::FailTask => {
@@ -425,7 +500,16 @@ async fn run_action(
             }
             .unwrap_or_default();
             let details: TaskDetails = resolved(rt, &details, payload).map_err(invalid)?;
-            end_task(runtime, saver, details, failing, message_id, event).await
+            end_task(
+                runtime,
+                saver,
+                from.feeder,
+                details,
+                failing,
+                message_id,
+                event,
+            )
+            .await
         }
         ActionKind::TerminateWorkflow => {
             let terminate = action.terminate_workflow.clone().unwrap_or_default();
@@ -434,7 +518,11 @@ async fn run_action(
                 .workflow_id
                 .filter(|id| !id.trim().is_empty())
                 .ok_or_else(|| invalid("terminate_workflow names no workflowId".to_string()))?;
-            WorkflowService::new(runtime)
+            let workflows = WorkflowService::new(runtime);
+            workflows
+                .authorize_for(from.feeder, &id, Command::Terminate)
+                .await?;
+            workflows
                 .terminate(saver, &id, terminate.termination_reason, false)
                 .await?;
             Ok(format!("terminated workflow {id}"))
@@ -462,9 +550,11 @@ async fn run_action(
                     }
                 }
             }
-            WorkflowService::new(runtime)
-                .update_variables(saver, &id, variables)
+            let workflows = WorkflowService::new(runtime);
+            workflows
+                .authorize_for(from.feeder, &id, Command::UpdateVariables)
                 .await?;
+            workflows.update_variables(saver, &id, variables).await?;
             Ok(format!("updated the variables of workflow {id}"))
         }
     }
@@ -475,6 +565,7 @@ async fn run_action(
 async fn end_task(
     runtime: Arc<Runtime>,
     saver: &Principal,
+    feeder: &Principal,
     details: TaskDetails,
     failing: bool,
     message_id: &str,
@@ -522,7 +613,15 @@ async fn end_task(
             .unwrap_or_else(|| format!("Failed by an event handler on {event}"))
     });
     let ended = TaskService::new(runtime)
-        .end_task(saver, &workflow_id, pick, status, output, reason)
+        .end_task(
+            saver,
+            Some(feeder),
+            &workflow_id,
+            pick,
+            status,
+            output,
+            reason,
+        )
         .await?;
     Ok(match ended {
         Some(task_id) => format!("ended task {task_id} of workflow {workflow_id}"),

@@ -30,3 +30,9 @@ pub mod events;
 pub mod script;
 mod start_workflow;
 mod system_tasks;
+
+/// The most workflows in a row that may start one another (`START_WORKFLOW` tasks,
+/// event handlers' starts).
+pub fn start_workflow_generations() -> u32 {
+    start_workflow::MAX_GENERATIONS
+}

@@ -176,13 +176,18 @@ impl TaskService {
         Ok(())
     }
 
-    /// Ends a task of a workflow (by id, or by reference name, the latest
+    /// Ends a task that waits for someone (`WAIT`, `YIELD`, `HUMAN`, an `EVENT`
+    /// with `asyncComplete`) of a workflow (by id, or by reference name, the latest
     /// iteration of a loop's) with `status` and `output`, as an event handler's
-    /// `complete_task` and `fail_task` do: with what a signal needs of `principal`.
-    /// Returns the task's id, or None when it had ended already.
+    /// `complete_task` and `fail_task` do: with what a signal needs of `principal`
+    /// and of `fed_by` (the starter of the run whose data asks for it). A task a
+    /// worker or the engine runs is not ended this way. Returns the task's id, or
+    /// None when it had ended already.
+    #[allow(clippy::too_many_arguments)]
     pub async fn end_task(
         &self,
         principal: &Principal,
+        fed_by: Option<&Principal>,
         workflow_id: &str,
         task: TaskPick<'_>,
         status: TaskResultStatus,
@@ -218,8 +223,21 @@ impl TaskService {
         if found.status.is_terminal() {
             return Ok(None);
         }
+        let waits = matches!(
+            TaskKind::of_execution(&found),
+            TaskKind::Wait | TaskKind::Yield | TaskKind::Human | TaskKind::Event
+        );
+        if !waits {
+            return Err(CoreError::invalid(format!(
+                "Task {} is a {} task, which its worker or the server ends; an event handler ends only a WAIT, YIELD, HUMAN or asynchronous EVENT task",
+                found.reference_task_name, found.task_type
+            )));
+        }
         self.allow_data(principal, &owner, !output.is_empty())
             .await?;
+        if let Some(feeder) = fed_by {
+            self.allow_data(feeder, &owner, true).await?;
+        }
         let result = TaskResult::reported(
             found.workflow_instance_id.clone(),
             found.task_id.clone(),

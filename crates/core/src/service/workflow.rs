@@ -131,6 +131,18 @@ impl WorkflowService {
         Ok((def, revision))
     }
 
+    /// Authorizes `command` on an execution for a principal (another principal's
+    /// data asks for it: an event handler's action, checked for the run whose event
+    /// it is).
+    pub(crate) async fn authorize_for(
+        &self,
+        principal: &Principal,
+        id: &str,
+        command: Command,
+    ) -> CoreResult<()> {
+        self.authorize_on(principal, id, command).await.map(|_| ())
+    }
+
     /// Makes the author of a definition written after `saved_at` a cosigner of the
     /// run, and refuses unless that author may do everything the run does.
     fn cosign_since(
@@ -282,6 +294,30 @@ impl WorkflowService {
         request: StartWorkflowRequest,
         run: Option<(crate::store::ScheduleRun, i64)>,
     ) -> CoreResult<String> {
+        self.start_with(principal, request, run, None).await
+    }
+
+    /// [`WorkflowService::start`] of a run whose input another run's data fed (an
+    /// event handler's start): that run's starter becomes a cosigner, who must be
+    /// allowed everything the new run does, and the new run is one generation
+    /// further down a chain of runs starting runs, which is bounded.
+    pub(crate) async fn start_fed(
+        &self,
+        principal: &Principal,
+        request: StartWorkflowRequest,
+        feeder: Feeder<'_>,
+    ) -> CoreResult<String> {
+        self.start_with(principal, request, None, Some(feeder))
+            .await
+    }
+
+    async fn start_with(
+        &self,
+        principal: &Principal,
+        request: StartWorkflowRequest,
+        run: Option<(crate::store::ScheduleRun, i64)>,
+        feeder: Option<Feeder<'_>>,
+    ) -> CoreResult<String> {
         self.check_request(&request)?;
         let priority = request.priority.unwrap_or(0);
         let (def, revision) = self.definition_for(principal, &request).await?;
@@ -323,6 +359,40 @@ impl WorkflowService {
             }
         }
         let mut authority = authority::for_start(principal, &def);
+        if let Some(feeder) = feeder {
+            if feeder.generation >= crate::exec::start_workflow_generations() {
+                return Err(CoreError::Forbidden(format!(
+                    "Cannot start workflow {}: {} workflows in a row were started from one another's data, the most Podium allows",
+                    def.name,
+                    crate::exec::start_workflow_generations()
+                )));
+            }
+            authority.generation = feeder.generation.saturating_add(1);
+            authority::feeds_data(
+                &self.rt,
+                &mut authority,
+                Some(principal.id()),
+                feeder.principal,
+            );
+            if authority
+                .cosigners
+                .iter()
+                .any(|c| c == feeder.principal.id())
+            {
+                authority::check_run(
+                    &self.rt,
+                    feeder.principal,
+                    &RunNeeds::of(&self.rt, &def, &revision),
+                )
+                .map_err(|err| {
+                    CoreError::Forbidden(format!(
+                        "{}, whose workflow's data starts this run, may not run workflow {}: {err}",
+                        feeder.principal.id(),
+                        def.name
+                    ))
+                })?;
+            }
+        }
         let run = match run {
             Some((run, saved_at)) => {
                 self.cosign_since(principal, &def, &revision, saved_at, &mut authority)?;
@@ -761,4 +831,12 @@ fn inline_revision(def: &WorkflowDef) -> CoreResult<String> {
     let digest = Sha256::digest(&json);
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     Ok(format!("inline-{hex}"))
+}
+
+/// The run whose data feeds a start: its starter, and how many runs in a row
+/// started one another before it.
+#[derive(Clone, Copy)]
+pub struct Feeder<'a> {
+    pub principal: &'a Principal,
+    pub generation: u32,
 }

@@ -155,7 +155,10 @@ async fn definitions_this_version_cannot_run_are_stored_and_refused_at_start() {
     assert_error(&answer, 400, "Validation failed");
     let errors = answer.json()["validationErrors"].clone();
     let text = errors.to_string();
-    assert!(text.contains("type KAFKA_PUBLISH is not supported"), "{text}");
+    assert!(
+        text.contains("type KAFKA_PUBLISH is not supported"),
+        "{text}"
+    );
     assert!(text.contains("must be followed by a JOIN"), "{text}");
     // Nothing was started.
     let search = app

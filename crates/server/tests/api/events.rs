@@ -497,3 +497,116 @@ async fn an_event_task_with_another_sink_fails_and_async_complete_waits() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn events_end_only_waiting_tasks_and_a_loop_of_events_stops() {
+    let app = TestApp::spawn().await;
+    flows(&app).await;
+    // A worker's task is not an event's to end.
+    app.register(
+        json!([task_def("worked")]),
+        json!({"name": "worker_flow", "version": 1, "tasks": [
+            {"name": "worked", "taskReferenceName": "wait", "type": "SIMPLE"}]}),
+    )
+    .await;
+    let ends = json!([{"action": "complete_task",
+        "complete_task": {"workflowId": "${target}", "taskRefName": "wait"}}]);
+    assert_eq!(
+        app.post(
+            "/api/event",
+            handler("ender", "conductor:publisher:ready", ends)
+        )
+        .await
+        .status,
+        200
+    );
+    let worked = app.start("worker_flow", json!({})).await;
+    let run = app
+        .start(
+            "publisher",
+            json!({"target": worked, "go": true, "amount": 1}),
+        )
+        .await;
+    app.wait_for_status(&run, "COMPLETED").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let still = app.workflow(&worked).await;
+    assert_eq!(still["tasks"][0]["status"], "SCHEDULED", "{still}");
+
+    // A workflow whose event starts itself again stops after eight generations.
+    app.register(
+        json!([]),
+        json!({"name": "looper", "version": 1, "tasks": [
+            {"name": "again", "taskReferenceName": "again", "type": "EVENT", "sink": "conductor"}]}),
+    )
+    .await;
+    let again = json!([{"action": "start_workflow", "start_workflow": {"name": "looper"}}]);
+    assert_eq!(
+        app.post(
+            "/api/event",
+            handler("loop", "conductor:looper:again", again)
+        )
+        .await
+        .status,
+        200
+    );
+    app.start("looper", json!({})).await;
+    let path = "/api/workflow/search?query=workflowType%3D%27looper%27";
+    eventually(&app, "the chain runs", |s| s["totalHits"] == 9, path).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(app.get(path).await.json()["totalHits"], 9);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_does_not_borrow_the_handlers_rights_for_whoever_started_its_run() {
+    let app = TestApp::spawn().await;
+    flows(&app).await;
+    // The admin's handler completes the waiting task its event names.
+    let ends = json!([{"action": "complete_task",
+        "complete_task": {"workflowId": "${target}", "taskRefName": "wait"}}]);
+    assert_eq!(
+        app.post(
+            "/api/event",
+            handler("signal", "conductor:publisher:ready", ends)
+        )
+        .await
+        .status,
+        200
+    );
+    let waiter = app.start("waiter", json!({})).await;
+    // Someone who may start the publisher, but not touch the admin's waiter,
+    // names it in an event: nothing happens to it.
+    let outsider = application(&app, "outsider", &[]).await;
+    let granted = grant(
+        &app,
+        &format!("app:{}", outsider.id),
+        "WORKFLOW_DEF",
+        "publisher",
+        &["EXECUTE", "READ"],
+    )
+    .await;
+    assert_eq!(granted.status, 200, "{}", granted.text);
+    let started = app
+        .call_as(
+            Some(&outsider.token),
+            "POST",
+            "/api/workflow/publisher",
+            Some(json!({"target": waiter, "go": true, "amount": 1})),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    app.wait_for_status(started.text.trim_matches('"'), "COMPLETED")
+        .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(app.workflow(&waiter).await["status"], "RUNNING");
+    // The same event from the admin's own run completes it.
+    let own = app
+        .start(
+            "publisher",
+            json!({"target": waiter, "go": true, "amount": 2}),
+        )
+        .await;
+    app.wait_for_status(&own, "COMPLETED").await;
+    app.wait_for_status(&waiter, "COMPLETED").await;
+    app.stop().await;
+}
