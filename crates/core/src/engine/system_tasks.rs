@@ -199,7 +199,20 @@ fn run_fork(
         );
         return true;
     };
-    if TaskKind::of(&node.task_type) == TaskKind::ForkJoinDynamic {
+    let dynamic = TaskKind::of(&node.task_type) == TaskKind::ForkJoinDynamic;
+    // As Conductor: a fork its definition does not follow with a JOIN fails the
+    // run when it is reached (the start is not refused, as the SDKs' builders
+    // register such definitions).
+    if super::graph::join_after_fork(&state.def, &node.task_reference_name).is_none() {
+        let reason = if dynamic {
+            "Dynamic join definition is not followed by a join task.  Check the workflow definition."
+        } else {
+            "Fork task definition is not followed by a join task.  Check the blueprint"
+        };
+        fail(state, index, ctx.now, reason.to_string(), true);
+        return true;
+    }
+    if dynamic {
         // Its branches come from data: a job authorizes them, then forks
         // (`dynamic::apply_choice`).
         return false;

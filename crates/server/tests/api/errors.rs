@@ -152,14 +152,13 @@ async fn definitions_this_version_cannot_run_are_stored_and_refused_at_start() {
     assert_eq!(stored.json()["tasks"][0]["type"], "KAFKA_PUBLISH");
 
     let answer = app.post("/api/workflow/later", json!({})).await;
-    assert_error(&answer, 400, "Validation failed");
+    assert_error(&answer, 400, "KAFKA_PUBLISH is not supported");
     let errors = answer.json()["validationErrors"].clone();
     let text = errors.to_string();
     assert!(
         text.contains("type KAFKA_PUBLISH is not supported"),
         "{text}"
     );
-    assert!(text.contains("must be followed by a JOIN"), "{text}");
     // Nothing was started.
     let search = app
         .get("/api/workflow/search?query=workflowType%3D%27later%27")
@@ -173,7 +172,24 @@ async fn definitions_this_version_cannot_run_are_stored_and_refused_at_start() {
             json!({"name": "later", "workflowDef": def}),
         )
         .await;
-    assert_error(&answer, 400, "Validation failed");
+    assert_error(&answer, 400, "KAFKA_PUBLISH is not supported");
+
+    // A fork its definition does not follow with a JOIN starts, as in Conductor,
+    // and fails its run when it is reached, with Conductor's reason.
+    let forked = json!({"name": "joinless", "version": 1, "tasks": [
+        {"name": "n", "taskReferenceName": "n", "type": "NOOP"},
+        {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN",
+         "forkTasks": [[{"name": "n2", "taskReferenceName": "n2", "type": "NOOP"}]]}
+    ]});
+    app.register(json!([]), forked).await;
+    let id = app.start("joinless", json!({})).await;
+    let failed = app.wait_for_status(&id, "FAILED").await;
+    assert!(
+        failed["reasonForIncompletion"]
+            .as_str()
+            .is_some_and(|r| r.contains("Fork task definition is not followed by a join task")),
+        "{failed}"
+    );
     app.stop().await;
 }
 
