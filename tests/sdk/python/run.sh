@@ -41,6 +41,11 @@ else
     echo "Python SDK requirements unchanged; skipping install"
 fi
 
+# `--prepare`: only make the virtualenv ready (scripts/sdk-suites uses it).
+if [ "${1:-}" = "--prepare" ]; then
+    exit 0
+fi
+
 if [ -n "${PODIUM_SDK_DATABASE_URL:-}" ]; then
     command -v psql >/dev/null 2>&1 \
         || { echo "PODIUM_SDK_DATABASE_URL is set but psql is not installed" >&2; exit 1; }
