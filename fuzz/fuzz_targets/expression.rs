@@ -90,6 +90,7 @@ impl Context {
             },
             tasks: &self.tasks,
             task_id: Some("task"),
+            document: None,
             limits: &self.limits,
         }
     }
