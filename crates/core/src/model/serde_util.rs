@@ -17,6 +17,26 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// Decodes a list of strings that may come as one string (Orkes accepts a single
+/// role where a list of roles is expected, and the JavaScript SDK sends one), or
+/// `null`.
+pub fn one_or_many<'de, D>(deserializer: D) -> Result<Option<Vec<String>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(deserializer)? {
+        None => None,
+        Some(OneOrMany::One(one)) => Some(vec![one]),
+        Some(OneOrMany::Many(many)) => Some(many),
+    })
+}
+
 /// Most levels of task lists nested inside forks, switches and loops that a definition
 /// may hold. Decoding a definition recurses once per level through frames of the
 /// derived decoders that take tens of kilobytes each in a debug build, so this is

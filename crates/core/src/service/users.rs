@@ -26,6 +26,7 @@ const MAX_ID: usize = 256;
 #[serde(rename_all = "camelCase", default)]
 pub struct UpsertUser {
     pub name: Option<String>,
+    #[serde(deserialize_with = "crate::model::serde_util::one_or_many")]
     pub roles: Option<Vec<String>>,
     pub groups: Option<Vec<String>>,
     /// Podium's addition: a disabled user's tokens are refused from the next request.
@@ -56,6 +57,7 @@ impl std::fmt::Debug for UpsertUser {
 #[serde(rename_all = "camelCase", default)]
 pub struct UpsertGroup {
     pub description: Option<String>,
+    #[serde(deserialize_with = "crate::model::serde_util::one_or_many")]
     pub roles: Option<Vec<String>>,
     pub default_access: Option<BTreeMap<String, Vec<String>>>,
 }

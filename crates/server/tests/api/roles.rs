@@ -584,3 +584,32 @@ async fn managing_applications_makes_no_key_for_roles_one_lacks() {
     assert_eq!(key.status, 200, "{}", key.text);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_single_role_is_taken_where_a_list_is_expected_as_orkes_does() {
+    let app = TestApp::spawn().await;
+    // The JavaScript SDK sends `roles: "USER"` for users and groups.
+    let user = app
+        .call(
+            "PUT",
+            "/api/users/sam",
+            Some(json!({"name": "Sam", "roles": "WORKFLOW_MANAGER"})),
+        )
+        .await;
+    assert_eq!(user.status, 200, "{}", user.text);
+    assert_eq!(names(&user.json()["roles"]), ["WORKFLOW_MANAGER"]);
+    let group = app
+        .call(
+            "PUT",
+            "/api/groups/ops",
+            Some(json!({"description": "ops", "roles": "METADATA_MANAGER"})),
+        )
+        .await;
+    assert_eq!(group.status, 200, "{}", group.text);
+    assert_eq!(names(&group.json()["roles"]), ["METADATA_MANAGER"]);
+    let bad = app
+        .call("PUT", "/api/users/sam", Some(json!({"roles": 7})))
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    app.stop().await;
+}
