@@ -1,10 +1,12 @@
-"""Runs conductor-python's own integration suite (a checkout of the SDK's repository
+"""Runs an official SDK's own integration suite (a checkout of the SDK's repository
 at its release tag) against a Podium server with security on: starts the server,
 points the suite at it with the admin key (CONDUCTOR_SERVER_URL, CONDUCTOR_AUTH_KEY,
-CONDUCTOR_AUTH_SECRET), runs pytest there with the tests that need what this machine
-cannot offer deselected (see docs/compatibility.md), and always stops the server.
+CONDUCTOR_AUTH_SECRET), runs it there with the tests that need what this machine
+cannot offer left out (see docs/compatibility.md), and always stops the server.
 
-Usage: upstream_suite.py <sdk checkout> [pytest arguments...]
+Usage: upstream_suite.py python|javascript <sdk checkout> [runner arguments...]
+conductor-python's suite runs with pytest; @io-orkes/conductor-javascript's with
+jest, as against an Orkes 4 server (ORKES_BACKEND_VERSION=4).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ OUT_OF_SCOPE = [
 
 
 def main() -> int:
-    checkout = Path(sys.argv[1]).resolve()
+    language, checkout, extra = sys.argv[1], Path(sys.argv[2]).resolve(), sys.argv[3:]
     server = start_podium()
     try:
         env = dict(os.environ)
@@ -38,20 +40,30 @@ def main() -> int:
             CONDUCTOR_AUTH_KEY=server.key_id,
             CONDUCTOR_AUTH_SECRET=server.key_secret,
             PYTHONDONTWRITEBYTECODE="1",
+            ORKES_BACKEND_VERSION="4",
         )
-        command = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:warnings",
-            "-rfEs",
-            "tests/integration",
-            *OUT_OF_SCOPE,
-            *sys.argv[2:],
-        ]
+        if language == "javascript":
+            command = [
+                "npx",
+                "jest",
+                "--force-exit",
+                "--testMatch=**/src/integration-tests/*.test.ts",
+                *extra,
+            ]
+        else:
+            command = [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:warnings",
+                "-rfEs",
+                "tests/integration",
+                *OUT_OF_SCOPE,
+                *extra,
+            ]
         return subprocess.call(command, cwd=checkout, env=env)
     finally:
         server.stop()

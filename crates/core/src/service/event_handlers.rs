@@ -151,13 +151,23 @@ impl EventHandlerService {
             .ok_or_else(|| not_found(name))
     }
 
-    /// Checks that the saver may start every workflow the handler's actions start.
+    /// Checks that the saver may start every workflow the handler's actions start,
+    /// of those defined now (one defined later is checked when an action starts it,
+    /// as every start is; Orkes takes a handler naming a workflow not defined yet).
     async fn check_starts(&self, principal: &Principal, handler: &EventHandler) -> CoreResult<()> {
         for start in handler
             .actions
             .iter()
             .filter_map(|a| a.start_workflow.as_ref())
         {
+            if self
+                .rt
+                .defs
+                .workflow(start.name.trim(), start.version)
+                .is_none()
+            {
+                continue;
+            }
             let request = StartWorkflowRequest {
                 name: start.name.trim().to_string(),
                 version: start.version,
@@ -166,6 +176,22 @@ impl EventHandlerService {
             self.workflows.check_start(principal, &request).await?;
         }
         Ok(())
+    }
+
+    /// Orkes's test route (`GET /event/handler/`): an example handler, the shape a
+    /// handler is saved in, for a client to check it reaches the event API.
+    pub fn example(&self) -> EventHandler {
+        serde_json::from_value(serde_json::json!({
+            "name": "example",
+            "event": "conductor:<workflow>:<name>",
+            "condition": "$.status == 'ready'",
+            "evaluatorType": "javascript",
+            "active": false,
+            "actions": [{"action": "complete_task",
+                         "complete_task": {"workflowId": "${target}", "taskRefName": "wait",
+                                           "output": {"from": "${workflowInstanceId}"}}}]
+        }))
+        .unwrap_or_default()
     }
 
     /// `POST /event`: adds handlers (409 for a name taken). Each needs CREATE, and

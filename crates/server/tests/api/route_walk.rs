@@ -254,6 +254,8 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
             Forbidden,
         ),
         ("GET", "/api/event") => r(path.into(), None, Nothing),
+        // An example handler, the same for everyone.
+        ("GET", "/api/event/handler/") => r(path.into(), None, AboutSelf),
         ("GET", "/api/event/{name}") => r(
             "/api/event/conductor:walk_flow:done?activeOnly=false".into(),
             None,

@@ -23,6 +23,7 @@ pub fn routes(routes: Routes) -> Routes {
         .add(Method::POST, "/api/event", signed_in, add)
         .add(Method::PUT, "/api/event", signed_in, update_handler)
         .add(Method::GET, "/api/event", signed_in, list)
+        .add(Method::GET, "/api/event/handler/", signed_in, example)
         .add(Method::GET, "/api/event/handler/{name}", read, get)
         // One parameter name at this place for the router: here it is an event.
         .add(Method::GET, "/api/event/{name}", signed_in, for_event)
@@ -92,6 +93,11 @@ async fn list(
     Auth(principal): Auth,
 ) -> ApiResult<Json<Vec<EventHandler>>> {
     Ok(Json(state.events.list(&principal).await?))
+}
+
+/// Orkes's test route: an example handler (nobody's).
+async fn example(State(state): State<AppState>, Auth(_principal): Auth) -> Json<EventHandler> {
+    Json(state.events.example())
 }
 
 /// One handler. Needs READ.
