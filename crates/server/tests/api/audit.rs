@@ -11,7 +11,7 @@ use crate::helpers::TestApp;
 
 /// The trail's entries for a query, once at least `count` are there (sign-ins and
 /// secrets are written in the background).
-async fn entries(app: &TestApp, query: &str, count: usize) -> Vec<Value> {
+pub(crate) async fn entries(app: &TestApp, query: &str, count: usize) -> Vec<Value> {
     let mut found = Vec::new();
     for _ in 0..100 {
         let answer = app.get(&format!("/api/audit?{query}")).await;
