@@ -38,6 +38,7 @@ pub mod users;
 pub mod validation;
 pub mod vault;
 pub mod workflow;
+mod workflow_execute;
 mod workflow_ops;
 
 pub use metadata::MetadataService;

@@ -145,27 +145,34 @@ async fn tags_get(
 }
 
 async fn tags_put(
-    State(state): State<AppState>,
-    Auth(principal): Auth,
-    Path(name): Path<String>,
-    JsonBody(tags): JsonBody<Vec<Tag>>,
+    state: State<AppState>,
+    auth: Auth,
+    name: Path<String>,
+    tags: JsonBody<Vec<Tag>>,
 ) -> ApiResult<()> {
-    state
-        .events
-        .change_tags(&principal, &name, tags, false)
-        .await?;
-    Ok(())
+    change_tags(state, auth, name, tags, false).await
 }
 
 async fn tags_delete(
+    state: State<AppState>,
+    auth: Auth,
+    name: Path<String>,
+    tags: JsonBody<Vec<Tag>>,
+) -> ApiResult<()> {
+    change_tags(state, auth, name, tags, true).await
+}
+
+/// Adds tags to a handler, or removes them. Needs UPDATE.
+async fn change_tags(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(name): Path<String>,
     JsonBody(tags): JsonBody<Vec<Tag>>,
+    remove: bool,
 ) -> ApiResult<()> {
     state
         .events
-        .change_tags(&principal, &name, tags, true)
+        .change_tags(&principal, &name, tags, remove)
         .await?;
     Ok(())
 }
