@@ -27,6 +27,7 @@ mod schemas;
 mod search;
 mod secrets;
 mod security;
+mod service_registry;
 mod sessions;
 pub mod testing;
 mod tx;
@@ -197,6 +198,7 @@ impl PostgresStore {
             schedules: self.clone(),
             schemas: self.clone(),
             events: self.clone(),
+            registry: self.clone(),
         }
     }
 

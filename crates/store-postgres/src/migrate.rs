@@ -50,6 +50,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0014_event_handlers",
         include_str!("migrations/0014_event_handlers.sql"),
     ),
+    (
+        "0015_service_registry",
+        include_str!("migrations/0015_service_registry.sql"),
+    ),
 ];
 
 /// The advisory lock every node takes to migrate ("podium" in ASCII).

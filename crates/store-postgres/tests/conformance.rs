@@ -139,6 +139,9 @@ async fn variables_stored_before_the_index_are_indexed_as_people_see_them() {
              DROP TABLE schedule_run;
              DROP TABLE schema_def;
              DROP TABLE event_handler;
+             DROP TABLE registry_method;
+             DROP TABLE registry_proto;
+             DROP TABLE registry_service;
              DELETE FROM podium_schema WHERE version >= 9;",
         )
         .await

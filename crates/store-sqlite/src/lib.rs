@@ -16,6 +16,7 @@ mod schemas;
 mod search;
 mod secrets;
 mod security;
+mod service_registry;
 mod sessions;
 mod variables;
 mod writer;
@@ -192,6 +193,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0017_event_handlers",
         include_str!("migrations/0017_event_handlers.sql"),
     ),
+    (
+        "0018_service_registry",
+        include_str!("migrations/0018_service_registry.sql"),
+    ),
 ];
 
 /// Maps a database error to a store error; uniqueness violations become conflicts.
@@ -340,6 +345,7 @@ impl SqliteStore {
             schedules: self.clone(),
             schemas: self.clone(),
             events: self.clone(),
+            registry: self.clone(),
         }
     }
 

@@ -5,6 +5,7 @@ pub mod requests;
 pub mod schedule;
 pub mod schema;
 pub mod serde_util;
+pub mod service_registry;
 pub mod task;
 pub mod task_def;
 pub mod workflow;
@@ -19,6 +20,10 @@ pub use event_handler::{ActionKind, EventAction, EventHandler};
 pub use requests::*;
 pub use schedule::{ScheduleExecution, ScheduleExecutionState, WorkflowSchedule};
 pub use schema::{SchemaDef, SchemaType};
+pub use service_registry::{
+    CircuitBreakerConfig, ProtoFile, RegisteredService, RequestParam, ServiceConfig, ServiceMethod,
+    ServiceType,
+};
 pub use task::{Task, TaskExecLog, TaskResult, TaskResultStatus, TaskStatus};
 pub use task_def::{RetryLogic, TaskDef, TaskTimeoutPolicy};
 pub use workflow::{Workflow, WorkflowStatus};

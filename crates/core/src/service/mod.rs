@@ -30,6 +30,7 @@ pub mod schema_checks;
 pub mod schemas;
 pub mod search;
 pub mod secrets;
+pub mod service_registry;
 pub mod sessions;
 pub mod signals;
 pub mod summary;

@@ -25,6 +25,7 @@ pub mod schemas;
 pub mod sealing;
 pub mod secrets;
 pub mod security;
+pub mod service_registry;
 pub mod sessions;
 pub mod variables;
 
@@ -40,6 +41,7 @@ pub use schemas::SchemaStore;
 pub use sealing::PayloadSealer;
 pub use secrets::*;
 pub use security::*;
+pub use service_registry::ServiceRegistryStore;
 pub use sessions::{SessionStore, StoredSession};
 
 /// A change another node made to what every node keeps in memory or waits on, as the
@@ -135,4 +137,5 @@ pub struct Stores {
     pub schedules: Arc<dyn ScheduleStore>,
     pub schemas: Arc<dyn SchemaStore>,
     pub events: Arc<dyn EventHandlerStore>,
+    pub registry: Arc<dyn ServiceRegistryStore>,
 }

@@ -46,6 +46,7 @@ mod schedules;
 mod schemas;
 mod secrets;
 mod security;
+mod service_registry;
 mod sessions;
 mod unreadable;
 mod variables;
@@ -72,6 +73,7 @@ use schedules::schedules_run_once_per_due_time;
 use schemas::schemas_have_versions;
 use secrets::secrets_are_stored_resealed_and_their_reads_recorded;
 use security::security_records_grants_and_owners_round_trip;
+use service_registry::services_keep_their_methods_and_protos;
 use sessions::sessions_round_trip_and_are_purged;
 use unreadable::{
     claims_pass_over_rows_they_cannot_read, payloads_holding_the_sealed_key_read_back_as_written,
@@ -118,6 +120,7 @@ cases!(
     schedules_run_once_per_due_time,
     schemas_have_versions,
     event_handlers_are_found_by_event,
+    services_keep_their_methods_and_protos,
 );
 
 struct NoDefs;

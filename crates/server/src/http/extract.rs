@@ -204,6 +204,17 @@ impl FromRequest<AppState> for IgnoredBody {
     }
 }
 
+/// A body as it came (a file upload), within the configured limit.
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        read_body(req, state).await.map(RawBody)
+    }
+}
+
 /// A plain-string body. JSON bodies are decoded as a JSON string (the JavaScript SDK),
 /// else as an escaped string without its quotes (the Python SDK), else taken as is;
 /// `text/plain` bodies are taken as is.

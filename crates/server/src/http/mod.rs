@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> (Router, Vec<RouteSpec>) {
     let routes = api::schemas::routes(routes);
     let routes = api::roles::routes(routes);
     let routes = api::events::routes(routes);
+    let routes = api::registry::routes(routes);
     let routes = login::routes(routes);
     let routes = api::operate::routes(routes);
     let (router, specs) = routes.finish();

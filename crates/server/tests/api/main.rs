@@ -32,6 +32,7 @@ mod operate;
 mod operate_roles;
 mod passwords;
 mod queues;
+mod registry;
 mod retry_resume;
 mod review;
 mod review_masking;

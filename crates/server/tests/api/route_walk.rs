@@ -266,6 +266,26 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
             let body = if method == "GET" { None } else { body };
             r(p.replace("{name}", "walk_handler"), body, Forbidden)
         }
+        // The registry is read with a role that reads definitions, changed as a
+        // metadata manager: nothing of it for a caller with no role.
+        (_, p) if p.starts_with("/api/registry/service") => {
+            let mut target = p
+                .replace("{name}", "walk_service")
+                .replace("{filename}", "walk.bin");
+            if method == "DELETE" && p.ends_with("/methods") {
+                target.push_str("?serviceName=o&method=m&methodType=UNARY");
+            }
+            let body = match method {
+                "POST" if p == "/api/registry/service" => {
+                    Some(json!({"name": "mine", "type": "HTTP", "serviceURI": "http://x"}))
+                }
+                "POST" if p.ends_with("/methods") => {
+                    Some(json!({"operationName": "o", "methodName": "m", "methodType": "UNARY"}))
+                }
+                _ => None,
+            };
+            r(target, body, Forbidden)
+        }
         ("GET", "/metrics") => r(path.into(), None, Forbidden),
         ("GET", "/api/applications") => r(path.into(), None, Nothing),
         ("POST", "/api/applications") => r(path.into(), Some(json!({"name": "mine"})), Forbidden),
@@ -488,6 +508,13 @@ pub async fn aim(app: &TestApp) -> Fixture {
         )
         .await;
     assert_eq!(handler.status, 200, "{}", handler.text);
+    let service = app
+        .post(
+            "/api/registry/service",
+            json!({"name": "walk_service", "type": "gRPC", "serviceURI": "localhost:1"}),
+        )
+        .await;
+    assert_eq!(service.status, 200, "{}", service.text);
     let role = app
         .post(
             "/api/roles",

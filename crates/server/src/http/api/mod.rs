@@ -5,6 +5,7 @@ pub mod events;
 pub mod health;
 pub mod metadata;
 pub mod operate;
+pub mod registry;
 pub mod roles;
 pub mod scheduler;
 pub mod schemas;
