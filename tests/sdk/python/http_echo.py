@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 
 class EchoServer:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         echo = self
@@ -66,7 +66,7 @@ class EchoServer:
             def log_message(self, format, *args):  # keep pytest output clean
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="http-echo", daemon=True)
         self._thread.start()

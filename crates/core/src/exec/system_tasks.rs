@@ -58,8 +58,8 @@ pub(super) async fn http(
     let Some(handed) = hand_over(rt, &job, &mut task, EngineAction::HttpCall).await? else {
         return Ok(());
     };
-    let workflow_id = task.workflow_instance_id;
-    let task_id = task.task_id;
+    let workflow_id = task.workflow_instance_id.clone();
+    let task_id = task.task_id.clone();
     let call = match http::call_from_input(&task.input_data) {
         Ok(call) => call,
         Err(mut reason) => {
@@ -81,10 +81,31 @@ pub(super) async fn http(
             Some(format!("Failed to invoke HTTP task due to: {reason}")),
         ),
     };
+    // With `asyncComplete`, a call that succeeded leaves the task IN_PROGRESS, with
+    // the response as its output, until someone completes it (Conductor's HTTP task).
+    let status = if status == TaskResultStatus::Completed
+        && completes_asynchronously(rt, &workflow_id, &task).await?
+    {
+        TaskResultStatus::InProgress
+    } else {
+        status
+    };
     let mut result = TaskResult::reported(workflow_id.clone(), task_id, status, output, reason);
     // A response echoing a secret the request carried does not store it.
     handoff::mask_result(&mut result, &handed);
     finish_task(rt, &job, workflow_id, result).await
+}
+
+/// Whether the definition node of a task asks for `asyncComplete`.
+async fn completes_asynchronously(
+    rt: &Runtime,
+    workflow_id: &str,
+    task: &Task,
+) -> CoreResult<bool> {
+    let Some(run) = rt.stores.execution.get_workflow(workflow_id).await? else {
+        return Ok(false);
+    };
+    Ok(graph::find_task(&run.def, loops::bare_ref(task)).is_some_and(|n| n.async_complete))
 }
 
 /// `INLINE`: evaluates `expression` by its `evaluatorType` over the task's input

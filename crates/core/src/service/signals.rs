@@ -49,9 +49,22 @@ type Found<'a> =
     Pin<Box<dyn Future<Output = CoreResult<Option<(WorkflowState, Task)>>> + Send + 'a>>;
 
 /// The task a signal to `state` completes, with the workflow that owns it.
-fn find<'a>(rt: &'a Runtime, state: WorkflowState, depth: usize) -> Found<'a> {
+/// Whether a workflow, or one of its running sub-workflows, waits in a task that
+/// blocks it until someone acts (what a synchronous start waits for).
+pub(crate) async fn blocks_somewhere(rt: &Runtime, state: WorkflowState) -> CoreResult<bool> {
+    Ok(find(rt, state, 0, is_blocking).await?.is_some())
+}
+
+/// The first task `pick` chooses in a workflow, else in its running sub-workflows
+/// (depth-first, bounded), with the workflow that owns it.
+fn find<'a>(
+    rt: &'a Runtime,
+    state: WorkflowState,
+    depth: usize,
+    pick: fn(&Task) -> bool,
+) -> Found<'a> {
     Box::pin(async move {
-        if let Some(task) = state.tasks().iter().find(|t| is_signalable(t)).cloned() {
+        if let Some(task) = state.tasks().iter().find(|t| pick(t)).cloned() {
             return Ok(Some((state, task)));
         }
         if depth >= MAX_SIGNAL_DEPTH {
@@ -72,7 +85,7 @@ fn find<'a>(rt: &'a Runtime, state: WorkflowState, depth: usize) -> Found<'a> {
             if child.status().is_terminal() {
                 continue;
             }
-            if let Some(found) = find(rt, child, depth + 1).await? {
+            if let Some(found) = find(rt, child, depth + 1, pick).await? {
                 return Ok(Some(found));
             }
         }
@@ -103,7 +116,7 @@ impl TaskService {
         };
         let reads_root = may_access_execution(rt, principal, Access::Read, &root.workflow)
             || sees_every_task(&rt.authorizer, principal);
-        let found = find(rt, root, 0).await?;
+        let found = find(rt, root, 0, is_signalable).await?;
         let Some((owner, task)) = found else {
             return if reads_root { Ok(None) } else { Err(hidden()) };
         };

@@ -1,6 +1,6 @@
 //! Starting a workflow and waiting for it (`POST /workflow/execute/...`): the
-//! answer is the workflow's state once it ends, reaches a blocking task (or the
-//! named one), or the wait runs out.
+//! answer is the workflow's state once it ends, reaches a blocking task (in it or a
+//! running sub-workflow), the named task, or the wait runs out.
 
 use std::time::Duration;
 
@@ -56,10 +56,12 @@ impl WorkflowService {
                 .get_workflow(&id)
                 .await?
                 .ok_or_else(|| CoreError::workflow_not_found(&id))?;
-            if state.status().is_terminal()
+            let done = state.status().is_terminal()
                 || reached(&state, wait.until_task_ref.as_deref())
                 || tokio::time::Instant::now() >= deadline
-            {
+                || (no_task_named(&wait)
+                    && super::signals::blocks_somewhere(&self.rt, state.clone()).await?);
+            if done {
                 break Ok(run_of(&state, wait.request_id.clone()));
             }
             // Changes made here wake the wait at once, and so does the workflow's
@@ -78,6 +80,13 @@ impl WorkflowService {
 
 /// How often a synchronous start looks at its workflow when nothing here woke it.
 const EXECUTE_RECHECK: Duration = Duration::from_millis(200);
+
+/// Whether a synchronous start waits for no task in particular.
+fn no_task_named(wait: &ExecuteWait) -> bool {
+    wait.until_task_ref
+        .as_deref()
+        .is_none_or(|r| r.is_empty() || r == "None")
+}
 
 /// Whether a synchronous start has reached what it waits for: the named task, or (with
 /// none named) a task that waits for the outside world.

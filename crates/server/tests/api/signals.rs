@@ -260,3 +260,69 @@ async fn a_signal_with_data_needs_what_a_start_needs() {
     assert_eq!(app.workflow(&id).await["tasks"][0]["status"], "IN_PROGRESS");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_synchronous_start_answers_what_its_return_strategy_asks_for() {
+    let app = TestApp::spawn().await;
+    register(&app).await;
+    app.register(
+        json!([]),
+        json!({"name": "delegating", "version": 1, "tasks": [
+            {"name": "approval", "taskReferenceName": "inner", "type": "SUB_WORKFLOW",
+             "subWorkflowParam": {"name": "approval", "version": 1}}
+        ]}),
+    )
+    .await;
+    let execute = |strategy: &str| {
+        format!(
+            "/api/workflow/execute/delegating/1?waitForSeconds=30&consistency=DURABLE&returnStrategy={strategy}"
+        )
+    };
+    // The start answers once the sub-workflow waits, well before 30 seconds.
+    let began = std::time::Instant::now();
+    let answer = app.post(&execute("BLOCKING_TASK_INPUT"), json!({})).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert!(began.elapsed() < std::time::Duration::from_secs(15));
+    let run = answer.json();
+    assert_eq!(run["responseType"], "BLOCKING_TASK_INPUT");
+    assert_eq!(run["taskType"], "YIELD");
+    assert_eq!(run["referenceTaskName"], "first");
+    assert_eq!(run["workflowType"], "approval");
+    assert_eq!(run["targetWorkflowStatus"], "RUNNING");
+    let root = run["targetWorkflowId"]
+        .as_str()
+        .expect("target")
+        .to_string();
+    assert_ne!(
+        run["workflowId"],
+        json!(root),
+        "the task's own (sub-)workflow"
+    );
+
+    let run = app
+        .post(&execute("BLOCKING_WORKFLOW"), json!({}))
+        .await
+        .json();
+    assert_eq!(run["responseType"], "BLOCKING_WORKFLOW");
+    assert_eq!(run["tasks"][0]["referenceTaskName"], "first");
+    assert_ne!(run["workflowId"], run["targetWorkflowId"]);
+
+    let run = app
+        .post(&execute("TARGET_WORKFLOW"), json!({}))
+        .await
+        .json();
+    assert_eq!(run["responseType"], "TARGET_WORKFLOW");
+    assert_eq!(run["workflowId"], run["targetWorkflowId"]);
+    assert_eq!(run["tasks"][0]["taskType"], "SUB_WORKFLOW");
+
+    for query in ["returnStrategy=FASTEST", "consistency=EVENTUAL"] {
+        let answer = app
+            .post(
+                &format!("/api/workflow/execute/delegating/1?{query}"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(answer.status, 400, "{query}: {}", answer.text);
+    }
+    app.stop().await;
+}

@@ -285,3 +285,46 @@ async fn switch_fork_terminate_and_variables_through_the_api() {
     assert_eq!(done["output"], json!({"stopped": true}));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_http_task_with_async_complete_waits_to_be_completed() {
+    let app = TestApp::spawn_with(allow_loopback).await;
+    let (service, seen, server) = echo_service().await;
+    app.register(
+        json!([]),
+        json!({"name": "async_caller", "version": 1, "tasks": [
+            {"name": "call", "taskReferenceName": "call", "type": "HTTP", "asyncComplete": true,
+             "inputParameters": {"http_request": {
+                "uri": format!("{service}/echo"), "method": "POST", "body": {"n": 1}}}}
+        ]}),
+    )
+    .await;
+    let id = app.start("async_caller", json!({})).await;
+    // The call is made, and the task waits IN_PROGRESS with the response.
+    let mut task = Value::Null;
+    for _ in 0..100 {
+        task = app.workflow(&id).await["tasks"][0].clone();
+        if task["status"] == "IN_PROGRESS" && !task["outputData"]["response"].is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(task["status"], "IN_PROGRESS", "{task}");
+    assert_eq!(task["outputData"]["response"]["statusCode"], 200, "{task}");
+    assert_eq!(seen.lock().expect("lock").len(), 1);
+    // It is not called again while it waits.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(seen.lock().expect("lock").len(), 1);
+    assert_eq!(app.workflow(&id).await["status"], "RUNNING");
+    let answer = app
+        .post(
+            &format!("/api/tasks/{id}/call/COMPLETED"),
+            json!({"done": "by hand"}),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let done = app.wait_for_status(&id, "COMPLETED").await;
+    assert_eq!(done["tasks"][0]["outputData"]["done"], "by hand");
+    server.abort();
+    app.stop().await;
+}

@@ -62,9 +62,9 @@ pub(super) async fn signal_async(
     Ok(StatusCode::OK.into_response())
 }
 
-/// What a synchronous signal answers with.
+/// What a synchronous signal (or start) answers with.
 #[derive(Clone, Copy, PartialEq)]
-enum Strategy {
+pub(super) enum Strategy {
     TargetWorkflow,
     BlockingWorkflow,
     BlockingTask,
@@ -72,7 +72,7 @@ enum Strategy {
 }
 
 impl Strategy {
-    fn parse(text: Option<String>) -> ApiResult<Strategy> {
+    pub(super) fn parse(text: Option<String>) -> ApiResult<Strategy> {
         match text.as_deref().map(str::trim) {
             None | Some("") | Some("TARGET_WORKFLOW") => Ok(Strategy::TargetWorkflow),
             Some("BLOCKING_WORKFLOW") => Ok(Strategy::BlockingWorkflow),
@@ -136,17 +136,29 @@ pub(super) async fn signal_sync(
         }
         tokio::time::sleep(STEP).await;
     };
-    let mut answer = match (strategy, &blocking) {
+    let mut answer = shaped(strategy, &root, blocking.as_ref(), &request_id);
+    answer.insert("signalTimeout".into(), json!(timed_out));
+    Ok(Json(Value::Object(answer)))
+}
+
+/// The answer `strategy` asks for about `root`, given what blocks it (in it or a
+/// sub-workflow): the task, the workflow it waits in, or `root` itself.
+pub(super) fn shaped(
+    strategy: Strategy,
+    root: &Workflow,
+    blocking: Option<&(Workflow, Task)>,
+    request_id: &str,
+) -> JsonMap {
+    let mut answer = match (strategy, blocking) {
         (Strategy::BlockingTask | Strategy::BlockingTaskInput, Some((_, task))) => task_run(task),
         (Strategy::BlockingWorkflow, Some((workflow, _))) => workflow_run(workflow),
-        _ => workflow_run(&root),
+        _ => workflow_run(root),
     };
     answer.insert("responseType".into(), json!(strategy.name()));
     answer.insert("targetWorkflowId".into(), json!(root.workflow_id));
     answer.insert("targetWorkflowStatus".into(), json!(root.status.as_str()));
     answer.insert("requestId".into(), json!(request_id));
-    answer.insert("signalTimeout".into(), json!(timed_out));
-    Ok(Json(Value::Object(answer)))
+    answer
 }
 
 /// Orkes's `WorkflowStateUpdate`.
@@ -260,7 +272,7 @@ type Blocking<'a> = Pin<Box<dyn Future<Output = Option<(Workflow, Task)>> + Send
 
 /// The first task that blocks `workflow` (other than the one just signalled, should
 /// it still show as waiting), else in its running sub-workflows the caller may read.
-fn blocking_in<'a>(
+pub(super) fn blocking_in<'a>(
     state: &'a AppState,
     principal: &'a Principal,
     workflow: Workflow,

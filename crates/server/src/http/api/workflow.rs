@@ -8,12 +8,13 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use podium_core::model::{
     BulkResponse, JsonMap, RerunWorkflowRequest, SearchResult, SkipTaskRequest,
-    StartWorkflowRequest, Workflow, WorkflowRun, WorkflowStatusView, WorkflowSummary,
+    StartWorkflowRequest, Workflow, WorkflowStatusView, WorkflowSummary,
 };
 use podium_core::security::{Access, ResourceType, RouteAccess};
 use podium_core::service::search::WorkflowSearch;
 use podium_core::service::workflow::ExecuteWait;
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Auth, IgnoredBody, JsonBody, OptionalJson, Params};
@@ -606,7 +607,11 @@ async fn workflow_search_full(
     }))
 }
 
-/// Starts a workflow and waits for it (the SDKs' synchronous start). Needs: EXECUTE.
+/// Starts a workflow and waits for it (the SDKs' synchronous start), answering
+/// what `returnStrategy` asks for, as a synchronous signal does: the workflow
+/// (`TARGET_WORKFLOW`, the default), or the (sub-)workflow or task it waits in.
+/// `consistency` is accepted: every start is durable before it is answered.
+/// Needs: EXECUTE.
 async fn workflow_execute(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -614,7 +619,18 @@ async fn workflow_execute(
     headers: HeaderMap,
     params: Params,
     OptionalJson(mut request): OptionalJson<StartWorkflowRequest>,
-) -> ApiResult<Json<WorkflowRun>> {
+) -> ApiResult<Json<Value>> {
+    let strategy = super::signal::Strategy::parse(params.text("returnStrategy"))?;
+    if let Some(consistency) = params.text("consistency")
+        && !matches!(
+            consistency.trim(),
+            "SYNCHRONOUS" | "DURABLE" | "REGION_DURABLE"
+        )
+    {
+        return Err(ApiError::bad_request(format!(
+            "consistency '{consistency}' is not valid: use SYNCHRONOUS, DURABLE or REGION_DURABLE"
+        )));
+    }
     request.name = name;
     request.version = Some(version.parse().map_err(|_| {
         ApiError::bad_request(format!("version must be an integer, not '{version}'"))
@@ -636,9 +652,26 @@ async fn workflow_execute(
         wait_seconds: wait_seconds.map(|s| s.max(0) as u64),
         request_id: params.text("requestId").or_else(|| header("requestId")),
     };
-    Ok(Json(
-        state.workflows.execute(&principal, request, wait).await?,
-    ))
+    let run = state.workflows.execute(&principal, request, wait).await?;
+    if strategy == super::signal::Strategy::TargetWorkflow {
+        return Ok(Json(serde_json::to_value(run).map_err(|err| {
+            ApiError::Core(podium_core::error::CoreError::Internal(err.to_string()))
+        })?));
+    }
+    let root = state
+        .workflows
+        .get(&principal, &run.workflow_id, true)
+        .await?;
+    let blocking = super::signal::blocking_in(&state, &principal, root.clone(), 0, "").await;
+    let request_id = run
+        .request_id
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    Ok(Json(Value::Object(super::signal::shaped(
+        strategy,
+        &root,
+        blocking.as_ref(),
+        &request_id,
+    ))))
 }
 
 /// Most workflows one bulk request may name.
