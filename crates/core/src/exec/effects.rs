@@ -354,6 +354,7 @@ mod tests {
                 handler: "h".into(),
                 action: 0,
                 event: "e".into(),
+                revision: Some("r".into()),
             },
         ];
         for effect in &effects {

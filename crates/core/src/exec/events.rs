@@ -313,6 +313,7 @@ pub(super) async fn deliver(rt: &Runtime, job: Job) -> CoreResult<()> {
                         handler: handler.name.clone(),
                         action,
                         event: event.clone(),
+                        revision: Some(handler.revision()),
                     },
                     due_at: ctx.now,
                     lane: JobLane::Work,
@@ -377,13 +378,17 @@ pub(super) async fn act(rt: &Arc<Runtime>, job: Job) -> CoreResult<()> {
         handler: name,
         action: action_index,
         event,
+        revision,
     } = &job.effect
     else {
         return drop_job(rt, &job).await;
     };
     let handler = rt.stores.events.event_handler(name).await?;
+    // The handler acts as it was when its condition chose the event: one changed
+    // since (another action, condition or saver) does not act.
     let Some((handler, action)) = handler
         .filter(|h| h.active && h.event == *event)
+        .filter(|h| revision.as_ref().is_none_or(|r| *r == h.revision()))
         .and_then(|h| h.actions.get(*action_index).cloned().map(|a| (h, a)))
     else {
         info!(handler = %name, event = %event, "an event handler changed since its event came; its action is dropped");

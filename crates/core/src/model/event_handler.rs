@@ -141,3 +141,17 @@ pub struct UpdateVariablesAction {
     #[serde(deserialize_with = "null_default")]
     pub append_array: bool,
 }
+
+impl EventHandler {
+    /// A fingerprint of the handler as stored: any change to it (its condition,
+    /// actions, activity, or who saved it when) gives another.
+    pub fn revision(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        Sha256::digest(&json)
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}

@@ -471,18 +471,14 @@ impl TaskService {
         Ok(next)
     }
 
-    /// `POST /tasks/{workflowId}/{ref}/{status}`: updates the first unfinished task with
-    /// that reference name, merging `output` into its output. None when there is none,
-    /// which only a caller who may read the workflow hears: anyone else gets the same
-    /// 403 whether the workflow, the reference or an unfinished task exists or not.
-    pub async fn update_by_ref(
+    /// The unfinished task of a workflow with a reference name, when `principal`
+    /// may update it (as `update_by_ref` would): None when there is none, which only
+    /// a caller who may read the workflow hears. Changes nothing.
+    pub async fn pending_by_ref(
         &self,
         principal: &Principal,
         workflow_id: &str,
         reference: &str,
-        status: TaskResultStatus,
-        output: JsonMap,
-        worker_id: Option<String>,
     ) -> CoreResult<Option<Task>> {
         let hidden = || {
             disclosure::hidden(format_args!(
@@ -523,6 +519,28 @@ impl TaskService {
             }
             None if reads_workflow() => return Ok(None),
             None => return Err(hidden()),
+        };
+        Ok(Some(task.clone()))
+    }
+
+    /// `POST /tasks/{workflowId}/{ref}/{status}`: updates the first unfinished task with
+    /// that reference name, merging `output` into its output. None when there is none,
+    /// which only a caller who may read the workflow hears: anyone else gets the same
+    /// 403 whether the workflow, the reference or an unfinished task exists or not.
+    pub async fn update_by_ref(
+        &self,
+        principal: &Principal,
+        workflow_id: &str,
+        reference: &str,
+        status: TaskResultStatus,
+        output: JsonMap,
+        worker_id: Option<String>,
+    ) -> CoreResult<Option<Task>> {
+        let Some(task) = self
+            .pending_by_ref(principal, workflow_id, reference)
+            .await?
+        else {
+            return Ok(None);
         };
         let mut merged = task.output_data.clone();
         for (key, value) in output {

@@ -27,6 +27,22 @@ use super::validation;
 
 /// Highest workflow priority.
 pub const MAX_PRIORITY: i32 = 99;
+/// The longest correlation id or idempotency key: both are stored, indexed and
+/// searched.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Refuses a correlation id or idempotency key that is too long or holds control
+/// characters.
+pub(crate) fn check_key(what: &str, key: Option<&str>) -> CoreResult<()> {
+    match key {
+        Some(key) if key.len() > MAX_KEY_BYTES || key.chars().any(char::is_control) => {
+            Err(CoreError::invalid(format!(
+                "{what} must be at most {MAX_KEY_BYTES} bytes without control characters"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
 
 /// The workflow API.
 #[derive(Clone)]
@@ -175,6 +191,8 @@ impl WorkflowService {
 
     /// Refuses a request's priority and task-to-domain map that a start would refuse.
     pub(crate) fn check_request(&self, request: &StartWorkflowRequest) -> CoreResult<()> {
+        check_key("correlationId", request.correlation_id.as_deref())?;
+        check_key("idempotencyKey", request.idempotency_key.as_deref())?;
         let priority = request.priority.unwrap_or(0);
         if !(0..=MAX_PRIORITY).contains(&priority) {
             return Err(CoreError::invalid(format!(
@@ -203,6 +221,7 @@ impl WorkflowService {
         principal: &Principal,
         request: &StartWorkflowRequest,
     ) -> CoreResult<()> {
+        self.check_request(request)?;
         self.definition_for(principal, request).await.map(|_| ())
     }
 

@@ -341,6 +341,7 @@ impl WorkflowService {
             task_input,
             correlation_id,
         } = &request;
+        super::workflow::check_key("correlationId", correlation_id.as_deref())?;
         let feeds = workflow_input.is_some() || task_input.is_some() || correlation_id.is_some();
         let state = self.live(principal, id).await?;
         let authorized =

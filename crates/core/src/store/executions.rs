@@ -89,6 +89,10 @@ pub enum Effect {
         handler: String,
         action: usize,
         event: String,
+        /// The handler's revision when the event was delivered (see
+        /// `EventHandler::revision`): a handler changed since does not act. None
+        /// for jobs written before revisions were kept.
+        revision: Option<String>,
     },
 }
 
@@ -118,7 +122,10 @@ impl Effect {
                 handler,
                 action,
                 event,
-            } => serde_json::json!({ "handler": handler, "action": action, "event": event }),
+                revision,
+            } => serde_json::json!({
+                "handler": handler, "action": action, "event": event, "revision": revision
+            }),
         }
     }
 
@@ -142,6 +149,7 @@ impl Effect {
                 handler: text("handler")?,
                 action: usize::try_from(payload.get("action")?.as_u64()?).ok()?,
                 event: text("event")?,
+                revision: text("revision"),
             }),
             _ => None,
         }

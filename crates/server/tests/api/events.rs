@@ -614,3 +614,84 @@ async fn an_event_does_not_borrow_the_handlers_rights_for_whoever_started_its_ru
     app.wait_for_status(&waiter, "COMPLETED").await;
     app.stop().await;
 }
+
+/// An action acts as its handler was when the event chose it: an action job whose
+/// handler has changed since (here, one written with another revision) is dropped,
+/// and one written with the handler as it is acts.
+#[tokio::test]
+async fn a_handler_changed_since_its_event_came_does_not_act() {
+    let app = TestApp::spawn().await;
+    flows(&app).await;
+    let sets = |value: &str| {
+        json!([{"action": "update_workflow_variables",
+                "update_workflow_variables": {"workflowId": "${target}",
+                                              "variables": {"from": value}}}])
+    };
+    let on = handler("setter", "conductor:publisher:ready", sets("first"));
+    assert_eq!(app.post("/api/event", on).await.status, 200);
+    let waiter = app.start("waiter", json!({})).await;
+    let publisher = app.start("publisher", json!({"target": waiter})).await;
+    eventually(
+        &app,
+        "the handler sets the variable",
+        |run| run["variables"]["from"] == "first",
+        &format!("/api/workflow/{waiter}"),
+    )
+    .await;
+    let published = app.wait_for_status(&publisher, "COMPLETED").await;
+    let task_id = published["tasks"][0]["taskId"]
+        .as_str()
+        .expect("task id")
+        .to_string();
+    let changed = handler("setter", "conductor:publisher:ready", sets("second"));
+    assert_eq!(
+        app.call("PUT", "/api/event", Some(changed)).await.status,
+        200
+    );
+
+    let rt = app.runtime().clone();
+    let action_job = |revision: Option<String>| {
+        let (publisher, task_id) = (publisher.clone(), task_id.clone());
+        move |txn: &mut podium_core::store::Txn, ctx: &podium_core::engine::EngineContext<'_>| {
+            txn.changes.job_adds.push(podium_core::store::Job {
+                id: ctx.ids.new_id(),
+                workflow_id: publisher,
+                task_id: Some(task_id),
+                effect: podium_core::store::Effect::EventAction {
+                    handler: "setter".into(),
+                    action: 0,
+                    event: "conductor:publisher:ready".into(),
+                    revision,
+                },
+                due_at: ctx.now,
+                lane: podium_core::store::JobLane::Work,
+            });
+            Ok(())
+        }
+    };
+    rt.mutate(None, action_job(Some("an earlier revision".into())))
+        .await
+        .expect("job written");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.workflow(&waiter).await["variables"]["from"], "first");
+
+    let now = rt
+        .stores()
+        .events
+        .event_handler("setter")
+        .await
+        .expect("read")
+        .expect("there")
+        .revision();
+    rt.mutate(None, action_job(Some(now)))
+        .await
+        .expect("job written");
+    eventually(
+        &app,
+        "the handler as it is acts",
+        |run| run["variables"]["from"] == "second",
+        &format!("/api/workflow/{waiter}"),
+    )
+    .await;
+    app.stop().await;
+}

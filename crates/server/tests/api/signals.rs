@@ -223,6 +223,39 @@ async fn a_state_update_sets_variables_then_the_task_and_waits() {
     app.stop().await;
 }
 
+/// A state update whose task update cannot be made (no such task) changes no
+/// variable either: the task update is checked first.
+#[tokio::test]
+async fn a_state_update_whose_task_cannot_be_updated_changes_nothing() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([]),
+        json!({"name": "guarded", "version": 1, "tasks": [
+            {"name": "hold", "taskReferenceName": "hold", "type": "WAIT"}
+        ]}),
+    )
+    .await;
+    let id = app.start("guarded", json!({})).await;
+    let set = app
+        .post(
+            &format!("/api/workflow/{id}/variables"),
+            json!({"seen": true}),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    let missing = app
+        .post(
+            &format!("/api/workflow/{id}/state?waitForSeconds=0"),
+            json!({"taskReferenceName": "no_such_task", "variables": {"approved": true}}),
+        )
+        .await;
+    assert_eq!(missing.status, 404, "{}", missing.text);
+    let run = app.workflow(&id).await;
+    assert_eq!(run["variables"], json!({"seen": true}), "{run}");
+    assert_eq!(run["tasks"][0]["status"], "IN_PROGRESS");
+    app.stop().await;
+}
+
 /// A signal's data becomes output the run acts on: someone who may operate a
 /// workflow but could not start it (no EXECUTE on its worker task) may not feed it.
 #[tokio::test]

@@ -640,3 +640,48 @@ fn linear_v(name: &str, version: i32, refs: &[(&str, &str)]) -> Value {
     def["version"] = json!(version);
     def
 }
+
+#[tokio::test]
+async fn correlation_ids_and_idempotency_keys_are_bounded() {
+    let app = TestApp::spawn().await;
+    setup(&app).await;
+    let long = "c".repeat(1025);
+    for body in [
+        json!({"name": "two_steps", "correlationId": long}),
+        json!({"name": "two_steps", "idempotencyKey": long}),
+        json!({"name": "two_steps", "correlationId": "line\nbreak"}),
+    ] {
+        let answer = app.post("/api/workflow", body.clone()).await;
+        assert_eq!(answer.status, 400, "{body}: {}", answer.text);
+        assert!(answer.text.contains("1024 bytes"), "{}", answer.text);
+    }
+    // A schedule naming one is refused when saved, not when it fires.
+    let answer = app
+        .post(
+            "/api/scheduler/schedules",
+            json!({"name": "long_key", "cronExpression": "0 0 0 1 1 ?",
+                   "startWorkflowRequest": {"name": "two_steps", "correlationId": long}}),
+        )
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    let id = app.start("two_steps", json!({})).await;
+    let answer = app
+        .post(
+            &format!("/api/workflow/{id}/rerun"),
+            json!({"reRunFromWorkflowId": id, "correlationId": long}),
+        )
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    // At the bound, it is kept as given.
+    let fine = "k".repeat(1024);
+    let answer = app
+        .post(
+            "/api/workflow",
+            json!({"name": "two_steps", "correlationId": fine}),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let run = app.workflow(&answer.text).await;
+    assert_eq!(run["correlationId"], json!(fine));
+    app.stop().await;
+}

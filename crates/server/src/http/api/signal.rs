@@ -185,7 +185,8 @@ const MAX_STATE_WAIT_SECONDS: u64 = 60;
 /// `taskReferenceName`, then waits up to `waitForSeconds` (10) until one of
 /// `waitUntilTaskRef` (comma-separated) is scheduled, the workflow ends, or, with
 /// none named, it waits for someone; answers the workflow as a WorkflowRun. Each
-/// part needs what it needs on its own: a variables update, a task update.
+/// part needs what it needs on its own: a variables update, a task update; the task
+/// update is checked first, so nothing changes when either is refused.
 pub(super) async fn update_state(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -213,18 +214,32 @@ pub(super) async fn update_state(
                 .collect()
         })
         .unwrap_or_default();
+    let reference = update.task_reference_name.filter(|r| !r.trim().is_empty());
+    let result = update.task_result.unwrap_or_default();
+    let status = match result.status.as_deref() {
+        None => TaskResultStatus::Completed,
+        Some(text) => signal_status(text)?,
+    };
+    // The task update is checked before the variables change, so a refused or
+    // impossible update leaves the workflow as it was.
+    if let Some(reference) = &reference {
+        let pending = state
+            .tasks
+            .pending_by_ref(&principal, &workflow_id, reference)
+            .await?;
+        if pending.is_none() {
+            return Err(ApiError::Core(CoreError::NotFound(format!(
+                "Found no running task {reference} of workflow {workflow_id} to update"
+            ))));
+        }
+    }
     if let Some(variables) = update.variables.filter(|v| !v.is_empty()) {
         state
             .workflows
             .update_variables(&principal, &workflow_id, variables)
             .await?;
     }
-    if let Some(reference) = update.task_reference_name.filter(|r| !r.trim().is_empty()) {
-        let result = update.task_result.unwrap_or_default();
-        let status = match result.status.as_deref() {
-            None => TaskResultStatus::Completed,
-            Some(text) => signal_status(text)?,
-        };
+    if let Some(reference) = reference {
         let updated = state
             .tasks
             .update_by_ref(
