@@ -1,8 +1,12 @@
-//! The service registry on SQLite. The single writer makes "while its service is"
-//! a check in the same unit as the write.
+//! The service registry on SQLite. The single writer makes every check (the
+//! service is there, the bounds hold) part of the same unit as the write, made
+//! before anything is written.
 
 use podium_core::model::{ProtoFile, RegisteredService, ServiceMethod};
-use podium_core::store::{ServiceRegistryStore, StoreError, StoreResult};
+use podium_core::store::{
+    MethodKey, RegistryLimits, RegistryWrite, ServiceRegistryStore, StoreError, StoreResult,
+    check_methods,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{SqliteStore, map_err};
@@ -39,6 +43,55 @@ fn exists(conn: &Connection, service: &str) -> StoreResult<bool> {
         .map_err(map_err)
 }
 
+/// The keys of a service's methods, with the proto each came from.
+fn keys_of(conn: &Connection, service: &str) -> StoreResult<Vec<MethodKey>> {
+    conn.prepare_cached(
+        "SELECT operation, method, method_type, proto FROM registry_method WHERE service = ?1",
+    )
+    .and_then(|mut s| {
+        s.query_map(params![service], |row| {
+            Ok(MethodKey {
+                operation: row.get(0)?,
+                method: row.get(1)?,
+                method_type: row.get(2)?,
+                proto: row.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()
+    })
+    .map_err(map_err)
+}
+
+fn count(conn: &Connection, sql: &str, service: Option<&str>) -> StoreResult<usize> {
+    let n: i64 = match service {
+        Some(service) => conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.query_row(params![service], |row| row.get(0))),
+        None => conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.query_row([], |row| row.get(0))),
+    }
+    .map_err(map_err)?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+/// Whether methods may be written to a service: the reason when they would take
+/// it past a bound.
+fn room_for(
+    conn: &Connection,
+    service: &str,
+    methods: &[ServiceMethod],
+    proto: Option<&str>,
+    limits: &RegistryLimits,
+) -> StoreResult<Option<String>> {
+    if methods.is_empty() && proto.is_none() {
+        return Ok(None);
+    }
+    let existing = keys_of(conn, service)?;
+    let total = count(conn, "SELECT COUNT(*) FROM registry_method", None)?;
+    Ok(check_methods(&existing, methods, proto, total, limits))
+}
+
 fn upsert_methods(
     conn: &Connection,
     service: &str,
@@ -50,7 +103,8 @@ fn upsert_methods(
             "INSERT INTO registry_method (service, operation, method, method_type, proto, json)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (service, operation, method, method_type)
-             DO UPDATE SET proto = excluded.proto, json = excluded.json",
+             DO UPDATE SET proto = excluded.proto, json = excluded.json
+             WHERE excluded.proto IS NULL OR registry_method.proto IS NOT NULL",
         )
         .map_err(map_err)?;
     for method in methods {
@@ -109,16 +163,33 @@ fn with_methods(conn: &Connection, json: &str) -> StoreResult<RegisteredService>
 
 #[async_trait::async_trait]
 impl ServiceRegistryStore for SqliteStore {
-    async fn put_service(&self, service: &RegisteredService) -> StoreResult<()> {
+    async fn save_service(
+        &self,
+        service: &RegisteredService,
+        limits: &RegistryLimits,
+    ) -> StoreResult<RegistryWrite> {
         let (name, json) = (service.name.clone(), service_json(service)?);
+        let (methods, limits) = (service.methods.clone(), *limits);
         self.write_value(move |conn| {
+            if !exists(conn, &name)?
+                && count(conn, "SELECT COUNT(*) FROM registry_service", None)? >= limits.services
+            {
+                return Ok(RegistryWrite::Full(format!(
+                    "The registry holds at most {} services",
+                    limits.services
+                )));
+            }
+            if let Some(full) = room_for(conn, &name, &methods, None, &limits)? {
+                return Ok(RegistryWrite::Full(full));
+            }
             conn.prepare_cached(
                 "INSERT INTO registry_service (name, json) VALUES (?1, ?2)
                  ON CONFLICT (name) DO UPDATE SET json = excluded.json",
             )
             .and_then(|mut s| s.execute(params![name, json]))
-            .map(|_| ())
-            .map_err(map_err)
+            .map_err(map_err)?;
+            upsert_methods(conn, &name, &methods, None)?;
+            Ok(RegistryWrite::Done)
         })
         .await
     }
@@ -176,14 +247,22 @@ impl ServiceRegistryStore for SqliteStore {
         .await
     }
 
-    async fn put_methods(&self, service: &str, methods: &[ServiceMethod]) -> StoreResult<bool> {
-        let (service, methods) = (service.to_string(), methods.to_vec());
+    async fn put_methods(
+        &self,
+        service: &str,
+        methods: &[ServiceMethod],
+        limits: &RegistryLimits,
+    ) -> StoreResult<RegistryWrite> {
+        let (service, methods, limits) = (service.to_string(), methods.to_vec(), *limits);
         self.write_value(move |conn| {
             if !exists(conn, &service)? {
-                return Ok(false);
+                return Ok(RegistryWrite::NoService);
+            }
+            if let Some(full) = room_for(conn, &service, &methods, None, &limits)? {
+                return Ok(RegistryWrite::Full(full));
             }
             upsert_methods(conn, &service, &methods, None)?;
-            Ok(true)
+            Ok(RegistryWrite::Done)
         })
         .await
     }
@@ -208,23 +287,51 @@ impl ServiceRegistryStore for SqliteStore {
         .await
     }
 
-    async fn put_proto(&self, proto: &ProtoFile, methods: &[ServiceMethod]) -> StoreResult<bool> {
-        let (proto, methods) = (proto.clone(), methods.to_vec());
+    async fn put_proto(
+        &self,
+        proto: &ProtoFile,
+        methods: &[ServiceMethod],
+        limits: &RegistryLimits,
+    ) -> StoreResult<RegistryWrite> {
+        let (proto, methods, limits) = (proto.clone(), methods.to_vec(), *limits);
         self.write_value(move |conn| {
-            if !exists(conn, &proto.service_name)? {
-                return Ok(false);
+            let service = proto.service_name.as_str();
+            if !exists(conn, service)? {
+                return Ok(RegistryWrite::NoService);
+            }
+            let known: bool = conn
+                .prepare_cached("SELECT 1 FROM registry_proto WHERE service = ?1 AND filename = ?2")
+                .and_then(|mut s| {
+                    s.query_row(params![service, proto.filename], |_| Ok(()))
+                        .optional()
+                })
+                .map_err(map_err)?
+                .is_some();
+            let files = count(
+                conn,
+                "SELECT COUNT(*) FROM registry_proto WHERE service = ?1",
+                Some(service),
+            )?;
+            if !known && files >= limits.protos_per_service {
+                return Ok(RegistryWrite::Full(format!(
+                    "A service has at most {} proto files",
+                    limits.protos_per_service
+                )));
+            }
+            if let Some(full) = room_for(conn, service, &methods, Some(&proto.filename), &limits)? {
+                return Ok(RegistryWrite::Full(full));
             }
             conn.prepare_cached(
                 "INSERT INTO registry_proto (service, filename, data) VALUES (?1, ?2, ?3)
                  ON CONFLICT (service, filename) DO UPDATE SET data = excluded.data",
             )
-            .and_then(|mut s| s.execute(params![proto.service_name, proto.filename, proto.data]))
+            .and_then(|mut s| s.execute(params![service, proto.filename, proto.data]))
             .map_err(map_err)?;
             conn.prepare_cached("DELETE FROM registry_method WHERE service = ?1 AND proto = ?2")
-                .and_then(|mut s| s.execute(params![proto.service_name, proto.filename]))
+                .and_then(|mut s| s.execute(params![service, proto.filename]))
                 .map_err(map_err)?;
-            upsert_methods(conn, &proto.service_name, &methods, Some(&proto.filename))?;
-            Ok(true)
+            upsert_methods(conn, service, &methods, Some(&proto.filename))?;
+            Ok(RegistryWrite::Done)
         })
         .await
     }

@@ -221,9 +221,9 @@ pub fn apply_result(
         .as_ref()
         .map(|r| r.chars().take(MAX_REASON_CHARS).collect());
     task.callback_after_seconds = result.callback_after_seconds.max(0);
-    if result.sub_workflow_id.is_some() {
-        task.sub_workflow_id = result.sub_workflow_id.clone();
-    }
+    // Only the engine links a task to a sub-workflow (when it starts one): a
+    // result naming a workflow is not taken, so a worker cannot make its task lead
+    // into another run (signals and waits follow these links).
     let kind = TaskKind::of_execution(task);
     let requeue = match result.status {
         // A worker that reports progress hands the task back: it is polled again once

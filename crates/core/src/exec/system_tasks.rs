@@ -67,6 +67,9 @@ pub(super) async fn http(
             return fail_task(rt, &job, workflow_id, task_id, reason, Then::Decide).await;
         }
     };
+    // Known before the call, so a store that cannot answer now never has the call
+    // made twice.
+    let waits = completes_asynchronously(rt, &workflow_id, &task).await?;
     let (status, output, reason) = match caller.call(call).await {
         Ok(answer) => {
             let output = http::output_of(&answer);
@@ -83,9 +86,7 @@ pub(super) async fn http(
     };
     // With `asyncComplete`, a call that succeeded leaves the task IN_PROGRESS, with
     // the response as its output, until someone completes it (Conductor's HTTP task).
-    let status = if status == TaskResultStatus::Completed
-        && completes_asynchronously(rt, &workflow_id, &task).await?
-    {
+    let status = if status == TaskResultStatus::Completed && waits {
         TaskResultStatus::InProgress
     } else {
         status

@@ -21,6 +21,7 @@ pub mod names;
 pub mod operate;
 pub mod operations;
 pub mod passwords;
+pub mod proto_files;
 mod retry_resume;
 pub mod roles;
 pub mod runtime;

@@ -11,28 +11,37 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
-use prost::Message;
-
 use super::Runtime;
+use super::proto_files;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{ProtoFile, RegisteredService, RequestParam, ServiceMethod, ServiceType};
 use crate::security::{Principal, Role};
+use crate::store::{RegistryLimits, RegistryWrite};
 
 /// The longest service name, and proto filename.
 pub const MAX_NAME: usize = 255;
 /// The longest service URI.
 pub const MAX_URI: usize = 2048;
-/// The longest text of a method's fields.
+/// The longest operation, name or type of a method (together they are its key,
+/// which PostgreSQL indexes).
+pub const MAX_KEY_FIELD: usize = 512;
+/// The longest text of a method's other fields.
 pub const MAX_FIELD: usize = 1024;
-/// The most methods a service has.
-pub const MAX_METHODS: usize = 1000;
 /// The most request parameters a service or method has.
 pub const MAX_PARAMS: usize = 100;
-/// The most proto files a service has.
-pub const MAX_PROTOS: usize = 100;
+/// The largest method, and service without its methods, as stored (JSON).
+pub const MAX_METHOD_BYTES: usize = 8 * 1024;
+pub const MAX_SERVICE_BYTES: usize = 16 * 1024;
 /// The largest proto file.
-pub const MAX_PROTO_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_PROTO_BYTES: usize = 1024 * 1024;
+/// The registry's bounds: services, methods of a service, methods in all, proto
+/// files of a service.
+pub const LIMITS: RegistryLimits = RegistryLimits {
+    services: 1000,
+    methods_per_service: 1000,
+    methods: 20_000,
+    protos_per_service: 20,
+};
 
 /// Roles that read the registry.
 const READERS: [Role; 5] = [
@@ -101,7 +110,7 @@ fn check_method(method: &mut ServiceMethod) -> CoreResult<()> {
         if text.is_empty() {
             return Err(CoreError::invalid(format!("A method needs its {what}")));
         }
-        check_text(what, text, MAX_FIELD)?;
+        check_text(what, text, MAX_KEY_FIELD)?;
     }
     for (what, text) in [
         ("description", &method.description),
@@ -116,102 +125,34 @@ fn check_method(method: &mut ServiceMethod) -> CoreResult<()> {
     check_params(&method.request_params)?;
     method.id = None;
     method.proto = None;
+    check_size("A method", method, MAX_METHOD_BYTES)
+}
+
+/// Refuses what would be stored larger than `max` bytes of JSON (an
+/// `exampleInput` or a parameter's schema is free-form).
+fn check_size<T: serde::Serialize>(what: &str, value: &T, max: usize) -> CoreResult<()> {
+    let size = serde_json::to_vec(value)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > max {
+        return Err(CoreError::invalid(format!(
+            "{what} is at most {max} bytes as JSON"
+        )));
+    }
     Ok(())
+}
+
+/// The answer to a registry write.
+fn written(service: &str, write: RegistryWrite) -> CoreResult<()> {
+    match write {
+        RegistryWrite::Done => Ok(()),
+        RegistryWrite::NoService => Err(not_found(service)),
+        RegistryWrite::Full(reason) => Err(CoreError::invalid(reason)),
+    }
 }
 
 fn not_found(name: &str) -> CoreError {
     CoreError::NotFound(format!("Service '{name}' not found"))
-}
-
-/// The gRPC kind of a method, from whether each side streams.
-fn grpc_kind(client_streaming: bool, server_streaming: bool) -> &'static str {
-    match (client_streaming, server_streaming) {
-        (false, false) => "UNARY",
-        (false, true) => "SERVER_STREAMING",
-        (true, false) => "CLIENT_STREAMING",
-        (true, true) => "BIDI_STREAMING",
-    }
-}
-
-/// The methods of every service in a compiled proto file (a `FileDescriptorSet`,
-/// as `protoc --descriptor_set_out` writes it): the operation is the service's
-/// full name, the method its name, the type its gRPC kind.
-fn methods_of(set: &prost_types::FileDescriptorSet) -> CoreResult<Vec<ServiceMethod>> {
-    let mut methods = Vec::new();
-    for file in &set.file {
-        let package = file.package.as_deref().unwrap_or("");
-        for service in &file.service {
-            let name = service.name.as_deref().unwrap_or("");
-            let operation = if package.is_empty() {
-                name.to_string()
-            } else {
-                format!("{package}.{name}")
-            };
-            for method in &service.method {
-                let message = |t: &Option<String>| {
-                    t.as_deref().map(|t| t.trim_start_matches('.').to_string())
-                };
-                let mut found = ServiceMethod {
-                    operation_name: operation.clone(),
-                    method_name: method.name.clone().unwrap_or_default(),
-                    method_type: grpc_kind(method.client_streaming(), method.server_streaming())
-                        .to_string(),
-                    input_type: message(&method.input_type),
-                    output_type: message(&method.output_type),
-                    ..ServiceMethod::default()
-                };
-                check_method(&mut found)?;
-                methods.push(found);
-                if methods.len() > MAX_METHODS {
-                    return Err(CoreError::invalid(format!(
-                        "The file declares more than {MAX_METHODS} methods"
-                    )));
-                }
-            }
-        }
-    }
-    Ok(methods)
-}
-
-/// Reads an uploaded proto file: its bytes and the methods it declares.
-///
-/// The JavaScript SDK sends the file as it is. The Python SDK sends it as text:
-/// the bytes read as UTF-8 and JSON-escaped (without the quotes), or base64 when
-/// they are not UTF-8. The first reading that is a descriptor set of at least one
-/// file is taken (bytes that are no descriptor set may still decode as an empty
-/// one, since unknown fields are skipped).
-pub fn read_proto_upload(body: &[u8]) -> CoreResult<(Vec<u8>, Vec<ServiceMethod>)> {
-    let decode = |bytes: &[u8]| prost_types::FileDescriptorSet::decode(bytes);
-    let first = decode(body);
-    if let Ok(set) = &first
-        && !set.file.is_empty()
-    {
-        return Ok((body.to_vec(), methods_of(set)?));
-    }
-    if let Ok(text) = std::str::from_utf8(body) {
-        let unescaped = serde_json::from_str::<String>(&format!("\"{text}\""))
-            .ok()
-            .map(String::into_bytes);
-        let unencoded = base64::engine::general_purpose::STANDARD
-            .decode(text.trim())
-            .ok();
-        for bytes in [unescaped, unencoded].into_iter().flatten() {
-            if let Ok(set) = decode(&bytes)
-                && !set.file.is_empty()
-            {
-                let methods = methods_of(&set)?;
-                return Ok((bytes, methods));
-            }
-        }
-    }
-    let why = match first {
-        Err(err) => err.to_string(),
-        Ok(_) => "it declares no file".to_string(),
-    };
-    Err(CoreError::invalid(format!(
-        "The file is not a compiled proto file (a FileDescriptorSet, as written by \
-         protoc --descriptor_set_out): {why}"
-    )))
 }
 
 impl ServiceRegistryService {
@@ -270,43 +211,22 @@ impl ServiceRegistryService {
         }
         check_text("serviceURI", &service.service_uri, MAX_URI)?;
         check_params(&service.request_params)?;
-        let mut methods = std::mem::take(&mut service.methods);
-        for method in &mut methods {
+        for method in &mut service.methods {
             check_method(method)?;
         }
-        let store = &self.rt.stores.registry;
-        let known = store.service(&service.name).await?;
-        self.check_room(known.as_ref(), &methods)?;
-        store.put_service(&service).await?;
-        if !methods.is_empty() && !store.put_methods(&service.name, &methods).await? {
-            return Err(not_found(&service.name));
-        }
-        Ok(())
-    }
-
-    /// Refuses methods that would take a service past its limit.
-    fn check_room(
-        &self,
-        known: Option<&RegisteredService>,
-        added: &[ServiceMethod],
-    ) -> CoreResult<()> {
-        let key = |m: &ServiceMethod| {
-            (
-                m.operation_name.clone(),
-                m.method_name.clone(),
-                m.method_type.clone(),
-            )
+        let own = RegisteredService {
+            methods: Vec::new(),
+            ..service.clone()
         };
-        let mut keys: std::collections::HashSet<_> = known
-            .map(|s| s.methods.iter().map(key).collect())
-            .unwrap_or_default();
-        keys.extend(added.iter().map(key));
-        if keys.len() > MAX_METHODS {
-            return Err(CoreError::invalid(format!(
-                "A service has at most {MAX_METHODS} methods"
-            )));
-        }
-        Ok(())
+        check_size("A service (without its methods)", &own, MAX_SERVICE_BYTES)?;
+        let name = service.name.clone();
+        let write = self
+            .rt
+            .stores
+            .registry
+            .save_service(&service, &LIMITS)
+            .await?;
+        written(&name, write)
     }
 
     /// A service, or none.
@@ -344,19 +264,13 @@ impl ServiceRegistryService {
     ) -> CoreResult<()> {
         self.require_manage(principal, &format!("change service: {service}"))?;
         check_method(&mut method)?;
-        let known = self.existing(service).await?;
-        self.check_room(Some(&known), std::slice::from_ref(&method))?;
-        if self
+        let write = self
             .rt
             .stores
             .registry
-            .put_methods(service, &[method])
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(not_found(service))
-        }
+            .put_methods(service, &[method], &LIMITS)
+            .await?;
+        written(service, write)
     }
 
     /// Removes a method.
@@ -407,35 +321,27 @@ impl ServiceRegistryService {
                 known.service_type.name()
             )));
         }
-        let (data, methods) = read_proto_upload(&data)?;
-        let store = &self.rt.stores.registry;
-        let protos = store.protos(service).await?;
-        if protos.len() >= MAX_PROTOS && !protos.iter().any(|p| p.filename == filename) {
-            return Err(CoreError::invalid(format!(
-                "A service has at most {MAX_PROTOS} proto files"
-            )));
+        let (data, mut methods) =
+            tokio::task::spawn_blocking(move || proto_files::read_upload(&data))
+                .await
+                .map_err(|err| {
+                    CoreError::Internal(format!("reading a proto file failed: {err}"))
+                })??;
+        for method in &mut methods {
+            check_method(method)?;
         }
-        let kept: Vec<ServiceMethod> = known
-            .methods
-            .iter()
-            .filter(|m| m.proto.as_deref() != Some(filename))
-            .cloned()
-            .collect();
-        let others = RegisteredService {
-            methods: kept,
-            ..known
-        };
-        self.check_room(Some(&others), &methods)?;
         let proto = ProtoFile {
             service_name: service.to_string(),
             filename: filename.to_string(),
             data,
         };
-        if store.put_proto(&proto, &methods).await? {
-            Ok(())
-        } else {
-            Err(not_found(service))
-        }
+        let write = self
+            .rt
+            .stores
+            .registry
+            .put_proto(&proto, &methods, &LIMITS)
+            .await?;
+        written(service, write)
     }
 
     /// A proto file's bytes.
@@ -526,82 +432,5 @@ impl ServiceRegistryService {
             "The circuit breaker of service '{name}' is not initialized: no task has called the \
              service (Podium's tasks do not call registered services)"
         )))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn descriptor_set(streams: bool) -> Vec<u8> {
-        use prost_types::{
-            FileDescriptorProto, FileDescriptorSet, MethodDescriptorProto, ServiceDescriptorProto,
-        };
-        FileDescriptorSet {
-            file: vec![FileDescriptorProto {
-                name: Some("a.proto".into()),
-                package: Some("pkg".into()),
-                service: vec![ServiceDescriptorProto {
-                    name: Some("Svc".into()),
-                    method: vec![MethodDescriptorProto {
-                        name: Some("Call".into()),
-                        input_type: Some(".pkg.In".into()),
-                        output_type: Some(".pkg.Out".into()),
-                        client_streaming: Some(streams),
-                        server_streaming: None,
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-        }
-        .encode_to_vec()
-    }
-
-    #[test]
-    fn an_upload_is_read_in_each_sdks_encoding() {
-        let raw = descriptor_set(true);
-        let python_text = {
-            let text = String::from_utf8(raw.clone()).expect("this file is UTF-8");
-            let json = serde_json::to_string(&text).expect("json");
-            json[1..json.len() - 1].to_string()
-        };
-        let base64 = base64::engine::general_purpose::STANDARD.encode(&raw);
-        for body in [raw.clone(), python_text.into_bytes(), base64.into_bytes()] {
-            let (bytes, methods) = read_proto_upload(&body).expect("read");
-            assert_eq!(bytes, raw);
-            assert_eq!(methods.len(), 1);
-            let m = &methods[0];
-            assert_eq!(
-                (
-                    m.operation_name.as_str(),
-                    m.method_name.as_str(),
-                    m.method_type.as_str()
-                ),
-                ("pkg.Svc", "Call", "CLIENT_STREAMING")
-            );
-            assert_eq!(m.input_type.as_deref(), Some("pkg.In"));
-        }
-        assert_eq!(
-            read_proto_upload(&descriptor_set(false)).expect("read").1[0].method_type,
-            "UNARY"
-        );
-    }
-
-    #[test]
-    fn what_is_no_descriptor_set_is_refused() {
-        for body in [
-            &b"\x08\x96\x01\x12\x04\x08\x02\x10\x03"[..],
-            b"",
-            b"hello",
-            b"\xff\xff\xff",
-        ] {
-            let err = read_proto_upload(body).expect_err("refused");
-            assert!(
-                err.to_string().contains("FileDescriptorSet"),
-                "{body:?}: {err}"
-            );
-        }
     }
 }

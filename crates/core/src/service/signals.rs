@@ -49,20 +49,45 @@ type Found<'a> =
     Pin<Box<dyn Future<Output = CoreResult<Option<(WorkflowState, Task)>>> + Send + 'a>>;
 
 /// The task a signal to `state` completes, with the workflow that owns it.
-/// Whether a workflow, or one of its running sub-workflows, waits in a task that
-/// blocks it until someone acts (what a synchronous start waits for).
-pub(crate) async fn blocks_somewhere(rt: &Runtime, state: WorkflowState) -> CoreResult<bool> {
-    Ok(find(rt, state, 0, is_blocking).await?.is_some())
+/// How many sub-workflows one look for a waiting task reads at most.
+pub const MAX_SIGNAL_WALK: usize = 200;
+
+/// What one look into sub-workflows has read: each workflow once, so many at most.
+#[derive(Default)]
+struct Walk {
+    visited: std::collections::HashSet<String>,
+    read: usize,
+}
+
+/// Whether a workflow, or one of its running sub-workflows `principal` may read,
+/// waits in a task that blocks it until someone acts (what a synchronous start
+/// waits for). A store that cannot answer counts as not blocked.
+pub(crate) async fn blocks_somewhere(
+    rt: &Runtime,
+    principal: &Principal,
+    state: WorkflowState,
+) -> bool {
+    let mut walk = Walk::default();
+    match find(rt, state, 0, is_blocking, Some(principal), &mut walk).await {
+        Ok(found) => found.is_some(),
+        Err(err) => {
+            tracing::warn!(error = %err, "could not look into sub-workflows for a waiting task");
+            false
+        }
+    }
 }
 
 /// The first task `pick` chooses in a workflow, else in its running sub-workflows
-/// (depth-first, bounded), with the workflow that owns it.
-fn find<'a>(
-    rt: &'a Runtime,
+/// (depth-first, each once, bounded in depth and in how many are read; with
+/// `reader`, only those it may read), with the workflow that owns it.
+fn find<'w>(
+    rt: &'w Runtime,
     state: WorkflowState,
     depth: usize,
     pick: fn(&Task) -> bool,
-) -> Found<'a> {
+    reader: Option<&'w Principal>,
+    walk: &'w mut Walk,
+) -> Found<'w> {
     Box::pin(async move {
         if let Some(task) = state.tasks().iter().find(|t| pick(t)).cloned() {
             return Ok(Some((state, task)));
@@ -70,6 +95,7 @@ fn find<'a>(
         if depth >= MAX_SIGNAL_DEPTH {
             return Ok(None);
         }
+        walk.visited.insert(state.workflow.workflow_id.clone());
         let children: Vec<String> = state
             .tasks()
             .iter()
@@ -79,13 +105,23 @@ fn find<'a>(
             .filter_map(|t| t.sub_workflow_id.clone())
             .collect();
         for child in children {
+            if walk.read >= MAX_SIGNAL_WALK {
+                return Ok(None);
+            }
+            if !walk.visited.insert(child.clone()) {
+                continue;
+            }
+            walk.read += 1;
             let Some(child) = rt.stores.execution.get_workflow(&child).await? else {
                 continue;
             };
             if child.status().is_terminal() {
                 continue;
             }
-            if let Some(found) = find(rt, child, depth + 1, pick).await? {
+            if reader.is_some_and(|p| !may_access_execution(rt, p, Access::Read, &child.workflow)) {
+                continue;
+            }
+            if let Some(found) = find(rt, child, depth + 1, pick, reader, walk).await? {
                 return Ok(Some(found));
             }
         }
@@ -116,7 +152,7 @@ impl TaskService {
         };
         let reads_root = may_access_execution(rt, principal, Access::Read, &root.workflow)
             || sees_every_task(&rt.authorizer, principal);
-        let found = find(rt, root, 0, is_signalable).await?;
+        let found = find(rt, root, 0, is_signalable, None, &mut Walk::default()).await?;
         let Some((owner, task)) = found else {
             return if reads_root { Ok(None) } else { Err(hidden()) };
         };

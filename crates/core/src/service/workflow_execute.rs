@@ -60,7 +60,7 @@ impl WorkflowService {
                 || reached(&state, wait.until_task_ref.as_deref())
                 || tokio::time::Instant::now() >= deadline
                 || (no_task_named(&wait)
-                    && super::signals::blocks_somewhere(&self.rt, state.clone()).await?);
+                    && super::signals::blocks_somewhere(&self.rt, principal, state.clone()).await);
             if done {
                 break Ok(run_of(&state, wait.request_id.clone()));
             }

@@ -41,7 +41,9 @@ pub use schemas::SchemaStore;
 pub use sealing::PayloadSealer;
 pub use secrets::*;
 pub use security::*;
-pub use service_registry::ServiceRegistryStore;
+pub use service_registry::{
+    MethodKey, RegistryLimits, RegistryWrite, ServiceRegistryStore, check_methods, methods_after,
+};
 pub use sessions::{SessionStore, StoredSession};
 
 /// A change another node made to what every node keeps in memory or waits on, as the

@@ -278,6 +278,33 @@ async fn what_is_not_a_service_or_method_is_refused_clearly() {
     }
     // Nothing was stored by a refused request.
     assert_eq!(app.get(base).await.json(), json!([]));
+    // A method is bounded, free-form parts included.
+    let answer = app
+        .post(
+            base,
+            json!({"name": "bounded", "type": "HTTP", "serviceURI": "http://x"}),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    for (method, says) in [
+        (
+            json!({"operationName": "op", "methodName": "m", "methodType": "GET",
+                "exampleInput": {"blob": "x".repeat(9000)}}),
+            "8192 bytes",
+        ),
+        (
+            json!({"operationName": "op", "methodName": "m".repeat(600), "methodType": "GET"}),
+            "methodName",
+        ),
+    ] {
+        let answer = app.post(&format!("{base}/bounded/methods"), method).await;
+        assert_eq!(answer.status, 400, "{}", answer.text);
+        assert!(answer.text.contains(says), "{says}: {}", answer.text);
+    }
+    assert_eq!(
+        app.get(&format!("{base}/bounded")).await.json()["methods"],
+        json!([])
+    );
     let answer = app
         .post(
             &format!("{base}/nothing/methods"),

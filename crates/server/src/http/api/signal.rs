@@ -7,8 +7,6 @@
 //! (`BLOCKING_TASK`, `BLOCKING_TASK_INPUT`), as Orkes's SignalResponse. Everything
 //! shown is what the caller may read, masked as the API masks it.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use axum::Json;
@@ -18,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use podium_core::error::CoreError;
 use podium_core::model::{JsonMap, Task, TaskResultStatus, Workflow};
 use podium_core::security::Principal;
-use podium_core::service::signals::{MAX_SIGNAL_DEPTH, is_blocking};
+use podium_core::service::signals::{MAX_SIGNAL_DEPTH, MAX_SIGNAL_WALK, is_blocking};
 use serde_json::{Value, json};
 
 use crate::http::error::{ApiError, ApiResult};
@@ -126,7 +124,7 @@ pub(super) async fn signal_sync(
     let mut timed_out = false;
     let (root, blocking) = loop {
         let root = state.workflows.get(&principal, &workflow_id, true).await?;
-        let blocking = blocking_in(&state, &principal, root.clone(), 0, &signalled.task_id).await;
+        let blocking = blocking_in(&state, &principal, root.clone(), &signalled.task_id).await;
         if root.status.is_terminal() || blocking.is_some() {
             break (root, blocking);
         }
@@ -261,7 +259,7 @@ pub(super) async fn update_state(
     let root = loop {
         let root = state.workflows.get(&principal, &workflow_id, true).await?;
         let reached = if until.is_empty() {
-            blocking_in(&state, &principal, root.clone(), 0, "")
+            blocking_in(&state, &principal, root.clone(), "")
                 .await
                 .is_some()
         } else {
@@ -283,18 +281,20 @@ pub(super) async fn update_state(
     Ok(Json(Value::Object(answer)))
 }
 
-type Blocking<'a> = Pin<Box<dyn Future<Output = Option<(Workflow, Task)>> + Send + 'a>>;
-
 /// The first task that blocks `workflow` (other than the one just signalled, should
-/// it still show as waiting), else in its running sub-workflows the caller may read.
-pub(super) fn blocking_in<'a>(
-    state: &'a AppState,
-    principal: &'a Principal,
+/// it still show as waiting), else in its running sub-workflows the caller may read
+/// (each once, at most `MAX_SIGNAL_DEPTH` deep and `MAX_SIGNAL_WALK` read).
+pub(super) async fn blocking_in(
+    state: &AppState,
+    principal: &Principal,
     workflow: Workflow,
-    depth: usize,
-    signalled: &'a str,
-) -> Blocking<'a> {
-    Box::pin(async move {
+    signalled: &str,
+) -> Option<(Workflow, Task)> {
+    let mut visited = std::collections::HashSet::new();
+    visited.insert(workflow.workflow_id.clone());
+    let mut read = 0;
+    let mut stack = vec![(workflow, 0usize)];
+    while let Some((workflow, depth)) = stack.pop() {
         if let Some(task) = workflow
             .tasks
             .iter()
@@ -304,26 +304,32 @@ pub(super) fn blocking_in<'a>(
             return Some((workflow, task));
         }
         if depth >= MAX_SIGNAL_DEPTH {
-            return None;
+            continue;
         }
-        for child in workflow
+        let children: Vec<String> = workflow
             .tasks
             .iter()
-            .filter(|t| !t.status.is_terminal())
+            .filter(|t| !t.status.is_terminal() && t.task_type == "SUB_WORKFLOW")
             .filter_map(|t| t.sub_workflow_id.clone())
-        {
+            .filter(|id| visited.insert(id.clone()))
+            .collect();
+        // Depth-first, in the order of the workflow's tasks.
+        let mut found = Vec::new();
+        for child in children {
+            if read >= MAX_SIGNAL_WALK {
+                break;
+            }
+            read += 1;
             let Ok(child) = state.workflows.get(principal, &child, true).await else {
                 continue;
             };
-            if child.status.is_terminal() {
-                continue;
-            }
-            if let Some(found) = blocking_in(state, principal, child, depth + 1, signalled).await {
-                return Some(found);
+            if !child.status.is_terminal() {
+                found.push((child, depth + 1));
             }
         }
-        None
-    })
+        stack.extend(found.into_iter().rev());
+    }
+    None
 }
 
 /// A workflow as a SignalResponse shows it.

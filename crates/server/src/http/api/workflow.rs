@@ -662,7 +662,7 @@ async fn workflow_execute(
         .workflows
         .get(&principal, &run.workflow_id, true)
         .await?;
-    let blocking = super::signal::blocking_in(&state, &principal, root.clone(), 0, "").await;
+    let blocking = super::signal::blocking_in(&state, &principal, root.clone(), "").await;
     let request_id = run
         .request_id
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
