@@ -45,6 +45,21 @@ impl EventHandlerStore for PostgresStore {
         Ok(())
     }
 
+    async fn insert_event_handler(&self, handler: &EventHandler) -> StoreResult<bool> {
+        let json =
+            serde_json::to_string(handler).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        let client = self.client().await?;
+        let inserted = client
+            .execute(
+                "INSERT INTO event_handler (name, event, active, json) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (name) DO NOTHING",
+                &[&handler.name, &handler.event, &handler.active, &json],
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(inserted > 0)
+    }
+
     async fn event_handler(&self, name: &str) -> StoreResult<Option<EventHandler>> {
         let client = self.client().await?;
         let row = client

@@ -54,6 +54,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0015_service_registry",
         include_str!("migrations/0015_service_registry.sql"),
     ),
+    (
+        "0016_schedule_run_order",
+        include_str!("migrations/0016_schedule_run_order.sql"),
+    ),
 ];
 
 /// The advisory lock every node takes to migrate ("podium" in ASCII).

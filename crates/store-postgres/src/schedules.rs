@@ -143,6 +143,25 @@ impl ScheduleStore for PostgresStore {
         Ok(())
     }
 
+    async fn insert_schedule(&self, stored: StoredSchedule) -> StoreResult<bool> {
+        let json = encode(&stored.schedule)?;
+        let client = self.client().await?;
+        let inserted = client
+            .execute(
+                "INSERT INTO schedule (name, workflow_name, next_run_at, json) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (name) DO NOTHING",
+                &[
+                    &stored.schedule.name,
+                    &stored.schedule.workflow_name(),
+                    &stored.next_run_at,
+                    &json,
+                ],
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(inserted > 0)
+    }
+
     async fn schedule(&self, name: &str) -> StoreResult<Option<StoredSchedule>> {
         let client = self.client().await?;
         client

@@ -43,6 +43,22 @@ impl EventHandlerStore for SqliteStore {
         .await
     }
 
+    async fn insert_event_handler(&self, handler: &EventHandler) -> StoreResult<bool> {
+        let json =
+            serde_json::to_string(handler).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        let (name, event, active) = (handler.name.clone(), handler.event.clone(), handler.active);
+        self.write_value(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO event_handler (name, event, active, json) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .and_then(|mut s| s.execute(params![name, event, active, json]))
+            .map(|n| n > 0)
+            .map_err(map_err)
+        })
+        .await
+    }
+
     async fn event_handler(&self, name: &str) -> StoreResult<Option<EventHandler>> {
         let name = name.to_string();
         self.read(move |conn, _| {

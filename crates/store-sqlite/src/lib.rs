@@ -197,6 +197,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0018_service_registry",
         include_str!("migrations/0018_service_registry.sql"),
     ),
+    (
+        "0019_schedule_run_order",
+        include_str!("migrations/0019_schedule_run_order.sql"),
+    ),
 ];
 
 /// Maps a database error to a store error; uniqueness violations become conflicts.

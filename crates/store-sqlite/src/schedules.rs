@@ -156,6 +156,27 @@ impl ScheduleStore for SqliteStore {
         .await
     }
 
+    async fn insert_schedule(&self, stored: StoredSchedule) -> StoreResult<bool> {
+        let json = encode(&stored.schedule)?;
+        self.write_value(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO schedule (name, workflow_name, next_run_at, json) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    stored.schedule.name,
+                    stored.schedule.workflow_name(),
+                    stored.next_run_at,
+                    json
+                ])
+            })
+            .map(|n| n > 0)
+            .map_err(map_err)
+        })
+        .await
+    }
+
     async fn schedule(&self, name: &str) -> StoreResult<Option<StoredSchedule>> {
         let name = name.to_string();
         self.read(move |conn, _| {

@@ -25,6 +25,8 @@ pub const MAX_EVENT: usize = 1024;
 pub const MAX_CONDITION: usize = 4096;
 /// The most actions a handler may hold.
 pub const MAX_ACTIONS: usize = 50;
+/// The most event handlers one principal may have made (of those there now).
+pub const MAX_HANDLERS_PER_CREATOR: usize = 500;
 
 fn not_found(name: &str) -> CoreError {
     CoreError::NotFound(format!("EventHandler with name {name} not found!"))
@@ -223,7 +225,12 @@ impl EventHandlerService {
             handler.updated_by = handler.created_by.clone();
             handler.create_time = Some(now);
             handler.update_time = Some(now);
-            self.rt.stores.events.put_event_handler(&handler).await?;
+            self.check_room(principal).await?;
+            if !self.rt.stores.events.insert_event_handler(&handler).await? {
+                return Err(CoreError::Conflict(format!(
+                    "EventHandler with name {name} already exists!"
+                )));
+            }
             let ops = self
                 .rt
                 .access
@@ -235,6 +242,27 @@ impl EventHandlerService {
                     .change_tags(TargetType::EventHandler, &name, &tags, false)
                     .await?;
             }
+        }
+        Ok(())
+    }
+
+    /// Refuses a new handler to a principal who made [`MAX_HANDLERS_PER_CREATOR`] of
+    /// those there now.
+    async fn check_room(&self, principal: &Principal) -> CoreResult<()> {
+        let id = principal.id();
+        let made = self
+            .rt
+            .stores
+            .events
+            .list_event_handlers()
+            .await?
+            .iter()
+            .filter(|h| h.created_by.as_deref() == Some(id))
+            .count();
+        if made >= MAX_HANDLERS_PER_CREATOR {
+            return Err(CoreError::invalid(format!(
+                "{id} has made {made} event handlers, the most one principal may have"
+            )));
         }
         Ok(())
     }

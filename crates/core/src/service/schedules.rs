@@ -26,6 +26,9 @@ pub const MAX_SCHEDULE_NAME: usize = 255;
 
 /// The most runs a search answers at once.
 pub const MAX_RUN_PAGE: usize = 1000;
+/// The most schedules one principal may have made (of those there now): each
+/// starts workflows on its own, so nobody may fill the scheduler alone.
+pub const MAX_SCHEDULES_PER_CREATOR: usize = 500;
 
 /// Schedules.
 #[derive(Clone)]
@@ -188,14 +191,22 @@ impl ScheduleService {
         // Tags are kept with the tag routes, not in the schedule.
         schedule.tags = Vec::new();
         let next_run_at = first_due(&schedule, &cron, now);
-        self.rt
-            .stores
-            .schedules
-            .put_schedule(StoredSchedule {
-                schedule: schedule.clone(),
-                next_run_at,
-            })
-            .await?;
+        let stored = StoredSchedule {
+            schedule: schedule.clone(),
+            next_run_at,
+        };
+        if existing.is_some() {
+            self.rt.stores.schedules.put_schedule(stored).await?;
+        } else {
+            self.check_room(principal).await?;
+            // Two creations racing for one name: the second is refused, never
+            // replacing the first or sharing its ownership.
+            if !self.rt.stores.schedules.insert_schedule(stored).await? {
+                return Err(CoreError::Conflict(format!(
+                    "Schedule {name} was created by someone else meanwhile"
+                )));
+            }
+        }
         if existing.is_none() {
             let ops = self
                 .rt
@@ -204,6 +215,27 @@ impl ScheduleService {
             self.rt.access.commit(ops).await?;
         }
         self.with_tags(schedule).await
+    }
+
+    /// Refuses a new schedule to a principal who made [`MAX_SCHEDULES_PER_CREATOR`]
+    /// of those there now.
+    async fn check_room(&self, principal: &Principal) -> CoreResult<()> {
+        let id = principal.id();
+        let made = self
+            .rt
+            .stores
+            .schedules
+            .list_schedules(None)
+            .await?
+            .iter()
+            .filter(|s| s.schedule.created_by.as_deref() == Some(id))
+            .count();
+        if made >= MAX_SCHEDULES_PER_CREATOR {
+            return Err(CoreError::invalid(format!(
+                "{id} has made {made} schedules, the most one principal may have"
+            )));
+        }
+        Ok(())
     }
 
     /// A schedule with its tags (needs READ).

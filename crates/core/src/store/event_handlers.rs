@@ -10,6 +10,9 @@ use crate::model::EventHandler;
 pub trait EventHandlerStore: Send + Sync {
     /// Stores a handler, replacing the one of its name.
     async fn put_event_handler(&self, handler: &EventHandler) -> StoreResult<()>;
+    /// Stores a new handler; false (and nothing written) when its name is taken,
+    /// so two creations racing for one name cannot both succeed.
+    async fn insert_event_handler(&self, handler: &EventHandler) -> StoreResult<bool>;
     /// A handler by name.
     async fn event_handler(&self, name: &str) -> StoreResult<Option<EventHandler>>;
     /// Every handler, by name. One that cannot be read is left out (and logged).

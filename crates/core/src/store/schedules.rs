@@ -83,6 +83,9 @@ pub struct RunSearch {
 pub trait ScheduleStore: Send + Sync {
     /// Stores a schedule (one with its name is replaced).
     async fn put_schedule(&self, stored: StoredSchedule) -> StoreResult<()>;
+    /// Stores a new schedule; false (and nothing written) when its name is taken,
+    /// so two creations racing for one name cannot both succeed.
+    async fn insert_schedule(&self, stored: StoredSchedule) -> StoreResult<bool>;
     /// The schedule of this name.
     async fn schedule(&self, name: &str) -> StoreResult<Option<StoredSchedule>>;
     /// Every schedule, or those starting one workflow, by name. A stored schedule

@@ -38,6 +38,13 @@ pub(super) async fn event_handlers_are_found_by_event(stores: Stores) {
         Some(&on)
     );
     assert_eq!(s.event_handler("missing").await.expect("get"), None);
+    // A creation never replaces a handler of its name.
+    let taken = handler("b_on", "conductor:other:event", false);
+    assert!(!s.insert_event_handler(&taken).await.expect("insert"));
+    assert_eq!(
+        s.event_handler("b_on").await.expect("get").as_ref(),
+        Some(&on)
+    );
     let names = |list: Vec<EventHandler>| list.into_iter().map(|h| h.name).collect::<Vec<_>>();
     assert_eq!(
         names(s.list_event_handlers().await.expect("list")),

@@ -86,6 +86,22 @@ pub(super) async fn schedules_run_once_per_due_time(stores: Stores) {
     let a = s.schedule("a").await.expect("read").expect("a");
     assert_eq!(a.schedule, schedule("a", "w1"));
     assert_eq!(a.next_run_at, Some(1000));
+    // A creation never replaces a schedule of its name.
+    let taken = StoredSchedule {
+        schedule: schedule("a", "w9"),
+        next_run_at: None,
+    };
+    assert!(!s.insert_schedule(taken).await.expect("insert"));
+    assert_eq!(
+        s.schedule("a").await.expect("read").expect("a").schedule,
+        schedule("a", "w1")
+    );
+    let fresh = StoredSchedule {
+        schedule: schedule("z", "w9"),
+        next_run_at: None,
+    };
+    assert!(s.insert_schedule(fresh).await.expect("insert"));
+    assert!(s.delete_schedule("z").await.expect("delete"));
     assert!(s.schedule("c").await.expect("read").is_none());
     let names = |list: Vec<StoredSchedule>| -> Vec<String> {
         list.into_iter().map(|s| s.schedule.name).collect()

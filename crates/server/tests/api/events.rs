@@ -695,3 +695,25 @@ async fn a_handler_changed_since_its_event_came_does_not_act() {
     .await;
     app.stop().await;
 }
+
+/// One principal may have made at most 500 handlers (of those there now).
+#[tokio::test]
+async fn one_principal_makes_a_bounded_number_of_handlers() {
+    let app = TestApp::spawn().await;
+    let noop = |i: usize| handler(&format!("h{i}"), "conductor:x:y", json!([]));
+    for batch in 0..5 {
+        let list: Vec<Value> = (batch * 100..(batch + 1) * 100).map(noop).collect();
+        let answer = app.post("/api/event", json!(list)).await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+    }
+    let refused = app.post("/api/event", noop(500)).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(
+        refused.text.contains("500 event handlers"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(app.call("DELETE", "/api/event/h0", None).await.status, 200);
+    assert_eq!(app.post("/api/event", noop(500)).await.status, 200);
+    app.stop().await;
+}

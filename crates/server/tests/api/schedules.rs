@@ -568,3 +568,39 @@ async fn schedules_are_paused_and_resumed_in_bulk_and_scheduling_stopped_by_an_a
     assert_eq!(runs(&app, "bulk-b").await["totalHits"], 0, "still paused");
     app.stop().await;
 }
+
+/// One principal may have made at most 500 schedules (of those there now).
+#[tokio::test]
+async fn one_principal_makes_a_bounded_number_of_schedules() {
+    let app = TestApp::spawn().await;
+    nightly(&app).await;
+    let yearly = "0 0 0 1 1 ?";
+    for i in 0..500 {
+        let answer = app
+            .post(
+                "/api/scheduler/schedules",
+                schedule(&format!("s{i}"), yearly),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{i}: {}", answer.text);
+    }
+    let refused = app
+        .post("/api/scheduler/schedules", schedule("s500", yearly))
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(refused.text.contains("500 schedules"), "{}", refused.text);
+    // Changing one of its own is not making another.
+    let again = app
+        .post("/api/scheduler/schedules", schedule("s1", yearly))
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    let gone = app
+        .call("DELETE", "/api/scheduler/schedules/s0", None)
+        .await;
+    assert_eq!(gone.status, 200, "{}", gone.text);
+    let answer = app
+        .post("/api/scheduler/schedules", schedule("s500", yearly))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    app.stop().await;
+}
