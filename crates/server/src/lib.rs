@@ -467,6 +467,9 @@ impl Application {
             schemas: podium_core::service::schemas::SchemaService::new(runtime.clone()),
             roles: podium_core::service::roles::RoleService::new(runtime.clone()),
             events: podium_core::service::event_handlers::EventHandlerService::new(runtime.clone()),
+            event_records: podium_core::service::event_records::EventRecordService::new(
+                runtime.clone(),
+            ),
             registry: podium_core::service::service_registry::ServiceRegistryService::new(
                 runtime.clone(),
             ),

@@ -15,6 +15,7 @@ mod audit;
 mod claims;
 mod connect;
 mod event_handlers;
+mod event_records;
 mod execution;
 mod figures;
 mod limits;
@@ -199,6 +200,7 @@ impl PostgresStore {
             schemas: self.clone(),
             events: self.clone(),
             registry: self.clone(),
+            event_records: self.clone(),
         }
     }
 

@@ -58,6 +58,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0016_schedule_run_order",
         include_str!("migrations/0016_schedule_run_order.sql"),
     ),
+    (
+        "0017_event_records",
+        include_str!("migrations/0017_event_records.sql"),
+    ),
 ];
 
 /// The advisory lock every node takes to migrate ("podium" in ASCII).

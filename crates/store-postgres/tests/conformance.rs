@@ -142,6 +142,8 @@ async fn variables_stored_before_the_index_are_indexed_as_people_see_them() {
              DROP TABLE registry_method;
              DROP TABLE registry_proto;
              DROP TABLE registry_service;
+             DROP TABLE event_message;
+             DROP TABLE event_execution;
              DELETE FROM podium_schema WHERE version >= 9;",
         )
         .await

@@ -8,6 +8,7 @@ mod audit;
 mod claims;
 mod codec;
 mod event_handlers;
+mod event_records;
 mod execution;
 mod metadata;
 mod rows;
@@ -201,6 +202,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0019_schedule_run_order",
         include_str!("migrations/0019_schedule_run_order.sql"),
     ),
+    (
+        "0020_event_records",
+        include_str!("migrations/0020_event_records.sql"),
+    ),
 ];
 
 /// Maps a database error to a store error; uniqueness violations become conflicts.
@@ -350,6 +355,7 @@ impl SqliteStore {
             schemas: self.clone(),
             events: self.clone(),
             registry: self.clone(),
+            event_records: self.clone(),
         }
     }
 

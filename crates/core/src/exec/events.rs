@@ -30,8 +30,8 @@ use crate::error::{CoreError, CoreResult};
 use crate::exec::command::Command;
 use crate::model::event_handler::TaskDetails;
 use crate::model::{
-    ActionKind, EventAction, EventHandler, IdempotencyStrategy, JsonMap, StartWorkflowRequest,
-    Task, TaskResult, TaskResultStatus, TaskStatus,
+    ActionKind, EventAction, EventExecution, EventHandler, EventMessage, IdempotencyStrategy,
+    JsonMap, StartWorkflowRequest, Task, TaskResult, TaskResultStatus, TaskStatus,
 };
 use crate::security::Principal;
 use crate::service::signals::TaskPick;
@@ -41,6 +41,9 @@ use crate::store::{Effect, Job, JobLane};
 
 /// The most active handlers one event is handed to.
 pub const MAX_HANDLERS_PER_EVENT: usize = 100;
+
+/// How many messages of each event, and actions of each handler, are kept on record.
+pub const RECORDS_KEPT: usize = 100;
 
 /// How deep strings holding JSON are read as JSON (`expandInlineJSON`).
 const MAX_INLINE_JSON_DEPTH: usize = 4;
@@ -160,16 +163,21 @@ pub(super) async fn publish(rt: &Runtime, job: Job, task: Task) -> CoreResult<()
     .await
 }
 
-/// The event an `EVENT` task published, as its run holds it now.
+/// An event as handlers take it: published by an `EVENT` task (as its run holds
+/// it now) or received at `/api/event/handleIncomingEvent` (as recorded).
 struct Published {
-    /// The task's output, as written (not yet masked).
+    /// The payload, as written (not yet masked).
     payload: Value,
-    /// The values the run masks.
+    /// The values the run masks (none for an event received from outside).
     masked: Vec<crate::engine::masked::SecretText>,
-    /// The run's record, to check who may read it.
-    run: crate::model::Workflow,
+    /// The publishing run's record, to check who may read it.
+    run: Option<crate::model::Workflow>,
+    /// Who published it: the run's starter, or who sent it.
+    publisher: Option<String>,
     /// How many runs in a row started one another before the run.
     generation: u32,
+    /// The message's id: the `EVENT` task's, or the received event's.
+    message_id: String,
 }
 
 impl Published {
@@ -185,10 +193,24 @@ impl Published {
     }
 }
 
-/// The event an `EVENT` task published; None when the run or the task is gone.
+/// The event a job is about: an `EVENT` task's (the job names the task), or one
+/// received from outside (the job's workflow id is the message's id); None when
+/// it is gone.
 async fn published(rt: &Runtime, job: &Job) -> CoreResult<Option<Published>> {
     let Some(task_id) = &job.task_id else {
-        return Ok(None);
+        let message = rt
+            .stores
+            .event_records
+            .event_message(&job.workflow_id)
+            .await?;
+        return Ok(message.map(|message| Published {
+            payload: message.full_payload,
+            masked: Vec::new(),
+            run: None,
+            publisher: message.published_by,
+            generation: 0,
+            message_id: message.id,
+        }));
     };
     let Some(run) = rt.stores.execution.get_workflow(&job.workflow_id).await? else {
         return Ok(None);
@@ -200,7 +222,9 @@ async fn published(rt: &Runtime, job: &Job) -> CoreResult<Option<Published>> {
         payload: Value::Object(task.output_data.clone()),
         masked: run_masked_values(&run),
         generation: run.authority.generation,
-        run: run.workflow.clone(),
+        publisher: run.workflow.created_by.clone(),
+        run: Some(run.workflow.clone()),
+        message_id: task_id.clone(),
     }))
 }
 
@@ -258,10 +282,18 @@ fn acting_as(rt: &Runtime, id: Option<&str>) -> Option<Principal> {
     .map(crate::security::Actor::into_principal)
 }
 
-/// Whether a handler's saver may read the executions of the run that published.
-fn saver_reads(rt: &Runtime, handler: &EventHandler, run: &crate::model::Workflow) -> bool {
+/// Whether a handler's saver may read the executions of the run that published
+/// (an event received from outside carries no run's data).
+fn saver_reads(rt: &Runtime, handler: &EventHandler, run: Option<&crate::model::Workflow>) -> bool {
     saver_of(rt, handler).is_some_and(|saver| {
-        crate::exec::authority::may_access_execution(rt, &saver, crate::security::Access::Read, run)
+        run.is_none_or(|run| {
+            crate::exec::authority::may_access_execution(
+                rt,
+                &saver,
+                crate::security::Access::Read,
+                run,
+            )
+        })
     })
 }
 
@@ -275,12 +307,17 @@ pub(super) async fn deliver(rt: &Runtime, job: Job) -> CoreResult<()> {
         return drop_job(rt, &job).await;
     };
     let payload = published.seen(false);
-    let run = &published.run;
+    let run = published.run.as_ref();
     let mut handlers = rt.stores.events.event_handlers_for(event, true).await?;
     if handlers.len() > MAX_HANDLERS_PER_EVENT {
         warn!(event = %event, handlers = handlers.len(), "an event has more active handlers than Podium hands one event to; the first by name take it");
         handlers.truncate(MAX_HANDLERS_PER_EVENT);
     }
+    // An event from outside goes only to handlers its sender may read.
+    let sender = match run {
+        None => Some(acting_as(rt, published.publisher.as_deref())),
+        Some(_) => None,
+    };
     let mut chosen = Vec::new();
     for handler in handlers {
         // A handler learns a run's data only if its saver may read the run: a
@@ -288,6 +325,22 @@ pub(super) async fn deliver(rt: &Runtime, job: Job) -> CoreResult<()> {
         if !saver_reads(rt, &handler, run) {
             warn!(handler = %handler.name, event = %event, "the principal who saved an event handler may not read the workflow that published its event; skipped");
             continue;
+        }
+        if let Some(sender) = &sender {
+            let reads = sender.as_ref().is_some_and(|p| {
+                rt.authorizer.can(
+                    p,
+                    crate::security::Access::Read,
+                    crate::security::Resource::new(
+                        crate::security::ResourceType::EventHandler,
+                        &handler.name,
+                    ),
+                )
+            });
+            if !reads {
+                info!(handler = %handler.name, event = %event, "an event from outside is not handed to a handler its sender may not read");
+                continue;
+            }
         }
         match holds(rt, &handler, &payload).await {
             Ok(true) => chosen.push(handler),
@@ -299,6 +352,33 @@ pub(super) async fn deliver(rt: &Runtime, job: Job) -> CoreResult<()> {
             }
         }
     }
+    // The record of the message, as handlers saw it, settled.
+    let message = EventMessage {
+        id: published.message_id.clone(),
+        event_target: event.clone(),
+        event_type: "MESSAGE".into(),
+        full_payload: payload,
+        created_at: rt.now(),
+        status: if chosen.is_empty() {
+            "REJECTED"
+        } else {
+            "HANDLED"
+        }
+        .into(),
+        status_description: Some(format!("{} handlers took it", chosen.len())),
+        published_by: published.publisher.clone(),
+    };
+    let message = match rt.stores.event_records.event_message(&message.id).await? {
+        Some(received) => EventMessage {
+            created_at: received.created_at,
+            ..message
+        },
+        None => message,
+    };
+    rt.stores
+        .event_records
+        .put_event_message(&message, RECORDS_KEPT)
+        .await?;
     let job_id = job.id.clone();
     let (workflow_id, task_id, event) =
         (job.workflow_id.clone(), job.task_id.clone(), event.clone());
@@ -397,20 +477,20 @@ pub(super) async fn act(rt: &Arc<Runtime>, job: Job) -> CoreResult<()> {
     let Some(published) = published(rt, &job).await? else {
         return drop_job(rt, &job).await;
     };
-    if !saver_reads(rt, &handler, &published.run) {
+    if !saver_reads(rt, &handler, published.run.as_ref()) {
         warn!(handler = %name, event = %event, "the principal who saved an event handler may not read the workflow that published its event; its action is dropped");
         return drop_job(rt, &job).await;
     }
     let payload = published.seen(action.expand_inline_json);
     // The run whose data drives the action: its starter must be allowed what the
     // action does too, so an event never borrows the handler's rights.
-    let feeder = acting_as(rt, published.run.created_by.as_deref());
+    let feeder = acting_as(rt, published.publisher.as_deref());
     let outcome = match (saver_of(rt, &handler), feeder) {
         (None, _) => Err(CoreError::Forbidden(
             "the principal who saved the handler no longer exists or is disabled".into(),
         )),
         (_, None) => Err(CoreError::Forbidden(
-            "the principal who started the workflow that published the event no longer exists or is disabled".into(),
+            "the principal who published the event (who started its workflow, or sent it) no longer exists or is disabled".into(),
         )),
         (Some(saver), Some(feeder)) => {
             let from = From {
@@ -419,24 +499,43 @@ pub(super) async fn act(rt: &Arc<Runtime>, job: Job) -> CoreResult<()> {
                 event,
                 handler: name,
                 action: *action_index,
+                message_id: &published.message_id,
             };
-            run_action(rt, &saver, &job, &action, &payload, &from).await
+            run_action(rt, &saver, &action, &payload, &from).await
         }
     };
 
-    match outcome {
-        Ok(done) => {
+    let (status, description, output) = match outcome {
+        Ok((done, output)) => {
             info!(handler = %name, event = %event, action = action.action.name(), done = %done, "an event handler acted");
+            ("COMPLETED", done, output)
         }
         Err(CoreError::Unavailable(reason)) => return Err(CoreError::Unavailable(reason)),
         Err(err) => {
-            warn!(handler = %name, event = %event, action = action.action.name(), error = %err.public_message(), "an event handler's action failed");
+            let reason = err.public_message();
+            warn!(handler = %name, event = %event, action = action.action.name(), error = %reason, "an event handler's action failed");
+            ("FAILED", reason, JsonMap::new())
         }
-    }
+    };
+    // On record under the job's id: an action run again after a crash is one.
+    let execution = EventExecution {
+        id: job.id.clone(),
+        message_id: published.message_id.clone(),
+        name: name.clone(),
+        event: event.clone(),
+        action: action.action,
+        created: rt.now(),
+        status: status.into(),
+        status_description: Some(description),
+        output,
+    };
+    rt.stores
+        .event_records
+        .put_event_execution(&execution, RECORDS_KEPT)
+        .await?;
     drop_job(rt, &job).await
 }
 
-/// One action; what it did, in a few words.
 /// Where an action comes from: the run whose event it is, and the handler.
 struct From<'a> {
     /// The starter of the run that published the event.
@@ -446,17 +545,19 @@ struct From<'a> {
     event: &'a str,
     handler: &'a str,
     action: usize,
+    /// The event's message id.
+    message_id: &'a str,
 }
 
+/// One action; what it did, in a few words, and its output on record.
 async fn run_action(
     rt: &Arc<Runtime>,
     saver: &Principal,
-    job: &Job,
     action: &EventAction,
     payload: &Value,
     from: &From<'_>,
-) -> CoreResult<String> {
-    let message_id = job.task_id.as_deref().unwrap_or_default();
+) -> CoreResult<(String, JsonMap)> {
+    let message_id = from.message_id;
     let event = from.event;
 
     let invalid = CoreError::invalid;
@@ -494,7 +595,9 @@ async fn run_action(
                 .start_fed(saver, request, feeder)
                 .await?;
 
-            Ok(format!("started workflow {id}"))
+            let output =
+                JsonMap::from_iter([("workflowId".to_string(), Value::String(id.clone()))]);
+            Ok((format!("started workflow {id}"), output))
         }
         ActionKind::CompleteTask | ActionKind::FailTask => {
             let failing = action.action == ActionKind::FailTask;
@@ -515,6 +618,7 @@ async fn run_action(
                 event,
             )
             .await
+            .map(|done| (done, JsonMap::new()))
         }
         ActionKind::TerminateWorkflow => {
             let terminate = action.terminate_workflow.clone().unwrap_or_default();
@@ -530,7 +634,9 @@ async fn run_action(
             workflows
                 .terminate(saver, &id, terminate.termination_reason, false)
                 .await?;
-            Ok(format!("terminated workflow {id}"))
+            let output =
+                JsonMap::from_iter([("workflowId".to_string(), Value::String(id.clone()))]);
+            Ok((format!("terminated workflow {id}"), output))
         }
         ActionKind::UpdateWorkflowVariables => {
             let update = action.update_workflow_variables.clone().unwrap_or_default();
@@ -560,7 +666,9 @@ async fn run_action(
                 .authorize_for(from.feeder, &id, Command::UpdateVariables)
                 .await?;
             workflows.update_variables(saver, &id, variables).await?;
-            Ok(format!("updated the variables of workflow {id}"))
+            let output =
+                JsonMap::from_iter([("workflowId".to_string(), Value::String(id.clone()))]);
+            Ok((format!("updated the variables of workflow {id}"), output))
         }
     }
 }

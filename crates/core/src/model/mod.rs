@@ -1,6 +1,7 @@
 //! Conductor's JSON types (serde, camelCase) and Podium's id newtypes.
 
 pub mod event_handler;
+pub mod event_record;
 pub mod requests;
 pub mod schedule;
 pub mod schema;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use event_handler::{ActionKind, EventAction, EventHandler};
+pub use event_record::{EventExecution, EventMessage, HandledEvent};
 pub use requests::*;
 pub use schedule::{ScheduleExecution, ScheduleExecutionState, WorkflowSchedule};
 pub use schema::{SchemaDef, SchemaType};

@@ -11,6 +11,7 @@ pub mod definition_bounds;
 pub mod directory_sign_in;
 pub(crate) mod disclosure;
 pub mod event_handlers;
+pub mod event_records;
 pub mod grants;
 pub mod handoff;
 pub mod identity;

@@ -16,6 +16,7 @@ pub mod audit;
 pub mod codec;
 pub mod error;
 pub mod event_handlers;
+pub mod event_records;
 pub mod executions;
 pub mod limits;
 pub mod metadata;
@@ -33,6 +34,7 @@ pub use audit::{AuditEntry, AuditEvent, AuditQuery, AuditStore};
 pub use codec::{Encoded, RowCodec};
 pub use error::{StoreError, StoreResult};
 pub use event_handlers::EventHandlerStore;
+pub use event_records::EventRecordStore;
 pub use executions::*;
 pub use limits::{ClaimLimits, RateLimit};
 pub use metadata::{MetadataStore, TagStore};
@@ -140,4 +142,5 @@ pub struct Stores {
     pub schemas: Arc<dyn SchemaStore>,
     pub events: Arc<dyn EventHandlerStore>,
     pub registry: Arc<dyn ServiceRegistryStore>,
+    pub event_records: Arc<dyn EventRecordStore>,
 }

@@ -37,6 +37,7 @@ pub struct Case {
 mod archive;
 mod audit;
 mod event_handlers;
+mod event_records;
 mod executions;
 mod limits;
 mod metadata;
@@ -53,6 +54,7 @@ mod variables;
 use archive::ended_workflows_move_to_the_archive_and_back;
 use audit::the_audit_trail_is_one_chain;
 use event_handlers::event_handlers_are_found_by_event;
+use event_records::event_records_keep_the_latest;
 use executions::{
     changed_columns_reach_every_query, deletes_remove_everything_of_a_workflow,
     due_workflows_are_found, idempotency_keys_are_unique_per_definition, logs_and_poll_data,
@@ -121,6 +123,7 @@ cases!(
     schemas_have_versions,
     event_handlers_are_found_by_event,
     services_keep_their_methods_and_protos,
+    event_records_keep_the_latest,
 );
 
 struct NoDefs;

@@ -57,6 +57,8 @@ pub struct Shared {
     pub schemas: podium_core::service::schemas::SchemaService,
     pub roles: podium_core::service::roles::RoleService,
     pub events: podium_core::service::event_handlers::EventHandlerService,
+    /// Events from outside, and records of events.
+    pub event_records: podium_core::service::event_records::EventRecordService,
     /// The service registry.
     pub registry: podium_core::service::service_registry::ServiceRegistryService,
     /// Camunda Operate's REST API v1.

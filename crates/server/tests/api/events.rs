@@ -717,3 +717,139 @@ async fn one_principal_makes_a_bounded_number_of_handlers() {
     assert_eq!(app.post("/api/event", noop(500)).await.status, 200);
     app.stop().await;
 }
+
+/// An event from outside: handed to the active handlers of the event it names
+/// that its sender may read, with the sender allowed what each action does; the
+/// message and each action are on record.
+#[tokio::test]
+async fn an_event_from_outside_reaches_the_handlers_its_sender_may_read() {
+    let app = TestApp::spawn().await;
+    flows(&app).await;
+    let starts = json!([{"action": "start_workflow",
+                         "start_workflow": {"name": "follower", "input": {"order": "${order}"}}}]);
+    assert_eq!(
+        app.post("/api/event", handler("on_order", "orders", starts.clone()))
+            .await
+            .status,
+        200
+    );
+    // Not an object, or no event named: refused.
+    for body in [json!({}), json!({"event": ""}), json!(["orders"])] {
+        let answer = app
+            .post("/api/event/handleIncomingEvent", body.clone())
+            .await;
+        assert_eq!(answer.status, 400, "{body}: {}", answer.text);
+    }
+    let sent = app
+        .post(
+            "/api/event/handleIncomingEvent",
+            json!({"event": "orders", "order": 42, "source": "test"}),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    let found = eventually(
+        &app,
+        "the follower starts",
+        |search| search["totalHits"] == 1,
+        "/api/workflow/search?query=workflowType%3D%27follower%27",
+    )
+    .await;
+    let id = found["results"][0]["workflowId"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(app.workflow(id).await["input"]["order"], 42);
+    let done = eventually(
+        &app,
+        "the action is on record",
+        |list| list.as_array().is_some_and(|l| !l.is_empty()),
+        "/api/event/execution/on_order",
+    )
+    .await;
+    assert_eq!(done[0]["action"], "start_workflow");
+    assert_eq!(done[0]["status"], "COMPLETED", "{done}");
+    assert_eq!(done[0]["output"]["workflowId"], id);
+    assert_eq!(done[0]["event"], "orders");
+    let messages = app.get("/api/event/message/orders").await.json();
+    assert_eq!(messages[0]["fullPayload"]["order"], 42, "{messages}");
+    assert_eq!(messages[0]["status"], "HANDLED");
+    assert_eq!(messages[0]["id"], done[0]["messageId"]);
+    let stats = app.get("/api/event/execution").await.json();
+    let mine = stats["results"]
+        .as_array()
+        .and_then(|l| l.iter().find(|h| h["name"] == "on_order").cloned())
+        .unwrap_or_default();
+    assert_eq!(
+        (
+            mine["numberOfActions"].clone(),
+            mine["numberOfMessages"].clone()
+        ),
+        (json!(1), json!(1)),
+        "{stats}"
+    );
+
+    // A sender who may not read the handler reaches nothing, and hears so.
+    let stranger = application(&app, "stranger", &["METADATA_API"]).await;
+    let refused = app
+        .call_as(
+            Some(&stranger.token),
+            "POST",
+            "/api/event/handleIncomingEvent",
+            Some(json!({"event": "orders", "order": 7})),
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    // One who may read it, but may not start what it starts: the action is
+    // refused, and on record as failed.
+    let reader = application(&app, "reader", &[]).await;
+    let answer = grant(
+        &app,
+        &format!("app:{}", reader.id),
+        "EVENT_HANDLER",
+        "on_order",
+        &["READ"],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let sent = app
+        .call_as(
+            Some(&reader.token),
+            "POST",
+            "/api/event/handleIncomingEvent",
+            Some(json!({"event": "orders", "order": 8})),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    let done = eventually(
+        &app,
+        "the refused action is on record",
+        |list| list.as_array().is_some_and(|l| l.len() == 2),
+        "/api/event/execution/on_order",
+    )
+    .await;
+    assert_eq!(done[0]["status"], "FAILED", "{done}");
+    let search = app
+        .get("/api/workflow/search?query=workflowType%3D%27follower%27")
+        .await
+        .json();
+    assert_eq!(search["totalHits"], 1, "no second start: {search}");
+    // Messages carry payloads: only for those who may read every execution.
+    let hidden = app
+        .call_as(
+            Some(&reader.token),
+            "GET",
+            "/api/event/message/orders",
+            None,
+        )
+        .await;
+    assert_eq!(hidden.status, 403, "{}", hidden.text);
+    let own = app
+        .call_as(
+            Some(&reader.token),
+            "GET",
+            "/api/event/execution/on_order",
+            None,
+        )
+        .await;
+    assert_eq!(own.status, 200, "{}", own.text);
+    app.stop().await;
+}

@@ -254,6 +254,22 @@ fn request(method: &str, path: &str, f: &Fixture) -> Option<(String, Option<Valu
             Forbidden,
         ),
         ("GET", "/api/event") => r(path.into(), None, Nothing),
+        // Events from outside go only to handlers the sender may read; records
+        // of handlers it may not read are not shown.
+        ("POST", "/api/event/handleIncomingEvent") => r(
+            path.into(),
+            Some(json!({"event": "conductor:walk_flow:done", "n": 1})),
+            Forbidden,
+        ),
+        ("GET", "/api/event/execution" | "/api/event/message") => r(path.into(), None, Nothing),
+        ("GET", "/api/event/execution/{name}") => {
+            r("/api/event/execution/walk_handler".into(), None, Forbidden)
+        }
+        ("GET", "/api/event/message/{name}") => r(
+            "/api/event/message/conductor:walk_flow:done".into(),
+            None,
+            Forbidden,
+        ),
         // An example handler, the same for everyone.
         ("GET", "/api/event/handler/") => r(path.into(), None, AboutSelf),
         ("GET", "/api/event/{name}") => r(

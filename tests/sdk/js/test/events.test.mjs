@@ -97,4 +97,44 @@ describe("event handlers", () => {
     assert.equal(status.tasks[0].outputData.from, source);
     await events.removeEventHandler(name);
   });
+
+  test("an event from outside starts a workflow, and the message and action are on record", async () => {
+    const events = new EventClient(ctx.client);
+    const flow = unique("jsSdkTest_from_outside");
+    await ctx.metadata.registerWorkflowDef(
+      {
+        name: flow,
+        version: 1,
+        tasks: [{ name: "wait", taskReferenceName: "wait", type: "WAIT" }],
+        timeoutSeconds: 0,
+      },
+      true,
+    );
+    const event = unique("jsSdkTest_incoming");
+    const name = unique("jsSdkTest_listener");
+    await events.addEventHandler({
+      name,
+      event,
+      active: true,
+      actions: [{ action: "start_workflow", start_workflow: { name: flow, input: { note: "${note}" } } }],
+    });
+    await assert.rejects(events.handleIncomingEvent({}));
+    await events.handleIncomingEvent({ event, note: "from outside" });
+    let executions = [];
+    for (let i = 0; i < 100 && executions.length === 0; i++) {
+      executions = await events.getEventExecutions(name, 0);
+      if (executions.length === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(executions.length, 1);
+    assert.equal(executions[0].action, "start_workflow");
+    assert.equal(executions[0].status, "COMPLETED");
+    const started = await ctx.executor.getWorkflow(executions[0].output.workflowId, false);
+    assert.equal(started.input.note, "from outside");
+    const messages = await events.getEventMessages(event);
+    assert.equal(messages[0].fullPayload.note, "from outside");
+    const stats = await events.getAllActiveEventHandlers();
+    const mine = stats.results.find((h) => h.name === name);
+    assert.equal(mine.numberOfActions, 1);
+    await events.removeEventHandler(name);
+  });
 });

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::Method;
-use podium_core::model::{EventHandler, Tag};
+use podium_core::model::{EventExecution, EventHandler, EventMessage, Tag};
 use podium_core::security::{Access, ResourceType, RouteAccess};
 use serde_json::Value;
 
@@ -24,6 +24,31 @@ pub fn routes(routes: Routes) -> Routes {
         .add(Method::PUT, "/api/event", signed_in, update_handler)
         .add(Method::GET, "/api/event", signed_in, list)
         .add(Method::GET, "/api/event/handler/", signed_in, example)
+        .add(
+            Method::POST,
+            "/api/event/handleIncomingEvent",
+            signed_in,
+            receive,
+        )
+        .add(
+            Method::GET,
+            "/api/event/execution",
+            signed_in,
+            handled_active,
+        )
+        .add(
+            Method::GET,
+            "/api/event/execution/{name}",
+            signed_in,
+            executions,
+        )
+        .add(Method::GET, "/api/event/message", signed_in, handled_all)
+        .add(
+            Method::GET,
+            "/api/event/message/{name}",
+            signed_in,
+            messages,
+        )
         .add(Method::GET, "/api/event/handler/{name}", read, get)
         // One parameter name at this place for the router: here it is an event.
         .add(Method::GET, "/api/event/{name}", signed_in, for_event)
@@ -175,4 +200,93 @@ async fn change_tags(
         .change_tags(&principal, &name, tags, remove)
         .await?;
     Ok(())
+}
+
+/// Receives an event from outside: the JSON object's `event` names it; its
+/// handlers take it as they take an `EVENT` task's. Its sender must be allowed
+/// what each action does.
+async fn receive(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    JsonBody(payload): JsonBody<Value>,
+) -> ApiResult<()> {
+    let Value::Object(payload) = payload else {
+        return Err(ApiError::bad_request(
+            "The body must be a JSON object naming its event in the field 'event'",
+        ));
+    };
+    state.event_records.receive(&principal, payload).await?;
+    Ok(())
+}
+
+fn from_of(params: &Params) -> ApiResult<usize> {
+    Ok(params
+        .int("from")?
+        .map_or(0, |n| usize::try_from(n.max(0)).unwrap_or(0)))
+}
+
+/// The handlers the caller may read, with what they handled (Orkes's
+/// `SearchResultHandledEventResponse`).
+async fn handled(
+    state: &AppState,
+    principal: &podium_core::security::Principal,
+    active_only: bool,
+    from: usize,
+) -> ApiResult<Json<Value>> {
+    let (total, results) = state
+        .event_records
+        .handled(principal, active_only, from)
+        .await?;
+    Ok(Json(
+        serde_json::json!({"totalHits": total, "results": results}),
+    ))
+}
+
+/// The active handlers the caller may read, with what they handled.
+async fn handled_active(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    handled(&state, &principal, true, from_of(&params)?).await
+}
+
+/// Every handler the caller may read, with what it handled.
+async fn handled_all(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    handled(&state, &principal, false, from_of(&params)?).await
+}
+
+/// The actions a handler took, the latest first. Needs READ on the handler.
+async fn executions(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(name): Path<String>,
+    params: Params,
+) -> ApiResult<Json<Vec<EventExecution>>> {
+    Ok(Json(
+        state
+            .event_records
+            .executions(&principal, &name, from_of(&params)?)
+            .await?,
+    ))
+}
+
+/// The messages of an event, the latest first, with their payloads. Needs READ
+/// on every execution.
+async fn messages(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(event): Path<String>,
+    params: Params,
+) -> ApiResult<Json<Vec<EventMessage>>> {
+    Ok(Json(
+        state
+            .event_records
+            .messages(&principal, &event, from_of(&params)?)
+            .await?,
+    ))
 }
