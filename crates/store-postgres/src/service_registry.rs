@@ -9,7 +9,7 @@ use deadpool_postgres::GenericClient;
 use podium_core::model::{ProtoFile, RegisteredService, ServiceMethod};
 use podium_core::store::{
     MethodKey, RegistryLimits, RegistryWrite, ServiceRegistryStore, StoreError, StoreResult,
-    check_methods,
+    check_methods, method_row, service_row,
 };
 use tokio_postgres::Row;
 
@@ -18,25 +18,6 @@ use crate::{PostgresStore, map_err};
 
 fn corrupt(what: &str, err: serde_json::Error) -> StoreError {
     StoreError::Corrupt(format!("a stored {what} cannot be read: {err}"))
-}
-
-fn encode<T: serde::Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|err| StoreError::Corrupt(err.to_string()))
-}
-
-fn service_json(service: &RegisteredService) -> StoreResult<String> {
-    encode(&RegisteredService {
-        methods: Vec::new(),
-        ..service.clone()
-    })
-}
-
-fn method_json(method: &ServiceMethod) -> StoreResult<String> {
-    encode(&ServiceMethod {
-        id: None,
-        proto: None,
-        ..method.clone()
-    })
 }
 
 /// The transaction lock every registry write takes ("registry" in ASCII).
@@ -137,7 +118,7 @@ async fn upsert_methods(
                     &method.method_name,
                     &method.method_type,
                     &proto,
-                    &method_json(method)?,
+                    &method_row(method)?,
                 ],
             )
             .await
@@ -190,7 +171,7 @@ impl ServiceRegistryStore for PostgresStore {
         service: &RegisteredService,
         limits: &RegistryLimits,
     ) -> StoreResult<RegistryWrite> {
-        let json = service_json(service)?;
+        let json = service_row(service)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
         lock(&tx).await?;

@@ -5,7 +5,7 @@
 use podium_core::model::{ProtoFile, RegisteredService, ServiceMethod};
 use podium_core::store::{
     MethodKey, RegistryLimits, RegistryWrite, ServiceRegistryStore, StoreError, StoreResult,
-    check_methods,
+    check_methods, method_row, service_row,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -13,27 +13,6 @@ use crate::{SqliteStore, map_err};
 
 fn corrupt(what: &str, err: serde_json::Error) -> StoreError {
     StoreError::Corrupt(format!("a stored {what} cannot be read: {err}"))
-}
-
-fn encode<T: serde::Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|err| StoreError::Corrupt(err.to_string()))
-}
-
-/// A service's JSON without its methods, which have rows of their own.
-fn service_json(service: &RegisteredService) -> StoreResult<String> {
-    encode(&RegisteredService {
-        methods: Vec::new(),
-        ..service.clone()
-    })
-}
-
-/// A method's JSON without what its row holds (id, proto).
-fn method_json(method: &ServiceMethod) -> StoreResult<String> {
-    encode(&ServiceMethod {
-        id: None,
-        proto: None,
-        ..method.clone()
-    })
 }
 
 fn exists(conn: &Connection, service: &str) -> StoreResult<bool> {
@@ -115,7 +94,7 @@ fn upsert_methods(
                 method.method_name,
                 method.method_type,
                 proto,
-                method_json(method)?
+                method_row(method)?
             ])
             .map_err(map_err)?;
     }
@@ -168,7 +147,7 @@ impl ServiceRegistryStore for SqliteStore {
         service: &RegisteredService,
         limits: &RegistryLimits,
     ) -> StoreResult<RegistryWrite> {
-        let (name, json) = (service.name.clone(), service_json(service)?);
+        let (name, json) = (service.name.clone(), service_row(service)?);
         let (methods, limits) = (service.methods.clone(), *limits);
         self.write_value(move |conn| {
             if !exists(conn, &name)?

@@ -23,9 +23,11 @@ pub struct SchemaService {
     rt: Arc<Runtime>,
 }
 
-fn check_name(name: &str) -> CoreResult<()> {
+/// Refuses a name that is not 1 to `max` letters, digits, `_`, `-` and `.` with at
+/// least one letter or digit (schemas, registered services, proto files).
+pub(crate) fn check_plain_name(what: &str, name: &str, max: usize) -> CoreResult<()> {
     let fine = !name.is_empty()
-        && name.len() <= MAX_SCHEMA_NAME
+        && name.len() <= max
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
@@ -34,7 +36,7 @@ fn check_name(name: &str) -> CoreResult<()> {
         Ok(())
     } else {
         Err(CoreError::invalid(format!(
-            "Schema name '{name}' is not valid: 1 to {MAX_SCHEMA_NAME} letters, digits, '_', '-' and '.'"
+            "{what} '{name}' is not valid: 1 to {max} letters, digits, '_', '-' and '.'"
         )))
     }
 }
@@ -69,7 +71,7 @@ impl SchemaService {
         self.rt.access.fresh().await?;
         for mut schema in schemas {
             schema.name = schema.name.trim().to_string();
-            check_name(&schema.name)?;
+            check_plain_name("Schema name", &schema.name, MAX_SCHEMA_NAME)?;
             let store = &self.rt.stores.schemas;
             let latest = store.schema(&schema.name, None).await?;
             let allowed = match &latest {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use super::Runtime;
 use super::proto_files;
+use super::schemas::check_plain_name;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{ProtoFile, RegisteredService, RequestParam, ServiceMethod, ServiceType};
 use crate::security::{Principal, Role};
@@ -56,22 +57,6 @@ const READERS: [Role; 5] = [
 #[derive(Clone)]
 pub struct ServiceRegistryService {
     rt: Arc<Runtime>,
-}
-
-fn check_name(what: &str, name: &str) -> CoreResult<()> {
-    let fine = !name.is_empty()
-        && name.len() <= MAX_NAME
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        && name.chars().any(|c| c.is_ascii_alphanumeric());
-    if fine {
-        Ok(())
-    } else {
-        Err(CoreError::invalid(format!(
-            "{what} '{name}' is not valid: 1 to {MAX_NAME} letters, digits, '_', '-' and '.'"
-        )))
-    }
 }
 
 fn check_text(what: &str, text: &str, max: usize) -> CoreResult<()> {
@@ -204,7 +189,7 @@ impl ServiceRegistryService {
     ) -> CoreResult<()> {
         service.name = service.name.trim().to_string();
         self.require_manage(principal, &format!("register service: {}", service.name))?;
-        check_name("Service name", &service.name)?;
+        check_plain_name("Service name", &service.name, MAX_NAME)?;
         service.service_uri = service.service_uri.trim().to_string();
         if service.service_uri.is_empty() {
             return Err(CoreError::invalid("A service needs its serviceURI"));
@@ -308,7 +293,7 @@ impl ServiceRegistryService {
         data: Vec<u8>,
     ) -> CoreResult<()> {
         self.require_manage(principal, &format!("change service: {service}"))?;
-        check_name("Proto filename", filename)?;
+        check_plain_name("Proto filename", filename, MAX_NAME)?;
         if data.len() > MAX_PROTO_BYTES {
             return Err(CoreError::invalid(format!(
                 "A proto file is at most {MAX_PROTO_BYTES} bytes"

@@ -44,7 +44,8 @@ pub use sealing::PayloadSealer;
 pub use secrets::*;
 pub use security::*;
 pub use service_registry::{
-    MethodKey, RegistryLimits, RegistryWrite, ServiceRegistryStore, check_methods, methods_after,
+    MethodKey, RegistryLimits, RegistryWrite, ServiceRegistryStore, check_methods, method_row,
+    methods_after, service_row,
 };
 pub use sessions::{SessionStore, StoredSession};
 

@@ -7,8 +7,30 @@
 
 use async_trait::async_trait;
 
-use super::StoreResult;
+use super::{StoreError, StoreResult};
 use crate::model::{ProtoFile, RegisteredService, ServiceMethod};
+
+fn encode<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|err| StoreError::Corrupt(err.to_string()))
+}
+
+/// A service's stored JSON: its own fields, without its methods (which have rows
+/// of their own).
+pub fn service_row(service: &RegisteredService) -> StoreResult<String> {
+    encode(&RegisteredService {
+        methods: Vec::new(),
+        ..service.clone()
+    })
+}
+
+/// A method's stored JSON, without what its row holds apart (id, proto).
+pub fn method_row(method: &ServiceMethod) -> StoreResult<String> {
+    encode(&ServiceMethod {
+        id: None,
+        proto: None,
+        ..method.clone()
+    })
+}
 
 /// The bounds a registry write keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
