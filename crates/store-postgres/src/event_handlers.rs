@@ -29,20 +29,18 @@ fn decode_all(rows: &[Row]) -> StoreResult<Vec<EventHandler>> {
 
 #[async_trait]
 impl EventHandlerStore for PostgresStore {
-    async fn put_event_handler(&self, handler: &EventHandler) -> StoreResult<()> {
+    async fn put_event_handler(&self, handler: &EventHandler) -> StoreResult<bool> {
         let json =
             serde_json::to_string(handler).map_err(|err| StoreError::Corrupt(err.to_string()))?;
         let client = self.client().await?;
-        client
+        let updated = client
             .execute(
-                "INSERT INTO event_handler (name, event, active, json) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (name) DO UPDATE SET event = EXCLUDED.event,
-                     active = EXCLUDED.active, json = EXCLUDED.json",
+                "UPDATE event_handler SET event = $2, active = $3, json = $4 WHERE name = $1",
                 &[&handler.name, &handler.event, &handler.active, &json],
             )
             .await
             .map_err(map_err)?;
-        Ok(())
+        Ok(updated > 0)
     }
 
     async fn insert_event_handler(&self, handler: &EventHandler) -> StoreResult<bool> {

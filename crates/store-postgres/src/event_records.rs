@@ -1,5 +1,5 @@
 //! Event records on PostgreSQL, shared by every node; each write keeps the latest
-//! of its event or handler.
+//! of its event or handler, and every message an action still waits to read.
 
 use std::collections::HashMap;
 
@@ -55,7 +55,8 @@ impl EventRecordStore for PostgresStore {
         tx.execute(
             "DELETE FROM event_message WHERE event = $1 AND id NOT IN
              (SELECT id FROM event_message WHERE event = $1
-              ORDER BY created DESC, id DESC LIMIT $2)",
+              ORDER BY created DESC, id DESC LIMIT $2)
+             AND NOT EXISTS (SELECT 1 FROM job WHERE job.workflow_id = event_message.id)",
             &[&message.event_target, &int(keep)],
         )
         .await
@@ -119,6 +120,18 @@ impl EventRecordStore for PostgresStore {
         .await
         .map_err(map_err)?;
         tx.commit().await.map_err(map_err)
+    }
+
+    async fn delete_event_executions(&self, handler: &str) -> StoreResult<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "DELETE FROM event_execution WHERE handler = $1",
+                &[&handler],
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(())
     }
 
     async fn event_executions(

@@ -123,14 +123,13 @@ fn run_filter(search: &RunSearch) -> (String, Vec<Param>) {
 
 #[async_trait]
 impl ScheduleStore for PostgresStore {
-    async fn put_schedule(&self, stored: StoredSchedule) -> StoreResult<()> {
+    async fn put_schedule(&self, stored: StoredSchedule) -> StoreResult<bool> {
         let json = encode(&stored.schedule)?;
         let client = self.client().await?;
-        client
+        let updated = client
             .execute(
-                "INSERT INTO schedule (name, workflow_name, next_run_at, json) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (name) DO UPDATE SET workflow_name = EXCLUDED.workflow_name,
-                     next_run_at = EXCLUDED.next_run_at, json = EXCLUDED.json",
+                "UPDATE schedule SET workflow_name = $2, next_run_at = $3, json = $4
+                 WHERE name = $1",
                 &[
                     &stored.schedule.name,
                     &stored.schedule.workflow_name(),
@@ -140,7 +139,7 @@ impl ScheduleStore for PostgresStore {
             )
             .await
             .map_err(map_err)?;
-        Ok(())
+        Ok(updated > 0)
     }
 
     async fn insert_schedule(&self, stored: StoredSchedule) -> StoreResult<bool> {

@@ -26,18 +26,16 @@ fn decode_all(rows: &[String]) -> Vec<EventHandler> {
 
 #[async_trait::async_trait]
 impl EventHandlerStore for SqliteStore {
-    async fn put_event_handler(&self, handler: &EventHandler) -> StoreResult<()> {
+    async fn put_event_handler(&self, handler: &EventHandler) -> StoreResult<bool> {
         let json =
             serde_json::to_string(handler).map_err(|err| StoreError::Corrupt(err.to_string()))?;
         let (name, event, active) = (handler.name.clone(), handler.event.clone(), handler.active);
         self.write_value(move |conn| {
             conn.prepare_cached(
-                "INSERT INTO event_handler (name, event, active, json) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (name) DO UPDATE SET event = excluded.event,
-                     active = excluded.active, json = excluded.json",
+                "UPDATE event_handler SET event = ?2, active = ?3, json = ?4 WHERE name = ?1",
             )
             .and_then(|mut s| s.execute(params![name, event, active, json]))
-            .map(|_| ())
+            .map(|n| n > 0)
             .map_err(map_err)
         })
         .await

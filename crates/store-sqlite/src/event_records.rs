@@ -1,5 +1,6 @@
 //! Event records on SQLite: written on the single writer (which keeps the latest
-//! of each event and handler), read on the readers.
+//! of each event and handler, and every message an action still waits to read),
+//! read on the readers.
 
 use std::collections::HashMap;
 
@@ -50,7 +51,8 @@ impl EventRecordStore for SqliteStore {
             conn.prepare_cached(
                 "DELETE FROM event_message WHERE event = ?1 AND id NOT IN
                  (SELECT id FROM event_message WHERE event = ?1
-                  ORDER BY created DESC, id DESC LIMIT ?2)",
+                  ORDER BY created DESC, id DESC LIMIT ?2)
+                 AND NOT EXISTS (SELECT 1 FROM job WHERE job.workflow_id = event_message.id)",
             )
             .and_then(|mut s| s.execute(params![event, int(keep)]))
             .map(|_| ())
@@ -125,6 +127,17 @@ impl EventRecordStore for SqliteStore {
             .and_then(|mut s| s.execute(params![handler, int(keep)]))
             .map(|_| ())
             .map_err(map_err)
+        })
+        .await
+    }
+
+    async fn delete_event_executions(&self, handler: &str) -> StoreResult<()> {
+        let handler = handler.to_string();
+        self.write_value(move |conn| {
+            conn.prepare_cached("DELETE FROM event_execution WHERE handler = ?1")
+                .and_then(|mut s| s.execute(params![handler]))
+                .map(|_| ())
+                .map_err(map_err)
         })
         .await
     }

@@ -134,13 +134,12 @@ fn run_filter(search: &RunSearch) -> (String, Vec<SqlValue>) {
 
 #[async_trait::async_trait]
 impl ScheduleStore for SqliteStore {
-    async fn put_schedule(&self, stored: StoredSchedule) -> StoreResult<()> {
+    async fn put_schedule(&self, stored: StoredSchedule) -> StoreResult<bool> {
         let json = encode(&stored.schedule)?;
         self.write_value(move |conn| {
             conn.prepare_cached(
-                "INSERT INTO schedule (name, workflow_name, next_run_at, json) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (name) DO UPDATE SET workflow_name = excluded.workflow_name,
-                     next_run_at = excluded.next_run_at, json = excluded.json",
+                "UPDATE schedule SET workflow_name = ?2, next_run_at = ?3, json = ?4
+                 WHERE name = ?1",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -150,7 +149,7 @@ impl ScheduleStore for SqliteStore {
                     json
                 ])
             })
-            .map(|_| ())
+            .map(|n| n > 0)
             .map_err(map_err)
         })
         .await

@@ -349,11 +349,26 @@ mod tests {
             },
             Effect::FailureWorkflow,
             Effect::TerminateWorkflow { reason: None },
-            Effect::EventDelivery { event: "e".into() },
+            Effect::EventDelivery {
+                event: "e".into(),
+                incoming: false,
+            },
+            Effect::EventDelivery {
+                event: "e".into(),
+                incoming: true,
+            },
             Effect::EventAction {
                 handler: "h".into(),
                 action: 0,
                 event: "e".into(),
+                incoming: false,
+                revision: Some("r".into()),
+            },
+            Effect::EventAction {
+                handler: "h".into(),
+                action: 0,
+                event: "e".into(),
+                incoming: true,
                 revision: Some("r".into()),
             },
         ];

@@ -150,7 +150,10 @@ pub(super) async fn publish(rt: &Runtime, job: Job, task: Task) -> CoreResult<()
                 id: ctx.ids.new_id(),
                 workflow_id,
                 task_id: Some(task_id),
-                effect: Effect::EventDelivery { event },
+                effect: Effect::EventDelivery {
+                    event,
+                    incoming: false,
+                },
                 due_at: ctx.now,
                 // Conditions are scripts: the delivery waits for a script slot.
                 lane: JobLane::Scripts,
@@ -300,7 +303,7 @@ fn saver_reads(rt: &Runtime, handler: &EventHandler, run: Option<&crate::model::
 /// Hands an event to the active handlers of its name whose condition holds: a job
 /// for each of their actions, written with the delivery's end.
 pub(super) async fn deliver(rt: &Runtime, job: Job) -> CoreResult<()> {
-    let Effect::EventDelivery { event } = &job.effect else {
+    let Effect::EventDelivery { event, incoming } = &job.effect else {
         return drop_job(rt, &job).await;
     };
     let Some(published) = published(rt, &job).await? else {
@@ -352,7 +355,8 @@ pub(super) async fn deliver(rt: &Runtime, job: Job) -> CoreResult<()> {
             }
         }
     }
-    // The record of the message, as handlers saw it, settled.
+    // The record of the message, as handlers saw it, settled: kept only when a
+    // handler took it (an event from outside was recorded when it came).
     let message = EventMessage {
         id: published.message_id.clone(),
         event_target: event.clone(),
@@ -368,20 +372,27 @@ pub(super) async fn deliver(rt: &Runtime, job: Job) -> CoreResult<()> {
         status_description: Some(format!("{} handlers took it", chosen.len())),
         published_by: published.publisher.clone(),
     };
-    let message = match rt.stores.event_records.event_message(&message.id).await? {
-        Some(received) => EventMessage {
-            created_at: received.created_at,
-            ..message
-        },
-        None => message,
-    };
-    rt.stores
-        .event_records
-        .put_event_message(&message, RECORDS_KEPT)
-        .await?;
+    let received = rt.stores.event_records.event_message(&message.id).await?;
+    if received.is_some() || !chosen.is_empty() {
+        let message = match received {
+            Some(received) => EventMessage {
+                created_at: received.created_at,
+                ..message
+            },
+            None => message,
+        };
+        rt.stores
+            .event_records
+            .put_event_message(&message, RECORDS_KEPT)
+            .await?;
+    }
     let job_id = job.id.clone();
-    let (workflow_id, task_id, event) =
-        (job.workflow_id.clone(), job.task_id.clone(), event.clone());
+    let (workflow_id, task_id, event, incoming) = (
+        job.workflow_id.clone(),
+        job.task_id.clone(),
+        event.clone(),
+        *incoming,
+    );
     rt.mutate(None, move |txn, ctx| {
         for handler in &chosen {
             for action in 0..handler.actions.len() {
@@ -393,6 +404,7 @@ pub(super) async fn deliver(rt: &Runtime, job: Job) -> CoreResult<()> {
                         handler: handler.name.clone(),
                         action,
                         event: event.clone(),
+                        incoming,
                         revision: Some(handler.revision()),
                     },
                     due_at: ctx.now,
@@ -459,6 +471,7 @@ pub(super) async fn act(rt: &Arc<Runtime>, job: Job) -> CoreResult<()> {
         action: action_index,
         event,
         revision,
+        ..
     } = &job.effect
     else {
         return drop_job(rt, &job).await;
@@ -505,16 +518,18 @@ pub(super) async fn act(rt: &Arc<Runtime>, job: Job) -> CoreResult<()> {
         }
     };
 
+    // The record is read by whoever may read the handler, who may not see what the
+    // action touched: it says how the action ended in general words (the log has
+    // the details), and carries only the id of a workflow the action started.
     let (status, description, output) = match outcome {
         Ok((done, output)) => {
             info!(handler = %name, event = %event, action = action.action.name(), done = %done, "an event handler acted");
-            ("COMPLETED", done, output)
+            ("COMPLETED", "done".to_string(), output)
         }
         Err(CoreError::Unavailable(reason)) => return Err(CoreError::Unavailable(reason)),
         Err(err) => {
-            let reason = err.public_message();
-            warn!(handler = %name, event = %event, action = action.action.name(), error = %reason, "an event handler's action failed");
-            ("FAILED", reason, JsonMap::new())
+            warn!(handler = %name, event = %event, action = action.action.name(), error = %err.public_message(), "an event handler's action failed");
+            ("FAILED", failure_kind(&err).to_string(), JsonMap::new())
         }
     };
     // On record under the job's id: an action run again after a crash is one.
@@ -534,6 +549,19 @@ pub(super) async fn act(rt: &Arc<Runtime>, job: Job) -> CoreResult<()> {
         .put_event_execution(&execution, RECORDS_KEPT)
         .await?;
     drop_job(rt, &job).await
+}
+
+/// How a failed action ended, in words that name nothing it touched.
+fn failure_kind(err: &CoreError) -> &'static str {
+    match err {
+        CoreError::Forbidden(_) | CoreError::Unauthenticated { .. } => {
+            "refused: the handler's saver or the event's sender may not do it"
+        }
+        CoreError::NotFound(_) => "refused: what it names is not there, or may not be seen",
+        CoreError::InvalidInput { .. } => "refused: its parameters are not valid for the event",
+        CoreError::Conflict(_) => "refused: it conflicts with the state of what it names",
+        _ => "failed: see the server log",
+    }
 }
 
 /// Where an action comes from: the run whose event it is, and the handler.
@@ -634,9 +662,7 @@ async fn run_action(
             workflows
                 .terminate(saver, &id, terminate.termination_reason, false)
                 .await?;
-            let output =
-                JsonMap::from_iter([("workflowId".to_string(), Value::String(id.clone()))]);
-            Ok((format!("terminated workflow {id}"), output))
+            Ok((format!("terminated workflow {id}"), JsonMap::new()))
         }
         ActionKind::UpdateWorkflowVariables => {
             let update = action.update_workflow_variables.clone().unwrap_or_default();
@@ -666,9 +692,10 @@ async fn run_action(
                 .authorize_for(from.feeder, &id, Command::UpdateVariables)
                 .await?;
             workflows.update_variables(saver, &id, variables).await?;
-            let output =
-                JsonMap::from_iter([("workflowId".to_string(), Value::String(id.clone()))]);
-            Ok((format!("updated the variables of workflow {id}"), output))
+            Ok((
+                format!("updated the variables of workflow {id}"),
+                JsonMap::new(),
+            ))
         }
     }
 }

@@ -102,6 +102,8 @@ fn request(input: &JsonMap) -> Result<Request, String> {
         .and_then(Value::as_str)
         .filter(|c| !c.trim().is_empty())
         .map(str::to_string);
+    crate::service::workflow::check_key("correlationId", correlation_id.as_deref())
+        .map_err(|err| format!("startWorkflow validation failed. {}", err.public_message()))?;
     let task_to_domain = match asked.get("taskToDomain") {
         Some(Value::Object(map)) if !map.is_empty() => Some(map.clone()),
         _ => None,

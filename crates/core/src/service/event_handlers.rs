@@ -231,6 +231,12 @@ impl EventHandlerService {
                     "EventHandler with name {name} already exists!"
                 )));
             }
+            // A new handler starts with no record, whatever one of its name did.
+            self.rt
+                .stores
+                .event_records
+                .delete_event_executions(&name)
+                .await?;
             let ops = self
                 .rt
                 .access
@@ -283,7 +289,9 @@ impl EventHandlerService {
         handler.create_time = existing.create_time;
         handler.updated_by = Some(principal.id().to_string());
         handler.update_time = Some(self.rt.now());
-        self.rt.stores.events.put_event_handler(&handler).await?;
+        if !self.rt.stores.events.put_event_handler(&handler).await? {
+            return Err(not_found(&handler.name));
+        }
         if !tags.is_empty() {
             let name = &handler.name;
             let old = self.stored_tags(name).await?;
@@ -363,6 +371,13 @@ impl EventHandlerService {
         if !self.rt.stores.events.delete_event_handler(name).await? {
             return Err(not_found(name));
         }
+        // What it did is nobody's to read once it is gone (and not the next
+        // owner's of its name).
+        self.rt
+            .stores
+            .event_records
+            .delete_event_executions(name)
+            .await?;
         let target = Target::new(TargetType::EventHandler, name);
         let ops = self.rt.access.deletion_ops(&target);
         self.rt.access.commit(ops).await?;

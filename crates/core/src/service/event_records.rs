@@ -107,7 +107,10 @@ impl EventRecordService {
                     id: ctx.ids.new_id(),
                     workflow_id: message_id,
                     task_id: None,
-                    effect: Effect::EventDelivery { event },
+                    effect: Effect::EventDelivery {
+                        event,
+                        incoming: true,
+                    },
                     due_at: ctx.now,
                     lane: JobLane::Scripts,
                 });

@@ -196,7 +196,9 @@ impl ScheduleService {
             next_run_at,
         };
         if existing.is_some() {
-            self.rt.stores.schedules.put_schedule(stored).await?;
+            if !self.rt.stores.schedules.put_schedule(stored).await? {
+                return Err(not_found(&name));
+            }
         } else {
             self.check_room(principal).await?;
             // Two creations racing for one name: the second is refused, never
@@ -287,7 +289,9 @@ impl ScheduleService {
         stored.schedule.paused_reason = reason.filter(|r| !r.trim().is_empty());
         stored.schedule.updated_time = Some(self.rt.now());
         stored.next_run_at = None;
-        self.rt.stores.schedules.put_schedule(stored).await?;
+        if !self.rt.stores.schedules.put_schedule(stored).await? {
+            return Err(not_found(name));
+        }
         Ok(())
     }
 
@@ -310,7 +314,9 @@ impl ScheduleService {
         stored.schedule.updated_time = Some(now);
         stored.schedule.updated_by = Some(principal.id().to_string());
         stored.next_run_at = first_due(&stored.schedule, &cron, now);
-        self.rt.stores.schedules.put_schedule(stored).await?;
+        if !self.rt.stores.schedules.put_schedule(stored).await? {
+            return Err(not_found(name));
+        }
         Ok(())
     }
 

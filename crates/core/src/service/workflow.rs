@@ -279,11 +279,22 @@ impl WorkflowService {
     }
 
     /// Starts a workflow; returns its id (or the existing one, by idempotency key).
+    /// Idempotency keys beginning `event:` are kept for event handlers' starts, so
+    /// nobody takes one first to have an event's start answer their run.
     pub async fn start(
         &self,
         principal: &Principal,
         request: StartWorkflowRequest,
     ) -> CoreResult<String> {
+        if request
+            .idempotency_key
+            .as_deref()
+            .is_some_and(|k| k.trim_start().starts_with("event:"))
+        {
+            return Err(CoreError::invalid(
+                "idempotencyKey may not begin with 'event:': Podium keeps those for event handlers' starts",
+            ));
+        }
         self.start_recorded(principal, request, None).await
     }
 

@@ -8,8 +8,9 @@ use crate::model::EventHandler;
 /// Where event handlers are kept.
 #[async_trait]
 pub trait EventHandlerStore: Send + Sync {
-    /// Stores a handler, replacing the one of its name.
-    async fn put_event_handler(&self, handler: &EventHandler) -> StoreResult<()>;
+    /// Replaces the handler of its name; false (and nothing written) when there is
+    /// none, so a change racing a deletion never brings it back.
+    async fn put_event_handler(&self, handler: &EventHandler) -> StoreResult<bool>;
     /// Stores a new handler; false (and nothing written) when its name is taken,
     /// so two creations racing for one name cannot both succeed.
     async fn insert_event_handler(&self, handler: &EventHandler) -> StoreResult<bool>;

@@ -12,7 +12,8 @@ use crate::model::{EventExecution, EventMessage};
 #[async_trait]
 pub trait EventRecordStore: Send + Sync {
     /// Stores an event message (one with its id is replaced), keeping the latest
-    /// `keep` of its event.
+    /// `keep` of its event and those that jobs (named by the message's id) still
+    /// wait to read.
     async fn put_event_message(&self, message: &EventMessage, keep: usize) -> StoreResult<()>;
     /// An event message by id.
     async fn event_message(&self, id: &str) -> StoreResult<Option<EventMessage>>;
@@ -27,6 +28,8 @@ pub trait EventRecordStore: Send + Sync {
     /// `keep` of its handler.
     async fn put_event_execution(&self, execution: &EventExecution, keep: usize)
     -> StoreResult<()>;
+    /// Deletes a handler's executions (the handler is gone, or new under its name).
+    async fn delete_event_executions(&self, handler: &str) -> StoreResult<()>;
     /// A handler's executions, the latest first, from the `from`th, at most `limit`.
     async fn event_executions(
         &self,

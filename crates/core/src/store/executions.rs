@@ -80,15 +80,18 @@ pub enum Effect {
     FailureWorkflow,
     /// Terminate the workflow (a sub-workflow whose parent ended).
     TerminateWorkflow { reason: Option<String> },
-    /// Hand the event the `EVENT` task `task_id` published to the active handlers
-    /// of `event` whose condition holds.
-    EventDelivery { event: String },
+    /// Hand the event the `EVENT` task `task_id` published (or, `incoming`, the
+    /// event from outside whose message id is the job's workflow id) to the active
+    /// handlers of `event` whose condition holds.
+    EventDelivery { event: String, incoming: bool },
     /// Carry out action `action` of handler `handler` for the event the `EVENT`
-    /// task `task_id` published.
+    /// task `task_id` published (or, `incoming`, the event from outside whose
+    /// message id is the job's workflow id).
     EventAction {
         handler: String,
         action: usize,
         event: String,
+        incoming: bool,
         /// The handler's revision when the event was delivered (see
         /// `EventHandler::revision`): a handler changed since does not act. None
         /// for jobs written before revisions were kept.
@@ -104,8 +107,16 @@ impl Effect {
             Effect::SubWorkflowEnded { .. } => "SUB_WORKFLOW_ENDED",
             Effect::FailureWorkflow => "FAILURE_WORKFLOW",
             Effect::TerminateWorkflow { .. } => "TERMINATE_WORKFLOW",
-            Effect::EventDelivery { .. } => "EVENT_DELIVERY",
-            Effect::EventAction { .. } => "EVENT_ACTION",
+            // Kinds of their own for events from outside: a node from before they
+            // were served leaves them to newer nodes instead of dropping them.
+            Effect::EventDelivery {
+                incoming: false, ..
+            } => "EVENT_DELIVERY",
+            Effect::EventDelivery { incoming: true, .. } => "INCOMING_EVENT_DELIVERY",
+            Effect::EventAction {
+                incoming: false, ..
+            } => "EVENT_ACTION",
+            Effect::EventAction { incoming: true, .. } => "INCOMING_EVENT_ACTION",
         }
     }
 
@@ -117,12 +128,13 @@ impl Effect {
                 serde_json::json!({ "subWorkflowId": child_id })
             }
             Effect::TerminateWorkflow { reason } => serde_json::json!({ "reason": reason }),
-            Effect::EventDelivery { event } => serde_json::json!({ "event": event }),
+            Effect::EventDelivery { event, .. } => serde_json::json!({ "event": event }),
             Effect::EventAction {
                 handler,
                 action,
                 event,
                 revision,
+                ..
             } => serde_json::json!({
                 "handler": handler, "action": action, "event": event, "revision": revision
             }),
@@ -142,13 +154,15 @@ impl Effect {
             "TERMINATE_WORKFLOW" => Some(Effect::TerminateWorkflow {
                 reason: text("reason"),
             }),
-            "EVENT_DELIVERY" => Some(Effect::EventDelivery {
+            "EVENT_DELIVERY" | "INCOMING_EVENT_DELIVERY" => Some(Effect::EventDelivery {
                 event: text("event")?,
+                incoming: kind.starts_with("INCOMING"),
             }),
-            "EVENT_ACTION" => Some(Effect::EventAction {
+            "EVENT_ACTION" | "INCOMING_EVENT_ACTION" => Some(Effect::EventAction {
                 handler: text("handler")?,
                 action: usize::try_from(payload.get("action")?.as_u64()?).ok()?,
                 event: text("event")?,
+                incoming: kind.starts_with("INCOMING"),
                 revision: text("revision"),
             }),
             _ => None,

@@ -81,8 +81,9 @@ pub struct RunSearch {
 /// Where schedules and their runs are kept.
 #[async_trait]
 pub trait ScheduleStore: Send + Sync {
-    /// Stores a schedule (one with its name is replaced).
-    async fn put_schedule(&self, stored: StoredSchedule) -> StoreResult<()>;
+    /// Replaces the schedule of its name; false (and nothing written) when there
+    /// is none, so a change racing a deletion never brings it back.
+    async fn put_schedule(&self, stored: StoredSchedule) -> StoreResult<bool>;
     /// Stores a new schedule; false (and nothing written) when its name is taken,
     /// so two creations racing for one name cannot both succeed.
     async fn insert_schedule(&self, stored: StoredSchedule) -> StoreResult<bool>;

@@ -31,7 +31,7 @@ pub(super) async fn event_handlers_are_found_by_event(stores: Stores) {
     let off = handler("a_off", "conductor:flow:done", false);
     let other = handler("c_other", "conductor:flow:else", true);
     for h in [&on, &off, &other] {
-        s.put_event_handler(h).await.expect("put");
+        assert!(s.insert_event_handler(h).await.expect("insert"));
     }
     assert_eq!(
         s.event_handler("b_on").await.expect("get").as_ref(),
@@ -72,7 +72,10 @@ pub(super) async fn event_handlers_are_found_by_event(stores: Stores) {
         active: true,
         ..off.clone()
     };
-    s.put_event_handler(&moved).await.expect("replace");
+    assert!(s.put_event_handler(&moved).await.expect("replace"));
+    let gone = handler("never_made", "e", true);
+    assert!(!s.put_event_handler(&gone).await.expect("replace none"));
+    assert_eq!(s.event_handler("never_made").await.expect("get"), None);
     assert_eq!(
         names(
             s.event_handlers_for("conductor:flow:else", true)

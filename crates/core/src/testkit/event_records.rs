@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::model::{ActionKind, EventExecution, EventMessage};
-use crate::store::Stores;
+use crate::store::{Effect, Job, JobLane, Stores, UnitOfWork};
 
 fn message(id: &str, event: &str, created: i64) -> EventMessage {
     EventMessage {
@@ -65,6 +65,38 @@ pub(super) async fn event_records_keep_the_latest(stores: Stores) {
         s.event_message("m3").await.expect("get").as_ref(),
         Some(&handled)
     );
+    // A message that a job still waits to read (named by its id) is kept past
+    // the latest few.
+    stores
+        .execution
+        .run(UnitOfWork {
+            lock: None,
+            work: Box::new(|txn| {
+                txn.changes.job_adds = vec![Job {
+                    id: "pending".into(),
+                    effect: Effect::EventDelivery {
+                        event: "g".into(),
+                        incoming: true,
+                    },
+                    workflow_id: "g1".into(),
+                    task_id: None,
+                    due_at: 10,
+                    lane: JobLane::Scripts,
+                }];
+                Ok(())
+            }),
+        })
+        .await
+        .expect("job added");
+    for (id, at) in [("g1", 1), ("g2", 2), ("g3", 3)] {
+        s.put_event_message(&message(id, "g", at), 1)
+            .await
+            .expect("message");
+    }
+    assert_eq!(
+        ids(s.event_messages("g", 0, 10).await.expect("list")),
+        ["g3", "g1"]
+    );
     for (id, handler, at) in [("j1", "h", 1), ("j2", "h", 2), ("j3", "other", 3)] {
         s.put_event_execution(&execution(id, handler, at), 1)
             .await
@@ -72,6 +104,13 @@ pub(super) async fn event_records_keep_the_latest(stores: Stores) {
     }
     let done = s.event_executions("h", 0, 10).await.expect("list");
     assert_eq!(done, [execution("j2", "h", 2)]);
+    s.delete_event_executions("other").await.expect("delete");
+    assert!(
+        s.event_executions("other", 0, 10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
     assert!(
         s.event_executions("nobody", 0, 10)
             .await
@@ -79,9 +118,12 @@ pub(super) async fn event_records_keep_the_latest(stores: Stores) {
             .is_empty()
     );
     let (messages, executions) = s.event_record_counts().await.expect("counts");
-    assert_eq!((messages.get("e"), messages.get("f")), (Some(&2), Some(&1)));
+    assert_eq!(
+        (messages.get("e"), messages.get("f"), messages.get("g")),
+        (Some(&2), Some(&1), Some(&2))
+    );
     assert_eq!(
         (executions.get("h"), executions.get("other")),
-        (Some(&1), Some(&1))
+        (Some(&1), None)
     );
 }

@@ -76,13 +76,19 @@ async fn next_run(stores: &Stores, name: &str) -> Option<i64> {
 pub(super) async fn schedules_run_once_per_due_time(stores: Stores) {
     let s = &stores.schedules;
     for (name, workflow, next) in [("b", "w2", None), ("a", "w1", Some(1000))] {
-        s.put_schedule(StoredSchedule {
+        let stored = StoredSchedule {
             schedule: schedule(name, workflow),
             next_run_at: next,
-        })
-        .await
-        .expect("stored");
+        };
+        assert!(s.insert_schedule(stored).await.expect("stored"));
     }
+    // A change to a schedule that is not there brings none.
+    let gone = StoredSchedule {
+        schedule: schedule("never_made", "w1"),
+        next_run_at: None,
+    };
+    assert!(!s.put_schedule(gone).await.expect("put"));
+    assert!(s.schedule("never_made").await.expect("read").is_none());
     let a = s.schedule("a").await.expect("read").expect("a");
     assert_eq!(a.schedule, schedule("a", "w1"));
     assert_eq!(a.next_run_at, Some(1000));
@@ -151,12 +157,14 @@ pub(super) async fn schedules_run_once_per_due_time(stores: Stores) {
     );
 
     // A schedule saved meanwhile keeps its own next time.
-    s.put_schedule(StoredSchedule {
-        schedule: schedule("a", "w1"),
-        next_run_at: Some(5000),
-    })
-    .await
-    .expect("saved");
+    assert!(
+        s.put_schedule(StoredSchedule {
+            schedule: schedule("a", "w1"),
+            next_run_at: Some(5000),
+        })
+        .await
+        .expect("saved")
+    );
     fire(
         &stores,
         &maker,
@@ -261,12 +269,14 @@ pub(super) async fn schedules_run_once_per_due_time(stores: Stores) {
     }
 
     // A schedule moves on from a due time only while it is still due then.
-    s.put_schedule(StoredSchedule {
-        schedule: schedule("c", "w1"),
-        next_run_at: Some(100),
-    })
-    .await
-    .expect("stored");
+    assert!(
+        s.insert_schedule(StoredSchedule {
+            schedule: schedule("c", "w1"),
+            next_run_at: Some(100),
+        })
+        .await
+        .expect("stored")
+    );
     assert!(!s.move_schedule_on("c", 99, Some(200)).await.expect("moved"));
     assert!(
         s.move_schedule_on("c", 100, Some(200))

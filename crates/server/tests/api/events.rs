@@ -661,6 +661,7 @@ async fn a_handler_changed_since_its_event_came_does_not_act() {
                     handler: "setter".into(),
                     action: 0,
                     event: "conductor:publisher:ready".into(),
+                    incoming: false,
                     revision,
                 },
                 due_at: ctx.now,
@@ -827,6 +828,13 @@ async fn an_event_from_outside_reaches_the_handlers_its_sender_may_read() {
     )
     .await;
     assert_eq!(done[0]["status"], "FAILED", "{done}");
+    // The record names nothing the action touched (a handler's reader may not
+    // see it): how it ended, in general words.
+    let why = done[0]["statusDescription"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("refused") && !why.contains("follower"),
+        "{why}"
+    );
     let search = app
         .get("/api/workflow/search?query=workflowType%3D%27follower%27")
         .await
@@ -851,5 +859,18 @@ async fn an_event_from_outside_reaches_the_handlers_its_sender_may_read() {
         )
         .await;
     assert_eq!(own.status, 200, "{}", own.text);
+    // A handler made again under the name starts with no record.
+    assert_eq!(
+        app.call("DELETE", "/api/event/on_order", None).await.status,
+        200
+    );
+    let again = app
+        .post("/api/event", handler("on_order", "orders", starts))
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(
+        app.get("/api/event/execution/on_order").await.json(),
+        json!([])
+    );
     app.stop().await;
 }

@@ -646,6 +646,14 @@ async fn correlation_ids_and_idempotency_keys_are_bounded() {
     let app = TestApp::spawn().await;
     setup(&app).await;
     let long = "c".repeat(1025);
+    let taken = app
+        .post(
+            "/api/workflow",
+            json!({"name": "two_steps", "idempotencyKey": "event:abc:h:0"}),
+        )
+        .await;
+    assert_eq!(taken.status, 400, "{}", taken.text);
+    assert!(taken.text.contains("event handlers"), "{}", taken.text);
     for body in [
         json!({"name": "two_steps", "correlationId": long}),
         json!({"name": "two_steps", "idempotencyKey": long}),

@@ -14,3 +14,6 @@ CREATE TABLE event_execution (
     json    TEXT NOT NULL
 );
 CREATE INDEX event_execution_by_handler ON event_execution (handler, created);
+-- An event from outside is read from its message by the jobs that carry it out
+-- (their workflow id is the message's id): it is kept while they wait.
+CREATE INDEX job_workflow ON job (workflow_id);
