@@ -179,11 +179,9 @@ impl TaskService {
         Ok(Some(task))
     }
 
-    /// Allows `principal` to end a task of `owner` with data: what operating the
-    /// run needs, and, when it `feeds` the run data (the task's output, which the
-    /// run acts on), what a start of the run's definition needs; the principal then
-    /// becomes one of the run's principals.
-    async fn allow_data(
+    /// Whether `principal` may end a task of `owner` that waits for someone (what
+    /// a signal needs), changing nothing.
+    pub(super) fn may_end(
         &self,
         principal: &Principal,
         owner: &WorkflowState,
@@ -197,7 +195,21 @@ impl TaskService {
             brings_new: feeds,
             ..Target::default()
         };
-        command::authorize(rt, &Actor::caller(principal), Command::Signal, &target)?;
+        command::authorize(rt, &Actor::caller(principal), Command::Signal, &target)
+    }
+
+    /// Allows `principal` to end a task of `owner` with data: what operating the
+    /// run needs, and, when it `feeds` the run data (the task's output, which the
+    /// run acts on), what a start of the run's definition needs; the principal then
+    /// becomes one of the run's principals.
+    pub(super) async fn allow_data(
+        &self,
+        principal: &Principal,
+        owner: &WorkflowState,
+        feeds: bool,
+    ) -> CoreResult<()> {
+        let rt = &self.rt;
+        self.may_end(principal, owner, feeds)?;
         if feeds {
             let owner_id = owner.id().to_string();
             let caller = principal.clone();

@@ -101,6 +101,15 @@ fn queue_domain(task: &Task) -> Option<&str> {
         .filter(|d| !d.is_empty())
 }
 
+/// What applying a result came to: the task (and what was claimed with it), or
+/// the result back, for a task its caller must be allowed to end as a signal does.
+// Made once per update and moved once; the common variant is the large one.
+#[allow(clippy::large_enum_variant)]
+enum Applied {
+    Done(Task, Option<(String, u64)>),
+    Operate(Box<TaskResult>),
+}
+
 /// In the unit that records a worker's result for `task` (ended), sets up the claim
 /// of the worker's next task of the same type and domain, when the worker may poll
 /// that queue and it may hold a message: one commit for both. Returns the queue and
@@ -372,7 +381,10 @@ impl TaskService {
         // nothing, since no one would receive the task and it would sit leased.
         let waiting = CallerWaits::new();
         let still_waiting = waiting.flag();
-        let ((task, next), committed) = self
+        let caller = actor.cause().is_none() && !actor.is_engine();
+        let principal = actor.principal().clone();
+        let owner_id = workflow_id.clone();
+        let (applied, committed) = self
             .rt
             .mutate_committed(Some(workflow_id.clone()), move |txn, ctx| {
                 let mut changes = std::mem::take(&mut txn.changes);
@@ -391,8 +403,18 @@ impl TaskService {
                         command::hidden_task_update(&task_id, &workflow_id)
                     });
                 };
-                // Only a principal allowed to poll the task may update it.
                 let task = &state.tasks()[index];
+                // A task that no worker runs (one waiting for someone: WAIT, HUMAN,
+                // YIELD, an asynchronous EVENT or HTTP, ...) is ended as a signal
+                // ends it: by who may operate its run, and feed it with data. A
+                // task definition of the node's name does not reach it.
+                let waits_for_someone =
+                    !crate::engine::TaskKind::of_execution(task).is_worker_task();
+                if caller && waits_for_someone && !task.status.is_terminal() {
+                    txn.changes = changes;
+                    return Ok(Applied::Operate(Box::new(result)));
+                }
+                // Only a principal allowed to poll the task may update it.
                 let target = Target {
                     task: Some(TaskRef::of(task)),
                     ..Target::default()
@@ -428,9 +450,20 @@ impl TaskService {
                 let next = wanted
                     .then(|| claim_next(&rt, &actor, &task, worker, ctx.now, txn))
                     .flatten();
-                Ok((task, next))
+                Ok(Applied::Done(task, next))
             })
             .await?;
+        let (task, next) = match applied {
+            Applied::Done(task, next) => (task, next),
+            Applied::Operate(result) => {
+                let Some(owner) = self.rt.stores.execution.get_workflow(&owner_id).await? else {
+                    return Err(CoreError::workflow_not_found(&owner_id));
+                };
+                let feeds = !result.output_data.is_empty();
+                self.allow_data(&principal, &owner, feeds).await?;
+                return Box::pin(self.apply_result(Actor::engine(), *result, then_poll)).await;
+            }
+        };
         if let Some((queue, mark)) = next
             && committed.claimed.is_empty()
         {
@@ -479,6 +512,7 @@ impl TaskService {
         principal: &Principal,
         workflow_id: &str,
         reference: &str,
+        feeds: bool,
     ) -> CoreResult<Option<Task>> {
         let hidden = || {
             disclosure::hidden(format_args!(
@@ -504,6 +538,11 @@ impl TaskService {
                     || (t.loop_over_task && crate::engine::loops::bare_ref(t) == reference))
         });
         let task = match pending {
+            Some(task) if !crate::engine::TaskKind::of_execution(task).is_worker_task() => {
+                // Ended as a signal ends it (see `apply_result`).
+                self.may_end(principal, &state, feeds)?;
+                task
+            }
             Some(task) => {
                 let resource = Resource::task(&task.task_def_name, task.domain.as_deref());
                 if !authz.can(principal, Access::Execute, resource) {
@@ -536,8 +575,9 @@ impl TaskService {
         output: JsonMap,
         worker_id: Option<String>,
     ) -> CoreResult<Option<Task>> {
+        let feeds = !output.is_empty();
         let Some(task) = self
-            .pending_by_ref(principal, workflow_id, reference)
+            .pending_by_ref(principal, workflow_id, reference, feeds)
             .await?
         else {
             return Ok(None);

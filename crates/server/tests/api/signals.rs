@@ -359,3 +359,79 @@ async fn a_synchronous_start_answers_what_its_return_strategy_asks_for() {
     }
     app.stop().await;
 }
+
+/// A task no worker runs (here a WAIT) is ended through the task API as a signal
+/// ends it: a worker holding EXECUTE on a task definition of the node's name does
+/// not reach it; who may operate the run (and start it, to feed it data) does.
+#[tokio::test]
+async fn a_waiting_task_is_ended_through_the_task_api_only_by_who_may_operate_its_run() {
+    let app = TestApp::spawn().await;
+    app.register(
+        json!([crate::helpers::task_def("hold")]),
+        json!({"name": "held", "version": 1, "tasks": [
+            {"name": "hold", "taskReferenceName": "hold", "type": "WAIT"}
+        ]}),
+    )
+    .await;
+    let id = app.start("held", json!({})).await;
+    let task_id = app.workflow(&id).await["tasks"][0]["taskId"]
+        .as_str()
+        .expect("task id")
+        .to_string();
+    let worker = application(&app, "hold_worker", &["WORKER"]).await;
+    let answer = grant(
+        &app,
+        &format!("app:{}", worker.id),
+        "TASK_DEF",
+        "hold",
+        &["EXECUTE"],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let by_ref = app
+        .call_as(
+            Some(&worker.token),
+            "POST",
+            &format!("/api/tasks/{id}/hold/COMPLETED"),
+            Some(json!({"approved": true})),
+        )
+        .await;
+    assert_eq!(by_ref.status, 403, "{}", by_ref.text);
+    let by_result = app
+        .call_as(
+            Some(&worker.token),
+            "POST",
+            "/api/tasks",
+            Some(
+                json!({"workflowInstanceId": id, "taskId": task_id, "status": "COMPLETED",
+                        "outputData": {"approved": true}}),
+            ),
+        )
+        .await;
+    assert_eq!(by_result.status, 403, "{}", by_result.text);
+    assert_eq!(app.workflow(&id).await["tasks"][0]["status"], "IN_PROGRESS");
+
+    // Who may operate and start the run ends it, as a signal would.
+    let operator = application(&app, "hold_operator", &[]).await;
+    let answer = grant(
+        &app,
+        &format!("app:{}", operator.id),
+        "WORKFLOW_DEF",
+        "held",
+        &["EXECUTE", "READ"],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let done = app
+        .call_as(
+            Some(&operator.token),
+            "POST",
+            &format!("/api/tasks/{id}/hold/COMPLETED"),
+            Some(json!({"approved": true})),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    let run = app.wait_for_status(&id, "COMPLETED").await;
+    assert_eq!(run["tasks"][0]["outputData"]["approved"], true);
+    app.stop().await;
+}

@@ -221,9 +221,13 @@ pub(super) async fn update_state(
     // The task update is checked before the variables change, so a refused or
     // impossible update leaves the workflow as it was.
     if let Some(reference) = &reference {
+        let feeds = result
+            .output_data
+            .as_ref()
+            .is_some_and(|output| !output.is_empty());
         let pending = state
             .tasks
-            .pending_by_ref(&principal, &workflow_id, reference)
+            .pending_by_ref(&principal, &workflow_id, reference, feeds)
             .await?;
         if pending.is_none() {
             return Err(ApiError::Core(CoreError::NotFound(format!(
