@@ -9,8 +9,10 @@
 //! run's data (masked as the run masks it): only a principal who may read every
 //! execution reads them. A handler's actions are read with READ on the handler.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use parking_lot::Mutex;
 use serde_json::Value;
 
 use super::Runtime;
@@ -23,6 +25,11 @@ use crate::store::{Effect, Job, JobLane};
 
 /// The largest payload of an event from outside, as JSON.
 pub const MAX_INCOMING_PAYLOAD: usize = 64 * 1024;
+/// The most events from outside one sender sends a node in a minute: each may run
+/// handlers' conditions in the script sandbox and start their actions.
+pub const MAX_INCOMING_PER_MINUTE: u32 = 600;
+/// Senders counted at once before those whose minute has passed are forgotten.
+const SENDERS_COUNTED: usize = 10_000;
 /// The most records one read answers.
 pub const MAX_RECORD_PAGE: usize = 100;
 
@@ -30,18 +37,46 @@ pub const MAX_RECORD_PAGE: usize = 100;
 #[derive(Clone)]
 pub struct EventRecordService {
     rt: Arc<Runtime>,
+    /// Per sender: the start of its current minute and how many it sent in it.
+    sent: Arc<Mutex<HashMap<String, (i64, u32)>>>,
 }
 
 impl EventRecordService {
     /// The service over a runtime.
     pub fn new(rt: Arc<Runtime>) -> EventRecordService {
-        EventRecordService { rt }
+        EventRecordService {
+            rt,
+            sent: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Counts an event from `sender`; refused past [`MAX_INCOMING_PER_MINUTE`] in
+    /// its current minute.
+    fn count_sent(&self, sender: &str) -> CoreResult<()> {
+        let now = self.rt.now();
+        let mut sent = self.sent.lock();
+        if sent.len() >= SENDERS_COUNTED {
+            sent.retain(|_, (start, _)| now - *start < 60_000);
+        }
+        let (start, count) = sent.entry(sender.to_string()).or_insert((now, 0));
+        if now - *start >= 60_000 {
+            *start = now;
+            *count = 0;
+        }
+        if *count >= MAX_INCOMING_PER_MINUTE {
+            return Err(CoreError::TooManyRequests(format!(
+                "At most {MAX_INCOMING_PER_MINUTE} events a minute from one sender; try again shortly"
+            )));
+        }
+        *count += 1;
+        Ok(())
     }
 
     /// Receives an event from outside: the payload's `event` names it. It is
     /// recorded, and handed to the active handlers of that event as an `EVENT`
     /// task's would be; answers the message's id.
     pub async fn receive(&self, principal: &Principal, payload: JsonMap) -> CoreResult<String> {
+        self.count_sent(principal.id())?;
         let event = match payload.get("event") {
             Some(Value::String(event)) if !event.trim().is_empty() => event.trim().to_string(),
             _ => {

@@ -874,3 +874,35 @@ async fn an_event_from_outside_reaches_the_handlers_its_sender_may_read() {
     );
     app.stop().await;
 }
+
+/// One sender sends a node at most 600 events from outside a minute.
+#[tokio::test]
+async fn events_from_outside_are_bounded_per_sender_and_minute() {
+    let app = TestApp::spawn().await;
+    let quiet = handler("quiet", "bursts", json!([]));
+    assert_eq!(app.post("/api/event", quiet).await.status, 200);
+    for i in 0..600 {
+        let answer = app
+            .post(
+                "/api/event/handleIncomingEvent",
+                json!({"event": "bursts", "n": i}),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{i}: {}", answer.text);
+    }
+    let refused = app
+        .post("/api/event/handleIncomingEvent", json!({"event": "bursts"}))
+        .await;
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    assert!(
+        refused.text.contains("600 events a minute"),
+        "{}",
+        refused.text
+    );
+    app.advance(60_000);
+    let again = app
+        .post("/api/event/handleIncomingEvent", json!({"event": "bursts"}))
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    app.stop().await;
+}
