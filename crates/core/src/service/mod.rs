@@ -37,6 +37,7 @@ pub mod sessions;
 pub mod signals;
 pub mod summary;
 pub mod task;
+mod task_by_ref;
 pub mod users;
 pub mod validation;
 pub mod vault;

@@ -9,14 +9,12 @@ use std::time::Duration;
 use crate::engine::schedule::{at_seconds_after, queue_name};
 use crate::engine::{TaskDefs, ops};
 use crate::error::{CoreError, CoreResult};
-use crate::exec::authority::may_access_execution;
 use crate::exec::command::{self, Command, Target, TaskRef};
 use crate::exec::effects::EngineAction;
 use crate::model::{
     JsonMap, PollData, SearchResult, Task, TaskExecLog, TaskResult, TaskResultStatus, TaskStatus,
     TaskSummary,
 };
-use crate::security::authz::refusal;
 use crate::security::{Access, Actor, Authorizer, Principal, Resource, ResourceType};
 use crate::store::{Claim, ClaimLimits, ThenClaim};
 
@@ -502,106 +500,6 @@ impl TaskService {
                 .await;
         }
         Ok(next)
-    }
-
-    /// The unfinished task of a workflow with a reference name, when `principal`
-    /// may update it (as `update_by_ref` would): None when there is none, which only
-    /// a caller who may read the workflow hears. Changes nothing.
-    pub async fn pending_by_ref(
-        &self,
-        principal: &Principal,
-        workflow_id: &str,
-        reference: &str,
-        feeds: bool,
-    ) -> CoreResult<Option<Task>> {
-        let hidden = || {
-            disclosure::hidden(format_args!(
-                "update task {reference} of workflow {workflow_id}"
-            ))
-        };
-        let Some(state) = self.rt.stores.execution.get_workflow(workflow_id).await? else {
-            return Err(if sees_every_task(&self.rt.authorizer, principal) {
-                CoreError::workflow_not_found(workflow_id)
-            } else {
-                hidden()
-            });
-        };
-        let authz = &self.rt.authorizer;
-        // Asked only when refusing or when there is nothing to update.
-        let reads_workflow = || {
-            may_access_execution(&self.rt, principal, Access::Read, &state.workflow)
-                || sees_every_task(authz, principal)
-        };
-        let pending = state.tasks().iter().find(|t| {
-            !t.status.is_terminal()
-                && (t.reference_task_name == reference
-                    || (t.loop_over_task && crate::engine::loops::bare_ref(t) == reference))
-        });
-        let task = match pending {
-            Some(task) if !crate::engine::TaskKind::of_execution(task).is_worker_task() => {
-                // Ended as a signal ends it (see `apply_result`).
-                self.may_end(principal, &state, feeds)?;
-                task
-            }
-            Some(task) => {
-                let resource = Resource::task(&task.task_def_name, task.domain.as_deref());
-                if !authz.can(principal, Access::Execute, resource) {
-                    return Err(
-                        if reads_workflow() || command::can_see_task(&self.rt, principal, task) {
-                            refusal(Access::Execute, resource)
-                        } else {
-                            hidden()
-                        },
-                    );
-                }
-                task
-            }
-            None if reads_workflow() => return Ok(None),
-            None => return Err(hidden()),
-        };
-        Ok(Some(task.clone()))
-    }
-
-    /// `POST /tasks/{workflowId}/{ref}/{status}`: updates the first unfinished task with
-    /// that reference name, merging `output` into its output. None when there is none,
-    /// which only a caller who may read the workflow hears: anyone else gets the same
-    /// 403 whether the workflow, the reference or an unfinished task exists or not.
-    pub async fn update_by_ref(
-        &self,
-        principal: &Principal,
-        workflow_id: &str,
-        reference: &str,
-        status: TaskResultStatus,
-        output: JsonMap,
-        worker_id: Option<String>,
-    ) -> CoreResult<Option<Task>> {
-        let feeds = !output.is_empty();
-        let Some(task) = self
-            .pending_by_ref(principal, workflow_id, reference, feeds)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let mut merged = task.output_data.clone();
-        for (key, value) in output {
-            merged.insert(key, value);
-        }
-        let result = TaskResult {
-            workflow_instance_id: workflow_id.to_string(),
-            task_id: task.task_id.clone(),
-            reason_for_incompletion: task.reason_for_incompletion.clone(),
-            callback_after_seconds: task.callback_after_seconds,
-            worker_id: worker_id
-                .filter(|w| !w.trim().is_empty())
-                .or_else(|| task.worker_id.clone()),
-            status,
-            output_data: merged,
-            logs: Vec::new(),
-            external_output_payload_storage_path: None,
-            sub_workflow_id: task.sub_workflow_id.clone(),
-            extend_lease: false,
-        };
-        self.update(principal, result).await.map(Some)
     }
 
     /// One task, as people see it.
