@@ -101,6 +101,17 @@ fn queue_domain(task: &Task) -> Option<&str> {
 
 /// What applying a result came to: the task (and what was claimed with it), or
 /// the result back, for a task its caller must be allowed to end as a signal does.
+/// Whether a task waits for someone to end it (`WAIT`, `HUMAN`, `YIELD`, an
+/// `EVENT` or `HTTP` that completes asynchronously): such a task is ended through
+/// the task API as a signal ends it, by who may operate its run.
+pub(super) fn waits_for_someone(task: &Task) -> bool {
+    use crate::engine::TaskKind;
+    matches!(
+        TaskKind::of_execution(task),
+        TaskKind::Wait | TaskKind::Human | TaskKind::Yield | TaskKind::Event | TaskKind::Http
+    )
+}
+
 // Made once per update and moved once; the common variant is the large one.
 #[allow(clippy::large_enum_variant)]
 enum Applied {
@@ -402,12 +413,10 @@ impl TaskService {
                     });
                 };
                 let task = &state.tasks()[index];
-                // A task that no worker runs (one waiting for someone: WAIT, HUMAN,
-                // YIELD, an asynchronous EVENT or HTTP, ...) is ended as a signal
-                // ends it: by who may operate its run, and feed it with data. A
-                // task definition of the node's name does not reach it.
-                let waits_for_someone =
-                    !crate::engine::TaskKind::of_execution(task).is_worker_task();
+                // A task that waits for someone (see `waits_for_someone`) is ended
+                // as a signal ends it: by who may operate its run, and feed it with
+                // data. A task definition of the node's name does not reach it.
+                let waits_for_someone = waits_for_someone(task);
                 if caller && waits_for_someone && !task.status.is_terminal() {
                     txn.changes = changes;
                     return Ok(Applied::Operate(Box::new(result)));
@@ -459,7 +468,9 @@ impl TaskService {
                 };
                 let feeds = !result.output_data.is_empty();
                 self.allow_data(&principal, &owner, feeds).await?;
-                return Box::pin(self.apply_result(Actor::engine(), *result, then_poll)).await;
+                // Nothing is claimed for the caller on its behalf: its next task
+                // comes from a poll of its own.
+                return Box::pin(self.apply_result(Actor::engine(), *result, false)).await;
             }
         };
         if let Some((queue, mark)) = next

@@ -4,7 +4,7 @@
 
 use super::TaskService;
 use super::disclosure;
-use super::task::sees_every_task;
+use super::task::{sees_every_task, waits_for_someone};
 use crate::error::{CoreError, CoreResult};
 use crate::exec::authority::may_access_execution;
 use crate::exec::command;
@@ -47,8 +47,10 @@ impl TaskService {
                     || (t.loop_over_task && crate::engine::loops::bare_ref(t) == reference))
         });
         let task = match pending {
-            Some(task) if !crate::engine::TaskKind::of_execution(task).is_worker_task() => {
-                // Ended as a signal ends it (see `apply_result`).
+            Some(task) if waits_for_someone(task) => {
+                // Ended as a signal ends it (see `apply_result`), which counts the
+                // output the task holds already as data it feeds the run.
+                let feeds = feeds || !task.output_data.is_empty();
                 self.may_end(principal, &state, feeds)?;
                 task
             }
