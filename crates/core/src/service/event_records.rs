@@ -28,17 +28,27 @@ pub const MAX_INCOMING_PAYLOAD: usize = 64 * 1024;
 /// The most events from outside one sender sends a node in a minute: each may run
 /// handlers' conditions in the script sandbox and start their actions.
 pub const MAX_INCOMING_PER_MINUTE: u32 = 600;
-/// Senders counted at once before those whose minute has passed are forgotten.
+/// Senders counted at once before those quiet for two minutes are forgotten.
 const SENDERS_COUNTED: usize = 10_000;
 /// The most records one read answers.
 pub const MAX_RECORD_PAGE: usize = 100;
+
+/// A minute, in milliseconds.
+const MINUTE_MS: i64 = 60_000;
+
+/// What one sender sent: in the minute from `start`, and in the minute before.
+struct Window {
+    start: i64,
+    current: u32,
+    previous: u32,
+}
 
 /// Events from outside, and the records of events.
 #[derive(Clone)]
 pub struct EventRecordService {
     rt: Arc<Runtime>,
-    /// Per sender: the start of its current minute and how many it sent in it.
-    sent: Arc<Mutex<HashMap<String, (i64, u32)>>>,
+    /// Per sender, what it sent lately.
+    sent: Arc<Mutex<HashMap<String, Window>>>,
 }
 
 impl EventRecordService {
@@ -50,25 +60,35 @@ impl EventRecordService {
         }
     }
 
-    /// Counts an event from `sender`; refused past [`MAX_INCOMING_PER_MINUTE`] in
-    /// its current minute.
+    /// Counts an event from `sender`; refused once it sent
+    /// [`MAX_INCOMING_PER_MINUTE`] in the last minute, as a sliding window
+    /// estimates it (the minute before weighs by how much of it the last minute
+    /// still covers), so no burst across a minute's boundary doubles the rate.
     fn count_sent(&self, sender: &str) -> CoreResult<()> {
         let now = self.rt.now();
         let mut sent = self.sent.lock();
         if sent.len() >= SENDERS_COUNTED {
-            sent.retain(|_, (start, _)| now - *start < 60_000);
+            sent.retain(|_, window| now - window.start < 2 * MINUTE_MS);
         }
-        let (start, count) = sent.entry(sender.to_string()).or_insert((now, 0));
-        if now - *start >= 60_000 {
-            *start = now;
-            *count = 0;
+        let window = sent.entry(sender.to_string()).or_insert(Window {
+            start: now,
+            current: 0,
+            previous: 0,
+        });
+        let minutes = (now - window.start).max(0) / MINUTE_MS;
+        if minutes >= 1 {
+            window.previous = if minutes == 1 { window.current } else { 0 };
+            window.current = 0;
+            window.start += minutes * MINUTE_MS;
         }
-        if *count >= MAX_INCOMING_PER_MINUTE {
+        let into = (now - window.start) as f64 / MINUTE_MS as f64;
+        let estimate = f64::from(window.previous) * (1.0 - into) + f64::from(window.current);
+        if estimate >= f64::from(MAX_INCOMING_PER_MINUTE) {
             return Err(CoreError::TooManyRequests(format!(
                 "At most {MAX_INCOMING_PER_MINUTE} events a minute from one sender; try again shortly"
             )));
         }
-        *count += 1;
+        window.current += 1;
         Ok(())
     }
 

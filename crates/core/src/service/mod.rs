@@ -41,6 +41,7 @@ mod task_by_ref;
 pub mod users;
 pub mod validation;
 pub mod vault;
+mod waiting_tasks;
 pub mod workflow;
 mod workflow_execute;
 mod workflow_ops;

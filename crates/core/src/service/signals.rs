@@ -19,8 +19,7 @@ use super::task::{TaskService, sees_every_task};
 use crate::engine::TaskKind;
 use crate::engine::state::WorkflowState;
 use crate::error::{CoreError, CoreResult};
-use crate::exec::authority::{self, RunNeeds, may_access_execution};
-use crate::exec::command::{self, Command, Target};
+use crate::exec::authority::{self, may_access_execution};
 use crate::model::{JsonMap, Task, TaskResult, TaskResultStatus};
 use crate::security::{Access, Actor, Principal};
 use crate::service::Runtime;
@@ -179,25 +178,6 @@ impl TaskService {
         Ok(Some(task))
     }
 
-    /// Whether `principal` may end a task of `owner` that waits for someone (what
-    /// a signal needs), changing nothing.
-    pub(super) fn may_end(
-        &self,
-        principal: &Principal,
-        owner: &WorkflowState,
-        feeds: bool,
-    ) -> CoreResult<()> {
-        let rt = &self.rt;
-        let as_run = crate::engine::dynamic::as_run(owner);
-        let target = Target {
-            workflow: Some(&owner.workflow),
-            run: Some(RunNeeds::of(rt, &as_run, &owner.def_revision)),
-            brings_new: feeds,
-            ..Target::default()
-        };
-        command::authorize(rt, &Actor::caller(principal), Command::Signal, &target)
-    }
-
     /// Allows `principal` to end a task of `owner` with data: what operating the
     /// run needs, and, when it `feeds` the run data (the task's output, which the
     /// run acts on), what a start of the run's definition needs; the principal then
@@ -209,7 +189,7 @@ impl TaskService {
         feeds: bool,
     ) -> CoreResult<()> {
         let rt = &self.rt;
-        self.may_end(principal, owner, feeds)?;
+        super::waiting_tasks::may_end(rt, principal, owner, feeds)?;
         if feeds {
             let owner_id = owner.id().to_string();
             let caller = principal.clone();

@@ -26,6 +26,7 @@ use super::runtime::{QueueSignal, Runtime};
 use super::schema_checks;
 use super::search::{Filter, SearchValue, TaskField, TaskSearch};
 use super::summary;
+use super::waiting_tasks;
 
 /// Longest long poll, as in Conductor.
 pub const MAX_POLL_TIMEOUT_MS: u64 = 5000;
@@ -101,17 +102,6 @@ fn queue_domain(task: &Task) -> Option<&str> {
 
 /// What applying a result came to: the task (and what was claimed with it), or
 /// the result back, for a task its caller must be allowed to end as a signal does.
-/// Whether a task waits for someone to end it (`WAIT`, `HUMAN`, `YIELD`, an
-/// `EVENT` or `HTTP` that completes asynchronously): such a task is ended through
-/// the task API as a signal ends it, by who may operate its run.
-pub(super) fn waits_for_someone(task: &Task) -> bool {
-    use crate::engine::TaskKind;
-    matches!(
-        TaskKind::of_execution(task),
-        TaskKind::Wait | TaskKind::Human | TaskKind::Yield | TaskKind::Event | TaskKind::Http
-    )
-}
-
 // Made once per update and moved once; the common variant is the large one.
 #[allow(clippy::large_enum_variant)]
 enum Applied {
@@ -413,20 +403,28 @@ impl TaskService {
                     });
                 };
                 let task = &state.tasks()[index];
-                // A task that waits for someone (see `waits_for_someone`) is ended
-                // as a signal ends it: by who may operate its run, and feed it with
-                // data. A task definition of the node's name does not reach it.
-                let waits_for_someone = waits_for_someone(task);
-                if caller && waits_for_someone && !task.status.is_terminal() {
-                    txn.changes = changes;
-                    return Ok(Applied::Operate(Box::new(result)));
+                if caller && waiting_tasks::waits_for_someone(task) {
+                    // A task that waits for someone is ended as a signal ends it:
+                    // by who may operate its run, and feed it with data. Ended
+                    // already, the result is ignored below, for such a caller only.
+                    if !task.status.is_terminal() {
+                        txn.changes = changes;
+                        return Ok(Applied::Operate(Box::new(result)));
+                    }
+                    let principal = actor.principal();
+                    waiting_tasks::may_end(&rt, principal, state, false).map_err(|refusal| {
+                        waiting_tasks::as_heard(&rt, principal, state, task, refusal, || {
+                            command::hidden_task_update(&task_id, &workflow_id)
+                        })
+                    })?;
+                } else {
+                    // Only a principal allowed to poll the task may update it.
+                    let target = Target {
+                        task: Some(TaskRef::of(task)),
+                        ..Target::default()
+                    };
+                    command::authorize(&rt, &actor, Command::UpdateTask, &target)?;
                 }
-                // Only a principal allowed to poll the task may update it.
-                let target = Target {
-                    task: Some(TaskRef::of(task)),
-                    ..Target::default()
-                };
-                command::authorize(&rt, &actor, Command::UpdateTask, &target)?;
                 // What a fork starts, and what a DYNAMIC task runs, only the engine
                 // decides (see `engine::dynamic`).
                 let kind = crate::engine::TaskKind::of_execution(task);
@@ -463,11 +461,25 @@ impl TaskService {
         let (task, next) = match applied {
             Applied::Done(task, next) => (task, next),
             Applied::Operate(result) => {
-                let Some(owner) = self.rt.stores.execution.get_workflow(&owner_id).await? else {
-                    return Err(CoreError::workflow_not_found(&owner_id));
+                let hidden = || command::hidden_task_update(&result.task_id, &owner_id);
+                // Gone since (removed, or restarted): as a missing one.
+                let owner = self.rt.stores.execution.get_workflow(&owner_id).await?;
+                let task = owner
+                    .as_ref()
+                    .and_then(|o| o.tasks().iter().find(|t| t.task_id == result.task_id));
+                let (Some(owner), Some(task)) = (owner.as_ref(), task) else {
+                    return Err(if sees_every_task(&self.rt.authorizer, &principal) {
+                        CoreError::task_not_found(&result.task_id)
+                    } else {
+                        hidden()
+                    });
                 };
                 let feeds = !result.output_data.is_empty();
-                self.allow_data(&principal, &owner, feeds).await?;
+                if let Err(refusal) = self.allow_data(&principal, owner, feeds).await {
+                    return Err(waiting_tasks::as_heard(
+                        &self.rt, &principal, owner, task, refusal, hidden,
+                    ));
+                }
                 // Nothing is claimed for the caller on its behalf: its next task
                 // comes from a poll of its own.
                 return Box::pin(self.apply_result(Actor::engine(), *result, false)).await;
@@ -580,16 +592,30 @@ impl TaskService {
         line: String,
     ) -> CoreResult<()> {
         let task = self.readable(principal, task_id).await?;
-        let target = Target {
-            task: Some(TaskRef::of(&task)),
-            ..Target::default()
-        };
-        command::authorize(
-            &self.rt,
-            &Actor::caller(principal),
-            Command::AddTaskLog,
-            &target,
-        )?;
+        if waiting_tasks::waits_for_someone(&task) {
+            // Written to by who may end it, ended or not.
+            let Some(owner) = self
+                .rt
+                .stores
+                .execution
+                .get_workflow(&task.workflow_instance_id)
+                .await?
+            else {
+                return Err(CoreError::task_not_found(task_id));
+            };
+            waiting_tasks::may_end(&self.rt, principal, &owner, false)?;
+        } else {
+            let target = Target {
+                task: Some(TaskRef::of(&task)),
+                ..Target::default()
+            };
+            command::authorize(
+                &self.rt,
+                &Actor::caller(principal),
+                Command::AddTaskLog,
+                &target,
+            )?;
+        }
         let mut log = TaskExecLog {
             log: line.chars().take(MAX_LOG_CHARS).collect(),
             task_id: Some(task_id.to_string()),

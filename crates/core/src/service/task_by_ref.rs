@@ -4,7 +4,8 @@
 
 use super::TaskService;
 use super::disclosure;
-use super::task::{sees_every_task, waits_for_someone};
+use super::task::sees_every_task;
+use super::waiting_tasks::{self, waits_for_someone};
 use crate::error::{CoreError, CoreResult};
 use crate::exec::authority::may_access_execution;
 use crate::exec::command;
@@ -51,7 +52,9 @@ impl TaskService {
                 // Ended as a signal ends it (see `apply_result`), which counts the
                 // output the task holds already as data it feeds the run.
                 let feeds = feeds || !task.output_data.is_empty();
-                self.may_end(principal, &state, feeds)?;
+                waiting_tasks::may_end(&self.rt, principal, &state, feeds).map_err(|refusal| {
+                    waiting_tasks::as_heard(&self.rt, principal, &state, task, refusal, hidden)
+                })?;
                 task
             }
             Some(task) => {

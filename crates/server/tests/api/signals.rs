@@ -409,7 +409,38 @@ async fn a_waiting_task_is_ended_through_the_task_api_only_by_who_may_operate_it
         )
         .await;
     assert_eq!(by_result.status, 403, "{}", by_result.text);
+    let log = app
+        .call_as(
+            Some(&worker.token),
+            "POST",
+            &format!("/api/tasks/{task_id}/log"),
+            Some(json!("written by a worker")),
+        )
+        .await;
+    assert_eq!(log.status, 403, "{}", log.text);
     assert_eq!(app.workflow(&id).await["tasks"][0]["status"], "IN_PROGRESS");
+
+    // Someone who may not see the run hears what a missing task gets: nothing
+    // tells them that this run waits in this task.
+    let stranger = application(&app, "hold_stranger", &[]).await;
+    for (path, body, hidden) in [
+        (
+            "/api/tasks".to_string(),
+            json!({"workflowInstanceId": id, "taskId": task_id, "status": "COMPLETED"}),
+            format!("update task {task_id} of workflow {id}"),
+        ),
+        (
+            format!("/api/tasks/{id}/hold/COMPLETED"),
+            json!({}),
+            format!("update task hold of workflow {id}"),
+        ),
+    ] {
+        let answer = app
+            .call_as(Some(&stranger.token), "POST", &path, Some(body))
+            .await;
+        assert_eq!(answer.status, 403, "{}", answer.text);
+        assert!(answer.text.contains(&hidden), "{path}: {}", answer.text);
+    }
 
     // Who may operate and start the run ends it, as a signal would.
     let operator = application(&app, "hold_operator", &[]).await;
@@ -433,5 +464,34 @@ async fn a_waiting_task_is_ended_through_the_task_api_only_by_who_may_operate_it
     assert_eq!(done.status, 200, "{}", done.text);
     let run = app.wait_for_status(&id, "COMPLETED").await;
     assert_eq!(run["tasks"][0]["outputData"]["approved"], true);
+
+    // Ended, it stays out of the worker's reach; who may operate the run writes
+    // to its log, and a late result from them is ignored.
+    let late = json!({"workflowInstanceId": id, "taskId": task_id, "status": "FAILED"});
+    let by_worker = app
+        .call_as(
+            Some(&worker.token),
+            "POST",
+            "/api/tasks",
+            Some(late.clone()),
+        )
+        .await;
+    assert_eq!(by_worker.status, 403, "{}", by_worker.text);
+    let by_operator = app
+        .call_as(Some(&operator.token), "POST", "/api/tasks", Some(late))
+        .await;
+    assert_eq!(by_operator.status, 200, "{}", by_operator.text);
+    let log = app
+        .call_as(
+            Some(&operator.token),
+            "POST",
+            &format!("/api/tasks/{task_id}/log"),
+            Some(json!("approved by the operator")),
+        )
+        .await;
+    assert_eq!(log.status, 200, "{}", log.text);
+    let run = app.workflow(&id).await;
+    assert_eq!(run["status"], "COMPLETED");
+    assert_eq!(run["tasks"][0]["status"], "COMPLETED");
     app.stop().await;
 }
