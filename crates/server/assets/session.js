@@ -1,13 +1,15 @@
-// The signed-in page: "Copy Token" asks the server for a token of the signed-in
+// Every console page: "Copy Token" asks the server for a token of the signed-in
 // person (GET /api/token/user, with the session cookie) and copies it.
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
   const button = document.getElementById("copy-token");
   const field = document.getElementById("token");
   const status = document.getElementById("token-status");
-  if (!button || !field || !status) return;
+  const box = document.getElementById("token-box");
+  if (!button || !field || !status || !box) return;
   button.addEventListener("click", async () => {
     status.textContent = "";
+    box.hidden = false;
     const response = await fetch("/api/token/user", { credentials: "same-origin" });
     const body = await response.json().catch(() => ({}));
     if (!response.ok) {
@@ -15,7 +17,6 @@ document.addEventListener("DOMContentLoaded", () => {
       return;
     }
     field.value = body.token;
-    field.hidden = false;
     const until = new Date(body.expiresAt).toLocaleString();
     try {
       await navigator.clipboard.writeText(body.token);

@@ -4,6 +4,7 @@
 pub mod config;
 #[cfg(target_os = "linux")]
 pub mod confine;
+pub mod console;
 mod data_dir;
 pub mod destinations;
 pub mod http;

@@ -904,6 +904,38 @@ async fn with_session(method: reqwest::Method, base: &str, path: &str, cookie: &
         .as_u16()
 }
 
+/// Signs out as the console's sign-out button does: with the form token of the
+/// page it is on.
+async fn sign_out(base: &str, cookie: &str) -> u16 {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let page = client
+        .get(format!("{base}/"))
+        .header("cookie", format!("podium_session={cookie}"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("page text");
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).expect("a form token on the page") + marker.len();
+    let token = &page[start..start + page[start..].find('"').expect("token end")];
+    client
+        .post(format!("{base}/logout"))
+        .header("cookie", format!("podium_session={cookie}"))
+        .header("origin", base)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={token}"))
+        .send()
+        .await
+        .expect("sign out")
+        .status()
+        .as_u16()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_session_started_on_one_node_works_on_every_node_and_ends_on_all_at_once() {
     let Some(url) = server_url() else { return };
@@ -963,7 +995,7 @@ async fn a_session_started_on_one_node_works_on_every_node_and_ends_on_all_at_on
         with_session(reqwest::Method::GET, cluster.base(1), me, &cookie).await,
         200
     );
-    let out = with_session(reqwest::Method::POST, cluster.base(1), "/logout", &cookie).await;
+    let out = sign_out(cluster.base(1), &cookie).await;
     assert_eq!(out, 303);
     assert_eq!(
         with_session(reqwest::Method::GET, cluster.base(0), me, &cookie).await,

@@ -7,7 +7,14 @@ import { createServer } from "node:http";
 import { after, before, test } from "node:test";
 
 import { freePort, startPodium } from "../../sdk/js/lib/podium.mjs";
-import { adminToken, api, launchChromium, screenshotPath, startProvider } from "../lib/browser.mjs";
+import {
+  adminToken,
+  api,
+  launchChromium,
+  newPage,
+  screenshotPath,
+  startProvider,
+} from "../lib/browser.mjs";
 
 const PASSWORD = "plum kettle harbour 9";
 let provider;
@@ -44,28 +51,8 @@ after(async () => {
   provider?.stop();
 });
 
-/** A fresh browser context that reaches loopback addresses only and collects the
- * page's script errors (a CSP violation among them; failed loads, such as a 401
- * page or the provider's web fonts, are not script errors). */
-async function newPage() {
-  const context = await browser.newContext();
-  await context.route("**/*", (route) => {
-    const host = new URL(route.request().url()).hostname;
-    return host === "127.0.0.1" || host === "[::1]" ? route.continue() : route.abort();
-  });
-  const page = await context.newPage();
-  const errors = [];
-  page.on("console", (message) => {
-    if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
-      errors.push(message.text());
-    }
-  });
-  page.on("pageerror", (err) => errors.push(String(err)));
-  return { context, page, errors };
-}
-
 test("a person signs in with a password, copies a token and signs out", async () => {
-  const { context, page, errors } = await newPage();
+  const { context, page, errors } = await newPage(browser);
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
   await page.goto(`${server.url}/login`);
   await page.screenshot({ path: screenshotPath("login") });
@@ -78,7 +65,7 @@ test("a person signs in with a password, copies a token and signs out", async ()
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(`${server.url}/`);
-  assert.match(await page.locator("main").innerText(), /Signed in as Carol Example \(carol\)/);
+  assert.match(await page.locator("header").innerText(), /Signed in as Carol Example \(carol\)/);
   const cookies = await context.cookies(server.url);
   const session = cookies.find((c) => c.name === "podium_session");
   assert.ok(session, JSON.stringify(cookies));
@@ -112,7 +99,7 @@ test("another site cannot sign a browser in to an account of its choosing", asyn
       </form><script>document.getElementById("f").submit()</script>`);
   });
   await new Promise((r) => evil.listen(evilPort, "127.0.0.1", r));
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   const response = await page.goto(`http://127.0.0.1:${evilPort}/`);
   await page.waitForURL(`${server.url}/login`);
   assert.ok(response);
@@ -124,7 +111,7 @@ test("another site cannot sign a browser in to an account of its choosing", asyn
 });
 
 test("a person signs in through the identity provider", async () => {
-  const { context, page, errors } = await newPage();
+  const { context, page, errors } = await newPage(browser);
   await page.goto(`${server.url}/login`);
   await page.getByRole("link", { name: "Sign in with Test IdP" }).click();
   await page.waitForURL((url) => url.origin === provider.issuer);
@@ -134,7 +121,7 @@ test("a person signs in through the identity provider", async () => {
   // The provider asks for consent once.
   await page.locator("button[type=submit]").click();
   await page.waitForURL(`${server.url}/`);
-  assert.match(await page.locator("main").innerText(), /Signed in as Alice Admin \(alice\)/);
+  assert.match(await page.locator("header").innerText(), /Signed in as Alice Admin \(alice\)/);
   await page.screenshot({ path: screenshotPath("signed-in-oidc") });
   const cookies = await context.cookies(server.url);
   assert.ok(cookies.find((c) => c.name === "podium_session"));

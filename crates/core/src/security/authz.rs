@@ -133,6 +133,9 @@ pub enum RouteAccess {
     Resource(ResourceType, Access),
     /// Only administrators.
     Admin,
+    /// A page of the web console: a person signed in with a browser session (or
+    /// anyone, with security off); the services the page calls decide the rest.
+    Page,
 }
 
 /// Whether security is enforced.

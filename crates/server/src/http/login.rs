@@ -39,7 +39,6 @@ const PENDING_PATH: &str = "/";
 /// Adds the sign-in routes.
 pub fn routes(routes: Routes) -> Routes {
     routes
-        .add(Method::GET, "/", RouteAccess::Public, home)
         .add(Method::GET, "/login", RouteAccess::Public, login_page)
         .add(Method::POST, "/login", RouteAccess::Public, login)
         .add(Method::POST, "/logout", RouteAccess::Public, logout)
@@ -103,14 +102,6 @@ async fn signed_in(
 
 fn provider_name(state: &AppState) -> Option<&str> {
     state.oidc_login.as_deref().map(|l| l.provider_name())
-}
-
-/// `GET /`: the signed-in page, or the way to sign in.
-async fn home(State(state): State<AppState>, site: Site, headers: HeaderMap) -> Response {
-    match signed_in(&state, &site, &headers).await {
-        Some(principal) => pages::signed_in(&principal),
-        None => see_other("/login"),
-    }
 }
 
 /// `GET /login`.
@@ -257,11 +248,26 @@ async fn logout(
     site: Site,
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
+    body: axum::body::Body,
 ) -> Response {
     if !site.from_own_pages(&headers) {
         return refused_here();
     }
-    if let Ok(Some(cookie)) = site.session_cookie(&headers)
+    let cookie = site.session_cookie(&headers).ok().flatten();
+    // The sign-out form of a console page carries the session's form token.
+    if let Some(cookie) = &cookie {
+        let body = axum::body::to_bytes(body, MAX_FORM_BYTES)
+            .await
+            .unwrap_or_default();
+        let token = url::form_urlencoded::parse(&body)
+            .find(|(name, _)| name == crate::console::form::TOKEN_FIELD)
+            .map(|(_, value)| value.into_owned())
+            .unwrap_or_default();
+        if !crate::console::viewer::token_matches(cookie, &token) {
+            return refused_here();
+        }
+    }
+    if let Some(cookie) = cookie
         && let Err(err) = state.sessions.end(&cookie, client).await
     {
         tracing::error!(error = %err, "could not end a session");

@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> (Router, Vec<RouteSpec>) {
     let routes = api::events::routes(routes);
     let routes = api::registry::routes(routes);
     let routes = login::routes(routes);
+    let routes = crate::console::routes(routes);
     let routes = api::operate::routes(routes);
     let (router, specs) = routes.finish();
     let request_id = HeaderName::from_static(REQUEST_ID);

@@ -1,11 +1,10 @@
-//! The HTML pages of the browser sign-in: the login page, the signed-in page with
-//! Copy Token and sign-out, and messages. Every text that comes from a person or a
+//! The HTML pages of the browser sign-in: the login page and messages (the
+//! console's pages are in `console`). Every text that comes from a person or a
 //! provider is escaped; every page is sent with headers that keep it from being
 //! framed, sniffed, cached or made to run script that is not Podium's own.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use podium_core::security::Principal;
 
 /// The Content-Security-Policy of every page: Podium's own script and style only,
 /// forms only to Podium, never in a frame.
@@ -96,30 +95,6 @@ pub fn login(
         escape(typed)
     );
     page(status, "Sign in", &body)
-}
-
-/// The page after sign-in: who is signed in, Copy Token, and sign-out.
-pub fn signed_in(principal: &Principal) -> Response {
-    let roles: Vec<&str> = principal.roles().iter().map(|r| r.name()).collect();
-    let roles = if roles.is_empty() {
-        "none".to_string()
-    } else {
-        roles.join(", ")
-    };
-    let body = format!(
-        "<h1>Podium</h1>\
-         <p>Signed in as <strong id=\"who\">{}</strong> ({}).</p>\
-         <p class=\"note\">Roles: {}</p>\
-         <button type=\"button\" id=\"copy-token\">Copy Token</button>\
-         <label for=\"token\" class=\"note\">A token with exactly your access, for API calls</label>\
-         <textarea id=\"token\" rows=\"4\" readonly hidden></textarea>\
-         <p id=\"token-status\" class=\"note\" role=\"status\"></p>\
-         <form method=\"post\" action=\"/logout\"><button type=\"submit\" class=\"secondary\">Sign out</button></form>",
-        escape(principal.name()),
-        escape(principal.id()),
-        escape(&roles)
-    );
-    page(StatusCode::OK, "Signed in", &body)
 }
 
 /// A page that says what went wrong, with a way back to the login page.

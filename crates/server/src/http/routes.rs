@@ -87,33 +87,8 @@ async fn principal_of(
         }
         return Ok((authenticated.principal, None));
     }
-    if state.authenticator.mode() == SecurityMode::Enforced {
-        let site = Site::of(state, peer.as_ref(), headers);
-        let cookie = site.session_cookie(headers).map_err(|_| {
-            invalid_token(
-                "The request carries several session cookies: clear this site's cookies and sign in again",
-            )
-        })?;
-        if let Some(cookie) = cookie {
-            // Browsers say who asked: only Podium's own pages (or the person, typing
-            // an address) may use the session, for reads too (a poll takes tasks).
-            if headers
-                .get("sec-fetch-site")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v != "same-origin" && v != "none")
-            {
-                return Err(CoreError::Forbidden(
-                    "A browser session is used only by Podium's own pages (Sec-Fetch-Site)".into(),
-                ));
-            }
-            if changes_state(method, path) && !site.from_own_pages(headers) {
-                return Err(CoreError::Forbidden(
-                    "A change made with a browser session must come from Podium's own pages (its Origin header must name this server)".into(),
-                ));
-            }
-            let (principal, session) = state.sessions.resolve(&cookie).await?;
-            return Ok((principal, Some(session)));
-        }
+    if let Some(caller) = session_of(state, method, path, headers, peer.as_ref(), false).await? {
+        return Ok((caller.principal, Some(caller.session)));
     }
     let authenticated = state
         .authenticator
@@ -121,30 +96,99 @@ async fn principal_of(
     Ok((authenticated.principal, None))
 }
 
-async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// A person calling with a browser session: who, the session, and the cookie's
+/// value (the session's secret, which the console's form tokens derive from).
+pub struct SessionCaller {
+    pub principal: Principal,
+    pub session: ActiveSession,
+    pub cookie: String,
+}
+
+/// The person a request's session cookie names, when security is on and it carries
+/// one: only Podium's own pages (or a person typing an address) may use a session,
+/// for reads too (a poll takes tasks), and a change made with it must come from
+/// Podium's own pages. A console `page` may also be opened by a navigation from
+/// elsewhere.
+pub async fn session_of(
+    state: &AppState,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    peer: Option<&ConnectInfo<SocketAddr>>,
+    page: bool,
+) -> Result<Option<SessionCaller>, CoreError> {
+    if state.authenticator.mode() != SecurityMode::Enforced {
+        return Ok(None);
+    }
+    let site = Site::of(state, peer, headers);
+    let cookie = site.session_cookie(headers).map_err(|_| {
+        invalid_token(
+            "The request carries several session cookies: clear this site's cookies and sign in again",
+        )
+    })?;
+    let Some(cookie) = cookie else {
+        return Ok(None);
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // A console page opened from elsewhere (a link, the identity provider's
+    // redirect) is a top-level navigation that reads, which is harmless: the page
+    // cannot be framed and a read changes nothing.
+    let opens_page = page
+        && is_safe(method)
+        && header("sec-fetch-mode") == Some("navigate")
+        && header("sec-fetch-dest") == Some("document");
+    if !opens_page && header("sec-fetch-site").is_some_and(|v| v != "same-origin" && v != "none") {
+        return Err(CoreError::Forbidden(
+            "A browser session is used only by Podium's own pages (Sec-Fetch-Site)".into(),
+        ));
+    }
+    if changes_state(method, path) && !site.from_own_pages(headers) {
+        return Err(CoreError::Forbidden(
+            "A change made with a browser session must come from Podium's own pages (its Origin header must name this server)".into(),
+        ));
+    }
+    let (principal, session) = state.sessions.resolve(&cookie).await?;
+    Ok(Some(SessionCaller {
+        principal,
+        session,
+        cookie,
+    }))
+}
+
+async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
     let found = principal_of(&state, req.method(), req.uri().path(), req.headers(), peer).await;
     match found {
-        Ok((principal, session)) => {
-            tracing::Span::current().record("principal", principal.id());
-            // The author of the security events the request causes.
-            let author = AuditContext {
-                principal: principal.id().to_string(),
-                client: super::client_addr::client_of(
-                    req.extensions().get::<ConnectInfo<SocketAddr>>(),
-                    req.headers(),
-                    &state,
-                )
-                .map(|ip| ip.to_string()),
-            };
-            req.extensions_mut().insert(principal);
-            if let Some(session) = session {
-                req.extensions_mut().insert(session);
-            }
-            audit::scoped(author, next.run(req)).await
-        }
+        Ok((principal, session)) => run_as(&state, req, next, principal, session).await,
         Err(err) => ApiError::from(err).into_response(),
     }
+}
+
+/// Runs the rest of a request as `principal`: it is in the request's extensions
+/// (with the session it came with), and it authors the security events the
+/// request causes.
+pub async fn run_as(
+    state: &AppState,
+    mut req: Request,
+    next: Next,
+    principal: Principal,
+    session: Option<ActiveSession>,
+) -> Response {
+    tracing::Span::current().record("principal", principal.id());
+    let author = AuditContext {
+        principal: principal.id().to_string(),
+        client: super::client_addr::client_of(
+            req.extensions().get::<ConnectInfo<SocketAddr>>(),
+            req.headers(),
+            state,
+        )
+        .map(|ip| ip.to_string()),
+    };
+    req.extensions_mut().insert(principal);
+    if let Some(session) = session {
+        req.extensions_mut().insert(session);
+    }
+    audit::scoped(author, next.run(req)).await
 }
 
 impl Routes {
@@ -176,6 +220,10 @@ impl Routes {
         let method_router = on(filter, handler);
         let method_router = match access {
             RouteAccess::Public => method_router,
+            RouteAccess::Page => method_router.layer(middleware::from_fn_with_state(
+                self.state.clone(),
+                crate::console::viewer::person,
+            )),
             _ => method_router.layer(middleware::from_fn_with_state(
                 self.state.clone(),
                 authenticate,

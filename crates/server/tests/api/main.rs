@@ -6,6 +6,7 @@
 mod archive;
 mod audit;
 mod browser;
+mod console;
 mod data_dir;
 mod database;
 mod definition_limits;

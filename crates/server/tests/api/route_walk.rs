@@ -629,6 +629,11 @@ pub async fn walk_as(app: &TestApp, caller: &Caller, fixture: &Fixture) {
         if access == RouteAccess::Public {
             continue;
         }
+        if access == RouteAccess::Page {
+            walk_page(app, caller, &method, &path).await;
+            walked += 1;
+            continue;
+        }
         let Some((concrete, body, expect)) = request(&method, &path, fixture) else {
             unlisted.push(format!("{method} {path}"));
             continue;
@@ -707,6 +712,46 @@ pub async fn walk_as(app: &TestApp, caller: &Caller, fixture: &Fixture) {
     // The admin still sees what the stranger could not.
     assert!(!is_empty(&app.get("/api/metadata/taskdefs").await));
     assert!(!is_empty(&app.get("/api/tasks/search?freeText=*").await));
+}
+
+/// A console page: without a session, a read goes to the sign-in page and a post
+/// is refused; a token is no way in. With a session, the page's services decide:
+/// a stranger sees it empty or is refused, never an error.
+async fn walk_page(app: &TestApp, caller: &Caller, method: &str, path: &str) {
+    let concrete = path.replace("{id}", "walk_missing");
+    let door = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut request = door.request(method.clone(), format!("{}{concrete}", app.base));
+    match caller {
+        Caller::Token(token) => request = request.header("X-Authorization", token),
+        Caller::Session(cookie) => {
+            request = request
+                .header("cookie", format!("podium_session={cookie}"))
+                .header("origin", &app.base);
+        }
+    }
+    let answer = request.send().await.expect("page");
+    let status = answer.status().as_u16();
+    let location = answer
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let text = answer.text().await.unwrap_or_default();
+    match caller {
+        Caller::Token(_) if method == reqwest::Method::GET => assert!(
+            status == 303 && location.as_deref() == Some("/login"),
+            "{method} {concrete} with a token only: {status} {location:?}"
+        ),
+        Caller::Token(_) => assert_eq!(status, 403, "{method} {concrete}: {text}"),
+        Caller::Session(_) => assert!(
+            [200, 303, 400, 403, 404].contains(&status),
+            "{method} {concrete} as a stranger with a session: {status} {text}"
+        ),
+    }
 }
 
 #[tokio::test]

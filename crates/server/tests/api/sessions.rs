@@ -31,6 +31,28 @@ async fn sign_in(app: &TestApp, browser: &mut Browser, user: &str, password: &st
         .await
 }
 
+/// The form token of the console page at `/`, as its forms carry it.
+pub async fn form_token(app: &TestApp, browser: &mut Browser) -> String {
+    let page = browser.get(&format!("{}/", app.base)).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.text.find(marker).expect("a form token") + marker.len();
+    let end = start + page.text[start..].find('"').expect("its end");
+    page.text[start..end].to_string()
+}
+
+/// Signs out with the sign-out button of a console page.
+async fn sign_out(app: &TestApp, browser: &mut Browser) -> Page {
+    let token = form_token(app, browser).await;
+    browser
+        .post_form(
+            &format!("{}/logout", app.base),
+            &[("csrf", &token)],
+            Some(&app.base),
+        )
+        .await
+}
+
 async fn session_of(app: &TestApp, browser: &mut Browser, user: &str) -> String {
     let page = sign_in(app, browser, user, PASSWORD).await;
     assert_eq!(page.status, 303, "{}", page.text);
@@ -254,9 +276,12 @@ async fn a_password_sign_in_starts_a_session_every_route_accepts() {
             .status,
         200
     );
-    let out = browser
+    // From Podium's own origin but without the page's form token: refused too.
+    let tokenless = browser
         .post_form(&format!("{}/logout", app.base), &[], Some(&app.base))
         .await;
+    assert_eq!(tokenless.status, 403, "{}", tokenless.text);
+    let out = sign_out(&app, &mut browser).await;
     assert_eq!(out.status, 303);
     assert!(
         out.set_cookies
@@ -471,9 +496,7 @@ async fn copy_token_gives_a_token_that_ends_with_the_session() {
     assert_eq!(cross.status, 403);
 
     // Signing out ends the copied token too.
-    browser
-        .post_form(&format!("{}/logout", app.base), &[], Some(&app.base))
-        .await;
+    assert_eq!(sign_out(&app, &mut browser).await.status, 303);
     let after = app
         .call_as(Some(&token), "GET", "/api/token/userInfo", None)
         .await;

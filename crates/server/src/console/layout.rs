@@ -1,0 +1,135 @@
+//! What every console page shares: the chrome around it (who is signed in, the
+//! menu, Copy Token, sign-out), rendering a template into a response with the
+//! security headers of every page, and the pages that say no.
+
+use askama::Template;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use podium_core::error::CoreError;
+
+use super::menu::{self, MenuItem};
+use super::viewer::Viewer;
+use crate::http::pages;
+use crate::http::state::AppState;
+
+/// The frame of a page.
+pub struct Chrome {
+    /// The signed-in person's display name and id (empty when nobody is).
+    pub name: String,
+    pub id: String,
+    /// Whether there is a session to copy a token of and to end.
+    pub signed_in: bool,
+    /// The pages this person may use.
+    pub menu: Vec<MenuItem>,
+    /// The token each of the page's forms carries.
+    pub form_token: String,
+}
+
+impl Chrome {
+    /// The frame of a page at `current` (a menu entry's path) for `viewer`.
+    pub fn of(state: &AppState, viewer: &Viewer, current: &str) -> Chrome {
+        Chrome {
+            name: viewer.principal.name().to_string(),
+            id: viewer.principal.id().to_string(),
+            signed_in: viewer.signed_in(),
+            menu: menu::for_viewer(state, viewer, current),
+            form_token: viewer.form_token(),
+        }
+    }
+
+    /// No frame: for pages shown to someone not (or no longer) signed in.
+    fn bare() -> Chrome {
+        Chrome {
+            name: String::new(),
+            id: String::new(),
+            signed_in: false,
+            menu: Vec::new(),
+            form_token: String::new(),
+        }
+    }
+}
+
+/// A template rendered as a page. A template that cannot be rendered (a value whose
+/// display fails) is a 500 that says nothing of the page's data.
+pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => html_response(status, html),
+        Err(err) => {
+            tracing::error!(error = %err, "a console page could not be rendered");
+            html_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "<!doctype html><title>Podium</title><p>This page could not be shown.</p>"
+                    .to_string(),
+            )
+        }
+    }
+}
+
+fn html_response(status: StatusCode, html: String) -> Response {
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response();
+    pages::secure_headers(&mut response);
+    response
+}
+
+/// Sends the browser to `to` (303: the next request is a GET).
+pub fn see_other(to: &str) -> Response {
+    let mut response = Redirect::to(to).into_response();
+    pages::secure_headers(&mut response);
+    response
+}
+
+#[derive(Template)]
+#[template(path = "console/message.html")]
+struct Message<'a> {
+    chrome: Chrome,
+    title: &'a str,
+    text: &'a str,
+}
+
+/// A page that says what went wrong, in the frame when someone is signed in.
+pub fn message_for(
+    chrome: Option<Chrome>,
+    status: StatusCode,
+    title: &str,
+    text: &str,
+) -> Response {
+    let page = Message {
+        chrome: chrome.unwrap_or_else(Chrome::bare),
+        title,
+        text,
+    };
+    render(status, &page)
+}
+
+/// A page that says what went wrong, to someone not signed in.
+pub fn message(status: StatusCode, title: &str, text: &str) -> Response {
+    message_for(None, status, title, text)
+}
+
+/// A service's refusal as a page, with the status the API would answer. What went
+/// wrong inside the server is not described.
+pub fn refusal(chrome: Option<Chrome>, err: &CoreError) -> Response {
+    let (status, title) = match err {
+        CoreError::Forbidden(_) => (StatusCode::FORBIDDEN, "Not allowed"),
+        CoreError::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
+        CoreError::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),
+        CoreError::InvalidInput { .. } => (StatusCode::BAD_REQUEST, "Not accepted"),
+        CoreError::Unauthenticated { .. } => (StatusCode::UNAUTHORIZED, "Signed out"),
+        CoreError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
+        CoreError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "Unavailable"),
+        CoreError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong"),
+    };
+    let text = match err {
+        CoreError::Internal(_) => {
+            tracing::error!(error = %err, "a console page failed");
+            "The server could not complete this. It has been logged; try again later.".to_string()
+        }
+        other => other.to_string(),
+    };
+    message_for(chrome, status, title, &text)
+}

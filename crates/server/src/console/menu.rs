@@ -1,0 +1,38 @@
+//! The console's menu: a page is in a person's menu only when the service behind it
+//! would let them use it. Each entry's rule asks the authorizer the question the
+//! page's service asks, so the menu never offers more than the page gives.
+
+use super::viewer::Viewer;
+use crate::http::state::AppState;
+
+/// One entry of the menu.
+pub struct MenuItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    /// Whether it is the page shown.
+    pub current: bool,
+}
+
+/// Who may use a page.
+enum Rule {
+    /// Anyone signed in: the page's lists are filtered to what they may read.
+    Everyone,
+}
+
+/// The console's pages, in menu order.
+const PAGES: &[(&str, &str, Rule)] = &[("/", "Home", Rule::Everyone)];
+
+/// The entries `viewer` may use, `current` marked.
+pub fn for_viewer(_state: &AppState, _viewer: &Viewer, current: &str) -> Vec<MenuItem> {
+    PAGES
+        .iter()
+        .filter(|(_, _, rule)| match rule {
+            Rule::Everyone => true,
+        })
+        .map(|(href, label, _)| MenuItem {
+            href,
+            label,
+            current: *href == current,
+        })
+        .collect()
+}
