@@ -1,7 +1,22 @@
 // Every console page: "Copy Token" asks the server for a token of the signed-in
-// person (GET /api/token/user, with the session cookie) and copies it.
+// person (GET /api/token/user, with the session cookie) and copies it; a button
+// with data-copy="<field id>" copies that field (a new key's secret).
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
+  for (const copy of document.querySelectorAll("button[data-copy]")) {
+    copy.addEventListener("click", async () => {
+      const source = document.getElementById(copy.dataset.copy);
+      const said = document.querySelector(`[data-copied-for="${copy.dataset.copy}"]`);
+      if (!source || !said) return;
+      try {
+        await navigator.clipboard.writeText(source.value);
+        said.textContent = "Copied.";
+      } catch {
+        source.select();
+        said.textContent = "Select the text above and copy it.";
+      }
+    });
+  }
   const button = document.getElementById("copy-token");
   const field = document.getElementById("token");
   const status = document.getElementById("token-status");

@@ -4,10 +4,13 @@
 use serde::Serialize;
 
 use super::disclosure::{covers_every, hidden};
+use super::grants::GrantedAccess;
 use super::identity::{IdentityService, new_key_id, new_key_secret};
 use crate::error::{CoreError, CoreResult};
 use crate::model::Tag;
-use crate::security::model::{AccessKey, Application, KeyStatus, Role, Target, TargetType};
+use crate::security::model::{
+    AccessKey, Application, KeyStatus, Role, Subject, Target, TargetType,
+};
 use crate::security::{Access, Principal, Resource, ResourceType};
 use crate::store::SecurityOp;
 
@@ -568,6 +571,68 @@ impl IdentityService {
             .access
             .refresh_tags(TargetType::Application, id)
             .await
+    }
+}
+
+/// What an application may do: the roles it holds and the grants made to it.
+pub struct ApplicationAccess {
+    /// Built-in roles, then custom roles, by name.
+    pub roles: Vec<String>,
+    /// The grants made to the application (as its user `app:<id>`).
+    pub grants: Vec<GrantedAccess>,
+}
+
+impl IdentityService {
+    /// Whether `principal` has applications to look at: it may create one, or read
+    /// one (what the console's menu asks).
+    pub fn may_use_applications(&self, principal: &Principal) -> bool {
+        let authz = &self.rt.authorizer;
+        self.may_create_applications(principal)
+            || self.rt.access.directory().read().applications().any(|a| {
+                authz.can(
+                    principal,
+                    Access::Read,
+                    Resource::new(ResourceType::Application, &a.id),
+                )
+            })
+    }
+
+    /// Whether `principal` may create applications (by its roles: an application
+    /// is created under a name of the creator's choosing).
+    pub fn may_create_applications(&self, principal: &Principal) -> bool {
+        self.rt.authorizer.can(
+            principal,
+            Access::Create,
+            Resource::new(ResourceType::Application, ""),
+        )
+    }
+
+    /// The roles and grants of an application, to whom may read it.
+    pub fn application_access(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> CoreResult<ApplicationAccess> {
+        self.authorize_app(principal, Access::Read, id)?;
+        let app = self.application(id)?;
+        let subject = Subject::user(app.user_id());
+        let directory = self.rt.access.directory().read();
+        let mut grants: Vec<GrantedAccess> = directory
+            .all_grants()
+            .filter(|g| g.subject == subject)
+            .map(|g| GrantedAccess {
+                target: g.target.clone(),
+                access: g.access,
+            })
+            .collect();
+        grants.sort_by(|a, b| a.target.cmp(&b.target));
+        let roles = app
+            .roles
+            .iter()
+            .map(|r| r.name().to_string())
+            .chain(app.custom_roles.iter().cloned())
+            .collect();
+        Ok(ApplicationAccess { roles, grants })
     }
 }
 

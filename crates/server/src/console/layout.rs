@@ -37,8 +37,9 @@ impl Chrome {
         }
     }
 
-    /// No frame: for pages shown to someone not (or no longer) signed in.
-    fn bare() -> Chrome {
+    /// No frame: for pages shown to someone not (or no longer) signed in, and as a
+    /// placeholder until a page's frame is set.
+    pub fn blank() -> Chrome {
         Chrome {
             name: String::new(),
             id: String::new(),
@@ -76,6 +77,13 @@ fn html_response(status: StatusCode, html: String) -> Response {
     response
 }
 
+/// A time in milliseconds since the epoch, as people read it (UTC).
+pub fn when(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}
+
 /// Sends the browser to `to` (303: the next request is a GET).
 pub fn see_other(to: &str) -> Response {
     let mut response = Redirect::to(to).into_response();
@@ -99,11 +107,45 @@ pub fn message_for(
     text: &str,
 ) -> Response {
     let page = Message {
-        chrome: chrome.unwrap_or_else(Chrome::bare),
+        chrome: chrome.unwrap_or_else(Chrome::blank),
         title,
         text,
     };
     render(status, &page)
+}
+
+#[derive(Template)]
+#[template(path = "console/confirm.html")]
+struct Confirm<'a> {
+    chrome: Chrome,
+    title: &'a str,
+    text: &'a str,
+    action: &'a str,
+    button: &'a str,
+    back: &'a str,
+}
+
+/// A page that asks before something that cannot be undone: its button posts to
+/// `action`, its Cancel link goes `back`.
+pub fn confirm(
+    chrome: Chrome,
+    title: &str,
+    text: &str,
+    action: &str,
+    button: &str,
+    back: &str,
+) -> Response {
+    render(
+        StatusCode::OK,
+        &Confirm {
+            chrome,
+            title,
+            text,
+            action,
+            button,
+            back,
+        },
+    )
 }
 
 /// A page that says what went wrong, to someone not signed in.

@@ -17,17 +17,24 @@ pub struct MenuItem {
 enum Rule {
     /// Anyone signed in: the page's lists are filtered to what they may read.
     Everyone,
+    /// Who may create an application or read one.
+    Applications,
 }
 
 /// The console's pages, in menu order.
-const PAGES: &[(&str, &str, Rule)] = &[("/", "Home", Rule::Everyone)];
+const PAGES: &[(&str, &str, Rule)] = &[
+    ("/", "Home", Rule::Everyone),
+    ("/applications", "Applications", Rule::Applications),
+];
 
 /// The entries `viewer` may use, `current` marked.
-pub fn for_viewer(_state: &AppState, _viewer: &Viewer, current: &str) -> Vec<MenuItem> {
+pub fn for_viewer(state: &AppState, viewer: &Viewer, current: &str) -> Vec<MenuItem> {
+    let who = &viewer.principal;
     PAGES
         .iter()
         .filter(|(_, _, rule)| match rule {
             Rule::Everyone => true,
+            Rule::Applications => state.identity.may_use_applications(who),
         })
         .map(|(href, label, _)| MenuItem {
             href,

@@ -3,6 +3,9 @@
 //! the same core services as the API with the signed-in person's `Principal`, so it
 //! shows what the API would show them; a service's refusal is the page's refusal.
 
+mod application_grants;
+mod application_keys;
+mod applications;
 pub mod form;
 mod home;
 mod layout;
@@ -16,5 +19,71 @@ use crate::http::routes::Routes;
 
 /// Adds the console's pages.
 pub fn routes(routes: Routes) -> Routes {
-    routes.add(Method::GET, "/", RouteAccess::Page, home::page)
+    use Method as M;
+    use RouteAccess::Page;
+    routes
+        .add(M::GET, "/", Page, home::page)
+        .add(M::GET, "/applications", Page, applications::list)
+        .add(M::POST, "/applications", Page, applications::create)
+        .add(M::GET, "/applications/{id}", Page, applications::one)
+        .add(
+            M::POST,
+            "/applications/{id}/name",
+            Page,
+            applications::rename,
+        )
+        .add(
+            M::POST,
+            "/applications/{id}/roles",
+            Page,
+            applications::change_role,
+        )
+        .add(
+            M::GET,
+            "/applications/{id}/delete",
+            Page,
+            applications::confirm_delete,
+        )
+        .add(
+            M::POST,
+            "/applications/{id}/delete",
+            Page,
+            applications::delete,
+        )
+        .add(
+            M::POST,
+            "/applications/{id}/keys",
+            Page,
+            application_keys::create,
+        )
+        .add(
+            M::POST,
+            "/applications/{id}/keys/{key}/status",
+            Page,
+            application_keys::set_status,
+        )
+        .add(
+            M::GET,
+            "/applications/{id}/keys/{key}/delete",
+            Page,
+            application_keys::confirm_delete,
+        )
+        .add(
+            M::POST,
+            "/applications/{id}/keys/{key}/delete",
+            Page,
+            application_keys::delete,
+        )
+        .add(
+            M::POST,
+            "/applications/{id}/permissions",
+            Page,
+            application_grants::add,
+        )
+        .add(
+            M::POST,
+            "/applications/{id}/permissions/remove",
+            Page,
+            application_grants::remove,
+        )
 }

@@ -10,7 +10,8 @@ use crate::sessions::form_token;
 
 const PASSWORD: &str = "amber violin ledge 3";
 
-async fn person(app: &TestApp, id: &str, roles: &[&str]) -> Browser {
+/// A person with `roles`, signed in in a browser of their own.
+pub async fn person(app: &TestApp, id: &str, roles: &[&str]) -> Browser {
     let created = app
         .call(
             "PUT",

@@ -7,6 +7,7 @@ mod archive;
 mod audit;
 mod browser;
 mod console;
+mod console_applications;
 mod data_dir;
 mod database;
 mod definition_limits;

@@ -718,7 +718,9 @@ pub async fn walk_as(app: &TestApp, caller: &Caller, fixture: &Fixture) {
 /// is refused; a token is no way in. With a session, the page's services decide:
 /// a stranger sees it empty or is refused, never an error.
 async fn walk_page(app: &TestApp, caller: &Caller, method: &str, path: &str) {
-    let concrete = path.replace("{id}", "walk_missing");
+    let concrete = path
+        .replace("{id}", "walk_missing")
+        .replace("{key}", "walk_missing_key");
     let door = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
