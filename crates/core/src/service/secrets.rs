@@ -245,6 +245,24 @@ impl SecretService {
             .collect()
     }
 
+    /// Whether `principal` may create values of this kind (by its roles).
+    pub fn may_create(&self, principal: &Principal) -> bool {
+        self.rt
+            .authorizer
+            .can(principal, Access::Create, self.resource(""))
+    }
+
+    /// Whether `principal` has values of this kind to look at: it may create one,
+    /// or read one (what the console's menu asks).
+    pub fn may_use(&self, principal: &Principal) -> bool {
+        self.may_create(principal)
+            || self.rt.vault.names(self.kind).iter().any(|name| {
+                self.rt
+                    .authorizer
+                    .can(principal, Access::Read, self.resource(name))
+            })
+    }
+
     /// Every name (administrators only).
     pub fn all_names(&self, principal: &Principal) -> CoreResult<Vec<String>> {
         self.rt

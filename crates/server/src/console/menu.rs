@@ -19,12 +19,15 @@ enum Rule {
     Everyone,
     /// Who may create an application or read one.
     Applications,
+    /// Who may create a secret or variable, or read one.
+    Secrets,
 }
 
 /// The console's pages, in menu order.
 const PAGES: &[(&str, &str, Rule)] = &[
     ("/", "Home", Rule::Everyone),
     ("/applications", "Applications", Rule::Applications),
+    ("/secrets", "Secrets", Rule::Secrets),
 ];
 
 /// The entries `viewer` may use, `current` marked.
@@ -35,6 +38,7 @@ pub fn for_viewer(state: &AppState, viewer: &Viewer, current: &str) -> Vec<MenuI
         .filter(|(_, _, rule)| match rule {
             Rule::Everyone => true,
             Rule::Applications => state.identity.may_use_applications(who),
+            Rule::Secrets => super::secrets::may_use(state, viewer),
         })
         .map(|(href, label, _)| MenuItem {
             href,

@@ -10,6 +10,7 @@ pub mod form;
 mod home;
 mod layout;
 mod menu;
+mod secrets;
 pub mod viewer;
 
 use axum::http::Method;
@@ -21,7 +22,7 @@ use crate::http::routes::Routes;
 pub fn routes(routes: Routes) -> Routes {
     use Method as M;
     use RouteAccess::Page;
-    routes
+    let routes = routes
         .add(M::GET, "/", Page, home::page)
         .add(M::GET, "/applications", Page, applications::list)
         .add(M::POST, "/applications", Page, applications::create)
@@ -85,5 +86,7 @@ pub fn routes(routes: Routes) -> Routes {
             "/applications/{id}/permissions/remove",
             Page,
             application_grants::remove,
-        )
+        );
+    let routes = secrets::routes(routes, secrets::Kind::Secret);
+    secrets::routes(routes, secrets::Kind::Env)
 }
