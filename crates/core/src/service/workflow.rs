@@ -113,6 +113,25 @@ impl WorkflowService {
         command::authorize(&self.rt, &Actor::caller(principal), command, &target)
     }
 
+    /// The time now, by the server's clock.
+    pub fn now(&self) -> i64 {
+        self.rt.now()
+    }
+
+    /// Whether `principal` may operate a run (pause, resume, terminate, retry,
+    /// restart, rerun, skip), by the execution's grants alone: what the console
+    /// offers buttons for. Each command still checks everything it needs.
+    pub fn may_operate(&self, principal: &Principal, workflow: &Workflow) -> bool {
+        self.authorize_execution(principal, Command::Pause, workflow)
+            .is_ok()
+    }
+
+    /// Whether `principal` may remove a run.
+    pub fn may_remove(&self, principal: &Principal, workflow: &Workflow) -> bool {
+        self.authorize_execution(principal, Command::Remove, workflow)
+            .is_ok()
+    }
+
     /// Resolves the definition a start names: inline (dynamic workflow) or registered,
     /// and allows the caller everything a run of it does.
     async fn definition_for(

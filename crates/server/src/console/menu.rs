@@ -26,6 +26,7 @@ enum Rule {
 /// The console's pages, in menu order.
 const PAGES: &[(&str, &str, Rule)] = &[
     ("/", "Home", Rule::Everyone),
+    ("/executions", "Executions", Rule::Everyone),
     ("/applications", "Applications", Rule::Applications),
     ("/secrets", "Secrets", Rule::Secrets),
 ];

@@ -6,6 +6,10 @@
 mod application_grants;
 mod application_keys;
 mod applications;
+mod diagram;
+mod execution;
+mod execution_actions;
+mod executions;
 pub mod form;
 mod home;
 mod layout;
@@ -86,6 +90,70 @@ pub fn routes(routes: Routes) -> Routes {
             "/applications/{id}/permissions/remove",
             Page,
             application_grants::remove,
+        );
+    let routes = routes
+        .add(M::GET, "/executions", Page, executions::list)
+        .add(M::POST, "/executions", Page, executions::start)
+        .add(M::GET, "/executions/{id}", Page, execution::page)
+        .add(
+            M::POST,
+            "/executions/{id}/pause",
+            Page,
+            execution_actions::pause,
+        )
+        .add(
+            M::POST,
+            "/executions/{id}/resume",
+            Page,
+            execution_actions::resume,
+        )
+        .add(
+            M::POST,
+            "/executions/{id}/terminate",
+            Page,
+            execution_actions::terminate,
+        )
+        .add(
+            M::POST,
+            "/executions/{id}/retry",
+            Page,
+            execution_actions::retry,
+        )
+        .add(
+            M::POST,
+            "/executions/{id}/restart",
+            Page,
+            execution_actions::restart,
+        )
+        .add(
+            M::POST,
+            "/executions/{id}/rerun",
+            Page,
+            execution_actions::rerun,
+        )
+        .add(
+            M::POST,
+            "/executions/{id}/skip",
+            Page,
+            execution_actions::skip,
+        )
+        .add(
+            M::GET,
+            "/executions/{id}/remove",
+            Page,
+            execution_actions::confirm_remove,
+        )
+        .add(
+            M::POST,
+            "/executions/{id}/remove",
+            Page,
+            execution_actions::remove,
+        )
+        .add(
+            M::GET,
+            "/executions/{id}/tasks/{task}/logs",
+            Page,
+            execution_actions::logs,
         );
     let routes = secrets::routes(routes, secrets::Kind::Secret);
     secrets::routes(routes, secrets::Kind::Env)

@@ -720,7 +720,9 @@ pub async fn walk_as(app: &TestApp, caller: &Caller, fixture: &Fixture) {
 async fn walk_page(app: &TestApp, caller: &Caller, method: &str, path: &str) {
     let concrete = path
         .replace("{id}", "walk_missing")
-        .replace("{key}", "walk_missing_key");
+        .replace("{key}", "walk_missing_key")
+        .replace("{task}", "walk_missing_task")
+        .replace("{name}", "walk_missing_name");
     let door = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
