@@ -138,6 +138,12 @@ impl UserService {
         UserService { rt }
     }
 
+    /// Whether `principal` manages users and groups (an administrator): what the
+    /// console's menu asks.
+    pub fn may_manage(&self, principal: &Principal) -> bool {
+        self.admin(principal, "manage users").is_ok()
+    }
+
     pub(super) fn admin(&self, principal: &Principal, what: &str) -> CoreResult<()> {
         self.rt.authorizer.require_admin(principal, what)
     }

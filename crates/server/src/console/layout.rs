@@ -84,6 +84,18 @@ pub fn when(millis: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `text` as one segment of a path, percent-encoded (an id may hold `/`, `?`...).
+pub fn segment(text: &str) -> String {
+    let mut url = match url::Url::parse("http://podium.invalid/") {
+        Ok(url) => url,
+        Err(_) => return String::new(),
+    };
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments.push(text);
+    }
+    url.path().trim_start_matches('/').to_string()
+}
+
 /// Sends the browser to `to` (303: the next request is a GET).
 pub fn see_other(to: &str) -> Response {
     let mut response = Redirect::to(to).into_response();
@@ -174,4 +186,13 @@ pub fn refusal(chrome: Option<Chrome>, err: &CoreError) -> Response {
         other => other.to_string(),
     };
     message_for(chrome, status, title, &text)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_become_one_path_segment() {
+        assert_eq!(super::segment("ada"), "ada");
+        assert_eq!(super::segment("a/b c?d#e"), "a%2Fb%20c%3Fd%23e");
+    }
 }

@@ -21,6 +21,8 @@ enum Rule {
     Applications,
     /// Who may create a secret or variable, or read one.
     Secrets,
+    /// Administrators.
+    Admin,
 }
 
 /// The console's pages, in menu order.
@@ -29,6 +31,8 @@ const PAGES: &[(&str, &str, Rule)] = &[
     ("/executions", "Executions", Rule::Everyone),
     ("/applications", "Applications", Rule::Applications),
     ("/secrets", "Secrets", Rule::Secrets),
+    ("/users", "Users and groups", Rule::Admin),
+    ("/access/explain", "Why allowed?", Rule::Everyone),
 ];
 
 /// The entries `viewer` may use, `current` marked.
@@ -40,6 +44,7 @@ pub fn for_viewer(state: &AppState, viewer: &Viewer, current: &str) -> Vec<MenuI
             Rule::Everyone => true,
             Rule::Applications => state.identity.may_use_applications(who),
             Rule::Secrets => super::secrets::may_use(state, viewer),
+            Rule::Admin => state.users.may_manage(who),
         })
         .map(|(href, label, _)| MenuItem {
             href,

@@ -10,10 +10,13 @@ mod diagram;
 mod execution;
 mod execution_actions;
 mod executions;
+mod explain;
 pub mod form;
+mod groups;
 mod home;
 mod layout;
 mod menu;
+mod people;
 mod secrets;
 pub mod viewer;
 
@@ -155,6 +158,28 @@ pub fn routes(routes: Routes) -> Routes {
             Page,
             execution_actions::logs,
         );
+    let routes = routes
+        .add(M::GET, "/users", Page, people::list)
+        .add(M::POST, "/users", Page, people::create)
+        .add(M::GET, "/users/{id}", Page, people::one)
+        .add(M::POST, "/users/{id}", Page, people::update)
+        .add(M::POST, "/users/{id}/disabled", Page, people::set_disabled)
+        .add(
+            M::POST,
+            "/users/{id}/password",
+            Page,
+            people::reset_password,
+        )
+        .add(M::GET, "/users/{id}/delete", Page, people::confirm_delete)
+        .add(M::POST, "/users/{id}/delete", Page, people::delete)
+        .add(M::GET, "/groups", Page, groups::list)
+        .add(M::POST, "/groups", Page, groups::create)
+        .add(M::GET, "/groups/{id}", Page, groups::one)
+        .add(M::POST, "/groups/{id}", Page, groups::update)
+        .add(M::POST, "/groups/{id}/members", Page, groups::members)
+        .add(M::GET, "/groups/{id}/delete", Page, groups::confirm_delete)
+        .add(M::POST, "/groups/{id}/delete", Page, groups::delete)
+        .add(M::GET, "/access/explain", Page, explain::page);
     let routes = secrets::routes(routes, secrets::Kind::Secret);
     secrets::routes(routes, secrets::Kind::Env)
 }

@@ -9,6 +9,7 @@ mod browser;
 mod console;
 mod console_applications;
 mod console_executions;
+mod console_people;
 mod console_secrets;
 mod data_dir;
 mod database;
