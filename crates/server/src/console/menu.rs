@@ -29,9 +29,11 @@ enum Rule {
 const PAGES: &[(&str, &str, Rule)] = &[
     ("/", "Home", Rule::Everyone),
     ("/executions", "Executions", Rule::Everyone),
+    ("/definitions", "Definitions", Rule::Everyone),
     ("/applications", "Applications", Rule::Applications),
     ("/secrets", "Secrets", Rule::Secrets),
     ("/users", "Users and groups", Rule::Admin),
+    ("/audit", "Audit", Rule::Admin),
     ("/access/explain", "Why allowed?", Rule::Everyone),
 ];
 

@@ -6,6 +6,8 @@
 mod application_grants;
 mod application_keys;
 mod applications;
+mod audit;
+mod definitions;
 mod diagram;
 mod execution;
 mod execution_actions;
@@ -179,7 +181,16 @@ pub fn routes(routes: Routes) -> Routes {
         .add(M::POST, "/groups/{id}/members", Page, groups::members)
         .add(M::GET, "/groups/{id}/delete", Page, groups::confirm_delete)
         .add(M::POST, "/groups/{id}/delete", Page, groups::delete)
-        .add(M::GET, "/access/explain", Page, explain::page);
+        .add(M::GET, "/access/explain", Page, explain::page)
+        .add(M::GET, "/definitions", Page, definitions::list)
+        .add(
+            M::GET,
+            "/definitions/workflows/{name}/{version}",
+            Page,
+            definitions::workflow,
+        )
+        .add(M::GET, "/definitions/tasks/{name}", Page, definitions::task)
+        .add(M::GET, "/audit", Page, audit::page);
     let routes = secrets::routes(routes, secrets::Kind::Secret);
     secrets::routes(routes, secrets::Kind::Env)
 }

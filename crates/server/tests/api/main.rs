@@ -8,6 +8,7 @@ mod audit;
 mod browser;
 mod console;
 mod console_applications;
+mod console_definitions;
 mod console_executions;
 mod console_people;
 mod console_secrets;

@@ -722,7 +722,8 @@ async fn walk_page(app: &TestApp, caller: &Caller, method: &str, path: &str) {
         .replace("{id}", "walk_missing")
         .replace("{key}", "walk_missing_key")
         .replace("{task}", "walk_missing_task")
-        .replace("{name}", "walk_missing_name");
+        .replace("{name}", "walk_missing_name")
+        .replace("{version}", "1");
     let door = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
