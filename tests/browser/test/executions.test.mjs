@@ -1,5 +1,6 @@
-// The console's executions pages in a real browser: a secret used by a workflow
-// shows as *** on the execution page; an OPERATOR terminates and retries a run; a
+// The console's secrets and executions pages in a real browser: a secret added in
+// the console and used by a workflow shows as *** on the execution page; text from
+// a workflow's name, a task's output and a secret's tag is shown as text; an OPERATOR terminates and retries a run; a
 // READ-only person sees no action buttons and a form they forge is refused; the
 // diagram and timeline are drawn. Screenshots of the pages are written for review.
 
@@ -18,6 +19,7 @@ import {
 
 const PASSWORD = "violet ember canal 5";
 const SECRET = "tok-55501-secret";
+const HOSTILE = "<script>window.pwned = 1</script>";
 let server;
 let browser;
 let admin;
@@ -36,7 +38,9 @@ before(async () => {
   for (const [id, roles] of [["olga", ["OPERATOR"]], ["rhea", ["USER_READ_ONLY"]]]) {
     await ok(await api(server, admin, "PUT", `/api/users/${id}`, { name: id, roles, password: PASSWORD }));
   }
-  await ok(await api(server, admin, "PUT", "/api/secrets/api-token", SECRET));
+  for (const id of ["ada"]) {
+    await ok(await api(server, admin, "PUT", `/api/users/${id}`, { name: id, roles: ["ADMIN"], password: PASSWORD }));
+  }
   await ok(await api(server, admin, "POST", "/api/metadata/taskdefs", [{ name: "call_out", ownerEmail: "a@b.c" }]));
   await ok(
     await api(server, admin, "POST", "/api/metadata/workflow", {
@@ -69,18 +73,15 @@ before(async () => {
       tasks: [{ name: "hold", taskReferenceName: "hold", type: "WAIT" }],
     }),
   );
-  calls = await ok(await api(server, admin, "POST", "/api/workflow/calls", { kind: "fast" }));
-  const polled = await (await api(server, admin, "GET", "/api/tasks/poll/batch/call_out?count=1&timeout=2000")).json();
-  assert.equal(polled[0].inputData.auth, `Bearer ${SECRET}`);
+  held = await ok(await api(server, admin, "POST", "/api/workflow/held", {}));
   await ok(
-    await api(server, admin, "POST", "/api/tasks", {
-      workflowInstanceId: calls,
-      taskId: polled[0].taskId,
-      status: "COMPLETED",
-      outputData: { echo: `used ${SECRET}` },
+    await api(server, admin, "POST", "/api/metadata/workflow", {
+      name: HOSTILE,
+      version: 1,
+      tasks: [{ name: "hold", taskReferenceName: "hold", type: "WAIT" }],
     }),
   );
-  held = await ok(await api(server, admin, "POST", "/api/workflow/held", {}));
+  await ok(await api(server, admin, "POST", "/api/workflow", { name: HOSTILE, input: {} }));
   browser = await launchChromium();
 });
 
@@ -97,6 +98,40 @@ async function signIn(page, user) {
   await page.waitForURL(`${server.url}/`);
 }
 
+test("an administrator adds a secret in the console, and a workflow uses it", async () => {
+  const { context, page, errors } = await newPage(browser);
+  await signIn(page, "ada");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Secrets" }).click();
+  await page.getByLabel("Name").first().fill("api-token");
+  await page.locator("#secrets-value").fill(SECRET);
+  await page.getByRole("button", { name: "Add secret" }).click();
+  await page.getByRole("heading", { name: "Secret api-token" }).waitFor();
+  assert.ok(!(await page.content()).includes(SECRET), "the value is not shown");
+  await page.getByLabel("Tag key").fill("team");
+  await page.getByLabel("Tag value").fill(HOSTILE);
+  await page.getByRole("button", { name: "Add tag" }).click();
+  await page.getByText(`team:${HOSTILE}`).waitFor();
+  await page.goto(`${server.url}/secrets`);
+  assert.ok((await page.locator("main").innerText()).includes(`team:${HOSTILE}`));
+  assert.equal(await page.evaluate(() => globalThis.pwned), undefined);
+  await page.screenshot({ path: screenshotPath("console-secrets"), fullPage: true });
+  assert.deepEqual(await seriousViolations(page), []);
+
+  calls = await ok(await api(server, admin, "POST", "/api/workflow/calls", { kind: "fast" }));
+  const polled = await (await api(server, admin, "GET", "/api/tasks/poll/batch/call_out?count=1&timeout=2000")).json();
+  assert.equal(polled[0].inputData.auth, `Bearer ${SECRET}`);
+  await ok(
+    await api(server, admin, "POST", "/api/tasks", {
+      workflowInstanceId: calls,
+      taskId: polled[0].taskId,
+      status: "COMPLETED",
+      outputData: { echo: `used ${SECRET}`, note: HOSTILE },
+    }),
+  );
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("an operator finds a run, sees its secret as ***, terminates and retries another", async () => {
   const { context, page, errors } = await newPage(browser);
   await signIn(page, "olga");
@@ -108,6 +143,8 @@ test("an operator finds a run, sees its secret as ***, terminates and retries an
   await page.getByText("Input, output and logs of call").click();
   const body = await page.locator("main").innerText();
   assert.ok(body.includes("Bearer ***"), body);
+  assert.ok(body.includes(HOSTILE), "a task's output is text");
+  assert.equal(await page.evaluate(() => globalThis.pwned), undefined);
   assert.ok(!(await page.content()).includes(SECRET), "the secret is nowhere on the page");
   assert.equal(await page.locator("svg.diagram g.node.status-completed").count(), 3);
   await page.screenshot({ path: screenshotPath("console-execution"), fullPage: true });
@@ -123,6 +160,8 @@ test("an operator finds a run, sees its secret as ***, terminates and retries an
   const run = await (await api(server, admin, "GET", `/api/workflow/${held}`)).json();
   assert.equal(run.status, "RUNNING");
   await page.goto(`${server.url}/executions`);
+  assert.ok((await page.locator("main").innerText()).includes(HOSTILE), "a workflow's name is text");
+  assert.equal(await page.evaluate(() => globalThis.pwned), undefined);
   await page.screenshot({ path: screenshotPath("console-executions"), fullPage: true });
   assert.deepEqual(await seriousViolations(page), []);
   assert.deepEqual(errors, [], "no script or CSP error on the pages");
