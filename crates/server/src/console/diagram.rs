@@ -165,6 +165,8 @@ impl Pen<'_> {
                     self.line(&[(bx, bottom), (bx, merge), (cx, merge)]);
                     x += bw + H_GAP;
                 }
+                // On to the block's bottom, where the next line starts.
+                self.line(&[(cx, merge), (cx, y + h)]);
                 let _ = write!(
                     self.out,
                     "<circle class=\"merge\" cx=\"{cx}\" cy=\"{merge}\" r=\"4\"/>"

@@ -2,6 +2,8 @@
 //! group with its description and roles, its members (add, remove), its grants,
 //! and deletion after asking, through the user service as `/api/groups` does.
 
+use std::collections::BTreeMap;
+
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Path, State};
@@ -85,10 +87,30 @@ pub async fn create(
         if state.users.get_group(&viewer.principal, &id).is_ok() {
             return Err(CoreError::Conflict(format!("Group '{id}' exists already")));
         }
-        save(&state, &viewer, &id, &fields).await
+        save(&state, &viewer, &id, &fields, false).await
     }
     .await;
     back(&state, &viewer, &id, done)
+}
+
+/// The definition types a group's default access is given on, with the form
+/// field that ticks each's accesses.
+const DEFAULT_ACCESS: [(&str, &str); 2] =
+    [("WORKFLOW_DEF", "wf_access"), ("TASK_DEF", "task_access")];
+
+/// The default access a group page's form ticks.
+fn default_access_of(fields: &[(String, String)]) -> BTreeMap<String, Vec<String>> {
+    DEFAULT_ACCESS
+        .iter()
+        .map(|(kind, name)| {
+            let ticked = fields
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .collect();
+            (kind.to_string(), ticked)
+        })
+        .collect()
 }
 
 async fn save(
@@ -96,11 +118,12 @@ async fn save(
     viewer: &Viewer,
     id: &str,
     fields: &[(String, String)],
+    with_default_access: bool,
 ) -> CoreResult<()> {
     let request = UpsertGroup {
         description: Some(field(fields, "description")),
         roles: Some(roles_of(fields)),
-        default_access: None,
+        default_access: with_default_access.then(|| default_access_of(fields)),
     };
     state
         .users
@@ -108,6 +131,10 @@ async fn save(
         .await
         .map(|_| ())
 }
+
+/// One definition type's default access on the page: its label, the form field,
+/// and each access, ticked or not.
+type DefaultAccess = (&'static str, &'static str, Vec<(&'static str, bool)>);
 
 #[derive(Template)]
 #[template(path = "console/group.html")]
@@ -119,6 +146,7 @@ struct One {
     custom: String,
     members: Vec<(String, String)>,
     grants: Vec<GrantLine>,
+    default_access: Vec<DefaultAccess>,
 }
 
 /// `GET /groups/{id}`.
@@ -163,6 +191,26 @@ pub async fn one(
                         .map(|m| (text(m, "id"), text(m, "name")))
                         .collect(),
                     grants: grant_lines(&granted),
+                    default_access: DEFAULT_ACCESS
+                        .iter()
+                        .map(|(kind, name)| {
+                            let held = &group["defaultAccess"][*kind];
+                            let ticked = |a: &str| {
+                                held.as_array()
+                                    .is_some_and(|l| l.iter().any(|v| v.as_str() == Some(a)))
+                            };
+                            let label = if *kind == "WORKFLOW_DEF" {
+                                "workflow definitions"
+                            } else {
+                                "task definitions"
+                            };
+                            let accesses = ["READ", "UPDATE", "EXECUTE", "DELETE"]
+                                .into_iter()
+                                .map(|a| (a, ticked(a)))
+                                .collect();
+                            (label, *name, accesses)
+                        })
+                        .collect(),
                 },
             )
         }
@@ -179,7 +227,7 @@ pub async fn update(
 ) -> Response {
     let done = async {
         state.users.get_group(&viewer.principal, &id)?;
-        save(&state, &viewer, &id, &fields).await
+        save(&state, &viewer, &id, &fields, true).await
     }
     .await;
     back(&state, &viewer, &id, done)

@@ -138,6 +138,31 @@ async fn an_administrator_manages_users_and_groups_in_the_pages() {
         group.location.as_deref(),
         Some(&*format!("{}/groups/ops%20team", app.base))
     );
+    let saved = post(
+        &app,
+        &mut ada,
+        "/groups/ops%20team",
+        &[
+            ("description", "on call"),
+            ("role", "WORKFLOW_MANAGER"),
+            ("wf_access", "READ"),
+            ("wf_access", "EXECUTE"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status, 303, "{}", saved.text);
+    let defaults = app.get("/api/groups/ops%20team").await.json()["defaultAccess"].clone();
+    let workflow = defaults["WORKFLOW_DEF"].to_string();
+    assert!(
+        workflow.contains("READ") && workflow.contains("EXECUTE"),
+        "{defaults}"
+    );
+    let page = ada.get(&format!("{}/groups/ops%20team", app.base)).await;
+    assert!(
+        page.text.contains("value=\"EXECUTE\" checked"),
+        "{}",
+        page.text
+    );
     let joined = post(
         &app,
         &mut ada,
