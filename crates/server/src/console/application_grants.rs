@@ -79,6 +79,32 @@ pub async fn add(
     back_to(&state, &viewer, &id, done)
 }
 
+/// `POST /applications/{id}/permissions/set`: the accesses on the target become
+/// exactly those ticked (none: the grant goes).
+pub async fn set(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<String>,
+    PageForm(fields): PageForm<Vec<(String, String)>>,
+) -> Response {
+    let who = &viewer.principal;
+    let done = async {
+        let wanted = request(&id, &fields, false)?;
+        let mut unticked = request(&id, &fields, true)?;
+        unticked.access.retain(|a| !wanted.access.contains(a));
+        state.identity.get_application(who, &id).await?;
+        if !unticked.access.is_empty() {
+            state.users.revoke(who, unticked).await?;
+        }
+        if !wanted.access.is_empty() {
+            state.users.grant(who, wanted).await?;
+        }
+        Ok(())
+    }
+    .await;
+    back_to(&state, &viewer, &id, done)
+}
+
 /// `POST /applications/{id}/permissions/remove`: takes every access on the target
 /// away.
 pub async fn remove(

@@ -120,7 +120,8 @@ fn label(role: Role) -> &'static str {
 pub struct GrantRow {
     pub kind: &'static str,
     pub id: String,
-    pub access: String,
+    /// Every access, and whether the grant holds it.
+    pub held: Vec<(&'static str, bool)>,
 }
 
 #[derive(Template)]
@@ -179,12 +180,10 @@ async fn one_page(state: &AppState, viewer: &Viewer, id: &str) -> CoreResult<One
         .map(|g| GrantRow {
             kind: g.target.kind.name(),
             id: g.target.id.clone(),
-            access: g
-                .access
-                .iter()
-                .map(Access::name)
-                .collect::<Vec<_>>()
-                .join(", "),
+            held: Access::ALL
+                .into_iter()
+                .map(|a| (a.name(), g.access.contains(a)))
+                .collect(),
         })
         .collect();
     Ok(One {

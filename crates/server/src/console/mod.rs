@@ -92,6 +92,12 @@ pub fn routes(routes: Routes) -> Routes {
         )
         .add(
             M::POST,
+            "/applications/{id}/permissions/set",
+            Page,
+            application_grants::set,
+        )
+        .add(
+            M::POST,
             "/applications/{id}/permissions/remove",
             Page,
             application_grants::remove,

@@ -140,7 +140,43 @@ async fn an_administrator_manages_an_application_and_its_keys_in_the_pages() {
         "{holders}"
     );
     let page = ada.get(&format!("{}/applications/{id}", app.base)).await;
-    assert!(page.text.contains("<td>payments</td>") && page.text.contains("READ, EXECUTE"));
+    assert!(page.text.contains("<td>payments</td>"));
+    assert!(
+        page.text
+            .contains("id=\"p-1-READ\" name=\"access\" value=\"READ\" checked")
+    );
+    assert!(
+        page.text
+            .contains("id=\"p-1-EXECUTE\" name=\"access\" value=\"EXECUTE\" checked")
+    );
+    assert!(
+        !page
+            .text
+            .contains("id=\"p-1-DELETE\" name=\"access\" value=\"DELETE\" checked")
+    );
+    // Changed in its row: exactly the accesses ticked.
+    let changed = post(
+        &app,
+        &mut ada,
+        &format!("/applications/{id}/permissions/set"),
+        &[
+            ("type", "WORKFLOW_DEF"),
+            ("name", "payments"),
+            ("access", "READ"),
+            ("access", "DELETE"),
+        ],
+    )
+    .await;
+    assert_eq!(changed.status, 303, "{}", changed.text);
+    let holders = app
+        .get("/api/auth/authorization/WORKFLOW_DEF/payments")
+        .await
+        .json();
+    let holds = |access: &str| holders[access].to_string().contains(&format!("app:{id}"));
+    assert!(
+        holds("READ") && holds("DELETE") && !holds("EXECUTE"),
+        "{holders}"
+    );
     let removed = post(
         &app,
         &mut ada,
