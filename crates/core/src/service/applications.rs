@@ -607,13 +607,16 @@ impl IdentityService {
         )
     }
 
-    /// The roles and grants of an application, to whom may read it.
+    /// The roles and grants of an application, to whom may manage it (UPDATE on
+    /// it): the API shows them to administrators and the application itself, and
+    /// reading an application (every `USER_READ_ONLY` may) is not knowing whose
+    /// keys are worth stealing.
     pub fn application_access(
         &self,
         principal: &Principal,
         id: &str,
     ) -> CoreResult<ApplicationAccess> {
-        self.authorize_app(principal, Access::Read, id)?;
+        self.authorize_app(principal, Access::Update, id)?;
         let app = self.application(id)?;
         let subject = Subject::user(app.user_id());
         let directory = self.rt.access.directory().read();

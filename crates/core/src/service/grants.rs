@@ -227,6 +227,34 @@ impl UserService {
             .await
     }
 
+    /// Makes the subject's grant on the target exactly `access` (none: the grant
+    /// goes), in one commit: what the console's permission row saves. Checked as a
+    /// grant of the new accesses would be, before anything changes.
+    pub async fn set_grant(
+        &self,
+        principal: &Principal,
+        request: AuthorizationRequest,
+    ) -> CoreResult<()> {
+        // Computed from the directory: first take in what other nodes changed.
+        self.rt.access.fresh().await?;
+        let target = parse_target(request.target.as_ref())?;
+        let access = parse_accesses(&request.access)?;
+        check_applies(&target, access)?;
+        let subject = self.parse_subject(request.subject.as_ref())?;
+        let held = self.held(&subject, &target);
+        self.may_manage_grants(principal, &target, access.minus(held))?;
+        let op = if access.is_empty() {
+            SecurityOp::DeleteGrant { subject, target }
+        } else {
+            SecurityOp::PutGrant(Grant {
+                subject,
+                target,
+                access,
+            })
+        };
+        self.rt.access.commit(vec![op]).await
+    }
+
     /// Takes accesses away (the rest of the subject's grant on the target stays).
     pub async fn revoke(
         &self,

@@ -76,6 +76,12 @@ pub(super) fn check_id(kind: &str, id: &str) -> CoreResult<()> {
             "A {kind} id must hold 1 to {MAX_ID} characters and no control characters"
         )));
     }
+    // A path segment of its own in every address that names it.
+    if id == "." || id == ".." {
+        return Err(CoreError::invalid(format!(
+            "A {kind} id cannot be '.' or '..'"
+        )));
+    }
     Ok(())
 }
 

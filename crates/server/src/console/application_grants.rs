@@ -90,16 +90,8 @@ pub async fn set(
     let who = &viewer.principal;
     let done = async {
         let wanted = request(&id, &fields, false)?;
-        let mut unticked = request(&id, &fields, true)?;
-        unticked.access.retain(|a| !wanted.access.contains(a));
         state.identity.get_application(who, &id).await?;
-        if !unticked.access.is_empty() {
-            state.users.revoke(who, unticked).await?;
-        }
-        if !wanted.access.is_empty() {
-            state.users.grant(who, wanted).await?;
-        }
-        Ok(())
+        state.users.set_grant(who, wanted).await
     }
     .await;
     back_to(&state, &viewer, &id, done)

@@ -11,7 +11,7 @@ use axum::response::Response;
 use podium_core::error::{CoreError, CoreResult};
 use podium_core::security::Role;
 use podium_core::security::model::{Access, TargetType};
-use podium_core::service::applications::ApplicationView;
+use podium_core::service::applications::{ApplicationAccess, ApplicationView};
 use serde::Deserialize;
 
 use super::form::PageForm;
@@ -89,7 +89,7 @@ pub async fn create(
         .create_application(&viewer.principal, &form.name)
         .await
     {
-        Ok(app) => layout::see_other(&format!("{PATH}/{}", app.id)),
+        Ok(app) => layout::see_other(&format!("{PATH}/{}", layout::segment(&app.id))),
         Err(err) => layout::refusal(Some(Chrome::of(&state, &viewer, PATH)), &err),
     }
 }
@@ -128,6 +128,8 @@ pub struct GrantRow {
 #[template(path = "console/application.html")]
 struct One {
     chrome: Chrome,
+    /// Whether the person may manage it (roles, keys, permissions, name).
+    manages: bool,
     app: AppRow,
     roles: Vec<RoleRow>,
     custom_roles: Vec<String>,
@@ -156,8 +158,22 @@ pub async fn one(
 async fn one_page(state: &AppState, viewer: &Viewer, id: &str) -> CoreResult<One> {
     let who = &viewer.principal;
     let app = state.identity.get_application(who, id).await?;
-    let access = state.identity.application_access(who, id)?;
-    let keys = state.identity.list_keys(who, id).await?;
+    // Its roles, grants and keys, to who may manage it; a reader sees the rest.
+    let access = match state.identity.application_access(who, id) {
+        Ok(access) => Some(access),
+        Err(CoreError::Forbidden(_)) => None,
+        Err(err) => return Err(err),
+    };
+    let manages = access.is_some();
+    let access = access.unwrap_or(ApplicationAccess {
+        roles: Vec::new(),
+        grants: Vec::new(),
+    });
+    let keys = if manages {
+        state.identity.list_keys(who, id).await?
+    } else {
+        Vec::new()
+    };
     let held = |name: &str| access.roles.iter().any(|r| r == name);
     let roles = Role::ALL
         .into_iter()
@@ -188,6 +204,7 @@ async fn one_page(state: &AppState, viewer: &Viewer, id: &str) -> CoreResult<One
         .collect();
     Ok(One {
         chrome: Chrome::blank(),
+        manages,
         app: AppRow::from(app),
         roles,
         custom_roles,
@@ -209,7 +226,7 @@ pub fn back_to(
     done: CoreResult<impl Sized>,
 ) -> Response {
     match done {
-        Ok(_) => layout::see_other(&format!("{PATH}/{id}")),
+        Ok(_) => layout::see_other(&format!("{PATH}/{}", layout::segment(id))),
         Err(err) => layout::refusal(Some(Chrome::of(state, viewer, PATH)), &err),
     }
 }

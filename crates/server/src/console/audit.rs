@@ -11,6 +11,8 @@ use podium_core::error::{CoreError, CoreResult};
 use podium_core::store::AuditQuery;
 use serde::{Deserialize, Serialize};
 
+use super::applications::Empty;
+use super::form::PageForm;
 use super::layout::{self, Chrome, when};
 use super::viewer::Viewer;
 use crate::http::state::AppState;
@@ -29,8 +31,6 @@ pub struct Filters {
     from: String,
     to: String,
     start: i64,
-    /// `1`: verify the chain too.
-    verify: String,
 }
 
 fn text(value: &str) -> Option<String> {
@@ -66,7 +66,6 @@ impl Filters {
     fn at(&self, start: i64) -> String {
         let page = Filters {
             start: start.max(0),
-            verify: String::new(),
             ..self.clone()
         };
         format!(
@@ -100,38 +99,64 @@ struct Page {
     verdict: Option<(bool, String)>,
 }
 
+/// One verification of the chain at a time on this node: each reads the whole trail.
+static VERIFYING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// `GET /audit`.
 pub async fn page(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
     Query(filters): Query<Filters>,
 ) -> Response {
-    let chrome = Chrome::of(&state, &viewer, PATH);
+    render(&state, &viewer, filters, None).await
+}
+
+/// `POST /audit/verify`: checks the hash chain (a form, so no link or other site
+/// can start the read of the whole trail), then shows the first page.
+pub async fn verify(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    PageForm(_): PageForm<Empty>,
+) -> Response {
+    let chrome = || Chrome::of(&state, &viewer, PATH);
+    let Ok(_turn) = VERIFYING.try_lock() else {
+        let busy = CoreError::TooManyRequests(
+            "The audit trail is being verified already; try again when that ends".into(),
+        );
+        return layout::refusal(Some(chrome()), &busy);
+    };
+    let verdict = match state.identity.verify_audit(&viewer.principal).await {
+        Ok(Ok(count)) => (
+            true,
+            format!("The chain is whole: {count} entries checked."),
+        ),
+        Ok(Err(broken)) => (
+            false,
+            format!(
+                "The chain is broken at entry {}: {}",
+                broken.seq, broken.why
+            ),
+        ),
+        Err(err) => return layout::refusal(Some(chrome()), &err),
+    };
+    render(&state, &viewer, Filters::default(), Some(verdict)).await
+}
+
+async fn render(
+    state: &AppState,
+    viewer: &Viewer,
+    filters: Filters,
+    verdict: Option<(bool, String)>,
+) -> Response {
+    let chrome = Chrome::of(state, viewer, PATH);
     let who = &viewer.principal;
     let found = async {
         let (total, entries) = state.identity.audit_trail(who, filters.query()?).await?;
-        let verdict = if filters.verify == "1" {
-            Some(match state.identity.verify_audit(who).await? {
-                Ok(count) => (
-                    true,
-                    format!("The chain is whole: {count} entries checked."),
-                ),
-                Err(broken) => (
-                    false,
-                    format!(
-                        "The chain is broken at entry {}: {}",
-                        broken.seq, broken.why
-                    ),
-                ),
-            })
-        } else {
-            None
-        };
-        Ok::<_, CoreError>((total, entries, verdict))
+        Ok::<_, CoreError>((total, entries))
     }
     .await;
     match found {
-        Ok((total, entries, verdict)) => {
+        Ok((total, entries)) => {
             let start = filters.start.max(0);
             let shown = entries.len() as i64;
             layout::render(

@@ -90,9 +90,39 @@ fn size(block: &Block<'_>) -> (i32, i32) {
     }
 }
 
+/// The most boxes and branches a diagram draws: a definition may hold millions of
+/// (empty) fork branches, each of which would cost hundreds of bytes of SVG.
+pub const MAX_DRAWN: usize = 500;
+
+/// How many boxes and branches `tasks` would draw, counting no further than past
+/// `limit`.
+fn drawn(tasks: &[WorkflowTask], limit: usize) -> usize {
+    let mut count = 0;
+    let mut stack: Vec<&[WorkflowTask]> = vec![tasks];
+    while let Some(tasks) = stack.pop() {
+        for task in tasks {
+            count += 1 + task.decision_cases.len() + task.fork_tasks.len();
+            if count > limit {
+                return count;
+            }
+            stack.extend(task.decision_cases.values().map(Vec::as_slice));
+            stack.push(&task.default_case);
+            stack.extend(task.fork_tasks.iter().map(Vec::as_slice));
+            stack.push(&task.loop_over);
+        }
+    }
+    count
+}
+
 /// Draws `tasks` as an SVG document; `status` gives a task's status by its
-/// reference name (an execution's), or nothing (a definition's).
+/// reference name (an execution's), or nothing (a definition's). A definition too
+/// large to draw (see [`MAX_DRAWN`]) gets a sentence that says so instead.
 pub fn draw(tasks: &[WorkflowTask], status: &HashMap<String, String>) -> String {
+    if drawn(tasks, MAX_DRAWN) > MAX_DRAWN {
+        return format!(
+            "<p class=\"note\">This definition has more than {MAX_DRAWN} tasks and branches: it is not drawn. Its JSON is complete.</p>"
+        );
+    }
     let seq = blocks(tasks);
     let (w, h) = seq_size(&seq);
     let (w, h) = (w + 2 * PAD, h + 2 * PAD);
@@ -263,5 +293,20 @@ mod tests {
         assert!(svg.contains("class=\"loop\""));
         assert!(svg.contains("node status-completed"));
         assert_eq!(svg.matches("<g class=\"node").count(), 5);
+    }
+
+    #[test]
+    fn a_definition_too_large_is_not_drawn() {
+        let empty: Vec<Vec<serde_json::Value>> = vec![Vec::new(); 100_000];
+        let mut branches = empty;
+        branches[0]
+            .push(serde_json::json!({"name": "a", "taskReferenceName": "a", "type": "SIMPLE"}));
+        let fork = task(
+            serde_json::json!({"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN",
+            "forkTasks": branches}),
+        );
+        let drawn = draw(&[fork], &HashMap::new());
+        assert!(drawn.len() < 200, "{}", drawn.len());
+        assert!(drawn.contains("not drawn"));
     }
 }

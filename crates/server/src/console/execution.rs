@@ -87,6 +87,8 @@ pub struct Page {
     pub diagram: Option<String>,
     pub timeline: String,
     pub tasks: Vec<TaskRow>,
+    /// How many tasks the run has (the page shows the first [`MAX_ROWS`]).
+    pub task_count: usize,
     /// The references of the run's tasks, for rerun and skip.
     pub references: Vec<String>,
     pub may_operate: bool,
@@ -157,7 +159,8 @@ async fn page_of(state: &AppState, viewer: &Viewer, id: &str) -> CoreResult<Page
         variables: pretty(&run.variables),
         diagram,
         timeline: timeline(&run.tasks, run.start_time, state_now(state)),
-        tasks: run.tasks.iter().map(TaskRow::from).collect(),
+        tasks: run.tasks.iter().take(MAX_ROWS).map(TaskRow::from).collect(),
+        task_count: run.tasks.len(),
         references,
         may_operate: state.workflows.may_operate(who, &run),
         may_remove: state.workflows.may_remove(who, &run),
@@ -179,6 +182,8 @@ fn bare(reference: &str) -> &str {
     }
 }
 
+/// The most tasks the timeline and the task list show (the API has them all).
+pub const MAX_ROWS: usize = 500;
 const ROW_H: i32 = 20;
 const LABEL_W: i32 = 220;
 const BAR_W: i32 = 560;
@@ -194,9 +199,15 @@ fn timeline(tasks: &[Task], run_start: i64, now: i64) -> String {
         .unwrap_or(run_start)
         .min(run_start.max(1));
     let end_of = |t: &Task| if t.end_time > 0 { t.end_time } else { now };
-    let finish = tasks.iter().map(end_of).max().unwrap_or(now).max(begin + 1);
-    let span = (finish - begin) as f64;
+    let finish = tasks
+        .iter()
+        .map(end_of)
+        .max()
+        .unwrap_or(now)
+        .max(begin.saturating_add(1));
+    let span = finish.saturating_sub(begin) as f64;
     let width = LABEL_W + BAR_W + 10;
+    let tasks = &tasks[..tasks.len().min(MAX_ROWS)];
     let height = ROW_H * tasks.len() as i32 + 24;
     let mut out = String::new();
     let _ = write!(
@@ -204,7 +215,7 @@ fn timeline(tasks: &[Task], run_start: i64, now: i64) -> String {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"timeline\" role=\"img\" aria-labelledby=\"timeline-title\" \
          width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">\
          <title id=\"timeline-title\">When each task was scheduled, started and ended ({} ms in all)</title>",
-        finish - begin
+        finish.saturating_sub(begin)
     );
     for (i, task) in tasks.iter().enumerate() {
         let y = i as i32 * ROW_H + 4;
@@ -213,8 +224,11 @@ fn timeline(tasks: &[Task], run_start: i64, now: i64) -> String {
         } else {
             task.scheduled_time.max(begin)
         };
-        let x = LABEL_W + ((from - begin) as f64 / span * BAR_W as f64) as i32;
-        let w = (((end_of(task) - from).max(0) as f64 / span) * BAR_W as f64).max(2.0) as i32;
+        // Within the axis whatever the clocks said (a node behind another).
+        let at = (from.saturating_sub(begin) as f64 / span).clamp(0.0, 1.0);
+        let long = (end_of(task).saturating_sub(from).max(0) as f64 / span).clamp(0.0, 1.0 - at);
+        let x = LABEL_W + (at * f64::from(BAR_W)) as i32;
+        let w = (long * f64::from(BAR_W)).max(2.0) as i32;
         let status = status_name(task.status);
         let _ = write!(
             out,
@@ -223,7 +237,7 @@ fn timeline(tasks: &[Task], run_start: i64, now: i64) -> String {
              <rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{}\" rx=\"2\"/></g>",
             status.to_ascii_lowercase(),
             escape(&format!("{} {status}", task.reference_task_name)),
-            (end_of(task) - from).max(0),
+            end_of(task).saturating_sub(from).max(0),
             y + 13,
             escape(
                 &task

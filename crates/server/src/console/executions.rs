@@ -74,8 +74,8 @@ impl Filters {
         if !self.status.is_empty() {
             if !STATUSES.contains(&self.status.as_str()) {
                 return Err(CoreError::invalid(format!(
-                    "Unknown status '{}'",
-                    self.status
+                    "The status is one of {}",
+                    STATUSES.join(", ")
                 )));
             }
             parts.push(format!("status = {}", self.status));
@@ -188,7 +188,7 @@ pub async fn start(
 ) -> Response {
     match start_of(form) {
         Ok(request) => match state.workflows.start(&viewer.principal, request).await {
-            Ok(id) => layout::see_other(&format!("{PATH}/{id}")),
+            Ok(id) => layout::see_other(&format!("{PATH}/{}", layout::segment(&id))),
             Err(err) => layout::refusal(Some(Chrome::of(&state, &viewer, PATH)), &err),
         },
         Err(err) => layout::refusal(Some(Chrome::of(&state, &viewer, PATH)), &err),

@@ -196,7 +196,8 @@ pub fn routes(routes: Routes) -> Routes {
             definitions::workflow,
         )
         .add(M::GET, "/definitions/tasks/{name}", Page, definitions::task)
-        .add(M::GET, "/audit", Page, audit::page);
+        .add(M::GET, "/audit", Page, audit::page)
+        .add(M::POST, "/audit/verify", Page, audit::verify);
     let routes = secrets::routes(routes, secrets::Kind::Secret);
     secrets::routes(routes, secrets::Kind::Env)
 }

@@ -104,6 +104,15 @@ pub fn field(fields: &[(String, String)], name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A form field's value as typed (a password is never trimmed).
+pub fn raw(fields: &[(String, String)], name: &str) -> String {
+    fields
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
 /// A user as the list shows them.
 pub struct UserRow {
     pub id: String,
@@ -171,7 +180,7 @@ pub async fn create(
         if state.users.get_user(&viewer.principal, &id).is_ok() {
             return Err(CoreError::Conflict(format!("User '{id}' exists already")));
         }
-        let password = Some(field(&fields, "password")).filter(|p| !p.is_empty());
+        let password = Some(raw(&fields, "password")).filter(|p| !p.is_empty());
         let request = UpsertUser {
             name: Some(field(&fields, "name")).filter(|n| !n.is_empty()),
             roles: Some(roles_of(&fields)),
@@ -213,6 +222,8 @@ struct One {
     disabled: bool,
     source: String,
     grants: Vec<GrantLine>,
+    /// Whether it is the person's own page (a password change needs the current one).
+    own: bool,
 }
 
 /// `GET /users/{id}`.
@@ -262,6 +273,7 @@ pub async fn one(
                     .unwrap_or_default()
                     .to_string(),
                 grants: grant_lines(&granted),
+                own: viewer.principal.id() == id,
             };
             layout::render(StatusCode::OK, &page)
         }
@@ -332,7 +344,8 @@ pub async fn set_disabled(
     back(&state, &viewer, &id, done)
 }
 
-/// `POST /users/{id}/password`: an administrator sets a user's password.
+/// `POST /users/{id}/password`: an administrator sets a user's password (their own
+/// with the current one).
 pub async fn reset_password(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -340,9 +353,10 @@ pub async fn reset_password(
     Path(id): Path<String>,
     PageForm(fields): PageForm<Vec<(String, String)>>,
 ) -> Response {
+    // One's own password needs the current one, as the API asks.
     let change = PasswordChange {
-        old_password: None,
-        new_password: Some(field(&fields, "password")),
+        old_password: Some(raw(&fields, "old_password")).filter(|p| !p.is_empty()),
+        new_password: Some(raw(&fields, "password")),
     };
     let done = state
         .identity

@@ -18,7 +18,7 @@ use podium_core::security::{Credentials, Principal};
 
 use super::layout;
 use crate::http::routes::{run_as, session_of};
-use crate::http::session::is_safe;
+use crate::http::session::{Site, is_safe};
 use crate::http::state::AppState;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
@@ -99,8 +99,18 @@ pub async fn person(State(state): State<AppState>, mut req: Request, next: Next)
             .authenticator
             .authenticate(&Credentials { token: None })
         {
-            // Security is off: everyone is the open principal.
-            Ok(open) => (open.principal, None, None),
+            // Security is off: everyone is the open principal, but another site
+            // still may not post a form to the pages of a server on this machine.
+            Ok(open) => {
+                if !is_safe(&method) && !from_own_page(&state, peer.as_ref(), req.headers()) {
+                    return layout::message(
+                        StatusCode::FORBIDDEN,
+                        "Form refused",
+                        "A form must be sent from Podium's own pages, so nothing was changed.",
+                    );
+                }
+                (open.principal, None, None)
+            }
             Err(_) => return sign_in_first(&method),
         },
         // The session ended, or was never valid.
@@ -112,6 +122,20 @@ pub async fn person(State(state): State<AppState>, mut req: Request, next: Next)
         session_secret: secret,
     });
     run_as(&state, req, next, principal, session).await
+}
+
+/// Whether a request comes from Podium's own pages: the browser says it is
+/// same-origin (or says nothing of it), and its `Origin` names this server.
+fn from_own_page(
+    state: &AppState,
+    peer: Option<&ConnectInfo<SocketAddr>>,
+    headers: &axum::http::HeaderMap,
+) -> bool {
+    let same_origin = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v == "same-origin" || v == "none");
+    same_origin && Site::of(state, peer, headers).from_own_pages(headers)
 }
 
 /// Someone without a session: a page read goes to the sign-in page; a form sent is

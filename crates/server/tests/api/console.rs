@@ -8,7 +8,8 @@ use crate::browser::Browser;
 use crate::helpers::TestApp;
 use crate::sessions::form_token;
 
-const PASSWORD: &str = "amber violin ledge 3";
+/// The password of every person `person` makes.
+pub const PASSWORD: &str = "amber violin ledge 3";
 
 /// A person with `roles`, signed in in a browser of their own.
 pub async fn person(app: &TestApp, id: &str, roles: &[&str]) -> Browser {
@@ -218,5 +219,27 @@ async fn with_security_off_the_pages_open_without_signing_in() {
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(!page.text.contains("Copy Token"));
     assert!(!page.text.contains("action=\"/logout\""));
+    // Nobody signs in, but another site still cannot post the pages' forms.
+    let form = [("name", "anything"), ("input", "{}")];
+    let forged = browser
+        .post_form(
+            &format!("{}/executions", app.base),
+            &form,
+            Some("http://evil.example"),
+        )
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.text);
+    let unnamed = browser
+        .post_form(&format!("{}/executions", app.base), &form, None)
+        .await;
+    assert_eq!(unnamed.status, 403, "{}", unnamed.text);
+    let own = browser
+        .post_form(&format!("{}/executions", app.base), &form, Some(&app.base))
+        .await;
+    assert_eq!(
+        own.status, 404,
+        "refused by the service, not the door: {}",
+        own.text
+    );
     app.stop().await;
 }

@@ -177,6 +177,37 @@ async fn an_administrator_manages_an_application_and_its_keys_in_the_pages() {
         holds("READ") && holds("DELETE") && !holds("EXECUTE"),
         "{holders}"
     );
+    // A row saved with an access that does not apply changes nothing at all.
+    let wrong = post(
+        &app,
+        &mut ada,
+        &format!("/applications/{id}/permissions"),
+        &[("type", "TASK_DEF"), ("name", "charge"), ("access", "READ")],
+    )
+    .await;
+    assert_eq!(wrong.status, 303, "{}", wrong.text);
+    let refused = post(
+        &app,
+        &mut ada,
+        &format!("/applications/{id}/permissions/set"),
+        &[
+            ("type", "TASK_DEF"),
+            ("name", "charge"),
+            ("access", "UPDATE_PROCESS_INSTANCE"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    let task_holders = app
+        .get("/api/auth/authorization/TASK_DEF/charge")
+        .await
+        .json();
+    assert!(
+        task_holders["READ"]
+            .to_string()
+            .contains(&format!("app:{id}")),
+        "{task_holders}"
+    );
     let removed = post(
         &app,
         &mut ada,
@@ -275,6 +306,15 @@ async fn a_person_without_applications_has_no_page_and_a_creator_gives_only_what
         !roles.contains("WORKER") && !roles.contains("ADMIN"),
         "{roles}"
     );
+    // Who may only read an application (USER_READ_ONLY reads them all) does not
+    // see whose roles, keys and grants it holds.
+    let mut rhea = person(&app, "rhea", &["USER_READ_ONLY"]).await;
+    let read_only = rhea
+        .get(&format!("{}/applications/{theirs}", app.base))
+        .await;
+    assert_eq!(read_only.status, 200, "{}", read_only.text);
+    assert!(read_only.text.contains("shown to who may manage it"));
+    assert!(!read_only.text.contains("Access keys") && !read_only.text.contains("Give the role"));
     // Its own application's page is hers, keys and all.
     let made = post(&app, &mut cleo, &format!("/applications/{id}/keys"), &[]).await;
     assert_eq!(made.status, 200, "{}", made.text);

@@ -191,6 +191,40 @@ async fn an_administrator_manages_users_and_groups_in_the_pages() {
     assert_eq!(gone.status, 303, "{}", gone.text);
     assert_eq!(app.get("/api/groups/ops%20team").await.status, 404);
 
+    // Her own password needs her current one.
+    let own = ada.get(&format!("{}/users/ada", app.base)).await;
+    assert!(own.text.contains("Current password"));
+    let without = post(
+        &app,
+        &mut ada,
+        "/users/ada/password",
+        &[("password", "sky harbour lamp 88")],
+    )
+    .await;
+    assert_eq!(without.status, 400, "{}", without.text);
+    let with = post(
+        &app,
+        &mut ada,
+        "/users/ada/password",
+        &[
+            ("old_password", crate::console::PASSWORD),
+            ("password", " sky harbour lamp 88 "),
+        ],
+    )
+    .await;
+    assert_eq!(with.status, 303, "{}", with.text);
+    // Every session of hers ended with the change, this one too.
+    assert_eq!(ada.get(&format!("{}/", app.base)).await.status, 303);
+    let mut ada = Browser::new();
+    let signed = ada
+        .post_form(
+            &format!("{}/login", app.base),
+            &[("username", "ada"), ("password", " sky harbour lamp 88 ")],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(signed.status, 303, "not trimmed: {}", signed.text);
+
     let ask = ada.get(&format!("{}/users/bob/delete", app.base)).await;
     assert_eq!(ask.status, 200);
     let deleted = post(&app, &mut ada, "/users/bob/delete", &[]).await;
