@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::browser::Browser;
+use crate::browser::{Browser, Page};
 use crate::helpers::TestApp;
 use crate::sessions::form_token;
 
@@ -31,6 +31,22 @@ pub async fn person(app: &TestApp, id: &str, roles: &[&str]) -> Browser {
         .await;
     assert_eq!(signed.status, 303, "{}", signed.text);
     browser
+}
+
+/// Posts a form of a console page as the page does: with the person's form token
+/// and Podium's own `Origin`.
+pub async fn post(
+    app: &TestApp,
+    browser: &mut Browser,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Page {
+    let token = form_token(app, browser).await;
+    let mut all = vec![("csrf", token.as_str())];
+    all.extend_from_slice(fields);
+    browser
+        .post_form(&format!("{}{path}", app.base), &all, Some(&app.base))
+        .await
 }
 
 /// Two runs of a waiting workflow: one running, one terminated with `reason`.

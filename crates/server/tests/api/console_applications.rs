@@ -5,8 +5,8 @@
 
 use serde_json::json;
 
-use crate::browser::{Browser, Page};
-use crate::console::person;
+use crate::browser::Browser;
+use crate::console::{person, post};
 use crate::helpers::TestApp;
 use crate::sessions::form_token;
 
@@ -18,15 +18,6 @@ fn between<'a>(text: &'a str, before: &str, after: &str) -> &'a str {
         + before.len();
     let end = start + text[start..].find(after).expect("end");
     &text[start..end]
-}
-
-async fn post(app: &TestApp, browser: &mut Browser, path: &str, fields: &[(&str, &str)]) -> Page {
-    let token = form_token(app, browser).await;
-    let mut all = vec![("csrf", token.as_str())];
-    all.extend_from_slice(fields);
-    browser
-        .post_form(&format!("{}{path}", app.base), &all, Some(&app.base))
-        .await
 }
 
 /// Creates an application through the page; answers its id.

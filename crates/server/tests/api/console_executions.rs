@@ -5,19 +5,8 @@
 
 use serde_json::json;
 
-use crate::browser::{Browser, Page};
-use crate::console::person;
+use crate::console::{person, post};
 use crate::helpers::{TestApp, task_def};
-use crate::sessions::form_token;
-
-async fn post(app: &TestApp, browser: &mut Browser, path: &str, fields: &[(&str, &str)]) -> Page {
-    let token = form_token(app, browser).await;
-    let mut all = vec![("csrf", token.as_str())];
-    all.extend_from_slice(fields);
-    browser
-        .post_form(&format!("{}{path}", app.base), &all, Some(&app.base))
-        .await
-}
 
 async fn grant(app: &TestApp, user: &str, target: &str, access: &[&str]) {
     let answer = app

@@ -3,19 +3,9 @@
 //! person who is not one has no such pages and their forged forms change nothing;
 //! anyone asks why they may or may not do something.
 
-use crate::browser::{Browser, Page};
-use crate::console::person;
+use crate::browser::Browser;
+use crate::console::{person, post};
 use crate::helpers::TestApp;
-use crate::sessions::form_token;
-
-async fn post(app: &TestApp, browser: &mut Browser, path: &str, fields: &[(&str, &str)]) -> Page {
-    let token = form_token(app, browser).await;
-    let mut all = vec![("csrf", token.as_str())];
-    all.extend_from_slice(fields);
-    browser
-        .post_form(&format!("{}{path}", app.base), &all, Some(&app.base))
-        .await
-}
 
 async fn signs_in(app: &TestApp, user: &str, password: &str) -> u16 {
     Browser::new()

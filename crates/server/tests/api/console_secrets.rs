@@ -3,19 +3,8 @@
 //! text, who read it is shown to administrators, and a person with nothing to do
 //! with secrets has no page.
 
-use crate::browser::{Browser, Page};
-use crate::console::person;
+use crate::console::{person, post};
 use crate::helpers::TestApp;
-use crate::sessions::form_token;
-
-async fn post(app: &TestApp, browser: &mut Browser, path: &str, fields: &[(&str, &str)]) -> Page {
-    let token = form_token(app, browser).await;
-    let mut all = vec![("csrf", token.as_str())];
-    all.extend_from_slice(fields);
-    browser
-        .post_form(&format!("{}{path}", app.base), &all, Some(&app.base))
-        .await
-}
 
 #[tokio::test]
 async fn a_secret_is_written_tagged_and_deleted_but_its_value_never_shown() {
