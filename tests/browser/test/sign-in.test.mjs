@@ -13,6 +13,7 @@ import {
   launchChromium,
   newPage,
   screenshotPath,
+  seriousViolations,
   startProvider,
 } from "../lib/browser.mjs";
 
@@ -56,6 +57,7 @@ test("a person signs in with a password, copies a token and signs out", async ()
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
   await page.goto(`${server.url}/login`);
   await page.screenshot({ path: screenshotPath("login") });
+  assert.deepEqual(await seriousViolations(page), [], "the login page");
   await page.getByLabel("User name").fill("carol");
   await page.getByLabel("Password").fill("not the password at all");
   await page.getByRole("button", { name: "Sign in" }).click();
