@@ -105,6 +105,15 @@ fn check_applies(target: &Target, access: AccessSet) -> CoreResult<()> {
     }
 }
 
+/// What `subject` holds on `target` in `directory`.
+fn held_in(directory: &Directory, subject: &Subject, target: &Target) -> AccessSet {
+    directory
+        .holders(target.kind, &target.id)
+        .find(|(s, _)| *s == subject)
+        .map(|(_, a)| a)
+        .unwrap_or(AccessSet::EMPTY)
+}
+
 /// The resource a grant target governs, for authorization questions.
 fn resource_of(target: &Target) -> Resource<'_> {
     let kind = match target.kind {
@@ -216,14 +225,7 @@ impl UserService {
         check_applies(&target, access)?;
         let subject = self.parse_subject(request.subject.as_ref())?;
         self.may_manage_grants(principal, &target, access)?;
-        let held = self.held(&subject, &target);
-        self.rt
-            .access
-            .commit(vec![SecurityOp::PutGrant(Grant {
-                subject,
-                target,
-                access: held.union(access),
-            })])
+        self.commit_held(subject, target, |held| Ok(held.union(access)))
             .await
     }
 
@@ -241,18 +243,20 @@ impl UserService {
         let access = parse_accesses(&request.access)?;
         check_applies(&target, access)?;
         let subject = self.parse_subject(request.subject.as_ref())?;
-        let held = self.held(&subject, &target);
-        self.may_manage_grants(principal, &target, access.minus(held))?;
-        let op = if access.is_empty() {
-            SecurityOp::DeleteGrant { subject, target }
-        } else {
-            SecurityOp::PutGrant(Grant {
-                subject,
-                target,
-                access,
-            })
-        };
-        self.rt.access.commit(vec![op]).await
+        let checked = self.held(&subject, &target);
+        self.may_manage_grants(principal, &target, access.minus(checked))?;
+        // What was checked is what is replaced: an access taken away meanwhile
+        // (by an administrator, on any node) is not given back unchecked.
+        self.commit_held(subject, target, |held| {
+            if held == checked {
+                Ok(access)
+            } else {
+                Err(CoreError::Conflict(
+                    "The grant changed while the request was checked; try again".into(),
+                ))
+            }
+        })
+        .await
     }
 
     /// Takes accesses away (the rest of the subject's grant on the target stays).
@@ -267,28 +271,47 @@ impl UserService {
         let access = parse_accesses(&request.access)?;
         let subject = self.parse_subject(request.subject.as_ref())?;
         self.may_manage_grants(principal, &target, AccessSet::EMPTY)?;
-        let left = self.held(&subject, &target).minus(access);
-        let op = if left.is_empty() {
-            SecurityOp::DeleteGrant { subject, target }
-        } else {
-            SecurityOp::PutGrant(Grant {
-                subject,
-                target,
-                access: left,
+        self.commit_held(subject, target, |held| Ok(held.minus(access)))
+            .await
+    }
+
+    /// Writes the subject's grant on the target as `next` makes it from what the
+    /// subject holds when the change commits (none: the grant goes), so nothing
+    /// granted or taken away meanwhile, by another request or node, is written
+    /// over. `next` may refuse.
+    async fn commit_held(
+        &self,
+        subject: Subject,
+        target: Target,
+        next: impl Fn(AccessSet) -> CoreResult<AccessSet>,
+    ) -> CoreResult<()> {
+        let mut refused = None;
+        self.rt
+            .access
+            .commit_with(|directory| {
+                refused = None;
+                match next(held_in(directory, &subject, &target)) {
+                    Err(err) => {
+                        refused = Some(err);
+                        Vec::new()
+                    }
+                    Ok(access) if access.is_empty() => vec![SecurityOp::DeleteGrant {
+                        subject: subject.clone(),
+                        target: target.clone(),
+                    }],
+                    Ok(access) => vec![SecurityOp::PutGrant(Grant {
+                        subject: subject.clone(),
+                        target: target.clone(),
+                        access,
+                    })],
+                }
             })
-        };
-        self.rt.access.commit(vec![op]).await
+            .await?;
+        refused.map_or(Ok(()), Err)
     }
 
     fn held(&self, subject: &Subject, target: &Target) -> AccessSet {
-        self.rt
-            .access
-            .directory()
-            .read()
-            .holders(target.kind, &target.id)
-            .find(|(s, _)| *s == subject)
-            .map(|(_, a)| a)
-            .unwrap_or(AccessSet::EMPTY)
+        held_in(&self.rt.access.directory().read(), subject, target)
     }
 
     /// Who holds what on one resource: `{ACCESS: [subject]}`. Admin or owner.

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::applications::{Empty, PATH, back_to};
 use super::form::PageForm;
-use super::layout::{self, Chrome, when};
+use super::layout::{self, Chrome, segment, when};
 use super::viewer::Viewer;
 use crate::http::state::AppState;
 
@@ -99,6 +99,10 @@ pub async fn set_status(
         }
     };
     let who = &viewer.principal;
+    // Even a status that would not change is set only by who manages the keys.
+    if let Err(err) = state.identity.application_access(who, &id) {
+        return back_to(&state, &viewer, &id, Err::<(), _>(err));
+    }
     let current = match state.identity.list_keys(who, &id).await {
         Ok(keys) => keys.into_iter().find(|k| k.id == key).map(|k| k.status),
         Err(err) => return back_to(&state, &viewer, &id, Err::<(), _>(err)),
@@ -117,15 +121,19 @@ pub async fn confirm_delete(
     Path((id, key)): Path<(String, String)>,
 ) -> Response {
     let chrome = Chrome::of(&state, &viewer, PATH);
-    let keys = state.identity.list_keys(&viewer.principal, &id).await;
+    let who = &viewer.principal;
+    let keys = match state.identity.application_access(who, &id) {
+        Ok(_) => state.identity.list_keys(who, &id).await,
+        Err(err) => Err(err),
+    };
     match keys.map(|keys| keys.iter().any(|k| k.id == key)) {
         Ok(true) => layout::confirm(
             chrome,
             &format!("Delete access key {key}?"),
             "Tokens minted from it are refused from the next request on. This cannot be undone.",
-            &format!("{PATH}/{id}/keys/{key}/delete"),
+            &format!("{PATH}/{}/keys/{}/delete", segment(&id), segment(&key)),
             "Delete key",
-            &format!("{PATH}/{id}"),
+            &format!("{PATH}/{}", segment(&id)),
         ),
         Ok(false) => layout::refusal(
             Some(chrome),

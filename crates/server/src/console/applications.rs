@@ -285,9 +285,9 @@ pub async fn confirm_delete(
             chrome,
             &format!("Delete application {}?", app.name),
             "Its access keys are deleted and their tokens stop working at once; its permissions go with it. This cannot be undone.",
-            &format!("{PATH}/{id}/delete"),
+            &format!("{PATH}/{}/delete", layout::segment(&id)),
             "Delete application",
-            &format!("{PATH}/{id}"),
+            &format!("{PATH}/{}", layout::segment(&id)),
         ),
         Err(err) => layout::refusal(Some(chrome), &err),
     }

@@ -131,12 +131,14 @@ async fn page_of(state: &AppState, viewer: &Viewer, id: &str) -> CoreResult<Page
         .workflow_definition
         .as_ref()
         .map(|def| diagram::draw(&def.tasks, &statuses));
-    let mut references: Vec<String> = run
+    let mut seen = std::collections::HashSet::new();
+    let references: Vec<String> = run
         .tasks
         .iter()
         .map(|t| t.reference_task_name.clone())
+        .filter(|r| seen.insert(r.clone()))
+        .take(MAX_ROWS)
         .collect();
-    references.dedup();
     let status = run.status;
     Ok(Page {
         chrome: Chrome::blank(),

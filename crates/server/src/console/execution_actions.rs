@@ -157,9 +157,9 @@ pub async fn confirm_remove(
             chrome,
             &format!("Remove execution {id} of {}?", run.workflow_name),
             "The execution and its tasks are deleted. This cannot be undone.",
-            &format!("{PATH}/{id}/remove"),
+            &format!("{PATH}/{}/remove", layout::segment(&id)),
             "Remove execution",
-            &format!("{PATH}/{id}"),
+            &format!("{PATH}/{}", layout::segment(&id)),
         ),
         Err(err) => layout::refusal(Some(chrome), &err),
     }

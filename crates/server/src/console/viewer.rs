@@ -125,7 +125,8 @@ pub async fn person(State(state): State<AppState>, mut req: Request, next: Next)
 }
 
 /// Whether a request comes from Podium's own pages: the browser says it is
-/// same-origin (or says nothing of it), and its `Origin` names this server.
+/// same-origin (or says nothing of it), and its `Origin` names this server, by its
+/// configured address or a loopback name.
 fn from_own_page(
     state: &AppState,
     peer: Option<&ConnectInfo<SocketAddr>>,
@@ -135,7 +136,13 @@ fn from_own_page(
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
         .is_none_or(|v| v == "same-origin" || v == "none");
-    same_origin && Site::of(state, peer, headers).from_own_pages(headers)
+    let site = Site::of(state, peer, headers);
+    // Without a configured address, the Host header names the server; a name
+    // another site controls can be made to resolve here (DNS rebinding), so only
+    // this machine's own names are taken.
+    let trusted =
+        state.public_origin.is_some() || site.origin.as_ref().is_some_and(|o| o.is_loopback());
+    same_origin && trusted && site.from_own_pages(headers)
 }
 
 /// Someone without a session: a page read goes to the sign-in page; a form sent is

@@ -46,6 +46,17 @@ impl Origin {
         Ok(Origin { https, host, port })
     }
 
+    /// Whether its host is this machine by name or address (`localhost`,
+    /// `127.0.0.1`, `[::1]`): what a name another site controls never is, even
+    /// when it resolves here (DNS rebinding).
+    pub fn is_loopback(&self) -> bool {
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
     /// Whether it is reached over HTTPS.
     pub fn is_https(&self) -> bool {
         self.https

@@ -257,5 +257,23 @@ async fn with_security_off_the_pages_open_without_signing_in() {
         "refused by the service, not the door: {}",
         own.text
     );
+    // A name another site controls, made to resolve here (DNS rebinding), is not
+    // this server's own, whatever its Origin says.
+    let rebound = browser
+        .send(
+            reqwest::Method::POST,
+            &format!("{}/executions", app.base),
+            Some("name=anything&input=%7B%7D".into()),
+            &[
+                ("host", "evil.example:8080".to_string()),
+                ("origin", "http://evil.example:8080".to_string()),
+                (
+                    "content-type",
+                    "application/x-www-form-urlencoded".to_string(),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(rebound.status, 403, "{}", rebound.text);
     app.stop().await;
 }

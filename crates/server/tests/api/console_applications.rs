@@ -306,6 +306,29 @@ async fn a_person_without_applications_has_no_page_and_a_creator_gives_only_what
     assert_eq!(read_only.status, 200, "{}", read_only.text);
     assert!(read_only.text.contains("shown to who may manage it"));
     assert!(!read_only.text.contains("Access keys") && !read_only.text.contains("Give the role"));
+    // Nor does any key route answer them, a status that would not change included.
+    let key = app
+        .post(&format!("/api/applications/{theirs}/accessKeys"), json!({}))
+        .await
+        .json()["id"]
+        .as_str()
+        .expect("key id")
+        .to_string();
+    let same = post(
+        &app,
+        &mut rhea,
+        &format!("/applications/{theirs}/keys/{key}/status"),
+        &[("status", "ACTIVE")],
+    )
+    .await;
+    assert_eq!(same.status, 403, "{}", same.text);
+    let ask = rhea
+        .get(&format!(
+            "{}/applications/{theirs}/keys/{key}/delete",
+            app.base
+        ))
+        .await;
+    assert_eq!(ask.status, 403, "{}", ask.text);
     // Its own application's page is hers, keys and all.
     let made = post(&app, &mut cleo, &format!("/applications/{id}/keys"), &[]).await;
     assert_eq!(made.status, 200, "{}", made.text);
