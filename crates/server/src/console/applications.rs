@@ -225,10 +225,8 @@ pub fn back_to(
     id: &str,
     done: CoreResult<impl Sized>,
 ) -> Response {
-    match done {
-        Ok(_) => layout::see_other(&format!("{PATH}/{}", layout::segment(id))),
-        Err(err) => layout::refusal(Some(Chrome::of(state, viewer, PATH)), &err),
-    }
+    let page = format!("{PATH}/{}", layout::segment(id));
+    layout::after(state, viewer, PATH, &page, done)
 }
 
 /// `POST /applications/{id}/name`.

@@ -21,10 +21,8 @@ use crate::http::state::AppState;
 
 /// The execution's page after an action on it, or the refusal.
 fn back(state: &AppState, viewer: &Viewer, id: &str, done: CoreResult<()>) -> Response {
-    match done {
-        Ok(()) => layout::see_other(&format!("{PATH}/{}", layout::segment(id))),
-        Err(err) => layout::refusal(Some(Chrome::of(state, viewer, PATH)), &err),
-    }
+    let page = format!("{PATH}/{}", layout::segment(id));
+    layout::after(state, viewer, PATH, &page, done)
 }
 
 /// `POST /executions/{id}/pause`.

@@ -67,10 +67,13 @@ pub async fn list(State(state): State<AppState>, Extension(viewer): Extension<Vi
 }
 
 fn back(state: &AppState, viewer: &Viewer, id: &str, done: CoreResult<()>) -> Response {
-    match done {
-        Ok(()) => layout::see_other(&format!("{PATH}/{}", segment(id))),
-        Err(err) => layout::refusal(Some(Chrome::of(state, viewer, MENU)), &err),
-    }
+    layout::after(
+        state,
+        viewer,
+        MENU,
+        &format!("{PATH}/{}", segment(id)),
+        done,
+    )
 }
 
 /// `POST /groups`: creates a group.

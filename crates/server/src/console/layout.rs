@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use podium_core::error::CoreError;
+use podium_core::error::{CoreError, CoreResult};
 
 use super::menu::{self, MenuItem};
 use super::viewer::Viewer;
@@ -94,6 +94,21 @@ pub fn segment(text: &str) -> String {
         segments.push(text);
     }
     url.path().trim_start_matches('/').to_string()
+}
+
+/// What a form's post answers: the page at `to` once the change `done` is made
+/// (303), or the change's refusal in the frame of the menu entry `menu`.
+pub fn after<T>(
+    state: &AppState,
+    viewer: &Viewer,
+    menu: &str,
+    to: &str,
+    done: CoreResult<T>,
+) -> Response {
+    match done {
+        Ok(_) => see_other(to),
+        Err(err) => refusal(Some(Chrome::of(state, viewer, menu)), &err),
+    }
 }
 
 /// Sends the browser to `to` (303: the next request is a GET).

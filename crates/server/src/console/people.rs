@@ -198,10 +198,24 @@ pub async fn create(
 }
 
 fn back(state: &AppState, viewer: &Viewer, id: &str, done: CoreResult<()>) -> Response {
-    match done {
-        Ok(()) => layout::see_other(&format!("{PATH}/{}", layout::segment(id))),
-        Err(err) => layout::refusal(Some(Chrome::of(state, viewer, PATH)), &err),
-    }
+    let page = format!("{PATH}/{}", layout::segment(id));
+    layout::after(state, viewer, PATH, &page, done)
+}
+
+/// Changes an existing user (creating one is the list's form, which never
+/// overwrites).
+async fn change_existing(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    request: UpsertUser,
+) -> CoreResult<()> {
+    state.users.get_user(&viewer.principal, id)?;
+    state
+        .users
+        .upsert_user(&viewer.principal, id, request)
+        .await
+        .map(|_| ())
 }
 
 /// A role offered on a user's page.
@@ -300,16 +314,7 @@ pub async fn update(
         groups: Some(groups),
         ..UpsertUser::default()
     };
-    let done = async {
-        // Only an existing user is changed here; creating one is the list's form.
-        state.users.get_user(&viewer.principal, &id)?;
-        state
-            .users
-            .upsert_user(&viewer.principal, &id, request)
-            .await
-            .map(|_| ())
-    }
-    .await;
+    let done = change_existing(&state, &viewer, &id, request).await;
     back(&state, &viewer, &id, done)
 }
 
@@ -328,19 +333,11 @@ pub async fn set_disabled(
             return back(&state, &viewer, &id, Err(err));
         }
     };
-    let done = async {
-        state.users.get_user(&viewer.principal, &id)?;
-        let request = UpsertUser {
-            disabled: Some(disabled),
-            ..UpsertUser::default()
-        };
-        state
-            .users
-            .upsert_user(&viewer.principal, &id, request)
-            .await
-            .map(|_| ())
-    }
-    .await;
+    let request = UpsertUser {
+        disabled: Some(disabled),
+        ..UpsertUser::default()
+    };
+    let done = change_existing(&state, &viewer, &id, request).await;
     back(&state, &viewer, &id, done)
 }
 

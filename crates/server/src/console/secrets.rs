@@ -249,10 +249,13 @@ fn back_to(
     name: &str,
     done: CoreResult<()>,
 ) -> Response {
-    match done {
-        Ok(()) => layout::see_other(&format!("/{}/{name}", kind.base())),
-        Err(err) => layout::refusal(Some(Chrome::of(state, viewer, PATH)), &err),
-    }
+    layout::after(
+        state,
+        viewer,
+        PATH,
+        &format!("/{}/{name}", kind.base()),
+        done,
+    )
 }
 
 #[derive(Deserialize)]
