@@ -1023,16 +1023,26 @@ async fn a_schedule_starts_each_due_time_once_across_the_cluster() {
         .await
         .expect("workflow");
     assert!(answer.status().is_success(), "{}", answer.status());
-    let answer = client
-        .post(format!("{}/api/scheduler/schedules", cluster.base(1)))
-        .json(
-            &json!({"name": "every-second", "cronExpression": "* * * * * *",
-                      "startWorkflowRequest": {"name": "tick", "version": 1}}),
-        )
-        .send()
-        .await
-        .expect("schedule");
-    assert!(answer.status().is_success(), "{}", answer.status());
+    // The definition reaches node 1 within a second of its registration on node 0.
+    let mut answer = None;
+    for _ in 0..50 {
+        let sent = client
+            .post(format!("{}/api/scheduler/schedules", cluster.base(1)))
+            .json(
+                &json!({"name": "every-second", "cronExpression": "* * * * * *",
+                          "startWorkflowRequest": {"name": "tick", "version": 1}}),
+            )
+            .send()
+            .await
+            .expect("schedule");
+        if sent.status() != reqwest::StatusCode::NOT_FOUND {
+            answer = Some(sent.status());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let answer = answer.expect("the definition reached node 1 within 5 s");
+    assert!(answer.is_success(), "{answer}");
     // Every node looks for due schedules every second; let them race for a while.
     tokio::time::sleep(Duration::from_secs(6)).await;
     let answer = client
